@@ -1,0 +1,91 @@
+"""Retry policy and the client-wide retry budget. Pure: no I/O, no clock of its own."""
+
+from __future__ import annotations
+
+import random
+from enum import Enum
+from typing import Any
+
+import attrs
+
+from .exceptions import ConfigurationError
+
+__all__ = ["RetryBudget", "RetryPolicy", "Retry"]
+
+
+class Retry(Enum):
+    """Which failures an operation may be retried on, from what is safe for it.
+
+    ``ALWAYS``: connection errors, timeouts and the retryable statuses (idempotent enough: token creation,
+    keep-alive, stop, reads). ``IF_UNSENT``: only when the request surely never left the machine (the
+    connection could not be opened); used for start, where a duplicate would open an orphan session.
+    ``NEVER``: no retry at all.
+    """
+
+    ALWAYS = "always"
+    IF_UNSENT = "if_unsent"
+    NEVER = "never"
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ConfigurationError(f"must be 0 or more, got {value!r}", field=attribute.name)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How transient failures are retried: exponential backoff with full jitter.
+
+    Attributes:
+        retries: retries after the first attempt (2 by default: three attempts in all).
+        backoff_initial: the first backoff ceiling in seconds; it doubles per retry ...
+        backoff_max: ... up to this ceiling.
+        retry_after_cap: a ``Retry-After`` up to this many seconds is honoured; a longer one fails fast with
+            :class:`~aioavatar.RateLimitedError`.
+        statuses: the HTTP statuses that are retried (never other 4xx).
+    """
+
+    retries: int = attrs.field(default=2, validator=_non_negative)
+    backoff_initial: float = attrs.field(default=0.5, validator=_non_negative)
+    backoff_max: float = attrs.field(default=8.0, validator=_non_negative)
+    retry_after_cap: float = attrs.field(default=60.0, validator=_non_negative)
+    statuses: frozenset[int] = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+    def backoff(self, retry: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (retry - 1))
+        return random.uniform(0.0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+NO_RETRY = RetryPolicy(retries=0)
+
+
+@attrs.define
+class RetryBudget:
+    """A token bucket shared by one client: each retry spends a token, each success refunds a fraction.
+
+    When a thousand sessions meet the same outage, the bucket empties after ``capacity`` retries and the
+    rest fail at once instead of multiplying the load on a struggling server.
+    """
+
+    capacity: float = 50.0
+    refund: float = 0.1
+    tokens: float = attrs.field(default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.tokens is None:
+            self.tokens = self.capacity
+
+    def try_spend(self) -> bool:
+        """Take one token for a retry; ``False`` when the budget is spent."""
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    def on_success(self) -> None:
+        """Refund part of a token after a successful call."""
+        if self.tokens < self.capacity:
+            self.tokens = min(self.capacity, self.tokens + self.refund)

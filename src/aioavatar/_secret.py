@@ -1,0 +1,52 @@
+"""A credential holder whose ``repr``/``str`` never show the value and which refuses to be pickled."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn, final
+
+__all__ = ["Secret"]
+
+
+@final
+class Secret:
+    """An API key, session token or KS.
+
+    ``repr()`` and ``str()`` are masked, so a secret that reaches a log line, a traceback or an f-string
+    shows as ``**********``. Pickling raises ``TypeError``: a secret is not written to disk by accident.
+    Read the value with :meth:`get_secret_value` at the one place that puts it in a header.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.get_secret_value()
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The secret itself. Only for the code that sends it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Secret is not picklable; pickle its owner without it")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self

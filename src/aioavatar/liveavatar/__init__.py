@@ -1,0 +1,53 @@
+"""The LiveAvatar provider (``https://api.liveavatar.com``): client, models and timeouts."""
+
+from ._client import DEFAULT_BASE_URL, LiveAvatarClient, LiveAvatarTimeouts
+from ._fields import TokenFields
+from ._models import (
+    AgoraConfig,
+    AvatarPersona,
+    ElevenLabsAgentConfig,
+    ElevenLabsVoiceSettings,
+    FishVoiceSettings,
+    GeminiRealtimeConfig,
+    LiveKitConfig,
+    Memory,
+    OpenAIRealtimeConfig,
+    SessionEntry,
+    SessionInfo,
+    SessionPage,
+    SessionToken,
+    SessionTokenRequest,
+    SttConfig,
+    Transcript,
+    TranscriptEntry,
+    VideoSettings,
+    VoiceAgent,
+    VoiceSettings,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "AgoraConfig",
+    "AvatarPersona",
+    "ElevenLabsAgentConfig",
+    "ElevenLabsVoiceSettings",
+    "FishVoiceSettings",
+    "GeminiRealtimeConfig",
+    "LiveAvatarClient",
+    "LiveAvatarTimeouts",
+    "LiveKitConfig",
+    "Memory",
+    "OpenAIRealtimeConfig",
+    "SessionEntry",
+    "SessionInfo",
+    "SessionPage",
+    "SessionToken",
+    "SessionTokenRequest",
+    "SttConfig",
+    "TokenFields",
+    "Transcript",
+    "TranscriptEntry",
+    "VideoSettings",
+    "VoiceAgent",
+    "VoiceSettings",
+]

@@ -1,0 +1,439 @@
+"""``LiveAvatarClient``: the typed façade over the LiveAvatar session endpoints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar, Unpack
+
+import aiohttp
+import attrs
+
+from .._converter import DecodeFailure, structure_request, structure_response, unstructure
+from .._enums import EndReason, SessionType
+from .._protocol import RawResponse, decode_envelope, decode_failure
+from .._retry import Retry, RetryPolicy
+from .._secret import Secret
+from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, Transport, check_base_url
+from .._validation import check_uuid
+from ..exceptions import APIError, ConfigurationError
+from ._fields import TokenFields
+from ._models import (
+    SessionEntry,
+    SessionInfo,
+    SessionPage,
+    SessionToken,
+    SessionTokenRequest,
+    Transcript,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "LiveAvatarClient", "LiveAvatarTimeouts"]
+
+DEFAULT_BASE_URL = "https://api.liveavatar.com"
+API_KEY_ENV = "LIVEAVATAR_API_KEY"
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class LiveAvatarTimeouts:
+    """Default time limits per operation. Each call also takes its own ``timeout``."""
+
+    token: Timeout = Timeout(total=15.0, connect=5.0)
+    start: Timeout = Timeout(total=30.0, connect=5.0)
+    keep_alive: Timeout = Timeout(total=10.0, connect=5.0)
+    stop: Timeout = Timeout(total=10.0, connect=5.0)
+    read: Timeout = Timeout(total=15.0, connect=5.0)
+
+
+def _timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
+    if given is None:
+        return default
+    if isinstance(given, Timeout):
+        return given
+    if isinstance(given, bool) or not isinstance(given, int | float) or given <= 0:
+        raise ConfigurationError(
+            f"must be a number of seconds above 0, got {given!r}", field="timeout"
+        )
+    return Timeout(total=float(given), connect=min(float(given), default.connect or float(given)))
+
+
+def resolve_api_key(api_key: str | Secret | None) -> Secret:
+    """The API key given, else ``LIVEAVATAR_API_KEY``; never empty.
+
+    Raises:
+        ConfigurationError: no key, or an empty one.
+    """
+    if api_key is None:
+        from_env = os.environ.get(API_KEY_ENV)
+        if from_env is None:
+            raise ConfigurationError(
+                f"no API key: pass api_key=... or set {API_KEY_ENV}", field="api_key"
+            )
+        api_key = from_env
+    secret = Secret(api_key) if isinstance(api_key, str) else api_key
+    if not isinstance(secret, Secret) or not secret.get_secret_value().strip():
+        raise ConfigurationError("must be a non-empty string", field="api_key")
+    return secret
+
+
+class LiveAvatarClient:
+    """An async client for the LiveAvatar session API (``https://api.liveavatar.com``).
+
+    Use it as ``async with LiveAvatarClient() as client:``; the HTTP pool is created on enter, inside the
+    running loop, and closed on exit unless it was borrowed through ``http_session``. One client serves any
+    number of concurrent sessions.
+
+    Args:
+        api_key: the account's API key; falls back to the ``LIVEAVATAR_API_KEY`` environment variable.
+        base_url: the API root. ``http://`` is refused unless the host is loopback or ``allow_insecure``.
+        http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
+        retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`).
+        timeouts: default time limits per operation.
+        max_response_size: answers larger than this many bytes are refused unread.
+        connection_limit: connections in the pool, when the client creates it.
+
+    Raises:
+        ConfigurationError: no or empty API key, a bad ``base_url``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | Secret | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        http_session: aiohttp.ClientSession | None = None,
+        allow_insecure: bool = False,
+        retry_policy: RetryPolicy | None = None,
+        timeouts: LiveAvatarTimeouts | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        connection_limit: int = 100,
+    ) -> None:
+        self._api_key = resolve_api_key(api_key)
+        self.base_url = check_base_url(base_url, allow_insecure=allow_insecure)
+        self.timeouts = timeouts or LiveAvatarTimeouts()
+        self._transport = Transport(
+            self.base_url,
+            http_session=http_session,
+            retry_policy=retry_policy,
+            max_response_size=max_response_size,
+            connection_limit=connection_limit,
+        )
+
+    def __repr__(self) -> str:
+        return f"LiveAvatarClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        await self._transport.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP pool if this client created it."""
+        await self._transport.aclose()
+
+    @property
+    def has_api_key(self) -> bool:
+        """Always ``True`` for this client (kept for the provider protocol)."""
+        return True
+
+    # --- plumbing -------------------------------------------------------------------------------------
+
+    def _api_key_headers(self) -> dict[str, str]:
+        return {"X-API-KEY": self._api_key.get_secret_value()}
+
+    @staticmethod
+    def _bearer_headers(session_token: str | Secret) -> dict[str, str]:
+        token = (
+            session_token.get_secret_value() if isinstance(session_token, Secret) else session_token
+        )
+        if not isinstance(token, str) or not token:
+            raise ConfigurationError("must be a non-empty string", field="session_token")
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        retry: Retry = Retry.ALWAYS,
+        deadline: float | None = None,
+    ) -> tuple[RawResponse, Any]:
+        raw = await self._transport.request(
+            method,
+            path,
+            headers=headers,
+            json=json,
+            params=params,
+            timeout=timeout,
+            retry=retry,
+            deadline=deadline,
+        )
+        return raw, decode_envelope(raw)
+
+    @staticmethod
+    def _structure(raw: RawResponse, data: Any, model: type[T]) -> T:
+        try:
+            return structure_response(data, model)
+        except DecodeFailure as exc:
+            raise decode_failure(raw, str(exc)) from None
+
+    # --- session endpoints ----------------------------------------------------------------------------
+
+    async def create_session_token(
+        self,
+        avatar_id: str | None = None,
+        *,
+        request: SessionTokenRequest | None = None,
+        timeout: float | Timeout | None = None,
+        **fields: Unpack[TokenFields],
+    ) -> SessionToken:
+        """Create a session token (``POST /v1/sessions/token``, API key). Opens nothing, bills nothing.
+
+        Give the body as keyword arguments (nested objects as model instances or dicts shaped like the
+        JSON body) or as a ready ``request``. Retried on transient failures.
+
+        Returns:
+            The session id and its session token (a :class:`~aioavatar.Secret`).
+
+        Raises:
+            ConfigurationError: invalid fields, before any network call.
+            APIError: the server refused (``AuthenticationError``, ``ValidationError``, ...).
+            TransportError: no answer.
+        """
+        body = build_token_request(avatar_id, request, fields)
+        raw, data = await self._call(
+            "POST",
+            "/v1/sessions/token",
+            headers=self._api_key_headers(),
+            json=unstructure(body),
+            timeout=_timeout(timeout, self.timeouts.token),
+        )
+        return self._structure(raw, data, SessionToken)
+
+    async def start_session(
+        self, session_token: str | Secret, *, timeout: float | Timeout | None = None
+    ) -> SessionInfo:
+        """Start the session the token belongs to (``POST /v1/sessions/start``, Bearer session token).
+
+        From here the session runs and bills until stopped. Retried only when the request surely never
+        left the machine: a repeated start could open a session nobody stops.
+
+        Returns:
+            Where to join: ``livekit_url``, ``livekit_client_token``, ``ws_url`` (LITE) and the rest.
+
+        Raises:
+            APIError: the server refused; TransportError: no answer (the session may have started).
+        """
+        headers = self._bearer_headers(session_token)
+        raw, data = await self._call(
+            "POST",
+            "/v1/sessions/start",
+            headers=headers,
+            json={},
+            timeout=_timeout(timeout, self.timeouts.start),
+            retry=Retry.IF_UNSENT,
+        )
+        return self._structure(raw, data, SessionInfo)
+
+    async def keep_alive(
+        self,
+        session_id: str,
+        *,
+        session_token: str | Secret | None = None,
+        timeout: float | Timeout | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        """Reset the session's idle timer (``POST /v1/sessions/keep-alive``).
+
+        Sent with the session token when given (the session's own rate-limit budget), else the API key.
+
+        Raises:
+            NotFoundError: the session has ended (or never existed).
+            APIError, TransportError: as for every call.
+        """
+        check_uuid(session_id, "session_id")
+        headers = (
+            self._bearer_headers(session_token)
+            if session_token is not None
+            else self._api_key_headers()
+        )
+        await self._call(
+            "POST",
+            "/v1/sessions/keep-alive",
+            headers=headers,
+            json={"session_id": session_id},
+            timeout=_timeout(timeout, self.timeouts.keep_alive),
+            deadline=deadline,
+        )
+
+    async def stop_session(
+        self,
+        session_id: str,
+        *,
+        reason: EndReason | str = EndReason.USER_CLOSED,
+        session_token: str | Secret | None = None,
+        timeout: float | Timeout | None = None,
+        deadline: float | None = None,
+    ) -> bool:
+        """Stop the session (``POST /v1/sessions/stop``) with an end reason.
+
+        Sent with the session token when given, else the API key (which can stop any of the account's
+        sessions). Retried on transient failures.
+
+        Returns:
+            ``True`` when this call stopped it, ``False`` when it had already ended (404 or 410).
+
+        Raises:
+            ConfigurationError: a malformed id or an unknown reason.
+            APIError, TransportError: the stop is not confirmed; the session may still run.
+        """
+        check_uuid(session_id, "session_id")
+        try:
+            known = EndReason.known(reason)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc), field="reason") from None
+        headers = (
+            self._bearer_headers(session_token)
+            if session_token is not None
+            else self._api_key_headers()
+        )
+        try:
+            await self._call(
+                "POST",
+                "/v1/sessions/stop",
+                headers=headers,
+                json={"session_id": session_id, "reason": known.value},
+                timeout=_timeout(timeout, self.timeouts.stop),
+                deadline=deadline,
+            )
+        except APIError as exc:
+            if exc.status in (404, 410):
+                return False
+            raise
+        return True
+
+    async def list_sessions(
+        self,
+        type: SessionType | str = SessionType.ACTIVE,  # the API's own name
+        *,
+        page: int = 1,
+        page_size: int = 20,
+        avatar_id: str | None = None,
+        embed_id: str | None = None,
+        context_id: str | None = None,
+        timeout: float | Timeout | None = None,
+    ) -> SessionPage:
+        """List the account's ``"active"`` or ``"historic"`` sessions (``GET /v1/sessions``), one page.
+
+        Raises:
+            ConfigurationError: an unknown type, ``page`` < 1, ``page_size`` outside 1..100, a bad id.
+        """
+        try:
+            kind = SessionType(type)
+        except ValueError:
+            raise ConfigurationError(
+                f"must be 'active' or 'historic', got {type!r}", field="type"
+            ) from None
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ConfigurationError(f"must be an integer from 1, got {page!r}", field="page")
+        if (
+            isinstance(page_size, bool)
+            or not isinstance(page_size, int)
+            or not 1 <= page_size <= 100
+        ):
+            raise ConfigurationError(
+                f"must be an integer from 1 to 100, got {page_size!r}", field="page_size"
+            )
+        params = {"type": kind.value, "page": str(page), "page_size": str(page_size)}
+        for name, value in (("avatar_id", avatar_id), ("context_id", context_id)):
+            if value is not None:
+                check_uuid(value, name)
+                params[name] = value
+        if embed_id is not None:
+            params["embed_id"] = str(embed_id)
+        raw, data = await self._call(
+            "GET",
+            "/v1/sessions",
+            headers=self._api_key_headers(),
+            params=params,
+            timeout=_timeout(timeout, self.timeouts.read),
+        )
+        return self._structure(raw, data, SessionPage)
+
+    async def get_session(
+        self, session_id: str, *, timeout: float | Timeout | None = None
+    ) -> SessionEntry:
+        """Read one session (``GET /v1/sessions/{id}``); historic entries carry ``end_reason``.
+
+        Raises:
+            NotFoundError: no such session.
+        """
+        check_uuid(session_id, "session_id")
+        raw, data = await self._call(
+            "GET",
+            f"/v1/sessions/{session_id}",
+            headers=self._api_key_headers(),
+            timeout=_timeout(timeout, self.timeouts.read),
+        )
+        return self._structure(raw, data, SessionEntry)
+
+    async def get_transcript(
+        self,
+        session_id: str,
+        *,
+        start_timestamp: float | None = None,
+        end_timestamp: float | None = None,
+        timeout: float | Timeout | None = None,
+    ) -> Transcript:
+        """Read a FULL session's transcript (``GET /v1/sessions/{id}/transcript``).
+
+        Raises:
+            NotFoundError: no such session.
+        """
+        check_uuid(session_id, "session_id")
+        params = {}
+        for name, value in (("start_timestamp", start_timestamp), ("end_timestamp", end_timestamp)):
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ConfigurationError(f"must be a number, got {value!r}", field=name)
+                params[name] = repr(value)
+        raw, data = await self._call(
+            "GET",
+            f"/v1/sessions/{session_id}/transcript",
+            headers=self._api_key_headers(),
+            params=params or None,
+            timeout=_timeout(timeout, self.timeouts.read),
+        )
+        return self._structure(raw, data, Transcript)
+
+
+def build_token_request(
+    avatar_id: str | None, request: SessionTokenRequest | None, fields: Mapping[str, Any]
+) -> SessionTokenRequest:
+    """The token request from keyword fields or a ready model (not both).
+
+    Raises:
+        ConfigurationError: naming the field.
+    """
+    if request is not None:
+        if avatar_id is not None or fields:
+            raise ConfigurationError(
+                "give either request= or the fields, not both", field="request"
+            )
+        if not isinstance(request, SessionTokenRequest):
+            raise ConfigurationError("must be a SessionTokenRequest", field="request")
+        return request
+    return structure_request({"avatar_id": avatar_id, **fields}, SessionTokenRequest)

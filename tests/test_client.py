@@ -1,0 +1,330 @@
+"""LiveAvatarClient against the emulator over real sockets: what is sent, what comes back."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from aioavatar import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    EndReason,
+    LiveAvatarClient,
+    NotFoundError,
+    RateLimitedError,
+    RequestTimeout,
+    ResponseDecodeError,
+    RetryPolicy,
+    Secret,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from aioavatar.testing import LiveAvatarEmulator
+
+from .conftest import API_KEY, AVATAR_ID
+
+pytestmark = pytest.mark.anyio
+NO_RETRY = RetryPolicy(retries=0)
+
+
+async def test_full_session_over_every_endpoint(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Token, start, keep-alive, stop, list, get and transcript succeed and send what the API expects."""
+    token = await client.create_session_token(
+        AVATAR_ID, is_sandbox=True, mode="LITE", video_settings={"quality": "low"}
+    )
+    assert isinstance(token.session_token, Secret)
+    info = await client.start_session(token.session_token)
+    assert info.session_id == token.session_id
+    assert info.livekit_url
+    assert info.ws_url  # LITE
+    await client.keep_alive(info.session_id, session_token=token.session_token)
+    await client.keep_alive(info.session_id)  # with the API key
+    active = await client.list_sessions("active")
+    assert [entry.id for entry in active.results] == [info.session_id]
+    assert await client.stop_session(
+        info.session_id, reason=EndReason.AGENT_HANG_UP, session_token=token.session_token
+    )
+    entry = await client.get_session(info.session_id)
+    assert entry.end_reason is EndReason.AGENT_HANG_UP
+    historic = await client.list_sessions("historic", page_size=5)
+    assert historic.count == 1
+    transcript = await client.get_transcript(info.session_id)
+    assert transcript.session_active is False
+
+    sent = [(r.endpoint, r.auth) for r in emulator.journal]
+    assert sent == [
+        ("token", "api_key"),
+        ("start", "bearer"),
+        ("keep_alive", "bearer"),
+        ("keep_alive", "api_key"),
+        ("list", "api_key"),
+        ("stop", "bearer"),
+        ("get", "api_key"),
+        ("list", "api_key"),
+        ("transcript", "api_key"),
+    ]
+    token_body = emulator.requests("token")[0].body
+    assert token_body == {
+        "avatar_id": AVATAR_ID,
+        "is_sandbox": True,
+        "mode": "LITE",
+        "video_settings": {"quality": "low"},
+    }
+    assert emulator.requests("stop")[0].body == {
+        "session_id": info.session_id,
+        "reason": "AGENT_HANG_UP",
+    }
+    assert emulator.requests("list")[1].query == {"type": "historic", "page": "1", "page_size": "5"}
+
+
+async def test_stop_of_an_ended_session_is_not_an_error(client: LiveAvatarClient) -> None:
+    """404 on stop means "already stopped": the call returns False."""
+    token = await client.create_session_token(AVATAR_ID)
+    await client.start_session(token.session_token)
+    assert await client.stop_session(token.session_id) is True
+    assert await client.stop_session(token.session_id) is False
+
+
+async def test_wrong_api_key_is_an_authentication_error(emulator: LiveAvatarEmulator) -> None:
+    """401 maps to AuthenticationError with status and the server's message, and no key in the text."""
+    async with LiveAvatarClient("wrong-key-canary", base_url=emulator.base_url) as bad:
+        with pytest.raises(AuthenticationError) as info:
+            await bad.create_session_token(AVATAR_ID)
+    assert info.value.status == 401
+    assert info.value.message
+    assert "canary" not in str(info.value)
+    assert "canary" not in repr(info.value)
+
+
+async def test_api_key_on_start_is_refused(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Start takes the session token only (the classic mistake gives a clear 401)."""
+    await client.create_session_token(AVATAR_ID)
+    with pytest.raises(AuthenticationError):
+        await client.start_session(API_KEY)
+    assert emulator.requests("start")[0].auth == "bearer"
+
+
+async def test_not_found(client: LiveAvatarClient) -> None:
+    """An unknown session is a NotFoundError."""
+    with pytest.raises(NotFoundError) as info:
+        await client.get_session("00000000-0000-4000-8000-000000000000")
+    assert info.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, NotFoundError),
+        (422, ValidationError),
+        (429, RateLimitedError),
+        (500, ServerError),
+        (503, ServerError),
+        (400, APIError),
+    ],
+)
+async def test_injected_statuses_map_to_types(
+    emulator: LiveAvatarEmulator, status: int, cls: type[APIError]
+) -> None:
+    """Each status arrives as its type, with status, code and message."""
+    emulator.inject(
+        "token",
+        status=status,
+        body=b'{"code": 4321, "message": "injected fault"}',
+        content_type="application/json",
+    )
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY) as c:
+        with pytest.raises(cls) as info:
+            await c.create_session_token(AVATAR_ID)
+    assert type(info.value) is cls
+    assert (info.value.status, info.value.code, info.value.message) == (
+        status,
+        4321,
+        "injected fault",
+    )
+
+
+async def test_real_422_carries_fastapi_detail(emulator: LiveAvatarEmulator) -> None:
+    """A body the server rejects (here: a session id that is not a UUID, bypassing our own checks)
+    comes back as ValidationError with the detail list."""
+    async with (
+        aiohttp.ClientSession() as http,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url, http_session=http) as c,
+    ):
+        with pytest.raises(ValidationError) as info:
+            await c._call(  # the public methods refuse this before sending
+                "POST",
+                "/v1/sessions/token",
+                headers={"X-API-KEY": API_KEY},
+                json={"avatar_id": "nope"},
+                timeout=c.timeouts.token,
+            )
+    assert info.value.status == 422
+    assert info.value.detail[0]["loc"] == ["body", "avatar_id"]
+
+
+async def test_html_502_is_a_server_error(emulator: LiveAvatarEmulator) -> None:
+    """A non-JSON error page is still a typed error with an excerpt."""
+    emulator.inject("token", status=502, body=b"<html>Bad Gateway</html>", content_type="text/html")
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY) as c:
+        with pytest.raises(ServerError) as info:
+            await c.create_session_token(AVATAR_ID)
+    assert info.value.status == 502
+    assert "Bad Gateway" in (info.value.message or "")
+
+
+@pytest.mark.parametrize("code", [100, 1000])
+async def test_envelope_success_codes(emulator: LiveAvatarEmulator, code: int) -> None:
+    """Both success codes are accepted from the wire."""
+    body = b'{"code": %d, "data": {"session_id": "%s", "session_token": "t"}, "message": "ok"}' % (
+        code,
+        AVATAR_ID.encode(),
+    )
+    emulator.inject("token", body=body, content_type="application/json")
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as c:
+        token = await c.create_session_token(AVATAR_ID)
+    assert token.session_id == AVATAR_ID
+
+
+async def test_envelope_error_code_on_200(emulator: LiveAvatarEmulator) -> None:
+    """A 200 whose code is neither 100 nor 1000 is an APIError with that code."""
+    emulator.inject(
+        "token",
+        body=b'{"code": 4002, "data": null, "message": "no credits"}',
+        content_type="application/json",
+    )
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as c:
+        with pytest.raises(APIError) as info:
+            await c.create_session_token(AVATAR_ID)
+    assert (info.value.status, info.value.code, info.value.message) == (200, 4002, "no credits")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"code": 1000, "data": {',
+        b'{"code": 1000, "data": {"session_id": "x"}}',
+        b'{"code": 1000, "data": [1]}',
+        b"<html>ok</html>",
+    ],
+)
+async def test_bad_2xx_bodies_are_decode_errors(emulator: LiveAvatarEmulator, body: bytes) -> None:
+    """Truncated JSON, missing fields, wrong shapes and HTML on a 200 raise ResponseDecodeError."""
+    emulator.inject("token", body=body, content_type="application/json")
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as c:
+        with pytest.raises(ResponseDecodeError) as info:
+            await c.create_session_token(AVATAR_ID)
+    assert info.value.status == 200
+
+
+async def test_malformed_fault(emulator: LiveAvatarEmulator, client: LiveAvatarClient) -> None:
+    """The emulator's malformed-body fault gives ResponseDecodeError."""
+    emulator.inject("token", malformed=True)
+    with pytest.raises(ResponseDecodeError):
+        await client.create_session_token(AVATAR_ID)
+
+
+async def test_transient_5xx_on_token_is_retried(
+    emulator: LiveAvatarEmulator, client: LiveAvatarClient
+) -> None:
+    """Token creation is retried after a 503 and succeeds; the server saw both attempts."""
+    emulator.inject("token", status=503, times=2)
+    token = await client.create_session_token(AVATAR_ID)
+    assert token.session_id
+    assert [r.status for r in emulator.requests("token")] == [503, 503, 200]
+
+
+async def test_start_is_not_retried_after_it_was_sent(
+    emulator: LiveAvatarEmulator, client: LiveAvatarClient
+) -> None:
+    """A 503 on start is not retried: a duplicate start could open an orphan session."""
+    token = await client.create_session_token(AVATAR_ID)
+    emulator.inject("start", status=503)
+    with pytest.raises(ServerError):
+        await client.start_session(token.session_token)
+    assert len(emulator.requests("start")) == 1
+
+
+async def test_dropped_connection_is_a_transport_error(emulator: LiveAvatarEmulator) -> None:
+    """A connection closed without an answer is a TransportError (after the allowed retries)."""
+    emulator.inject("keep_alive", drop=True, times=5)
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY) as c:
+        with pytest.raises(TransportError):
+            await c.keep_alive(AVATAR_ID)
+
+
+async def test_slow_answer_times_out(emulator: LiveAvatarEmulator) -> None:
+    """A call that outlives its timeout raises RequestTimeout, which is also a TimeoutError."""
+    emulator.inject("get", delay=2.0)
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY) as c:
+        with pytest.raises(RequestTimeout) as info:
+            await c.get_session(AVATAR_ID, timeout=0.2)
+    assert isinstance(info.value, TimeoutError)
+
+
+async def test_connection_refused_is_a_transport_error() -> None:
+    """Nothing listening: TransportError naming host and port, after retries."""
+    async with LiveAvatarClient(
+        API_KEY,
+        base_url="http://127.0.0.1:9",
+        retry_policy=RetryPolicy(retries=1, backoff_initial=0.01),
+    ) as c:
+        with pytest.raises(TransportError, match=r"127\.0\.0\.1:9"):
+            await c.create_session_token(AVATAR_ID)
+
+
+async def test_borrowed_session_left_open_owned_closed(emulator: LiveAvatarEmulator) -> None:
+    """A borrowed aiohttp session survives the client; an owned one is closed with it."""
+    async with aiohttp.ClientSession() as http:
+        async with LiveAvatarClient(API_KEY, base_url=emulator.base_url, http_session=http) as c:
+            await c.create_session_token(AVATAR_ID)
+        assert not http.closed
+    owned = LiveAvatarClient(API_KEY, base_url=emulator.base_url)
+    async with owned:
+        await owned.create_session_token(AVATAR_ID)
+        pool = owned._transport.http_session
+    assert pool.closed
+
+
+async def test_validation_happens_before_any_request(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Bad input never reaches the server."""
+    with pytest.raises(ConfigurationError, match="avatar_id"):
+        await client.create_session_token("nope")
+    with pytest.raises(ConfigurationError, match="session_id"):
+        await client.keep_alive("nope")
+    with pytest.raises(ConfigurationError, match="reason"):
+        await client.stop_session(AVATAR_ID, reason="BECAUSE")
+    with pytest.raises(ConfigurationError, match="page_size"):
+        await client.list_sessions(page_size=101)
+    with pytest.raises(ConfigurationError, match="type"):
+        await client.list_sessions("closed")
+    assert emulator.journal == []
+
+
+def test_api_key_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key falls back to LIVEAVATAR_API_KEY; none or an empty one is a ConfigurationError."""
+    monkeypatch.delenv("LIVEAVATAR_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="LIVEAVATAR_API_KEY"):
+        LiveAvatarClient()
+    with pytest.raises(ConfigurationError, match="api_key"):
+        LiveAvatarClient("  ")
+    monkeypatch.setenv("LIVEAVATAR_API_KEY", "from-env-canary")
+    client = LiveAvatarClient()
+    assert "canary" not in repr(client)
+
+
+def test_insecure_base_url_is_refused() -> None:
+    """http:// only for loopback unless allowed explicitly."""
+    with pytest.raises(ConfigurationError, match="base_url"):
+        LiveAvatarClient(API_KEY, base_url="http://api.example.com")
+    LiveAvatarClient(API_KEY, base_url="http://api.example.com", allow_insecure=True)
+    LiveAvatarClient(API_KEY, base_url="http://localhost:8000")

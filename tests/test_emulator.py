@@ -1,0 +1,1044 @@
+"""Tests of :class:`aioavatar.testing.LiveAvatarEmulator` over real sockets with plain aiohttp."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import anyio
+import attrs
+import pytest
+
+from aioavatar._enums import EndReason, Mode
+from aioavatar.testing import EmulatedSession, Fault, LiveAvatarEmulator, RecordedRequest
+from aioavatar.testing.__main__ import main, serve
+
+pytestmark = pytest.mark.anyio
+
+API_KEY = "test-api-key"
+KEY = {"X-API-KEY": API_KEY}
+AVATAR = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+OTHER_AVATAR = "11111111-2222-4333-8444-555555555555"
+CONTEXT = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@attrs.frozen
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    raw: bytes
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    emulator: LiveAvatarEmulator,
+    method: str,
+    path: str,
+    *,
+    headers: dict[str, str] | None = None,
+    json_body: Any = None,
+    data: bytes | None = None,
+    params: dict[str, str] | None = None,
+) -> Reply:
+    async with http.request(
+        method,
+        emulator.base_url + path,
+        headers=headers,
+        json=json_body,
+        data=data,
+        params=params,
+    ) as response:
+        raw = await response.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        return Reply(response.status, body, dict(response.headers), raw)
+
+
+async def create(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator, **body: Any
+) -> tuple[str, str]:
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/token",
+        headers=KEY,
+        json_body={"avatar_id": AVATAR, **body},
+    )
+    assert reply.status == 200, reply.body
+    return reply.body["data"]["session_id"], reply.body["data"]["session_token"]
+
+
+async def start(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator, **body: Any
+) -> tuple[str, str, dict[str, Any]]:
+    session_id, token = await create(http, emulator, **body)
+    reply = await call(
+        http, emulator, "POST", "/v1/sessions/start", headers=bearer(token), json_body={}
+    )
+    assert reply.status == 201, reply.body
+    return session_id, token, reply.body["data"]
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[LiveAvatarEmulator]:
+    async with LiveAvatarEmulator(API_KEY) as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def ok(reply: Reply, status: int = 200) -> Any:
+    assert reply.status == status, reply.body
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert reply.body["code"] == 1000
+    assert reply.body["message"] == "Success"
+    return reply.body["data"]
+
+
+# ---- lifecycle ---------------------------------------------------------------------------------
+
+
+async def test_base_url_and_lifecycle() -> None:
+    emulator = LiveAvatarEmulator()
+    assert emulator.api_key == "emulator-api-key"
+    with pytest.raises(RuntimeError):
+        _ = emulator.base_url
+    async with emulator:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", emulator.base_url)
+        assert emulator.base_url in repr(emulator)
+        with pytest.raises(RuntimeError):
+            await emulator.__aenter__()
+    with pytest.raises(RuntimeError):
+        _ = emulator.base_url
+
+
+def test_constructor_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="api_key"):
+        LiveAvatarEmulator("")
+    with pytest.raises(ValueError, match="idle_timeout"):
+        LiveAvatarEmulator(idle_timeout=0)
+    with pytest.raises(ValueError, match="sandbox_max_duration"):
+        LiveAvatarEmulator(sandbox_max_duration=-1)
+
+
+# ---- success paths -----------------------------------------------------------------------------
+
+
+async def test_token(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    body = {"avatar_id": AVATAR, "avatar_persona": {"context_id": CONTEXT}, "unknown_key": 1}
+    reply = await call(http, emulator, "POST", "/v1/sessions/token", headers=KEY, json_body=body)
+    data = ok(reply)
+    assert set(data) == {"session_id", "session_token"}
+    session_id = data["session_id"]
+    assert str(uuid.UUID(session_id)) == session_id
+    assert JWT.match(data["session_token"])
+    session = emulator.sessions[session_id]
+    assert isinstance(session, EmulatedSession)
+    assert session.state == "created"
+    assert session.mode is Mode.FULL
+    assert session.avatar_id == AVATAR
+    assert session.context_id == CONTEXT
+    assert session.is_sandbox is False
+    assert session.max_session_duration is None
+    assert session.token == data["session_token"]
+    assert session.token not in repr(session)
+    assert session.token_request == body
+    other_id, other_token = await create(http, emulator)
+    assert other_id != session_id
+    assert other_token != data["session_token"]
+    assert emulator.active_sessions() == []
+
+
+async def test_start_full(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token = await create(http, emulator)
+    reply = await call(http, emulator, "POST", "/v1/sessions/start", headers=bearer(token))
+    data = ok(reply, 201)
+    assert set(data) == {"session_id", "livekit_url", "livekit_client_token", "livekit_agent_token"}
+    assert data["session_id"] == session_id
+    assert data["livekit_url"] == "wss://livekit.emulator.invalid"
+    assert JWT.match(data["livekit_client_token"])
+    assert data["livekit_client_token"] != data["livekit_agent_token"]
+    assert emulator.sessions[session_id].state == "started"
+    assert emulator.active_sessions() == [emulator.sessions[session_id]]
+
+
+async def test_start_lite_and_max_duration(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    session_id, _, data = await start(http, emulator, mode="LITE", max_session_duration=120)
+    port = emulator.base_url.rsplit(":", 1)[1]
+    assert data["ws_url"] == f"ws://127.0.0.1:{port}/v1/sessions/{session_id}/ws"
+    assert data["max_session_duration"] == 120
+    assert emulator.sessions[session_id].mode is Mode.LITE
+    # A LITE session driven by a hosted connector has no WebSocket.
+    _, _, data = await start(
+        http, emulator, mode="LITE", elevenlabs_agent_config={"secret_id": "s", "agent_id": "a"}
+    )
+    assert "ws_url" not in data
+
+
+async def test_keep_alive(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator)
+    before = emulator.sessions[session_id].last_activity
+    await anyio.sleep(0.01)
+    reply = await call(http, emulator, "POST", "/v1/sessions/keep-alive", headers=bearer(token))
+    assert ok(reply) is None
+    after_bearer = emulator.sessions[session_id].last_activity
+    assert after_bearer > before
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/keep-alive",
+        headers=bearer(token),
+        json_body={"session_id": session_id},
+    )
+    assert ok(reply) is None
+    await anyio.sleep(0.01)
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/keep-alive",
+        headers=KEY,
+        json_body={"session_id": session_id.upper()},
+    )
+    assert ok(reply) is None
+    assert emulator.sessions[session_id].last_activity > after_bearer
+
+
+async def test_stop(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator)
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/stop",
+        headers=bearer(token),
+        json_body={"session_id": session_id, "reason": "USER_CLOSED"},
+    )
+    assert ok(reply) is None
+    session = emulator.sessions[session_id]
+    assert session.state == "ended"
+    assert session.end_reason is EndReason.USER_CLOSED
+    # An ended session is "not found" for stop and keep-alive.
+    for path in ("/v1/sessions/stop", "/v1/sessions/keep-alive"):
+        reply = await call(http, emulator, "POST", path, headers=bearer(token))
+        assert reply.status == 404
+        assert reply.body == {"message": "Session not found"}
+    # Start of an ended session is a 400.
+    reply = await call(http, emulator, "POST", "/v1/sessions/start", headers=bearer(token))
+    assert reply.status == 400
+    assert reply.body["code"] == 4000
+    # With the API key and no reason: the default reason UNKNOWN.
+    other_id, _, _ = await start(http, emulator)
+    reply = await call(
+        http, emulator, "POST", "/v1/sessions/stop", headers=KEY, json_body={"session_id": other_id}
+    )
+    assert ok(reply) is None
+    assert emulator.sessions[other_id].end_reason is EndReason.UNKNOWN
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED", "UNKNOWN"]
+    assert emulator.stop_reasons(other_id) == ["UNKNOWN"]
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/stop",
+        headers=KEY,
+        json_body={"session_id": str(uuid.uuid4())},
+    )
+    assert reply.status == 404
+
+
+async def test_created_session_rules(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    session_id, token = await create(http, emulator)
+    reply = await call(http, emulator, "POST", "/v1/sessions/keep-alive", headers=bearer(token))
+    assert reply.status == 400
+    assert reply.body["code"] == 4000
+    reply = await call(http, emulator, "POST", "/v1/sessions/start", headers=bearer(token))
+    ok(reply, 201)
+    reply = await call(http, emulator, "POST", "/v1/sessions/start", headers=bearer(token))
+    assert reply.status == 400
+    assert reply.body == {"code": 4000, "message": "Session already started"}
+    # A stop of a created (never started) session ends it; it is then listed as historic.
+    created_id, created_token = await create(http, emulator)
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/stop",
+        headers=bearer(created_token),
+        json_body={"reason": "USER_DISCONNECTED"},
+    )
+    ok(reply)
+    assert emulator.sessions[created_id].state == "ended"
+    reply = await call(
+        http, emulator, "GET", "/v1/sessions", headers=KEY, params={"type": "historic"}
+    )
+    [entry] = ok(reply)["results"]
+    assert entry["id"] == created_id
+    assert entry["duration"] == 0
+    assert entry["end_reason"] == "USER_DISCONNECTED"
+    assert session_id in {s.id for s in emulator.active_sessions()}
+
+
+async def test_get_entry(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator, mode="LITE")
+    await anyio.sleep(0.05)
+    reply = await call(http, emulator, "GET", f"/v1/sessions/{session_id}", headers=KEY)
+    entry = ok(reply)
+    assert set(entry) == {
+        "id",
+        "created_at",
+        "updated_at",
+        "duration",
+        "source",
+        "mode",
+        "is_sandbox",
+        "credits_consumed",
+    }
+    assert entry["id"] == session_id
+    assert entry["source"] == "API"
+    assert entry["mode"] == "LITE"
+    assert entry["is_sandbox"] is False
+    assert entry["duration"] >= 0.05
+    assert 0 < entry["credits_consumed"] < 0.1
+    for key in ("created_at", "updated_at"):
+        assert entry[key].endswith("+00:00")
+    await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/stop",
+        headers=bearer(token),
+        json_body={"reason": "USER_CLOSED"},
+    )
+    reply = await call(http, emulator, "GET", f"/v1/sessions/{session_id}", headers=KEY)
+    entry = ok(reply)
+    assert entry["end_reason"] == "USER_CLOSED"
+    assert entry["end_at"] >= entry["created_at"]
+    reply = await call(http, emulator, "GET", f"/v1/sessions/{uuid.uuid4()}", headers=KEY)
+    assert reply.status == 404
+    assert reply.body == {"message": "Session not found"}
+    reply = await call(http, emulator, "GET", "/v1/sessions/not-a-uuid", headers=KEY)
+    assert reply.status == 422
+    [item] = reply.body["detail"]
+    assert item["loc"] == ["path", "session_id"]
+    assert item["type"] == "uuid_parsing"
+    assert item["input"] == "not-a-uuid"
+
+
+async def test_transcript(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator)
+    path = f"/v1/sessions/{session_id}/transcript"
+    reply = await call(http, emulator, "GET", path, headers=KEY, params={"start_timestamp": "0"})
+    assert ok(reply) == {"session_active": True, "next_timestamp": None, "transcript_data": []}
+    await call(http, emulator, "POST", "/v1/sessions/stop", headers=bearer(token))
+    reply = await call(http, emulator, "GET", path, headers=KEY)
+    assert ok(reply)["session_active"] is False
+    reply = await call(
+        http, emulator, "GET", f"/v1/sessions/{uuid.uuid4()}/transcript", headers=KEY
+    )
+    assert reply.status == 404
+    reply = await call(http, emulator, "GET", path, headers=KEY, params={"end_timestamp": "soon"})
+    assert reply.status == 422
+    assert reply.body["detail"][0]["loc"] == ["query", "end_timestamp"]
+
+
+async def test_delete_is_405_and_keeps_session(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    session_id, _, _ = await start(http, emulator)
+    reply = await call(http, emulator, "DELETE", f"/v1/sessions/{session_id}", headers=KEY)
+    assert reply.status == 405
+    assert reply.headers["Allow"] == "GET"
+    assert emulator.sessions[session_id].state == "started"
+    [record] = emulator.requests("delete")
+    assert record.session_id == session_id
+    assert record.status == 405
+
+
+async def test_unknown_routes(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    reply = await call(http, emulator, "GET", "/v2/nothing", headers=KEY)
+    assert reply.status == 404
+    assert reply.body == {"detail": "Not Found"}
+    reply = await call(http, emulator, "GET", "/v1/sessions/stop", headers=KEY)
+    assert reply.status == 422  # matched by GET /v1/sessions/{session_id}, as on FastAPI
+    reply = await call(http, emulator, "PUT", "/v1/sessions/token", headers=KEY)
+    assert reply.status == 405
+    assert reply.headers["Allow"] == "POST"
+    assert [r.endpoint for r in emulator.journal] == ["unknown", "get", "unknown"]
+
+
+# ---- authentication ----------------------------------------------------------------------------
+
+
+async def test_missing_or_wrong_credentials(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    session_id, token = await create(http, emulator)
+    calls = [
+        ("POST", "/v1/sessions/token", {"avatar_id": AVATAR}),
+        ("POST", "/v1/sessions/start", None),
+        ("POST", "/v1/sessions/keep-alive", {"session_id": session_id}),
+        ("POST", "/v1/sessions/stop", {"session_id": session_id}),
+        ("GET", "/v1/sessions?type=active", None),
+        ("GET", f"/v1/sessions/{session_id}", None),
+        ("GET", f"/v1/sessions/{session_id}/transcript", None),
+    ]
+    wrong_key = {"X-API-KEY": "nope"}
+    wrong_token = bearer(token[:-4] + "AAAA")
+    for method, path, body in calls:
+        for headers in ({}, wrong_key, wrong_token):
+            reply = await call(http, emulator, method, path, headers=headers, json_body=body)
+            assert reply.status == 401, (method, path, headers)
+            assert reply.body["code"] == 401
+            assert isinstance(reply.body["message"], str)
+    assert emulator.sessions[session_id].state == "created"
+    assert len(emulator.sessions) == 1
+    kinds = {r.auth for r in emulator.requests()[1:]}
+    assert kinds == {None, "api_key", "bearer"}
+
+
+async def test_credential_scope(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator)
+    other_id, other_token, _ = await start(http, emulator)
+    # The API key cannot start a session; a session token cannot mint one nor use key-only calls.
+    created_id, _ = await create(http, emulator)
+    reply = await call(http, emulator, "POST", "/v1/sessions/start", headers=KEY)
+    assert reply.status == 401
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/token",
+        headers=bearer(token),
+        json_body={"avatar_id": AVATAR},
+    )
+    assert reply.status == 401
+    for path in ("/v1/sessions?type=active", f"/v1/sessions/{session_id}"):
+        reply = await call(http, emulator, "GET", path, headers=bearer(token))
+        assert reply.status == 401
+    # A session token used for another session's id.
+    for path in ("/v1/sessions/keep-alive", "/v1/sessions/stop"):
+        reply = await call(
+            http, emulator, "POST", path, headers=bearer(token), json_body={"session_id": other_id}
+        )
+        assert reply.status == 401
+    assert emulator.sessions[other_id].state == "started"
+    assert emulator.sessions[created_id].state == "created"
+    # The API key needs a session id on keep-alive and stop.
+    for path in ("/v1/sessions/keep-alive", "/v1/sessions/stop"):
+        reply = await call(http, emulator, "POST", path, headers=KEY, json_body={})
+        assert reply.status == 422
+        assert reply.body["detail"][0]["loc"] == ["body", "session_id"]
+        assert reply.body["detail"][0]["type"] == "missing"
+    # The token still works for its own session.
+    reply = await call(http, emulator, "POST", "/v1/sessions/stop", headers=bearer(other_token))
+    ok(reply)
+
+
+# ---- validation --------------------------------------------------------------------------------
+
+
+_TOO_MANY = {f"k{i}": "v" for i in range(51)}
+_INVALID_TOKEN_BODIES: list[tuple[dict[str, Any], str, list[str | int]]] = [
+    ({}, "missing", ["body", "avatar_id"]),
+    ({"avatar_id": "nope"}, "uuid_parsing", ["body", "avatar_id"]),
+    ({"avatar_id": 42}, "uuid_type", ["body", "avatar_id"]),
+    ({"mode": "CUSTOM"}, "enum", ["body", "mode"]),
+    ({"is_sandbox": "yes"}, "bool_type", ["body", "is_sandbox"]),
+    ({"video_settings": {"quality": "ultra"}}, "enum", ["body", "video_settings", "quality"]),
+    ({"video_settings": {"encoding": "AV1"}}, "enum", ["body", "video_settings", "encoding"]),
+    ({"video_settings": "high"}, "model_type", ["body", "video_settings"]),
+    ({"max_session_duration": 0}, "greater_than", ["body", "max_session_duration"]),
+    ({"max_session_duration": "60"}, "int_type", ["body", "max_session_duration"]),
+    ({"max_session_duration": 1.5}, "int_type", ["body", "max_session_duration"]),
+    ({"avatar_persona": {"voice_id": "x"}}, "uuid_parsing", ["body", "avatar_persona", "voice_id"]),
+    ({"avatar_persona": {"language": 1}}, "string_type", ["body", "avatar_persona", "language"]),
+    (
+        {"avatar_persona": {"voice_settings": {"provider": "azure"}}},
+        "union_tag_invalid",
+        ["body", "avatar_persona", "voice_settings"],
+    ),
+    (
+        {"avatar_persona": {"voice_settings": {"speed": 1.0}}},
+        "union_tag_not_found",
+        ["body", "avatar_persona", "voice_settings"],
+    ),
+    (
+        {"avatar_persona": {"voice_settings": {"provider": "elevenLabs", "speed": 2}}},
+        "less_than_equal",
+        ["body", "avatar_persona", "voice_settings", "elevenLabs", "speed"],
+    ),
+    (
+        {"avatar_persona": {"voice_settings": {"provider": "fish", "model": "s9"}}},
+        "enum",
+        ["body", "avatar_persona", "voice_settings", "fish", "model"],
+    ),
+    (
+        {"avatar_persona": {"stt_config": {"provider": "whisper"}}},
+        "enum",
+        ["body", "avatar_persona", "stt_config", "provider"],
+    ),
+    ({"voice_agent": {}}, "missing", ["body", "voice_agent", "id"]),
+    (
+        {"avatar_persona": {}, "voice_agent": {"id": AVATAR}},
+        "value_error",
+        ["body"],
+    ),
+    ({"interactivity_type": "PTT"}, "enum", ["body", "interactivity_type"]),
+    ({"llm_configuration_id": "x"}, "uuid_parsing", ["body", "llm_configuration_id"]),
+    ({"dynamic_variables": ["a"]}, "dict_type", ["body", "dynamic_variables"]),
+    ({"dynamic_variables": _TOO_MANY}, "too_long", ["body", "dynamic_variables"]),
+    (
+        {"dynamic_variables": {"k" * 65: "v"}},
+        "string_too_long",
+        ["body", "dynamic_variables", "k" * 65, "[key]"],
+    ),
+    (
+        {"dynamic_variables": {"k": "v" * 1001}},
+        "string_too_long",
+        ["body", "dynamic_variables", "k"],
+    ),
+    ({"dynamic_variables": {"k": 1}}, "string_type", ["body", "dynamic_variables", "k"]),
+    ({"memory": {"prev_session_id": "x"}}, "uuid_parsing", ["body", "memory", "prev_session_id"]),
+    ({"livekit_config": "x"}, "model_type", ["body", "livekit_config"]),
+    ({"livekit_config": {}, "agora_config": {}}, "value_error", ["body"]),
+]
+
+
+@pytest.mark.parametrize(("extra", "error_type", "loc"), _INVALID_TOKEN_BODIES)
+async def test_token_body_validation(
+    http: aiohttp.ClientSession,
+    emulator: LiveAvatarEmulator,
+    extra: dict[str, Any],
+    error_type: str,
+    loc: list[str | int],
+) -> None:
+    body = {"avatar_id": AVATAR, **extra} if extra else {}
+    reply = await call(http, emulator, "POST", "/v1/sessions/token", headers=KEY, json_body=body)
+    assert reply.status == 422, reply.body
+    [item] = reply.body["detail"]
+    assert item["type"] == error_type
+    assert item["loc"] == loc
+    assert isinstance(item["msg"], str)
+    assert "input" in item
+    assert emulator.sessions == {}
+
+
+async def test_token_body_accepts_a_full_request(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    body = {
+        "avatar_id": AVATAR,
+        "mode": "FULL",
+        "is_sandbox": False,
+        "video_settings": {"quality": "very_high", "encoding": "VP8"},
+        "max_session_duration": 600,
+        "avatar_persona": {
+            "voice_id": str(uuid.uuid4()),
+            "context_id": CONTEXT,
+            "language": "en",
+            "voice_settings": {
+                "provider": "elevenLabs",
+                "speed": 1.1,
+                "model": "eleven_flash_v2_5",
+            },
+            "stt_config": {"provider": "deepgram"},
+        },
+        "interactivity_type": "PUSH_TO_TALK",
+        "llm_configuration_id": str(uuid.uuid4()),
+        "dynamic_variables": {"name": "Ada"},
+        "memory": {"prev_session_id": str(uuid.uuid4())},
+        "voice_agent": None,
+    }
+    reply = await call(http, emulator, "POST", "/v1/sessions/token", headers=KEY, json_body=body)
+    session_id = ok(reply)["session_id"]
+    assert emulator.sessions[session_id].max_session_duration == 600
+
+
+async def test_body_shapes(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    path = "/v1/sessions/token"
+    reply = await call(http, emulator, "POST", path, headers=KEY, data=b"{not json")
+    assert reply.status == 422
+    [item] = reply.body["detail"]
+    assert item["type"] == "json_invalid"
+    assert item["loc"] == ["body", 1]
+    reply = await call(http, emulator, "POST", path, headers=KEY)
+    assert reply.status == 422
+    assert reply.body["detail"][0]["type"] == "missing"
+    assert reply.body["detail"][0]["loc"] == ["body"]
+    reply = await call(http, emulator, "POST", path, headers=KEY, json_body=[AVATAR])
+    assert reply.status == 422
+    assert reply.body["detail"][0]["type"] == "model_attributes_type"
+    url = emulator.base_url + path
+    async with http.post(url, headers=KEY, data=io.BytesIO(b" " * (1 << 20 | 1))) as response:
+        assert response.status == 413
+    assert emulator.journal[-1].status == 413
+    # keep-alive and stop validate their (optional) body too.
+    session_id, token, _ = await start(http, emulator)
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/stop",
+        headers=bearer(token),
+        json_body={"reason": "BORED"},
+    )
+    assert reply.status == 422
+    [item] = reply.body["detail"]
+    assert item["type"] == "enum"
+    assert item["loc"] == ["body", "reason"]
+    assert item["input"] == "BORED"
+    assert "'AGENT_HANG_UP'" in item["msg"]
+    reply = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/keep-alive",
+        headers=KEY,
+        json_body={"session_id": "abc"},
+    )
+    assert reply.status == 422
+    assert reply.body["detail"][0]["loc"] == ["body", "session_id"]
+    reply = await call(
+        http, emulator, "POST", "/v1/sessions/stop", headers=bearer(token), data=b"]"
+    )
+    assert reply.status == 422
+    assert emulator.sessions[session_id].state == "started"
+    [record] = emulator.requests("stop", session_id=session_id)[-1:]
+    assert record.body is None
+    assert record.raw_body == "]"
+
+
+# ---- timers ------------------------------------------------------------------------------------
+
+
+async def test_idle_timeout(http: aiohttp.ClientSession) -> None:
+    async with LiveAvatarEmulator(API_KEY, idle_timeout=0.3) as emulator:
+        idle_id, _, _ = await start(http, emulator)
+        kept_id, kept_token, _ = await start(http, emulator)
+        for _ in range(3):
+            await anyio.sleep(0.15)
+            await call(
+                http, emulator, "POST", "/v1/sessions/keep-alive", headers=bearer(kept_token)
+            )
+        # No request about idle_id: the reaper ended it on time.
+        idle = emulator.sessions[idle_id]
+        assert idle.state == "ended"
+        assert idle.end_reason is EndReason.IDLE_TIMEOUT
+        assert idle.duration == pytest.approx(0.3, abs=0.02)
+        assert emulator.sessions[kept_id].state == "started"
+        reply = await call(http, emulator, "GET", f"/v1/sessions/{idle_id}", headers=KEY)
+        assert ok(reply)["end_reason"] == "IDLE_TIMEOUT"
+        assert [s.id for s in emulator.active_sessions()] == [kept_id]
+
+
+async def test_max_duration(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, data = await start(http, emulator, max_session_duration=1)
+    assert data["max_session_duration"] == 1
+    await anyio.sleep(0.7)
+    assert emulator.sessions[session_id].state == "started"
+    await anyio.sleep(0.45)
+    assert session_id not in {s.id for s in emulator.active_sessions()}  # enforces timers
+    session = emulator.sessions[session_id]
+    assert session.state == "ended"
+    assert session.end_reason is EndReason.MAX_DURATION_REACHED
+    assert session.duration == pytest.approx(1.0, abs=0.001)
+    reply = await call(http, emulator, "POST", "/v1/sessions/keep-alive", headers=bearer(token))
+    assert reply.status == 404
+
+
+async def test_sandbox_cap(http: aiohttp.ClientSession) -> None:
+    async with LiveAvatarEmulator(API_KEY, sandbox_max_duration=0.3) as emulator:
+        capped_id, _, data = await start(http, emulator, is_sandbox=True, max_session_duration=5)
+        assert data["max_session_duration"] == 0.3
+        plain_id, _, data = await start(http, emulator, is_sandbox=True)
+        assert data["max_session_duration"] == 0.3
+        await anyio.sleep(0.45)
+        for session_id in (capped_id, plain_id):
+            session = emulator.sessions[session_id]
+            assert session.end_reason is EndReason.MAX_DURATION_REACHED
+            reply = await call(http, emulator, "GET", f"/v1/sessions/{session_id}", headers=KEY)
+            entry = ok(reply)
+            assert entry["is_sandbox"] is True
+            assert entry["credits_consumed"] == 0
+
+
+# ---- listing -----------------------------------------------------------------------------------
+
+
+async def test_list_paging_and_filters(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    ids = []
+    for index in range(5):
+        persona = {"context_id": CONTEXT} if index < 2 else {}
+        avatar = OTHER_AVATAR if index < 2 else AVATAR
+        session_id, _ = await create(http, emulator, avatar_id=avatar, avatar_persona=persona)
+        token = emulator.sessions[session_id].token
+        await call(http, emulator, "POST", "/v1/sessions/start", headers=bearer(token))
+        ids.append(session_id)
+    await create(http, emulator)  # created, not started: neither active nor historic
+
+    async def page(**params: str) -> Any:
+        reply = await call(http, emulator, "GET", "/v1/sessions", headers=KEY, params=params)
+        return ok(reply)
+
+    first = await page(type="active", page_size="2")
+    assert first["count"] == 5
+    assert [e["id"] for e in first["results"]] == ids[::-1][:2]  # newest first
+    assert first["previous"] is None
+    assert first["next"] == "/v1/sessions?type=active&page=2&page_size=2"
+    reply = await call(http, emulator, "GET", first["next"], headers=KEY)
+    second = ok(reply)
+    assert [e["id"] for e in second["results"]] == ids[::-1][2:4]
+    assert second["previous"] == "/v1/sessions?type=active&page=1&page_size=2"
+    last = await page(type="active", page="3", page_size="2")
+    assert [e["id"] for e in last["results"]] == [ids[0]]
+    assert last["next"] is None
+    assert (await page(type="active", page="9"))["results"] == []
+
+    by_avatar = await page(type="active", avatar_id=OTHER_AVATAR)
+    assert {e["id"] for e in by_avatar["results"]} == set(ids[:2])
+    by_context = await page(type="active", context_id=CONTEXT, page_size="1")
+    assert by_context["count"] == 2
+    assert by_context["next"] == (
+        f"/v1/sessions?type=active&context_id={CONTEXT}&page=2&page_size=1"
+    )
+    assert (await page(type="active", embed_id="embed"))["count"] == 0
+    assert (await page(type="historic"))["count"] == 0
+
+    emulator.end_session(ids[0], EndReason.USER_CLOSED)
+    historic = await page(type="historic")
+    [entry] = historic["results"]
+    assert entry["id"] == ids[0]
+    assert entry["end_reason"] == "USER_CLOSED"
+    assert "end_at" in entry
+    assert (await page(type="active"))["count"] == 4
+
+
+@pytest.mark.parametrize(
+    ("params", "loc"),
+    [
+        ({}, ["query", "type"]),
+        ({"type": "all"}, ["query", "type"]),
+        ({"type": "active", "page_size": "0"}, ["query", "page_size"]),
+        ({"type": "active", "page_size": "101"}, ["query", "page_size"]),
+        ({"type": "active", "page": "0"}, ["query", "page"]),
+        ({"type": "active", "page": "one"}, ["query", "page"]),
+        ({"type": "active", "avatar_id": "x"}, ["query", "avatar_id"]),
+    ],
+)
+async def test_list_validation(
+    http: aiohttp.ClientSession,
+    emulator: LiveAvatarEmulator,
+    params: dict[str, str],
+    loc: list[str],
+) -> None:
+    reply = await call(http, emulator, "GET", "/v1/sessions", headers=KEY, params=params)
+    assert reply.status == 422
+    [item] = reply.body["detail"]
+    assert item["loc"] == loc
+
+
+# ---- server-side end ---------------------------------------------------------------------------
+
+
+async def test_end_session(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator)
+    emulator.end_session(session_id)
+    assert emulator.sessions[session_id].end_reason is EndReason.ZOMBIE_SESSION_REAP
+    emulator.end_session(session_id, EndReason.USER_CLOSED)  # already ended: no change
+    assert emulator.sessions[session_id].end_reason is EndReason.ZOMBIE_SESSION_REAP
+    reply = await call(http, emulator, "POST", "/v1/sessions/keep-alive", headers=bearer(token))
+    assert reply.status == 404
+    with pytest.raises(KeyError):
+        emulator.end_session(str(uuid.uuid4()))
+
+
+# ---- faults ------------------------------------------------------------------------------------
+
+
+async def test_fault_status(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    fault = emulator.inject("token", status=429, retry_after="2")
+    assert isinstance(fault, Fault)
+    body = {"avatar_id": AVATAR}
+    reply = await call(http, emulator, "POST", "/v1/sessions/token", headers=KEY, json_body=body)
+    assert reply.status == 429
+    assert reply.headers["Retry-After"] == "2"
+    assert reply.body == {"message": "injected fault"}
+    assert emulator.sessions == {}  # apply=False: no effect
+    assert fault.hits == 1
+    assert fault.remaining == 0
+    [record] = emulator.journal
+    assert record.fault is True
+    assert record.status == 429
+    assert record.session_id is None
+    # Exhausted: the next call is normal.
+    ok(await call(http, emulator, "POST", "/v1/sessions/token", headers=KEY, json_body=body))
+
+
+async def test_fault_custom_body_and_times(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    session_id, token, _ = await start(http, emulator)
+    emulator.inject(
+        "keep_alive",
+        status=502,
+        body=b"<html>bad gateway</html>",
+        content_type="text/html",
+        times=2,
+    )
+    emulator.inject("keep_alive", status=503)
+    statuses = []
+    for _ in range(4):
+        reply = await call(http, emulator, "POST", "/v1/sessions/keep-alive", headers=bearer(token))
+        statuses.append(reply.status)
+        if reply.status == 502:
+            assert reply.raw == b"<html>bad gateway</html>"
+            assert reply.headers["Content-Type"].startswith("text/html")
+    assert statuses == [502, 502, 503, 200]
+    assert [r.fault for r in emulator.requests("keep_alive")] == [True, True, True, False]
+    assert all(r.session_id == session_id for r in emulator.requests("keep_alive"))
+
+
+async def test_fault_malformed_and_body(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    emulator.inject("list", malformed=True)
+    emulator.inject("list", body=b'{"code": 5000, "message": "nope"}')
+    reply = await call(http, emulator, "GET", "/v1/sessions?type=active", headers=KEY)
+    assert reply.status == 200
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert reply.body is None  # not valid JSON
+    assert reply.raw
+    reply = await call(http, emulator, "GET", "/v1/sessions?type=active", headers=KEY)
+    assert reply.status == 200
+    assert reply.body == {"code": 5000, "message": "nope"}
+
+
+async def test_fault_drop(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator)
+    emulator.inject("stop", drop=True)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await call(
+            http,
+            emulator,
+            "POST",
+            "/v1/sessions/stop",
+            headers=bearer(token),
+            json_body={"reason": "USER_CLOSED"},
+        )
+    assert emulator.sessions[session_id].state == "started"  # apply=False
+    [record] = emulator.requests("stop")
+    assert record.status is None
+    assert record.fault is True
+    assert record.session_id == session_id
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
+    # The same client session still works afterwards.
+    ok(await call(http, emulator, "POST", "/v1/sessions/stop", headers=bearer(token)))
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED", "UNKNOWN"]
+
+
+async def test_fault_apply(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator)
+    emulator.inject("stop", drop=True, apply=True)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await call(
+            http,
+            emulator,
+            "POST",
+            "/v1/sessions/stop",
+            headers=bearer(token),
+            json_body={"reason": "USER_CLOSED"},
+        )
+    session = emulator.sessions[session_id]
+    assert session.state == "ended"  # the server did it; the answer was lost
+    assert session.end_reason is EndReason.USER_CLOSED
+    reply = await call(http, emulator, "POST", "/v1/sessions/stop", headers=bearer(token))
+    assert reply.status == 404
+    # apply=True on token: the session exists though the client saw a 500.
+    emulator.inject("token", status=500, apply=True)
+    reply = await call(
+        http, emulator, "POST", "/v1/sessions/token", headers=KEY, json_body={"avatar_id": AVATAR}
+    )
+    assert reply.status == 500
+    [record] = emulator.requests("token")[-1:]
+    assert record.session_id in emulator.sessions
+    assert emulator.sessions[record.session_id].state == "created"
+
+
+async def test_fault_delay(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    emulator.inject("list", delay=0.3)
+    emulator.inject("get", delay=0.1, status=503)
+    results: dict[str, tuple[int, float]] = {}
+
+    async def timed(name: str, path: str) -> None:
+        began = time.monotonic()
+        reply = await call(http, emulator, "GET", path, headers=KEY)
+        results[name] = (reply.status, time.monotonic() - began)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(timed, "list", "/v1/sessions?type=active")
+        await anyio.sleep(0.05)
+        group.start_soon(timed, "get", f"/v1/sessions/{uuid.uuid4()}")
+    assert results["list"][0] == 200
+    assert results["list"][1] >= 0.3
+    assert results["get"][0] == 503
+    assert 0.1 <= results["get"][1] < 0.3
+    # The journal is ordered by arrival, not by completion.
+    assert [r.endpoint for r in emulator.journal] == ["list", "get"]
+    assert all(r.fault for r in emulator.journal)
+
+
+async def test_fault_arguments(emulator: LiveAvatarEmulator) -> None:
+    with pytest.raises(ValueError, match="unknown endpoint"):
+        emulator.inject("keep-alive", status=500)
+    with pytest.raises(ValueError, match="nothing to inject"):
+        emulator.inject("stop")
+    with pytest.raises(ValueError, match="drop"):
+        emulator.inject("stop", drop=True, status=500)
+    with pytest.raises(ValueError, match="malformed"):
+        emulator.inject("stop", malformed=True, body=b"x")
+    with pytest.raises(ValueError, match="retry_after"):
+        emulator.inject("stop", retry_after="1", delay=1)
+    with pytest.raises(ValueError, match="times"):
+        emulator.inject("stop", status=500, times=0)
+    with pytest.raises(ValueError, match="status"):
+        emulator.inject("stop", status=99)
+    with pytest.raises(ValueError, match="unknown endpoint"):
+        emulator.requests("nope")
+
+
+async def test_clear_faults(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    emulator.inject("list", status=500, times=5)
+    emulator.clear_faults()
+    ok(await call(http, emulator, "GET", "/v1/sessions?type=active", headers=KEY))
+
+
+# ---- journal -----------------------------------------------------------------------------------
+
+
+async def test_journal(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
+    session_id, token, _ = await start(http, emulator)
+    await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/keep-alive",
+        headers=KEY,
+        json_body={"session_id": session_id},
+    )
+    await call(
+        http, emulator, "GET", "/v1/sessions", headers=KEY, params={"type": "active", "page": "1"}
+    )
+    await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/sessions/stop",
+        headers=bearer(token),
+        json_body={"reason": "AGENT_HANG_UP"},
+    )
+    journal = emulator.journal
+    assert all(isinstance(r, RecordedRequest) for r in journal)
+    assert [(r.method, r.path, r.endpoint, r.auth, r.status) for r in journal] == [
+        ("POST", "/v1/sessions/token", "token", "api_key", 200),
+        ("POST", "/v1/sessions/start", "start", "bearer", 201),
+        ("POST", "/v1/sessions/keep-alive", "keep_alive", "api_key", 200),
+        ("GET", "/v1/sessions", "list", "api_key", 200),
+        ("POST", "/v1/sessions/stop", "stop", "bearer", 200),
+    ]
+    assert [r.session_id for r in journal] == [session_id] * 3 + [None, session_id]
+    assert journal[0].body == {"avatar_id": AVATAR}
+    assert journal[1].body == {}
+    assert journal[3].query == {"type": "active", "page": "1"}
+    assert journal[3].body is None
+    assert not any(r.fault for r in journal)
+    assert [r.at for r in journal] == sorted(r.at for r in journal)
+    assert emulator.requests(session_id=session_id) == [journal[i] for i in (0, 1, 2, 4)]
+    assert emulator.requests("stop") == [journal[4]]
+    assert emulator.stop_reasons(session_id) == ["AGENT_HANG_UP"]
+    assert API_KEY not in repr(journal)
+    assert token not in repr(journal)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        journal[0].status = 500  # type: ignore[misc]
+
+
+# ---- command line ------------------------------------------------------------------------------
+
+
+async def test_serve_in_process(http: aiohttp.ClientSession) -> None:
+    ready: list[LiveAvatarEmulator] = []
+    event = anyio.Event()
+
+    def on_ready(running: LiveAvatarEmulator) -> None:
+        ready.append(running)
+        event.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: serve(port=0, api_key=API_KEY, on_ready=on_ready))
+        with anyio.fail_after(5):
+            await event.wait()
+        ok(await call(http, ready[0], "GET", "/v1/sessions?type=active", headers=KEY))
+        group.cancel_scope.cancel()
+    with pytest.raises(RuntimeError):
+        _ = ready[0].base_url
+
+
+def test_main_reports_bind_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--host", "256.0.0.1", "--port", "0"]) == 1
+    assert "error" in capsys.readouterr().err
+
+
+async def test_cli_smoke(http: aiohttp.ClientSession) -> None:
+    command = [sys.executable, "-m", "aioavatar.testing", "--port", "0", "--api-key", API_KEY]
+    async with await anyio.open_process(command) as process:
+        assert process.stdout is not None
+        try:
+            output = b""
+            with anyio.fail_after(10):
+                while b"API key" not in output:
+                    output += await process.stdout.receive()
+            text = output.decode()
+            match = re.search(r"(http://127\.0\.0\.1:\d+)", text)
+            assert match is not None, text
+            assert f"API key: {API_KEY}" in text
+            url = match[1] + "/v1/sessions?type=active"
+            async with http.get(url, headers=KEY) as response:
+                assert response.status == 200
+                assert (await response.json())["data"]["count"] == 0
+        finally:
+            if sys.platform == "win32":
+                process.terminate()
+            else:
+                process.send_signal(signal.SIGINT)  # Ctrl-C: a clean exit
+            with anyio.fail_after(10):
+                returncode = await process.wait()
+    if sys.platform != "win32":
+        assert returncode == 0

@@ -1,0 +1,86 @@
+"""The error tree: pickling, plain data, and no secret in any text."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from aioavatar import (
+    APIError,
+    AuthenticationError,
+    AvatarError,
+    ConfigurationError,
+    EndReason,
+    NotFoundError,
+    RateLimitedError,
+    RequestTimeout,
+    ResponseDecodeError,
+    Secret,
+    ServerError,
+    SessionEndedError,
+    SessionStopError,
+    TransportError,
+    ValidationError,
+)
+
+COMMON = {
+    "method": "POST",
+    "path": "/v1/sessions/start",
+    "status": 500,
+    "code": 4000,
+    "request_id": "r-1",
+}
+
+ERRORS: list[AvatarError] = [
+    AvatarError("base"),
+    ConfigurationError("must be a UUID", field="avatar_id"),
+    TransportError("cannot connect", method="POST", path="/v1/sessions/token"),
+    RequestTimeout("no answer within 5 s", method="POST", path="/v1/sessions/token"),
+    APIError("boom", **COMMON),  # type: ignore[arg-type]
+    AuthenticationError("bad key", **COMMON),  # type: ignore[arg-type]
+    NotFoundError("gone", **COMMON),  # type: ignore[arg-type]
+    ValidationError("bad", detail=[{"loc": ["body", "x"], "msg": "m", "type": "t"}], **COMMON),
+    RateLimitedError("slow", retry_after=3.0, **COMMON),
+    ServerError("down", **COMMON),  # type: ignore[arg-type]
+    ResponseDecodeError("not JSON", method="GET", path="/v1/sessions", status=200, request_id="r"),
+    SessionEndedError("3c90c3cc-0d44-4b50-8888-8dd25736052a", EndReason.IDLE_TIMEOUT),
+    SessionEndedError("3c90c3cc-0d44-4b50-8888-8dd25736052a", EndReason("NEW_REASON")),
+    SessionStopError("3c90c3cc-0d44-4b50-8888-8dd25736052a", "timeout"),
+]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
+def test_every_error_pickles_with_its_data(error: AvatarError) -> None:
+    """Each error survives pickle with its message and every attribute."""
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.__dict__ == error.__dict__
+
+
+def test_hierarchy_mixes_in_stdlib_bases() -> None:
+    """Users catch ValueError and TimeoutError where they expect them."""
+    assert issubclass(ConfigurationError, ValueError)
+    assert issubclass(RequestTimeout, TimeoutError)
+    assert issubclass(RequestTimeout, TransportError)
+    for cls in (AuthenticationError, NotFoundError, ValidationError, RateLimitedError, ServerError):
+        assert issubclass(cls, APIError)
+
+
+def test_api_error_text_has_status_code_message_and_request_id() -> None:
+    """The text names everything a user needs to act on."""
+    text = str(APIError("Concurrent limit reached", **COMMON))  # type: ignore[arg-type]
+    for part in ("POST", "/v1/sessions/start", "500", "4000", "Concurrent limit reached", "r-1"):
+        assert part in text
+
+
+def test_secret_is_masked_and_refuses_pickle() -> None:
+    """A Secret never shows its value and cannot be pickled."""
+    secret = Secret("sk-canary-123")
+    assert "canary" not in repr(secret)
+    assert "canary" not in str(secret)
+    assert "canary" not in f"{secret}"
+    assert secret.get_secret_value() == "sk-canary-123"
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)

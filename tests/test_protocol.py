@@ -1,0 +1,140 @@
+"""The sans-I/O layer: envelopes, status mapping and Retry-After, without a network."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+
+import pytest
+
+from aioavatar import (
+    APIError,
+    AuthenticationError,
+    NotFoundError,
+    RateLimitedError,
+    ResponseDecodeError,
+    ServerError,
+    ValidationError,
+)
+from aioavatar._protocol import RawResponse, decode_envelope, error_for_status, parse_retry_after
+
+
+def raw(status: int, body: object | bytes, **kw: str) -> RawResponse:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return RawResponse(method="POST", path="/v1/sessions/stop", status=status, body=data, **kw)
+
+
+@pytest.mark.parametrize("code", [100, 1000])
+def test_success_codes_return_data(code: int) -> None:
+    """Both documented success codes unwrap ``data``."""
+    assert decode_envelope(raw(200, {"code": code, "data": {"a": 1}, "message": "ok"})) == {"a": 1}
+
+
+def test_other_code_on_200_is_an_api_error_with_code_and_message() -> None:
+    """A 200 whose envelope code is not a success raises with the code and the server's message."""
+    with pytest.raises(APIError) as info:
+        decode_envelope(
+            raw(200, {"code": 4001, "data": None, "message": "Concurrent limit reached"})
+        )
+    assert info.value.code == 4001
+    assert info.value.status == 200
+    assert info.value.message == "Concurrent limit reached"
+    assert "Concurrent limit reached" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, NotFoundError),
+        (422, ValidationError),
+        (429, RateLimitedError),
+        (500, ServerError),
+        (503, ServerError),
+        (400, APIError),
+        (409, APIError),
+    ],
+)
+def test_status_maps_to_type(status: int, cls: type[APIError]) -> None:
+    """Each status gives its error type carrying status, code, message and request id."""
+    error = error_for_status(
+        raw(status, {"code": 4000, "message": "nope"}, request_id="req-1", retry_after="3")
+    )
+    assert type(error) is cls
+    assert (error.status, error.code, error.message, error.request_id) == (
+        status,
+        4000,
+        "nope",
+        "req-1",
+    )
+    assert error.method == "POST"
+    assert error.path == "/v1/sessions/stop"
+
+
+def test_rate_limited_carries_retry_after() -> None:
+    """429 parses Retry-After seconds."""
+    error = error_for_status(raw(429, {"message": "slow down"}, retry_after="2.5"))
+    assert isinstance(error, RateLimitedError)
+    assert error.retry_after == 2.5
+
+
+def test_validation_error_keeps_detail() -> None:
+    """422 keeps FastAPI's detail list and summarises it in the message."""
+    detail = [{"loc": ["body", "avatar_id"], "msg": "Input should be a valid UUID", "type": "uuid"}]
+    error = error_for_status(raw(422, {"detail": detail}))
+    assert isinstance(error, ValidationError)
+    assert error.detail == detail
+    assert error.message == "avatar_id: Input should be a valid UUID"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"message": "m1"}, "m1"),
+        ({"error": "m2"}, "m2"),
+        ({"error": {"message": "m3"}}, "m3"),
+        ({"data": [{"message": "m4"}]}, "m4"),
+        ({"detail": "m5"}, "m5"),
+    ],
+)
+def test_error_message_shapes(body: dict[str, object], message: str) -> None:
+    """Every error body shape seen in the wild yields the server's message."""
+    assert error_for_status(raw(400, body)).message == message
+
+
+def test_html_error_page_gives_server_error_with_excerpt() -> None:
+    """A 502 HTML page is a ServerError whose message is a short excerpt, not a crash."""
+    page = b"<html><body><h1>502 Bad Gateway</h1>" + b"x" * 1000 + b"</body></html>"
+    error = error_for_status(raw(502, page, content_type="text/html"))
+    assert isinstance(error, ServerError)
+    assert error.message is not None
+    assert "502 Bad Gateway" in error.message
+    assert len(error.message) < 300
+
+
+def test_redirect_is_refused_naming_the_host() -> None:
+    """A 3xx is an error naming where it pointed."""
+    error = error_for_status(raw(302, b"", location="https://evil.example/steal"))
+    assert "evil.example" in str(error)
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b'{"code": 1000, "data": {', b"[1, 2]", b"\xff\xfe"]
+)
+def test_bad_2xx_body_is_a_decode_error(body: bytes) -> None:
+    """A 2xx body that is not a JSON object raises ResponseDecodeError with the status."""
+    with pytest.raises(ResponseDecodeError) as info:
+        decode_envelope(raw(200, body, content_type="application/json"))
+    assert info.value.status == 200
+
+
+def test_retry_after_forms() -> None:
+    """Seconds, HTTP dates (relative to now) and garbage."""
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("-3") == 0.0
+    date = email.utils.formatdate(1_000_030.0, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000.0) == pytest.approx(30.0)
