@@ -328,3 +328,14 @@ def test_insecure_base_url_is_refused() -> None:
         LiveAvatarClient(API_KEY, base_url="http://api.example.com")
     LiveAvatarClient(API_KEY, base_url="http://api.example.com", allow_insecure=True)
     LiveAvatarClient(API_KEY, base_url="http://localhost:8000")
+
+
+async def test_no_session_token_in_errors(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A refused session token appears in no error text."""
+    with pytest.raises(AuthenticationError) as info:
+        await client.start_session("session-token-canary-42")
+    for text in (str(info.value), repr(info.value), repr(info.value.__dict__)):
+        assert "canary" not in text
+    assert emulator.requests("start")[0].status == 401

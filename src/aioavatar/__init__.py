@@ -2,8 +2,8 @@
 
 ::
 
-    async with LiveAvatarClient() as client:
-        token = await client.create_session_token(avatar_id, is_sandbox=True)
+    async with AvatarSession(avatar_id, is_sandbox=True) as session:
+        print(session.info.livekit_url)
 """
 
 __version__ = "0.1.0.dev0"
@@ -24,6 +24,7 @@ from ._enums import (
 )
 from ._retry import RetryPolicy
 from ._secret import Secret
+from ._session import AvatarSession, BaseSession, SessionState, SessionStatistics
 from ._transport import Timeout
 from .exceptions import (
     APIError,
@@ -70,6 +71,8 @@ __all__ = [
     "AuthenticationError",
     "AvatarError",
     "AvatarPersona",
+    "AvatarSession",
+    "BaseSession",
     "ConfigurationError",
     "ElevenLabsAgentConfig",
     "ElevenLabsModel",
@@ -99,6 +102,8 @@ __all__ = [
     "SessionInfo",
     "SessionPage",
     "SessionSource",
+    "SessionState",
+    "SessionStatistics",
     "SessionStopError",
     "SessionToken",
     "SessionTokenRequest",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
 
 import aiohttp
 import attrs
@@ -27,6 +27,9 @@ from ._models import (
     SessionTokenRequest,
     Transcript,
 )
+
+if TYPE_CHECKING:
+    from .._session import AvatarSession, SessionOptions
 
 __all__ = ["DEFAULT_BASE_URL", "LiveAvatarClient", "LiveAvatarTimeouts"]
 
@@ -418,6 +421,12 @@ class LiveAvatarClient:
             timeout=_timeout(timeout, self.timeouts.read),
         )
         return self._structure(raw, data, Transcript)
+
+    def session(self, avatar_id: str, **options: Unpack[SessionOptions]) -> AvatarSession:
+        """An :class:`~aioavatar.AvatarSession` that uses this client's pool: ``async with`` it."""
+        from .._session import AvatarSession
+
+        return AvatarSession(avatar_id, client=self, **options)
 
 
 def build_token_request(

@@ -1,0 +1,655 @@
+"""``AvatarSession``: the ``async with`` lifecycle that never leaks a session.
+
+Rules (numbered so that code, tests and docs can point at them):
+
+ 1. Enter runs ``prepare`` (LiveAvatar: create the session token), then ``open`` (LiveAvatar: start).
+    ``prepare`` opens nothing remotely, so a cancellation during it propagates at once and no start is
+    sent.
+ 2. Once ``open`` has begun it runs to completion (bounded by its own timeouts) even if the caller is
+    cancelled meanwhile, natively (``task.cancel()``, ``asyncio.timeout``) or through an anyio scope. A
+    cancellation that arrived during ``open`` is delivered after the session has been stopped again with
+    ``USER_DISCONNECTED``.
+ 3. ``open`` failing with a definite refusal (HTTP 4xx) stops nothing: the session never ran. Any other
+    failure (no answer, timeout, 5xx, a 2xx we could not read) may hide a running session, so a stop with
+    ``SERVER_ERROR`` is sent when the session id is known; then the original error propagates.
+ 4. While the block runs, a task group runs the keep-alive loop and, when the session has a
+    ``max_session_duration``, the deadline watcher. Nothing in that group raises into the block.
+ 5. Keep-alive: every ``keep_alive_interval`` seconds, from a random phase so that sessions started
+    together do not beat in lockstep. Beats are due at fixed times; a beat still in flight when the next
+    is due makes the next one skipped, never queued. Each beat's retries end before the next beat is due.
+ 6. A failed beat is counted and logged; it ends nothing while the provider's idle window (the time the
+    server waits without keep-alive) can still be met. When no beat has succeeded for that long, the
+    session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` (best effort) and treated as in rule 7.
+ 7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop (there is
+    nothing left to stop), the end reason is looked up (``UNKNOWN`` when it cannot be), the block is
+    cancelled and ``async with`` raises :class:`SessionEndedError`.
+ 8. At the deadline (``max_session_duration`` after start) the SDK stops the session with
+    ``MAX_DURATION_REACHED`` itself, then proceeds as in rule 7.
+ 9. Exactly one stop per started session. The first of ``session.stop(reason)``, the deadline, the
+    idle rule and the exit sends it; the others wait for it and send nothing.
+10. The exit's reason: a normal exit ``USER_CLOSED``; an exception ``SERVER_ERROR``; a cancellation
+    ``USER_DISCONNECTED``; ``KeyboardInterrupt``/``SystemExit`` ``USER_CLOSED``; ``end_reason_for(exc)``
+    overrides when it returns a known :class:`EndReason`.
+11. Every stop runs shielded from cancellation (anyio scopes and native cancellation alike) and bounded by
+    ``stop_timeout``. A cancellation that arrives during it is delivered once it is done.
+12. The block's exception or cancellation propagates unchanged: never wrapped in an ``ExceptionGroup``,
+    never replaced by a cleanup error. A stop that fails after a clean exit raises
+    :class:`SessionStopError` (the session may still run); after an exception or a cancellation it is
+    logged at WARNING.
+13. A session object is entered once; entering it again is a ``RuntimeError``. ``stop()`` twice is
+    harmless.
+
+Why a bare asyncio task in :func:`_finish_despite_cancellation`: anyio shields hold off anyio cancel
+scopes but not ``task.cancel()``, and a task group cannot help because its host is the task being
+cancelled. The work runs in its own task and the caller waits for it, however often it is cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from enum import Enum
+from typing import Any, Generic, Protocol, Self, TypeVar, Unpack
+
+import aiohttp
+import anyio
+import attrs
+
+from ._enums import EndReason
+from ._secret import Secret
+from .exceptions import (
+    APIError,
+    AvatarError,
+    ConfigurationError,
+    SessionEndedError,
+    SessionStopError,
+)
+from .liveavatar._client import DEFAULT_BASE_URL, LiveAvatarClient, build_token_request
+from .liveavatar._fields import TokenFields
+from .liveavatar._models import SessionInfo, SessionTokenRequest
+
+__all__ = [
+    "AvatarSession",
+    "BaseSession",
+    "SessionBackend",
+    "SessionOptions",
+    "SessionState",
+    "SessionStatistics",
+]
+
+logger = logging.getLogger("aioavatar")
+
+InfoT = TypeVar("InfoT")
+T = TypeVar("T")
+
+# How long to wait for the end reason after the server ended a session (rule 7).
+_END_REASON_LOOKUP_TIMEOUT = 5.0
+
+
+class SessionState(Enum):
+    """Where a session is in its lifecycle."""
+
+    STARTING = "starting"
+    ACTIVE = "active"
+    STOPPING = "stopping"
+    ENDED = "ended"
+
+
+@attrs.frozen
+class SessionStatistics:
+    """A snapshot of a session's keep-alive record.
+
+    Attributes:
+        keep_alives_sent: beats answered with success.
+        keep_alives_failed: beats that failed (after their retries).
+        last_keep_alive_at: when the last beat succeeded (UTC), if one has.
+        started_at: when the start was confirmed (UTC).
+        deadline: when ``max_session_duration`` runs out (UTC), if the session has one.
+    """
+
+    keep_alives_sent: int
+    keep_alives_failed: int
+    last_keep_alive_at: dt.datetime | None
+    started_at: dt.datetime | None
+    deadline: dt.datetime | None
+
+
+class SessionBackend(Protocol[InfoT]):
+    """What the lifecycle needs from a provider for one remote session.
+
+    ``prepare`` must open nothing remotely; ``open`` opens the session; ``keep_alive`` raises an
+    :class:`APIError` with status 404 or 410 once the server has ended the session; ``close`` returns
+    ``False`` when the session had already ended.
+    """
+
+    #: seconds the server waits without keep-alive before it ends a session (rule 6).
+    idle_timeout: float
+
+    @property
+    def session_id(self) -> str | None: ...
+
+    async def prepare(self) -> None: ...
+
+    async def open(self) -> InfoT: ...
+
+    def max_duration(self, info: InfoT) -> float | None: ...
+
+    async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
+
+    async def close(self, reason: EndReason, *, deadline: float) -> bool: ...
+
+    async def end_reason(self) -> EndReason: ...
+
+
+class SessionOptions(TokenFields, total=False):
+    """The keyword options of ``client.session(avatar_id, ...)``: the lifecycle's and the token's."""
+
+    keep_alive_interval: float
+    stop_timeout: float
+    end_reason_for: Callable[[BaseException], EndReason | None] | None
+
+
+@attrs.define
+class _Outcome(Generic[T]):
+    value: T | None = None
+    error: BaseException | None = None
+    cancelled: BaseException | None = None
+
+
+async def _finish_despite_cancellation(
+    fn: Callable[[], Awaitable[T]], limit: float | None
+) -> _Outcome[T]:
+    """Run ``fn`` to completion, at most ``limit`` seconds, whatever cancels the caller meanwhile.
+
+    Returns its result or error, and the cancellation that arrived meanwhile (the caller re-raises it
+    after its cleanup).
+    """
+
+    async def bounded() -> T:
+        if limit is None:
+            return await fn()
+        with anyio.fail_after(limit):
+            return await fn()
+
+    task = asyncio.ensure_future(bounded())
+    outcome: _Outcome[T] = _Outcome()
+    with anyio.CancelScope(shield=True):
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError as exc:  # native cancellation: finish first
+                outcome.cancelled = outcome.cancelled or exc
+    if outcome.cancelled is None:
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class() as exc:  # an anyio scope was cancelled meanwhile
+            outcome.cancelled = exc
+    if task.cancelled():
+        outcome.error = asyncio.CancelledError()
+    elif task.exception() is not None:
+        outcome.error = task.exception()
+    else:
+        outcome.value = task.result()
+    return outcome
+
+
+def _server_ended(exc: BaseException) -> bool:
+    return isinstance(exc, APIError) and exc.status in (404, 410)
+
+
+def _definite_refusal(exc: BaseException) -> bool:
+    return isinstance(exc, APIError) and 400 <= exc.status < 500
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class BaseSession(Generic[InfoT]):
+    """The lifecycle shared by every provider: start on enter, keep alive, exactly one stop on exit.
+
+    Built by a provider (:class:`AvatarSession` for LiveAvatar, ``client.session()`` of each client) over
+    a :class:`SessionBackend`; the rules are the numbered block of this module's documentation.
+    """
+
+    def __init__(
+        self,
+        backend: SessionBackend[InfoT],
+        *,
+        owned_client: Any = None,
+        keep_alive_interval: float,
+        stop_timeout: float,
+        end_reason_for: Callable[[BaseException], EndReason | None] | None,
+    ) -> None:
+        self._setup(
+            backend,
+            owned_client=owned_client,
+            keep_alive_interval=keep_alive_interval,
+            stop_timeout=stop_timeout,
+            end_reason_for=end_reason_for,
+        )
+
+    def _setup(
+        self,
+        backend: SessionBackend[InfoT],
+        *,
+        owned_client: Any,
+        keep_alive_interval: float,
+        stop_timeout: float,
+        end_reason_for: Callable[[BaseException], EndReason | None] | None,
+    ) -> None:
+        for name, value in (
+            ("keep_alive_interval", keep_alive_interval),
+            ("stop_timeout", stop_timeout),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ConfigurationError(
+                    f"must be a number of seconds above 0, got {value!r}", field=name
+                )
+        if end_reason_for is not None and not callable(end_reason_for):
+            raise ConfigurationError("must be callable", field="end_reason_for")
+        self._backend = backend
+        self._owned_client = owned_client
+        self.keep_alive_interval = float(keep_alive_interval)
+        self.stop_timeout = float(stop_timeout)
+        self._end_reason_for = end_reason_for
+        self._state = SessionState.STARTING
+        self._entered = False
+        self._info: InfoT | None = None
+        self._end_reason: EndReason | None = None
+        self._ended = anyio.Event()
+        # Rule 9: the one stop.
+        self._stop_started = False
+        self._stop_done = anyio.Event()
+        self._stop_error: BaseException | None = None
+        self._stop_error_reported = False
+        self._background_scope: anyio.CancelScope | None = None
+        self._deadline: float | None = None
+        # Rules 6-8: why the server side ended, when it did.
+        self._server_end: EndReason | None = None
+        self._body_scope: anyio.CancelScope | None = None
+        self._keep_alives_sent = 0
+        self._keep_alives_failed = 0
+        self._last_keep_alive_at: dt.datetime | None = None
+        self._last_success: float = 0.0
+        self._started_at: dt.datetime | None = None
+        self._deadline_at: dt.datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self._backend.session_id} state={self._state.value}>"
+
+    # --- public accessors -----------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        """The session's id (known once the token has been created).
+
+        Raises:
+            RuntimeError: before the session has an id.
+        """
+        sid = self._backend.session_id
+        if sid is None:
+            raise RuntimeError("the session has no id yet: use it inside `async with`")
+        return sid
+
+    @property
+    def info(self) -> InfoT:
+        """The start response (LiveAvatar: ``livekit_url``, ``livekit_client_token``, ``ws_url``, ...).
+
+        Raises:
+            RuntimeError: before the session has started.
+        """
+        if self._info is None:
+            raise RuntimeError("the session has not started: use it inside `async with`")
+        return self._info
+
+    @property
+    def state(self) -> SessionState:
+        """``STARTING``, ``ACTIVE``, ``STOPPING`` or ``ENDED``."""
+        return self._state
+
+    @property
+    def end_reason(self) -> EndReason | None:
+        """The reason the session ended with (``None`` while it has not ended)."""
+        return self._end_reason
+
+    def statistics(self) -> SessionStatistics:
+        """Keep-alives sent and failed, the last success, when the session started and its deadline."""
+        return SessionStatistics(
+            keep_alives_sent=self._keep_alives_sent,
+            keep_alives_failed=self._keep_alives_failed,
+            last_keep_alive_at=self._last_keep_alive_at,
+            started_at=self._started_at,
+            deadline=self._deadline_at,
+        )
+
+    async def wait_ended(self) -> None:
+        """Return once the session has ended, for whatever reason."""
+        await self._ended.wait()
+
+    async def stop(self, reason: EndReason | str = EndReason.USER_CLOSED) -> None:
+        """End the session now with ``reason``; the exit then sends no second stop (rule 9).
+
+        Safe to call twice and from several tasks: only the first call sends a stop, the others wait for
+        it.
+
+        Raises:
+            ConfigurationError: an unknown reason.
+            RuntimeError: the session has not started.
+            SessionStopError: the stop could not be confirmed; the session may still run.
+        """
+        try:
+            known = EndReason.known(reason)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc), field="reason") from None
+        if self._info is None:
+            raise RuntimeError("the session has not started: stop() is for use inside `async with`")
+        await self._stop_protected(known, raise_cancel=True)
+        self._raise_stop_error()
+
+    # --- the lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._entered:
+            raise RuntimeError("an AvatarSession can be entered only once; create a new one")
+        self._entered = True
+        self._cm = self._lifecycle()
+        return await self._cm.__aenter__()
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool | None:
+        return await self._cm.__aexit__(exc_type, exc, tb)
+
+    @asynccontextmanager
+    async def _lifecycle(self) -> AsyncIterator[Self]:
+        try:
+            if self._owned_client is not None:
+                await self._owned_client.__aenter__()
+            await self._start()  # rules 1-3
+            body_error: BaseException | None = None
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._background)
+                    try:
+                        with anyio.CancelScope() as self._body_scope:
+                            yield self
+                    except BaseException as exc:  # noqa: BLE001 - handled below, outside the group (rule 12)
+                        body_error = exc
+                    tg.cancel_scope.cancel()
+            except BaseException as exc:
+                # The group waits for the background tasks even when cancelled, then re-raises the
+                # cancellation of an enclosing scope: that is the block's outcome unless it has one.
+                if body_error is None:
+                    body_error = exc
+                elif not isinstance(exc, anyio.get_cancelled_exc_class()):
+                    logger.exception("session %s: background task failed", self._backend.session_id)
+            await self._finish(body_error)
+        finally:
+            self._state = SessionState.ENDED
+            await self._close_owned_client()
+            self._ended.set()
+
+    async def _start(self) -> None:
+        self._state = SessionState.STARTING
+        await self._backend.prepare()  # rule 1: cancellable, opens nothing
+        outcome = await _finish_despite_cancellation(self._backend.open, None)  # rule 2
+        if outcome.error is not None:
+            if not _definite_refusal(outcome.error) and self._backend.session_id is not None:
+                await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
+            self._mark_ended(EndReason.SERVER_ERROR)
+            raise outcome.cancelled or outcome.error
+        info = outcome.value
+        assert info is not None
+        self._info = info
+        self._started_at = _now()
+        if outcome.cancelled is not None:
+            await self._stop_protected(EndReason.USER_DISCONNECTED, raise_cancel=False)
+            raise outcome.cancelled
+        self._state = SessionState.ACTIVE
+        self._last_success = anyio.current_time()
+        duration = self._backend.max_duration(info)
+        if duration is not None:
+            self._deadline = anyio.current_time() + duration
+            self._deadline_at = self._started_at + dt.timedelta(seconds=duration)
+        logger.info("session %s started", self._backend.session_id)
+
+    async def _finish(self, body_error: BaseException | None) -> None:
+        if self._server_end is not None:  # rules 7-8
+            self._end_reason = self._end_reason or self._server_end
+            if body_error is None:
+                raise SessionEndedError(self.session_id, self._server_end)
+            raise body_error
+        reason = self._exit_reason(body_error)
+        # After a clean exit a cancellation that arrived during the stop is delivered (rule 11);
+        # after an exception the exception wins (rule 12).
+        await self._stop_protected(reason, raise_cancel=body_error is None)
+        if body_error is not None:
+            if self._stop_error is not None:
+                logger.warning(
+                    "session %s: stop after %s failed: %s (it may still be running)",
+                    self._backend.session_id,
+                    type(body_error).__name__,
+                    self._stop_error,
+                )
+            raise body_error
+        self._raise_stop_error()
+
+    def _exit_reason(self, exc: BaseException | None) -> EndReason:
+        if exc is None:
+            return EndReason.USER_CLOSED
+        if self._end_reason_for is not None:
+            try:
+                chosen = self._end_reason_for(exc)
+            except Exception:
+                logger.exception("end_reason_for raised; using the default end reason")
+            else:
+                if isinstance(chosen, EndReason) and chosen.is_known:
+                    return chosen
+        if isinstance(exc, anyio.get_cancelled_exc_class()):
+            return EndReason.USER_DISCONNECTED
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            return EndReason.USER_CLOSED
+        return EndReason.SERVER_ERROR
+
+    def _raise_stop_error(self) -> None:
+        error = self._stop_error
+        if error is not None and not self._stop_error_reported:
+            self._stop_error_reported = (
+                True  # stop() already told the caller: exit does not repeat it
+            )
+            raise SessionStopError(self.session_id, str(error) or type(error).__name__) from error
+
+    async def _stop_protected(self, reason: EndReason, *, raise_cancel: bool) -> None:
+        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped."""
+        outcome = await _finish_despite_cancellation(lambda: self._stop_once(reason), None)
+        if raise_cancel and outcome.cancelled is not None:
+            raise outcome.cancelled
+
+    async def _stop_once(self, reason: EndReason) -> None:
+        """Rule 9: the first caller sends the stop; the others wait for its outcome."""
+        if self._stop_started:
+            await self._stop_done.wait()
+            return
+        self._stop_started = True
+        self._state = SessionState.STOPPING
+        deadline = anyio.current_time() + self.stop_timeout
+        try:
+            with anyio.fail_after(self.stop_timeout):
+                stopped = await self._backend.close(reason, deadline=deadline)
+        except TimeoutError as exc:
+            self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
+            self._stop_error.__cause__ = exc
+        except Exception as exc:  # noqa: BLE001 - kept and reported by the caller (rule 12)
+            self._stop_error = exc
+        else:
+            logger.info(
+                "session %s %s (%s)",
+                self._backend.session_id,
+                "stopped" if stopped else "had already ended",
+                reason.value,
+            )
+        finally:
+            self._mark_ended(reason)
+            self._stop_done.set()
+            if self._background_scope is not None:  # no keep-alive after the stop
+                self._background_scope.cancel()
+
+    def _mark_ended(self, reason: EndReason) -> None:
+        if self._end_reason is None:
+            self._end_reason = reason
+        self._state = SessionState.ENDED
+        self._ended.set()
+
+    # --- background -----------------------------------------------------------------------------------
+
+    async def _background(self) -> None:
+        # Its own task group, so that a stop can end the beats without touching the user's block.
+        async with anyio.create_task_group() as tg:
+            self._background_scope = tg.cancel_scope
+            if self._stop_started:
+                tg.cancel_scope.cancel()
+            tg.start_soon(self._keep_alive_loop)
+            if self._deadline is not None:
+                tg.start_soon(self._deadline_watcher)
+
+    async def _keep_alive_loop(self) -> None:
+        interval = self.keep_alive_interval
+        timeout = min(10.0, interval / 2)
+        due = anyio.current_time() + random.uniform(0.0, interval)  # noqa: S311 - rule 5: random phase
+        while not self._stop_started:
+            await anyio.sleep_until(due)
+            if self._stop_started:
+                return
+            try:
+                await self._backend.keep_alive(timeout=timeout, deadline=due + interval)
+            except Exception as exc:  # noqa: BLE001 - rule 4: recorded, never raised into the block
+                if self._stop_started:
+                    return
+                if _server_ended(exc):  # rule 7
+                    self._on_server_end(await self._lookup_end_reason())
+                    return
+                self._keep_alives_failed += 1
+                silent_for = anyio.current_time() - self._last_success
+                logger.warning(
+                    "session %s: keep-alive failed (%s); %.0f s since the last success",
+                    self._backend.session_id,
+                    exc,
+                    silent_for,
+                )
+                if silent_for >= self._backend.idle_timeout:  # rule 6
+                    await self._stop_protected(EndReason.IDLE_TIMEOUT, raise_cancel=False)
+                    self._on_server_end(EndReason.IDLE_TIMEOUT)
+                    return
+            else:
+                self._keep_alives_sent += 1
+                self._last_success = anyio.current_time()
+                self._last_keep_alive_at = _now()
+            now = anyio.current_time()
+            due += interval
+            while due <= now:  # rule 5: skipped, never queued
+                due += interval
+
+    async def _deadline_watcher(self) -> None:
+        assert self._deadline is not None
+        await anyio.sleep_until(self._deadline)
+        if self._stop_started:
+            return
+        await self._stop_protected(EndReason.MAX_DURATION_REACHED, raise_cancel=False)  # rule 8
+        self._on_server_end(EndReason.MAX_DURATION_REACHED)
+
+    async def _lookup_end_reason(self) -> EndReason:
+        with anyio.move_on_after(_END_REASON_LOOKUP_TIMEOUT):
+            try:
+                return await self._backend.end_reason()
+            except AvatarError as exc:
+                logger.info(
+                    "session %s: end reason lookup failed: %s", self._backend.session_id, exc
+                )
+        return EndReason.UNKNOWN
+
+    def _on_server_end(self, reason: EndReason) -> None:
+        if self._server_end is None:
+            self._server_end = reason
+            self._end_reason = self._end_reason or reason
+            self._state = SessionState.ENDED
+            self._ended.set()
+            logger.warning(
+                "session %s ended by the server: %s", self._backend.session_id, reason.value
+            )
+            if self._body_scope is not None:
+                self._body_scope.cancel()
+
+    async def _close_owned_client(self) -> None:
+        if self._owned_client is not None:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout):
+                await self._owned_client.aclose()
+
+
+class AvatarSession(BaseSession[SessionInfo]):
+    """A live avatar session that is started on enter and always stopped on exit.
+
+    ::
+
+        async with AvatarSession(avatar_id, is_sandbox=True) as session:
+            print(session.info.livekit_url)
+            await session.wait_ended()
+
+    Enter creates the session token, starts the session and keeps it alive in the background; exit stops
+    it with the end reason that fits how the block ended (rule 10 in the module docs): normal exit
+    ``USER_CLOSED``, an exception ``SERVER_ERROR``, a cancellation ``USER_DISCONNECTED``,
+    ``KeyboardInterrupt``/``SystemExit`` ``USER_CLOSED``; ``session.stop(reason)`` inside the block ends it
+    with that reason instead. When the server ends the session (or ``max_session_duration`` runs out) the
+    block is cancelled and ``async with`` raises :class:`SessionEndedError`.
+
+    Args:
+        avatar_id: the avatar's UUID.
+        api_key: the LiveAvatar API key (else ``LIVEAVATAR_API_KEY``); unused when ``client`` is given.
+        base_url: the API root; unused when ``client`` is given.
+        client: a :class:`LiveAvatarClient` to share (its pool serves many sessions); left open.
+        http_session: an ``aiohttp.ClientSession`` to borrow when no ``client`` is given; left open.
+        keep_alive_interval: seconds between keep-alives (60 by default; the server waits 300).
+        stop_timeout: seconds the stop may take, retries included, before it is abandoned.
+        end_reason_for: maps the exception that ended the block to an :class:`EndReason`; return ``None``
+            to use the table.
+        **token_fields: every field of the session token request (``mode``, ``is_sandbox``,
+            ``video_settings``, ``max_session_duration``, ``avatar_persona``, ``voice_agent``, ...).
+
+    Raises:
+        ConfigurationError: at construction, before any network call, for any invalid argument.
+        APIError, TransportError, ResponseDecodeError: from ``async with`` when the session cannot start.
+        SessionEndedError: from ``async with`` when the server ended the session.
+        SessionStopError: from ``async with`` (clean exit) or ``stop()`` when the stop is not confirmed.
+    """
+
+    def __init__(
+        self,
+        avatar_id: str | None = None,
+        *,
+        api_key: str | Secret | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        client: LiveAvatarClient | None = None,
+        http_session: aiohttp.ClientSession | None = None,
+        keep_alive_interval: float = 60.0,
+        stop_timeout: float = 10.0,
+        end_reason_for: Callable[[BaseException], EndReason | None] | None = None,
+        request: SessionTokenRequest | None = None,
+        **token_fields: Unpack[TokenFields],
+    ) -> None:
+        token_request = build_token_request(avatar_id, request, token_fields)
+        owned: LiveAvatarClient | None = None
+        if client is None:
+            owned = client = LiveAvatarClient(api_key, base_url=base_url, http_session=http_session)
+        elif not isinstance(client, LiveAvatarClient):
+            raise ConfigurationError("must be a LiveAvatarClient", field="client")
+        from .liveavatar._backend import LiveAvatarBackend
+
+        super().__init__(
+            LiveAvatarBackend(client, token_request),
+            owned_client=owned,
+            keep_alive_interval=keep_alive_interval,
+            stop_timeout=stop_timeout,
+            end_reason_for=end_reason_for,
+        )
