@@ -339,3 +339,13 @@ async def test_no_session_token_in_errors(
     for text in (str(info.value), repr(info.value), repr(info.value.__dict__)):
         assert "canary" not in text
     assert emulator.requests("start")[0].status == 401
+
+
+def test_session_refuses_a_client_and_its_own_credentials(client: LiveAvatarClient) -> None:
+    """client= together with api_key/base_url/http_session is ambiguous: refused before any I/O."""
+    from aioavatar import AvatarSession
+
+    with pytest.raises(ConfigurationError, match="client"):
+        AvatarSession(AVATAR_ID, client=client, api_key="other")
+    with pytest.raises(ConfigurationError, match="client"):
+        AvatarSession(AVATAR_ID, client=client, base_url="https://other.example")

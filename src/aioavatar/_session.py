@@ -63,7 +63,6 @@ from ._enums import EndReason
 from ._secret import Secret
 from .exceptions import (
     APIError,
-    AvatarError,
     ConfigurationError,
     SessionEndedError,
     SessionStopError,
@@ -160,22 +159,17 @@ class _Outcome(Generic[T]):
     cancelled: BaseException | None = None
 
 
-async def _finish_despite_cancellation(
-    fn: Callable[[], Awaitable[T]], limit: float | None
-) -> _Outcome[T]:
-    """Run ``fn`` to completion, at most ``limit`` seconds, whatever cancels the caller meanwhile.
+async def _finish_despite_cancellation(fn: Callable[[], Awaitable[T]]) -> _Outcome[T]:
+    """Run ``fn`` to completion whatever cancels the caller meanwhile (``fn`` bounds its own time).
 
     Returns its result or error, and the cancellation that arrived meanwhile (the caller re-raises it
     after its cleanup).
     """
 
-    async def bounded() -> T:
-        if limit is None:
-            return await fn()
-        with anyio.fail_after(limit):
-            return await fn()
+    async def run() -> T:
+        return await fn()
 
-    task = asyncio.ensure_future(bounded())
+    task = asyncio.ensure_future(run())
     outcome: _Outcome[T] = _Outcome()
     with anyio.CancelScope(shield=True):
         while not task.done():
@@ -395,7 +389,7 @@ class BaseSession(Generic[InfoT]):
     async def _start(self) -> None:
         self._state = SessionState.STARTING
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
-        outcome = await _finish_despite_cancellation(self._backend.open, None)  # rule 2
+        outcome = await _finish_despite_cancellation(self._backend.open)  # rule 2
         if outcome.error is not None:
             if not _definite_refusal(outcome.error) and self._backend.session_id is not None:
                 await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
@@ -464,7 +458,7 @@ class BaseSession(Generic[InfoT]):
 
     async def _stop_protected(self, reason: EndReason, *, raise_cancel: bool) -> None:
         """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped."""
-        outcome = await _finish_despite_cancellation(lambda: self._stop_once(reason), None)
+        outcome = await _finish_despite_cancellation(lambda: self._stop_once(reason))
         if raise_cancel and outcome.cancelled is not None:
             raise outcome.cancelled
 
@@ -564,7 +558,7 @@ class BaseSession(Generic[InfoT]):
         with anyio.move_on_after(_END_REASON_LOOKUP_TIMEOUT):
             try:
                 return await self._backend.end_reason()
-            except AvatarError as exc:
+            except Exception as exc:  # noqa: BLE001 - a failed lookup only loses the detail
                 logger.info(
                     "session %s: end reason lookup failed: %s", self._backend.session_id, exc
                 )
@@ -640,6 +634,13 @@ class AvatarSession(BaseSession[SessionInfo]):
     ) -> None:
         token_request = build_token_request(avatar_id, request, token_fields)
         owned: LiveAvatarClient | None = None
+        if client is not None and (
+            api_key is not None or http_session is not None or base_url != DEFAULT_BASE_URL
+        ):
+            raise ConfigurationError(
+                "give either client= or api_key/base_url/http_session (the client has its own)",
+                field="client",
+            )
         if client is None:
             owned = client = LiveAvatarClient(api_key, base_url=base_url, http_session=http_session)
         elif not isinstance(client, LiveAvatarClient):
