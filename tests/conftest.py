@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from aioavatar import LiveAvatarClient, RetryPolicy
-from aioavatar.testing import LiveAvatarEmulator
+from aioavatar import KalturaAvatarClient, LiveAvatarClient, RetryPolicy
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
+
+from .providers import API_KEY, AVATAR_ID, KS, Provider
 
 
 @pytest.fixture
@@ -16,8 +18,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-API_KEY = "test-api-key-0001"
-AVATAR_ID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+__all__ = ["API_KEY", "AVATAR_ID", "KS"]
+
+FAST_RETRIES = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
 
 
 @pytest.fixture
@@ -36,3 +39,40 @@ async def client(emulator: LiveAvatarEmulator) -> AsyncIterator[LiveAvatarClient
         retry_policy=RetryPolicy(backoff_initial=0.01, backoff_max=0.05),
     ) as c:
         yield c
+
+
+@pytest.fixture
+async def kaltura_emulator() -> AsyncIterator[KalturaEmulator]:
+    """A Kaltura Avatar emulator listening on 127.0.0.1."""
+    async with KalturaEmulator(ks=KS) as emu:
+        yield emu
+
+
+@pytest.fixture
+async def kaltura_client(kaltura_emulator: KalturaEmulator) -> AsyncIterator[KalturaAvatarClient]:
+    """A KalturaAvatarClient pointed at the Kaltura emulator, with fast retries."""
+    async with KalturaAvatarClient(
+        KS, base_url=kaltura_emulator.base_url, retry_policy=FAST_RETRIES
+    ) as c:
+        yield c
+
+
+@pytest.fixture(params=["liveavatar", "kaltura"])
+async def provider(request: pytest.FixtureRequest) -> AsyncIterator[Provider]:
+    """Each provider in turn: its emulator, a client on it, and what its lifecycle sends."""
+    if request.param == "liveavatar":
+        async with (
+            LiveAvatarEmulator(api_key=API_KEY) as la_emulator,
+            LiveAvatarClient(
+                API_KEY, base_url=la_emulator.base_url, retry_policy=FAST_RETRIES
+            ) as la_client,
+        ):
+            yield Provider("liveavatar", la_emulator, la_client, ("token", "start"), "stop")
+    else:
+        async with (
+            KalturaEmulator(ks=KS) as k_emulator,
+            KalturaAvatarClient(
+                KS, base_url=k_emulator.base_url, retry_policy=FAST_RETRIES
+            ) as k_client,
+        ):
+            yield Provider("kaltura", k_emulator, k_client, ("create", "init_client"), "end")

@@ -8,6 +8,8 @@
 
 __version__ = "0.1.0.dev0"
 
+from ._audio import check_pcm, pcm_duration, read_wav
+from ._avatar_session import AvatarSession
 from ._enums import (
     ElevenLabsModel,
     EndReason,
@@ -22,9 +24,11 @@ from ._enums import (
     VideoEncoding,
     VideoQuality,
 )
-from ._retry import RetryPolicy
+from ._kaltura_session import KalturaAvatarSession
+from ._logging import RedactingFilter
+from ._retry import RetryBudget, RetryPolicy
 from ._secret import Secret
-from ._session import AvatarSession, BaseSession, SessionState, SessionStatistics
+from ._session import BaseSession, SessionState, SessionStatistics
 from ._transport import Timeout
 from .exceptions import (
     APIError,
@@ -41,11 +45,21 @@ from .exceptions import (
     TransportError,
     ValidationError,
 )
+from .kaltura import (
+    KalturaAvatarClient,
+    KalturaSessionInfo,
+    KalturaSessionRequest,
+    KalturaSessionToken,
+    KalturaTimeouts,
+    KalturaTurnServer,
+)
 from .liveavatar import (
+    AgentStateUpdated,
     AgoraConfig,
     AvatarPersona,
     ElevenLabsAgentConfig,
     ElevenLabsVoiceSettings,
+    ErrorEvent,
     FishVoiceSettings,
     GeminiRealtimeConfig,
     LiveAvatarClient,
@@ -53,20 +67,31 @@ from .liveavatar import (
     LiveKitConfig,
     Memory,
     OpenAIRealtimeConfig,
+    RawEvent,
+    RealtimeConnection,
+    RealtimeEvent,
     SessionEntry,
     SessionInfo,
     SessionPage,
+    SessionStateUpdated,
     SessionToken,
     SessionTokenRequest,
+    SocketState,
+    SpeakEnded,
+    SpeakInterrupted,
+    SpeakStarted,
     SttConfig,
     Transcript,
     TranscriptEntry,
+    Utterance,
     VideoSettings,
     VoiceAgent,
+    WarningEvent,
 )
 
 __all__ = [
     "APIError",
+    "AgentStateUpdated",
     "AgoraConfig",
     "AuthenticationError",
     "AvatarError",
@@ -78,11 +103,19 @@ __all__ = [
     "ElevenLabsModel",
     "ElevenLabsVoiceSettings",
     "EndReason",
+    "ErrorEvent",
     "FishLatencyMode",
     "FishModel",
     "FishVoiceSettings",
     "GeminiRealtimeConfig",
     "InteractivityType",
+    "KalturaAvatarClient",
+    "KalturaAvatarSession",
+    "KalturaSessionInfo",
+    "KalturaSessionRequest",
+    "KalturaSessionToken",
+    "KalturaTimeouts",
+    "KalturaTurnServer",
     "LiveAvatarClient",
     "LiveAvatarTimeouts",
     "LiveKitConfig",
@@ -91,8 +124,13 @@ __all__ = [
     "NotFoundError",
     "OpenAIRealtimeConfig",
     "RateLimitedError",
+    "RawEvent",
+    "RealtimeConnection",
+    "RealtimeEvent",
+    "RedactingFilter",
     "RequestTimeout",
     "ResponseDecodeError",
+    "RetryBudget",
     "RetryPolicy",
     "Secret",
     "ServerError",
@@ -103,11 +141,16 @@ __all__ = [
     "SessionPage",
     "SessionSource",
     "SessionState",
+    "SessionStateUpdated",
     "SessionStatistics",
     "SessionStopError",
     "SessionToken",
     "SessionTokenRequest",
     "SessionType",
+    "SocketState",
+    "SpeakEnded",
+    "SpeakInterrupted",
+    "SpeakStarted",
     "SttConfig",
     "SttProvider",
     "Timeout",
@@ -115,12 +158,17 @@ __all__ = [
     "TranscriptEntry",
     "TranscriptRole",
     "TransportError",
+    "Utterance",
     "ValidationError",
     "VideoEncoding",
     "VideoQuality",
     "VideoSettings",
     "VoiceAgent",
+    "WarningEvent",
     "__version__",
+    "check_pcm",
+    "pcm_duration",
+    "read_wav",
 ]
 
 #: The API's own name for :class:`EndReason`.

@@ -7,6 +7,8 @@
   enums become pseudo-members; a missing required field or a wrong type raises :class:`DecodeFailure`,
   which the protocol layer turns into :class:`~aioavatar.ResponseDecodeError`.
 - Primitives are strict (no ``str(5)`` or ``bool("no")`` coercion): a wrong type is an error, not a guess.
+- Kaltura models are camelCase on the wire (``sessionId``, ``whepUrl``, ``turnId``); the create request is
+  nested as ``visualConfig`` / ``voiceConfig``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._secret import Secret
 from .exceptions import ConfigurationError
-from .liveavatar import _models as la
 
 __all__ = ["DecodeFailure", "converter", "structure_request", "structure_response", "unstructure"]
 
@@ -35,6 +36,90 @@ class DecodeFailure(Exception):
 
 
 converter = cattrs.Converter(detailed_validation=True)
+
+
+def _error_path(exc: BaseException, path: list[str]) -> tuple[list[str], BaseException]:
+    """Follow cattrs' nested validation errors to the first leaf, collecting the field names."""
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        sub = exc.exceptions[0]
+        for note in getattr(sub, "__notes__", ()):
+            name = getattr(note, "name", None)
+            if name is None:
+                name = getattr(note, "index", None)
+            if name is not None:
+                return _error_path(sub, [*path, str(name)])
+        return _error_path(sub, path)
+    if isinstance(exc, ConfigurationError) and exc.field:
+        return [*path, exc.field], exc
+    return path, exc
+
+
+def structure_request(data: Mapping[str, Any], cls: type[T]) -> T:
+    """Build the request model ``cls`` from ``data``.
+
+    Raises:
+        ConfigurationError: naming the dotted field path and the rule broken.
+    """
+    try:
+        return converter.structure(data, cls)
+    except ConfigurationError:
+        raise
+    except (
+        ClassValidationError,
+        IterableValidationError,
+        ForbiddenExtraKeysError,
+        TypeError,
+        ValueError,
+    ) as exc:
+        path, leaf = _error_path(exc, [])
+        field = ".".join(path) or None
+        if isinstance(leaf, ForbiddenExtraKeysError):
+            unknown = ", ".join(sorted(leaf.extra_fields))
+            raise ConfigurationError(
+                f"unknown field(s) {unknown}; see the API reference for the accepted ones",
+                field=field,
+            ) from None
+        if isinstance(leaf, KeyError):
+            raise ConfigurationError("is required", field=field) from None
+        if isinstance(leaf, ConfigurationError):
+            message = str(leaf).removeprefix(f"{leaf.field}: ") if leaf.field else str(leaf)
+            raise ConfigurationError(message, field=field) from None
+        raise ConfigurationError(_leaf_message(leaf), field=field) from None
+
+
+def _leaf_message(leaf: BaseException) -> str:
+    text = str(leaf)
+    if isinstance(leaf, ValueError) and "is not a valid" in text:
+        return f"unknown value: {text}"
+    return text or type(leaf).__name__
+
+
+def unstructure(obj: Any) -> Any:
+    """The JSON-ready form of a request model (unset fields omitted)."""
+    return converter.unstructure(obj)
+
+
+def structure_response(data: Any, cls: type[T]) -> T:
+    """Build the response model ``cls`` from a decoded JSON value.
+
+    Raises:
+        DecodeFailure: naming the field that is missing or of the wrong type.
+    """
+    try:
+        return converter.structure(data, cls)
+    except (ClassValidationError, IterableValidationError, TypeError, ValueError, KeyError) as exc:
+        path, leaf = _error_path(exc, [])
+        where = ".".join(path) or "body"
+        if isinstance(leaf, KeyError):
+            raise DecodeFailure(f"required field {where!r} is missing") from None
+        raise DecodeFailure(f"field {where!r}: {_leaf_message(leaf)}") from None
+
+
+# --- provider models ----------------------------------------------------------------------------------
+# Imported after the functions above: each provider's client imports them, and importing a provider's
+# models runs its package, client included. So either provider may come first.
+from .kaltura import _models as kt  # noqa: E402
+from .liveavatar import _models as la  # noqa: E402
 
 _REQUEST_CLASSES: frozenset[type] = frozenset(
     {
@@ -138,8 +223,10 @@ def _request_structure_factory(cls: type[T]) -> Callable[[Any, Any], T]:
 
 def _request_unstructure_factory(cls: type[T]) -> Callable[[T], dict[str, Any]]:
     generated = make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True)
-    provider: str | None = getattr(cls, "provider", None)
-    if provider is None:
+    # The voice settings carry their discriminator as a ClassVar string; a model whose *field* is named
+    # ``provider`` (SttConfig) shows a slot descriptor here instead, and is serialized as it is.
+    provider = getattr(cls, "provider", None)
+    if not isinstance(provider, str):
         return generated
 
     def unstructure(obj: T) -> dict[str, Any]:
@@ -181,89 +268,14 @@ converter.register_structure_hook_func(
 )
 
 
-def _error_path(exc: BaseException, path: list[str]) -> tuple[list[str], BaseException]:
-    """Follow cattrs' nested validation errors to the first leaf, collecting the field names."""
-    if isinstance(exc, ClassValidationError | IterableValidationError):
-        sub = exc.exceptions[0]
-        for note in getattr(sub, "__notes__", ()):
-            name = getattr(note, "name", None)
-            if name is None:
-                name = getattr(note, "index", None)
-            if name is not None:
-                return _error_path(sub, [*path, str(name)])
-        return _error_path(sub, path)
-    if isinstance(exc, ConfigurationError) and exc.field:
-        return [*path, exc.field], exc
-    return path, exc
-
-
-def structure_request(data: Mapping[str, Any], cls: type[T]) -> T:
-    """Build the request model ``cls`` from ``data``.
-
-    Raises:
-        ConfigurationError: naming the dotted field path and the rule broken.
-    """
-    try:
-        return converter.structure(data, cls)
-    except ConfigurationError:
-        raise
-    except (
-        ClassValidationError,
-        IterableValidationError,
-        ForbiddenExtraKeysError,
-        TypeError,
-        ValueError,
-    ) as exc:
-        path, leaf = _error_path(exc, [])
-        field = ".".join(path) or None
-        if isinstance(leaf, ForbiddenExtraKeysError):
-            unknown = ", ".join(sorted(leaf.extra_fields))
-            raise ConfigurationError(
-                f"unknown field(s) {unknown}; see the API reference for the accepted ones",
-                field=field,
-            ) from None
-        if isinstance(leaf, KeyError):
-            raise ConfigurationError("is required", field=field) from None
-        if isinstance(leaf, ConfigurationError):
-            message = str(leaf).removeprefix(f"{leaf.field}: ") if leaf.field else str(leaf)
-            raise ConfigurationError(message, field=field) from None
-        raise ConfigurationError(_leaf_message(leaf), field=field) from None
-
-
-def _leaf_message(leaf: BaseException) -> str:
-    text = str(leaf)
-    if isinstance(leaf, ValueError) and "is not a valid" in text:
-        return f"unknown value: {text}"
-    return text or type(leaf).__name__
-
-
-def unstructure(obj: Any) -> Any:
-    """The JSON-ready form of a request model (unset fields omitted)."""
-    return converter.unstructure(obj)
-
-
-def structure_response(data: Any, cls: type[T]) -> T:
-    """Build the response model ``cls`` from a decoded JSON value.
-
-    Raises:
-        DecodeFailure: naming the field that is missing or of the wrong type.
-    """
-    try:
-        return converter.structure(data, cls)
-    except (ClassValidationError, IterableValidationError, TypeError, ValueError, KeyError) as exc:
-        path, leaf = _error_path(exc, [])
-        where = ".".join(path) or "body"
-        if isinstance(leaf, KeyError):
-            raise DecodeFailure(f"required field {where!r} is missing") from None
-        raise DecodeFailure(f"field {where!r}: {_leaf_message(leaf)}") from None
-
-
 def _is_response_model(t: Any) -> bool:
     return attrs.has(t) and t not in _REQUEST_CLASSES
 
 
-def _response_structure_factory(cls: type[T]) -> Callable[[Any, Any], T]:
-    generated = make_dict_structure_fn(cls, converter)
+def _response_structure_factory(
+    cls: type[T], overrides: Mapping[str, Any] | None = None
+) -> Callable[[Any, Any], T]:
+    generated = make_dict_structure_fn(cls, converter, **(overrides or {}))
 
     def structure(value: Any, _: Any) -> T:
         if not isinstance(value, Mapping):
@@ -274,3 +286,41 @@ def _response_structure_factory(cls: type[T]) -> Callable[[Any, Any], T]:
 
 
 converter.register_structure_hook_factory(_is_response_model, _response_structure_factory)
+
+
+# --- Kaltura ----------------------------------------------------------------------------------------------
+_KALTURA_CAMEL_REQUESTS: frozenset[type] = frozenset({kt.SayTextRequest, kt.SayAudioFields})
+_KALTURA_RESPONSES: frozenset[type] = frozenset(
+    {kt.KalturaSessionToken, kt.KalturaSessionInfo, kt.KalturaTurnServer}
+)
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _camel_overrides(cls: type) -> dict[str, Any]:
+    return {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+
+
+def _kaltura_session_request(request: kt.KalturaSessionRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {"visualConfig": {"id": request.avatar_id}}
+    if request.voice_id is not None:
+        voice: dict[str, Any] = {"id": request.voice_id}
+        if request.voice_speed is not None:
+            voice["speed"] = request.voice_speed
+        body["voiceConfig"] = voice
+    return body
+
+
+converter.register_unstructure_hook(kt.KalturaSessionRequest, _kaltura_session_request)
+converter.register_unstructure_hook_factory(
+    lambda t: t in _KALTURA_CAMEL_REQUESTS,
+    lambda cls: make_dict_unstructure_fn(cls, converter, **_camel_overrides(cls)),
+)
+# Registered after the generic response factory, so that it wins for these classes.
+converter.register_structure_hook_factory(
+    lambda t: t in _KALTURA_RESPONSES,
+    lambda cls: _response_structure_factory(cls, _camel_overrides(cls)),
+)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,8 @@ __all__ = [
     "SUCCESS_CODES",
     "RawResponse",
     "decode_envelope",
+    "decode_success",
+    "encode_multipart",
     "error_for_status",
     "load_json",
     "parse_retry_after",
@@ -106,6 +109,64 @@ def decode_envelope(response: RawResponse) -> Any:
             request_id=response.request_id,
         )
     return body.get("data")
+
+
+def decode_success(response: RawResponse) -> Mapping[str, Any]:
+    """Return the body of a Kaltura Avatar ``{"success": true, ...}`` answer, or raise the matching error.
+
+    Success is a 2xx status *and* ``success: true`` in the body: the host sometimes answers HTTP 200 with
+    ``{"success": false, "error": "..."}``, which is an error like any other.
+
+    Raises:
+        APIError: (or a subclass) for a non-2xx status, or a 2xx body whose ``success`` is not ``true``
+            (then with the 2xx status and the body's ``error`` as message).
+        ResponseDecodeError: for a 2xx body that is not a JSON object.
+    """
+    if not 200 <= response.status < 300:
+        raise error_for_status(response)
+    body = load_json(response)
+    if not isinstance(body, Mapping):
+        raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
+    if body.get("success") is not True:
+        raise APIError(
+            server_message(body) or "the answer does not say success",
+            method=response.method,
+            path=response.path,
+            status=response.status,
+            request_id=response.request_id,
+        )
+    return body
+
+
+def encode_multipart(
+    fields: Mapping[str, str], files: Mapping[str, tuple[str, str, bytes]]
+) -> tuple[bytes, str]:
+    """Encode a ``multipart/form-data`` body: the text ``fields``, then the ``files``.
+
+    ``files`` maps a field name to ``(filename, content type, content)``. Quotes and line breaks in names
+    and filenames are percent-encoded, as browsers do. Returns the body and its ``Content-Type`` value.
+    """
+
+    def quoted(text: str) -> str:
+        return text.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+    parts: list[tuple[str, bytes]] = [
+        (f'Content-Disposition: form-data; name="{quoted(name)}"', value.encode())
+        for name, value in fields.items()
+    ]
+    for name, (filename, content_type, content) in files.items():
+        disposition = f'form-data; name="{quoted(name)}"; filename="{quoted(filename)}"'
+        headers = f"Content-Disposition: {disposition}\r\nContent-Type: {quoted(content_type)}"
+        parts.append((headers, content))
+    boundary = secrets.token_hex(16)
+    while any(boundary.encode() in content for _, content in parts):  # pragma: no cover - 2**-128
+        boundary = secrets.token_hex(16)
+    dash = f"--{boundary}".encode()
+    chunks: list[bytes] = []
+    for headers, content in parts:
+        chunks += [dash, b"\r\n", headers.encode(), b"\r\n\r\n", content, b"\r\n"]
+    chunks += [dash, b"--\r\n"]
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
 
 
 def decode_failure(response: RawResponse, message: str) -> ResponseDecodeError:

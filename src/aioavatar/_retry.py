@@ -67,16 +67,25 @@ class RetryBudget:
     """A token bucket shared by one client: each retry spends a token, each success refunds a fraction.
 
     When a thousand sessions meet the same outage, the bucket empties after ``capacity`` retries and the
-    rest fail at once instead of multiplying the load on a struggling server.
+    rest fail at once instead of multiplying the load on a struggling server. Successful calls refill it
+    (``refund`` tokens each, so 10 successes buy one retry by default), never above ``capacity``.
+
+    Attributes:
+        capacity: the most retries that can be spent in a burst (50 by default).
+        refund: the tokens each successful call gives back (0.1 by default).
+        tokens: the tokens left (starts full).
+
+    Raises:
+        ConfigurationError: a negative ``capacity`` or ``refund``.
     """
 
-    capacity: float = 50.0
-    refund: float = 0.1
-    tokens: float = attrs.field(default=None)
+    capacity: float = attrs.field(default=50.0, validator=_non_negative)
+    refund: float = attrs.field(default=0.1, validator=_non_negative)
+    tokens: float = attrs.field(init=False)
 
-    def __attrs_post_init__(self) -> None:
-        if self.tokens is None:
-            self.tokens = self.capacity
+    @tokens.default
+    def _full(self) -> float:
+        return float(self.capacity)
 
     def try_spend(self) -> bool:
         """Take one token for a retry; ``False`` when the budget is spent."""
@@ -87,5 +96,5 @@ class RetryBudget:
 
     def on_success(self) -> None:
         """Refund part of a token after a successful call."""
-        if self.tokens < self.capacity:
-            self.tokens = min(self.capacity, self.tokens + self.refund)
+        # Rounded so that ten refunds of 0.1 make a whole token (float sums fall just short of it).
+        self.tokens = min(self.capacity, round(self.tokens + self.refund, 9))

@@ -1,17 +1,23 @@
-"""``AvatarSession``: the ``async with`` lifecycle that never leaks a session.
+"""``BaseSession``: the ``async with`` lifecycle that never leaks a session, for every provider.
+
+It knows no provider: each drives it through a :class:`SessionBackend` (create, start, keep-alive, stop).
+``AvatarSession`` (LiveAvatar, ``_avatar_session.py``) and ``KalturaAvatarSession``
+(``_kaltura_session.py``) are thin faces over it.
 
 Rules (numbered so that code, tests and docs can point at them):
 
- 1. Enter runs ``prepare`` (LiveAvatar: create the session token), then ``open`` (LiveAvatar: start).
-    ``prepare`` opens nothing remotely, so a cancellation during it propagates at once and no start is
-    sent.
+ 1. Enter runs ``prepare`` (LiveAvatar: create the session token), then ``open`` (LiveAvatar: start;
+    Kaltura: create, then init-client). ``prepare`` opens nothing remotely, so a cancellation during it
+    propagates at once and no start is sent.
  2. Once ``open`` has begun it runs to completion (bounded by its own timeouts) even if the caller is
     cancelled meanwhile, natively (``task.cancel()``, ``asyncio.timeout``) or through an anyio scope. A
     cancellation that arrived during ``open`` is delivered after the session has been stopped again with
     ``USER_DISCONNECTED``.
- 3. ``open`` failing with a definite refusal (HTTP 4xx) stops nothing: the session never ran. Any other
-    failure (no answer, timeout, 5xx, a 2xx we could not read) may hide a running session, so a stop with
-    ``SERVER_ERROR`` is sent when the session id is known; then the original error propagates.
+ 3. ``open`` failing is followed by a stop with ``SERVER_ERROR`` when the provider says the failure may
+    have left a session running (``left_running``); then the original error propagates. LiveAvatar: any
+    failure but a definite refusal of start (HTTP 4xx), since no answer, a timeout, a 5xx or a 2xx we
+    could not read may hide a running session. Kaltura: any failure once create has answered (the
+    session runs from there), unless the server says it is gone (404/410).
  4. While the block runs, a task group runs the keep-alive loop and, when the session has a
     ``max_session_duration``, the deadline watcher. Nothing in that group raises into the block.
  5. Keep-alive: every ``keep_alive_interval`` seconds, from a random phase so that sessions started
@@ -53,29 +59,23 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from enum import Enum
-from typing import Any, Generic, Protocol, Self, TypeVar, Unpack
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-import aiohttp
 import anyio
 import attrs
 
 from ._enums import EndReason
-from ._secret import Secret
+from ._logging import describe_error
 from .exceptions import (
     APIError,
     ConfigurationError,
     SessionEndedError,
     SessionStopError,
 )
-from .liveavatar._client import DEFAULT_BASE_URL, LiveAvatarClient, build_token_request
-from .liveavatar._fields import TokenFields
-from .liveavatar._models import SessionInfo, SessionTokenRequest
 
 __all__ = [
-    "AvatarSession",
     "BaseSession",
     "SessionBackend",
-    "SessionOptions",
     "SessionState",
     "SessionStatistics",
 ]
@@ -86,7 +86,7 @@ InfoT = TypeVar("InfoT")
 T = TypeVar("T")
 
 # How long to wait for the end reason after the server ended a session (rule 7).
-_END_REASON_LOOKUP_TIMEOUT = 5.0
+END_REASON_LOOKUP_TIMEOUT = 5.0
 
 
 class SessionState(Enum):
@@ -120,9 +120,10 @@ class SessionStatistics:
 class SessionBackend(Protocol[InfoT]):
     """What the lifecycle needs from a provider for one remote session.
 
-    ``prepare`` must open nothing remotely; ``open`` opens the session; ``keep_alive`` raises an
-    :class:`APIError` with status 404 or 410 once the server has ended the session; ``close`` returns
-    ``False`` when the session had already ended.
+    ``prepare`` must open nothing remotely; ``open`` opens the session; ``left_running`` tells whether a
+    failed ``open`` may have left a session running (rule 3); ``keep_alive`` raises an :class:`APIError`
+    with status 404 or 410 once the server has ended the session; ``close`` returns ``False`` when the
+    session had already ended.
     """
 
     #: seconds the server waits without keep-alive before it ends a session (rule 6).
@@ -135,6 +136,8 @@ class SessionBackend(Protocol[InfoT]):
 
     async def open(self) -> InfoT: ...
 
+    def left_running(self, error: BaseException) -> bool: ...
+
     def max_duration(self, info: InfoT) -> float | None: ...
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
@@ -142,14 +145,6 @@ class SessionBackend(Protocol[InfoT]):
     async def close(self, reason: EndReason, *, deadline: float) -> bool: ...
 
     async def end_reason(self) -> EndReason: ...
-
-
-class SessionOptions(TokenFields, total=False):
-    """The keyword options of ``client.session(avatar_id, ...)``: the lifecycle's and the token's."""
-
-    keep_alive_interval: float
-    stop_timeout: float
-    end_reason_for: Callable[[BaseException], EndReason | None] | None
 
 
 @attrs.define
@@ -193,10 +188,6 @@ async def _finish_despite_cancellation(fn: Callable[[], Awaitable[T]]) -> _Outco
 
 def _server_ended(exc: BaseException) -> bool:
     return isinstance(exc, APIError) and exc.status in (404, 410)
-
-
-def _definite_refusal(exc: BaseException) -> bool:
-    return isinstance(exc, APIError) and 400 <= exc.status < 500
 
 
 def _now() -> dt.datetime:
@@ -292,7 +283,8 @@ class BaseSession(Generic[InfoT]):
 
     @property
     def info(self) -> InfoT:
-        """The start response (LiveAvatar: ``livekit_url``, ``livekit_client_token``, ``ws_url``, ...).
+        """The start response (LiveAvatar: ``livekit_url``, ``livekit_client_token``, ``ws_url``, ...;
+        Kaltura: ``whep_url`` and ``turn`` from init-client).
 
         Raises:
             RuntimeError: before the session has started.
@@ -391,7 +383,7 @@ class BaseSession(Generic[InfoT]):
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
         outcome = await _finish_despite_cancellation(self._backend.open)  # rule 2
         if outcome.error is not None:
-            if not _definite_refusal(outcome.error) and self._backend.session_id is not None:
+            if self._backend.left_running(outcome.error):
                 await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
             self._mark_ended(EndReason.SERVER_ERROR)
             raise outcome.cancelled or outcome.error
@@ -530,7 +522,7 @@ class BaseSession(Generic[InfoT]):
                 logger.warning(
                     "session %s: keep-alive failed (%s); %.0f s since the last success",
                     self._backend.session_id,
-                    exc,
+                    describe_error(exc),
                     silent_for,
                 )
                 if silent_for >= self._backend.idle_timeout:  # rule 6
@@ -555,12 +547,14 @@ class BaseSession(Generic[InfoT]):
         self._on_server_end(EndReason.MAX_DURATION_REACHED)
 
     async def _lookup_end_reason(self) -> EndReason:
-        with anyio.move_on_after(_END_REASON_LOOKUP_TIMEOUT):
+        with anyio.move_on_after(END_REASON_LOOKUP_TIMEOUT):
             try:
                 return await self._backend.end_reason()
             except Exception as exc:  # noqa: BLE001 - a failed lookup only loses the detail
                 logger.info(
-                    "session %s: end reason lookup failed: %s", self._backend.session_id, exc
+                    "session %s: end reason lookup failed: %s",
+                    self._backend.session_id,
+                    describe_error(exc),
                 )
         return EndReason.UNKNOWN
 
@@ -580,77 +574,3 @@ class BaseSession(Generic[InfoT]):
         if self._owned_client is not None:
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout):
                 await self._owned_client.aclose()
-
-
-class AvatarSession(BaseSession[SessionInfo]):
-    """A live avatar session that is started on enter and always stopped on exit.
-
-    ::
-
-        async with AvatarSession(avatar_id, is_sandbox=True) as session:
-            print(session.info.livekit_url)
-            await session.wait_ended()
-
-    Enter creates the session token, starts the session and keeps it alive in the background; exit stops
-    it with the end reason that fits how the block ended (rule 10 in the module docs): normal exit
-    ``USER_CLOSED``, an exception ``SERVER_ERROR``, a cancellation ``USER_DISCONNECTED``,
-    ``KeyboardInterrupt``/``SystemExit`` ``USER_CLOSED``; ``session.stop(reason)`` inside the block ends it
-    with that reason instead. When the server ends the session (or ``max_session_duration`` runs out) the
-    block is cancelled and ``async with`` raises :class:`SessionEndedError`.
-
-    Args:
-        avatar_id: the avatar's UUID.
-        api_key: the LiveAvatar API key (else ``LIVEAVATAR_API_KEY``); unused when ``client`` is given.
-        base_url: the API root; unused when ``client`` is given.
-        client: a :class:`LiveAvatarClient` to share (its pool serves many sessions); left open.
-        http_session: an ``aiohttp.ClientSession`` to borrow when no ``client`` is given; left open.
-        keep_alive_interval: seconds between keep-alives (60 by default; the server waits 300).
-        stop_timeout: seconds the stop may take, retries included, before it is abandoned.
-        end_reason_for: maps the exception that ended the block to an :class:`EndReason`; return ``None``
-            to use the table.
-        **token_fields: every field of the session token request (``mode``, ``is_sandbox``,
-            ``video_settings``, ``max_session_duration``, ``avatar_persona``, ``voice_agent``, ...).
-
-    Raises:
-        ConfigurationError: at construction, before any network call, for any invalid argument.
-        APIError, TransportError, ResponseDecodeError: from ``async with`` when the session cannot start.
-        SessionEndedError: from ``async with`` when the server ended the session.
-        SessionStopError: from ``async with`` (clean exit) or ``stop()`` when the stop is not confirmed.
-    """
-
-    def __init__(
-        self,
-        avatar_id: str | None = None,
-        *,
-        api_key: str | Secret | None = None,
-        base_url: str = DEFAULT_BASE_URL,
-        client: LiveAvatarClient | None = None,
-        http_session: aiohttp.ClientSession | None = None,
-        keep_alive_interval: float = 60.0,
-        stop_timeout: float = 10.0,
-        end_reason_for: Callable[[BaseException], EndReason | None] | None = None,
-        request: SessionTokenRequest | None = None,
-        **token_fields: Unpack[TokenFields],
-    ) -> None:
-        token_request = build_token_request(avatar_id, request, token_fields)
-        owned: LiveAvatarClient | None = None
-        if client is not None and (
-            api_key is not None or http_session is not None or base_url != DEFAULT_BASE_URL
-        ):
-            raise ConfigurationError(
-                "give either client= or api_key/base_url/http_session (the client has its own)",
-                field="client",
-            )
-        if client is None:
-            owned = client = LiveAvatarClient(api_key, base_url=base_url, http_session=http_session)
-        elif not isinstance(client, LiveAvatarClient):
-            raise ConfigurationError("must be a LiveAvatarClient", field="client")
-        from .liveavatar._backend import LiveAvatarBackend
-
-        super().__init__(
-            LiveAvatarBackend(client, token_request),
-            owned_client=owned,
-            keep_alive_interval=keep_alive_interval,
-            stop_timeout=stop_timeout,
-            end_reason_for=end_reason_for,
-        )

@@ -10,7 +10,7 @@ import ipaddress
 import json as jsonlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -21,8 +21,10 @@ import anyio
 import attrs
 
 from . import __version__
+from ._logging import MASK, logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
+from ._secret import Secret
 from .exceptions import (
     ConfigurationError,
     RateLimitedError,
@@ -33,10 +35,12 @@ from .exceptions import (
 
 __all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "Timeout", "Transport", "check_base_url"]
 
-logger = logging.getLogger("aioavatar")
-
 DEFAULT_MAX_RESPONSE_SIZE = 1024 * 1024
 USER_AGENT = f"aioavatar/{__version__}"
+# Request headers that carry credentials (the API's own and Kaltura's "KS <ks>").
+_CREDENTIAL_HEADERS = ("X-API-KEY", "Authorization")
+# A sent credential shorter than this is not masked out of answers (it could match innocent text).
+_MIN_SCRUBBED_LENGTH = 8
 
 
 @attrs.frozen
@@ -108,8 +112,60 @@ def _map_aiohttp_errors(method: str, path: str, timeout: Timeout) -> Iterator[No
         ) from exc
     except aiohttp.ClientPayloadError as exc:
         raise TransportError("the answer was cut short", method=method, path=path) from exc
+    except aiohttp.ClientResponseError as exc:  # an answer aiohttp could not parse
+        _forget_credentials(exc)
+        detail = exc.message.strip().splitlines()[0] if exc.message.strip() else "no detail"
+        raise TransportError(
+            f"the answer could not be parsed ({detail})", method=method, path=path
+        ) from exc
     except aiohttp.ClientError as exc:
         raise TransportError(type(exc).__name__, method=method, path=path) from exc
+
+
+def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
+    """Drop the credential headers from the request an aiohttp error remembers: its ``repr`` (and its
+    ``args``) show every request header, and the error stays reachable as our error's ``__cause__``."""
+    info = exc.request_info
+    headers = info.headers.copy()
+    for name in _CREDENTIAL_HEADERS:
+        headers.popall(name, None)
+    exc.request_info = info._replace(headers=type(info.headers)(headers))
+    exc.args = (exc.request_info, exc.history)
+
+
+def _sent_credentials(headers: Mapping[str, str]) -> list[bytes]:
+    """The credential values a request carries (the token of ``Authorization: <scheme> <token>``)."""
+    found: list[bytes] = []
+    wanted = {name.lower() for name in _CREDENTIAL_HEADERS}
+    for name, value in headers.items():
+        if name.lower() in wanted:
+            scheme, _, credential = value.strip().partition(" ")
+            # "Bearer <token>" and "KS <ks>" give the token; X-API-KEY's value is the key itself.
+            candidate = credential.strip() or scheme
+            if len(candidate) >= _MIN_SCRUBBED_LENGTH:
+                found.append(candidate.encode())
+    return found
+
+
+def _scrub(data: bytes, credentials: list[bytes]) -> bytes:
+    for credential in credentials:
+        data = data.replace(credential, MASK.encode())
+    return data
+
+
+def _scrub_text(text: str | None, credentials: list[bytes]) -> str | None:
+    if text is None or not credentials:
+        return text
+    return _scrub(text.encode("utf-8", "surrogateescape"), credentials).decode(
+        "utf-8", "surrogateescape"
+    )
+
+
+def _failure_kind(exc: TransportError) -> str:
+    """What went wrong, for a log line: ``timeout`` or the aiohttp error's class name, never its text."""
+    if isinstance(exc, RequestTimeout):
+        return "timeout"
+    return type(exc.__cause__ or exc).__name__
 
 
 def _never_sent(exc: TransportError) -> bool:
@@ -131,12 +187,22 @@ class Transport:
         *,
         http_session: aiohttp.ClientSession | None = None,
         retry_policy: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
+        credentials: Sequence[Secret] = (),
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         connection_limit: int = 100,
     ) -> None:
         self.base_url = base_url
         self.retry_policy = retry_policy or RetryPolicy()
-        self.budget = RetryBudget()
+        self.budget = retry_budget if retry_budget is not None else RetryBudget()
+        # Masked out of every answer, whichever credential the request carried (an API key echoed in
+        # the error page of a session-token call, say).
+        self._credentials = [
+            c.get_secret_value().encode()
+            for c in credentials
+            if len(c.get_secret_value()) >= _MIN_SCRUBBED_LENGTH
+        ]
+        self._budget_warned = False
         self.max_response_size = max_response_size
         self._connection_limit = connection_limit
         self._session = http_session
@@ -179,6 +245,7 @@ class Transport:
         *,
         headers: Mapping[str, str],
         json: Any = None,
+        content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
         timeout: Timeout,
         retry: Retry = Retry.ALWAYS,
@@ -187,8 +254,10 @@ class Transport:
     ) -> RawResponse:
         """Send one request, retrying what ``retry`` allows, and read its answer (at most the size cap).
 
-        ``deadline`` (in ``anyio.current_time()`` terms) stops retrying when the next attempt could not
-        finish in time. Returns the answer whatever its status; statuses are the protocol's business.
+        The body is ``json`` (encoded here) or ``content``, ready bytes with their content type (a multipart
+        form, say). ``deadline`` (in ``anyio.current_time()`` terms) stops retrying when the next attempt
+        could not finish in time. Returns the answer whatever its status; statuses are the protocol's
+        business.
 
         Raises:
             TransportError: no answer (``RequestTimeout`` when a timeout ran out).
@@ -196,9 +265,12 @@ class Transport:
             ResponseDecodeError: the answer is larger than the size cap.
         """
         policy = retry_policy or self.retry_policy
-        data = None if json is None else jsonlib.dumps(json, separators=(",", ":")).encode()
         send_headers = dict(headers)
-        if data is not None:
+        data: bytes | None = None
+        if content is not None:
+            data, send_headers["Content-Type"] = content
+        elif json is not None:
+            data = jsonlib.dumps(json, separators=(",", ":")).encode()
             send_headers["Content-Type"] = "application/json"
         attempt = 0
         stale_retried = False
@@ -211,13 +283,13 @@ class Transport:
                 if retry is Retry.ALWAYS and _stale_connection(exc) and not stale_retried:
                     # A pooled connection the server had already closed: retry at once, once.
                     stale_retried = True
-                    attempt -= 1
                     _log_retry(method, path, attempt, "stale connection", 0.0)
+                    attempt -= 1  # a free retry: it does not count against the policy
                     continue
                 allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and _never_sent(exc))
                 delay = policy.backoff(attempt)
                 if allowed and self._may_retry(policy, attempt, delay, deadline):
-                    _log_retry(method, path, attempt, str(exc), delay)
+                    _log_retry(method, path, attempt, _failure_kind(exc), delay)
                     await anyio.sleep(delay)
                     continue
                 raise
@@ -266,8 +338,11 @@ class Transport:
         if deadline is not None and anyio.current_time() + delay >= deadline:
             return False
         if not self.budget.try_spend():
-            logger.warning("retry budget spent: not retrying (the API may be down)")
+            if not self._budget_warned:  # once per outage, not once per refused retry
+                self._budget_warned = True
+                logger.warning("retry budget spent: not retrying (the API may be down)")
             return False
+        self._budget_warned = False
         return True
 
     async def _send(
@@ -290,16 +365,21 @@ class Transport:
                 allow_redirects=False,  # never carry credentials to another host
             ) as resp:
                 body = await self._read_capped(resp, method, path)
-                return RawResponse(
-                    method=method,
-                    path=path,
-                    status=resp.status,
-                    body=body,
-                    content_type=resp.content_type,
-                    request_id=resp.headers.get("X-Request-Id") or resp.headers.get("X-Request-ID"),
-                    retry_after=resp.headers.get("Retry-After"),
-                    location=resp.headers.get("Location"),
-                )
+        # A hostile or careless server may echo the credential it was sent (an error page quoting the
+        # request): it must not reach an error message from here.
+        sent = _sent_credentials(headers) + self._credentials
+        return RawResponse(
+            method=method,
+            path=path,
+            status=resp.status,
+            body=_scrub(body, sent),
+            content_type=_scrub_text(resp.content_type, sent) or "",
+            request_id=_scrub_text(
+                resp.headers.get("X-Request-Id") or resp.headers.get("X-Request-ID"), sent
+            ),
+            retry_after=_scrub_text(resp.headers.get("Retry-After"), sent),
+            location=_scrub_text(resp.headers.get("Location"), sent),
+        )
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
         cap = self.max_response_size

@@ -1,4 +1,4 @@
-"""The LiveAvatar provider (``https://api.liveavatar.com``): client, models and timeouts."""
+"""The LiveAvatar provider (``https://api.liveavatar.com``): client, models, timeouts and the LITE realtime connection."""
 
 from ._client import DEFAULT_BASE_URL, LiveAvatarClient, LiveAvatarTimeouts
 from ._fields import TokenFields
@@ -24,13 +24,28 @@ from ._models import (
     VoiceAgent,
     VoiceSettings,
 )
+from ._realtime import RealtimeConnection, Utterance
+from ._realtime_models import (
+    AgentStateUpdated,
+    ErrorEvent,
+    RawEvent,
+    RealtimeEvent,
+    SessionStateUpdated,
+    SocketState,
+    SpeakEnded,
+    SpeakInterrupted,
+    SpeakStarted,
+    WarningEvent,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "AgentStateUpdated",
     "AgoraConfig",
     "AvatarPersona",
     "ElevenLabsAgentConfig",
     "ElevenLabsVoiceSettings",
+    "ErrorEvent",
     "FishVoiceSettings",
     "GeminiRealtimeConfig",
     "LiveAvatarClient",
@@ -38,16 +53,26 @@ __all__ = [
     "LiveKitConfig",
     "Memory",
     "OpenAIRealtimeConfig",
+    "RawEvent",
+    "RealtimeConnection",
+    "RealtimeEvent",
     "SessionEntry",
     "SessionInfo",
     "SessionPage",
+    "SessionStateUpdated",
     "SessionToken",
     "SessionTokenRequest",
+    "SocketState",
+    "SpeakEnded",
+    "SpeakInterrupted",
+    "SpeakStarted",
     "SttConfig",
     "TokenFields",
     "Transcript",
     "TranscriptEntry",
+    "Utterance",
     "VideoSettings",
     "VoiceAgent",
     "VoiceSettings",
+    "WarningEvent",
 ]

@@ -1,16 +1,29 @@
-"""The LiveAvatar side of the session lifecycle: token, start, keep-alive, stop, end-reason lookup."""
+"""The LiveAvatar side of the session lifecycle: token, start, keep-alive, stop, end-reason lookup.
+
+A LITE session may also have a realtime connection (:class:`RealtimeConnection`, made by
+:meth:`LiveAvatarBackend.realtime`). While its socket is connected the keep-alive goes over it
+(``session.keep_alive``); when there is none, or it is reconnecting, or the send does not go out in time,
+the REST keep-alive is used, as for every other session.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from .._enums import EndReason
-from ..exceptions import AuthenticationError
+from .._logging import describe_error
+from ..exceptions import APIError, AuthenticationError, AvatarError, NotFoundError
 from ._client import LiveAvatarClient
 from ._models import SessionInfo, SessionToken, SessionTokenRequest
+from ._realtime import RealtimeConnection
 
 __all__ = ["IDLE_TIMEOUT", "LiveAvatarBackend"]
 
 #: The server ends a session after 5 minutes without keep-alive.
 IDLE_TIMEOUT = 300.0
+
+logger = logging.getLogger("aioavatar")
 
 
 class LiveAvatarBackend:
@@ -22,10 +35,16 @@ class LiveAvatarBackend:
         self._client = client
         self._request = request
         self._token: SessionToken | None = None
+        self._realtime: RealtimeConnection | None = None
 
     @property
     def session_id(self) -> str | None:
         return self._token.session_id if self._token is not None else None
+
+    @property
+    def mode(self) -> str:
+        """The mode the session was asked for (``"FULL"`` when not given, the API's default)."""
+        return self._request.mode.value if self._request.mode is not None else "FULL"
 
     def _require_token(self) -> SessionToken:
         if self._token is None:
@@ -38,11 +57,20 @@ class LiveAvatarBackend:
     async def open(self) -> SessionInfo:
         return await self._client.start_session(self._require_token().session_token)
 
+    def left_running(self, error: BaseException) -> bool:
+        # Rule 3: a definite refusal of start (HTTP 4xx) leaves nothing running; no answer, a timeout, a
+        # 5xx or a 2xx we could not read may hide a running session.
+        refused = isinstance(error, APIError) and 400 <= error.status < 500
+        return self._token is not None and not refused
+
     def max_duration(self, info: SessionInfo) -> float | None:
         duration = info.max_session_duration or self._request.max_session_duration
         return float(duration) if duration else None
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
+        realtime = self._realtime
+        if realtime is not None and await realtime.send_keep_alive(timeout=timeout):
+            return
         token = self._require_token()
         await self._client.keep_alive(
             token.session_id, session_token=token.session_token, timeout=timeout, deadline=deadline
@@ -66,3 +94,51 @@ class LiveAvatarBackend:
     async def end_reason(self) -> EndReason:
         entry = await self._client.get_session(self._require_token().session_id)
         return entry.end_reason or EndReason.UNKNOWN
+
+    async def ended_how(self) -> EndReason | None:
+        """How the server ended the session; ``None`` while it still lists it as running, or when it
+        cannot be asked (logged). Never raises an :class:`AvatarError`."""
+        try:
+            entry = await self._client.get_session(self._require_token().session_id)
+        except NotFoundError:
+            return EndReason.UNKNOWN
+        except AvatarError as exc:
+            logger.info("session %s: end lookup failed: %s", self.session_id, describe_error(exc))
+            return None
+        if entry.end_reason is None and entry.end_at is None:
+            return None
+        return entry.end_reason or EndReason.UNKNOWN
+
+    def realtime(
+        self,
+        ws_url: str,
+        *,
+        on_lost: Callable[[], Awaitable[None]],
+        expect_close: Callable[[], bool],
+        connect_timeout: float,
+        reconnect_window: float | None,
+        max_ahead: float,
+        close_timeout: float,
+    ) -> RealtimeConnection:
+        """A realtime connection to ``ws_url`` over the client's pool; the keep-alive uses it while open.
+
+        No credential goes with it: the URL is the one the start answer gave.
+
+        Raises:
+            RuntimeError: another realtime connection of this session is open.
+            ConfigurationError: a bad option.
+        """
+        if self._realtime is not None and self._realtime.is_open:
+            raise RuntimeError("this session already has an open realtime connection")
+        connection = RealtimeConnection(
+            self._client._transport.http_session,
+            ws_url,
+            on_lost=on_lost,
+            expect_close=expect_close,
+            connect_timeout=connect_timeout,
+            reconnect_window=reconnect_window,
+            max_ahead=max_ahead,
+            close_timeout=close_timeout,
+        )
+        self._realtime = connection
+        return connection

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import aiohttp
 import attrs
 
-from .._converter import DecodeFailure, structure_request, structure_response, unstructure
+from .._converter import structure_request, unstructure
 from .._enums import EndReason, SessionType
-from .._protocol import RawResponse, decode_envelope, decode_failure
-from .._retry import Retry, RetryPolicy
+from .._logging import track_secret
+from .._protocol import RawResponse, decode_envelope
+from .._provider import ProviderClient
+from .._provider import resolve_timeout as _timeout
+from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
 from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, Transport, check_base_url
 from .._validation import check_uuid
@@ -29,14 +31,12 @@ from ._models import (
 )
 
 if TYPE_CHECKING:
-    from .._session import AvatarSession, SessionOptions
+    from .._avatar_session import AvatarSession, SessionOptions
 
 __all__ = ["DEFAULT_BASE_URL", "LiveAvatarClient", "LiveAvatarTimeouts"]
 
 DEFAULT_BASE_URL = "https://api.liveavatar.com"
 API_KEY_ENV = "LIVEAVATAR_API_KEY"
-
-T = TypeVar("T")
 
 
 @attrs.frozen
@@ -48,18 +48,6 @@ class LiveAvatarTimeouts:
     keep_alive: Timeout = Timeout(total=10.0, connect=5.0)
     stop: Timeout = Timeout(total=10.0, connect=5.0)
     read: Timeout = Timeout(total=15.0, connect=5.0)
-
-
-def _timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
-    if given is None:
-        return default
-    if isinstance(given, Timeout):
-        return given
-    if isinstance(given, bool) or not isinstance(given, int | float) or given <= 0:
-        raise ConfigurationError(
-            f"must be a number of seconds above 0, got {given!r}", field="timeout"
-        )
-    return Timeout(total=float(given), connect=min(float(given), default.connect or float(given)))
 
 
 def resolve_api_key(api_key: str | Secret | None) -> Secret:
@@ -81,7 +69,7 @@ def resolve_api_key(api_key: str | Secret | None) -> Secret:
     return secret
 
 
-class LiveAvatarClient:
+class LiveAvatarClient(ProviderClient):
     """An async client for the LiveAvatar session API (``https://api.liveavatar.com``).
 
     Use it as ``async with LiveAvatarClient() as client:``; the HTTP pool is created on enter, inside the
@@ -92,10 +80,18 @@ class LiveAvatarClient:
         api_key: the account's API key; falls back to the ``LIVEAVATAR_API_KEY`` environment variable.
         base_url: the API root. ``http://`` is refused unless the host is loopback or ``allow_insecure``.
         http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
-        retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`).
+        retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`); every
+            call also takes its own ``retry_policy``.
+        retry_budget: the token bucket every retry of this client spends from (see
+            :class:`~aioavatar.RetryBudget`); a fresh one with the defaults when not given.
         timeouts: default time limits per operation.
         max_response_size: answers larger than this many bytes are refused unread.
         connection_limit: connections in the pool, when the client creates it.
+
+    Every endpoint method also takes ``timeout`` (seconds, or a :class:`~aioavatar.Timeout` with ``total``
+    and ``connect``; it bounds each attempt, waiting for a pooled connection included; the defaults per
+    operation are in ``timeouts``) and ``retry_policy`` (replaces the client's policy for that call; the
+    client's retry budget still applies).
 
     Raises:
         ConfigurationError: no or empty API key, a bad ``base_url``.
@@ -109,39 +105,27 @@ class LiveAvatarClient:
         http_session: aiohttp.ClientSession | None = None,
         allow_insecure: bool = False,
         retry_policy: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
         timeouts: LiveAvatarTimeouts | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         connection_limit: int = 100,
     ) -> None:
         self._api_key = resolve_api_key(api_key)
+        track_secret(self, self._api_key)  # masked in log records while this client lives
         self.base_url = check_base_url(base_url, allow_insecure=allow_insecure)
         self.timeouts = timeouts or LiveAvatarTimeouts()
         self._transport = Transport(
             self.base_url,
             http_session=http_session,
             retry_policy=retry_policy,
+            retry_budget=retry_budget,
+            credentials=[self._api_key],
             max_response_size=max_response_size,
             connection_limit=connection_limit,
         )
 
     def __repr__(self) -> str:
         return f"LiveAvatarClient(base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> Self:
-        await self._transport.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP pool if this client created it."""
-        await self._transport.aclose()
 
     @property
     def has_api_key(self) -> bool:
@@ -172,6 +156,7 @@ class LiveAvatarClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         retry: Retry = Retry.ALWAYS,
+        retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
     ) -> tuple[RawResponse, Any]:
         raw = await self._transport.request(
@@ -182,16 +167,10 @@ class LiveAvatarClient:
             params=params,
             timeout=timeout,
             retry=retry,
+            retry_policy=retry_policy,
             deadline=deadline,
         )
         return raw, decode_envelope(raw)
-
-    @staticmethod
-    def _structure(raw: RawResponse, data: Any, model: type[T]) -> T:
-        try:
-            return structure_response(data, model)
-        except DecodeFailure as exc:
-            raise decode_failure(raw, str(exc)) from None
 
     # --- session endpoints ----------------------------------------------------------------------------
 
@@ -201,6 +180,7 @@ class LiveAvatarClient:
         *,
         request: SessionTokenRequest | None = None,
         timeout: float | Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
         **fields: Unpack[TokenFields],
     ) -> SessionToken:
         """Create a session token (``POST /v1/sessions/token``, API key). Opens nothing, bills nothing.
@@ -223,11 +203,18 @@ class LiveAvatarClient:
             headers=self._api_key_headers(),
             json=unstructure(body),
             timeout=_timeout(timeout, self.timeouts.token),
+            retry_policy=retry_policy,
         )
-        return self._structure(raw, data, SessionToken)
+        token = self._structure(raw, data, SessionToken)
+        track_secret(token, token.session_token)  # masked in log records while the token lives
+        return token
 
     async def start_session(
-        self, session_token: str | Secret, *, timeout: float | Timeout | None = None
+        self,
+        session_token: str | Secret,
+        *,
+        timeout: float | Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> SessionInfo:
         """Start the session the token belongs to (``POST /v1/sessions/start``, Bearer session token).
 
@@ -248,6 +235,7 @@ class LiveAvatarClient:
             json={},
             timeout=_timeout(timeout, self.timeouts.start),
             retry=Retry.IF_UNSENT,
+            retry_policy=retry_policy,
         )
         return self._structure(raw, data, SessionInfo)
 
@@ -258,6 +246,7 @@ class LiveAvatarClient:
         session_token: str | Secret | None = None,
         timeout: float | Timeout | None = None,
         deadline: float | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         """Reset the session's idle timer (``POST /v1/sessions/keep-alive``).
 
@@ -280,6 +269,7 @@ class LiveAvatarClient:
             json={"session_id": session_id},
             timeout=_timeout(timeout, self.timeouts.keep_alive),
             deadline=deadline,
+            retry_policy=retry_policy,
         )
 
     async def stop_session(
@@ -290,6 +280,7 @@ class LiveAvatarClient:
         session_token: str | Secret | None = None,
         timeout: float | Timeout | None = None,
         deadline: float | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> bool:
         """Stop the session (``POST /v1/sessions/stop``) with an end reason.
 
@@ -321,6 +312,7 @@ class LiveAvatarClient:
                 json={"session_id": session_id, "reason": known.value},
                 timeout=_timeout(timeout, self.timeouts.stop),
                 deadline=deadline,
+                retry_policy=retry_policy,
             )
         except APIError as exc:
             if exc.status in (404, 410):
@@ -338,6 +330,7 @@ class LiveAvatarClient:
         embed_id: str | None = None,
         context_id: str | None = None,
         timeout: float | Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> SessionPage:
         """List the account's ``"active"`` or ``"historic"`` sessions (``GET /v1/sessions``), one page.
 
@@ -373,11 +366,16 @@ class LiveAvatarClient:
             headers=self._api_key_headers(),
             params=params,
             timeout=_timeout(timeout, self.timeouts.read),
+            retry_policy=retry_policy,
         )
         return self._structure(raw, data, SessionPage)
 
     async def get_session(
-        self, session_id: str, *, timeout: float | Timeout | None = None
+        self,
+        session_id: str,
+        *,
+        timeout: float | Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> SessionEntry:
         """Read one session (``GET /v1/sessions/{id}``); historic entries carry ``end_reason``.
 
@@ -390,6 +388,7 @@ class LiveAvatarClient:
             f"/v1/sessions/{session_id}",
             headers=self._api_key_headers(),
             timeout=_timeout(timeout, self.timeouts.read),
+            retry_policy=retry_policy,
         )
         return self._structure(raw, data, SessionEntry)
 
@@ -400,6 +399,7 @@ class LiveAvatarClient:
         start_timestamp: float | None = None,
         end_timestamp: float | None = None,
         timeout: float | Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> Transcript:
         """Read a FULL session's transcript (``GET /v1/sessions/{id}/transcript``).
 
@@ -419,12 +419,13 @@ class LiveAvatarClient:
             headers=self._api_key_headers(),
             params=params or None,
             timeout=_timeout(timeout, self.timeouts.read),
+            retry_policy=retry_policy,
         )
         return self._structure(raw, data, Transcript)
 
     def session(self, avatar_id: str, **options: Unpack[SessionOptions]) -> AvatarSession:
         """An :class:`~aioavatar.AvatarSession` that uses this client's pool: ``async with`` it."""
-        from .._session import AvatarSession
+        from .._avatar_session import AvatarSession
 
         return AvatarSession(avatar_id, client=self, **options)
 

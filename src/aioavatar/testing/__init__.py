@@ -1,4 +1,4 @@
-"""Test helpers: a local emulator of the LiveAvatar session API.
+"""Test helpers: local emulators of the LiveAvatar and Kaltura Avatar session APIs.
 
 :class:`LiveAvatarEmulator` serves a faithful imitation of the LiveAvatar session REST API on
 127.0.0.1, so the SDK's tests and your own bots can run without an account::
@@ -9,14 +9,37 @@
         ...
         assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
 
+:class:`KalturaEmulator` does the same for the Kaltura Avatar session API: point a
+``KalturaAvatarClient`` at its ``base_url`` (ending in ``/v1``) with its ``ks``.
+
+``emulator.ws`` (a :class:`LiteSocketEmulator`) serves the LITE-mode WebSocket at each LITE session's
+``ws_url`` and journals what it receives (``emulator.ws.messages(session_id)``).
+
 Run it standalone with ``python -m aioavatar.testing --port 8000``.
 """
 
+from aioavatar.testing._kaltura import KalturaEmulatedSession, KalturaEmulator, KalturaTurn
 from aioavatar.testing._liveavatar import (
     EmulatedSession,
     Fault,
     LiveAvatarEmulator,
     RecordedRequest,
 )
+from aioavatar.testing._liveavatar_ws import (
+    LiteSocketEmulator,
+    RecordedHandshake,
+    RecordedMessage,
+)
 
-__all__ = ["EmulatedSession", "Fault", "LiveAvatarEmulator", "RecordedRequest"]
+__all__ = [
+    "EmulatedSession",
+    "Fault",
+    "KalturaEmulatedSession",
+    "KalturaEmulator",
+    "KalturaTurn",
+    "LiteSocketEmulator",
+    "LiveAvatarEmulator",
+    "RecordedHandshake",
+    "RecordedMessage",
+    "RecordedRequest",
+]

@@ -9,7 +9,6 @@ maximum duration with real timers, records every request in a journal, and can i
 from __future__ import annotations
 
 import base64
-import bisect
 import json
 import re
 import secrets
@@ -17,16 +16,16 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal
 from urllib.parse import urlencode
 
-import anyio
 import attrs
 from aiohttp import web
-from anyio.abc import TaskGroup
 
 from aioavatar._enums import EndReason, Mode
+from aioavatar.testing._liveavatar_ws import LiteSocketEmulator
+from aioavatar.testing._server import EmulatorServer, Fault, RecordedRequest
+from aioavatar.testing._server import Outcome as _Outcome
 
 __all__ = ["ENDPOINTS", "EmulatedSession", "Fault", "LiveAvatarEmulator", "RecordedRequest"]
 
@@ -52,7 +51,6 @@ _BAD_REQUEST_CODE: Final = 4000
 _MALFORMED_BODY: Final = b'{"code": 1000, "data": {'
 _FAULT_BODY: Final = b'{"message": "injected fault"}'
 _CREDITS_PER_MINUTE: Final = {"FULL": 2.0, "LITE": 1.0}
-_SHUTDOWN_TIMEOUT: Final = 0.25
 
 # Value sets of the token body, written out here on purpose (not taken from the SDK's models) so
 # that the SDK's tests against the emulator check the SDK's own encoding.
@@ -92,33 +90,6 @@ _FIXED_ROUTES: Final = {
     "/v1/sessions/stop": ("POST", "stop"),
     "/v1/sessions": ("GET", "list"),
 }
-
-
-@attrs.frozen(kw_only=True)
-class RecordedRequest:
-    """One request the emulator received, as recorded in :attr:`LiveAvatarEmulator.journal`.
-
-    ``auth`` is the kind of credential the request presented (``"api_key"``, ``"bearer"`` or
-    ``None``), whether or not it was valid; the credential itself is never recorded. ``body`` is
-    the parsed JSON body (``None`` when there was no body or it was not JSON; the text of a
-    non-JSON body is kept in ``raw_body``). ``session_id`` is the session the request was about,
-    resolved from the path, the session token or the body (for ``token``, the id of the session it
-    created), or ``None``. ``status`` is the HTTP status answered (``None`` when the connection
-    was dropped), ``fault`` tells whether an injected fault matched the request, and ``at`` is the
-    arrival time on the ``time.monotonic()`` clock.
-    """
-
-    method: str
-    path: str
-    endpoint: str
-    auth: AuthKind | None
-    body: Any
-    raw_body: str | None
-    query: dict[str, str]
-    session_id: str | None
-    status: int | None
-    fault: bool
-    at: float
 
 
 @attrs.define(kw_only=True)
@@ -172,33 +143,6 @@ class EmulatedSession:
             return 0.0
         rate = _CREDITS_PER_MINUTE.get(self.mode.value, 2.0)
         return round(rate * self.duration_at(now) / 60.0, 4)
-
-
-@attrs.define(kw_only=True)
-class Fault:
-    """A fault queued by :meth:`LiveAvatarEmulator.inject`; ``hits`` counts the requests it hit."""
-
-    endpoint: str
-    status: int | None = None
-    retry_after: str | None = None
-    delay: float | None = None
-    drop: bool = False
-    malformed: bool = False
-    body: bytes | None = attrs.field(default=None, repr=False)
-    content_type: str | None = None
-    apply: bool = False
-    times: int = 1
-    hits: int = 0
-
-    @property
-    def remaining(self) -> int:
-        """How many more matching requests this fault will affect."""
-        return max(0, self.times - self.hits)
-
-    @property
-    def replaces_answer(self) -> bool:
-        """Whether the fault replaces the answer (``False`` for a pure delay)."""
-        return self.drop or self.malformed or self.status is not None or self.body is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,17 +470,7 @@ class _Incoming:
     bearer: str | None
 
 
-@attrs.define(kw_only=True)
-class _Outcome:
-    """An answer computed by a handler, before it is turned into an HTTP response."""
-
-    status: int
-    payload: Any
-    session_id: str | None = None
-    headers: dict[str, str] = attrs.field(factory=dict)
-
-
-class LiveAvatarEmulator:
+class LiveAvatarEmulator(EmulatorServer[_Incoming]):
     """A local, faithful emulator of the LiveAvatar session REST API.
 
     Use it as an async context manager: entering starts an ``aiohttp.web`` server on ``host``
@@ -567,11 +501,15 @@ class LiveAvatarEmulator:
     * Credits are pro rata to the second; ``max_session_duration`` in the start answer is the
       enforced limit (the sandbox cap when lower); connector sessions
       (``elevenlabs_agent_config``, ``openai_realtime_config``, ``gemini_realtime_config``) get no
-      ``ws_url``. The WebSocket itself is not emulated.
+      ``ws_url``. The LITE WebSocket is served at ``ws_url``: see :attr:`ws`.
     * Wrong method on a known path: 405 with ``Allow``; unknown path: 404
       ``{"detail": "Not Found"}`` (both journaled as ``"unknown"``, except ``DELETE`` of a session,
       journaled as ``"delete"``).
     """
+
+    endpoints = ENDPOINTS
+    fault_body = _FAULT_BODY
+    malformed_body = _MALFORMED_BODY
 
     def __init__(
         self,
@@ -588,22 +526,17 @@ class LiveAvatarEmulator:
             raise ValueError("idle_timeout must be > 0")
         if sandbox_max_duration <= 0:
             raise ValueError("sandbox_max_duration must be > 0")
+        super().__init__(host=host, port=port)
         self.api_key = api_key
-        self.host = host
-        self.port = port
         self.idle_timeout = float(idle_timeout)
         self.sandbox_max_duration = float(sandbox_max_duration)
-        self.journal: list[RecordedRequest] = []
-        """Every answered (or dropped) request, ordered by arrival."""
         self.sessions: dict[str, EmulatedSession] = {}
         """Every session created through the token endpoint, by id."""
-        self._faults: list[Fault] = []
         self._tokens: dict[str, str] = {}
-        self._runner: web.AppRunner | None = None
-        self._task_group: TaskGroup | None = None
-        self._bound_port: int | None = None
         self._wall0 = datetime.now(UTC)
         self._mono0 = time.monotonic()
+        self.ws = LiteSocketEmulator(self)
+        """The LITE WebSocket served at each LITE session's ``ws_url``: settings, journal, controls."""
 
     def __repr__(self) -> str:
         where = self.base_url if self._bound_port is not None else "not running"
@@ -611,76 +544,13 @@ class LiveAvatarEmulator:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        if self._runner is not None:
-            raise RuntimeError("the emulator is already running")
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self.host, self.port)
-            await site.start()
-            self._bound_port = int(runner.addresses[0][1])
-            task_group = anyio.create_task_group()
-            await task_group.__aenter__()
-        except BaseException:
-            await self._shutdown(runner)
-            raise
-        task_group.start_soon(self._reaper)
-        self._runner, self._task_group = runner, task_group
-        return self
+    def _install_routes(self, app: web.Application) -> None:
+        self.ws.install(app)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        runner, task_group = self._runner, self._task_group
-        self._runner = self._task_group = None
-        if runner is None or task_group is None:
-            return
-        try:
-            # The task group only runs the reaper: the body's exception is not its business.
-            task_group.cancel_scope.cancel()
-            await task_group.__aexit__(None, None, None)
-        finally:
-            await self._shutdown(runner)
-
-    async def _shutdown(self, runner: web.AppRunner) -> None:
-        self._bound_port = None
-        with anyio.CancelScope(shield=True):
-            await runner.cleanup()
-
-    async def _reaper(self) -> None:
-        period = max(0.001, min(0.05, self.idle_timeout / 10, self.sandbox_max_duration / 10))
-        while True:
-            await anyio.sleep(period)
-            self._enforce_timers()
-
-    @property
-    def base_url(self) -> str:
-        """``http://HOST:PORT`` of the running emulator (only while entered)."""
-        if self._bound_port is None:
-            raise RuntimeError("the emulator is not running: use `async with LiveAvatarEmulator()`")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._bound_port}"
+    def _reap_period(self) -> float:
+        return max(0.001, min(0.05, self.idle_timeout / 10, self.sandbox_max_duration / 10))
 
     # ---- inspection ------------------------------------------------------------------------
-
-    def requests(
-        self, endpoint: str | None = None, *, session_id: str | None = None
-    ) -> list[RecordedRequest]:
-        """Journal entries, optionally only those of ``endpoint`` and/or about ``session_id``."""
-        if endpoint is not None and endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {ENDPOINTS}")
-        return [
-            r
-            for r in self.journal
-            if (endpoint is None or r.endpoint == endpoint)
-            and (session_id is None or r.session_id == session_id)
-        ]
 
     def stop_reasons(self, session_id: str) -> list[str]:
         """The ``reason`` of every stop request received for ``session_id``, in arrival order.
@@ -715,88 +585,15 @@ class LiveAvatarEmulator:
         if session.state != "ended":
             self._end(session, reason, time.monotonic())
 
-    # ---- faults ----------------------------------------------------------------------------
-
-    def inject(
-        self,
-        endpoint: str,
-        *,
-        status: int | None = None,
-        retry_after: str | None = None,
-        delay: float | None = None,
-        drop: bool = False,
-        malformed: bool = False,
-        body: bytes | None = None,
-        content_type: str | None = None,
-        apply: bool = False,
-        times: int = 1,
-    ) -> Fault:
-        """Make the next ``times`` requests to ``endpoint`` misbehave; return the queued fault.
-
-        Faults of one endpoint apply in FIFO order, each to the next ``times`` matching requests.
-        ``delay`` sleeps before anything else (alone, the request is then answered normally).
-        ``status`` answers that status with ``{"message": "injected fault"}`` (or ``body`` with
-        ``content_type``) and a ``Retry-After`` header when ``retry_after`` is given.
-        ``malformed`` answers 200 with a truncated JSON body; ``body`` alone answers 200 with
-        those bytes; ``drop`` closes the connection without any answer.
-        With ``apply=False`` the faulted request changes nothing; with ``apply=True`` it takes
-        effect first and the fault then replaces the answer ("the server did it, the answer was
-        lost").
-        """
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {ENDPOINTS}")
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        if delay is not None and delay < 0:
-            raise ValueError("delay must be >= 0")
-        if status is not None and not 200 <= status <= 599:
-            raise ValueError("status must be within 200..599")
-        if drop and (status is not None or malformed or body is not None or content_type):
-            raise ValueError("drop cannot be combined with status, malformed, body or content_type")
-        if malformed and (status is not None or body is not None or content_type):
-            raise ValueError("malformed cannot be combined with status, body or content_type")
-        if retry_after is not None and status is None:
-            raise ValueError("retry_after needs a status")
-        if content_type is not None and status is None and body is None:
-            raise ValueError("content_type needs a status or a body")
-        if delay is None and not (drop or malformed or status is not None or body is not None):
-            raise ValueError("nothing to inject: give status, delay, drop, malformed or body")
-        fault = Fault(
-            endpoint=endpoint,
-            status=status,
-            retry_after=retry_after,
-            delay=delay,
-            drop=drop,
-            malformed=malformed,
-            body=body,
-            content_type=content_type,
-            apply=apply,
-            times=times,
-        )
-        self._faults.append(fault)
-        return fault
-
-    def clear_faults(self) -> None:
-        """Forget every queued fault."""
-        self._faults.clear()
-
-    def _take_fault(self, endpoint: str) -> Fault | None:
-        for fault in self._faults:
-            if fault.endpoint == endpoint and fault.remaining > 0:
-                fault.hits += 1
-                if fault.remaining == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
     # ---- time --------------------------------------------------------------------------------
 
     def _iso(self, mono: float) -> str:
         return (self._wall0 + timedelta(seconds=mono - self._mono0)).isoformat()
 
-    def _enforce_timers(self) -> None:
+    def _enforce_timers(self, only: EmulatedSession | None = None) -> None:
+        """End the started sessions (or just ``only``) whose idle or duration deadline has passed."""
         now = time.monotonic()
-        for session in self.sessions.values():
+        for session in self.sessions.values() if only is None else (only,):
             if session.state != "started" or session.started_at is None:
                 continue
             deadline = session.last_activity + self.idle_timeout
@@ -813,91 +610,24 @@ class LiveAvatarEmulator:
         session.end_reason = reason
         session.ended_at = at
         session.updated_at = at
+        self.ws.session_ended(session.id)  # its sockets say `closed` and close
 
     # ---- dispatch ------------------------------------------------------------------------------
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        at = time.monotonic()
-        try:
-            raw = await request.read()
-        except web.HTTPException as exc:  # e.g. 413 for a body over the size limit
-            incoming = self._parse(request, b"")
-            self._record(incoming, at, status=exc.status, session_id=None, fault=False)
-            raise
-        incoming = self._parse(request, raw)
-        fault = self._take_fault(incoming.endpoint)
-        status: int | None = None
-        session_id: str | None = None
-        try:
-            if fault is not None and fault.delay:
-                await anyio.sleep(fault.delay)
+    def _enforce_request_timers(self, incoming: _Incoming) -> None:
+        """Enforce the timers a request's answer depends on.
+
+        Only the list answer depends on every session; any other answer depends on its own session
+        alone. Sweeping just that one keeps a request O(1) with thousands of sessions (the reaper
+        still sweeps them all, and an ended session's ``ended_at`` is its deadline either way).
+        """
+        if incoming.endpoint == "list":
             self._enforce_timers()
-            if fault is None or not fault.replaces_answer:
-                outcome = self._handle(incoming)
-                status, session_id = outcome.status, outcome.session_id
-                return self._respond(outcome)
-            if fault.apply:
-                session_id = self._handle(incoming).session_id
-            else:
-                session_id = self._resolve_session_id(incoming)
-            if fault.drop:
-                if request.transport is not None:
-                    request.transport.close()
-                return web.Response(status=500)  # never reaches the client
-            response = self._fault_response(fault)
-            status = response.status
-            return response
-        finally:
-            self._record(
-                incoming, at, status=status, session_id=session_id, fault=fault is not None
-            )
-
-    def _record(
-        self,
-        incoming: _Incoming,
-        at: float,
-        *,
-        status: int | None,
-        session_id: str | None,
-        fault: bool,
-    ) -> None:
-        """Add a journal entry, keeping the journal ordered by arrival."""
-        record = RecordedRequest(
-            method=incoming.method,
-            path=incoming.path,
-            endpoint=incoming.endpoint,
-            auth=self._auth_kind(incoming),
-            body=incoming.body,
-            raw_body=incoming.raw_body,
-            query=incoming.query,
-            session_id=session_id,
-            status=status,
-            fault=fault,
-            at=at,
-        )
-        bisect.insort(self.journal, record, key=lambda r: r.at)
-
-    @staticmethod
-    def _fault_response(fault: Fault) -> web.Response:
-        headers: dict[str, str] = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = fault.retry_after
-        if fault.malformed:
-            body, content_type, status = _MALFORMED_BODY, "application/json", 200
-        else:
-            status = fault.status if fault.status is not None else 200
-            body = fault.body if fault.body is not None else _FAULT_BODY
-            content_type = fault.content_type or "application/json"
-        headers["Content-Type"] = content_type
-        if status in (204, 304):
-            return web.Response(status=status, headers=headers)
-        return web.Response(status=status, body=body, headers=headers)
-
-    @staticmethod
-    def _respond(outcome: _Outcome) -> web.Response:
-        body = json.dumps(outcome.payload).encode()
-        headers = {"Content-Type": "application/json", **outcome.headers}
-        return web.Response(status=outcome.status, body=body, headers=headers)
+            return
+        session_id = self._resolve_session_id(incoming)
+        session = self.sessions.get(session_id) if session_id is not None else None
+        if session is not None:
+            self._enforce_timers(session)
 
     def _parse(self, request: web.Request, raw: bytes) -> _Incoming:
         method, path = request.method, request.path

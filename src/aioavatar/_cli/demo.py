@@ -1,7 +1,4 @@
-"""The ``aioavatar`` console script: a thin shell over the public API.
-
-Commands: ``demo`` (a whole session against the embedded emulator, no account needed).
-"""
+"""``aioavatar demo``: a whole session against the embedded LiveAvatar emulator, no account needed."""
 
 from __future__ import annotations
 
@@ -9,20 +6,21 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 
-from ._enums import EndReason
+from .._enums import EndReason
 
-__all__ = ["run"]
+if TYPE_CHECKING:
+    from .common import Commands
+
+__all__ = ["DEMO_AVATAR_ID", "add_parser", "command"]
 
 DEMO_AVATAR_ID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aioavatar", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_parser(commands: Commands) -> None:
     demo = commands.add_parser(
         "demo",
         help="run a whole session against the embedded LiveAvatar emulator (no account, no network)",
@@ -33,20 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-alive-interval", type=float, default=0.5, help="seconds between keep-alives"
     )
-    return parser
+    demo.set_defaults(command=command)
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; returns the exit status."""
-    args = _parser().parse_args(argv)
-    if args.command == "demo":
-        if args.duration <= 0 or args.keep_alive_interval <= 0:
-            print(
-                "aioavatar: --duration and --keep-alive-interval must be above 0", file=sys.stderr
-            )
-            return 2
-        return anyio.run(_demo, args.duration, args.keep_alive_interval)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+def command(args: argparse.Namespace) -> int:
+    if args.duration <= 0 or args.keep_alive_interval <= 0:
+        print("aioavatar: --duration and --keep-alive-interval must be above 0", file=sys.stderr)
+        return 2
+    return anyio.run(_demo, args.duration, args.keep_alive_interval)
 
 
 class _StepPrinter(logging.Handler):
@@ -61,8 +53,8 @@ class _StepPrinter(logging.Handler):
 
 
 async def _demo(duration: float, keep_alive_interval: float) -> int:
-    from ._session import AvatarSession
-    from .testing import LiveAvatarEmulator
+    from .._avatar_session import AvatarSession
+    from ..testing import LiveAvatarEmulator
 
     started = time.monotonic()
     logger = logging.getLogger("aioavatar")

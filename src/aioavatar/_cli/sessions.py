@@ -1,0 +1,347 @@
+"""``aioavatar sessions list|get|stop|reap``: see and stop the account's sessions.
+
+The cure for sessions leaked by other programs: ``reap`` stops every active session (older than
+``--older-than``) after asking, so they stop burning credits and count against the concurrency limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._enums import EndReason, SessionType
+from ..exceptions import AvatarError
+from ..liveavatar import LiveAvatarClient, SessionEntry
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    UsageError,
+    add_connection_options,
+    end_reason,
+    liveavatar_client,
+    positive_seconds,
+    print_json,
+    session_id,
+)
+
+if TYPE_CHECKING:
+    from .common import Commands
+
+__all__ = ["add_parser", "session_json"]
+
+_PAGE_SIZE = 100
+# Bounds the pages `reap` reads, so a server that keeps answering `next` cannot loop it forever.
+_MAX_PAGES = 100
+
+
+def add_parser(commands: Commands) -> None:
+    sessions = commands.add_parser(
+        "sessions",
+        help="list, inspect and stop the account's LiveAvatar sessions",
+        description="List, inspect and stop the account's LiveAvatar sessions "
+        "(API key from LIVEAVATAR_API_KEY).",
+    )
+    actions = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    listing = actions.add_parser("list", help="list active (or historic) sessions, newest first")
+    listing.add_argument(
+        "--historic", action="store_true", help="list ended sessions instead of active ones"
+    )
+    listing.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="show at most N sessions (default 100)",
+    )
+    _add_common(listing)
+    listing.set_defaults(command=_list)
+
+    get = actions.add_parser("get", help="show one session (historic ones carry the end reason)")
+    get.add_argument("session_id", type=session_id, metavar="SESSION_ID")
+    _add_common(get)
+    get.set_defaults(command=_get)
+
+    stop = actions.add_parser("stop", help="stop one session")
+    stop.add_argument("session_id", type=session_id, metavar="SESSION_ID")
+    stop.add_argument(
+        "--reason",
+        type=end_reason,
+        default=EndReason.USER_CLOSED,
+        metavar="R",
+        help="the end reason sent with the stop (default USER_CLOSED)",
+    )
+    _add_common(stop)
+    stop.set_defaults(command=_stop)
+
+    reap = actions.add_parser(
+        "reap",
+        help="stop every active session (older than --older-than), after asking",
+        description="Stop every active session of the account that has run longer than "
+        "--older-than seconds. Lists them and asks for confirmation on the terminal unless --yes; "
+        "without a terminal and without --yes it refuses.",
+    )
+    reap.add_argument(
+        "--older-than",
+        type=positive_seconds,
+        default=None,
+        metavar="S",
+        help="only sessions that have run longer than S seconds (default: every active session)",
+    )
+    reap.add_argument(
+        "--reason",
+        type=end_reason,
+        default=EndReason.ZOMBIE_SESSION_REAP,
+        metavar="R",
+        help="the end reason sent with each stop (default ZOMBIE_SESSION_REAP)",
+    )
+    reap.add_argument("-y", "--yes", action="store_true", help="stop them without asking")
+    _add_common(reap)
+    reap.set_defaults(command=_reap)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON (fields in the README)")
+    add_connection_options(parser)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, got {value!r}")
+    return number
+
+
+# --- JSON and text shapes ------------------------------------------------------------------------------
+
+
+def session_json(entry: SessionEntry) -> dict[str, Any]:
+    """The stable JSON of one session: every key always present, ``null`` when the server sent none."""
+    return {
+        "id": entry.id,
+        "mode": _text(entry.mode),
+        "is_sandbox": entry.is_sandbox,
+        "source": _text(entry.source),
+        "created_at": entry.created_at,
+        "updated_at": entry.updated_at,
+        "duration": entry.duration,
+        "credits_consumed": entry.credits_consumed,
+        "end_at": entry.end_at,
+        "end_reason": _text(entry.end_reason),
+    }
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    whole = int(value)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _table(entries: list[SessionEntry], *, historic: bool) -> str:
+    header = ["ID", "MODE", "SANDBOX", "SOURCE", "CREATED", "DURATION"]
+    if historic:
+        header.append("END REASON")
+    rows = [header]
+    for e in entries:
+        row = [
+            e.id,
+            _text(e.mode) or "-",
+            "-" if e.is_sandbox is None else ("yes" if e.is_sandbox else "no"),
+            _text(e.source) or "-",
+            (e.created_at or "-")[:19],
+            _seconds(e.duration),
+        ]
+        if historic:
+            row.append(_text(e.end_reason) or "-")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+# --- list, get, stop -----------------------------------------------------------------------------------
+
+
+async def _read_sessions(
+    client: LiveAvatarClient, kind: SessionType, limit: int
+) -> tuple[int, list[SessionEntry]]:
+    """Up to ``limit`` sessions of ``kind``, newest first, and the server's total count."""
+    entries: list[SessionEntry] = []
+    count, page_number = 0, 1
+    while len(entries) < limit and page_number <= _MAX_PAGES:
+        page = await client.list_sessions(kind, page=page_number, page_size=_PAGE_SIZE)
+        count = page.count
+        entries.extend(page.results)
+        if page.next is None or not page.results:
+            break
+        page_number += 1
+    return count, entries[:limit]
+
+
+def _list(args: argparse.Namespace) -> int:
+    kind = SessionType.HISTORIC if args.historic else SessionType.ACTIVE
+
+    async def main() -> tuple[int, list[SessionEntry]]:
+        async with liveavatar_client(args) as client:
+            return await _read_sessions(client, kind, args.limit)
+
+    count, entries = anyio.run(main)
+    if args.json:
+        print_json(
+            {"type": kind.value, "count": count, "sessions": [session_json(e) for e in entries]}
+        )
+    elif not entries:
+        print(f"No {kind.value} session.")
+    else:
+        print(_table(entries, historic=args.historic))
+        more = f" (showing {len(entries)}; raise --limit for more)" if count > len(entries) else ""
+        print(f"{count} {kind.value} session{'s' if count != 1 else ''}{more}")
+    return EXIT_OK
+
+
+def _get(args: argparse.Namespace) -> int:
+    async def main() -> SessionEntry:
+        async with liveavatar_client(args) as client:
+            return await client.get_session(args.session_id)
+
+    entry = anyio.run(main)
+    document = session_json(entry)
+    if args.json:
+        print_json(document)
+    else:
+        width = max(len(k) for k in document)
+        for key, value in document.items():
+            print(f"{key.ljust(width)}  {'-' if value is None else value}")
+    return EXIT_OK
+
+
+def _stop(args: argparse.Namespace) -> int:
+    async def main() -> bool:
+        async with liveavatar_client(args) as client:
+            return await client.stop_session(args.session_id, reason=args.reason)
+
+    stopped = anyio.run(main)
+    if args.json:
+        print_json({"id": args.session_id, "reason": args.reason.value, "stopped": stopped})
+    elif stopped:
+        print(f"Stopped session {args.session_id} ({args.reason.value}).")
+    else:
+        print(f"Session {args.session_id} had already ended (or never existed): nothing to stop.")
+    return EXIT_OK
+
+
+# --- reap ----------------------------------------------------------------------------------------------
+
+
+def _age(entry: SessionEntry, now: dt.datetime) -> float | None:
+    """Seconds the session has run: the server's ``duration``, else since ``created_at``."""
+    if entry.duration is not None:
+        return entry.duration
+    if entry.created_at is None:
+        return None
+    try:
+        created = dt.datetime.fromisoformat(entry.created_at)
+    except ValueError:
+        return None
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return (now - created).total_seconds()
+
+
+def _reapable(entries: list[SessionEntry], older_than: float | None) -> list[SessionEntry]:
+    if older_than is None:
+        return entries
+    now = dt.datetime.now(dt.UTC)
+    chosen = []
+    for entry in entries:
+        age = _age(entry, now)
+        if age is not None and age > older_than:
+            chosen.append(entry)
+    return chosen
+
+
+def _confirm(entries: list[SessionEntry], reason: EndReason) -> bool:
+    """Ask on the terminal; ``False`` unless the answer is yes.
+
+    Raises:
+        UsageError: standard input is not a terminal (pass ``--yes``).
+    """
+    count = f"{len(entries)} session{'s' if len(entries) != 1 else ''}"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"refusing to stop {count} without confirmation: standard input is not a terminal; "
+            "pass --yes to stop them"
+        )
+    sys.stderr.write(_table(entries, historic=False) + "\n")
+    sys.stderr.write(f"Stop these {count} with reason {reason.value}? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def _stop_each(
+    client: LiveAvatarClient, entries: list[SessionEntry], reason: EndReason
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for (
+        entry
+    ) in entries:  # one at a time: an operator's tool, and the output keeps the list's order
+        result: dict[str, Any] = {"id": entry.id, "duration": entry.duration, "error": None}
+        try:
+            stopped = await client.stop_session(entry.id, reason=reason)
+        except AvatarError as exc:
+            result["result"] = "failed"
+            result["error"] = str(exc)
+        else:
+            result["result"] = "stopped" if stopped else "already_ended"
+        results.append(result)
+    return results
+
+
+def _reap(args: argparse.Namespace) -> int:
+    client = liveavatar_client(args)  # a user error (no key, bad URL) surfaces before any I/O
+
+    async def find() -> list[SessionEntry]:
+        async with client:
+            _, active = await _read_sessions(
+                client, SessionType.ACTIVE, limit=_PAGE_SIZE * _MAX_PAGES
+            )
+            return _reapable(active, args.older_than)
+
+    matched = anyio.run(find)
+    if matched and not args.yes and not _confirm(matched, args.reason):
+        print("aioavatar: aborted: no session stopped", file=sys.stderr)
+        return EXIT_FAILURE
+
+    async def stop() -> list[dict[str, Any]]:
+        async with liveavatar_client(args) as again:  # a new pool: the first loop has closed
+            return await _stop_each(again, matched, args.reason)
+
+    results = anyio.run(stop) if matched else []
+    if args.json:
+        print_json({"reason": args.reason.value, "sessions": results})
+    elif not results:
+        older = f" older than {args.older_than:g} s" if args.older_than is not None else ""
+        print(f"No active session{older}: nothing to stop.")
+    else:
+        for r in results:
+            label = {"stopped": "stopped", "already_ended": "had already ended"}.get(
+                r["result"], f"FAILED: {r['error']}"
+            )
+            print(f"{r['id']}  {label}")
+        done = sum(r["result"] != "failed" for r in results)
+        print(f"{done} of {len(results)} sessions ended ({args.reason.value}).")
+    return EXIT_OK if all(r["result"] != "failed" for r in results) else EXIT_FAILURE

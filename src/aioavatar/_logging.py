@@ -1,0 +1,136 @@
+"""The one ``aioavatar`` logger, what it may carry, and the filter that redacts what slipped through.
+
+Every record of the SDK goes to ``logging.getLogger("aioavatar")`` (no child loggers), and carries only
+items from this allowlist:
+
+- method and path (the path may hold a session id; never a query string, a host or a header),
+- HTTP status, duration, attempt number, the server's request id,
+- session id, end reason, and the class name of an error (``RequestTimeout``, ``ServerDisconnectedError``).
+
+Never a header, a body, a credential, or the ``repr`` of an aiohttp object.
+
+As a second line of defence, :class:`RedactingFilter` is attached to the ``aioavatar`` logger when the
+package is imported. It masks bearer tokens, ``X-API-KEY`` and ``Authorization`` values, Kaltura ``KS``
+values, JWT-shaped strings, and the value of every credential the SDK currently holds (API keys of open
+clients, session tokens still referenced), in the message, its arguments, the formatted exception and the
+stack. A logger's filters only see records logged to that logger, so to redact other libraries' records
+(aiohttp's, your own) as well, add a :class:`RedactingFilter` to your handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import weakref
+from typing import Final
+
+from ._secret import Secret
+
+__all__ = ["MASK", "RedactingFilter", "describe_error", "logger", "redact", "track_secret"]
+
+MASK: Final = "**********"
+
+# A credential shorter than this is not tracked by value (masking every "test" in a log line helps
+# nobody); the patterns below still apply.
+MIN_TRACKED_LENGTH: Final = 8
+
+_CREDENTIAL = r"[^\s'\",;}\]]+"
+_PREFIXED: Final = (
+    # Authorization: Bearer <x> / KS <x> / Basic <x>, in headers, dict reprs and prose alike.
+    re.compile(r"(?i)(\bauthorization['\"]?\s*[:=]\s*['\"]?(?:[a-z]+\s+)?)" + _CREDENTIAL),
+    # A bare "Bearer <token68>" (the word alone, as in prose, is left be).
+    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/-]{8,}=*"),
+    re.compile(r"(?i)(\bx-api-key['\"]?\s*[:=]\s*['\"]?)" + _CREDENTIAL),
+    # A Kaltura session: "KS <ks>" in a header, "ks=<ks>" in a query or form.
+    re.compile(r"(\bKS\s+)[A-Za-z0-9+/=_|.-]{16,}"),
+    re.compile(r"(?i)(\bks['\"]?\s*[:=]\s*['\"]?)[A-Za-z0-9+/=_|.-]{16,}"),
+)
+_JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+# Credentials by value, each alive as long as the object that holds it (a client, a session token).
+# Plain weak references, pruned on registration: no callback ever mutates this list while a filter
+# iterates over a copy of it.
+_tracked: list[tuple[weakref.ref[object], str]] = []
+_live_after_prune = 0
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error as the allowlist permits it in a log line: its class, and its HTTP status if it has one.
+
+    Never ``str(exc)``: an API error's text carries the server's message, which is not on the list.
+    """
+    status = getattr(exc, "status", None)
+    name = type(exc).__name__
+    return f"{name} (HTTP {status})" if isinstance(status, int) and status else name
+
+
+def track_secret(owner: object, secret: Secret | str) -> None:
+    """Mask ``secret``'s value in every record the filter sees, for as long as ``owner`` lives.
+
+    ``owner`` must support weak references (clients and attrs models do).
+    """
+    global _live_after_prune
+    value = secret.get_secret_value() if isinstance(secret, Secret) else secret
+    if len(value) < MIN_TRACKED_LENGTH:
+        return
+    if len(_tracked) >= 2 * _live_after_prune + 64:
+        _tracked[:] = [(ref, v) for ref, v in _tracked if ref() is not None]
+        _live_after_prune = len(_tracked)
+    _tracked.append((weakref.ref(owner), value))
+
+
+def _live_values() -> list[str]:
+    return [value for ref, value in list(_tracked) if ref() is not None]
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential-shaped substring and every tracked credential masked."""
+    for value in _live_values():
+        if value in text:
+            text = text.replace(value, MASK)
+    for pattern in _PREFIXED:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    return _JWT.sub(MASK, text)
+
+
+_EXCEPTION_FORMATTER: Final = logging.Formatter()
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks credentials in a record; it never drops a record.
+
+    The message is rendered once (``msg % args``) and, when anything had to be masked, replaced by the
+    masked text (``args`` cleared). An exception or stack attached to the record is rendered and, when
+    anything had to be masked, replaced by the masked text (``exc_info`` cleared, so that no formatter
+    renders the original again).
+
+    The SDK attaches one to the ``aioavatar`` logger at import. Attach another to a handler to cover every
+    logger that handler serves::
+
+        handler.addFilter(aioavatar.RedactingFilter())
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the record in place; always ``True``."""
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string is the handler's to report
+            return True
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info is not None and record.exc_info[0] is not None:
+            text = record.exc_text or _EXCEPTION_FORMATTER.formatException(record.exc_info)
+            masked = redact(text)
+            if masked != text:
+                record.exc_info, record.exc_text = None, masked
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+logger: Final = logging.getLogger("aioavatar")
+if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+    logger.addFilter(RedactingFilter())

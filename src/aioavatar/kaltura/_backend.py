@@ -1,0 +1,75 @@
+"""The Kaltura side of the session lifecycle: create and init-client, keep-alive, end."""
+
+from __future__ import annotations
+
+from .._enums import EndReason
+from ..exceptions import APIError
+from ._client import KalturaAvatarClient
+from ._models import KalturaSessionInfo, KalturaSessionRequest, KalturaSessionToken
+
+__all__ = ["IDLE_TIMEOUT", "KalturaBackend"]
+
+#: Kaltura publishes no idle window (it asks for a keep-alive every 10 s; a live session was seen to
+#: survive 70 s without one). After 60 s without a successful beat the session is presumed lost.
+IDLE_TIMEOUT = 60.0
+
+
+class KalturaBackend:
+    """One Kaltura session as the lifecycle drives it (see ``aioavatar._session.SessionBackend``).
+
+    Kaltura has no step that opens nothing: ``create`` opens the session, so both ``create`` and
+    ``init-client`` are the lifecycle's ``open``. Its end takes no reason and there is no status endpoint:
+    the lifecycle records the reason locally, and a session the server ended reports ``UNKNOWN``.
+    """
+
+    idle_timeout = IDLE_TIMEOUT
+
+    def __init__(self, client: KalturaAvatarClient, request: KalturaSessionRequest) -> None:
+        self._client = client
+        self._request = request
+        self._token: KalturaSessionToken | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        return self._token.session_id if self._token is not None else None
+
+    @property
+    def token(self) -> KalturaSessionToken | None:
+        """The id and token ``create`` returned (``None`` before)."""
+        return self._token
+
+    def _require_token(self) -> KalturaSessionToken:
+        if self._token is None:
+            raise RuntimeError("no session yet")
+        return self._token
+
+    async def prepare(self) -> None:
+        """Nothing: Kaltura's first call already opens the session."""
+
+    async def open(self) -> KalturaSessionInfo:
+        self._token = await self._client.create_session(request=self._request)
+        return await self._client.init_client(self._token.session_id, token=self._token.token)
+
+    def left_running(self, error: BaseException) -> bool:
+        # Once create has answered the session runs, whatever init-client then said, unless the server
+        # says the session is gone.
+        gone = isinstance(error, APIError) and error.status in (404, 410)
+        return self._token is not None and not gone
+
+    def max_duration(self, info: KalturaSessionInfo) -> float | None:
+        return None
+
+    async def keep_alive(self, *, timeout: float, deadline: float) -> None:
+        token = self._require_token()
+        await self._client.keep_alive(
+            token.session_id, token=token.token, timeout=timeout, deadline=deadline
+        )
+
+    async def close(self, reason: EndReason, *, deadline: float) -> bool:
+        token = self._require_token()
+        return await self._client.end_session(
+            token.session_id, token=token.token, deadline=deadline
+        )
+
+    async def end_reason(self) -> EndReason:
+        return EndReason.UNKNOWN

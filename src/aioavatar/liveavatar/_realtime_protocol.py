@@ -1,0 +1,179 @@
+"""Sans-I/O: the JSON of the LITE-mode WebSocket and how audio is cut into messages. No aiohttp here.
+
+Pure functions of bytes and strings, tested without a network: the I/O in
+``aioavatar.liveavatar._realtime`` sends what :func:`encode_message` builds and hands every text frame it
+receives to :func:`decode_event`, which never raises.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._audio import PCM_BYTES_PER_SECOND, PCM_SAMPLE_WIDTH
+from ._realtime_models import (
+    AgentStateUpdated,
+    ClientMessage,
+    ErrorEvent,
+    RawEvent,
+    RealtimeEvent,
+    SessionStateUpdated,
+    SocketState,
+    SpeakAudio,
+    SpeakEnded,
+    SpeakInterrupted,
+    SpeakStarted,
+    WarningEvent,
+)
+
+__all__ = [
+    "CHUNK_SECONDS",
+    "FIRST_CHUNK_SECONDS",
+    "MAX_MESSAGE_BYTES",
+    "decode_event",
+    "encode_message",
+    "new_event_id",
+    "split_audio",
+]
+
+#: The first chunk of an utterance is short, so that the avatar starts speaking soon (reference: 400-600 ms).
+FIRST_CHUNK_SECONDS = 0.5
+#: Every later chunk carries about one second of audio.
+CHUNK_SECONDS = 1.0
+#: The server refuses messages of 1 MB or more.
+MAX_MESSAGE_BYTES = 1_000_000
+
+
+def new_event_id() -> str:
+    """A fresh ``event_id``."""
+    return str(uuid.uuid4())
+
+
+def split_audio(
+    pcm: bytes, *, first_seconds: float = FIRST_CHUNK_SECONDS, seconds: float = CHUNK_SECONDS
+) -> list[bytes]:
+    """Cut PCM 16-bit mono 24 kHz audio into chunks: ``first_seconds``, then ``seconds`` each.
+
+    Chunks hold whole samples; the last one holds what is left. ``pcm`` must already be checked (an even,
+    non-zero number of bytes).
+    """
+    first = _whole_samples(first_seconds)
+    rest = _whole_samples(seconds)
+    chunks = [pcm[:first]]
+    for start in range(first, len(pcm), rest):
+        chunks.append(pcm[start : start + rest])
+    return [c for c in chunks if c]
+
+
+def _whole_samples(seconds: float) -> int:
+    size = int(seconds * PCM_BYTES_PER_SECOND)
+    return max(PCM_SAMPLE_WIDTH, size - size % PCM_SAMPLE_WIDTH)
+
+
+def encode_message(message: ClientMessage) -> str:
+    """The JSON text frame of a client message (audio as base64).
+
+    Raises:
+        ValueError: the frame would be :data:`MAX_MESSAGE_BYTES` or larger (the server would refuse it).
+    """
+    body: dict[str, Any] = {"type": message.type}
+    if isinstance(message, SpeakAudio):
+        body["audio"] = base64.b64encode(message.audio).decode("ascii")
+    if message.event_id is not None:
+        body["event_id"] = message.event_id
+    frame = json.dumps(body, separators=(",", ":"))
+    if len(frame) >= MAX_MESSAGE_BYTES:  # ASCII only: characters are bytes
+        raise ValueError(f"a {message.type} message of {len(frame)} bytes is over the 1 MB limit")
+    return frame
+
+
+def decode_event(frame: str) -> RealtimeEvent:
+    """The event of one text frame from the server; never raises.
+
+    Known types become their typed event (fields of a wrong type read as ``None``); any other type, and
+    anything that is not a JSON object with a string ``type``, becomes a :class:`RawEvent`.
+    """
+    try:
+        message = json.loads(frame)
+    except ValueError:
+        return RawEvent(type="", data={"text": frame})
+    if not isinstance(message, dict):
+        return RawEvent(type="", data={"text": frame})
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return RawEvent(type="", data=message)
+    parse = _PARSERS.get(kind)
+    if parse is None:
+        return RawEvent(type=kind, data=message)
+    return parse(message)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _task_id(message: Mapping[str, Any]) -> str | None:
+    task = message.get("task")
+    return _str(task.get("id")) if isinstance(task, Mapping) else None
+
+
+def _state(message: dict[str, Any]) -> SessionStateUpdated:
+    raw = _str(message.get("state"))
+    return SessionStateUpdated(state=SocketState(raw) if raw is not None else None, data=message)
+
+
+def _speak_started(message: dict[str, Any]) -> SpeakStarted:
+    event_id, task_id = _str(message.get("event_id")), _task_id(message)
+    return SpeakStarted(event_id=event_id, task_id=task_id, data=message)
+
+
+def _speak_ended(message: dict[str, Any]) -> SpeakEnded:
+    event_id, task_id = _str(message.get("event_id")), _task_id(message)
+    return SpeakEnded(event_id=event_id, task_id=task_id, data=message)
+
+
+def _speak_interrupted(message: dict[str, Any]) -> SpeakInterrupted:
+    event_id, task_id = _str(message.get("event_id")), _task_id(message)
+    return SpeakInterrupted(event_id=event_id, task_id=task_id, data=message)
+
+
+def _agent_state(message: dict[str, Any]) -> AgentStateUpdated:
+    return AgentStateUpdated(state=_str(message.get("state")), data=message)
+
+
+def _error(message: dict[str, Any]) -> ErrorEvent:
+    error = message.get("error")
+    details: Mapping[str, Any] = error if isinstance(error, Mapping) else {}
+    text = _str(details.get("message")) or _str(message.get("message"))
+    if text is None and isinstance(error, str):
+        text = error
+    return ErrorEvent(
+        error_type=_str(details.get("type")),
+        message=text,
+        event_id=_str(details.get("event_id")) or _str(message.get("event_id")),
+        data=message,
+    )
+
+
+def _warning(message: dict[str, Any]) -> WarningEvent:
+    warning = message.get("warning")
+    text = _str(message.get("message"))
+    if text is None and isinstance(warning, Mapping):
+        text = _str(warning.get("message"))
+    elif text is None:
+        text = _str(warning)
+    return WarningEvent(message=text, data=message)
+
+
+_PARSERS: dict[str, Callable[[dict[str, Any]], RealtimeEvent]] = {
+    SessionStateUpdated.type: _state,
+    SpeakStarted.type: _speak_started,
+    SpeakEnded.type: _speak_ended,
+    SpeakInterrupted.type: _speak_interrupted,
+    AgentStateUpdated.type: _agent_state,
+    ErrorEvent.type: _error,
+    WarningEvent.type: _warning,
+}

@@ -1,0 +1,599 @@
+"""KalturaAvatarClient, KalturaAvatarSession and KalturaEmulator over real sockets: the Kaltura rules.
+
+The lifecycle matrix both providers share lives in ``test_session.py``; this file holds what only Kaltura
+has: two auth stages, ``success`` in the body, regions, 404/410 for ended sessions, non-idempotent
+create and init-client, multipart audio, and the emulator's own rules.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import logging
+import pickle
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from aioavatar import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    EndReason,
+    KalturaAvatarClient,
+    KalturaAvatarSession,
+    KalturaSessionRequest,
+    NotFoundError,
+    ResponseDecodeError,
+    RetryPolicy,
+    Secret,
+    ServerError,
+    SessionEndedError,
+    TransportError,
+)
+from aioavatar._protocol import RawResponse, decode_success, encode_multipart
+from aioavatar.testing import KalturaEmulator
+
+from .conftest import FAST_RETRIES
+from .providers import KALTURA_AVATAR_ID, KS
+
+pytestmark = pytest.mark.anyio
+
+MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8 + b"\r\n--\r\n"
+
+
+async def open_session(client: KalturaAvatarClient) -> tuple[str, Secret]:
+    created = await client.create_session(KALTURA_AVATAR_ID)
+    return created.session_id, created.token
+
+
+# --- the client, endpoint by endpoint ------------------------------------------------------------------
+
+
+async def test_every_endpoint_sends_what_kaltura_expects(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """Create (KS) then init-client, keep-alive, say-audio, say-text, interrupt and end (Bearer)."""
+    created = await kaltura_client.create_session(
+        KALTURA_AVATAR_ID, voice_id="v-1", voice_speed=1.2
+    )
+    assert isinstance(created.token, Secret)
+    sid, token = created.session_id, created.token
+    info = await kaltura_client.init_client(sid, token=token)
+    assert info.whep_url.startswith("https://")
+    assert sid in info.whep_url
+    assert info.turn.url.startswith("turn:")
+    assert info.turn.username
+    assert info.turn.credential
+    await kaltura_client.keep_alive(sid, token=token)
+    audio_turn = await kaltura_client.say_audio(sid, MP3, token=token, duration=2.5)
+    text_turn = await kaltura_client.say_text(
+        sid, "Hello", token=token, turn_id="t-2", is_final=False
+    )
+    await kaltura_client.interrupt(sid, token=token)
+    assert await kaltura_client.end_session(sid, token=token) is True
+
+    journal = kaltura_emulator.journal
+    assert [(r.endpoint, r.auth, r.status) for r in journal] == [
+        ("create", "ks", 200),
+        ("init_client", "bearer", 200),
+        ("keep_alive", "bearer", 200),
+        ("say_audio", "bearer", 200),
+        ("say_text", "bearer", 200),
+        ("interrupt", "bearer", 200),
+        ("end", "bearer", 200),
+    ]
+    assert journal[0].path == "/v1/avatar-session/create"
+    assert journal[0].body == {
+        "visualConfig": {"id": KALTURA_AVATAR_ID},
+        "voiceConfig": {"id": "v-1", "speed": 1.2},
+    }
+    assert [r.path for r in journal[1:]] == [
+        f"/v1/avatar-session/{sid}/{action}"
+        for action in ("init-client", "keep-alive", "say-audio", "say-text", "interrupt", "end")
+    ]
+    assert all(r.body == {} for r in journal if r.endpoint in ("init_client", "keep_alive", "end"))
+    assert journal[4].body == {"text": "Hello", "turnId": "t-2", "isFinal": False}
+    assert text_turn == "t-2"
+    session = kaltura_emulator.sessions[sid]
+    audio, text = session.turns
+    assert (audio.kind, audio.turn_id, audio.duration, audio.audio) == (
+        "audio",
+        audio_turn,
+        2.5,
+        MP3,
+    )
+    assert (audio.filename, audio.content_type) == ("audio.mp3", "audio/mpeg")
+    assert (text.kind, text.text, text.is_final) == ("text", "Hello", False)
+    assert (session.streams, session.interrupts, session.ended_by) == (1, 1, "end")
+
+
+async def test_create_with_a_ready_request(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A ready KalturaSessionRequest is sent as is; mixing it with fields is refused before I/O."""
+    await kaltura_client.create_session(request=KalturaSessionRequest(avatar_id="a-1"))
+    assert kaltura_emulator.journal[0].body == {"visualConfig": {"id": "a-1"}}
+    with pytest.raises(ConfigurationError, match="request"):
+        await kaltura_client.create_session("a-2", request=KalturaSessionRequest(avatar_id="a-1"))
+    assert len(kaltura_emulator.journal) == 1
+
+
+@pytest.mark.parametrize("ended_status", [404, 410])
+async def test_end_of_an_ended_session_means_already_ended(ended_status: int) -> None:
+    """A second end answered 404 (live server) or 410 (docs) returns False, not an error."""
+    async with (
+        KalturaEmulator(ks=KS, ended_status=ended_status) as emulator,
+        KalturaAvatarClient(KS, base_url=emulator.base_url) as client,
+    ):
+        sid, token = await open_session(client)
+        assert await client.end_session(sid, token=token) is True
+        assert await client.end_session(sid, token=token) is False
+        with pytest.raises(APIError) as info:
+            await client.keep_alive(sid, token=token)
+    assert info.value.status == ended_status
+    assert [r.status for r in emulator.requests("end")] == [200, ended_status]
+
+
+async def test_error_body_on_http_200_is_an_error(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """success: false on HTTP 200 raises APIError with the server's message, for every call."""
+    sid, token = await open_session(kaltura_client)
+    error_body = b'{"success": false, "error": "Session expired"}'
+    kaltura_emulator.inject("keep_alive", body=error_body)
+    with pytest.raises(APIError, match="Session expired") as info:
+        await kaltura_client.keep_alive(sid, token=token)
+    assert info.value.status == 200
+    kaltura_emulator.inject("create", body=error_body)
+    with pytest.raises(APIError, match="Session expired"):
+        await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    kaltura_emulator.inject("end", body=b'{"sessionId": "x"}')
+    with pytest.raises(APIError, match="does not say success"):
+        await kaltura_client.end_session(sid, token=token)
+
+
+async def test_create_and_init_client_are_never_retried_once_sent(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """create and init-client get one request each on a 503 or a dropped answer; keep-alive is
+    retried."""
+    kaltura_emulator.inject("create", status=503)
+    with pytest.raises(ServerError):
+        await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    kaltura_emulator.inject("create", drop=True, apply=True)
+    with pytest.raises(TransportError):
+        await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    assert len(kaltura_emulator.requests("create")) == 2
+    assert len(kaltura_emulator.sessions) == 1  # the dropped answer's session exists
+    sid, token = await open_session(kaltura_client)
+    kaltura_emulator.inject("init_client", status=503)
+    with pytest.raises(ServerError):
+        await kaltura_client.init_client(sid, token=token)
+    assert len(kaltura_emulator.requests("init_client")) == 1
+    kaltura_emulator.inject("keep_alive", status=503)
+    await kaltura_client.keep_alive(sid, token=token)
+    assert [r.status for r in kaltura_emulator.requests("keep_alive")] == [503, 200]
+    kaltura_emulator.inject("keep_alive", status=503)  # a call's own policy wins over the client's
+    with pytest.raises(ServerError):
+        await kaltura_client.keep_alive(sid, token=token, retry_policy=RetryPolicy(retries=0))
+    assert len(kaltura_emulator.requests("keep_alive")) == 3
+
+
+async def test_say_text_503_says_the_endpoint_is_unavailable() -> None:
+    """The live server's 503 on say-text becomes a ServerError that says so; it is not retried."""
+    async with (
+        KalturaEmulator(ks=KS, say_text_unavailable=True) as emulator,
+        KalturaAvatarClient(KS, base_url=emulator.base_url, retry_policy=FAST_RETRIES) as client,
+    ):
+        sid, token = await open_session(client)
+        with pytest.raises(ServerError, match="say-text is unavailable") as info:
+            await client.say_text(sid, "hello", token=token)
+        assert info.value.status == 503
+        assert len(emulator.requests("say_text")) == 1
+        await client.say_audio(sid, MP3, token=token, duration=1.0)  # the way that works
+        assert [t.kind for t in emulator.sessions[sid].turns] == ["audio"]
+
+
+async def test_say_audio_with_quotes_in_the_filename(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """The multipart form survives a filename with quotes and another media type."""
+    sid, token = await open_session(kaltura_client)
+    await kaltura_client.say_audio(
+        sid, MP3, token=token, duration=3, filename='my "best".wav', content_type="audio/wav"
+    )
+    (turn,) = kaltura_emulator.sessions[sid].turns
+    assert (turn.filename, turn.content_type, turn.audio, turn.duration) == (
+        "my %22best%22.wav",
+        "audio/wav",
+        MP3,
+        3.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        ({"duration": 0}, "duration"),
+        ({"duration": -1.0}, "duration"),
+        ({"duration": float("nan")}, "duration"),
+        ({"duration": "1.5"}, "duration"),
+        ({"duration": True}, "duration"),
+        ({"audio": b""}, "audio"),
+        ({"audio": "text"}, "audio"),
+        ({"turn_id": ""}, "turn_id"),
+        ({"filename": " "}, "filename"),
+        ({"content_type": "audio/mpeg\r\nX-Evil: 1"}, "content_type"),
+        ({"session_id": "../other"}, "session_id"),
+        ({"session_id": "a/b"}, "session_id"),
+        ({"session_id": ""}, "session_id"),
+        ({"token": ""}, "token"),
+    ],
+)
+async def test_bad_say_audio_arguments_fail_before_any_request(
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    call: dict[str, Any],
+    field: str,
+) -> None:
+    """Every bad argument of say_audio is a ConfigurationError naming it, and nothing is sent."""
+    args: dict[str, Any] = {
+        "session_id": "abc",
+        "audio": MP3,
+        "token": "t",
+        "duration": 1.0,
+        **call,
+    }
+    with pytest.raises(ConfigurationError) as info:
+        await kaltura_client.say_audio(
+            args.pop("session_id"), args.pop("audio"), token=args.pop("token"), **args
+        )
+    assert info.value.field == field
+    assert kaltura_emulator.journal == []
+
+
+async def test_bad_arguments_of_the_other_calls_fail_before_any_request(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """Empty text, a non-bool is_final, a voice speed without a voice: ConfigurationError, no I/O."""
+    client = kaltura_client
+    cases: list[tuple[Callable[[], Awaitable[Any]], str]] = [
+        (lambda: client.say_text("abc", "", token="t"), "text"),
+        (lambda: client.say_text("abc", "hi", token="t", is_final="yes"), "is_final"),  # type: ignore[arg-type]
+        (lambda: client.create_session(KALTURA_AVATAR_ID, voice_speed=1.1), "voice_speed"),
+        (lambda: client.create_session("a", voice_id="v", voice_speed=0), "voice_speed"),
+        (lambda: client.create_session(""), "avatar_id"),
+        (lambda: client.create_session(), "avatar_id"),
+        (lambda: client.keep_alive("x y", token="t"), "session_id"),
+        (lambda: client.init_client("abc", token=Secret(" ")), "token"),
+        (lambda: client.end_session("abc", token="t", timeout=0), "timeout"),
+    ]
+    for call, field in cases:
+        with pytest.raises(ConfigurationError) as info:
+            await call()
+        assert info.value.field == field
+    assert kaltura_emulator.journal == []
+
+
+# --- credentials, regions and base URLs --------------------------------------------------------------
+
+
+async def test_auth_stages(kaltura_emulator: KalturaEmulator) -> None:
+    """Create takes only a valid admin KS (401, 403); the rest only the session's own token (401)."""
+    base = kaltura_emulator.base_url
+    async with KalturaAvatarClient("wrong-ks", base_url=base) as client:
+        with pytest.raises(AuthenticationError, match="Invalid Kaltura Session") as info:
+            await client.create_session(KALTURA_AVATAR_ID)
+        assert info.value.status == 401
+    async with (
+        KalturaEmulator(ks=KS, non_admin_ks="user-ks") as emulator,
+        KalturaAvatarClient("user-ks", base_url=emulator.base_url) as client,
+    ):
+        with pytest.raises(AuthenticationError, match="not authorized") as info:
+            await client.create_session(KALTURA_AVATAR_ID)
+        assert info.value.status == 403
+    async with KalturaAvatarClient(KS, base_url=base) as client:
+        sid_a, token_a = await open_session(client)
+        sid_b, token_b = await open_session(client)
+        with pytest.raises(AuthenticationError):  # another session's token
+            await client.keep_alive(sid_b, token=token_a)
+        with pytest.raises(AuthenticationError):  # a token the server never gave
+            await client.keep_alive(sid_a, token=Secret("x"))
+        await client.keep_alive(sid_b, token=token_b)
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{base}/avatar-session/{sid_a}/keep-alive", headers={"Authorization": f"KS {KS}"}
+        ) as r:
+            assert r.status == 401
+        async with http.post(
+            f"{base}/avatar-session/create",
+            headers={"Authorization": f"Bearer {token_a.get_secret_value()}"},
+        ) as r:
+            assert r.status == 401
+    assert kaltura_emulator.sessions[sid_b].is_active
+
+
+async def test_ks_from_the_environment(
+    kaltura_emulator: KalturaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ks=..., KALTURA_AVATAR_KS is used; without either, create and a session refuse
+    before any request."""
+    monkeypatch.setenv("KALTURA_AVATAR_KS", KS)
+    async with KalturaAvatarClient(base_url=kaltura_emulator.base_url) as client:
+        assert client.has_ks
+        await open_session(client)
+    monkeypatch.delenv("KALTURA_AVATAR_KS")
+    async with KalturaAvatarClient(base_url=kaltura_emulator.base_url) as client:
+        assert not client.has_ks
+        with pytest.raises(ConfigurationError, match="KALTURA_AVATAR_KS") as info:
+            await client.create_session(KALTURA_AVATAR_ID)
+        assert info.value.field == "ks"
+        with pytest.raises(ConfigurationError, match="KALTURA_AVATAR_KS"):
+            client.session(KALTURA_AVATAR_ID)
+    with pytest.raises(ConfigurationError, match="ks"):
+        KalturaAvatarClient("  ")
+    assert len(kaltura_emulator.journal) == 1
+
+
+def test_regions_and_base_urls() -> None:
+    """nvp1 is the default, frp2 the EU; base_url wins; unknown regions list the valid ones;
+    plain http only for loopback."""
+    assert KalturaAvatarClient(KS).base_url == "https://api.avatar.us.kaltura.ai/v1"
+    assert KalturaAvatarClient(KS, region="frp2").base_url == "https://api.avatar.eu.kaltura.ai/v1"
+    custom = KalturaAvatarClient(KS, region="frp2", base_url="https://proxy.example/v1/")
+    assert custom.base_url == "https://proxy.example/v1"
+    with pytest.raises(ConfigurationError) as info:
+        KalturaAvatarClient(KS, region="us")
+    assert info.value.field == "region"
+    assert "'nvp1', 'frp2'" in str(info.value)
+    with pytest.raises(ConfigurationError, match="base_url"):
+        KalturaAvatarClient(KS, base_url="http://api.example/v1")
+    assert KalturaAvatarClient(KS, base_url="http://127.0.0.1:9/v1").base_url.startswith("http:")
+    assert KalturaAvatarClient(KS, base_url="http://localhost:9/v1").base_url.startswith("http:")
+
+
+async def test_no_credential_in_reprs_errors_logs_or_pickles(
+    kaltura_emulator: KalturaEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The KS, the session token and the TURN credential appear in no repr, log line or error."""
+    canary_ks = "canary-ks-7f3a9c"
+    texts: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        async with KalturaEmulator(ks=canary_ks) as emulator:
+            async with KalturaAvatarClient(canary_ks, base_url=emulator.base_url) as client:
+                texts.append(repr(client))
+                async with client.session(KALTURA_AVATAR_ID, keep_alive_interval=0.1) as session:
+                    await anyio.sleep(0.3)
+                    texts += [repr(session), repr(session.info), str(session.info)]
+                    token = emulator.sessions[session.session_id].token
+                    credential = session.info.turn.credential
+                created = await client.create_session(KALTURA_AVATAR_ID)
+                texts += [repr(created), str(created)]
+                emulator.inject("keep_alive", status=401)
+                with pytest.raises(AuthenticationError) as info:
+                    await client.keep_alive(created.session_id, token=created.token)
+                texts += [str(info.value), repr(info.value)]
+                texts.append(repr(pickle.loads(pickle.dumps(info.value))))
+            async with KalturaAvatarClient("not-the-ks", base_url=emulator.base_url) as bad:
+                with pytest.raises(AuthenticationError) as bad_info:
+                    await bad.create_session(KALTURA_AVATAR_ID)
+                texts.append(str(bad_info.value))
+    texts += [record.getMessage() for record in caplog.records]
+    assert caplog.records  # the session logged its steps
+    for secret in (canary_ks, "not-the-ks", token, credential, created.token.get_secret_value()):
+        assert not any(secret in text for text in texts), secret
+
+
+# --- the session ------------------------------------------------------------------------------------
+
+
+async def test_session_defaults_and_speech(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A Kaltura session beats every 10 s by default, and speaks through its own token."""
+    session = kaltura_client.session(KALTURA_AVATAR_ID, voice_id="v-9")
+    assert session.keep_alive_interval == 10.0
+    with pytest.raises(RuntimeError, match="not started"):
+        await session.interrupt()
+    async with session:
+        assert session.info.whep_url
+        turn = await session.say_audio(MP3, duration=1.5, turn_id="t-1")
+        await session.say_text("hi")
+        await session.interrupt()
+    emulated = kaltura_emulator.sessions[session.session_id]
+    assert turn == "t-1"
+    assert [t.kind for t in emulated.turns] == ["audio", "text"]
+    assert emulated.interrupts == 1
+    assert emulated.voice_id == "v-9"
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert len(kaltura_emulator.requests("end")) == 1
+
+
+@pytest.mark.parametrize(("status", "ends"), [(400, 1), (401, 1), (404, 0), (410, 0)])
+async def test_init_client_refused_after_create_still_ends_the_session(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, status: int, ends: int
+) -> None:
+    """Create opened the session: an init-client refusal is followed by one end, unless the server
+    says the session is gone (404/410)."""
+    kaltura_emulator.inject("init_client", status=status)
+    with pytest.raises(APIError) as info:
+        async with kaltura_client.session(KALTURA_AVATAR_ID):
+            pytest.fail("the block must not run")
+    assert info.value.status == status
+    assert len(kaltura_emulator.requests("end")) == ends
+    assert len(kaltura_emulator.active_sessions()) == 1 - ends
+
+
+async def test_session_reaped_by_the_server_raises_session_ended() -> None:
+    """A session the server reaped (keep-alives stopped) answers 404: SessionEndedError, UNKNOWN."""
+    async with (
+        KalturaEmulator(ks=KS, idle_timeout=0.3) as emulator,
+        KalturaAvatarClient(KS, base_url=emulator.base_url) as client,
+    ):
+        with pytest.raises(SessionEndedError) as info:
+            async with client.session(KALTURA_AVATAR_ID, keep_alive_interval=0.2) as session:
+                emulator.inject("keep_alive", delay=0.5, times=10)  # beats arrive too late
+                await anyio.sleep(10)
+    assert info.value.end_reason is EndReason.UNKNOWN
+    assert emulator.sessions[session.session_id].ended_by == "idle"
+    assert emulator.requests("end") == []
+
+
+def test_session_arguments_fail_at_construction() -> None:
+    """Invalid session arguments raise ConfigurationError before any network call."""
+    client = KalturaAvatarClient(KS, base_url="http://127.0.0.1:9/v1")  # never entered
+    assert KalturaAvatarSession(KALTURA_AVATAR_ID, client=client).keep_alive_interval == 10.0
+    with pytest.raises(ConfigurationError, match="avatar_id"):
+        KalturaAvatarSession(ks=KS)
+    with pytest.raises(ConfigurationError, match="region"):
+        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, region="eu")
+    with pytest.raises(ConfigurationError, match="keep_alive_interval"):
+        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, keep_alive_interval=0)
+    with pytest.raises(ConfigurationError, match="client"):
+        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, client=client)
+    with pytest.raises(ConfigurationError, match="client"):
+        KalturaAvatarSession(KALTURA_AVATAR_ID, client="nope")  # type: ignore[arg-type]
+
+
+# --- the emulator, beyond the client ----------------------------------------------------------------
+
+
+async def post(
+    http: aiohttp.ClientSession,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    async with http.post(url, headers=headers, data=data) as response:
+        return response.status, json.loads(await response.read())
+
+
+async def test_emulator_accepts_both_documented_create_shapes(
+    kaltura_emulator: KalturaEmulator,
+) -> None:
+    """The docs' /v1/avatar-session and visualConfig.avatarId work too; a body without an avatar
+    is 400; unknown routes are 404 with an error body."""
+    base = kaltura_emulator.base_url
+    ks = {"Authorization": f"KS {KS}"}
+    async with aiohttp.ClientSession() as http:
+        status, body = await post(
+            http, f"{base}/avatar-session", headers=ks, body={"visualConfig": {"avatarId": "a"}}
+        )
+        assert status == 200
+        assert body["success"] is True
+        assert set(body) == {"success", "sessionId", "token"}
+        status, body = await post(http, f"{base}/avatar-session/create", headers=ks, body={})
+        assert (status, body) == (400, {"success": False, "error": "visualConfig.id is required"})
+        status, body = await post(
+            http,
+            f"{base}/avatar-session/create",
+            headers=ks,
+            body={"visualConfig": {"id": "a"}, "voiceConfig": {"speed": 1}},
+        )
+        assert (status, body["error"]) == (400, "voiceConfig.id is required")
+        status, body = await post(http, f"{base}/avatar-session/list", headers=ks)
+        assert (status, body["success"]) == (404, False)
+        async with http.get(f"{base}/avatar-session/create", headers=ks) as response:
+            assert response.status == 404
+    assert [r.endpoint for r in kaltura_emulator.journal] == [
+        "create",
+        "create",
+        "create",
+        "unknown",
+        "unknown",
+    ]
+
+
+async def test_emulator_checks_speech_bodies(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """say-text without text is 400 "Text is required"; say-audio needs a form with an audio file
+    and a positive duration; an empty keep-alive body counts as {}."""
+    sid, token = await open_session(kaltura_client)
+    base = f"{kaltura_emulator.base_url}/avatar-session/{sid}"
+    bearer = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    async with aiohttp.ClientSession() as http:
+        status, body = await post(
+            http, f"{base}/say-text", headers=bearer, body={"turnId": "t", "isFinal": True}
+        )
+        assert (status, body["error"]) == (400, "Text is required")
+        status, body = await post(http, f"{base}/say-audio", headers=bearer, body={"turnId": "t"})
+        assert status == 400
+        form, content_type = encode_multipart(
+            {"turnId": "t", "duration": "0"}, {"audio": ("a.mp3", "audio/mpeg", MP3)}
+        )
+        async with http.post(
+            f"{base}/say-audio", headers={**bearer, "Content-Type": content_type}, data=form
+        ) as r:
+            assert r.status == 400
+        async with http.post(f"{base}/keep-alive", headers=bearer) as r:
+            assert r.status == 200
+    assert kaltura_emulator.sessions[sid].turns == []
+
+
+async def test_emulator_injected_error_body_and_server_side_end(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """An injected status answers Kaltura's error shape; end_session ends it like the platform."""
+    sid, token = await open_session(kaltura_client)
+    kaltura_emulator.inject("interrupt", status=500, times=3)  # every attempt
+    with pytest.raises(ServerError, match="injected fault"):
+        await kaltura_client.interrupt(sid, token=token, timeout=5)
+    kaltura_emulator.end_session(sid)
+    with pytest.raises(NotFoundError):
+        await kaltura_client.interrupt(sid, token=token)
+    assert kaltura_emulator.sessions[sid].ended_by == "server"
+    assert kaltura_emulator.active_sessions() == []
+    with pytest.raises(ValueError, match="unknown endpoint"):
+        kaltura_emulator.inject("stop", status=500)
+
+
+# --- sans-I/O pieces -----------------------------------------------------------------------------------
+
+
+def raw(status: int, body: bytes) -> RawResponse:
+    return RawResponse(method="POST", path="/avatar-session/x/end", status=status, body=body)
+
+
+def test_decode_success() -> None:
+    """success: true is the only success; the status picks the error class otherwise."""
+    assert decode_success(raw(200, b'{"success": true, "sessionId": "s"}'))["sessionId"] == "s"
+    with pytest.raises(APIError, match="boom") as info:
+        decode_success(raw(200, b'{"success": false, "error": "boom"}'))
+    assert type(info.value) is APIError
+    assert info.value.status == 200
+    with pytest.raises(APIError, match="does not say success"):
+        decode_success(raw(201, b'{"success": "true"}'))
+    with pytest.raises(ResponseDecodeError):
+        decode_success(raw(200, b"[true]"))
+    with pytest.raises(ResponseDecodeError):
+        decode_success(raw(200, b"<html>"))
+    with pytest.raises(NotFoundError, match="gone"):
+        decode_success(raw(404, b'{"success": false, "error": "gone"}'))
+    with pytest.raises(APIError) as gone:
+        decode_success(raw(410, b'{"success": false, "error": "Gone"}'))
+    assert gone.value.status == 410
+
+
+def test_encode_multipart_round_trips_through_the_standard_parser() -> None:
+    """Fields and file come back byte for byte; quotes and line breaks in names are escaped."""
+    content, content_type = encode_multipart(
+        {"turnId": "t\r\n1", "duration": "2.5"}, {"audio": ('a"\nb.mp3', "audio/mpeg", MP3)}
+    )
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + content)
+    parts = {
+        part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
+    }
+    assert parts["turnId"].get_payload(decode=True) == b"t\r\n1"
+    assert parts["duration"].get_payload(decode=True) == b"2.5"
+    assert parts["audio"].get_payload(decode=True) == MP3
+    assert parts["audio"].get_filename() == "a%22%0Ab.mp3"
+    assert parts["audio"].get_content_type() == "audio/mpeg"

@@ -1,0 +1,407 @@
+"""No credential leaks: the canary API key and every session token appear in no log record (every
+logger at DEBUG, aiohttp's own included), no repr, no exception text or traceback, no pickle; and the
+redacting filter masks what a careless log call would let through."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import pickle
+import traceback
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from aioavatar import (
+    AuthenticationError,
+    AvatarError,
+    LiveAvatarClient,
+    RedactingFilter,
+    RetryPolicy,
+    ServerError,
+    SessionStopError,
+    TransportError,
+)
+from aioavatar._logging import MASK, redact, track_secret
+from aioavatar.testing import LiveAvatarEmulator
+
+from .conftest import AVATAR_ID
+from .leaks import wait_until
+
+pytestmark = pytest.mark.anyio
+
+CANARY_KEY = "canary-api-key-3f9d1c7e5b2a"
+FAST = RetryPolicy(retries=2, backoff_initial=0.001, backoff_max=0.005)
+LOGGERS = [
+    "",
+    "aioavatar",
+    "aiohttp",
+    "aiohttp.access",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "aiohttp.server",
+    "aiohttp.web",
+    "aiohttp.websocket",
+    "asyncio",
+]
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def records() -> Iterator[list[logging.LogRecord]]:
+    """Every log record of every logger, all at DEBUG (aiohttp's and asyncio's included)."""
+    keep = _Keep()
+    levels = {name: logging.getLogger(name).level for name in LOGGERS}
+    for name in LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(keep)
+    try:
+        yield keep.records
+    finally:
+        logging.getLogger().removeHandler(keep)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[LiveAvatarEmulator]:
+    """An emulator whose API key is the canary."""
+    async with LiveAvatarEmulator(api_key=CANARY_KEY) as emu:
+        yield emu
+
+
+def record_texts(record: logging.LogRecord) -> list[str]:
+    """Every way a record can be rendered: formatted with its traceback, its parts, its __dict__."""
+    texts = [repr(record.msg), repr(record.args), repr(record.__dict__)]
+    if record.exc_info is not None and record.exc_info[1] is not None:
+        texts.append("".join(traceback.format_exception(record.exc_info[1])))
+    texts.append(logging.Formatter("%(name)s %(levelname)s %(message)s").format(record))
+    texts.append(record.exc_text or "")
+    texts.append(record.stack_info or "")
+    return texts
+
+
+def exception_texts(exc: BaseException) -> list[str]:
+    """str, repr and the formatted traceback of an error and of everything chained to it; its pickle."""
+    texts = ["".join(traceback.format_exception(exc))]
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts += [str(current), repr(current), repr(current.args), repr(vars(current))]
+        todo += [current.__cause__, current.__context__]
+    if isinstance(exc, AvatarError):
+        texts.append(repr(pickle.dumps(exc)))
+        texts.append(repr(pickle.loads(pickle.dumps(exc))))
+    return texts
+
+
+def canaries(emulator: LiveAvatarEmulator) -> list[str]:
+    """The API key and every session token the emulator ever issued."""
+    tokens = [s.token for s in emulator.sessions.values()]
+    assert all(len(t) > 40 for t in tokens)
+    return [CANARY_KEY, *tokens]
+
+
+def assert_clean(texts: list[str], secrets: list[str]) -> None:
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, f"a credential leaked into: {text[:300]}"
+
+
+async def test_canaries_leak_nowhere(
+    emulator: LiveAvatarEmulator, records: list[logging.LogRecord]
+) -> None:
+    """A whole session and a series of failing ones (401, 5xx, dropped connections, timeouts, a
+    hung stop, a server echoing the credentials it was sent) leak neither the API key nor a session
+    token into any log record, repr, exception text, traceback or pickle."""
+    errors: list[BaseException] = []
+    reprs: list[str] = []
+
+    async def expect(error: type[BaseException], block: Any) -> None:
+        with pytest.raises(error) as info:
+            await block()
+        errors.append(info.value)
+
+    async with LiveAvatarClient(
+        CANARY_KEY, base_url=emulator.base_url, retry_policy=FAST
+    ) as client:
+        reprs.append(repr(client))
+
+        # A whole session with beats, one of which fails with 401 echoing the session token.
+        async with client.session(AVATAR_ID, keep_alive_interval=0.05, is_sandbox=True) as session:
+            token = emulator.sessions[session.session_id].token
+            echo = f'{{"message": "token {token} refused; Authorization: Bearer {token}"}}'
+            emulator.inject("keep_alive", status=401, body=echo.encode())
+            emulator.inject("keep_alive", drop=True, times=4)  # dropped, then retried
+            emulator.inject("keep_alive", delay=0.2)  # past the beat's 25 ms timeout
+            await wait_until(lambda: len(emulator.requests("keep_alive")) >= 9)
+            reprs += [repr(session), repr(session.info), repr(session.statistics())]
+        assert session.statistics().keep_alives_failed >= 2
+
+        # The token and start endpoints by hand; the API key echoed in a refusal.
+        token_info = await client.create_session_token(AVATAR_ID)
+        reprs.append(repr(token_info))
+        with pytest.raises(TypeError):
+            pickle.dumps(token_info)  # a Secret refuses to be pickled
+        emulator.inject(
+            "start",
+            status=503,
+            body=f"<html>X-API-KEY: {CANARY_KEY} Bearer {emulator.sessions[token_info.session_id].token}</html>".encode(),
+            content_type="text/html",
+        )
+        await expect(ServerError, lambda: client.start_session(token_info.session_token))
+        emulator.inject("token", status=401, body=f'{{"message": "bad key {CANARY_KEY}"}}'.encode())
+        await expect(AuthenticationError, lambda: client.create_session_token(AVATAR_ID))
+
+        # A session whose start fails (5xx) and is stopped; one whose body raises; one whose stop hangs.
+        emulator.inject("start", status=502)
+        await expect(ServerError, lambda: _enter(client))
+        await expect(KeyError, lambda: _enter(client, body_raises=True))
+        emulator.inject("stop", delay=1.0)
+        await expect(SessionStopError, lambda: _enter(client, stop_timeout=0.3))
+        emulator.inject("stop", status=401, body=f'{{"message": "{CANARY_KEY}"}}'.encode(), times=9)
+        await expect(SessionStopError, lambda: _enter(client))
+
+        # Transport failures: a drop, a timeout, a truncated answer.
+        emulator.inject("list", drop=True, times=9)
+        await expect(TransportError, lambda: client.list_sessions("active"))
+        emulator.inject("list", delay=1.0, times=3)
+        await expect(TransportError, lambda: client.list_sessions("active", timeout=0.1))
+        emulator.inject("list", truncate=True, times=3)
+        await expect(TransportError, lambda: client.list_sessions("active"))
+
+    # A server whose answers aiohttp cannot parse: aiohttp's own error remembers the request headers.
+    for garbage in (
+        b"NOT HTTP\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+    ):
+        async with _raw_server(garbage) as url, LiveAvatarClient(CANARY_KEY, base_url=url) as bad:
+            await expect(TransportError, lambda: bad.list_sessions("active"))
+            assert "could not be parsed" in str(errors[-1])
+
+    # Every scenario above happened (the test would pass vacuously otherwise).
+    assert len(errors) == 11
+    assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
+    secrets = canaries(emulator)
+    assert len(secrets) >= 6
+    assert_clean(reprs, secrets)
+    for error in errors:
+        assert_clean(exception_texts(error), secrets)
+    assert len(records) > 20
+    for record in records:
+        assert_clean(record_texts(record), secrets)
+    # The server's echoes were masked, not dropped: the errors still say what was refused.
+    assert MASK in str(errors[0])
+    # The lifecycle logs a failed beat by class and status only: the echo never reaches the log.
+    assert any(
+        "keep-alive failed (AuthenticationError (HTTP 401))" in r.getMessage() for r in records
+    )
+
+
+async def _enter(
+    client: LiveAvatarClient, *, body_raises: bool = False, stop_timeout: float = 2.0
+) -> None:
+    async with client.session(AVATAR_ID, stop_timeout=stop_timeout):
+        if body_raises:
+            raise KeyError("the body failed")
+
+
+@contextlib.asynccontextmanager
+async def _raw_server(answer: bytes) -> AsyncIterator[str]:
+    """A TCP server on 127.0.0.1 that answers every request with ``answer`` bytes, then closes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+# --- the redacting filter -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Authorization: Bearer abc.def-ghi", "Authorization: Bearer "),
+        ("{'Authorization': 'Bearer abc'}", "{'Authorization': 'Bearer "),
+        ("headers={'X-API-KEY': 'sk-live-123'}", "headers={'X-API-KEY': '"),
+        ("x-api-key=sk-live-123&page=1", "x-api-key="),
+        ("Authorization: KS djJ8MTIzNDU2fGFiY2RlZmdoaWprbG1ub3A=", "Authorization: KS "),
+        ("url?ks=djJ8MTIzNDU2fGFiY2RlZmdoaWprbG1ub3A=", "url?ks="),
+        ("sent KS djJ8MTIzNDU2fGFiY2RlZmdoaWprbG1ub3A= along", "sent KS "),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl seen", "token "),
+    ],
+)
+def test_redact_masks_credential_shapes(text: str, kept: str) -> None:
+    """Bearer tokens, X-API-KEY and Authorization values, KS values and JWTs are masked; the text
+    around them is kept."""
+    masked = redact(text)
+    assert masked.startswith(kept + MASK)
+    for secret in ("abc", "sk-live-123", "djJ8MTIz", "eyJhbGci"):
+        assert secret not in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "POST /v1/sessions/keep-alive -> 200 in 3.1 ms (attempt 1)",
+        "session 0b8f2e0c-5a8e-4c1f-9d43-7a2b8f1e6c55 stopped (USER_CLOSED)",
+        "thanks, the bearer of good news",
+        "ks is not a KS without a value",
+    ],
+)
+def test_redact_leaves_innocent_text_alone(text: str) -> None:
+    """Allowlisted log lines and prose that merely mentions a scheme pass unchanged."""
+    assert redact(text) == text
+
+
+def test_tracked_secrets_are_masked_while_their_owner_lives() -> None:
+    """A tracked credential is masked by value while its owner lives, and forgotten after."""
+
+    class Owner:
+        pass
+
+    owner = Owner()
+    track_secret(owner, "plain-value-without-shape-42")
+    assert redact("key=plain-value-without-shape-42!") == f"key={MASK}!"
+    track_secret(owner, "short")  # too short to mask by value: innocent text would suffer
+    assert redact("a short word") == "a short word"
+    del owner
+    gc.collect()
+    assert redact("plain-value-without-shape-42") == "plain-value-without-shape-42"
+
+
+def test_a_clients_api_key_is_masked_in_any_aioavatar_record(
+    records: list[logging.LogRecord],
+) -> None:
+    """A careless log call through the aioavatar logger cannot print a live client's key."""
+    client = LiveAvatarClient(CANARY_KEY, base_url="http://127.0.0.1:9")
+    logging.getLogger("aioavatar").warning("key is %s", CANARY_KEY)
+    assert records[-1].getMessage() == f"key is {MASK}"
+    assert repr(client)
+
+
+def test_filter_masks_exceptions_and_stacks(records: list[logging.LogRecord]) -> None:
+    """An exception logged with a bearer token in its message is rendered masked (exc_info cleared
+    so that no formatter renders the original); a record with nothing to mask keeps its exc_info."""
+    log = logging.getLogger("aioavatar")
+    try:
+        raise RuntimeError("Authorization: Bearer leaked-token-value")
+    except RuntimeError:
+        log.exception("failed")
+    try:
+        raise RuntimeError("nothing to hide")
+    except RuntimeError:
+        log.exception("failed again", stack_info=True)
+    masked, kept = records[-2], records[-1]
+    assert masked.exc_info is None
+    assert masked.exc_text is not None
+    assert "leaked-token-value" not in masked.exc_text
+    assert MASK in masked.exc_text
+    assert "leaked-token-value" not in logging.Formatter().format(masked)
+    assert kept.exc_info is not None
+    assert kept.stack_info is not None
+
+
+def test_filter_on_a_handler_covers_other_loggers() -> None:
+    """Attached to a handler, the filter masks records of any logger (aiohttp's included) and
+    never drops one, even with a broken format string."""
+    keep = _Keep()
+    keep.addFilter(RedactingFilter())
+    other = logging.getLogger("aiohttp.client")
+    other.addHandler(keep)
+    level, propagate = other.level, other.propagate
+    other.setLevel(logging.DEBUG)
+    other.propagate = False  # pytest's own handler would raise on the broken format
+    try:
+        other.debug("sent %s", {"X-API-KEY": "sk-live-123", "Accept": "*/*"})
+        other.debug("broken %s %s", "one")
+    finally:
+        other.removeHandler(keep)
+        other.setLevel(level)
+        other.propagate = propagate
+    first, broken = keep.records
+    assert "sk-live-123" not in first.getMessage()
+    assert "'Accept': '*/*'" in first.getMessage()
+    assert broken.msg == "broken %s %s"
+
+
+def test_the_filter_is_installed_on_the_aioavatar_logger() -> None:
+    """Importing aioavatar attaches one RedactingFilter to its logger."""
+    filters = [f for f in logging.getLogger("aioavatar").filters if isinstance(f, RedactingFilter)]
+    assert len(filters) == 1
+
+
+async def test_allowlisted_fields_only_in_transport_records(
+    emulator: LiveAvatarEmulator, records: list[logging.LogRecord]
+) -> None:
+    """The transport logs method, path, status, duration, attempt and request id, and for a retry the
+    class of the failure: no header, no body, no server message."""
+    emulator.inject("keep_alive", delay=1.0)
+    emulator.inject("keep_alive", status=503, body=b'{"message": "secret server detail"}')
+    emulator.inject("keep_alive", drop=True, times=2)  # the first is retried as a stale connection
+    policy = RetryPolicy(retries=3, backoff_initial=0.001, backoff_max=0.005)
+    async with LiveAvatarClient(
+        CANARY_KEY, base_url=emulator.base_url, retry_policy=policy
+    ) as client:
+        with anyio.fail_after(5), contextlib.suppress(AvatarError):
+            await client.keep_alive(AVATAR_ID, timeout=0.2)
+    ours = [r for r in records if r.name == "aioavatar"]
+    assert len(ours) >= 3
+    for record in ours:
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            assert isinstance(arg, str | int | float), arg
+        text = record.getMessage()
+        assert "secret server detail" not in text
+        assert "{" not in text
+    messages = [r.getMessage() for r in ours]
+    assert any("keep-alive failed (timeout), attempt 1;" in m for m in messages)
+    assert any("keep-alive failed (HTTP 503), attempt 2;" in m for m in messages)
+    assert any("keep-alive failed (stale connection), attempt 3;" in m for m in messages)
+    assert any("keep-alive failed (ServerDisconnectedError), attempt 3;" in m for m in messages)
+    assert any("POST /v1/sessions/keep-alive -> 404 in" in m for m in messages)
+
+
+async def test_lifecycle_records_carry_no_server_message(
+    emulator: LiveAvatarEmulator, records: list[logging.LogRecord]
+) -> None:
+    """A failed beat is logged with the error's class and status, not the server's text."""
+    from aioavatar import AvatarSession
+
+    emulator.inject("keep_alive", status=400, body=b'{"message": "secret server detail"}', times=50)
+    session = AvatarSession(
+        AVATAR_ID, api_key=CANARY_KEY, base_url=emulator.base_url, keep_alive_interval=0.1
+    )
+    async with session:
+        await anyio.sleep(0.5)
+    texts = [r.getMessage() for r in records if r.name == "aioavatar"]
+    assert any("keep-alive failed (APIError (HTTP 400))" in t for t in texts), texts
+    assert not any("secret server detail" in t for t in texts)
