@@ -383,24 +383,29 @@ class Transport:
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
         cap = self.max_response_size
-        too_big = ResponseDecodeError(
-            f"the answer is larger than the {cap} byte cap",
-            method=method,
-            path=path,
-            status=resp.status,
-        )
-        if resp.content_length is not None and resp.content_length > cap:
-            resp.close()  # never read it: close rather than drain into the pool
-            raise too_big
+        if resp.content_length is not None:
+            if resp.content_length > cap:
+                resp.close()  # never read it: close rather than drain into the pool
+                raise _too_big(cap, resp, method, path)
+            return await resp.read()  # the parser stops at Content-Length: within the cap
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(64 * 1024):
             size += len(chunk)
             if size > cap:
                 resp.close()  # do not drain the rest into the pool
-                raise too_big
+                raise _too_big(cap, resp, method, path)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _too_big(cap: int, resp: aiohttp.ClientResponse, method: str, path: str) -> ResponseDecodeError:
+    return ResponseDecodeError(
+        f"the answer is larger than the {cap} byte cap",
+        method=method,
+        path=path,
+        status=resp.status,
+    )
 
 
 def _log_retry(method: str, path: str, attempt: int, why: str, delay: float) -> None:
