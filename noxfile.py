@@ -26,6 +26,16 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks (not run by default): tables on stdout, JSON in benchmarks/results/.
+
+    ``nox -s bench -- --quick`` is a smoke run; ``-- --help`` lists the options.
+    """
+    session.install(".", *nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on src/ and tests/."""
     session.install(".", *nox.project.dependency_groups(PYPROJECT, "typecheck"))

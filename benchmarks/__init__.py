@@ -1,0 +1,1 @@
+"""The aioavatar benchmarks: ``python -m benchmarks`` or ``nox -s bench`` (see ``benchmarks/README.md``)."""

@@ -1,0 +1,181 @@
+"""``python -m benchmarks`` (or ``nox -s bench``): run the benchmarks, print their tables, write JSON.
+
+Every benchmark talks to an emulator in a separate process on 127.0.0.1 and nothing else. Results go to
+``benchmarks/results/<name>.json``; ``summary.md`` there holds the tables and the verdict on each target of
+the README's "Performance" section. ``--quick`` is a smoke run (small counts, minutes become seconds); its
+figures say nothing about the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from . import calls, imports, lifecycle, scale
+from ._harness import RESULTS, ROOT, machine_info, markdown_table, write_result
+
+BENCHMARKS = ("calls", "lifecycle", "scale", "imports")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--only",
+        default=",".join(BENCHMARKS),
+        help=f"comma-separated subset of {', '.join(BENCHMARKS)} (default: all)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run with small counts")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of calls and lifecycle")
+    parser.add_argument("--sessions", type=int, default=None, help="scale: sessions (10000)")
+    parser.add_argument("--window", type=float, default=None, help="scale: steady window, s (60)")
+    parser.add_argument(
+        "--scale-runs",
+        type=int,
+        default=None,
+        help="scale: runs of the aioavatar variant, whose median is judged (2; 1 with --quick); "
+        "the comparison variants run once",
+    )
+    parser.add_argument(
+        "--no-freeze-variant",
+        action="store_true",
+        help="scale: skip the run with gc.freeze() after the ramp",
+    )
+    return parser
+
+
+async def _scale_process(variant: str, freeze: bool, options: dict[str, Any]) -> dict[str, Any]:
+    """One scale run in a fresh interpreter: memory grown by an earlier run would be reused."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "scale.json"
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks.scale",
+            "--variant",
+            variant,
+            "--out",
+            str(out),
+        ]
+        command += [f"--{key}={value}" for key, value in options.items()]
+        if freeze:
+            command.append("--gc-freeze")
+        await anyio.run_process(command, cwd=ROOT, stdout=None, stderr=None, check=True)
+        result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+async def _run_scale(args: argparse.Namespace, quick: bool) -> dict[str, Any]:
+    sessions = args.sessions or (300 if quick else 10_000)
+    window = args.window or (5.0 if quick else 60.0)
+    options: dict[str, Any] = {
+        "sessions": sessions,
+        "window": window,
+        "cancel": max(1, sessions // 10),
+        "interval": 1.0 if quick else 10.0,
+    }
+    variants: list[tuple[str, str, bool]] = [
+        ("aioavatar", "aioavatar", False),
+        ("aiohttp", "aiohttp", False),
+    ]
+    if not args.no_freeze_variant:
+        variants.append(("aioavatar + gc.freeze()", "aioavatar", True))
+    sdk_runs = args.scale_runs or (1 if quick else 2)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
+    for index in range(sdk_runs):
+        for name, variant, freeze in variants:
+            if index == 0 or name == "aioavatar":
+                print(f"  scale: {name} ...", flush=True)
+                runs[name].append(await _scale_process(variant, freeze, options))
+    headlines = {name: scale.headline(r) for name, r in runs.items()}
+    sdk = headlines["aioavatar"]
+    ratios = {
+        "client_cores_vs_aiohttp": sdk["client_cores"] / headlines["aiohttp"]["client_cores"],
+        "bytes_per_session_vs_aiohttp": sdk["bytes_per_session"]
+        / headlines["aiohttp"]["bytes_per_session"],
+    }
+    return {
+        "benchmark": "scale",
+        "settings": {**options, "aioavatar_runs": sdk_runs},
+        "headline": headlines,
+        "ratios": ratios,
+        "targets": scale.targets(sdk),
+        "targets_with_gc_freeze": (
+            scale.targets(headlines["aioavatar + gc.freeze()"])
+            if "aioavatar + gc.freeze()" in headlines
+            else None
+        ),
+        "runs": runs,
+        "table": scale.table(headlines),
+    }
+
+
+async def _main(args: argparse.Namespace) -> int:
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    quick = args.quick
+    results: dict[str, dict[str, Any]] = {}
+    started = time.monotonic()
+    for name in BENCHMARKS:
+        if name not in chosen:
+            continue
+        print(f"== {name}", flush=True)
+        if name == "calls":
+            result = await calls.run(
+                rounds=args.rounds or (2 if quick else 7), lifecycles=30 if quick else 300
+            )
+        elif name == "lifecycle":
+            result = await lifecycle.run(
+                rounds=args.rounds or (2 if quick else 5),
+                sessions=100 if quick else 1000,
+                limit=1.0 if quick else 3.0,
+                warmup=20 if quick else 100,
+            )
+        elif name == "scale":
+            result = await _run_scale(args, quick)
+        else:
+            result = await anyio.to_thread.run_sync(lambda: imports.run(repeats=3 if quick else 9))
+        result["quick"] = quick
+        results[name] = result
+        print(result["table"], flush=True)
+        path = write_result(name, result)
+        print(f"-> {path.relative_to(RESULTS.parent.parent)}\n", flush=True)
+    elapsed = time.monotonic() - started
+    verdicts = [
+        [name, target, outcome]
+        for name, result in results.items()
+        for target, outcome in (result.get("targets") or {}).items()
+    ]
+    summary = markdown_table(["benchmark", "target", "verdict"], verdicts) if verdicts else ""
+    machine = machine_info()
+    header = (
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"{machine['os']}, Python {machine['python']}, aiohttp {machine['packages']['aiohttp']}, "
+        f"anyio {machine['packages']['anyio']}; {elapsed:.0f} s in all"
+        + (" (--quick: the figures say nothing)" if quick else "")
+    )
+    print("== targets")
+    print(summary)
+    print(header)
+    tables = "\n\n".join(f"### {name}\n\n{r['table']}" for name, r in results.items())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "summary.md").write_text(f"{header}\n\n{tables}\n\n### targets\n\n{summary}\n")
+    write_result("summary", {"elapsed_s": round(elapsed, 1), "quick": quick, "verdicts": verdicts})
+    return 0
+
+
+def main() -> int:
+    return anyio.run(_main, _parser().parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

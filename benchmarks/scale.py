@@ -1,0 +1,527 @@
+"""Benchmark 3, scale: ten thousand concurrent sessions on one client, then a thousand cancelled at once.
+
+One :class:`~aioavatar.LiveAvatarClient` (default pool of 100 connections) holds ``sessions`` sessions open
+through ``client.session(...)`` with a ``keep_alive_interval`` of 10 s, one asyncio task per session as a bot
+service would have. The same is run side by side with what one would write instead: one task per session
+running a keep-alive loop over bare ``aiohttp`` (same pool size, same fixed-rate schedule with a random
+phase). Once every session is up and a settling period has passed, a steady-state window (60 s by default)
+is measured:
+
+- **keep-alive lateness**: the emulator records when each keep-alive arrived. A session's beats are due on a
+  fixed grid (``interval`` apart, from a random phase); the grid is fitted to the session's own arrivals (its
+  least late beat counts as on time), and a beat's lateness is its arrival minus its grid point. This is
+  measured from outside the SDK: it covers event-loop lag, the SDK's own work, waiting for a pooled
+  connection and the trip to the server. The SDK's due times are not public, so the fit can only
+  under-state lateness by the best beat's own lateness; the loop-lag probe (a task that sleeps to fixed due
+  times every 50 ms in the client's loop) measures the loop's part directly.
+- **client CPU** in cores (CPU seconds of this process over wall seconds) and the emulator's, for context.
+- **client memory per session**: RSS growth from before the first session to the end of the window, divided
+  by the number of sessions (the task that holds each session included).
+- **failed calls**: requests the emulator answered with an error or not at all, sessions that failed to
+  open or close, and keep-alives the sessions counted as failed.
+- garbage-collector pauses of the client in the window (``gc.callbacks``), the usual cause of lateness.
+
+Then ``cancel`` session tasks are cancelled at once (``task.cancel()`` on each, in one go): the figure is the
+time from the cancellation to the arrival of the last of their stops at the emulator; each must have
+received exactly one stop (with ``USER_DISCONNECTED`` for the SDK). The other sessions then end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+
+from aioavatar import LiveAvatarClient
+
+from ._harness import (
+    API_KEY,
+    AVATAR_ID,
+    EmulatorProcess,
+    cpu_seconds,
+    markdown_table,
+    median,
+    percentile,
+    rss_bytes,
+    verdict,
+)
+from ._impls import AiohttpCalls
+
+TARGET_LATENESS_P99 = 0.100
+TARGET_CORES = 0.3
+TARGET_BYTES_PER_SESSION = 8 * 1024
+TARGET_CANCEL_SECONDS = 2.0
+PROBE_PERIOD = 0.05
+VARIANTS = ("aioavatar", "aiohttp")
+
+
+@attrs.define
+class _Run:
+    """What the session tasks and the probes record while the benchmark runs."""
+
+    total: int
+    up: int = 0
+    all_up: anyio.Event = attrs.field(factory=anyio.Event)
+    session_ids: dict[int, str] = attrs.field(factory=dict)
+    open_errors: list[str] = attrs.field(factory=list)
+    exit_errors: list[str] = attrs.field(factory=list)
+    keep_alives_failed: int = 0
+    probe: list[tuple[float, float]] = attrs.field(factory=list)  # (due, lag)
+    gc_pauses: list[tuple[float, float, int]] = attrs.field(factory=list)  # (at, seconds, gen)
+
+    def opened(self, index: int, session_id: str) -> None:
+        self.session_ids[index] = session_id
+        self.up += 1
+        if self.up == self.total:
+            self.all_up.set()
+
+
+Holder = Callable[[int], Coroutine[Any, Any, None]]
+
+
+def _sdk_holder(
+    client: LiveAvatarClient,
+    run: _Run,
+    slots: anyio.Semaphore,
+    release: anyio.Event,
+    interval: float,
+) -> Holder:
+    async def hold(index: int) -> None:
+        """One SDK session, held open until ``release`` or a cancellation; opening takes a slot."""
+        await slots.acquire()
+        holding_slot = True
+        session = None
+        try:
+            async with client.session(AVATAR_ID, keep_alive_interval=interval) as session:
+                slots.release()
+                holding_slot = False
+                run.opened(index, session.session_id)
+                await release.wait()
+        except Exception as exc:
+            (run.exit_errors if index in run.session_ids else run.open_errors).append(repr(exc))
+        finally:
+            if holding_slot:
+                slots.release()
+            if session is not None and index in run.session_ids:
+                run.keep_alives_failed += session.statistics().keep_alives_failed
+
+    return hold
+
+
+def _aiohttp_holder(
+    calls: AiohttpCalls,
+    run: _Run,
+    slots: anyio.Semaphore,
+    release: anyio.Event,
+    interval: float,
+) -> Holder:
+    async def hold(index: int) -> None:
+        """The same with bare aiohttp: token, start, a fixed-rate keep-alive loop, stop on the way out."""
+        async with slots:
+            try:
+                session_id, token = await calls.token()
+                await calls.start(token)
+            except Exception as exc:
+                run.open_errors.append(repr(exc))
+                return
+        run.opened(index, session_id)
+        loop = asyncio.get_running_loop()
+        due = loop.time() + random.uniform(0.0, interval)
+        try:
+            while not release.is_set():
+                await asyncio.sleep(due - loop.time())
+                try:
+                    await calls.keep_alive(session_id, token)
+                except Exception:
+                    run.keep_alives_failed += 1
+                now = loop.time()
+                due += interval
+                while due <= now:
+                    due += interval
+        finally:
+            try:
+                await calls.stop(session_id, token)
+            except Exception as exc:
+                run.exit_errors.append(repr(exc))
+
+    return hold
+
+
+async def _loop_probe(run: _Run) -> None:
+    """Sleep to fixed due times and record how late the loop woke us (the loop's own lag)."""
+    loop = asyncio.get_running_loop()
+    due = loop.time() + PROBE_PERIOD
+    while True:
+        await asyncio.sleep(due - loop.time())
+        run.probe.append((due, loop.time() - due))
+        due += PROBE_PERIOD
+
+
+def _gc_tracker(run: _Run) -> Callable[[str, dict[str, Any]], None]:
+    started: dict[str, float] = {}
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started["at"] = time.perf_counter()
+        elif "at" in started:
+            pause = time.perf_counter() - started.pop("at")
+            run.gc_pauses.append((time.monotonic(), pause, info["generation"]))
+
+    return callback
+
+
+def _lateness(
+    journal: list[list[Any]], interval: float, start: float, end: float
+) -> tuple[list[float], int, int]:
+    """Lateness (s) of the beats that arrived in ``[start, end)``, beats due there, beats received."""
+    arrivals: dict[str, list[float]] = defaultdict(list)
+    for endpoint, session_id, at, status, _reason in journal:
+        if endpoint == "keep_alive" and session_id is not None and status == 200:
+            arrivals[session_id].append(at)
+    lateness: list[float] = []
+    expected = received = 0
+    for times in arrivals.values():
+        times.sort()
+        first = times[0]
+        offsets = [t - round((t - first) / interval) * interval for t in times]
+        phase = min(offsets)  # the session's grid: its least late beat counts as on time
+        for t, offset in zip(times, offsets, strict=True):
+            if start <= t < end:
+                lateness.append(offset - phase)
+                received += 1
+        k_first = int((start - phase) // interval) + 1
+        k_last = int((end - phase) // interval)
+        expected += max(0, k_last - k_first + 1)
+    return lateness, expected, received
+
+
+async def run(
+    variant: str = "aioavatar",
+    *,
+    sessions: int = 10_000,
+    interval: float = 10.0,
+    window: float = 60.0,
+    settle: float | None = None,
+    cancel: int = 1_000,
+    ramp_concurrency: int = 100,
+    ramp_timeout: float = 300.0,
+    gc_freeze: bool = False,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark once for ``variant`` ("aioavatar" or "aiohttp"); returns the JSON-ready result.
+
+    ``gc_freeze`` calls ``gc.freeze()`` once every session is up (an application-level setting, off by
+    default); ``profile`` writes a cProfile of the client over the window to that path.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}")
+    settle = interval if settle is None else settle
+    cancel = min(cancel, sessions)
+    run = _Run(total=sessions)
+    release = anyio.Event()
+    step = max(1, sessions // max(1, cancel))
+    cancel_ids = set(list(range(0, sessions, step))[:cancel])
+    gc_callback = _gc_tracker(run)
+    slots = anyio.Semaphore(ramp_concurrency)
+    async with EmulatorProcess(idle_timeout=3600.0) as emulator:
+        async with (
+            LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+            AiohttpCalls(emulator.base_url) as calls,
+        ):
+            if variant == "aioavatar":
+                hold = _sdk_holder(client, run, slots, release, interval)
+                for _ in range(20):  # warm every code path up before the memory baseline
+                    async with client.session(AVATAR_ID, keep_alive_interval=interval):
+                        pass
+            else:
+                hold = _aiohttp_holder(calls, run, slots, release, interval)
+                for _ in range(20):
+                    session_id, token = await calls.token()
+                    await calls.start(token)
+                    await calls.keep_alive(session_id, token)
+                    await calls.stop(session_id, token)
+            await emulator.reset()
+            gc.collect()
+            rss_before = rss_bytes()
+            gc.callbacks.append(gc_callback)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    probe = tg.create_task(_loop_probe(run))
+                    ramp_start = time.monotonic()
+                    tasks = {i: tg.create_task(hold(i)) for i in range(sessions)}
+                    with anyio.fail_after(ramp_timeout):
+                        while not run.all_up.is_set():
+                            if len(run.open_errors) + run.up >= sessions:
+                                break  # some failed to open: measure the others
+                            await anyio.sleep(0.1)
+                    ramp_end = time.monotonic()
+                    if gc_freeze:
+                        gc.freeze()
+                    await anyio.sleep(settle)
+
+                    profiler = cProfile.Profile() if profile is not None else None
+                    w_start, cpu_start = time.monotonic(), cpu_seconds()
+                    emu_start, rss_start = emulator.cpu_seconds(), rss_bytes()
+                    if profiler is not None:
+                        profiler.enable()
+                    await anyio.sleep(window)
+                    if profiler is not None:
+                        profiler.disable()
+                    w_end, cpu_end = time.monotonic(), cpu_seconds()
+                    emu_end, rss_end = emulator.cpu_seconds(), rss_bytes()
+                    if profiler is not None and profile is not None:
+                        profiler.dump_stats(profile)
+
+                    cancelled_tasks = [tasks[i] for i in cancel_ids]
+                    cancel_at = time.monotonic()
+                    for task in cancelled_tasks:
+                        task.cancel()
+                    with anyio.fail_after(60):
+                        await asyncio.wait(cancelled_tasks)
+                    cancel_local = time.monotonic() - cancel_at
+
+                    teardown_at = time.monotonic()
+                    release.set()
+                    rest = [t for i, t in tasks.items() if i not in cancel_ids]
+                    if variant == "aiohttp":  # its loops end by cancellation
+                        for task in rest:
+                            task.cancel()
+                    with anyio.fail_after(120):
+                        await asyncio.wait(rest)
+                    teardown = time.monotonic() - teardown_at
+                    probe.cancel()
+            finally:
+                gc.callbacks.remove(gc_callback)
+                if gc_freeze:
+                    gc.unfreeze()
+        journal = await emulator.journal()
+
+    lateness, expected, received = _lateness(journal, interval, w_start, w_end)
+    failed_requests = [row for row in journal if row[3] is None or row[3] >= 300]
+    stops: dict[str, list[str]] = defaultdict(list)
+    stop_arrivals: dict[str, float] = {}
+    for endpoint, session_id, at, _status, reason in journal:
+        if endpoint == "stop" and session_id is not None:
+            stops[session_id].append(reason)
+            stop_arrivals[session_id] = max(at, stop_arrivals.get(session_id, at))
+    cancelled = [run.session_ids[i] for i in cancel_ids if i in run.session_ids]
+    received_stops = [stop_arrivals[sid] for sid in cancelled if sid in stop_arrivals]
+    cancel_seconds = (
+        max(received_stops) - cancel_at
+        if cancelled and len(received_stops) == len(cancelled)
+        else float("inf")
+    )
+    expected_reason = "USER_DISCONNECTED" if variant == "aioavatar" else "USER_CLOSED"
+    cancel_reasons_ok = all(stops.get(sid) == [expected_reason] for sid in cancelled)
+    stopped_once = all(len(stops.get(sid, [])) == 1 for sid in run.session_ids.values())
+    window_probe = [lag for due, lag in run.probe if w_start <= due < w_end]
+    window_gc = [(at, pause, gen) for at, pause, gen in run.gc_pauses if w_start <= at < w_end]
+    opened = len(run.session_ids)
+    failed = (
+        len(failed_requests)
+        + len(run.open_errors)
+        + len(run.exit_errors)
+        + run.keep_alives_failed
+        + (sessions - opened)
+    )
+    wall = w_end - w_start
+    figures: dict[str, Any] = {
+        "variant": variant,
+        "gc_freeze": gc_freeze,
+        "sessions": sessions,
+        "opened": opened,
+        "interval_s": interval,
+        "window_s": round(wall, 2),
+        "ramp_s": round(ramp_end - ramp_start, 2),
+        "keep_alives_in_window": {"due": expected, "received": received},
+        "keep_alives_per_s": round(received / wall, 1),
+        "lateness_ms": {
+            "p50": round(percentile(lateness, 50) * 1000, 2),
+            "p90": round(percentile(lateness, 90) * 1000, 2),
+            "p99": round(percentile(lateness, 99) * 1000, 2),
+            "max": round(max(lateness, default=float("nan")) * 1000, 2),
+        },
+        "loop_lag_ms": {
+            "p50": round(percentile(window_probe, 50) * 1000, 2),
+            "p99": round(percentile(window_probe, 99) * 1000, 2),
+            "max": round(max(window_probe, default=float("nan")) * 1000, 2),
+        },
+        "gc_in_window": {
+            "collections": len(window_gc),
+            "full_collections": sum(1 for *_, gen in window_gc if gen == 2),
+            "max_pause_ms": round(max((p for _, p, _ in window_gc), default=0.0) * 1000, 1),
+            "total_pause_s": round(sum(p for _, p, _ in window_gc), 3),
+        },
+        "client_cores": round((cpu_end - cpu_start) / wall, 3),
+        "emulator_cores": round((emu_end - emu_start) / wall, 3),
+        "rss_mib": {
+            "before": round(rss_before / 2**20, 1),
+            "window_start": round(rss_start / 2**20, 1),
+            "window_end": round(rss_end / 2**20, 1),
+        },
+        "bytes_per_session": round((rss_end - rss_before) / max(1, opened)),
+        "failed_calls": failed,
+        "failures": {
+            "requests": len(failed_requests),
+            "open_errors": len(run.open_errors),
+            "exit_errors": len(run.exit_errors),
+            "keep_alives_failed": run.keep_alives_failed,
+            "examples": (run.open_errors + run.exit_errors)[:5]
+            + [str(r) for r in failed_requests[:5]],
+        },
+        "cancel": {
+            "sessions": len(cancelled),
+            "seconds_to_last_stop": round(cancel_seconds, 3),
+            "client_exit_s": round(cancel_local, 3),
+            "stop_reasons_ok": cancel_reasons_ok,
+        },
+        "every_session_stopped_exactly_once": stopped_once,
+        "teardown_s": round(teardown, 2),
+    }
+    return {"benchmark": "scale", "figures": figures}
+
+
+def _median_of(figs: list[dict[str, Any]], *path: str) -> float:
+    values = []
+    for fig in figs:
+        value: Any = fig
+        for key in path:
+            value = value[key]
+        values.append(float(value))
+    return median(values)
+
+
+def headline(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the runs of one variant of the figures the targets are about."""
+    figs = [r["figures"] for r in runs]
+    return {
+        "runs": len(figs),
+        "lateness_p50_ms": _median_of(figs, "lateness_ms", "p50"),
+        "lateness_p99_ms": _median_of(figs, "lateness_ms", "p99"),
+        "loop_lag_p99_ms": _median_of(figs, "loop_lag_ms", "p99"),
+        "max_gc_pause_ms": _median_of(figs, "gc_in_window", "max_pause_ms"),
+        "full_collections": _median_of(figs, "gc_in_window", "full_collections"),
+        "client_cores": _median_of(figs, "client_cores"),
+        "emulator_cores": _median_of(figs, "emulator_cores"),
+        "bytes_per_session": _median_of(figs, "bytes_per_session"),
+        "failed_calls": max(f["failed_calls"] for f in figs),
+        "cancel_seconds": _median_of(figs, "cancel", "seconds_to_last_stop"),
+        "cancel_reasons_ok": all(f["cancel"]["stop_reasons_ok"] for f in figs),
+        "stopped_exactly_once": all(f["every_session_stopped_exactly_once"] for f in figs),
+        "keep_alives_per_s": _median_of(figs, "keep_alives_per_s"),
+        "ramp_s": _median_of(figs, "ramp_s"),
+        "sessions": figs[0]["sessions"],
+        "cancelled": figs[0]["cancel"]["sessions"],
+        "interval_s": figs[0]["interval_s"],
+        "window_s": figs[0]["window_s"],
+    }
+
+
+def targets(h: dict[str, Any]) -> dict[str, str]:
+    """The verdict on each of the issue's scale targets, from one variant's headline."""
+    return {
+        f"keep-alive lateness p99 <= {TARGET_LATENESS_P99 * 1000:.0f} ms": verdict(
+            h["lateness_p99_ms"] <= TARGET_LATENESS_P99 * 1000
+        ),
+        f"client CPU <= {TARGET_CORES} cores": verdict(h["client_cores"] <= TARGET_CORES),
+        f"client memory <= {TARGET_BYTES_PER_SESSION // 1024} KB per session": verdict(
+            h["bytes_per_session"] <= TARGET_BYTES_PER_SESSION
+        ),
+        "no failed call": verdict(h["failed_calls"] == 0),
+        f"{h['cancelled']} cancelled sessions all stopped within {TARGET_CANCEL_SECONDS:g} s": verdict(
+            h["cancel_seconds"] <= TARGET_CANCEL_SECONDS
+            and h["cancel_reasons_ok"]
+            and h["stopped_exactly_once"]
+        ),
+    }
+
+
+def table(columns: dict[str, dict[str, Any]]) -> str:
+    """One column per variant (name -> headline), one row per figure."""
+    rows: list[list[str]] = []
+
+    def row(label: str, fmt: Callable[[dict[str, Any]], str], target: str = "") -> None:
+        rows.append([label, *(fmt(h) for h in columns.values()), target])
+
+    row(
+        "keep-alive lateness p50 / p99",
+        lambda h: f"{h['lateness_p50_ms']:.1f} / {h['lateness_p99_ms']:.1f} ms",
+        f"p99 <= {TARGET_LATENESS_P99 * 1000:.0f} ms",
+    )
+    row("event-loop lag p99 (probe)", lambda h: f"{h['loop_lag_p99_ms']:.1f} ms")
+    row(
+        "longest GC pause / full collections",
+        lambda h: f"{h['max_gc_pause_ms']:.0f} ms / {h['full_collections']:.0f}",
+    )
+    row("client CPU", lambda h: f"{h['client_cores']:.3f} cores", f"<= {TARGET_CORES} cores")
+    row(
+        "client memory per session",
+        lambda h: f"{h['bytes_per_session'] / 1024:.1f} KB",
+        f"<= {TARGET_BYTES_PER_SESSION // 1024} KB",
+    )
+    row("failed calls", lambda h: str(h["failed_calls"]), "0")
+    first = next(iter(columns.values()))
+    row(
+        f"{first['cancelled']} cancelled at once: last stop received after",
+        lambda h: f"{h['cancel_seconds'] * 1000:.0f} ms",
+        f"<= {TARGET_CANCEL_SECONDS:g} s",
+    )
+    row("keep-alives per second", lambda h: f"{h['keep_alives_per_s']:.0f}")
+    row("emulator CPU (context)", lambda h: f"{h['emulator_cores']:.3f} cores")
+    row("time to open every session", lambda h: f"{h['ramp_s']:.1f} s")
+    row("runs (medians shown)", lambda h: str(h["runs"]))
+    title = (
+        f"{first['sessions']} sessions, {first['interval_s']:g} s keep-alive, "
+        f"{first['window_s']:.0f} s window"
+    )
+    return markdown_table([title, *columns, "target (aioavatar)"], rows)
+
+
+def main() -> None:
+    """``python -m benchmarks.scale``: one run in a fresh process (so that RSS growth is this run's)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale")
+    parser.add_argument("--variant", choices=VARIANTS, default="aioavatar")
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--window", type=float, default=60.0)
+    parser.add_argument("--cancel", type=int, default=1_000)
+    parser.add_argument("--gc-freeze", action="store_true")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="cProfile the window to this file"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the result here (else stdout)"
+    )
+    args = parser.parse_args()
+    result = anyio.run(
+        lambda: run(
+            args.variant,
+            sessions=args.sessions,
+            interval=args.interval,
+            window=args.window,
+            cancel=args.cancel,
+            gc_freeze=args.gc_freeze,
+            profile=args.profile,
+        )
+    )
+    text = json.dumps(result, indent=2)
+    if args.out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
