@@ -52,6 +52,11 @@ _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # iterates over a copy of it.
 _tracked: list[tuple[weakref.ref[object], str]] = []
 _live_after_prune = 0
+# The same credentials by their first MIN_TRACKED_LENGTH characters, longest first: redact() scans a
+# line once with a dict lookup per position instead of testing every credential (10,000 sessions made
+# that 0.9 ms per record). Each entry keeps its owner's weak reference: a dead owner's value is skipped
+# at match time and dropped at the next prune.
+_by_prefix: dict[str, list[tuple[str, weakref.ref[object]]]] = {}
 
 
 def describe_error(exc: BaseException) -> str:
@@ -69,25 +74,54 @@ def track_secret(owner: object, secret: Secret | str) -> None:
 
     ``owner`` must support weak references (clients and attrs models do).
     """
-    global _live_after_prune
+    global _live_after_prune, _by_prefix
     value = secret.get_secret_value() if isinstance(secret, Secret) else secret
     if len(value) < MIN_TRACKED_LENGTH:
         return
     if len(_tracked) >= 2 * _live_after_prune + 64:
         _tracked[:] = [(ref, v) for ref, v in _tracked if ref() is not None]
         _live_after_prune = len(_tracked)
-    _tracked.append((weakref.ref(owner), value))
+        rebuilt: dict[str, list[tuple[str, weakref.ref[object]]]] = {}
+        for live_ref, live in _tracked:
+            _index(rebuilt, live, live_ref)
+        _by_prefix = rebuilt  # swapped whole: a filter in another thread never sees it half built
+    ref = weakref.ref(owner)
+    _tracked.append((ref, value))
+    _index(_by_prefix, value, ref)
 
 
-def _live_values() -> list[str]:
-    return [value for ref, value in list(_tracked) if ref() is not None]
+def _index(
+    index: dict[str, list[tuple[str, weakref.ref[object]]]], value: str, ref: weakref.ref[object]
+) -> None:
+    key = value[:MIN_TRACKED_LENGTH]
+    # A new list, never one sorted in place under a reader; the longest match wins.
+    index[key] = sorted([*index.get(key, ()), (value, ref)], key=lambda e: len(e[0]), reverse=True)
+
+
+def _mask_tracked(text: str) -> str:
+    index = _by_prefix
+    if not index or len(text) < MIN_TRACKED_LENGTH:
+        return text
+    parts: list[str] = []
+    start = position = 0
+    end = len(text) - MIN_TRACKED_LENGTH
+    while position <= end:
+        for value, ref in index.get(text[position : position + MIN_TRACKED_LENGTH], ()):
+            if text.startswith(value, position) and ref() is not None:
+                parts += (text[start:position], MASK)
+                position = start = position + len(value)
+                break
+        else:
+            position += 1
+    if not parts:
+        return text
+    parts.append(text[start:])
+    return "".join(parts)
 
 
 def redact(text: str) -> str:
     """``text`` with every credential-shaped substring and every tracked credential masked."""
-    for value in _live_values():
-        if value in text:
-            text = text.replace(value, MASK)
+    text = _mask_tracked(text)
     for pattern in _PREFIXED:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return _JWT.sub(MASK, text)
