@@ -8,12 +8,25 @@ from typing import Any, Self, TypeVar
 
 from ._converter import DecodeFailure, structure_response
 from ._protocol import RawResponse, decode_failure
+from ._secret import Secret
 from ._transport import Timeout, Transport
 from .exceptions import ConfigurationError
 
-__all__ = ["ProviderClient", "resolve_timeout"]
+__all__ = ["ProviderClient", "bearer_headers", "resolve_timeout"]
 
 T = TypeVar("T")
+
+
+def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
+    """``Authorization: Bearer <token>`` for a session-scoped token.
+
+    Raises:
+        ConfigurationError: naming ``field``, for an empty or blank token.
+    """
+    value = token.get_secret_value() if isinstance(token, Secret) else token
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError("must be a non-empty string", field=field)
+    return {"Authorization": f"Bearer {value}"}
 
 
 def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:

@@ -15,7 +15,7 @@ from .._converter import unstructure
 from .._enums import EndReason
 from .._logging import track_secret
 from .._protocol import RawResponse, decode_success, encode_multipart
-from .._provider import ProviderClient, resolve_timeout
+from .._provider import ProviderClient, bearer_headers, resolve_timeout
 from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
 from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, Transport, check_base_url
@@ -67,10 +67,7 @@ def _check_session_id(session_id: object) -> str:
 
 
 def _bearer(token: str | Secret) -> dict[str, str]:
-    value = token.get_secret_value() if isinstance(token, Secret) else token
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError("must be a non-empty string", field="token")
-    return {"Authorization": f"Bearer {value}"}
+    return bearer_headers(token, "token")
 
 
 def _turn_id(turn_id: str | None) -> str:

@@ -13,7 +13,7 @@ from .._converter import structure_request, unstructure
 from .._enums import EndReason, SessionType
 from .._logging import track_secret
 from .._protocol import RawResponse, decode_envelope
-from .._provider import ProviderClient
+from .._provider import ProviderClient, bearer_headers
 from .._provider import resolve_timeout as _timeout
 from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
@@ -127,11 +127,6 @@ class LiveAvatarClient(ProviderClient):
     def __repr__(self) -> str:
         return f"LiveAvatarClient(base_url={self.base_url!r})"
 
-    @property
-    def has_api_key(self) -> bool:
-        """Always ``True`` for this client (kept for the provider protocol)."""
-        return True
-
     # --- plumbing -------------------------------------------------------------------------------------
 
     def _api_key_headers(self) -> dict[str, str]:
@@ -139,12 +134,7 @@ class LiveAvatarClient(ProviderClient):
 
     @staticmethod
     def _bearer_headers(session_token: str | Secret) -> dict[str, str]:
-        token = (
-            session_token.get_secret_value() if isinstance(session_token, Secret) else session_token
-        )
-        if not isinstance(token, str) or not token:
-            raise ConfigurationError("must be a non-empty string", field="session_token")
-        return {"Authorization": f"Bearer {token}"}
+        return bearer_headers(session_token, "session_token")
 
     async def _call(
         self,
