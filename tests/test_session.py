@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aioavatar import (
     APIError,
@@ -31,9 +34,11 @@ from aioavatar import (
     SessionStopError,
     TransportError,
 )
+from aioavatar._session import _next_due
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
+from .leaks import wait_until
 from .providers import Provider
 
 pytestmark = pytest.mark.anyio
@@ -472,3 +477,232 @@ async def test_keep_alive_failing_past_the_idle_window_ends_the_session(
     assert info.value.end_reason is EndReason.IDLE_TIMEOUT
     assert session.statistics().keep_alives_failed >= 2
     provider.assert_stopped_once(EndReason.IDLE_TIMEOUT)
+
+
+# --- lost answers, hostile answers, absurd inputs ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("provider", "step"), LAST_OPEN_STEPS, indirect=["provider"])
+async def test_lost_open_answer_and_failed_stop_say_the_session_may_run(
+    provider: Provider, step: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Open's answer is lost after it took effect and the stop that follows fails until
+    stop_timeout: SessionStopError with the session id, chained to open's error, a WARNING, and no
+    end reason (the session is not known to have ended)."""
+    provider.emulator.inject(step, apply=True, drop=True)
+    provider.emulator.inject(provider.stop_step, status=503, times=1000)
+    session = provider.session(stop_timeout=0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="aioavatar"),
+        pytest.raises(SessionStopError) as info,
+    ):
+        async with session:
+            pytest.fail("the block must not run")
+    sid = session.session_id
+    assert info.value.session_id == sid
+    assert isinstance(info.value.__cause__, TransportError)
+    assert "may still be running" in str(info.value)
+    assert session.end_reason is None
+    assert provider.active() == [sid]  # it does run: the user was told so
+    assert provider.stops(sid) >= 1
+    assert any(
+        sid in r.getMessage() and "may still be running" in r.getMessage() for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize(("provider", "step"), OPEN_STEPS, indirect=["provider"])
+async def test_cancelled_open_with_a_failed_stop_notes_the_session_on_the_cancellation(
+    provider: Provider, step: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A start cancelled while in flight whose stop then fails: the cancellation propagates (it must)
+    with a note naming the session and saying it may still run, and a WARNING says the same."""
+    provider.emulator.inject(step, delay=1.0)
+    provider.emulator.inject(provider.stop_step, status=503, times=1000)
+    session = provider.session(stop_timeout=0.5)
+
+    async def body() -> None:
+        async with session:
+            pytest.fail("the block must not run")
+
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        task = asyncio.ensure_future(body())
+        await asyncio.sleep(0.4)  # the open request is in flight (the server holds it for 1 s)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+    sid = session.session_id
+    notes = getattr(info.value, "__notes__", [])
+    assert any(sid in note and "may still be running" in note for note in notes)
+    assert session.end_reason is None
+    assert any(sid in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+@pytest.mark.parametrize(
+    "duration", [b"1" + b"0" * 12, b"1" + b"0" * 400, b"1e308", b"-5", b"0", b'"soon"', b"true"]
+)
+async def test_an_absurd_duration_from_the_server_means_no_deadline(
+    client: LiveAvatarClient,
+    emulator: LiveAvatarEmulator,
+    duration: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A start answer whose max_session_duration is huge (1e12, 1e400), negative, zero or not a
+    number gives no deadline: the session runs, is kept alive, and stops once with USER_CLOSED."""
+    answer = (
+        b'{"code": 1000, "data": {"session_id": "' + AVATAR_ID.encode() + b'", '
+        b'"livekit_url": "wss://x", "livekit_client_token": "t", '
+        b'"max_session_duration": ' + duration + b"}}"
+    )
+    emulator.inject("start", apply=True, body=answer)
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        async with session_on(client, keep_alive_interval=0.05) as session:
+            assert session.statistics().deadline is None
+            await wait_until(lambda: session.statistics().keep_alives_sent >= 2)
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
+    if duration not in (b'"soon"', b"true"):  # a non-number reads as "not given", silently
+        assert any("no deadline" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("value", [10**12, 10**400, 86_401, 0, -1, 1.5, True, "600"])
+def test_max_session_duration_is_checked_against_the_apis_range(value: object) -> None:
+    """max_session_duration is an integer from 1 to 86,400 s, checked before any network call."""
+    with pytest.raises(ConfigurationError, match="integer") as info:
+        AvatarSession(AVATAR_ID, api_key=API_KEY, max_session_duration=value)  # type: ignore[arg-type]
+    assert info.value.field == "max_session_duration"
+
+
+async def test_a_server_session_id_that_is_not_a_uuid_is_refused_before_start(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A token answer whose session_id is not a UUID is a ResponseDecodeError and nothing starts:
+    an id the SDK could not later stop with never gets a running session."""
+    emulator.inject(
+        "token",
+        body=b'{"code": 1000, "data": {"session_id": "../../admin", "session_token": "abcdefghij"}}',
+    )
+    with pytest.raises(ResponseDecodeError, match="session_id"):
+        async with session_on(client):
+            pytest.fail("the block must not run")
+    assert emulator.requests("start") == []
+    assert emulator.requests("stop") == []
+
+
+@pytest.mark.parametrize("raised", [asyncio.CancelledError, KeyboardInterrupt, SystemExit])
+async def test_end_reason_for_raising_anything_still_sends_the_stop(
+    provider: Provider, raised: type[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    """end_reason_for raising CancelledError, KeyboardInterrupt or SystemExit: the stop is sent once
+    with the table's reason; KeyboardInterrupt and SystemExit are then delivered, a CancelledError
+    (which a plain function cannot receive from the loop) is logged and the block's error wins."""
+
+    def mapper(exc: BaseException) -> EndReason:
+        raise raised()
+
+    expected: type[BaseException] = KeyError if raised is asyncio.CancelledError else raised
+    with caplog.at_level(logging.WARNING, logger="aioavatar"), pytest.raises(expected) as info:
+        async with provider.session(end_reason_for=mapper):
+            raise KeyError("the block failed")
+    provider.assert_stopped_once(EndReason.SERVER_ERROR)
+    if expected is not KeyError:
+        assert isinstance(info.value.__cause__, KeyError)
+    assert any("end_reason_for raised" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("keep_alive_interval", 1e-12),
+        ("keep_alive_interval", 0.001),
+        ("keep_alive_interval", math.inf),
+        ("keep_alive_interval", math.nan),
+        ("keep_alive_interval", 10**400),
+        ("keep_alive_interval", 151),
+        ("stop_timeout", 1e-300),
+        ("stop_timeout", 0.05),
+        ("stop_timeout", math.inf),
+        ("stop_timeout", 301),
+        ("stop_timeout", None),
+    ],
+)
+def test_every_session_duration_has_a_floor_and_a_ceiling(field: str, value: object) -> None:
+    """keep_alive_interval (0.01 s to half the idle window: 150 s for LiveAvatar) and stop_timeout
+    (0.1 to 300 s) refuse tiny, huge, infinite and NaN values, naming the field and the range."""
+    with pytest.raises(ConfigurationError, match="number of seconds from") as info:
+        options: dict[str, Any] = {field: value}
+        AvatarSession(AVATAR_ID, api_key=API_KEY, **options)
+    assert info.value.field == field
+
+
+def test_a_kaltura_keep_alive_interval_fits_its_idle_window() -> None:
+    """Kaltura's presumed idle window is 60 s: an interval over 30 s is refused."""
+    from aioavatar import KalturaAvatarSession
+
+    with pytest.raises(ConfigurationError, match=r"from 0\.01 to 30") as info:
+        KalturaAvatarSession("avatar-1", ks="test-admin-ks-0001", keep_alive_interval=31)
+    assert info.value.field == "keep_alive_interval"
+
+
+@given(
+    due=st.floats(0, 1e6),
+    interval=st.floats(0.01, 150),
+    late=st.floats(0, 1e9),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_next_beat_is_computed_not_counted(due: float, interval: float, late: float) -> None:
+    """The next due time is after now and at most one interval later, whatever the lateness (a
+    loop that counted up to it froze on tiny intervals)."""
+    now = due + late
+    nxt = _next_due(due, interval, now)
+    assert nxt > now
+    assert nxt - now <= interval * (1 + 1e-9) + 1e-6
+
+
+@pytest.mark.parametrize("style", ["task", "scope"])
+@pytest.mark.parametrize("turns", [1, 2])
+async def test_a_cancellation_after_a_clean_return_keeps_user_closed(
+    provider: Provider, style: str, turns: int
+) -> None:
+    """A cancellation that lands one or two loop turns after the block returned normally (while the
+    background task is torn down) stops with USER_CLOSED, and is delivered after the stop."""
+    loop = asyncio.get_running_loop()
+
+    def later(action: Callable[[], object], n: int) -> None:
+        loop.call_soon(action if n == 1 else (lambda: later(action, n - 1)))
+
+    if style == "task":
+
+        async def body() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            async with provider.session():
+                later(task.cancel, turns)
+
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.ensure_future(body())
+    else:
+        with anyio.CancelScope() as scope:
+            async with provider.session():
+                later(scope.cancel, turns)
+        assert scope.cancel_called
+    provider.assert_stopped_once(EndReason.USER_CLOSED)
+
+
+async def test_a_204_on_stop_is_a_confirmed_stop(provider: Provider) -> None:
+    """A stop answered 204 No Content (the server stopped the session) is a success: no
+    SessionStopError, the end reason recorded."""
+    provider.emulator.inject(provider.stop_step, apply=True, status=204)
+    async with provider.session() as session:
+        pass
+    provider.assert_stopped_once(EndReason.USER_CLOSED, session)
+
+
+async def test_a_session_outside_asyncio_says_so() -> None:
+    """Under trio, entering a session raises a RuntimeError that names asyncio."""
+
+    async def enter() -> None:
+        async with AvatarSession(AVATAR_ID, api_key=API_KEY, base_url="http://127.0.0.1:9"):
+            pass  # pragma: no cover - never reached
+
+    with pytest.raises(RuntimeError, match="aioavatar runs on asyncio"):
+        await anyio.to_thread.run_sync(lambda: anyio.run(enter, backend="trio"))

@@ -85,9 +85,17 @@ def read_wav(source: str | os.PathLike[str] | bytes | bytearray | memoryview) ->
         where = f"WAV file {path.name!r}"
         try:
             raw = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"cannot read {where}: it does not exist", field="source"
+            ) from None
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot read {where}: {exc.strerror or type(exc).__name__}", field="source"
+            ) from None
+        except (ValueError, UnicodeError):  # a NUL byte or a lone surrogate in the path
+            raise ConfigurationError(
+                "is not a usable file path (it holds a NUL byte or invalid text)", field="source"
             ) from None
     else:
         raise ConfigurationError(

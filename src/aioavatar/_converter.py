@@ -288,6 +288,22 @@ def _response_structure_factory(
 converter.register_structure_hook_factory(_is_response_model, _response_structure_factory)
 
 
+def _number_or_none(value: Any, _: Any) -> float | None:
+    # A duration the server sends is kept only when it is a number; anything else reads as "not
+    # given", never as a broken answer (the lifecycle then has no deadline: rule 8).
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
+converter.register_structure_hook_factory(
+    lambda t: t is la.SessionInfo,
+    lambda cls: _response_structure_factory(
+        cls, {"max_session_duration": override(struct_hook=_number_or_none)}
+    ),
+)
+
+
 # --- Kaltura ----------------------------------------------------------------------------------------------
 _KALTURA_CAMEL_REQUESTS: frozenset[type] = frozenset({kt.SayTextRequest, kt.SayAudioFields})
 _KALTURA_RESPONSES: frozenset[type] = frozenset(

@@ -1,16 +1,20 @@
 """What every provider's client shares: the transport it owns, ``async with``, per-call timeouts, and
-reading an answer into its model."""
+the one call path (send, decode, read into a model, mask credentials in any error)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ._converter import DecodeFailure, structure_response
+from ._logging import redact_error
 from ._protocol import RawResponse, decode_failure
+from ._retry import Retry, RetryPolicy
 from ._secret import Secret
-from ._transport import Timeout, Transport
-from .exceptions import ConfigurationError
+from ._transport import MAX_TIMEOUT, MIN_TIMEOUT, Timeout, Transport, sent_credentials
+from ._validation import check_credential, check_seconds
+from .exceptions import AvatarError, ConfigurationError
 
 __all__ = ["ProviderClient", "bearer_headers", "resolve_timeout"]
 
@@ -21,29 +25,24 @@ def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
     """``Authorization: Bearer <token>`` for a session-scoped token.
 
     Raises:
-        ConfigurationError: naming ``field``, for an empty or blank token.
+        ConfigurationError: naming ``field``, for an empty token or one that cannot travel in a header.
     """
     value = token.get_secret_value() if isinstance(token, Secret) else token
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError("must be a non-empty string", field=field)
-    return {"Authorization": f"Bearer {value}"}
+    return {"Authorization": f"Bearer {check_credential(value, field)}"}
 
 
 def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
     """A call's ``timeout``: ``default`` when not given, a :class:`Timeout` as is, seconds as its total.
 
     Raises:
-        ConfigurationError: naming ``timeout``, for anything but a number of seconds above 0.
+        ConfigurationError: naming ``timeout``, for anything but a number of seconds from 0.001 to 3600.
     """
     if given is None:
         return default
     if isinstance(given, Timeout):
         return given
-    if isinstance(given, bool) or not isinstance(given, int | float) or not given > 0:
-        raise ConfigurationError(
-            f"must be a number of seconds above 0, got {given!r}", field="timeout"
-        )
-    return Timeout(total=float(given), connect=min(float(given), default.connect or float(given)))
+    total = check_seconds(given, "timeout", low=MIN_TIMEOUT, high=MAX_TIMEOUT)
+    return Timeout(total=total, connect=min(total, default.connect or total))
 
 
 class ProviderClient:
@@ -67,9 +66,49 @@ class ProviderClient:
         """Close the HTTP pool if this client created it."""
         await self._transport.aclose()
 
-    @staticmethod
-    def _structure(raw: RawResponse, data: Any, model: type[T]) -> T:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        decode: Callable[[RawResponse], Any],
+        model: type[T] | None = None,
+        json: Any = None,
+        content: tuple[bytes, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        retry: Retry = Retry.ALWAYS,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """Send one call, decode its answer with ``decode`` and read it into ``model`` (when given).
+
+        Any error on the way has every credential masked in its text, whichever credential the request
+        carried and however the server escaped what it echoed.
+        """
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
         try:
-            return structure_response(data, model)
-        except DecodeFailure as exc:
-            raise decode_failure(raw, str(exc)) from None
+            raw = await self._transport.request(
+                method,
+                path,
+                headers=headers,
+                json=json,
+                content=content,
+                params=params,
+                timeout=timeout,
+                retry=retry,
+                retry_policy=retry_policy,
+                deadline=deadline,
+            )
+            data = decode(raw)
+            if model is None:
+                return data
+            try:
+                return structure_response(data, model)
+            except DecodeFailure as exc:
+                raise decode_failure(raw, str(exc)) from None
+        except AvatarError as exc:
+            redact_error(exc, [*sent_credentials(headers), *self._transport.credentials])
+            raise

@@ -17,12 +17,16 @@ Rules (numbered so that code, tests and docs can point at them):
     have left a session running (``left_running``); then the original error propagates. LiveAvatar: any
     failure but a definite refusal of start (HTTP 4xx), since no answer, a timeout, a 5xx or a 2xx we
     could not read may hide a running session. Kaltura: any failure once create has answered (the
-    session runs from there), unless the server says it is gone (404/410).
+    session runs from there), unless the server says it is gone (404/410). When that stop is not
+    confirmed either, ``async with`` raises :class:`SessionStopError` (the session id, "it may still be
+    running") chained to open's error, and logs it at WARNING; a cancellation that arrived meanwhile
+    propagates instead, with the same words added as a note and logged.
  4. While the block runs, a task group runs one background task: the keep-alive loop, which also
     watches the ``max_session_duration`` deadline. Nothing in that group raises into the block.
  5. Keep-alive: every ``keep_alive_interval`` seconds, from a random phase so that sessions started
     together do not beat in lockstep. Beats are due at fixed times; a beat still in flight when the next
-    is due makes the next one skipped, never queued. Each beat's retries end before the next beat is due.
+    is due makes the next one skipped, never queued (the next due time is computed, not counted up to).
+    Each beat's retries end before the next beat is due.
  6. A failed beat is counted and logged; it ends nothing while the provider's idle window (the time the
     server waits without keep-alive) can still be met. When no beat has succeeded for that long, the
     session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` (best effort) and treated as in rule 7.
@@ -30,20 +34,28 @@ Rules (numbered so that code, tests and docs can point at them):
     nothing left to stop), the end reason is looked up (``UNKNOWN`` when it cannot be), the block is
     cancelled and ``async with`` raises :class:`SessionEndedError`.
  8. At the deadline (``max_session_duration`` after start) the SDK stops the session with
-    ``MAX_DURATION_REACHED`` itself, then proceeds as in rule 7.
+    ``MAX_DURATION_REACHED`` itself, then proceeds as in rule 7. A duration that is not a finite
+    number of seconds up to ten years (a hostile or broken answer) means no deadline: it is logged at
+    WARNING and never ends or crashes the session.
  9. Exactly one stop per started session. The first of ``session.stop(reason)``, the deadline, the
     idle rule and the exit sends it; the others wait for it and send nothing.
 10. The exit's reason: a normal exit ``USER_CLOSED``; an exception ``SERVER_ERROR``; a cancellation
     ``USER_DISCONNECTED``; ``KeyboardInterrupt``/``SystemExit`` ``USER_CLOSED``; ``end_reason_for(exc)``
-    overrides when it returns a known :class:`EndReason`.
+    overrides when it returns a known :class:`EndReason`. Whatever the callback does the stop is sent:
+    an exception from it is logged and the table applies; a ``KeyboardInterrupt`` or ``SystemExit``
+    from it is delivered after the stop. A cancellation that lands after the block has returned
+    normally (while the background task is torn down) does not change the reason: ``USER_CLOSED``,
+    and the cancellation is delivered after the stop.
 11. Every stop runs shielded from cancellation (anyio scopes and native cancellation alike) and bounded by
     ``stop_timeout``. A cancellation that arrives during it is delivered once it is done.
 12. The block's exception or cancellation propagates unchanged: never wrapped in an ``ExceptionGroup``,
     never replaced by a cleanup error. A stop that fails after a clean exit raises
     :class:`SessionStopError` (the session may still run); after an exception or a cancellation it is
-    logged at WARNING.
+    logged at WARNING and added to it as a note. A stop that was not confirmed leaves ``end_reason``
+    ``None``: the session is not known to have ended.
 13. A session object is entered once; entering it again is a ``RuntimeError``. ``stop()`` twice is
-    harmless.
+    harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
+    provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
 
 Why a bare asyncio task in :func:`_finish_despite_cancellation`: anyio shields hold off anyio cancel
 scopes but not ``task.cancel()``, and a task group cannot help because its host is the task being
@@ -67,6 +79,8 @@ import attrs
 
 from ._enums import EndReason
 from ._logging import describe_error
+from ._transport import require_asyncio
+from ._validation import check_seconds
 from .exceptions import (
     APIError,
     ConfigurationError,
@@ -88,6 +102,16 @@ T = TypeVar("T")
 
 # How long to wait for the end reason after the server ended a session (rule 7).
 END_REASON_LOOKUP_TIMEOUT = 5.0
+#: The bounds of ``keep_alive_interval``: the floor keeps a beat meaningful; the ceiling is half the
+#: provider's idle window (a beat, its retries and a skipped beat still fit in it).
+MIN_KEEP_ALIVE_INTERVAL = 0.01
+#: The bounds of ``stop_timeout``: a stop needs a round trip; past five minutes the server's own
+#: idle timeout has ended the session anyway.
+MIN_STOP_TIMEOUT = 0.1
+MAX_STOP_TIMEOUT = 300.0
+#: The longest ``max_session_duration`` the lifecycle turns into a deadline (ten years); a longer or
+#: unusable one means no deadline (rule 8).
+MAX_DEADLINE = 10 * 365 * 86_400.0
 
 
 class SessionState(Enum):
@@ -122,9 +146,10 @@ class SessionBackend(Protocol[InfoT]):
     """What the lifecycle needs from a provider for one remote session.
 
     ``prepare`` must open nothing remotely; ``open`` opens the session; ``left_running`` tells whether a
-    failed ``open`` may have left a session running (rule 3); ``keep_alive`` raises an :class:`APIError`
-    with status 404 or 410 once the server has ended the session; ``close`` returns ``False`` when the
-    session had already ended.
+    failed ``open`` may have left a session running (rule 3); ``max_duration`` gives the session's
+    ``max_session_duration`` as the server or the request said it (anything; the lifecycle checks it,
+    rule 8); ``keep_alive`` raises an :class:`APIError` with status 404 or 410 once the server has
+    ended the session; ``close`` returns ``False`` when the session had already ended.
     """
 
     #: seconds the server waits without keep-alive before it ends a session (rule 6).
@@ -139,7 +164,7 @@ class SessionBackend(Protocol[InfoT]):
 
     def left_running(self, error: BaseException) -> bool: ...
 
-    def max_duration(self, info: InfoT) -> float | None: ...
+    def max_duration(self, info: InfoT) -> object: ...
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
 
@@ -215,6 +240,39 @@ def _server_ended(exc: BaseException) -> bool:
     return isinstance(exc, APIError) and exc.status in (404, 410)
 
 
+def _is_cancellation(exc: BaseException) -> bool:
+    return isinstance(exc, anyio.get_cancelled_exc_class() | asyncio.CancelledError)
+
+
+def _next_due(due: float, interval: float, now: float) -> float:
+    """The first time ``due + k * interval`` (k >= 1) after ``now``, computed, not counted up to."""
+    nxt = due + interval
+    if nxt > now:
+        return nxt
+    nxt = due + interval * (math.floor((now - due) / interval) + 1)
+    return nxt if nxt > now else nxt + interval  # a rounding step short of now
+
+
+def _usable_duration(value: object, session_id: str | None) -> float | None:
+    """Rule 8: ``value`` as seconds when it is a finite number in (0, ten years], else ``None``."""
+    if value is None:
+        return None
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = None
+    if seconds is None or not math.isfinite(seconds) or not 0 < seconds <= MAX_DEADLINE:
+        logger.warning(
+            "session %s: max_session_duration %.40s is not a usable number of seconds: no deadline",
+            session_id,
+            repr(value),
+        )
+        return None
+    return seconds
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -252,20 +310,21 @@ class BaseSession(Generic[InfoT]):
         stop_timeout: float,
         end_reason_for: Callable[[BaseException], EndReason | None] | None,
     ) -> None:
-        for name, value in (
-            ("keep_alive_interval", keep_alive_interval),
-            ("stop_timeout", stop_timeout),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigurationError(
-                    f"must be a number of seconds above 0, got {value!r}", field=name
-                )
+        interval = check_seconds(
+            keep_alive_interval,
+            "keep_alive_interval",
+            low=MIN_KEEP_ALIVE_INTERVAL,
+            high=backend.idle_timeout / 2,
+        )
+        stop_after = check_seconds(
+            stop_timeout, "stop_timeout", low=MIN_STOP_TIMEOUT, high=MAX_STOP_TIMEOUT
+        )
         if end_reason_for is not None and not callable(end_reason_for):
             raise ConfigurationError("must be callable", field="end_reason_for")
         self._backend = backend
         self._owned_client = owned_client
-        self.keep_alive_interval = float(keep_alive_interval)
-        self.stop_timeout = float(stop_timeout)
+        self.keep_alive_interval = interval
+        self.stop_timeout = stop_after
         self._end_reason_for = end_reason_for
         self._state = SessionState.STARTING
         self._entered = False
@@ -277,6 +336,8 @@ class BaseSession(Generic[InfoT]):
         self._stop_done = _Flag()
         self._stop_error: BaseException | None = None
         self._stop_error_reported = False
+        # Rule 10: a KeyboardInterrupt/SystemExit raised by end_reason_for, delivered after the stop.
+        self._callback_interrupt: BaseException | None = None
         self._background_scope: anyio.CancelScope | None = None
         self._deadline: float | None = None
         # Rules 6-8: why the server side ended, when it did.
@@ -325,7 +386,8 @@ class BaseSession(Generic[InfoT]):
 
     @property
     def end_reason(self) -> EndReason | None:
-        """The reason the session ended with (``None`` while it has not ended)."""
+        """The reason the session ended with: ``None`` while it runs, and when its stop could not be
+        confirmed (it may still run; the stop's error said so)."""
         return self._end_reason
 
     def statistics(self) -> SessionStatistics:
@@ -339,7 +401,8 @@ class BaseSession(Generic[InfoT]):
         )
 
     async def wait_ended(self) -> None:
-        """Return once the session has ended, for whatever reason."""
+        """Return once the session has ended, for whatever reason (or once its lifecycle is over with a
+        stop that could not be confirmed: then ``end_reason`` is ``None``)."""
         await self._ended.wait()
 
     async def stop(self, reason: EndReason | str = EndReason.USER_CLOSED) -> None:
@@ -367,6 +430,7 @@ class BaseSession(Generic[InfoT]):
     async def __aenter__(self) -> Self:
         if self._entered:
             raise RuntimeError("an AvatarSession can be entered only once; create a new one")
+        require_asyncio()
         self._entered = True
         self._cm = self._lifecycle()
         return await self._cm.__aenter__()
@@ -381,23 +445,29 @@ class BaseSession(Generic[InfoT]):
                 await self._owned_client.__aenter__()
             await self._start()  # rules 1-3
             body_error: BaseException | None = None
+            late_cancel: BaseException | None = None
+            returned = False
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._background)
                     try:
                         with anyio.CancelScope() as self._body_scope:
                             yield self
+                        returned = True
                     except BaseException as exc:  # noqa: BLE001 - handled below, outside the group (rule 12)
                         body_error = exc
                     tg.cancel_scope.cancel()
             except BaseException as exc:
                 # The group waits for the background tasks even when cancelled, then re-raises the
-                # cancellation of an enclosing scope: that is the block's outcome unless it has one.
-                if body_error is None:
+                # cancellation of an enclosing scope: that is the block's outcome unless it has one,
+                # or unless the block had already returned (rule 10: the reason stays USER_CLOSED).
+                if returned and body_error is None and _is_cancellation(exc):
+                    late_cancel = exc
+                elif body_error is None:
                     body_error = exc
-                elif not isinstance(exc, anyio.get_cancelled_exc_class()):
+                elif not _is_cancellation(exc):
                     logger.exception("session %s: background task failed", self._backend.session_id)
-            await self._finish(body_error)
+            await self._finish(body_error, late_cancel)
         finally:
             self._state = SessionState.ENDED
             await self._close_owned_client()
@@ -410,7 +480,10 @@ class BaseSession(Generic[InfoT]):
         if outcome.error is not None:
             if self._backend.left_running(outcome.error):
                 await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
-            self._mark_ended(EndReason.SERVER_ERROR)
+                if self._stop_error is not None:
+                    self._raise_unconfirmed_after_open(outcome.error, outcome.cancelled)
+            else:
+                self._mark_ended(EndReason.SERVER_ERROR)
             raise outcome.cancelled or outcome.error
         info = outcome.value
         assert info is not None
@@ -418,16 +491,47 @@ class BaseSession(Generic[InfoT]):
         self._started_at = _now()
         if outcome.cancelled is not None:
             await self._stop_protected(EndReason.USER_DISCONNECTED, raise_cancel=False)
+            if self._stop_error is not None:
+                self._report_unconfirmed(outcome.cancelled, "its start was cancelled")
             raise outcome.cancelled
         self._state = SessionState.ACTIVE
         self._last_success = anyio.current_time()
-        duration = self._backend.max_duration(info)
+        duration = _usable_duration(self._backend.max_duration(info), self._backend.session_id)
         if duration is not None:
             self._deadline = anyio.current_time() + duration
             self._deadline_at = self._started_at + dt.timedelta(seconds=duration)
         logger.info("session %s started", self._backend.session_id)
 
-    async def _finish(self, body_error: BaseException | None) -> None:
+    def _raise_unconfirmed_after_open(
+        self, error: BaseException, cancelled: BaseException | None
+    ) -> None:
+        """Rule 3: open failed, and so did the stop that followed: the session may still run."""
+        what = f"its start failed ({describe_error(error)})"
+        if cancelled is not None:
+            self._report_unconfirmed(cancelled, what)
+            raise cancelled
+        self._report_unconfirmed(None, what)
+        self._stop_error_reported = True
+        stop_error = self._stop_error
+        raise SessionStopError(
+            self.session_id,
+            f"{what} and the stop that followed was not confirmed "
+            f"({stop_error or type(stop_error).__name__})",
+        ) from error
+
+    def _report_unconfirmed(self, carrier: BaseException | None, what: str) -> None:
+        """Log (and note on ``carrier``, the exception that propagates) that the session may run."""
+        text = (
+            f"aioavatar: session {self._backend.session_id}: {what}; its stop was not confirmed "
+            f"({describe_error(self._stop_error or RuntimeError())}): it may still be running"
+        )
+        logger.warning("%s", text.removeprefix("aioavatar: "))
+        if carrier is not None:
+            carrier.add_note(text)
+
+    async def _finish(
+        self, body_error: BaseException | None, late_cancel: BaseException | None = None
+    ) -> None:
         if self._server_end is not None:  # rules 7-8
             self._end_reason = self._end_reason or self._server_end
             if body_error is None:
@@ -436,16 +540,18 @@ class BaseSession(Generic[InfoT]):
         reason = self._exit_reason(body_error)
         # After a clean exit a cancellation that arrived during the stop is delivered (rule 11);
         # after an exception the exception wins (rule 12).
-        await self._stop_protected(reason, raise_cancel=body_error is None)
+        await self._stop_protected(reason, raise_cancel=body_error is None and late_cancel is None)
+        interrupt = self._callback_interrupt
         if body_error is not None:
             if self._stop_error is not None:
-                logger.warning(
-                    "session %s: stop after %s failed: %s (it may still be running)",
-                    self._backend.session_id,
-                    type(body_error).__name__,
-                    self._stop_error,
-                )
+                self._report_unconfirmed(body_error, f"after {type(body_error).__name__}")
+            if interrupt is not None:
+                raise interrupt from body_error
             raise body_error
+        if late_cancel is not None:
+            if self._stop_error is not None:
+                self._report_unconfirmed(late_cancel, "after a cancellation")
+            raise late_cancel
         self._raise_stop_error()
 
     def _exit_reason(self, exc: BaseException | None) -> EndReason:
@@ -456,6 +562,13 @@ class BaseSession(Generic[InfoT]):
                 chosen = self._end_reason_for(exc)
             except Exception:
                 logger.exception("end_reason_for raised; using the default end reason")
+            except BaseException as interrupt:  # noqa: BLE001 - rule 10: the stop is sent first
+                logger.warning(
+                    "end_reason_for raised %s; using the default end reason",
+                    type(interrupt).__name__,
+                )
+                if isinstance(interrupt, KeyboardInterrupt | SystemExit):
+                    self._callback_interrupt = interrupt
             else:
                 if isinstance(chosen, EndReason) and chosen.is_known:
                     return chosen
@@ -502,8 +615,10 @@ class BaseSession(Generic[InfoT]):
                 "stopped" if stopped else "had already ended",
                 reason.value,
             )
-        finally:
             self._mark_ended(reason)
+        finally:
+            self._state = SessionState.ENDED
+            self._ended.set()
             self._stop_done.set()
             if self._background_scope is not None:  # no keep-alive after the stop
                 self._background_scope.cancel()
@@ -552,10 +667,8 @@ class BaseSession(Generic[InfoT]):
                     await self._stop_protected(EndReason.MAX_DURATION_REACHED, raise_cancel=False)
                     self._on_server_end(EndReason.MAX_DURATION_REACHED)
                 return
-            now = anyio.current_time()
-            due += interval
-            while due <= now:  # rule 5: skipped, never queued
-                due += interval
+            # Rule 5: the next due time after now, skipping the beats that are late (never queued).
+            due = _next_due(due, interval, anyio.current_time())
 
     async def _beat(self, timeout: float, retry_deadline: float) -> bool:
         """One keep-alive; ``False`` when the session is over and the loop must end."""

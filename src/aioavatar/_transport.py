@@ -6,11 +6,13 @@ tree in :func:`_map_aiohttp_errors`; nothing else catches aiohttp errors.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json as jsonlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -21,10 +23,11 @@ import anyio
 import attrs
 
 from . import __version__
-from ._logging import MASK, logger
+from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
 from ._secret import Secret
+from ._validation import check_int, instance_of, optional, seconds_in
 from .exceptions import (
     ConfigurationError,
     RateLimitedError,
@@ -33,9 +36,24 @@ from .exceptions import (
     TransportError,
 )
 
-__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "Timeout", "Transport", "check_base_url"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "Timeout",
+    "Transport",
+    "check_base_url",
+    "require_asyncio",
+    "sent_credentials",
+    "timeout_field",
+]
 
 DEFAULT_MAX_RESPONSE_SIZE = 1024 * 1024
+#: The largest ``max_response_size`` a client accepts (answers of this API are a few KiB).
+MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
+#: The largest ``connection_limit`` a client accepts.
+MAX_CONNECTION_LIMIT = 10_000
+#: Every time limit of a call is within these bounds, in seconds: never 0, negative, infinite or NaN.
+MIN_TIMEOUT = 0.001
+MAX_TIMEOUT = 3600.0
 USER_AGENT = f"aioavatar/{__version__}"
 # Request headers that carry credentials (the API's own and Kaltura's "KS <ks>").
 _CREDENTIAL_HEADERS = ("X-API-KEY", "Authorization")
@@ -46,13 +64,29 @@ _MIN_SCRUBBED_LENGTH = 8
 @attrs.frozen
 class Timeout:
     """Per-call time limits in seconds. ``total`` covers waiting for a pooled connection, connecting,
-    sending and reading the whole answer; ``connect`` covers getting a connection (pool wait included)."""
+    sending and reading the whole answer; ``connect`` covers getting a connection (pool wait included;
+    ``None``: only ``total`` bounds it).
 
-    total: float
-    connect: float | None = None
+    Raises:
+        ConfigurationError: a limit that is not a number of seconds from 0.001 to 3600 (0, negative,
+            ``inf``, ``NaN`` and non-numbers are refused: no limit here means "wait forever").
+    """
+
+    total: float = attrs.field(validator=seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
+    connect: float | None = attrs.field(
+        default=None, validator=optional(seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
+    )
 
     def as_aiohttp(self) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(total=self.total, connect=self.connect)
+
+
+def timeout_field(total: float, connect: float) -> Any:
+    """An attrs field holding a :class:`Timeout`, ``Timeout(total, connect)`` by default (the per-operation
+    defaults of the provider clients)."""
+    return attrs.field(
+        default=Timeout(total=total, connect=connect), validator=instance_of(Timeout)
+    )
 
 
 def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = "base_url") -> str:
@@ -63,14 +97,28 @@ def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = 
     Raises:
         ConfigurationError: naming ``field``.
     """
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(allow_insecure, bool):
+        raise ConfigurationError("must be True or False", field="allow_insecure")
+    if not isinstance(base_url, str):
+        raise ConfigurationError(
+            f"must be a string URL, got {type(base_url).__name__}", field=field
+        )
+    try:
+        parts = urlsplit(base_url)
+        hostname = parts.hostname
+    except ValueError:  # an unbalanced "[" or a bad port
+        raise ConfigurationError(f"is not a valid URL: {base_url!r}", field=field) from None
+    if any(ord(char) < 0x21 or ord(char) > 0x7E for char in base_url):
+        raise ConfigurationError(
+            "must be printable ASCII without white space (encode other characters)", field=field
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(
             f"must be an http(s) URL with a host, got {base_url!r}", field=field
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError("must not carry credentials, a query or a fragment", field=field)
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_insecure and not _is_loopback(hostname):
         raise ConfigurationError(
             "plain http:// is refused for a non-loopback host (credentials would travel in clear); "
             "use https:// or pass allow_insecure=True",
@@ -88,6 +136,50 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def require_asyncio() -> None:
+    """Raise a clear error when called outside an asyncio event loop (under trio, say).
+
+    Raises:
+        RuntimeError: no asyncio loop is running.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "aioavatar runs on asyncio (it is built on aiohttp): use asyncio.run(...) or "
+            "anyio.run(..., backend='asyncio'), not the trio backend"
+        ) from None
+
+
+class _SendFailed(aiohttp.ClientError):
+    """A send that failed on an established connection, carried past aiohttp's own resend.
+
+    aiohttp resends an idempotent request (GET) once by itself when the connection drops; that doubled
+    every attempt of ours. Raised from a request middleware as a plain ``ClientError``, the failure is
+    not resent by aiohttp and reaches our retry loop, which alone decides (``original`` is the error).
+    """
+
+    def __init__(self, original: aiohttp.ClientError) -> None:
+        super().__init__(type(original).__name__)
+        self.original = original
+
+
+async def _no_hidden_resend(
+    request: aiohttp.ClientRequest,
+    handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+) -> aiohttp.ClientResponse:
+    try:
+        return await handler(request)
+    except aiohttp.ClientConnectorError:
+        raise  # never sent: aiohttp does not resend it either
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise _SendFailed(exc) from exc
+
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_NO_HIDDEN_RESEND = (_no_hidden_resend,)
+
+
 @contextmanager
 def _map_aiohttp_errors(method: str, path: str, timeout: Timeout) -> Iterator[None]:
     """Translate aiohttp and timeout errors into the public tree.
@@ -96,7 +188,10 @@ def _map_aiohttp_errors(method: str, path: str, timeout: Timeout) -> Iterator[No
     request's headers, and with them the credentials.
     """
     try:
-        yield
+        try:
+            yield
+        except _SendFailed as wrapped:
+            raise wrapped.original from None
     except TimeoutError as exc:  # asyncio's timeout and aiohttp's ServerTimeoutError alike
         raise RequestTimeout(
             f"no answer within {timeout.total:g} s", method=method, path=path
@@ -133,32 +228,20 @@ def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
     exc.args = (exc.request_info, exc.history)
 
 
-def _sent_credentials(headers: Mapping[str, str]) -> list[bytes]:
+def sent_credentials(headers: Mapping[str, str]) -> list[str]:
     """The credential values a request carries (the token of ``Authorization: <scheme> <token>``)."""
-    found: list[bytes] = []
-    wanted = {name.lower() for name in _CREDENTIAL_HEADERS}
+    found: list[str] = []
     for name, value in headers.items():
-        if name.lower() in wanted:
+        if name in _CREDENTIAL_HEADERS or name.lower() in _CREDENTIAL_HEADER_KEYS:
             scheme, _, credential = value.strip().partition(" ")
             # "Bearer <token>" and "KS <ks>" give the token; X-API-KEY's value is the key itself.
             candidate = credential.strip() or scheme
             if len(candidate) >= _MIN_SCRUBBED_LENGTH:
-                found.append(candidate.encode())
+                found.append(candidate)
     return found
 
 
-def _scrub(data: bytes, credentials: list[bytes]) -> bytes:
-    for credential in credentials:
-        data = data.replace(credential, MASK.encode())
-    return data
-
-
-def _scrub_text(text: str | None, credentials: list[bytes]) -> str | None:
-    if text is None or not credentials:
-        return text
-    return _scrub(text.encode("utf-8", "surrogateescape"), credentials).decode(
-        "utf-8", "surrogateescape"
-    )
+_CREDENTIAL_HEADER_KEYS = frozenset(name.lower() for name in _CREDENTIAL_HEADERS)
 
 
 def _failure_kind(exc: TransportError) -> str:
@@ -179,7 +262,11 @@ def _stale_connection(exc: TransportError) -> bool:
 
 
 class Transport:
-    """One HTTP connection pool, borrowed or owned, and the retry loop around single requests."""
+    """One HTTP connection pool, borrowed or owned, and the retry loop around single requests.
+
+    Raises:
+        ConfigurationError: a ``connection_limit`` or ``max_response_size`` that is not a sane integer.
+    """
 
     def __init__(
         self,
@@ -192,19 +279,29 @@ class Transport:
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         connection_limit: int = 100,
     ) -> None:
+        if http_session is not None and not isinstance(http_session, aiohttp.ClientSession):
+            raise ConfigurationError("must be an aiohttp.ClientSession", field="http_session")
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
+        if retry_budget is not None and not isinstance(retry_budget, RetryBudget):
+            raise ConfigurationError("must be a RetryBudget", field="retry_budget")
         self.base_url = base_url
         self.retry_policy = retry_policy or RetryPolicy()
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
         # Masked out of every answer, whichever credential the request carried (an API key echoed in
         # the error page of a session-token call, say).
-        self._credentials = [
-            c.get_secret_value().encode()
+        self.credentials = tuple(
+            c.get_secret_value()
             for c in credentials
             if len(c.get_secret_value()) >= _MIN_SCRUBBED_LENGTH
-        ]
+        )
         self._budget_warned = False
-        self.max_response_size = max_response_size
-        self._connection_limit = connection_limit
+        self.max_response_size = check_int(
+            max_response_size, "max_response_size", low=1, high=MAX_RESPONSE_SIZE_LIMIT
+        )
+        self._connection_limit = check_int(
+            connection_limit, "connection_limit", low=1, high=MAX_CONNECTION_LIMIT
+        )
         self._session = http_session
         self._owns_session = http_session is None
 
@@ -215,11 +312,14 @@ class Transport:
         return self._session
 
     async def __aenter__(self) -> Self:
+        require_asyncio()
         if self._session is None:
-            # Created here, inside the running loop, never in __init__.
+            # Created here, inside the running loop, never in __init__. Answers are decompressed by
+            # us, within the size cap (see _read_body), never by aiohttp.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connection_limit),
                 headers={"User-Agent": USER_AGENT},
+                auto_decompress=False,
             )
             self._owns_session = True
         return self
@@ -254,7 +354,9 @@ class Transport:
     ) -> RawResponse:
         """Send one request, retrying what ``retry`` allows, and read its answer (at most the size cap).
 
-        The body is ``json`` (encoded here) or ``content``, ready bytes with their content type (a multipart
+        At most ``retries + 1`` requests go out per call, whoever would retry: a pooled connection found
+        closed is resent at once but counts as an attempt, and aiohttp's own resend is disabled. The
+        body is ``json`` (encoded here) or ``content``, ready bytes with their content type (a multipart
         form, say). ``deadline`` (in ``anyio.current_time()`` terms) stops retrying when the next attempt
         could not finish in time. Returns the answer whatever its status; statuses are the protocol's
         business.
@@ -262,29 +364,38 @@ class Transport:
         Raises:
             TransportError: no answer (``RequestTimeout`` when a timeout ran out).
             RateLimitedError: the server asked to wait longer than the policy's cap.
-            ResponseDecodeError: the answer is larger than the size cap.
+            ResponseDecodeError: the answer is larger than the size cap (decompressed), or compressed in
+                a way that cannot be read.
         """
         policy = retry_policy or self.retry_policy
-        send_headers = dict(headers)
+        send_headers = {"Accept-Encoding": "identity", **headers}
         data: bytes | None = None
         if content is not None:
             data, send_headers["Content-Type"] = content
         elif json is not None:
             data = jsonlib.dumps(json, separators=(",", ":")).encode()
             send_headers["Content-Type"] = "application/json"
+        credentials = (*sent_credentials(headers), *self.credentials)
         attempt = 0
         stale_retried = False
         while True:
             attempt += 1
             started = time.perf_counter()
             try:
-                response = await self._send(method, path, send_headers, data, params, timeout)
+                response = await self._send(
+                    method, path, send_headers, data, params, timeout, credentials
+                )
             except TransportError as exc:
-                if retry is Retry.ALWAYS and _stale_connection(exc) and not stale_retried:
-                    # A pooled connection the server had already closed: retry at once, once.
+                if (
+                    retry is Retry.ALWAYS
+                    and _stale_connection(exc)
+                    and not stale_retried
+                    and attempt <= policy.retries
+                ):
+                    # A pooled connection the server had already closed: resent at once, once, as
+                    # one of the policy's attempts but without spending the budget.
                     stale_retried = True
                     _log_retry(method, path, attempt, "stale connection", 0.0)
-                    attempt -= 1  # a free retry: it does not count against the policy
                     continue
                 allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and _never_sent(exc))
                 delay = policy.backoff(attempt)
@@ -293,14 +404,13 @@ class Transport:
                     await anyio.sleep(delay)
                     continue
                 raise
-            elapsed = (time.perf_counter() - started) * 1000
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s %s -> %d in %.1f ms (attempt %d%s)",
                     method,
                     path,
                     response.status,
-                    elapsed,
+                    (time.perf_counter() - started) * 1000,
                     attempt,
                     f", request id {response.request_id}" if response.request_id else "",
                 )
@@ -353,6 +463,7 @@ class Transport:
         data: bytes | None,
         params: Mapping[str, str] | None,
         timeout: Timeout,
+        credentials: tuple[str, ...],
     ) -> RawResponse:
         with _map_aiohttp_errors(method, path, timeout):
             async with self.http_session.request(
@@ -363,48 +474,93 @@ class Transport:
                 params=params,
                 timeout=timeout.as_aiohttp(),
                 allow_redirects=False,  # never carry credentials to another host
+                auto_decompress=False,  # decompressed by _read_body, within the cap
+                middlewares=_NO_HIDDEN_RESEND if method in _IDEMPOTENT else None,
             ) as resp:
-                body = await self._read_capped(resp, method, path)
-        # A hostile or careless server may echo the credential it was sent (an error page quoting the
-        # request): it must not reach an error message from here.
-        sent = _sent_credentials(headers) + self._credentials
+                body = await self._read_body(resp, method, path)
+                status = resp.status
+                resp_headers = resp.headers
         return RawResponse(
             method=method,
             path=path,
-            status=resp.status,
-            body=_scrub(body, sent),
-            content_type=_scrub_text(resp.content_type, sent) or "",
-            request_id=_scrub_text(
-                resp.headers.get("X-Request-Id") or resp.headers.get("X-Request-ID"), sent
-            ),
-            retry_after=_scrub_text(resp.headers.get("Retry-After"), sent),
-            location=_scrub_text(resp.headers.get("Location"), sent),
+            status=status,
+            body=body,
+            content_type=resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
+            request_id=resp_headers.get("X-Request-Id"),
+            retry_after=resp_headers.get("Retry-After"),
+            location=resp_headers.get("Location"),
+            credentials=credentials,
         )
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
+    async def _read_body(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
+        """The answer's body, decoded from its content encoding; never more than the cap, on the wire
+        or once inflated (a small gzip bomb is refused after inflating one byte past the cap)."""
         cap = self.max_response_size
         if resp.content_length is not None:
             if resp.content_length > cap:
                 resp.close()  # never read it: close rather than drain into the pool
-                raise _too_big(cap, resp, method, path)
-            return await resp.read()  # the parser stops at Content-Length: within the cap
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(64 * 1024):
-            size += len(chunk)
-            if size > cap:
-                resp.close()  # do not drain the rest into the pool
-                raise _too_big(cap, resp, method, path)
-            chunks.append(chunk)
-        return b"".join(chunks)
+                raise _too_big(cap, resp.status, method, path)
+            wire = await resp.read()  # the parser stops at Content-Length: within the cap
+        else:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > cap:
+                    resp.close()  # do not drain the rest into the pool
+                    raise _too_big(cap, resp.status, method, path)
+                chunks.append(chunk)
+            wire = b"".join(chunks)
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return wire
+        return _inflate(wire, encoding, cap, resp.status, method, path)
 
 
-def _too_big(cap: int, resp: aiohttp.ClientResponse, method: str, path: str) -> ResponseDecodeError:
+def _inflate(wire: bytes, encoding: str, cap: int, status: int, method: str, path: str) -> bytes:
+    """``wire`` decompressed (gzip or deflate), stopping one byte past ``cap``.
+
+    Raises:
+        ResponseDecodeError: the result would exceed ``cap``, the data is corrupt or cut short, or the
+            encoding is one aioavatar does not read (it asks for ``identity``).
+    """
+    if encoding in ("gzip", "x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif encoding == "deflate":
+        wbits = zlib.MAX_WBITS if wire[:1] == b"\x78" else -zlib.MAX_WBITS  # zlib-wrapped or raw
+    else:
+        raise ResponseDecodeError(
+            f"the answer is encoded as {encoding[:40]!r}, which aioavatar does not read "
+            "(it asks for identity; gzip and deflate are accepted)",
+            method=method,
+            path=path,
+            status=status,
+        )
+    inflater = zlib.decompressobj(wbits)
+    try:
+        body = inflater.decompress(wire, cap + 1)
+    except zlib.error:
+        raise ResponseDecodeError(
+            f"the {encoding} answer is corrupt", method=method, path=path, status=status
+        ) from None
+    if len(body) > cap or inflater.unconsumed_tail:
+        raise _too_big(cap, status, method, path, inflated=True)
+    if not inflater.eof:
+        raise ResponseDecodeError(
+            f"the {encoding} answer was cut short", method=method, path=path, status=status
+        )
+    return body
+
+
+def _too_big(
+    cap: int, status: int, method: str, path: str, *, inflated: bool = False
+) -> ResponseDecodeError:
+    what = "once decompressed " if inflated else ""
     return ResponseDecodeError(
-        f"the answer is larger than the {cap} byte cap",
+        f"the answer is {what}larger than the {cap} byte cap",
         method=method,
         path=path,
-        status=resp.status,
+        status=status,
     )
 
 

@@ -56,7 +56,7 @@ class KalturaBackend:
         gone = isinstance(error, APIError) and error.status in (404, 410)
         return self._token is not None and not gone
 
-    def max_duration(self, info: KalturaSessionInfo) -> float | None:
+    def max_duration(self, info: KalturaSessionInfo) -> object:
         return None
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:

@@ -63,9 +63,11 @@ class LiveAvatarBackend:
         refused = isinstance(error, APIError) and 400 <= error.status < 500
         return self._token is not None and not refused
 
-    def max_duration(self, info: SessionInfo) -> float | None:
-        duration = info.max_session_duration or self._request.max_session_duration
-        return float(duration) if duration else None
+    def max_duration(self, info: SessionInfo) -> object:
+        # The server's answer wins; the lifecycle checks that it is a usable number (rule 8).
+        if info.max_session_duration is not None:
+            return info.max_session_duration
+        return self._request.max_session_duration
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
         realtime = self._realtime

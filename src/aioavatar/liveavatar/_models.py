@@ -27,11 +27,13 @@ from .._enums import (
 from .._secret import Secret
 from .._validation import (
     boolean,
+    credential,
     dynamic_variables,
+    instance_of,
+    int_in,
     known_enum,
     number_in,
     optional,
-    positive_int,
     positive_number,
     string,
     uuid_string,
@@ -129,12 +131,10 @@ class AvatarPersona:
     language: str | None = attrs.field(default=None, validator=optional(string))
     voice_settings: VoiceSettings | None = attrs.field(
         default=None,
-        validator=optional(
-            attrs.validators.instance_of((ElevenLabsVoiceSettings, FishVoiceSettings))
-        ),
+        validator=optional(instance_of(ElevenLabsVoiceSettings, FishVoiceSettings)),
     )
     stt_config: SttConfig | None = attrs.field(
-        default=None, validator=optional(attrs.validators.instance_of(SttConfig))
+        default=None, validator=optional(instance_of(SttConfig))
     )
 
 
@@ -173,7 +173,7 @@ class AgoraConfig:
     agora_app_id: str = attrs.field(validator=string)
     agora_token: str = attrs.field(validator=string, repr=False)
     agora_channel: str = attrs.field(validator=string)
-    agora_uid: str | int = attrs.field(validator=attrs.validators.instance_of((str, int)))
+    agora_uid: str | int = attrs.field(validator=instance_of(str, int))
 
 
 @attrs.frozen
@@ -210,6 +210,10 @@ class GeminiRealtimeConfig:
     model: str | None = attrs.field(default=None, validator=optional(string))
 
 
+#: The longest ``max_session_duration`` a request may ask for, in seconds (a day). The API caps it by the
+#: subscription tier and publishes no tier above that; anything longer is a mistake, not a plan.
+MAX_SESSION_DURATION = 86_400
+
 _CONNECTORS = (
     "livekit_config",
     "agora_config",
@@ -219,8 +223,8 @@ _CONNECTORS = (
 )
 
 
-def _instance(cls: type | tuple[type, ...]) -> Any:
-    return attrs.field(default=None, validator=optional(attrs.validators.instance_of(cls)))
+def _instance(cls: type) -> Any:
+    return attrs.field(default=None, validator=optional(instance_of(cls)))
 
 
 @attrs.frozen
@@ -236,7 +240,9 @@ class SessionTokenRequest:
     mode: Mode | None = attrs.field(default=None, validator=optional(known_enum(Mode)))
     is_sandbox: bool | None = attrs.field(default=None, validator=optional(boolean))
     video_settings: VideoSettings | None = _instance(VideoSettings)
-    max_session_duration: int | None = attrs.field(default=None, validator=optional(positive_int))
+    max_session_duration: int | None = attrs.field(
+        default=None, validator=optional(int_in(1, MAX_SESSION_DURATION))
+    )
     avatar_persona: AvatarPersona | None = _instance(AvatarPersona)
     voice_agent: VoiceAgent | None = _instance(VoiceAgent)
     interactivity_type: InteractivityType | None = attrs.field(
@@ -277,8 +283,8 @@ class SessionToken:
     ``session_token`` is a :class:`~aioavatar.Secret`: it grants control of the session, keep it server side.
     """
 
-    session_id: str
-    session_token: Secret = attrs.field(repr=False)
+    session_id: str = attrs.field(validator=uuid_string)
+    session_token: Secret = attrs.field(repr=False, validator=credential)
 
 
 @attrs.frozen
@@ -287,13 +293,15 @@ class SessionInfo:
 
     Only ``session_id``, ``livekit_url`` and ``livekit_client_token`` are always present.
     ``livekit_client_token`` is what a viewer needs to join the room; ``ws_url`` is set for LITE sessions.
+    ``max_session_duration`` is the number the server sent, in seconds (``None`` when it sent none, or
+    something that is not a number); the session uses it as its deadline when it is usable.
     """
 
     session_id: str
     livekit_url: str
     livekit_client_token: str = attrs.field(repr=False)
     livekit_agent_token: str | None = attrs.field(default=None, repr=False)
-    max_session_duration: int | None = None
+    max_session_duration: float | None = None
     ws_url: str | None = attrs.field(default=None, repr=False)
 
 

@@ -13,6 +13,7 @@ import bisect
 import json
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeVar
 
@@ -39,7 +40,8 @@ class RecordedRequest:
     session the request was about (for a request that created one, that session), or ``None``.
     ``status`` is the HTTP status answered (``None`` when the connection was dropped), ``fault``
     tells whether an injected fault matched the request, and ``at`` is the arrival time on the
-    ``time.monotonic()`` clock.
+    ``time.monotonic()`` clock. ``headers`` are the request's headers but the credential ones
+    (``Authorization`` and ``X-API-KEY`` are never recorded).
     """
 
     method: str
@@ -53,6 +55,10 @@ class RecordedRequest:
     status: int | None
     fault: bool
     at: float
+    headers: dict[str, str] = attrs.field(factory=dict, repr=False)
+
+
+_UNRECORDED_HEADERS: Final = frozenset({"authorization", "x-api-key"})
 
 
 @attrs.define(kw_only=True)
@@ -67,6 +73,7 @@ class Fault:
     malformed: bool = False
     body: bytes | None = attrs.field(default=None, repr=False)
     content_type: str | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
     apply: bool = False
     times: int = 1
     truncate: bool = False
@@ -261,6 +268,7 @@ class EmulatorServer(ABC, Generic[IncomingT]):
         malformed: bool = False,
         body: bytes | None = None,
         content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
         apply: bool = False,
         times: int = 1,
         truncate: bool = False,
@@ -275,7 +283,8 @@ class EmulatorServer(ABC, Generic[IncomingT]):
         ``status`` answers that status with the emulator's error body (or ``body`` with
         ``content_type``) and a ``Retry-After`` header when ``retry_after`` is given.
         ``malformed`` answers 200 with a truncated JSON body; ``body`` alone answers 200 with
-        those bytes; ``drop`` closes the connection without any answer.
+        those bytes; ``drop`` closes the connection without any answer. ``headers`` are added to
+        the answer a fault gives (``{"Content-Encoding": "gzip"}`` with a gzip ``body``, say).
         With ``apply=False`` the faulted request changes nothing; with ``apply=True`` it takes
         effect first and the fault then replaces the answer ("the server did it, the answer was
         lost").
@@ -306,6 +315,8 @@ class EmulatorServer(ABC, Generic[IncomingT]):
             raise ValueError("retry_after needs a status")
         if content_type is not None and status is None and body is None:
             raise ValueError("content_type needs a status or a body")
+        if headers and status is None and body is None and not malformed:
+            raise ValueError("headers need a status, a body or malformed")
         if drip is not None and drip < 0:
             raise ValueError("drip must be >= 0")
         if every < 1:
@@ -329,6 +340,7 @@ class EmulatorServer(ABC, Generic[IncomingT]):
             malformed=malformed,
             body=body,
             content_type=content_type,
+            headers=dict(headers or {}),
             apply=apply,
             times=times,
             truncate=truncate,
@@ -366,6 +378,11 @@ class EmulatorServer(ABC, Generic[IncomingT]):
             self._record(incoming, at, status=exc.status, session_id=None, fault=False)
             raise
         incoming = self._parse(request, raw)
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() not in _UNRECORDED_HEADERS
+        }
         fault = self._take_fault(incoming.endpoint)
         status: int | None = None
         session_id: str | None = None
@@ -390,7 +407,12 @@ class EmulatorServer(ABC, Generic[IncomingT]):
                 status = response.status
         finally:
             self._record(
-                incoming, at, status=status, session_id=session_id, fault=fault is not None
+                incoming,
+                at,
+                status=status,
+                session_id=session_id,
+                fault=fault is not None,
+                headers=headers,
             )
         if fault is not None and fault.alters_delivery:
             return await self._deliver(request, response, fault)
@@ -435,6 +457,7 @@ class EmulatorServer(ABC, Generic[IncomingT]):
         status: int | None,
         session_id: str | None,
         fault: bool,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Add a journal entry, keeping the journal ordered by arrival."""
         record = RecordedRequest(
@@ -449,6 +472,7 @@ class EmulatorServer(ABC, Generic[IncomingT]):
             status=status,
             fault=fault,
             at=at,
+            headers=headers or {},
         )
         bisect.insort(self.journal, record, key=lambda r: r.at)
 
@@ -463,6 +487,7 @@ class EmulatorServer(ABC, Generic[IncomingT]):
             body = fault.body if fault.body is not None else self.fault_body
             content_type = fault.content_type or "application/json"
         headers["Content-Type"] = content_type
+        headers.update(fault.headers)
         if status in (204, 304):
             return web.Response(status=status, headers=headers)
         return web.Response(status=status, body=body, headers=headers)
