@@ -307,11 +307,11 @@ async def test_auth_stages(kaltura_emulator: KalturaEmulator) -> None:
         await client.keep_alive(sid_b, token=token_b)
     async with aiohttp.ClientSession() as http:
         async with http.post(
-            f"{base}/avatar-session/{sid_a}/keep-alive", headers={"Authorization": f"KS {KS}"}
+            f"{base}/v1/avatar-session/{sid_a}/keep-alive", headers={"Authorization": f"KS {KS}"}
         ) as r:
             assert r.status == 401
         async with http.post(
-            f"{base}/avatar-session/create",
+            f"{base}/v1/avatar-session/create",
             headers={"Authorization": f"Bearer {token_a.get_secret_value()}"},
         ) as r:
             assert r.status == 401
@@ -343,10 +343,13 @@ async def test_ks_from_the_environment(
 def test_regions_and_base_urls() -> None:
     """nvp1 is the default, frp2 the EU; base_url wins; unknown regions list the valid ones;
     plain http only for loopback."""
-    assert KalturaAvatarClient(KS).base_url == "https://api.avatar.us.kaltura.ai/v1"
-    assert KalturaAvatarClient(KS, region="frp2").base_url == "https://api.avatar.eu.kaltura.ai/v1"
+    assert KalturaAvatarClient(KS).base_url == "https://api.avatar.us.kaltura.ai"
+    assert KalturaAvatarClient(KS, region="frp2").base_url == "https://api.avatar.eu.kaltura.ai"
+    assert KalturaAvatarClient(KS, region="FRP2").base_url == "https://api.avatar.eu.kaltura.ai"
+    legacy = KalturaAvatarClient(KS, base_url="https://api.avatar.eu.kaltura.ai/v1/")
+    assert legacy.base_url == "https://api.avatar.eu.kaltura.ai"  # the docs' form, /v1 included
     custom = KalturaAvatarClient(KS, region="frp2", base_url="https://proxy.example/v1/")
-    assert custom.base_url == "https://proxy.example/v1"
+    assert custom.base_url == "https://proxy.example"
     with pytest.raises(ConfigurationError) as info:
         KalturaAvatarClient(KS, region="us")
     assert info.value.field == "region"
@@ -484,23 +487,23 @@ async def test_emulator_accepts_both_documented_create_shapes(
     ks = {"Authorization": f"KS {KS}"}
     async with aiohttp.ClientSession() as http:
         status, body = await post(
-            http, f"{base}/avatar-session", headers=ks, body={"visualConfig": {"avatarId": "a"}}
+            http, f"{base}/v1/avatar-session", headers=ks, body={"visualConfig": {"avatarId": "a"}}
         )
         assert status == 200
         assert body["success"] is True
         assert set(body) == {"success", "sessionId", "token"}
-        status, body = await post(http, f"{base}/avatar-session/create", headers=ks, body={})
+        status, body = await post(http, f"{base}/v1/avatar-session/create", headers=ks, body={})
         assert (status, body) == (400, {"success": False, "error": "visualConfig.id is required"})
         status, body = await post(
             http,
-            f"{base}/avatar-session/create",
+            f"{base}/v1/avatar-session/create",
             headers=ks,
             body={"visualConfig": {"id": "a"}, "voiceConfig": {"speed": 1}},
         )
         assert (status, body["error"]) == (400, "voiceConfig.id is required")
-        status, body = await post(http, f"{base}/avatar-session/list", headers=ks)
+        status, body = await post(http, f"{base}/v1/avatar-session/list", headers=ks)
         assert (status, body["success"]) == (404, False)
-        async with http.get(f"{base}/avatar-session/create", headers=ks) as response:
+        async with http.get(f"{base}/v1/avatar-session/create", headers=ks) as response:
             assert response.status == 404
     assert [r.endpoint for r in kaltura_emulator.journal] == [
         "create",
@@ -517,7 +520,7 @@ async def test_emulator_checks_speech_bodies(
     """say-text without text is 400 "Text is required"; say-audio needs a form with an audio file
     and a positive duration; an empty keep-alive body counts as {}."""
     sid, token = await open_session(kaltura_client)
-    base = f"{kaltura_emulator.base_url}/avatar-session/{sid}"
+    base = f"{kaltura_emulator.base_url}/v1/avatar-session/{sid}"
     bearer = {"Authorization": f"Bearer {token.get_secret_value()}"}
     async with aiohttp.ClientSession() as http:
         status, body = await post(

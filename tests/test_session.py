@@ -8,11 +8,12 @@ before start, ``max_session_duration``) use its fixtures directly.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import anyio
@@ -24,6 +25,7 @@ from aioavatar import (
     APIError,
     AuthenticationError,
     AvatarSession,
+    BaseSession,
     ConfigurationError,
     EndReason,
     LiveAvatarClient,
@@ -32,9 +34,11 @@ from aioavatar import (
     SessionEndedError,
     SessionState,
     SessionStopError,
+    SessionTokenRequest,
     TransportError,
 )
 from aioavatar._session import _next_due
+from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
@@ -306,13 +310,16 @@ async def test_keep_alive_5xx_burst_recovers(provider: Provider) -> None:
 
 
 async def test_keep_alive_beats_on_schedule(provider: Provider) -> None:
-    """Beats arrive about every interval and use the session token."""
+    """Beats use the session token, are counted as they are answered, and are never closer together
+    than the interval allows (they are due at fixed times, one interval apart)."""
     async with provider.session(keep_alive_interval=0.2) as session:
-        await anyio.sleep(1.1)
+        await wait_until(lambda: session.statistics().keep_alives_sent >= 4)
+        answered = session.statistics().keep_alives_sent
     beats = provider.emulator.requests("keep_alive")
-    assert 4 <= len(beats) <= 7
     assert {b.auth for b in beats} == {"bearer"}
-    assert session.statistics().keep_alives_sent == len(beats)
+    assert answered <= len(beats) <= answered + 1  # at most one was in flight at the exit
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(beats)]
+    assert min(gaps) >= 0.2 * 0.5  # due one interval apart; a late beat is skipped, never bunched
 
 
 async def test_deadline_stops_with_max_duration(
@@ -706,3 +713,170 @@ async def test_a_session_outside_asyncio_says_so() -> None:
 
     with pytest.raises(RuntimeError, match="aioavatar runs on asyncio"):
         await anyio.to_thread.run_sync(lambda: anyio.run(enter, backend="trio"))
+
+
+# --- how a session ends, as a new user meets it --------------------------------------------------
+
+
+class _BrokenLoopBackend(LiveAvatarBackend):
+    """A backend whose idle window cannot be read once the session runs: the keep-alive loop itself
+    fails (as it did when a dependency lacked a function), not a call it makes."""
+
+    reads = 0
+
+    @property  # a plain attribute in the protocol
+    def idle_timeout(self) -> float:  # type: ignore[override]
+        self.reads += 1
+        if self.reads > 1:  # the first read is the constructor's check
+            raise AttributeError("module 'anyio' has no attribute 'move_on_at'")
+        return 300.0
+
+
+async def test_a_failing_background_task_is_raised_not_a_bare_cancellation(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The keep-alive loop itself fails: the block is cancelled, the session is stopped with
+    SERVER_ERROR, and async with raises the loop's real error, not a CancelledError."""
+    backend = _BrokenLoopBackend(client, SessionTokenRequest(avatar_id=AVATAR_ID, is_sandbox=True))
+    session: BaseSession[Any] = BaseSession(
+        cast(Any, backend), keep_alive_interval=0.05, stop_timeout=2.0, end_reason_for=None
+    )
+    emulator.inject("keep_alive", status=503, times=100)  # a failed beat reads the idle window
+    reached_end = False
+    with pytest.raises(AttributeError, match="move_on_at"):
+        async with session:
+            await anyio.sleep(30)
+            reached_end = True
+    assert not reached_end
+    assert session.end_reason is EndReason.SERVER_ERROR
+    assert emulator.stop_reasons(session.session_id) == ["SERVER_ERROR"]
+
+
+async def test_a_block_awaiting_wait_ended_exits_quietly_when_the_server_ends_it(
+    provider: Provider,
+) -> None:
+    """The README's first pattern: the block awaits wait_ended(), the server ends the session, the
+    block runs to its end, and async with raises nothing; end_reason says why."""
+    after = False
+    async with provider.session(keep_alive_interval=0.05) as session:
+        expected = provider.end_on_server(session.session_id)
+        await session.wait_ended()
+        after = True
+    assert after
+    assert session.end_reason is expected
+    assert provider.emulator.requests(provider.stop_step) == []
+
+
+async def test_the_deadline_wakes_a_block_awaiting_wait_ended(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """max_session_duration runs out while the block awaits wait_ended(): the SDK stops the
+    session, wait_ended() returns, and the block ends without SessionEndedError."""
+    async with session_on(client, max_session_duration=1, keep_alive_interval=0.2) as session:
+        await session.wait_ended()
+    assert session.end_reason is EndReason.MAX_DURATION_REACHED
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
+
+
+async def test_a_stop_that_finds_the_session_stopped_elsewhere_reports_the_servers_reason(
+    provider: Provider,
+) -> None:
+    """Another client stopped the session while the block held it: our stop answers 404 (or 410),
+    and end_reason is the reason the server recorded (UNKNOWN where the API cannot say), not ours."""
+    async with provider.session(keep_alive_interval=25.0) as session:
+        expected = provider.end_on_server(session.session_id)  # no beat will notice it in time
+    assert session.end_reason is expected
+    assert provider.stops(session.session_id) == 1
+    if provider.name == "liveavatar":
+        assert expected is EndReason.ZOMBIE_SESSION_REAP
+        lookups = provider.emulator.requests("get", session_id=session.session_id)
+        assert len(lookups) == 1
+
+
+async def test_stopped_elsewhere_with_agent_hang_up(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """`aioavatar sessions stop ID --reason agent_hang_up` from another process: the holder learns
+    AGENT_HANG_UP."""
+    async with (
+        session_on(client, keep_alive_interval=60.0) as session,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as other,
+    ):
+        await other.stop_session(session.session_id, reason="agent_hang_up")
+    assert session.end_reason is EndReason.AGENT_HANG_UP
+    assert emulator.stop_reasons(session.session_id) == ["AGENT_HANG_UP", "USER_CLOSED"]
+
+
+async def test_the_library_reads_liveavatar_base_url(
+    emulator: LiveAvatarEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LIVEAVATAR_BASE_URL (and LIVEAVATAR_API_KEY) are read by the library, as by the CLI: a
+    session without base_url reaches the emulator; a base URL ending in /v1 works the same."""
+    monkeypatch.setenv("LIVEAVATAR_API_KEY", API_KEY)
+    monkeypatch.setenv("LIVEAVATAR_BASE_URL", emulator.base_url + "/v1/")
+    async with AvatarSession(AVATAR_ID, is_sandbox=True) as session:
+        pass
+    assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
+    assert {r.path for r in emulator.journal} == {
+        "/v1/sessions/token",
+        "/v1/sessions/start",
+        "/v1/sessions/stop",
+    }
+    monkeypatch.setenv("LIVEAVATAR_BASE_URL", "ftp://example")
+    with pytest.raises(ConfigurationError) as info:
+        LiveAvatarClient(API_KEY)
+    assert info.value.field == "LIVEAVATAR_BASE_URL"
+
+
+async def test_errors_name_the_url_actually_requested(emulator: LiveAvatarEmulator) -> None:
+    """A 404 names the whole URL requested (base URL and path), so a wrong base URL shows."""
+    base = emulator.base_url + "/proxy"
+    async with LiveAvatarClient(API_KEY, base_url=base) as client:
+        with pytest.raises(APIError) as info:
+            await client.list_sessions("active")
+    assert f"GET {base}/v1/sessions -> HTTP 404" in str(info.value)
+    assert info.value.url == f"{base}/v1/sessions"
+    assert info.value.path == "/v1/sessions"
+
+
+async def test_enum_strings_are_read_in_any_case(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """mode='lite', quality 'HIGH', a voice provider 'ELEVENLABS', a stop reason 'agent_hang_up' and
+    a list type 'ACTIVE' are read as their members and sent as the API spells them."""
+    persona = {"voice_settings": {"provider": "ELEVENLABS", "model": "ELEVEN_FLASH_V2_5"}}
+    async with client.session(
+        AVATAR_ID,
+        is_sandbox=True,
+        mode="lite",
+        video_settings={"quality": "HIGH", "encoding": "h264"},
+        avatar_persona=persona,
+    ) as session:
+        await session.stop("agent_hang_up")
+    (token,) = emulator.requests("token")
+    assert token.body["mode"] == "LITE"
+    assert token.body["video_settings"] == {"quality": "high", "encoding": "H264"}
+    assert token.body["avatar_persona"]["voice_settings"] == {
+        "provider": "elevenLabs",
+        "model": "eleven_flash_v2_5",
+    }
+    assert emulator.stop_reasons(session.session_id) == ["AGENT_HANG_UP"]
+    assert (await client.list_sessions("ACTIVE")).count == 0
+
+
+def test_an_unknown_field_suggests_the_closest_and_lists_the_accepted_ones() -> None:
+    """A misspelt field names the closest accepted one and lists them all."""
+    with pytest.raises(ConfigurationError, match="did you mean 'video_settings'") as info:
+        AvatarSession(AVATAR_ID, api_key=API_KEY, vidoe_settings={})  # type: ignore[call-arg]
+    assert "max_session_duration" in str(info.value)
+    with pytest.raises(ConfigurationError, match="did you mean 'quality'") as nested:
+        AvatarSession(AVATAR_ID, api_key=API_KEY, video_settings={"qualty": "high"})
+    assert nested.value.field == "video_settings"
+
+
+def test_the_sandbox_avatar_id_is_exported() -> None:
+    """The one avatar of sandbox sessions is a constant of the package."""
+    import aioavatar
+
+    assert aioavatar.SANDBOX_AVATAR_ID == "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+    assert aioavatar.liveavatar.SANDBOX_AVATAR_ID == aioavatar.SANDBOX_AVATAR_ID

@@ -58,6 +58,7 @@ class RawResponse:
     path: str
     status: int
     body: bytes = attrs.field(repr=False)
+    url: str = ""
     content_type: str = ""
     request_id: str | None = None
     retry_after: str | None = None
@@ -115,6 +116,7 @@ def _decode_error(response: RawResponse, message: str) -> ResponseDecodeError:
         message,
         method=response.method,
         path=response.path,
+        url=response.url,
         status=response.status,
         request_id=response.request_id,
     )
@@ -144,6 +146,7 @@ def decode_envelope(response: RawResponse, *, data_used: bool = True) -> Any:
             server_message(body) or "the envelope code is not a success",
             method=response.method,
             path=response.path,
+            url=response.url,
             status=response.status,
             code=code if isinstance(code, int) and not isinstance(code, bool) else None,
             request_id=response.request_id,
@@ -176,6 +179,7 @@ def decode_success(response: RawResponse, *, data_used: bool = True) -> Mapping[
             server_message(body) or "the answer does not say success",
             method=response.method,
             path=response.path,
+            url=response.url,
             status=response.status,
             request_id=response.request_id,
         )
@@ -308,6 +312,7 @@ def error_for_status(response: RawResponse) -> APIError:
     common: dict[str, Any] = {
         "method": response.method,
         "path": response.path,
+        "url": response.url,
         "status": response.status,
         "code": code,
         "request_id": response.request_id,

@@ -3,6 +3,7 @@ the one call path (send, decode, read into a model, mask credentials in any erro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -12,11 +13,18 @@ from ._logging import redact_error
 from ._protocol import RawResponse, decode_failure
 from ._retry import Retry, RetryPolicy
 from ._secret import Secret
-from ._transport import MAX_TIMEOUT, MIN_TIMEOUT, Timeout, Transport, sent_credentials
+from ._transport import (
+    MAX_TIMEOUT,
+    MIN_TIMEOUT,
+    Timeout,
+    Transport,
+    check_base_url,
+    sent_credentials,
+)
 from ._validation import check_credential, check_seconds
 from .exceptions import AvatarError, ConfigurationError
 
-__all__ = ["ProviderClient", "bearer_headers", "resolve_timeout"]
+__all__ = ["ProviderClient", "bearer_headers", "resolve_base_url", "resolve_timeout"]
 
 T = TypeVar("T")
 
@@ -29,6 +37,32 @@ def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
     """
     value = token.get_secret_value() if isinstance(token, Secret) else token
     return {"Authorization": f"Bearer {check_credential(value, field)}"}
+
+
+def resolve_base_url(
+    given: str | None, *, env: str, default: str, allow_insecure: bool = False
+) -> str:
+    """The API root a client talks to: ``given``, else the environment variable ``env``, else
+    ``default``.
+
+    One convention for every provider: the root is the scheme and host (and any proxy prefix), without
+    the API version; the paths carry it (``/v1/sessions``, ``/v1/avatar-session/...``). A trailing
+    ``/`` or ``/v1`` is dropped, so a root copied from either provider's docs works.
+
+    Raises:
+        ConfigurationError: naming ``base_url`` (or the variable, when the value came from it) for a URL
+            that is not http(s) with a host, carries credentials, a query or a fragment, or is plain
+            ``http://`` to a non-loopback host without ``allow_insecure``.
+    """
+    field = "base_url"
+    if given is None:
+        from_env = os.environ.get(env, "").strip()
+        if from_env:
+            given, field = from_env, env
+        else:
+            given = default
+    url = check_base_url(given, allow_insecure=allow_insecure, field=field)
+    return url.removesuffix("/v1")
 
 
 def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:

@@ -22,7 +22,11 @@ Rules (numbered so that code, tests and docs can point at them):
     running") chained to open's error, and logs it at WARNING; a cancellation that arrived meanwhile
     propagates instead, with the same words added as a note and logged.
  4. While the block runs, a task group runs one background task: the keep-alive loop, which also
-    watches the ``max_session_duration`` deadline. Nothing in that group raises into the block.
+    watches the ``max_session_duration`` deadline. Nothing in that group raises into the block. If the
+    background task itself fails (a bug, a broken dependency), that is never delivered as a bare
+    cancellation: the block is cancelled, the session is stopped with ``SERVER_ERROR``, and
+    ``async with`` raises the background task's error (the block's own exception, if it raised one,
+    wins, with the failure logged and added to it as a note).
  5. Keep-alive: every ``keep_alive_interval`` seconds, from a random phase so that sessions started
     together do not beat in lockstep. Beats are due at fixed times; a beat still in flight when the next
     is due makes the next one skipped, never queued (the next due time is computed, not counted up to).
@@ -31,14 +35,18 @@ Rules (numbered so that code, tests and docs can point at them):
     server waits without keep-alive) can still be met. When no beat has succeeded for that long, the
     session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` (best effort) and treated as in rule 7.
  7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop (there is
-    nothing left to stop), the end reason is looked up (``UNKNOWN`` when it cannot be), the block is
-    cancelled and ``async with`` raises :class:`SessionEndedError`.
+    nothing left to stop), the end reason is looked up (``UNKNOWN`` when it cannot be), and the block
+    is cancelled; ``async with`` then raises :class:`SessionEndedError`. Only a block that the end
+    interrupted raises it: a block awaiting ``wait_ended()`` in its own task is woken instead of
+    cancelled, and a block that runs to its end exits quietly, ``end_reason`` saying why.
  8. At the deadline (``max_session_duration`` after start) the SDK stops the session with
     ``MAX_DURATION_REACHED`` itself, then proceeds as in rule 7. A duration that is not a finite
     number of seconds up to ten years (a hostile or broken answer) means no deadline: it is logged at
     WARNING and never ends or crashes the session.
  9. Exactly one stop per started session. The first of ``session.stop(reason)``, the deadline, the
-    idle rule and the exit sends it; the others wait for it and send nothing.
+    idle rule and the exit sends it; the others wait for it and send nothing. A stop that finds the
+    session already ended (404 or 410: another client stopped it, say) looks up the server's end
+    reason and records that one (``UNKNOWN`` when it cannot be known), not the reason it sent.
 10. The exit's reason: a normal exit ``USER_CLOSED``; an exception ``SERVER_ERROR``; a cancellation
     ``USER_DISCONNECTED``; ``KeyboardInterrupt``/``SystemExit`` ``USER_CLOSED``; ``end_reason_for(exc)``
     overrides when it returns a known :class:`EndReason`. Whatever the callback does the stop is sent:
@@ -338,6 +346,11 @@ class BaseSession(Generic[InfoT]):
         self._stop_error_reported = False
         # Rule 10: a KeyboardInterrupt/SystemExit raised by end_reason_for, delivered after the stop.
         self._callback_interrupt: BaseException | None = None
+        # Rule 4: the background task's own failure; rule 7: the task running the block, and how many
+        # of its awaits are in wait_ended() (woken, not cancelled, by the server's end).
+        self._background_error: Exception | None = None
+        self._block_task: asyncio.Task[Any] | None = None
+        self._block_waits = 0
         self._background_scope: anyio.CancelScope | None = None
         self._deadline: float | None = None
         # Rules 6-8: why the server side ended, when it did.
@@ -402,8 +415,19 @@ class BaseSession(Generic[InfoT]):
 
     async def wait_ended(self) -> None:
         """Return once the session has ended, for whatever reason (or once its lifecycle is over with a
-        stop that could not be confirmed: then ``end_reason`` is ``None``)."""
-        await self._ended.wait()
+        stop that could not be confirmed: then ``end_reason`` is ``None``).
+
+        Awaited by the block itself, it returns normally when the server ends the session (rule 7):
+        the block can go on to its end, and ``async with`` then raises nothing.
+        """
+        own = self._block_task is not None and asyncio.current_task() is self._block_task
+        if own:
+            self._block_waits += 1
+        try:
+            await self._ended.wait()
+        finally:
+            if own:
+                self._block_waits -= 1
 
     async def stop(self, reason: EndReason | str = EndReason.USER_CLOSED) -> None:
         """End the session now with ``reason``; the exit then sends no second stop (rule 9).
@@ -440,6 +464,7 @@ class BaseSession(Generic[InfoT]):
 
     @asynccontextmanager
     async def _lifecycle(self) -> AsyncIterator[Self]:
+        self._block_task = asyncio.current_task()
         try:
             if self._owned_client is not None:
                 await self._owned_client.__aenter__()
@@ -447,6 +472,8 @@ class BaseSession(Generic[InfoT]):
             body_error: BaseException | None = None
             late_cancel: BaseException | None = None
             returned = False
+            task = asyncio.current_task()
+            cancel_requests = task.cancelling() if task is not None else 0
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._background)
@@ -467,6 +494,11 @@ class BaseSession(Generic[InfoT]):
                     body_error = exc
                 elif not _is_cancellation(exc):
                     logger.exception("session %s: background task failed", self._backend.session_id)
+            else:
+                if returned and task is not None and task.cancelling() > cancel_requests:
+                    # anyio before 4.16 swallows a task.cancel() that lands while the group waits
+                    # for its cancelled children; the request is still counted: deliver it.
+                    late_cancel = asyncio.CancelledError()
             await self._finish(body_error, late_cancel)
         finally:
             self._state = SessionState.ENDED
@@ -532,11 +564,18 @@ class BaseSession(Generic[InfoT]):
     async def _finish(
         self, body_error: BaseException | None, late_cancel: BaseException | None = None
     ) -> None:
+        if self._background_error is not None:  # rule 4
+            await self._finish_after_background_failure(body_error, late_cancel)
+            return
         if self._server_end is not None:  # rules 7-8
             self._end_reason = self._end_reason or self._server_end
-            if body_error is None:
+            if body_error is not None:
+                raise body_error
+            if self._body_scope is not None and self._body_scope.cancelled_caught:
                 raise SessionEndedError(self.session_id, self._server_end)
-            raise body_error
+            if late_cancel is not None:
+                raise late_cancel
+            return  # the block ran to its end after the session ended: end_reason says why
         reason = self._exit_reason(body_error)
         # After a clean exit a cancellation that arrived during the stop is delivered (rule 11);
         # after an exception the exception wins (rule 12).
@@ -553,6 +592,23 @@ class BaseSession(Generic[InfoT]):
                 self._report_unconfirmed(late_cancel, "after a cancellation")
             raise late_cancel
         self._raise_stop_error()
+
+    async def _finish_after_background_failure(
+        self, body_error: BaseException | None, late_cancel: BaseException | None
+    ) -> None:
+        """Rule 4: the background task failed; stop with SERVER_ERROR, raise its error."""
+        failure = self._background_error
+        assert failure is not None
+        await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
+        if body_error is not None:
+            body_error.add_note(
+                f"aioavatar: session {self._backend.session_id}: its background task failed "
+                f"meanwhile ({type(failure).__name__})"
+            )
+            raise body_error
+        if self._stop_error is not None:
+            self._report_unconfirmed(failure, "its background task failed")
+        raise failure
 
     def _exit_reason(self, exc: BaseException | None) -> EndReason:
         if exc is None:
@@ -609,12 +665,13 @@ class BaseSession(Generic[InfoT]):
         except Exception as exc:  # noqa: BLE001 - kept and reported by the caller (rule 12)
             self._stop_error = exc
         else:
-            logger.info(
-                "session %s %s (%s)",
-                self._backend.session_id,
-                "stopped" if stopped else "had already ended",
-                reason.value,
-            )
+            if stopped:
+                logger.info("session %s stopped (%s)", self._backend.session_id, reason.value)
+            else:
+                reason = await self._lookup_end_reason()
+                logger.info(
+                    "session %s had already ended (%s)", self._backend.session_id, reason.value
+                )
             self._mark_ended(reason)
         finally:
             self._state = SessionState.ENDED
@@ -640,6 +697,15 @@ class BaseSession(Generic[InfoT]):
                 if self._stop_started:
                     scope.cancel()
                 await self._keep_alive_loop()
+        except Exception as exc:  # noqa: BLE001 - rule 4: reported by the exit, never as a cancellation
+            logger.warning(
+                "session %s: the background task failed: %s; stopping it",
+                self._backend.session_id,
+                describe_error(exc),
+            )
+            self._background_error = exc
+            if self._body_scope is not None:
+                self._body_scope.cancel()
         finally:
             # Left: a later stop has nothing to cancel (anyio's cancel() formats the calling task's
             # repr, ~20 us, even for a scope that has exited).
@@ -659,7 +725,7 @@ class BaseSession(Generic[InfoT]):
                     return
             elif anyio.current_time() < deadline:
                 # Rule 8: a beat in flight never delays the deadline.
-                with anyio.move_on_at(deadline):
+                with anyio.CancelScope(deadline=deadline):
                     if not await self._beat(timeout, due + interval):
                         return
             if anyio.current_time() >= deadline:
@@ -719,8 +785,8 @@ class BaseSession(Generic[InfoT]):
             logger.warning(
                 "session %s ended by the server: %s", self._backend.session_id, reason.value
             )
-            if self._body_scope is not None:
-                self._body_scope.cancel()
+            if self._body_scope is not None and not self._block_waits:
+                self._body_scope.cancel()  # a block awaiting wait_ended() is woken instead
 
     async def _close_owned_client(self) -> None:
         if self._owned_client is not None:

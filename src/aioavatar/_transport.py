@@ -181,7 +181,7 @@ _NO_HIDDEN_RESEND = (_no_hidden_resend,)
 
 
 @contextmanager
-def _map_aiohttp_errors(method: str, path: str, timeout: Timeout) -> Iterator[None]:
+def _map_aiohttp_errors(method: str, path: str, url: str, timeout: Timeout) -> Iterator[None]:
     """Translate aiohttp and timeout errors into the public tree.
 
     Messages are built from plain fields on purpose: the ``repr`` of some aiohttp errors holds the
@@ -194,27 +194,27 @@ def _map_aiohttp_errors(method: str, path: str, timeout: Timeout) -> Iterator[No
             raise wrapped.original from None
     except TimeoutError as exc:  # asyncio's timeout and aiohttp's ServerTimeoutError alike
         raise RequestTimeout(
-            f"no answer within {timeout.total:g} s", method=method, path=path
+            f"no answer within {timeout.total:g} s", method=method, path=path, url=url
         ) from exc
     except aiohttp.ClientConnectorError as exc:
         reason = exc.os_error.strerror or type(exc.os_error).__name__
         raise TransportError(
-            f"cannot connect to {exc.host}:{exc.port}: {reason}", method=method, path=path
+            f"cannot connect to {exc.host}:{exc.port}: {reason}", method=method, path=path, url=url
         ) from exc
     except aiohttp.ServerDisconnectedError as exc:
         raise TransportError(
-            "the server closed the connection without answering", method=method, path=path
+            "the server closed the connection without answering", method=method, path=path, url=url
         ) from exc
     except aiohttp.ClientPayloadError as exc:
-        raise TransportError("the answer was cut short", method=method, path=path) from exc
+        raise TransportError("the answer was cut short", method=method, path=path, url=url) from exc
     except aiohttp.ClientResponseError as exc:  # an answer aiohttp could not parse
         _forget_credentials(exc)
         detail = exc.message.strip().splitlines()[0] if exc.message.strip() else "no detail"
         raise TransportError(
-            f"the answer could not be parsed ({detail})", method=method, path=path
+            f"the answer could not be parsed ({detail})", method=method, path=path, url=url
         ) from exc
     except aiohttp.ClientError as exc:
-        raise TransportError(type(exc).__name__, method=method, path=path) from exc
+        raise TransportError(type(exc).__name__, method=method, path=path, url=url) from exc
 
 
 def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
@@ -425,6 +425,7 @@ class Transport:
                         f"{policy.retry_after_cap:g} s cap",
                         method=method,
                         path=path,
+                        url=response.url,
                         status=response.status,
                         retry_after=retry_after,
                         request_id=response.request_id,
@@ -465,10 +466,11 @@ class Transport:
         timeout: Timeout,
         credentials: tuple[str, ...],
     ) -> RawResponse:
-        with _map_aiohttp_errors(method, path, timeout):
+        url = self.base_url + path
+        with _map_aiohttp_errors(method, path, url, timeout):
             async with self.http_session.request(
                 method,
-                self.base_url + path,
+                url,
                 headers=headers,
                 data=data,
                 params=params,
@@ -477,12 +479,13 @@ class Transport:
                 auto_decompress=False,  # decompressed by _read_body, within the cap
                 middlewares=_NO_HIDDEN_RESEND if method in _IDEMPOTENT else None,
             ) as resp:
-                body = await self._read_body(resp, method, path)
+                body = await self._read_body(resp, method, path, url)
                 status = resp.status
                 resp_headers = resp.headers
         return RawResponse(
             method=method,
             path=path,
+            url=url,
             status=status,
             body=body,
             content_type=resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
@@ -492,14 +495,16 @@ class Transport:
             credentials=credentials,
         )
 
-    async def _read_body(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
+    async def _read_body(
+        self, resp: aiohttp.ClientResponse, method: str, path: str, url: str
+    ) -> bytes:
         """The answer's body, decoded from its content encoding; never more than the cap, on the wire
         or once inflated (a small gzip bomb is refused after inflating one byte past the cap)."""
         cap = self.max_response_size
         if resp.content_length is not None:
             if resp.content_length > cap:
                 resp.close()  # never read it: close rather than drain into the pool
-                raise _too_big(cap, resp.status, method, path)
+                raise _too_big(cap, resp.status, method, path, url)
             wire = await resp.read()  # the parser stops at Content-Length: within the cap
         else:
             chunks: list[bytes] = []
@@ -508,16 +513,18 @@ class Transport:
                 size += len(chunk)
                 if size > cap:
                     resp.close()  # do not drain the rest into the pool
-                    raise _too_big(cap, resp.status, method, path)
+                    raise _too_big(cap, resp.status, method, path, url)
                 chunks.append(chunk)
             wire = b"".join(chunks)
         encoding = resp.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("", "identity"):
             return wire
-        return _inflate(wire, encoding, cap, resp.status, method, path)
+        return _inflate(wire, encoding, cap, resp.status, method, path, url)
 
 
-def _inflate(wire: bytes, encoding: str, cap: int, status: int, method: str, path: str) -> bytes:
+def _inflate(
+    wire: bytes, encoding: str, cap: int, status: int, method: str, path: str, url: str
+) -> bytes:
     """``wire`` decompressed (gzip or deflate), stopping one byte past ``cap``.
 
     Raises:
@@ -534,6 +541,7 @@ def _inflate(wire: bytes, encoding: str, cap: int, status: int, method: str, pat
             "(it asks for identity; gzip and deflate are accepted)",
             method=method,
             path=path,
+            url=url,
             status=status,
         )
     inflater = zlib.decompressobj(wbits)
@@ -541,25 +549,26 @@ def _inflate(wire: bytes, encoding: str, cap: int, status: int, method: str, pat
         body = inflater.decompress(wire, cap + 1)
     except zlib.error:
         raise ResponseDecodeError(
-            f"the {encoding} answer is corrupt", method=method, path=path, status=status
+            f"the {encoding} answer is corrupt", method=method, path=path, url=url, status=status
         ) from None
     if len(body) > cap or inflater.unconsumed_tail:
-        raise _too_big(cap, status, method, path, inflated=True)
+        raise _too_big(cap, status, method, path, url, inflated=True)
     if not inflater.eof:
         raise ResponseDecodeError(
-            f"the {encoding} answer was cut short", method=method, path=path, status=status
+            f"the {encoding} answer was cut short", method=method, path=path, url=url, status=status
         )
     return body
 
 
 def _too_big(
-    cap: int, status: int, method: str, path: str, *, inflated: bool = False
+    cap: int, status: int, method: str, path: str, url: str, *, inflated: bool = False
 ) -> ResponseDecodeError:
     what = "once decompressed " if inflated else ""
     return ResponseDecodeError(
         f"the answer is {what}larger than the {cap} byte cap",
         method=method,
         path=path,
+        url=url,
         status=status,
     )
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
+import attrs
+
 from .exceptions import ConfigurationError
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "check_uuid",
     "credential",
     "dynamic_variables",
+    "enum_field",
     "known_enum",
     "number_in",
     "optional",
@@ -228,6 +231,21 @@ def seconds_in(low: float, high: float) -> Validator:
 def uuid_string(instance: Any, attribute: Any, value: Any) -> None:
     """The value is a UUID (string or :class:`uuid.UUID`)."""
     check_uuid(value, attribute.name)
+
+
+def enum_field(enum: type[StrEnum]) -> Any:
+    """An optional attrs field of ``enum``: a string is read as its member in any case, then checked
+    to be a known member (an unknown value is a :class:`ConfigurationError` naming the field)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and not isinstance(value, enum):
+            try:
+                return enum(value)
+            except ValueError:
+                return value
+        return value
+
+    return attrs.field(default=None, converter=convert, validator=optional(known_enum(enum)))
 
 
 def known_enum(enum: type[StrEnum]) -> Validator:

@@ -16,14 +16,13 @@ from .._converter import unstructure
 from .._enums import EndReason
 from .._logging import track_secret
 from .._protocol import RawResponse, decode_success, encode_multipart
-from .._provider import ProviderClient, bearer_headers, resolve_timeout
+from .._provider import ProviderClient, bearer_headers, resolve_base_url, resolve_timeout
 from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
 from .._transport import (
     DEFAULT_MAX_RESPONSE_SIZE,
     Timeout,
     Transport,
-    check_base_url,
     timeout_field,
 )
 from .._validation import check_credential, check_path_id, check_text
@@ -39,14 +38,16 @@ from ._models import (
 if TYPE_CHECKING:
     from .._kaltura_session import KalturaAvatarSession
 
-__all__ = ["KS_ENV", "REGIONS", "KalturaAvatarClient", "KalturaTimeouts"]
+__all__ = ["BASE_URL_ENV", "KS_ENV", "REGIONS", "KalturaAvatarClient", "KalturaTimeouts"]
 
-#: The API root of each region; ``nvp1`` is the default.
+#: The API root of each region (paths carry the version, ``/v1/avatar-session/...``); ``nvp1`` is the
+#: default.
 REGIONS: Final[Mapping[str, str]] = {
-    "nvp1": "https://api.avatar.us.kaltura.ai/v1",  # US
-    "frp2": "https://api.avatar.eu.kaltura.ai/v1",  # EU, Frankfurt
+    "nvp1": "https://api.avatar.us.kaltura.ai",  # US
+    "frp2": "https://api.avatar.eu.kaltura.ai",  # EU, Frankfurt
 }
 KS_ENV: Final = "KALTURA_AVATAR_KS"
+BASE_URL_ENV: Final = "KALTURA_AVATAR_BASE_URL"
 
 
 def _decode_success(raw: RawResponse) -> Any:
@@ -74,9 +75,9 @@ class KalturaTimeouts:
 
 
 def _session_path(session_id: object, action: str) -> str:
-    """``/avatar-session/{id}/{action}``, the id checked and percent-encoded (the same check accepts
+    """``/v1/avatar-session/{id}/{action}``, the id checked and percent-encoded (the same check accepts
     every id a create answer may carry, so it never blocks the end of a session the server opened)."""
-    return f"/avatar-session/{quote(check_path_id(session_id, 'session_id'), safe='')}/{action}"
+    return f"/v1/avatar-session/{quote(check_path_id(session_id, 'session_id'), safe='')}/{action}"
 
 
 def _bearer(token: str | Secret) -> dict[str, str]:
@@ -103,17 +104,18 @@ def _resolve_ks(ks: str | Secret | None) -> Secret | None:
 
 
 def _resolve_base_url(region: str, base_url: str | None, *, allow_insecure: bool) -> str:
-    """The API root: ``base_url`` when given (it wins over ``region``), else the region's.
+    """The API root: ``base_url`` when given (it wins over ``region``), else
+    ``KALTURA_AVATAR_BASE_URL``, else the region's.
 
     Raises:
         ConfigurationError: an unknown region (the message lists the valid ones), a bad ``base_url``.
     """
-    if not isinstance(region, str) or region not in REGIONS:
+    if not isinstance(region, str) or region.lower() not in REGIONS:
         valid = ", ".join(f"{name!r}" for name in REGIONS)
         raise ConfigurationError(f"must be one of {valid}, got {region!r}", field="region")
-    if base_url is None:
-        return REGIONS[region]
-    return check_base_url(base_url, allow_insecure=allow_insecure)
+    return resolve_base_url(
+        base_url, env=BASE_URL_ENV, default=REGIONS[region.lower()], allow_insecure=allow_insecure
+    )
 
 
 class KalturaAvatarClient(ProviderClient):
@@ -130,7 +132,8 @@ class KalturaAvatarClient(ProviderClient):
     Args:
         ks: an admin Kaltura Session; falls back to the ``KALTURA_AVATAR_KS`` environment variable.
         region: ``"nvp1"`` (US, the default) or ``"frp2"`` (EU, Frankfurt).
-        base_url: the API root including ``/v1``; wins over ``region``. ``http://`` is refused unless the
+        base_url: the API root (``https://api.avatar.us.kaltura.ai``; a trailing ``/v1`` is dropped); wins
+            over ``region``; falls back to ``KALTURA_AVATAR_BASE_URL``. ``http://`` is refused unless the
             host is loopback or ``allow_insecure``.
         http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
         retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`); every
@@ -235,7 +238,7 @@ class KalturaAvatarClient(ProviderClient):
         timeout: float | Timeout | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> KalturaSessionToken:
-        """Create a session (``POST {base_url}/avatar-session/create``, KS): it runs from here on.
+        """Create a session (``POST {base_url}/v1/avatar-session/create``, KS): it runs from here on.
 
         Not idempotent, so never retried once the request may have left the machine: each create opens a
         session. Give the avatar and voice as arguments or as a ready ``request``.
@@ -251,7 +254,7 @@ class KalturaAvatarClient(ProviderClient):
         """
         body = build_session_request(avatar_id, voice_id, voice_speed, request)
         created: KalturaSessionToken = await self._call(
-            "/avatar-session/create",
+            "/v1/avatar-session/create",
             headers=self._ks_headers(),
             model=KalturaSessionToken,
             json=unstructure(body),

@@ -13,7 +13,7 @@ from .._converter import structure_request, unstructure
 from .._enums import EndReason, SessionType
 from .._logging import track_secret
 from .._protocol import RawResponse, decode_envelope
-from .._provider import ProviderClient, bearer_headers
+from .._provider import ProviderClient, bearer_headers, resolve_base_url
 from .._provider import resolve_timeout as _timeout
 from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
@@ -21,7 +21,6 @@ from .._transport import (
     DEFAULT_MAX_RESPONSE_SIZE,
     Timeout,
     Transport,
-    check_base_url,
     timeout_field,
 )
 from .._validation import check_credential, check_int, check_number, check_uuid
@@ -39,7 +38,13 @@ from ._models import (
 if TYPE_CHECKING:
     from .._avatar_session import AvatarSession, SessionOptions
 
-__all__ = ["DEFAULT_BASE_URL", "LiveAvatarClient", "LiveAvatarTimeouts"]
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "LiveAvatarClient",
+    "LiveAvatarTimeouts",
+]
 
 T = TypeVar("T")
 
@@ -54,6 +59,7 @@ def _decode_unused(raw: RawResponse) -> Any:
 
 DEFAULT_BASE_URL = "https://api.liveavatar.com"
 API_KEY_ENV = "LIVEAVATAR_API_KEY"
+BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
 
 
 @attrs.frozen
@@ -98,7 +104,9 @@ class LiveAvatarClient(ProviderClient):
 
     Args:
         api_key: the account's API key; falls back to the ``LIVEAVATAR_API_KEY`` environment variable.
-        base_url: the API root. ``http://`` is refused unless the host is loopback or ``allow_insecure``.
+        base_url: the API root (``https://api.liveavatar.com``; a trailing ``/v1`` is dropped); falls back
+            to the ``LIVEAVATAR_BASE_URL`` environment variable, then the real API. ``http://`` is
+            refused unless the host is loopback or ``allow_insecure``.
         http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
         retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`); every
             call also takes its own ``retry_policy``.
@@ -121,7 +129,7 @@ class LiveAvatarClient(ProviderClient):
         self,
         api_key: str | Secret | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         http_session: aiohttp.ClientSession | None = None,
         allow_insecure: bool = False,
         retry_policy: RetryPolicy | None = None,
@@ -132,7 +140,9 @@ class LiveAvatarClient(ProviderClient):
     ) -> None:
         self._api_key = resolve_api_key(api_key)
         track_secret(self, self._api_key)  # masked in log records while this client lives
-        self.base_url = check_base_url(base_url, allow_insecure=allow_insecure)
+        self.base_url = resolve_base_url(
+            base_url, env=BASE_URL_ENV, default=DEFAULT_BASE_URL, allow_insecure=allow_insecure
+        )
         if timeouts is not None and not isinstance(timeouts, LiveAvatarTimeouts):
             raise ConfigurationError("must be a LiveAvatarTimeouts", field="timeouts")
         self.timeouts = timeouts or LiveAvatarTimeouts()

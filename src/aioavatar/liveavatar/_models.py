@@ -29,9 +29,9 @@ from .._validation import (
     boolean,
     credential,
     dynamic_variables,
+    enum_field,
     instance_of,
     int_in,
-    known_enum,
     number_in,
     optional,
     positive_number,
@@ -41,6 +41,8 @@ from .._validation import (
 from ..exceptions import ConfigurationError
 
 __all__ = [
+    "MAX_SESSION_DURATION",
+    "SANDBOX_AVATAR_ID",
     "AgoraConfig",
     "AvatarPersona",
     "ElevenLabsAgentConfig",
@@ -70,12 +72,8 @@ __all__ = [
 class VideoSettings:
     """``video_settings``: stream quality and codec."""
 
-    quality: VideoQuality | None = attrs.field(
-        default=None, validator=optional(known_enum(VideoQuality))
-    )
-    encoding: VideoEncoding | None = attrs.field(
-        default=None, validator=optional(known_enum(VideoEncoding))
-    )
+    quality: VideoQuality | None = enum_field(VideoQuality)
+    encoding: VideoEncoding | None = enum_field(VideoEncoding)
 
 
 @attrs.frozen
@@ -90,9 +88,7 @@ class ElevenLabsVoiceSettings:
     )
     style: float | None = attrs.field(default=None, validator=optional(number_in(0.0, 1.0)))
     use_speaker_boost: bool | None = attrs.field(default=None, validator=optional(boolean))
-    model: ElevenLabsModel | None = attrs.field(
-        default=None, validator=optional(known_enum(ElevenLabsModel))
-    )
+    model: ElevenLabsModel | None = enum_field(ElevenLabsModel)
     apply_language_text_normalization: bool | None = attrs.field(
         default=None, validator=optional(boolean)
     )
@@ -104,10 +100,8 @@ class FishVoiceSettings:
 
     provider: ClassVar[str] = "fish"
     speed: float | None = attrs.field(default=None, validator=optional(positive_number))
-    model: FishModel | None = attrs.field(default=None, validator=optional(known_enum(FishModel)))
-    latency_mode: FishLatencyMode | None = attrs.field(
-        default=None, validator=optional(known_enum(FishLatencyMode))
-    )
+    model: FishModel | None = enum_field(FishModel)
+    latency_mode: FishLatencyMode | None = enum_field(FishLatencyMode)
 
 
 VoiceSettings = ElevenLabsVoiceSettings | FishVoiceSettings
@@ -117,9 +111,7 @@ VoiceSettings = ElevenLabsVoiceSettings | FishVoiceSettings
 class SttConfig:
     """``stt_config``: which speech-to-text provider a FULL session uses."""
 
-    provider: SttProvider | None = attrs.field(
-        default=None, validator=optional(known_enum(SttProvider))
-    )
+    provider: SttProvider | None = enum_field(SttProvider)
 
 
 @attrs.frozen
@@ -210,6 +202,10 @@ class GeminiRealtimeConfig:
     model: str | None = attrs.field(default=None, validator=optional(string))
 
 
+#: The one avatar sandbox sessions (``is_sandbox=True``) may use: they cost no credits and end after
+#: about a minute.
+SANDBOX_AVATAR_ID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+
 #: The longest ``max_session_duration`` a request may ask for, in seconds (a day). The API caps it by the
 #: subscription tier and publishes no tier above that; anything longer is a mistake, not a plan.
 MAX_SESSION_DURATION = 86_400
@@ -237,7 +233,7 @@ class SessionTokenRequest:
     """
 
     avatar_id: str = attrs.field(validator=uuid_string)
-    mode: Mode | None = attrs.field(default=None, validator=optional(known_enum(Mode)))
+    mode: Mode | None = enum_field(Mode)
     is_sandbox: bool | None = attrs.field(default=None, validator=optional(boolean))
     video_settings: VideoSettings | None = _instance(VideoSettings)
     max_session_duration: int | None = attrs.field(
@@ -245,9 +241,7 @@ class SessionTokenRequest:
     )
     avatar_persona: AvatarPersona | None = _instance(AvatarPersona)
     voice_agent: VoiceAgent | None = _instance(VoiceAgent)
-    interactivity_type: InteractivityType | None = attrs.field(
-        default=None, validator=optional(known_enum(InteractivityType))
-    )
+    interactivity_type: InteractivityType | None = enum_field(InteractivityType)
     llm_configuration_id: str | None = attrs.field(default=None, validator=optional(uuid_string))
     dynamic_variables: dict[str, str] | None = attrs.field(
         default=None, validator=optional(dynamic_variables)

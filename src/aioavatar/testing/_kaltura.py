@@ -151,8 +151,8 @@ class KalturaEmulator(EmulatorServer[_Incoming]):
 
     Use it as an async context manager: entering starts an ``aiohttp.web`` server on ``host``
     (``port=0`` picks a free port) plus a reaper that ends sessions whose keep-alives stopped;
-    leaving stops both. Point a client at :attr:`base_url` (it ends in ``/v1``, as the region URLs
-    do) with :attr:`ks`.
+    leaving stops both. Point a client at :attr:`base_url` (the root, as the region URLs are: the
+    paths carry ``/v1``) with :attr:`ks`.
 
     Args:
         ks: the admin KS that ``create`` accepts.
@@ -188,7 +188,7 @@ class KalturaEmulator(EmulatorServer[_Incoming]):
     endpoints = ENDPOINTS
     fault_body = b'{"success": false, "error": "injected fault"}'
     malformed_body = b'{"success": true, "sessionId": '
-    root_path = "/v1"
+    root_path = ""
 
     def __init__(
         self,
