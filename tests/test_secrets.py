@@ -507,3 +507,32 @@ async def test_a_stop_error_after_a_fallback_masks_the_token(
     assert [r.auth for r in emulator.requests("stop")][:2] == ["bearer", "api_key"]
     assert MASK in str(info.value)
     assert_clean(exception_texts(info.value), [CANARY_KEY, raw_token])
+
+
+async def test_a_session_token_echoed_in_the_data_of_a_read_is_masked(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """get_session (an API-key read) answering with another credential the SDK holds (a live
+    session token) in its data: masked in the model, so no repr shows it."""
+    async with LiveAvatarClient(CANARY_KEY, base_url=emulator.base_url) as client:
+        token = await client.create_session_token(AVATAR_ID)
+        raw_token = token.session_token.get_secret_value()
+        body = f'{{"code": 1000, "data": {{"id": "{token.session_id}", "created_at": "tok {raw_token}"}}}}'
+        emulator.inject("get", body=body.encode())
+        entry = await client.get_session(token.session_id)
+    assert raw_token not in repr(entry)
+    assert entry.created_at == f"tok {MASK}"
+
+
+async def test_an_echo_past_a_long_run_of_white_space_is_masked(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """An HTML error page that echoes the API key after 1,190 spaces: the excerpt is masked before
+    it is cut, so not even a prefix of the key shows."""
+    async with LiveAvatarClient(CANARY_KEY, base_url=emulator.base_url) as client:
+        page = (" " * 1190 + CANARY_KEY + " " * 50).encode()
+        emulator.inject("list", status=400, body=page, content_type="text/html")
+        with pytest.raises(AvatarError) as info:
+            await client.list_sessions("active")
+    assert_clean(exception_texts(info.value), [CANARY_KEY, CANARY_KEY[:12]])
+    assert MASK in str(info.value)

@@ -28,6 +28,7 @@ from aioavatar import (
     BaseSession,
     ConfigurationError,
     EndReason,
+    KalturaAvatarClient,
     LiveAvatarClient,
     ResponseDecodeError,
     ServerError,
@@ -39,7 +40,7 @@ from aioavatar import (
 )
 from aioavatar._session import _next_due
 from aioavatar.liveavatar._backend import LiveAvatarBackend
-from aioavatar.testing import LiveAvatarEmulator
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
 from .leaks import wait_until
@@ -568,7 +569,26 @@ async def test_an_absurd_duration_from_the_server_means_no_deadline(
     assert session.end_reason is EndReason.USER_CLOSED
     assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
     if duration not in (b'"soon"', b"true"):  # a non-number reads as "not given", silently
-        assert any("no deadline" in r.getMessage() for r in caplog.records)
+        assert any("not a usable number" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("duration", [b"1" + b"0" * 12, b"-1", b"0", b"1e-6"])
+async def test_an_absurd_server_duration_keeps_the_callers_own_limit(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, duration: bytes
+) -> None:
+    """The caller asked for max_session_duration=1 and the start answer carries an absurd value: the
+    caller's own limit still holds (the session is stopped with MAX_DURATION_REACHED)."""
+    answer = (
+        b'{"code": 1000, "data": {"session_id": "' + AVATAR_ID.encode() + b'", '
+        b'"livekit_url": "wss://x", "livekit_client_token": "t", '
+        b'"max_session_duration": ' + duration + b"}}"
+    )
+    emulator.inject("start", apply=True, body=answer)
+    async with session_on(client, max_session_duration=1) as session:
+        assert session.statistics().deadline is not None
+        await session.wait_ended()
+    assert session.end_reason is EndReason.MAX_DURATION_REACHED
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
 
 
 @pytest.mark.parametrize("value", [10**12, 10**400, 86_401, 0, -1, 1.5, True, "600"])
@@ -880,3 +900,89 @@ def test_the_sandbox_avatar_id_is_exported() -> None:
 
     assert aioavatar.SANDBOX_AVATAR_ID == "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
     assert aioavatar.liveavatar.SANDBOX_AVATAR_ID == aioavatar.SANDBOX_AVATAR_ID
+
+
+async def test_a_cancellation_during_a_failing_stop_carries_the_news(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The block returns, the stop fails slowly, and a cancellation lands meanwhile: the
+    cancellation propagates with a note naming the session and saying it may still run, and a
+    WARNING says the same; end_reason stays None."""
+    provider.emulator.inject(provider.stop_step, status=503, delay=0.2, times=1000)
+    session = provider.session(stop_timeout=1.0)
+
+    async def body() -> None:
+        async with session:
+            pass
+
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        task = asyncio.ensure_future(body())
+        await wait_until(lambda: session.state is SessionState.STOPPING)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+    sid = session.session_id
+    assert any(sid in note and "may still be running" in note for note in info.value.__notes__)
+    assert session.end_reason is None
+    assert any(
+        sid in r.getMessage() and "may still be running" in r.getMessage() for r in caplog.records
+    )
+
+
+async def test_a_lost_kaltura_create_answer_says_a_session_may_run(
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Kaltura's create took effect but its answer was lost: the id never arrived, so nothing can be
+    stopped; the error says (as a note, and a WARNING) that a session may still run."""
+    kaltura_emulator.inject("create", apply=True, drop=True)
+    with (
+        caplog.at_level(logging.WARNING, logger="aioavatar"),
+        pytest.raises(TransportError) as info,
+    ):
+        async with kaltura_client.session("avatar-1", stop_timeout=0.5):
+            pytest.fail("the block must not run")
+    notes = getattr(info.value, "__notes__", [])
+    assert any("id never arrived" in note and "may still be running" in note for note in notes)
+    assert any("id never arrived" in r.getMessage() for r in caplog.records)
+    assert len(kaltura_emulator.active_sessions()) == 1  # it does run
+
+
+async def test_a_refused_kaltura_create_says_nothing_more(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A create the server refused (4xx) opened nothing: no note, no stop."""
+    kaltura_emulator.inject("create", status=400)
+    with pytest.raises(APIError) as info:
+        async with kaltura_client.session("avatar-1"):
+            pytest.fail("the block must not run")
+    assert not getattr(info.value, "__notes__", [])
+    assert kaltura_emulator.requests("end") == []
+
+
+async def test_a_deadline_stop_that_fails_raises_session_stop_error(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """At max_session_duration the SDK's stop is answered 503 until stop_timeout: async with raises
+    SessionStopError (the session may still run), not SessionEndedError, and end_reason stays None."""
+    emulator.inject("stop", status=503, times=1000)
+    with pytest.raises(SessionStopError) as info:
+        async with session_on(client, max_session_duration=1, stop_timeout=0.5) as session:
+            await anyio.sleep(30)
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None
+    assert emulator.stop_reasons(session.session_id)[0] == "MAX_DURATION_REACHED"
+
+
+async def test_an_idle_stop_that_fails_raises_session_stop_error(provider: Provider) -> None:
+    """Every beat fails past the idle window and so does the stop that follows: SessionStopError
+    with the session id, end_reason None."""
+    session = provider.session_with_idle_window(0.3)
+    provider.emulator.inject("keep_alive", status=503, times=10_000)
+    provider.emulator.inject(provider.stop_step, status=503, times=10_000)
+    with pytest.raises(SessionStopError) as info:
+        async with session:
+            await anyio.sleep(30)
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None

@@ -7,12 +7,15 @@ import gzip
 import math
 import tracemalloc
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
 from aioavatar import (
+    APIError,
     ConfigurationError,
     LiveAvatarClient,
     ResponseDecodeError,
@@ -161,3 +164,99 @@ def test_every_timeout_is_finite_and_positive(kwargs: dict[str, Any], field: str
     with pytest.raises(ConfigurationError, match=r"from 0\.001 to 3600") as info:
         Timeout(**kwargs)
     assert info.value.field == field
+
+
+async def test_a_borrowed_sessions_middlewares_are_kept_and_attempts_still_bounded(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """A borrowed aiohttp session keeps its own middlewares on every method (GET included), and a
+    GET under resets still reaches the server at most retries + 1 times (aiohttp's own resend is
+    counted against the policy)."""
+    seen: list[str] = []
+
+    async def tracing(
+        request: aiohttp.ClientRequest,
+        handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+    ) -> aiohttp.ClientResponse:
+        seen.append(request.method)
+        return await handler(request)
+
+    async with (
+        aiohttp.ClientSession(middlewares=(tracing,)) as http,
+        LiveAvatarClient(
+            API_KEY, base_url=emulator.base_url, http_session=http, retry_policy=FAST
+        ) as client,
+    ):
+        await client.list_sessions("active")
+        token = await client.create_session_token(AVATAR_ID)
+        assert seen == ["GET", "POST"]
+        before = len(emulator.requests("list"))
+        emulator.inject("list", drop=True, times=50)
+        with pytest.raises(TransportError):
+            await client.list_sessions("active")
+        assert 1 <= len(emulator.requests("list")) - before <= 1 + FAST.retries
+        assert token.session_id
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd"])
+async def test_an_unreadable_body_on_a_stop_is_still_a_confirmed_stop(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, encoding: str
+) -> None:
+    """Stop and keep-alive use no data: a 2xx whose body cannot be read (an encoding aioavatar does
+    not read) is a success; a call that needs its data gets a ResponseDecodeError."""
+    token = await client.create_session_token(AVATAR_ID)
+    await client.start_session(token.session_token)
+    emulator.inject("keep_alive", body=b"\x0b\x02", headers={"Content-Encoding": encoding})
+    await client.keep_alive(token.session_id)
+    emulator.inject("stop", apply=True, body=b"\x0b\x02", headers={"Content-Encoding": encoding})
+    assert await client.stop_session(token.session_id) is True
+    emulator.inject("get", body=b"\x0b\x02", headers={"Content-Encoding": encoding})
+    with pytest.raises(ResponseDecodeError, match="does not read"):
+        await client.get_session(token.session_id)
+
+
+async def test_gzip_with_several_members_is_read_and_trailing_data_refused(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A gzip body of several members is inflated whole (within the cap); bytes after the last
+    member that are not gzip are a ResponseDecodeError."""
+    envelope = b'{"code": 1000, "data": {"count": 3, "results": []}, "message": "ok"}'
+    members = gzip.compress(envelope[:20]) + gzip.compress(envelope[20:])
+    emulator.inject("list", body=members, headers={"Content-Encoding": "gzip"})
+    assert (await client.list_sessions("active")).count == 3
+    emulator.inject(
+        "list", body=gzip.compress(envelope) + b"junk", headers={"Content-Encoding": "gzip"}
+    )
+    with pytest.raises(ResponseDecodeError, match="trailing data"):
+        await client.list_sessions("active")
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://127.0.0.1:99999", "http://127.0.0.1:abc", "http://[::1", "http://"]
+)
+def test_a_base_url_with_a_bad_port_or_host_is_refused(base_url: str) -> None:
+    """An impossible port or host is a ConfigurationError at construction, not a TransportError on
+    every call."""
+    with pytest.raises(ConfigurationError) as info:
+        LiveAvatarClient(API_KEY, base_url=base_url)
+    assert info.value.field == "base_url"
+
+
+async def test_a_request_id_is_kept_only_when_it_looks_like_one(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The server's X-Request-Id reaches an error when it looks like an id; anything else (an echo
+    with slashes, escapes or spaces) is dropped, and an id that is a credential is masked."""
+    emulator.inject("list", status=500, headers={"X-Request-Id": "req-123.abc"})
+    with pytest.raises(APIError) as plain:
+        await client.list_sessions("active", retry_policy=RetryPolicy(retries=0))
+    assert plain.value.request_id == "req-123.abc"
+    emulator.inject("list", status=500, headers={"X-Request-Id": "sk\\/live \\u0041"})
+    with pytest.raises(APIError) as odd:
+        await client.list_sessions("active", retry_policy=RetryPolicy(retries=0))
+    assert odd.value.request_id is None
+    emulator.inject("list", status=500, headers={"X-Request-Id": API_KEY})
+    with pytest.raises(APIError) as echoed:
+        await client.list_sessions("active", retry_policy=RetryPolicy(retries=0))
+    assert echoed.value.request_id == "**********"
+    assert API_KEY not in str(echoed.value)

@@ -121,7 +121,10 @@ def structure_response(data: Any, cls: type[T]) -> T:
         where = ".".join(path) or "body"
         if isinstance(leaf, KeyError):
             raise DecodeFailure(f"required field {where!r} is missing") from None
-        raise DecodeFailure(f"field {where!r}: {_leaf_message(leaf)}") from None
+        message = _leaf_message(leaf)
+        if isinstance(leaf, ConfigurationError) and leaf.field:
+            message = message.removeprefix(f"{leaf.field}: ")
+        raise DecodeFailure(f"field {where!r}: {message}") from None
 
 
 # --- provider models ----------------------------------------------------------------------------------

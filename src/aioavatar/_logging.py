@@ -31,6 +31,7 @@ __all__ = [
     "RedactingFilter",
     "describe_error",
     "logger",
+    "mask_tracked",
     "redact",
     "redact_error",
     "track_secret",
@@ -102,6 +103,11 @@ def _index(
     key = value[:MIN_TRACKED_LENGTH]
     # A new list, never one sorted in place under a reader; the longest match wins.
     index[key] = sorted([*index.get(key, ()), (value, ref)], key=lambda e: len(e[0]), reverse=True)
+
+
+def mask_tracked(text: str) -> str:
+    """``text`` with the value of every tracked credential masked (no pattern: data stays as sent)."""
+    return _mask_tracked(text)
 
 
 def _mask_tracked(text: str) -> str:

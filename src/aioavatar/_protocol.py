@@ -7,16 +7,18 @@ without a network. The transport hands it a :class:`RawResponse`; it hands back 
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
 
+from ._logging import redact
 from ._secret import mask_text
 from .exceptions import (
     APIError,
@@ -36,6 +38,8 @@ __all__ = [
     "encode_multipart",
     "error_for_status",
     "load_json",
+    "parse_json",
+    "map_strings",
     "mask_json",
     "parse_retry_after",
     "server_message",
@@ -50,6 +54,8 @@ class RawResponse:
     """What the transport read: the status, the body and the few headers the protocol needs.
 
     Deliberately holds no header mapping: headers carry cookies and echoes of credentials.
+    ``body_problem`` says why the body could not be read (too big, compressed unreadably); ``body`` is
+    then empty, and only a call that needs the body fails.
     ``credentials`` are the values the request carried (and the client holds): masked out of whatever
     the answer gives back, however the server escaped them.
     """
@@ -59,6 +65,7 @@ class RawResponse:
     status: int
     body: bytes = attrs.field(repr=False)
     url: str = ""
+    body_problem: str | None = None
     content_type: str = ""
     request_id: str | None = None
     retry_after: str | None = None
@@ -72,12 +79,14 @@ def load_json(response: RawResponse) -> Any:
     Raises:
         ResponseDecodeError: the body is empty, not JSON, truncated JSON, or nested too deeply to read.
     """
+    if response.body_problem is not None:
+        raise _decode_error(response, response.body_problem)
     try:
-        value = json.loads(response.body)
-    except RecursionError:
-        raise _decode_error(response, "expected JSON, got a body nested too deeply") from None
-    except (ValueError, UnicodeDecodeError):
+        value = parse_json(response.body)
+    except ValueError as exc:
         # Not chained: the JSON error holds the whole body.
+        if isinstance(exc, _TooDeep):
+            raise _decode_error(response, "expected JSON, got a body nested too deeply") from None
         kind = "an empty body" if not response.body.strip() else "a body that is not valid JSON"
         ct = f" ({response.content_type})" if response.content_type else ""
         raise _decode_error(response, f"expected JSON, got {kind}{ct}") from None
@@ -86,14 +95,54 @@ def load_json(response: RawResponse) -> Any:
     return value
 
 
+class _TooDeep(ValueError):
+    """JSON nested deeper than the parser's recursion allows."""
+
+
+def parse_json(data: bytes | str) -> Any:
+    """``json.loads`` that raises only ``ValueError`` (JSON nested too deeply for the parser is one
+    too, not a ``RecursionError``): the one JSON reader of every answer and realtime frame.
+
+    Raises:
+        ValueError: not JSON, not UTF-8, or nested too deeply.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise _TooDeep("nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _may_echo(response: RawResponse) -> bool:
-    # An echo is either there byte for byte, or hidden behind a JSON escape ("\/", "\u002f").
+    """Whether a credential of the request is in the body, byte for byte or behind JSON escapes
+    (``\\/``, ``\\u0041``): a linear search, so that only such a body is walked."""
     body = response.body
-    return b"\\" in body or any(c.encode() in body for c in response.credentials)
+    return any(_echo_pattern(c).search(body) is not None for c in response.credentials)
+
+
+@functools.lru_cache(maxsize=256)
+def _echo_pattern(credential: str) -> re.Pattern[bytes]:
+    """Every way JSON can spell ``credential``: each character as itself or ``\\uXXXX`` (and ``/``
+    as ``\\/``)."""
+    parts: list[bytes] = []
+    for char in credential:
+        forms = [re.escape(char.encode())]
+        if char.isascii():
+            forms.append(rb"\\u" + f"(?i:{ord(char):04x})".encode())
+        if char == "/":
+            forms.append(rb"\\/")
+        parts.append(b"(?:" + b"|".join(forms) + b")")
+    return re.compile(b"".join(parts))
 
 
 def mask_json(value: Any, credentials: tuple[str, ...] | list[str]) -> Any:
-    """A decoded JSON value with ``credentials`` masked in every string (keys included); iterative, so
+    """A decoded JSON value with ``credentials`` masked in every string (keys included)."""
+    return map_strings(value, lambda text: mask_text(text, credentials))
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A decoded JSON value with ``change`` applied to every string (keys included); iterative, so
     that the deepest value ``json.loads`` accepts cannot exhaust the stack."""
     root: list[Any] = [value]
     stack: list[tuple[Any, Any]] = [(root, 0)]
@@ -101,13 +150,13 @@ def mask_json(value: Any, credentials: tuple[str, ...] | list[str]) -> Any:
         container, key = stack.pop()
         item = container[key]
         if isinstance(item, str):
-            container[key] = mask_text(item, credentials)
+            container[key] = change(item)
         elif isinstance(item, list):
             stack.extend((item, index) for index in range(len(item)))
         elif isinstance(item, dict):
-            masked = {mask_text(k, credentials): v for k, v in item.items()}
-            container[key] = masked
-            stack.extend((masked, k) for k in masked)
+            changed = {change(k): v for k, v in item.items()}
+            container[key] = changed
+            stack.extend((changed, k) for k in changed)
     return root[0]
 
 
@@ -307,6 +356,8 @@ def error_for_status(response: RawResponse) -> APIError:
     message = server_message(body)
     if message is None and response.body:
         message = _excerpt(response, parsed=body is not None)
+    if message is None and response.body_problem is not None:
+        message = response.body_problem
     raw_code = body.get("code") if isinstance(body, Mapping) else None
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
     common: dict[str, Any] = {
@@ -363,12 +414,13 @@ def _unescape(text: str) -> str:
 
 
 def _excerpt(response: RawResponse, *, parsed: bool = False, limit: int = 200) -> str:
-    text = _unescape(response.body[: limit * 6].decode("utf-8", errors="replace"))
-    text = mask_text(" ".join(text.split()), response.credentials)
+    # Masked, then cut: a cut first could leave half a credential that no mask recognizes. The text
+    # masked reaches well past the cut (credentials are far shorter than 2,048 characters).
+    text = " ".join(_unescape(response.body.decode("utf-8", errors="replace")).split())
+    text = redact(mask_text(text[: limit + 2048], response.credentials))
     what = response.content_type or "unknown content type"
-    cut = len(text) > limit or len(response.body) > limit * 6
     kind = "JSON body without a message" if parsed else "non-JSON body"
-    return f"{kind} ({what[:60]}): {text[:limit]}" + ("..." if cut else "")
+    return f"{kind} ({what[:60]}): {text[:limit]}" + ("..." if len(text) > limit else "")
 
 
 def _host(location: str | None) -> str:

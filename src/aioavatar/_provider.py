@@ -9,8 +9,8 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ._converter import DecodeFailure, structure_response
-from ._logging import redact_error
-from ._protocol import RawResponse, decode_failure
+from ._logging import mask_tracked, redact_error
+from ._protocol import RawResponse, decode_failure, map_strings
 from ._retry import Retry, RetryPolicy
 from ._secret import Secret
 from ._transport import (
@@ -22,9 +22,15 @@ from ._transport import (
     sent_credentials,
 )
 from ._validation import check_credential, check_seconds
-from .exceptions import AvatarError, ConfigurationError
+from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
 
-__all__ = ["ProviderClient", "bearer_headers", "resolve_base_url", "resolve_timeout"]
+__all__ = [
+    "ProviderClient",
+    "bearer_headers",
+    "may_have_acted",
+    "resolve_base_url",
+    "resolve_timeout",
+]
 
 T = TypeVar("T")
 
@@ -37,6 +43,22 @@ def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
     """
     value = token.get_secret_value() if isinstance(token, Secret) else token
     return {"Authorization": f"Bearer {check_credential(value, field)}"}
+
+
+def may_have_acted(error: BaseException) -> bool:
+    """Whether a call that failed with ``error`` may still have taken effect on the server.
+
+    Not when the input was refused locally, the request surely never left the machine (no connection
+    could be had), or the server definitely refused it (4xx). A timeout, a dropped connection, a 5xx,
+    a 2xx that could not be read, anything unexpected: it may have.
+    """
+    if isinstance(error, ConfigurationError):
+        return False
+    if isinstance(error, TransportError):
+        return error.sent
+    if isinstance(error, APIError):
+        return not 400 <= error.status < 500
+    return True
 
 
 def resolve_base_url(
@@ -115,11 +137,14 @@ class ProviderClient:
         retry: Retry = Retry.ALWAYS,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        mask_tracked_credentials: bool = False,
     ) -> Any:
         """Send one call, decode its answer with ``decode`` and read it into ``model`` (when given).
 
         Any error on the way has every credential masked in its text, whichever credential the request
-        carried and however the server escaped what it echoed.
+        carried and however the server escaped what it echoed. The data of an answer has the request's
+        credentials masked; with ``mask_tracked_credentials`` (reads of the account's resources, off
+        the per-session hot path) every tracked credential too.
         """
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
@@ -137,6 +162,8 @@ class ProviderClient:
                 deadline=deadline,
             )
             data = decode(raw)
+            if mask_tracked_credentials:
+                data = map_strings(data, mask_tracked)
             if model is None:
                 return data
             try:

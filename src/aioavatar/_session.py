@@ -20,7 +20,9 @@ Rules (numbered so that code, tests and docs can point at them):
     session runs from there), unless the server says it is gone (404/410). When that stop is not
     confirmed either, ``async with`` raises :class:`SessionStopError` (the session id, "it may still be
     running") chained to open's error, and logs it at WARNING; a cancellation that arrived meanwhile
-    propagates instead, with the same words added as a note and logged.
+    propagates instead, with the same words added as a note and logged. When open may have opened a
+    session whose id never arrived (Kaltura's create answer lost), nothing can be stopped: open's
+    error propagates with a note saying a session may still run, also logged.
  4. While the block runs, a task group runs one background task: the keep-alive loop, which also
     watches the ``max_session_duration`` deadline. Nothing in that group raises into the block. If the
     background task itself fails (a bug, a broken dependency), that is never delivered as a bare
@@ -33,7 +35,8 @@ Rules (numbered so that code, tests and docs can point at them):
     Each beat's retries end before the next beat is due.
  6. A failed beat is counted and logged; it ends nothing while the provider's idle window (the time the
     server waits without keep-alive) can still be met. When no beat has succeeded for that long, the
-    session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` (best effort) and treated as in rule 7.
+    session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` and treated as in rule 7, except
+    that a stop that is not confirmed raises :class:`SessionStopError` (as at the deadline, rule 8).
  7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop (there is
     nothing left to stop), the end reason is looked up (``UNKNOWN`` when it cannot be), and the block
     is cancelled; ``async with`` then raises :class:`SessionEndedError`. Only a block that the end
@@ -57,10 +60,11 @@ Rules (numbered so that code, tests and docs can point at them):
 11. Every stop runs shielded from cancellation (anyio scopes and native cancellation alike) and bounded by
     ``stop_timeout``. A cancellation that arrives during it is delivered once it is done.
 12. The block's exception or cancellation propagates unchanged: never wrapped in an ``ExceptionGroup``,
-    never replaced by a cleanup error. A stop that fails after a clean exit raises
-    :class:`SessionStopError` (the session may still run); after an exception or a cancellation it is
-    logged at WARNING and added to it as a note. A stop that was not confirmed leaves ``end_reason``
-    ``None``: the session is not known to have ended.
+    never replaced by a cleanup error. A stop that is not confirmed is logged at WARNING (once, with
+    the session id and "it may still be running"); after a clean exit it raises
+    :class:`SessionStopError`; an exception or cancellation that propagates instead carries the same
+    words as a note. An unconfirmed stop leaves ``end_reason`` ``None``: the session is not known to
+    have ended.
 13. A session object is entered once; entering it again is a ``RuntimeError``. ``stop()`` twice is
     harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
     provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
@@ -88,7 +92,7 @@ import attrs
 from ._enums import EndReason
 from ._logging import describe_error
 from ._transport import require_asyncio
-from ._validation import check_seconds
+from ._validation import check_seconds, usable_duration
 from .exceptions import (
     APIError,
     ConfigurationError,
@@ -117,9 +121,6 @@ MIN_KEEP_ALIVE_INTERVAL = 0.01
 #: idle timeout has ended the session anyway.
 MIN_STOP_TIMEOUT = 0.1
 MAX_STOP_TIMEOUT = 300.0
-#: The longest ``max_session_duration`` the lifecycle turns into a deadline (ten years); a longer or
-#: unusable one means no deadline (rule 8).
-MAX_DEADLINE = 10 * 365 * 86_400.0
 
 
 class SessionState(Enum):
@@ -245,7 +246,12 @@ class _Flag:
 
 
 def _server_ended(exc: BaseException) -> bool:
-    return isinstance(exc, APIError) and exc.status in (404, 410)
+    return isinstance(exc, APIError) and exc.session_gone
+
+
+def _error_text(error: BaseException | None) -> str:
+    """An error's text, or its class name when it has none."""
+    return (str(error) or type(error).__name__) if error is not None else "no detail"
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -259,26 +265,6 @@ def _next_due(due: float, interval: float, now: float) -> float:
         return nxt
     nxt = due + interval * (math.floor((now - due) / interval) + 1)
     return nxt if nxt > now else nxt + interval  # a rounding step short of now
-
-
-def _usable_duration(value: object, session_id: str | None) -> float | None:
-    """Rule 8: ``value`` as seconds when it is a finite number in (0, ten years], else ``None``."""
-    if value is None:
-        return None
-    seconds: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = None
-    if seconds is None or not math.isfinite(seconds) or not 0 < seconds <= MAX_DEADLINE:
-        logger.warning(
-            "session %s: max_session_duration %.40s is not a usable number of seconds: no deadline",
-            session_id,
-            repr(value),
-        )
-        return None
-    return seconds
 
 
 def _now() -> dt.datetime:
@@ -349,6 +335,9 @@ class BaseSession(Generic[InfoT]):
         # Rule 4: the background task's own failure; rule 7: the task running the block, and how many
         # of its awaits are in wait_ended() (woken, not cancelled, by the server's end).
         self._background_error: Exception | None = None
+        # Rule 12: what to say when the session may still run (default: the stop's failure), once.
+        self._unconfirmed: str | None = None
+        self._unconfirmed_warned = False
         self._block_task: asyncio.Task[Any] | None = None
         self._block_waits = 0
         self._background_scope: anyio.CancelScope | None = None
@@ -510,13 +499,27 @@ class BaseSession(Generic[InfoT]):
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
         outcome = await _finish_despite_cancellation(self._backend.open)  # rule 2
         if outcome.error is not None:
-            if self._backend.left_running(outcome.error):
-                await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
-                if self._stop_error is not None:
-                    self._raise_unconfirmed_after_open(outcome.error, outcome.cancelled)
-            else:
+            error = outcome.error
+            if not self._backend.left_running(error):
                 self._mark_ended(EndReason.SERVER_ERROR)
-            raise outcome.cancelled or outcome.error
+            elif self._backend.session_id is None:
+                # Open may have opened a session whose answer never arrived: it cannot be stopped.
+                self._unconfirmed = "its start may have opened a session whose id never arrived"
+                self._warn_unconfirmed()
+                self._note_unconfirmed(outcome.cancelled or error)
+            else:
+                await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
+                if self._stop_error is not None and outcome.cancelled is None:
+                    self._note_unconfirmed(error)
+                    self._stop_error_reported = True
+                    raise SessionStopError(
+                        self.session_id,
+                        f"its start failed ({describe_error(error)}) and the stop that followed "
+                        f"was not confirmed ({_error_text(self._stop_error)})",
+                    ) from error
+                if self._stop_error is not None and outcome.cancelled is not None:
+                    self._note_unconfirmed(outcome.cancelled)
+            raise outcome.cancelled or error
         info = outcome.value
         assert info is not None
         self._info = info
@@ -524,58 +527,59 @@ class BaseSession(Generic[InfoT]):
         if outcome.cancelled is not None:
             await self._stop_protected(EndReason.USER_DISCONNECTED, raise_cancel=False)
             if self._stop_error is not None:
-                self._report_unconfirmed(outcome.cancelled, "its start was cancelled")
+                self._note_unconfirmed(outcome.cancelled)
             raise outcome.cancelled
         self._state = SessionState.ACTIVE
         self._last_success = anyio.current_time()
-        duration = _usable_duration(self._backend.max_duration(info), self._backend.session_id)
+        duration = self._usable_deadline(self._backend.max_duration(info))
         if duration is not None:
             self._deadline = anyio.current_time() + duration
             self._deadline_at = self._started_at + dt.timedelta(seconds=duration)
         logger.info("session %s started", self._backend.session_id)
 
-    def _raise_unconfirmed_after_open(
-        self, error: BaseException, cancelled: BaseException | None
-    ) -> None:
-        """Rule 3: open failed, and so did the stop that followed: the session may still run."""
-        what = f"its start failed ({describe_error(error)})"
-        if cancelled is not None:
-            self._report_unconfirmed(cancelled, what)
-            raise cancelled
-        self._report_unconfirmed(None, what)
-        self._stop_error_reported = True
-        stop_error = self._stop_error
-        raise SessionStopError(
-            self.session_id,
-            f"{what} and the stop that followed was not confirmed "
-            f"({stop_error or type(stop_error).__name__})",
-        ) from error
+    def _usable_deadline(self, value: object) -> float | None:
+        """Rule 8: the duration as seconds when usable; otherwise no deadline (logged)."""
+        seconds = usable_duration(value)
+        if value is not None and seconds is None:
+            logger.warning(
+                "session %s: max_session_duration %.40r is not a usable number of seconds: "
+                "no deadline",
+                self._backend.session_id,
+                value,
+            )
+        return seconds
 
-    def _report_unconfirmed(self, carrier: BaseException | None, what: str) -> None:
-        """Log (and note on ``carrier``, the exception that propagates) that the session may run."""
-        text = (
-            f"aioavatar: session {self._backend.session_id}: {what}; its stop was not confirmed "
-            f"({describe_error(self._stop_error or RuntimeError())}): it may still be running"
+    # --- an unconfirmed stop: reported at one place, as a WARNING and as a note ---------------------
+
+    def _unconfirmed_text(self) -> str:
+        what = self._unconfirmed or (
+            f"its stop was not confirmed ({describe_error(self._stop_error or RuntimeError())})"
         )
-        logger.warning("%s", text.removeprefix("aioavatar: "))
-        if carrier is not None:
+        return (
+            f"aioavatar: session {self._backend.session_id}: {what}: it may still be running "
+            "(and billing) until the server's idle timeout ends it"
+        )
+
+    def _warn_unconfirmed(self) -> None:
+        if not self._unconfirmed_warned:
+            self._unconfirmed_warned = True
+            logger.warning("%s", self._unconfirmed_text().removeprefix("aioavatar: "))
+
+    def _note_unconfirmed(self, carrier: BaseException) -> None:
+        """Say on ``carrier``, the exception that propagates, that the session may still run."""
+        text = self._unconfirmed_text()
+        if text not in getattr(carrier, "__notes__", ()):
             carrier.add_note(text)
 
     async def _finish(
         self, body_error: BaseException | None, late_cancel: BaseException | None = None
     ) -> None:
         if self._background_error is not None:  # rule 4
-            await self._finish_after_background_failure(body_error, late_cancel)
+            await self._finish_after_background_failure(body_error)
             return
-        if self._server_end is not None:  # rules 7-8
-            self._end_reason = self._end_reason or self._server_end
-            if body_error is not None:
-                raise body_error
-            if self._body_scope is not None and self._body_scope.cancelled_caught:
-                raise SessionEndedError(self.session_id, self._server_end)
-            if late_cancel is not None:
-                raise late_cancel
-            return  # the block ran to its end after the session ended: end_reason says why
+        if self._server_end is not None:  # rules 6-8
+            self._finish_after_server_end(body_error, late_cancel)
+            return
         reason = self._exit_reason(body_error)
         # After a clean exit a cancellation that arrived during the stop is delivered (rule 11);
         # after an exception the exception wins (rule 12).
@@ -583,32 +587,50 @@ class BaseSession(Generic[InfoT]):
         interrupt = self._callback_interrupt
         if body_error is not None:
             if self._stop_error is not None:
-                self._report_unconfirmed(body_error, f"after {type(body_error).__name__}")
+                self._note_unconfirmed(body_error)
             if interrupt is not None:
                 raise interrupt from body_error
             raise body_error
         if late_cancel is not None:
             if self._stop_error is not None:
-                self._report_unconfirmed(late_cancel, "after a cancellation")
+                self._note_unconfirmed(late_cancel)
             raise late_cancel
         self._raise_stop_error()
 
-    async def _finish_after_background_failure(
+    def _finish_after_server_end(
         self, body_error: BaseException | None, late_cancel: BaseException | None
     ) -> None:
+        """Rules 6-8: the server ended the session, or the SDK stopped it at its deadline or idle
+        window; the block was cancelled unless it was awaiting wait_ended()."""
+        if self._stop_error is not None:  # the SDK's own stop (deadline, idle) was not confirmed
+            if body_error is not None:
+                self._note_unconfirmed(body_error)
+                raise body_error
+            self._raise_stop_error()
+        assert self._server_end is not None
+        self._end_reason = self._end_reason or self._server_end
+        if body_error is not None:
+            raise body_error
+        if self._body_scope is not None and self._body_scope.cancelled_caught:
+            raise SessionEndedError(self.session_id, self._server_end)
+        if late_cancel is not None:
+            raise late_cancel
+        # The block ran to its end after the session ended: end_reason says why.
+
+    async def _finish_after_background_failure(self, body_error: BaseException | None) -> None:
         """Rule 4: the background task failed; stop with SERVER_ERROR, raise its error."""
         failure = self._background_error
         assert failure is not None
         await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
+        carrier = body_error or failure
+        if self._stop_error is not None:
+            self._note_unconfirmed(carrier)
         if body_error is not None:
             body_error.add_note(
                 f"aioavatar: session {self._backend.session_id}: its background task failed "
                 f"meanwhile ({type(failure).__name__})"
             )
-            raise body_error
-        if self._stop_error is not None:
-            self._report_unconfirmed(failure, "its background task failed")
-        raise failure
+        raise carrier
 
     def _exit_reason(self, exc: BaseException | None) -> EndReason:
         if exc is None:
@@ -640,12 +662,20 @@ class BaseSession(Generic[InfoT]):
             self._stop_error_reported = (
                 True  # stop() already told the caller: exit does not repeat it
             )
-            raise SessionStopError(self.session_id, str(error) or type(error).__name__) from error
+            raise SessionStopError(self.session_id, _error_text(error)) from error
 
     async def _stop_protected(self, reason: EndReason, *, raise_cancel: bool) -> None:
-        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped."""
+        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped.
+
+        Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
+        cancellation it re-raises.
+        """
         outcome = await _finish_despite_cancellation(lambda: self._stop_once(reason))
+        if self._stop_error is not None:
+            self._warn_unconfirmed()
         if raise_cancel and outcome.cancelled is not None:
+            if self._stop_error is not None:
+                self._note_unconfirmed(outcome.cancelled)
             raise outcome.cancelled
 
     async def _stop_once(self, reason: EndReason) -> None:
@@ -779,7 +809,8 @@ class BaseSession(Generic[InfoT]):
     def _on_server_end(self, reason: EndReason) -> None:
         if self._server_end is None:
             self._server_end = reason
-            self._end_reason = self._end_reason or reason
+            if self._stop_error is None:  # an unconfirmed stop of ours leaves it unknown (rule 12)
+                self._end_reason = self._end_reason or reason
             self._state = SessionState.ENDED
             self._ended.set()
             logger.warning(

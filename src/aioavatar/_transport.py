@@ -10,12 +10,13 @@ import asyncio
 import ipaddress
 import json as jsonlib
 import logging
+import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -26,13 +27,12 @@ from . import __version__
 from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
-from ._secret import Secret
+from ._secret import Secret, mask_text
 from ._validation import check_int, instance_of, optional, seconds_in
 from .exceptions import (
     ConfigurationError,
     RateLimitedError,
     RequestTimeout,
-    ResponseDecodeError,
     TransportError,
 )
 
@@ -106,6 +106,7 @@ def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = 
     try:
         parts = urlsplit(base_url)
         hostname = parts.hostname
+        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
     except ValueError:  # an unbalanced "[" or a bad port
         raise ConfigurationError(f"is not a valid URL: {base_url!r}", field=field) from None
     if any(ord(char) < 0x21 or ord(char) > 0x7E for char in base_url):
@@ -177,7 +178,6 @@ async def _no_hidden_resend(
 
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-_NO_HIDDEN_RESEND = (_no_hidden_resend,)
 
 
 @contextmanager
@@ -194,12 +194,21 @@ def _map_aiohttp_errors(method: str, path: str, url: str, timeout: Timeout) -> I
             raise wrapped.original from None
     except TimeoutError as exc:  # asyncio's timeout and aiohttp's ServerTimeoutError alike
         raise RequestTimeout(
-            f"no answer within {timeout.total:g} s", method=method, path=path, url=url
+            f"no answer within {timeout.total:g} s",
+            method=method,
+            path=path,
+            url=url,
+            # No connection in time (the pool wait included): the request never left.
+            sent=not isinstance(exc, aiohttp.ConnectionTimeoutError),
         ) from exc
     except aiohttp.ClientConnectorError as exc:
         reason = exc.os_error.strerror or type(exc.os_error).__name__
         raise TransportError(
-            f"cannot connect to {exc.host}:{exc.port}: {reason}", method=method, path=path, url=url
+            f"cannot connect to {exc.host}:{exc.port}: {reason}",
+            method=method,
+            path=path,
+            url=url,
+            sent=False,
         ) from exc
     except aiohttp.ServerDisconnectedError as exc:
         raise TransportError(
@@ -251,14 +260,17 @@ def _failure_kind(exc: TransportError) -> str:
     return type(exc.__cause__ or exc).__name__
 
 
-def _never_sent(exc: TransportError) -> bool:
-    """Whether the request surely never left the machine (no connection could be had)."""
-    return isinstance(exc.__cause__, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
-
-
 def _stale_connection(exc: TransportError) -> bool:
     """Whether the server had closed the connection before answering (a stale pooled one, typically)."""
     return isinstance(exc.__cause__, aiohttp.ServerDisconnectedError)
+
+
+def _may_be_resent_by_aiohttp(exc: TransportError) -> bool:
+    """Whether aiohttp may already have resent this idempotent request once by itself (it does so on
+    a dropped connection, unless our middleware stopped it: see ``_no_hidden_resend``)."""
+    return isinstance(
+        exc.__cause__, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError
+    ) and not (isinstance(exc.__cause__, aiohttp.ClientConnectorError))
 
 
 class Transport:
@@ -304,6 +316,9 @@ class Transport:
         )
         self._session = http_session
         self._owns_session = http_session is None
+        # A borrowed session keeps its middlewares (ours would replace them per request): aiohttp's
+        # own resend of a GET is then counted against the policy instead of switched off.
+        self._borrowed = http_session is not None
 
     @property
     def http_session(self) -> aiohttp.ClientSession:
@@ -320,6 +335,7 @@ class Transport:
                 connector=aiohttp.TCPConnector(limit=self._connection_limit),
                 headers={"User-Agent": USER_AGENT},
                 auto_decompress=False,
+                middlewares=(_no_hidden_resend,),
             )
             self._owns_session = True
         return self
@@ -361,11 +377,12 @@ class Transport:
         could not finish in time. Returns the answer whatever its status; statuses are the protocol's
         business.
 
+        A body over the size cap (on the wire or inflated) or compressed in a way aioavatar does not
+        read comes back empty, with ``body_problem`` saying why: only a call that needs the body fails.
+
         Raises:
             TransportError: no answer (``RequestTimeout`` when a timeout ran out).
             RateLimitedError: the server asked to wait longer than the policy's cap.
-            ResponseDecodeError: the answer is larger than the size cap (decompressed), or compressed in
-                a way that cannot be read.
         """
         policy = retry_policy or self.retry_policy
         send_headers = {"Accept-Encoding": "identity", **headers}
@@ -376,6 +393,12 @@ class Transport:
             data = jsonlib.dumps(json, separators=(",", ":")).encode()
             send_headers["Content-Type"] = "application/json"
         credentials = (*sent_credentials(headers), *self.credentials)
+        # Requests that may have reached the server, against the policy's retries + 1. On a borrowed
+        # session (which keeps its own middlewares, so ours cannot switch aiohttp's resend off) one
+        # attempt of an idempotent request may be two requests: it is counted as such.
+        resent_by_aiohttp = self._borrowed and method in _IDEMPOTENT
+        per_attempt = 2 if resent_by_aiohttp else 1
+        sent = 0
         attempt = 0
         stale_retried = False
         while True:
@@ -386,20 +409,21 @@ class Transport:
                     method, path, send_headers, data, params, timeout, credentials
                 )
             except TransportError as exc:
+                sent += 2 if resent_by_aiohttp and _may_be_resent_by_aiohttp(exc) else 1
                 if (
                     retry is Retry.ALWAYS
                     and _stale_connection(exc)
                     and not stale_retried
-                    and attempt <= policy.retries
+                    and sent + per_attempt <= policy.retries + 1
                 ):
                     # A pooled connection the server had already closed: resent at once, once, as
                     # one of the policy's attempts but without spending the budget.
                     stale_retried = True
                     _log_retry(method, path, attempt, "stale connection", 0.0)
                     continue
-                allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and _never_sent(exc))
+                allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and not exc.sent)
                 delay = policy.backoff(attempt)
-                if allowed and self._may_retry(policy, attempt, delay, deadline):
+                if allowed and self._may_retry(policy, sent + per_attempt, delay, deadline):
                     _log_retry(method, path, attempt, _failure_kind(exc), delay)
                     await anyio.sleep(delay)
                     continue
@@ -414,6 +438,7 @@ class Transport:
                     attempt,
                     f", request id {response.request_id}" if response.request_id else "",
                 )
+            sent += 1
             if response.status < 400:
                 self.budget.on_success()
                 return response
@@ -431,7 +456,7 @@ class Transport:
                         request_id=response.request_id,
                     )
                 delay = policy.backoff(attempt, retry_after)
-                if self._may_retry(policy, attempt, delay, deadline):
+                if self._may_retry(policy, sent + per_attempt, delay, deadline):
                     _log_retry(method, path, attempt, f"HTTP {response.status}", delay)
                     await anyio.sleep(delay)
                     continue
@@ -440,11 +465,12 @@ class Transport:
     def _may_retry(
         self,
         policy: RetryPolicy,
-        attempt: int,
+        requests_after: int,
         delay: float,
         deadline: float | None,
     ) -> bool:
-        if attempt > policy.retries:
+        """Whether to retry, when the retry would bring the requests sent to ``requests_after``."""
+        if requests_after > policy.retries + 1:
             return False
         if deadline is not None and anyio.current_time() + delay >= deadline:
             return False
@@ -477,9 +503,8 @@ class Transport:
                 timeout=timeout.as_aiohttp(),
                 allow_redirects=False,  # never carry credentials to another host
                 auto_decompress=False,  # decompressed by _read_body, within the cap
-                middlewares=_NO_HIDDEN_RESEND if method in _IDEMPOTENT else None,
             ) as resp:
-                body = await self._read_body(resp, method, path, url)
+                body, problem = await self._read_body(resp)
                 status = resp.status
                 resp_headers = resp.headers
         return RawResponse(
@@ -488,23 +513,24 @@ class Transport:
             url=url,
             status=status,
             body=body,
+            body_problem=problem,
             content_type=resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
-            request_id=resp_headers.get("X-Request-Id"),
+            request_id=_request_id(resp_headers.get("X-Request-Id"), credentials),
             retry_after=resp_headers.get("Retry-After"),
             location=resp_headers.get("Location"),
             credentials=credentials,
         )
 
-    async def _read_body(
-        self, resp: aiohttp.ClientResponse, method: str, path: str, url: str
-    ) -> bytes:
-        """The answer's body, decoded from its content encoding; never more than the cap, on the wire
-        or once inflated (a small gzip bomb is refused after inflating one byte past the cap)."""
+    async def _read_body(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
+        """The answer's body decoded from its content encoding, never more than the cap on the wire or
+        once inflated (a small gzip bomb stops one byte past the cap); or ``b""`` and what is wrong
+        with it. A body that cannot be read is the protocol's business: a call that needs no data (a
+        stop answered 200) succeeds all the same."""
         cap = self.max_response_size
         if resp.content_length is not None:
             if resp.content_length > cap:
                 resp.close()  # never read it: close rather than drain into the pool
-                raise _too_big(cap, resp.status, method, path, url)
+                return b"", _too_big(cap)
             wire = await resp.read()  # the parser stops at Content-Length: within the cap
         else:
             chunks: list[bytes] = []
@@ -513,64 +539,62 @@ class Transport:
                 size += len(chunk)
                 if size > cap:
                     resp.close()  # do not drain the rest into the pool
-                    raise _too_big(cap, resp.status, method, path, url)
+                    return b"", _too_big(cap)
                 chunks.append(chunk)
             wire = b"".join(chunks)
         encoding = resp.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("", "identity"):
-            return wire
-        return _inflate(wire, encoding, cap, resp.status, method, path, url)
+            return wire, None
+        return _inflate(wire, encoding, cap)
 
 
-def _inflate(
-    wire: bytes, encoding: str, cap: int, status: int, method: str, path: str, url: str
-) -> bytes:
-    """``wire`` decompressed (gzip or deflate), stopping one byte past ``cap``.
-
-    Raises:
-        ResponseDecodeError: the result would exceed ``cap``, the data is corrupt or cut short, or the
-            encoding is one aioavatar does not read (it asks for ``identity``).
-    """
+def _inflate(wire: bytes, encoding: str, cap: int) -> tuple[bytes, str | None]:
+    """``wire`` decompressed (gzip, several members included, or deflate), stopping one byte past
+    ``cap``; or ``b""`` and why it cannot be read (too big once inflated, corrupt, cut short, or an
+    encoding aioavatar does not read: it asks for ``identity``)."""
     if encoding in ("gzip", "x-gzip"):
         wbits = 16 + zlib.MAX_WBITS
     elif encoding == "deflate":
         wbits = zlib.MAX_WBITS if wire[:1] == b"\x78" else -zlib.MAX_WBITS  # zlib-wrapped or raw
     else:
-        raise ResponseDecodeError(
+        return b"", (
             f"the answer is encoded as {encoding[:40]!r}, which aioavatar does not read "
-            "(it asks for identity; gzip and deflate are accepted)",
-            method=method,
-            path=path,
-            url=url,
-            status=status,
+            "(it asks for identity; gzip and deflate are accepted)"
         )
-    inflater = zlib.decompressobj(wbits)
-    try:
-        body = inflater.decompress(wire, cap + 1)
-    except zlib.error:
-        raise ResponseDecodeError(
-            f"the {encoding} answer is corrupt", method=method, path=path, url=url, status=status
-        ) from None
-    if len(body) > cap or inflater.unconsumed_tail:
-        raise _too_big(cap, status, method, path, url, inflated=True)
-    if not inflater.eof:
-        raise ResponseDecodeError(
-            f"the {encoding} answer was cut short", method=method, path=path, url=url, status=status
-        )
-    return body
+    body = bytearray()
+    data = wire
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            body += inflater.decompress(data, cap + 1 - len(body))
+        except zlib.error:
+            return b"", f"the {encoding} answer is corrupt"
+        if len(body) > cap or inflater.unconsumed_tail:
+            return b"", _too_big(cap, inflated=True)
+        if not inflater.eof:
+            return b"", f"the {encoding} answer was cut short"
+        data = inflater.unused_data
+        if not data:
+            return bytes(body), None
+        if wbits < 0 or data[:2] != b"\x1f\x8b":
+            return b"", f"the {encoding} answer has trailing data"
+        # Another gzip member follows: inflated into the same body, within the same cap.
 
 
-def _too_big(
-    cap: int, status: int, method: str, path: str, url: str, *, inflated: bool = False
-) -> ResponseDecodeError:
+def _too_big(cap: int, *, inflated: bool = False) -> str:
     what = "once decompressed " if inflated else ""
-    return ResponseDecodeError(
-        f"the answer is {what}larger than the {cap} byte cap",
-        method=method,
-        path=path,
-        url=url,
-        status=status,
-    )
+    return f"the answer is {what}larger than the {cap} byte cap"
+
+
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
+    """The server's request id when it looks like one (an echo of anything else is dropped), with the
+    request's credentials masked (a server may echo one as its "id")."""
+    if value is None or _REQUEST_ID.fullmatch(value) is None:
+        return None
+    return mask_text(value, credentials)
 
 
 def _log_retry(method: str, path: str, attempt: int, why: str, delay: float) -> None:

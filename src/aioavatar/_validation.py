@@ -39,6 +39,7 @@ __all__ = [
     "int_in",
     "seconds_in",
     "string",
+    "usable_duration",
     "uuid_string",
 ]
 
@@ -217,6 +218,23 @@ def _shown(value: object) -> str:
         text = repr(value)
         return text if len(text) <= 60 else text[:57] + "..."
     return f"a {type(value).__name__}"
+
+
+#: The longest duration a session deadline may have (ten years): far beyond any tier, far below any
+#: overflow of a float clock or a ``timedelta``.
+MAX_DEADLINE = 10 * 365 * 86_400.0
+
+
+def usable_duration(value: object) -> float | None:
+    """``value`` as seconds when it is a usable session duration (a finite number from 1 s to ten
+    years), else ``None``: a hostile or broken value means "no deadline", never a crash."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and 1.0 <= seconds <= MAX_DEADLINE else None
 
 
 def seconds_in(low: float, high: float) -> Validator:

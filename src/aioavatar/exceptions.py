@@ -81,13 +81,24 @@ class TransportError(AvatarError):
         method: the HTTP method.
         path: the request path (no host, no query string).
         url: the URL requested (the client's base URL and the path; no query string).
+        sent: whether the request may have reached the server (``False`` only when no connection
+            could be had: then the server surely saw nothing).
     """
 
-    def __init__(self, message: str, *, method: str = "", path: str = "", url: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        url: str = "",
+        sent: bool = True,
+    ) -> None:
         super().__init__(f"{method} {url or path}: {message}" if method else message)
         self.method = method
         self.path = path
         self.url = url or path
+        self.sent = sent
 
 
 class RequestTimeout(TransportError, TimeoutError):
@@ -137,6 +148,11 @@ class APIError(AvatarError):
         self.code = code
         self.message = message
         self.request_id = request_id
+
+    @property
+    def session_gone(self) -> bool:
+        """Whether the answer says the session no longer exists (404 or 410): already ended."""
+        return self.status in (404, 410)
 
 
 class AuthenticationError(APIError):

@@ -419,7 +419,15 @@ class KalturaAvatarClient(ProviderClient):
             APIError, TransportError: as for every call.
         """
         path = _session_path(session_id, "say-audio")
-        if not isinstance(audio, bytes | bytearray | memoryview) or not len(audio):
+        if not isinstance(audio, bytes | bytearray | memoryview):
+            raise ConfigurationError("must be non-empty bytes", field="audio")
+        try:
+            audio = bytes(audio)
+        except ValueError:  # a released memoryview
+            raise ConfigurationError(
+                "is a released buffer: nothing can be read", field="audio"
+            ) from None
+        if not audio:
             raise ConfigurationError("must be non-empty bytes", field="audio")
         fields = SayAudioFields(turn_id=_turn_id(turn_id), duration=duration)
         check_text(filename, "filename", max_length=200)
@@ -429,7 +437,7 @@ class KalturaAvatarClient(ProviderClient):
                 field="content_type",
             )
         form = {key: str(value) for key, value in unstructure(fields).items()}
-        content = encode_multipart(form, {"audio": (filename, content_type, bytes(audio))})
+        content = encode_multipart(form, {"audio": (filename, content_type, audio)})
         await self._call(
             path,
             headers=_bearer(token),
@@ -470,7 +478,7 @@ class KalturaAvatarClient(ProviderClient):
                 deadline=deadline,
             )
         except APIError as exc:
-            if exc.status in (404, 410):
+            if exc.session_gone:
                 return False
             raise
         return True

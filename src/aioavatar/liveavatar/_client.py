@@ -183,6 +183,8 @@ class LiveAvatarClient(ProviderClient):
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
     ) -> Any:
+        # Reads (GET) may carry anything the account holds: every tracked credential is masked in
+        # their data. The session's own calls (POST) only carry what they sent.
         return await self._request(
             method,
             path,
@@ -195,6 +197,7 @@ class LiveAvatarClient(ProviderClient):
             retry=retry,
             retry_policy=retry_policy,
             deadline=deadline,
+            mask_tracked_credentials=method == "GET",
         )
 
     # --- session endpoints ----------------------------------------------------------------------------
@@ -342,7 +345,7 @@ class LiveAvatarClient(ProviderClient):
                 retry_policy=retry_policy,
             )
         except APIError as exc:
-            if exc.status in (404, 410):
+            if exc.session_gone:
                 return False
             raise
         return True

@@ -252,7 +252,13 @@ class RealtimeConnection(anyio.AsyncContextManagerMixin):
     ) -> None:
         if not isinstance(ws_url, str):
             raise ConfigurationError("must be a ws:// or wss:// URL", field="ws_url")
-        parts = urlsplit(ws_url)
+        try:
+            parts = urlsplit(ws_url)
+            parts.port  # noqa: B018 - raises for a bad port
+        except ValueError:
+            raise ConfigurationError(
+                f"is not a valid URL: {ws_url[:100]!r}", field="ws_url"
+            ) from None
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ConfigurationError(
                 f"must be a ws:// or wss:// URL, got scheme {parts.scheme!r}", field="ws_url"
