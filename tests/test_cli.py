@@ -252,14 +252,15 @@ async def test_run_json_lines_and_duration(
     assert started["livekit_url"] == "wss://livekit.emulator.invalid"
     assert started["max_session_duration"] is None
     session_id = started["session_id"]
+    beats = len(emulator.requests("keep_alive", session_id=session_id))
+    sent = ended.pop("keep_alives_sent")
     assert ended == {
         "event": "ended",
         "session_id": session_id,
         "end_reason": "USER_CLOSED",
-        "keep_alives_sent": len(emulator.requests("keep_alive", session_id=session_id)),
         "keep_alives_failed": 0,
     }
-    assert ended["keep_alives_sent"] >= 1
+    assert 1 <= sent <= beats <= sent + 1  # a beat in flight at the stop is not counted as sent
     assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
     assert emulator.sessions[session_id].is_sandbox is False
 

@@ -677,11 +677,12 @@ async def test_emulator_drops_early_commands_and_refuses_big_messages(
 
 
 def test_example_lite_bot_speaks_a_wav(tmp_path: Path) -> None:
-    """examples/lite_bot.py speaks a WAV file against the embedded emulator and reacts to its events."""
+    """`examples/lite_bot.py --emulator` speaks a WAV file against the embedded emulator and reacts to
+    its events."""
     path = tmp_path / "tone.wav"
     path.write_bytes(wav_bytes(seconds=0.4))
     done = subprocess.run(  # noqa: S603 - our own example, run with this interpreter
-        [sys.executable, str(ROOT / "examples" / "lite_bot.py"), str(path)],
+        [sys.executable, str(ROOT / "examples" / "lite_bot.py"), "--emulator", str(path)],
         capture_output=True,
         text=True,
         timeout=30,
