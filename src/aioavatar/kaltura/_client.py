@@ -211,6 +211,7 @@ class KalturaAvatarClient(ProviderClient):
         retry: Retry = Retry.ALWAYS,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        budgeted: bool = True,
     ) -> Any:
         return await self._request(
             "POST",
@@ -224,6 +225,7 @@ class KalturaAvatarClient(ProviderClient):
             retry=retry,
             retry_policy=retry_policy,
             deadline=deadline,
+            budgeted=budgeted,
         )
 
     # --- session endpoints ----------------------------------------------------------------------------
@@ -475,6 +477,7 @@ class KalturaAvatarClient(ProviderClient):
                 headers=_bearer(token),
                 timeout=resolve_timeout(timeout, self.timeouts.end),
                 retry_policy=retry_policy,
+                budgeted=False,  # a stop's retries keep a session from billing on
                 deadline=deadline,
             )
         except APIError as exc:
