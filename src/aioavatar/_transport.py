@@ -23,12 +23,12 @@ import aiohttp
 import anyio
 import attrs
 
-from . import __version__
 from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
 from ._secret import Secret, mask_text
 from ._validation import check_int, instance_of, optional, seconds_in
+from ._version import __version__
 from .exceptions import (
     ConfigurationError,
     RateLimitedError,

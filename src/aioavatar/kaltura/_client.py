@@ -27,6 +27,7 @@ from .._transport import (
 )
 from .._validation import check_credential, check_path_id, check_text
 from ..exceptions import APIError, ConfigurationError, ServerError
+from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
 from ._models import (
     KalturaSessionInfo,
     KalturaSessionRequest,

@@ -25,6 +25,7 @@ from .._transport import (
 )
 from .._validation import check_credential, check_int, check_number, check_uuid
 from ..exceptions import APIError, ConfigurationError
+from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
 from ._fields import TokenFields
 from ._models import (
     SessionEntry,
