@@ -21,6 +21,7 @@ from aioavatar import (
     TransportError,
     ValidationError,
 )
+from aioavatar.liveavatar._client import TOKEN
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
@@ -160,11 +161,7 @@ async def test_real_422_carries_fastapi_detail(emulator: LiveAvatarEmulator) -> 
     ):
         with pytest.raises(ValidationError) as info:
             await c._call(  # the public methods refuse this before sending
-                "POST",
-                "/v1/sessions/token",
-                headers={"X-API-KEY": API_KEY},
-                json={"avatar_id": "nope"},
-                timeout=c.timeouts.token,
+                TOKEN, headers={"X-API-KEY": API_KEY}, json={"avatar_id": "nope"}
             )
     assert info.value.status == 422
     assert info.value.detail[0]["loc"] == ["body", "avatar_id"]

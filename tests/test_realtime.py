@@ -291,8 +291,9 @@ async def test_realtime_options_are_checked(
     """Bad options raise ConfigurationError naming them; a second open connection is refused."""
     async with lite(client) as session:
         for name, value in [("connect_timeout", 0), ("reconnect_window", 0), ("max_ahead", -1.0)]:
+            options: dict[str, Any] = {name: value}
             with pytest.raises(ConfigurationError, match=name):
-                session.realtime(**{name: value})
+                session.realtime(**options)
         async with session.realtime():
             with pytest.raises(RuntimeError, match="already"):
                 session.realtime()

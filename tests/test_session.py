@@ -38,7 +38,7 @@ from aioavatar import (
     SessionTokenRequest,
     TransportError,
 )
-from aioavatar._session import _next_due
+from aioavatar._keepalive import next_due as _next_due
 from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 

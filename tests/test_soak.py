@@ -92,7 +92,9 @@ async def test_500_sessions_with_5_percent_transient_failures(
     async with LiveAvatarClient(
         API_KEY,
         base_url=emulator.base_url,
-        retry_policy=RetryPolicy(backoff_initial=0.01, backoff_max=0.05),
+        # Four retries: with one call in 20 failing, three failures in a row for one of 500 stops
+        # would happen in about one run in 16 (500 / 20**3); five in a row, one in 6,400.
+        retry_policy=RetryPolicy(retries=4, backoff_initial=0.01, backoff_max=0.05),
         retry_budget=budget,
     ) as client:
         runs = [

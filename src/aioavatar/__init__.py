@@ -7,7 +7,6 @@
 """
 
 from ._audio import check_pcm, pcm_duration, read_wav
-from ._avatar_session import AvatarSession
 from ._enums import (
     ElevenLabsModel,
     EndReason,
@@ -22,7 +21,6 @@ from ._enums import (
     VideoEncoding,
     VideoQuality,
 )
-from ._kaltura_session import KalturaAvatarSession
 from ._logging import RedactingFilter
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import Secret
@@ -46,6 +44,7 @@ from .exceptions import (
 )
 from .kaltura import (
     KalturaAvatarClient,
+    KalturaAvatarSession,
     KalturaSessionInfo,
     KalturaSessionRequest,
     KalturaSessionToken,
@@ -57,6 +56,7 @@ from .liveavatar import (
     AgentStateUpdated,
     AgoraConfig,
     AvatarPersona,
+    AvatarSession,
     ElevenLabsAgentConfig,
     ElevenLabsVoiceSettings,
     ErrorEvent,

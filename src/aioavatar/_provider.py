@@ -1,19 +1,33 @@
-"""What every provider's client shares: the transport it owns, ``async with``, per-call timeouts, and
-the one call path (send, decode, read into a model, mask credentials in any error)."""
+"""The one endpoint engine every provider's client stands on.
+
+Written once here: resolving the account credential (argument, then environment variable) and the API
+root (argument, then environment variable, then the default), building the transport, the one call
+path (send, retry, decode, read into a model, mask credentials in any error), request-or-fields
+handling and a session's choice between a borrowed and an owned client. What differs between providers
+is data: a :class:`ProviderSpec` (auth headers, success decoder, default root, environment variables)
+and :class:`Endpoint` values. Adding an endpoint is one :class:`Endpoint` and one small method; adding
+a provider is a folder with its spec, models, endpoints and session face.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
+from urllib.parse import quote
 
-from ._converter import DecodeFailure, structure_response
-from ._logging import mask_tracked, redact_error
+import aiohttp
+import attrs
+
+from ._converter import DecodeFailure, structure_request, structure_response
+from ._logging import mask_tracked, redact_error, track_secret
 from ._protocol import RawResponse, decode_failure, map_strings
-from ._retry import Retry, RetryPolicy
+from ._retry import Retry, RetryBudget, RetryPolicy
+from ._scheduler import Scheduler
 from ._secret import Secret
 from ._transport import (
+    DEFAULT_MAX_RESPONSE_SIZE,
     MAX_TIMEOUT,
     MIN_TIMEOUT,
     Timeout,
@@ -25,14 +39,67 @@ from ._validation import check_credential, check_seconds
 from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
 
 __all__ = [
+    "Endpoint",
     "ProviderClient",
+    "ProviderSpec",
     "bearer_headers",
+    "borrow_or_own",
+    "build_request",
     "may_have_acted",
     "resolve_base_url",
     "resolve_timeout",
 ]
 
 T = TypeVar("T")
+ClientT = TypeVar("ClientT", bound="ProviderClient")
+
+
+@attrs.frozen
+class ProviderSpec:
+    """What tells one provider's API from another's, as data.
+
+    Attributes:
+        credential_field: the client argument holding the account credential (``api_key``, ``ks``).
+        credential_env: the environment variable it falls back to.
+        credential_required: whether a client needs it at all (Kaltura's does not: a session's own
+            token drives everything after create).
+        base_url_env: the environment variable the API root falls back to.
+        default_base_url: the API root when neither is given.
+        account_headers: the headers that carry the account credential.
+        decode: a 2xx answer's data, or the typed error; ``data_used=False`` for calls whose answer
+            carries nothing the SDK reads (a 204 is a success there).
+    """
+
+    credential_field: str
+    credential_env: str
+    credential_required: bool
+    base_url_env: str
+    default_base_url: str
+    account_headers: Callable[[str], dict[str, str]]
+    decode: Callable[[RawResponse, bool], Any]
+
+
+@attrs.frozen
+class Endpoint:
+    """One endpoint, as data: the request line, its default time limit and how it may be retried.
+
+    Attributes:
+        method, path: the request line; ``{name}`` in the path is filled from the call's
+            ``path_args``, percent-encoded.
+        timeout: the name of its default in the client's timeouts (``"stop"``, ``"read"``, ...).
+        model: the model its answer's data is read into (``None``: the data as decoded).
+        data_used: ``False`` when the answer carries nothing the SDK reads (keep-alive, stop).
+        retry: which failures may be retried (start and create: only when never sent).
+        budgeted: ``False`` for a stop, whose retries spend nothing from the client's budget.
+    """
+
+    method: str
+    path: str
+    timeout: str
+    model: type | None = None
+    data_used: bool = True
+    retry: Retry = Retry.ALWAYS
+    budgeted: bool = True
 
 
 def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
@@ -59,6 +126,32 @@ def may_have_acted(error: BaseException) -> bool:
     if isinstance(error, APIError):
         return not 400 <= error.status < 500
     return True
+
+
+def resolve_credential(given: str | Secret | None, spec: ProviderSpec) -> Secret | None:
+    """The account credential: ``given``, else the spec's environment variable.
+
+    Raises:
+        ConfigurationError: naming the field, when it is required and missing, or when it is not a
+            string that can travel in a header.
+    """
+    field = spec.credential_field
+    if given is None:
+        from_env = os.environ.get(spec.credential_env)
+        if from_env is None:
+            if spec.credential_required:
+                raise ConfigurationError(
+                    f"none given: pass {field}=... or set {spec.credential_env}", field=field
+                )
+            return None
+        given = from_env
+    if not isinstance(given, str | Secret):
+        raise ConfigurationError(
+            f"must be a string or a Secret, got {type(given).__name__}", field=field
+        )
+    secret = Secret(given)
+    check_credential(secret.get_secret_value(), field)
+    return secret
 
 
 def resolve_base_url(
@@ -101,10 +194,108 @@ def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
     return Timeout(total=total, connect=min(total, default.connect or total))
 
 
-class ProviderClient:
-    """The base of the provider clients: the HTTP pool is its transport's, opened by ``async with``."""
+def build_request(cls: type[T], request: T | None, fields: Mapping[str, Any]) -> T:
+    """A request model from keyword ``fields`` (``None`` values left out) or a ready ``request``.
 
-    _transport: Transport
+    Raises:
+        ConfigurationError: naming the field; ``request`` with fields, or of the wrong type.
+    """
+    given = {name: value for name, value in fields.items() if value is not None}
+    if request is not None:
+        if given:
+            raise ConfigurationError(
+                "give either request= or the fields, not both", field="request"
+            )
+        if not isinstance(request, cls):
+            raise ConfigurationError(f"must be a {cls.__name__}", field="request")
+        return request
+    return structure_request(given, cls)
+
+
+def borrow_or_own(
+    cls: type[ClientT],
+    client: ClientT | None,
+    own: Callable[[], ClientT],
+    own_args: Mapping[str, Any],
+) -> tuple[ClientT, ClientT | None]:
+    """A session's client: ``client`` borrowed as it is, or one it owns, built by ``own``.
+
+    Returns:
+        The client to use and, when the session owns it, the same client (else ``None``).
+
+    Raises:
+        ConfigurationError: ``client`` together with any of ``own_args`` (the client has its own), or a
+            ``client`` of the wrong type.
+    """
+    if client is None:
+        owned = own()
+        return owned, owned
+    given = [name for name, value in own_args.items() if value is not None]
+    if given:
+        raise ConfigurationError(
+            f"give either client= or {'/'.join(own_args)} (the client has its own); got "
+            f"{', '.join(given)} too",
+            field="client",
+        )
+    if not isinstance(client, cls):
+        raise ConfigurationError(f"must be a {cls.__name__}", field="client")
+    return client, None
+
+
+class ProviderClient:
+    """The base of the provider clients: credential, API root, transport and the one call path.
+
+    A subclass sets :attr:`spec` and its timeouts class, and writes each endpoint as a small method
+    over :meth:`_call`. The HTTP pool is the transport's, created on ``async with`` inside the running
+    loop (or borrowed through ``http_session`` and left open).
+    """
+
+    spec: ClassVar[ProviderSpec]
+    timeouts_type: ClassVar[type]
+
+    def __init__(
+        self,
+        credential: str | Secret | None,
+        *,
+        base_url: str | None,
+        default_base_url: str | None = None,
+        http_session: aiohttp.ClientSession | None,
+        allow_insecure: bool,
+        retry_policy: RetryPolicy | None,
+        retry_budget: RetryBudget | None,
+        timeouts: Any,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        connection_limit: int,
+    ) -> None:
+        spec = self.spec
+        self._credential = resolve_credential(credential, spec)
+        if self._credential is not None:
+            track_secret(self, self._credential)  # masked in log records while this client lives
+        self.base_url = resolve_base_url(
+            base_url,
+            env=spec.base_url_env,
+            default=default_base_url or spec.default_base_url,
+            allow_insecure=allow_insecure,
+        )
+        if timeouts is not None and not isinstance(timeouts, self.timeouts_type):
+            raise ConfigurationError(f"must be a {self.timeouts_type.__name__}", field="timeouts")
+        self.timeouts = timeouts or self.timeouts_type()
+        #: The timers and workers every session of this client keeps alive on.
+        self.scheduler = Scheduler(
+            workers=min(64, connection_limit) if isinstance(connection_limit, int) else 64
+        )
+        self._transport = Transport(
+            self.base_url,
+            http_session=http_session,
+            retry_policy=retry_policy,
+            retry_budget=retry_budget,
+            credentials=[self._credential] if self._credential is not None else [],
+            max_response_size=max_response_size,
+            connection_limit=connection_limit,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
@@ -119,57 +310,81 @@ class ProviderClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP pool if this client created it."""
+        """End the keep-alive workers and close the HTTP pool if this client created it."""
+        await self.scheduler.aclose()
         await self._transport.aclose()
 
-    async def _request(
+    @property
+    def http_session(self) -> aiohttp.ClientSession:
+        """The ``aiohttp.ClientSession`` this client sends through (its realtime sockets too).
+
+        Raises:
+            RuntimeError: the client is not open (use it inside ``async with``).
+        """
+        return self._transport.http_session
+
+    def _account_headers(self) -> dict[str, str]:
+        """The headers that carry the account credential.
+
+        Raises:
+            ConfigurationError: the client holds none.
+        """
+        if self._credential is None:
+            spec = self.spec
+            raise ConfigurationError(
+                f"this call needs the account credential: pass {spec.credential_field}=... or set "
+                f"{spec.credential_env}",
+                field=spec.credential_field,
+            )
+        return self.spec.account_headers(self._credential.get_secret_value())
+
+    async def _call(
         self,
-        method: str,
-        path: str,
+        endpoint: Endpoint,
         *,
         headers: Mapping[str, str],
-        timeout: Timeout,
-        decode: Callable[[RawResponse], Any],
-        model: type[T] | None = None,
+        path_args: Mapping[str, str] | None = None,
+        timeout: float | Timeout | None = None,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
         json: Any = None,
         content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
-        retry: Retry = Retry.ALWAYS,
-        retry_policy: RetryPolicy | None = None,
-        deadline: float | None = None,
-        mask_tracked_credentials: bool = False,
-        budgeted: bool = True,
     ) -> Any:
-        """Send one call, decode its answer with ``decode`` and read it into ``model`` (when given).
+        """Send one call to ``endpoint``, decode its answer and read it into the endpoint's model.
 
-        Any error on the way has every credential masked in its text, whichever credential the request
-        carried and however the server escaped what it echoed. The data of an answer has the request's
-        credentials masked; with ``mask_tracked_credentials`` (reads of the account's resources, off
-        the per-session hot path) every tracked credential too.
+        ``timeout`` is the caller's override of the endpoint's default. Any error on the way has every
+        credential masked in its text, whichever credential the request carried and however the server
+        escaped what it echoed. The data of an answer has the request's credentials masked; a read
+        (``GET``: the account's resources, off the per-session hot path) has every tracked one masked.
         """
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
+        limit = resolve_timeout(timeout, getattr(self.timeouts, endpoint.timeout))
+        path = endpoint.path
+        if path_args:
+            path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
         try:
             raw = await self._transport.request(
-                method,
+                endpoint.method,
                 path,
                 headers=headers,
                 json=json,
                 content=content,
                 params=params,
-                timeout=timeout,
-                retry=retry,
+                timeout=limit,
+                retry=endpoint.retry,
                 retry_policy=retry_policy,
                 deadline=deadline,
-                budgeted=budgeted,
+                budgeted=endpoint.budgeted,
             )
-            data = decode(raw)
-            if mask_tracked_credentials:
+            data = self.spec.decode(raw, endpoint.data_used)
+            if endpoint.method == "GET":
                 data = map_strings(data, mask_tracked)
-            if model is None:
+            if endpoint.model is None:
                 return data
             try:
-                return structure_response(data, model)
+                return structure_response(data, endpoint.model)
             except DecodeFailure as exc:
                 raise decode_failure(raw, str(exc)) from None
         except AvatarError as exc:

@@ -1,8 +1,8 @@
 """``BaseSession``: the ``async with`` lifecycle that never leaks a session, for every provider.
 
 It knows no provider: each drives it through a :class:`SessionBackend` (create, start, keep-alive, stop).
-``AvatarSession`` (LiveAvatar, ``_avatar_session.py``) and ``KalturaAvatarSession``
-(``_kaltura_session.py``) are thin faces over it.
+``AvatarSession`` (``liveavatar/_session.py``) and ``KalturaAvatarSession`` (``kaltura/_session.py``)
+are thin faces over it.
 
 Rules (numbered so that code, tests and docs can point at them):
 
@@ -23,12 +23,13 @@ Rules (numbered so that code, tests and docs can point at them):
     propagates instead, with the same words added as a note and logged. When open may have opened a
     session whose id never arrived (Kaltura's create answer lost), nothing can be stopped: open's
     error propagates with a note saying a session may still run, also logged.
- 4. While the block runs, a task group runs one background task: the keep-alive loop, which also
-    watches the ``max_session_duration`` deadline. Nothing in that group raises into the block. If the
-    background task itself fails (a bug, a broken dependency), that is never delivered as a bare
-    cancellation: the block is cancelled, the session is stopped with ``SERVER_ERROR``, and
-    ``async with`` raises the background task's error (the block's own exception, if it raised one,
-    wins, with the failure logged and added to it as a note).
+ 4. While the block runs, the session keeps alive and watches its ``max_session_duration`` deadline
+    on its client's scheduler (``_keepalive.py``): timers in the loop, run by the client's bounded
+    pool of workers; no task, task group or cancel scope of its own while it waits. Nothing there
+    raises into the block. If the keep-alive itself fails (a bug, a broken dependency), that is never
+    delivered as a bare cancellation: the block is cancelled, the session is stopped with
+    ``SERVER_ERROR``, and ``async with`` raises that error (the block's own exception, if it raised
+    one, wins, with the failure logged and added to it as a note).
  5. Keep-alive: every ``keep_alive_interval`` seconds, from a random phase so that sessions started
     together do not beat in lockstep. Beats are due at fixed times; a beat still in flight when the next
     is due makes the next one skipped, never queued (the next due time is computed, not counted up to).
@@ -55,8 +56,8 @@ Rules (numbered so that code, tests and docs can point at them):
     overrides when it returns a known :class:`EndReason`. Whatever the callback does the stop is sent:
     an exception from it is logged and the table applies; a ``KeyboardInterrupt`` or ``SystemExit``
     from it is delivered after the stop. A cancellation that lands after the block has returned
-    normally (while the background task is torn down) does not change the reason: ``USER_CLOSED``,
-    and the cancellation is delivered after the stop.
+    normally does not change the reason: ``USER_CLOSED``, and the cancellation is delivered after the
+    stop.
 11. Every stop runs shielded from cancellation (anyio scopes and native cancellation alike) and bounded by
     ``stop_timeout``. A cancellation that arrives during it is delivered once it is done.
 12. The block's exception or cancellation propagates unchanged: never wrapped in an ``ExceptionGroup``,
@@ -68,6 +69,13 @@ Rules (numbered so that code, tests and docs can point at them):
 13. A session object is entered once; entering it again is a ``RuntimeError``. ``stop()`` twice is
     harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
     provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
+14. A connection the session depends on is lost for good (LiveAvatar's LITE socket, when it cannot be
+    reopened within its reconnect window; the backend calls the hook the lifecycle handed it): the
+    server is asked how the session stands. If it ended, that is rule 7, with the server's reason. If
+    it still runs, or cannot say, nothing could drive it any more: the SDK stops it with
+    ``SERVER_ERROR`` and proceeds as in rule 7 (an unconfirmed stop as in rule 6).
+
+The state (``STARTING``, ``ACTIVE``, ``STOPPING``, ``ENDED``) only moves forward, in one method.
 
 Rules 2 and 11 run their work through :func:`aioavatar._cancellation.finish_despite_cancellation`:
 the module says why that is a task of its own.
@@ -78,31 +86,28 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import math
-import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from enum import Enum
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import anyio
 import attrs
 
-from ._cancellation import Flag, finish_despite_cancellation
+from ._backend import SessionBackend, SessionHooks
+from ._cancellation import finish_despite_cancellation
 from ._enums import EndReason
+from ._keepalive import KeepAlive
 from ._logging import describe_error
+from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping, error_text
 from ._transport import require_asyncio
 from ._validation import check_seconds, usable_duration
-from .exceptions import (
-    APIError,
-    ConfigurationError,
-    SessionEndedError,
-    SessionStopError,
-)
+from .exceptions import ConfigurationError, SessionEndedError, SessionStopError
 
 __all__ = [
+    "END_REASON_LOOKUP_TIMEOUT",
     "BaseSession",
     "SessionBackend",
+    "SessionHooks",
     "SessionState",
     "SessionStatistics",
 ]
@@ -110,10 +115,7 @@ __all__ = [
 logger = logging.getLogger("aioavatar")
 
 InfoT = TypeVar("InfoT")
-T = TypeVar("T")
 
-# How long to wait for the end reason after the server ended a session (rule 7).
-END_REASON_LOOKUP_TIMEOUT = 5.0
 #: The bounds of ``keep_alive_interval``: the floor keeps a beat meaningful; the ceiling is half the
 #: provider's idle window (a beat, its retries and a skipped beat still fit in it).
 MIN_KEEP_ALIVE_INTERVAL = 0.01
@@ -121,15 +123,6 @@ MIN_KEEP_ALIVE_INTERVAL = 0.01
 #: idle timeout has ended the session anyway.
 MIN_STOP_TIMEOUT = 0.1
 MAX_STOP_TIMEOUT = 300.0
-
-
-class SessionState(Enum):
-    """Where a session is in its lifecycle."""
-
-    STARTING = "starting"
-    ACTIVE = "active"
-    STOPPING = "stopping"
-    ENDED = "ended"
 
 
 @attrs.frozen
@@ -151,68 +144,16 @@ class SessionStatistics:
     deadline: dt.datetime | None
 
 
-class SessionBackend(Protocol[InfoT]):
-    """What the lifecycle needs from a provider for one remote session.
-
-    ``prepare`` must open nothing remotely; ``open`` opens the session; ``left_running`` tells whether a
-    failed ``open`` may have left a session running (rule 3); ``max_duration`` gives the session's
-    ``max_session_duration`` as the server or the request said it (anything; the lifecycle checks it,
-    rule 8); ``keep_alive`` raises an :class:`APIError` with status 404 or 410 once the server has
-    ended the session; ``close`` returns ``False`` when the session had already ended.
-    """
-
-    #: seconds the server waits without keep-alive before it ends a session (rule 6).
-    idle_timeout: float
-
-    @property
-    def session_id(self) -> str | None: ...
-
-    async def prepare(self) -> None: ...
-
-    async def open(self) -> InfoT: ...
-
-    def left_running(self, error: BaseException) -> bool: ...
-
-    def max_duration(self, info: InfoT) -> object: ...
-
-    async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
-
-    async def close(self, reason: EndReason, *, deadline: float) -> bool: ...
-
-    async def end_reason(self) -> EndReason: ...
-
-
-def _server_ended(exc: BaseException) -> bool:
-    return isinstance(exc, APIError) and exc.session_gone
-
-
-def _error_text(error: BaseException | None) -> str:
-    """An error's text, or its class name when it has none."""
-    return (str(error) or type(error).__name__) if error is not None else "no detail"
-
-
-def _is_cancellation(exc: BaseException) -> bool:
-    return isinstance(exc, anyio.get_cancelled_exc_class() | asyncio.CancelledError)
-
-
-def _next_due(due: float, interval: float, now: float) -> float:
-    """The first time ``due + k * interval`` (k >= 1) after ``now``, computed, not counted up to."""
-    nxt = due + interval
-    if nxt > now:
-        return nxt
-    nxt = due + interval * (math.floor((now - due) / interval) + 1)
-    return nxt if nxt > now else nxt + interval  # a rounding step short of now
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class BaseSession(Generic[InfoT]):
+class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
     """The lifecycle shared by every provider: start on enter, keep alive, exactly one stop on exit.
 
-    Built by a provider (:class:`AvatarSession` for LiveAvatar, ``client.session()`` of each client) over
-    a :class:`SessionBackend`; the rules are the numbered block of this module's documentation.
+    Built by a provider (:class:`~aioavatar.AvatarSession` for LiveAvatar,
+    :class:`~aioavatar.KalturaAvatarSession`, ``client.session()`` of each client) over a
+    :class:`SessionBackend`; the rules are the numbered block of this module's documentation.
     """
 
     def __init__(
@@ -224,87 +165,30 @@ class BaseSession(Generic[InfoT]):
         stop_timeout: float,
         end_reason_for: Callable[[BaseException], EndReason | None] | None,
     ) -> None:
-        self._setup(
-            backend,
-            owned_client=owned_client,
-            keep_alive_interval=keep_alive_interval,
-            stop_timeout=stop_timeout,
-            end_reason_for=end_reason_for,
-        )
-
-    def _setup(
-        self,
-        backend: SessionBackend[InfoT],
-        *,
-        owned_client: Any,
-        keep_alive_interval: float,
-        stop_timeout: float,
-        end_reason_for: Callable[[BaseException], EndReason | None] | None,
-    ) -> None:
-        interval = check_seconds(
+        self.keep_alive_interval = check_seconds(
             keep_alive_interval,
             "keep_alive_interval",
             low=MIN_KEEP_ALIVE_INTERVAL,
             high=backend.idle_timeout / 2,
         )
-        stop_after = check_seconds(
+        stop_timeout = check_seconds(
             stop_timeout, "stop_timeout", low=MIN_STOP_TIMEOUT, high=MAX_STOP_TIMEOUT
         )
         if end_reason_for is not None and not callable(end_reason_for):
             raise ConfigurationError("must be callable", field="end_reason_for")
-        self._backend = backend
+        super().__init__(backend, stop_timeout=stop_timeout)
         self._owned_client = owned_client
-        self.keep_alive_interval = interval
-        self.stop_timeout = stop_after
         self._end_reason_for = end_reason_for
-        self._state = SessionState.STARTING
         self._entered = False
         self._info: InfoT | None = None
-        self._end_reason: EndReason | None = None
-        self._ended = Flag()
-        # Rule 9: the one stop.
-        self._stop_started = False
-        self._stop_done = Flag()
-        self._stop_error: BaseException | None = None
-        self._stop_error_reported = False
+        self._started_at: dt.datetime | None = None
         # Rule 10: a KeyboardInterrupt/SystemExit raised by end_reason_for, delivered after the stop.
         self._callback_interrupt: BaseException | None = None
-        # Rule 4: the background task's own failure; rule 7: the task running the block, and how many
-        # of its awaits are in wait_ended() (woken, not cancelled, by the server's end).
-        self._background_error: Exception | None = None
-        # Rule 12: what to say when the session may still run (default: the stop's failure), once.
-        self._unconfirmed: str | None = None
-        self._unconfirmed_warned = False
-        self._block_task: asyncio.Task[Any] | None = None
-        self._block_waits = 0
-        self._background_scope: anyio.CancelScope | None = None
-        self._deadline: float | None = None
-        # Rules 6-8: why the server side ended, when it did.
-        self._server_end: EndReason | None = None
-        self._body_scope: anyio.CancelScope | None = None
-        self._keep_alives_sent = 0
-        self._keep_alives_failed = 0
-        self._last_keep_alive_at: dt.datetime | None = None
-        self._last_success: float = 0.0
-        self._started_at: dt.datetime | None = None
-        self._deadline_at: dt.datetime | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self._backend.session_id} state={self._state.value}>"
 
     # --- public accessors -----------------------------------------------------------------------------
-
-    @property
-    def session_id(self) -> str:
-        """The session's id (known once the token has been created).
-
-        Raises:
-            RuntimeError: before the session has an id.
-        """
-        sid = self._backend.session_id
-        if sid is None:
-            raise RuntimeError("the session has no id yet: use it inside `async with`")
-        return sid
 
     @property
     def info(self) -> InfoT:
@@ -331,12 +215,13 @@ class BaseSession(Generic[InfoT]):
 
     def statistics(self) -> SessionStatistics:
         """Keep-alives sent and failed, the last success, when the session started and its deadline."""
+        beats = self._keepalive
         return SessionStatistics(
-            keep_alives_sent=self._keep_alives_sent,
-            keep_alives_failed=self._keep_alives_failed,
-            last_keep_alive_at=self._last_keep_alive_at,
+            keep_alives_sent=beats.sent if beats else 0,
+            keep_alives_failed=beats.failed if beats else 0,
+            last_keep_alive_at=beats.last_success_at if beats else None,
             started_at=self._started_at,
-            deadline=self._deadline_at,
+            deadline=beats.deadline_at if beats else None,
         )
 
     async def wait_ended(self) -> None:
@@ -377,62 +262,41 @@ class BaseSession(Generic[InfoT]):
 
     # --- the lifecycle --------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncIterator[Self]:
         if self._entered:
-            raise RuntimeError("an AvatarSession can be entered only once; create a new one")
+            raise RuntimeError(
+                f"a {type(self).__name__} can be entered only once; create a new one"
+            )
         require_asyncio()
         self._entered = True
-        self._cm = self._lifecycle()
-        return await self._cm.__aenter__()
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool | None:
-        return await self._cm.__aexit__(exc_type, exc, tb)
-
-    @asynccontextmanager
-    async def _lifecycle(self) -> AsyncIterator[Self]:
         self._block_task = asyncio.current_task()
         try:
             if self._owned_client is not None:
                 await self._owned_client.__aenter__()
             await self._start()  # rules 1-3
             body_error: BaseException | None = None
-            late_cancel: BaseException | None = None
-            returned = False
-            task = asyncio.current_task()
-            cancel_requests = task.cancelling() if task is not None else 0
             try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._background)
-                    try:
-                        with anyio.CancelScope() as self._body_scope:
-                            yield self
-                        returned = True
-                    except BaseException as exc:  # noqa: BLE001 - handled below, outside the group (rule 12)
-                        body_error = exc
-                    tg.cancel_scope.cancel()
-            except BaseException as exc:
-                # The group waits for the background tasks even when cancelled, then re-raises the
-                # cancellation of an enclosing scope: that is the block's outcome unless it has one,
-                # or unless the block had already returned (rule 10: the reason stays USER_CLOSED).
-                if returned and body_error is None and _is_cancellation(exc):
-                    late_cancel = exc
-                elif body_error is None:
-                    body_error = exc
-                elif not _is_cancellation(exc):
-                    logger.exception("session %s: background task failed", self._backend.session_id)
-            else:
-                if returned and task is not None and task.cancelling() > cancel_requests:
-                    # anyio before 4.16 swallows a task.cancel() that lands while the group waits
-                    # for its cancelled children; the request is still counted: deliver it.
-                    late_cancel = asyncio.CancelledError()
-            await self._finish(body_error, late_cancel)
+                self._keepalive = KeepAlive(
+                    self._hooks,
+                    self._backend.scheduler,
+                    interval=self.keep_alive_interval,
+                    duration=self._deadline(),
+                )
+                self._keepalive.start()  # rules 4-8
+                with anyio.CancelScope() as self._body_scope:
+                    yield self
+            except BaseException as exc:  # noqa: BLE001 - handled by _finish (rule 12)
+                body_error = exc
+            await self._finish(body_error)
         finally:
-            self._state = SessionState.ENDED
+            if self._keepalive is not None:
+                self._keepalive.cancel()
+            self._move(SessionState.ENDED)
             await self._close_owned_client()
             self._ended.set()
 
     async def _start(self) -> None:
-        self._state = SessionState.STARTING
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
         outcome = await finish_despite_cancellation(self._backend.open)  # rule 2
         if outcome.error is not None:
@@ -452,7 +316,7 @@ class BaseSession(Generic[InfoT]):
                     raise SessionStopError(
                         self.session_id,
                         f"its start failed ({describe_error(error)}) and the stop that followed "
-                        f"was not confirmed ({_error_text(self._stop_error)})",
+                        f"was not confirmed ({error_text(self._stop_error)})",
                     ) from error
                 if self._stop_error is not None and outcome.cancelled is not None:
                     self._note_unconfirmed(outcome.cancelled)
@@ -466,16 +330,12 @@ class BaseSession(Generic[InfoT]):
             if self._stop_error is not None:
                 self._note_unconfirmed(outcome.cancelled)
             raise outcome.cancelled
-        self._state = SessionState.ACTIVE
-        self._last_success = anyio.current_time()
-        duration = self._usable_deadline(self._backend.max_duration(info))
-        if duration is not None:
-            self._deadline = anyio.current_time() + duration
-            self._deadline_at = self._started_at + dt.timedelta(seconds=duration)
+        self._move(SessionState.ACTIVE)
         logger.info("session %s started", self._backend.session_id)
 
-    def _usable_deadline(self, value: object) -> float | None:
-        """Rule 8: the duration as seconds when usable; otherwise no deadline (logged)."""
+    def _deadline(self) -> float | None:
+        """Rule 8: the session's duration in seconds when usable; otherwise no deadline (logged)."""
+        value = self._backend.max_duration(self.info)
         seconds = usable_duration(value)
         if value is not None and seconds is None:
             logger.warning(
@@ -486,41 +346,17 @@ class BaseSession(Generic[InfoT]):
             )
         return seconds
 
-    # --- an unconfirmed stop: reported at one place, as a WARNING and as a note ---------------------
-
-    def _unconfirmed_text(self) -> str:
-        what = self._unconfirmed or (
-            f"its stop was not confirmed ({describe_error(self._stop_error or RuntimeError())})"
-        )
-        return (
-            f"aioavatar: session {self._backend.session_id}: {what}: it may still be running "
-            "(and billing) until the server's idle timeout ends it"
-        )
-
-    def _warn_unconfirmed(self) -> None:
-        if not self._unconfirmed_warned:
-            self._unconfirmed_warned = True
-            logger.warning("%s", self._unconfirmed_text().removeprefix("aioavatar: "))
-
-    def _note_unconfirmed(self, carrier: BaseException) -> None:
-        """Say on ``carrier``, the exception that propagates, that the session may still run."""
-        text = self._unconfirmed_text()
-        if text not in getattr(carrier, "__notes__", ()):
-            carrier.add_note(text)
-
-    async def _finish(
-        self, body_error: BaseException | None, late_cancel: BaseException | None = None
-    ) -> None:
+    async def _finish(self, body_error: BaseException | None) -> None:
         if self._background_error is not None:  # rule 4
             await self._finish_after_background_failure(body_error)
             return
-        if self._server_end is not None:  # rules 6-8
-            self._finish_after_server_end(body_error, late_cancel)
+        if self._server_end is not None:  # rules 6-8, 14
+            self._finish_after_server_end(body_error)
             return
         reason = self._exit_reason(body_error)
-        # After a clean exit a cancellation that arrived during the stop is delivered (rule 11);
-        # after an exception the exception wins (rule 12).
-        await self._stop_protected(reason, raise_cancel=body_error is None and late_cancel is None)
+        # After a clean exit a cancellation that arrived during the stop (or just after the block
+        # returned) is delivered (rules 10, 11); after an exception the exception wins (rule 12).
+        await self._stop_protected(reason, raise_cancel=body_error is None)
         interrupt = self._callback_interrupt
         if body_error is not None:
             if self._stop_error is not None:
@@ -528,15 +364,9 @@ class BaseSession(Generic[InfoT]):
             if interrupt is not None:
                 raise interrupt from body_error
             raise body_error
-        if late_cancel is not None:
-            if self._stop_error is not None:
-                self._note_unconfirmed(late_cancel)
-            raise late_cancel
         self._raise_stop_error()
 
-    def _finish_after_server_end(
-        self, body_error: BaseException | None, late_cancel: BaseException | None
-    ) -> None:
+    def _finish_after_server_end(self, body_error: BaseException | None) -> None:
         """Rules 6-8: the server ended the session, or the SDK stopped it at its deadline or idle
         window; the block was cancelled unless it was awaiting wait_ended()."""
         if self._stop_error is not None:  # the SDK's own stop (deadline, idle) was not confirmed
@@ -550,8 +380,6 @@ class BaseSession(Generic[InfoT]):
             raise body_error
         if self._body_scope is not None and self._body_scope.cancelled_caught:
             raise SessionEndedError(self.session_id, self._server_end)
-        if late_cancel is not None:
-            raise late_cancel
         # The block ran to its end after the session ended: end_reason says why.
 
     async def _finish_after_background_failure(self, body_error: BaseException | None) -> None:
@@ -592,169 +420,6 @@ class BaseSession(Generic[InfoT]):
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             return EndReason.USER_CLOSED
         return EndReason.SERVER_ERROR
-
-    def _raise_stop_error(self) -> None:
-        error = self._stop_error
-        if error is not None and not self._stop_error_reported:
-            self._stop_error_reported = (
-                True  # stop() already told the caller: exit does not repeat it
-            )
-            raise SessionStopError(self.session_id, _error_text(error)) from error
-
-    async def _stop_protected(self, reason: EndReason, *, raise_cancel: bool) -> None:
-        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped.
-
-        Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
-        cancellation it re-raises.
-        """
-        outcome = await finish_despite_cancellation(lambda: self._stop_once(reason))
-        if self._stop_error is not None:
-            self._warn_unconfirmed()
-        if raise_cancel and outcome.cancelled is not None:
-            if self._stop_error is not None:
-                self._note_unconfirmed(outcome.cancelled)
-            raise outcome.cancelled
-
-    async def _stop_once(self, reason: EndReason) -> None:
-        """Rule 9: the first caller sends the stop; the others wait for its outcome."""
-        if self._stop_started:
-            await self._stop_done.wait()
-            return
-        self._stop_started = True
-        self._state = SessionState.STOPPING
-        deadline = anyio.current_time() + self.stop_timeout
-        try:
-            with anyio.fail_after(self.stop_timeout):
-                stopped = await self._backend.close(reason, deadline=deadline)
-        except TimeoutError as exc:
-            self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
-            self._stop_error.__cause__ = exc
-        except Exception as exc:  # noqa: BLE001 - kept and reported by the caller (rule 12)
-            self._stop_error = exc
-        else:
-            if stopped:
-                logger.info("session %s stopped (%s)", self._backend.session_id, reason.value)
-            else:
-                reason = await self._lookup_end_reason()
-                logger.info(
-                    "session %s had already ended (%s)", self._backend.session_id, reason.value
-                )
-            self._mark_ended(reason)
-        finally:
-            self._state = SessionState.ENDED
-            self._ended.set()
-            self._stop_done.set()
-            if self._background_scope is not None:  # no keep-alive after the stop
-                self._background_scope.cancel()
-
-    def _mark_ended(self, reason: EndReason) -> None:
-        if self._end_reason is None:
-            self._end_reason = reason
-        self._state = SessionState.ENDED
-        self._ended.set()
-
-    # --- background -----------------------------------------------------------------------------------
-
-    async def _background(self) -> None:
-        # One task for the beats and the deadline, in a scope of its own, so that a stop can end them
-        # without touching the user's block (a nested task group per session cost memory at scale).
-        try:
-            with anyio.CancelScope() as scope:
-                self._background_scope = scope
-                if self._stop_started:
-                    scope.cancel()
-                await self._keep_alive_loop()
-        except Exception as exc:  # noqa: BLE001 - rule 4: reported by the exit, never as a cancellation
-            logger.warning(
-                "session %s: the background task failed: %s; stopping it",
-                self._backend.session_id,
-                describe_error(exc),
-            )
-            self._background_error = exc
-            if self._body_scope is not None:
-                self._body_scope.cancel()
-        finally:
-            # Left: a later stop has nothing to cancel (anyio's cancel() formats the calling task's
-            # repr, ~20 us, even for a scope that has exited).
-            self._background_scope = None
-
-    async def _keep_alive_loop(self) -> None:
-        interval = self.keep_alive_interval
-        timeout = min(10.0, interval / 2)
-        deadline = math.inf if self._deadline is None else self._deadline
-        due = anyio.current_time() + random.uniform(0.0, interval)  # noqa: S311 - rule 5: random phase
-        while not self._stop_started:
-            await anyio.sleep_until(min(due, deadline))
-            if self._stop_started:
-                return
-            if deadline == math.inf:  # no cancel scope per beat when there is no deadline
-                if not await self._beat(timeout, due + interval):
-                    return
-            elif anyio.current_time() < deadline:
-                # Rule 8: a beat in flight never delays the deadline.
-                with anyio.CancelScope(deadline=deadline):
-                    if not await self._beat(timeout, due + interval):
-                        return
-            if anyio.current_time() >= deadline:
-                if not self._stop_started:
-                    await self._stop_protected(EndReason.MAX_DURATION_REACHED, raise_cancel=False)
-                    self._on_server_end(EndReason.MAX_DURATION_REACHED)
-                return
-            # Rule 5: the next due time after now, skipping the beats that are late (never queued).
-            due = _next_due(due, interval, anyio.current_time())
-
-    async def _beat(self, timeout: float, retry_deadline: float) -> bool:
-        """One keep-alive; ``False`` when the session is over and the loop must end."""
-        try:
-            await self._backend.keep_alive(timeout=timeout, deadline=retry_deadline)
-        except Exception as exc:  # noqa: BLE001 - rule 4: recorded, never raised into the block
-            if self._stop_started:
-                return False
-            if _server_ended(exc):  # rule 7
-                self._on_server_end(await self._lookup_end_reason())
-                return False
-            self._keep_alives_failed += 1
-            silent_for = anyio.current_time() - self._last_success
-            logger.warning(
-                "session %s: keep-alive failed (%s); %.0f s since the last success",
-                self._backend.session_id,
-                describe_error(exc),
-                silent_for,
-            )
-            if silent_for >= self._backend.idle_timeout:  # rule 6
-                await self._stop_protected(EndReason.IDLE_TIMEOUT, raise_cancel=False)
-                self._on_server_end(EndReason.IDLE_TIMEOUT)
-                return False
-        else:
-            self._keep_alives_sent += 1
-            self._last_success = anyio.current_time()
-            self._last_keep_alive_at = _now()
-        return True
-
-    async def _lookup_end_reason(self) -> EndReason:
-        with anyio.move_on_after(END_REASON_LOOKUP_TIMEOUT):
-            try:
-                return await self._backend.end_reason()
-            except Exception as exc:  # noqa: BLE001 - a failed lookup only loses the detail
-                logger.info(
-                    "session %s: end reason lookup failed: %s",
-                    self._backend.session_id,
-                    describe_error(exc),
-                )
-        return EndReason.UNKNOWN
-
-    def _on_server_end(self, reason: EndReason) -> None:
-        if self._server_end is None:
-            self._server_end = reason
-            if self._stop_error is None:  # an unconfirmed stop of ours leaves it unknown (rule 12)
-                self._end_reason = self._end_reason or reason
-            self._state = SessionState.ENDED
-            self._ended.set()
-            logger.warning(
-                "session %s ended by the server: %s", self._backend.session_id, reason.value
-            )
-            if self._body_scope is not None and not self._block_waits:
-                self._body_scope.cancel()  # a block awaiting wait_ended() is woken instead
 
     async def _close_owned_client(self) -> None:
         if self._owned_client is not None:

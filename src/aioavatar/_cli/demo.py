@@ -54,7 +54,7 @@ class _StepPrinter(logging.Handler):
 
 
 async def _demo(duration: float, keep_alive_interval: float) -> int:
-    from .._avatar_session import AvatarSession
+    from ..liveavatar import AvatarSession
     from ..testing import LiveAvatarEmulator
 
     started = time.monotonic()

@@ -23,11 +23,10 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.abc
 
-from .._avatar_session import AvatarSession
 from .._enums import EndReason, Mode
 from .._session import SessionState
 from ..exceptions import SessionEndedError
-from ..liveavatar import LiveAvatarClient
+from ..liveavatar import AvatarSession, LiveAvatarClient
 from ..testing import LiveAvatarEmulator
 from .common import (
     EXIT_FAILURE,

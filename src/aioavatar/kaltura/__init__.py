@@ -1,4 +1,5 @@
-"""The Kaltura Avatar provider (``https://api.avatar.us.kaltura.ai/v1``): client, models and timeouts."""
+"""The Kaltura Avatar provider (``https://api.avatar.us.kaltura.ai``): client, session, models and
+timeouts."""
 
 from ._client import KS_ENV, REGIONS, KalturaAvatarClient, KalturaTimeouts
 from ._models import (
@@ -7,11 +8,13 @@ from ._models import (
     KalturaSessionToken,
     KalturaTurnServer,
 )
+from ._session import KalturaAvatarSession
 
 __all__ = [
     "KS_ENV",
     "REGIONS",
     "KalturaAvatarClient",
+    "KalturaAvatarSession",
     "KalturaSessionInfo",
     "KalturaSessionRequest",
     "KalturaSessionToken",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._backend import TokenBackend
 from .._enums import EndReason
 from .._provider import may_have_acted
 from ..exceptions import APIError
@@ -15,8 +16,8 @@ __all__ = ["IDLE_TIMEOUT", "KalturaBackend"]
 IDLE_TIMEOUT = 60.0
 
 
-class KalturaBackend:
-    """One Kaltura session as the lifecycle drives it (see ``aioavatar._session.SessionBackend``).
+class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest, KalturaSessionToken]):
+    """One Kaltura session as the lifecycle drives it (see ``aioavatar._backend.SessionBackend``).
 
     Kaltura has no step that opens nothing: ``create`` opens the session, so both ``create`` and
     ``init-client`` are the lifecycle's ``open``. Its end takes no reason and there is no status endpoint:
@@ -25,23 +26,9 @@ class KalturaBackend:
 
     idle_timeout = IDLE_TIMEOUT
 
-    def __init__(self, client: KalturaAvatarClient, request: KalturaSessionRequest) -> None:
-        self._client = client
-        self._request = request
-        self._token: KalturaSessionToken | None = None
-
-    @property
-    def session_id(self) -> str | None:
-        return self._token.session_id if self._token is not None else None
-
     @property
     def token(self) -> KalturaSessionToken | None:
         """The id and token ``create`` returned (``None`` before)."""
-        return self._token
-
-    def _require_token(self) -> KalturaSessionToken:
-        if self._token is None:
-            raise RuntimeError("no session yet")
         return self._token
 
     async def prepare(self) -> None:
@@ -74,5 +61,5 @@ class KalturaBackend:
             token.session_id, token=token.token, deadline=deadline
         )
 
-    async def end_reason(self) -> EndReason:
-        return EndReason.UNKNOWN
+    async def end_reason(self) -> EndReason | None:
+        return None  # Kaltura has no status endpoint: the lifecycle reports UNKNOWN

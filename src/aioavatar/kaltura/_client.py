@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final, TypeVar
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 import attrs
@@ -16,16 +14,11 @@ from .._converter import unstructure
 from .._enums import EndReason
 from .._logging import track_secret
 from .._protocol import RawResponse, decode_success, encode_multipart
-from .._provider import ProviderClient, bearer_headers, resolve_base_url, resolve_timeout
+from .._provider import Endpoint, ProviderClient, ProviderSpec, bearer_headers, build_request
 from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
-from .._transport import (
-    DEFAULT_MAX_RESPONSE_SIZE,
-    Timeout,
-    Transport,
-    timeout_field,
-)
-from .._validation import check_credential, check_path_id, check_text
+from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, timeout_field
+from .._validation import check_path_id, check_text
 from ..exceptions import APIError, ConfigurationError, ServerError
 from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
 from ._models import (
@@ -37,7 +30,7 @@ from ._models import (
 )
 
 if TYPE_CHECKING:
-    from .._kaltura_session import KalturaAvatarSession
+    from ._session import KalturaAvatarSession
 
 __all__ = ["BASE_URL_ENV", "KS_ENV", "REGIONS", "KalturaAvatarClient", "KalturaTimeouts"]
 
@@ -51,16 +44,48 @@ KS_ENV: Final = "KALTURA_AVATAR_KS"
 BASE_URL_ENV: Final = "KALTURA_AVATAR_BASE_URL"
 
 
-def _decode_success(raw: RawResponse) -> Any:
-    return decode_success(raw)
+def _decode(raw: RawResponse, data_used: bool) -> Any:
+    return decode_success(raw, data_used=data_used)
 
 
-def _decode_unused(raw: RawResponse) -> Any:
-    return decode_success(raw, data_used=False)
+def _ks_headers(ks: str) -> dict[str, str]:
+    return {"Authorization": f"KS {ks}"}
 
+
+SPEC = ProviderSpec(
+    credential_field="ks",
+    credential_env=KS_ENV,
+    credential_required=False,  # a client without a KS still drives sessions whose token it holds
+    base_url_env=BASE_URL_ENV,
+    default_base_url=REGIONS["nvp1"],
+    account_headers=_ks_headers,
+    decode=_decode,
+)
+
+_SESSION = "/v1/avatar-session/{session_id}"
+# The session endpoints, all POST (the timeouts are the names in KalturaTimeouts). Create and
+# init-client open a session or a stream, and speech is said once: never retried once sent.
+CREATE = Endpoint(
+    "POST", "/v1/avatar-session/create", "create", model=KalturaSessionToken, retry=Retry.IF_UNSENT
+)
+INIT_CLIENT = Endpoint(
+    "POST",
+    f"{_SESSION}/init-client",
+    "init_client",
+    model=KalturaSessionInfo,
+    retry=Retry.IF_UNSENT,
+)
+KEEP_ALIVE = Endpoint("POST", f"{_SESSION}/keep-alive", "keep_alive", data_used=False)
+INTERRUPT = Endpoint("POST", f"{_SESSION}/interrupt", "speech", data_used=False)
+SAY_TEXT = Endpoint(
+    "POST", f"{_SESSION}/say-text", "speech", data_used=False, retry=Retry.IF_UNSENT
+)
+SAY_AUDIO = Endpoint(
+    "POST", f"{_SESSION}/say-audio", "speech", data_used=False, retry=Retry.IF_UNSENT
+)
+END = Endpoint("POST", f"{_SESSION}/end", "end", data_used=False, budgeted=False)
 
 _CONTENT_TYPE: Final = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+")
-T = TypeVar("T")
 
 
 @attrs.frozen
@@ -75,10 +100,10 @@ class KalturaTimeouts:
     speech: Timeout = timeout_field(30.0, 5.0)
 
 
-def _session_path(session_id: object, action: str) -> str:
-    """``/v1/avatar-session/{id}/{action}``, the id checked and percent-encoded (the same check accepts
-    every id a create answer may carry, so it never blocks the end of a session the server opened)."""
-    return f"/v1/avatar-session/{quote(check_path_id(session_id, 'session_id'), safe='')}/{action}"
+def _in_path(session_id: object) -> dict[str, str]:
+    """The path argument of a session's endpoint: the id checked (the same rule accepts every id a
+    create answer may carry, so it never blocks the end of a session the server opened)."""
+    return {"session_id": check_path_id(session_id, "session_id")}
 
 
 def _bearer(token: str | Secret) -> dict[str, str]:
@@ -89,34 +114,16 @@ def _turn_id(turn_id: str | None) -> str:
     return uuid.uuid4().hex if turn_id is None else check_text(turn_id, "turn_id", max_length=200)
 
 
-def _resolve_ks(ks: str | Secret | None) -> Secret | None:
-    if ks is None:
-        from_env = os.environ.get(KS_ENV)
-        if from_env is None:
-            return None
-        ks = from_env
-    if not isinstance(ks, str | Secret):
-        raise ConfigurationError(
-            f"must be a string or a Secret, got {type(ks).__name__}", field="ks"
-        )
-    secret = Secret(ks)
-    check_credential(secret.get_secret_value(), "ks")
-    return secret
-
-
-def _resolve_base_url(region: str, base_url: str | None, *, allow_insecure: bool) -> str:
-    """The API root: ``base_url`` when given (it wins over ``region``), else
-    ``KALTURA_AVATAR_BASE_URL``, else the region's.
+def _region_root(region: object) -> str:
+    """The API root of ``region`` (any case).
 
     Raises:
-        ConfigurationError: an unknown region (the message lists the valid ones), a bad ``base_url``.
+        ConfigurationError: an unknown region; the message lists the valid ones.
     """
     if not isinstance(region, str) or region.lower() not in REGIONS:
         valid = ", ".join(f"{name!r}" for name in REGIONS)
         raise ConfigurationError(f"must be one of {valid}, got {region!r}", field="region")
-    return resolve_base_url(
-        base_url, env=BASE_URL_ENV, default=REGIONS[region.lower()], allow_insecure=allow_insecure
-    )
+    return REGIONS[region.lower()]
 
 
 class KalturaAvatarClient(ProviderClient):
@@ -149,6 +156,10 @@ class KalturaAvatarClient(ProviderClient):
         ConfigurationError: an empty KS, an unknown region, a bad ``base_url``.
     """
 
+    spec = SPEC
+    timeouts_type = KalturaTimeouts
+    timeouts: KalturaTimeouts
+
     def __init__(
         self,
         ks: str | Secret | None = None,
@@ -163,71 +174,24 @@ class KalturaAvatarClient(ProviderClient):
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         connection_limit: int = 100,
     ) -> None:
-        self._ks = _resolve_ks(ks)
-        if self._ks is not None:
-            track_secret(self, self._ks)  # masked in log records while this client lives
         self.region = region
-        self.base_url = _resolve_base_url(region, base_url, allow_insecure=allow_insecure)
-        if timeouts is not None and not isinstance(timeouts, KalturaTimeouts):
-            raise ConfigurationError("must be a KalturaTimeouts", field="timeouts")
-        self.timeouts = timeouts or KalturaTimeouts()
-        self._transport = Transport(
-            self.base_url,
+        super().__init__(
+            ks,
+            base_url=base_url,
+            default_base_url=_region_root(region),
             http_session=http_session,
+            allow_insecure=allow_insecure,
             retry_policy=retry_policy,
             retry_budget=retry_budget,
-            credentials=[self._ks] if self._ks is not None else [],
+            timeouts=timeouts,
             max_response_size=max_response_size,
             connection_limit=connection_limit,
         )
 
-    def __repr__(self) -> str:
-        return f"KalturaAvatarClient(base_url={self.base_url!r})"
-
     @property
     def has_ks(self) -> bool:
         """Whether the client holds a KS (needed to create sessions)."""
-        return self._ks is not None
-
-    # --- plumbing -------------------------------------------------------------------------------------
-
-    def _ks_headers(self) -> dict[str, str]:
-        if self._ks is None:
-            raise ConfigurationError(
-                f"creating a session needs a Kaltura Session: pass ks=... or set {KS_ENV}",
-                field="ks",
-            )
-        return {"Authorization": f"KS {self._ks.get_secret_value()}"}
-
-    async def _call(
-        self,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        timeout: Timeout,
-        model: type[T] | None = None,
-        data_used: bool = True,
-        json: Any = None,
-        content: tuple[bytes, str] | None = None,
-        retry: Retry = Retry.ALWAYS,
-        retry_policy: RetryPolicy | None = None,
-        deadline: float | None = None,
-        budgeted: bool = True,
-    ) -> Any:
-        return await self._request(
-            "POST",
-            path,
-            headers=headers,
-            timeout=timeout,
-            decode=_decode_success if data_used else _decode_unused,
-            model=model,
-            json=None if content is not None else (json or {}),  # docs: no body is {}
-            content=content,
-            retry=retry,
-            retry_policy=retry_policy,
-            deadline=deadline,
-            budgeted=budgeted,
-        )
+        return self._credential is not None
 
     # --- session endpoints ----------------------------------------------------------------------------
 
@@ -257,13 +221,11 @@ class KalturaAvatarClient(ProviderClient):
         """
         body = build_session_request(avatar_id, voice_id, voice_speed, request)
         created: KalturaSessionToken = await self._call(
-            "/v1/avatar-session/create",
-            headers=self._ks_headers(),
-            model=KalturaSessionToken,
+            CREATE,
+            headers=self._account_headers(),
             json=unstructure(body),
-            timeout=resolve_timeout(timeout, self.timeouts.create),
+            timeout=timeout,
             retry_policy=retry_policy,
-            retry=Retry.IF_UNSENT,
         )
         track_secret(created, created.token)  # masked in log records while the token lives
         return created
@@ -289,12 +251,12 @@ class KalturaAvatarClient(ProviderClient):
             APIError: 401, 404 or 410 (the session has ended); TransportError, ResponseDecodeError.
         """
         info: KalturaSessionInfo = await self._call(
-            _session_path(session_id, "init-client"),
+            INIT_CLIENT,
+            path_args=_in_path(session_id),
             headers=_bearer(token),
-            model=KalturaSessionInfo,
-            timeout=resolve_timeout(timeout, self.timeouts.init_client),
+            json={},  # the docs: a call without fields sends {}
+            timeout=timeout,
             retry_policy=retry_policy,
-            retry=Retry.IF_UNSENT,
         )
         return info
 
@@ -314,10 +276,11 @@ class KalturaAvatarClient(ProviderClient):
             TransportError, ResponseDecodeError: as for every call.
         """
         await self._call(
-            _session_path(session_id, "keep-alive"),
-            data_used=False,
+            KEEP_ALIVE,
+            path_args=_in_path(session_id),
             headers=_bearer(token),
-            timeout=resolve_timeout(timeout, self.timeouts.keep_alive),
+            json={},
+            timeout=timeout,
             retry_policy=retry_policy,
             deadline=deadline,
         )
@@ -336,10 +299,11 @@ class KalturaAvatarClient(ProviderClient):
             APIError, TransportError: as for every call.
         """
         await self._call(
-            _session_path(session_id, "interrupt"),
-            data_used=False,
+            INTERRUPT,
+            path_args=_in_path(session_id),
             headers=_bearer(token),
-            timeout=resolve_timeout(timeout, self.timeouts.speech),
+            json={},
+            timeout=timeout,
             retry_policy=retry_policy,
         )
 
@@ -368,18 +332,17 @@ class KalturaAvatarClient(ProviderClient):
             ServerError: 503, the endpoint is unavailable.
             APIError, TransportError: as for every call.
         """
-        path = _session_path(session_id, "say-text")
+        path_args = _in_path(session_id)
         body = SayTextRequest(text=text, turn_id=_turn_id(turn_id), is_final=is_final)
         headers = _bearer(token)
         try:
             await self._call(
-                path,
+                SAY_TEXT,
+                path_args=path_args,
                 headers=headers,
-                data_used=False,
                 json=unstructure(body),
-                timeout=resolve_timeout(timeout, self.timeouts.speech),
+                timeout=timeout,
                 retry_policy=retry_policy,
-                retry=Retry.IF_UNSENT,
             )
         except ServerError as exc:
             if exc.status != 503:
@@ -388,6 +351,7 @@ class KalturaAvatarClient(ProviderClient):
                 "say-text is unavailable on this server (HTTP 503); send audio with say_audio instead",
                 method=exc.method,
                 path=exc.path,
+                url=exc.url,
                 status=exc.status,
                 code=exc.code,
                 request_id=exc.request_id,
@@ -421,7 +385,7 @@ class KalturaAvatarClient(ProviderClient):
                 filename or content type, before any network call.
             APIError, TransportError: as for every call.
         """
-        path = _session_path(session_id, "say-audio")
+        path_args = _in_path(session_id)
         if not isinstance(audio, bytes | bytearray | memoryview):
             raise ConfigurationError("must be non-empty bytes", field="audio")
         try:
@@ -442,13 +406,12 @@ class KalturaAvatarClient(ProviderClient):
         form = {key: str(value) for key, value in unstructure(fields).items()}
         content = encode_multipart(form, {"audio": (filename, content_type, audio)})
         await self._call(
-            path,
+            SAY_AUDIO,
+            path_args=path_args,
             headers=_bearer(token),
-            data_used=False,
             content=content,
-            timeout=resolve_timeout(timeout, self.timeouts.speech),
+            timeout=timeout,
             retry_policy=retry_policy,
-            retry=Retry.IF_UNSENT,
         )
         return fields.turn_id
 
@@ -473,12 +436,12 @@ class KalturaAvatarClient(ProviderClient):
         """
         try:
             await self._call(
-                _session_path(session_id, "end"),
-                data_used=False,
+                END,
+                path_args=_in_path(session_id),
                 headers=_bearer(token),
-                timeout=resolve_timeout(timeout, self.timeouts.end),
+                json={},
+                timeout=timeout,
                 retry_policy=retry_policy,
-                budgeted=False,  # a stop's retries keep a session from billing on
                 deadline=deadline,
             )
         except APIError as exc:
@@ -502,7 +465,9 @@ class KalturaAvatarClient(ProviderClient):
         Raises:
             ConfigurationError: invalid arguments, or a client without a KS.
         """
-        from .._kaltura_session import KalturaAvatarSession
+        from ._session import (
+            KalturaAvatarSession,  # the session face stands on the client, not below
+        )
 
         return KalturaAvatarSession(
             avatar_id,
@@ -526,14 +491,5 @@ def build_session_request(
     Raises:
         ConfigurationError: naming the field.
     """
-    if request is not None:
-        if avatar_id is not None or voice_id is not None or voice_speed is not None:
-            raise ConfigurationError(
-                "give either request= or the fields, not both", field="request"
-            )
-        if not isinstance(request, KalturaSessionRequest):
-            raise ConfigurationError("must be a KalturaSessionRequest", field="request")
-        return request
-    if avatar_id is None:
-        raise ConfigurationError("is required", field="avatar_id")
-    return KalturaSessionRequest(avatar_id=avatar_id, voice_id=voice_id, voice_speed=voice_speed)
+    fields = {"avatar_id": avatar_id, "voice_id": voice_id, "voice_speed": voice_speed}
+    return build_request(KalturaSessionRequest, request, fields)

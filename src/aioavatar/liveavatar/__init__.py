@@ -1,4 +1,5 @@
-"""The LiveAvatar provider (``https://api.liveavatar.com``): client, models, timeouts and the LITE realtime connection."""
+"""The LiveAvatar provider (``https://api.liveavatar.com``): client, session, models, timeouts and the LITE
+realtime connection."""
 
 from ._client import DEFAULT_BASE_URL, LiveAvatarClient, LiveAvatarTimeouts
 from ._fields import TokenFields
@@ -39,6 +40,7 @@ from ._realtime_models import (
     SpeakStarted,
     WarningEvent,
 )
+from ._session import AvatarSession, SessionOptions
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -47,6 +49,7 @@ __all__ = [
     "AgentStateUpdated",
     "AgoraConfig",
     "AvatarPersona",
+    "AvatarSession",
     "ElevenLabsAgentConfig",
     "ElevenLabsVoiceSettings",
     "ErrorEvent",
@@ -62,6 +65,7 @@ __all__ = [
     "RealtimeEvent",
     "SessionEntry",
     "SessionInfo",
+    "SessionOptions",
     "SessionPage",
     "SessionStateUpdated",
     "SessionToken",

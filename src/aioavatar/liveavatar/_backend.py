@@ -9,16 +9,16 @@ the REST keep-alive is used, as for every other session.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from typing import Unpack
 
+from .._backend import TokenBackend
 from .._enums import EndReason
-from .._logging import describe_error
 from .._provider import may_have_acted
 from .._validation import usable_duration
-from ..exceptions import AuthenticationError, AvatarError, NotFoundError
+from ..exceptions import AuthenticationError
 from ._client import LiveAvatarClient
 from ._models import SessionInfo, SessionToken, SessionTokenRequest
-from ._realtime import RealtimeConnection
+from ._realtime import RealtimeConnection, RealtimeOptions
 
 __all__ = ["IDLE_TIMEOUT", "LiveAvatarBackend"]
 
@@ -28,30 +28,19 @@ IDLE_TIMEOUT = 300.0
 logger = logging.getLogger("aioavatar")
 
 
-class LiveAvatarBackend:
-    """One LiveAvatar session as the lifecycle drives it (see ``aioavatar._session.SessionBackend``)."""
+class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, SessionToken]):
+    """One LiveAvatar session as the lifecycle drives it (see ``aioavatar._backend.SessionBackend``)."""
 
     idle_timeout = IDLE_TIMEOUT
 
     def __init__(self, client: LiveAvatarClient, request: SessionTokenRequest) -> None:
-        self._client = client
-        self._request = request
-        self._token: SessionToken | None = None
+        super().__init__(client, request)
         self._realtime: RealtimeConnection | None = None
-
-    @property
-    def session_id(self) -> str | None:
-        return self._token.session_id if self._token is not None else None
 
     @property
     def mode(self) -> str:
         """The mode the session was asked for (``"FULL"`` when not given, the API's default)."""
         return self._request.mode.value if self._request.mode is not None else "FULL"
-
-    def _require_token(self) -> SessionToken:
-        if self._token is None:
-            raise RuntimeError("no session token yet")
-        return self._token
 
     async def prepare(self) -> None:
         self._token = await self._client.create_session_token(request=self._request)
@@ -103,54 +92,35 @@ class LiveAvatarBackend:
                 token.session_id, reason=reason, deadline=deadline
             )
 
-    async def end_reason(self) -> EndReason:
+    async def end_reason(self) -> EndReason | None:
+        # Rules 7, 9, 14: what the server recorded; None while it lists the session as running.
         entry = await self._client.get_session(self._require_token().session_id)
-        return entry.end_reason or EndReason.UNKNOWN
-
-    async def ended_how(self) -> EndReason | None:
-        """How the server ended the session; ``None`` while it still lists it as running, or when it
-        cannot be asked (logged). Never raises an :class:`AvatarError`."""
-        try:
-            entry = await self._client.get_session(self._require_token().session_id)
-        except NotFoundError:
-            return EndReason.UNKNOWN
-        except AvatarError as exc:
-            logger.info("session %s: end lookup failed: %s", self.session_id, describe_error(exc))
-            return None
         if entry.end_reason is None and entry.end_at is None:
             return None
         return entry.end_reason or EndReason.UNKNOWN
 
-    def realtime(
-        self,
-        ws_url: str,
-        *,
-        on_lost: Callable[[], Awaitable[None]],
-        expect_close: Callable[[], bool],
-        connect_timeout: float,
-        reconnect_window: float | None,
-        max_ahead: float,
-        close_timeout: float,
-    ) -> RealtimeConnection:
-        """A realtime connection to ``ws_url`` over the client's pool; the keep-alive uses it while open.
+    def realtime(self, ws_url: str, **options: Unpack[RealtimeOptions]) -> RealtimeConnection:
+        """A realtime connection to ``ws_url`` over the client's pool; the keep-alive uses it while open,
+        and losing it for good is rule 14 of the lifecycle (the hook it attached).
 
         No credential goes with it: the URL is the one the start answer gave.
 
         Raises:
-            RuntimeError: another realtime connection of this session is open.
+            RuntimeError: another realtime connection of this session is open, or the session was
+                never attached to a lifecycle.
             ConfigurationError: a bad option.
         """
         if self._realtime is not None and self._realtime.is_open:
             raise RuntimeError("this session already has an open realtime connection")
+        hooks = self._hooks
+        if hooks is None:
+            raise RuntimeError("this session has no lifecycle to report a lost connection to")
         connection = RealtimeConnection(
-            self._client._transport.http_session,
+            self._client.http_session,
             ws_url,
-            on_lost=on_lost,
-            expect_close=expect_close,
-            connect_timeout=connect_timeout,
-            reconnect_window=reconnect_window,
-            max_ahead=max_ahead,
-            close_timeout=close_timeout,
+            on_lost=hooks.connection_lost,
+            expect_close=lambda: hooks.ending,
+            **options,
         )
         self._realtime = connection
         return connection

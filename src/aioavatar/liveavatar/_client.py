@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 import aiohttp
 import attrs
 
-from .._converter import structure_request, unstructure
+from .._converter import unstructure
 from .._enums import EndReason, SessionType
 from .._logging import track_secret
 from .._protocol import RawResponse, decode_envelope
-from .._provider import ProviderClient, bearer_headers, resolve_base_url
-from .._provider import resolve_timeout as _timeout
+from .._provider import Endpoint, ProviderClient, ProviderSpec, bearer_headers, build_request
 from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
-from .._transport import (
-    DEFAULT_MAX_RESPONSE_SIZE,
-    Timeout,
-    Transport,
-    timeout_field,
-)
-from .._validation import check_credential, check_int, check_number, check_uuid
+from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, timeout_field
+from .._validation import check_int, check_number, check_uuid
 from ..exceptions import APIError, ConfigurationError
 from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
 from ._fields import TokenFields
@@ -37,7 +29,7 @@ from ._models import (
 )
 
 if TYPE_CHECKING:
-    from .._avatar_session import AvatarSession, SessionOptions
+    from ._session import AvatarSession, SessionOptions
 
 __all__ = [
     "API_KEY_ENV",
@@ -47,20 +39,37 @@ __all__ = [
     "LiveAvatarTimeouts",
 ]
 
-T = TypeVar("T")
-
-
-def _decode_envelope(raw: RawResponse) -> Any:
-    return decode_envelope(raw)
-
-
-def _decode_unused(raw: RawResponse) -> Any:
-    return decode_envelope(raw, data_used=False)
-
-
 DEFAULT_BASE_URL = "https://api.liveavatar.com"
 API_KEY_ENV = "LIVEAVATAR_API_KEY"
 BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
+
+
+def _decode(raw: RawResponse, data_used: bool) -> Any:
+    return decode_envelope(raw, data_used=data_used)
+
+
+def _api_key_headers(api_key: str) -> dict[str, str]:
+    return {"X-API-KEY": api_key}
+
+
+SPEC = ProviderSpec(
+    credential_field="api_key",
+    credential_env=API_KEY_ENV,
+    credential_required=True,
+    base_url_env=BASE_URL_ENV,
+    default_base_url=DEFAULT_BASE_URL,
+    account_headers=_api_key_headers,
+    decode=_decode,
+)
+
+# The session endpoints (the timeouts are the names in LiveAvatarTimeouts).
+TOKEN = Endpoint("POST", "/v1/sessions/token", "token", model=SessionToken)
+START = Endpoint("POST", "/v1/sessions/start", "start", model=SessionInfo, retry=Retry.IF_UNSENT)
+KEEP_ALIVE = Endpoint("POST", "/v1/sessions/keep-alive", "keep_alive", data_used=False)
+STOP = Endpoint("POST", "/v1/sessions/stop", "stop", data_used=False, budgeted=False)
+LIST = Endpoint("GET", "/v1/sessions", "read", model=SessionPage)
+GET = Endpoint("GET", "/v1/sessions/{session_id}", "read", model=SessionEntry)
+TRANSCRIPT = Endpoint("GET", "/v1/sessions/{session_id}/transcript", "read", model=Transcript)
 
 
 @attrs.frozen
@@ -72,28 +81,6 @@ class LiveAvatarTimeouts:
     keep_alive: Timeout = timeout_field(10.0, 5.0)
     stop: Timeout = timeout_field(10.0, 5.0)
     read: Timeout = timeout_field(15.0, 5.0)
-
-
-def resolve_api_key(api_key: str | Secret | None) -> Secret:
-    """The API key given, else ``LIVEAVATAR_API_KEY``; never empty.
-
-    Raises:
-        ConfigurationError: no key, or an empty one.
-    """
-    if api_key is None:
-        from_env = os.environ.get(API_KEY_ENV)
-        if from_env is None:
-            raise ConfigurationError(
-                f"no API key: pass api_key=... or set {API_KEY_ENV}", field="api_key"
-            )
-        api_key = from_env
-    if not isinstance(api_key, str | Secret):
-        raise ConfigurationError(
-            f"must be a string or a Secret, got {type(api_key).__name__}", field="api_key"
-        )
-    secret = Secret(api_key)
-    check_credential(secret.get_secret_value(), "api_key")
-    return secret
 
 
 class LiveAvatarClient(ProviderClient):
@@ -126,6 +113,10 @@ class LiveAvatarClient(ProviderClient):
         ConfigurationError: no or empty API key, a bad ``base_url``.
     """
 
+    spec = SPEC
+    timeouts_type = LiveAvatarTimeouts
+    timeouts: LiveAvatarTimeouts
+
     def __init__(
         self,
         api_key: str | Secret | None = None,
@@ -139,69 +130,25 @@ class LiveAvatarClient(ProviderClient):
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         connection_limit: int = 100,
     ) -> None:
-        self._api_key = resolve_api_key(api_key)
-        track_secret(self, self._api_key)  # masked in log records while this client lives
-        self.base_url = resolve_base_url(
-            base_url, env=BASE_URL_ENV, default=DEFAULT_BASE_URL, allow_insecure=allow_insecure
-        )
-        if timeouts is not None and not isinstance(timeouts, LiveAvatarTimeouts):
-            raise ConfigurationError("must be a LiveAvatarTimeouts", field="timeouts")
-        self.timeouts = timeouts or LiveAvatarTimeouts()
-        self._transport = Transport(
-            self.base_url,
+        super().__init__(
+            api_key,
+            base_url=base_url,
             http_session=http_session,
+            allow_insecure=allow_insecure,
             retry_policy=retry_policy,
             retry_budget=retry_budget,
-            credentials=[self._api_key],
+            timeouts=timeouts,
             max_response_size=max_response_size,
             connection_limit=connection_limit,
         )
 
-    def __repr__(self) -> str:
-        return f"LiveAvatarClient(base_url={self.base_url!r})"
-
-    # --- plumbing -------------------------------------------------------------------------------------
-
-    def _api_key_headers(self) -> dict[str, str]:
-        return {"X-API-KEY": self._api_key.get_secret_value()}
-
-    @staticmethod
-    def _bearer_headers(session_token: str | Secret) -> dict[str, str]:
-        return bearer_headers(session_token, "session_token")
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        timeout: Timeout,
-        model: type[T] | None = None,
-        data_used: bool = True,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        retry: Retry = Retry.ALWAYS,
-        retry_policy: RetryPolicy | None = None,
-        deadline: float | None = None,
-        budgeted: bool = True,
-    ) -> Any:
-        # Reads (GET) may carry anything the account holds: every tracked credential is masked in
-        # their data. The session's own calls (POST) only carry what they sent.
-        return await self._request(
-            method,
-            path,
-            headers=headers,
-            timeout=timeout,
-            decode=_decode_envelope if data_used else _decode_unused,
-            model=model,
-            json=json,
-            params=params,
-            retry=retry,
-            retry_policy=retry_policy,
-            deadline=deadline,
-            mask_tracked_credentials=method == "GET",
-            budgeted=budgeted,
-        )
+    def _session_headers(
+        self, session_token: str | Secret | None, *, account_fallback: bool = True
+    ) -> dict[str, str]:
+        """The session token's Bearer header, else (when allowed) the API key's."""
+        if session_token is None and account_fallback:
+            return self._account_headers()
+        return bearer_headers(session_token, "session_token")  # type: ignore[arg-type]
 
     # --- session endpoints ----------------------------------------------------------------------------
 
@@ -229,12 +176,10 @@ class LiveAvatarClient(ProviderClient):
         """
         body = build_token_request(avatar_id, request, fields)
         token: SessionToken = await self._call(
-            "POST",
-            "/v1/sessions/token",
-            headers=self._api_key_headers(),
-            model=SessionToken,
+            TOKEN,
+            headers=self._account_headers(),
             json=unstructure(body),
-            timeout=_timeout(timeout, self.timeouts.token),
+            timeout=timeout,
             retry_policy=retry_policy,
         )
         track_secret(token, token.session_token)  # masked in log records while the token lives
@@ -259,13 +204,10 @@ class LiveAvatarClient(ProviderClient):
             APIError: the server refused; TransportError: no answer (the session may have started).
         """
         info: SessionInfo = await self._call(
-            "POST",
-            "/v1/sessions/start",
-            headers=self._bearer_headers(session_token),
-            model=SessionInfo,
+            START,
+            headers=self._session_headers(session_token, account_fallback=False),
             json={},
-            timeout=_timeout(timeout, self.timeouts.start),
-            retry=Retry.IF_UNSENT,
+            timeout=timeout,
             retry_policy=retry_policy,
         )
         return info
@@ -288,18 +230,11 @@ class LiveAvatarClient(ProviderClient):
             APIError, TransportError: as for every call.
         """
         check_uuid(session_id, "session_id")
-        headers = (
-            self._bearer_headers(session_token)
-            if session_token is not None
-            else self._api_key_headers()
-        )
         await self._call(
-            "POST",
-            "/v1/sessions/keep-alive",
-            headers=headers,
-            data_used=False,
+            KEEP_ALIVE,
+            headers=self._session_headers(session_token),
             json={"session_id": session_id},
-            timeout=_timeout(timeout, self.timeouts.keep_alive),
+            timeout=timeout,
             deadline=deadline,
             retry_policy=retry_policy,
         )
@@ -331,22 +266,14 @@ class LiveAvatarClient(ProviderClient):
             known = EndReason.known(reason)
         except ValueError as exc:
             raise ConfigurationError(str(exc), field="reason") from None
-        headers = (
-            self._bearer_headers(session_token)
-            if session_token is not None
-            else self._api_key_headers()
-        )
         try:
             await self._call(
-                "POST",
-                "/v1/sessions/stop",
-                headers=headers,
-                data_used=False,
+                STOP,
+                headers=self._session_headers(session_token),
                 json={"session_id": session_id, "reason": known.value},
-                timeout=_timeout(timeout, self.timeouts.stop),
+                timeout=timeout,
                 deadline=deadline,
                 retry_policy=retry_policy,
-                budgeted=False,  # a stop's retries keep a session from billing on
             )
         except APIError as exc:
             if exc.session_gone:
@@ -389,12 +316,10 @@ class LiveAvatarClient(ProviderClient):
                 check_uuid(value, name)
                 params[name] = value
         page_read: SessionPage = await self._call(
-            "GET",
-            "/v1/sessions",
-            headers=self._api_key_headers(),
-            model=SessionPage,
+            LIST,
+            headers=self._account_headers(),
             params=params,
-            timeout=_timeout(timeout, self.timeouts.read),
+            timeout=timeout,
             retry_policy=retry_policy,
         )
         return page_read
@@ -413,11 +338,10 @@ class LiveAvatarClient(ProviderClient):
         """
         check_uuid(session_id, "session_id")
         entry: SessionEntry = await self._call(
-            "GET",
-            f"/v1/sessions/{session_id}",
-            headers=self._api_key_headers(),
-            model=SessionEntry,
-            timeout=_timeout(timeout, self.timeouts.read),
+            GET,
+            headers=self._account_headers(),
+            path_args={"session_id": session_id},
+            timeout=timeout,
             retry_policy=retry_policy,
         )
         return entry
@@ -442,37 +366,28 @@ class LiveAvatarClient(ProviderClient):
             if value is not None:
                 params[name] = repr(check_number(value, name, low=0.0, high=1e13))
         transcript: Transcript = await self._call(
-            "GET",
-            f"/v1/sessions/{session_id}/transcript",
-            headers=self._api_key_headers(),
-            model=Transcript,
+            TRANSCRIPT,
+            headers=self._account_headers(),
+            path_args={"session_id": session_id},
             params=params or None,
-            timeout=_timeout(timeout, self.timeouts.read),
+            timeout=timeout,
             retry_policy=retry_policy,
         )
         return transcript
 
     def session(self, avatar_id: str, **options: Unpack[SessionOptions]) -> AvatarSession:
         """An :class:`~aioavatar.AvatarSession` that uses this client's pool: ``async with`` it."""
-        from .._avatar_session import AvatarSession
+        from ._session import AvatarSession  # the session face stands on the client, not below
 
         return AvatarSession(avatar_id, client=self, **options)
 
 
 def build_token_request(
-    avatar_id: str | None, request: SessionTokenRequest | None, fields: Mapping[str, Any]
+    avatar_id: str | None, request: SessionTokenRequest | None, fields: TokenFields
 ) -> SessionTokenRequest:
     """The token request from keyword fields or a ready model (not both).
 
     Raises:
         ConfigurationError: naming the field.
     """
-    if request is not None:
-        if avatar_id is not None or fields:
-            raise ConfigurationError(
-                "give either request= or the fields, not both", field="request"
-            )
-        if not isinstance(request, SessionTokenRequest):
-            raise ConfigurationError("must be a SessionTokenRequest", field="request")
-        return request
-    return structure_request({"avatar_id": avatar_id, **fields}, SessionTokenRequest)
+    return build_request(SessionTokenRequest, request, {"avatar_id": avatar_id, **fields})

@@ -33,7 +33,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Self
+from typing import Self, TypedDict
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -61,7 +61,7 @@ from ._realtime_models import (
 )
 from ._realtime_protocol import decode_event, encode_message, new_event_id, split_audio
 
-__all__ = ["RealtimeConnection", "Utterance"]
+__all__ = ["RealtimeOptions", "RealtimeConnection", "Utterance"]
 
 logger = logging.getLogger("aioavatar")
 
@@ -205,6 +205,17 @@ def _map_ws_errors(path: str) -> Iterator[None]:
         ) from None
     except (aiohttp.ClientError, ConnectionError) as exc:
         raise TransportError(type(exc).__name__, method="GET", path=path) from None
+
+
+class RealtimeOptions(TypedDict, total=False):
+    """The options of a realtime connection (:meth:`AvatarSession.realtime`); the defaults are
+    :class:`RealtimeConnection`'s."""
+
+    connect_timeout: float
+    reconnect_window: float | None
+    max_ahead: float
+    close_timeout: float
+    event_buffer: int
 
 
 def _seconds(value: float, field: str) -> float:

@@ -6,16 +6,17 @@ from collections.abc import Callable
 from typing import Unpack
 
 import aiohttp
-import anyio
 
-from ._enums import EndReason
-from ._secret import Secret
-from ._session import END_REASON_LOOKUP_TIMEOUT, BaseSession, SessionState
-from .exceptions import ConfigurationError
-from .liveavatar._client import LiveAvatarClient, build_token_request
-from .liveavatar._fields import TokenFields
-from .liveavatar._models import SessionInfo, SessionTokenRequest
-from .liveavatar._realtime import RealtimeConnection
+from .._enums import EndReason
+from .._provider import borrow_or_own
+from .._secret import Secret
+from .._session import BaseSession, SessionState
+from ..exceptions import ConfigurationError
+from ._backend import LiveAvatarBackend
+from ._client import LiveAvatarClient, build_token_request
+from ._fields import TokenFields
+from ._models import SessionInfo, SessionTokenRequest
+from ._realtime import RealtimeConnection, RealtimeOptions
 
 __all__ = ["AvatarSession", "SessionOptions"]
 
@@ -80,36 +81,22 @@ class AvatarSession(BaseSession[SessionInfo]):
         **token_fields: Unpack[TokenFields],
     ) -> None:
         token_request = build_token_request(avatar_id, request, token_fields)
-        owned: LiveAvatarClient | None = None
-        if client is not None and (
-            api_key is not None or http_session is not None or base_url is not None
-        ):
-            raise ConfigurationError(
-                "give either client= or api_key/base_url/http_session (the client has its own)",
-                field="client",
-            )
-        if client is None:
-            owned = client = LiveAvatarClient(api_key, base_url=base_url, http_session=http_session)
-        elif not isinstance(client, LiveAvatarClient):
-            raise ConfigurationError("must be a LiveAvatarClient", field="client")
-        from .liveavatar._backend import LiveAvatarBackend
-
+        client, owned = borrow_or_own(
+            LiveAvatarClient,
+            client,
+            lambda: LiveAvatarClient(api_key, base_url=base_url, http_session=http_session),
+            {"api_key": api_key, "base_url": base_url, "http_session": http_session},
+        )
+        self._liveavatar = LiveAvatarBackend(client, token_request)
         super().__init__(
-            LiveAvatarBackend(client, token_request),
+            self._liveavatar,
             owned_client=owned,
             keep_alive_interval=keep_alive_interval,
             stop_timeout=stop_timeout,
             end_reason_for=end_reason_for,
         )
 
-    def realtime(
-        self,
-        *,
-        connect_timeout: float = 10.0,
-        reconnect_window: float | None = 5.0,
-        max_ahead: float = 2.0,
-        close_timeout: float = 2.0,
-    ) -> RealtimeConnection:
+    def realtime(self, **options: Unpack[RealtimeOptions]) -> RealtimeConnection:
         """Realtime control of a LITE session over its WebSocket (``info.ws_url``); ``async with`` it.
 
         ::
@@ -121,59 +108,31 @@ class AvatarSession(BaseSession[SessionInfo]):
         Enter connects (with no credential: the URL is the one the start answer gave) and waits for the
         server's ``connected``. While it is open the keep-alive goes over the socket, and over REST when
         the socket is down. A socket that closes unexpectedly is reopened within ``reconnect_window``;
-        when that fails the session ends as in rule 7: the block is cancelled and ``async with`` raises
-        :class:`SessionEndedError` with the server's end reason. If the server still lists the session as
-        running, it is first stopped with ``SERVER_ERROR`` (nothing could drive it any more), as rule 6
-        does with ``IDLE_TIMEOUT``. Leaving the realtime block is a normal close and ends nothing.
+        when that fails the session ends by rule 14 of the lifecycle: if the server still lists it as
+        running it is stopped with ``SERVER_ERROR`` (nothing could drive it any more), then the block is
+        cancelled and ``async with`` raises :class:`SessionEndedError` with the server's end reason.
+        Leaving the realtime block is a normal close and ends nothing.
 
         Args:
-            connect_timeout: seconds to wait for ``connected``, on enter and on each reconnect.
-            reconnect_window: seconds to reopen a dropped socket; ``None`` never reconnects.
-            max_ahead: at most this many seconds of audio are sent ahead of real time.
-            close_timeout: seconds the exit may take to end a half-sent utterance and close the socket.
+            **options: those of :class:`~aioavatar.RealtimeConnection`: ``connect_timeout`` (seconds to
+                wait for ``connected``, on enter and on each reconnect; 10), ``reconnect_window``
+                (seconds to reopen a dropped socket, ``None`` never reconnects; 5), ``max_ahead`` (at
+                most this many seconds of audio are sent ahead of real time; 2), ``close_timeout``
+                (seconds the exit may take to end a half-sent utterance and close the socket; 2),
+                ``event_buffer`` (events kept for ``events()``; 1000).
 
         Raises:
             ConfigurationError: the session has no ``ws_url`` (a FULL session, or a LITE session driven by
                 a hosted connector), or an option is invalid.
             RuntimeError: the session is not running, or already has an open realtime connection.
         """
-        from .liveavatar._backend import LiveAvatarBackend
-
         info = self.info
-        backend = self._backend
-        assert isinstance(backend, LiveAvatarBackend)
         if not info.ws_url:
             raise ConfigurationError(
-                f"this {backend.mode} session has no ws_url: realtime() drives LITE sessions "
+                f"this {self._liveavatar.mode} session has no ws_url: realtime() drives LITE sessions "
                 "(mode='LITE' without a hosted connector); FULL sessions are driven over LiveKit",
                 field="mode",
             )
-        if self._state is not SessionState.ACTIVE:
+        if self.state is not SessionState.ACTIVE:
             raise RuntimeError("the session is not running: use realtime() inside `async with`")
-        return backend.realtime(
-            info.ws_url,
-            on_lost=self._realtime_lost,
-            expect_close=lambda: self._stop_started or self._server_end is not None,
-            connect_timeout=connect_timeout,
-            reconnect_window=reconnect_window,
-            max_ahead=max_ahead,
-            close_timeout=close_timeout,
-        )
-
-    async def _realtime_lost(self) -> None:
-        """The LITE socket is gone for good: end the session as the server ending it (see realtime())."""
-        from .liveavatar._backend import LiveAvatarBackend
-
-        backend = self._backend
-        assert isinstance(backend, LiveAvatarBackend)
-        if self._stop_started or self._server_end is not None:
-            return
-        reason: EndReason | None = None  # None: still running, or the server could not say
-        with anyio.move_on_after(END_REASON_LOOKUP_TIMEOUT):
-            reason = await backend.ended_how()
-        if self._stop_started:
-            return  # the block is ending on its own meanwhile
-        if reason is None:
-            await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
-            reason = EndReason.SERVER_ERROR
-        self._on_server_end(reason)
+        return self._liveavatar.realtime(info.ws_url, **options)

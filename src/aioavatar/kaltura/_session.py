@@ -6,12 +6,14 @@ from collections.abc import Callable
 
 import aiohttp
 
-from ._enums import EndReason
-from ._secret import Secret
-from ._session import BaseSession
-from .exceptions import ConfigurationError
-from .kaltura._client import KS_ENV, KalturaAvatarClient, build_session_request
-from .kaltura._models import KalturaSessionInfo, KalturaSessionRequest
+from .._enums import EndReason
+from .._provider import borrow_or_own
+from .._secret import Secret
+from .._session import BaseSession
+from ..exceptions import ConfigurationError
+from ._backend import KalturaBackend
+from ._client import KS_ENV, KalturaAvatarClient, build_session_request
+from ._models import KalturaSessionInfo, KalturaSessionRequest
 
 __all__ = ["KalturaAvatarSession"]
 
@@ -63,7 +65,7 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
         voice_id: str | None = None,
         voice_speed: float | None = None,
         ks: str | Secret | None = None,
-        region: str = "nvp1",
+        region: str | None = None,
         base_url: str | None = None,
         client: KalturaAvatarClient | None = None,
         http_session: aiohttp.ClientSession | None = None,
@@ -73,27 +75,19 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
         request: KalturaSessionRequest | None = None,
     ) -> None:
         session_request = build_session_request(avatar_id, voice_id, voice_speed, request)
-        owned: KalturaAvatarClient | None = None
-        if client is not None and (
-            ks is not None or http_session is not None or base_url is not None or region != "nvp1"
-        ):
-            raise ConfigurationError(
-                "give either client= or ks/region/base_url/http_session (the client has its own)",
-                field="client",
-            )
-        if client is None:
-            owned = client = KalturaAvatarClient(
-                ks, region=region, base_url=base_url, http_session=http_session
-            )
-        elif not isinstance(client, KalturaAvatarClient):
-            raise ConfigurationError("must be a KalturaAvatarClient", field="client")
+        client, owned = borrow_or_own(
+            KalturaAvatarClient,
+            client,
+            lambda: KalturaAvatarClient(
+                ks, region=region or "nvp1", base_url=base_url, http_session=http_session
+            ),
+            {"ks": ks, "region": region, "base_url": base_url, "http_session": http_session},
+        )
         if not client.has_ks:
             raise ConfigurationError(
                 f"creating a session needs a Kaltura Session: pass ks=... or set {KS_ENV}",
                 field="ks",
             )
-        from .kaltura._backend import KalturaBackend
-
         self._client = client
         self._kaltura = KalturaBackend(client, session_request)
         super().__init__(

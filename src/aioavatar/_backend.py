@@ -1,0 +1,111 @@
+"""The contract between the lifecycle and a provider: :class:`SessionBackend` (what a provider does for
+one remote session), :class:`SessionHooks` (what the lifecycle hands back), and :class:`TokenBackend`,
+the part every provider's backend shares (its client, its request, the token that identifies the session).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Protocol, TypeVar
+
+from ._enums import EndReason
+from ._scheduler import Scheduler
+
+__all__ = ["SessionBackend", "SessionHooks", "TokenBackend"]
+
+InfoT = TypeVar("InfoT")
+ClientT = TypeVar("ClientT")
+RequestT = TypeVar("RequestT")
+TokenT = TypeVar("TokenT", bound="_HasSessionId")
+
+
+class _HasSessionId(Protocol):
+    @property
+    def session_id(self) -> str: ...
+
+
+class _HasScheduler(Protocol):
+    @property
+    def scheduler(self) -> Scheduler: ...
+
+
+class SessionHooks(Protocol):
+    """What the lifecycle hands its backend (``attach``), for the endings only the backend sees."""
+
+    @property
+    def ending(self) -> bool:
+        """The session is being stopped or has ended: a connection closing now is expected."""
+        ...
+
+    async def connection_lost(self) -> None:
+        """Rule 14: a connection the session depends on is gone for good."""
+        ...
+
+
+class SessionBackend(Protocol[InfoT]):
+    """What the lifecycle needs from a provider for one remote session.
+
+    ``prepare`` must open nothing remotely; ``open`` opens the session; ``left_running`` tells whether a
+    failed ``open`` may have left a session running (rule 3); ``max_duration`` gives the session's
+    deadline in seconds, or ``None`` (the lifecycle checks it again, rule 8); ``keep_alive`` raises an
+    :class:`APIError` whose ``session_gone`` is true once the server has ended the session; ``close``
+    returns ``False`` when the session had already ended; ``end_reason`` is the reason the server
+    recorded, ``None`` while it lists the session as running or cannot say (it may raise);
+    ``scheduler`` is the client's, on which the keep-alive runs; ``attach`` receives the lifecycle's
+    hooks once, before ``prepare``.
+    """
+
+    #: seconds the server waits without keep-alive before it ends a session (rule 6).
+    idle_timeout: float
+
+    @property
+    def session_id(self) -> str | None: ...
+
+    @property
+    def scheduler(self) -> Scheduler: ...
+
+    def attach(self, hooks: SessionHooks) -> None: ...
+
+    async def prepare(self) -> None: ...
+
+    async def open(self) -> InfoT: ...
+
+    def left_running(self, error: BaseException) -> bool: ...
+
+    def max_duration(self, info: InfoT) -> float | None: ...
+
+    async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
+
+    async def close(self, reason: EndReason, *, deadline: float) -> bool: ...
+
+    async def end_reason(self) -> EndReason | None: ...
+
+
+class TokenBackend(Generic[ClientT, RequestT, TokenT]):
+    """What every provider's backend holds: its client, its request, and once the session exists the
+    token that identifies it; and the hooks the lifecycle attached."""
+
+    idle_timeout: float  #: set by each provider (rule 6)
+
+    def __init__(self, client: ClientT, request: RequestT) -> None:
+        self._client = client
+        self._request = request
+        self._token: TokenT | None = None
+        self._hooks: SessionHooks | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        return self._token.session_id if self._token is not None else None
+
+    @property
+    def scheduler(self) -> Scheduler:
+        client: Any = self._client
+        scheduler: Scheduler = client.scheduler
+        return scheduler
+
+    def attach(self, hooks: SessionHooks) -> None:
+        self._hooks = hooks
+
+    def _require_token(self) -> TokenT:
+        if self._token is None:
+            raise RuntimeError("the session does not exist yet")
+        return self._token

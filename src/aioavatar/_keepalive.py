@@ -1,0 +1,210 @@
+"""Rules 5 to 8 of the lifecycle for one session: its beats, its idle window and its deadline, run on
+its client's :class:`~aioavatar._scheduler.Scheduler`.
+
+An idle session holds one loop timer here (two with a deadline). When a beat is due, a worker of the
+client runs it; what the outcome means (the server ended the session, the session is presumed lost,
+the deadline is reached) is handed back to the lifecycle through :class:`Owner`, which ``_session.py``
+implements. The rules themselves are written in ``_session.py``'s module documentation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+import random
+from typing import Protocol
+
+import anyio
+
+from ._logging import describe_error
+from ._scheduler import Scheduler
+from .exceptions import APIError
+
+__all__ = ["KeepAlive", "Owner", "next_due"]
+
+logger = logging.getLogger("aioavatar")
+
+
+class Owner(Protocol):
+    """What a session's keep-alive needs from its lifecycle."""
+
+    @property
+    def session_id(self) -> str | None: ...
+
+    @property
+    def stopping(self) -> bool:
+        """A stop has begun: no more beats."""
+        ...
+
+    @property
+    def idle_timeout(self) -> float:
+        """The provider's idle window (rule 6), read when a beat fails."""
+        ...
+
+    async def keep_alive(self, *, timeout: float, deadline: float) -> None:
+        """One beat (the provider's call); raises an ``APIError`` with ``session_gone`` once the
+        server has ended the session."""
+        ...
+
+    async def server_ended(self) -> None:
+        """Rule 7: a beat was answered 404 or 410."""
+        ...
+
+    async def presumed_lost(self) -> None:
+        """Rule 6: no beat has succeeded for the provider's idle window."""
+        ...
+
+    async def deadline_reached(self) -> None:
+        """Rule 8: ``max_session_duration`` ran out."""
+        ...
+
+    def background_failed(self, error: Exception) -> None:
+        """Rule 4: the keep-alive itself failed (a bug, a broken dependency)."""
+        ...
+
+
+def next_due(due: float, interval: float, now: float) -> float:
+    """The first time ``due + k * interval`` (k >= 1) after ``now``, computed, not counted up to."""
+    nxt = due + interval
+    if nxt > now:
+        return nxt
+    nxt = due + interval * (math.floor((now - due) / interval) + 1)
+    return nxt if nxt > now else nxt + interval  # a rounding step short of now
+
+
+class KeepAlive:
+    """One session's beats and deadline on its client's scheduler (rules 5-8).
+
+    Attributes:
+        sent: beats answered with success.
+        failed: beats that failed after their retries.
+        last_success_at: when the last beat succeeded (UTC), or ``None``.
+        deadline_at: when ``max_session_duration`` runs out (UTC), or ``None``.
+    """
+
+    __slots__ = (
+        "_beat",
+        "_deadline",
+        "_deadline_timer",
+        "_due",
+        "_interval",
+        "_last_success",
+        "_owner",
+        "_scheduler",
+        "_timer",
+        "deadline_at",
+        "failed",
+        "last_success_at",
+        "sent",
+    )
+
+    def __init__(
+        self,
+        owner: Owner,
+        scheduler: Scheduler,
+        *,
+        interval: float,
+        duration: float | None,
+    ) -> None:
+        now = anyio.current_time()
+        self._owner = owner
+        self._scheduler = scheduler
+        self._interval = interval
+        self._deadline = math.inf if duration is None else now + duration
+        self.deadline_at = (
+            None if duration is None else dt.datetime.now(dt.UTC) + dt.timedelta(seconds=duration)
+        )
+        self._last_success = now
+        self.last_success_at: dt.datetime | None = None
+        self.sent = 0
+        self.failed = 0
+        self._beat: anyio.CancelScope | None = None
+        # Rule 5: the first beat at a random phase, so that sessions started together do not beat
+        # in lockstep.
+        self._due = now + random.uniform(0.0, interval)  # noqa: S311 - jitter, not cryptography
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline_timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """Arm the first beat and the deadline."""
+        if self._due < self._deadline:
+            self._timer = self._scheduler.call_at(self._due, self._run_beat)
+        if self._deadline != math.inf:
+            self._deadline_timer = self._scheduler.call_at(
+                self._deadline, self._run_deadline, urgent=True
+            )
+
+    def cancel(self) -> None:
+        """No beat after this: disarm the timers and cut a beat in flight short."""
+        for timer in (self._timer, self._deadline_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._deadline_timer = None
+        if self._beat is not None:
+            self._beat.cancel()
+
+    async def _run_beat(self) -> None:
+        self._timer = None
+        owner = self._owner
+        try:
+            if owner.stopping:
+                return
+            now = anyio.current_time()
+            if now >= self._due + self._interval:  # rule 5: a beat that is late is skipped
+                self._rearm(now)
+                return
+            outcome = "over"  # unless the beat finishes: a stop cancels it (cancel())
+            with anyio.CancelScope() as scope:
+                self._beat = scope
+                outcome = await self._send()
+            self._beat = None
+            if outcome == "gone":
+                await owner.server_ended()
+            elif outcome == "lost":
+                await owner.presumed_lost()
+            elif outcome == "beating" and not owner.stopping:
+                self._rearm(anyio.current_time())
+        except Exception as exc:  # noqa: BLE001 - rule 4: reported by the lifecycle, never lost
+            owner.background_failed(exc)
+
+    async def _send(self) -> str:
+        """One beat: ``"beating"`` (answered, or failed within the idle window), ``"gone"`` (the
+        server ended the session), ``"lost"`` (the idle window has passed), ``"over"`` (stopping)."""
+        owner = self._owner
+        # Each beat's retries end before the next beat is due; each attempt at most 10 s.
+        timeout = min(10.0, self._interval / 2)
+        try:
+            await owner.keep_alive(timeout=timeout, deadline=self._due + self._interval)
+        except Exception as exc:  # noqa: BLE001 - rule 6: counted and logged, never raised
+            if owner.stopping:
+                return "over"
+            if isinstance(exc, APIError) and exc.session_gone:
+                return "gone"  # rule 7
+            self.failed += 1
+            silent_for = anyio.current_time() - self._last_success
+            logger.warning(
+                "session %s: keep-alive failed (%s); %.0f s since the last success",
+                owner.session_id,
+                describe_error(exc),
+                silent_for,
+            )
+            return "lost" if silent_for >= owner.idle_timeout else "beating"
+        self.sent += 1
+        self._last_success = anyio.current_time()
+        self.last_success_at = dt.datetime.now(dt.UTC)
+        return "beating"
+
+    def _rearm(self, now: float) -> None:
+        self._due = next_due(self._due, self._interval, now)
+        if self._due < self._deadline:
+            self._timer = self._scheduler.call_at(self._due, self._run_beat)
+
+    async def _run_deadline(self) -> None:
+        self._deadline_timer = None
+        try:
+            if not self._owner.stopping:
+                await self._owner.deadline_reached()  # rule 8: a beat in flight does not delay it
+        except Exception as exc:  # noqa: BLE001 - rule 4
+            self._owner.background_failed(exc)

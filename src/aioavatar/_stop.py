@@ -1,0 +1,291 @@
+"""The one stop of a session and every other way it ends (rules 4, 6-9, 11, 12 and 14 of
+``_session.py``): :class:`Stopping`, the part of the lifecycle that owns the session's state, its one
+stop, the server's end and the report of a stop that could not be confirmed.
+
+:class:`~aioavatar.BaseSession` builds on it; the rules themselves are written in ``_session.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import anyio
+
+from ._backend import SessionBackend
+from ._cancellation import Flag, finish_despite_cancellation
+from ._enums import EndReason
+from ._keepalive import KeepAlive
+from ._logging import describe_error
+from .exceptions import NotFoundError, SessionStopError
+
+__all__ = ["END_REASON_LOOKUP_TIMEOUT", "SessionState", "Stopping"]
+
+logger = logging.getLogger("aioavatar")
+
+InfoT = TypeVar("InfoT")
+
+# How long to wait for the end reason after the server ended a session (rules 7, 9, 14).
+END_REASON_LOOKUP_TIMEOUT = 5.0
+
+
+class SessionState(Enum):
+    """Where a session is in its lifecycle (it only moves forward)."""
+
+    STARTING = "starting"
+    ACTIVE = "active"
+    STOPPING = "stopping"
+    ENDED = "ended"
+
+
+_ORDER = {state: rank for rank, state in enumerate(SessionState)}
+
+
+_ORDER = {state: rank for rank, state in enumerate(SessionState)}
+
+
+def error_text(error: BaseException | None) -> str:
+    """An error's text, or its class name when it has none."""
+    return (str(error) or type(error).__name__) if error is not None else "no detail"
+
+
+class Stopping(Generic[InfoT]):
+    """The session's state, its one stop and every other ending."""
+
+    def __init__(self, backend: SessionBackend[InfoT], *, stop_timeout: float) -> None:
+        self._backend = backend
+        self.stop_timeout = stop_timeout
+        self._state = SessionState.STARTING
+        self._end_reason: EndReason | None = None
+        self._ended = Flag()
+        self._keepalive: KeepAlive | None = None
+        # Rule 9: the one stop, and what it found.
+        self._stop_started = False
+        self._stop_done = Flag()
+        self._stop_error: BaseException | None = None
+        self._stop_error_reported = False
+        # Rule 12: what to say when the session may still run (default: the stop's failure), once.
+        self._unconfirmed: str | None = None
+        self._unconfirmed_warned = False
+        # Rule 4: the keep-alive's own failure. Rules 6-8, 14: why the session ended on the server's
+        # side; the block's scope (cancelled then), and its awaits in wait_ended() (woken instead).
+        self._background_error: Exception | None = None
+        self._server_end: EndReason | None = None
+        self._body_scope: anyio.CancelScope | None = None
+        self._block_task: asyncio.Task[Any] | None = None
+        self._block_waits = 0
+        self._hooks = _Hooks(self)
+        backend.attach(self._hooks)
+
+    @property
+    def session_id(self) -> str:
+        """The session's id (known once the token has been created).
+
+        Raises:
+            RuntimeError: before the session has an id.
+        """
+        sid = self._backend.session_id
+        if sid is None:
+            raise RuntimeError("the session has no id yet: use it inside `async with`")
+        return sid
+
+    def _move(self, state: SessionState) -> None:
+        """The one place the state changes: forward only."""
+        if _ORDER[state] > _ORDER[self._state]:
+            self._state = state
+
+    # --- an unconfirmed stop: reported at one place, as a WARNING and as a note ---------------------
+
+    def _unconfirmed_text(self) -> str:
+        what = self._unconfirmed or (
+            f"its stop was not confirmed ({describe_error(self._stop_error or RuntimeError())})"
+        )
+        return (
+            f"aioavatar: session {self._backend.session_id}: {what}: it may still be running "
+            "(and billing) until the server's idle timeout ends it"
+        )
+
+    def _warn_unconfirmed(self) -> None:
+        if not self._unconfirmed_warned:
+            self._unconfirmed_warned = True
+            logger.warning("%s", self._unconfirmed_text().removeprefix("aioavatar: "))
+
+    def _note_unconfirmed(self, carrier: BaseException) -> None:
+        """Say on ``carrier``, the exception that propagates, that the session may still run."""
+        text = self._unconfirmed_text()
+        if text not in getattr(carrier, "__notes__", ()):
+            carrier.add_note(text)
+
+    def _raise_stop_error(self) -> None:
+        error = self._stop_error
+        if error is not None and not self._stop_error_reported:
+            self._stop_error_reported = (
+                True  # stop() already told the caller: exit does not repeat it
+            )
+            raise SessionStopError(self.session_id, error_text(error)) from error
+
+    async def _stop_protected(self, reason: EndReason, *, raise_cancel: bool) -> None:
+        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped.
+
+        Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
+        cancellation it re-raises.
+        """
+        outcome = await finish_despite_cancellation(lambda: self._stop_once(reason))
+        if self._stop_error is not None:
+            self._warn_unconfirmed()
+        if raise_cancel and outcome.cancelled is not None:
+            if self._stop_error is not None:
+                self._note_unconfirmed(outcome.cancelled)
+            raise outcome.cancelled
+
+    async def _stop_once(self, reason: EndReason) -> None:
+        """Rule 9: the first caller sends the stop; the others wait for its outcome."""
+        if self._stop_started:
+            await self._stop_done.wait()
+            return
+        self._stop_started = True
+        self._move(SessionState.STOPPING)
+        if self._keepalive is not None:  # no beat after the stop begins
+            self._keepalive.cancel()
+        deadline = anyio.current_time() + self.stop_timeout
+        try:
+            with anyio.fail_after(self.stop_timeout):
+                stopped = await self._backend.close(reason, deadline=deadline)
+        except TimeoutError as exc:
+            self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
+            self._stop_error.__cause__ = exc
+        except Exception as exc:  # noqa: BLE001 - kept and reported by the caller (rule 12)
+            self._stop_error = exc
+        else:
+            if stopped:
+                logger.info("session %s stopped (%s)", self._backend.session_id, reason.value)
+            else:
+                reason = await self._server_reason() or EndReason.UNKNOWN
+                logger.info(
+                    "session %s had already ended (%s)", self._backend.session_id, reason.value
+                )
+            self._mark_ended(reason)
+        finally:
+            self._move(SessionState.ENDED)
+            self._ended.set()
+            self._stop_done.set()
+
+    def _mark_ended(self, reason: EndReason) -> None:
+        if self._end_reason is None:
+            self._end_reason = reason
+        self._move(SessionState.ENDED)
+        self._ended.set()
+
+    async def _server_reason(self) -> EndReason | None:
+        """The end reason the server recorded; ``None`` while it lists the session as running or
+        cannot say (a failed lookup only loses the detail)."""
+        with anyio.move_on_after(END_REASON_LOOKUP_TIMEOUT):
+            try:
+                return await self._backend.end_reason()
+            except NotFoundError:
+                return EndReason.UNKNOWN  # gone without a trace
+            except Exception as exc:  # noqa: BLE001 - a failed lookup only loses the detail
+                logger.info(
+                    "session %s: end reason lookup failed: %s",
+                    self._backend.session_id,
+                    describe_error(exc),
+                )
+        return None
+
+    # --- the endings the keep-alive and the backend report (rules 4, 6-8, 14) -------------------------
+
+    async def _server_ended(self) -> None:
+        """Rule 7: a beat was answered 404 or 410."""
+        self._on_server_end(await self._server_reason() or EndReason.UNKNOWN)
+
+    async def _stop_and_end(self, reason: EndReason) -> None:
+        """Rules 6, 8 and 14: the SDK stops the session itself, then ends the block as in rule 7."""
+        if self._stop_started:
+            return
+        await self._stop_protected(reason, raise_cancel=False)
+        self._on_server_end(reason)
+
+    async def _connection_lost(self) -> None:
+        """Rule 14."""
+        if self._stop_started or self._server_end is not None:
+            return
+        reason = await self._server_reason()
+        if self._stop_started:
+            return  # the block is ending on its own meanwhile
+        if reason is None:
+            await self._stop_and_end(EndReason.SERVER_ERROR)
+        else:
+            self._on_server_end(reason)
+
+    def _background_failed(self, error: Exception) -> None:
+        """Rule 4."""
+        logger.warning(
+            "session %s: the keep-alive failed: %s; stopping the session",
+            self._backend.session_id,
+            describe_error(error),
+        )
+        self._background_error = error
+        if self._body_scope is not None:
+            self._body_scope.cancel()
+
+    def _on_server_end(self, reason: EndReason) -> None:
+        if self._server_end is None:
+            self._server_end = reason
+            if self._stop_error is None:  # an unconfirmed stop of ours leaves it unknown (rule 12)
+                self._end_reason = self._end_reason or reason
+            self._move(SessionState.ENDED)
+            if self._keepalive is not None:
+                self._keepalive.cancel()
+            self._ended.set()
+            logger.warning(
+                "session %s ended by the server: %s", self._backend.session_id, reason.value
+            )
+            if self._body_scope is not None and not self._block_waits:
+                self._body_scope.cancel()  # a block awaiting wait_ended() is woken instead
+
+
+class _Hooks:
+    """The lifecycle as its keep-alive (``_keepalive.Owner``) and its backend (:class:`SessionHooks`)
+    see it: what they may ask and report, nothing more."""
+
+    __slots__ = ("_session",)
+
+    def __init__(self, session: Stopping[Any]) -> None:
+        self._session = session
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session._backend.session_id
+
+    @property
+    def stopping(self) -> bool:
+        return self._session._stop_started
+
+    @property
+    def idle_timeout(self) -> float:
+        return self._session._backend.idle_timeout
+
+    @property
+    def ending(self) -> bool:
+        session = self._session
+        return session._stop_started or session._server_end is not None
+
+    async def keep_alive(self, *, timeout: float, deadline: float) -> None:
+        await self._session._backend.keep_alive(timeout=timeout, deadline=deadline)
+
+    async def server_ended(self) -> None:
+        await self._session._server_ended()
+
+    async def presumed_lost(self) -> None:
+        await self._session._stop_and_end(EndReason.IDLE_TIMEOUT)
+
+    async def deadline_reached(self) -> None:
+        await self._session._stop_and_end(EndReason.MAX_DURATION_REACHED)
+
+    async def connection_lost(self) -> None:
+        await self._session._connection_lost()
+
+    def background_failed(self, error: Exception) -> None:
+        self._session._background_failed(error)
