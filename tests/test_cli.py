@@ -1,7 +1,9 @@
 """The console script, run as a user runs it, against the emulator: what it prints and what the server got.
 
 Commands that hold a session or serve until Ctrl-C run as subprocesses (they handle signals); the
-others run in-process through ``aioavatar._cli.run`` in a worker thread, with captured output.
+others run in-process through ``aioavatar._cli.run`` in a worker thread, with captured output. Signals
+are sent at points the test waits for (a line printed, a request the emulator holds), never after a
+guessed delay.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from aioavatar._cli import run as cli_run
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
+from .providers import KS
 
 pytestmark = pytest.mark.anyio
 
@@ -136,13 +139,16 @@ def assert_one_line(err: str, *needles: str) -> None:
 
 
 class Cli:
-    """A CLI subprocess whose standard output is read line by line."""
+    """A CLI subprocess whose standard output (and, when asked, standard error) is read line by line."""
 
     def __init__(self, process: anyio.abc.Process) -> None:
         self.process = process
         assert process.stdout is not None
+        assert process.stderr is not None
         self._stdout = BufferedByteReceiveStream(process.stdout)
+        self._stderr = BufferedByteReceiveStream(process.stderr)
         self.lines: list[str] = []
+        self.err_lines: list[str] = []
 
     async def line(self) -> str:
         with anyio.fail_after(20):
@@ -156,30 +162,43 @@ class Cli:
             pass
         return text
 
+    def send(self, signum: int) -> None:
+        self.process.send_signal(signal.Signals(signum))
+
     async def finish(self) -> Outcome:
         """Wait for the exit; the rest of standard output and all of standard error."""
-        assert self.process.stderr is not None
         with anyio.fail_after(20):
             rest = await _read_all(self._stdout)
-            err = await _read_all(self.process.stderr)
+            err = await _read_all(self._stderr)
             status = await self.process.wait()
-        return Outcome(status, "\n".join(self.lines) + "\n" + rest, err)
+        out = "".join(f"{line}\n" for line in self.lines) + rest
+        return Outcome(status, out, "".join(f"{line}\n" for line in self.err_lines) + err)
 
 
-async def _read_all(stream: Any) -> str:
+async def _read_all(stream: BufferedByteReceiveStream) -> str:
     chunks = []
     while True:
         try:
             chunks.append(await stream.receive())
-        except anyio.EndOfStream:
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
             return b"".join(chunks).decode()
 
 
+#: The console script next to this interpreter (nox and the venv install it).
 async def spawn(*argv: str, env: Mapping[str, str], stdin: int | None = None) -> Cli:
+    """``python -m aioavatar ARGV``."""
     process = await anyio.open_process(
         [sys.executable, "-m", "aioavatar", *argv], env=env, stdin=stdin
     )
     return Cli(process)
+
+
+def assert_clean(outcome: Outcome, *secrets: str) -> None:
+    """No traceback, and neither the test credentials nor ``secrets``, anywhere in the output."""
+    both = outcome.out + outcome.err
+    assert "Traceback" not in both, outcome.err
+    for secret in (API_KEY, KS, *secrets):
+        assert secret not in both
 
 
 async def eventually(condition: Callable[[], object], within: float = 10.0) -> None:
@@ -204,6 +223,15 @@ async def running_sessions(client: LiveAvatarClient) -> list[str]:
 
 # --- run -----------------------------------------------------------------------------------------------
 
+LIVEAVATAR_STARTED = {
+    "event",
+    "session_id",
+    "livekit_url",
+    "livekit_client_token",
+    "max_session_duration",
+}
+ENDED = {"event", "session_id", "end_reason", "keep_alives_sent", "keep_alives_failed"}
+
 
 async def test_run_prints_where_to_join_and_ctrl_c_stops_with_user_closed(
     emulator: LiveAvatarEmulator, env: dict[str, str]
@@ -218,16 +246,14 @@ async def test_run_prints_where_to_join_and_ctrl_c_stops_with_user_closed(
         token = await cli.line_containing("LiveKit client token:")
         await cli.line_containing("Keeping the session alive until Ctrl-C")
         await eventually(lambda: emulator.requests("keep_alive", session_id=session_id))
-        cli.process.send_signal(signal.SIGINT)
+        cli.send(signal.SIGINT)
         outcome = await cli.finish()
     assert outcome.status == 130, outcome.err
     assert url.split()[-1] == "wss://livekit.emulator.invalid"
     assert token.split()[-1].count(".") == 2  # the JWT the viewer joins with
     assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
     assert "Session ended: USER_CLOSED" in outcome.out
-    assert "Traceback" not in outcome.err
-    assert API_KEY not in outcome.out + outcome.err
-    assert emulator.sessions[session_id].token not in outcome.out + outcome.err
+    assert_clean(outcome, emulator.sessions[session_id].token)
 
 
 async def test_run_json_lines_and_duration(
@@ -241,44 +267,22 @@ async def test_run_json_lines_and_duration(
         outcome = await cli.finish()
     assert outcome.status == 0, outcome.err
     started, ended = (json.loads(line) for line in outcome.out.split())
-    assert set(started) == {
-        "event",
-        "session_id",
-        "livekit_url",
-        "livekit_client_token",
-        "max_session_duration",
-    }
+    assert set(started) == LIVEAVATAR_STARTED
     assert started["event"] == "started"
     assert started["livekit_url"] == "wss://livekit.emulator.invalid"
     assert started["max_session_duration"] is None
     session_id = started["session_id"]
+    beats = len(emulator.requests("keep_alive", session_id=session_id))
+    sent = ended.pop("keep_alives_sent")
     assert ended == {
         "event": "ended",
         "session_id": session_id,
         "end_reason": "USER_CLOSED",
-        "keep_alives_sent": len(emulator.requests("keep_alive", session_id=session_id)),
         "keep_alives_failed": 0,
     }
-    assert ended["keep_alives_sent"] >= 1
+    assert 1 <= sent <= beats <= sent + 1  # a beat in flight at the stop is not counted as sent
     assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
     assert emulator.sessions[session_id].is_sandbox is False
-
-
-async def test_run_interrupted_during_start_stops_the_session_it_opened(
-    emulator: LiveAvatarEmulator, env: dict[str, str]
-) -> None:
-    """Ctrl-C while start is in flight: start completes, the session is stopped at once, exit 130."""
-    emulator.inject("start", delay=0.8)
-    cli = await spawn("run", AVATAR_ID, "--json", env=env)
-    async with cli.process:
-        await eventually(lambda: emulator.requests("token"))
-        await anyio.sleep(0.3)  # the start is being answered, slowly
-        cli.process.send_signal(signal.SIGINT)
-        outcome = await cli.finish()
-    assert outcome.status == 130, outcome.err
-    (session_id,) = emulator.sessions
-    assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
-    assert json.loads(outcome.out)["end_reason"] == "USER_DISCONNECTED"
 
 
 async def test_run_reports_a_session_the_server_ended(
@@ -295,6 +299,32 @@ async def test_run_reports_a_session_the_server_ended(
     assert emulator.stop_reasons(session_id) == []
 
 
+@pytest.mark.parametrize("noticed_by", ["its own stop", "a keep-alive"])
+async def test_run_reports_the_reason_of_a_stop_sent_by_another_process(
+    emulator: LiveAvatarEmulator, env: dict[str, str], noticed_by: str
+) -> None:
+    """`sessions stop ID --reason agent_hang_up` from a second process while `run` holds the session:
+    `run` prints the server's AGENT_HANG_UP (found when Ctrl-C's stop answers 404, or when a
+    keep-alive does) and exits 1, as for any session ended elsewhere."""
+    interval = "60" if noticed_by == "its own stop" else "0.1"
+    holder = await spawn("run", AVATAR_ID, "--keep-alive-interval", interval, env=env)
+    async with holder.process:
+        session_id = (await holder.line_containing("is live")).split()[1]
+        other = await spawn("sessions", "stop", session_id, "--reason", "agent_hang_up", env=env)
+        async with other.process:
+            stopped = await other.finish()
+        assert stopped.status == 0, stopped.err
+        if noticed_by == "its own stop":
+            holder.send(signal.SIGINT)
+        outcome = await holder.finish()
+    assert outcome.status == 1, outcome.err
+    assert "Session ended: AGENT_HANG_UP" in outcome.out
+    ours = ["USER_CLOSED"] if noticed_by == "its own stop" else []  # answered 404
+    assert emulator.stop_reasons(session_id) == ["AGENT_HANG_UP", *ours]
+    assert emulator.requests("get", session_id=session_id)  # the server's reason, looked up
+    assert_clean(outcome)
+
+
 async def test_run_on_the_embedded_emulator_needs_no_api_key() -> None:
     """`run --emulator` works with no key in the environment."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("LIVEAVATAR_")}
@@ -303,6 +333,151 @@ async def test_run_on_the_embedded_emulator_needs_no_api_key() -> None:
         outcome = await cli.finish()
     assert outcome.status == 0, outcome.err
     assert json.loads(outcome.out.split()[-1])["end_reason"] == "USER_CLOSED"
+
+
+# --- signals: run and demo share one handling ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["SIGINT", "SIGTERM"]
+)
+async def test_a_signal_while_running_stops_with_user_closed(
+    emulator: LiveAvatarEmulator, env: dict[str, str], signum: int, status: int
+) -> None:
+    """SIGINT or SIGTERM while the session runs: one stop with USER_CLOSED, the `ended` event says so;
+    exit 130 after Ctrl-C, 0 after SIGTERM."""
+    cli = await spawn("run", AVATAR_ID, "--json", env=env)
+    async with cli.process:
+        session_id = json.loads(await cli.line())["session_id"]
+        cli.send(signum)
+        outcome = await cli.finish()
+    assert outcome.status == status, outcome.err
+    assert json.loads(outcome.out.split()[-1])["end_reason"] == "USER_CLOSED"
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
+    assert outcome.err == "Stopping the session...\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_signal_before_the_session_starts_abandons_it(
+    emulator: LiveAvatarEmulator, env: dict[str, str], signum: int
+) -> None:
+    """A signal while the token request is out: no start, no stop; exit 130, no traceback."""
+    token = emulator.inject("token", delay=30)
+    cli = await spawn("run", AVATAR_ID, env=env)
+    async with cli.process:
+        await eventually(lambda: token.hits)
+        cli.send(signum)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    assert outcome.out == "Interrupted before the session started: nothing to stop.\n"
+    assert emulator.requests("start") == []
+    assert emulator.requests("stop") == []
+    assert_clean(outcome)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_signal_during_start_stops_the_session_it_opened(
+    emulator: LiveAvatarEmulator, env: dict[str, str], signum: int
+) -> None:
+    """A signal while start is out: start completes, the session is stopped at once with
+    USER_DISCONNECTED (the library's rule for an abandoned start), exit 130."""
+    start = emulator.inject("start", delay=0.5)
+    cli = await spawn("run", AVATAR_ID, "--json", env=env)
+    async with cli.process:
+        await eventually(lambda: start.hits)
+        cli.send(signum)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    (session_id,) = emulator.sessions
+    assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
+    ended = json.loads(outcome.out)
+    assert set(ended) == ENDED
+    assert ended["end_reason"] == "USER_DISCONNECTED"
+    assert "Abandoning the start..." in outcome.err
+    assert_clean(outcome)
+
+
+async def test_signals_during_the_stop_wait_for_it(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """SIGTERM starts the stop; a Ctrl-C while that stop is out sends nothing more: one USER_CLOSED
+    stop, and exit 130 (the Ctrl-C counts)."""
+    stop = emulator.inject("stop", delay=0.5)
+    cli = await spawn("run", AVATAR_ID, "--json", env=env)
+    async with cli.process:
+        session_id = json.loads(await cli.line())["session_id"]
+        cli.send(signal.SIGTERM)
+        await eventually(lambda: stop.hits)
+        cli.send(signal.SIGINT)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    assert outcome.err.splitlines() == [
+        "Stopping the session...",
+        "Already stopping; waiting for the confirmation.",
+    ]
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
+    assert json.loads(outcome.out.split()[-1])["end_reason"] == "USER_CLOSED"
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["SIGINT", "SIGTERM"]
+)
+async def test_demo_stops_its_session_with_user_closed_on_a_signal(
+    signum: int, status: int
+) -> None:
+    """`demo` holds its session as `run` does: a signal stops it with USER_CLOSED, which the demo and
+    its emulator both report; exit 130 after Ctrl-C, 0 after SIGTERM."""
+    cli = await spawn("demo", "--duration", "60", env=dict(os.environ))
+    async with cli.process:
+        await cli.line_containing("Ctrl-C stops it now")
+        cli.send(signum)
+        outcome = await cli.finish()
+    assert outcome.status == status, outcome.err
+    for step in (
+        "POST /v1/sessions/stop -> 200",
+        "Session ended with USER_CLOSED",
+        "end_reason=USER_CLOSED",
+    ):
+        assert step in outcome.out
+    assert_clean(outcome)
+
+
+async def test_ctrl_c_on_a_terminal_stops_the_demo() -> None:
+    """Ctrl-C typed on a terminal (the kernel signals the foreground group) stops the demo's session
+    with USER_CLOSED and exits 130, with no traceback."""
+    controller, terminal = pty.openpty()
+    # Become a session leader with the pty as controlling terminal, then be the demo.
+    take_terminal = (
+        "import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'aioavatar', 'demo', '--duration', '60'])"
+    )
+    try:
+        process = await anyio.open_process(
+            [sys.executable, "-c", take_terminal],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+        )
+        os.close(terminal)
+        terminal = -1
+        async with process:
+            seen = b""
+            with anyio.fail_after(20):
+                while b"Ctrl-C stops it now" not in seen:
+                    seen += await anyio.to_thread.run_sync(os.read, controller, 4096)
+                os.write(controller, b"\x03")
+                status = await process.wait()
+                while b"end_reason=" not in seen:
+                    seen += await anyio.to_thread.run_sync(os.read, controller, 4096)
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    text = seen.decode()
+    assert status == 130, text
+    assert "Session ended with USER_CLOSED" in text
+    assert "end_reason=USER_CLOSED" in text
+    assert "Traceback" not in text
 
 
 # --- user errors and API errors ------------------------------------------------------------------------

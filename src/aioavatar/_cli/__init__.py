@@ -3,12 +3,14 @@
 Commands (one module each):
 
 * ``demo``: a whole session against the embedded emulator, no account needed (:mod:`.demo`);
-* ``run``: open a session, print where a viewer joins, keep it alive until Ctrl-C (:mod:`.run_session`);
+* ``run``: open a session, print where a viewer joins, keep it alive until Ctrl-C (:mod:`.run_session`;
+  its signals and exit statuses, shared with ``demo``, in :mod:`.holding`);
 * ``sessions list|get|stop|reap``: see and stop the account's sessions (:mod:`.sessions`);
 * ``emulator``: serve a provider's emulator until Ctrl-C (:mod:`.emulator`).
 
-Exit statuses: 0 done; 1 the API refused or did not answer (status, code and message printed); 2 a
-mistake the user can fix (one line naming the fix); 130 interrupted. No traceback for any of these.
+Exit statuses: 0 done; 1 the API refused or did not answer (status, code and message printed), or a
+session ended elsewhere; 2 a mistake the user can fix (one line naming the fix); 130 interrupted
+(Ctrl-C). No traceback for any of these.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""What every command shares: exit statuses, one-line errors, credentials, output helpers."""
+"""What every command shares: exit statuses, one-line errors, credentials, output helpers.
+
+The signal handling of the commands that hold a session is in :mod:`.holding`.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +9,28 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import anyio
 
-from .._enums import EndReason
-from .._validation import check_uuid
-from ..exceptions import (
+from .. import (
     APIError,
     AuthenticationError,
     AvatarError,
     ConfigurationError,
+    EndReason,
+    LiveAvatarClient,
     RateLimitedError,
     ResponseDecodeError,
     SessionStopError,
     TransportError,
 )
-from ..liveavatar import DEFAULT_BASE_URL, LiveAvatarClient
+from ..liveavatar import DEFAULT_BASE_URL
 
 __all__ = [
     "API_KEY_ENV",
@@ -41,6 +45,7 @@ __all__ = [
     "end_reason",
     "error_report",
     "liveavatar_client",
+    "notice",
     "positive_seconds",
     "print_json",
     "require_api_key",
@@ -52,12 +57,14 @@ __all__ = [
 ]
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # the API refused, no answer, a stop not confirmed
+EXIT_FAILURE = 1  # the API refused, no answer, a stop not confirmed, a session ended elsewhere
 EXIT_USAGE = 2  # a mistake the user can fix: the message names the fix
 EXIT_INTERRUPTED = 130
 
 API_KEY_ENV = "LIVEAVATAR_API_KEY"
 BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 
 class UsageError(Exception):
@@ -81,20 +88,18 @@ if TYPE_CHECKING:
 
 def session_id(value: str) -> str:
     """An argparse type: a session id (a UUID)."""
-    try:
-        check_uuid(value, "session_id")
-    except ConfigurationError:
+    if _UUID.fullmatch(value) is None:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a session id: expected a UUID such as "
             "'3fa85f64-5717-4562-b3fc-2c963f66afa6' (`aioavatar sessions list` shows them)"
-        ) from None
+        )
     return value
 
 
 def end_reason(value: str) -> EndReason:
     """An argparse type: a known end reason, any case."""
     try:
-        return EndReason.known(value.strip().upper())
+        return EndReason.known(value.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"unknown end reason {value!r}: use one of {', '.join(m.value for m in EndReason)}"
@@ -199,6 +204,12 @@ def stop_signals() -> Iterator[AsyncIterator[int] | None]:
 def print_json(value: Any) -> None:
     """One JSON document on one line of standard output."""
     print(json.dumps(value, separators=(",", ":"), sort_keys=False), flush=True)
+
+
+def notice(text: str) -> None:
+    """A progress line on standard error; lost, not raised, when standard error is closed."""
+    with suppress(OSError, ValueError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def single(exc: BaseException) -> BaseException:
