@@ -8,16 +8,19 @@ guessed delay.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import pty
+import re
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -25,12 +28,14 @@ import anyio.abc
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+import aioavatar
 from aioavatar import EndReason, KalturaAvatarClient, LiveAvatarClient
+from aioavatar._cli import _parser
 from aioavatar._cli import run as cli_run
-from aioavatar.testing import LiveAvatarEmulator
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
-from .providers import KS
+from .providers import KALTURA_AVATAR_ID, KS
 
 pytestmark = pytest.mark.anyio
 
@@ -108,11 +113,29 @@ class Outcome:
         return json.loads(self.out)
 
 
+KALTURA_VARIABLES = ("KALTURA_AVATAR_KS", "KALTURA_AVATAR_BASE_URL", "KALTURA_AVATAR_SESSION_TOKEN")
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, emulator: LiveAvatarEmulator) -> dict[str, str]:
-    """The environment of a user pointed at the emulator (for in-process runs and subprocesses)."""
+    """The environment of a user pointed at the emulator (for in-process runs and subprocesses),
+    with no Kaltura variable."""
     monkeypatch.setenv("LIVEAVATAR_API_KEY", API_KEY)
     monkeypatch.setenv("LIVEAVATAR_BASE_URL", emulator.base_url)
+    for name in KALTURA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    return dict(os.environ)
+
+
+@pytest.fixture
+def kaltura_env(
+    monkeypatch: pytest.MonkeyPatch, kaltura_emulator: KalturaEmulator
+) -> dict[str, str]:
+    """The environment of a user pointed at the Kaltura emulator, KS included."""
+    for name in KALTURA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KALTURA_AVATAR_KS", KS)
+    monkeypatch.setenv("KALTURA_AVATAR_BASE_URL", kaltura_emulator.base_url)
     return dict(os.environ)
 
 
@@ -228,6 +251,7 @@ LIVEAVATAR_STARTED = {
     "session_id",
     "livekit_url",
     "livekit_client_token",
+    "ws_url",
     "max_session_duration",
 }
 ENDED = {"event", "session_id", "end_reason", "keep_alives_sent", "keep_alives_failed"}
@@ -251,6 +275,7 @@ async def test_run_prints_where_to_join_and_ctrl_c_stops_with_user_closed(
     assert outcome.status == 130, outcome.err
     assert url.split()[-1] == "wss://livekit.emulator.invalid"
     assert token.split()[-1].count(".") == 2  # the JWT the viewer joins with
+    assert "WebSocket URL" not in outcome.out  # a FULL session has none
     assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
     assert "Session ended: USER_CLOSED" in outcome.out
     assert_clean(outcome, emulator.sessions[session_id].token)
@@ -270,6 +295,7 @@ async def test_run_json_lines_and_duration(
     assert set(started) == LIVEAVATAR_STARTED
     assert started["event"] == "started"
     assert started["livekit_url"] == "wss://livekit.emulator.invalid"
+    assert started["ws_url"] is None
     assert started["max_session_duration"] is None
     session_id = started["session_id"]
     beats = len(emulator.requests("keep_alive", session_id=session_id))
@@ -283,6 +309,26 @@ async def test_run_json_lines_and_duration(
     assert 1 <= sent <= beats <= sent + 1  # a beat in flight at the stop is not counted as sent
     assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
     assert emulator.sessions[session_id].is_sandbox is False
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+async def test_run_lite_prints_the_websocket_url(
+    emulator: LiveAvatarEmulator, env: dict[str, str], json_lines: bool
+) -> None:
+    """`run --mode lite` prints the WebSocket URL a LITE client drives the avatar through; with
+    --json the `started` event carries it as `ws_url`."""
+    argv = ["run", AVATAR_ID, "--mode", "lite", "--duration", "0.2"]
+    cli = await spawn(*argv, *(["--json"] if json_lines else []), env=env)
+    async with cli.process:
+        outcome = await cli.finish()
+    assert outcome.status == 0, outcome.err
+    (session_id,) = emulator.sessions
+    expected = f"ws{emulator.base_url.removeprefix('http')}/v1/sessions/{session_id}/ws"
+    if json_lines:
+        assert json.loads(outcome.out.split()[0])["ws_url"] == expected
+    else:
+        assert f"WebSocket URL (LITE): {expected}\n" in outcome.out
+    assert emulator.sessions[session_id].mode == "LITE"
 
 
 async def test_run_reports_a_session_the_server_ended(
@@ -497,6 +543,28 @@ async def test_ctrl_c_on_a_terminal_stops_the_demo() -> None:
         (["run", "not-a-uuid"], ["avatar_id"]),
         (["run", "--emulator", "--base-url", "http://127.0.0.1:1"], ["--emulator", "--base-url"]),
         (["run", AVATAR_ID, "--duration", "0"], ["--duration"]),
+        (["sessions", "stop", "not-an-id"], ["'not-an-id' is not a session id"]),
+        (["run", AVATAR_ID, "--ks", "a-ks-value"], ["--ks", "--provider kaltura only"]),
+        (["run", AVATAR_ID, "--region", "frp2"], ["--region", "--provider kaltura only"]),
+        (
+            ["run", "--provider", "kaltura", "av", "--mode", "lite", "--sandbox"],
+            ["--sandbox and --mode are for --provider liveavatar only"],
+        ),
+        (["run", "--provider", "kaltura", "av"], ["no Kaltura Session", "KALTURA_AVATAR_KS"]),
+        (["run", "--emulator", "--api-key", "a-key-value"], ["--emulator", "drop --api-key"]),
+        (["sessions", "list", "--provider", "kaltura"], ["cannot list or read", "list"]),
+        (["sessions", "get", UNKNOWN_ID, "--provider", "kaltura"], ["cannot list or read"]),
+        (["sessions", "reap", "--provider", "kaltura"], ["cannot list or read", "reap"]),
+        (
+            ["sessions", "stop", "abc", "--provider", "kaltura", "--reason", "user_closed"],
+            ["takes no reason"],
+        ),
+        (
+            ["sessions", "stop", "abc", "--provider", "kaltura"],
+            ["needs its own token", "KALTURA_AVATAR_SESSION_TOKEN", "--token"],
+        ),
+        (["sessions", "stop", UNKNOWN_ID, "--token", "t0ken-value"], ["--token", "kaltura"]),
+        (["run", AVATAR_ID, "--keep-alive-interval", "151"], ["keep_alive_interval"]),
     ],
 )
 async def test_user_errors_are_one_line_and_exit_2(
@@ -545,13 +613,38 @@ async def test_api_errors_print_status_code_and_message(
     monkeypatch.setenv("LIVEAVATAR_API_KEY", "wrong-key")
     outcome = await invoke(capsys, "sessions", "list")
     assert outcome.status == 1
-    assert_one_line(outcome.err, "HTTP 401, code 401: Invalid API key", "check LIVEAVATAR_API_KEY")
+    assert_one_line(
+        outcome.err,
+        "HTTP 401, code 401: Invalid API key",
+        "check the API key (LIVEAVATAR_API_KEY or --api-key)",
+    )
     assert "wrong-key" not in outcome.err
 
     outcome = await invoke(capsys, "run", AVATAR_ID, "--duration", "1")  # no signals in a thread
     assert outcome.status == 1
     assert outcome.out == ""
-    assert_one_line(outcome.err, "HTTP 401", "POST /v1/sessions/token")
+    assert_one_line(outcome.err, "HTTP 401", f"POST {emulator.base_url}/v1/sessions/token")
+
+
+async def test_the_api_key_flag_stands_in_for_the_variable_and_is_never_shown(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """`--api-key` works without LIVEAVATAR_API_KEY; neither a right nor a wrong key is ever printed,
+    not even with -v."""
+    monkeypatch.delenv("LIVEAVATAR_API_KEY")
+    listed = await invoke(capsys, "sessions", "list", "--api-key", API_KEY, "--json", "-v")
+    assert listed.status == 0, listed.err
+    assert listed.json()["count"] == 2
+    assert "GET /v1/sessions -> 200" in listed.err
+    wrong = "wrong-key-0123456789"
+    refused = await invoke(capsys, "sessions", "list", "--api-key", wrong, "-v")
+    assert refused.status == 1
+    assert "check the API key (LIVEAVATAR_API_KEY or --api-key)" in refused.err
+    for outcome in (listed, refused):
+        assert_clean(outcome, wrong)
 
 
 async def test_no_answer_is_one_line_and_exit_1(
@@ -756,6 +849,170 @@ async def test_reap_reports_a_failed_stop_and_goes_on(
     assert "HTTP 403" in failed[0]["error"]
     assert [r["result"] for r in results.values()].count("stopped") == 1
     assert len(emulator.requests("stop")) == 2
+
+
+# --- Kaltura -------------------------------------------------------------------------------------------
+
+KALTURA_STARTED = {"event", "session_id", "whep_url", "turn"}
+
+
+async def test_run_kaltura_prints_the_whep_url_and_ctrl_c_ends_it(
+    kaltura_emulator: KalturaEmulator, kaltura_env: dict[str, str]
+) -> None:
+    """`run --provider kaltura --json` (KS from KALTURA_AVATAR_KS): a `started` event with the WHEP URL
+    and TURN server, keep-alives, and Ctrl-C ends the session (one end call) with USER_CLOSED, exit
+    130; neither the KS nor the session's token is printed."""
+    cli = await spawn(
+        "run",
+        KALTURA_AVATAR_ID,
+        "--provider",
+        "kaltura",
+        "--json",
+        "--keep-alive-interval",
+        "0.1",
+        env=kaltura_env,
+    )
+    async with cli.process:
+        started = json.loads(await cli.line())
+        session_id = started["session_id"]
+        await eventually(lambda: kaltura_emulator.requests("keep_alive", session_id=session_id))
+        cli.send(signal.SIGINT)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    assert set(started) == KALTURA_STARTED
+    assert started["whep_url"] == f"https://whep.emulator.invalid/v1/whep/{session_id}/1"
+    assert set(started["turn"]) == {"url", "username", "credential"}
+    assert started["turn"]["url"] == "turn:turn.emulator.invalid:3478"
+    ended = json.loads(outcome.out.split()[-1])
+    assert set(ended) == ENDED
+    assert ended["end_reason"] == "USER_CLOSED"
+    assert ended["keep_alives_sent"] >= 1
+    recorded = kaltura_emulator.sessions[session_id]
+    assert recorded.avatar_id == KALTURA_AVATAR_ID
+    assert recorded.ended_by == "end"
+    assert len(kaltura_emulator.requests("end", session_id=session_id)) == 1
+    assert_clean(outcome, recorded.token)
+
+
+async def test_run_kaltura_with_the_ks_flag_reports_a_session_ended_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, kaltura_emulator: KalturaEmulator, kaltura_env: dict[str, str]
+) -> None:
+    """`--ks` stands in for the variable; Kaltura ends the session (a keep-alive answers 404): no end
+    is sent, UNKNOWN is printed (Kaltura cannot say why), exit 1."""
+    environment = {k: v for k, v in kaltura_env.items() if k != "KALTURA_AVATAR_KS"}
+    argv = ["run", KALTURA_AVATAR_ID, "--provider", "kaltura", "--ks", KS]
+    cli = await spawn(*argv, "--keep-alive-interval", "0.1", env=environment)
+    async with cli.process:
+        session_id = (await cli.line_containing("is live")).split()[1]
+        whep = await cli.line_containing("WHEP URL:")
+        await cli.line_containing("Keeping the session alive until Ctrl-C")
+        kaltura_emulator.end_session(session_id)
+        outcome = await cli.finish()
+    assert outcome.status == 1, outcome.err
+    assert whep.split()[-1] == f"https://whep.emulator.invalid/v1/whep/{session_id}/1"
+    assert "Session ended: UNKNOWN" in outcome.out
+    assert kaltura_emulator.requests("end") == []
+    assert_clean(outcome, kaltura_emulator.sessions[session_id].token)
+
+
+async def test_run_kaltura_on_the_embedded_emulator_needs_no_ks() -> None:
+    """`run --provider kaltura --emulator --duration S` runs a whole Kaltura session without a KS."""
+    environment = {k: v for k, v in os.environ.items() if k not in KALTURA_VARIABLES}
+    argv = ["run", "--provider", "kaltura", "--emulator", "--duration", "0.2"]
+    cli = await spawn(*argv, env=environment)
+    async with cli.process:
+        outcome = await cli.finish()
+    assert outcome.status == 0, outcome.err
+    assert "Embedded Kaltura Avatar emulator at http://127.0.0.1:" in outcome.out
+    assert "TURN server:     turn:turn.emulator.invalid:3478" in outcome.out
+    assert "Session ended: USER_CLOSED" in outcome.out
+
+
+async def test_sessions_stop_ends_a_kaltura_session_with_its_token(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    kaltura_env: dict[str, str],
+) -> None:
+    """`sessions stop ID --provider kaltura` ends a session with its own token (from
+    KALTURA_AVATAR_SESSION_TOKEN); again, it says it had ended; a wrong `--token` is refused in one
+    line that names the fix. No token is ever printed."""
+    created = await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    session_id, token = created.session_id, created.token.get_secret_value()
+    other = (await kaltura_client.create_session(KALTURA_AVATAR_ID)).token.get_secret_value()
+    monkeypatch.delenv("KALTURA_AVATAR_KS")  # ending needs no KS
+    wrong = await invoke(
+        capsys, "sessions", "stop", session_id, "--provider", "kaltura", "--token", other
+    )
+    assert wrong.status == 1
+    assert_one_line(
+        wrong.err, "HTTP 401", "check the session token (KALTURA_AVATAR_SESSION_TOKEN or --token)"
+    )
+    monkeypatch.setenv("KALTURA_AVATAR_SESSION_TOKEN", token)
+    first = await invoke(capsys, "sessions", "stop", session_id, "--provider", "kaltura", "--json")
+    assert first.status == 0, first.err
+    assert first.json() == {"id": session_id, "reason": None, "stopped": True}
+    assert kaltura_emulator.sessions[session_id].ended_by == "end"
+    again = await invoke(capsys, "sessions", "stop", session_id, "--provider", "kaltura")
+    assert again.status == 0
+    assert again.out == f"Kaltura session {session_id} had already ended: nothing to end.\n"
+    for outcome in (wrong, first, again):
+        assert_clean(outcome, token, other)
+
+
+# --- version, help, README -----------------------------------------------------------------------------
+
+
+async def test_version_and_the_demo_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--version` prints `aioavatar <version>` and exits 0; `demo --help` describes the demo."""
+    version = await invoke(capsys, "--version")
+    assert (version.status, version.out) == (0, f"aioavatar {aioavatar.__version__}\n")
+    helped = await invoke(capsys, "demo", "--help")
+    assert helped.status == 0
+    assert "Start an emulator of the LiveAvatar API inside this process" in " ".join(
+        helped.out.split()
+    )
+
+
+def _commands() -> dict[str, list[list[str]]]:
+    """Every command (``"run"``, ``"sessions stop"``, ...) and the spellings of each of its options."""
+    found: dict[str, list[list[str]]] = {}
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subcommands:
+            found[path] = [
+                list(action.option_strings)
+                for action in parser._actions
+                if action.option_strings and "--help" not in action.option_strings
+            ]
+        for action in subcommands:
+            for name, sub in action.choices.items():
+                walk(sub, f"{path} {name}".strip())
+
+    walk(_parser(), "")
+    return found
+
+
+def test_the_readme_lists_every_command_and_flag() -> None:
+    """The README's "Command line" section has a line for each command naming all its flags (the
+    emulator's own options may be in its section of the README instead)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Command line") :]
+    section = section[: section.index("\n## ")]
+    commands = _commands()
+    assert {"demo", "run", "sessions list", "sessions stop", "emulator"} <= set(commands)
+    for command, options in commands.items():
+        lines = [line for line in section.splitlines() if f"aioavatar {command}" in line]
+        assert lines, f"no line for `aioavatar {command}`"
+        where = "\n".join(lines) if command != "emulator" else readme
+        missing = [
+            spellings
+            for spellings in options
+            if not any(re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", where) for s in spellings)
+        ]
+        assert not missing, f"`aioavatar {command}`: {missing} not in the README"
 
 
 # --- emulator ------------------------------------------------------------------------------------------
