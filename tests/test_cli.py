@@ -185,6 +185,16 @@ class Cli:
             pass
         return text
 
+    async def err_line_where(self, condition: Callable[[str], bool]) -> str:
+        """Read standard error up to the first line for which ``condition`` holds."""
+        while True:
+            with anyio.fail_after(20):
+                raw = await self._stderr.receive_until(b"\n", 1 << 16)
+            text = raw.decode()
+            self.err_lines.append(text)
+            if condition(text):
+                return text
+
     def send(self, signum: int) -> None:
         self.process.send_signal(signal.Signals(signum))
 
@@ -208,11 +218,15 @@ async def _read_all(stream: BufferedByteReceiveStream) -> str:
 
 
 #: The console script next to this interpreter (nox and the venv install it).
-async def spawn(*argv: str, env: Mapping[str, str], stdin: int | None = None) -> Cli:
-    """``python -m aioavatar ARGV``."""
-    process = await anyio.open_process(
-        [sys.executable, "-m", "aioavatar", *argv], env=env, stdin=stdin
-    )
+SCRIPT = Path(sys.executable).with_name("aioavatar")
+
+
+async def spawn(
+    *argv: str, env: Mapping[str, str], stdin: int | None = None, script: bool = False
+) -> Cli:
+    """``python -m aioavatar ARGV``, or with ``script`` the ``aioavatar`` console script."""
+    command = [str(SCRIPT)] if script else [sys.executable, "-m", "aioavatar"]
+    process = await anyio.open_process([*command, *argv], env=env, stdin=stdin)
     return Cli(process)
 
 
@@ -488,6 +502,19 @@ async def test_demo_stops_its_session_with_user_closed_on_a_signal(
     assert_clean(outcome)
 
 
+def _drain(fd: int) -> bytes:
+    """What is left to read from a pty whose other side has closed (Linux then answers EIO)."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 async def test_ctrl_c_on_a_terminal_stops_the_demo() -> None:
     """Ctrl-C typed on a terminal (the kernel signals the foreground group) stops the demo's session
     with USER_CLOSED and exits 130, with no traceback."""
@@ -513,8 +540,7 @@ async def test_ctrl_c_on_a_terminal_stops_the_demo() -> None:
                     seen += await anyio.to_thread.run_sync(os.read, controller, 4096)
                 os.write(controller, b"\x03")
                 status = await process.wait()
-                while b"end_reason=" not in seen:
-                    seen += await anyio.to_thread.run_sync(os.read, controller, 4096)
+                seen += await anyio.to_thread.run_sync(_drain, controller)
     finally:
         os.close(controller)
         if terminal >= 0:
@@ -524,6 +550,122 @@ async def test_ctrl_c_on_a_terminal_stops_the_demo() -> None:
     assert "Session ended with USER_CLOSED" in text
     assert "end_reason=USER_CLOSED" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("module", ["aiohttp", "aioavatar._cli"])
+async def test_ctrl_c_while_the_command_line_is_imported_exits_130(
+    emulator: LiveAvatarEmulator, env: dict[str, str], module: str
+) -> None:
+    """Ctrl-C while the console script imports (aiohttp, inside `import aioavatar`; the CLI's own
+    modules) exits 130 with no traceback, nothing started."""
+    assert SCRIPT.name in os.listdir(SCRIPT.parent), f"no console script at {SCRIPT}"
+    emulator.inject(
+        "token", delay=30
+    )  # should the signal land later, it still finds nothing started
+    traced = {**env, "PYTHONPROFILEIMPORTTIME": "1"}  # each import, on stderr, as it completes
+    cli = await spawn("run", AVATAR_ID, env=traced, script=True)
+    async with cli.process:
+        await cli.err_line_where(lambda line: line.rsplit("|", 1)[-1].strip() == module)
+        cli.send(signal.SIGINT)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    assert "Traceback" not in outcome.err
+    assert "KeyboardInterrupt" not in outcome.err
+    assert emulator.requests("start") == []
+
+
+# --- standard output closed, TLS and plain http ----------------------------------------------------------
+
+
+async def _run_with_a_reader_that_leaves(
+    argv: list[str], env: Mapping[str, str], *, lines: int
+) -> tuple[int, list[str], str]:
+    """Run the CLI with standard output on a pipe whose reader leaves after ``lines`` lines (0: at
+    once, as `| true` does); the exit status, the lines read and standard error."""
+    reader, writer = os.pipe()
+    try:
+        process = await anyio.open_process(
+            [sys.executable, "-m", "aioavatar", *argv], env=env, stdout=writer
+        )
+    finally:
+        os.close(writer)
+    read: list[str] = []
+    with os.fdopen(reader, "rb") as stream:  # the reader leaves when this closes
+        for _ in range(lines):
+            read.append((await anyio.to_thread.run_sync(stream.readline)).decode())
+    async with process:
+        assert process.stderr is not None
+        with anyio.fail_after(20):
+            err = await _read_all(BufferedByteReceiveStream(process.stderr))
+            status = await process.wait()
+    return status, read, err
+
+
+async def test_a_reader_that_leaves_after_the_first_line_ends_quietly(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """`run --json | head -1`: the session still ends as asked (USER_CLOSED at --duration), then the
+    `ended` line finds no reader: exit 141, nothing on standard error."""
+    argv = ["run", AVATAR_ID, "--json", "--duration", "0.3"]
+    status, (first,), err = await _run_with_a_reader_that_leaves(argv, env, lines=1)
+    assert status == 141
+    assert err == ""
+    session_id = json.loads(first)["session_id"]
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
+
+
+async def test_a_reader_gone_before_the_session_started_stops_it(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """Standard output closed before `started` could be printed: nobody got the session's URL, so
+    it is stopped at once, as a user who went away (USER_DISCONNECTED); exit 141, no traceback."""
+    status, _, err = await _run_with_a_reader_that_leaves(
+        ["run", AVATAR_ID, "--json"], env, lines=0
+    )
+    assert status == 141, err
+    assert err == ""
+    (session_id,) = emulator.sessions
+    assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
+
+
+async def test_https_to_a_plain_http_port_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """An https:// URL to the emulator's plain-http port: one line saying the server does not speak
+    TLS there and suggesting http://, exit 1 (no bare SSL error)."""
+    url = emulator.base_url.replace("http://", "https://")
+    outcome = await invoke(capsys, "sessions", "list", "--base-url", url)
+    assert outcome.status == 1
+    host = url.removeprefix("https://")
+    assert_one_line(outcome.err, f"{host} does not speak TLS", f"use {emulator.base_url}")
+    assert "SSL" not in outcome.err
+
+
+@pytest.mark.parametrize("given_by", ["--base-url", "LIVEAVATAR_BASE_URL"])
+async def test_plain_http_to_another_host_needs_https_or_allow_insecure(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    given_by: str,
+) -> None:
+    """http:// to a host other than this machine: one line naming where the URL came from and that
+    https is required, exit 2, nothing sent; --allow-insecure lets it through (0.0.0.0 reaches this
+    machine on Linux)."""
+    url = emulator.base_url.replace("127.0.0.1", "0.0.0.0")  # noqa: S104 - a destination, not a bind
+    argv = ["sessions", "list"]
+    if given_by == "--base-url":
+        argv += ["--base-url", url]
+    else:
+        monkeypatch.setenv("LIVEAVATAR_BASE_URL", url)
+    refused = await invoke(capsys, *argv)
+    assert refused.status == 2
+    assert_one_line(refused.err, given_by, "https:// is required", "--allow-insecure")
+    assert "allow_insecure=True" not in refused.err
+    assert emulator.journal == []
+    allowed = await invoke(capsys, *argv, "--allow-insecure")
+    assert allowed.status == 0, allowed.err
+    assert allowed.out == "No active session.\n"
 
 
 # --- user errors and API errors ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ Commands (one module each):
 
 Exit statuses: 0 done; 1 the API refused or did not answer (status, code and message printed), or a
 session ended elsewhere; 2 a mistake the user can fix (one line naming the fix); 130 interrupted
-(Ctrl-C). No traceback for any of these.
+(Ctrl-C); 141 standard output was closed (``| head -1``). No traceback for any of these.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from collections.abc import Sequence
 from .. import __version__
 from . import demo, emulator, run_session, sessions
 from .common import (
+    EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
     Parser,
     error_report,
     notice,
+    silence_stdout,
     single,
     verbose_logging,
 )
@@ -69,6 +71,9 @@ def _failure(exc: BaseException, args: argparse.Namespace | None) -> int:
     if isinstance(leaf, KeyboardInterrupt):  # Ctrl-C where no signal handler was set
         notice("aioavatar: interrupted")
         return EXIT_INTERRUPTED
+    if isinstance(leaf, BrokenPipeError):  # the reader of standard output has gone
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     report = error_report(leaf, args)
     if report is None:
         raise exc

@@ -8,12 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -34,6 +37,7 @@ from ..liveavatar import DEFAULT_BASE_URL
 __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
+    "EXIT_BROKEN_PIPE",
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -58,6 +62,7 @@ __all__ = [
     "positive_seconds",
     "print_json",
     "session_id",
+    "silence_stdout",
     "single",
     "stop_signals",
     "verbose_logging",
@@ -67,6 +72,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1  # the API refused, no answer, a stop not confirmed, a session ended elsewhere
 EXIT_USAGE = 2  # a mistake the user can fix: the message names the fix
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process that Ctrl-C ended
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: standard output was closed (`aioavatar ... | head -1`)
 
 LIVEAVATAR = "liveavatar"
 KALTURA = "kaltura"
@@ -77,6 +83,11 @@ BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
 KALTURA_BASE_URL_ENV = "KALTURA_AVATAR_BASE_URL"
 #: The variable `sessions stop --provider kaltura` reads a session's own token from.
 KALTURA_TOKEN_ENV = "KALTURA_AVATAR_SESSION_TOKEN"  # noqa: S105 - a name, not a secret
+
+# ssl reasons for an answer that is not TLS at all: a plain-http server on an https:// URL.
+_NOT_TLS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG"}
+)
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
@@ -152,7 +163,8 @@ def add_api_key_option(parser: argparse._ActionsContainer) -> None:
 def add_connection_options(
     parser: argparse._ActionsContainer, *, base_url_help: str | None = None
 ) -> None:
-    """``--base-url`` (default ``$LIVEAVATAR_BASE_URL``, else the real API) and ``--verbose``."""
+    """``--base-url`` (default ``$LIVEAVATAR_BASE_URL``, else the real API), ``--allow-insecure`` and
+    ``--verbose``."""
     parser.add_argument(
         "--base-url",
         metavar="URL",
@@ -160,7 +172,7 @@ def add_connection_options(
         or f"the API root (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL}); "
         "point it at `aioavatar emulator` to try commands without an account",
     )
-    _add_verbose(parser)
+    _add_insecure_and_verbose(parser)
 
 
 def add_region_option(parser: argparse._ActionsContainer) -> None:
@@ -172,7 +184,13 @@ def add_region_option(parser: argparse._ActionsContainer) -> None:
     )
 
 
-def _add_verbose(parser: argparse._ActionsContainer) -> None:
+def _add_insecure_and_verbose(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="accept an http:// base URL to a host other than this machine (an emulator in another "
+        "container, say): the credential then travels in clear",
+    )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every request (method, path, status)"
     )
@@ -229,6 +247,19 @@ def notice(text: str) -> None:
     """A progress line on standard error; lost, not raised, when standard error is closed."""
     with suppress(OSError, ValueError):
         print(text, file=sys.stderr, flush=True)
+
+
+def silence_stdout() -> None:
+    """Point standard output at the null device: once the reader has gone (``| head -1``), what is
+    still buffered, and Python's flush at exit, must not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (captured output): nothing to do
+        pass
 
 
 def single(exc: BaseException) -> BaseException:
@@ -288,6 +319,9 @@ def error_report(
             line += f"; retry in {exc.retry_after:g} s"
         return EXIT_FAILURE, line
     if isinstance(exc, TransportError):
+        plain = _plain_http_port(exc)
+        if plain is not None:
+            return EXIT_FAILURE, plain
         return EXIT_FAILURE, f"no answer from the API: {exc}"
     if isinstance(exc, ResponseDecodeError):
         return EXIT_FAILURE, f"unexpected answer from the API: {exc}"
@@ -298,3 +332,25 @@ def error_report(
     if isinstance(exc, AvatarError):
         return EXIT_FAILURE, str(exc)
     return None
+
+
+def _plain_http_port(exc: TransportError) -> str | None:
+    """The line for an https:// URL whose server answered in plain http (a local emulator, usually);
+    ``None`` for any other failure."""
+    cause = exc.__cause__
+    while cause is not None:
+        if (
+            isinstance(cause, ssl.SSLError)
+            and not isinstance(cause, ssl.SSLCertVerificationError)
+            and getattr(cause, "reason", None) in _NOT_TLS
+        ):
+            break
+        cause = cause.__cause__
+    else:
+        return None
+    parts = urlsplit(exc.url)
+    root = f"http://{parts.netloc}"
+    return (
+        f"no answer from the API: {parts.netloc} does not speak TLS on that port ({exc.method} "
+        f"{exc.url}); if it is a local emulator, use {root} (plain http is fine on this machine)"
+    )

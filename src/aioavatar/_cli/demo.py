@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import SANDBOX_AVATAR_ID, AvatarSession, EndReason
 from .common import EXIT_FAILURE, EXIT_OK, positive_seconds
-from .holding import Interrupts, exit_status, hold, run_interruptible
+from .holding import Interrupts, exit_status, hold, output_closed, run_interruptible
 
 if TYPE_CHECKING:
     from .common import Commands
@@ -89,6 +89,7 @@ async def _demo(interrupts: Interrupts, duration: float, keep_alive_interval: fl
                 base_url=emulator.base_url,
                 is_sandbox=True,
                 keep_alive_interval=keep_alive_interval,
+                end_reason_for=output_closed,
             )
 
             def on_started() -> None:

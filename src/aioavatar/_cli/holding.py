@@ -38,6 +38,7 @@ __all__ = [
     "exit_status",
     "hold",
     "keeping",
+    "output_closed",
     "report_ended",
     "run_interruptible",
 ]
@@ -122,6 +123,12 @@ class Held:
     started: bool
     abandoned: bool
     ended_by_us: bool
+
+
+def output_closed(exc: BaseException) -> EndReason | None:
+    """``end_reason_for`` of the CLI's sessions: standard output closed under the block (the reader of
+    ``aioavatar run --json | ...`` gone) ends it as a user who went away, not as a server error."""
+    return EndReason.USER_DISCONNECTED if isinstance(exc, BrokenPipeError) else None
 
 
 async def hold(

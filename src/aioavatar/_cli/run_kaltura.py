@@ -16,7 +16,7 @@ import secrets
 from .. import KalturaAvatarClient, KalturaAvatarSession
 from .clients import kaltura_client, require_ks
 from .common import UsageError, print_json
-from .holding import Interrupts, conclude, hold, keeping, run_interruptible
+from .holding import Interrupts, conclude, hold, keeping, output_closed, run_interruptible
 
 __all__ = ["EMULATOR_AVATAR_ID", "command"]
 
@@ -44,6 +44,7 @@ def _session(
     return client.session(
         avatar_id,
         keep_alive_interval=args.keep_alive_interval or 10.0,
+        end_reason_for=output_closed,
     )
 
 

@@ -38,6 +38,7 @@ from .holding import (
     conclude,
     hold,
     keeping,
+    output_closed,
     run_interruptible,
 )
 
@@ -167,6 +168,7 @@ def _session(client: LiveAvatarClient, avatar_id: str, args: argparse.Namespace)
         is_sandbox=args.sandbox,
         mode=args.mode or Mode.FULL,
         keep_alive_interval=args.keep_alive_interval or 60.0,
+        end_reason_for=output_closed,
     )
 
 
