@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line."""
-    from ._cli import run
+    """Run the command line; return its exit status.
 
-    return run(argv)
+    Ctrl-C at any moment, while the command line is being imported included, exits 130 without a
+    traceback, and a closed standard output 141. (The console script enters through
+    ``_aioavatar_cli``, which also covers the import of the ``aioavatar`` package itself.)
+    """
+    try:
+        try:
+            from ._cli import run
+
+            status = run(argv)
+        except SystemExit as exc:  # argparse: --help, --version, a usage error
+            status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        sys.stdout.flush()  # here, where a reader that has gone can still be handled
+    except KeyboardInterrupt:
+        _say("aioavatar: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        from ._cli.common import silence_stdout
+
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 if __name__ == "__main__":

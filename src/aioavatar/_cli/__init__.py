@@ -3,21 +3,33 @@
 Commands (one module each):
 
 * ``demo``: a whole session against the embedded emulator, no account needed (:mod:`.demo`);
-* ``run``: open a session, print where a viewer joins, keep it alive until Ctrl-C (:mod:`.run_session`);
+* ``run``: open a session, print where a viewer joins, keep it alive until Ctrl-C (:mod:`.run_session`,
+  :mod:`.run_kaltura`; signals and exit statuses of both, and of ``demo``, in :mod:`.holding`);
 * ``sessions list|get|stop|reap``: see and stop the account's sessions (:mod:`.sessions`);
 * ``emulator``: serve a provider's emulator until Ctrl-C (:mod:`.emulator`).
 
-Exit statuses: 0 done; 1 the API refused or did not answer (status, code and message printed); 2 a
-mistake the user can fix (one line naming the fix); 130 interrupted. No traceback for any of these.
+Exit statuses: 0 done; 1 the API refused or did not answer (status, code and message printed), or a
+session ended elsewhere; 2 a mistake the user can fix (one line naming the fix); 130 interrupted
+(Ctrl-C); 141 standard output was closed (``| head -1``). No traceback for any of these.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from collections.abc import Sequence
 
+from .. import __version__
 from . import demo, emulator, run_session, sessions
-from .common import EXIT_INTERRUPTED, Parser, error_report, single, verbose_logging
+from .common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    Parser,
+    error_report,
+    notice,
+    silence_stdout,
+    single,
+    verbose_logging,
+)
 
 __all__ = ["run"]
 
@@ -25,8 +37,10 @@ __all__ = ["run"]
 def _parser() -> Parser:
     parser = Parser(
         prog="aioavatar",
-        description="Live avatar sessions from the command line (LiveAvatar; emulators for tests).",
+        description="Live avatar sessions from the command line (LiveAvatar, Kaltura Avatar; "
+        "emulators of both for tests).",
     )
+    parser.add_argument("--version", action="version", version=f"aioavatar {__version__}")
     commands = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
     demo.add_parser(commands)
     run_session.add_parser(commands)
@@ -36,18 +50,33 @@ def _parser() -> Parser:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command and return the exit status."""
-    args = _parser().parse_args(argv)
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command and return the exit status.
+
+    Raises:
+        SystemExit: from argparse (``--help``, ``--version``, a usage error), with its status.
+    """
+    args: argparse.Namespace | None = None
     try:
+        args = _parser().parse_args(argv)
         with verbose_logging(getattr(args, "verbose", False)):
             status: int = args.command(args)
-    except BaseException as exc:
-        if isinstance(single(exc), KeyboardInterrupt):  # Ctrl-C where no signal handler was set
-            print("aioavatar: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        report = error_report(exc)
-        if report is None:
-            raise
-        status, line = report
-        print(f"aioavatar: {line}", file=sys.stderr)
+    except BaseException as exc:  # noqa: BLE001 - reported in one line, or re-raised
+        return _failure(exc, args)
+    return status
+
+
+def _failure(exc: BaseException, args: argparse.Namespace | None) -> int:
+    """The exit status for ``exc``, its one line printed; re-raises what is not ours to report."""
+    leaf = single(exc)
+    if isinstance(leaf, KeyboardInterrupt):  # Ctrl-C where no signal handler was set
+        notice("aioavatar: interrupted")
+        return EXIT_INTERRUPTED
+    if isinstance(leaf, BrokenPipeError):  # the reader of standard output has gone
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    report = error_report(leaf, args)
+    if report is None:
+        raise exc
+    status, line = report
+    notice(f"aioavatar: {line}")
     return status

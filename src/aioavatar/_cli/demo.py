@@ -1,17 +1,19 @@
-"""``aioavatar demo``: a whole session against the embedded LiveAvatar emulator, no account needed."""
+"""``aioavatar demo``: a whole session against the embedded LiveAvatar emulator, no account needed.
+
+Ctrl-C (or SIGTERM) stops the demo's session with ``USER_CLOSED``, as ``run`` does (:mod:`.holding`):
+exit 130 after Ctrl-C, 0 after SIGTERM.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from typing import TYPE_CHECKING
 
-import anyio
-
-from .._enums import EndReason
-from ..liveavatar import SANDBOX_AVATAR_ID
+from .. import SANDBOX_AVATAR_ID, AvatarSession, EndReason
+from .common import EXIT_FAILURE, EXIT_OK, positive_seconds
+from .holding import Interrupts, exit_status, hold, output_closed, run_interruptible
 
 if TYPE_CHECKING:
     from .common import Commands
@@ -25,21 +27,32 @@ def add_parser(commands: Commands) -> None:
     demo = commands.add_parser(
         "demo",
         help="run a whole session against the embedded LiveAvatar emulator (no account, no network)",
+        description="Start an emulator of the LiveAvatar API inside this process, open a sandbox "
+        "session on it, keep it alive for --duration seconds, stop it, and show each request the "
+        "SDK sent and what the emulator recorded. No account and no network are needed. Ctrl-C "
+        "stops the session early (with USER_CLOSED, as `aioavatar run` does).",
     )
     demo.add_argument(
-        "--duration", type=float, default=2.0, help="seconds to keep the session open"
+        "--duration",
+        type=positive_seconds,
+        default=2.0,
+        metavar="S",
+        help="seconds to keep the session open (default 2)",
     )
     demo.add_argument(
-        "--keep-alive-interval", type=float, default=0.5, help="seconds between keep-alives"
+        "--keep-alive-interval",
+        type=positive_seconds,
+        default=0.5,
+        metavar="S",
+        help="seconds between keep-alives (default 0.5)",
     )
     demo.set_defaults(command=command)
 
 
 def command(args: argparse.Namespace) -> int:
-    if args.duration <= 0 or args.keep_alive_interval <= 0:
-        print("aioavatar: --duration and --keep-alive-interval must be above 0", file=sys.stderr)
-        return 2
-    return anyio.run(_demo, args.duration, args.keep_alive_interval)
+    return run_interruptible(
+        lambda interrupts: _demo(interrupts, args.duration, args.keep_alive_interval)
+    )
 
 
 class _StepPrinter(logging.Handler):
@@ -53,9 +66,8 @@ class _StepPrinter(logging.Handler):
         print(f"  [{time.monotonic() - self._started:6.2f} s] {record.getMessage()}", flush=True)
 
 
-async def _demo(duration: float, keep_alive_interval: float) -> int:
-    from ..liveavatar import AvatarSession
-    from ..testing import LiveAvatarEmulator
+async def _demo(interrupts: Interrupts, duration: float, keep_alive_interval: float) -> int:
+    from ..testing import LiveAvatarEmulator  # aiohttp.web: loaded only when a command needs it
 
     started = time.monotonic()
     logger = logging.getLogger("aioavatar")
@@ -68,7 +80,8 @@ async def _demo(duration: float, keep_alive_interval: float) -> int:
             print(f"LiveAvatar emulator listening on {emulator.base_url}")
             print(
                 f"Opening a sandbox session for {duration:g} s "
-                f"(keep-alive every {keep_alive_interval:g} s):"
+                f"(keep-alive every {keep_alive_interval:g} s):",
+                flush=True,
             )
             session = AvatarSession(
                 DEMO_AVATAR_ID,
@@ -76,28 +89,43 @@ async def _demo(duration: float, keep_alive_interval: float) -> int:
                 base_url=emulator.base_url,
                 is_sandbox=True,
                 keep_alive_interval=keep_alive_interval,
+                end_reason_for=output_closed,
             )
-            async with session:
+
+            def on_started() -> None:
                 print(f"Session {session.session_id} is live")
                 print(f"  LiveKit URL: {session.info.livekit_url}")
                 print("  (a viewer joins the room with that URL and the session's client token)")
-                await anyio.sleep(duration)
-                print("Leaving the `async with` block: the SDK stops the session")
-            stats = session.statistics()
-            print(
-                f"Session ended with {session.end_reason.value if session.end_reason else '?'}; "
-                f"{stats.keep_alives_sent} keep-alives sent, {stats.keep_alives_failed} failed"
-            )
+                print("  (Ctrl-C stops it now)", flush=True)
+
+            held = await hold(session, interrupts, duration=duration, on_started=on_started)
+            if not held.started:
+                print("Interrupted before the session started: nothing to stop.")
+            else:
+                if held.ended_by_us:
+                    print("Left the `async with` block: the SDK stopped the session")
+                stats = session.statistics()
+                reason = session.end_reason.value if session.end_reason else "?"
+                print(
+                    f"Session ended with {reason}; "
+                    f"{stats.keep_alives_sent} keep-alives sent, {stats.keep_alives_failed} failed"
+                )
             print("What the emulator received:")
             for entry in emulator.journal:
                 print(
                     f"  {entry.method:4} {entry.path:28} auth={entry.auth or '-':8} "
                     f"-> {entry.status}"
                 )
-            recorded = emulator.sessions[session.session_id]
-            print(f"Emulator's record: state={recorded.state}, end_reason={recorded.end_reason}")
-            ok = recorded.end_reason == EndReason.USER_CLOSED
-            return 0 if ok else 1
+            status = exit_status(session, held, interrupts)
+            if held.started:
+                recorded = emulator.sessions[session.session_id]
+                print(
+                    f"Emulator's record: state={recorded.state}, end_reason={recorded.end_reason}",
+                    flush=True,
+                )
+                if status == EXIT_OK and recorded.end_reason != EndReason.USER_CLOSED:
+                    status = EXIT_FAILURE
+            return status
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)

@@ -2,27 +2,37 @@
 
 The cure for sessions leaked by other programs: ``reap`` stops every active session (older than
 ``--older-than``) after asking, so they stop burning credits and count against the concurrency limit.
+
+Kaltura (``--provider kaltura``) has no call that lists or reads sessions, and its end needs the
+session's own token: ``sessions stop ID --provider kaltura`` ends a session whose token you hold
+(``--token`` or ``KALTURA_AVATAR_SESSION_TOKEN``); ``list``, ``get`` and ``reap`` say they cannot.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._enums import EndReason, SessionType
-from ..exceptions import AvatarError
-from ..liveavatar import LiveAvatarClient, SessionEntry
+from .. import AvatarError, EndReason, LiveAvatarClient, SessionEntry, SessionType
+from .clients import kaltura_client, liveavatar_client
 from .common import (
     EXIT_FAILURE,
     EXIT_OK,
+    KALTURA,
+    KALTURA_BASE_URL_ENV,
+    KALTURA_TOKEN_ENV,
+    LIVEAVATAR,
+    PROVIDERS,
     UsageError,
+    add_api_key_option,
     add_connection_options,
+    add_region_option,
     end_reason,
-    liveavatar_client,
     positive_seconds,
     print_json,
     session_id,
@@ -41,9 +51,10 @@ _MAX_PAGES = 100
 def add_parser(commands: Commands) -> None:
     sessions = commands.add_parser(
         "sessions",
-        help="list, inspect and stop the account's LiveAvatar sessions",
-        description="List, inspect and stop the account's LiveAvatar sessions "
-        "(API key from LIVEAVATAR_API_KEY).",
+        help="list, inspect and stop the account's LiveAvatar sessions (Kaltura: stop one)",
+        description="List, inspect and stop the account's LiveAvatar sessions (API key from "
+        "LIVEAVATAR_API_KEY or --api-key). Kaltura's API can neither list nor read sessions: "
+        "with --provider kaltura only `stop` works, with the session's own token.",
     )
     actions = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -66,16 +77,31 @@ def add_parser(commands: Commands) -> None:
     _add_common(get)
     get.set_defaults(command=_get)
 
-    stop = actions.add_parser("stop", help="stop one session")
-    stop.add_argument("session_id", type=session_id, metavar="SESSION_ID")
+    stop = actions.add_parser(
+        "stop",
+        help="stop one session",
+        description="Stop one session. LiveAvatar: any session of the account, with --reason. "
+        f"Kaltura (--provider kaltura): a session whose own token you hold ({KALTURA_TOKEN_ENV} or "
+        "--token); Kaltura's end takes no reason.",
+    )
+    stop.add_argument(
+        "session_id", metavar="SESSION_ID", help="a UUID for LiveAvatar, Kaltura's id for Kaltura"
+    )
     stop.add_argument(
         "--reason",
         type=end_reason,
-        default=EndReason.USER_CLOSED,
         metavar="R",
-        help="the end reason sent with the stop (default USER_CLOSED)",
+        help="the end reason sent with the stop, any case (default USER_CLOSED; LiveAvatar only)",
     )
-    _add_common(stop)
+    kaltura = stop.add_argument_group("Kaltura only")
+    kaltura.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help=f"the session's own token, which its creator received (default: ${KALTURA_TOKEN_ENV}; "
+        "flags are visible to other local users in `ps`: prefer the variable)",
+    )
+    add_region_option(kaltura)
+    _add_common(stop, kaltura=True)
     stop.set_defaults(command=_stop)
 
     reap = actions.add_parser(
@@ -104,9 +130,31 @@ def add_parser(commands: Commands) -> None:
     reap.set_defaults(command=_reap)
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, kaltura: bool = False) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (fields in the README)")
-    add_connection_options(parser)
+    parser.add_argument(
+        "--provider",
+        type=str.lower,
+        choices=PROVIDERS,
+        default=LIVEAVATAR,
+        help="whose sessions (default liveavatar; Kaltura's API can only end one: `stop`)",
+    )
+    add_api_key_option(parser)
+    kaltura_url = f"; Kaltura: ${KALTURA_BASE_URL_ENV}, else --region's" if kaltura else ""
+    add_connection_options(
+        parser,
+        base_url_help="the API root (default: $LIVEAVATAR_BASE_URL, else https://api.liveavatar.com"
+        f"{kaltura_url}); point it at `aioavatar emulator` to try commands without an account",
+    )
+
+
+def _liveavatar_only(args: argparse.Namespace) -> None:
+    """Refuse ``--provider kaltura`` for what Kaltura's API cannot do, in one line."""
+    if args.provider == KALTURA:
+        raise UsageError(
+            f"Kaltura's API cannot list or read sessions, so `sessions {args.action}` is for "
+            "LiveAvatar only; `sessions stop ID --provider kaltura` ends a session whose token you hold"
+        )
 
 
 def _positive_int(value: str) -> int:
@@ -192,6 +240,7 @@ async def _read_sessions(
 
 
 def _list(args: argparse.Namespace) -> int:
+    _liveavatar_only(args)
     kind = SessionType.HISTORIC if args.historic else SessionType.ACTIVE
 
     async def main() -> tuple[int, list[SessionEntry]]:
@@ -213,6 +262,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _get(args: argparse.Namespace) -> int:
+    _liveavatar_only(args)
+
     async def main() -> SessionEntry:
         async with liveavatar_client(args) as client:
             return await client.get_session(args.session_id)
@@ -229,17 +280,56 @@ def _get(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    if args.provider == KALTURA:
+        return _stop_kaltura(args)
+    if args.token is not None or args.region is not None:
+        raise UsageError("--token and --region are for --provider kaltura only")
+    try:
+        session_id(args.session_id)
+    except argparse.ArgumentTypeError as exc:  # a usage error before anything is sent
+        raise UsageError(str(exc)) from None
+    reason = args.reason or EndReason.USER_CLOSED
+    client = liveavatar_client(args)
+
     async def main() -> bool:
-        async with liveavatar_client(args) as client:
-            return await client.stop_session(args.session_id, reason=args.reason)
+        async with client:
+            return await client.stop_session(args.session_id, reason=reason)
 
     stopped = anyio.run(main)
     if args.json:
-        print_json({"id": args.session_id, "reason": args.reason.value, "stopped": stopped})
+        print_json({"id": args.session_id, "reason": reason.value, "stopped": stopped})
     elif stopped:
-        print(f"Stopped session {args.session_id} ({args.reason.value}).")
+        print(f"Stopped session {args.session_id} ({reason.value}).")
     else:
         print(f"Session {args.session_id} had already ended (or never existed): nothing to stop.")
+    return EXIT_OK
+
+
+def _stop_kaltura(args: argparse.Namespace) -> int:
+    """End a Kaltura session with its own token (Kaltura's end takes no reason)."""
+    if args.reason is not None:
+        raise UsageError("Kaltura's end takes no reason: drop --reason")
+    if args.api_key is not None:
+        raise UsageError("--api-key is for LiveAvatar: a Kaltura session is ended with its token")
+    token = (args.token or os.environ.get(KALTURA_TOKEN_ENV, "")).strip()
+    if not token:
+        raise UsageError(
+            f"ending a Kaltura session needs its own token: set {KALTURA_TOKEN_ENV} to the token "
+            "its creator received (or pass --token)"
+        )
+    client = kaltura_client(args, None)
+
+    async def main() -> bool:
+        async with client:
+            return await client.end_session(args.session_id, token=token)
+
+    stopped = anyio.run(main)
+    if args.json:
+        print_json({"id": args.session_id, "reason": None, "stopped": stopped})
+    elif stopped:
+        print(f"Ended Kaltura session {args.session_id}.")
+    else:
+        print(f"Kaltura session {args.session_id} had already ended: nothing to end.")
     return EXIT_OK
 
 
@@ -312,6 +402,7 @@ async def _stop_each(
 
 
 def _reap(args: argparse.Namespace) -> int:
+    _liveavatar_only(args)
     client = liveavatar_client(args)  # a user error (no key, bad URL) surfaces before any I/O
 
     async def find() -> list[SessionEntry]:
