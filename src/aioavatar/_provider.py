@@ -33,9 +33,9 @@ from ._transport import (
     Timeout,
     Transport,
     check_base_url,
-    sent_credentials,
 )
 from ._validation import check_credential, check_seconds
+from ._wire import sent_credentials
 from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
 
 __all__ = [

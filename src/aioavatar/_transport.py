@@ -10,13 +10,10 @@ import asyncio
 import ipaddress
 import json as jsonlib
 import logging
-import re
 import time
-import zlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -26,13 +23,24 @@ import attrs
 from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
-from ._secret import Secret, mask_text
+from ._secret import Secret
 from ._validation import check_int, instance_of, optional, seconds_in
 from ._version import __version__
+from ._wire import (
+    IDEMPOTENT,
+    MIN_SCRUBBED_LENGTH,
+    failure_kind,
+    map_aiohttp_errors,
+    may_be_resent_by_aiohttp,
+    no_hidden_resend,
+    read_body,
+    request_id,
+    sent_credentials,
+    stale_connection,
+)
 from .exceptions import (
     ConfigurationError,
     RateLimitedError,
-    RequestTimeout,
     TransportError,
 )
 
@@ -42,7 +50,6 @@ __all__ = [
     "Transport",
     "check_base_url",
     "require_asyncio",
-    "sent_credentials",
     "timeout_field",
 ]
 
@@ -55,10 +62,6 @@ MAX_CONNECTION_LIMIT = 10_000
 MIN_TIMEOUT = 0.001
 MAX_TIMEOUT = 3600.0
 USER_AGENT = f"aioavatar/{__version__}"
-# Request headers that carry credentials (the API's own and Kaltura's "KS <ks>").
-_CREDENTIAL_HEADERS = ("X-API-KEY", "Authorization")
-# A sent credential shorter than this is not masked out of answers (it could match innocent text).
-_MIN_SCRUBBED_LENGTH = 8
 
 
 @attrs.frozen
@@ -152,127 +155,6 @@ def require_asyncio() -> None:
         ) from None
 
 
-class _SendFailed(aiohttp.ClientError):
-    """A send that failed on an established connection, carried past aiohttp's own resend.
-
-    aiohttp resends an idempotent request (GET) once by itself when the connection drops; that doubled
-    every attempt of ours. Raised from a request middleware as a plain ``ClientError``, the failure is
-    not resent by aiohttp and reaches our retry loop, which alone decides (``original`` is the error).
-    """
-
-    def __init__(self, original: aiohttp.ClientError) -> None:
-        super().__init__(type(original).__name__)
-        self.original = original
-
-
-async def _no_hidden_resend(
-    request: aiohttp.ClientRequest,
-    handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
-) -> aiohttp.ClientResponse:
-    try:
-        return await handler(request)
-    except aiohttp.ClientConnectorError:
-        raise  # never sent: aiohttp does not resend it either
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-        raise _SendFailed(exc) from exc
-
-
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-
-
-@contextmanager
-def _map_aiohttp_errors(method: str, path: str, url: str, timeout: Timeout) -> Iterator[None]:
-    """Translate aiohttp and timeout errors into the public tree.
-
-    Messages are built from plain fields on purpose: the ``repr`` of some aiohttp errors holds the
-    request's headers, and with them the credentials.
-    """
-    try:
-        try:
-            yield
-        except _SendFailed as wrapped:
-            raise wrapped.original from None
-    except TimeoutError as exc:  # asyncio's timeout and aiohttp's ServerTimeoutError alike
-        raise RequestTimeout(
-            f"no answer within {timeout.total:g} s",
-            method=method,
-            path=path,
-            url=url,
-            # No connection in time (the pool wait included): the request never left.
-            sent=not isinstance(exc, aiohttp.ConnectionTimeoutError),
-        ) from exc
-    except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
-        raise TransportError(
-            f"cannot connect to {exc.host}:{exc.port}: {reason}",
-            method=method,
-            path=path,
-            url=url,
-            sent=False,
-        ) from exc
-    except aiohttp.ServerDisconnectedError as exc:
-        raise TransportError(
-            "the server closed the connection without answering", method=method, path=path, url=url
-        ) from exc
-    except aiohttp.ClientPayloadError as exc:
-        raise TransportError("the answer was cut short", method=method, path=path, url=url) from exc
-    except aiohttp.ClientResponseError as exc:  # an answer aiohttp could not parse
-        _forget_credentials(exc)
-        detail = exc.message.strip().splitlines()[0] if exc.message.strip() else "no detail"
-        raise TransportError(
-            f"the answer could not be parsed ({detail})", method=method, path=path, url=url
-        ) from exc
-    except aiohttp.ClientError as exc:
-        raise TransportError(type(exc).__name__, method=method, path=path, url=url) from exc
-
-
-def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
-    """Drop the credential headers from the request an aiohttp error remembers: its ``repr`` (and its
-    ``args``) show every request header, and the error stays reachable as our error's ``__cause__``."""
-    info = exc.request_info
-    headers = info.headers.copy()
-    for name in _CREDENTIAL_HEADERS:
-        headers.popall(name, None)
-    exc.request_info = info._replace(headers=type(info.headers)(headers))
-    exc.args = (exc.request_info, exc.history)
-
-
-def sent_credentials(headers: Mapping[str, str]) -> list[str]:
-    """The credential values a request carries (the token of ``Authorization: <scheme> <token>``)."""
-    found: list[str] = []
-    for name, value in headers.items():
-        if name in _CREDENTIAL_HEADERS or name.lower() in _CREDENTIAL_HEADER_KEYS:
-            scheme, _, credential = value.strip().partition(" ")
-            # "Bearer <token>" and "KS <ks>" give the token; X-API-KEY's value is the key itself.
-            candidate = credential.strip() or scheme
-            if len(candidate) >= _MIN_SCRUBBED_LENGTH:
-                found.append(candidate)
-    return found
-
-
-_CREDENTIAL_HEADER_KEYS = frozenset(name.lower() for name in _CREDENTIAL_HEADERS)
-
-
-def _failure_kind(exc: TransportError) -> str:
-    """What went wrong, for a log line: ``timeout`` or the aiohttp error's class name, never its text."""
-    if isinstance(exc, RequestTimeout):
-        return "timeout"
-    return type(exc.__cause__ or exc).__name__
-
-
-def _stale_connection(exc: TransportError) -> bool:
-    """Whether the server had closed the connection before answering (a stale pooled one, typically)."""
-    return isinstance(exc.__cause__, aiohttp.ServerDisconnectedError)
-
-
-def _may_be_resent_by_aiohttp(exc: TransportError) -> bool:
-    """Whether aiohttp may already have resent this idempotent request once by itself (it does so on
-    a dropped connection, unless our middleware stopped it: see ``_no_hidden_resend``)."""
-    return isinstance(
-        exc.__cause__, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError
-    ) and not (isinstance(exc.__cause__, aiohttp.ClientConnectorError))
-
-
 class Transport:
     """One HTTP connection pool, borrowed or owned, and the retry loop around single requests.
 
@@ -305,7 +187,7 @@ class Transport:
         self.credentials = tuple(
             c.get_secret_value()
             for c in credentials
-            if len(c.get_secret_value()) >= _MIN_SCRUBBED_LENGTH
+            if len(c.get_secret_value()) >= MIN_SCRUBBED_LENGTH
         )
         self._budget_warned = False
         self.max_response_size = check_int(
@@ -335,7 +217,7 @@ class Transport:
                 connector=aiohttp.TCPConnector(limit=self._connection_limit),
                 headers={"User-Agent": USER_AGENT},
                 auto_decompress=False,
-                middlewares=(_no_hidden_resend,),
+                middlewares=(no_hidden_resend,),
             )
             self._owns_session = True
         return self
@@ -399,7 +281,7 @@ class Transport:
         # Requests that may have reached the server, against the policy's retries + 1. On a borrowed
         # session (which keeps its own middlewares, so ours cannot switch aiohttp's resend off) one
         # attempt of an idempotent request may be two requests: it is counted as such.
-        resent_by_aiohttp = self._borrowed and method in _IDEMPOTENT
+        resent_by_aiohttp = self._borrowed and method in IDEMPOTENT
         per_attempt = 2 if resent_by_aiohttp else 1
         sent = 0
         attempt = 0
@@ -412,10 +294,10 @@ class Transport:
                     method, path, send_headers, data, params, timeout, credentials
                 )
             except TransportError as exc:
-                sent += 2 if resent_by_aiohttp and _may_be_resent_by_aiohttp(exc) else 1
+                sent += 2 if resent_by_aiohttp and may_be_resent_by_aiohttp(exc) else 1
                 if (
                     retry is Retry.ALWAYS
-                    and _stale_connection(exc)
+                    and stale_connection(exc)
                     and not stale_retried
                     and sent + per_attempt <= policy.retries + 1
                 ):
@@ -429,7 +311,7 @@ class Transport:
                 if allowed and self._may_retry(
                     policy, sent + per_attempt, delay, deadline, budgeted
                 ):
-                    _log_retry(method, path, attempt, _failure_kind(exc), delay)
+                    _log_retry(method, path, attempt, failure_kind(exc), delay)
                     await anyio.sleep(delay)
                     continue
                 raise
@@ -501,7 +383,7 @@ class Transport:
         credentials: tuple[str, ...],
     ) -> RawResponse:
         url = self.base_url + path
-        with _map_aiohttp_errors(method, path, url, timeout):
+        with map_aiohttp_errors(method, path, url, timeout.total):
             async with self.http_session.request(
                 method,
                 url,
@@ -512,7 +394,7 @@ class Transport:
                 allow_redirects=False,  # never carry credentials to another host
                 auto_decompress=False,  # decompressed by _read_body, within the cap
             ) as resp:
-                body, problem = await self._read_body(resp)
+                body, problem = await read_body(resp, self.max_response_size)
                 status = resp.status
                 resp_headers = resp.headers
         return RawResponse(
@@ -523,86 +405,11 @@ class Transport:
             body=body,
             body_problem=problem,
             content_type=resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
-            request_id=_request_id(resp_headers.get("X-Request-Id"), credentials),
+            request_id=request_id(resp_headers.get("X-Request-Id"), credentials),
             retry_after=resp_headers.get("Retry-After"),
             location=resp_headers.get("Location"),
             credentials=credentials,
         )
-
-    async def _read_body(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
-        """The answer's body decoded from its content encoding, never more than the cap on the wire or
-        once inflated (a small gzip bomb stops one byte past the cap); or ``b""`` and what is wrong
-        with it. A body that cannot be read is the protocol's business: a call that needs no data (a
-        stop answered 200) succeeds all the same."""
-        cap = self.max_response_size
-        if resp.content_length is not None:
-            if resp.content_length > cap:
-                resp.close()  # never read it: close rather than drain into the pool
-                return b"", _too_big(cap)
-            wire = await resp.read()  # the parser stops at Content-Length: within the cap
-        else:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in resp.content.iter_chunked(64 * 1024):
-                size += len(chunk)
-                if size > cap:
-                    resp.close()  # do not drain the rest into the pool
-                    return b"", _too_big(cap)
-                chunks.append(chunk)
-            wire = b"".join(chunks)
-        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-        if encoding in ("", "identity"):
-            return wire, None
-        return _inflate(wire, encoding, cap)
-
-
-def _inflate(wire: bytes, encoding: str, cap: int) -> tuple[bytes, str | None]:
-    """``wire`` decompressed (gzip, several members included, or deflate), stopping one byte past
-    ``cap``; or ``b""`` and why it cannot be read (too big once inflated, corrupt, cut short, or an
-    encoding aioavatar does not read: it asks for ``identity``)."""
-    if encoding in ("gzip", "x-gzip"):
-        wbits = 16 + zlib.MAX_WBITS
-    elif encoding == "deflate":
-        wbits = zlib.MAX_WBITS if wire[:1] == b"\x78" else -zlib.MAX_WBITS  # zlib-wrapped or raw
-    else:
-        return b"", (
-            f"the answer is encoded as {encoding[:40]!r}, which aioavatar does not read "
-            "(it asks for identity; gzip and deflate are accepted)"
-        )
-    body = bytearray()
-    data = wire
-    while True:
-        inflater = zlib.decompressobj(wbits)
-        try:
-            body += inflater.decompress(data, cap + 1 - len(body))
-        except zlib.error:
-            return b"", f"the {encoding} answer is corrupt"
-        if len(body) > cap or inflater.unconsumed_tail:
-            return b"", _too_big(cap, inflated=True)
-        if not inflater.eof:
-            return b"", f"the {encoding} answer was cut short"
-        data = inflater.unused_data
-        if not data:
-            return bytes(body), None
-        if wbits < 0 or data[:2] != b"\x1f\x8b":
-            return b"", f"the {encoding} answer has trailing data"
-        # Another gzip member follows: inflated into the same body, within the same cap.
-
-
-def _too_big(cap: int, *, inflated: bool = False) -> str:
-    what = "once decompressed " if inflated else ""
-    return f"the answer is {what}larger than the {cap} byte cap"
-
-
-_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def _request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
-    """The server's request id when it looks like one (an echo of anything else is dropped), with the
-    request's credentials masked (a server may echo one as its "id")."""
-    if value is None or _REQUEST_ID.fullmatch(value) is None:
-        return None
-    return mask_text(value, credentials)
 
 
 def _log_retry(method: str, path: str, attempt: int, why: str, delay: float) -> None:
