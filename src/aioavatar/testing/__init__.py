@@ -18,18 +18,16 @@
 Run it standalone with ``python -m aioavatar.testing --port 8000``.
 """
 
-from aioavatar.testing._kaltura import KalturaEmulatedSession, KalturaEmulator, KalturaTurn
-from aioavatar.testing._liveavatar import (
+from ._faults import Fault
+from ._kaltura import KalturaEmulatedSession, KalturaEmulator, KalturaTurn
+from ._liveavatar import (
     EmulatedSession,
-    Fault,
-    LiveAvatarEmulator,
-    RecordedRequest,
-)
-from aioavatar.testing._liveavatar_ws import (
     LiteSocketEmulator,
+    LiveAvatarEmulator,
     RecordedHandshake,
     RecordedMessage,
 )
+from ._server import RecordedRequest
 
 __all__ = [
     "EmulatedSession",

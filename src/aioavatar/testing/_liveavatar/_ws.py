@@ -1,4 +1,5 @@
-"""The LITE-mode WebSocket of :class:`~aioavatar.testing.LiveAvatarEmulator`, at the ``ws_url`` it hands out.
+"""The LITE-mode WebSocket of :class:`~aioavatar.testing.LiveAvatarEmulator`, at the ``ws_url`` it hands
+out.
 
 Reached as ``emulator.ws`` (a :class:`LiteSocketEmulator`). Like the REST emulator it checks messages on
 its own (hand-written, no SDK models), records what it received, and has controls for tests:
@@ -30,14 +31,14 @@ import math
 import time
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import anyio
 import attrs
 from aiohttp import WSCloseCode, WSMsgType, web
 
-if TYPE_CHECKING:
-    from aioavatar.testing._liveavatar import LiveAvatarEmulator
+from ._state import LiveAvatarState
+from ._validation import parse_uuid
 
 __all__ = ["LiteSocketEmulator", "RecordedHandshake", "RecordedMessage"]
 
@@ -137,8 +138,9 @@ class LiteSocketEmulator:
     :meth:`drop`, :meth:`refuse` and :meth:`send`.
     """
 
-    def __init__(self, emulator: LiveAvatarEmulator) -> None:
-        self._emulator = emulator
+    def __init__(self, state: LiveAvatarState) -> None:
+        self._state = state
+        state.on_end.append(self.session_ended)
         self.connect_delay: float = 0.05
         self.time_scale: float = 1.0
         self.max_message_size: int = 1_000_000
@@ -238,10 +240,8 @@ class LiteSocketEmulator:
         at = time.monotonic()
         raw_id = request.match_info["session_id"]
         credentials = "X-API-KEY" in request.headers or "Authorization" in request.headers
-        session_id = _parse_uuid(raw_id) or raw_id
-        emulator = self._emulator
-        emulator._enforce_timers()
-        session = emulator.sessions.get(session_id)
+        session_id = parse_uuid(raw_id) or raw_id
+        session = self._state.live(session_id)
         status, message = 101, ""
         if self._refusals:
             status, message = self._refusals.popleft(), "injected fault"
@@ -286,21 +286,21 @@ class LiteSocketEmulator:
                 return
         self._sent.append((socket.session_id, socket.number, message))
 
-    async def _state(self, socket: _Socket, state: str) -> None:
+    async def _session_state(self, socket: _Socket, state: str) -> None:
         await self._send(socket, {"type": "session.state_updated", "state": state})
 
     async def _greet(self, socket: _Socket) -> None:
-        await self._state(socket, "connecting")
+        await self._session_state(socket, "connecting")
         if math.isinf(self.connect_delay):
             await anyio.sleep_forever()
         await anyio.sleep(self.connect_delay)
         socket.connected = True
-        await self._state(socket, "connected")
+        await self._session_state(socket, "connected")
 
     async def _watch_end(self, socket: _Socket) -> None:
         await socket.ended.wait()
         socket.connected = False
-        await self._state(socket, "closed")
+        await self._session_state(socket, "closed")
         with anyio.move_on_after(_CLOSE_TIMEOUT):
             await socket.ws.close(code=WSCloseCode.OK, message=b"session ended")
 
@@ -368,9 +368,7 @@ class LiteSocketEmulator:
         elif kind == "agent.stop_listening":
             await self._send(socket, {"type": "agent.state_updated", "state": "idle"})
         elif kind == "session.keep_alive":
-            session = self._emulator.sessions[socket.session_id]
-            if session.state == "started":
-                session.last_activity = session.updated_at = time.monotonic()
+            self._state.touch(self._state.sessions[socket.session_id])
         else:
             await self._error(socket, f"unknown message type {kind!r}", event_id)
 
@@ -436,10 +434,3 @@ class LiteSocketEmulator:
 
 def _speech_event(kind: str, speech: _Speech) -> dict[str, Any]:
     return {"type": kind, "event_id": speech.event_id, "task": {"id": speech.task_id}}
-
-
-def _parse_uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
