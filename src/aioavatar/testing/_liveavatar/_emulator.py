@@ -28,9 +28,16 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         port: the port to listen on, ``0`` for any free one.
         idle_timeout: how long a started session lives without keep-alive (the real API: 300 s).
         sandbox_max_duration: the cap of sandbox sessions (the real API: about 60 s).
+        time_scale: how long LITE audio takes to play, relative to its duration (``0.1``: ten
+            times faster than real time, ``0``: at once); also ``ws.time_scale``.
+        connect_delay: seconds between a LITE socket's ``connecting`` and ``connected``
+            (``math.inf``: never); also ``ws.connect_delay``.
+        max_message_size: LITE frames this long or longer close the socket with 1009 (the real
+            server: 1 MB); also ``ws.max_message_size``.
 
     Raises:
-        ValueError: an empty ``api_key`` or a duration that is not above 0.
+        ValueError: an empty ``api_key``, a duration or size that is not above 0, or a negative
+            ``time_scale`` or ``connect_delay``.
 
     Inspect what happened through :attr:`journal` (every request, in arrival order, once answered),
     :meth:`requests`, :meth:`stop_reasons` and :attr:`sessions`; make the next calls of an endpoint
@@ -67,19 +74,33 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         port: int = 0,
         idle_timeout: float = 300.0,
         sandbox_max_duration: float = 60.0,
+        time_scale: float = 1.0,
+        connect_delay: float = 0.05,
+        max_message_size: int = 1_000_000,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
-        if idle_timeout <= 0:
-            raise ValueError("idle_timeout must be > 0")
-        if sandbox_max_duration <= 0:
-            raise ValueError("sandbox_max_duration must be > 0")
+        for name, value in [
+            ("idle_timeout", idle_timeout),
+            ("sandbox_max_duration", sandbox_max_duration),
+            ("max_message_size", max_message_size),
+        ]:
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0")
+        for name, value in [("time_scale", time_scale), ("connect_delay", connect_delay)]:
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0")
         self._state = LiveAvatarState(
             api_key=api_key,
             idle_timeout=float(idle_timeout),
             sandbox_max_duration=float(sandbox_max_duration),
         )
-        self.ws = LiteSocketEmulator(self._state)
+        self.ws = LiteSocketEmulator(
+            self._state,
+            connect_delay=connect_delay,
+            time_scale=time_scale,
+            max_message_size=max_message_size,
+        )
         """The LITE WebSocket served at each LITE session's ``ws_url``: settings, journal, controls."""
         super().__init__(LiveAvatarApi(self._state, self.ws), host=host, port=port)
 

@@ -128,7 +128,7 @@ class _Socket:
 class LiteSocketEmulator:
     """The LITE WebSocket of a :class:`~aioavatar.testing.LiveAvatarEmulator` (``emulator.ws``).
 
-    Settings (change them before the socket connects):
+    Settings (given to the emulator's constructor; change them here before the socket connects):
 
     * ``connect_delay``: seconds between ``connecting`` and ``connected`` (``math.inf``: never).
     * ``time_scale``: how long audio takes to play, relative to its duration (``0.1``: ten times faster).
@@ -138,12 +138,19 @@ class LiteSocketEmulator:
     :meth:`drop`, :meth:`refuse` and :meth:`send`.
     """
 
-    def __init__(self, state: LiveAvatarState) -> None:
+    def __init__(
+        self,
+        state: LiveAvatarState,
+        *,
+        connect_delay: float = 0.05,
+        time_scale: float = 1.0,
+        max_message_size: int = 1_000_000,
+    ) -> None:
         self._state = state
         state.on_end.append(self.session_ended)
-        self.connect_delay: float = 0.05
-        self.time_scale: float = 1.0
-        self.max_message_size: int = 1_000_000
+        self.connect_delay = connect_delay
+        self.time_scale = time_scale
+        self.max_message_size = max_message_size
         self.journal: list[RecordedMessage] = []
         """Every frame received, on every session's sockets, in arrival order."""
         self.handshakes: list[RecordedHandshake] = []
