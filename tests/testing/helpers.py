@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import aiohttp
@@ -21,12 +24,15 @@ __all__ = [
     "CONTEXT",
     "JWT",
     "KEY",
+    "LiteSocket",
     "OTHER_AVATAR",
     "Reply",
     "Served",
     "bearer",
     "call",
     "create",
+    "lite_socket",
+    "pcm_b64",
     "ok",
     "start",
     "wait_until",
@@ -127,3 +133,61 @@ async def wait_until(condition: Callable[[], bool], *, within: float = 5.0) -> N
     with anyio.fail_after(within):
         while not condition():  # noqa: ASYNC110 - polls state that has no event to wait on
             await anyio.sleep(0.005)
+
+
+def pcm_b64(seconds: float) -> str:
+    """``seconds`` of PCM 16-bit mono 24 kHz (a quiet tone), base64 as ``agent.speak`` carries it."""
+    return base64.b64encode(b"\x01\x00" * round(seconds * 24_000)).decode("ascii")
+
+
+@attrs.define
+class LiteSocket:
+    """A raw LITE WebSocket client: sends exactly the frames a test gives, keeps every server message
+    with its arrival time on the ``time.monotonic()`` clock."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    received: list[tuple[float, dict[str, Any]]] = attrs.field(factory=list)
+
+    async def send(self, *frames: dict[str, Any] | str) -> None:
+        """Send each frame: a dict as JSON text, a string as is."""
+        for frame in frames:
+            await self.ws.send_str(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        """The messages of one ``type`` received so far."""
+        return [m for _, m in self.received if m.get("type") == kind]
+
+    def at(self, kind: str, index: int = 0) -> float:
+        """When the ``index``-th message of ``kind`` arrived."""
+        return [t for t, m in self.received if m.get("type") == kind][index]
+
+    def types(self) -> list[str]:
+        """The ``type`` of every message received, in order."""
+        return [str(m.get("type")) for _, m in self.received]
+
+    async def until(self, condition: Callable[[], bool], *, within: float = 10.0) -> None:
+        """Read messages until ``condition()`` holds."""
+        with anyio.fail_after(within):
+            while not condition():
+                message = await self.ws.receive()
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    raise AssertionError(f"the socket closed: {message.type} {message.data}")
+                self.received.append((time.monotonic(), json.loads(message.data)))
+
+    async def connected(self) -> None:
+        """Read until the server says ``connected``."""
+        await self.until(
+            lambda: any(m.get("state") == "connected" for m in self.of("session.state_updated"))
+        )
+
+
+@asynccontextmanager
+async def lite_socket(
+    http: aiohttp.ClientSession, ws_url: str, *, wait_connected: bool = True
+) -> AsyncIterator[LiteSocket]:
+    """Open ``ws_url`` with no credential (as clients do) and, by default, wait for ``connected``."""
+    async with http.ws_connect(ws_url, heartbeat=None) as ws:
+        socket = LiteSocket(ws)
+        if wait_connected:
+            await socket.connected()
+        yield socket

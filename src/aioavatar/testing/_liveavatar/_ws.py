@@ -7,14 +7,21 @@ its own (hand-written, no SDK models), records what it received, and has control
 * On connect it sends ``session.state_updated`` ``connecting``, then ``connected`` after
   :attr:`~LiteSocketEmulator.connect_delay` seconds (``math.inf``: never). Messages that arrive before
   ``connected`` are dropped, as the real server does, and journaled with ``dropped=True``.
-* ``agent.speak`` chunks of one ``event_id`` make one utterance. Utterances play one after another:
-  ``agent.speak_started`` when one begins, ``agent.speak_ended`` once its audio has played (its duration
-  times :attr:`~LiteSocketEmulator.time_scale`) and ``agent.speak_end`` has arrived; without
-  ``agent.speak_end`` the avatar waits for more audio, as the real one never returns to listening.
-* ``agent.interrupt`` ends the playing utterance with ``agent.speak_interrupted`` and drops the queued
-  ones; later chunks of a dropped ``event_id`` are ignored.
-* ``agent.start_listening`` / ``agent.stop_listening`` answer ``agent.state_updated`` ``listening`` /
-  ``idle``; ``session.keep_alive`` resets the session's idle timer (nothing else does).
+* ``agent.speak`` audio plays from the avatar's queue as the real avatar plays it, with
+  ``agent.speak_started`` / ``agent.speak_ended`` per utterance and ``agent.state_updated`` as the agent
+  goes ``talking`` / ``listening`` / ``idle``: see :mod:`._speech` for the rules (an utterance runs from
+  its first chunk to ``agent.speak_end``, whatever the chunks' ``event_id``; playing takes the audio's
+  duration times :attr:`~LiteSocketEmulator.time_scale`). ``agent.interrupt`` cuts it short;
+  ``agent.start_listening`` / ``agent.stop_listening`` set the listening pose.
+* ``event_id`` is optional on every client message. The reference marks it required on ``agent.speak``,
+  but GetStream's plugin sends ``agent.speak`` and ``agent.speak_end`` without one and its audio plays:
+  where the sources disagree the emulator accepts. A ``start`` frame (``{"type": "start", "encoding":
+  "pcm_s16le", "sample_rate": 24000, "channels": 1}``, sent on connect by the official Python starter and
+  GetStream's plugin) is accepted and answered with nothing.
+* Any frame a client sends counts as activity and restarts the session's idle window, not only
+  ``session.keep_alive``. Assumed, not documented: the livekit plugin resets its keep-alive timer on
+  every send, so a session that talks without pause sends no keep-alive, and live sessions driven by it
+  do not end with ``IDLE_TIMEOUT``.
 * A message of :attr:`~LiteSocketEmulator.max_message_size` bytes or more closes the socket with 1009; an
   unknown type, bad JSON, a binary frame or audio that is not base64 of 16-bit PCM gets an ``error`` event.
 * When the session ends (stop, idle timeout, maximum duration, ``end_session``) the server sends
@@ -29,7 +36,6 @@ import binascii
 import json
 import math
 import time
-import uuid
 from collections import deque
 from typing import Any, Final
 
@@ -37,15 +43,17 @@ import anyio
 import attrs
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ._speech import Avatar
 from ._state import LiveAvatarState
 from ._validation import parse_uuid
 
 __all__ = ["LiteSocketEmulator", "RecordedHandshake", "RecordedMessage"]
 
-_BYTES_PER_SECOND: Final = 24_000 * 2  # PCM 16-bit mono 24 kHz
 _HARD_FRAME_LIMIT: Final = 16 * 1024 * 1024  # aiohttp's own cap, far above the emulated limit
 _CLOSE_TIMEOUT: Final = 1.0
 _INVALID: Final = "invalid_request_error"
+# Accepted and answered with nothing: activity alone (keep-alive) or a format announcement (start).
+_SILENT: Final = frozenset({"session.keep_alive", "start"})
 
 
 @attrs.frozen(kw_only=True)
@@ -97,32 +105,15 @@ class RecordedHandshake:
 
 
 @attrs.define(eq=False)
-class _Speech:
-    event_id: str
-    task_id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
-    received: int = 0
-    end_received: bool = False
-    scope: anyio.CancelScope | None = None
-
-
-@attrs.define(eq=False)
 class _Socket:
     session_id: str
     number: int
     ws: web.WebSocketResponse
     request: web.Request
+    avatar: Avatar
     connected: bool = False
     ended: anyio.Event = attrs.field(factory=anyio.Event)
-    changed: anyio.Event = attrs.field(factory=anyio.Event)
     lock: anyio.Lock = attrs.field(factory=anyio.Lock)
-    queue: deque[_Speech] = attrs.field(factory=deque)
-    speeches: dict[str, _Speech] = attrs.field(factory=dict)
-    dead: set[str] = attrs.field(factory=set)
-    current: _Speech | None = None
-
-    def notify(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
 
 
 class LiteSocketEmulator:
@@ -267,12 +258,16 @@ class LiteSocketEmulator:
         await ws.prepare(request)
         number = self._counts.get(session_id, 0) + 1
         self._counts[session_id] = number
-        socket = _Socket(session_id=session_id, number=number, ws=ws, request=request)
+
+        async def send(message: dict[str, Any]) -> None:
+            await self._send(socket, message)
+
+        socket = _Socket(session_id, number, ws, request, Avatar(send, lambda: self.time_scale))
         self._sockets.setdefault(session_id, []).append(socket)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._greet, socket)
-                tg.start_soon(self._play, socket)
+                tg.start_soon(socket.avatar.play)
                 tg.start_soon(self._watch_end, socket)
                 await self._receive(socket)
                 tg.cancel_scope.cancel()
@@ -312,8 +307,10 @@ class LiteSocketEmulator:
             await socket.ws.close(code=WSCloseCode.OK, message=b"session ended")
 
     async def _receive(self, socket: _Socket) -> None:
+        session = self._state.sessions[socket.session_id]
         async for frame in socket.ws:
             at = time.monotonic()
+            self._state.touch(session, at)  # any client message is activity
             if frame.type is WSMsgType.TEXT:
                 text: str = frame.data
                 size = len(text.encode())
@@ -361,28 +358,21 @@ class LiteSocketEmulator:
         kind: str = message["type"]
         raw_id = message.get("event_id")
         event_id = raw_id if isinstance(raw_id, str) else None
+        avatar = socket.avatar
         if kind == "agent.speak":
             await self._speak(socket, message, event_id)
         elif kind == "agent.speak_end":
-            speech = socket.speeches.get(event_id or "")
-            if speech is not None:
-                speech.end_received = True
-                socket.notify()
+            avatar.end_audio()
         elif kind == "agent.interrupt":
-            await self._interrupt(socket)
+            await avatar.interrupt()
         elif kind == "agent.start_listening":
-            await self._send(socket, {"type": "agent.state_updated", "state": "listening"})
+            await avatar.start_listening()
         elif kind == "agent.stop_listening":
-            await self._send(socket, {"type": "agent.state_updated", "state": "idle"})
-        elif kind == "session.keep_alive":
-            self._state.touch(self._state.sessions[socket.session_id])
-        else:
+            await avatar.stop_listening()
+        elif kind not in _SILENT:
             await self._error(socket, f"unknown message type {kind!r}", event_id)
 
     async def _speak(self, socket: _Socket, message: dict[str, Any], event_id: str | None) -> None:
-        if event_id is None:
-            await self._error(socket, "agent.speak needs an event_id", None)
-            return
         try:
             audio = base64.b64decode(message.get("audio"), validate=True)  # type: ignore[arg-type]
         except (binascii.Error, TypeError, ValueError):
@@ -393,51 +383,4 @@ class LiteSocketEmulator:
                 socket, "audio must be 16-bit PCM (an even number of bytes)", event_id
             )
             return
-        if event_id in socket.dead:
-            return
-        speech = socket.speeches.get(event_id)
-        if speech is None:
-            speech = socket.speeches[event_id] = _Speech(event_id)
-            socket.queue.append(speech)
-        speech.received += len(audio)
-        socket.notify()
-
-    async def _interrupt(self, socket: _Socket) -> None:
-        for speech in socket.queue:
-            socket.dead.add(speech.event_id)
-            socket.speeches.pop(speech.event_id, None)
-        socket.queue.clear()
-        current = socket.current
-        if current is not None and current.scope is not None:
-            current.scope.cancel()
-            socket.dead.add(current.event_id)
-            socket.speeches.pop(current.event_id, None)
-            socket.current = None
-            await self._send(socket, _speech_event("agent.speak_interrupted", current))
-        socket.notify()
-
-    async def _play(self, socket: _Socket) -> None:
-        while True:
-            while not socket.queue:
-                await socket.changed.wait()
-            speech = socket.queue.popleft()
-            socket.current = speech
-            with anyio.CancelScope() as speech.scope:
-                await self._send(socket, _speech_event("agent.speak_started", speech))
-                played = 0
-                while True:
-                    if speech.received > played:
-                        fresh = speech.received - played
-                        await anyio.sleep(fresh / _BYTES_PER_SECOND * self.time_scale)
-                        played += fresh
-                    elif speech.end_received:
-                        break
-                    else:
-                        await socket.changed.wait()
-                socket.current = None
-                socket.speeches.pop(speech.event_id, None)
-                await self._send(socket, _speech_event("agent.speak_ended", speech))
-
-
-def _speech_event(kind: str, speech: _Speech) -> dict[str, Any]:
-    return {"type": kind, "event_id": speech.event_id, "task": {"id": speech.task_id}}
+        socket.avatar.add_audio(len(audio), event_id)
