@@ -107,8 +107,13 @@ async def test_fault_drop(http: aiohttp.ClientSession, emulator: LiveAvatarEmula
     assert record.session_id == session_id
     assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
     # The same client session still works afterwards.
-    ok(await call(http, emulator, "POST", "/v1/sessions/stop", headers=bearer(token)))
-    assert emulator.stop_reasons(session_id) == ["USER_CLOSED", "UNKNOWN"]
+    body = {"reason": "AGENT_HANG_UP"}
+    ok(
+        await call(
+            http, emulator, "POST", "/v1/sessions/stop", headers=bearer(token), json_body=body
+        )
+    )
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED", "AGENT_HANG_UP"]
 
 
 async def test_fault_apply(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:

@@ -3,7 +3,9 @@ and what the emulator records."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
 import uuid
 from typing import Any
@@ -96,7 +98,14 @@ async def test_start_full(http: aiohttp.ClientSession, emulator: LiveAvatarEmula
     session_id, token = await create(http, emulator)
     reply = await call(http, emulator, "POST", "/v1/sessions/start", headers=bearer(token))
     data = ok(reply, 201)
-    assert set(data) == {"session_id", "livekit_url", "livekit_client_token", "livekit_agent_token"}
+    assert set(data) == {
+        "session_id",
+        "livekit_url",
+        "livekit_client_token",
+        "livekit_agent_token",
+        "max_session_duration",
+    }
+    assert data["max_session_duration"] == 3600  # the tier's default: none was asked for
     assert data["session_id"] == session_id
     assert data["livekit_url"] == "wss://livekit.emulator.invalid"
     assert JWT.match(data["livekit_client_token"])
@@ -153,7 +162,8 @@ async def test_keep_alive(http: aiohttp.ClientSession, emulator: LiveAvatarEmula
 
 
 async def test_stop(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
-    """Stop ends the session with its reason (UNKNOWN by default); a second stop or keep-alive is 404."""
+    """Stop ends the session with its reason (UNKNOWN by default, USER_CLOSED with no body); a second
+    stop or keep-alive is 404."""
     session_id, token, _ = await start(http, emulator)
     reply = await call(
         http,
@@ -176,14 +186,19 @@ async def test_stop(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -
     reply = await call(http, emulator, "POST", "/v1/sessions/start", headers=bearer(token))
     assert reply.status == 400
     assert reply.body["code"] == 4000
-    # With the API key and no reason: the default reason UNKNOWN.
+    # With the API key and no reason: the field's default, UNKNOWN.
     other_id, _, _ = await start(http, emulator)
     reply = await call(
         http, emulator, "POST", "/v1/sessions/stop", headers=KEY, json_body={"session_id": other_id}
     )
     assert ok(reply) is None
     assert emulator.sessions[other_id].end_reason is EndReason.UNKNOWN
-    assert emulator.stop_reasons(session_id) == ["USER_CLOSED", "UNKNOWN"]
+    # No body at all (the web SDK's stop): the OpenAPI's body default, USER_CLOSED.
+    third_id, third_token, _ = await start(http, emulator)
+    ok(await call(http, emulator, "POST", "/v1/sessions/stop", headers=bearer(third_token)))
+    assert emulator.sessions[third_id].end_reason is EndReason.USER_CLOSED
+    assert emulator.stop_reasons(third_id) == ["USER_CLOSED"]
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED", "USER_CLOSED"]
     assert emulator.stop_reasons(other_id) == ["UNKNOWN"]
     reply = await call(
         http,
@@ -397,6 +412,9 @@ async def test_credential_scope(http: aiohttp.ClientSession, emulator: LiveAvata
 
 
 _TOO_MANY = {f"k{i}": "v" for i in range(51)}
+ROOM = {"livekit_url": "wss://mine.example", "livekit_room": "r", "livekit_client_token": "t"}
+AGORA = {"agora_app_id": "a", "agora_token": "t", "agora_channel": "c", "agora_uid": 7}
+REALTIME = {"secret_id": "s", "voice": "alloy"}
 _INVALID_TOKEN_BODIES: list[tuple[dict[str, Any], str, list[str | int]]] = [
     ({}, "missing", ["body", "avatar_id"]),
     ({"avatar_id": "nope"}, "uuid_parsing", ["body", "avatar_id"]),
@@ -459,7 +477,58 @@ _INVALID_TOKEN_BODIES: list[tuple[dict[str, Any], str, list[str | int]]] = [
     ({"dynamic_variables": {"k": 1}}, "string_type", ["body", "dynamic_variables", "k"]),
     ({"memory": {"prev_session_id": "x"}}, "uuid_parsing", ["body", "memory", "prev_session_id"]),
     ({"livekit_config": "x"}, "model_type", ["body", "livekit_config"]),
-    ({"livekit_config": {}, "agora_config": {}}, "value_error", ["body"]),
+    ({"mode": "LITE", "livekit_config": ROOM, "agora_config": AGORA}, "value_error", ["body"]),
+    # Connector configs (issue 15, item 6): required fields and temperature ranges.
+    (
+        {"livekit_config": {"livekit_url": "u", "livekit_room": "r"}},
+        "missing",
+        ["body", "livekit_config", "livekit_client_token"],
+    ),
+    (
+        {"livekit_config": {**ROOM, "livekit_room": 5}},
+        "string_type",
+        ["body", "livekit_config", "livekit_room"],
+    ),
+    (
+        {"agora_config": {**AGORA, "agora_uid": None}},
+        "string_type",
+        ["body", "agora_config", "agora_uid"],
+    ),
+    (
+        {"elevenlabs_agent_config": {"secret_id": "s"}},
+        "missing",
+        ["body", "elevenlabs_agent_config", "agent_id"],
+    ),
+    (
+        {"openai_realtime_config": {"secret_id": "s"}},
+        "missing",
+        ["body", "openai_realtime_config", "voice"],
+    ),
+    (
+        {"openai_realtime_config": {**REALTIME, "temperature": 0.5}},
+        "greater_than_equal",
+        ["body", "openai_realtime_config", "temperature"],
+    ),
+    (
+        {"openai_realtime_config": {**REALTIME, "temperature": 1.3}},
+        "less_than_equal",
+        ["body", "openai_realtime_config", "temperature"],
+    ),
+    (
+        {"gemini_realtime_config": {**REALTIME, "temperature": -0.1}},
+        "greater_than_equal",
+        ["body", "gemini_realtime_config", "temperature"],
+    ),
+    (
+        {"gemini_realtime_config": {**REALTIME, "temperature": 2.1}},
+        "less_than_equal",
+        ["body", "gemini_realtime_config", "temperature"],
+    ),
+    (
+        {"gemini_realtime_config": {**REALTIME, "context_id": "c"}},
+        "uuid_parsing",
+        ["body", "gemini_realtime_config", "context_id"],
+    ),
 ]
 
 
@@ -767,3 +836,127 @@ async def test_journal(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
     assert token not in repr(journal)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         journal[0].status = 500  # type: ignore[misc]
+
+
+# ---- what the account allows (issue 15, items 5, 6, 8, 9) ------------------------------------------------
+
+
+def claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, decoded as the web SDK decodes it."""
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+@pytest.mark.parametrize(
+    ("extra", "mode", "agent_type"),
+    [
+        ({}, "FULL", "FULL"),
+        ({"mode": "LITE"}, "LITE", "FULL"),
+        ({"mode": "LITE", "livekit_config": ROOM}, "LITE", "FULL"),
+        (
+            {"mode": "LITE", "elevenlabs_agent_config": {"secret_id": "s", "agent_id": "a"}},
+            "LITE",
+            "ELEVENLABS_AGENT",
+        ),
+        ({"mode": "LITE", "openai_realtime_config": REALTIME}, "LITE", "OPENAI_REALTIME"),
+        ({"mode": "LITE", "gemini_realtime_config": REALTIME}, "LITE", "GEMINI_REALTIME"),
+    ],
+)
+async def test_session_token_carries_the_start_data_claims(
+    http: aiohttp.ClientSession,
+    emulator: LiveAvatarEmulator,
+    extra: dict[str, Any],
+    mode: str,
+    agent_type: str,
+) -> None:
+    """The session token's claims hold start_session_data: the mode, the connector configs and the
+    agent_type, which the web SDK reads to tell LITE from FULL."""
+    session_id, token = await create(http, emulator, **extra)
+    payload = claims(token)
+    assert payload["session_id"] == session_id
+    data = payload["start_session_data"]
+    assert (data["mode"], data["agent_type"]) == (mode, agent_type)
+    assert data["avatar_id"] == AVATAR
+    for key, config in extra.items():
+        assert data[key] == config
+
+
+async def test_the_sandbox_serves_one_avatar(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    """A sandbox session with another avatar is 400 {code, message} and creates nothing; the sandbox
+    avatar, or any avatar outside the sandbox, is fine."""
+    body = {"avatar_id": OTHER_AVATAR, "is_sandbox": True}
+    reply = await call(http, emulator, "POST", "/v1/sessions/token", headers=KEY, json_body=body)
+    assert reply.status == 400
+    assert reply.body["code"] == 4000
+    assert AVATAR in reply.body["message"]
+    assert emulator.sessions == {}
+    assert emulator.SANDBOX_AVATAR_ID == AVATAR
+    await create(http, emulator, is_sandbox=True)
+    await create(http, emulator, avatar_id=OTHER_AVATAR)
+    assert len(emulator.sessions) == 2
+
+
+async def test_memory_ids_must_resolve_to_the_same_memory(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    """prev_session_id alone reuses the prior session's memory; with session_memory_id both must name
+    the same memory, else 400."""
+    memory = str(uuid.uuid4())
+    first, _ = await create(http, emulator, memory={"session_memory_id": memory})
+    second, _ = await create(http, emulator, memory={"prev_session_id": first})
+    assert emulator.sessions[first].memory_id == emulator.sessions[second].memory_id == memory
+    both = {"prev_session_id": first, "session_memory_id": memory.upper()}
+    third, _ = await create(http, emulator, memory=both)
+    assert emulator.sessions[third].memory_id == memory
+    for other in (
+        {"prev_session_id": first, "session_memory_id": str(uuid.uuid4())},
+        {"prev_session_id": str(uuid.uuid4()), "session_memory_id": memory},
+    ):
+        reply = await call(
+            http,
+            emulator,
+            "POST",
+            "/v1/sessions/token",
+            headers=KEY,
+            json_body={"avatar_id": AVATAR, "memory": other},
+        )
+        assert reply.status == 400
+        assert reply.body == {
+            "code": 4000,
+            "message": "prev_session_id and session_memory_id do not resolve to the same memory",
+        }
+    assert len(emulator.sessions) == 3
+
+
+async def test_the_tier_caps_and_supplies_max_session_duration(http: aiohttp.ClientSession) -> None:
+    """Outside the sandbox a session that asks for no duration gets the tier's, announced at start;
+    asking for more than the tier allows is 400."""
+    async with LiveAvatarEmulator(API_KEY, tier_max_session_duration=1200) as emulator:
+        assert emulator.tier_max_session_duration == 1200
+        session_id, _, data = await start(http, emulator)
+        assert data["max_session_duration"] == 1200
+        assert emulator.sessions[session_id].duration_limit == 1200
+        _, _, data = await start(http, emulator, max_session_duration=1200)
+        assert data["max_session_duration"] == 1200
+        body = {"avatar_id": AVATAR, "max_session_duration": 1201}
+        reply = await call(
+            http, emulator, "POST", "/v1/sessions/token", headers=KEY, json_body=body
+        )
+        assert reply.status == 400
+        assert "1200" in reply.body["message"]
+        _, _, data = await start(http, emulator, is_sandbox=True)  # the sandbox has its own cap
+        assert data["max_session_duration"] == 60
+
+
+async def test_a_lite_session_in_its_own_room_gets_that_room(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    """With livekit_config a LITE session starts in the caller's room (its livekit_url) and still has a
+    ws_url; a FULL request's livekit_config is not for it."""
+    _, _, data = await start(http, emulator, mode="LITE", livekit_config=ROOM)
+    assert data["livekit_url"] == ROOM["livekit_url"]
+    assert data["ws_url"].startswith("ws://127.0.0.1:")
+    _, _, data = await start(http, emulator, livekit_config=ROOM)
+    assert data["livekit_url"] == "wss://livekit.emulator.invalid"

@@ -41,6 +41,7 @@ OPTIONS = {
     "liveavatar": (
         "idle_timeout",
         "sandbox_max_duration",
+        "tier_max_session_duration",
         "time_scale",
         "connect_delay",
         "max_message_size",
@@ -96,6 +97,13 @@ def add_parser(commands: Commands) -> None:
         type=positive_seconds,
         metavar="S",
         help="how long a sandbox session lasts at most (default 60)",
+    )
+    liveavatar.add_argument(
+        "--tier-max-session-duration",
+        type=int,
+        metavar="S",
+        help="the account tier's limit of max_session_duration, also what a session that asks for "
+        "none gets (default 3600)",
     )
     liveavatar.add_argument(
         "--time-scale",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from aioavatar._enums import EndReason
 
 from .._server import EmulatorServer
 from ._api import LiveAvatarApi
 from ._routes import Incoming
-from ._state import EmulatedSession, LiveAvatarState
+from ._state import SANDBOX_AVATAR_ID, EmulatedSession, LiveAvatarState
 from ._ws import LiteSocketEmulator
 
 __all__ = ["LiveAvatarEmulator"]
@@ -28,6 +29,10 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         port: the port to listen on, ``0`` for any free one.
         idle_timeout: how long a started session lives without keep-alive (the real API: 300 s).
         sandbox_max_duration: the cap of sandbox sessions (the real API: about 60 s).
+        tier_max_session_duration: the account tier's limit of ``max_session_duration`` in
+            seconds: a longer request is refused (400), and a non-sandbox session that asks for
+            none gets this one, announced in its start answer as the real API does (pipecat
+            requires it there). LiveAvatar publishes no tier's number; an hour by default.
         time_scale: how long LITE audio takes to play, relative to its duration (``0.1``: ten
             times faster than real time, ``0``: at once); also ``ws.time_scale``.
         connect_delay: seconds between a LITE socket's ``connecting`` and ``connected``
@@ -66,6 +71,9 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
       journaled as ``"delete"``).
     """
 
+    SANDBOX_AVATAR_ID: ClassVar[str] = SANDBOX_AVATAR_ID
+    """The one avatar sandbox sessions may use (the real API's)."""
+
     def __init__(
         self,
         api_key: str = "emulator-api-key",
@@ -74,6 +82,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         port: int = 0,
         idle_timeout: float = 300.0,
         sandbox_max_duration: float = 60.0,
+        tier_max_session_duration: int = 3600,
         time_scale: float = 1.0,
         connect_delay: float = 0.05,
         max_message_size: int = 1_000_000,
@@ -83,6 +92,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         for name, value in [
             ("idle_timeout", idle_timeout),
             ("sandbox_max_duration", sandbox_max_duration),
+            ("tier_max_session_duration", tier_max_session_duration),
             ("max_message_size", max_message_size),
         ]:
             if not value > 0:
@@ -94,6 +104,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
             api_key=api_key,
             idle_timeout=float(idle_timeout),
             sandbox_max_duration=float(sandbox_max_duration),
+            tier_max_session_duration=int(tier_max_session_duration),
         )
         self.ws = LiteSocketEmulator(
             self._state,
@@ -125,6 +136,11 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         """The duration cap of sandbox sessions, in seconds."""
         return self._state.sandbox_max_duration
 
+    @property
+    def tier_max_session_duration(self) -> int:
+        """The account tier's limit of ``max_session_duration`` (and its default), in seconds."""
+        return self._state.tier_max_session_duration
+
     # ---- inspection ------------------------------------------------------------------------
 
     @property
@@ -136,13 +152,14 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         """The ``reason`` of every stop request received for ``session_id``, in arrival order.
 
         Counts every stop request the journal holds for the session, whatever it was answered
-        (including faulted and rejected ones); a stop without a reason counts as ``"UNKNOWN"``,
-        the API's default. Requests whose body is not a JSON object are skipped.
+        (including faulted and rejected ones), with the API's defaults: a stop with no body at all
+        counts as ``"USER_CLOSED"`` (the OpenAPI's body default), one whose body has no reason as
+        ``"UNKNOWN"`` (the field's). Requests whose body is not a JSON object are skipped.
         """
         reasons: list[str] = []
         for r in self.requests("stop", session_id=session_id):
             if r.body is None and r.raw_body is None:
-                reasons.append(EndReason.UNKNOWN.value)
+                reasons.append(EndReason.USER_CLOSED.value)
             elif isinstance(r.body, dict):
                 reason = r.body.get("reason")
                 reasons.append(EndReason.UNKNOWN.value if reason is None else str(reason))

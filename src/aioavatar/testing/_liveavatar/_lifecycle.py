@@ -28,12 +28,18 @@ from ._routes import (
     session_of,
     unauthorized,
 )
-from ._state import EmulatedSession, LiveAvatarState
+from ._state import SANDBOX_AVATAR_ID, EmulatedSession, LiveAvatarState
 from ._validation import END_REASONS, HOSTED_CONNECTORS, Errors, present, validate_token_body
 
 __all__ = ["keep_alive", "start", "stop", "token"]
 
 _LIVEKIT_URL: Final = "wss://livekit.emulator.invalid"
+#: The ``agent_type`` claim of a session driven by each hosted connector (any other: ``FULL``).
+_AGENT_TYPES: Final = {
+    "elevenlabs_agent_config": "ELEVENLABS_AGENT",
+    "openai_realtime_config": "OPENAI_REALTIME",
+    "gemini_realtime_config": "GEMINI_REALTIME",
+}
 
 
 def token(state: LiveAvatarState, incoming: Incoming) -> Outcome:
@@ -47,23 +53,25 @@ def token(state: LiveAvatarState, incoming: Incoming) -> Outcome:
         validate_token_body(body, errors)
     if errors:
         return invalid(errors)
+    refused = _refusal(state, body)
+    if isinstance(refused, Outcome):
+        return refused
+    memory_id = refused
     now = time.monotonic()
     session_id = str(uuid.uuid4())
-    session_token = jwt_like(
-        {"session_id": session_id, "iat": int(time.time()), "jti": secrets.token_hex(16)}
-    )
     is_sandbox = bool(body.get("is_sandbox") or False)
     requested: int | None = body.get("max_session_duration")
-    limit: float | None = float(requested) if requested is not None else None
     if is_sandbox:
         cap = state.sandbox_max_duration
-        limit = min(limit, cap) if limit else cap
+        limit = min(requested, cap) if requested else cap
+    else:
+        limit = float(requested or state.tier_max_session_duration)
     persona = body.get("avatar_persona") or {}
     context_id = persona.get("context_id")
     mode = Mode(body.get("mode") or "FULL")
     session = EmulatedSession(
         id=session_id,
-        token=session_token,
+        token=_session_token(session_id, body, mode),
         avatar_id=str(uuid.UUID(body["avatar_id"])),
         mode=mode,
         is_sandbox=is_sandbox,
@@ -74,16 +82,71 @@ def token(state: LiveAvatarState, incoming: Incoming) -> Outcome:
         created_at=now,
         updated_at=now,
         last_activity=now,
+        memory_id=memory_id,
         token_request=body,
     )
     state.add(session)
-    return ok({"session_id": session_id, "session_token": session_token}, session_id=session_id)
+    data = {"session_id": session_id, "session_token": session.token}
+    return ok(data, session_id=session_id)
+
+
+def _refusal(state: LiveAvatarState, body: dict[str, Any]) -> Outcome | str | None:
+    """The 400 a valid token body still gets, else the memory the session attaches to (or ``None``).
+
+    The sandbox serves one avatar; ``max_session_duration`` is capped by the tier; ``prev_session_id``
+    and ``session_memory_id`` given together must resolve to the same memory.
+    """
+    if body.get("is_sandbox") and str(uuid.UUID(body["avatar_id"])) != SANDBOX_AVATAR_ID:
+        return bad_request(f"Sandbox sessions can only use avatar {SANDBOX_AVATAR_ID}")
+    requested = body.get("max_session_duration")
+    tier = state.tier_max_session_duration
+    if not body.get("is_sandbox") and requested is not None and requested > tier:
+        return bad_request(
+            f"max_session_duration {requested} exceeds the limit of your subscription tier "
+            f"({tier} seconds)"
+        )
+    memory = body.get("memory") or {}
+    prev = memory.get("prev_session_id")
+    attached = memory.get("session_memory_id")
+    prior = state.sessions.get(str(uuid.UUID(prev))) if prev else None
+    resolved = prior.memory_id if prior is not None else None
+    if attached:
+        attached = str(uuid.UUID(attached))
+        if prev and resolved != attached:
+            return bad_request(
+                "prev_session_id and session_memory_id do not resolve to the same memory"
+            )
+        return attached
+    if prev:
+        return resolved or str(uuid.uuid4())  # reuse the prior session's memory, or seed one
+    return None
+
+
+def _session_token(session_id: str, body: dict[str, Any], mode: Mode) -> str:
+    """A JWT-shaped session token whose claims say how the session starts, as the real one's do.
+
+    The official web SDK decodes it and reads ``start_session_data``: ``mode``, the connector configs,
+    and ``agent_type`` (which it otherwise infers from the connector given, as written here).
+    """
+    start_data = {**body, "mode": mode.value, "is_sandbox": bool(body.get("is_sandbox"))}
+    start_data["agent_type"] = next(
+        (agent for key, agent in _AGENT_TYPES.items() if present(body, key)), "FULL"
+    )
+    claims = {
+        "session_id": session_id,
+        "iat": int(time.time()),
+        "jti": secrets.token_hex(16),
+        "start_session_data": start_data,
+    }
+    return jwt_like(claims)
 
 
 def start(state: LiveAvatarState, incoming: Incoming) -> Outcome:
     """``POST /v1/sessions/start`` (session token only): 201 with the room and, for LITE, ``ws_url``.
 
-    The endpoint declares no body: FastAPI ignores whatever is sent.
+    The room is the emulator's, or the caller's own (``livekit_config.livekit_url``) for a LITE session
+    that brought one; the LiveKit tokens are always minted here. ``max_session_duration`` is the limit
+    enforced. The endpoint declares no body: FastAPI ignores whatever is sent.
     """
     session_id = session_of(state, incoming)
     if incoming.bearer is None:
@@ -101,9 +164,10 @@ def start(state: LiveAvatarState, incoming: Incoming) -> Outcome:
     now = time.monotonic()
     session.state = "started"
     session.started_at = session.last_activity = session.updated_at = now
+    own_room = session.token_request.get("livekit_config") if session.mode is Mode.LITE else None
     data: dict[str, Any] = {
         "session_id": session.id,
-        "livekit_url": _LIVEKIT_URL,
+        "livekit_url": own_room["livekit_url"] if own_room else _LIVEKIT_URL,
         "livekit_client_token": jwt_like({"room": session.id, "sub": "client"}),
         "livekit_agent_token": jwt_like({"room": session.id, "sub": "agent"}),
     }
@@ -134,7 +198,9 @@ def stop(state: LiveAvatarState, incoming: Incoming) -> Outcome:
     """``POST /v1/sessions/stop`` (API key or session token): end the session with ``reason``."""
     errors = Errors()
     body = body_object(incoming, errors, required=False)
-    reason = EndReason.UNKNOWN
+    # The OpenAPI's body default is {"reason": "USER_CLOSED"}: a stop with no body at all (the web
+    # SDK's) uses it; a body without a reason gets the field's own default, UNKNOWN.
+    reason = EndReason.UNKNOWN if incoming.has_body else EndReason.USER_CLOSED
     if "reason" in body:
         raw_reason = body["reason"]
         if errors.choice(raw_reason, END_REASONS, ("body", "reason")) is not None:

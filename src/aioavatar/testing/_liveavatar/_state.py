@@ -17,9 +17,12 @@ import attrs
 
 from aioavatar._enums import EndReason, Mode
 
-__all__ = ["EmulatedSession", "LiveAvatarState", "SessionState"]
+__all__ = ["SANDBOX_AVATAR_ID", "EmulatedSession", "LiveAvatarState", "SessionState"]
 
 SessionState = Literal["created", "started", "ended"]
+
+#: The one avatar sandbox sessions may use.
+SANDBOX_AVATAR_ID: Final = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
 
 _CREDITS_PER_MINUTE: Final = {"FULL": 2.0, "LITE": 1.0}
 
@@ -30,8 +33,9 @@ class EmulatedSession:
 
     Times (``created_at``, ``updated_at``, ``started_at``, ``ended_at``, ``last_activity``) are on
     the ``time.monotonic()`` clock. ``max_session_duration`` is what the token request asked for;
-    ``duration_limit`` is the limit actually enforced (the sandbox cap applies to sandbox sessions).
-    ``token_request`` is the JSON body of the token request that created the session.
+    ``duration_limit`` is the limit actually enforced: the sandbox cap for sandbox sessions, else the
+    request's, else the account tier's. ``memory_id`` is the memory the session is attached to, if
+    any. ``token_request`` is the JSON body of the token request that created the session.
     """
 
     id: str
@@ -50,6 +54,7 @@ class EmulatedSession:
     started_at: float | None = None
     ended_at: float | None = None
     end_reason: EndReason | None = None
+    memory_id: str | None = None
     token_request: dict[str, Any] = attrs.field(factory=dict, repr=False)
 
     @property
@@ -84,14 +89,24 @@ class LiveAvatarState:
         api_key: the account's API key.
         idle_timeout: seconds a started session lives without activity.
         sandbox_max_duration: the duration cap of sandbox sessions.
+        tier_max_session_duration: the account tier's limit of ``max_session_duration``, and the
+            duration of a session that asks for none.
 
     ``on_end`` callbacks are called with the id of each session that ends, however it ends.
     """
 
-    def __init__(self, *, api_key: str, idle_timeout: float, sandbox_max_duration: float) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        idle_timeout: float,
+        sandbox_max_duration: float,
+        tier_max_session_duration: int,
+    ) -> None:
         self.api_key = api_key
         self.idle_timeout = idle_timeout
         self.sandbox_max_duration = sandbox_max_duration
+        self.tier_max_session_duration = tier_max_session_duration
         self.sessions: dict[str, EmulatedSession] = {}
         self.on_end: list[Callable[[str], None]] = []
         self._tokens: dict[str, str] = {}

@@ -242,7 +242,7 @@ def validate_token_body(body: dict[str, Any], errors: Errors) -> None:
                     errors.uuid(memory[key], (*b, "memory", key))
     for key in CONNECTORS:
         if present(body, key):
-            errors.model(body[key], (*b, key), "".join(p.title() for p in key.split("_")))
+            validate_connector(key, body[key], (*b, key), errors)
     if errors:
         return
     # Model-level rules run only once every field is valid, as pydantic's "after" validators do.
@@ -262,6 +262,44 @@ def validate_token_body(body: dict[str, Any], errors: Errors) -> None:
             f"got {', '.join(connectors)}",
             body,
         )
+
+
+#: Each connector's fields: (required, optional string, temperature range). ``agora_uid`` may also be an
+#: int; ``context_id`` is a UUID; ``dynamic_variables`` the usual string map.
+_CONNECTOR_FIELDS: Final[
+    dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[float, float] | None]]
+] = {
+    "livekit_config": (("livekit_url", "livekit_room", "livekit_client_token"), (), None),
+    "agora_config": (("agora_app_id", "agora_token", "agora_channel", "agora_uid"), (), None),
+    "elevenlabs_agent_config": (("secret_id", "agent_id"), ("voice_id",), None),
+    "openai_realtime_config": (("secret_id", "voice"), ("model",), (0.6, 1.2)),
+    "gemini_realtime_config": (("secret_id", "voice"), ("model",), (0.0, 2.0)),
+}
+
+
+def validate_connector(key: str, value: Any, loc: Loc, errors: Errors) -> None:
+    """Check one connector config (``livekit_config``, ``openai_realtime_config``, ...)."""
+    config = errors.model(value, loc, "".join(p.title() for p in key.split("_")))
+    if config is None:
+        return
+    required, optional, temperature = _CONNECTOR_FIELDS[key]
+    for field in required:
+        if field not in config:
+            errors.missing((*loc, field), config)
+        elif field == "agora_uid" and isinstance(config[field], int):
+            pass  # a number is a uid too
+        else:
+            errors.string(config[field], (*loc, field))
+    for field in optional:
+        if present(config, field):
+            errors.string(config[field], (*loc, field))
+    if present(config, "context_id"):
+        errors.uuid(config["context_id"], (*loc, "context_id"))
+    if present(config, "dynamic_variables"):
+        errors.str_dict(config["dynamic_variables"], (*loc, "dynamic_variables"))
+    if temperature is not None and present(config, "temperature"):
+        low, high = temperature
+        errors.number(config["temperature"], (*loc, "temperature"), ge=low, le=high)
 
 
 def validate_persona(value: Any, loc: Loc, errors: Errors) -> None:
