@@ -42,6 +42,7 @@ OPTIONS = {
         "idle_timeout",
         "sandbox_max_duration",
         "tier_max_session_duration",
+        "rate_limit",
         "time_scale",
         "connect_delay",
         "max_message_size",
@@ -104,6 +105,13 @@ def add_parser(commands: Commands) -> None:
         metavar="S",
         help="the account tier's limit of max_session_duration, also what a session that asks for "
         "none gets (default 3600)",
+    )
+    liveavatar.add_argument(
+        "--rate-limit",
+        type=int,
+        metavar="N",
+        help="requests per caller (API key or session token), per endpoint, per second; beyond "
+        "it 429 with Retry-After (default: no limit)",
     )
     liveavatar.add_argument(
         "--time-scale",

@@ -15,6 +15,8 @@ import anyio
 import attrs
 from aiohttp import web
 
+from ._ratelimit import WINDOW, retry_after
+
 __all__ = ["Fault", "FaultQueue", "deliver", "fault_response"]
 
 _DELIVERY_CHUNK: Final = 64 * 1024
@@ -130,10 +132,16 @@ class FaultQueue:
 def fault_response(fault: Fault, *, error_body: bytes, malformed_body: bytes) -> web.Response:
     """The answer that replaces the normal one: ``fault``'s status and body, or the API's own error
     body (``error_body``) or truncated success body (``malformed_body``).
+
+    An injected 429 carries ``Retry-After`` and ``X-RateLimit-Reset`` as the rate limiter's own do:
+    ``retry_after``, or one window when it is not given.
     """
     headers: dict[str, str] = {}
     if fault.retry_after is not None:
         headers["Retry-After"] = fault.retry_after
+    if fault.status == 429:
+        headers.setdefault("Retry-After", retry_after(WINDOW))
+        headers["X-RateLimit-Reset"] = headers["Retry-After"]
     if fault.malformed:
         body, content_type, status = malformed_body, "application/json", 200
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -10,7 +11,16 @@ from aiohttp import web
 from .._server import Outcome
 from ._lifecycle import keep_alive, start, stop, token
 from ._reads import get, list_sessions, transcript
-from ._routes import ENDPOINTS, AuthKind, Incoming, auth_kind, parse_request, session_of
+from ._routes import (
+    ENDPOINTS,
+    AuthKind,
+    Incoming,
+    auth_kind,
+    caller,
+    parse_request,
+    session_of,
+    too_many,
+)
 from ._state import LiveAvatarState
 from ._ws import LiteSocketEmulator
 
@@ -45,6 +55,10 @@ class LiveAvatarApi:
     def handle(self, incoming: Incoming) -> Outcome:
         handler = _HANDLERS.get(incoming.endpoint)
         if handler is not None:
+            limiter = self._state.limiter
+            left = limiter.hit(caller(incoming), incoming.endpoint, time.monotonic())
+            if left is not None and limiter.limit is not None:  # rate limits run before auth
+                return too_many(limiter.limit, left, session_of(self._state, incoming))
             return handler(self._state, incoming)
         session_id = session_of(self._state, incoming)
         if incoming.allow is not None:

@@ -33,6 +33,10 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
             seconds: a longer request is refused (400), and a non-sandbox session that asks for
             none gets this one, announced in its start answer as the real API does (pipecat
             requires it there). LiveAvatar publishes no tier's number; an hour by default.
+        rate_limit: requests allowed per caller (the API key, or a session token), per endpoint,
+            per fixed one-second window; beyond it 429 with ``Retry-After`` and
+            ``X-RateLimit-Reset``. ``None`` (the default): no limit. LiveAvatar publishes no
+            numbers.
         time_scale: how long LITE audio takes to play, relative to its duration (``0.1``: ten
             times faster than real time, ``0``: at once); also ``ws.time_scale``.
         connect_delay: seconds between a LITE socket's ``connecting`` and ``connected``
@@ -83,6 +87,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         idle_timeout: float = 300.0,
         sandbox_max_duration: float = 60.0,
         tier_max_session_duration: int = 3600,
+        rate_limit: int | None = None,
         time_scale: float = 1.0,
         connect_delay: float = 0.05,
         max_message_size: int = 1_000_000,
@@ -97,6 +102,8 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         ]:
             if not value > 0:
                 raise ValueError(f"{name} must be > 0")
+        if rate_limit is not None and not rate_limit > 0:
+            raise ValueError("rate_limit must be > 0, or None for no limit")
         for name, value in [("time_scale", time_scale), ("connect_delay", connect_delay)]:
             if not value >= 0:
                 raise ValueError(f"{name} must be >= 0")
@@ -105,6 +112,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
             idle_timeout=float(idle_timeout),
             sandbox_max_duration=float(sandbox_max_duration),
             tier_max_session_duration=int(tier_max_session_duration),
+            rate_limit=rate_limit,
         )
         self.ws = LiteSocketEmulator(
             self._state,
@@ -140,6 +148,11 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
     def tier_max_session_duration(self) -> int:
         """The account tier's limit of ``max_session_duration`` (and its default), in seconds."""
         return self._state.tier_max_session_duration
+
+    @property
+    def rate_limit(self) -> int | None:
+        """Requests per caller, per endpoint, per second; ``None`` for no limit."""
+        return self._state.limiter.limit
 
     # ---- inspection ------------------------------------------------------------------------
 

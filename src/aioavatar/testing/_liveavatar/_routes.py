@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 import attrs
 from aiohttp import web
 
+from .._ratelimit import retry_after
 from .._server import Outcome
 from ._state import EmulatedSession, LiveAvatarState
 from ._validation import Errors, parse_uuid
@@ -27,6 +28,7 @@ __all__ = [
     "auth_kind",
     "bad_request",
     "body_object",
+    "caller",
     "check_api_key",
     "invalid",
     "json_number",
@@ -35,6 +37,7 @@ __all__ = [
     "parse_request",
     "session_by_bearer",
     "session_of",
+    "too_many",
     "unauthorized",
 ]
 
@@ -80,7 +83,7 @@ class Incoming:
     """What the dispatcher parsed from a request before handling it.
 
     ``origin`` is the scheme-less ``host[:port]`` the client reached (the ``Host`` header), from which
-    the ``ws_url`` of a LITE session is built.
+    the ``ws_url`` of a LITE session is built; ``peer`` is the client's address.
     """
 
     method: str
@@ -96,6 +99,7 @@ class Incoming:
     api_key: str | None
     bearer: str | None
     origin: str
+    peer: str
 
 
 def parse_request(request: web.Request, raw: bytes) -> Incoming:
@@ -131,6 +135,7 @@ def parse_request(request: web.Request, raw: bytes) -> Incoming:
         api_key=request.headers.get("X-API-KEY"),
         bearer=credential.strip() if scheme.lower() == "bearer" else None,
         origin=request.host,
+        peer=request.remote or "",
     )
 
 
@@ -215,6 +220,28 @@ def bad_request(message: str, session_id: str | None = None) -> Outcome:
 def json_number(value: float) -> int | float:
     """A number as JSON shows it: ``60`` for ``60.0``, ``0.5`` as is."""
     return int(value) if float(value).is_integer() else value
+
+
+def caller(incoming: Incoming) -> str:
+    """Who a request counts against for rate limits: the credential it presents (the one the endpoint
+    accepts first), else its address."""
+    kind = auth_kind(incoming)
+    if kind == "bearer" and incoming.bearer is not None:
+        return f"bearer:{incoming.bearer}"
+    if kind == "api_key" and incoming.api_key is not None:
+        return f"key:{incoming.api_key}"
+    return f"peer:{incoming.peer}"
+
+
+def too_many(limit: int, seconds_left: float, session_id: str | None) -> Outcome:
+    """429 with ``Retry-After`` and ``X-RateLimit-Reset`` (the seconds left in the window, whole)."""
+    wait = retry_after(seconds_left)
+    return Outcome(
+        status=429,
+        payload={"code": 429, "message": f"Rate limit exceeded: {limit} per 1 second"},
+        session_id=session_id,
+        headers={"Retry-After": wait, "X-RateLimit-Reset": wait},
+    )
 
 
 def check_api_key(state: LiveAvatarState, incoming: Incoming) -> Outcome | None:

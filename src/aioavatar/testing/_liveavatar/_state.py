@@ -17,6 +17,8 @@ import attrs
 
 from aioavatar._enums import EndReason, Mode
 
+from .._ratelimit import RateLimiter
+
 __all__ = ["SANDBOX_AVATAR_ID", "EmulatedSession", "LiveAvatarState", "SessionState"]
 
 SessionState = Literal["created", "started", "ended"]
@@ -91,6 +93,7 @@ class LiveAvatarState:
         sandbox_max_duration: the duration cap of sandbox sessions.
         tier_max_session_duration: the account tier's limit of ``max_session_duration``, and the
             duration of a session that asks for none.
+        rate_limit: requests per caller, per endpoint, per second (``None``: no limit).
 
     ``on_end`` callbacks are called with the id of each session that ends, however it ends.
     """
@@ -102,11 +105,13 @@ class LiveAvatarState:
         idle_timeout: float,
         sandbox_max_duration: float,
         tier_max_session_duration: int,
+        rate_limit: int | None,
     ) -> None:
         self.api_key = api_key
         self.idle_timeout = idle_timeout
         self.sandbox_max_duration = sandbox_max_duration
         self.tier_max_session_duration = tier_max_session_duration
+        self.limiter = RateLimiter(rate_limit)
         self.sessions: dict[str, EmulatedSession] = {}
         self.on_end: list[Callable[[str], None]] = []
         self._tokens: dict[str, str] = {}
