@@ -10,7 +10,7 @@ import pytest
 
 from aioavatar import KalturaAvatarClient, NotFoundError, Secret, ServerError
 from aioavatar._protocol import encode_multipart
-from aioavatar.testing import KalturaEmulator
+from aioavatar.testing import KalturaCatalogItem, KalturaEmulator
 
 from ..providers import KALTURA_AVATAR_ID, KS
 
@@ -116,3 +116,76 @@ async def test_emulator_injected_error_body_and_server_side_end(
     assert kaltura_emulator.active_sessions() == []
     with pytest.raises(ValueError, match="unknown endpoint"):
         kaltura_emulator.inject("stop", status=500)
+
+
+# ---- issue 15, items 10-12 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ended_status", [404, 410])
+async def test_a_valid_token_for_a_missing_or_ended_session_is_404_or_410(
+    ended_status: int, http: aiohttp.ClientSession
+) -> None:
+    """A valid token on an unknown session id is 404; on its own ended session `ended_status`; on
+    another live session, or an unknown token anywhere, 401."""
+    async with (
+        KalturaEmulator(ks=KS, ended_status=ended_status) as emulator,
+        KalturaAvatarClient(KS, base_url=emulator.base_url) as client,
+    ):
+        sid, token = await open_session(client)
+        other, _ = await open_session(client)
+        auth = {"Authorization": f"Bearer {token.get_secret_value()}"}
+        base = f"{emulator.base_url}/avatar-session"
+        missing = "0123456789abcdef01234567"
+        assert (await post(http, f"{base}/{missing}/keep-alive", headers=auth)) == (
+            404,
+            {"success": False, "error": "Session not found"},
+        )
+        assert (await post(http, f"{base}/{other}/keep-alive", headers=auth))[0] == 401
+        wrong = {"Authorization": "Bearer not-a-token"}
+        assert (await post(http, f"{base}/{missing}/keep-alive", headers=wrong))[0] == 401
+        await client.end_session(sid, token=token)
+        assert (await post(http, f"{base}/{sid}/keep-alive", headers=auth))[0] == ended_status
+        assert (await post(http, f"{base}/{missing}/end", headers=auth))[0] == 404
+
+
+def test_the_reaper_window_lets_a_silent_session_live_past_70_seconds() -> None:
+    """By default a session lives 90 s without keep-alive: a live one was seen surviving 70 s."""
+    assert KalturaEmulator().idle_timeout == 90.0
+    assert KalturaEmulator(idle_timeout=5).idle_timeout == 5.0
+
+
+async def list_catalog(
+    http: aiohttp.ClientSession, emulator: KalturaEmulator, body: Any, ks: str = KS
+) -> tuple[int, Any]:
+    """POST catalog-item/list with ``ks``."""
+    url = f"{emulator.base_url}/catalog-item/list"
+    return await post(http, url, headers={"Authorization": f"KS {ks}"}, body=body)
+
+
+async def test_the_catalog_lists_avatars_and_voices(http: aiohttp.ClientSession) -> None:
+    """catalog-item/list answers {objects, totalCount} with itemId, type and the name under
+    attributes.visual or attributes.voice, filtered by typeEqual and paged by offset and limit."""
+    async with KalturaEmulator(ks=KS, non_admin_ks="user") as emulator:
+        status, answer = await list_catalog(http, emulator, {"filter": {"typeEqual": "Visual"}})
+        assert status == 200
+        assert answer["success"] is True
+        assert answer["totalCount"] == 3
+        first = answer["objects"][0]
+        assert first == {
+            "itemId": emulator.catalog[0].item_id,
+            "type": "Visual",
+            "attributes": {"visual": {"name": emulator.catalog[0].name}},
+        }
+        voices = {"filter": {"typeEqual": "Voice"}, "pager": {"offset": 1, "limit": 5}}
+        status, answer = await list_catalog(http, emulator, voices)
+        assert (answer["totalCount"], len(answer["objects"])) == (2, 1)
+        assert set(answer["objects"][0]["attributes"]) == {"voice"}
+        emulator.catalog.append(KalturaCatalogItem("aa" * 12, "Visual", "Mine"))
+        status, answer = await list_catalog(http, emulator, {"pager": {"offset": 0, "limit": 2}})
+        assert (answer["totalCount"], len(answer["objects"])) == (6, 2)
+        assert (await list_catalog(http, emulator, {}, ks="user"))[0] == 403
+        assert (await list_catalog(http, emulator, {}, ks="nope"))[0] == 401
+        bad = {"filter": {"typeEqual": "Avatar"}}
+        assert (await list_catalog(http, emulator, bad))[0] == 400
+        assert (await list_catalog(http, emulator, {"pager": {"limit": 0}}))[0] == 400
+    assert [r.endpoint for r in emulator.journal] == ["catalog_list"] * 7

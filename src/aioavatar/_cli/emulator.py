@@ -90,7 +90,7 @@ def add_parser(commands: Commands) -> None:
         "--idle-timeout",
         type=positive_seconds,
         metavar="S",
-        help="seconds a session lives without keep-alive (default: LiveAvatar 300, Kaltura 60)",
+        help="seconds a session lives without keep-alive (default: LiveAvatar 300, Kaltura 90)",
     )
     liveavatar = emulator.add_argument_group("LiveAvatar options")
     liveavatar.add_argument(

@@ -19,7 +19,12 @@ Run it standalone with ``python -m aioavatar.testing --port 8000``.
 """
 
 from ._faults import Fault
-from ._kaltura import KalturaEmulatedSession, KalturaEmulator, KalturaTurn
+from ._kaltura import (
+    KalturaCatalogItem,
+    KalturaEmulatedSession,
+    KalturaEmulator,
+    KalturaTurn,
+)
 from ._liveavatar import (
     EmulatedSession,
     LiteSocketEmulator,
@@ -32,6 +37,7 @@ from ._server import RecordedRequest
 __all__ = [
     "EmulatedSession",
     "Fault",
+    "KalturaCatalogItem",
     "KalturaEmulatedSession",
     "KalturaEmulator",
     "KalturaTurn",

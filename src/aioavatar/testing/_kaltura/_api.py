@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from .._server import Outcome
-from ._handlers import SESSION_HANDLERS, create, session_for
+from ._catalog import list_catalog
+from ._handlers import SESSION_HANDLERS, admin_check, create, session_for
 from ._requests import ENDPOINTS, Incoming, fail, parse_request
 from ._state import KalturaState
 
@@ -31,6 +32,8 @@ class KalturaApi:
             return fail(404, f"Cannot {incoming.method} {incoming.path}")
         if incoming.endpoint == "create":
             return create(self._state, incoming)
+        if incoming.endpoint == "catalog_list":
+            return admin_check(self._state, incoming) or list_catalog(self._state.catalog, incoming)
         found = session_for(self._state, incoming)
         if isinstance(found, Outcome):
             return found

@@ -6,6 +6,7 @@ import time
 
 from .._server import EmulatorServer
 from ._api import KalturaApi
+from ._catalog import KalturaCatalogItem
 from ._requests import Incoming
 from ._state import KalturaEmulatedSession, KalturaState
 
@@ -23,8 +24,9 @@ class KalturaEmulator(EmulatorServer[Incoming]):
     Args:
         ks: the admin KS that ``create`` accepts.
         non_admin_ks: a KS that is valid but not an admin one: ``create`` answers it 403.
-        idle_timeout: seconds a session lives without keep-alive (Kaltura publishes none; a live
-            session was seen to survive 70 s).
+        idle_timeout: seconds a session lives without keep-alive. Kaltura publishes none: the
+            documentation asks for a keep-alive every 10 s, but a live session was seen to survive
+            70 s without one, so the default, 90 s, lets such a session live.
         ended_status: the status calls about an ended session get: 404 (what the live server answers)
             or 410 (what the documentation says).
         say_text_unavailable: answer every say-text 503, as the live server has been seen to.
@@ -49,8 +51,11 @@ class KalturaEmulator(EmulatorServer[Incoming]):
       is ``visualConfig.id`` (Kaltura's SDK) or ``visualConfig.avatarId`` (the documentation);
       ``voiceConfig`` needs an ``id`` and takes a positive ``speed``; otherwise 400.
     * Every other route takes only ``Authorization: Bearer <token>``, the token of that very
-      session: none, a KS, an unknown token or another session's token 401. Once a session has
-      ended every call about it answers ``ended_status``.
+      session: none, a KS, an unknown token or another session's token 401. A valid token for a
+      session id that does not exist is 404 "Session not found". Once a session has ended every
+      call about it answers ``ended_status``.
+    * ``catalog-item/list`` (admin KS, like create) lists :attr:`catalog`: avatars (``Visual``)
+      and voices (``Voice``), filtered by ``filter.typeEqual`` and paged by ``pager``.
     * ``say-text`` needs ``text`` (400 "Text is required"), ``turnId`` and boolean ``isFinal``.
       ``say-audio`` needs a multipart form with ``turnId``, a positive ``duration`` and a non-empty
       ``audio`` file. An empty body counts as ``{}`` where none is needed.
@@ -64,7 +69,7 @@ class KalturaEmulator(EmulatorServer[Incoming]):
         non_admin_ks: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        idle_timeout: float = 60.0,
+        idle_timeout: float = 90.0,
         ended_status: int = 404,
         say_text_unavailable: bool = False,
     ) -> None:
@@ -115,6 +120,12 @@ class KalturaEmulator(EmulatorServer[Incoming]):
     def say_text_unavailable(self) -> bool:
         """Whether say-text answers 503."""
         return self._state.say_text_unavailable
+
+    @property
+    def catalog(self) -> list[KalturaCatalogItem]:
+        """The avatars and voices ``catalog-item/list`` answers, in order: seeded with three avatars
+        and two voices; add or remove items freely."""
+        return self._state.catalog
 
     # ---- inspection ------------------------------------------------------------------------
 

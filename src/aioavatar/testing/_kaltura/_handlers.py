@@ -75,15 +75,23 @@ def create(state: KalturaState, incoming: Incoming) -> Outcome:
 
 
 def session_for(state: KalturaState, incoming: Incoming) -> KalturaEmulatedSession | Outcome:
-    """The session of a Bearer route, or the error to answer (auth first, then state)."""
+    """The session of a Bearer route, or the error to answer.
+
+    No token, or one the emulator never minted, is 401; a valid token for a session id that does not
+    exist 404; another session's token 401; the session's own token once it ended ``ended_status``.
+    """
     assert incoming.path_id is not None
     if incoming.bearer is None:
         message = "A session token is required" if incoming.ks else "Unauthorized"
         return fail(401, message, incoming.path_id)
     owner = state.token_owner(incoming.bearer)
-    if owner is None or owner != incoming.path_id:
+    if owner is None:
         return fail(401, "Invalid session token", incoming.path_id)
-    session = state.sessions[owner]
+    session = state.sessions.get(incoming.path_id)
+    if session is None:  # a valid token, for a session that is not there
+        return fail(404, "Session not found", incoming.path_id)
+    if owner != session.id:
+        return fail(401, "Invalid session token", incoming.path_id)
     if not session.is_active:
         return fail(state.ended_status, "Session has ended", session.id)
     return session

@@ -24,12 +24,14 @@ ENDPOINTS: Final[tuple[str, ...]] = (
     "interrupt",
     "keep_alive",
     "end",
+    "catalog_list",
     "unknown",
 )
 """Endpoint names used by :meth:`KalturaEmulator.inject` and in the journal."""
 
 # Both create paths the documentation gives.
 _CREATE_PATHS: Final = frozenset({"/v1/avatar-session/create", "/v1/avatar-session"})
+_CATALOG_PATH: Final = "/v1/catalog-item/list"
 _SESSION_PATH: Final = re.compile(
     r"^/v1/avatar-session/(?P<id>[^/]+)/"
     r"(?P<action>init-client|say-text|say-audio|interrupt|keep-alive|end)$"
@@ -89,6 +91,8 @@ def parse_request(request: web.Request, raw: bytes) -> Incoming:
         match = _SESSION_PATH.match(path)
         if path in _CREATE_PATHS:
             endpoint = "create"
+        elif path == _CATALOG_PATH:
+            endpoint = "catalog_list"
         elif match is not None:
             endpoint, path_id = _ACTIONS[match["action"]], match["id"]
     authorization = request.headers.get("Authorization", "")

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import attrs
 
+from ._catalog import SEED, KalturaCatalogItem
+
 __all__ = ["EndedBy", "KalturaEmulatedSession", "KalturaState", "KalturaTurn", "SessionState"]
 
 SessionState = Literal["active", "ended"]
@@ -90,6 +92,7 @@ class KalturaState:
         self.idle_timeout = idle_timeout
         self.ended_status = ended_status
         self.say_text_unavailable = say_text_unavailable
+        self.catalog: list[KalturaCatalogItem] = list(SEED)
         self.sessions: dict[str, KalturaEmulatedSession] = {}
         self._tokens: dict[str, str] = {}
 
