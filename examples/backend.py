@@ -2,9 +2,10 @@
 
 Run it, then open http://127.0.0.1:8080/ and press "Start"::
 
+    python examples/backend.py --emulator                     # an embedded emulator, no account
     LIVEAVATAR_API_KEY=... python examples/backend.py --sandbox
 
-(``LIVEAVATAR_BASE_URL`` points it elsewhere, e.g. at ``aioavatar emulator``.)
+Without ``--emulator`` the library reads ``LIVEAVATAR_API_KEY`` and ``LIVEAVATAR_BASE_URL``.
 
 Routes:
 
@@ -35,8 +36,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator
 
@@ -44,12 +45,17 @@ import anyio
 import anyio.abc
 from aiohttp import WSCloseCode, web
 
-from aioavatar import AvatarError, EndReason, LiveAvatarClient, SessionEndedError, SessionInfo
-from aioavatar.liveavatar import DEFAULT_BASE_URL
+from aioavatar import (
+    SANDBOX_AVATAR_ID,
+    AvatarError,
+    EndReason,
+    LiveAvatarClient,
+    SessionEndedError,
+    SessionInfo,
+)
 
 logger = logging.getLogger("backend")
 
-SANDBOX_AVATAR_ID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
 # Close codes of a WebSocket that the page closed on purpose (anything else: the connection broke).
 _PAGE_CLOSED = (WSCloseCode.OK, WSCloseCode.GOING_AWAY)
 
@@ -227,8 +233,9 @@ def make_app(
     *,
     avatar_id: str = SANDBOX_AVATAR_ID,
     api_key: str | None = None,
-    base_url: str = DEFAULT_BASE_URL,
+    base_url: str | None = None,
     is_sandbox: bool = False,
+    emulator: bool = False,
     connect_grace: float = 30.0,
     max_sessions: int = 10,
 ) -> web.Application:
@@ -237,7 +244,8 @@ def make_app(
     Args:
         avatar_id: the avatar every page gets.
         api_key: the LiveAvatar API key (else ``LIVEAVATAR_API_KEY``).
-        base_url: the API root.
+        base_url: the API root (else ``LIVEAVATAR_BASE_URL``, else the real API).
+        emulator: serve an embedded LiveAvatar emulator and use it (no account needed).
         is_sandbox: open sandbox sessions (no credits; they end after about a minute).
         connect_grace: seconds a page has to open its WebSocket after ``POST /sessions``.
         max_sessions: sessions held at once; more ``POST /sessions`` are answered 503.
@@ -245,24 +253,34 @@ def make_app(
     Raises:
         ConfigurationError: no API key, a bad base URL.
     """
-    client = LiveAvatarClient(api_key, base_url=base_url)
+    if not emulator:
+        LiveAvatarClient(api_key, base_url=base_url)  # a missing key or bad URL fails here, at once
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        sessions = Sessions(
-            client,
-            avatar_id=avatar_id,
-            is_sandbox=is_sandbox,
-            connect_grace=connect_grace,
-            max_sessions=max_sessions,
-        )
-        holder = asyncio.create_task(sessions.run())
-        await sessions.wait_ready()
-        app[SESSIONS] = sessions
-        try:
-            yield
-        finally:
-            await sessions.aclose()  # already done when on_shutdown ran
-            await holder
+        async with contextlib.AsyncExitStack() as stack:
+            if emulator:
+                from aioavatar.testing import LiveAvatarEmulator
+
+                served = await stack.enter_async_context(LiveAvatarEmulator())
+                logger.info("embedded LiveAvatar emulator on %s", served.base_url)
+                client = LiveAvatarClient(served.api_key, base_url=served.base_url)
+            else:
+                client = LiveAvatarClient(api_key, base_url=base_url)
+            sessions = Sessions(
+                client,
+                avatar_id=avatar_id,
+                is_sandbox=is_sandbox,
+                connect_grace=connect_grace,
+                max_sessions=max_sessions,
+            )
+            holder = asyncio.create_task(sessions.run())
+            await sessions.wait_ready()
+            app[SESSIONS] = sessions
+            try:
+                yield
+            finally:
+                await sessions.aclose()  # already done when on_shutdown ran
+                await holder
 
     async def on_shutdown(app: web.Application) -> None:
         # Before aiohttp waits for open handlers: stopping the sessions closes their WebSockets.
@@ -311,13 +329,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--avatar-id", default=SANDBOX_AVATAR_ID)
     parser.add_argument("--sandbox", action="store_true", help="sandbox sessions (no credits)")
+    parser.add_argument(
+        "--emulator", action="store_true", help="use an embedded emulator (no account needed)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    app = make_app(
-        avatar_id=args.avatar_id,
-        base_url=os.environ.get("LIVEAVATAR_BASE_URL") or DEFAULT_BASE_URL,
-        is_sandbox=args.sandbox,
-    )
+    app = make_app(avatar_id=args.avatar_id, is_sandbox=args.sandbox, emulator=args.emulator)
     web.run_app(app, host=args.host, port=args.port)
 
 

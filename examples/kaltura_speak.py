@@ -83,8 +83,9 @@ async def on_emulator(avatar_id: str, audio: Path, duration: float) -> None:
         )
 
 
-async def on_kaltura(avatar_id: str, audio: Path, duration: float, base_url: str | None) -> None:
-    async with KalturaAvatarClient(base_url=base_url) as client:  # KS from KALTURA_AVATAR_KS
+async def on_kaltura(avatar_id: str, audio: Path, duration: float) -> None:
+    # The library reads KALTURA_AVATAR_KS and KALTURA_AVATAR_BASE_URL (else the US region).
+    async with KalturaAvatarClient() as client:
         await speak(client, avatar_id, audio, duration)
 
 
@@ -94,7 +95,6 @@ def main() -> int:
     parser.add_argument("--duration", type=float, help="its length in seconds (read from a WAV)")
     parser.add_argument("--avatar-id", default="emulated-avatar", help="the avatar's catalog id")
     parser.add_argument("--emulator", action="store_true", help="use the embedded emulator")
-    parser.add_argument("--base-url", help="the API root with /v1 (default: the US region)")
     args = parser.parse_args()
     duration = args.duration
     if duration is None:
@@ -106,7 +106,7 @@ def main() -> int:
         if args.emulator:
             anyio.run(on_emulator, args.avatar_id, args.audio, duration)
         else:
-            anyio.run(on_kaltura, args.avatar_id, args.audio, duration, args.base_url)
+            anyio.run(on_kaltura, args.avatar_id, args.audio, duration)
     except (AvatarError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

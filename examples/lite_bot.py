@@ -1,13 +1,14 @@
 """A LITE-mode bot: open a session, speak a WAV file over the realtime socket, react to the avatar.
 
-Runs against an embedded emulator by default (no account, no network)::
+Against an embedded emulator (no account, no network), as every example runs with ``--emulator``::
 
-    python examples/lite_bot.py                  # speaks a generated two-second tone
-    python examples/lite_bot.py hello.wav        # your own WAV: PCM 16-bit, mono, 24 kHz
+    python examples/lite_bot.py --emulator                # speaks a generated two-second tone
+    python examples/lite_bot.py --emulator hello.wav      # your own WAV: PCM 16-bit, mono, 24 kHz
 
-Against the real API (a LITE session bills 1 credit per minute unless --sandbox)::
+Against the real API (a LITE session bills 1 credit per minute unless --sandbox); the library reads
+``LIVEAVATAR_API_KEY`` and ``LIVEAVATAR_BASE_URL``::
 
-    LIVEAVATAR_API_KEY=... python examples/lite_bot.py --base-url https://api.liveavatar.com --sandbox hello.wav
+    LIVEAVATAR_API_KEY=... python examples/lite_bot.py --sandbox hello.wav
 """
 
 from __future__ import annotations
@@ -92,7 +93,10 @@ async def bot(session: AvatarSession, pcm: bytes) -> None:
         await anyio.sleep(0.1)
 
 
-def open_session(args: argparse.Namespace, api_key: str | None, base_url: str) -> AvatarSession:
+def open_session(
+    args: argparse.Namespace, api_key: str | None = None, base_url: str | None = None
+) -> AvatarSession:
+    # Without api_key/base_url the library reads LIVEAVATAR_API_KEY and LIVEAVATAR_BASE_URL.
     return AvatarSession(
         args.avatar_id,
         api_key=api_key,
@@ -110,7 +114,7 @@ async def main(args: argparse.Namespace) -> int:
         show(f"error: {exc}")
         return 2
     try:
-        if args.base_url is None:
+        if args.emulator:
             async with LiveAvatarEmulator() as emulator:
                 show(f"LiveAvatar emulator on {emulator.base_url}")
                 async with open_session(args, emulator.api_key, emulator.base_url) as session:
@@ -118,7 +122,7 @@ async def main(args: argparse.Namespace) -> int:
                     await bot(session, pcm)
                 show(f"stop reasons the server saw: {emulator.stop_reasons(session.session_id)}")
         else:
-            async with open_session(args, args.api_key, args.base_url) as session:
+            async with open_session(args) as session:
                 show(f"session {session.session_id} started")
                 await bot(session, pcm)
     except AvatarError as exc:
@@ -135,9 +139,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seconds", type=float, default=2.0, help="length of the generated tone")
     parser.add_argument(
-        "--base-url", help="the API root (default: an embedded emulator, no account needed)"
+        "--emulator",
+        action="store_true",
+        help="run against an embedded emulator (no account, no network)",
     )
-    parser.add_argument("--api-key", help="the API key (default: LIVEAVATAR_API_KEY)")
     parser.add_argument("--avatar-id", default=SANDBOX_AVATAR_ID, help="the avatar's UUID")
     parser.add_argument("--sandbox", action="store_true", help="a sandbox session (no credits)")
     return parser.parse_args(argv)

@@ -17,8 +17,8 @@ They are async fixtures for anyio's pytest plugin (it ships with anyio): mark th
     A :class:`~aioavatar.LiveAvatarClient` entered and pointed at that emulator, with short retry backoff
     so that injected faults resolve in milliseconds.
 ``kaltura_emulator``
-    A running :class:`~aioavatar.testing.KalturaEmulator`, fresh for each test: its ``base_url`` (ending
-    in ``/v1``) and the admin KS it accepts, ``kaltura_emulator.ks``.
+    A running :class:`~aioavatar.testing.KalturaEmulator`, fresh for each test: its ``base_url`` (the API
+    root: the paths carry ``/v1``) and the admin KS it accepts, ``kaltura_emulator.ks``.
 ``kaltura_client``
     A :class:`~aioavatar.KalturaAvatarClient` entered and pointed at that emulator with its KS, with the
     same short retry backoff.

@@ -208,7 +208,8 @@ async def running_sessions(client: LiveAvatarClient) -> list[str]:
 async def test_run_prints_where_to_join_and_ctrl_c_stops_with_user_closed(
     emulator: LiveAvatarEmulator, env: dict[str, str]
 ) -> None:
-    """`run` prints the LiveKit URL and client token, keeps the session alive, and SIGINT stops it."""
+    """`run` prints the LiveKit URL and client token, keeps the session alive, and SIGINT (Ctrl-C)
+    stops it with USER_CLOSED, exit status 130 (interrupted)."""
     cli = await spawn("run", AVATAR_ID, "--sandbox", "--keep-alive-interval", "0.1", env=env)
     async with cli.process:
         live = await cli.line_containing("is live")
@@ -219,7 +220,7 @@ async def test_run_prints_where_to_join_and_ctrl_c_stops_with_user_closed(
         await eventually(lambda: emulator.requests("keep_alive", session_id=session_id))
         cli.process.send_signal(signal.SIGINT)
         outcome = await cli.finish()
-    assert outcome.status == 0, outcome.err
+    assert outcome.status == 130, outcome.err
     assert url.split()[-1] == "wss://livekit.emulator.invalid"
     assert token.split()[-1].count(".") == 2  # the JWT the viewer joins with
     assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
@@ -251,14 +252,15 @@ async def test_run_json_lines_and_duration(
     assert started["livekit_url"] == "wss://livekit.emulator.invalid"
     assert started["max_session_duration"] == 3600  # the emulated tier's default
     session_id = started["session_id"]
+    beats = len(emulator.requests("keep_alive", session_id=session_id))
+    sent = ended.pop("keep_alives_sent")
     assert ended == {
         "event": "ended",
         "session_id": session_id,
         "end_reason": "USER_CLOSED",
-        "keep_alives_sent": len(emulator.requests("keep_alive", session_id=session_id)),
         "keep_alives_failed": 0,
     }
-    assert ended["keep_alives_sent"] >= 1
+    assert 1 <= sent <= beats <= sent + 1  # a beat in flight at the stop is not counted as sent
     assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
     assert emulator.sessions[session_id].is_sandbox is False
 
@@ -606,13 +608,13 @@ async def test_emulator_serves_until_ctrl_c() -> None:
 
 
 async def test_kaltura_emulator_serves_until_sigterm() -> None:
-    """`emulator --provider kaltura` prints its base URL (with /v1) and KS, answers the SDK, and SIGTERM
-    ends it with status 0."""
+    """`emulator --provider kaltura` prints its base URL (the root, as for LiveAvatar) and KS, answers
+    the SDK, and SIGTERM ends it with status 0."""
     cli = await spawn("emulator", "--provider", "kaltura", "--port", "0", env=dict(os.environ))
     async with cli.process:
         base_url = (await cli.line_containing("listening on")).split()[-1]
         ks = (await cli.line_containing("Test admin KS:")).split()[-1]
-        assert base_url.endswith("/v1")
+        assert not base_url.endswith("/v1")
         assert ks == "emulator-admin-ks"
         async with KalturaAvatarClient(ks, base_url=base_url) as client:
             created = await client.create_session("avatar-1")

@@ -296,3 +296,30 @@ async def test_kaltura_speak_script_on_the_embedded_emulator(tmp_path: Path) -> 
     refused = await anyio.run_process([*script, str(mp3)], check=False)
     assert refused.returncode == 2
     assert "give --duration" in refused.stderr.decode()
+
+
+async def test_backend_script_on_the_embedded_emulator() -> None:
+    """`python examples/backend.py --emulator` needs no account: a page gets a session, and SIGINT
+    stops it and ends the script (every example takes --emulator the same way)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEAVATAR_")}
+    process = await anyio.open_process(
+        [sys.executable, str(EXAMPLES / "backend.py"), "--port", str(port), "--emulator"],
+        env=env,
+    )
+    async with process, aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{port}"
+        with anyio.fail_after(20):
+            while True:
+                try:
+                    async with http.post(f"{url}/sessions") as answer:
+                        document = await answer.json()
+                        break
+                except aiohttp.ClientConnectionError:
+                    await anyio.sleep(0.05)
+        assert document["livekit_url"].startswith("wss://")
+        process.send_signal(signal.SIGINT)
+        with anyio.fail_after(10):
+            assert await process.wait() == 0

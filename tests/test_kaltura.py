@@ -306,11 +306,11 @@ async def test_auth_stages(kaltura_emulator: KalturaEmulator) -> None:
         await client.keep_alive(sid_b, token=token_b)
     async with aiohttp.ClientSession() as http:
         async with http.post(
-            f"{base}/avatar-session/{sid_a}/keep-alive", headers={"Authorization": f"KS {KS}"}
+            f"{base}/v1/avatar-session/{sid_a}/keep-alive", headers={"Authorization": f"KS {KS}"}
         ) as r:
             assert r.status == 401
         async with http.post(
-            f"{base}/avatar-session/create",
+            f"{base}/v1/avatar-session/create",
             headers={"Authorization": f"Bearer {token_a.get_secret_value()}"},
         ) as r:
             assert r.status == 401
@@ -342,10 +342,13 @@ async def test_ks_from_the_environment(
 def test_regions_and_base_urls() -> None:
     """nvp1 is the default, frp2 the EU; base_url wins; unknown regions list the valid ones;
     plain http only for loopback."""
-    assert KalturaAvatarClient(KS).base_url == "https://api.avatar.us.kaltura.ai/v1"
-    assert KalturaAvatarClient(KS, region="frp2").base_url == "https://api.avatar.eu.kaltura.ai/v1"
+    assert KalturaAvatarClient(KS).base_url == "https://api.avatar.us.kaltura.ai"
+    assert KalturaAvatarClient(KS, region="frp2").base_url == "https://api.avatar.eu.kaltura.ai"
+    assert KalturaAvatarClient(KS, region="FRP2").base_url == "https://api.avatar.eu.kaltura.ai"
+    legacy = KalturaAvatarClient(KS, base_url="https://api.avatar.eu.kaltura.ai/v1/")
+    assert legacy.base_url == "https://api.avatar.eu.kaltura.ai"  # the docs' form, /v1 included
     custom = KalturaAvatarClient(KS, region="frp2", base_url="https://proxy.example/v1/")
-    assert custom.base_url == "https://proxy.example/v1"
+    assert custom.base_url == "https://proxy.example"
     with pytest.raises(ConfigurationError) as info:
         KalturaAvatarClient(KS, region="us")
     assert info.value.field == "region"

@@ -36,7 +36,8 @@ EXAMPLES = settings(
 )
 
 uuids = st.uuids().map(str)
-words = st.text(min_size=1, max_size=12)
+# Text the API accepts: something besides white space, valid UTF-8 (no lone surrogate).
+words = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12).filter(str.strip)
 
 
 def unit(low: float, high: float) -> st.SearchStrategy[float]:
@@ -117,7 +118,7 @@ def token_bodies(draw: st.DrawFn) -> dict[str, Any]:
                 quality=st.sampled_from(["very_high", "high", "medium", "low"]),
                 encoding=st.sampled_from(["VP8", "H264"]),
             ),
-            max_session_duration=st.integers(1, 10**6),
+            max_session_duration=st.integers(1, 86_400),
             interactivity_type=st.sampled_from(["CONVERSATIONAL", "PUSH_TO_TALK"]),
             llm_configuration_id=uuids,
             dynamic_variables=dynamic_variables,
@@ -216,7 +217,12 @@ INVALID: list[tuple[str, st.SearchStrategy[dict[str, Any]]]] = [
     ("avatar_id", NOT_UUID.map(lambda v: {"avatar_id": v})),
     ("mode", not_in("FULL", "LITE").map(lambda v: {"mode": v})),
     ("is_sandbox", NOT_BOOL.map(lambda v: {"is_sandbox": v})),
-    ("max_session_duration", NOT_POSITIVE_INT.map(lambda v: {"max_session_duration": v})),
+    (
+        "max_session_duration",
+        st.one_of(NOT_POSITIVE_INT, st.integers(min_value=86_401)).map(
+            lambda v: {"max_session_duration": v}
+        ),
+    ),
     (
         "video_settings.quality",
         not_in("very_high", "high", "medium", "low").map(

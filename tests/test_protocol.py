@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from aioavatar import (
 from aioavatar._protocol import RawResponse, decode_envelope, error_for_status, parse_retry_after
 
 
-def raw(status: int, body: object | bytes, **kw: str) -> RawResponse:
+def raw(status: int, body: object | bytes, **kw: Any) -> RawResponse:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return RawResponse(method="POST", path="/v1/sessions/stop", status=status, body=data, **kw)
 
@@ -138,3 +139,92 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("-3") == 0.0
     date = email.utils.formatdate(1_000_030.0, usegmt=True)
     assert parse_retry_after(date, now=1_000_000.0) == pytest.approx(30.0)
+
+
+# --- hostile bodies -------------------------------------------------------------------------------
+
+DEEP = b"[" * 200_000
+
+
+@pytest.mark.parametrize("status", [200, 201, 400, 404, 422, 429, 500, 503])
+def test_deeply_nested_json_is_a_typed_error_on_any_status(status: int) -> None:
+    """200 KB of ``[[[[...`` never escapes as RecursionError: a 2xx is a ResponseDecodeError, an
+    error status its APIError, with an excerpt instead of the server's message."""
+    response = raw(status, DEEP, content_type="application/json")
+    if 200 <= status < 300:
+        with pytest.raises(ResponseDecodeError, match="nested too deeply"):
+            decode_envelope(response)
+    else:
+        error = error_for_status(response)
+        assert error.status == status
+        assert error.message is not None
+        assert len(error.message) < 400
+
+
+def test_a_message_nested_deeper_than_three_objects_is_not_followed() -> None:
+    """The message search looks three objects deep and keeps at most 500 characters."""
+    nested: dict[str, object] = {"message": "x" * 5000}
+    for _ in range(50):
+        nested = {"error": nested}
+    message = error_for_status(raw(500, nested)).message
+    assert message is not None
+    assert message.startswith("JSON body without a message")
+    assert "x" * 10 not in message
+    long = error_for_status(raw(500, {"message": "y" * 5000})).message
+    assert long is not None
+    assert len(long) == 500
+
+
+def test_a_validation_detail_keeps_plain_shallow_fields_only() -> None:
+    """``detail`` keeps ``loc``, ``msg``, ``type`` and flat ``ctx``; ``input`` (an echo of what was
+    sent) and deep values are dropped, so the error stays small and picklable."""
+    deep: list[object] = []
+    for _ in range(500):
+        deep = [deep]
+    body = {
+        "detail": [
+            {
+                "loc": ["body", "avatar_id", {"x": 1}],
+                "msg": "bad",
+                "type": "uuid_parsing",
+                "input": "a secret value",
+                "ctx": {"limit": 3, "nested": deep},
+            },
+            "not an item",
+        ]
+    }
+    error = error_for_status(raw(422, body))
+    assert isinstance(error, ValidationError)
+    assert error.detail == [
+        {"loc": ["body", "avatar_id"], "msg": "bad", "type": "uuid_parsing", "ctx": {"limit": 3}}
+    ]
+
+
+@pytest.mark.parametrize("status", [200, 204])
+def test_an_empty_answer_is_a_success_where_data_is_not_used(status: int) -> None:
+    """Keep-alive and stop ignore ``data``: a 204 (or a 200 with no body) is a success there, and a
+    decode error where the answer must carry data."""
+    response = raw(status, b"")
+    assert decode_envelope(response, data_used=False) is None
+    with pytest.raises(ResponseDecodeError):
+        decode_envelope(response)
+
+
+def test_credentials_are_masked_however_the_server_escaped_them() -> None:
+    """A credential echoed JSON-escaped (``\\/``, ``\\u00XX``) is masked after decoding: in the
+    message of an error, in an HTML excerpt, and in the data of a success."""
+    secret = "sk/live+abc.def_123456"
+    escaped = "".join(
+        f"\\u{ord(c):04x}" if c in "sl" else ("\\/" if c == "/" else c) for c in secret
+    )
+    assert secret not in escaped
+    creds = (secret,)
+    as_json = f'{{"message": "key {escaped} refused"}}'.encode()
+    error = error_for_status(raw(401, as_json, credentials=creds))
+    assert secret not in str(error)
+    assert "**********" in str(error)
+    html = f"<p>{escaped}</p>".encode()
+    page = error_for_status(raw(502, html, content_type="text/html", credentials=creds))
+    assert secret not in str(page)
+    success = f'{{"code": 1000, "data": {{"url": "wss://x?k={escaped}"}}}}'.encode()
+    assert decode_envelope(raw(200, success, credentials=creds)) == {"url": "wss://x?k=**********"}

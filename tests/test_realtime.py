@@ -688,11 +688,12 @@ async def test_emulator_drops_early_commands_and_refuses_big_messages(
 
 
 def test_example_lite_bot_speaks_a_wav(tmp_path: Path) -> None:
-    """examples/lite_bot.py speaks a WAV file against the embedded emulator and reacts to its events."""
+    """`examples/lite_bot.py --emulator` speaks a WAV file against the embedded emulator and reacts to
+    its events."""
     path = tmp_path / "tone.wav"
     path.write_bytes(wav_bytes(seconds=0.4))
     done = subprocess.run(  # noqa: S603 - our own example, run with this interpreter
-        [sys.executable, str(ROOT / "examples" / "lite_bot.py"), str(path)],
+        [sys.executable, str(ROOT / "examples" / "lite_bot.py"), "--emulator", str(path)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -724,3 +725,35 @@ async def test_example_lite_bot_refuses_a_bad_wav(
     path.write_bytes(wav_bytes(channels=2))
     assert await example.main(example.parse([str(path)])) == 2
     assert "2 channels (need mono)" in capsys.readouterr().out
+
+
+def test_a_deeply_nested_frame_is_a_raw_event() -> None:
+    """A frame of 200,000 '[' decodes to a RawEvent (never a RecursionError)."""
+    from aioavatar.liveavatar._realtime_protocol import decode_event
+
+    event = decode_event("[" * 200_000)
+    assert isinstance(event, RawEvent)
+    assert event.type == ""
+
+
+@pytest.mark.parametrize("ws_url", ["ws://[::1/ws", "ws://127.0.0.1:99999/ws", "http://x/ws"])
+async def test_a_malformed_ws_url_is_a_configuration_error(ws_url: str) -> None:
+    """A ws_url that cannot be parsed (a bad bracket or port, a wrong scheme) is refused."""
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(ConfigurationError) as info:
+            RealtimeConnection(http, ws_url, on_lost=_never_called, expect_close=lambda: False)
+    assert info.value.field == "ws_url"
+
+
+async def _never_called() -> None:  # pragma: no cover - a connection never opened loses nothing
+    raise AssertionError("not expected")
+
+
+def test_a_released_buffer_is_a_configuration_error() -> None:
+    """A released memoryview passed as audio is refused (not a ValueError from bytes())."""
+    view = memoryview(b"\x00\x00")
+    view.release()
+    with pytest.raises(ConfigurationError):
+        check_pcm(view)
+    with pytest.raises(ConfigurationError):
+        read_wav(view)

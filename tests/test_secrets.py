@@ -368,7 +368,7 @@ async def test_allowlisted_fields_only_in_transport_records(
     emulator.inject("keep_alive", delay=1.0)
     emulator.inject("keep_alive", status=503, body=b'{"message": "secret server detail"}')
     emulator.inject("keep_alive", drop=True, times=2)  # the first is retried as a stale connection
-    policy = RetryPolicy(retries=3, backoff_initial=0.001, backoff_max=0.005)
+    policy = RetryPolicy(retries=4, backoff_initial=0.001, backoff_max=0.005)
     async with LiveAvatarClient(
         CANARY_KEY, base_url=emulator.base_url, retry_policy=policy
     ) as client:
@@ -386,7 +386,7 @@ async def test_allowlisted_fields_only_in_transport_records(
     assert any("keep-alive failed (timeout), attempt 1;" in m for m in messages)
     assert any("keep-alive failed (HTTP 503), attempt 2;" in m for m in messages)
     assert any("keep-alive failed (stale connection), attempt 3;" in m for m in messages)
-    assert any("keep-alive failed (ServerDisconnectedError), attempt 3;" in m for m in messages)
+    assert any("keep-alive failed (ServerDisconnectedError), attempt 4;" in m for m in messages)
     assert any("POST /v1/sessions/keep-alive -> 404 in" in m for m in messages)
 
 
@@ -405,3 +405,134 @@ async def test_lifecycle_records_carry_no_server_message(
     texts = [r.getMessage() for r in records if r.name == "aioavatar"]
     assert any("keep-alive failed (APIError (HTTP 400))" in t for t in texts), texts
     assert not any("secret server detail" in t for t in texts)
+
+
+# --- echoes the server escaped, and echoes of another credential --------------------------------
+
+
+def json_escaped(secret: str) -> str:
+    """``secret`` as a JSON string body would carry it with every third character ``\\u``-escaped and
+    every ``/`` as ``\\/`` (both legal JSON; a byte-for-byte search finds neither)."""
+    return "".join(
+        "\\/" if char == "/" else (f"\\u{ord(char):04x}" if index % 3 == 0 else char)
+        for index, char in enumerate(secret)
+    )
+
+
+async def test_json_escaped_echoes_of_each_credential_are_masked(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """The API key and a session token echoed JSON-escaped in an error (JSON and HTML), in a
+    non-success envelope and in a success's data appear in no exception's str, repr, args,
+    traceback or pickle, nor in a model's repr."""
+    errors: list[BaseException] = []
+    async with LiveAvatarClient(
+        CANARY_KEY, base_url=emulator.base_url, retry_policy=FAST
+    ) as client:
+        token = await client.create_session_token(AVATAR_ID)
+        raw_token = emulator.sessions[token.session_id].token
+        for secret in (CANARY_KEY, raw_token):
+            escaped = json_escaped(secret)
+            assert secret not in escaped
+            emulator.inject("list", status=400, body=f'{{"message": "bad: {escaped}"}}'.encode())
+            emulator.inject(
+                "list",
+                status=400,
+                body=f"<html>{escaped}</html>".encode(),
+                content_type="text/html",
+            )
+            emulator.inject("list", body=f'{{"code": 4001, "message": "no: {escaped}"}}'.encode())
+            for _ in range(3):
+                with pytest.raises(AvatarError) as info:
+                    await client.list_sessions("active")
+                errors.append(info.value)
+        emulator.inject(
+            "get",
+            body=f'{{"code": 1000, "data": {{"id": "{json_escaped(CANARY_KEY)}"}}}}'.encode(),
+        )
+        entry = await client.get_session(token.session_id)
+        assert entry.id == MASK
+        secrets = [CANARY_KEY, raw_token]
+        assert len(errors) == 6
+        for error in errors:
+            assert MASK in str(error)
+            assert_clean(exception_texts(error), secrets)
+        assert_clean([repr(entry)], secrets)
+
+
+async def test_a_session_token_echoed_to_api_key_calls_is_masked(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """Answers to calls made with the API key (the stop fallback after a 401, ``get_session``,
+    ``stop_session``) that echo a session token have it masked: every tracked credential is masked
+    in every error, whichever credential the request used."""
+    errors: list[BaseException] = []
+    async with LiveAvatarClient(
+        CANARY_KEY, base_url=emulator.base_url, retry_policy=FAST
+    ) as client:
+        session = client.session(AVATAR_ID, is_sandbox=True, stop_timeout=1.0)
+        async with session:
+            raw_token = emulator.sessions[session.session_id].token
+            echo = f'{{"message": "could not stop session of token {raw_token}"}}'.encode()
+            emulator.inject("get", status=500, body=echo, times=3)
+            with pytest.raises(ServerError) as get_info:
+                await client.get_session(session.session_id)
+            errors.append(get_info.value)
+            emulator.inject("stop", status=500, body=echo, times=3)
+            with pytest.raises(ServerError) as stop_info:
+                await client.stop_session(session.session_id)
+            errors.append(stop_info.value)
+    assert len(errors) == 2
+    assert all(MASK in str(error) for error in errors)
+    assert_clean([t for error in errors for t in exception_texts(error)], [CANARY_KEY, raw_token])
+
+
+async def test_a_stop_error_after_a_fallback_masks_the_token(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """The SessionStopError of a stop whose session-token attempt was refused and whose API-key
+    fallback failed, echoing the session token, shows neither credential."""
+    async with LiveAvatarClient(
+        CANARY_KEY, base_url=emulator.base_url, retry_policy=FAST
+    ) as client:
+        session = client.session(AVATAR_ID, is_sandbox=True, stop_timeout=1.0)
+        with pytest.raises(SessionStopError) as info:
+            async with session:
+                raw_token = emulator.sessions[session.session_id].token
+                echo = f'{{"message": "could not stop session of token {raw_token}"}}'
+                emulator.inject("stop", status=401)
+                emulator.inject("stop", status=500, body=echo.encode(), times=30)
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None  # not confirmed: the session may still run
+    assert [r.auth for r in emulator.requests("stop")][:2] == ["bearer", "api_key"]
+    assert MASK in str(info.value)
+    assert_clean(exception_texts(info.value), [CANARY_KEY, raw_token])
+
+
+async def test_a_session_token_echoed_in_the_data_of_a_read_is_masked(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """get_session (an API-key read) answering with another credential the SDK holds (a live
+    session token) in its data: masked in the model, so no repr shows it."""
+    async with LiveAvatarClient(CANARY_KEY, base_url=emulator.base_url) as client:
+        token = await client.create_session_token(AVATAR_ID)
+        raw_token = token.session_token.get_secret_value()
+        body = f'{{"code": 1000, "data": {{"id": "{token.session_id}", "created_at": "tok {raw_token}"}}}}'
+        emulator.inject("get", body=body.encode())
+        entry = await client.get_session(token.session_id)
+    assert raw_token not in repr(entry)
+    assert entry.created_at == f"tok {MASK}"
+
+
+async def test_an_echo_past_a_long_run_of_white_space_is_masked(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """An HTML error page that echoes the API key after 1,190 spaces: the excerpt is masked before
+    it is cut, so not even a prefix of the key shows."""
+    async with LiveAvatarClient(CANARY_KEY, base_url=emulator.base_url) as client:
+        page = (" " * 1190 + CANARY_KEY + " " * 50).encode()
+        emulator.inject("list", status=400, body=page, content_type="text/html")
+        with pytest.raises(AvatarError) as info:
+            await client.list_sessions("active")
+    assert_clean(exception_texts(info.value), [CANARY_KEY, CANARY_KEY[:12]])
+    assert MASK in str(info.value)

@@ -8,32 +8,42 @@ before start, ``max_session_duration``) use its fixtures directly.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aioavatar import (
     APIError,
     AuthenticationError,
     AvatarSession,
+    BaseSession,
     ConfigurationError,
     EndReason,
+    KalturaAvatarClient,
     LiveAvatarClient,
     ResponseDecodeError,
     ServerError,
     SessionEndedError,
     SessionState,
     SessionStopError,
+    SessionTokenRequest,
     TransportError,
 )
-from aioavatar.testing import LiveAvatarEmulator
+from aioavatar._session import _next_due
+from aioavatar.liveavatar._backend import LiveAvatarBackend
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
+from .leaks import wait_until
 from .providers import Provider
 
 pytestmark = pytest.mark.anyio
@@ -301,13 +311,16 @@ async def test_keep_alive_5xx_burst_recovers(provider: Provider) -> None:
 
 
 async def test_keep_alive_beats_on_schedule(provider: Provider) -> None:
-    """Beats arrive about every interval and use the session token."""
+    """Beats use the session token, are counted as they are answered, and are never closer together
+    than the interval allows (they are due at fixed times, one interval apart)."""
     async with provider.session(keep_alive_interval=0.2) as session:
-        await anyio.sleep(1.1)
+        await wait_until(lambda: session.statistics().keep_alives_sent >= 4)
+        answered = session.statistics().keep_alives_sent
     beats = provider.emulator.requests("keep_alive")
-    assert 4 <= len(beats) <= 7
     assert {b.auth for b in beats} == {"bearer"}
-    assert session.statistics().keep_alives_sent == len(beats)
+    assert answered <= len(beats) <= answered + 1  # at most one was in flight at the exit
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(beats)]
+    assert min(gaps) >= 0.2 * 0.5  # due one interval apart; a late beat is skipped, never bunched
 
 
 async def test_deadline_stops_with_max_duration(
@@ -472,3 +485,504 @@ async def test_keep_alive_failing_past_the_idle_window_ends_the_session(
     assert info.value.end_reason is EndReason.IDLE_TIMEOUT
     assert session.statistics().keep_alives_failed >= 2
     provider.assert_stopped_once(EndReason.IDLE_TIMEOUT)
+
+
+# --- lost answers, hostile answers, absurd inputs ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("provider", "step"), LAST_OPEN_STEPS, indirect=["provider"])
+async def test_lost_open_answer_and_failed_stop_say_the_session_may_run(
+    provider: Provider, step: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Open's answer is lost after it took effect and the stop that follows fails until
+    stop_timeout: SessionStopError with the session id, chained to open's error, a WARNING, and no
+    end reason (the session is not known to have ended)."""
+    provider.emulator.inject(step, apply=True, drop=True)
+    provider.emulator.inject(provider.stop_step, status=503, times=1000)
+    session = provider.session(stop_timeout=0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="aioavatar"),
+        pytest.raises(SessionStopError) as info,
+    ):
+        async with session:
+            pytest.fail("the block must not run")
+    sid = session.session_id
+    assert info.value.session_id == sid
+    assert isinstance(info.value.__cause__, TransportError)
+    assert "may still be running" in str(info.value)
+    assert session.end_reason is None
+    assert provider.active() == [sid]  # it does run: the user was told so
+    assert provider.stops(sid) >= 1
+    assert any(
+        sid in r.getMessage() and "may still be running" in r.getMessage() for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize(("provider", "step"), OPEN_STEPS, indirect=["provider"])
+async def test_cancelled_open_with_a_failed_stop_notes_the_session_on_the_cancellation(
+    provider: Provider, step: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A start cancelled while in flight whose stop then fails: the cancellation propagates (it must)
+    with a note naming the session and saying it may still run, and a WARNING says the same."""
+    provider.emulator.inject(step, delay=1.0)
+    provider.emulator.inject(provider.stop_step, status=503, times=1000)
+    session = provider.session(stop_timeout=0.5)
+
+    async def body() -> None:
+        async with session:
+            pytest.fail("the block must not run")
+
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        task = asyncio.ensure_future(body())
+        await asyncio.sleep(0.4)  # the open request is in flight (the server holds it for 1 s)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+    sid = session.session_id
+    notes = getattr(info.value, "__notes__", [])
+    assert any(sid in note and "may still be running" in note for note in notes)
+    assert session.end_reason is None
+    assert any(sid in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+@pytest.mark.parametrize(
+    "duration", [b"1" + b"0" * 12, b"1" + b"0" * 400, b"1e308", b"-5", b"0", b'"soon"', b"true"]
+)
+async def test_an_absurd_duration_from_the_server_means_no_deadline(
+    client: LiveAvatarClient,
+    emulator: LiveAvatarEmulator,
+    duration: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A start answer whose max_session_duration is huge (1e12, 1e400), negative, zero or not a
+    number gives no deadline: the session runs, is kept alive, and stops once with USER_CLOSED."""
+    answer = (
+        b'{"code": 1000, "data": {"session_id": "' + AVATAR_ID.encode() + b'", '
+        b'"livekit_url": "wss://x", "livekit_client_token": "t", '
+        b'"max_session_duration": ' + duration + b"}}"
+    )
+    emulator.inject("start", apply=True, body=answer)
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        async with session_on(client, keep_alive_interval=0.05) as session:
+            assert session.statistics().deadline is None
+            await wait_until(lambda: session.statistics().keep_alives_sent >= 2)
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
+    if duration not in (b'"soon"', b"true"):  # a non-number reads as "not given", silently
+        assert any("not a usable number" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("duration", [b"1" + b"0" * 12, b"-1", b"0", b"1e-6"])
+async def test_an_absurd_server_duration_keeps_the_callers_own_limit(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, duration: bytes
+) -> None:
+    """The caller asked for max_session_duration=1 and the start answer carries an absurd value: the
+    caller's own limit still holds (the session is stopped with MAX_DURATION_REACHED)."""
+    answer = (
+        b'{"code": 1000, "data": {"session_id": "' + AVATAR_ID.encode() + b'", '
+        b'"livekit_url": "wss://x", "livekit_client_token": "t", '
+        b'"max_session_duration": ' + duration + b"}}"
+    )
+    emulator.inject("start", apply=True, body=answer)
+    async with session_on(client, max_session_duration=1) as session:
+        assert session.statistics().deadline is not None
+        await session.wait_ended()
+    assert session.end_reason is EndReason.MAX_DURATION_REACHED
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
+
+
+@pytest.mark.parametrize("value", [10**12, 10**400, 86_401, 0, -1, 1.5, True, "600"])
+def test_max_session_duration_is_checked_against_the_apis_range(value: object) -> None:
+    """max_session_duration is an integer from 1 to 86,400 s, checked before any network call."""
+    with pytest.raises(ConfigurationError, match="integer") as info:
+        AvatarSession(AVATAR_ID, api_key=API_KEY, max_session_duration=value)  # type: ignore[arg-type]
+    assert info.value.field == "max_session_duration"
+
+
+async def test_a_server_session_id_that_is_not_a_uuid_is_refused_before_start(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A token answer whose session_id is not a UUID is a ResponseDecodeError and nothing starts:
+    an id the SDK could not later stop with never gets a running session."""
+    emulator.inject(
+        "token",
+        body=b'{"code": 1000, "data": {"session_id": "../../admin", "session_token": "abcdefghij"}}',
+    )
+    with pytest.raises(ResponseDecodeError, match="session_id"):
+        async with session_on(client):
+            pytest.fail("the block must not run")
+    assert emulator.requests("start") == []
+    assert emulator.requests("stop") == []
+
+
+@pytest.mark.parametrize("raised", [asyncio.CancelledError, KeyboardInterrupt, SystemExit])
+async def test_end_reason_for_raising_anything_still_sends_the_stop(
+    provider: Provider, raised: type[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    """end_reason_for raising CancelledError, KeyboardInterrupt or SystemExit: the stop is sent once
+    with the table's reason; KeyboardInterrupt and SystemExit are then delivered, a CancelledError
+    (which a plain function cannot receive from the loop) is logged and the block's error wins."""
+
+    def mapper(exc: BaseException) -> EndReason:
+        raise raised()
+
+    expected: type[BaseException] = KeyError if raised is asyncio.CancelledError else raised
+    with caplog.at_level(logging.WARNING, logger="aioavatar"), pytest.raises(expected) as info:
+        async with provider.session(end_reason_for=mapper):
+            raise KeyError("the block failed")
+    provider.assert_stopped_once(EndReason.SERVER_ERROR)
+    if expected is not KeyError:
+        assert isinstance(info.value.__cause__, KeyError)
+    assert any("end_reason_for raised" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("keep_alive_interval", 1e-12),
+        ("keep_alive_interval", 0.001),
+        ("keep_alive_interval", math.inf),
+        ("keep_alive_interval", math.nan),
+        ("keep_alive_interval", 10**400),
+        ("keep_alive_interval", 151),
+        ("stop_timeout", 1e-300),
+        ("stop_timeout", 0.05),
+        ("stop_timeout", math.inf),
+        ("stop_timeout", 301),
+        ("stop_timeout", None),
+    ],
+)
+def test_every_session_duration_has_a_floor_and_a_ceiling(field: str, value: object) -> None:
+    """keep_alive_interval (0.01 s to half the idle window: 150 s for LiveAvatar) and stop_timeout
+    (0.1 to 300 s) refuse tiny, huge, infinite and NaN values, naming the field and the range."""
+    with pytest.raises(ConfigurationError, match="number of seconds from") as info:
+        options: dict[str, Any] = {field: value}
+        AvatarSession(AVATAR_ID, api_key=API_KEY, **options)
+    assert info.value.field == field
+
+
+def test_a_kaltura_keep_alive_interval_fits_its_idle_window() -> None:
+    """Kaltura's presumed idle window is 60 s: an interval over 30 s is refused."""
+    from aioavatar import KalturaAvatarSession
+
+    with pytest.raises(ConfigurationError, match=r"from 0\.01 to 30") as info:
+        KalturaAvatarSession("avatar-1", ks="test-admin-ks-0001", keep_alive_interval=31)
+    assert info.value.field == "keep_alive_interval"
+
+
+@given(
+    due=st.floats(0, 1e6),
+    interval=st.floats(0.01, 150),
+    late=st.floats(0, 1e9),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_next_beat_is_computed_not_counted(due: float, interval: float, late: float) -> None:
+    """The next due time is after now and at most one interval later, whatever the lateness (a
+    loop that counted up to it froze on tiny intervals)."""
+    now = due + late
+    nxt = _next_due(due, interval, now)
+    assert nxt > now
+    assert nxt - now <= interval * (1 + 1e-9) + 1e-6
+
+
+@pytest.mark.parametrize("style", ["task", "scope"])
+@pytest.mark.parametrize("turns", [1, 2])
+async def test_a_cancellation_after_a_clean_return_keeps_user_closed(
+    provider: Provider, style: str, turns: int
+) -> None:
+    """A cancellation that lands one or two loop turns after the block returned normally (while the
+    background task is torn down) stops with USER_CLOSED, and is delivered after the stop."""
+    loop = asyncio.get_running_loop()
+
+    def later(action: Callable[[], object], n: int) -> None:
+        loop.call_soon(action if n == 1 else (lambda: later(action, n - 1)))
+
+    if style == "task":
+
+        async def body() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            async with provider.session():
+                later(task.cancel, turns)
+
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.ensure_future(body())
+    else:
+        with anyio.CancelScope() as scope:
+            async with provider.session():
+                later(scope.cancel, turns)
+        assert scope.cancel_called
+    provider.assert_stopped_once(EndReason.USER_CLOSED)
+
+
+async def test_a_204_on_stop_is_a_confirmed_stop(provider: Provider) -> None:
+    """A stop answered 204 No Content (the server stopped the session) is a success: no
+    SessionStopError, the end reason recorded."""
+    provider.emulator.inject(provider.stop_step, apply=True, status=204)
+    async with provider.session() as session:
+        pass
+    provider.assert_stopped_once(EndReason.USER_CLOSED, session)
+
+
+async def test_a_session_outside_asyncio_says_so() -> None:
+    """Under trio, entering a session raises a RuntimeError that names asyncio."""
+
+    async def enter() -> None:
+        async with AvatarSession(AVATAR_ID, api_key=API_KEY, base_url="http://127.0.0.1:9"):
+            pass  # pragma: no cover - never reached
+
+    with pytest.raises(RuntimeError, match="aioavatar runs on asyncio"):
+        await anyio.to_thread.run_sync(lambda: anyio.run(enter, backend="trio"))
+
+
+# --- how a session ends, as a new user meets it --------------------------------------------------
+
+
+class _BrokenLoopBackend(LiveAvatarBackend):
+    """A backend whose idle window cannot be read once the session runs: the keep-alive loop itself
+    fails (as it did when a dependency lacked a function), not a call it makes."""
+
+    reads = 0
+
+    @property  # a plain attribute in the protocol
+    def idle_timeout(self) -> float:  # type: ignore[override]
+        self.reads += 1
+        if self.reads > 1:  # the first read is the constructor's check
+            raise AttributeError("module 'anyio' has no attribute 'move_on_at'")
+        return 300.0
+
+
+async def test_a_failing_background_task_is_raised_not_a_bare_cancellation(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The keep-alive loop itself fails: the block is cancelled, the session is stopped with
+    SERVER_ERROR, and async with raises the loop's real error, not a CancelledError."""
+    backend = _BrokenLoopBackend(client, SessionTokenRequest(avatar_id=AVATAR_ID, is_sandbox=True))
+    session: BaseSession[Any] = BaseSession(
+        cast(Any, backend), keep_alive_interval=0.05, stop_timeout=2.0, end_reason_for=None
+    )
+    emulator.inject("keep_alive", status=503, times=100)  # a failed beat reads the idle window
+    reached_end = False
+    with pytest.raises(AttributeError, match="move_on_at"):
+        async with session:
+            await anyio.sleep(30)
+            reached_end = True
+    assert not reached_end
+    assert session.end_reason is EndReason.SERVER_ERROR
+    assert emulator.stop_reasons(session.session_id) == ["SERVER_ERROR"]
+
+
+async def test_a_block_awaiting_wait_ended_exits_quietly_when_the_server_ends_it(
+    provider: Provider,
+) -> None:
+    """The README's first pattern: the block awaits wait_ended(), the server ends the session, the
+    block runs to its end, and async with raises nothing; end_reason says why."""
+    after = False
+    async with provider.session(keep_alive_interval=0.05) as session:
+        expected = provider.end_on_server(session.session_id)
+        await session.wait_ended()
+        after = True
+    assert after
+    assert session.end_reason is expected
+    assert provider.emulator.requests(provider.stop_step) == []
+
+
+async def test_the_deadline_wakes_a_block_awaiting_wait_ended(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """max_session_duration runs out while the block awaits wait_ended(): the SDK stops the
+    session, wait_ended() returns, and the block ends without SessionEndedError."""
+    async with session_on(client, max_session_duration=1, keep_alive_interval=0.2) as session:
+        await session.wait_ended()
+    assert session.end_reason is EndReason.MAX_DURATION_REACHED
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
+
+
+async def test_a_stop_that_finds_the_session_stopped_elsewhere_reports_the_servers_reason(
+    provider: Provider,
+) -> None:
+    """Another client stopped the session while the block held it: our stop answers 404 (or 410),
+    and end_reason is the reason the server recorded (UNKNOWN where the API cannot say), not ours."""
+    async with provider.session(keep_alive_interval=25.0) as session:
+        expected = provider.end_on_server(session.session_id)  # no beat will notice it in time
+    assert session.end_reason is expected
+    assert provider.stops(session.session_id) == 1
+    if provider.name == "liveavatar":
+        assert expected is EndReason.ZOMBIE_SESSION_REAP
+        lookups = provider.emulator.requests("get", session_id=session.session_id)
+        assert len(lookups) == 1
+
+
+async def test_stopped_elsewhere_with_agent_hang_up(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """`aioavatar sessions stop ID --reason agent_hang_up` from another process: the holder learns
+    AGENT_HANG_UP."""
+    async with (
+        session_on(client, keep_alive_interval=60.0) as session,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as other,
+    ):
+        await other.stop_session(session.session_id, reason="agent_hang_up")
+    assert session.end_reason is EndReason.AGENT_HANG_UP
+    assert emulator.stop_reasons(session.session_id) == ["AGENT_HANG_UP", "USER_CLOSED"]
+
+
+async def test_the_library_reads_liveavatar_base_url(
+    emulator: LiveAvatarEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LIVEAVATAR_BASE_URL (and LIVEAVATAR_API_KEY) are read by the library, as by the CLI: a
+    session without base_url reaches the emulator; a base URL ending in /v1 works the same."""
+    monkeypatch.setenv("LIVEAVATAR_API_KEY", API_KEY)
+    monkeypatch.setenv("LIVEAVATAR_BASE_URL", emulator.base_url + "/v1/")
+    async with AvatarSession(AVATAR_ID, is_sandbox=True) as session:
+        pass
+    assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
+    assert {r.path for r in emulator.journal} == {
+        "/v1/sessions/token",
+        "/v1/sessions/start",
+        "/v1/sessions/stop",
+    }
+    monkeypatch.setenv("LIVEAVATAR_BASE_URL", "ftp://example")
+    with pytest.raises(ConfigurationError) as info:
+        LiveAvatarClient(API_KEY)
+    assert info.value.field == "LIVEAVATAR_BASE_URL"
+
+
+async def test_errors_name_the_url_actually_requested(emulator: LiveAvatarEmulator) -> None:
+    """A 404 names the whole URL requested (base URL and path), so a wrong base URL shows."""
+    base = emulator.base_url + "/proxy"
+    async with LiveAvatarClient(API_KEY, base_url=base) as client:
+        with pytest.raises(APIError) as info:
+            await client.list_sessions("active")
+    assert f"GET {base}/v1/sessions -> HTTP 404" in str(info.value)
+    assert info.value.url == f"{base}/v1/sessions"
+    assert info.value.path == "/v1/sessions"
+
+
+async def test_enum_strings_are_read_in_any_case(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """mode='lite', quality 'HIGH', a voice provider 'ELEVENLABS', a stop reason 'agent_hang_up' and
+    a list type 'ACTIVE' are read as their members and sent as the API spells them."""
+    persona = {"voice_settings": {"provider": "ELEVENLABS", "model": "ELEVEN_FLASH_V2_5"}}
+    async with client.session(
+        AVATAR_ID,
+        is_sandbox=True,
+        mode="lite",
+        video_settings={"quality": "HIGH", "encoding": "h264"},
+        avatar_persona=persona,
+    ) as session:
+        await session.stop("agent_hang_up")
+    (token,) = emulator.requests("token")
+    assert token.body["mode"] == "LITE"
+    assert token.body["video_settings"] == {"quality": "high", "encoding": "H264"}
+    assert token.body["avatar_persona"]["voice_settings"] == {
+        "provider": "elevenLabs",
+        "model": "eleven_flash_v2_5",
+    }
+    assert emulator.stop_reasons(session.session_id) == ["AGENT_HANG_UP"]
+    assert (await client.list_sessions("ACTIVE")).count == 0
+
+
+def test_an_unknown_field_suggests_the_closest_and_lists_the_accepted_ones() -> None:
+    """A misspelt field names the closest accepted one and lists them all."""
+    with pytest.raises(ConfigurationError, match="did you mean 'video_settings'") as info:
+        AvatarSession(AVATAR_ID, api_key=API_KEY, vidoe_settings={})  # type: ignore[call-arg]
+    assert "max_session_duration" in str(info.value)
+    with pytest.raises(ConfigurationError, match="did you mean 'quality'") as nested:
+        AvatarSession(AVATAR_ID, api_key=API_KEY, video_settings={"qualty": "high"})
+    assert nested.value.field == "video_settings"
+
+
+def test_the_sandbox_avatar_id_is_exported() -> None:
+    """The one avatar of sandbox sessions is a constant of the package."""
+    import aioavatar
+
+    assert aioavatar.SANDBOX_AVATAR_ID == "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+    assert aioavatar.liveavatar.SANDBOX_AVATAR_ID == aioavatar.SANDBOX_AVATAR_ID
+
+
+async def test_a_cancellation_during_a_failing_stop_carries_the_news(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The block returns, the stop fails slowly, and a cancellation lands meanwhile: the
+    cancellation propagates with a note naming the session and saying it may still run, and a
+    WARNING says the same; end_reason stays None."""
+    provider.emulator.inject(provider.stop_step, status=503, delay=0.2, times=1000)
+    session = provider.session(stop_timeout=1.0)
+
+    async def body() -> None:
+        async with session:
+            pass
+
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        task = asyncio.ensure_future(body())
+        await wait_until(lambda: session.state is SessionState.STOPPING)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+    sid = session.session_id
+    assert any(sid in note and "may still be running" in note for note in info.value.__notes__)
+    assert session.end_reason is None
+    assert any(
+        sid in r.getMessage() and "may still be running" in r.getMessage() for r in caplog.records
+    )
+
+
+async def test_a_lost_kaltura_create_answer_says_a_session_may_run(
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Kaltura's create took effect but its answer was lost: the id never arrived, so nothing can be
+    stopped; the error says (as a note, and a WARNING) that a session may still run."""
+    kaltura_emulator.inject("create", apply=True, drop=True)
+    with (
+        caplog.at_level(logging.WARNING, logger="aioavatar"),
+        pytest.raises(TransportError) as info,
+    ):
+        async with kaltura_client.session("avatar-1", stop_timeout=0.5):
+            pytest.fail("the block must not run")
+    notes = getattr(info.value, "__notes__", [])
+    assert any("id never arrived" in note and "may still be running" in note for note in notes)
+    assert any("id never arrived" in r.getMessage() for r in caplog.records)
+    assert len(kaltura_emulator.active_sessions()) == 1  # it does run
+
+
+async def test_a_refused_kaltura_create_says_nothing_more(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A create the server refused (4xx) opened nothing: no note, no stop."""
+    kaltura_emulator.inject("create", status=400)
+    with pytest.raises(APIError) as info:
+        async with kaltura_client.session("avatar-1"):
+            pytest.fail("the block must not run")
+    assert not getattr(info.value, "__notes__", [])
+    assert kaltura_emulator.requests("end") == []
+
+
+async def test_a_deadline_stop_that_fails_raises_session_stop_error(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """At max_session_duration the SDK's stop is answered 503 until stop_timeout: async with raises
+    SessionStopError (the session may still run), not SessionEndedError, and end_reason stays None."""
+    emulator.inject("stop", status=503, times=1000)
+    with pytest.raises(SessionStopError) as info:
+        async with session_on(client, max_session_duration=1, stop_timeout=0.5) as session:
+            await anyio.sleep(30)
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None
+    assert emulator.stop_reasons(session.session_id)[0] == "MAX_DURATION_REACHED"
+
+
+async def test_an_idle_stop_that_fails_raises_session_stop_error(provider: Provider) -> None:
+    """Every beat fails past the idle window and so does the stop that follows: SessionStopError
+    with the session id, end_reason None."""
+    session = provider.session_with_idle_window(0.3)
+    provider.emulator.inject("keep_alive", status=503, times=10_000)
+    provider.emulator.inject(provider.stop_step, status=503, times=10_000)
+    with pytest.raises(SessionStopError) as info:
+        async with session:
+            await anyio.sleep(30)
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None

@@ -54,6 +54,7 @@ from .kaltura import (
     KalturaTurnServer,
 )
 from .liveavatar import (
+    SANDBOX_AVATAR_ID,
     AgentStateUpdated,
     AgoraConfig,
     AvatarPersona,
@@ -90,6 +91,7 @@ from .liveavatar import (
 )
 
 __all__ = [
+    "SANDBOX_AVATAR_ID",
     "APIError",
     "AgentStateUpdated",
     "AgoraConfig",

@@ -46,7 +46,10 @@ def check_pcm(pcm: bytes | bytearray | memoryview, *, field: str = "pcm") -> byt
         raise ConfigurationError(
             f"must be bytes of PCM 16-bit mono 24 kHz audio, got {type(pcm).__name__}", field=field
         )
-    data = bytes(pcm)
+    try:
+        data = bytes(pcm)
+    except ValueError:  # a released memoryview
+        raise ConfigurationError("is a released buffer: nothing can be read", field=field) from None
     if not data:
         raise ConfigurationError("is empty: there is no audio to speak", field=field)
     if len(data) % PCM_SAMPLE_WIDTH:
@@ -78,16 +81,29 @@ def read_wav(source: str | os.PathLike[str] | bytes | bytearray | memoryview) ->
             (the message names every property that is wrong); or it holds no audio.
     """
     if isinstance(source, bytes | bytearray | memoryview):
-        raw = bytes(source)
+        try:
+            raw = bytes(source)
+        except ValueError:  # a released memoryview
+            raise ConfigurationError(
+                "is a released buffer: nothing can be read", field="source"
+            ) from None
         where = "the WAV bytes"
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         where = f"WAV file {path.name!r}"
         try:
             raw = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"cannot read {where}: it does not exist", field="source"
+            ) from None
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot read {where}: {exc.strerror or type(exc).__name__}", field="source"
+            ) from None
+        except (ValueError, UnicodeError):  # a NUL byte or a lone surrogate in the path
+            raise ConfigurationError(
+                "is not a usable file path (it holds a NUL byte or invalid text)", field="source"
             ) from None
     else:
         raise ConfigurationError(

@@ -12,7 +12,7 @@ from ._enums import EndReason
 from ._secret import Secret
 from ._session import END_REASON_LOOKUP_TIMEOUT, BaseSession, SessionState
 from .exceptions import ConfigurationError
-from .liveavatar._client import DEFAULT_BASE_URL, LiveAvatarClient, build_token_request
+from .liveavatar._client import LiveAvatarClient, build_token_request
 from .liveavatar._fields import TokenFields
 from .liveavatar._models import SessionInfo, SessionTokenRequest
 from .liveavatar._realtime import RealtimeConnection
@@ -47,7 +47,8 @@ class AvatarSession(BaseSession[SessionInfo]):
     Args:
         avatar_id: the avatar's UUID.
         api_key: the LiveAvatar API key (else ``LIVEAVATAR_API_KEY``); unused when ``client`` is given.
-        base_url: the API root; unused when ``client`` is given.
+        base_url: the API root (else ``LIVEAVATAR_BASE_URL``, else the real API); unused when ``client``
+            is given.
         client: a :class:`LiveAvatarClient` to share (its pool serves many sessions); left open.
         http_session: an ``aiohttp.ClientSession`` to borrow when no ``client`` is given; left open.
         keep_alive_interval: seconds between keep-alives (60 by default; the server waits 300).
@@ -69,7 +70,7 @@ class AvatarSession(BaseSession[SessionInfo]):
         avatar_id: str | None = None,
         *,
         api_key: str | Secret | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         client: LiveAvatarClient | None = None,
         http_session: aiohttp.ClientSession | None = None,
         keep_alive_interval: float = 60.0,
@@ -81,7 +82,7 @@ class AvatarSession(BaseSession[SessionInfo]):
         token_request = build_token_request(avatar_id, request, token_fields)
         owned: LiveAvatarClient | None = None
         if client is not None and (
-            api_key is not None or http_session is not None or base_url != DEFAULT_BASE_URL
+            api_key is not None or http_session is not None or base_url is not None
         ):
             raise ConfigurationError(
                 "give either client= or api_key/base_url/http_session (the client has its own)",

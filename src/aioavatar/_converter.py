@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Callable, Mapping
 from enum import Enum, StrEnum
@@ -74,17 +75,25 @@ def structure_request(data: Mapping[str, Any], cls: type[T]) -> T:
         path, leaf = _error_path(exc, [])
         field = ".".join(path) or None
         if isinstance(leaf, ForbiddenExtraKeysError):
-            unknown = ", ".join(sorted(leaf.extra_fields))
-            raise ConfigurationError(
-                f"unknown field(s) {unknown}; see the API reference for the accepted ones",
-                field=field,
-            ) from None
+            raise ConfigurationError(_unknown_fields(leaf), field=field) from None
         if isinstance(leaf, KeyError):
             raise ConfigurationError("is required", field=field) from None
         if isinstance(leaf, ConfigurationError):
             message = str(leaf).removeprefix(f"{leaf.field}: ") if leaf.field else str(leaf)
             raise ConfigurationError(message, field=field) from None
         raise ConfigurationError(_leaf_message(leaf), field=field) from None
+
+
+def _unknown_fields(error: ForbiddenExtraKeysError) -> str:
+    """Name the unknown keys, suggest the closest accepted one, and list the accepted ones."""
+    accepted = [a.name for a in attrs.fields(error.cl)] if attrs.has(error.cl) else []
+    parts = []
+    for key in sorted(error.extra_fields):
+        close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.6)
+        parts.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    noun = "field" if len(parts) == 1 else "fields"
+    listed = ", ".join(accepted)
+    return f"unknown {noun} {', '.join(parts)}; the accepted ones are: {listed}"
 
 
 def _leaf_message(leaf: BaseException) -> str:
@@ -112,7 +121,10 @@ def structure_response(data: Any, cls: type[T]) -> T:
         where = ".".join(path) or "body"
         if isinstance(leaf, KeyError):
             raise DecodeFailure(f"required field {where!r} is missing") from None
-        raise DecodeFailure(f"field {where!r}: {_leaf_message(leaf)}") from None
+        message = _leaf_message(leaf)
+        if isinstance(leaf, ConfigurationError) and leaf.field:
+            message = message.removeprefix(f"{leaf.field}: ")
+        raise DecodeFailure(f"field {where!r}: {message}") from None
 
 
 # --- provider models ----------------------------------------------------------------------------------
@@ -248,13 +260,16 @@ _VOICE_PROVIDERS: dict[str, type[la.ElevenLabsVoiceSettings | la.FishVoiceSettin
 }
 
 
+_VOICE_PROVIDERS_ANY_CASE = {name.casefold(): cls for name, cls in _VOICE_PROVIDERS.items()}
+
+
 def _voice_settings(value: Any, _: Any) -> la.VoiceSettings | None:
     if value is None or isinstance(value, la.ElevenLabsVoiceSettings | la.FishVoiceSettings):
         return value
     if not isinstance(value, Mapping):
         raise TypeError(f"expected voice settings or a dict, got {type(value).__name__}")
     provider = value.get("provider")
-    cls = _VOICE_PROVIDERS.get(provider) if isinstance(provider, str) else None
+    cls = _VOICE_PROVIDERS_ANY_CASE.get(provider.casefold()) if isinstance(provider, str) else None
     if cls is None:
         raise ConfigurationError(
             f"must be one of {', '.join(_VOICE_PROVIDERS)}, got {provider!r}", field="provider"
@@ -286,6 +301,22 @@ def _response_structure_factory(
 
 
 converter.register_structure_hook_factory(_is_response_model, _response_structure_factory)
+
+
+def _number_or_none(value: Any, _: Any) -> float | None:
+    # A duration the server sends is kept only when it is a number; anything else reads as "not
+    # given", never as a broken answer (the lifecycle then has no deadline: rule 8).
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
+converter.register_structure_hook_factory(
+    lambda t: t is la.SessionInfo,
+    lambda cls: _response_structure_factory(
+        cls, {"max_session_duration": override(struct_hook=_number_or_none)}
+    ),
+)
 
 
 # --- Kaltura ----------------------------------------------------------------------------------------------

@@ -27,13 +27,28 @@ __all__ = [
 ]
 
 
-class _TolerantEnum(StrEnum):
+class _Enum(StrEnum):
+    """A string enum that reads its values in any case (``Mode("lite")`` is ``Mode.LITE``): every
+    enum-like input of the SDK is case-insensitive, as the CLI's are."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, str):
+            folded = value.casefold()
+            for member in cls:
+                if member.value.casefold() == folded:
+                    return member
+        return None
+
+
+class _TolerantEnum(_Enum):
     """A string enum that turns an unknown string into a pseudo-member rather than raising."""
 
     @classmethod
     def _missing_(cls, value: object) -> Any:
-        if not isinstance(value, str):
-            return None
+        known = super()._missing_(value)
+        if known is not None or not isinstance(value, str):
+            return known
         member = str.__new__(cls, value)
         member._name_ = value
         member._value_ = value
@@ -46,11 +61,12 @@ class _TolerantEnum(StrEnum):
 
     @classmethod
     def known(cls, value: str | Self) -> Self:
-        """Return the known member for ``value``; raise ``ValueError`` for anything else."""
-        member = cls._value2member_map_.get(str(value))
-        if member is None:
-            raise ValueError(f"{value!r} is not one of {', '.join(m.value for m in cls)}")
-        return member  # type: ignore[return-value]
+        """Return the known member for ``value`` (in any case); raise ``ValueError`` for anything else."""
+        if isinstance(value, str):
+            member = cls(value)
+            if member.is_known:
+                return member
+        raise ValueError(f"{value!r} is not one of {', '.join(m.value for m in cls)}")
 
 
 class EndReason(_TolerantEnum):
@@ -91,14 +107,14 @@ class TranscriptRole(_TolerantEnum):
     AVATAR = "avatar"
 
 
-class SessionType(StrEnum):
+class SessionType(_Enum):
     """Which sessions ``list_sessions`` returns."""
 
     ACTIVE = "active"
     HISTORIC = "historic"
 
 
-class VideoQuality(StrEnum):
+class VideoQuality(_Enum):
     """``video_settings.quality``."""
 
     VERY_HIGH = "very_high"
@@ -107,42 +123,42 @@ class VideoQuality(StrEnum):
     LOW = "low"
 
 
-class VideoEncoding(StrEnum):
+class VideoEncoding(_Enum):
     """``video_settings.encoding``."""
 
     VP8 = "VP8"
     H264 = "H264"
 
 
-class InteractivityType(StrEnum):
+class InteractivityType(_Enum):
     """``interactivity_type`` of a FULL session."""
 
     CONVERSATIONAL = "CONVERSATIONAL"
     PUSH_TO_TALK = "PUSH_TO_TALK"
 
 
-class ElevenLabsModel(StrEnum):
+class ElevenLabsModel(_Enum):
     """``voice_settings.model`` for the ``elevenLabs`` provider."""
 
     ELEVEN_FLASH_V2_5 = "eleven_flash_v2_5"
     ELEVEN_MULTILINGUAL_V2 = "eleven_multilingual_v2"
 
 
-class FishModel(StrEnum):
+class FishModel(_Enum):
     """``voice_settings.model`` for the ``fish`` provider."""
 
     S1 = "s1"
     S2 = "s2"
 
 
-class FishLatencyMode(StrEnum):
+class FishLatencyMode(_Enum):
     """``voice_settings.latency_mode`` for the ``fish`` provider."""
 
     NORMAL = "normal"
     BALANCED = "balanced"
 
 
-class SttProvider(StrEnum):
+class SttProvider(_Enum):
     """``stt_config.provider``."""
 
     DEEPGRAM = "deepgram"

@@ -37,7 +37,8 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
         avatar_id: the avatar's visual catalog id.
         voice_id: a voice catalog id; voice_speed: its speed (needs ``voice_id``).
         ks: an admin Kaltura Session (else ``KALTURA_AVATAR_KS``); unused when ``client`` is given.
-        region: ``"nvp1"`` (US) or ``"frp2"`` (EU); base_url: the API root with ``/v1``, wins over
+        region: ``"nvp1"`` (US) or ``"frp2"`` (EU); base_url: the API root (else
+            ``KALTURA_AVATAR_BASE_URL``), wins over
             ``region``; both unused when ``client`` is given.
         client: a :class:`KalturaAvatarClient` to share (its pool serves many sessions); left open.
         http_session: an ``aiohttp.ClientSession`` to borrow when no ``client`` is given; left open.

@@ -24,11 +24,18 @@ import re
 import weakref
 from typing import Final
 
-from ._secret import Secret
+from ._secret import MASK, Secret, mask_text
 
-__all__ = ["MASK", "RedactingFilter", "describe_error", "logger", "redact", "track_secret"]
-
-MASK: Final = "**********"
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "describe_error",
+    "logger",
+    "mask_tracked",
+    "redact",
+    "redact_error",
+    "track_secret",
+]
 
 # A credential shorter than this is not tracked by value (masking every "test" in a log line helps
 # nobody); the patterns below still apply.
@@ -98,6 +105,11 @@ def _index(
     index[key] = sorted([*index.get(key, ()), (value, ref)], key=lambda e: len(e[0]), reverse=True)
 
 
+def mask_tracked(text: str) -> str:
+    """``text`` with the value of every tracked credential masked (no pattern: data stays as sent)."""
+    return _mask_tracked(text)
+
+
 def _mask_tracked(text: str) -> str:
     index = _by_prefix
     if not index or len(text) < MIN_TRACKED_LENGTH:
@@ -125,6 +137,41 @@ def redact(text: str) -> str:
     for pattern in _PREFIXED:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
     return _JWT.sub(MASK, text)
+
+
+def redact_error(exc: BaseException, credentials: tuple[str, ...] | list[str] = ()) -> None:
+    """Mask credentials in every text ``exc`` and the errors chained to it carry, in place: their
+    ``args`` and their string, list and dict attributes (``message``, ``detail``, ...).
+
+    Masks ``credentials`` (what the request carried), every tracked credential and every
+    credential-shaped string (see :func:`redact`), so that ``str``, ``repr``, a traceback and a pickle of
+    the error show none, whatever the server echoed.
+    """
+
+    def clean(value: object, depth: int = 0) -> object:
+        if isinstance(value, str):
+            return redact(mask_text(value, credentials))
+        if depth > 4:
+            return value
+        if isinstance(value, list):
+            return [clean(item, depth + 1) for item in value]
+        if isinstance(value, tuple) and type(value) is tuple:
+            return tuple(clean(item, depth + 1) for item in value)
+        if isinstance(value, dict):
+            return {clean(k, depth + 1): clean(v, depth + 1) for k, v in value.items()}
+        return value
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        current.args = tuple(clean(arg) for arg in current.args)
+        state = getattr(current, "__dict__", None)
+        if state is not None:
+            for name, value in list(state.items()):
+                if isinstance(value, str | list | dict) or type(value) is tuple:
+                    state[name] = clean(value)
+        current = current.__cause__ or current.__context__
 
 
 _EXCEPTION_FORMATTER: Final = logging.Formatter()

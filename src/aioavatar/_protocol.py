@@ -7,15 +7,19 @@ without a network. The transport hands it a :class:`RawResponse`; it hands back 
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
+import re
 import secrets
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 import attrs
 
+from ._logging import redact
+from ._secret import mask_text
 from .exceptions import (
     APIError,
     AuthenticationError,
@@ -34,6 +38,9 @@ __all__ = [
     "encode_multipart",
     "error_for_status",
     "load_json",
+    "parse_json",
+    "map_strings",
+    "mask_json",
     "parse_retry_after",
     "server_message",
 ]
@@ -47,30 +54,110 @@ class RawResponse:
     """What the transport read: the status, the body and the few headers the protocol needs.
 
     Deliberately holds no header mapping: headers carry cookies and echoes of credentials.
+    ``body_problem`` says why the body could not be read (too big, compressed unreadably); ``body`` is
+    then empty, and only a call that needs the body fails.
+    ``credentials`` are the values the request carried (and the client holds): masked out of whatever
+    the answer gives back, however the server escaped them.
     """
 
     method: str
     path: str
     status: int
     body: bytes = attrs.field(repr=False)
+    url: str = ""
+    body_problem: str | None = None
     content_type: str = ""
     request_id: str | None = None
     retry_after: str | None = None
     location: str | None = None
+    credentials: tuple[str, ...] = attrs.field(default=(), repr=False)
 
 
 def load_json(response: RawResponse) -> Any:
-    """Parse the body as JSON.
+    """Parse the body as JSON, with every credential of ``response.credentials`` masked in it.
 
     Raises:
-        ResponseDecodeError: the body is empty, not JSON or truncated JSON.
+        ResponseDecodeError: the body is empty, not JSON, truncated JSON, or nested too deeply to read.
     """
+    if response.body_problem is not None:
+        raise _decode_error(response, response.body_problem)
     try:
-        return json.loads(response.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        value = parse_json(response.body)
+    except ValueError as exc:
+        # Not chained: the JSON error holds the whole body.
+        if isinstance(exc, _TooDeep):
+            raise _decode_error(response, "expected JSON, got a body nested too deeply") from None
         kind = "an empty body" if not response.body.strip() else "a body that is not valid JSON"
         ct = f" ({response.content_type})" if response.content_type else ""
-        raise _decode_error(response, f"expected JSON, got {kind}{ct}") from exc
+        raise _decode_error(response, f"expected JSON, got {kind}{ct}") from None
+    if response.credentials and _may_echo(response):
+        value = mask_json(value, response.credentials)
+    return value
+
+
+class _TooDeep(ValueError):
+    """JSON nested deeper than the parser's recursion allows."""
+
+
+def parse_json(data: bytes | str) -> Any:
+    """``json.loads`` that raises only ``ValueError`` (JSON nested too deeply for the parser is one
+    too, not a ``RecursionError``): the one JSON reader of every answer and realtime frame.
+
+    Raises:
+        ValueError: not JSON, not UTF-8, or nested too deeply.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise _TooDeep("nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _may_echo(response: RawResponse) -> bool:
+    """Whether a credential of the request is in the body, byte for byte or behind JSON escapes
+    (``\\/``, ``\\u0041``): a linear search, so that only such a body is walked."""
+    body = response.body
+    return any(_echo_pattern(c).search(body) is not None for c in response.credentials)
+
+
+@functools.lru_cache(maxsize=256)
+def _echo_pattern(credential: str) -> re.Pattern[bytes]:
+    """Every way JSON can spell ``credential``: each character as itself or ``\\uXXXX`` (and ``/``
+    as ``\\/``)."""
+    parts: list[bytes] = []
+    for char in credential:
+        forms = [re.escape(char.encode())]
+        if char.isascii():
+            forms.append(rb"\\u" + f"(?i:{ord(char):04x})".encode())
+        if char == "/":
+            forms.append(rb"\\/")
+        parts.append(b"(?:" + b"|".join(forms) + b")")
+    return re.compile(b"".join(parts))
+
+
+def mask_json(value: Any, credentials: tuple[str, ...] | list[str]) -> Any:
+    """A decoded JSON value with ``credentials`` masked in every string (keys included)."""
+    return map_strings(value, lambda text: mask_text(text, credentials))
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A decoded JSON value with ``change`` applied to every string (keys included); iterative, so
+    that the deepest value ``json.loads`` accepts cannot exhaust the stack."""
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, str):
+            container[key] = change(item)
+        elif isinstance(item, list):
+            stack.extend((item, index) for index in range(len(item)))
+        elif isinstance(item, dict):
+            changed = {change(k): v for k, v in item.items()}
+            container[key] = changed
+            stack.extend((changed, k) for k in changed)
+    return root[0]
 
 
 def _decode_error(response: RawResponse, message: str) -> ResponseDecodeError:
@@ -78,16 +165,18 @@ def _decode_error(response: RawResponse, message: str) -> ResponseDecodeError:
         message,
         method=response.method,
         path=response.path,
+        url=response.url,
         status=response.status,
         request_id=response.request_id,
     )
 
 
-def decode_envelope(response: RawResponse) -> Any:
+def decode_envelope(response: RawResponse, *, data_used: bool = True) -> Any:
     """Return ``data`` of a LiveAvatar ``{code, data, message}`` answer, or raise the matching error.
 
     Success is a 2xx status with ``code`` 100 or 1000 (a missing ``code`` counts as the schema's default,
-    100).
+    100). For a call whose ``data`` is not used (``data_used=False``: keep-alive, stop), a 2xx with no
+    body at all (a 204, say) is a success too.
 
     Raises:
         APIError: (or a subclass) for a non-2xx status or an envelope code that is not a success.
@@ -95,6 +184,8 @@ def decode_envelope(response: RawResponse) -> Any:
     """
     if not 200 <= response.status < 300:
         raise error_for_status(response)
+    if not data_used and not response.body.strip():
+        return None
     body = load_json(response)
     if not isinstance(body, Mapping):
         raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
@@ -104,6 +195,7 @@ def decode_envelope(response: RawResponse) -> Any:
             server_message(body) or "the envelope code is not a success",
             method=response.method,
             path=response.path,
+            url=response.url,
             status=response.status,
             code=code if isinstance(code, int) and not isinstance(code, bool) else None,
             request_id=response.request_id,
@@ -111,11 +203,13 @@ def decode_envelope(response: RawResponse) -> Any:
     return body.get("data")
 
 
-def decode_success(response: RawResponse) -> Mapping[str, Any]:
+def decode_success(response: RawResponse, *, data_used: bool = True) -> Mapping[str, Any]:
     """Return the body of a Kaltura Avatar ``{"success": true, ...}`` answer, or raise the matching error.
 
     Success is a 2xx status *and* ``success: true`` in the body: the host sometimes answers HTTP 200 with
-    ``{"success": false, "error": "..."}``, which is an error like any other.
+    ``{"success": false, "error": "..."}``, which is an error like any other. For a call whose answer
+    is not used (``data_used=False``: keep-alive, end, speech), a 2xx with no body at all (a 204, say) is
+    a success too.
 
     Raises:
         APIError: (or a subclass) for a non-2xx status, or a 2xx body whose ``success`` is not ``true``
@@ -124,6 +218,8 @@ def decode_success(response: RawResponse) -> Mapping[str, Any]:
     """
     if not 200 <= response.status < 300:
         raise error_for_status(response)
+    if not data_used and not response.body.strip():
+        return {}
     body = load_json(response)
     if not isinstance(body, Mapping):
         raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
@@ -132,6 +228,7 @@ def decode_success(response: RawResponse) -> Mapping[str, Any]:
             server_message(body) or "the answer does not say success",
             method=response.method,
             path=response.path,
+            url=response.url,
             status=response.status,
             request_id=response.request_id,
         )
@@ -174,33 +271,47 @@ def decode_failure(response: RawResponse, message: str) -> ResponseDecodeError:
     return _decode_error(response, message)
 
 
-def server_message(body: Any) -> str | None:
-    """Find the human message in any of the error shapes the API has been seen to send."""
-    if isinstance(body, Mapping):
+#: The longest server message an error keeps, in characters.
+MAX_MESSAGE = 500
+
+
+def server_message(body: Any, _depth: int = 0) -> str | None:
+    """Find the human message in any of the error shapes the API has been seen to send (looking at
+    most three objects deep, and keeping at most ``MAX_MESSAGE`` characters)."""
+    if isinstance(body, Mapping) and _depth < 3:
         for key in ("message", "error", "detail", "msg"):
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value
+                return _clip(value)
             if isinstance(value, Mapping):
-                nested = server_message(value)
+                nested = server_message(value, _depth + 1)
                 if nested:
                     return nested
         data = body.get("data")
         if isinstance(data, list) and data:
-            return server_message(data[0])
+            return server_message(data[0], _depth + 1)
         detail = body.get("detail")
         if isinstance(detail, list) and detail:
-            return "; ".join(_validation_text(item) for item in detail[:5])
+            return _clip("; ".join(_validation_text(item) for item in detail[:5]))
     return None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
 def _validation_text(item: Any) -> str:
     if not isinstance(item, Mapping):
         return str(item)
     loc = item.get("loc")
-    where = ".".join(str(part) for part in loc if part != "body") if isinstance(loc, list) else ""
-    msg = item.get("msg", "invalid")
-    return f"{where}: {msg}" if where else str(msg)
+    where = (
+        ".".join(str(part) for part in loc if isinstance(part, str | int) and part != "body")
+        if isinstance(loc, list)
+        else ""
+    )
+    msg = item.get("msg")
+    msg = msg if isinstance(msg, str) else "invalid"
+    return f"{where}: {msg}" if where else msg
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -239,17 +350,20 @@ def error_for_status(response: RawResponse) -> APIError:
     with a short excerpt as the message.
     """
     try:
-        body: Any = json.loads(response.body) if response.body else None
-    except (ValueError, UnicodeDecodeError):
+        body: Any = load_json(response) if response.body.strip() else None
+    except ResponseDecodeError:
         body = None
     message = server_message(body)
     if message is None and response.body:
-        message = _excerpt(response)
+        message = _excerpt(response, parsed=body is not None)
+    if message is None and response.body_problem is not None:
+        message = response.body_problem
     raw_code = body.get("code") if isinstance(body, Mapping) else None
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
     common: dict[str, Any] = {
         "method": response.method,
         "path": response.path,
+        "url": response.url,
         "status": response.status,
         "code": code,
         "request_id": response.request_id,
@@ -262,10 +376,8 @@ def error_for_status(response: RawResponse) -> APIError:
     cls = _STATUS_ERRORS.get(response.status, APIError)
     if cls is ValidationError:
         detail = body.get("detail") if isinstance(body, Mapping) else None
-        items = (
-            [item for item in detail if isinstance(item, dict)] if isinstance(detail, list) else []
-        )
-        return ValidationError(message, detail=items, **common)
+        items = [_detail_item(item) for item in detail[:50]] if isinstance(detail, list) else []
+        return ValidationError(message, detail=[item for item in items if item], **common)
     if cls is RateLimitedError:
         return RateLimitedError(
             message, retry_after=parse_retry_after(response.retry_after), **common
@@ -273,11 +385,42 @@ def error_for_status(response: RawResponse) -> APIError:
     return cls(message, **common)
 
 
-def _excerpt(response: RawResponse, limit: int = 200) -> str:
-    text = response.body[:limit].decode("utf-8", errors="replace").strip()
-    text = " ".join(text.split())
+def _detail_item(item: Any) -> dict[str, Any]:
+    """A FastAPI validation item reduced to plain, shallow data: ``loc``, ``msg``, ``type`` and flat
+    ``ctx`` (``input`` is dropped: it echoes what was sent, secrets included)."""
+    if not isinstance(item, Mapping):
+        return {}
+    kept: dict[str, Any] = {}
+    loc = item.get("loc")
+    if isinstance(loc, list):
+        kept["loc"] = [part for part in loc[:20] if isinstance(part, str | int)]
+    for key in ("msg", "type"):
+        if isinstance(item.get(key), str):
+            kept[key] = _clip(item[key])
+    ctx = item.get("ctx")
+    if isinstance(ctx, Mapping):
+        kept["ctx"] = {
+            str(k): v for k, v in list(ctx.items())[:20] if isinstance(v, str | int | float | bool)
+        }
+    return kept
+
+
+_JSON_ESCAPE: Final = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
+
+
+def _unescape(text: str) -> str:
+    """JSON's ``\\uXXXX`` and ``\\/`` escapes resolved, so that an escaped echo is masked too."""
+    return _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else "/", text)
+
+
+def _excerpt(response: RawResponse, *, parsed: bool = False, limit: int = 200) -> str:
+    # Masked, then cut: a cut first could leave half a credential that no mask recognizes. The text
+    # masked reaches well past the cut (credentials are far shorter than 2,048 characters).
+    text = " ".join(_unescape(response.body.decode("utf-8", errors="replace")).split())
+    text = redact(mask_text(text[: limit + 2048], response.credentials))
     what = response.content_type or "unknown content type"
-    return f"non-JSON body ({what}): {text}" + ("..." if len(response.body) > limit else "")
+    kind = "JSON body without a message" if parsed else "non-JSON body"
+    return f"{kind} ({what[:60]}): {text[:limit]}" + ("..." if len(text) > limit else "")
 
 
 def _host(location: str | None) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from ._validation import int_in, number_in, seconds_in
 from .exceptions import ConfigurationError
 
 __all__ = ["RetryBudget", "RetryPolicy", "Retry"]
@@ -19,17 +20,28 @@ class Retry(Enum):
     ``ALWAYS``: connection errors, timeouts and the retryable statuses (idempotent enough: token creation,
     keep-alive, stop, reads). ``IF_UNSENT``: only when the request surely never left the machine (the
     connection could not be opened); used for start, where a duplicate would open an orphan session.
-    ``NEVER``: no retry at all.
     """
 
     ALWAYS = "always"
     IF_UNSENT = "if_unsent"
-    NEVER = "never"
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ConfigurationError(f"must be 0 or more, got {value!r}", field=attribute.name)
+#: The most retries a policy may ask for: beyond this a call is a siege, not a retry.
+MAX_RETRIES = 10
+
+
+def _statuses(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, frozenset | set | tuple | list) or not all(
+        isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
+        for status in value
+    ):
+        raise ConfigurationError(
+            "must be a set of HTTP error statuses (integers from 400 to 599)", field=attribute.name
+        )
+
+
+def _frozen_statuses(value: Any) -> Any:
+    return frozenset(value) if isinstance(value, set | tuple | list) else value
 
 
 @attrs.frozen
@@ -43,13 +55,22 @@ class RetryPolicy:
         retry_after_cap: a ``Retry-After`` up to this many seconds is honoured; a longer one fails fast with
             :class:`~aioavatar.RateLimitedError`.
         statuses: the HTTP statuses that are retried (never other 4xx).
+
+    Raises:
+        ConfigurationError: naming the field: ``retries`` not an integer from 0 to 10, a backoff that is
+            not a number of seconds (0 to 60 initial, 0 to 300 maximum), a ``retry_after_cap`` outside
+            0 to 3600 s, or statuses that are not HTTP error statuses. ``inf`` and ``NaN`` are refused.
     """
 
-    retries: int = attrs.field(default=2, validator=_non_negative)
-    backoff_initial: float = attrs.field(default=0.5, validator=_non_negative)
-    backoff_max: float = attrs.field(default=8.0, validator=_non_negative)
-    retry_after_cap: float = attrs.field(default=60.0, validator=_non_negative)
-    statuses: frozenset[int] = frozenset({408, 409, 429, 500, 502, 503, 504})
+    retries: int = attrs.field(default=2, validator=int_in(0, MAX_RETRIES))
+    backoff_initial: float = attrs.field(default=0.5, validator=seconds_in(0.0, 60.0))
+    backoff_max: float = attrs.field(default=8.0, validator=seconds_in(0.0, 300.0))
+    retry_after_cap: float = attrs.field(default=60.0, validator=seconds_in(0.0, 3600.0))
+    statuses: frozenset[int] = attrs.field(
+        default=frozenset({408, 409, 429, 500, 502, 503, 504}),
+        converter=_frozen_statuses,
+        validator=_statuses,
+    )
 
     def backoff(self, retry: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
@@ -57,9 +78,6 @@ class RetryPolicy:
             return retry_after
         ceiling = min(self.backoff_max, self.backoff_initial * 2 ** (retry - 1))
         return random.uniform(0.0, ceiling)  # noqa: S311 - jitter, not cryptography
-
-
-NO_RETRY = RetryPolicy(retries=0)
 
 
 @attrs.define
@@ -76,16 +94,20 @@ class RetryBudget:
         tokens: the tokens left (starts full).
 
     Raises:
-        ConfigurationError: a negative ``capacity`` or ``refund``.
+        ConfigurationError: a ``capacity`` or ``refund`` that is not a number from 0 to 1,000,000.
     """
 
-    capacity: float = attrs.field(default=50.0, validator=_non_negative)
-    refund: float = attrs.field(default=0.1, validator=_non_negative)
+    capacity: float = attrs.field(default=50.0, validator=number_in(0.0, 1e6))
+    refund: float = attrs.field(default=0.1, validator=number_in(0.0, 1e6))
     tokens: float = attrs.field(init=False)
 
     @tokens.default
     def _full(self) -> float:
-        return float(self.capacity)
+        # Runs before the validators: a capacity that is not a number is refused by them, not here.
+        try:
+            return float(self.capacity)
+        except (TypeError, ValueError, OverflowError):
+            return 0.0
 
     def try_spend(self) -> bool:
         """Take one token for a retry; ``False`` when the budget is spent."""

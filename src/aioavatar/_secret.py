@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn, final
+from typing import Any, Final, NoReturn, final
 
-__all__ = ["Secret"]
+from .exceptions import ConfigurationError
+
+__all__ = ["MASK", "Secret", "mask_text"]
+
+#: What a masked credential shows, in a repr, a log line or an error.
+MASK: Final = "**********"
 
 
 @final
@@ -14,13 +19,20 @@ class Secret:
     ``repr()`` and ``str()`` are masked, so a secret that reaches a log line, a traceback or an f-string
     shows as ``**********``. Pickling raises ``TypeError``: a secret is not written to disk by accident.
     Read the value with :meth:`get_secret_value` at the one place that puts it in a header.
+
+    Raises:
+        ConfigurationError: ``value`` is not a string (or a ``Secret``).
     """
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str | Secret) -> None:
         if isinstance(value, Secret):
             value = value.get_secret_value()
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                f"a Secret holds a string, got {type(value).__name__}", field="secret"
+            )
         self._value = value
 
     def get_secret_value(self) -> str:
@@ -28,10 +40,10 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return "Secret('**********')"
+        return f"Secret('{MASK}')"
 
     def __str__(self) -> str:
-        return "**********"
+        return MASK
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
@@ -50,3 +62,11 @@ class Secret:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self
+
+
+def mask_text(text: str, credentials: tuple[str, ...] | list[str]) -> str:
+    """``text`` with every one of ``credentials`` replaced by the mask."""
+    for credential in credentials:
+        if credential and credential in text:
+            text = text.replace(credential, MASK)
+    return text

@@ -17,33 +17,57 @@ Rules (numbered so that code, tests and docs can point at them):
     have left a session running (``left_running``); then the original error propagates. LiveAvatar: any
     failure but a definite refusal of start (HTTP 4xx), since no answer, a timeout, a 5xx or a 2xx we
     could not read may hide a running session. Kaltura: any failure once create has answered (the
-    session runs from there), unless the server says it is gone (404/410).
+    session runs from there), unless the server says it is gone (404/410). When that stop is not
+    confirmed either, ``async with`` raises :class:`SessionStopError` (the session id, "it may still be
+    running") chained to open's error, and logs it at WARNING; a cancellation that arrived meanwhile
+    propagates instead, with the same words added as a note and logged. When open may have opened a
+    session whose id never arrived (Kaltura's create answer lost), nothing can be stopped: open's
+    error propagates with a note saying a session may still run, also logged.
  4. While the block runs, a task group runs one background task: the keep-alive loop, which also
-    watches the ``max_session_duration`` deadline. Nothing in that group raises into the block.
+    watches the ``max_session_duration`` deadline. Nothing in that group raises into the block. If the
+    background task itself fails (a bug, a broken dependency), that is never delivered as a bare
+    cancellation: the block is cancelled, the session is stopped with ``SERVER_ERROR``, and
+    ``async with`` raises the background task's error (the block's own exception, if it raised one,
+    wins, with the failure logged and added to it as a note).
  5. Keep-alive: every ``keep_alive_interval`` seconds, from a random phase so that sessions started
     together do not beat in lockstep. Beats are due at fixed times; a beat still in flight when the next
-    is due makes the next one skipped, never queued. Each beat's retries end before the next beat is due.
+    is due makes the next one skipped, never queued (the next due time is computed, not counted up to).
+    Each beat's retries end before the next beat is due.
  6. A failed beat is counted and logged; it ends nothing while the provider's idle window (the time the
     server waits without keep-alive) can still be met. When no beat has succeeded for that long, the
-    session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` (best effort) and treated as in rule 7.
+    session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` and treated as in rule 7, except
+    that a stop that is not confirmed raises :class:`SessionStopError` (as at the deadline, rule 8).
  7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop (there is
-    nothing left to stop), the end reason is looked up (``UNKNOWN`` when it cannot be), the block is
-    cancelled and ``async with`` raises :class:`SessionEndedError`.
+    nothing left to stop), the end reason is looked up (``UNKNOWN`` when it cannot be), and the block
+    is cancelled; ``async with`` then raises :class:`SessionEndedError`. Only a block that the end
+    interrupted raises it: a block awaiting ``wait_ended()`` in its own task is woken instead of
+    cancelled, and a block that runs to its end exits quietly, ``end_reason`` saying why.
  8. At the deadline (``max_session_duration`` after start) the SDK stops the session with
-    ``MAX_DURATION_REACHED`` itself, then proceeds as in rule 7.
+    ``MAX_DURATION_REACHED`` itself, then proceeds as in rule 7. A duration that is not a finite
+    number of seconds up to ten years (a hostile or broken answer) means no deadline: it is logged at
+    WARNING and never ends or crashes the session.
  9. Exactly one stop per started session. The first of ``session.stop(reason)``, the deadline, the
-    idle rule and the exit sends it; the others wait for it and send nothing.
+    idle rule and the exit sends it; the others wait for it and send nothing. A stop that finds the
+    session already ended (404 or 410: another client stopped it, say) looks up the server's end
+    reason and records that one (``UNKNOWN`` when it cannot be known), not the reason it sent.
 10. The exit's reason: a normal exit ``USER_CLOSED``; an exception ``SERVER_ERROR``; a cancellation
     ``USER_DISCONNECTED``; ``KeyboardInterrupt``/``SystemExit`` ``USER_CLOSED``; ``end_reason_for(exc)``
-    overrides when it returns a known :class:`EndReason`.
+    overrides when it returns a known :class:`EndReason`. Whatever the callback does the stop is sent:
+    an exception from it is logged and the table applies; a ``KeyboardInterrupt`` or ``SystemExit``
+    from it is delivered after the stop. A cancellation that lands after the block has returned
+    normally (while the background task is torn down) does not change the reason: ``USER_CLOSED``,
+    and the cancellation is delivered after the stop.
 11. Every stop runs shielded from cancellation (anyio scopes and native cancellation alike) and bounded by
     ``stop_timeout``. A cancellation that arrives during it is delivered once it is done.
 12. The block's exception or cancellation propagates unchanged: never wrapped in an ``ExceptionGroup``,
-    never replaced by a cleanup error. A stop that fails after a clean exit raises
-    :class:`SessionStopError` (the session may still run); after an exception or a cancellation it is
-    logged at WARNING.
+    never replaced by a cleanup error. A stop that is not confirmed is logged at WARNING (once, with
+    the session id and "it may still be running"); after a clean exit it raises
+    :class:`SessionStopError`; an exception or cancellation that propagates instead carries the same
+    words as a note. An unconfirmed stop leaves ``end_reason`` ``None``: the session is not known to
+    have ended.
 13. A session object is entered once; entering it again is a ``RuntimeError``. ``stop()`` twice is
-    harmless.
+    harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
+    provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
 
 Why a bare asyncio task in :func:`_finish_despite_cancellation`: anyio shields hold off anyio cancel
 scopes but not ``task.cancel()``, and a task group cannot help because its host is the task being
@@ -67,6 +91,8 @@ import attrs
 
 from ._enums import EndReason
 from ._logging import describe_error
+from ._transport import require_asyncio
+from ._validation import check_seconds, usable_duration
 from .exceptions import (
     APIError,
     ConfigurationError,
@@ -88,6 +114,13 @@ T = TypeVar("T")
 
 # How long to wait for the end reason after the server ended a session (rule 7).
 END_REASON_LOOKUP_TIMEOUT = 5.0
+#: The bounds of ``keep_alive_interval``: the floor keeps a beat meaningful; the ceiling is half the
+#: provider's idle window (a beat, its retries and a skipped beat still fit in it).
+MIN_KEEP_ALIVE_INTERVAL = 0.01
+#: The bounds of ``stop_timeout``: a stop needs a round trip; past five minutes the server's own
+#: idle timeout has ended the session anyway.
+MIN_STOP_TIMEOUT = 0.1
+MAX_STOP_TIMEOUT = 300.0
 
 
 class SessionState(Enum):
@@ -122,9 +155,10 @@ class SessionBackend(Protocol[InfoT]):
     """What the lifecycle needs from a provider for one remote session.
 
     ``prepare`` must open nothing remotely; ``open`` opens the session; ``left_running`` tells whether a
-    failed ``open`` may have left a session running (rule 3); ``keep_alive`` raises an :class:`APIError`
-    with status 404 or 410 once the server has ended the session; ``close`` returns ``False`` when the
-    session had already ended.
+    failed ``open`` may have left a session running (rule 3); ``max_duration`` gives the session's
+    ``max_session_duration`` as the server or the request said it (anything; the lifecycle checks it,
+    rule 8); ``keep_alive`` raises an :class:`APIError` with status 404 or 410 once the server has
+    ended the session; ``close`` returns ``False`` when the session had already ended.
     """
 
     #: seconds the server waits without keep-alive before it ends a session (rule 6).
@@ -139,7 +173,7 @@ class SessionBackend(Protocol[InfoT]):
 
     def left_running(self, error: BaseException) -> bool: ...
 
-    def max_duration(self, info: InfoT) -> float | None: ...
+    def max_duration(self, info: InfoT) -> object: ...
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
 
@@ -212,7 +246,25 @@ class _Flag:
 
 
 def _server_ended(exc: BaseException) -> bool:
-    return isinstance(exc, APIError) and exc.status in (404, 410)
+    return isinstance(exc, APIError) and exc.session_gone
+
+
+def _error_text(error: BaseException | None) -> str:
+    """An error's text, or its class name when it has none."""
+    return (str(error) or type(error).__name__) if error is not None else "no detail"
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    return isinstance(exc, anyio.get_cancelled_exc_class() | asyncio.CancelledError)
+
+
+def _next_due(due: float, interval: float, now: float) -> float:
+    """The first time ``due + k * interval`` (k >= 1) after ``now``, computed, not counted up to."""
+    nxt = due + interval
+    if nxt > now:
+        return nxt
+    nxt = due + interval * (math.floor((now - due) / interval) + 1)
+    return nxt if nxt > now else nxt + interval  # a rounding step short of now
 
 
 def _now() -> dt.datetime:
@@ -252,20 +304,21 @@ class BaseSession(Generic[InfoT]):
         stop_timeout: float,
         end_reason_for: Callable[[BaseException], EndReason | None] | None,
     ) -> None:
-        for name, value in (
-            ("keep_alive_interval", keep_alive_interval),
-            ("stop_timeout", stop_timeout),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ConfigurationError(
-                    f"must be a number of seconds above 0, got {value!r}", field=name
-                )
+        interval = check_seconds(
+            keep_alive_interval,
+            "keep_alive_interval",
+            low=MIN_KEEP_ALIVE_INTERVAL,
+            high=backend.idle_timeout / 2,
+        )
+        stop_after = check_seconds(
+            stop_timeout, "stop_timeout", low=MIN_STOP_TIMEOUT, high=MAX_STOP_TIMEOUT
+        )
         if end_reason_for is not None and not callable(end_reason_for):
             raise ConfigurationError("must be callable", field="end_reason_for")
         self._backend = backend
         self._owned_client = owned_client
-        self.keep_alive_interval = float(keep_alive_interval)
-        self.stop_timeout = float(stop_timeout)
+        self.keep_alive_interval = interval
+        self.stop_timeout = stop_after
         self._end_reason_for = end_reason_for
         self._state = SessionState.STARTING
         self._entered = False
@@ -277,6 +330,16 @@ class BaseSession(Generic[InfoT]):
         self._stop_done = _Flag()
         self._stop_error: BaseException | None = None
         self._stop_error_reported = False
+        # Rule 10: a KeyboardInterrupt/SystemExit raised by end_reason_for, delivered after the stop.
+        self._callback_interrupt: BaseException | None = None
+        # Rule 4: the background task's own failure; rule 7: the task running the block, and how many
+        # of its awaits are in wait_ended() (woken, not cancelled, by the server's end).
+        self._background_error: Exception | None = None
+        # Rule 12: what to say when the session may still run (default: the stop's failure), once.
+        self._unconfirmed: str | None = None
+        self._unconfirmed_warned = False
+        self._block_task: asyncio.Task[Any] | None = None
+        self._block_waits = 0
         self._background_scope: anyio.CancelScope | None = None
         self._deadline: float | None = None
         # Rules 6-8: why the server side ended, when it did.
@@ -325,7 +388,8 @@ class BaseSession(Generic[InfoT]):
 
     @property
     def end_reason(self) -> EndReason | None:
-        """The reason the session ended with (``None`` while it has not ended)."""
+        """The reason the session ended with: ``None`` while it runs, and when its stop could not be
+        confirmed (it may still run; the stop's error said so)."""
         return self._end_reason
 
     def statistics(self) -> SessionStatistics:
@@ -339,8 +403,20 @@ class BaseSession(Generic[InfoT]):
         )
 
     async def wait_ended(self) -> None:
-        """Return once the session has ended, for whatever reason."""
-        await self._ended.wait()
+        """Return once the session has ended, for whatever reason (or once its lifecycle is over with a
+        stop that could not be confirmed: then ``end_reason`` is ``None``).
+
+        Awaited by the block itself, it returns normally when the server ends the session (rule 7):
+        the block can go on to its end, and ``async with`` then raises nothing.
+        """
+        own = self._block_task is not None and asyncio.current_task() is self._block_task
+        if own:
+            self._block_waits += 1
+        try:
+            await self._ended.wait()
+        finally:
+            if own:
+                self._block_waits -= 1
 
     async def stop(self, reason: EndReason | str = EndReason.USER_CLOSED) -> None:
         """End the session now with ``reason``; the exit then sends no second stop (rule 9).
@@ -367,6 +443,7 @@ class BaseSession(Generic[InfoT]):
     async def __aenter__(self) -> Self:
         if self._entered:
             raise RuntimeError("an AvatarSession can be entered only once; create a new one")
+        require_asyncio()
         self._entered = True
         self._cm = self._lifecycle()
         return await self._cm.__aenter__()
@@ -376,28 +453,42 @@ class BaseSession(Generic[InfoT]):
 
     @asynccontextmanager
     async def _lifecycle(self) -> AsyncIterator[Self]:
+        self._block_task = asyncio.current_task()
         try:
             if self._owned_client is not None:
                 await self._owned_client.__aenter__()
             await self._start()  # rules 1-3
             body_error: BaseException | None = None
+            late_cancel: BaseException | None = None
+            returned = False
+            task = asyncio.current_task()
+            cancel_requests = task.cancelling() if task is not None else 0
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._background)
                     try:
                         with anyio.CancelScope() as self._body_scope:
                             yield self
+                        returned = True
                     except BaseException as exc:  # noqa: BLE001 - handled below, outside the group (rule 12)
                         body_error = exc
                     tg.cancel_scope.cancel()
             except BaseException as exc:
                 # The group waits for the background tasks even when cancelled, then re-raises the
-                # cancellation of an enclosing scope: that is the block's outcome unless it has one.
-                if body_error is None:
+                # cancellation of an enclosing scope: that is the block's outcome unless it has one,
+                # or unless the block had already returned (rule 10: the reason stays USER_CLOSED).
+                if returned and body_error is None and _is_cancellation(exc):
+                    late_cancel = exc
+                elif body_error is None:
                     body_error = exc
-                elif not isinstance(exc, anyio.get_cancelled_exc_class()):
+                elif not _is_cancellation(exc):
                     logger.exception("session %s: background task failed", self._backend.session_id)
-            await self._finish(body_error)
+            else:
+                if returned and task is not None and task.cancelling() > cancel_requests:
+                    # anyio before 4.16 swallows a task.cancel() that lands while the group waits
+                    # for its cancelled children; the request is still counted: deliver it.
+                    late_cancel = asyncio.CancelledError()
+            await self._finish(body_error, late_cancel)
         finally:
             self._state = SessionState.ENDED
             await self._close_owned_client()
@@ -408,45 +499,138 @@ class BaseSession(Generic[InfoT]):
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
         outcome = await _finish_despite_cancellation(self._backend.open)  # rule 2
         if outcome.error is not None:
-            if self._backend.left_running(outcome.error):
+            error = outcome.error
+            if not self._backend.left_running(error):
+                self._mark_ended(EndReason.SERVER_ERROR)
+            elif self._backend.session_id is None:
+                # Open may have opened a session whose answer never arrived: it cannot be stopped.
+                self._unconfirmed = "its start may have opened a session whose id never arrived"
+                self._warn_unconfirmed()
+                self._note_unconfirmed(outcome.cancelled or error)
+            else:
                 await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
-            self._mark_ended(EndReason.SERVER_ERROR)
-            raise outcome.cancelled or outcome.error
+                if self._stop_error is not None and outcome.cancelled is None:
+                    self._note_unconfirmed(error)
+                    self._stop_error_reported = True
+                    raise SessionStopError(
+                        self.session_id,
+                        f"its start failed ({describe_error(error)}) and the stop that followed "
+                        f"was not confirmed ({_error_text(self._stop_error)})",
+                    ) from error
+                if self._stop_error is not None and outcome.cancelled is not None:
+                    self._note_unconfirmed(outcome.cancelled)
+            raise outcome.cancelled or error
         info = outcome.value
         assert info is not None
         self._info = info
         self._started_at = _now()
         if outcome.cancelled is not None:
             await self._stop_protected(EndReason.USER_DISCONNECTED, raise_cancel=False)
+            if self._stop_error is not None:
+                self._note_unconfirmed(outcome.cancelled)
             raise outcome.cancelled
         self._state = SessionState.ACTIVE
         self._last_success = anyio.current_time()
-        duration = self._backend.max_duration(info)
+        duration = self._usable_deadline(self._backend.max_duration(info))
         if duration is not None:
             self._deadline = anyio.current_time() + duration
             self._deadline_at = self._started_at + dt.timedelta(seconds=duration)
         logger.info("session %s started", self._backend.session_id)
 
-    async def _finish(self, body_error: BaseException | None) -> None:
-        if self._server_end is not None:  # rules 7-8
-            self._end_reason = self._end_reason or self._server_end
-            if body_error is None:
-                raise SessionEndedError(self.session_id, self._server_end)
-            raise body_error
+    def _usable_deadline(self, value: object) -> float | None:
+        """Rule 8: the duration as seconds when usable; otherwise no deadline (logged)."""
+        seconds = usable_duration(value)
+        if value is not None and seconds is None:
+            logger.warning(
+                "session %s: max_session_duration %.40r is not a usable number of seconds: "
+                "no deadline",
+                self._backend.session_id,
+                value,
+            )
+        return seconds
+
+    # --- an unconfirmed stop: reported at one place, as a WARNING and as a note ---------------------
+
+    def _unconfirmed_text(self) -> str:
+        what = self._unconfirmed or (
+            f"its stop was not confirmed ({describe_error(self._stop_error or RuntimeError())})"
+        )
+        return (
+            f"aioavatar: session {self._backend.session_id}: {what}: it may still be running "
+            "(and billing) until the server's idle timeout ends it"
+        )
+
+    def _warn_unconfirmed(self) -> None:
+        if not self._unconfirmed_warned:
+            self._unconfirmed_warned = True
+            logger.warning("%s", self._unconfirmed_text().removeprefix("aioavatar: "))
+
+    def _note_unconfirmed(self, carrier: BaseException) -> None:
+        """Say on ``carrier``, the exception that propagates, that the session may still run."""
+        text = self._unconfirmed_text()
+        if text not in getattr(carrier, "__notes__", ()):
+            carrier.add_note(text)
+
+    async def _finish(
+        self, body_error: BaseException | None, late_cancel: BaseException | None = None
+    ) -> None:
+        if self._background_error is not None:  # rule 4
+            await self._finish_after_background_failure(body_error)
+            return
+        if self._server_end is not None:  # rules 6-8
+            self._finish_after_server_end(body_error, late_cancel)
+            return
         reason = self._exit_reason(body_error)
         # After a clean exit a cancellation that arrived during the stop is delivered (rule 11);
         # after an exception the exception wins (rule 12).
-        await self._stop_protected(reason, raise_cancel=body_error is None)
+        await self._stop_protected(reason, raise_cancel=body_error is None and late_cancel is None)
+        interrupt = self._callback_interrupt
         if body_error is not None:
             if self._stop_error is not None:
-                logger.warning(
-                    "session %s: stop after %s failed: %s (it may still be running)",
-                    self._backend.session_id,
-                    type(body_error).__name__,
-                    self._stop_error,
-                )
+                self._note_unconfirmed(body_error)
+            if interrupt is not None:
+                raise interrupt from body_error
             raise body_error
+        if late_cancel is not None:
+            if self._stop_error is not None:
+                self._note_unconfirmed(late_cancel)
+            raise late_cancel
         self._raise_stop_error()
+
+    def _finish_after_server_end(
+        self, body_error: BaseException | None, late_cancel: BaseException | None
+    ) -> None:
+        """Rules 6-8: the server ended the session, or the SDK stopped it at its deadline or idle
+        window; the block was cancelled unless it was awaiting wait_ended()."""
+        if self._stop_error is not None:  # the SDK's own stop (deadline, idle) was not confirmed
+            if body_error is not None:
+                self._note_unconfirmed(body_error)
+                raise body_error
+            self._raise_stop_error()
+        assert self._server_end is not None
+        self._end_reason = self._end_reason or self._server_end
+        if body_error is not None:
+            raise body_error
+        if self._body_scope is not None and self._body_scope.cancelled_caught:
+            raise SessionEndedError(self.session_id, self._server_end)
+        if late_cancel is not None:
+            raise late_cancel
+        # The block ran to its end after the session ended: end_reason says why.
+
+    async def _finish_after_background_failure(self, body_error: BaseException | None) -> None:
+        """Rule 4: the background task failed; stop with SERVER_ERROR, raise its error."""
+        failure = self._background_error
+        assert failure is not None
+        await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
+        carrier = body_error or failure
+        if self._stop_error is not None:
+            self._note_unconfirmed(carrier)
+        if body_error is not None:
+            body_error.add_note(
+                f"aioavatar: session {self._backend.session_id}: its background task failed "
+                f"meanwhile ({type(failure).__name__})"
+            )
+        raise carrier
 
     def _exit_reason(self, exc: BaseException | None) -> EndReason:
         if exc is None:
@@ -456,6 +640,13 @@ class BaseSession(Generic[InfoT]):
                 chosen = self._end_reason_for(exc)
             except Exception:
                 logger.exception("end_reason_for raised; using the default end reason")
+            except BaseException as interrupt:  # noqa: BLE001 - rule 10: the stop is sent first
+                logger.warning(
+                    "end_reason_for raised %s; using the default end reason",
+                    type(interrupt).__name__,
+                )
+                if isinstance(interrupt, KeyboardInterrupt | SystemExit):
+                    self._callback_interrupt = interrupt
             else:
                 if isinstance(chosen, EndReason) and chosen.is_known:
                     return chosen
@@ -471,12 +662,20 @@ class BaseSession(Generic[InfoT]):
             self._stop_error_reported = (
                 True  # stop() already told the caller: exit does not repeat it
             )
-            raise SessionStopError(self.session_id, str(error) or type(error).__name__) from error
+            raise SessionStopError(self.session_id, _error_text(error)) from error
 
     async def _stop_protected(self, reason: EndReason, *, raise_cancel: bool) -> None:
-        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped."""
+        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped.
+
+        Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
+        cancellation it re-raises.
+        """
         outcome = await _finish_despite_cancellation(lambda: self._stop_once(reason))
+        if self._stop_error is not None:
+            self._warn_unconfirmed()
         if raise_cancel and outcome.cancelled is not None:
+            if self._stop_error is not None:
+                self._note_unconfirmed(outcome.cancelled)
             raise outcome.cancelled
 
     async def _stop_once(self, reason: EndReason) -> None:
@@ -496,14 +695,17 @@ class BaseSession(Generic[InfoT]):
         except Exception as exc:  # noqa: BLE001 - kept and reported by the caller (rule 12)
             self._stop_error = exc
         else:
-            logger.info(
-                "session %s %s (%s)",
-                self._backend.session_id,
-                "stopped" if stopped else "had already ended",
-                reason.value,
-            )
-        finally:
+            if stopped:
+                logger.info("session %s stopped (%s)", self._backend.session_id, reason.value)
+            else:
+                reason = await self._lookup_end_reason()
+                logger.info(
+                    "session %s had already ended (%s)", self._backend.session_id, reason.value
+                )
             self._mark_ended(reason)
+        finally:
+            self._state = SessionState.ENDED
+            self._ended.set()
             self._stop_done.set()
             if self._background_scope is not None:  # no keep-alive after the stop
                 self._background_scope.cancel()
@@ -525,6 +727,15 @@ class BaseSession(Generic[InfoT]):
                 if self._stop_started:
                     scope.cancel()
                 await self._keep_alive_loop()
+        except Exception as exc:  # noqa: BLE001 - rule 4: reported by the exit, never as a cancellation
+            logger.warning(
+                "session %s: the background task failed: %s; stopping it",
+                self._backend.session_id,
+                describe_error(exc),
+            )
+            self._background_error = exc
+            if self._body_scope is not None:
+                self._body_scope.cancel()
         finally:
             # Left: a later stop has nothing to cancel (anyio's cancel() formats the calling task's
             # repr, ~20 us, even for a scope that has exited).
@@ -544,7 +755,7 @@ class BaseSession(Generic[InfoT]):
                     return
             elif anyio.current_time() < deadline:
                 # Rule 8: a beat in flight never delays the deadline.
-                with anyio.move_on_at(deadline):
+                with anyio.CancelScope(deadline=deadline):
                     if not await self._beat(timeout, due + interval):
                         return
             if anyio.current_time() >= deadline:
@@ -552,10 +763,8 @@ class BaseSession(Generic[InfoT]):
                     await self._stop_protected(EndReason.MAX_DURATION_REACHED, raise_cancel=False)
                     self._on_server_end(EndReason.MAX_DURATION_REACHED)
                 return
-            now = anyio.current_time()
-            due += interval
-            while due <= now:  # rule 5: skipped, never queued
-                due += interval
+            # Rule 5: the next due time after now, skipping the beats that are late (never queued).
+            due = _next_due(due, interval, anyio.current_time())
 
     async def _beat(self, timeout: float, retry_deadline: float) -> bool:
         """One keep-alive; ``False`` when the session is over and the loop must end."""
@@ -600,14 +809,15 @@ class BaseSession(Generic[InfoT]):
     def _on_server_end(self, reason: EndReason) -> None:
         if self._server_end is None:
             self._server_end = reason
-            self._end_reason = self._end_reason or reason
+            if self._stop_error is None:  # an unconfirmed stop of ours leaves it unknown (rule 12)
+                self._end_reason = self._end_reason or reason
             self._state = SessionState.ENDED
             self._ended.set()
             logger.warning(
                 "session %s ended by the server: %s", self._backend.session_id, reason.value
             )
-            if self._body_scope is not None:
-                self._body_scope.cancel()
+            if self._body_scope is not None and not self._block_waits:
+                self._body_scope.cancel()  # a block awaiting wait_ended() is woken instead
 
     async def _close_owned_client(self) -> None:
         if self._owned_client is not None:

@@ -6,14 +6,17 @@ tree in :func:`_map_aiohttp_errors`; nothing else catches aiohttp errors.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json as jsonlib
 import logging
+import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -21,21 +24,36 @@ import anyio
 import attrs
 
 from . import __version__
-from ._logging import MASK, logger
+from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
-from ._secret import Secret
+from ._secret import Secret, mask_text
+from ._validation import check_int, instance_of, optional, seconds_in
 from .exceptions import (
     ConfigurationError,
     RateLimitedError,
     RequestTimeout,
-    ResponseDecodeError,
     TransportError,
 )
 
-__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "Timeout", "Transport", "check_base_url"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "Timeout",
+    "Transport",
+    "check_base_url",
+    "require_asyncio",
+    "sent_credentials",
+    "timeout_field",
+]
 
 DEFAULT_MAX_RESPONSE_SIZE = 1024 * 1024
+#: The largest ``max_response_size`` a client accepts (answers of this API are a few KiB).
+MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
+#: The largest ``connection_limit`` a client accepts.
+MAX_CONNECTION_LIMIT = 10_000
+#: Every time limit of a call is within these bounds, in seconds: never 0, negative, infinite or NaN.
+MIN_TIMEOUT = 0.001
+MAX_TIMEOUT = 3600.0
 USER_AGENT = f"aioavatar/{__version__}"
 # Request headers that carry credentials (the API's own and Kaltura's "KS <ks>").
 _CREDENTIAL_HEADERS = ("X-API-KEY", "Authorization")
@@ -46,13 +64,29 @@ _MIN_SCRUBBED_LENGTH = 8
 @attrs.frozen
 class Timeout:
     """Per-call time limits in seconds. ``total`` covers waiting for a pooled connection, connecting,
-    sending and reading the whole answer; ``connect`` covers getting a connection (pool wait included)."""
+    sending and reading the whole answer; ``connect`` covers getting a connection (pool wait included;
+    ``None``: only ``total`` bounds it).
 
-    total: float
-    connect: float | None = None
+    Raises:
+        ConfigurationError: a limit that is not a number of seconds from 0.001 to 3600 (0, negative,
+            ``inf``, ``NaN`` and non-numbers are refused: no limit here means "wait forever").
+    """
+
+    total: float = attrs.field(validator=seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
+    connect: float | None = attrs.field(
+        default=None, validator=optional(seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
+    )
 
     def as_aiohttp(self) -> aiohttp.ClientTimeout:
         return aiohttp.ClientTimeout(total=self.total, connect=self.connect)
+
+
+def timeout_field(total: float, connect: float) -> Any:
+    """An attrs field holding a :class:`Timeout`, ``Timeout(total, connect)`` by default (the per-operation
+    defaults of the provider clients)."""
+    return attrs.field(
+        default=Timeout(total=total, connect=connect), validator=instance_of(Timeout)
+    )
 
 
 def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = "base_url") -> str:
@@ -63,14 +97,29 @@ def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = 
     Raises:
         ConfigurationError: naming ``field``.
     """
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(allow_insecure, bool):
+        raise ConfigurationError("must be True or False", field="allow_insecure")
+    if not isinstance(base_url, str):
+        raise ConfigurationError(
+            f"must be a string URL, got {type(base_url).__name__}", field=field
+        )
+    try:
+        parts = urlsplit(base_url)
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+    except ValueError:  # an unbalanced "[" or a bad port
+        raise ConfigurationError(f"is not a valid URL: {base_url!r}", field=field) from None
+    if any(ord(char) < 0x21 or ord(char) > 0x7E for char in base_url):
+        raise ConfigurationError(
+            "must be printable ASCII without white space (encode other characters)", field=field
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(
             f"must be an http(s) URL with a host, got {base_url!r}", field=field
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError("must not carry credentials, a query or a fragment", field=field)
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_insecure and not _is_loopback(hostname):
         raise ConfigurationError(
             "plain http:// is refused for a non-loopback host (credentials would travel in clear); "
             "use https:// or pass allow_insecure=True",
@@ -88,38 +137,93 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def require_asyncio() -> None:
+    """Raise a clear error when called outside an asyncio event loop (under trio, say).
+
+    Raises:
+        RuntimeError: no asyncio loop is running.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "aioavatar runs on asyncio (it is built on aiohttp): use asyncio.run(...) or "
+            "anyio.run(..., backend='asyncio'), not the trio backend"
+        ) from None
+
+
+class _SendFailed(aiohttp.ClientError):
+    """A send that failed on an established connection, carried past aiohttp's own resend.
+
+    aiohttp resends an idempotent request (GET) once by itself when the connection drops; that doubled
+    every attempt of ours. Raised from a request middleware as a plain ``ClientError``, the failure is
+    not resent by aiohttp and reaches our retry loop, which alone decides (``original`` is the error).
+    """
+
+    def __init__(self, original: aiohttp.ClientError) -> None:
+        super().__init__(type(original).__name__)
+        self.original = original
+
+
+async def _no_hidden_resend(
+    request: aiohttp.ClientRequest,
+    handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
+) -> aiohttp.ClientResponse:
+    try:
+        return await handler(request)
+    except aiohttp.ClientConnectorError:
+        raise  # never sent: aiohttp does not resend it either
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise _SendFailed(exc) from exc
+
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
 @contextmanager
-def _map_aiohttp_errors(method: str, path: str, timeout: Timeout) -> Iterator[None]:
+def _map_aiohttp_errors(method: str, path: str, url: str, timeout: Timeout) -> Iterator[None]:
     """Translate aiohttp and timeout errors into the public tree.
 
     Messages are built from plain fields on purpose: the ``repr`` of some aiohttp errors holds the
     request's headers, and with them the credentials.
     """
     try:
-        yield
+        try:
+            yield
+        except _SendFailed as wrapped:
+            raise wrapped.original from None
     except TimeoutError as exc:  # asyncio's timeout and aiohttp's ServerTimeoutError alike
         raise RequestTimeout(
-            f"no answer within {timeout.total:g} s", method=method, path=path
+            f"no answer within {timeout.total:g} s",
+            method=method,
+            path=path,
+            url=url,
+            # No connection in time (the pool wait included): the request never left.
+            sent=not isinstance(exc, aiohttp.ConnectionTimeoutError),
         ) from exc
     except aiohttp.ClientConnectorError as exc:
         reason = exc.os_error.strerror or type(exc.os_error).__name__
         raise TransportError(
-            f"cannot connect to {exc.host}:{exc.port}: {reason}", method=method, path=path
+            f"cannot connect to {exc.host}:{exc.port}: {reason}",
+            method=method,
+            path=path,
+            url=url,
+            sent=False,
         ) from exc
     except aiohttp.ServerDisconnectedError as exc:
         raise TransportError(
-            "the server closed the connection without answering", method=method, path=path
+            "the server closed the connection without answering", method=method, path=path, url=url
         ) from exc
     except aiohttp.ClientPayloadError as exc:
-        raise TransportError("the answer was cut short", method=method, path=path) from exc
+        raise TransportError("the answer was cut short", method=method, path=path, url=url) from exc
     except aiohttp.ClientResponseError as exc:  # an answer aiohttp could not parse
         _forget_credentials(exc)
         detail = exc.message.strip().splitlines()[0] if exc.message.strip() else "no detail"
         raise TransportError(
-            f"the answer could not be parsed ({detail})", method=method, path=path
+            f"the answer could not be parsed ({detail})", method=method, path=path, url=url
         ) from exc
     except aiohttp.ClientError as exc:
-        raise TransportError(type(exc).__name__, method=method, path=path) from exc
+        raise TransportError(type(exc).__name__, method=method, path=path, url=url) from exc
 
 
 def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
@@ -133,32 +237,20 @@ def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
     exc.args = (exc.request_info, exc.history)
 
 
-def _sent_credentials(headers: Mapping[str, str]) -> list[bytes]:
+def sent_credentials(headers: Mapping[str, str]) -> list[str]:
     """The credential values a request carries (the token of ``Authorization: <scheme> <token>``)."""
-    found: list[bytes] = []
-    wanted = {name.lower() for name in _CREDENTIAL_HEADERS}
+    found: list[str] = []
     for name, value in headers.items():
-        if name.lower() in wanted:
+        if name in _CREDENTIAL_HEADERS or name.lower() in _CREDENTIAL_HEADER_KEYS:
             scheme, _, credential = value.strip().partition(" ")
             # "Bearer <token>" and "KS <ks>" give the token; X-API-KEY's value is the key itself.
             candidate = credential.strip() or scheme
             if len(candidate) >= _MIN_SCRUBBED_LENGTH:
-                found.append(candidate.encode())
+                found.append(candidate)
     return found
 
 
-def _scrub(data: bytes, credentials: list[bytes]) -> bytes:
-    for credential in credentials:
-        data = data.replace(credential, MASK.encode())
-    return data
-
-
-def _scrub_text(text: str | None, credentials: list[bytes]) -> str | None:
-    if text is None or not credentials:
-        return text
-    return _scrub(text.encode("utf-8", "surrogateescape"), credentials).decode(
-        "utf-8", "surrogateescape"
-    )
+_CREDENTIAL_HEADER_KEYS = frozenset(name.lower() for name in _CREDENTIAL_HEADERS)
 
 
 def _failure_kind(exc: TransportError) -> str:
@@ -168,18 +260,25 @@ def _failure_kind(exc: TransportError) -> str:
     return type(exc.__cause__ or exc).__name__
 
 
-def _never_sent(exc: TransportError) -> bool:
-    """Whether the request surely never left the machine (no connection could be had)."""
-    return isinstance(exc.__cause__, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
-
-
 def _stale_connection(exc: TransportError) -> bool:
     """Whether the server had closed the connection before answering (a stale pooled one, typically)."""
     return isinstance(exc.__cause__, aiohttp.ServerDisconnectedError)
 
 
+def _may_be_resent_by_aiohttp(exc: TransportError) -> bool:
+    """Whether aiohttp may already have resent this idempotent request once by itself (it does so on
+    a dropped connection, unless our middleware stopped it: see ``_no_hidden_resend``)."""
+    return isinstance(
+        exc.__cause__, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError
+    ) and not (isinstance(exc.__cause__, aiohttp.ClientConnectorError))
+
+
 class Transport:
-    """One HTTP connection pool, borrowed or owned, and the retry loop around single requests."""
+    """One HTTP connection pool, borrowed or owned, and the retry loop around single requests.
+
+    Raises:
+        ConfigurationError: a ``connection_limit`` or ``max_response_size`` that is not a sane integer.
+    """
 
     def __init__(
         self,
@@ -192,21 +291,34 @@ class Transport:
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         connection_limit: int = 100,
     ) -> None:
+        if http_session is not None and not isinstance(http_session, aiohttp.ClientSession):
+            raise ConfigurationError("must be an aiohttp.ClientSession", field="http_session")
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
+        if retry_budget is not None and not isinstance(retry_budget, RetryBudget):
+            raise ConfigurationError("must be a RetryBudget", field="retry_budget")
         self.base_url = base_url
         self.retry_policy = retry_policy or RetryPolicy()
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
         # Masked out of every answer, whichever credential the request carried (an API key echoed in
         # the error page of a session-token call, say).
-        self._credentials = [
-            c.get_secret_value().encode()
+        self.credentials = tuple(
+            c.get_secret_value()
             for c in credentials
             if len(c.get_secret_value()) >= _MIN_SCRUBBED_LENGTH
-        ]
+        )
         self._budget_warned = False
-        self.max_response_size = max_response_size
-        self._connection_limit = connection_limit
+        self.max_response_size = check_int(
+            max_response_size, "max_response_size", low=1, high=MAX_RESPONSE_SIZE_LIMIT
+        )
+        self._connection_limit = check_int(
+            connection_limit, "connection_limit", low=1, high=MAX_CONNECTION_LIMIT
+        )
         self._session = http_session
         self._owns_session = http_session is None
+        # A borrowed session keeps its middlewares (ours would replace them per request): aiohttp's
+        # own resend of a GET is then counted against the policy instead of switched off.
+        self._borrowed = http_session is not None
 
     @property
     def http_session(self) -> aiohttp.ClientSession:
@@ -215,11 +327,15 @@ class Transport:
         return self._session
 
     async def __aenter__(self) -> Self:
+        require_asyncio()
         if self._session is None:
-            # Created here, inside the running loop, never in __init__.
+            # Created here, inside the running loop, never in __init__. Answers are decompressed by
+            # us, within the size cap (see _read_body), never by aiohttp.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connection_limit),
                 headers={"User-Agent": USER_AGENT},
+                auto_decompress=False,
+                middlewares=(_no_hidden_resend,),
             )
             self._owns_session = True
         return self
@@ -254,56 +370,75 @@ class Transport:
     ) -> RawResponse:
         """Send one request, retrying what ``retry`` allows, and read its answer (at most the size cap).
 
-        The body is ``json`` (encoded here) or ``content``, ready bytes with their content type (a multipart
+        At most ``retries + 1`` requests go out per call, whoever would retry: a pooled connection found
+        closed is resent at once but counts as an attempt, and aiohttp's own resend is disabled. The
+        body is ``json`` (encoded here) or ``content``, ready bytes with their content type (a multipart
         form, say). ``deadline`` (in ``anyio.current_time()`` terms) stops retrying when the next attempt
         could not finish in time. Returns the answer whatever its status; statuses are the protocol's
         business.
 
+        A body over the size cap (on the wire or inflated) or compressed in a way aioavatar does not
+        read comes back empty, with ``body_problem`` saying why: only a call that needs the body fails.
+
         Raises:
             TransportError: no answer (``RequestTimeout`` when a timeout ran out).
             RateLimitedError: the server asked to wait longer than the policy's cap.
-            ResponseDecodeError: the answer is larger than the size cap.
         """
         policy = retry_policy or self.retry_policy
-        send_headers = dict(headers)
+        send_headers = {"Accept-Encoding": "identity", **headers}
         data: bytes | None = None
         if content is not None:
             data, send_headers["Content-Type"] = content
         elif json is not None:
             data = jsonlib.dumps(json, separators=(",", ":")).encode()
             send_headers["Content-Type"] = "application/json"
+        credentials = (*sent_credentials(headers), *self.credentials)
+        # Requests that may have reached the server, against the policy's retries + 1. On a borrowed
+        # session (which keeps its own middlewares, so ours cannot switch aiohttp's resend off) one
+        # attempt of an idempotent request may be two requests: it is counted as such.
+        resent_by_aiohttp = self._borrowed and method in _IDEMPOTENT
+        per_attempt = 2 if resent_by_aiohttp else 1
+        sent = 0
         attempt = 0
         stale_retried = False
         while True:
             attempt += 1
             started = time.perf_counter()
             try:
-                response = await self._send(method, path, send_headers, data, params, timeout)
+                response = await self._send(
+                    method, path, send_headers, data, params, timeout, credentials
+                )
             except TransportError as exc:
-                if retry is Retry.ALWAYS and _stale_connection(exc) and not stale_retried:
-                    # A pooled connection the server had already closed: retry at once, once.
+                sent += 2 if resent_by_aiohttp and _may_be_resent_by_aiohttp(exc) else 1
+                if (
+                    retry is Retry.ALWAYS
+                    and _stale_connection(exc)
+                    and not stale_retried
+                    and sent + per_attempt <= policy.retries + 1
+                ):
+                    # A pooled connection the server had already closed: resent at once, once, as
+                    # one of the policy's attempts but without spending the budget.
                     stale_retried = True
                     _log_retry(method, path, attempt, "stale connection", 0.0)
-                    attempt -= 1  # a free retry: it does not count against the policy
                     continue
-                allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and _never_sent(exc))
+                allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and not exc.sent)
                 delay = policy.backoff(attempt)
-                if allowed and self._may_retry(policy, attempt, delay, deadline):
+                if allowed and self._may_retry(policy, sent + per_attempt, delay, deadline):
                     _log_retry(method, path, attempt, _failure_kind(exc), delay)
                     await anyio.sleep(delay)
                     continue
                 raise
-            elapsed = (time.perf_counter() - started) * 1000
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "%s %s -> %d in %.1f ms (attempt %d%s)",
                     method,
                     path,
                     response.status,
-                    elapsed,
+                    (time.perf_counter() - started) * 1000,
                     attempt,
                     f", request id {response.request_id}" if response.request_id else "",
                 )
+            sent += 1
             if response.status < 400:
                 self.budget.on_success()
                 return response
@@ -315,12 +450,13 @@ class Transport:
                         f"{policy.retry_after_cap:g} s cap",
                         method=method,
                         path=path,
+                        url=response.url,
                         status=response.status,
                         retry_after=retry_after,
                         request_id=response.request_id,
                     )
                 delay = policy.backoff(attempt, retry_after)
-                if self._may_retry(policy, attempt, delay, deadline):
+                if self._may_retry(policy, sent + per_attempt, delay, deadline):
                     _log_retry(method, path, attempt, f"HTTP {response.status}", delay)
                     await anyio.sleep(delay)
                     continue
@@ -329,11 +465,12 @@ class Transport:
     def _may_retry(
         self,
         policy: RetryPolicy,
-        attempt: int,
+        requests_after: int,
         delay: float,
         deadline: float | None,
     ) -> bool:
-        if attempt > policy.retries:
+        """Whether to retry, when the retry would bring the requests sent to ``requests_after``."""
+        if requests_after > policy.retries + 1:
             return False
         if deadline is not None and anyio.current_time() + delay >= deadline:
             return False
@@ -353,59 +490,111 @@ class Transport:
         data: bytes | None,
         params: Mapping[str, str] | None,
         timeout: Timeout,
+        credentials: tuple[str, ...],
     ) -> RawResponse:
-        with _map_aiohttp_errors(method, path, timeout):
+        url = self.base_url + path
+        with _map_aiohttp_errors(method, path, url, timeout):
             async with self.http_session.request(
                 method,
-                self.base_url + path,
+                url,
                 headers=headers,
                 data=data,
                 params=params,
                 timeout=timeout.as_aiohttp(),
                 allow_redirects=False,  # never carry credentials to another host
+                auto_decompress=False,  # decompressed by _read_body, within the cap
             ) as resp:
-                body = await self._read_capped(resp, method, path)
-        # A hostile or careless server may echo the credential it was sent (an error page quoting the
-        # request): it must not reach an error message from here.
-        sent = _sent_credentials(headers) + self._credentials
+                body, problem = await self._read_body(resp)
+                status = resp.status
+                resp_headers = resp.headers
         return RawResponse(
             method=method,
             path=path,
-            status=resp.status,
-            body=_scrub(body, sent),
-            content_type=_scrub_text(resp.content_type, sent) or "",
-            request_id=_scrub_text(
-                resp.headers.get("X-Request-Id") or resp.headers.get("X-Request-ID"), sent
-            ),
-            retry_after=_scrub_text(resp.headers.get("Retry-After"), sent),
-            location=_scrub_text(resp.headers.get("Location"), sent),
+            url=url,
+            status=status,
+            body=body,
+            body_problem=problem,
+            content_type=resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
+            request_id=_request_id(resp_headers.get("X-Request-Id"), credentials),
+            retry_after=resp_headers.get("Retry-After"),
+            location=resp_headers.get("Location"),
+            credentials=credentials,
         )
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
+    async def _read_body(self, resp: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
+        """The answer's body decoded from its content encoding, never more than the cap on the wire or
+        once inflated (a small gzip bomb stops one byte past the cap); or ``b""`` and what is wrong
+        with it. A body that cannot be read is the protocol's business: a call that needs no data (a
+        stop answered 200) succeeds all the same."""
         cap = self.max_response_size
         if resp.content_length is not None:
             if resp.content_length > cap:
                 resp.close()  # never read it: close rather than drain into the pool
-                raise _too_big(cap, resp, method, path)
-            return await resp.read()  # the parser stops at Content-Length: within the cap
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(64 * 1024):
-            size += len(chunk)
-            if size > cap:
-                resp.close()  # do not drain the rest into the pool
-                raise _too_big(cap, resp, method, path)
-            chunks.append(chunk)
-        return b"".join(chunks)
+                return b"", _too_big(cap)
+            wire = await resp.read()  # the parser stops at Content-Length: within the cap
+        else:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > cap:
+                    resp.close()  # do not drain the rest into the pool
+                    return b"", _too_big(cap)
+                chunks.append(chunk)
+            wire = b"".join(chunks)
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return wire, None
+        return _inflate(wire, encoding, cap)
 
 
-def _too_big(cap: int, resp: aiohttp.ClientResponse, method: str, path: str) -> ResponseDecodeError:
-    return ResponseDecodeError(
-        f"the answer is larger than the {cap} byte cap",
-        method=method,
-        path=path,
-        status=resp.status,
-    )
+def _inflate(wire: bytes, encoding: str, cap: int) -> tuple[bytes, str | None]:
+    """``wire`` decompressed (gzip, several members included, or deflate), stopping one byte past
+    ``cap``; or ``b""`` and why it cannot be read (too big once inflated, corrupt, cut short, or an
+    encoding aioavatar does not read: it asks for ``identity``)."""
+    if encoding in ("gzip", "x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif encoding == "deflate":
+        wbits = zlib.MAX_WBITS if wire[:1] == b"\x78" else -zlib.MAX_WBITS  # zlib-wrapped or raw
+    else:
+        return b"", (
+            f"the answer is encoded as {encoding[:40]!r}, which aioavatar does not read "
+            "(it asks for identity; gzip and deflate are accepted)"
+        )
+    body = bytearray()
+    data = wire
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            body += inflater.decompress(data, cap + 1 - len(body))
+        except zlib.error:
+            return b"", f"the {encoding} answer is corrupt"
+        if len(body) > cap or inflater.unconsumed_tail:
+            return b"", _too_big(cap, inflated=True)
+        if not inflater.eof:
+            return b"", f"the {encoding} answer was cut short"
+        data = inflater.unused_data
+        if not data:
+            return bytes(body), None
+        if wbits < 0 or data[:2] != b"\x1f\x8b":
+            return b"", f"the {encoding} answer has trailing data"
+        # Another gzip member follows: inflated into the same body, within the same cap.
+
+
+def _too_big(cap: int, *, inflated: bool = False) -> str:
+    what = "once decompressed " if inflated else ""
+    return f"the answer is {what}larger than the {cap} byte cap"
+
+
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
+    """The server's request id when it looks like one (an echo of anything else is dropped), with the
+    request's credentials masked (a server may echo one as its "id")."""
+    if value is None or _REQUEST_ID.fullmatch(value) is None:
+        return None
+    return mask_text(value, credentials)
 
 
 def _log_retry(method: str, path: str, attempt: int, why: str, delay: float) -> None:

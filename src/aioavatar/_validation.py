@@ -12,19 +12,34 @@ from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
+import attrs
+
 from .exceptions import ConfigurationError
 
 __all__ = [
     "DYNAMIC_VARIABLES_MAX_ENTRIES",
     "DYNAMIC_VARIABLES_MAX_KEY",
     "DYNAMIC_VARIABLES_MAX_VALUE",
+    "check_credential",
     "check_dynamic_variables",
+    "check_int",
+    "check_path_id",
+    "check_number",
+    "check_seconds",
+    "check_text",
     "check_uuid",
+    "credential",
     "dynamic_variables",
+    "enum_field",
     "known_enum",
     "number_in",
     "optional",
-    "positive_int",
+    "path_id",
+    "instance_of",
+    "int_in",
+    "seconds_in",
+    "string",
+    "usable_duration",
     "uuid_string",
 ]
 
@@ -56,9 +71,199 @@ def check_uuid(value: object, field: str) -> None:
         )
 
 
+def check_number(value: object, field: str, *, low: float, high: float) -> float:
+    """``value`` as a float, when it is a finite real number (not a bool) in ``[low, high]``.
+
+    Raises:
+        ConfigurationError: naming ``field`` and the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(
+            f"must be a number from {low:g} to {high:g}, got {_shown(value)}", field=field
+        )
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        number = math.inf
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ConfigurationError(
+            f"must be a number from {low:g} to {high:g}, got {_shown(value)}", field=field
+        )
+    return number
+
+
+def check_seconds(value: object, field: str, *, low: float, high: float) -> float:
+    """``value`` as a float of seconds in ``[low, high]``: a duration with a floor and a ceiling.
+
+    Zero, negative, ``inf``, ``NaN``, ``None``, bools and non-numbers are refused: no duration of this
+    SDK means "no limit".
+
+    Raises:
+        ConfigurationError: naming ``field`` and the accepted range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(
+            f"must be a number of seconds from {low:g} to {high:g}, got {_shown(value)}",
+            field=field,
+        )
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ConfigurationError(
+            f"must be a number of seconds from {low:g} to {high:g}, got {_shown(value)}",
+            field=field,
+        )
+    return number
+
+
+def check_int(value: object, field: str, *, low: int, high: int) -> int:
+    """``value`` when it is an int (not a bool) in ``[low, high]``.
+
+    Raises:
+        ConfigurationError: naming ``field`` and the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigurationError(
+            f"must be an integer from {low} to {high}, got {_shown(value)}", field=field
+        )
+    return value
+
+
+def check_text(value: object, field: str, *, max_length: int = 10_000) -> str:
+    """``value`` when it is a string with something besides white space, of at most ``max_length``
+    characters, that can be sent as UTF-8 (no lone surrogate).
+
+    Raises:
+        ConfigurationError: naming ``field``.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(
+            f"must be a string that is not empty or only white space, got {_shown(value)}",
+            field=field,
+        )
+    if len(value) > max_length:
+        raise ConfigurationError(
+            f"must be at most {max_length} characters, got {len(value)}", field=field
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError(
+            "must be valid text (it holds a lone surrogate that cannot be sent)", field=field
+        ) from None
+    return value
+
+
+_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~:-]{0,255}")
+
+
+def check_path_id(value: object, field: str) -> str:
+    """``value`` when it can name a resource in a URL path: 1 to 256 letters, digits and ``._~:-``,
+    starting with a letter or digit (so never ``.`` or ``..``, a ``/`` or a ``?``).
+
+    Raises:
+        ConfigurationError: naming ``field``.
+    """
+    if not isinstance(value, str) or _PATH_ID.fullmatch(value) is None:
+        raise ConfigurationError(
+            "must be an id of 1 to 256 letters, digits and '._~:-', starting with a letter or "
+            f"digit, got {_shown(value)}",
+            field=field,
+        )
+    return value
+
+
+def path_id(instance: Any, attribute: Any, value: Any) -> None:
+    """attrs form of :func:`check_path_id`."""
+    check_path_id(value, attribute.name)
+
+
+_CREDENTIAL = re.compile(r"[\x21-\x7e]+")
+
+
+def check_credential(value: object, field: str) -> str:
+    """``value`` when it can travel in an HTTP header as a credential: printable ASCII, no white
+    space or control character (a CR or LF would split the header).
+
+    The message never shows the value: it is a secret.
+
+    Raises:
+        ConfigurationError: naming ``field``.
+    """
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(
+            f"must be a non-empty string, got {type(value).__name__}", field=field
+        )
+    if _CREDENTIAL.fullmatch(value) is None:
+        raise ConfigurationError(
+            "must be printable ASCII without white space or control characters "
+            "(check for a stray newline or space)",
+            field=field,
+        )
+    return value
+
+
+def credential(instance: Any, attribute: Any, value: Any) -> None:
+    """attrs form of :func:`check_credential`, for a :class:`~aioavatar.Secret` or a string."""
+    check_credential(
+        value.get_secret_value() if hasattr(value, "get_secret_value") else value, attribute.name
+    )
+
+
+def _shown(value: object) -> str:
+    """A short, safe rendering of a refused value for an error message."""
+    if isinstance(value, str | int | float | bool | None):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type(value).__name__}"
+
+
+#: The longest duration a session deadline may have (ten years): far beyond any tier, far below any
+#: overflow of a float clock or a ``timedelta``.
+MAX_DEADLINE = 10 * 365 * 86_400.0
+
+
+def usable_duration(value: object) -> float | None:
+    """``value`` as seconds when it is a usable session duration (a finite number from 1 s to ten
+    years), else ``None``: a hostile or broken value means "no deadline", never a crash."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and 1.0 <= seconds <= MAX_DEADLINE else None
+
+
+def seconds_in(low: float, high: float) -> Validator:
+    """attrs form of :func:`check_seconds`."""
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        check_seconds(value, attribute.name, low=low, high=high)
+
+    return check
+
+
 def uuid_string(instance: Any, attribute: Any, value: Any) -> None:
     """The value is a UUID (string or :class:`uuid.UUID`)."""
     check_uuid(value, attribute.name)
+
+
+def enum_field(enum: type[StrEnum]) -> Any:
+    """An optional attrs field of ``enum``: a string is read as its member in any case, then checked
+    to be a known member (an unknown value is a :class:`ConfigurationError` naming the field)."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and not isinstance(value, enum):
+            try:
+                return enum(value)
+            except ValueError:
+                return value
+        return value
+
+    return attrs.field(default=None, converter=convert, validator=optional(known_enum(enum)))
 
 
 def known_enum(enum: type[StrEnum]) -> Validator:
@@ -76,37 +281,33 @@ def known_enum(enum: type[StrEnum]) -> Validator:
 
 
 def number_in(low: float, high: float) -> Validator:
-    """The value is a real number in ``[low, high]``."""
+    """The value is a real number in ``[low, high]`` (attrs form of :func:`check_number`)."""
 
     def check(instance: Any, attribute: Any, value: Any) -> None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or not low <= value <= high
-        ):
-            raise ConfigurationError(
-                f"must be a number from {low:g} to {high:g}, got {value!r}", field=attribute.name
-            )
+        check_number(value, attribute.name, low=low, high=high)
 
     return check
 
 
+#: The largest number a "positive number" field accepts (far beyond any real setting, far below
+#: anything that overflows a float or a timedelta).
+MAX_NUMBER = 1e9
+
+
 def positive_number(instance: Any, attribute: Any, value: Any) -> None:
     """The value is a finite number above zero."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    number = check_number(value, attribute.name, low=0.0, high=MAX_NUMBER)
+    if number <= 0:
         raise ConfigurationError(f"must be a number above 0, got {value!r}", field=attribute.name)
 
 
-def positive_int(instance: Any, attribute: Any, value: Any) -> None:
-    """The value is an integer above zero."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(f"must be an integer above 0, got {value!r}", field=attribute.name)
+def int_in(low: int, high: int) -> Validator:
+    """The value is an integer in ``[low, high]`` (attrs form of :func:`check_int`)."""
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        check_int(value, attribute.name, low=low, high=high)
+
+    return check
 
 
 def boolean(instance: Any, attribute: Any, value: Any) -> None:
@@ -116,9 +317,21 @@ def boolean(instance: Any, attribute: Any, value: Any) -> None:
 
 
 def string(instance: Any, attribute: Any, value: Any) -> None:
-    """The value is a non-empty string."""
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"must be a non-empty string, got {value!r}", field=attribute.name)
+    """The value is a string with something besides white space (attrs form of :func:`check_text`)."""
+    check_text(value, attribute.name)
+
+
+def instance_of(*classes: type) -> Validator:
+    """The value is an instance of one of ``classes`` (a ``ConfigurationError``, unlike attrs' own)."""
+    names = " or ".join(cls.__name__ for cls in classes)
+
+    def check(instance: Any, attribute: Any, value: Any) -> None:
+        if not isinstance(value, classes) or (isinstance(value, bool) and bool not in classes):
+            raise ConfigurationError(
+                f"must be a {names}, got {_shown(value)}", field=attribute.name
+            )
+
+    return check
 
 
 def check_dynamic_variables(value: object, field: str) -> None:

@@ -80,12 +80,25 @@ class TransportError(AvatarError):
     Attributes:
         method: the HTTP method.
         path: the request path (no host, no query string).
+        url: the URL requested (the client's base URL and the path; no query string).
+        sent: whether the request may have reached the server (``False`` only when no connection
+            could be had: then the server surely saw nothing).
     """
 
-    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
-        super().__init__(f"{method} {path}: {message}" if method else message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        url: str = "",
+        sent: bool = True,
+    ) -> None:
+        super().__init__(f"{method} {url or path}: {message}" if method else message)
         self.method = method
         self.path = path
+        self.url = url or path
+        self.sent = sent
 
 
 class RequestTimeout(TransportError, TimeoutError):
@@ -101,6 +114,7 @@ class APIError(AvatarError):
     Attributes:
         method: the HTTP method.
         path: the request path (no host, no query string).
+        url: the URL requested (the client's base URL and the path; no query string).
         status: the HTTP status.
         code: the envelope ``code`` when the body carried one.
         message: the server's message, when the body carried one.
@@ -116,8 +130,9 @@ class APIError(AvatarError):
         status: int = 0,
         code: int | None = None,
         request_id: str | None = None,
+        url: str = "",
     ) -> None:
-        parts = [f"{method} {path} -> HTTP {status}"]
+        parts = [f"{method} {url or path} -> HTTP {status}"]
         if code is not None:
             parts.append(f"code {code}")
         text = ", ".join(parts)
@@ -128,10 +143,16 @@ class APIError(AvatarError):
         super().__init__(text)
         self.method = method
         self.path = path
+        self.url = url or path
         self.status = status
         self.code = code
         self.message = message
         self.request_id = request_id
+
+    @property
+    def session_gone(self) -> bool:
+        """Whether the answer says the session no longer exists (404 or 410): already ended."""
+        return self.status in (404, 410)
 
 
 class AuthenticationError(APIError):
@@ -179,7 +200,7 @@ class ResponseDecodeError(AvatarError):
     or larger than the response size cap.
 
     Attributes:
-        method, path, status, request_id: as for :class:`APIError`.
+        method, path, url, status, request_id: as for :class:`APIError`.
     """
 
     def __init__(
@@ -190,10 +211,14 @@ class ResponseDecodeError(AvatarError):
         path: str = "",
         status: int = 0,
         request_id: str | None = None,
+        url: str = "",
     ) -> None:
-        super().__init__(f"{method} {path} -> HTTP {status}: {message}" if method else message)
+        super().__init__(
+            f"{method} {url or path} -> HTTP {status}: {message}" if method else message
+        )
         self.method = method
         self.path = path
+        self.url = url or path
         self.status = status
         self.request_id = request_id
 

@@ -46,7 +46,9 @@ class Kaltura:
 
     def __init__(self, http: aiohttp.ClientSession, emulator: KalturaEmulator) -> None:
         self.http = http
-        self.base = emulator.base_url
+        self.base = (
+            emulator.base_url + "/v1"
+        )  # the API root, and the version every path starts with
 
     async def post(
         self, path: str, auth: str, body: Any = None, *, form: tuple[bytes, str] | None = None

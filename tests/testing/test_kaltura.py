@@ -43,7 +43,7 @@ async def test_emulator_accepts_both_documented_create_shapes(
 ) -> None:
     """The docs' /v1/avatar-session and visualConfig.avatarId work too; a body without an avatar
     is 400; unknown routes are 404 with an error body."""
-    base = kaltura_emulator.base_url
+    base = kaltura_emulator.base_url + "/v1"  # the root: the paths carry /v1
     ks = {"Authorization": f"KS {KS}"}
     async with aiohttp.ClientSession() as http:
         status, body = await post(
@@ -80,7 +80,7 @@ async def test_emulator_checks_speech_bodies(
     """say-text without text is 400 "Text is required"; say-audio needs a form with an audio file
     and a positive duration; an empty keep-alive body counts as {}."""
     sid, token = await open_session(kaltura_client)
-    base = f"{kaltura_emulator.base_url}/avatar-session/{sid}"
+    base = f"{kaltura_emulator.base_url}/v1/avatar-session/{sid}"
     bearer = {"Authorization": f"Bearer {token.get_secret_value()}"}
     async with aiohttp.ClientSession() as http:
         status, body = await post(
@@ -134,7 +134,7 @@ async def test_a_valid_token_for_a_missing_or_ended_session_is_404_or_410(
         sid, token = await open_session(client)
         other, _ = await open_session(client)
         auth = {"Authorization": f"Bearer {token.get_secret_value()}"}
-        base = f"{emulator.base_url}/avatar-session"
+        base = f"{emulator.base_url}/v1/avatar-session"
         missing = "0123456789abcdef01234567"
         assert (await post(http, f"{base}/{missing}/keep-alive", headers=auth)) == (
             404,
@@ -158,7 +158,7 @@ async def list_catalog(
     http: aiohttp.ClientSession, emulator: KalturaEmulator, body: Any, ks: str = KS
 ) -> tuple[int, Any]:
     """POST catalog-item/list with ``ks``."""
-    url = f"{emulator.base_url}/catalog-item/list"
+    url = f"{emulator.base_url}/v1/catalog-item/list"
     return await post(http, url, headers={"Authorization": f"KS {ks}"}, body=body)
 
 

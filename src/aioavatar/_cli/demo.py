@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .._enums import EndReason
+from ..liveavatar import SANDBOX_AVATAR_ID
 
 if TYPE_CHECKING:
     from .common import Commands
 
 __all__ = ["DEMO_AVATAR_ID", "add_parser", "command"]
 
-DEMO_AVATAR_ID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+DEMO_AVATAR_ID = SANDBOX_AVATAR_ID
 
 
 def add_parser(commands: Commands) -> None:

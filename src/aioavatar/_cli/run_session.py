@@ -13,7 +13,9 @@ How it ends, and the end reason sent:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import secrets
+import signal
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -137,7 +139,8 @@ async def hold(session: AvatarSession, *, duration: float | None, json_lines: bo
     """Run ``session`` until a stop signal, ``duration`` or its end; report; return the exit status."""
     # The wait inside the block: cancelled by a stop signal, or at the end of --duration.
     waiting = anyio.CancelScope()
-    server_ended = aborted = False
+    received: list[int] = []  # the signals that arrived, in order
+    aborted = False
     async with anyio.create_task_group() as tg:
 
         def abort() -> None:
@@ -145,33 +148,35 @@ async def hold(session: AvatarSession, *, duration: float | None, json_lines: bo
             aborted = True
             tg.cancel_scope.cancel()
 
-        await tg.start(_watch_signals, session, waiting, abort)
-        try:
+        await tg.start(_watch_signals, session, waiting, abort, received)
+        with contextlib.suppress(SessionEndedError):  # the server's end interrupted the block
             async with session:
                 _report_started(session, duration, json_lines)
                 if duration is not None:
                     waiting.deadline = anyio.current_time() + duration
                 with waiting:
                     await session.wait_ended()
-        except SessionEndedError:
-            server_ended = True
         tg.cancel_scope.cancel()  # the signal watcher
-    if session.end_reason is None:  # a signal during the token request: nothing was opened
+    if session.statistics().started_at is None:  # a signal during the token request
         if not json_lines:
             print("Interrupted before the session started: nothing to stop.")
         return EXIT_INTERRUPTED
     _report_ended(session, json_lines)
-    if aborted:
-        return EXIT_INTERRUPTED
-    if server_ended and session.end_reason is not EndReason.MAX_DURATION_REACHED:
-        return EXIT_FAILURE
-    return EXIT_OK
+    if aborted or (received and received[0] == signal.SIGINT):
+        return (
+            EXIT_INTERRUPTED  # Ctrl-C: stopped with USER_CLOSED, then 130 as for any interruption
+        )
+    ours = waiting.cancelled_caught and session.end_reason is EndReason.USER_CLOSED
+    if ours or session.end_reason is EndReason.MAX_DURATION_REACHED:
+        return EXIT_OK
+    return EXIT_FAILURE  # ended elsewhere: the server, or another client (its reason was printed)
 
 
 async def _watch_signals(
     session: AvatarSession,
     waiting: anyio.CancelScope,
     abort: Callable[[], None],
+    received: list[int],
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -180,7 +185,8 @@ async def _watch_signals(
         task_status.started()
         if signals is None:  # Ctrl-C cancels the whole run instead: USER_DISCONNECTED
             return
-        async for _ in signals:
+        async for signum in signals:
+            received.append(signum)
             if session.state is SessionState.ACTIVE:
                 print("Stopping the session...", file=sys.stderr, flush=True)
                 waiting.cancel()

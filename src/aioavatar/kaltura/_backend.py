@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._enums import EndReason
+from .._provider import may_have_acted
 from ..exceptions import APIError
 from ._client import KalturaAvatarClient
 from ._models import KalturaSessionInfo, KalturaSessionRequest, KalturaSessionToken
@@ -52,9 +53,11 @@ class KalturaBackend:
 
     def left_running(self, error: BaseException) -> bool:
         # Once create has answered the session runs, whatever init-client then said, unless the server
-        # says the session is gone.
-        gone = isinstance(error, APIError) and error.status in (404, 410)
-        return self._token is not None and not gone
+        # says the session is gone. A create that failed may have opened one all the same (its answer
+        # lost or unreadable): then its id is unknown, and the lifecycle says so.
+        if self._token is not None:
+            return not (isinstance(error, APIError) and error.session_gone)
+        return may_have_acted(error)
 
     def max_duration(self, info: KalturaSessionInfo) -> float | None:
         return None

@@ -6,7 +6,8 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 import attrs
@@ -15,10 +16,16 @@ from .._converter import unstructure
 from .._enums import EndReason
 from .._logging import track_secret
 from .._protocol import RawResponse, decode_success, encode_multipart
-from .._provider import ProviderClient, bearer_headers, resolve_timeout
+from .._provider import ProviderClient, bearer_headers, resolve_base_url, resolve_timeout
 from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
-from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, Transport, check_base_url
+from .._transport import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    Timeout,
+    Transport,
+    timeout_field,
+)
+from .._validation import check_credential, check_path_id, check_text
 from ..exceptions import APIError, ConfigurationError, ServerError
 from ._models import (
     KalturaSessionInfo,
@@ -31,18 +38,28 @@ from ._models import (
 if TYPE_CHECKING:
     from .._kaltura_session import KalturaAvatarSession
 
-__all__ = ["KS_ENV", "REGIONS", "KalturaAvatarClient", "KalturaTimeouts"]
+__all__ = ["BASE_URL_ENV", "KS_ENV", "REGIONS", "KalturaAvatarClient", "KalturaTimeouts"]
 
-#: The API root of each region; ``nvp1`` is the default.
+#: The API root of each region (paths carry the version, ``/v1/avatar-session/...``); ``nvp1`` is the
+#: default.
 REGIONS: Final[Mapping[str, str]] = {
-    "nvp1": "https://api.avatar.us.kaltura.ai/v1",  # US
-    "frp2": "https://api.avatar.eu.kaltura.ai/v1",  # EU, Frankfurt
+    "nvp1": "https://api.avatar.us.kaltura.ai",  # US
+    "frp2": "https://api.avatar.eu.kaltura.ai",  # EU, Frankfurt
 }
 KS_ENV: Final = "KALTURA_AVATAR_KS"
+BASE_URL_ENV: Final = "KALTURA_AVATAR_BASE_URL"
 
-# Session ids go into the path: letters, digits and a few marks, never a "/" or a lone "..".
-_SESSION_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~:-]{0,199}")
+
+def _decode_success(raw: RawResponse) -> Any:
+    return decode_success(raw)
+
+
+def _decode_unused(raw: RawResponse) -> Any:
+    return decode_success(raw, data_used=False)
+
+
 _CONTENT_TYPE: Final = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+")
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -50,20 +67,17 @@ class KalturaTimeouts:
     """Default time limits per operation (Kaltura's own clients allow 30 s a request). Each call also
     takes its own ``timeout``."""
 
-    create: Timeout = Timeout(total=30.0, connect=5.0)
-    init_client: Timeout = Timeout(total=30.0, connect=5.0)
-    keep_alive: Timeout = Timeout(total=10.0, connect=5.0)
-    end: Timeout = Timeout(total=10.0, connect=5.0)
-    speech: Timeout = Timeout(total=30.0, connect=5.0)
+    create: Timeout = timeout_field(30.0, 5.0)
+    init_client: Timeout = timeout_field(30.0, 5.0)
+    keep_alive: Timeout = timeout_field(10.0, 5.0)
+    end: Timeout = timeout_field(10.0, 5.0)
+    speech: Timeout = timeout_field(30.0, 5.0)
 
 
-def _check_session_id(session_id: object) -> str:
-    if not isinstance(session_id, str) or _SESSION_ID.fullmatch(session_id) is None:
-        raise ConfigurationError(
-            f"must be a Kaltura session id (letters, digits, '.', '_', '~', ':', '-'), got {session_id!r}",
-            field="session_id",
-        )
-    return session_id
+def _session_path(session_id: object, action: str) -> str:
+    """``/v1/avatar-session/{id}/{action}``, the id checked and percent-encoded (the same check accepts
+    every id a create answer may carry, so it never blocks the end of a session the server opened)."""
+    return f"/v1/avatar-session/{quote(check_path_id(session_id, 'session_id'), safe='')}/{action}"
 
 
 def _bearer(token: str | Secret) -> dict[str, str]:
@@ -71,7 +85,7 @@ def _bearer(token: str | Secret) -> dict[str, str]:
 
 
 def _turn_id(turn_id: str | None) -> str:
-    return uuid.uuid4().hex if turn_id is None else turn_id
+    return uuid.uuid4().hex if turn_id is None else check_text(turn_id, "turn_id", max_length=200)
 
 
 def _resolve_ks(ks: str | Secret | None) -> Secret | None:
@@ -80,24 +94,28 @@ def _resolve_ks(ks: str | Secret | None) -> Secret | None:
         if from_env is None:
             return None
         ks = from_env
-    secret = Secret(ks) if isinstance(ks, str) else ks
-    if not isinstance(secret, Secret) or not secret.get_secret_value().strip():
-        raise ConfigurationError("must be a non-empty string", field="ks")
+    if not isinstance(ks, str | Secret):
+        raise ConfigurationError(
+            f"must be a string or a Secret, got {type(ks).__name__}", field="ks"
+        )
+    secret = Secret(ks)
+    check_credential(secret.get_secret_value(), "ks")
     return secret
 
 
 def _resolve_base_url(region: str, base_url: str | None, *, allow_insecure: bool) -> str:
-    """The API root: ``base_url`` when given (it wins over ``region``), else the region's.
+    """The API root: ``base_url`` when given (it wins over ``region``), else
+    ``KALTURA_AVATAR_BASE_URL``, else the region's.
 
     Raises:
         ConfigurationError: an unknown region (the message lists the valid ones), a bad ``base_url``.
     """
-    if not isinstance(region, str) or region not in REGIONS:
+    if not isinstance(region, str) or region.lower() not in REGIONS:
         valid = ", ".join(f"{name!r}" for name in REGIONS)
         raise ConfigurationError(f"must be one of {valid}, got {region!r}", field="region")
-    if base_url is None:
-        return REGIONS[region]
-    return check_base_url(base_url, allow_insecure=allow_insecure)
+    return resolve_base_url(
+        base_url, env=BASE_URL_ENV, default=REGIONS[region.lower()], allow_insecure=allow_insecure
+    )
 
 
 class KalturaAvatarClient(ProviderClient):
@@ -114,7 +132,8 @@ class KalturaAvatarClient(ProviderClient):
     Args:
         ks: an admin Kaltura Session; falls back to the ``KALTURA_AVATAR_KS`` environment variable.
         region: ``"nvp1"`` (US, the default) or ``"frp2"`` (EU, Frankfurt).
-        base_url: the API root including ``/v1``; wins over ``region``. ``http://`` is refused unless the
+        base_url: the API root (``https://api.avatar.us.kaltura.ai``; a trailing ``/v1`` is dropped); wins
+            over ``region``; falls back to ``KALTURA_AVATAR_BASE_URL``. ``http://`` is refused unless the
             host is loopback or ``allow_insecure``.
         http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
         retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`); every
@@ -148,6 +167,8 @@ class KalturaAvatarClient(ProviderClient):
             track_secret(self, self._ks)  # masked in log records while this client lives
         self.region = region
         self.base_url = _resolve_base_url(region, base_url, allow_insecure=allow_insecure)
+        if timeouts is not None and not isinstance(timeouts, KalturaTimeouts):
+            raise ConfigurationError("must be a KalturaTimeouts", field="timeouts")
         self.timeouts = timeouts or KalturaTimeouts()
         self._transport = Transport(
             self.base_url,
@@ -183,24 +204,27 @@ class KalturaAvatarClient(ProviderClient):
         *,
         headers: Mapping[str, str],
         timeout: Timeout,
+        model: type[T] | None = None,
+        data_used: bool = True,
         json: Any = None,
         content: tuple[bytes, str] | None = None,
         retry: Retry = Retry.ALWAYS,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
-    ) -> tuple[RawResponse, Mapping[str, Any]]:
-        raw = await self._transport.request(
+    ) -> Any:
+        return await self._request(
             "POST",
             path,
             headers=headers,
+            timeout=timeout,
+            decode=_decode_success if data_used else _decode_unused,
+            model=model,
             json=None if content is not None else (json or {}),  # docs: no body is {}
             content=content,
-            timeout=timeout,
             retry=retry,
             retry_policy=retry_policy,
             deadline=deadline,
         )
-        return raw, decode_success(raw)
 
     # --- session endpoints ----------------------------------------------------------------------------
 
@@ -214,7 +238,7 @@ class KalturaAvatarClient(ProviderClient):
         timeout: float | Timeout | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> KalturaSessionToken:
-        """Create a session (``POST {base_url}/avatar-session/create``, KS): it runs from here on.
+        """Create a session (``POST {base_url}/v1/avatar-session/create``, KS): it runs from here on.
 
         Not idempotent, so never retried once the request may have left the machine: each create opens a
         session. Give the avatar and voice as arguments or as a ready ``request``.
@@ -229,15 +253,15 @@ class KalturaAvatarClient(ProviderClient):
                 answer was lost).
         """
         body = build_session_request(avatar_id, voice_id, voice_speed, request)
-        raw, data = await self._call(
-            "/avatar-session/create",
+        created: KalturaSessionToken = await self._call(
+            "/v1/avatar-session/create",
             headers=self._ks_headers(),
+            model=KalturaSessionToken,
             json=unstructure(body),
             timeout=resolve_timeout(timeout, self.timeouts.create),
             retry_policy=retry_policy,
             retry=Retry.IF_UNSENT,
         )
-        created = self._structure(raw, data, KalturaSessionToken)
         track_secret(created, created.token)  # masked in log records while the token lives
         return created
 
@@ -261,14 +285,15 @@ class KalturaAvatarClient(ProviderClient):
             ConfigurationError: a malformed id or an empty token.
             APIError: 401, 404 or 410 (the session has ended); TransportError, ResponseDecodeError.
         """
-        raw, data = await self._call(
-            f"/avatar-session/{_check_session_id(session_id)}/init-client",
+        info: KalturaSessionInfo = await self._call(
+            _session_path(session_id, "init-client"),
             headers=_bearer(token),
+            model=KalturaSessionInfo,
             timeout=resolve_timeout(timeout, self.timeouts.init_client),
             retry_policy=retry_policy,
             retry=Retry.IF_UNSENT,
         )
-        return self._structure(raw, data, KalturaSessionInfo)
+        return info
 
     async def keep_alive(
         self,
@@ -286,7 +311,8 @@ class KalturaAvatarClient(ProviderClient):
             TransportError, ResponseDecodeError: as for every call.
         """
         await self._call(
-            f"/avatar-session/{_check_session_id(session_id)}/keep-alive",
+            _session_path(session_id, "keep-alive"),
+            data_used=False,
             headers=_bearer(token),
             timeout=resolve_timeout(timeout, self.timeouts.keep_alive),
             retry_policy=retry_policy,
@@ -307,7 +333,8 @@ class KalturaAvatarClient(ProviderClient):
             APIError, TransportError: as for every call.
         """
         await self._call(
-            f"/avatar-session/{_check_session_id(session_id)}/interrupt",
+            _session_path(session_id, "interrupt"),
+            data_used=False,
             headers=_bearer(token),
             timeout=resolve_timeout(timeout, self.timeouts.speech),
             retry_policy=retry_policy,
@@ -338,13 +365,14 @@ class KalturaAvatarClient(ProviderClient):
             ServerError: 503, the endpoint is unavailable.
             APIError, TransportError: as for every call.
         """
-        path = f"/avatar-session/{_check_session_id(session_id)}/say-text"
+        path = _session_path(session_id, "say-text")
         body = SayTextRequest(text=text, turn_id=_turn_id(turn_id), is_final=is_final)
         headers = _bearer(token)
         try:
             await self._call(
                 path,
                 headers=headers,
+                data_used=False,
                 json=unstructure(body),
                 timeout=resolve_timeout(timeout, self.timeouts.speech),
                 retry_policy=retry_policy,
@@ -390,22 +418,30 @@ class KalturaAvatarClient(ProviderClient):
                 filename or content type, before any network call.
             APIError, TransportError: as for every call.
         """
-        path = f"/avatar-session/{_check_session_id(session_id)}/say-audio"
-        if not isinstance(audio, bytes | bytearray | memoryview) or not len(audio):
+        path = _session_path(session_id, "say-audio")
+        if not isinstance(audio, bytes | bytearray | memoryview):
+            raise ConfigurationError("must be non-empty bytes", field="audio")
+        try:
+            audio = bytes(audio)
+        except ValueError:  # a released memoryview
+            raise ConfigurationError(
+                "is a released buffer: nothing can be read", field="audio"
+            ) from None
+        if not audio:
             raise ConfigurationError("must be non-empty bytes", field="audio")
         fields = SayAudioFields(turn_id=_turn_id(turn_id), duration=duration)
-        if not isinstance(filename, str) or not filename.strip():
-            raise ConfigurationError("must be a non-empty string", field="filename")
+        check_text(filename, "filename", max_length=200)
         if not isinstance(content_type, str) or _CONTENT_TYPE.fullmatch(content_type) is None:
             raise ConfigurationError(
                 f"must be a media type such as 'audio/mpeg', got {content_type!r}",
                 field="content_type",
             )
         form = {key: str(value) for key, value in unstructure(fields).items()}
-        content = encode_multipart(form, {"audio": (filename, content_type, bytes(audio))})
+        content = encode_multipart(form, {"audio": (filename, content_type, audio)})
         await self._call(
             path,
             headers=_bearer(token),
+            data_used=False,
             content=content,
             timeout=resolve_timeout(timeout, self.timeouts.speech),
             retry_policy=retry_policy,
@@ -434,14 +470,15 @@ class KalturaAvatarClient(ProviderClient):
         """
         try:
             await self._call(
-                f"/avatar-session/{_check_session_id(session_id)}/end",
+                _session_path(session_id, "end"),
+                data_used=False,
                 headers=_bearer(token),
                 timeout=resolve_timeout(timeout, self.timeouts.end),
                 retry_policy=retry_policy,
                 deadline=deadline,
             )
         except APIError as exc:
-            if exc.status in (404, 410):
+            if exc.session_gone:
                 return False
             raise
         return True

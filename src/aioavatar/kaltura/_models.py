@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 
 from .._secret import Secret
-from .._validation import boolean, optional, positive_number, string
+from .._validation import boolean, credential, optional, path_id, positive_number, string
 from ..exceptions import ConfigurationError
 
 __all__ = [
@@ -80,8 +80,8 @@ class KalturaSessionToken:
     keep it on the server.
     """
 
-    session_id: str
-    token: Secret = attrs.field(repr=False)
+    session_id: str = attrs.field(validator=path_id)
+    token: Secret = attrs.field(repr=False, validator=credential)
 
 
 @attrs.frozen

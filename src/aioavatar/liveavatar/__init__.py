@@ -3,6 +3,8 @@
 from ._client import DEFAULT_BASE_URL, LiveAvatarClient, LiveAvatarTimeouts
 from ._fields import TokenFields
 from ._models import (
+    MAX_SESSION_DURATION,
+    SANDBOX_AVATAR_ID,
     AgoraConfig,
     AvatarPersona,
     ElevenLabsAgentConfig,
@@ -40,6 +42,8 @@ from ._realtime_models import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "MAX_SESSION_DURATION",
+    "SANDBOX_AVATAR_ID",
     "AgentStateUpdated",
     "AgoraConfig",
     "AvatarPersona",

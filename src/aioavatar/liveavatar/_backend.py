@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from .._enums import EndReason
 from .._logging import describe_error
-from ..exceptions import APIError, AuthenticationError, AvatarError, NotFoundError
+from .._provider import may_have_acted
+from .._validation import usable_duration
+from ..exceptions import AuthenticationError, AvatarError, NotFoundError
 from ._client import LiveAvatarClient
 from ._models import SessionInfo, SessionToken, SessionTokenRequest
 from ._realtime import RealtimeConnection
@@ -58,14 +60,24 @@ class LiveAvatarBackend:
         return await self._client.start_session(self._require_token().session_token)
 
     def left_running(self, error: BaseException) -> bool:
-        # Rule 3: a definite refusal of start (HTTP 4xx) leaves nothing running; no answer, a timeout, a
-        # 5xx or a 2xx we could not read may hide a running session.
-        refused = isinstance(error, APIError) and 400 <= error.status < 500
-        return self._token is not None and not refused
+        # Rule 3: a start that never left, or was definitely refused (4xx), leaves nothing running; no
+        # answer, a timeout, a 5xx or a 2xx we could not read may hide a running session.
+        return self._token is not None and may_have_acted(error)
 
     def max_duration(self, info: SessionInfo) -> float | None:
-        duration = info.max_session_duration or self._request.max_session_duration
-        return float(duration) if duration else None
+        # The shorter of what the server answered and what was asked for, when usable (rule 8): a
+        # broken answer never lifts the caller's own limit.
+        asked = usable_duration(self._request.max_session_duration)
+        answered = info.max_session_duration
+        if answered is not None and usable_duration(answered) is None:
+            logger.warning(
+                "session %s: the server's max_session_duration %.40r is not a usable number of "
+                "seconds: ignored",
+                self.session_id,
+                answered,
+            )
+        usable = [d for d in (asked, usable_duration(answered)) if d is not None]
+        return min(usable) if usable else None
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
         realtime = self._realtime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import aiohttp
 import attrs
@@ -13,12 +13,17 @@ from .._converter import structure_request, unstructure
 from .._enums import EndReason, SessionType
 from .._logging import track_secret
 from .._protocol import RawResponse, decode_envelope
-from .._provider import ProviderClient, bearer_headers
+from .._provider import ProviderClient, bearer_headers, resolve_base_url
 from .._provider import resolve_timeout as _timeout
 from .._retry import Retry, RetryBudget, RetryPolicy
 from .._secret import Secret
-from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, Transport, check_base_url
-from .._validation import check_uuid
+from .._transport import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    Timeout,
+    Transport,
+    timeout_field,
+)
+from .._validation import check_credential, check_int, check_number, check_uuid
 from ..exceptions import APIError, ConfigurationError
 from ._fields import TokenFields
 from ._models import (
@@ -33,21 +38,39 @@ from ._models import (
 if TYPE_CHECKING:
     from .._avatar_session import AvatarSession, SessionOptions
 
-__all__ = ["DEFAULT_BASE_URL", "LiveAvatarClient", "LiveAvatarTimeouts"]
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "LiveAvatarClient",
+    "LiveAvatarTimeouts",
+]
+
+T = TypeVar("T")
+
+
+def _decode_envelope(raw: RawResponse) -> Any:
+    return decode_envelope(raw)
+
+
+def _decode_unused(raw: RawResponse) -> Any:
+    return decode_envelope(raw, data_used=False)
+
 
 DEFAULT_BASE_URL = "https://api.liveavatar.com"
 API_KEY_ENV = "LIVEAVATAR_API_KEY"
+BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
 
 
 @attrs.frozen
 class LiveAvatarTimeouts:
     """Default time limits per operation. Each call also takes its own ``timeout``."""
 
-    token: Timeout = Timeout(total=15.0, connect=5.0)
-    start: Timeout = Timeout(total=30.0, connect=5.0)
-    keep_alive: Timeout = Timeout(total=10.0, connect=5.0)
-    stop: Timeout = Timeout(total=10.0, connect=5.0)
-    read: Timeout = Timeout(total=15.0, connect=5.0)
+    token: Timeout = timeout_field(15.0, 5.0)
+    start: Timeout = timeout_field(30.0, 5.0)
+    keep_alive: Timeout = timeout_field(10.0, 5.0)
+    stop: Timeout = timeout_field(10.0, 5.0)
+    read: Timeout = timeout_field(15.0, 5.0)
 
 
 def resolve_api_key(api_key: str | Secret | None) -> Secret:
@@ -63,9 +86,12 @@ def resolve_api_key(api_key: str | Secret | None) -> Secret:
                 f"no API key: pass api_key=... or set {API_KEY_ENV}", field="api_key"
             )
         api_key = from_env
-    secret = Secret(api_key) if isinstance(api_key, str) else api_key
-    if not isinstance(secret, Secret) or not secret.get_secret_value().strip():
-        raise ConfigurationError("must be a non-empty string", field="api_key")
+    if not isinstance(api_key, str | Secret):
+        raise ConfigurationError(
+            f"must be a string or a Secret, got {type(api_key).__name__}", field="api_key"
+        )
+    secret = Secret(api_key)
+    check_credential(secret.get_secret_value(), "api_key")
     return secret
 
 
@@ -78,7 +104,9 @@ class LiveAvatarClient(ProviderClient):
 
     Args:
         api_key: the account's API key; falls back to the ``LIVEAVATAR_API_KEY`` environment variable.
-        base_url: the API root. ``http://`` is refused unless the host is loopback or ``allow_insecure``.
+        base_url: the API root (``https://api.liveavatar.com``; a trailing ``/v1`` is dropped); falls back
+            to the ``LIVEAVATAR_BASE_URL`` environment variable, then the real API. ``http://`` is
+            refused unless the host is loopback or ``allow_insecure``.
         http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
         retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`); every
             call also takes its own ``retry_policy``.
@@ -101,7 +129,7 @@ class LiveAvatarClient(ProviderClient):
         self,
         api_key: str | Secret | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         http_session: aiohttp.ClientSession | None = None,
         allow_insecure: bool = False,
         retry_policy: RetryPolicy | None = None,
@@ -112,7 +140,11 @@ class LiveAvatarClient(ProviderClient):
     ) -> None:
         self._api_key = resolve_api_key(api_key)
         track_secret(self, self._api_key)  # masked in log records while this client lives
-        self.base_url = check_base_url(base_url, allow_insecure=allow_insecure)
+        self.base_url = resolve_base_url(
+            base_url, env=BASE_URL_ENV, default=DEFAULT_BASE_URL, allow_insecure=allow_insecure
+        )
+        if timeouts is not None and not isinstance(timeouts, LiveAvatarTimeouts):
+            raise ConfigurationError("must be a LiveAvatarTimeouts", field="timeouts")
         self.timeouts = timeouts or LiveAvatarTimeouts()
         self._transport = Transport(
             self.base_url,
@@ -143,24 +175,30 @@ class LiveAvatarClient(ProviderClient):
         *,
         headers: Mapping[str, str],
         timeout: Timeout,
+        model: type[T] | None = None,
+        data_used: bool = True,
         json: Any = None,
         params: Mapping[str, str] | None = None,
         retry: Retry = Retry.ALWAYS,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
-    ) -> tuple[RawResponse, Any]:
-        raw = await self._transport.request(
+    ) -> Any:
+        # Reads (GET) may carry anything the account holds: every tracked credential is masked in
+        # their data. The session's own calls (POST) only carry what they sent.
+        return await self._request(
             method,
             path,
             headers=headers,
+            timeout=timeout,
+            decode=_decode_envelope if data_used else _decode_unused,
+            model=model,
             json=json,
             params=params,
-            timeout=timeout,
             retry=retry,
             retry_policy=retry_policy,
             deadline=deadline,
+            mask_tracked_credentials=method == "GET",
         )
-        return raw, decode_envelope(raw)
 
     # --- session endpoints ----------------------------------------------------------------------------
 
@@ -187,15 +225,15 @@ class LiveAvatarClient(ProviderClient):
             TransportError: no answer.
         """
         body = build_token_request(avatar_id, request, fields)
-        raw, data = await self._call(
+        token: SessionToken = await self._call(
             "POST",
             "/v1/sessions/token",
             headers=self._api_key_headers(),
+            model=SessionToken,
             json=unstructure(body),
             timeout=_timeout(timeout, self.timeouts.token),
             retry_policy=retry_policy,
         )
-        token = self._structure(raw, data, SessionToken)
         track_secret(token, token.session_token)  # masked in log records while the token lives
         return token
 
@@ -217,17 +255,17 @@ class LiveAvatarClient(ProviderClient):
         Raises:
             APIError: the server refused; TransportError: no answer (the session may have started).
         """
-        headers = self._bearer_headers(session_token)
-        raw, data = await self._call(
+        info: SessionInfo = await self._call(
             "POST",
             "/v1/sessions/start",
-            headers=headers,
+            headers=self._bearer_headers(session_token),
+            model=SessionInfo,
             json={},
             timeout=_timeout(timeout, self.timeouts.start),
             retry=Retry.IF_UNSENT,
             retry_policy=retry_policy,
         )
-        return self._structure(raw, data, SessionInfo)
+        return info
 
     async def keep_alive(
         self,
@@ -256,6 +294,7 @@ class LiveAvatarClient(ProviderClient):
             "POST",
             "/v1/sessions/keep-alive",
             headers=headers,
+            data_used=False,
             json={"session_id": session_id},
             timeout=_timeout(timeout, self.timeouts.keep_alive),
             deadline=deadline,
@@ -299,13 +338,14 @@ class LiveAvatarClient(ProviderClient):
                 "POST",
                 "/v1/sessions/stop",
                 headers=headers,
+                data_used=False,
                 json={"session_id": session_id, "reason": known.value},
                 timeout=_timeout(timeout, self.timeouts.stop),
                 deadline=deadline,
                 retry_policy=retry_policy,
             )
         except APIError as exc:
-            if exc.status in (404, 410):
+            if exc.session_gone:
                 return False
             raise
         return True
@@ -333,32 +373,27 @@ class LiveAvatarClient(ProviderClient):
             raise ConfigurationError(
                 f"must be 'active' or 'historic', got {type!r}", field="type"
             ) from None
-        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-            raise ConfigurationError(f"must be an integer from 1, got {page!r}", field="page")
-        if (
-            isinstance(page_size, bool)
-            or not isinstance(page_size, int)
-            or not 1 <= page_size <= 100
-        ):
-            raise ConfigurationError(
-                f"must be an integer from 1 to 100, got {page_size!r}", field="page_size"
-            )
+        check_int(page, "page", low=1, high=1_000_000)
+        check_int(page_size, "page_size", low=1, high=100)
         params = {"type": kind.value, "page": str(page), "page_size": str(page_size)}
-        for name, value in (("avatar_id", avatar_id), ("context_id", context_id)):
+        for name, value in (
+            ("avatar_id", avatar_id),
+            ("embed_id", embed_id),
+            ("context_id", context_id),
+        ):
             if value is not None:
                 check_uuid(value, name)
                 params[name] = value
-        if embed_id is not None:
-            params["embed_id"] = str(embed_id)
-        raw, data = await self._call(
+        page_read: SessionPage = await self._call(
             "GET",
             "/v1/sessions",
             headers=self._api_key_headers(),
+            model=SessionPage,
             params=params,
             timeout=_timeout(timeout, self.timeouts.read),
             retry_policy=retry_policy,
         )
-        return self._structure(raw, data, SessionPage)
+        return page_read
 
     async def get_session(
         self,
@@ -373,14 +408,15 @@ class LiveAvatarClient(ProviderClient):
             NotFoundError: no such session.
         """
         check_uuid(session_id, "session_id")
-        raw, data = await self._call(
+        entry: SessionEntry = await self._call(
             "GET",
             f"/v1/sessions/{session_id}",
             headers=self._api_key_headers(),
+            model=SessionEntry,
             timeout=_timeout(timeout, self.timeouts.read),
             retry_policy=retry_policy,
         )
-        return self._structure(raw, data, SessionEntry)
+        return entry
 
     async def get_transcript(
         self,
@@ -400,18 +436,17 @@ class LiveAvatarClient(ProviderClient):
         params = {}
         for name, value in (("start_timestamp", start_timestamp), ("end_timestamp", end_timestamp)):
             if value is not None:
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ConfigurationError(f"must be a number, got {value!r}", field=name)
-                params[name] = repr(value)
-        raw, data = await self._call(
+                params[name] = repr(check_number(value, name, low=0.0, high=1e13))
+        transcript: Transcript = await self._call(
             "GET",
             f"/v1/sessions/{session_id}/transcript",
             headers=self._api_key_headers(),
+            model=Transcript,
             params=params or None,
             timeout=_timeout(timeout, self.timeouts.read),
             retry_policy=retry_policy,
         )
-        return self._structure(raw, data, Transcript)
+        return transcript
 
     def session(self, avatar_id: str, **options: Unpack[SessionOptions]) -> AvatarSession:
         """An :class:`~aioavatar.AvatarSession` that uses this client's pool: ``async with`` it."""

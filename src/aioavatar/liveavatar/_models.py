@@ -27,11 +27,13 @@ from .._enums import (
 from .._secret import Secret
 from .._validation import (
     boolean,
+    credential,
     dynamic_variables,
-    known_enum,
+    enum_field,
+    instance_of,
+    int_in,
     number_in,
     optional,
-    positive_int,
     positive_number,
     string,
     uuid_string,
@@ -39,6 +41,8 @@ from .._validation import (
 from ..exceptions import ConfigurationError
 
 __all__ = [
+    "MAX_SESSION_DURATION",
+    "SANDBOX_AVATAR_ID",
     "AgoraConfig",
     "AvatarPersona",
     "ElevenLabsAgentConfig",
@@ -68,12 +72,8 @@ __all__ = [
 class VideoSettings:
     """``video_settings``: stream quality and codec."""
 
-    quality: VideoQuality | None = attrs.field(
-        default=None, validator=optional(known_enum(VideoQuality))
-    )
-    encoding: VideoEncoding | None = attrs.field(
-        default=None, validator=optional(known_enum(VideoEncoding))
-    )
+    quality: VideoQuality | None = enum_field(VideoQuality)
+    encoding: VideoEncoding | None = enum_field(VideoEncoding)
 
 
 @attrs.frozen
@@ -88,9 +88,7 @@ class ElevenLabsVoiceSettings:
     )
     style: float | None = attrs.field(default=None, validator=optional(number_in(0.0, 1.0)))
     use_speaker_boost: bool | None = attrs.field(default=None, validator=optional(boolean))
-    model: ElevenLabsModel | None = attrs.field(
-        default=None, validator=optional(known_enum(ElevenLabsModel))
-    )
+    model: ElevenLabsModel | None = enum_field(ElevenLabsModel)
     apply_language_text_normalization: bool | None = attrs.field(
         default=None, validator=optional(boolean)
     )
@@ -102,10 +100,8 @@ class FishVoiceSettings:
 
     provider: ClassVar[str] = "fish"
     speed: float | None = attrs.field(default=None, validator=optional(positive_number))
-    model: FishModel | None = attrs.field(default=None, validator=optional(known_enum(FishModel)))
-    latency_mode: FishLatencyMode | None = attrs.field(
-        default=None, validator=optional(known_enum(FishLatencyMode))
-    )
+    model: FishModel | None = enum_field(FishModel)
+    latency_mode: FishLatencyMode | None = enum_field(FishLatencyMode)
 
 
 VoiceSettings = ElevenLabsVoiceSettings | FishVoiceSettings
@@ -115,9 +111,7 @@ VoiceSettings = ElevenLabsVoiceSettings | FishVoiceSettings
 class SttConfig:
     """``stt_config``: which speech-to-text provider a FULL session uses."""
 
-    provider: SttProvider | None = attrs.field(
-        default=None, validator=optional(known_enum(SttProvider))
-    )
+    provider: SttProvider | None = enum_field(SttProvider)
 
 
 @attrs.frozen
@@ -129,12 +123,10 @@ class AvatarPersona:
     language: str | None = attrs.field(default=None, validator=optional(string))
     voice_settings: VoiceSettings | None = attrs.field(
         default=None,
-        validator=optional(
-            attrs.validators.instance_of((ElevenLabsVoiceSettings, FishVoiceSettings))
-        ),
+        validator=optional(instance_of(ElevenLabsVoiceSettings, FishVoiceSettings)),
     )
     stt_config: SttConfig | None = attrs.field(
-        default=None, validator=optional(attrs.validators.instance_of(SttConfig))
+        default=None, validator=optional(instance_of(SttConfig))
     )
 
 
@@ -173,7 +165,7 @@ class AgoraConfig:
     agora_app_id: str = attrs.field(validator=string)
     agora_token: str = attrs.field(validator=string, repr=False)
     agora_channel: str = attrs.field(validator=string)
-    agora_uid: str | int = attrs.field(validator=attrs.validators.instance_of((str, int)))
+    agora_uid: str | int = attrs.field(validator=instance_of(str, int))
 
 
 @attrs.frozen
@@ -210,6 +202,14 @@ class GeminiRealtimeConfig:
     model: str | None = attrs.field(default=None, validator=optional(string))
 
 
+#: The one avatar sandbox sessions (``is_sandbox=True``) may use: they cost no credits and end after
+#: about a minute.
+SANDBOX_AVATAR_ID = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
+
+#: The longest ``max_session_duration`` a request may ask for, in seconds (a day). The API caps it by the
+#: subscription tier and publishes no tier above that; anything longer is a mistake, not a plan.
+MAX_SESSION_DURATION = 86_400
+
 _CONNECTORS = (
     "livekit_config",
     "agora_config",
@@ -219,8 +219,8 @@ _CONNECTORS = (
 )
 
 
-def _instance(cls: type | tuple[type, ...]) -> Any:
-    return attrs.field(default=None, validator=optional(attrs.validators.instance_of(cls)))
+def _instance(cls: type) -> Any:
+    return attrs.field(default=None, validator=optional(instance_of(cls)))
 
 
 @attrs.frozen
@@ -233,15 +233,15 @@ class SessionTokenRequest:
     """
 
     avatar_id: str = attrs.field(validator=uuid_string)
-    mode: Mode | None = attrs.field(default=None, validator=optional(known_enum(Mode)))
+    mode: Mode | None = enum_field(Mode)
     is_sandbox: bool | None = attrs.field(default=None, validator=optional(boolean))
     video_settings: VideoSettings | None = _instance(VideoSettings)
-    max_session_duration: int | None = attrs.field(default=None, validator=optional(positive_int))
+    max_session_duration: int | None = attrs.field(
+        default=None, validator=optional(int_in(1, MAX_SESSION_DURATION))
+    )
     avatar_persona: AvatarPersona | None = _instance(AvatarPersona)
     voice_agent: VoiceAgent | None = _instance(VoiceAgent)
-    interactivity_type: InteractivityType | None = attrs.field(
-        default=None, validator=optional(known_enum(InteractivityType))
-    )
+    interactivity_type: InteractivityType | None = enum_field(InteractivityType)
     llm_configuration_id: str | None = attrs.field(default=None, validator=optional(uuid_string))
     dynamic_variables: dict[str, str] | None = attrs.field(
         default=None, validator=optional(dynamic_variables)
@@ -277,8 +277,8 @@ class SessionToken:
     ``session_token`` is a :class:`~aioavatar.Secret`: it grants control of the session, keep it server side.
     """
 
-    session_id: str
-    session_token: Secret = attrs.field(repr=False)
+    session_id: str = attrs.field(validator=uuid_string)
+    session_token: Secret = attrs.field(repr=False, validator=credential)
 
 
 @attrs.frozen
@@ -287,13 +287,15 @@ class SessionInfo:
 
     Only ``session_id``, ``livekit_url`` and ``livekit_client_token`` are always present.
     ``livekit_client_token`` is what a viewer needs to join the room; ``ws_url`` is set for LITE sessions.
+    ``max_session_duration`` is the number the server sent, in seconds (``None`` when it sent none, or
+    something that is not a number); the session uses it as its deadline when it is usable.
     """
 
     session_id: str
     livekit_url: str
     livekit_client_token: str = attrs.field(repr=False)
     livekit_agent_token: str | None = attrs.field(default=None, repr=False)
-    max_session_duration: int | None = None
+    max_session_duration: float | None = None
     ws_url: str | None = attrs.field(default=None, repr=False)
 
 

@@ -42,6 +42,7 @@ import anyio
 from .._audio import check_pcm, pcm_duration
 from .._logging import describe_error
 from .._protocol import RawResponse, error_for_status
+from .._validation import check_int, check_seconds
 from ..exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
 from ._realtime_models import (
     ClientMessage,
@@ -207,9 +208,8 @@ def _map_ws_errors(path: str) -> Iterator[None]:
 
 
 def _seconds(value: float, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigurationError(f"must be a number of seconds above 0, got {value!r}", field=field)
-    return float(value)
+    # Every realtime duration is a finite number of seconds from 10 ms to 5 minutes.
+    return check_seconds(value, field, low=0.01, high=300.0)
 
 
 class RealtimeConnection(anyio.AsyncContextManagerMixin):
@@ -250,7 +250,15 @@ class RealtimeConnection(anyio.AsyncContextManagerMixin):
         close_timeout: float = 2.0,
         event_buffer: int = 1000,
     ) -> None:
-        parts = urlsplit(ws_url)
+        if not isinstance(ws_url, str):
+            raise ConfigurationError("must be a ws:// or wss:// URL", field="ws_url")
+        try:
+            parts = urlsplit(ws_url)
+            parts.port  # noqa: B018 - raises for a bad port
+        except ValueError:
+            raise ConfigurationError(
+                f"is not a valid URL: {ws_url[:100]!r}", field="ws_url"
+            ) from None
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ConfigurationError(
                 f"must be a ws:// or wss:// URL, got scheme {parts.scheme!r}", field="ws_url"
@@ -261,10 +269,7 @@ class RealtimeConnection(anyio.AsyncContextManagerMixin):
         )
         self.max_ahead = _seconds(max_ahead, "max_ahead")
         self.close_timeout = _seconds(close_timeout, "close_timeout")
-        if isinstance(event_buffer, bool) or not isinstance(event_buffer, int) or event_buffer < 1:
-            raise ConfigurationError(
-                f"must be an integer from 1, got {event_buffer!r}", field="event_buffer"
-            )
+        check_int(event_buffer, "event_buffer", low=1, high=1_000_000)
         self._http = http_session
         self._ws_url = ws_url
         self._path = parts.path or "/"

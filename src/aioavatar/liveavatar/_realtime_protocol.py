@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._audio import PCM_BYTES_PER_SECOND, PCM_SAMPLE_WIDTH
+from .._protocol import parse_json
 from ._realtime_models import (
     AgentStateUpdated,
     ClientMessage,
@@ -97,9 +98,9 @@ def decode_event(frame: str) -> RealtimeEvent:
     anything that is not a JSON object with a string ``type``, becomes a :class:`RawEvent`.
     """
     try:
-        message = json.loads(frame)
-    except ValueError:
-        return RawEvent(type="", data={"text": frame})
+        message = parse_json(frame)
+    except ValueError:  # not JSON, or nested too deeply to read
+        return RawEvent(type="", data={"text": frame[:1000]})
     if not isinstance(message, dict):
         return RawEvent(type="", data={"text": frame})
     kind = message.get("type")

@@ -34,6 +34,7 @@ class Fault:
     malformed: bool = False
     body: bytes | None = attrs.field(default=None, repr=False)
     content_type: str | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
     apply: bool = False
     times: int = 1
     truncate: bool = False
@@ -63,6 +64,8 @@ class Fault:
             raise ValueError("retry_after needs a status")
         if self.content_type is not None and not answer:
             raise ValueError("content_type needs a status or a body")
+        if self.headers and not answer and not self.malformed:
+            raise ValueError("headers need a status, a body or malformed")
         if self.drip is not None and self.drip < 0:
             raise ValueError("drip must be >= 0")
         if self.every < 1:
@@ -149,6 +152,7 @@ def fault_response(fault: Fault, *, error_body: bytes, malformed_body: bytes) ->
         body = fault.body if fault.body is not None else error_body
         content_type = fault.content_type or "application/json"
     headers["Content-Type"] = content_type
+    headers.update(fault.headers)
     if status in (204, 304):
         return web.Response(status=status, headers=headers)
     return web.Response(status=status, body=body, headers=headers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 import time
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final, Generic, Protocol, Self, TypeVar
 
@@ -39,7 +40,8 @@ class RecordedRequest:
     session the request was about (for a request that created one, that session), or ``None``.
     ``status`` is the HTTP status answered (``None`` when the connection was dropped), ``fault``
     tells whether an injected fault matched the request, and ``at`` is the arrival time on the
-    ``time.monotonic()`` clock.
+    ``time.monotonic()`` clock. ``headers`` are the request's headers but the credential ones
+    (``Authorization`` and ``X-API-KEY`` are never recorded).
     """
 
     method: str
@@ -53,6 +55,10 @@ class RecordedRequest:
     status: int | None
     fault: bool
     at: float
+    headers: dict[str, str] = attrs.field(factory=dict, repr=False)
+
+
+_UNRECORDED_HEADERS: Final = frozenset({"authorization", "x-api-key"})
 
 
 @attrs.define(kw_only=True)
@@ -250,6 +256,7 @@ class EmulatorServer(Generic[IncomingT]):
         malformed: bool = False,
         body: bytes | None = None,
         content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
         apply: bool = False,
         times: int = 1,
         truncate: bool = False,
@@ -264,7 +271,8 @@ class EmulatorServer(Generic[IncomingT]):
         ``status`` answers that status with the emulator's error body (or ``body`` with
         ``content_type``) and a ``Retry-After`` header when ``retry_after`` is given.
         ``malformed`` answers 200 with a truncated JSON body; ``body`` alone answers 200 with
-        those bytes; ``drop`` closes the connection without any answer.
+        those bytes; ``drop`` closes the connection without any answer. ``headers`` are added to
+        the answer a fault gives (``{"Content-Encoding": "gzip"}`` with a gzip ``body``, say).
         With ``apply=False`` the faulted request changes nothing; with ``apply=True`` it takes
         effect first and the fault then replaces the answer ("the server did it, the answer was
         lost").
@@ -291,6 +299,7 @@ class EmulatorServer(Generic[IncomingT]):
             malformed=malformed,
             body=body,
             content_type=content_type,
+            headers=dict(headers or {}),
             apply=apply,
             times=times,
             truncate=truncate,
@@ -316,6 +325,11 @@ class EmulatorServer(Generic[IncomingT]):
             self._record(incoming, at, status=exc.status, session_id=None, fault=False)
             raise
         incoming = api.parse(request, raw)
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() not in _UNRECORDED_HEADERS
+        }
         fault = self._faults.take(incoming.endpoint)
         status: int | None = None
         session_id: str | None = None
@@ -342,7 +356,12 @@ class EmulatorServer(Generic[IncomingT]):
                 status = response.status
         finally:
             self._record(
-                incoming, at, status=status, session_id=session_id, fault=fault is not None
+                incoming,
+                at,
+                status=status,
+                session_id=session_id,
+                fault=fault is not None,
+                headers=headers,
             )
         if fault is not None and fault.alters_delivery:
             return await deliver(request, response, fault)
@@ -356,6 +375,7 @@ class EmulatorServer(Generic[IncomingT]):
         status: int | None,
         session_id: str | None,
         fault: bool,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Add a journal entry, keeping the journal ordered by arrival."""
         record = RecordedRequest(
@@ -370,6 +390,7 @@ class EmulatorServer(Generic[IncomingT]):
             status=status,
             fault=fault,
             at=at,
+            headers=headers or {},
         )
         bisect.insort(self.journal, record, key=lambda r: r.at)
 

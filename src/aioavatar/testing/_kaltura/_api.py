@@ -19,7 +19,7 @@ class KalturaApi:
     endpoints = ENDPOINTS
     error_body = b'{"success": false, "error": "injected fault"}'
     malformed_body = b'{"success": true, "sessionId": '
-    root_path = "/v1"
+    root_path = ""
 
     def __init__(self, state: KalturaState) -> None:
         self._state = state

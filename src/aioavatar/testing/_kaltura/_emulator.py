@@ -18,8 +18,8 @@ class KalturaEmulator(EmulatorServer[Incoming]):
 
     Use it as an async context manager: entering starts an ``aiohttp.web`` server on ``host``
     (``port=0`` picks a free port) plus a reaper that ends sessions whose keep-alives stopped;
-    leaving stops both. Point a client at :attr:`base_url` (it ends in ``/v1``, as the region URLs
-    do) with :attr:`ks`.
+    leaving stops both. Point a client at :attr:`base_url` (the root, as the region URLs are: the
+    paths carry ``/v1``) with :attr:`ks`.
 
     Args:
         ks: the admin KS that ``create`` accepts.
