@@ -876,9 +876,8 @@ async def test_session_token_carries_the_start_data_claims(
     assert payload["session_id"] == session_id
     data = payload["start_session_data"]
     assert (data["mode"], data["agent_type"]) == (mode, agent_type)
-    assert data["avatar_id"] == AVATAR
-    for key, config in extra.items():
-        assert data[key] == config
+    connectors = {key: config for key, config in extra.items() if key.endswith("_config")}
+    assert data == {"mode": mode, "agent_type": agent_type, **connectors}  # nothing more
 
 
 async def test_the_sandbox_serves_one_avatar(

@@ -29,7 +29,14 @@ from ._routes import (
     unauthorized,
 )
 from ._state import SANDBOX_AVATAR_ID, EmulatedSession, LiveAvatarState
-from ._validation import END_REASONS, HOSTED_CONNECTORS, Errors, present, validate_token_body
+from ._validation import (
+    CONNECTORS,
+    END_REASONS,
+    HOSTED_CONNECTORS,
+    Errors,
+    present,
+    validate_token_body,
+)
 
 __all__ = ["keep_alive", "start", "stop", "token"]
 
@@ -126,9 +133,12 @@ def _session_token(session_id: str, body: dict[str, Any], mode: Mode) -> str:
     """A JWT-shaped session token whose claims say how the session starts, as the real one's do.
 
     The official web SDK decodes it and reads ``start_session_data``: ``mode``, the connector configs,
-    and ``agent_type`` (which it otherwise infers from the connector given, as written here).
+    and ``agent_type`` (which it otherwise infers from the connector given, as written here). The
+    claims hold those and nothing more: a token is sent with every call of its session, and clients
+    may scan for it in what they receive.
     """
-    start_data = {**body, "mode": mode.value, "is_sandbox": bool(body.get("is_sandbox"))}
+    start_data: dict[str, Any] = {"mode": mode.value}
+    start_data.update((key, body[key]) for key in CONNECTORS if present(body, key))
     start_data["agent_type"] = next(
         (agent for key, agent in _AGENT_TYPES.items() if present(body, key)), "FULL"
     )
