@@ -158,7 +158,7 @@ WATCHED = (
 def pytest_collection_finish(session):
     loaded = [name for name in WATCHED if name in sys.modules]
     plugin = session.config.pluginmanager.has_plugin("aioavatar")
-    (session.config.rootpath / "loaded.json").write_text(json.dumps([plugin, loaded]))
+    (session.config.invocation_params.dir / "loaded.json").write_text(json.dumps([plugin, loaded]))
 """
 )
 
