@@ -518,3 +518,21 @@ async def test_bad_timeouts_are_refused_before_any_io(
     with pytest.raises(ConfigurationError, match="timeout"):
         await client.list_sessions("active", timeout=given)
     assert emulator.journal == []
+
+
+async def test_a_spent_budget_never_refuses_a_stops_retry(emulator: LiveAvatarEmulator) -> None:
+    """With the retry budget empty (an outage), other calls fail at once, but a stop still gets its
+    retries within stop_timeout: it is what keeps a session from running on and billing."""
+    budget = RetryBudget(capacity=0)
+    async with LiveAvatarClient(
+        API_KEY, base_url=emulator.base_url, retry_policy=FAST, retry_budget=budget
+    ) as client:
+        token = await client.create_session_token(AVATAR_ID)
+        await client.start_session(token.session_token)
+        emulator.inject("keep_alive", status=503)
+        with pytest.raises(ServerError):
+            await client.keep_alive(token.session_id)  # no token to spend: not retried
+        emulator.inject("stop", status=503, times=2)
+        assert await client.stop_session(token.session_id) is True
+    assert [r.status for r in emulator.requests("keep_alive")] == [503]
+    assert [r.status for r in emulator.requests("stop")] == [503, 503, 200]

@@ -6,8 +6,6 @@
         print(session.info.livekit_url)
 """
 
-__version__ = "0.1.0.dev0"
-
 from ._audio import check_pcm, pcm_duration, read_wav
 from ._avatar_session import AvatarSession
 from ._enums import (
@@ -30,6 +28,7 @@ from ._retry import RetryBudget, RetryPolicy
 from ._secret import Secret
 from ._session import BaseSession, SessionState, SessionStatistics
 from ._transport import Timeout
+from ._version import __version__
 from .exceptions import (
     APIError,
     AuthenticationError,

@@ -7,8 +7,9 @@
   enums become pseudo-members; a missing required field or a wrong type raises :class:`DecodeFailure`,
   which the protocol layer turns into :class:`~aioavatar.ResponseDecodeError`.
 - Primitives are strict (no ``str(5)`` or ``bool("no")`` coercion): a wrong type is an error, not a guess.
-- Kaltura models are camelCase on the wire (``sessionId``, ``whepUrl``, ``turnId``); the create request is
-  nested as ``visualConfig`` / ``voiceConfig``.
+- Each provider registers its own models here at import (its ``_converter`` module): which are
+  requests, which fields are renamed (Kaltura's camelCase) or read tolerantly. This module imports no
+  provider.
 """
 
 from __future__ import annotations
@@ -27,7 +28,20 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from ._secret import Secret
 from .exceptions import ConfigurationError
 
-__all__ = ["DecodeFailure", "converter", "structure_request", "structure_response", "unstructure"]
+__all__ = [
+    "DecodeFailure",
+    "camel",
+    "camel_overrides",
+    "converter",
+    "number_or_none",
+    "register_camel_requests",
+    "register_camel_responses",
+    "register_requests",
+    "register_response",
+    "structure_request",
+    "structure_response",
+    "unstructure",
+]
 
 T = TypeVar("T")
 
@@ -127,29 +141,8 @@ def structure_response(data: Any, cls: type[T]) -> T:
         raise DecodeFailure(f"field {where!r}: {message}") from None
 
 
-# --- provider models ----------------------------------------------------------------------------------
-# Imported after the functions above: each provider's client imports them, and importing a provider's
-# models runs its package, client included. So either provider may come first.
-from .kaltura import _models as kt  # noqa: E402
-from .liveavatar import _models as la  # noqa: E402
-
-_REQUEST_CLASSES: frozenset[type] = frozenset(
-    {
-        la.SessionTokenRequest,
-        la.VideoSettings,
-        la.ElevenLabsVoiceSettings,
-        la.FishVoiceSettings,
-        la.SttConfig,
-        la.AvatarPersona,
-        la.VoiceAgent,
-        la.Memory,
-        la.LiveKitConfig,
-        la.AgoraConfig,
-        la.ElevenLabsAgentConfig,
-        la.OpenAIRealtimeConfig,
-        la.GeminiRealtimeConfig,
-    }
-)
+# --- the models each provider registers (``register_requests`` and friends, below) ---------------
+_REQUEST_CLASSES: set[type] = set()
 
 # --- strict primitives ------------------------------------------------------------------------------------
 
@@ -254,34 +247,6 @@ converter.register_unstructure_hook_factory(
     lambda t: t in _REQUEST_CLASSES, _request_unstructure_factory
 )
 
-_VOICE_PROVIDERS: dict[str, type[la.ElevenLabsVoiceSettings | la.FishVoiceSettings]] = {
-    la.ElevenLabsVoiceSettings.provider: la.ElevenLabsVoiceSettings,
-    la.FishVoiceSettings.provider: la.FishVoiceSettings,
-}
-
-
-_VOICE_PROVIDERS_ANY_CASE = {name.casefold(): cls for name, cls in _VOICE_PROVIDERS.items()}
-
-
-def _voice_settings(value: Any, _: Any) -> la.VoiceSettings | None:
-    if value is None or isinstance(value, la.ElevenLabsVoiceSettings | la.FishVoiceSettings):
-        return value
-    if not isinstance(value, Mapping):
-        raise TypeError(f"expected voice settings or a dict, got {type(value).__name__}")
-    provider = value.get("provider")
-    cls = _VOICE_PROVIDERS_ANY_CASE.get(provider.casefold()) if isinstance(provider, str) else None
-    if cls is None:
-        raise ConfigurationError(
-            f"must be one of {', '.join(_VOICE_PROVIDERS)}, got {provider!r}", field="provider"
-        )
-    fields = {key: item for key, item in value.items() if key != "provider"}
-    return converter.structure(fields, cls)
-
-
-converter.register_structure_hook_func(
-    lambda t: t in (la.VoiceSettings, la.VoiceSettings | None), _voice_settings
-)
-
 
 def _is_response_model(t: Any) -> bool:
     return attrs.has(t) and t not in _REQUEST_CLASSES
@@ -303,55 +268,51 @@ def _response_structure_factory(
 converter.register_structure_hook_factory(_is_response_model, _response_structure_factory)
 
 
-def _number_or_none(value: Any, _: Any) -> float | None:
-    # A duration the server sends is kept only when it is a number; anything else reads as "not
-    # given", never as a broken answer (the lifecycle then has no deadline: rule 8).
+def number_or_none(value: Any, _: Any) -> float | None:
+    """A structure hook for a number the server may send broken: anything that is not a number
+    reads as "not given", never as a broken answer."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
     return None
 
 
-converter.register_structure_hook_factory(
-    lambda t: t is la.SessionInfo,
-    lambda cls: _response_structure_factory(
-        cls, {"max_session_duration": override(struct_hook=_number_or_none)}
-    ),
-)
-
-
-# --- Kaltura ----------------------------------------------------------------------------------------------
-_KALTURA_CAMEL_REQUESTS: frozenset[type] = frozenset({kt.SayTextRequest, kt.SayAudioFields})
-_KALTURA_RESPONSES: frozenset[type] = frozenset(
-    {kt.KalturaSessionToken, kt.KalturaSessionInfo, kt.KalturaTurnServer}
-)
-
-
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """``session_id`` -> ``sessionId``."""
     first, *rest = name.split("_")
     return first + "".join(part.title() for part in rest)
 
 
-def _camel_overrides(cls: type) -> dict[str, Any]:
-    return {a.name: override(rename=_camel(a.name)) for a in attrs.fields(cls)}
+def camel_overrides(cls: type) -> dict[str, Any]:
+    """cattrs overrides that rename every field of ``cls`` to its camelCase wire name."""
+    return {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
 
 
-def _kaltura_session_request(request: kt.KalturaSessionRequest) -> dict[str, Any]:
-    body: dict[str, Any] = {"visualConfig": {"id": request.avatar_id}}
-    if request.voice_id is not None:
-        voice: dict[str, Any] = {"id": request.voice_id}
-        if request.voice_speed is not None:
-            voice["speed"] = request.voice_speed
-        body["voiceConfig"] = voice
-    return body
+# --- what a provider registers ------------------------------------------------------------------------
 
 
-converter.register_unstructure_hook(kt.KalturaSessionRequest, _kaltura_session_request)
-converter.register_unstructure_hook_factory(
-    lambda t: t in _KALTURA_CAMEL_REQUESTS,
-    lambda cls: make_dict_unstructure_fn(cls, converter, **_camel_overrides(cls)),
-)
-# Registered after the generic response factory, so that it wins for these classes.
-converter.register_structure_hook_factory(
-    lambda t: t in _KALTURA_RESPONSES,
-    lambda cls: _response_structure_factory(cls, _camel_overrides(cls)),
-)
+def register_requests(*classes: type) -> None:
+    """Make ``classes`` request models: built from model instances or dicts, unknown keys refused,
+    unset fields left out of the body."""
+    _REQUEST_CLASSES.update(classes)
+
+
+def register_response(cls: type, overrides: Mapping[str, Any]) -> None:
+    """Read the response model ``cls`` with per-field cattrs ``overrides`` (a rename, a hook)."""
+    converter.register_structure_hook_factory(
+        lambda t: t is cls, lambda c: _response_structure_factory(c, overrides)
+    )
+
+
+def register_camel_requests(*classes: type) -> None:
+    """Write the request models ``classes`` with camelCase wire names."""
+    chosen = frozenset(classes)
+    converter.register_unstructure_hook_factory(
+        lambda t: t in chosen,
+        lambda cls: make_dict_unstructure_fn(cls, converter, **camel_overrides(cls)),
+    )
+
+
+def register_camel_responses(*classes: type) -> None:
+    """Read the response models ``classes`` from camelCase wire names."""
+    for cls in classes:
+        register_response(cls, camel_overrides(cls))

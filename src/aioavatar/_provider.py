@@ -138,6 +138,7 @@ class ProviderClient:
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
         mask_tracked_credentials: bool = False,
+        budgeted: bool = True,
     ) -> Any:
         """Send one call, decode its answer with ``decode`` and read it into ``model`` (when given).
 
@@ -160,6 +161,7 @@ class ProviderClient:
                 retry=retry,
                 retry_policy=retry_policy,
                 deadline=deadline,
+                budgeted=budgeted,
             )
             data = decode(raw)
             if mask_tracked_credentials:

@@ -69,9 +69,8 @@ Rules (numbered so that code, tests and docs can point at them):
     harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
     provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
 
-Why a bare asyncio task in :func:`_finish_despite_cancellation`: anyio shields hold off anyio cancel
-scopes but not ``task.cancel()``, and a task group cannot help because its host is the task being
-cancelled. The work runs in its own task and the caller waits for it, however often it is cancelled.
+Rules 2 and 11 run their work through :func:`aioavatar._cancellation.finish_despite_cancellation`:
+the module says why that is a task of its own.
 """
 
 from __future__ import annotations
@@ -81,7 +80,7 @@ import datetime as dt
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from enum import Enum
 from typing import Any, Generic, Protocol, Self, TypeVar
@@ -89,6 +88,7 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 import anyio
 import attrs
 
+from ._cancellation import Flag, finish_despite_cancellation
 from ._enums import EndReason
 from ._logging import describe_error
 from ._transport import require_asyncio
@@ -182,69 +182,6 @@ class SessionBackend(Protocol[InfoT]):
     async def end_reason(self) -> EndReason: ...
 
 
-@attrs.define
-class _Outcome(Generic[T]):
-    value: T | None = None
-    error: BaseException | None = None
-    cancelled: BaseException | None = None
-
-
-async def _finish_despite_cancellation(fn: Callable[[], Awaitable[T]]) -> _Outcome[T]:
-    """Run ``fn`` to completion whatever cancels the caller meanwhile (``fn`` bounds its own time).
-
-    Returns its result or error, and the cancellation that arrived meanwhile (the caller re-raises it
-    after its cleanup).
-    """
-
-    async def run() -> T:
-        return await fn()
-
-    task = asyncio.ensure_future(run())
-    outcome: _Outcome[T] = _Outcome()
-    with anyio.CancelScope(shield=True):
-        while not task.done():
-            try:
-                await asyncio.wait([task])
-            except asyncio.CancelledError as exc:  # native cancellation: finish first
-                outcome.cancelled = outcome.cancelled or exc
-    if outcome.cancelled is None:
-        try:
-            await anyio.lowlevel.checkpoint_if_cancelled()
-        except anyio.get_cancelled_exc_class() as exc:  # an anyio scope was cancelled meanwhile
-            outcome.cancelled = exc
-    if task.cancelled():
-        outcome.error = asyncio.CancelledError()
-    elif task.exception() is not None:
-        outcome.error = task.exception()
-    else:
-        outcome.value = task.result()
-    return outcome
-
-
-class _Flag:
-    """A one-way event whose ``anyio.Event`` exists only once somebody waits (two per session, each
-    with a deque, were a visible part of a session's memory at 10,000 sessions)."""
-
-    __slots__ = ("_event", "_is_set")
-
-    def __init__(self) -> None:
-        self._event: anyio.Event | None = None
-        self._is_set = False
-
-    def set(self) -> None:
-        self._is_set = True
-        if self._event is not None:
-            self._event.set()
-
-    async def wait(self) -> None:
-        if self._is_set:
-            await anyio.lowlevel.checkpoint()
-            return
-        if self._event is None:
-            self._event = anyio.Event()
-        await self._event.wait()
-
-
 def _server_ended(exc: BaseException) -> bool:
     return isinstance(exc, APIError) and exc.session_gone
 
@@ -324,10 +261,10 @@ class BaseSession(Generic[InfoT]):
         self._entered = False
         self._info: InfoT | None = None
         self._end_reason: EndReason | None = None
-        self._ended = _Flag()
+        self._ended = Flag()
         # Rule 9: the one stop.
         self._stop_started = False
-        self._stop_done = _Flag()
+        self._stop_done = Flag()
         self._stop_error: BaseException | None = None
         self._stop_error_reported = False
         # Rule 10: a KeyboardInterrupt/SystemExit raised by end_reason_for, delivered after the stop.
@@ -497,7 +434,7 @@ class BaseSession(Generic[InfoT]):
     async def _start(self) -> None:
         self._state = SessionState.STARTING
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
-        outcome = await _finish_despite_cancellation(self._backend.open)  # rule 2
+        outcome = await finish_despite_cancellation(self._backend.open)  # rule 2
         if outcome.error is not None:
             error = outcome.error
             if not self._backend.left_running(error):
@@ -670,7 +607,7 @@ class BaseSession(Generic[InfoT]):
         Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
         cancellation it re-raises.
         """
-        outcome = await _finish_despite_cancellation(lambda: self._stop_once(reason))
+        outcome = await finish_despite_cancellation(lambda: self._stop_once(reason))
         if self._stop_error is not None:
             self._warn_unconfirmed()
         if raise_cancel and outcome.cancelled is not None:

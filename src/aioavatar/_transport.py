@@ -23,12 +23,12 @@ import aiohttp
 import anyio
 import attrs
 
-from . import __version__
 from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
 from ._secret import Secret, mask_text
 from ._validation import check_int, instance_of, optional, seconds_in
+from ._version import __version__
 from .exceptions import (
     ConfigurationError,
     RateLimitedError,
@@ -367,6 +367,7 @@ class Transport:
         retry: Retry = Retry.ALWAYS,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        budgeted: bool = True,
     ) -> RawResponse:
         """Send one request, retrying what ``retry`` allows, and read its answer (at most the size cap).
 
@@ -374,7 +375,9 @@ class Transport:
         closed is resent at once but counts as an attempt, and aiohttp's own resend is disabled. The
         body is ``json`` (encoded here) or ``content``, ready bytes with their content type (a multipart
         form, say). ``deadline`` (in ``anyio.current_time()`` terms) stops retrying when the next attempt
-        could not finish in time. Returns the answer whatever its status; statuses are the protocol's
+        could not finish in time. A ``budgeted=False`` call (a stop: its retries are what keep a
+        session from running on and billing) does not spend the retry budget, and is not refused by an
+        empty one; it stays bounded by the policy's retries and its deadline. Returns the answer whatever its status; statuses are the protocol's
         business.
 
         A body over the size cap (on the wire or inflated) or compressed in a way aioavatar does not
@@ -423,7 +426,9 @@ class Transport:
                     continue
                 allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and not exc.sent)
                 delay = policy.backoff(attempt)
-                if allowed and self._may_retry(policy, sent + per_attempt, delay, deadline):
+                if allowed and self._may_retry(
+                    policy, sent + per_attempt, delay, deadline, budgeted
+                ):
                     _log_retry(method, path, attempt, _failure_kind(exc), delay)
                     await anyio.sleep(delay)
                     continue
@@ -456,7 +461,7 @@ class Transport:
                         request_id=response.request_id,
                     )
                 delay = policy.backoff(attempt, retry_after)
-                if self._may_retry(policy, sent + per_attempt, delay, deadline):
+                if self._may_retry(policy, sent + per_attempt, delay, deadline, budgeted):
                     _log_retry(method, path, attempt, f"HTTP {response.status}", delay)
                     await anyio.sleep(delay)
                     continue
@@ -468,12 +473,15 @@ class Transport:
         requests_after: int,
         delay: float,
         deadline: float | None,
+        budgeted: bool,
     ) -> bool:
         """Whether to retry, when the retry would bring the requests sent to ``requests_after``."""
         if requests_after > policy.retries + 1:
             return False
         if deadline is not None and anyio.current_time() + delay >= deadline:
             return False
+        if not budgeted:
+            return True
         if not self.budget.try_spend():
             if not self._budget_warned:  # once per outage, not once per refused retry
                 self._budget_warned = True

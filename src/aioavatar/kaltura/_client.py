@@ -27,6 +27,7 @@ from .._transport import (
 )
 from .._validation import check_credential, check_path_id, check_text
 from ..exceptions import APIError, ConfigurationError, ServerError
+from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
 from ._models import (
     KalturaSessionInfo,
     KalturaSessionRequest,
@@ -211,6 +212,7 @@ class KalturaAvatarClient(ProviderClient):
         retry: Retry = Retry.ALWAYS,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        budgeted: bool = True,
     ) -> Any:
         return await self._request(
             "POST",
@@ -224,6 +226,7 @@ class KalturaAvatarClient(ProviderClient):
             retry=retry,
             retry_policy=retry_policy,
             deadline=deadline,
+            budgeted=budgeted,
         )
 
     # --- session endpoints ----------------------------------------------------------------------------
@@ -475,6 +478,7 @@ class KalturaAvatarClient(ProviderClient):
                 headers=_bearer(token),
                 timeout=resolve_timeout(timeout, self.timeouts.end),
                 retry_policy=retry_policy,
+                budgeted=False,  # a stop's retries keep a session from billing on
                 deadline=deadline,
             )
         except APIError as exc:

@@ -25,6 +25,7 @@ from .._transport import (
 )
 from .._validation import check_credential, check_int, check_number, check_uuid
 from ..exceptions import APIError, ConfigurationError
+from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
 from ._fields import TokenFields
 from ._models import (
     SessionEntry,
@@ -182,6 +183,7 @@ class LiveAvatarClient(ProviderClient):
         retry: Retry = Retry.ALWAYS,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        budgeted: bool = True,
     ) -> Any:
         # Reads (GET) may carry anything the account holds: every tracked credential is masked in
         # their data. The session's own calls (POST) only carry what they sent.
@@ -198,6 +200,7 @@ class LiveAvatarClient(ProviderClient):
             retry_policy=retry_policy,
             deadline=deadline,
             mask_tracked_credentials=method == "GET",
+            budgeted=budgeted,
         )
 
     # --- session endpoints ----------------------------------------------------------------------------
@@ -343,6 +346,7 @@ class LiveAvatarClient(ProviderClient):
                 timeout=_timeout(timeout, self.timeouts.stop),
                 deadline=deadline,
                 retry_policy=retry_policy,
+                budgeted=False,  # a stop's retries keep a session from billing on
             )
         except APIError as exc:
             if exc.session_gone:

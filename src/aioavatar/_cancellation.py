@@ -1,0 +1,86 @@
+"""Running work to its end whatever cancels the caller, and a cheap one-way flag.
+
+Why a bare asyncio task in :func:`finish_despite_cancellation`: anyio shields hold off anyio cancel
+scopes but not ``task.cancel()``, and a task group cannot help because its host is the task being
+cancelled. The work runs in its own task and the caller waits for it, however often it is cancelled;
+the cancellations that arrived meanwhile are handed back, for the caller to deliver after its cleanup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import anyio
+import attrs
+
+__all__ = ["Flag", "Outcome", "finish_despite_cancellation"]
+
+T = TypeVar("T")
+
+
+@attrs.define
+class Outcome(Generic[T]):
+    """What a protected piece of work gave: its value or error, and the cancellation that arrived
+    meanwhile (to deliver after the cleanup)."""
+
+    value: T | None = None
+    error: BaseException | None = None
+    cancelled: BaseException | None = None
+
+
+async def finish_despite_cancellation(fn: Callable[[], Awaitable[T]]) -> Outcome[T]:
+    """Run ``fn`` to completion whatever cancels the caller meanwhile (``fn`` bounds its own time).
+
+    Returns its result or error, and the cancellation that arrived meanwhile (the caller re-raises it
+    after its cleanup).
+    """
+
+    async def run() -> T:
+        return await fn()
+
+    task = asyncio.ensure_future(run())
+    outcome: Outcome[T] = Outcome()
+    with anyio.CancelScope(shield=True):
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError as exc:  # native cancellation: finish first
+                outcome.cancelled = outcome.cancelled or exc
+    if outcome.cancelled is None:
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except anyio.get_cancelled_exc_class() as exc:  # an anyio scope was cancelled meanwhile
+            outcome.cancelled = exc
+    if task.cancelled():
+        outcome.error = asyncio.CancelledError()
+    elif task.exception() is not None:
+        outcome.error = task.exception()
+    else:
+        outcome.value = task.result()
+    return outcome
+
+
+class Flag:
+    """A one-way event whose ``anyio.Event`` exists only once somebody waits (two per session, each
+    with a deque, were a visible part of a session's memory at 10,000 sessions)."""
+
+    __slots__ = ("_event", "_is_set")
+
+    def __init__(self) -> None:
+        self._event: anyio.Event | None = None
+        self._is_set = False
+
+    def set(self) -> None:
+        self._is_set = True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        if self._is_set:
+            await anyio.lowlevel.checkpoint()
+            return
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()

@@ -1,0 +1,80 @@
+"""How LiveAvatar's models go to and from JSON, registered on the one converter at import.
+
+The request models are read from model instances or dicts (unknown keys refused) and written without
+unset fields; ``voice_settings`` is discriminated by its ``provider`` (in any case); the start answer's
+``max_session_duration`` is read tolerantly (a broken one means "not given": rule 8 of the lifecycle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cattrs.gen import override
+
+from .._converter import converter, number_or_none, register_requests, register_response
+from ..exceptions import ConfigurationError
+from ._models import (
+    AgoraConfig,
+    AvatarPersona,
+    ElevenLabsAgentConfig,
+    ElevenLabsVoiceSettings,
+    FishVoiceSettings,
+    GeminiRealtimeConfig,
+    LiveKitConfig,
+    Memory,
+    OpenAIRealtimeConfig,
+    SessionInfo,
+    SessionTokenRequest,
+    SttConfig,
+    VideoSettings,
+    VoiceAgent,
+    VoiceSettings,
+)
+
+__all__ = ["REQUEST_MODELS"]
+
+#: Every request model of the LiveAvatar session API.
+REQUEST_MODELS: tuple[type, ...] = (
+    SessionTokenRequest,
+    VideoSettings,
+    ElevenLabsVoiceSettings,
+    FishVoiceSettings,
+    SttConfig,
+    AvatarPersona,
+    VoiceAgent,
+    Memory,
+    LiveKitConfig,
+    AgoraConfig,
+    ElevenLabsAgentConfig,
+    OpenAIRealtimeConfig,
+    GeminiRealtimeConfig,
+)
+register_requests(*REQUEST_MODELS)
+
+_VOICE_PROVIDERS: dict[str, type[ElevenLabsVoiceSettings | FishVoiceSettings]] = {
+    ElevenLabsVoiceSettings.provider: ElevenLabsVoiceSettings,
+    FishVoiceSettings.provider: FishVoiceSettings,
+}
+_VOICE_PROVIDERS_ANY_CASE = {name.casefold(): cls for name, cls in _VOICE_PROVIDERS.items()}
+
+
+def _voice_settings(value: Any, _: Any) -> VoiceSettings | None:
+    if value is None or isinstance(value, ElevenLabsVoiceSettings | FishVoiceSettings):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected voice settings or a dict, got {type(value).__name__}")
+    provider = value.get("provider")
+    cls = _VOICE_PROVIDERS_ANY_CASE.get(provider.casefold()) if isinstance(provider, str) else None
+    if cls is None:
+        raise ConfigurationError(
+            f"must be one of {', '.join(_VOICE_PROVIDERS)}, got {provider!r}", field="provider"
+        )
+    fields = {key: item for key, item in value.items() if key != "provider"}
+    return converter.structure(fields, cls)
+
+
+converter.register_structure_hook_func(
+    lambda t: t in (VoiceSettings, VoiceSettings | None), _voice_settings
+)
+register_response(SessionInfo, {"max_session_duration": override(struct_hook=number_or_none)})
