@@ -310,7 +310,7 @@ async def test_run_json_lines_and_duration(
     assert started["event"] == "started"
     assert started["livekit_url"] == "wss://livekit.emulator.invalid"
     assert started["ws_url"] is None
-    assert started["max_session_duration"] is None
+    assert started["max_session_duration"] == 3600  # the emulated tier's default
     session_id = started["session_id"]
     beats = len(emulator.requests("keep_alive", session_id=session_id))
     sent = ended.pop("keep_alives_sent")

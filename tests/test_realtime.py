@@ -165,6 +165,10 @@ def test_encode_messages() -> None:
             AgentStateUpdated(state="listening"),
         ),
         (
+            {"type": "agent.state_updated", "previous_state": "talking", "new_state": "idle"},
+            AgentStateUpdated(state="idle", previous_state="talking"),
+        ),
+        (
             {"type": "error", "error": {"type": "invalid", "message": "no", "event_id": "e"}},
             ErrorEvent(error_type="invalid", message="no", event_id="e"),
         ),
@@ -458,7 +462,7 @@ async def test_events_arrive_in_order(
         with anyio.fail_after(5):
             async for event in rt.events():
                 received.append(event)
-                if isinstance(event, AgentStateUpdated):
+                if isinstance(event, AgentStateUpdated) and event.state == "listening":
                     break
         sent = fast_ws.ws.sent(session.session_id)
     assert [e.data for e in received] == sent
@@ -466,10 +470,17 @@ async def test_events_arrive_in_order(
         (SessionStateUpdated, None),
         (SessionStateUpdated, None),
         (SpeakStarted, one.event_id),
+        (AgentStateUpdated, None),
         (SpeakEnded, one.event_id),
         (SpeakStarted, two.event_id),
         (SpeakEnded, two.event_id),
         (AgentStateUpdated, None),
+        (AgentStateUpdated, None),
+    ]
+    assert [(e.previous_state, e.state) for e in received if isinstance(e, AgentStateUpdated)] == [
+        ("idle", "talking"),
+        ("talking", "idle"),
+        ("idle", "listening"),
     ]
     assert [e.state for e in received if isinstance(e, SessionStateUpdated)] == [
         SocketState.CONNECTING,

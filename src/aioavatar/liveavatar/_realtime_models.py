@@ -150,10 +150,16 @@ class SpeakInterrupted:
 
 @attrs.frozen
 class AgentStateUpdated:
-    """``agent.state_updated``: the avatar's own state (``listening``, ``speaking``, ...), as sent."""
+    """``agent.state_updated``: the avatar's own state (``idle``, ``listening``, ``talking``, ...), as sent.
+
+    Servers have sent it in two shapes, ``{state}`` and ``{previous_state, new_state}``: ``state`` is
+    ``new_state`` when the message has one, else its ``state``; ``previous_state`` is ``None`` when not
+    sent.
+    """
 
     type: ClassVar[str] = "agent.state_updated"
     state: str | None
+    previous_state: str | None = None
     data: dict[str, Any] = _data_field()
 
 

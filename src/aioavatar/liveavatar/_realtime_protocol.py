@@ -142,7 +142,12 @@ def _speak_interrupted(message: dict[str, Any]) -> SpeakInterrupted:
 
 
 def _agent_state(message: dict[str, Any]) -> AgentStateUpdated:
-    return AgentStateUpdated(state=_str(message.get("state")), data=message)
+    new_state = _str(message.get("new_state"))
+    return AgentStateUpdated(
+        state=new_state if new_state is not None else _str(message.get("state")),
+        previous_state=_str(message.get("previous_state")),
+        data=message,
+    )
 
 
 def _error(message: dict[str, Any]) -> ErrorEvent:

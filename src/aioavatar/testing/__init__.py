@@ -10,7 +10,7 @@
         assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
 
 :class:`KalturaEmulator` does the same for the Kaltura Avatar session API: point a
-``KalturaAvatarClient`` at its ``base_url`` (ending in ``/v1``) with its ``ks``.
+``KalturaAvatarClient`` at its ``base_url`` (the API root: the paths carry ``/v1``) with its ``ks``.
 
 ``emulator.ws`` (a :class:`LiteSocketEmulator`) serves the LITE-mode WebSocket at each LITE session's
 ``ws_url`` and journals what it receives (``emulator.ws.messages(session_id)``).
@@ -18,22 +18,26 @@
 Run it standalone with ``python -m aioavatar.testing --port 8000``.
 """
 
-from aioavatar.testing._kaltura import KalturaEmulatedSession, KalturaEmulator, KalturaTurn
-from aioavatar.testing._liveavatar import (
-    EmulatedSession,
-    Fault,
-    LiveAvatarEmulator,
-    RecordedRequest,
+from ._faults import Fault
+from ._kaltura import (
+    KalturaCatalogItem,
+    KalturaEmulatedSession,
+    KalturaEmulator,
+    KalturaTurn,
 )
-from aioavatar.testing._liveavatar_ws import (
+from ._liveavatar import (
+    EmulatedSession,
     LiteSocketEmulator,
+    LiveAvatarEmulator,
     RecordedHandshake,
     RecordedMessage,
 )
+from ._server import RecordedRequest
 
 __all__ = [
     "EmulatedSession",
     "Fault",
+    "KalturaCatalogItem",
     "KalturaEmulatedSession",
     "KalturaEmulator",
     "KalturaTurn",

@@ -1,4 +1,5 @@
-"""The LITE-mode WebSocket of :class:`~aioavatar.testing.LiveAvatarEmulator`, at the ``ws_url`` it hands out.
+"""The LITE-mode WebSocket of :class:`~aioavatar.testing.LiveAvatarEmulator`, at the ``ws_url`` it hands
+out.
 
 Reached as ``emulator.ws`` (a :class:`LiteSocketEmulator`). Like the REST emulator it checks messages on
 its own (hand-written, no SDK models), records what it received, and has controls for tests:
@@ -6,14 +7,21 @@ its own (hand-written, no SDK models), records what it received, and has control
 * On connect it sends ``session.state_updated`` ``connecting``, then ``connected`` after
   :attr:`~LiteSocketEmulator.connect_delay` seconds (``math.inf``: never). Messages that arrive before
   ``connected`` are dropped, as the real server does, and journaled with ``dropped=True``.
-* ``agent.speak`` chunks of one ``event_id`` make one utterance. Utterances play one after another:
-  ``agent.speak_started`` when one begins, ``agent.speak_ended`` once its audio has played (its duration
-  times :attr:`~LiteSocketEmulator.time_scale`) and ``agent.speak_end`` has arrived; without
-  ``agent.speak_end`` the avatar waits for more audio, as the real one never returns to listening.
-* ``agent.interrupt`` ends the playing utterance with ``agent.speak_interrupted`` and drops the queued
-  ones; later chunks of a dropped ``event_id`` are ignored.
-* ``agent.start_listening`` / ``agent.stop_listening`` answer ``agent.state_updated`` ``listening`` /
-  ``idle``; ``session.keep_alive`` resets the session's idle timer (nothing else does).
+* ``agent.speak`` audio plays from the avatar's queue as the real avatar plays it, with
+  ``agent.speak_started`` / ``agent.speak_ended`` per utterance and ``agent.state_updated`` as the agent
+  goes ``talking`` / ``listening`` / ``idle``: see :mod:`._speech` for the rules (an utterance runs from
+  its first chunk to ``agent.speak_end``, whatever the chunks' ``event_id``; playing takes the audio's
+  duration times :attr:`~LiteSocketEmulator.time_scale`). ``agent.interrupt`` cuts it short;
+  ``agent.start_listening`` / ``agent.stop_listening`` set the listening pose.
+* ``event_id`` is optional on every client message. The reference marks it required on ``agent.speak``,
+  but GetStream's plugin sends ``agent.speak`` and ``agent.speak_end`` without one and its audio plays:
+  where the sources disagree the emulator accepts. A ``start`` frame (``{"type": "start", "encoding":
+  "pcm_s16le", "sample_rate": 24000, "channels": 1}``, sent on connect by the official Python starter and
+  GetStream's plugin) is accepted and answered with nothing.
+* Any frame a client sends counts as activity and restarts the session's idle window, not only
+  ``session.keep_alive``. Assumed, not documented: the livekit plugin resets its keep-alive timer on
+  every send, so a session that talks without pause sends no keep-alive, and live sessions driven by it
+  do not end with ``IDLE_TIMEOUT``.
 * A message of :attr:`~LiteSocketEmulator.max_message_size` bytes or more closes the socket with 1009; an
   unknown type, bad JSON, a binary frame or audio that is not base64 of 16-bit PCM gets an ``error`` event.
 * When the session ends (stop, idle timeout, maximum duration, ``end_session``) the server sends
@@ -28,23 +36,24 @@ import binascii
 import json
 import math
 import time
-import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import anyio
 import attrs
 from aiohttp import WSCloseCode, WSMsgType, web
 
-if TYPE_CHECKING:
-    from aioavatar.testing._liveavatar import LiveAvatarEmulator
+from ._speech import Avatar
+from ._state import LiveAvatarState
+from ._validation import parse_uuid
 
 __all__ = ["LiteSocketEmulator", "RecordedHandshake", "RecordedMessage"]
 
-_BYTES_PER_SECOND: Final = 24_000 * 2  # PCM 16-bit mono 24 kHz
 _HARD_FRAME_LIMIT: Final = 16 * 1024 * 1024  # aiohttp's own cap, far above the emulated limit
 _CLOSE_TIMEOUT: Final = 1.0
 _INVALID: Final = "invalid_request_error"
+# Accepted and answered with nothing: activity alone (keep-alive) or a format announcement (start).
+_SILENT: Final = frozenset({"session.keep_alive", "start"})
 
 
 @attrs.frozen(kw_only=True)
@@ -96,38 +105,21 @@ class RecordedHandshake:
 
 
 @attrs.define(eq=False)
-class _Speech:
-    event_id: str
-    task_id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
-    received: int = 0
-    end_received: bool = False
-    scope: anyio.CancelScope | None = None
-
-
-@attrs.define(eq=False)
 class _Socket:
     session_id: str
     number: int
     ws: web.WebSocketResponse
     request: web.Request
+    avatar: Avatar
     connected: bool = False
     ended: anyio.Event = attrs.field(factory=anyio.Event)
-    changed: anyio.Event = attrs.field(factory=anyio.Event)
     lock: anyio.Lock = attrs.field(factory=anyio.Lock)
-    queue: deque[_Speech] = attrs.field(factory=deque)
-    speeches: dict[str, _Speech] = attrs.field(factory=dict)
-    dead: set[str] = attrs.field(factory=set)
-    current: _Speech | None = None
-
-    def notify(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
 
 
 class LiteSocketEmulator:
     """The LITE WebSocket of a :class:`~aioavatar.testing.LiveAvatarEmulator` (``emulator.ws``).
 
-    Settings (change them before the socket connects):
+    Settings (given to the emulator's constructor; change them here before the socket connects):
 
     * ``connect_delay``: seconds between ``connecting`` and ``connected`` (``math.inf``: never).
     * ``time_scale``: how long audio takes to play, relative to its duration (``0.1``: ten times faster).
@@ -137,11 +129,19 @@ class LiteSocketEmulator:
     :meth:`drop`, :meth:`refuse` and :meth:`send`.
     """
 
-    def __init__(self, emulator: LiveAvatarEmulator) -> None:
-        self._emulator = emulator
-        self.connect_delay: float = 0.05
-        self.time_scale: float = 1.0
-        self.max_message_size: int = 1_000_000
+    def __init__(
+        self,
+        state: LiveAvatarState,
+        *,
+        connect_delay: float = 0.05,
+        time_scale: float = 1.0,
+        max_message_size: int = 1_000_000,
+    ) -> None:
+        self._state = state
+        state.on_end.append(self.session_ended)
+        self.connect_delay = connect_delay
+        self.time_scale = time_scale
+        self.max_message_size = max_message_size
         self.journal: list[RecordedMessage] = []
         """Every frame received, on every session's sockets, in arrival order."""
         self.handshakes: list[RecordedHandshake] = []
@@ -238,10 +238,8 @@ class LiteSocketEmulator:
         at = time.monotonic()
         raw_id = request.match_info["session_id"]
         credentials = "X-API-KEY" in request.headers or "Authorization" in request.headers
-        session_id = _parse_uuid(raw_id) or raw_id
-        emulator = self._emulator
-        emulator._enforce_timers()
-        session = emulator.sessions.get(session_id)
+        session_id = parse_uuid(raw_id) or raw_id
+        session = self._state.live(session_id)
         status, message = 101, ""
         if self._refusals:
             status, message = self._refusals.popleft(), "injected fault"
@@ -260,12 +258,16 @@ class LiteSocketEmulator:
         await ws.prepare(request)
         number = self._counts.get(session_id, 0) + 1
         self._counts[session_id] = number
-        socket = _Socket(session_id=session_id, number=number, ws=ws, request=request)
+
+        async def send(message: dict[str, Any]) -> None:
+            await self._send(socket, message)
+
+        socket = _Socket(session_id, number, ws, request, Avatar(send, lambda: self.time_scale))
         self._sockets.setdefault(session_id, []).append(socket)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._greet, socket)
-                tg.start_soon(self._play, socket)
+                tg.start_soon(socket.avatar.play)
                 tg.start_soon(self._watch_end, socket)
                 await self._receive(socket)
                 tg.cancel_scope.cancel()
@@ -286,27 +288,29 @@ class LiteSocketEmulator:
                 return
         self._sent.append((socket.session_id, socket.number, message))
 
-    async def _state(self, socket: _Socket, state: str) -> None:
+    async def _session_state(self, socket: _Socket, state: str) -> None:
         await self._send(socket, {"type": "session.state_updated", "state": state})
 
     async def _greet(self, socket: _Socket) -> None:
-        await self._state(socket, "connecting")
+        await self._session_state(socket, "connecting")
         if math.isinf(self.connect_delay):
             await anyio.sleep_forever()
         await anyio.sleep(self.connect_delay)
         socket.connected = True
-        await self._state(socket, "connected")
+        await self._session_state(socket, "connected")
 
     async def _watch_end(self, socket: _Socket) -> None:
         await socket.ended.wait()
         socket.connected = False
-        await self._state(socket, "closed")
+        await self._session_state(socket, "closed")
         with anyio.move_on_after(_CLOSE_TIMEOUT):
             await socket.ws.close(code=WSCloseCode.OK, message=b"session ended")
 
     async def _receive(self, socket: _Socket) -> None:
+        session = self._state.sessions[socket.session_id]
         async for frame in socket.ws:
             at = time.monotonic()
+            self._state.touch(session, at)  # any client message is activity
             if frame.type is WSMsgType.TEXT:
                 text: str = frame.data
                 size = len(text.encode())
@@ -354,30 +358,21 @@ class LiteSocketEmulator:
         kind: str = message["type"]
         raw_id = message.get("event_id")
         event_id = raw_id if isinstance(raw_id, str) else None
+        avatar = socket.avatar
         if kind == "agent.speak":
             await self._speak(socket, message, event_id)
         elif kind == "agent.speak_end":
-            speech = socket.speeches.get(event_id or "")
-            if speech is not None:
-                speech.end_received = True
-                socket.notify()
+            avatar.end_audio()
         elif kind == "agent.interrupt":
-            await self._interrupt(socket)
+            await avatar.interrupt()
         elif kind == "agent.start_listening":
-            await self._send(socket, {"type": "agent.state_updated", "state": "listening"})
+            await avatar.start_listening()
         elif kind == "agent.stop_listening":
-            await self._send(socket, {"type": "agent.state_updated", "state": "idle"})
-        elif kind == "session.keep_alive":
-            session = self._emulator.sessions[socket.session_id]
-            if session.state == "started":
-                session.last_activity = session.updated_at = time.monotonic()
-        else:
+            await avatar.stop_listening()
+        elif kind not in _SILENT:
             await self._error(socket, f"unknown message type {kind!r}", event_id)
 
     async def _speak(self, socket: _Socket, message: dict[str, Any], event_id: str | None) -> None:
-        if event_id is None:
-            await self._error(socket, "agent.speak needs an event_id", None)
-            return
         try:
             audio = base64.b64decode(message.get("audio"), validate=True)  # type: ignore[arg-type]
         except (binascii.Error, TypeError, ValueError):
@@ -388,58 +383,4 @@ class LiteSocketEmulator:
                 socket, "audio must be 16-bit PCM (an even number of bytes)", event_id
             )
             return
-        if event_id in socket.dead:
-            return
-        speech = socket.speeches.get(event_id)
-        if speech is None:
-            speech = socket.speeches[event_id] = _Speech(event_id)
-            socket.queue.append(speech)
-        speech.received += len(audio)
-        socket.notify()
-
-    async def _interrupt(self, socket: _Socket) -> None:
-        for speech in socket.queue:
-            socket.dead.add(speech.event_id)
-            socket.speeches.pop(speech.event_id, None)
-        socket.queue.clear()
-        current = socket.current
-        if current is not None and current.scope is not None:
-            current.scope.cancel()
-            socket.dead.add(current.event_id)
-            socket.speeches.pop(current.event_id, None)
-            socket.current = None
-            await self._send(socket, _speech_event("agent.speak_interrupted", current))
-        socket.notify()
-
-    async def _play(self, socket: _Socket) -> None:
-        while True:
-            while not socket.queue:
-                await socket.changed.wait()
-            speech = socket.queue.popleft()
-            socket.current = speech
-            with anyio.CancelScope() as speech.scope:
-                await self._send(socket, _speech_event("agent.speak_started", speech))
-                played = 0
-                while True:
-                    if speech.received > played:
-                        fresh = speech.received - played
-                        await anyio.sleep(fresh / _BYTES_PER_SECOND * self.time_scale)
-                        played += fresh
-                    elif speech.end_received:
-                        break
-                    else:
-                        await socket.changed.wait()
-                socket.current = None
-                socket.speeches.pop(speech.event_id, None)
-                await self._send(socket, _speech_event("agent.speak_ended", speech))
-
-
-def _speech_event(kind: str, speech: _Speech) -> dict[str, Any]:
-    return {"type": kind, "event_id": speech.event_id, "task": {"id": speech.task_id}}
-
-
-def _parse_uuid(value: str) -> str | None:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
+        socket.avatar.add_audio(len(audio), event_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -125,3 +127,65 @@ async def liveavatar_emulator():
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_the_package_module_serves_the_same_fixtures(pytester: pytest.Pytester) -> None:
+    """A conftest naming ``aioavatar.testing.pytest_plugin`` gets the fixtures with the entry point off."""
+    pytester.makeconftest(USER_CONFTEST + 'pytest_plugins = ["aioavatar.testing.pytest_plugin"]\n')
+    pytester.makepyfile(test_bot=USER_TESTS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:aioavatar")
+    result.assert_outcomes(passed=4, failed=1)  # the entry-point check fails: it is off
+    result.stdout.fnmatch_lines(
+        ["*FAILED test_bot.py::test_the_plugin_is_loaded_by_its_entry_point*"]
+    )
+
+
+LAZY_CONFTEST = (
+    USER_CONFTEST
+    + """
+import json
+import sys
+
+WATCHED = (
+    "aiohttp",
+    "aioavatar",
+    "aioavatar.testing",
+    "aioavatar.testing._liveavatar",
+    "aioavatar.testing._kaltura",
+)
+
+
+def pytest_collection_finish(session):
+    loaded = [name for name in WATCHED if name in sys.modules]
+    plugin = session.config.pluginmanager.has_plugin("aioavatar")
+    (session.config.invocation_params.dir / "loaded.json").write_text(json.dumps([plugin, loaded]))
+"""
+)
+
+LAZY_TESTS = """
+import sys
+
+import pytest
+
+
+def test_no_fixture_used_yet():
+    assert "aiohttp" not in sys.modules
+
+
+@pytest.mark.anyio
+async def test_a_fixture_imports_on_use(kaltura_emulator):
+    assert "aiohttp" in sys.modules
+    assert "aioavatar.testing._kaltura" in sys.modules
+"""
+
+
+def test_the_plugin_imports_nothing_until_a_fixture_is_used(pytester: pytest.Pytester) -> None:
+    """After collection, in a user's own pytest process, neither aiohttp nor aioavatar nor an emulator
+    is imported though the plugin is loaded; the first fixture used imports them."""
+    pytester.makeconftest(LAZY_CONFTEST)
+    pytester.makepyfile(test_lazy=LAZY_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=2)
+    plugin_loaded, loaded = json.loads((pytester.path / "loaded.json").read_text())
+    assert plugin_loaded is True
+    assert loaded == []

@@ -1,0 +1,158 @@
+"""The LiveAvatar endpoints that read sessions (API key only): list, get and transcript."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from .._server import Outcome
+from ._routes import Incoming, check_api_key, invalid, json_number, not_found, ok
+from ._state import EmulatedSession, LiveAvatarState, SessionState
+from ._validation import Errors
+
+__all__ = ["get", "list_sessions", "transcript"]
+
+_SESSION_TYPES: Final = ("active", "historic")
+
+
+def list_sessions(state: LiveAvatarState, incoming: Incoming) -> Outcome:
+    """``GET /v1/sessions?type=active|historic``: a page of entries, newest first."""
+    denied = check_api_key(state, incoming)
+    if denied is not None:
+        return denied
+    query = incoming.query
+    errors = Errors()
+    if "type" not in query:
+        errors.missing(("query", "type"), None)
+    else:
+        errors.choice(query["type"], _SESSION_TYPES, ("query", "type"))
+    page = _query_int(query, "page", 1, errors, le=None)
+    page_size = _query_int(query, "page_size", 20, errors, le=100)
+    filters: dict[str, str] = {}
+    for name in ("avatar_id", "context_id"):
+        if name in query:
+            parsed = errors.uuid(query[name], ("query", name))
+            if parsed is not None:
+                filters[name] = parsed
+    embed_id = query.get("embed_id")
+    if errors:
+        return invalid(errors)
+    wanted: SessionState = "started" if query["type"] == "active" else "ended"
+    selected = [
+        s
+        for s in reversed(state.sessions.values())  # newest first
+        if s.state == wanted
+        and ("avatar_id" not in filters or s.avatar_id == filters["avatar_id"])
+        and ("context_id" not in filters or s.context_id == filters["context_id"])
+        # Sessions made through the API never belong to an embed.
+        and embed_id is None
+    ]
+    now = time.monotonic()
+    start = (page - 1) * page_size
+    results = [_entry(state, s, now) for s in selected[start : start + page_size]]
+
+    def link(target: int) -> str:
+        params = {k: v for k, v in query.items() if k not in ("page", "page_size")}
+        params.update(page=str(target), page_size=str(page_size))
+        return f"/v1/sessions?{urlencode(params)}"
+
+    has_next = start + page_size < len(selected)
+    has_previous = page > 1 and len(selected) > 0
+    last_page = max(1, -(-len(selected) // page_size))
+    data = {
+        "count": len(selected),
+        "next": link(page + 1) if has_next else None,
+        "previous": link(min(page - 1, last_page)) if has_previous else None,
+        "results": results,
+    }
+    return ok(data)
+
+
+def get(state: LiveAvatarState, incoming: Incoming) -> Outcome:
+    """``GET /v1/sessions/{id}``: the session's entry (historic ones with ``end_reason``)."""
+    denied = check_api_key(state, incoming)
+    if denied is not None:
+        return denied
+    errors = Errors()
+    session_id = _path_session_id(incoming, errors)
+    if errors or session_id is None:
+        return invalid(errors)
+    session = state.sessions.get(session_id)
+    if session is None:
+        return not_found(session_id)
+    return ok(_entry(state, session, time.monotonic()), session_id=session_id)
+
+
+def transcript(state: LiveAvatarState, incoming: Incoming) -> Outcome:
+    """``GET /v1/sessions/{id}/transcript``: always empty (the emulator runs no FULL-mode agent)."""
+    denied = check_api_key(state, incoming)
+    if denied is not None:
+        return denied
+    errors = Errors()
+    session_id = _path_session_id(incoming, errors)
+    for name in ("start_timestamp", "end_timestamp"):
+        raw = incoming.query.get(name)
+        if raw is None:
+            continue
+        try:
+            float(raw)
+        except ValueError:
+            msg = "Input should be a valid number, unable to parse string as a number"
+            errors.add("float_parsing", ("query", name), msg, raw)
+    if errors or session_id is None:
+        return invalid(errors, session_id)
+    session = state.sessions.get(session_id)
+    if session is None:
+        return not_found(session_id)
+    data: dict[str, Any] = {
+        "session_active": session.state == "started",
+        "next_timestamp": None,
+        "transcript_data": [],
+    }
+    return ok(data, session_id=session_id)
+
+
+def _entry(state: LiveAvatarState, session: EmulatedSession, now: float) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": session.id,
+        "created_at": state.iso(session.created_at),
+        "updated_at": state.iso(session.updated_at),
+        "duration": round(session.duration_at(now), 3),
+        "source": "API",
+        "mode": session.mode.value,
+        "is_sandbox": session.is_sandbox,
+        "credits_consumed": json_number(session.credits_at(now)),
+    }
+    if session.state == "ended" and session.ended_at is not None:
+        entry["end_at"] = state.iso(session.ended_at)
+        entry["end_reason"] = session.end_reason.value if session.end_reason else None
+    return entry
+
+
+def _path_session_id(incoming: Incoming, errors: Errors) -> str | None:
+    assert incoming.path_id is not None
+    return errors.uuid(incoming.path_id, ("path", "session_id"))
+
+
+def _query_int(
+    query: Mapping[str, str], name: str, default: int, errors: Errors, *, le: int | None
+) -> int:
+    raw = query.get(name)
+    if raw is None:
+        return default
+    loc = ("query", name)
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        msg = "Input should be a valid integer, unable to parse string as an integer"
+        errors.add("int_parsing", loc, msg, raw)
+        return default
+    if value < 1:
+        msg = "Input should be greater than or equal to 1"
+        errors.add("greater_than_equal", loc, msg, raw, {"ge": 1})
+    elif le is not None and value > le:
+        msg = f"Input should be less than or equal to {le}"
+        errors.add("less_than_equal", loc, msg, raw, {"le": le})
+    return value

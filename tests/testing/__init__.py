@@ -1,0 +1,1 @@
+"""Tests of the emulators in ``aioavatar.testing``, laid out like the package."""
