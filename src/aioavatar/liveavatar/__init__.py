@@ -27,7 +27,7 @@ from ._models import (
     VoiceAgent,
     VoiceSettings,
 )
-from ._realtime import RealtimeConnection, Utterance
+from ._realtime import RealtimeConnection
 from ._realtime_models import (
     AgentStateUpdated,
     ErrorEvent,
@@ -41,6 +41,7 @@ from ._realtime_models import (
     WarningEvent,
 )
 from ._session import AvatarSession, SessionOptions
+from ._utterance import Utterance
 
 __all__ = [
     "DEFAULT_BASE_URL",

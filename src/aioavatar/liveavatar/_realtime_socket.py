@@ -1,0 +1,400 @@
+"""``RealtimeSocket``: the socket half of a realtime connection, over aiohttp.
+
+It opens the LITE WebSocket and waits for ``connected`` (rule 1 of ``aioavatar.liveavatar._realtime``), reads
+every frame into events, reopens a dropped socket within the reconnect window (rule 6), sends frames and
+closes. What is said on the socket (speech, control) is :class:`~aioavatar.liveavatar.RealtimeConnection`'s,
+which builds on this class. aiohttp errors of the socket are translated here, in :func:`_map_ws_errors`, and
+nowhere else: the WebSocket counterpart of ``aioavatar._wire``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Self
+from urllib.parse import urlsplit
+
+import aiohttp
+import anyio
+
+from .._logging import describe_error
+from .._protocol import RawResponse, error_for_status
+from .._validation import check_int, check_seconds
+from ..exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
+from ._realtime_models import ClientMessage, RealtimeEvent, SessionStateUpdated, SocketState
+from ._realtime_protocol import decode_event, encode_message
+
+__all__ = ["RealtimeSocket", "SocketClosed", "seconds"]
+
+logger = logging.getLogger("aioavatar")
+
+# Server frames are small JSON events; refuse anything absurd rather than buffer it.
+_MAX_RECEIVE_SIZE = 4 * 1024 * 1024
+_RECONNECT_BACKOFF_FIRST = 0.05
+_RECONNECT_BACKOFF_MAX = 1.0
+_CLOSED_TYPES = frozenset(
+    {
+        aiohttp.WSMsgType.CLOSE,
+        aiohttp.WSMsgType.CLOSING,
+        aiohttp.WSMsgType.CLOSED,
+        aiohttp.WSMsgType.ERROR,
+    }
+)
+_SERVER_CLOSING = (SocketState.CLOSING, SocketState.CLOSED)
+
+
+class SocketClosed(Exception):
+    """The connection closed while a task waited for the socket."""
+
+
+def seconds(value: float, field: str) -> float:
+    """Check a realtime duration: a finite number of seconds from 10 ms to 5 minutes."""
+    return check_seconds(value, field, low=0.01, high=300.0)
+
+
+@contextmanager
+def _map_ws_errors(path: str) -> Iterator[None]:
+    """Translate aiohttp errors of the WebSocket handshake into the public tree.
+
+    Messages are built from plain fields: aiohttp errors can hold the request, and the URL may hold a
+    credential, so only the path is named.
+    """
+    try:
+        yield
+    except aiohttp.WSServerHandshakeError as exc:
+        raw = RawResponse(method="GET", path=path, status=exc.status, body=b"")
+        raise error_for_status(raw) from None
+    except aiohttp.ClientConnectorError as exc:
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        raise TransportError(
+            f"cannot connect to {exc.host}:{exc.port}: {reason}", method="GET", path=path
+        ) from None
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        raise TransportError(type(exc).__name__, method="GET", path=path) from None
+
+
+@contextmanager
+def _suppress_ws_errors() -> Iterator[None]:
+    try:
+        yield
+    except (ConnectionError, aiohttp.ClientError) as exc:
+        logger.debug("realtime: close failed: %s", type(exc).__name__)
+
+
+def _check_ws_url(ws_url: object) -> str:
+    if not isinstance(ws_url, str):
+        raise ConfigurationError("must be a ws:// or wss:// URL", field="ws_url")
+    try:
+        parts = urlsplit(ws_url)
+        parts.port  # noqa: B018 - raises for a bad port
+    except ValueError:
+        raise ConfigurationError(f"is not a valid URL: {ws_url[:100]!r}", field="ws_url") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigurationError(
+            f"must be a ws:// or wss:// URL, got scheme {parts.scheme!r}", field="ws_url"
+        )
+    return parts.path or "/"
+
+
+class _EventStream:
+    """The iterator of :meth:`RealtimeSocket.events`."""
+
+    def __init__(self, socket: RealtimeSocket) -> None:
+        self._socket = socket
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> RealtimeEvent:
+        socket = self._socket
+        while not socket._events:
+            if socket._closed:
+                raise StopAsyncIteration
+            if socket._changed is None:
+                raise RuntimeError(
+                    "enter the realtime connection (`async with`) before reading events"
+                )
+            await socket._wait_change()
+        return socket._events.popleft()
+
+
+class RealtimeSocket:
+    """One realtime connection's socket, across reconnects: its state, its events, its reader.
+
+    Subclasses hear of the socket through :meth:`_socket_up`, :meth:`_socket_down`, :meth:`_on_event` and
+    :meth:`_finish`, and send with :meth:`_send_frame` under ``_send_lock``.
+    """
+
+    def __init__(
+        self,
+        http_session: aiohttp.ClientSession,
+        ws_url: str,
+        *,
+        on_lost: Callable[[], Awaitable[None]],
+        expect_close: Callable[[], bool],
+        connect_timeout: float,
+        reconnect_window: float | None,
+        close_timeout: float,
+        event_buffer: int,
+    ) -> None:
+        self._path = _check_ws_url(ws_url)
+        self.connect_timeout = seconds(connect_timeout, "connect_timeout")
+        self.reconnect_window = (
+            None if reconnect_window is None else seconds(reconnect_window, "reconnect_window")
+        )
+        self.close_timeout = seconds(close_timeout, "close_timeout")
+        check_int(event_buffer, "event_buffer", low=1, high=1_000_000)
+        self._http = http_session
+        self._ws_url = ws_url
+        self._on_lost = on_lost
+        self._expect_close = expect_close
+        self._entered = False
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._generation = 0  # counts the sockets that reached `connected`
+        self._up = False  # a socket is connected and usable
+        self._closing = False  # exit has begun
+        self._closed = False  # over: nothing more is sent or received
+        self._lost = False  # closed because the socket could not be kept
+        self._server_closing = False  # the server said `closing` or `closed`
+        self._events: deque[RealtimeEvent] = deque(maxlen=event_buffer)
+        self._events_dropped = 0
+        self._changed: anyio.Event | None = None
+        self._send_lock: anyio.Lock | None = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether a socket is open and the server said ``connected`` on it."""
+        return self._up
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is over (exited, or lost for good)."""
+        return self._closed
+
+    @property
+    def is_open(self) -> bool:
+        """Whether it has been entered and is not closed yet (it may be reconnecting)."""
+        return self._entered and not self._closed
+
+    def events(self) -> AsyncIterator[RealtimeEvent]:
+        """The server's events, in arrival order, each delivered once; the iteration ends when the
+        connection closes.
+
+        Known types arrive as typed events (:class:`SessionStateUpdated`, :class:`SpeakStarted`,
+        :class:`SpeakEnded`, :class:`SpeakInterrupted`, :class:`AgentStateUpdated`, :class:`ErrorEvent`,
+        :class:`WarningEvent`); any other message as a :class:`RawEvent`. Events are kept from the moment
+        the socket opens; past ``event_buffer`` unread events the oldest are dropped (with a warning).
+        """
+        return _EventStream(self)
+
+    # --- state and waiting ----------------------------------------------------------------------------
+
+    def _enter(self) -> None:
+        if self._entered:
+            raise RuntimeError("a RealtimeConnection can be entered only once; create a new one")
+        self._entered = True
+        self._changed = anyio.Event()
+        self._send_lock = anyio.Lock()
+
+    def _check_usable(self) -> None:
+        if self._lost:
+            raise TransportError("the realtime socket was lost", method="GET", path=self._path)
+        if not self._entered or self._closing:
+            raise RuntimeError("the realtime connection is not open: use it inside `async with`")
+        if self._closed:
+            raise RuntimeError("the realtime connection closed: the session is ending")
+
+    def _notify(self) -> None:
+        """Wake every task waiting for a change (queue, socket state, events, interrupt)."""
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = anyio.Event()
+
+    async def _wait_change(self, timeout: float | None = None) -> None:
+        changed = self._changed
+        assert changed is not None
+        with anyio.move_on_after(timeout):
+            await changed.wait()
+
+    async def _wait_up(self) -> None:
+        while not self._up:
+            if self._closed or self._closing:
+                raise SocketClosed
+            await self._wait_change()
+
+    def _push_event(self, event: RealtimeEvent) -> None:
+        if len(self._events) == self._events.maxlen:
+            self._events_dropped += 1
+            if self._events_dropped in (1, 10, 100) or self._events_dropped % 1000 == 0:
+                logger.warning(
+                    "realtime %s: %d unread events dropped (iterate rt.events())",
+                    self._path,
+                    self._events_dropped,
+                )
+        self._events.append(event)
+        self._notify()
+
+    # --- hooks for the subclass -----------------------------------------------------------------------
+
+    def _socket_up(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._ws = ws
+        self._generation += 1
+        self._up = True
+        self._notify()
+
+    def _socket_down(self) -> None:
+        self._up = False
+        self._notify()
+
+    def _on_event(self, event: RealtimeEvent) -> None:
+        if isinstance(event, SessionStateUpdated) and event.state in _SERVER_CLOSING:
+            self._server_closing = True
+        self._push_event(event)
+
+    def _finish(self) -> None:
+        """Over: every waiter returns and the event iteration stops."""
+        self._up = False
+        self._closed = True
+        self._notify()
+
+    # --- opening (rule 1) -----------------------------------------------------------------------------
+
+    async def _open_socket(self, timeout: float) -> aiohttp.ClientWebSocketResponse:
+        """Connect and read until ``connected``; the events read meanwhile are kept."""
+        ws: aiohttp.ClientWebSocketResponse | None = None
+        try:
+            with anyio.fail_after(timeout):
+                with _map_ws_errors(self._path):
+                    ws = await self._http.ws_connect(
+                        self._ws_url,
+                        heartbeat=None,  # rule 2
+                        autoping=True,
+                        max_msg_size=_MAX_RECEIVE_SIZE,
+                    )
+                await self._until_connected(ws)
+        except TimeoutError:
+            await self._discard(ws)
+            raise RequestTimeout(
+                f"the server did not report `connected` within {timeout:g} s",
+                method="GET",
+                path=self._path,
+            ) from None
+        except BaseException:
+            await self._discard(ws)
+            raise
+        return ws
+
+    async def _until_connected(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            message = await ws.receive()
+            if message.type is aiohttp.WSMsgType.TEXT:
+                event = decode_event(message.data)
+                self._push_event(event)
+                if isinstance(event, SessionStateUpdated):
+                    if event.state is SocketState.CONNECTED:
+                        return
+                    if event.state in _SERVER_CLOSING:
+                        self._server_closing = True
+                        raise TransportError(
+                            f"the server is closing the socket ({event.state.value})",
+                            method="GET",
+                            path=self._path,
+                        )
+            elif message.type in _CLOSED_TYPES:
+                code = ws.close_code
+                raise TransportError(
+                    "the server closed the socket before it was connected"
+                    + (f" (code {code})" if code is not None else ""),
+                    method="GET",
+                    path=self._path,
+                )
+
+    @staticmethod
+    async def _discard(ws: aiohttp.ClientWebSocketResponse | None) -> None:
+        if ws is not None and not ws.closed:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1.0):
+                await ws.close()
+
+    # --- sending and closing --------------------------------------------------------------------------
+
+    async def _send_frame(self, message: ClientMessage) -> bool:
+        """Send one message (the caller holds the send lock); ``False`` when the socket failed."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            return False
+        try:
+            await ws.send_str(encode_message(message))
+        except (ConnectionError, aiohttp.ClientError) as exc:
+            logger.debug("realtime %s: send failed: %s", self._path, type(exc).__name__)
+            return False
+        return True
+
+    async def _close_frame(self) -> None:
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            with _suppress_ws_errors():
+                await ws.close()
+
+    # --- the reader (rule 6) --------------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        try:
+            while True:
+                ws = self._ws
+                assert ws is not None
+                await self._read(ws)
+                if self._closing:
+                    return
+                self._socket_down()
+                if self._expect_close():  # the session is being stopped: the close is expected
+                    break
+                if self._server_closing or not await self._reconnect():
+                    self._lost = True
+                    break
+        except Exception:
+            logger.exception("realtime %s: the reader failed", self._path)
+            self._lost = True
+        self._finish()
+        if self._lost and not self._expect_close():
+            logger.warning("realtime %s: the socket is lost; the session ends", self._path)
+            await self._on_lost()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            message = await ws.receive()
+            if message.type is aiohttp.WSMsgType.TEXT:
+                self._on_event(decode_event(message.data))
+            elif message.type in _CLOSED_TYPES:
+                logger.info("realtime %s: the socket closed (code %s)", self._path, ws.close_code)
+                return
+
+    async def _reconnect(self) -> bool:
+        if self.reconnect_window is None:
+            return False
+        deadline = anyio.current_time() + self.reconnect_window
+        delay = _RECONNECT_BACKOFF_FIRST
+        while True:
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0 or self._expect_close():
+                return False
+            try:
+                ws = await self._open_socket(min(self.connect_timeout, remaining))
+            except APIError as exc:
+                if 400 <= exc.status < 500 and exc.status not in (408, 429):
+                    logger.warning(
+                        "realtime %s: reconnect refused: %s", self._path, describe_error(exc)
+                    )
+                    return False
+                logger.info("realtime %s: reconnect failed: %s", self._path, describe_error(exc))
+            except TransportError as exc:
+                if self._server_closing:
+                    return False
+                logger.info("realtime %s: reconnect failed: %s", self._path, describe_error(exc))
+            else:
+                logger.info("realtime %s: reconnected", self._path)
+                self._socket_up(ws)
+                return True
+            await anyio.sleep(max(0.0, min(delay, deadline - anyio.current_time())))
+            delay = min(delay * 2, _RECONNECT_BACKOFF_MAX)
