@@ -54,7 +54,7 @@ from ._realtime_models import (
 )
 from ._realtime_protocol import new_event_id, split_audio
 from ._realtime_socket import RealtimeSocket, SocketClosed, seconds
-from ._utterance import Utterance
+from ._utterance import Speech, Utterance
 
 __all__ = ["RealtimeConnection", "RealtimeOptions", "Utterance"]
 
@@ -121,9 +121,9 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
             event_buffer=event_buffer,
         )
         self.max_ahead = seconds(max_ahead, "max_ahead")
-        self._queue: deque[Utterance] = deque()
-        self._current: Utterance | None = None
-        self._in_flight: dict[str, Utterance] = {}  # had audio sent, not ended yet
+        self._queue: deque[Speech] = deque()
+        self._current: Speech | None = None
+        self._in_flight: dict[str, Speech] = {}  # had audio sent, not ended yet
         self._play_end = 0.0  # when the audio sent so far has played, at real-time speed
 
     def __repr__(self) -> str:
@@ -163,11 +163,11 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         """
         data = check_pcm(pcm)
         self._check_usable()
-        utterance = Utterance(new_event_id(), split_audio(data), pcm_duration(data))
-        self._queue.append(utterance)
+        speech = Speech(new_event_id(), split_audio(data), pcm_duration(data))
+        self._queue.append(speech)
         self._notify()
         await anyio.lowlevel.checkpoint()
-        return utterance
+        return speech.utterance
 
     async def interrupt(self) -> str:
         """Stop speaking now: drop the queued utterances and tell the server (``agent.interrupt``).
@@ -183,16 +183,16 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         """
         self._check_usable()
         for utterance in self._queue:
-            utterance._end(interrupted=True)
+            utterance.end(interrupted=True)
         self._queue.clear()
         current = self._current
         if current is not None:
-            current._cut = True  # the sender sends no more of it
+            current.cut = True  # the sender sends no more of it
         self._notify()
         event_id = new_event_id()
         await self._send_control(lambda: Interrupt(event_id), end_first=True)
         for utterance in [*self._in_flight.values(), *([current] if current else [])]:
-            utterance._end(interrupted=True)
+            utterance.end(interrupted=True)
         self._in_flight.clear()
         self._play_end = anyio.current_time()  # the server dropped what was scheduled
         return event_id
@@ -276,16 +276,16 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
     def _socket_down(self) -> None:
         """The socket is gone: what had audio on it is cut (rule 6)."""
         for utterance in self._in_flight.values():
-            utterance._end(interrupted=True)
+            utterance.end(interrupted=True)
         self._in_flight.clear()
         super()._socket_down()
 
     def _finish(self) -> None:
         """Over: every utterance ends, every waiter returns, the event iteration stops."""
         for utterance in [*self._queue, *self._in_flight.values()]:
-            utterance._end(interrupted=True)
+            utterance.end(interrupted=True)
         if self._current is not None:
-            self._current._end(interrupted=True)
+            self._current.end(interrupted=True)
         self._queue.clear()
         self._in_flight.clear()
         super()._finish()
@@ -294,12 +294,12 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         if isinstance(event, SpeakStarted):
             utterance = self._in_flight.get(event.event_id or "")
             if utterance is not None:
-                utterance._start()
+                utterance.start()
         elif isinstance(event, SpeakEnded):
             utterance = self._in_flight.pop(event.event_id or "", None)
             if utterance is not None:
-                utterance._start()
-                utterance._end(interrupted=False)
+                utterance.start()
+                utterance.end(interrupted=False)
         elif isinstance(event, SpeakInterrupted):
             if event.event_id is not None:
                 ended = [self._in_flight.pop(event.event_id, None)]
@@ -308,7 +308,7 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
                 self._in_flight.clear()
             for utterance in ended:
                 if utterance is not None:
-                    utterance._end(interrupted=True)
+                    utterance.end(interrupted=True)
         super()._on_event(event)
 
     async def _close_socket(self) -> None:
@@ -320,20 +320,20 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
             self._up = False
         await self._close_frame()
 
-    def _owes_end(self, utterance: Utterance) -> bool:
+    def _owes_end(self, utterance: Speech) -> bool:
         """Rule 4: it had audio on the open socket and no ``agent.speak_end`` yet."""
         return (
-            utterance._chunks_sent > 0
-            and not utterance._end_sent
+            utterance.chunks_sent > 0
+            and not utterance.end_sent
             and self._up
-            and utterance._socket == self._generation
+            and utterance.socket == self._generation
         )
 
     async def _send_owed_ends(self) -> bool:
         """Rule 4 for every utterance that owes its ``agent.speak_end`` (the caller holds the lock)."""
         for utterance in list(self._in_flight.values()):
             if self._owes_end(utterance):
-                utterance._end_sent = True
+                utterance.end_sent = True
                 if not await self._send_frame(SpeakEnd(utterance.event_id)):
                     return False
         return True
@@ -374,24 +374,24 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         except SocketClosed:
             return
 
-    async def _send_utterance(self, utterance: Utterance) -> None:
+    async def _send_utterance(self, utterance: Speech) -> None:
         lock = self._send_lock
         assert lock is not None
-        for chunk in utterance._chunks:
+        for chunk in utterance.chunks:
             if not await self._send_chunk(utterance, chunk):
                 break
         async with lock:
             if self._owes_end(utterance):  # rule 4
-                utterance._end_sent = True
+                utterance.end_sent = True
                 await self._send_frame(SpeakEnd(utterance.event_id))
 
-    async def _send_chunk(self, utterance: Utterance, chunk: bytes) -> bool:
+    async def _send_chunk(self, utterance: Speech, chunk: bytes) -> bool:
         """Send one chunk when pacing allows; ``False`` when the utterance was cut."""
         lock = self._send_lock
         assert lock is not None
         seconds = pcm_duration(chunk)
         while True:
-            if utterance._cut:
+            if utterance.cut:
                 return False
             await self._wait_up()
             # Keep at most max_ahead seconds ahead of real time; a chunk longer than that waits for the
@@ -402,15 +402,15 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
                 await self._wait_change(wake - now)
                 continue  # re-check: interrupted, socket lost, or just time to go
             async with lock:
-                if utterance._cut or not self._up:
+                if utterance.cut or not self._up:
                     continue
-                if utterance._chunks_sent and utterance._socket != self._generation:
+                if utterance.chunks_sent and utterance.socket != self._generation:
                     return False  # its first chunks went to a socket that is gone
                 if not await self._send_frame(SpeakAudio(chunk, utterance.event_id)):
                     continue  # the reader will see the socket go
-                if utterance._chunks_sent == 0:
-                    utterance._socket = self._generation
+                if utterance.chunks_sent == 0:
+                    utterance.socket = self._generation
                     self._in_flight[utterance.event_id] = utterance
-                utterance._chunks_sent += 1
+                utterance.chunks_sent += 1
                 self._play_end = max(self._play_end, anyio.current_time()) + seconds
                 return True
