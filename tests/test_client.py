@@ -21,7 +21,7 @@ from aioavatar import (
     TransportError,
     ValidationError,
 )
-from aioavatar.liveavatar._client import TOKEN
+from aioavatar.liveavatar._endpoints import TOKEN
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID

@@ -742,12 +742,17 @@ async def test_a_malformed_ws_url_is_a_configuration_error(ws_url: str) -> None:
     """A ws_url that cannot be parsed (a bad bracket or port, a wrong scheme) is refused."""
     async with aiohttp.ClientSession() as http:
         with pytest.raises(ConfigurationError) as info:
-            RealtimeConnection(http, ws_url, on_lost=_never_called, expect_close=lambda: False)
+            RealtimeConnection(http, ws_url, _NeverLost())
     assert info.value.field == "ws_url"
 
 
-async def _never_called() -> None:  # pragma: no cover - a connection never opened loses nothing
-    raise AssertionError("not expected")
+class _NeverLost:
+    """Session hooks for a connection that is never opened."""
+
+    ending = False
+
+    async def connection_lost(self) -> None:  # pragma: no cover - never opened, never lost
+        raise AssertionError("not expected")
 
 
 def test_a_released_buffer_is_a_configuration_error() -> None:

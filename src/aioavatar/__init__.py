@@ -6,25 +6,14 @@
         print(session.info.livekit_url)
 """
 
+from . import kaltura, liveavatar
 from ._audio import check_pcm, pcm_duration, read_wav
-from ._enums import (
-    ElevenLabsModel,
-    EndReason,
-    FishLatencyMode,
-    FishModel,
-    InteractivityType,
-    Mode,
-    SessionSource,
-    SessionType,
-    SttProvider,
-    TranscriptRole,
-    VideoEncoding,
-    VideoQuality,
-)
+from ._enums import EndReason
 from ._logging import RedactingFilter
+from ._provider import CallOptions, ClientOptions
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import Secret
-from ._session import BaseSession, SessionState, SessionStatistics
+from ._session import BaseSession, LifecycleOptions, SessionState, SessionStatistics
 from ._transport import Timeout
 from ._version import __version__
 from .exceptions import (
@@ -42,92 +31,21 @@ from .exceptions import (
     TransportError,
     ValidationError,
 )
-from .kaltura import (
-    KalturaAvatarClient,
-    KalturaAvatarSession,
-    KalturaSessionInfo,
-    KalturaSessionRequest,
-    KalturaSessionToken,
-    KalturaTimeouts,
-    KalturaTurnServer,
-)
-from .liveavatar import (
-    SANDBOX_AVATAR_ID,
-    AgentStateUpdated,
-    AgoraConfig,
-    AvatarPersona,
-    AvatarSession,
-    ElevenLabsAgentConfig,
-    ElevenLabsVoiceSettings,
-    ErrorEvent,
-    FishVoiceSettings,
-    GeminiRealtimeConfig,
-    LiveAvatarClient,
-    LiveAvatarTimeouts,
-    LiveKitConfig,
-    Memory,
-    OpenAIRealtimeConfig,
-    RawEvent,
-    RealtimeConnection,
-    RealtimeEvent,
-    SessionEntry,
-    SessionInfo,
-    SessionPage,
-    SessionStateUpdated,
-    SessionToken,
-    SessionTokenRequest,
-    SocketState,
-    SpeakEnded,
-    SpeakInterrupted,
-    SpeakStarted,
-    SttConfig,
-    Transcript,
-    TranscriptEntry,
-    Utterance,
-    VideoSettings,
-    VoiceAgent,
-    WarningEvent,
-)
+from .kaltura import *  # noqa: F403 - its __all__ is part of ours
+from .liveavatar import *  # noqa: F403 - its __all__ is part of ours
 
 __all__ = [
-    "SANDBOX_AVATAR_ID",
     "APIError",
-    "AgentStateUpdated",
-    "AgoraConfig",
     "AuthenticationError",
     "AvatarError",
-    "AvatarPersona",
-    "AvatarSession",
     "BaseSession",
+    "CallOptions",
+    "ClientOptions",
     "ConfigurationError",
-    "ElevenLabsAgentConfig",
-    "ElevenLabsModel",
-    "ElevenLabsVoiceSettings",
     "EndReason",
-    "ErrorEvent",
-    "FishLatencyMode",
-    "FishModel",
-    "FishVoiceSettings",
-    "GeminiRealtimeConfig",
-    "InteractivityType",
-    "KalturaAvatarClient",
-    "KalturaAvatarSession",
-    "KalturaSessionInfo",
-    "KalturaSessionRequest",
-    "KalturaSessionToken",
-    "KalturaTimeouts",
-    "KalturaTurnServer",
-    "LiveAvatarClient",
-    "LiveAvatarTimeouts",
-    "LiveKitConfig",
-    "Memory",
-    "Mode",
+    "LifecycleOptions",
     "NotFoundError",
-    "OpenAIRealtimeConfig",
     "RateLimitedError",
-    "RawEvent",
-    "RealtimeConnection",
-    "RealtimeEvent",
     "RedactingFilter",
     "RequestTimeout",
     "ResponseDecodeError",
@@ -137,40 +55,19 @@ __all__ = [
     "ServerError",
     "SessionEndReasonEnum",
     "SessionEndedError",
-    "SessionEntry",
-    "SessionInfo",
-    "SessionPage",
-    "SessionSource",
     "SessionState",
-    "SessionStateUpdated",
     "SessionStatistics",
     "SessionStopError",
-    "SessionToken",
-    "SessionTokenRequest",
-    "SessionType",
-    "SocketState",
-    "SpeakEnded",
-    "SpeakInterrupted",
-    "SpeakStarted",
-    "SttConfig",
-    "SttProvider",
     "Timeout",
-    "Transcript",
-    "TranscriptEntry",
-    "TranscriptRole",
     "TransportError",
-    "Utterance",
     "ValidationError",
-    "VideoEncoding",
-    "VideoQuality",
-    "VideoSettings",
-    "VoiceAgent",
-    "WarningEvent",
     "__version__",
     "check_pcm",
     "pcm_duration",
     "read_wav",
 ]
+__all__ += kaltura.__all__
+__all__ += liveavatar.__all__
 
 #: The API's own name for :class:`EndReason`.
 SessionEndReasonEnum = EndReason

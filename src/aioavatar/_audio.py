@@ -11,6 +11,7 @@ import os
 import wave
 from pathlib import Path
 
+from ._validation import check_bytes
 from .exceptions import ConfigurationError
 
 __all__ = [
@@ -42,16 +43,7 @@ def check_pcm(pcm: bytes | bytearray | memoryview, *, field: str = "pcm") -> byt
     Raises:
         ConfigurationError: not bytes, empty, an odd number of bytes, or a WAV file; naming ``field``.
     """
-    if not isinstance(pcm, bytes | bytearray | memoryview):
-        raise ConfigurationError(
-            f"must be bytes of PCM 16-bit mono 24 kHz audio, got {type(pcm).__name__}", field=field
-        )
-    try:
-        data = bytes(pcm)
-    except ValueError:  # a released memoryview
-        raise ConfigurationError("is a released buffer: nothing can be read", field=field) from None
-    if not data:
-        raise ConfigurationError("is empty: there is no audio to speak", field=field)
+    data = check_bytes(pcm, field, empty="there is no audio to speak")
     if len(data) % PCM_SAMPLE_WIDTH:
         raise ConfigurationError(
             f"has an odd number of bytes ({len(data)}): 16-bit PCM has 2 bytes per sample",
@@ -81,12 +73,7 @@ def read_wav(source: str | os.PathLike[str] | bytes | bytearray | memoryview) ->
             (the message names every property that is wrong); or it holds no audio.
     """
     if isinstance(source, bytes | bytearray | memoryview):
-        try:
-            raw = bytes(source)
-        except ValueError:  # a released memoryview
-            raise ConfigurationError(
-                "is a released buffer: nothing can be read", field="source"
-            ) from None
+        raw = check_bytes(source, "source", empty="there is no WAV file to read")
         where = "the WAV bytes"
     elif isinstance(source, str | os.PathLike):
         path = Path(source)

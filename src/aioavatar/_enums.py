@@ -1,9 +1,10 @@
-"""Closed sets of the LiveAvatar API, as string enums.
+"""The string enums of the SDK: their two bases and :class:`EndReason`, which every provider reports.
 
-Enums the server sends back (:class:`EndReason`, :class:`Mode`, :class:`SessionSource`,
-:class:`TranscriptRole`) are *tolerant*: a value the server adds later becomes a pseudo-member
-(``EndReason("NEW_REASON").is_known is False``) instead of crashing the client. Requests only accept
-known members: the validation in the models checks ``is_known``.
+Every enum reads its values in any case. Enums the server sends back (:class:`EndReason`; LiveAvatar's
+``Mode``, ``SessionSource``, ``TranscriptRole`` in ``aioavatar.liveavatar._enums``) are *tolerant*: a
+value the server adds later becomes a pseudo-member (``EndReason("NEW_REASON").is_known is False``)
+instead of crashing the client. Requests only accept known members: the validation in the models checks
+``is_known``.
 """
 
 from __future__ import annotations
@@ -11,23 +12,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Self
 
-__all__ = [
-    "ElevenLabsModel",
-    "EndReason",
-    "FishLatencyMode",
-    "FishModel",
-    "InteractivityType",
-    "Mode",
-    "SessionSource",
-    "SessionType",
-    "SttProvider",
-    "TranscriptRole",
-    "VideoEncoding",
-    "VideoQuality",
-]
+__all__ = ["CaseInsensitiveEnum", "EndReason", "TolerantEnum"]
 
 
-class _Enum(StrEnum):
+class CaseInsensitiveEnum(StrEnum):
     """A string enum that reads its values in any case (``Mode("lite")`` is ``Mode.LITE``): every
     enum-like input of the SDK is case-insensitive, as the CLI's are."""
 
@@ -41,7 +29,7 @@ class _Enum(StrEnum):
         return None
 
 
-class _TolerantEnum(_Enum):
+class TolerantEnum(CaseInsensitiveEnum):
     """A string enum that turns an unknown string into a pseudo-member rather than raising."""
 
     @classmethod
@@ -69,7 +57,7 @@ class _TolerantEnum(_Enum):
         raise ValueError(f"{value!r} is not one of {', '.join(m.value for m in cls)}")
 
 
-class EndReason(_TolerantEnum):
+class EndReason(TolerantEnum):
     """``SessionEndReasonEnum``: why a session ended, sent on stop and reported for historic sessions."""
 
     UNKNOWN = "UNKNOWN"
@@ -82,86 +70,3 @@ class EndReason(_TolerantEnum):
     MAX_DURATION_REACHED = "MAX_DURATION_REACHED"
     ZOMBIE_SESSION_REAP = "ZOMBIE_SESSION_REAP"
     AGENT_HANG_UP = "AGENT_HANG_UP"
-
-
-class Mode(_TolerantEnum):
-    """Session mode: ``FULL`` (LiveAvatar runs STT, LLM and TTS) or ``LITE`` (you send the audio)."""
-
-    FULL = "FULL"
-    LITE = "LITE"
-
-
-class SessionSource(_TolerantEnum):
-    """Where a session was created."""
-
-    DEMO = "DEMO"
-    APP = "APP"
-    API = "API"
-    EMBED = "EMBED"
-
-
-class TranscriptRole(_TolerantEnum):
-    """Who spoke a transcript line."""
-
-    USER = "user"
-    AVATAR = "avatar"
-
-
-class SessionType(_Enum):
-    """Which sessions ``list_sessions`` returns."""
-
-    ACTIVE = "active"
-    HISTORIC = "historic"
-
-
-class VideoQuality(_Enum):
-    """``video_settings.quality``."""
-
-    VERY_HIGH = "very_high"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-
-class VideoEncoding(_Enum):
-    """``video_settings.encoding``."""
-
-    VP8 = "VP8"
-    H264 = "H264"
-
-
-class InteractivityType(_Enum):
-    """``interactivity_type`` of a FULL session."""
-
-    CONVERSATIONAL = "CONVERSATIONAL"
-    PUSH_TO_TALK = "PUSH_TO_TALK"
-
-
-class ElevenLabsModel(_Enum):
-    """``voice_settings.model`` for the ``elevenLabs`` provider."""
-
-    ELEVEN_FLASH_V2_5 = "eleven_flash_v2_5"
-    ELEVEN_MULTILINGUAL_V2 = "eleven_multilingual_v2"
-
-
-class FishModel(_Enum):
-    """``voice_settings.model`` for the ``fish`` provider."""
-
-    S1 = "s1"
-    S2 = "s2"
-
-
-class FishLatencyMode(_Enum):
-    """``voice_settings.latency_mode`` for the ``fish`` provider."""
-
-    NORMAL = "normal"
-    BALANCED = "balanced"
-
-
-class SttProvider(_Enum):
-    """``stt_config.provider``."""
-
-    DEEPGRAM = "deepgram"
-    ASSEMBLY_AI = "assembly_ai"
-    GLADIA = "gladia"
-    ELEVENLABS = "elevenlabs"

@@ -37,9 +37,9 @@ __all__ = [
     "encode_multipart",
     "error_for_status",
     "load_json",
-    "parse_json",
     "map_strings",
     "mask_json",
+    "parse_json",
     "parse_retry_after",
     "server_message",
 ]
@@ -70,6 +70,16 @@ class RawResponse:
     retry_after: str | None = None
     location: str | None = None
     credentials: tuple[str, ...] = attrs.field(default=(), repr=False)
+
+    def error_fields(self) -> dict[str, Any]:
+        """What every error about this answer says of it: request line, status and request id."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "url": self.url,
+            "status": self.status,
+            "request_id": self.request_id,
+        }
 
 
 def load_json(response: RawResponse) -> Any:
@@ -151,14 +161,23 @@ def map_strings(value: Any, change: Callable[[str], str]) -> Any:
 
 
 def _decode_error(response: RawResponse, message: str) -> ResponseDecodeError:
-    return ResponseDecodeError(
-        message,
-        method=response.method,
-        path=response.path,
-        url=response.url,
-        status=response.status,
-        request_id=response.request_id,
-    )
+    return ResponseDecodeError(message, **response.error_fields())
+
+
+def _success_object(response: RawResponse, data_used: bool) -> Mapping[str, Any] | None:
+    """The JSON object of a 2xx answer; ``None`` for an empty one whose data is not used.
+
+    Raises:
+        APIError: for a status that is not 2xx. ResponseDecodeError: for a body that is not an object.
+    """
+    if not 200 <= response.status < 300:
+        raise error_for_status(response)
+    if not data_used and not response.body.strip():
+        return None
+    body = load_json(response)
+    if not isinstance(body, Mapping):
+        raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
+    return body
 
 
 def decode_envelope(response: RawResponse, *, data_used: bool = True) -> Any:
@@ -172,23 +191,15 @@ def decode_envelope(response: RawResponse, *, data_used: bool = True) -> Any:
         APIError: (or a subclass) for a non-2xx status or an envelope code that is not a success.
         ResponseDecodeError: for a 2xx body that is not a JSON object.
     """
-    if not 200 <= response.status < 300:
-        raise error_for_status(response)
-    if not data_used and not response.body.strip():
+    body = _success_object(response, data_used)
+    if body is None:
         return None
-    body = load_json(response)
-    if not isinstance(body, Mapping):
-        raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
     code = body.get("code", 100)
     if code not in SUCCESS_CODES:
         raise APIError(
             server_message(body) or "the envelope code is not a success",
-            method=response.method,
-            path=response.path,
-            url=response.url,
-            status=response.status,
             code=code if isinstance(code, int) and not isinstance(code, bool) else None,
-            request_id=response.request_id,
+            **response.error_fields(),
         )
     return body.get("data")
 
@@ -206,21 +217,12 @@ def decode_success(response: RawResponse, *, data_used: bool = True) -> Mapping[
             (then with the 2xx status and the body's ``error`` as message).
         ResponseDecodeError: for a 2xx body that is not a JSON object.
     """
-    if not 200 <= response.status < 300:
-        raise error_for_status(response)
-    if not data_used and not response.body.strip():
+    body = _success_object(response, data_used)
+    if body is None:
         return {}
-    body = load_json(response)
-    if not isinstance(body, Mapping):
-        raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
     if body.get("success") is not True:
         raise APIError(
-            server_message(body) or "the answer does not say success",
-            method=response.method,
-            path=response.path,
-            url=response.url,
-            status=response.status,
-            request_id=response.request_id,
+            server_message(body) or "the answer does not say success", **response.error_fields()
         )
     return body
 
@@ -350,14 +352,7 @@ def error_for_status(response: RawResponse) -> APIError:
         message = response.body_problem
     raw_code = body.get("code") if isinstance(body, Mapping) else None
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
-    common: dict[str, Any] = {
-        "method": response.method,
-        "path": response.path,
-        "url": response.url,
-        "status": response.status,
-        "code": code,
-        "request_id": response.request_id,
-    }
+    common: dict[str, Any] = {**response.error_fields(), "code": code}
     if 300 <= response.status < 400:
         host = _host(response.location)
         return APIError(f"refused to follow a redirect to {host}", **common)

@@ -3,7 +3,8 @@
 Written once here: resolving the account credential (argument, then environment variable) and the API
 root (argument, then environment variable, then the default), building the transport, the one call
 path (send, retry, decode, read into a model, mask credentials in any error), request-or-fields
-handling and a session's choice between a borrowed and an owned client. What differs between providers
+handling, the options every client and every call take, and a session's choice between a borrowed and
+an owned client. What differs between providers
 is data: a :class:`ProviderSpec` (auth headers, success decoder, default root, environment variables)
 and :class:`Endpoint` values. Adding an endpoint is one :class:`Endpoint` and one small method; adding
 a provider is a folder with its spec, models, endpoints and session face.
@@ -12,9 +13,8 @@ a provider is a folder with its spec, models, endpoints and session face.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, ClassVar, Self, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Generic, Self, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
@@ -34,16 +34,17 @@ from ._transport import (
     Transport,
     check_base_url,
 )
-from ._validation import check_credential, check_seconds
+from ._validation import check_credential, check_number, check_options, check_seconds
 from ._wire import sent_credentials
 from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
 
 __all__ = [
+    "CallOptions",
+    "ClientOptions",
     "Endpoint",
     "ProviderClient",
     "ProviderSpec",
     "bearer_headers",
-    "borrow_or_own",
     "build_request",
     "may_have_acted",
     "resolve_base_url",
@@ -51,7 +52,49 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-ClientT = TypeVar("ClientT", bound="ProviderClient")
+TimeoutsT = TypeVar("TimeoutsT")
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options every provider client takes besides its credential and its timeouts.
+
+    Attributes:
+        base_url: the API root; a trailing ``/v1`` is dropped; falls back to the provider's environment
+            variable, then its default. ``http://`` is refused unless the host is loopback or
+            ``allow_insecure``.
+        http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
+        allow_insecure: allow ``http://`` to a host that is not loopback.
+        retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`).
+        retry_budget: the token bucket every retry of the client spends from (see
+            :class:`~aioavatar.RetryBudget`); a fresh one with the defaults when not given.
+        max_response_size: answers larger than this many bytes are refused unread.
+        connection_limit: connections in the pool, when the client creates it (100).
+    """
+
+    base_url: str | None
+    http_session: aiohttp.ClientSession | None
+    allow_insecure: bool
+    retry_policy: RetryPolicy | None
+    retry_budget: RetryBudget | None
+    max_response_size: int
+    connection_limit: int
+
+
+class CallOptions(TypedDict, total=False):
+    """The keyword options every endpoint method takes.
+
+    Attributes:
+        timeout: seconds, or a :class:`~aioavatar.Timeout` with ``total`` and ``connect``; it bounds each
+            attempt, waiting for a pooled connection included (the default per operation is in the
+            client's ``timeouts``).
+        retry_policy: replaces the client's policy for this call (the client's retry budget still
+            applies).
+        deadline: an ``anyio.current_time()`` after which no further attempt starts.
+    """
+
+    timeout: float | Timeout | None
+    retry_policy: RetryPolicy | None
+    deadline: float | None
 
 
 @attrs.frozen
@@ -66,6 +109,7 @@ class ProviderSpec:
         base_url_env: the environment variable the API root falls back to.
         default_base_url: the API root when neither is given.
         account_headers: the headers that carry the account credential.
+        timeouts: the class of the client's default time limits, one field per endpoint's ``timeout``.
         decode: a 2xx answer's data, or the typed error; ``data_used=False`` for calls whose answer
             carries nothing the SDK reads (a 204 is a success there).
     """
@@ -77,6 +121,7 @@ class ProviderSpec:
     default_base_url: str
     account_headers: Callable[[str], dict[str, str]]
     decode: Callable[[RawResponse, bool], Any]
+    timeouts: type
 
 
 @attrs.frozen
@@ -212,101 +257,97 @@ def build_request(cls: type[T], request: T | None, fields: Mapping[str, Any]) ->
     return structure_request(given, cls)
 
 
-def borrow_or_own(
-    cls: type[ClientT],
-    client: ClientT | None,
-    own: Callable[[], ClientT],
-    own_args: Mapping[str, Any],
-) -> tuple[ClientT, ClientT | None]:
-    """A session's client: ``client`` borrowed as it is, or one it owns, built by ``own``.
-
-    Returns:
-        The client to use and, when the session owns it, the same client (else ``None``).
-
-    Raises:
-        ConfigurationError: ``client`` together with any of ``own_args`` (the client has its own), or a
-            ``client`` of the wrong type.
-    """
-    if client is None:
-        owned = own()
-        return owned, owned
-    given = [name for name, value in own_args.items() if value is not None]
-    if given:
-        raise ConfigurationError(
-            f"give either client= or {'/'.join(own_args)} (the client has its own); got "
-            f"{', '.join(given)} too",
-            field="client",
-        )
-    if not isinstance(client, cls):
-        raise ConfigurationError(f"must be a {cls.__name__}", field="client")
-    return client, None
-
-
-class ProviderClient:
+class ProviderClient(Generic[TimeoutsT]):
     """The base of the provider clients: credential, API root, transport and the one call path.
 
-    A subclass sets :attr:`spec` and its timeouts class, and writes each endpoint as a small method
+    A subclass names its :class:`ProviderSpec` (``class X(ProviderClient[XTimeouts], spec=SPEC)``) and
+    writes each endpoint as a small method
     over :meth:`_call`. The HTTP pool is the transport's, created on ``async with`` inside the running
     loop (or borrowed through ``http_session`` and left open).
     """
 
     spec: ClassVar[ProviderSpec]
-    timeouts_type: ClassVar[type]
+    timeouts: TimeoutsT
+
+    def __init_subclass__(cls, *, spec: ProviderSpec, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.spec = spec
 
     def __init__(
         self,
         credential: str | Secret | None,
         *,
-        base_url: str | None,
+        timeouts: TimeoutsT | None = None,
         default_base_url: str | None = None,
-        http_session: aiohttp.ClientSession | None,
-        allow_insecure: bool,
-        retry_policy: RetryPolicy | None,
-        retry_budget: RetryBudget | None,
-        timeouts: Any,
-        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
-        connection_limit: int,
+        **options: Unpack[ClientOptions],
     ) -> None:
+        check_options(options, ClientOptions)
         spec = self.spec
         self._credential = resolve_credential(credential, spec)
         if self._credential is not None:
             track_secret(self, self._credential)  # masked in log records while this client lives
         self.base_url = resolve_base_url(
-            base_url,
+            options.get("base_url"),
             env=spec.base_url_env,
             default=default_base_url or spec.default_base_url,
-            allow_insecure=allow_insecure,
+            allow_insecure=options.get("allow_insecure", False),
         )
-        if timeouts is not None and not isinstance(timeouts, self.timeouts_type):
-            raise ConfigurationError(f"must be a {self.timeouts_type.__name__}", field="timeouts")
-        self.timeouts = timeouts or self.timeouts_type()
+        timeouts_type = spec.timeouts
+        if timeouts is not None and not isinstance(timeouts, timeouts_type):
+            raise ConfigurationError(f"must be a {timeouts_type.__name__}", field="timeouts")
+        self.timeouts = timeouts if timeouts is not None else timeouts_type()
         #: The timers and workers every session of this client keeps alive on.
+        connection_limit = options.get("connection_limit", 100)
         self.scheduler = Scheduler(
             workers=min(64, connection_limit) if isinstance(connection_limit, int) else 64
         )
         self._transport = Transport(
             self.base_url,
-            http_session=http_session,
-            retry_policy=retry_policy,
-            retry_budget=retry_budget,
+            http_session=options.get("http_session"),
+            retry_policy=options.get("retry_policy"),
+            retry_budget=options.get("retry_budget"),
             credentials=[self._credential] if self._credential is not None else [],
-            max_response_size=max_response_size,
+            max_response_size=options.get("max_response_size", DEFAULT_MAX_RESPONSE_SIZE),
             connection_limit=connection_limit,
         )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
+    @classmethod
+    def for_session(
+        cls, client: Self | None, credential: str | Secret | None, **own_args: Any
+    ) -> tuple[Self, Self | None]:
+        """A session's client: ``client`` borrowed as it is, or one the session owns, built from
+        ``credential`` and ``own_args`` (``None`` values left out).
+
+        Returns:
+            The client to use and, when the session owns it, the same client (else ``None``).
+
+        Raises:
+            ConfigurationError: ``client`` together with the credential or any of ``own_args`` (the
+                client has its own), or a ``client`` of the wrong type.
+        """
+        if client is None:
+            owned = cls(credential, **{k: v for k, v in own_args.items() if v is not None})
+            return owned, owned
+        names = {cls.spec.credential_field: credential, **own_args}
+        given = [name for name, value in names.items() if value is not None]
+        if given:
+            raise ConfigurationError(
+                f"give either client= or {'/'.join(names)} (the client has its own); got "
+                f"{', '.join(given)} too",
+                field="client",
+            )
+        if not isinstance(client, cls):
+            raise ConfigurationError(f"must be a {cls.__name__}", field="client")
+        return client, None
+
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -338,29 +379,44 @@ class ProviderClient:
             )
         return self.spec.account_headers(self._credential.get_secret_value())
 
+    @staticmethod
+    async def _ending(call: Awaitable[object]) -> bool:
+        """Await a call that ends a session: ``True`` when it ended it, ``False`` when the session had
+        already ended (the server answered 404 or 410)."""
+        try:
+            await call
+        except APIError as exc:
+            if exc.session_gone:
+                return False
+            raise
+        return True
+
     async def _call(
         self,
         endpoint: Endpoint,
         *,
         headers: Mapping[str, str],
         path_args: Mapping[str, str] | None = None,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
-        deadline: float | None = None,
         json: Any = None,
         content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
+        **options: Unpack[CallOptions],
     ) -> Any:
         """Send one call to ``endpoint``, decode its answer and read it into the endpoint's model.
 
-        ``timeout`` is the caller's override of the endpoint's default. Any error on the way has every
+        ``options`` are the caller's (``timeout`` overrides the endpoint's default). Any error on the way has every
         credential masked in its text, whichever credential the request carried and however the server
         escaped what it echoed. The data of an answer has the request's credentials masked; a read
         (``GET``: the account's resources, off the per-session hot path) has every tracked one masked.
         """
+        check_options(options, CallOptions)
+        retry_policy = options.get("retry_policy")
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
-        limit = resolve_timeout(timeout, getattr(self.timeouts, endpoint.timeout))
+        limit = resolve_timeout(options.get("timeout"), getattr(self.timeouts, endpoint.timeout))
+        deadline = options.get("deadline")
+        if deadline is not None:
+            deadline = check_number(deadline, "deadline", low=-1e15, high=1e15)
         path = endpoint.path
         if path_args:
             path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})

@@ -11,7 +11,7 @@ import attrs
 from ._validation import int_in, number_in, seconds_in
 from .exceptions import ConfigurationError
 
-__all__ = ["RetryBudget", "RetryPolicy", "Retry"]
+__all__ = ["Retry", "RetryBudget", "RetryPolicy"]
 
 
 class Retry(Enum):

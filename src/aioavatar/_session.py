@@ -88,7 +88,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypedDict, TypeVar, Unpack
 
 import anyio
 import attrs
@@ -100,12 +100,13 @@ from ._keepalive import KeepAlive
 from ._logging import describe_error
 from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping, error_text
 from ._transport import require_asyncio
-from ._validation import check_seconds, usable_duration
+from ._validation import check_options, check_seconds, usable_duration
 from .exceptions import ConfigurationError, SessionEndedError, SessionStopError
 
 __all__ = [
     "END_REASON_LOOKUP_TIMEOUT",
     "BaseSession",
+    "LifecycleOptions",
     "SessionBackend",
     "SessionHooks",
     "SessionState",
@@ -123,6 +124,7 @@ MIN_KEEP_ALIVE_INTERVAL = 0.01
 #: idle timeout has ended the session anyway.
 MIN_STOP_TIMEOUT = 0.1
 MAX_STOP_TIMEOUT = 300.0
+DEFAULT_STOP_TIMEOUT = 10.0
 
 
 @attrs.frozen
@@ -148,6 +150,22 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class LifecycleOptions(TypedDict, total=False):
+    """The lifecycle's keyword options, the same for every provider's session.
+
+    Attributes:
+        keep_alive_interval: seconds between keep-alives (each provider has its default: LiveAvatar
+            60, the server waiting 300; Kaltura 10, as it asks).
+        stop_timeout: seconds the stop may take, retries included, before it is abandoned (10).
+        end_reason_for: maps the exception that ended the block to an :class:`EndReason`; return
+            ``None`` to use the table.
+    """
+
+    keep_alive_interval: float
+    stop_timeout: float
+    end_reason_for: Callable[[BaseException], EndReason | None] | None
+
+
 class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
     """The lifecycle shared by every provider: start on enter, keep alive, exactly one stop on exit.
 
@@ -156,24 +174,30 @@ class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
     :class:`SessionBackend`; the rules are the numbered block of this module's documentation.
     """
 
+    #: Seconds between keep-alives when the session is not told otherwise (each provider sets its own).
+    default_keep_alive_interval: ClassVar[float] = 60.0
+
     def __init__(
         self,
         backend: SessionBackend[InfoT],
         *,
         owned_client: Any = None,
-        keep_alive_interval: float,
-        stop_timeout: float,
-        end_reason_for: Callable[[BaseException], EndReason | None] | None,
+        **lifecycle: Unpack[LifecycleOptions],
     ) -> None:
+        check_options(lifecycle, LifecycleOptions)
         self.keep_alive_interval = check_seconds(
-            keep_alive_interval,
+            lifecycle.get("keep_alive_interval", self.default_keep_alive_interval),
             "keep_alive_interval",
             low=MIN_KEEP_ALIVE_INTERVAL,
             high=backend.idle_timeout / 2,
         )
         stop_timeout = check_seconds(
-            stop_timeout, "stop_timeout", low=MIN_STOP_TIMEOUT, high=MAX_STOP_TIMEOUT
+            lifecycle.get("stop_timeout", DEFAULT_STOP_TIMEOUT),
+            "stop_timeout",
+            low=MIN_STOP_TIMEOUT,
+            high=MAX_STOP_TIMEOUT,
         )
+        end_reason_for = lifecycle.get("end_reason_for")
         if end_reason_for is not None and not callable(end_reason_for):
             raise ConfigurationError("must be callable", field="end_reason_for")
         super().__init__(backend, stop_timeout=stop_timeout)

@@ -20,23 +20,25 @@ __all__ = [
     "DYNAMIC_VARIABLES_MAX_ENTRIES",
     "DYNAMIC_VARIABLES_MAX_KEY",
     "DYNAMIC_VARIABLES_MAX_VALUE",
+    "check_bytes",
     "check_credential",
     "check_dynamic_variables",
     "check_int",
-    "check_path_id",
     "check_number",
+    "check_options",
+    "check_path_id",
     "check_seconds",
     "check_text",
     "check_uuid",
     "credential",
     "dynamic_variables",
     "enum_field",
+    "instance_of",
+    "int_in",
     "known_enum",
     "number_in",
     "optional",
     "path_id",
-    "instance_of",
-    "int_in",
     "seconds_in",
     "string",
     "usable_duration",
@@ -61,6 +63,38 @@ def optional(validator: Validator) -> Validator:
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def check_bytes(value: object, field: str, *, empty: str) -> bytes:
+    """``value`` (``bytes``, ``bytearray`` or ``memoryview``) as non-empty ``bytes``; ``empty`` says what
+    an empty value lacks, for the message.
+
+    Raises:
+        ConfigurationError: naming ``field``: not bytes, a released ``memoryview``, or empty.
+    """
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise ConfigurationError(f"must be bytes, got {type(value).__name__}", field=field)
+    try:
+        data = bytes(value)
+    except ValueError:  # a released memoryview
+        raise ConfigurationError("is a released buffer: nothing can be read", field=field) from None
+    if not data:
+        raise ConfigurationError(f"is empty: {empty}", field=field)
+    return data
+
+
+def check_options(given: Mapping[str, object], accepted: type) -> None:
+    """Refuse a keyword that the ``TypedDict`` ``accepted`` does not name.
+
+    Raises:
+        ConfigurationError: naming the first unknown keyword and listing the accepted ones.
+    """
+    names = accepted.__annotations__
+    for name in given:
+        if name not in names:
+            raise ConfigurationError(
+                f"unknown option {name!r}; the accepted ones are: {', '.join(names)}", field=name
+            )
 
 
 def check_uuid(value: object, field: str) -> None:

@@ -1,14 +1,15 @@
 """The Kaltura Avatar provider (``https://api.avatar.us.kaltura.ai``): client, session, models and
 timeouts."""
 
-from ._client import KS_ENV, REGIONS, KalturaAvatarClient, KalturaTimeouts
+from ._client import KalturaAvatarClient
+from ._endpoints import KS_ENV, REGIONS, KalturaTimeouts
 from ._models import (
     KalturaSessionInfo,
     KalturaSessionRequest,
     KalturaSessionToken,
     KalturaTurnServer,
 )
-from ._session import KalturaAvatarSession
+from ._session import KalturaAvatarSession, KalturaSessionOptions
 
 __all__ = [
     "KS_ENV",
@@ -16,6 +17,7 @@ __all__ = [
     "KalturaAvatarClient",
     "KalturaAvatarSession",
     "KalturaSessionInfo",
+    "KalturaSessionOptions",
     "KalturaSessionRequest",
     "KalturaSessionToken",
     "KalturaTimeouts",

@@ -1,26 +1,38 @@
-"""``KalturaAvatarClient``: the typed façade over the Kaltura Avatar session endpoints."""
+"""``KalturaAvatarClient``: the typed façade over the Kaltura Avatar session endpoints (``_endpoints``)."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
-
-import aiohttp
-import attrs
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 from .._converter import unstructure
-from .._enums import EndReason
 from .._logging import track_secret
-from .._protocol import RawResponse, decode_success, encode_multipart
-from .._provider import Endpoint, ProviderClient, ProviderSpec, bearer_headers, build_request
-from .._retry import Retry, RetryBudget, RetryPolicy
+from .._protocol import encode_multipart
+from .._provider import (
+    CallOptions,
+    ClientOptions,
+    Endpoint,
+    ProviderClient,
+    bearer_headers,
+    build_request,
+)
 from .._secret import Secret
-from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, timeout_field
-from .._validation import check_path_id, check_text
-from ..exceptions import APIError, ConfigurationError, ServerError
-from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
+from .._validation import check_bytes, check_path_id, check_text
+from ..exceptions import ConfigurationError, ServerError
+from ._converter import form_fields  # its import registers this provider's models
+from ._endpoints import (
+    CREATE,
+    END,
+    INIT_CLIENT,
+    INTERRUPT,
+    KEEP_ALIVE,
+    SAY_AUDIO,
+    SAY_TEXT,
+    SPEC,
+    KalturaTimeouts,
+    region_root,
+)
 from ._models import (
     KalturaSessionInfo,
     KalturaSessionRequest,
@@ -30,74 +42,11 @@ from ._models import (
 )
 
 if TYPE_CHECKING:
-    from ._session import KalturaAvatarSession
+    from ._session import KalturaAvatarSession, KalturaSessionOptions
 
-__all__ = ["BASE_URL_ENV", "KS_ENV", "REGIONS", "KalturaAvatarClient", "KalturaTimeouts"]
-
-#: The API root of each region (paths carry the version, ``/v1/avatar-session/...``); ``nvp1`` is the
-#: default.
-REGIONS: Final[Mapping[str, str]] = {
-    "nvp1": "https://api.avatar.us.kaltura.ai",  # US
-    "frp2": "https://api.avatar.eu.kaltura.ai",  # EU, Frankfurt
-}
-KS_ENV: Final = "KALTURA_AVATAR_KS"
-BASE_URL_ENV: Final = "KALTURA_AVATAR_BASE_URL"
-
-
-def _decode(raw: RawResponse, data_used: bool) -> Any:
-    return decode_success(raw, data_used=data_used)
-
-
-def _ks_headers(ks: str) -> dict[str, str]:
-    return {"Authorization": f"KS {ks}"}
-
-
-SPEC = ProviderSpec(
-    credential_field="ks",
-    credential_env=KS_ENV,
-    credential_required=False,  # a client without a KS still drives sessions whose token it holds
-    base_url_env=BASE_URL_ENV,
-    default_base_url=REGIONS["nvp1"],
-    account_headers=_ks_headers,
-    decode=_decode,
-)
-
-_SESSION = "/v1/avatar-session/{session_id}"
-# The session endpoints, all POST (the timeouts are the names in KalturaTimeouts). Create and
-# init-client open a session or a stream, and speech is said once: never retried once sent.
-CREATE = Endpoint(
-    "POST", "/v1/avatar-session/create", "create", model=KalturaSessionToken, retry=Retry.IF_UNSENT
-)
-INIT_CLIENT = Endpoint(
-    "POST",
-    f"{_SESSION}/init-client",
-    "init_client",
-    model=KalturaSessionInfo,
-    retry=Retry.IF_UNSENT,
-)
-KEEP_ALIVE = Endpoint("POST", f"{_SESSION}/keep-alive", "keep_alive", data_used=False)
-INTERRUPT = Endpoint("POST", f"{_SESSION}/interrupt", "speech", data_used=False)
-SAY_TEXT = Endpoint(
-    "POST", f"{_SESSION}/say-text", "speech", data_used=False, retry=Retry.IF_UNSENT
-)
-SAY_AUDIO = Endpoint(
-    "POST", f"{_SESSION}/say-audio", "speech", data_used=False, retry=Retry.IF_UNSENT
-)
-END = Endpoint("POST", f"{_SESSION}/end", "end", data_used=False, budgeted=False)
+__all__ = ["KalturaAvatarClient"]
 
 _CONTENT_TYPE: Final = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+")
-
-
-@attrs.frozen
-class KalturaTimeouts:
-    """Default time limits per operation (Kaltura's own clients allow 30 s a request). Each call also
-    takes its own ``timeout``."""
-
-    create: Timeout = timeout_field(30.0, 5.0)
-    init_client: Timeout = timeout_field(30.0, 5.0)
-    keep_alive: Timeout = timeout_field(10.0, 5.0)
-    end: Timeout = timeout_field(10.0, 5.0)
-    speech: Timeout = timeout_field(30.0, 5.0)
 
 
 def _in_path(session_id: object) -> dict[str, str]:
@@ -114,19 +63,7 @@ def _turn_id(turn_id: str | None) -> str:
     return uuid.uuid4().hex if turn_id is None else check_text(turn_id, "turn_id", max_length=200)
 
 
-def _region_root(region: object) -> str:
-    """The API root of ``region`` (any case).
-
-    Raises:
-        ConfigurationError: an unknown region; the message lists the valid ones.
-    """
-    if not isinstance(region, str) or region.lower() not in REGIONS:
-        valid = ", ".join(f"{name!r}" for name in REGIONS)
-        raise ConfigurationError(f"must be one of {valid}, got {region!r}", field="region")
-    return REGIONS[region.lower()]
-
-
-class KalturaAvatarClient(ProviderClient):
+class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
     """An async client for the Kaltura Avatar session API.
 
     Use it as ``async with KalturaAvatarClient() as client:``; the HTTP pool is created on enter, inside the
@@ -140,58 +77,44 @@ class KalturaAvatarClient(ProviderClient):
     Args:
         ks: an admin Kaltura Session; falls back to the ``KALTURA_AVATAR_KS`` environment variable.
         region: ``"nvp1"`` (US, the default) or ``"frp2"`` (EU, Frankfurt).
-        base_url: the API root (``https://api.avatar.us.kaltura.ai``; a trailing ``/v1`` is dropped); wins
-            over ``region``; falls back to ``KALTURA_AVATAR_BASE_URL``. ``http://`` is refused unless the
-            host is loopback or ``allow_insecure``.
-        http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
-        retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`); every
-            call also takes its own ``retry_policy``.
-        retry_budget: the token bucket every retry of this client spends from (see
-            :class:`~aioavatar.RetryBudget`); a fresh one with the defaults when not given.
-        timeouts: default time limits per operation; every call also takes its own ``timeout``.
-        max_response_size: answers larger than this many bytes are refused unread.
-        connection_limit: connections in the pool, when the client creates it.
+        timeouts: default time limits per operation.
+        **options: see :class:`~aioavatar.ClientOptions`: ``base_url`` (the API root,
+            ``https://api.avatar.us.kaltura.ai``; wins over ``region``; falls back to
+            ``KALTURA_AVATAR_BASE_URL``), ``http_session``, ``allow_insecure``, ``retry_policy``,
+            ``retry_budget``, ``max_response_size``, ``connection_limit``.
+
+    Every endpoint method also takes the options of :class:`~aioavatar.CallOptions`: ``timeout``,
+    ``retry_policy`` and ``deadline``.
 
     Raises:
         ConfigurationError: an empty KS, an unknown region, a bad ``base_url``.
     """
-
-    spec = SPEC
-    timeouts_type = KalturaTimeouts
-    timeouts: KalturaTimeouts
 
     def __init__(
         self,
         ks: str | Secret | None = None,
         *,
         region: str = "nvp1",
-        base_url: str | None = None,
-        http_session: aiohttp.ClientSession | None = None,
-        allow_insecure: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        retry_budget: RetryBudget | None = None,
         timeouts: KalturaTimeouts | None = None,
-        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
-        connection_limit: int = 100,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.region = region
-        super().__init__(
-            ks,
-            base_url=base_url,
-            default_base_url=_region_root(region),
-            http_session=http_session,
-            allow_insecure=allow_insecure,
-            retry_policy=retry_policy,
-            retry_budget=retry_budget,
-            timeouts=timeouts,
-            max_response_size=max_response_size,
-            connection_limit=connection_limit,
-        )
+        super().__init__(ks, timeouts=timeouts, default_base_url=region_root(region), **options)
 
     @property
     def has_ks(self) -> bool:
         """Whether the client holds a KS (needed to create sessions)."""
         return self._credential is not None
+
+    async def _session_call(
+        self, endpoint: Endpoint, session_id: object, token: str | Secret, **call: Any
+    ) -> Any:
+        """A call to one session's endpoint, authorized by the session's token. The body is ``{}``
+        unless given: the docs send ``{}`` for a call without fields."""
+        if "content" not in call:
+            call.setdefault("json", {})
+        path_args = _in_path(session_id)
+        return await self._call(endpoint, path_args=path_args, headers=_bearer(token), **call)
 
     # --- session endpoints ----------------------------------------------------------------------------
 
@@ -202,8 +125,7 @@ class KalturaAvatarClient(ProviderClient):
         voice_id: str | None = None,
         voice_speed: float | None = None,
         request: KalturaSessionRequest | None = None,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> KalturaSessionToken:
         """Create a session (``POST {base_url}/v1/avatar-session/create``, KS): it runs from here on.
 
@@ -224,8 +146,7 @@ class KalturaAvatarClient(ProviderClient):
             CREATE,
             headers=self._account_headers(),
             json=unstructure(body),
-            timeout=timeout,
-            retry_policy=retry_policy,
+            **options,
         )
         track_secret(created, created.token)  # masked in log records while the token lives
         return created
@@ -235,8 +156,7 @@ class KalturaAvatarClient(ProviderClient):
         session_id: str,
         *,
         token: str | Secret,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> KalturaSessionInfo:
         """Get what a viewer needs to play the session (``POST .../{session_id}/init-client``, Bearer).
 
@@ -250,13 +170,8 @@ class KalturaAvatarClient(ProviderClient):
             ConfigurationError: a malformed id or an empty token.
             APIError: 401, 404 or 410 (the session has ended); TransportError, ResponseDecodeError.
         """
-        info: KalturaSessionInfo = await self._call(
-            INIT_CLIENT,
-            path_args=_in_path(session_id),
-            headers=_bearer(token),
-            json={},  # the docs: a call without fields sends {}
-            timeout=timeout,
-            retry_policy=retry_policy,
+        info: KalturaSessionInfo = await self._session_call(
+            INIT_CLIENT, session_id, token, **options
         )
         return info
 
@@ -265,9 +180,7 @@ class KalturaAvatarClient(ProviderClient):
         session_id: str,
         *,
         token: str | Secret,
-        timeout: float | Timeout | None = None,
-        deadline: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> None:
         """Keep the session alive (``POST .../{session_id}/keep-alive``, Bearer); Kaltura asks every 10 s.
 
@@ -275,37 +188,21 @@ class KalturaAvatarClient(ProviderClient):
             APIError: with status 404 or 410 once the server has ended the session.
             TransportError, ResponseDecodeError: as for every call.
         """
-        await self._call(
-            KEEP_ALIVE,
-            path_args=_in_path(session_id),
-            headers=_bearer(token),
-            json={},
-            timeout=timeout,
-            retry_policy=retry_policy,
-            deadline=deadline,
-        )
+        await self._session_call(KEEP_ALIVE, session_id, token, **options)
 
     async def interrupt(
         self,
         session_id: str,
         *,
         token: str | Secret,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> None:
         """Stop what the avatar is saying (``POST .../{session_id}/interrupt``); safe when it is silent.
 
         Raises:
             APIError, TransportError: as for every call.
         """
-        await self._call(
-            INTERRUPT,
-            path_args=_in_path(session_id),
-            headers=_bearer(token),
-            json={},
-            timeout=timeout,
-            retry_policy=retry_policy,
-        )
+        await self._session_call(INTERRUPT, session_id, token, **options)
 
     async def say_text(
         self,
@@ -315,8 +212,7 @@ class KalturaAvatarClient(ProviderClient):
         token: str | Secret,
         turn_id: str | None = None,
         is_final: bool = True,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> str:
         """Make the avatar say ``text`` (``POST .../{session_id}/say-text``: ``{text, turnId, isFinal}``).
 
@@ -332,18 +228,9 @@ class KalturaAvatarClient(ProviderClient):
             ServerError: 503, the endpoint is unavailable.
             APIError, TransportError: as for every call.
         """
-        path_args = _in_path(session_id)
         body = SayTextRequest(text=text, turn_id=_turn_id(turn_id), is_final=is_final)
-        headers = _bearer(token)
         try:
-            await self._call(
-                SAY_TEXT,
-                path_args=path_args,
-                headers=headers,
-                json=unstructure(body),
-                timeout=timeout,
-                retry_policy=retry_policy,
-            )
+            await self._session_call(SAY_TEXT, session_id, token, json=unstructure(body), **options)
         except ServerError as exc:
             if exc.status != 503:
                 raise
@@ -368,8 +255,7 @@ class KalturaAvatarClient(ProviderClient):
         turn_id: str | None = None,
         filename: str = "audio.mp3",
         content_type: str = "audio/mpeg",
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> str:
         """Queue ``audio`` for the avatar to say (``POST .../{session_id}/say-audio``, multipart form).
 
@@ -385,17 +271,7 @@ class KalturaAvatarClient(ProviderClient):
                 filename or content type, before any network call.
             APIError, TransportError: as for every call.
         """
-        path_args = _in_path(session_id)
-        if not isinstance(audio, bytes | bytearray | memoryview):
-            raise ConfigurationError("must be non-empty bytes", field="audio")
-        try:
-            audio = bytes(audio)
-        except ValueError:  # a released memoryview
-            raise ConfigurationError(
-                "is a released buffer: nothing can be read", field="audio"
-            ) from None
-        if not audio:
-            raise ConfigurationError("must be non-empty bytes", field="audio")
+        audio = check_bytes(audio, "audio", empty="there is no audio to say")
         fields = SayAudioFields(turn_id=_turn_id(turn_id), duration=duration)
         check_text(filename, "filename", max_length=200)
         if not isinstance(content_type, str) or _CONTENT_TYPE.fullmatch(content_type) is None:
@@ -403,16 +279,9 @@ class KalturaAvatarClient(ProviderClient):
                 f"must be a media type such as 'audio/mpeg', got {content_type!r}",
                 field="content_type",
             )
-        form = {key: str(value) for key, value in unstructure(fields).items()}
+        form = form_fields(fields)
         content = encode_multipart(form, {"audio": (filename, content_type, audio)})
-        await self._call(
-            SAY_AUDIO,
-            path_args=path_args,
-            headers=_bearer(token),
-            content=content,
-            timeout=timeout,
-            retry_policy=retry_policy,
-        )
+        await self._session_call(SAY_AUDIO, session_id, token, content=content, **options)
         return fields.turn_id
 
     async def end_session(
@@ -420,9 +289,7 @@ class KalturaAvatarClient(ProviderClient):
         session_id: str,
         *,
         token: str | Secret,
-        timeout: float | Timeout | None = None,
-        deadline: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> bool:
         """End the session (``POST .../{session_id}/end``); its token stops working. Retried on transient
         failures. Kaltura's end takes no reason: a session records its own.
@@ -434,50 +301,19 @@ class KalturaAvatarClient(ProviderClient):
             ConfigurationError: a malformed id or an empty token.
             APIError, TransportError: the end is not confirmed; the session may still run.
         """
-        try:
-            await self._call(
-                END,
-                path_args=_in_path(session_id),
-                headers=_bearer(token),
-                json={},
-                timeout=timeout,
-                retry_policy=retry_policy,
-                deadline=deadline,
-            )
-        except APIError as exc:
-            if exc.session_gone:
-                return False
-            raise
-        return True
+        return await self._ending(self._session_call(END, session_id, token, **options))
 
     def session(
-        self,
-        avatar_id: str,
-        *,
-        voice_id: str | None = None,
-        voice_speed: float | None = None,
-        keep_alive_interval: float = 10.0,
-        stop_timeout: float = 10.0,
-        end_reason_for: Callable[[BaseException], EndReason | None] | None = None,
+        self, avatar_id: str, **options: Unpack[KalturaSessionOptions]
     ) -> KalturaAvatarSession:
         """A :class:`~aioavatar.KalturaAvatarSession` that uses this client's pool: ``async with`` it.
 
         Raises:
             ConfigurationError: invalid arguments, or a client without a KS.
         """
-        from ._session import (
-            KalturaAvatarSession,  # the session face stands on the client, not below
-        )
+        from ._session import KalturaAvatarSession  # the session stands on the client, not below
 
-        return KalturaAvatarSession(
-            avatar_id,
-            voice_id=voice_id,
-            voice_speed=voice_speed,
-            client=self,
-            keep_alive_interval=keep_alive_interval,
-            stop_timeout=stop_timeout,
-            end_reason_for=end_reason_for,
-        )
+        return KalturaAvatarSession(avatar_id, client=self, **options)
 
 
 def build_session_request(

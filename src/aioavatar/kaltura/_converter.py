@@ -23,10 +23,8 @@ from ._models import (
     SayTextRequest,
 )
 
-__all__ = ["REQUEST_MODELS"]
+__all__ = ["form_fields"]
 
-#: Every request model of the Kaltura Avatar session API.
-REQUEST_MODELS: tuple[type, ...] = (KalturaSessionRequest, SayTextRequest, SayAudioFields)
 register_requests(KalturaSessionRequest)
 
 
@@ -43,3 +41,8 @@ def _session_request(request: KalturaSessionRequest) -> dict[str, Any]:
 converter.register_unstructure_hook(KalturaSessionRequest, _session_request)
 register_camel_requests(SayTextRequest, SayAudioFields)
 register_camel_responses(KalturaSessionToken, KalturaSessionInfo, KalturaTurnServer)
+
+
+def form_fields(fields: SayAudioFields) -> dict[str, str]:
+    """The text fields of the say-audio multipart form (``turnId``, ``duration``), as strings."""
+    return {key: str(value) for key, value in converter.unstructure(fields).items()}

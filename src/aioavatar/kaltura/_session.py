@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Unpack
 
 import aiohttp
 
-from .._enums import EndReason
-from .._provider import borrow_or_own
 from .._secret import Secret
-from .._session import BaseSession
+from .._session import BaseSession, LifecycleOptions
 from ..exceptions import ConfigurationError
 from ._backend import KalturaBackend
-from ._client import KS_ENV, KalturaAvatarClient, build_session_request
+from ._client import KalturaAvatarClient, build_session_request
+from ._endpoints import KS_ENV
 from ._models import KalturaSessionInfo, KalturaSessionRequest
 
-__all__ = ["KalturaAvatarSession"]
+__all__ = ["KalturaAvatarSession", "KalturaSessionOptions"]
+
+
+class KalturaSessionOptions(LifecycleOptions, total=False):
+    """The keyword options of ``client.session(avatar_id, ...)``: the voice and the lifecycle's
+    (:class:`~aioavatar.LifecycleOptions`)."""
+
+    voice_id: str | None
+    voice_speed: float | None
 
 
 class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
@@ -44,11 +51,9 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
             ``region``; both unused when ``client`` is given.
         client: a :class:`KalturaAvatarClient` to share (its pool serves many sessions); left open.
         http_session: an ``aiohttp.ClientSession`` to borrow when no ``client`` is given; left open.
-        keep_alive_interval: seconds between keep-alives (10 by default).
-        stop_timeout: seconds the end may take, retries included, before it is abandoned.
-        end_reason_for: maps the exception that ended the block to an :class:`EndReason`; return ``None``
-            to use the table.
         request: a ready :class:`~aioavatar.kaltura.KalturaSessionRequest` instead of the fields.
+        **lifecycle: see :class:`~aioavatar.LifecycleOptions`: ``keep_alive_interval`` (10 by default),
+            ``stop_timeout`` (the end's), ``end_reason_for``.
 
     Raises:
         ConfigurationError: at construction, before any network call, for any invalid argument or when no
@@ -57,6 +62,8 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
         SessionEndedError: from ``async with`` when the server ended the session.
         SessionStopError: from ``async with`` (clean exit) or ``stop()`` when the end is not confirmed.
     """
+
+    default_keep_alive_interval = 10.0
 
     def __init__(
         self,
@@ -69,19 +76,12 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
         base_url: str | None = None,
         client: KalturaAvatarClient | None = None,
         http_session: aiohttp.ClientSession | None = None,
-        keep_alive_interval: float = 10.0,
-        stop_timeout: float = 10.0,
-        end_reason_for: Callable[[BaseException], EndReason | None] | None = None,
         request: KalturaSessionRequest | None = None,
+        **lifecycle: Unpack[LifecycleOptions],
     ) -> None:
         session_request = build_session_request(avatar_id, voice_id, voice_speed, request)
-        client, owned = borrow_or_own(
-            KalturaAvatarClient,
-            client,
-            lambda: KalturaAvatarClient(
-                ks, region=region or "nvp1", base_url=base_url, http_session=http_session
-            ),
-            {"ks": ks, "region": region, "base_url": base_url, "http_session": http_session},
+        client, owned = KalturaAvatarClient.for_session(
+            client, ks, region=region, base_url=base_url, http_session=http_session
         )
         if not client.has_ks:
             raise ConfigurationError(
@@ -90,13 +90,7 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
             )
         self._client = client
         self._kaltura = KalturaBackend(client, session_request)
-        super().__init__(
-            self._kaltura,
-            owned_client=owned,
-            keep_alive_interval=keep_alive_interval,
-            stop_timeout=stop_timeout,
-            end_reason_for=end_reason_for,
-        )
+        super().__init__(self._kaltura, owned_client=owned, **lifecycle)
 
     def _credentials(self) -> tuple[str, Secret]:
         token = self._kaltura.token

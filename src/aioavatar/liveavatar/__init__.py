@@ -1,7 +1,21 @@
 """The LiveAvatar provider (``https://api.liveavatar.com``): client, session, models, timeouts and the LITE
 realtime connection."""
 
-from ._client import DEFAULT_BASE_URL, LiveAvatarClient, LiveAvatarTimeouts
+from ._client import LiveAvatarClient
+from ._endpoints import DEFAULT_BASE_URL, LiveAvatarTimeouts
+from ._enums import (
+    ElevenLabsModel,
+    FishLatencyMode,
+    FishModel,
+    InteractivityType,
+    Mode,
+    SessionSource,
+    SessionType,
+    SttProvider,
+    TranscriptRole,
+    VideoEncoding,
+    VideoQuality,
+)
 from ._fields import TokenFields
 from ._models import (
     MAX_SESSION_DURATION,
@@ -27,7 +41,7 @@ from ._models import (
     VoiceAgent,
     VoiceSettings,
 )
-from ._realtime import RealtimeConnection
+from ._realtime import RealtimeConnection, RealtimeOptions
 from ._realtime_models import (
     AgentStateUpdated,
     ErrorEvent,
@@ -38,6 +52,7 @@ from ._realtime_models import (
     SpeakEnded,
     SpeakInterrupted,
     SpeakStarted,
+    SpeechEvent,
     WarningEvent,
 )
 from ._session import AvatarSession, SessionOptions
@@ -52,34 +67,47 @@ __all__ = [
     "AvatarPersona",
     "AvatarSession",
     "ElevenLabsAgentConfig",
+    "ElevenLabsModel",
     "ElevenLabsVoiceSettings",
     "ErrorEvent",
+    "FishLatencyMode",
+    "FishModel",
     "FishVoiceSettings",
     "GeminiRealtimeConfig",
+    "InteractivityType",
     "LiveAvatarClient",
     "LiveAvatarTimeouts",
     "LiveKitConfig",
     "Memory",
+    "Mode",
     "OpenAIRealtimeConfig",
     "RawEvent",
     "RealtimeConnection",
     "RealtimeEvent",
+    "RealtimeOptions",
     "SessionEntry",
     "SessionInfo",
     "SessionOptions",
     "SessionPage",
+    "SessionSource",
     "SessionStateUpdated",
     "SessionToken",
     "SessionTokenRequest",
+    "SessionType",
     "SocketState",
     "SpeakEnded",
     "SpeakInterrupted",
     "SpeakStarted",
+    "SpeechEvent",
     "SttConfig",
+    "SttProvider",
     "TokenFields",
     "Transcript",
     "TranscriptEntry",
+    "TranscriptRole",
     "Utterance",
+    "VideoEncoding",
+    "VideoQuality",
     "VideoSettings",
     "VoiceAgent",
     "VoiceSettings",

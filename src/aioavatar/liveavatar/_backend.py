@@ -115,12 +115,6 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
         hooks = self._hooks
         if hooks is None:
             raise RuntimeError("this session has no lifecycle to report a lost connection to")
-        connection = RealtimeConnection(
-            self._client.http_session,
-            ws_url,
-            on_lost=hooks.connection_lost,
-            expect_close=lambda: hooks.ending,
-            **options,
-        )
+        connection = RealtimeConnection(self._client.http_session, ws_url, hooks, **options)
         self._realtime = connection
         return connection

@@ -1,23 +1,37 @@
-"""``LiveAvatarClient``: the typed façade over the LiveAvatar session endpoints."""
+"""``LiveAvatarClient``: the typed façade over the LiveAvatar session endpoints (``_endpoints``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Unpack
-
-import aiohttp
-import attrs
+from typing import TYPE_CHECKING, Unpack
 
 from .._converter import unstructure
-from .._enums import EndReason, SessionType
+from .._enums import EndReason
 from .._logging import track_secret
-from .._protocol import RawResponse, decode_envelope
-from .._provider import Endpoint, ProviderClient, ProviderSpec, bearer_headers, build_request
-from .._retry import Retry, RetryBudget, RetryPolicy
+from .._provider import (
+    CallOptions,
+    ClientOptions,
+    ProviderClient,
+    bearer_headers,
+    build_request,
+)
+from .._retry import RetryPolicy
 from .._secret import Secret
-from .._transport import DEFAULT_MAX_RESPONSE_SIZE, Timeout, timeout_field
+from .._transport import Timeout
 from .._validation import check_int, check_number, check_uuid
-from ..exceptions import APIError, ConfigurationError
+from ..exceptions import ConfigurationError
 from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
+from ._endpoints import (
+    GET,
+    KEEP_ALIVE,
+    LIST,
+    SPEC,
+    START,
+    STOP,
+    TOKEN,
+    TRANSCRIPT,
+    LiveAvatarTimeouts,
+)
+from ._enums import SessionType
 from ._fields import TokenFields
 from ._models import (
     SessionEntry,
@@ -31,59 +45,10 @@ from ._models import (
 if TYPE_CHECKING:
     from ._session import AvatarSession, SessionOptions
 
-__all__ = [
-    "API_KEY_ENV",
-    "BASE_URL_ENV",
-    "DEFAULT_BASE_URL",
-    "LiveAvatarClient",
-    "LiveAvatarTimeouts",
-]
-
-DEFAULT_BASE_URL = "https://api.liveavatar.com"
-API_KEY_ENV = "LIVEAVATAR_API_KEY"
-BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
+__all__ = ["LiveAvatarClient"]
 
 
-def _decode(raw: RawResponse, data_used: bool) -> Any:
-    return decode_envelope(raw, data_used=data_used)
-
-
-def _api_key_headers(api_key: str) -> dict[str, str]:
-    return {"X-API-KEY": api_key}
-
-
-SPEC = ProviderSpec(
-    credential_field="api_key",
-    credential_env=API_KEY_ENV,
-    credential_required=True,
-    base_url_env=BASE_URL_ENV,
-    default_base_url=DEFAULT_BASE_URL,
-    account_headers=_api_key_headers,
-    decode=_decode,
-)
-
-# The session endpoints (the timeouts are the names in LiveAvatarTimeouts).
-TOKEN = Endpoint("POST", "/v1/sessions/token", "token", model=SessionToken)
-START = Endpoint("POST", "/v1/sessions/start", "start", model=SessionInfo, retry=Retry.IF_UNSENT)
-KEEP_ALIVE = Endpoint("POST", "/v1/sessions/keep-alive", "keep_alive", data_used=False)
-STOP = Endpoint("POST", "/v1/sessions/stop", "stop", data_used=False, budgeted=False)
-LIST = Endpoint("GET", "/v1/sessions", "read", model=SessionPage)
-GET = Endpoint("GET", "/v1/sessions/{session_id}", "read", model=SessionEntry)
-TRANSCRIPT = Endpoint("GET", "/v1/sessions/{session_id}/transcript", "read", model=Transcript)
-
-
-@attrs.frozen
-class LiveAvatarTimeouts:
-    """Default time limits per operation. Each call also takes its own ``timeout``."""
-
-    token: Timeout = timeout_field(15.0, 5.0)
-    start: Timeout = timeout_field(30.0, 5.0)
-    keep_alive: Timeout = timeout_field(10.0, 5.0)
-    stop: Timeout = timeout_field(10.0, 5.0)
-    read: Timeout = timeout_field(15.0, 5.0)
-
-
-class LiveAvatarClient(ProviderClient):
+class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
     """An async client for the LiveAvatar session API (``https://api.liveavatar.com``).
 
     Use it as ``async with LiveAvatarClient() as client:``; the HTTP pool is created on enter, inside the
@@ -92,55 +57,29 @@ class LiveAvatarClient(ProviderClient):
 
     Args:
         api_key: the account's API key; falls back to the ``LIVEAVATAR_API_KEY`` environment variable.
-        base_url: the API root (``https://api.liveavatar.com``; a trailing ``/v1`` is dropped); falls back
-            to the ``LIVEAVATAR_BASE_URL`` environment variable, then the real API. ``http://`` is
-            refused unless the host is loopback or ``allow_insecure``.
-        http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
-        retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`); every
-            call also takes its own ``retry_policy``.
-        retry_budget: the token bucket every retry of this client spends from (see
-            :class:`~aioavatar.RetryBudget`); a fresh one with the defaults when not given.
         timeouts: default time limits per operation.
-        max_response_size: answers larger than this many bytes are refused unread.
-        connection_limit: connections in the pool, when the client creates it.
+        **options: see :class:`~aioavatar.ClientOptions`: ``base_url`` (falls back to
+            ``LIVEAVATAR_BASE_URL``, then ``https://api.liveavatar.com``), ``http_session``,
+            ``allow_insecure``, ``retry_policy``, ``retry_budget``, ``max_response_size``,
+            ``connection_limit``.
 
-    Every endpoint method also takes ``timeout`` (seconds, or a :class:`~aioavatar.Timeout` with ``total``
-    and ``connect``; it bounds each attempt, waiting for a pooled connection included; the defaults per
-    operation are in ``timeouts``) and ``retry_policy`` (replaces the client's policy for that call; the
-    client's retry budget still applies).
+    Every endpoint method also takes the options of :class:`~aioavatar.CallOptions`: ``timeout``
+    (seconds, or a :class:`~aioavatar.Timeout`; it bounds each attempt, waiting for a pooled connection
+    included; the defaults per operation are in ``timeouts``), ``retry_policy`` (replaces the client's
+    policy for that call; the client's retry budget still applies) and ``deadline``.
 
     Raises:
         ConfigurationError: no or empty API key, a bad ``base_url``.
     """
 
-    spec = SPEC
-    timeouts_type = LiveAvatarTimeouts
-    timeouts: LiveAvatarTimeouts
-
     def __init__(
         self,
         api_key: str | Secret | None = None,
         *,
-        base_url: str | None = None,
-        http_session: aiohttp.ClientSession | None = None,
-        allow_insecure: bool = False,
-        retry_policy: RetryPolicy | None = None,
-        retry_budget: RetryBudget | None = None,
         timeouts: LiveAvatarTimeouts | None = None,
-        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
-        connection_limit: int = 100,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            http_session=http_session,
-            allow_insecure=allow_insecure,
-            retry_policy=retry_policy,
-            retry_budget=retry_budget,
-            timeouts=timeouts,
-            max_response_size=max_response_size,
-            connection_limit=connection_limit,
-        )
+        super().__init__(api_key, timeouts=timeouts, **options)
 
     def _session_headers(
         self, session_token: str | Secret | None, *, account_fallback: bool = True
@@ -159,6 +98,7 @@ class LiveAvatarClient(ProviderClient):
         request: SessionTokenRequest | None = None,
         timeout: float | Timeout | None = None,
         retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
         **fields: Unpack[TokenFields],
     ) -> SessionToken:
         """Create a session token (``POST /v1/sessions/token``, API key). Opens nothing, bills nothing.
@@ -181,6 +121,7 @@ class LiveAvatarClient(ProviderClient):
             json=unstructure(body),
             timeout=timeout,
             retry_policy=retry_policy,
+            deadline=deadline,
         )
         track_secret(token, token.session_token)  # masked in log records while the token lives
         return token
@@ -188,9 +129,7 @@ class LiveAvatarClient(ProviderClient):
     async def start_session(
         self,
         session_token: str | Secret,
-        *,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> SessionInfo:
         """Start the session the token belongs to (``POST /v1/sessions/start``, Bearer session token).
 
@@ -207,8 +146,7 @@ class LiveAvatarClient(ProviderClient):
             START,
             headers=self._session_headers(session_token, account_fallback=False),
             json={},
-            timeout=timeout,
-            retry_policy=retry_policy,
+            **options,
         )
         return info
 
@@ -217,9 +155,7 @@ class LiveAvatarClient(ProviderClient):
         session_id: str,
         *,
         session_token: str | Secret | None = None,
-        timeout: float | Timeout | None = None,
-        deadline: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> None:
         """Reset the session's idle timer (``POST /v1/sessions/keep-alive``).
 
@@ -234,9 +170,7 @@ class LiveAvatarClient(ProviderClient):
             KEEP_ALIVE,
             headers=self._session_headers(session_token),
             json={"session_id": session_id},
-            timeout=timeout,
-            deadline=deadline,
-            retry_policy=retry_policy,
+            **options,
         )
 
     async def stop_session(
@@ -245,9 +179,7 @@ class LiveAvatarClient(ProviderClient):
         *,
         reason: EndReason | str = EndReason.USER_CLOSED,
         session_token: str | Secret | None = None,
-        timeout: float | Timeout | None = None,
-        deadline: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> bool:
         """Stop the session (``POST /v1/sessions/stop``) with an end reason.
 
@@ -266,20 +198,13 @@ class LiveAvatarClient(ProviderClient):
             known = EndReason.known(reason)
         except ValueError as exc:
             raise ConfigurationError(str(exc), field="reason") from None
-        try:
-            await self._call(
-                STOP,
-                headers=self._session_headers(session_token),
-                json={"session_id": session_id, "reason": known.value},
-                timeout=timeout,
-                deadline=deadline,
-                retry_policy=retry_policy,
-            )
-        except APIError as exc:
-            if exc.session_gone:
-                return False
-            raise
-        return True
+        call = self._call(
+            STOP,
+            headers=self._session_headers(session_token),
+            json={"session_id": session_id, "reason": known.value},
+            **options,
+        )
+        return await self._ending(call)
 
     async def list_sessions(
         self,
@@ -290,8 +215,7 @@ class LiveAvatarClient(ProviderClient):
         avatar_id: str | None = None,
         embed_id: str | None = None,
         context_id: str | None = None,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> SessionPage:
         """List the account's ``"active"`` or ``"historic"`` sessions (``GET /v1/sessions``), one page.
 
@@ -319,17 +243,14 @@ class LiveAvatarClient(ProviderClient):
             LIST,
             headers=self._account_headers(),
             params=params,
-            timeout=timeout,
-            retry_policy=retry_policy,
+            **options,
         )
         return page_read
 
     async def get_session(
         self,
         session_id: str,
-        *,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> SessionEntry:
         """Read one session (``GET /v1/sessions/{id}``); historic entries carry ``end_reason``.
 
@@ -341,8 +262,7 @@ class LiveAvatarClient(ProviderClient):
             GET,
             headers=self._account_headers(),
             path_args={"session_id": session_id},
-            timeout=timeout,
-            retry_policy=retry_policy,
+            **options,
         )
         return entry
 
@@ -352,8 +272,7 @@ class LiveAvatarClient(ProviderClient):
         *,
         start_timestamp: float | None = None,
         end_timestamp: float | None = None,
-        timeout: float | Timeout | None = None,
-        retry_policy: RetryPolicy | None = None,
+        **options: Unpack[CallOptions],
     ) -> Transcript:
         """Read a FULL session's transcript (``GET /v1/sessions/{id}/transcript``).
 
@@ -370,8 +289,7 @@ class LiveAvatarClient(ProviderClient):
             headers=self._account_headers(),
             path_args={"session_id": session_id},
             params=params or None,
-            timeout=timeout,
-            retry_policy=retry_policy,
+            **options,
         )
         return transcript
 

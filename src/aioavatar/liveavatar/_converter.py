@@ -15,41 +15,15 @@ from cattrs.gen import override
 from .._converter import converter, number_or_none, register_requests, register_response
 from ..exceptions import ConfigurationError
 from ._models import (
-    AgoraConfig,
-    AvatarPersona,
-    ElevenLabsAgentConfig,
+    REQUEST_MODELS,
     ElevenLabsVoiceSettings,
     FishVoiceSettings,
-    GeminiRealtimeConfig,
-    LiveKitConfig,
-    Memory,
-    OpenAIRealtimeConfig,
     SessionInfo,
-    SessionTokenRequest,
-    SttConfig,
-    VideoSettings,
-    VoiceAgent,
     VoiceSettings,
 )
 
 __all__ = ["REQUEST_MODELS"]
 
-#: Every request model of the LiveAvatar session API.
-REQUEST_MODELS: tuple[type, ...] = (
-    SessionTokenRequest,
-    VideoSettings,
-    ElevenLabsVoiceSettings,
-    FishVoiceSettings,
-    SttConfig,
-    AvatarPersona,
-    VoiceAgent,
-    Memory,
-    LiveKitConfig,
-    AgoraConfig,
-    ElevenLabsAgentConfig,
-    OpenAIRealtimeConfig,
-    GeminiRealtimeConfig,
-)
 register_requests(*REQUEST_MODELS)
 
 _VOICE_PROVIDERS: dict[str, type[ElevenLabsVoiceSettings | FishVoiceSettings]] = {

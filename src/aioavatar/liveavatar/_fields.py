@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
-from .._enums import InteractivityType, Mode
+from ._enums import InteractivityType, Mode
 from ._models import (
     AgoraConfig,
     AvatarPersona,

@@ -11,19 +11,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._enums import (
-    ElevenLabsModel,
-    EndReason,
-    FishLatencyMode,
-    FishModel,
-    InteractivityType,
-    Mode,
-    SessionSource,
-    SttProvider,
-    TranscriptRole,
-    VideoEncoding,
-    VideoQuality,
-)
+from .._enums import EndReason
 from .._secret import Secret
 from .._validation import (
     boolean,
@@ -39,9 +27,22 @@ from .._validation import (
     uuid_string,
 )
 from ..exceptions import ConfigurationError
+from ._enums import (
+    ElevenLabsModel,
+    FishLatencyMode,
+    FishModel,
+    InteractivityType,
+    Mode,
+    SessionSource,
+    SttProvider,
+    TranscriptRole,
+    VideoEncoding,
+    VideoQuality,
+)
 
 __all__ = [
     "MAX_SESSION_DURATION",
+    "REQUEST_MODELS",
     "SANDBOX_AVATAR_ID",
     "AgoraConfig",
     "AvatarPersona",
@@ -345,3 +346,21 @@ class Transcript:
     session_active: bool
     transcript_data: list[TranscriptEntry] = attrs.field(factory=list)
     next_timestamp: float | None = None
+
+
+#: Every request model of the LiveAvatar session API.
+REQUEST_MODELS: tuple[type, ...] = (
+    SessionTokenRequest,
+    VideoSettings,
+    ElevenLabsVoiceSettings,
+    FishVoiceSettings,
+    SttConfig,
+    AvatarPersona,
+    VoiceAgent,
+    Memory,
+    LiveKitConfig,
+    AgoraConfig,
+    ElevenLabsAgentConfig,
+    OpenAIRealtimeConfig,
+    GeminiRealtimeConfig,
+)

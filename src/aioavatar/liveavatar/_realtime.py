@@ -31,14 +31,16 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Self, TypedDict
+from typing import Any, Self, TypedDict, Unpack
 
 import aiohttp
 import anyio
 
 from .._audio import check_pcm, pcm_duration
+from .._backend import SessionHooks
+from .._validation import check_options
 from ._realtime_models import (
     ClientMessage,
     Interrupt,
@@ -62,8 +64,15 @@ logger = logging.getLogger("aioavatar")
 
 
 class RealtimeOptions(TypedDict, total=False):
-    """The options of a realtime connection (:meth:`AvatarSession.realtime`); the defaults are
-    :class:`RealtimeConnection`'s."""
+    """The options of a realtime connection (:meth:`AvatarSession.realtime`).
+
+    Attributes:
+        connect_timeout: seconds to wait for ``connected``, on enter and on each reconnect (10).
+        reconnect_window: seconds to reopen a dropped socket; ``None`` never reconnects (5).
+        max_ahead: at most this many seconds of audio are sent ahead of real time (2).
+        close_timeout: seconds the exit may take to end a half-sent utterance and close the socket (2).
+        event_buffer: unread events kept for ``events()``; past it the oldest are dropped (1000).
+    """
 
     connect_timeout: float
     reconnect_window: float | None
@@ -101,25 +110,13 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         self,
         http_session: aiohttp.ClientSession,
         ws_url: str,
-        *,
-        on_lost: Callable[[], Awaitable[None]],
-        expect_close: Callable[[], bool],
-        connect_timeout: float = 10.0,
-        reconnect_window: float | None = 5.0,
-        max_ahead: float = 2.0,
-        close_timeout: float = 2.0,
-        event_buffer: int = 1000,
+        session: SessionHooks,
+        **options: Unpack[RealtimeOptions],
     ) -> None:
-        super().__init__(
-            http_session,
-            ws_url,
-            on_lost=on_lost,
-            expect_close=expect_close,
-            connect_timeout=connect_timeout,
-            reconnect_window=reconnect_window,
-            close_timeout=close_timeout,
-            event_buffer=event_buffer,
-        )
+        check_options(options, RealtimeOptions)
+        socket_options: dict[str, Any] = dict(options)
+        max_ahead = socket_options.pop("max_ahead", 2.0)
+        super().__init__(http_session, ws_url, session, **socket_options)
         self.max_ahead = seconds(max_ahead, "max_ahead")
         self._queue: deque[Speech] = deque()
         self._current: Speech | None = None
@@ -189,8 +186,7 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         if current is not None:
             current.cut = True  # the sender sends no more of it
         self._notify()
-        event_id = new_event_id()
-        await self._send_control(lambda: Interrupt(event_id), end_first=True)
+        event_id = await self._send_control(Interrupt, end_first=True)
         for utterance in [*self._in_flight.values(), *([current] if current else [])]:
             utterance.end(interrupted=True)
         self._in_flight.clear()
@@ -198,32 +194,13 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         return event_id
 
     async def start_listening(self) -> str:
-        """Put the avatar in its listening pose (``agent.start_listening``).
-
-        Returns:
-            The message's ``event_id``.
-
-        Raises:
-            RuntimeError: the connection is not open. TransportError: it was lost.
-        """
-        self._check_usable()
-        event_id = new_event_id()
-        await self._send_control(lambda: StartListening(event_id))
-        return event_id
+        """Put the avatar in its listening pose (``agent.start_listening``); returns the message's
+        ``event_id`` and raises as :meth:`interrupt` does."""
+        return await self._send_control(StartListening)
 
     async def stop_listening(self) -> str:
-        """Leave the listening pose (``agent.stop_listening``).
-
-        Returns:
-            The message's ``event_id``.
-
-        Raises:
-            RuntimeError: the connection is not open. TransportError: it was lost.
-        """
-        self._check_usable()
-        event_id = new_event_id()
-        await self._send_control(lambda: StopListening(event_id))
-        return event_id
+        """Leave the listening pose (``agent.stop_listening``); as :meth:`start_listening`."""
+        return await self._send_control(StopListening)
 
     async def send_keep_alive(self, *, timeout: float) -> bool:
         """Send ``session.keep_alive`` if the socket is up; ``False`` when it could not be sent in time
@@ -339,9 +316,16 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         return True
 
     async def _send_control(
-        self, build: Callable[[], ClientMessage], *, end_first: bool = False
-    ) -> None:
-        """Send a control message once a socket is up; resent on the next socket if the send failed."""
+        self, build: Callable[[str], ClientMessage], *, end_first: bool = False
+    ) -> str:
+        """Send a control message (``build`` of a new ``event_id``) once a socket is up; resent on the next
+        socket if the send failed.
+
+        Returns:
+            The message's ``event_id``.
+        """
+        self._check_usable()
+        event_id = new_event_id()
         lock = self._send_lock
         assert lock is not None
         while True:
@@ -355,8 +339,8 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
                     continue
                 if end_first and not await self._send_owed_ends():
                     continue
-                if await self._send_frame(build()):
-                    return
+                if await self._send_frame(build(event_id)):
+                    return event_id
 
     # --- the sender (rule 3) -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._enums import _TolerantEnum
+from .._enums import TolerantEnum
 
 __all__ = [
     "AgentStateUpdated",
@@ -28,13 +28,14 @@ __all__ = [
     "SpeakEnded",
     "SpeakInterrupted",
     "SpeakStarted",
+    "SpeechEvent",
     "StartListening",
     "StopListening",
     "WarningEvent",
 ]
 
 
-class SocketState(_TolerantEnum):
+class SocketState(TolerantEnum):
     """The socket's state in ``session.state_updated``. Unknown values become pseudo-members."""
 
     CONNECTING = "connecting"
@@ -119,33 +120,35 @@ class SessionStateUpdated:
 
 
 @attrs.frozen
-class SpeakStarted:
-    """``agent.speak_started``: the avatar began to speak the utterance ``event_id``."""
+class SpeechEvent:
+    """The base of :class:`SpeakStarted`, :class:`SpeakEnded` and :class:`SpeakInterrupted`: the utterance's
+    ``event_id`` (when the server names it) and the server's ``task_id``."""
 
-    type: ClassVar[str] = "agent.speak_started"
-    event_id: str | None
-    task_id: str | None = None
-    data: dict[str, Any] = _data_field()
-
-
-@attrs.frozen
-class SpeakEnded:
-    """``agent.speak_ended``: the avatar finished speaking the utterance ``event_id``."""
-
-    type: ClassVar[str] = "agent.speak_ended"
-    event_id: str | None
-    task_id: str | None = None
-    data: dict[str, Any] = _data_field()
-
-
-@attrs.frozen
-class SpeakInterrupted:
-    """``agent.speak_interrupted``: speech was cut short (``event_id`` when the server names it)."""
-
-    type: ClassVar[str] = "agent.speak_interrupted"
+    type: ClassVar[str]
     event_id: str | None = None
     task_id: str | None = None
     data: dict[str, Any] = _data_field()
+
+
+@attrs.frozen
+class SpeakStarted(SpeechEvent):
+    """``agent.speak_started``: the avatar began to speak the utterance ``event_id``."""
+
+    type: ClassVar[str] = "agent.speak_started"
+
+
+@attrs.frozen
+class SpeakEnded(SpeechEvent):
+    """``agent.speak_ended``: the avatar finished speaking the utterance ``event_id``."""
+
+    type: ClassVar[str] = "agent.speak_ended"
+
+
+@attrs.frozen
+class SpeakInterrupted(SpeechEvent):
+    """``agent.speak_interrupted``: speech was cut short (``event_id`` when the server names it)."""
+
+    type: ClassVar[str] = "agent.speak_interrupted"
 
 
 @attrs.frozen

@@ -11,7 +11,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from .._audio import PCM_BYTES_PER_SECOND, PCM_SAMPLE_WIDTH
 from .._protocol import parse_json
@@ -126,19 +126,15 @@ def _state(message: dict[str, Any]) -> SessionStateUpdated:
     return SessionStateUpdated(state=SocketState(raw) if raw is not None else None, data=message)
 
 
-def _speak_started(message: dict[str, Any]) -> SpeakStarted:
-    event_id, task_id = _str(message.get("event_id")), _task_id(message)
-    return SpeakStarted(event_id=event_id, task_id=task_id, data=message)
+SpeechT = TypeVar("SpeechT", SpeakStarted, SpeakEnded, SpeakInterrupted)
 
 
-def _speak_ended(message: dict[str, Any]) -> SpeakEnded:
-    event_id, task_id = _str(message.get("event_id")), _task_id(message)
-    return SpeakEnded(event_id=event_id, task_id=task_id, data=message)
+def _speech(cls: type[SpeechT]) -> Callable[[dict[str, Any]], SpeechT]:
+    def parse(message: dict[str, Any]) -> SpeechT:
+        event_id, task_id = _str(message.get("event_id")), _task_id(message)
+        return cls(event_id=event_id, task_id=task_id, data=message)
 
-
-def _speak_interrupted(message: dict[str, Any]) -> SpeakInterrupted:
-    event_id, task_id = _str(message.get("event_id")), _task_id(message)
-    return SpeakInterrupted(event_id=event_id, task_id=task_id, data=message)
+    return parse
 
 
 def _agent_state(message: dict[str, Any]) -> AgentStateUpdated:
@@ -176,9 +172,9 @@ def _warning(message: dict[str, Any]) -> WarningEvent:
 
 _PARSERS: dict[str, Callable[[dict[str, Any]], RealtimeEvent]] = {
     SessionStateUpdated.type: _state,
-    SpeakStarted.type: _speak_started,
-    SpeakEnded.type: _speak_ended,
-    SpeakInterrupted.type: _speak_interrupted,
+    SpeakStarted.type: _speech(SpeakStarted),
+    SpeakEnded.type: _speech(SpeakEnded),
+    SpeakInterrupted.type: _speech(SpeakInterrupted),
     AgentStateUpdated.type: _agent_state,
     ErrorEvent.type: _error,
     WarningEvent.type: _warning,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Self
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import anyio
 
+from .._backend import SessionHooks
 from .._logging import describe_error
 from .._protocol import RawResponse, error_for_status
 from .._validation import check_int, check_seconds
@@ -131,13 +132,12 @@ class RealtimeSocket:
         self,
         http_session: aiohttp.ClientSession,
         ws_url: str,
+        session: SessionHooks,
         *,
-        on_lost: Callable[[], Awaitable[None]],
-        expect_close: Callable[[], bool],
-        connect_timeout: float,
-        reconnect_window: float | None,
-        close_timeout: float,
-        event_buffer: int,
+        connect_timeout: float = 10.0,
+        reconnect_window: float | None = 5.0,
+        close_timeout: float = 2.0,
+        event_buffer: int = 1000,
     ) -> None:
         self._path = _check_ws_url(ws_url)
         self.connect_timeout = seconds(connect_timeout, "connect_timeout")
@@ -148,8 +148,9 @@ class RealtimeSocket:
         check_int(event_buffer, "event_buffer", low=1, high=1_000_000)
         self._http = http_session
         self._ws_url = ws_url
-        self._on_lost = on_lost
-        self._expect_close = expect_close
+        self._session = (
+            session  # told when the socket is lost for good; says when a close is expected
+        )
         self._entered = False
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._generation = 0  # counts the sockets that reached `connected`
@@ -348,7 +349,7 @@ class RealtimeSocket:
                 if self._closing:
                     return
                 self._socket_down()
-                if self._expect_close():  # the session is being stopped: the close is expected
+                if self._session.ending:  # the session is being stopped: the close is expected
                     break
                 if self._server_closing or not await self._reconnect():
                     self._lost = True
@@ -357,9 +358,9 @@ class RealtimeSocket:
             logger.exception("realtime %s: the reader failed", self._path)
             self._lost = True
         self._finish()
-        if self._lost and not self._expect_close():
+        if self._lost and not self._session.ending:
             logger.warning("realtime %s: the socket is lost; the session ends", self._path)
-            await self._on_lost()
+            await self._session.connection_lost()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -377,7 +378,7 @@ class RealtimeSocket:
         delay = _RECONNECT_BACKOFF_FIRST
         while True:
             remaining = deadline - anyio.current_time()
-            if remaining <= 0 or self._expect_close():
+            if remaining <= 0 or self._session.ending:
                 return False
             try:
                 ws = await self._open_socket(min(self.connect_timeout, remaining))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Unpack
+from typing import Any, Unpack
 
 import aiohttp
 
-from .._enums import EndReason
-from .._provider import borrow_or_own
 from .._secret import Secret
-from .._session import BaseSession, SessionState
+from .._session import BaseSession, LifecycleOptions, SessionState
 from ..exceptions import ConfigurationError
 from ._backend import LiveAvatarBackend
 from ._client import LiveAvatarClient, build_token_request
@@ -21,12 +18,9 @@ from ._realtime import RealtimeConnection, RealtimeOptions
 __all__ = ["AvatarSession", "SessionOptions"]
 
 
-class SessionOptions(TokenFields, total=False):
-    """The keyword options of ``client.session(avatar_id, ...)``: the lifecycle's and the token's."""
-
-    keep_alive_interval: float
-    stop_timeout: float
-    end_reason_for: Callable[[BaseException], EndReason | None] | None
+class SessionOptions(TokenFields, LifecycleOptions, total=False):
+    """The keyword options of :class:`AvatarSession` and ``client.session(avatar_id, ...)``: the
+    lifecycle's (:class:`~aioavatar.LifecycleOptions`) and the token request's (:class:`TokenFields`)."""
 
 
 class AvatarSession(BaseSession[SessionInfo]):
@@ -52,12 +46,11 @@ class AvatarSession(BaseSession[SessionInfo]):
             is given.
         client: a :class:`LiveAvatarClient` to share (its pool serves many sessions); left open.
         http_session: an ``aiohttp.ClientSession`` to borrow when no ``client`` is given; left open.
-        keep_alive_interval: seconds between keep-alives (60 by default; the server waits 300).
-        stop_timeout: seconds the stop may take, retries included, before it is abandoned.
-        end_reason_for: maps the exception that ended the block to an :class:`EndReason`; return ``None``
-            to use the table.
-        **token_fields: every field of the session token request (``mode``, ``is_sandbox``,
-            ``video_settings``, ``max_session_duration``, ``avatar_persona``, ``voice_agent``, ...).
+        request: a ready :class:`~aioavatar.SessionTokenRequest` instead of the token fields.
+        **options: the lifecycle's (:class:`~aioavatar.LifecycleOptions`: ``keep_alive_interval``, 60 by
+            default, the server waiting 300; ``stop_timeout``; ``end_reason_for``) and every field of the
+            session token request (``mode``, ``is_sandbox``, ``video_settings``, ``max_session_duration``,
+            ``avatar_persona``, ``voice_agent``, ...).
 
     Raises:
         ConfigurationError: at construction, before any network call, for any invalid argument.
@@ -74,27 +67,19 @@ class AvatarSession(BaseSession[SessionInfo]):
         base_url: str | None = None,
         client: LiveAvatarClient | None = None,
         http_session: aiohttp.ClientSession | None = None,
-        keep_alive_interval: float = 60.0,
-        stop_timeout: float = 10.0,
-        end_reason_for: Callable[[BaseException], EndReason | None] | None = None,
         request: SessionTokenRequest | None = None,
-        **token_fields: Unpack[TokenFields],
+        **options: Unpack[SessionOptions],
     ) -> None:
-        token_request = build_token_request(avatar_id, request, token_fields)
-        client, owned = borrow_or_own(
-            LiveAvatarClient,
-            client,
-            lambda: LiveAvatarClient(api_key, base_url=base_url, http_session=http_session),
-            {"api_key": api_key, "base_url": base_url, "http_session": http_session},
+        fields: dict[str, Any] = dict(options)
+        lifecycle = {
+            name: fields.pop(name) for name in LifecycleOptions.__annotations__ if name in fields
+        }
+        token_request = build_token_request(avatar_id, request, fields)  # type: ignore[arg-type]
+        client, owned = LiveAvatarClient.for_session(
+            client, api_key, base_url=base_url, http_session=http_session
         )
         self._liveavatar = LiveAvatarBackend(client, token_request)
-        super().__init__(
-            self._liveavatar,
-            owned_client=owned,
-            keep_alive_interval=keep_alive_interval,
-            stop_timeout=stop_timeout,
-            end_reason_for=end_reason_for,
-        )
+        super().__init__(self._liveavatar, owned_client=owned, **lifecycle)
 
     def realtime(self, **options: Unpack[RealtimeOptions]) -> RealtimeConnection:
         """Realtime control of a LITE session over its WebSocket (``info.ws_url``); ``async with`` it.
@@ -114,12 +99,9 @@ class AvatarSession(BaseSession[SessionInfo]):
         Leaving the realtime block is a normal close and ends nothing.
 
         Args:
-            **options: those of :class:`~aioavatar.RealtimeConnection`: ``connect_timeout`` (seconds to
-                wait for ``connected``, on enter and on each reconnect; 10), ``reconnect_window``
-                (seconds to reopen a dropped socket, ``None`` never reconnects; 5), ``max_ahead`` (at
-                most this many seconds of audio are sent ahead of real time; 2), ``close_timeout``
-                (seconds the exit may take to end a half-sent utterance and close the socket; 2),
-                ``event_buffer`` (events kept for ``events()``; 1000).
+            **options: see :class:`~aioavatar.liveavatar.RealtimeOptions`: ``connect_timeout`` (10),
+                ``reconnect_window`` (5; ``None`` never reconnects), ``max_ahead`` (2),
+                ``close_timeout`` (2), ``event_buffer`` (1000).
 
         Raises:
             ConfigurationError: the session has no ``ws_url`` (a FULL session, or a LITE session driven by

@@ -11,7 +11,8 @@ import time
 import uuid
 from typing import Any, Final
 
-from aioavatar._enums import EndReason, Mode
+from aioavatar._enums import EndReason
+from aioavatar.liveavatar._enums import Mode
 
 from .._server import Outcome
 from .._tokens import jwt_like

@@ -15,7 +15,8 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from aioavatar._enums import EndReason, Mode
+from aioavatar._enums import EndReason
+from aioavatar.liveavatar._enums import Mode
 
 from .._ratelimit import RateLimiter
 
