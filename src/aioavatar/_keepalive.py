@@ -17,14 +17,34 @@ import random
 from typing import Protocol
 
 import anyio
+import attrs
 
 from ._logging import describe_error
 from ._scheduler import Scheduler
 from .exceptions import APIError
 
-__all__ = ["KeepAlive", "Owner", "next_due"]
+__all__ = ["KeepAlive", "Owner", "SessionStatistics", "next_due"]
 
 logger = logging.getLogger("aioavatar")
+
+
+@attrs.frozen
+class SessionStatistics:
+    """A snapshot of a session's keep-alive record.
+
+    Attributes:
+        keep_alives_sent: beats answered with success.
+        keep_alives_failed: beats that failed (after their retries).
+        last_keep_alive_at: when the last beat succeeded (UTC), if one has.
+        started_at: when the start was confirmed (UTC).
+        deadline: when ``max_session_duration`` runs out (UTC), if the session has one.
+    """
+
+    keep_alives_sent: int
+    keep_alives_failed: int
+    last_keep_alive_at: dt.datetime | None
+    started_at: dt.datetime | None
+    deadline: dt.datetime | None
 
 
 class Owner(Protocol):

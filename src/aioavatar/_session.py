@@ -91,12 +91,11 @@ from contextlib import asynccontextmanager
 from typing import Any, ClassVar, Self, TypedDict, TypeVar, Unpack
 
 import anyio
-import attrs
 
 from ._backend import SessionBackend, SessionHooks
 from ._cancellation import finish_despite_cancellation
 from ._enums import EndReason
-from ._keepalive import KeepAlive
+from ._keepalive import KeepAlive, SessionStatistics
 from ._logging import describe_error
 from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping, error_text
 from ._transport import require_asyncio
@@ -125,25 +124,6 @@ MIN_KEEP_ALIVE_INTERVAL = 0.01
 MIN_STOP_TIMEOUT = 0.1
 MAX_STOP_TIMEOUT = 300.0
 DEFAULT_STOP_TIMEOUT = 10.0
-
-
-@attrs.frozen
-class SessionStatistics:
-    """A snapshot of a session's keep-alive record.
-
-    Attributes:
-        keep_alives_sent: beats answered with success.
-        keep_alives_failed: beats that failed (after their retries).
-        last_keep_alive_at: when the last beat succeeded (UTC), if one has.
-        started_at: when the start was confirmed (UTC).
-        deadline: when ``max_session_duration`` runs out (UTC), if the session has one.
-    """
-
-    keep_alives_sent: int
-    keep_alives_failed: int
-    last_keep_alive_at: dt.datetime | None
-    started_at: dt.datetime | None
-    deadline: dt.datetime | None
 
 
 def _now() -> dt.datetime:
