@@ -14,7 +14,7 @@ from ._provider import CallOptions, ClientOptions
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import Secret
 from ._session import BaseSession, LifecycleOptions, SessionState, SessionStatistics
-from ._transport import Timeout
+from ._timeout import Timeout
 from ._version import __version__
 from .exceptions import (
     APIError,

@@ -5,15 +5,17 @@ the part every provider's backend shares (its client, its request, the token tha
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._enums import EndReason
+from ._provider import ProviderClient
 from ._scheduler import Scheduler
 
 __all__ = ["SessionBackend", "SessionHooks", "TokenBackend"]
 
 InfoT = TypeVar("InfoT")
-ClientT = TypeVar("ClientT")
+ClientT = TypeVar("ClientT", bound=ProviderClient[Any])
 RequestT = TypeVar("RequestT")
 TokenT = TypeVar("TokenT", bound="_HasSessionId")
 
@@ -21,11 +23,6 @@ TokenT = TypeVar("TokenT", bound="_HasSessionId")
 class _HasSessionId(Protocol):
     @property
     def session_id(self) -> str: ...
-
-
-class _HasScheduler(Protocol):
-    @property
-    def scheduler(self) -> Scheduler: ...
 
 
 class SessionHooks(Protocol):
@@ -50,8 +47,9 @@ class SessionBackend(Protocol[InfoT]):
     :class:`APIError` whose ``session_gone`` is true once the server has ended the session; ``close``
     returns ``False`` when the session had already ended; ``end_reason`` is the reason the server
     recorded, ``None`` while it lists the session as running or cannot say (it may raise);
-    ``scheduler`` is the client's, on which the keep-alive runs; ``attach`` receives the lifecycle's
-    hooks once, before ``prepare``.
+    ``scheduler`` is the client's, on which the keep-alive runs; ``reserved_connection`` holds one of
+    the client's connection slots for the stop (its bound starts once it has one); ``attach`` receives
+    the lifecycle's hooks once, before ``prepare``.
     """
 
     #: seconds the server waits without keep-alive before it ends a session (rule 6).
@@ -74,6 +72,8 @@ class SessionBackend(Protocol[InfoT]):
     def max_duration(self, info: InfoT) -> float | None: ...
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
+
+    def reserved_connection(self) -> AbstractAsyncContextManager[None]: ...
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool: ...
 
@@ -98,12 +98,13 @@ class TokenBackend(Generic[ClientT, RequestT, TokenT]):
 
     @property
     def scheduler(self) -> Scheduler:
-        client: Any = self._client
-        scheduler: Scheduler = client.scheduler
-        return scheduler
+        return self._client.scheduler
 
     def attach(self, hooks: SessionHooks) -> None:
         self._hooks = hooks
+
+    def reserved_connection(self) -> AbstractAsyncContextManager[None]:
+        return self._client.reserved_connection()
 
     def _require_token(self) -> TokenT:
         if self._token is None:

@@ -30,6 +30,7 @@ from .exceptions import ConfigurationError
 
 __all__ = [
     "DecodeFailure",
+    "build_request",
     "camel",
     "camel_overrides",
     "converter",
@@ -316,3 +317,21 @@ def register_camel_responses(*classes: type) -> None:
     """Read the response models ``classes`` from camelCase wire names."""
     for cls in classes:
         register_response(cls, camel_overrides(cls))
+
+
+def build_request(cls: type[T], request: T | None, fields: Mapping[str, Any]) -> T:
+    """A request model from keyword ``fields`` (``None`` values left out) or a ready ``request``.
+
+    Raises:
+        ConfigurationError: naming the field; ``request`` with fields, or of the wrong type.
+    """
+    given = {name: value for name, value in fields.items() if value is not None}
+    if request is not None:
+        if given:
+            raise ConfigurationError(
+                "give either request= or the fields, not both", field="request"
+            )
+        if not isinstance(request, cls):
+            raise ConfigurationError(f"must be a {cls.__name__}", field="request")
+        return request
+    return structure_request(given, cls)

@@ -3,7 +3,7 @@
 Written once here: resolving the account credential (argument, then environment variable) and the API
 root (argument, then environment variable, then the default), building the transport, the one call
 path (send, retry, decode, read into a model, mask credentials in any error), request-or-fields
-handling, the options every client and every call take, and a session's choice between a borrowed and
+the options every client and every call take, and a session's choice between a borrowed and
 an owned client. What differs between providers
 is data: a :class:`ProviderSpec` (auth headers, success decoder, default root, environment variables)
 and :class:`Endpoint` values. Adding an endpoint is one :class:`Endpoint` and one small method; adding
@@ -14,26 +14,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, Generic, Self, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
 import attrs
 
-from ._converter import DecodeFailure, structure_request, structure_response
+from ._converter import DecodeFailure, structure_response
 from ._logging import mask_tracked, redact_error, track_secret
 from ._protocol import RawResponse, decode_failure, map_strings
 from ._retry import Retry, RetryBudget, RetryPolicy
 from ._scheduler import Scheduler
 from ._secret import Secret
-from ._transport import (
-    DEFAULT_MAX_RESPONSE_SIZE,
-    MAX_TIMEOUT,
-    MIN_TIMEOUT,
-    Timeout,
-    Transport,
-    check_base_url,
-)
+from ._timeout import MAX_TIMEOUT, MIN_TIMEOUT, Timeout
+from ._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport, check_base_url
 from ._validation import check_credential, check_number, check_options, check_seconds
 from ._wire import sent_credentials
 from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
@@ -45,7 +40,6 @@ __all__ = [
     "ProviderClient",
     "ProviderSpec",
     "bearer_headers",
-    "build_request",
     "may_have_acted",
     "resolve_base_url",
     "resolve_timeout",
@@ -68,7 +62,9 @@ class ClientOptions(TypedDict, total=False):
         retry_budget: the token bucket every retry of the client spends from (see
             :class:`~aioavatar.RetryBudget`); a fresh one with the defaults when not given.
         max_response_size: answers larger than this many bytes are refused unread.
-        connection_limit: connections in the pool, when the client creates it (100).
+        connection_limit: REST requests on the wire at once, when the client creates its pool (100);
+            the others wait for a connection within their connect timeout, a stop as long as it takes
+            (its own bound starts once it is sent). Realtime sockets are not counted.
     """
 
     base_url: str | None
@@ -239,24 +235,6 @@ def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
     return Timeout(total=total, connect=min(total, default.connect or total))
 
 
-def build_request(cls: type[T], request: T | None, fields: Mapping[str, Any]) -> T:
-    """A request model from keyword ``fields`` (``None`` values left out) or a ready ``request``.
-
-    Raises:
-        ConfigurationError: naming the field; ``request`` with fields, or of the wrong type.
-    """
-    given = {name: value for name, value in fields.items() if value is not None}
-    if request is not None:
-        if given:
-            raise ConfigurationError(
-                "give either request= or the fields, not both", field="request"
-            )
-        if not isinstance(request, cls):
-            raise ConfigurationError(f"must be a {cls.__name__}", field="request")
-        return request
-    return structure_request(given, cls)
-
-
 class ProviderClient(Generic[TimeoutsT]):
     """The base of the provider clients: credential, API root, transport and the one call path.
 
@@ -363,6 +341,16 @@ class ProviderClient(Generic[TimeoutsT]):
             RuntimeError: the client is not open (use it inside ``async with``).
         """
         return self._transport.http_session
+
+    def reserved_connection(self) -> AbstractAsyncContextManager[None]:
+        """Hold one of the client's connection slots for the current task while in the block: its
+        requests meanwhile wait for none. Entering waits for a slot without a time limit; the stop of a
+        session holds one so that its time limit starts when it can be sent (see ``_slots.py``).
+
+        Raises:
+            RuntimeError: the client is not open.
+        """
+        return self._transport.slots.reserved()
 
     def _account_headers(self) -> dict[str, str]:
         """The headers that carry the account credential.

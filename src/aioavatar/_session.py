@@ -59,7 +59,9 @@ Rules (numbered so that code, tests and docs can point at them):
     normally does not change the reason: ``USER_CLOSED``, and the cancellation is delivered after the
     stop.
 11. Every stop runs shielded from cancellation (anyio scopes and native cancellation alike) and bounded by
-    ``stop_timeout``. A cancellation that arrives during it is delivered once it is done.
+    ``stop_timeout`` from the moment it holds one of the client's connections: waiting for one behind
+    the client's other requests (thousands of sessions ending together) delays a stop, never abandons
+    it. A cancellation that arrives during it is delivered once it is done.
 12. The block's exception or cancellation propagates unchanged: never wrapped in an ``ExceptionGroup``,
     never replaced by a cleanup error. A stop that is not confirmed is logged at WARNING (once, with
     the session id and "it may still be running"); after a clean exit it raises
@@ -136,7 +138,8 @@ class LifecycleOptions(TypedDict, total=False):
     Attributes:
         keep_alive_interval: seconds between keep-alives (each provider has its default: LiveAvatar
             60, the server waiting 300; Kaltura 10, as it asks).
-        stop_timeout: seconds the stop may take, retries included, before it is abandoned (10).
+        stop_timeout: seconds the stop may take, retries included, before it is abandoned (10),
+            counted from when it holds a connection (rule 11).
         end_reason_for: maps the exception that ended the block to an :class:`EndReason`; return
             ``None`` to use the table.
     """

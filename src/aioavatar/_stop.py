@@ -149,10 +149,13 @@ class Stopping(Generic[InfoT]):
         self._move(SessionState.STOPPING)
         if self._keepalive is not None:  # no beat after the stop begins
             self._keepalive.cancel()
-        deadline = anyio.current_time() + self.stop_timeout
         try:
-            with anyio.fail_after(self.stop_timeout):
-                stopped = await self._backend.close(reason, deadline=deadline)
+            # The bound starts once a connection is ours: a stop queued behind thousands of others
+            # (a service shutting down) is sent late, never abandoned (see _slots.py).
+            async with self._backend.reserved_connection():
+                deadline = anyio.current_time() + self.stop_timeout
+                with anyio.fail_after(self.stop_timeout):
+                    stopped = await self._backend.close(reason, deadline=deadline)
         except TimeoutError as exc:
             self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
             self._stop_error.__cause__ = exc

@@ -17,13 +17,14 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
-import attrs
 
 from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
 from ._secret import Secret
-from ._validation import check_int, instance_of, optional, seconds_in
+from ._slots import ConnectionSlots
+from ._timeout import Timeout
+from ._validation import check_int
 from ._version import __version__
 from ._wire import (
     IDEMPOTENT,
@@ -40,16 +41,15 @@ from ._wire import (
 from .exceptions import (
     ConfigurationError,
     RateLimitedError,
+    RequestTimeout,
     TransportError,
 )
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
-    "Timeout",
     "Transport",
     "check_base_url",
     "require_asyncio",
-    "timeout_field",
 ]
 
 DEFAULT_MAX_RESPONSE_SIZE = 1024 * 1024
@@ -57,38 +57,7 @@ DEFAULT_MAX_RESPONSE_SIZE = 1024 * 1024
 MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
 #: The largest ``connection_limit`` a client accepts.
 MAX_CONNECTION_LIMIT = 10_000
-#: Every time limit of a call is within these bounds, in seconds: never 0, negative, infinite or NaN.
-MIN_TIMEOUT = 0.001
-MAX_TIMEOUT = 3600.0
 USER_AGENT = f"aioavatar/{__version__}"
-
-
-@attrs.frozen
-class Timeout:
-    """Per-call time limits in seconds. ``total`` covers waiting for a pooled connection, connecting,
-    sending and reading the whole answer; ``connect`` covers getting a connection (pool wait included;
-    ``None``: only ``total`` bounds it).
-
-    Raises:
-        ConfigurationError: a limit that is not a number of seconds from 0.001 to 3600 (0, negative,
-            ``inf``, ``NaN`` and non-numbers are refused: no limit here means "wait forever").
-    """
-
-    total: float = attrs.field(validator=seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
-    connect: float | None = attrs.field(
-        default=None, validator=optional(seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
-    )
-
-    def as_aiohttp(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=self.total, connect=self.connect)
-
-
-def timeout_field(total: float, connect: float) -> Any:
-    """An attrs field holding a :class:`Timeout`, ``Timeout(total, connect)`` by default (the per-operation
-    defaults of the provider clients)."""
-    return attrs.field(
-        default=Timeout(total=total, connect=connect), validator=instance_of(Timeout)
-    )
 
 
 def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = "base_url") -> str:
@@ -200,6 +169,7 @@ class Transport:
         # A borrowed session keeps its middlewares (ours would replace them per request): aiohttp's
         # own resend of a GET is then counted against the policy instead of switched off.
         self._borrowed = http_session is not None
+        self._slots: ConnectionSlots | None = None  # made on enter, inside the running loop
 
     @property
     def http_session(self) -> aiohttp.ClientSession:
@@ -212,14 +182,29 @@ class Transport:
         if self._session is None:
             # Created here, inside the running loop, never in __init__. Answers are decompressed by
             # us, within the size cap (see _read_body), never by aiohttp.
+            # The pool itself is unlimited: the connection slots are the queue (see _slots.py).
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connection_limit),
+                connector=aiohttp.TCPConnector(limit=0),
                 headers={"User-Agent": USER_AGENT},
                 auto_decompress=False,
                 middlewares=(no_hidden_resend,),
             )
             self._owns_session = True
+            self._slots = ConnectionSlots(self._connection_limit)
+        else:  # a borrowed pool queues by its own limit; the slots mirror it
+            self._slots = ConnectionSlots(getattr(self._session.connector, "limit", 0) or None)
         return self
+
+    @property
+    def slots(self) -> ConnectionSlots:
+        """Who may send now, and who holds a connection for a stop (see ``_slots.py``).
+
+        Raises:
+            RuntimeError: the client is not open.
+        """
+        if self._slots is None:
+            raise RuntimeError("the client is not open: use it as `async with client:`")
+        return self._slots
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -377,20 +362,41 @@ class Transport:
         credentials: tuple[str, ...],
     ) -> RawResponse:
         url = self.base_url + path
-        with map_aiohttp_errors(method, path, url, timeout.total):
-            async with self.http_session.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                params=params,
-                timeout=timeout.as_aiohttp(),
-                allow_redirects=False,  # never carry credentials to another host
-                auto_decompress=False,  # decompressed by _read_body, within the cap
-            ) as resp:
-                body, problem = await read_body(resp, self.max_response_size)
-                status = resp.status
-                resp_headers = resp.headers
+        slots = self.slots
+        limit = timeout.as_aiohttp()
+        taken = slots.needed()
+        if taken:
+            try:
+                waited = await slots.take(timeout.connect or timeout.total)
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"no connection came free within {timeout.connect or timeout.total:g} s "
+                    f"({slots.limit} requests at once)",
+                    method=method,
+                    path=path,
+                    url=url,
+                    sent=False,
+                ) from None
+            if waited:  # the wait counts within the call's time limits
+                limit = timeout.less(waited).as_aiohttp()
+        try:
+            with map_aiohttp_errors(method, path, url, timeout.total):
+                async with self.http_session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    params=params,
+                    timeout=limit,
+                    allow_redirects=False,  # never carry credentials to another host
+                    auto_decompress=False,  # decompressed by _read_body, within the cap
+                ) as resp:
+                    body, problem = await read_body(resp, self.max_response_size)
+                    status = resp.status
+                    resp_headers = resp.headers
+        finally:
+            if taken:
+                slots.give_back()
         return RawResponse(
             method=method,
             path=path,

@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, Final, Unpack
 
-from .._converter import unstructure
+from .._converter import build_request, unstructure
 from .._logging import track_secret
 from .._protocol import encode_multipart
 from .._provider import (
@@ -15,7 +15,6 @@ from .._provider import (
     Endpoint,
     ProviderClient,
     bearer_headers,
-    build_request,
 )
 from .._secret import Secret
 from .._validation import check_bytes, check_path_id, check_text

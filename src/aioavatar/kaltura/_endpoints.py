@@ -12,7 +12,7 @@ import attrs
 from .._protocol import RawResponse, decode_success
 from .._provider import Endpoint, ProviderSpec
 from .._retry import Retry
-from .._transport import Timeout, timeout_field
+from .._timeout import Timeout, timeout_field
 from ..exceptions import ConfigurationError
 from ._models import KalturaSessionInfo, KalturaSessionToken
 

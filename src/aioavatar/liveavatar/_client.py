@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Unpack
 
-from .._converter import unstructure
+from .._converter import build_request, unstructure
 from .._enums import EndReason
 from .._logging import track_secret
 from .._provider import (
@@ -12,11 +12,10 @@ from .._provider import (
     ClientOptions,
     ProviderClient,
     bearer_headers,
-    build_request,
 )
 from .._retry import RetryPolicy
 from .._secret import Secret
-from .._transport import Timeout
+from .._timeout import Timeout
 from .._validation import check_int, check_number, check_uuid
 from ..exceptions import ConfigurationError
 from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models

@@ -10,7 +10,7 @@ import attrs
 from .._protocol import RawResponse, decode_envelope
 from .._provider import Endpoint, ProviderSpec
 from .._retry import Retry
-from .._transport import Timeout, timeout_field
+from .._timeout import Timeout, timeout_field
 from ._models import SessionEntry, SessionInfo, SessionPage, SessionToken, Transcript
 
 __all__ = [

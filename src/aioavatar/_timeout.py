@@ -1,0 +1,50 @@
+"""``Timeout``: the time limits of one call, and the bounds every limit is checked against."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import attrs
+
+from ._validation import instance_of, optional, seconds_in
+
+__all__ = ["MAX_TIMEOUT", "MIN_TIMEOUT", "Timeout", "timeout_field"]
+
+#: Every time limit of a call is within these bounds, in seconds: never 0, negative, infinite or NaN.
+MIN_TIMEOUT = 0.001
+MAX_TIMEOUT = 3600.0
+
+
+@attrs.frozen
+class Timeout:
+    """Per-call time limits in seconds. ``total`` covers waiting for a pooled connection, connecting,
+    sending and reading the whole answer; ``connect`` covers getting a connection (pool wait included;
+    ``None``: only ``total`` bounds it).
+
+    Raises:
+        ConfigurationError: a limit that is not a number of seconds from 0.001 to 3600 (0, negative,
+            ``inf``, ``NaN`` and non-numbers are refused: no limit here means "wait forever").
+    """
+
+    total: float = attrs.field(validator=seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
+    connect: float | None = attrs.field(
+        default=None, validator=optional(seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
+    )
+
+    def as_aiohttp(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=self.total, connect=self.connect)
+
+    def less(self, seconds: float) -> Timeout:
+        """These limits with ``seconds`` already spent (never below the floor)."""
+        total = max(MIN_TIMEOUT, self.total - seconds)
+        connect = None if self.connect is None else max(MIN_TIMEOUT, self.connect - seconds)
+        return Timeout(total=total, connect=min(connect, total) if connect is not None else None)
+
+
+def timeout_field(total: float, connect: float) -> Any:
+    """An attrs field holding a :class:`Timeout`, ``Timeout(total, connect)`` by default (the per-operation
+    defaults of the provider clients)."""
+    return attrs.field(
+        default=Timeout(total=total, connect=connect), validator=instance_of(Timeout)
+    )

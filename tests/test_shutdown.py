@@ -1,0 +1,95 @@
+"""Many sessions ending together: every one is stopped exactly once, however long its stop waits for a
+connection behind the others'."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+import anyio
+import pytest
+
+from aioavatar import (
+    AvatarError,
+    EndReason,
+    KalturaAvatarClient,
+    LiveAvatarClient,
+    RetryPolicy,
+)
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
+
+from .providers import API_KEY, AVATAR_ID, KALTURA_AVATAR_ID, KS
+
+pytestmark = pytest.mark.anyio
+
+FAST = RetryPolicy(backoff_initial=0.01, backoff_max=0.05)
+SESSIONS = 30
+STOP_LATENCY = 0.05  # each stop is answered after this, two at a time: 0.75 s for all
+STOP_TIMEOUT = 0.2  # far less than the last stop waits for a connection
+
+
+async def _open(stack: AsyncExitStack, provider: str) -> tuple[Any, Any, str]:
+    """An emulator, a client on it whose pool holds two connections, and the stop's endpoint."""
+    if provider == "liveavatar":
+        emulator: Any = await stack.enter_async_context(LiveAvatarEmulator(api_key=API_KEY))
+        client: Any = await stack.enter_async_context(
+            LiveAvatarClient(
+                API_KEY, base_url=emulator.base_url, connection_limit=2, retry_policy=FAST
+            )
+        )
+        return emulator, client, "stop"
+    emulator = await stack.enter_async_context(KalturaEmulator(ks=KS))
+    client = await stack.enter_async_context(
+        KalturaAvatarClient(KS, base_url=emulator.base_url, connection_limit=2, retry_policy=FAST)
+    )
+    return emulator, client, "end"
+
+
+@pytest.mark.parametrize("provider", ["liveavatar", "kaltura"])
+async def test_sessions_leaving_together_behind_a_small_pool_are_all_stopped_once(
+    provider: str,
+) -> None:
+    """Thirty blocks exit at once on a two-connection pool, each stop answered after 50 ms and bounded
+    by 0.2 s: the wait for a connection is not counted, so every stop reaches the server once and no
+    session is reported unconfirmed."""
+    async with AsyncExitStack() as stack:
+        emulator, client, stop_step = await _open(stack, provider)
+        emulator.inject(stop_step, delay=STOP_LATENCY, times=SESSIONS)
+        if isinstance(client, LiveAvatarClient):
+            sessions = [
+                client.session(AVATAR_ID, is_sandbox=True, stop_timeout=STOP_TIMEOUT)
+                for _ in range(SESSIONS)
+            ]
+        else:
+            sessions = [
+                client.session(KALTURA_AVATAR_ID, stop_timeout=STOP_TIMEOUT)
+                for _ in range(SESSIONS)
+            ]
+        inside = 0
+        all_inside = anyio.Event()
+        leave = anyio.Event()
+        errors: list[AvatarError] = []
+
+        async def hold(session: Any) -> None:
+            nonlocal inside
+            try:
+                async with session:
+                    inside += 1
+                    if inside == SESSIONS:
+                        all_inside.set()
+                    await leave.wait()
+            except AvatarError as exc:
+                errors.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for session in sessions:
+                tg.start_soon(hold, session)
+            with anyio.fail_after(60):  # a hang, not a speed limit
+                await all_inside.wait()
+            leave.set()
+
+        assert errors == []
+        for session in sessions:
+            assert session.end_reason is EndReason.USER_CLOSED
+            assert len(emulator.requests(stop_step, session_id=session.session_id)) == 1
+        assert emulator.active_sessions() == []
