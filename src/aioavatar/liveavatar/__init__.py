@@ -2,6 +2,21 @@
 realtime connection."""
 
 from ._client import LiveAvatarClient
+from ._configs import (
+    AgoraConfig,
+    AvatarPersona,
+    ElevenLabsAgentConfig,
+    ElevenLabsVoiceSettings,
+    FishVoiceSettings,
+    GeminiRealtimeConfig,
+    LiveKitConfig,
+    Memory,
+    OpenAIRealtimeConfig,
+    SttConfig,
+    VideoSettings,
+    VoiceAgent,
+    VoiceSettings,
+)
 from ._endpoints import DEFAULT_BASE_URL, LiveAvatarTimeouts
 from ._enums import (
     ElevenLabsModel,
@@ -16,31 +31,15 @@ from ._enums import (
     VideoEncoding,
     VideoQuality,
 )
-from ._fields import TokenFields
 from ._models import (
     MAX_SESSION_DURATION,
     SANDBOX_AVATAR_ID,
-    AgoraConfig,
-    AvatarPersona,
-    ElevenLabsAgentConfig,
-    ElevenLabsVoiceSettings,
-    FishVoiceSettings,
-    GeminiRealtimeConfig,
-    LiveKitConfig,
-    Memory,
-    OpenAIRealtimeConfig,
-    SessionEntry,
     SessionInfo,
-    SessionPage,
     SessionToken,
     SessionTokenRequest,
-    SttConfig,
-    Transcript,
-    TranscriptEntry,
-    VideoSettings,
-    VoiceAgent,
-    VoiceSettings,
+    TokenFields,
 )
+from ._reads import SessionEntry, SessionPage, Transcript, TranscriptEntry
 from ._realtime import RealtimeConnection, RealtimeOptions
 from ._realtime_models import (
     AgentStateUpdated,

@@ -31,15 +31,8 @@ from ._endpoints import (
     LiveAvatarTimeouts,
 )
 from ._enums import SessionType
-from ._fields import TokenFields
-from ._models import (
-    SessionEntry,
-    SessionInfo,
-    SessionPage,
-    SessionToken,
-    SessionTokenRequest,
-    Transcript,
-)
+from ._models import SessionInfo, SessionToken, SessionTokenRequest, TokenFields
+from ._reads import SessionEntry, SessionPage, Transcript
 
 if TYPE_CHECKING:
     from ._session import AvatarSession, SessionOptions

@@ -14,16 +14,13 @@ from cattrs.gen import override
 
 from .._converter import converter, number_or_none, register_requests, register_response
 from ..exceptions import ConfigurationError
-from ._models import (
-    REQUEST_MODELS,
-    ElevenLabsVoiceSettings,
-    FishVoiceSettings,
-    SessionInfo,
-    VoiceSettings,
-)
+from ._configs import CONFIG_MODELS, ElevenLabsVoiceSettings, FishVoiceSettings, VoiceSettings
+from ._models import SessionInfo, SessionTokenRequest
 
 __all__ = ["REQUEST_MODELS"]
 
+#: Every request model of the LiveAvatar session API.
+REQUEST_MODELS: tuple[type, ...] = (SessionTokenRequest, *CONFIG_MODELS)
 register_requests(*REQUEST_MODELS)
 
 _VOICE_PROVIDERS: dict[str, type[ElevenLabsVoiceSettings | FishVoiceSettings]] = {

@@ -11,7 +11,8 @@ from .._protocol import RawResponse, decode_envelope
 from .._provider import Endpoint, ProviderSpec
 from .._retry import Retry
 from .._timeout import Timeout, timeout_field
-from ._models import SessionEntry, SessionInfo, SessionPage, SessionToken, Transcript
+from ._models import SessionInfo, SessionToken
+from ._reads import SessionEntry, SessionPage, Transcript
 
 __all__ = [
     "API_KEY_ENV",

@@ -11,8 +11,7 @@ from .._session import BaseSession, LifecycleOptions, SessionState
 from ..exceptions import ConfigurationError
 from ._backend import LiveAvatarBackend
 from ._client import LiveAvatarClient, build_token_request
-from ._fields import TokenFields
-from ._models import SessionInfo, SessionTokenRequest
+from ._models import SessionInfo, SessionTokenRequest, TokenFields
 from ._realtime import RealtimeConnection, RealtimeOptions
 
 __all__ = ["AvatarSession", "SessionOptions"]

@@ -1,0 +1,59 @@
+"""What the LiveAvatar read endpoints answer: the account's sessions, one session, a transcript. Frozen
+attrs classes holding what the server sent; fields it adds later are ignored."""
+
+from __future__ import annotations
+
+import attrs
+
+from .._enums import EndReason
+from ._enums import Mode, SessionSource, TranscriptRole
+
+__all__ = ["SessionEntry", "SessionPage", "Transcript", "TranscriptEntry"]
+
+
+@attrs.frozen
+class SessionEntry:
+    """A session as listed by ``GET /v1/sessions`` or read by ``GET /v1/sessions/{id}``.
+
+    Historic sessions also carry ``end_at`` and ``end_reason``. Timestamps are kept as the server's strings.
+    """
+
+    id: str
+    created_at: str | None = None
+    updated_at: str | None = None
+    duration: float | None = None
+    source: SessionSource | None = None
+    mode: Mode | None = None
+    is_sandbox: bool | None = None
+    credits_consumed: float | None = None
+    end_at: str | None = None
+    end_reason: EndReason | None = None
+
+
+@attrs.frozen
+class SessionPage:
+    """One page of ``GET /v1/sessions``."""
+
+    count: int
+    results: list[SessionEntry]
+    next: str | None = None
+    previous: str | None = None
+
+
+@attrs.frozen
+class TranscriptEntry:
+    """One line of a transcript."""
+
+    role: TranscriptRole
+    transcript: str
+    absolute_timestamp: float | None = None
+    relative_timestamp: float | None = None
+
+
+@attrs.frozen
+class Transcript:
+    """The answer of ``GET /v1/sessions/{id}/transcript`` (FULL sessions)."""
+
+    session_active: bool
+    transcript_data: list[TranscriptEntry] = attrs.field(factory=list)
+    next_timestamp: float | None = None
