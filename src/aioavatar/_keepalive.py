@@ -106,7 +106,9 @@ class KeepAlive:
 
     __slots__ = (
         "_beat",
+        "_beat_job",
         "_deadline",
+        "_deadline_job",
         "_deadline_timer",
         "_due",
         "_interval",
@@ -146,14 +148,16 @@ class KeepAlive:
         self._due = now + random.uniform(0.0, interval)  # noqa: S311 - jitter, not cryptography
         self._timer: asyncio.TimerHandle | None = None
         self._deadline_timer: asyncio.TimerHandle | None = None
+        self._beat_job = self._run_beat  # bound once, not once per timer
+        self._deadline_job = self._run_deadline
 
     def start(self) -> None:
         """Arm the first beat and the deadline."""
         if self._due < self._deadline:
-            self._timer = self._scheduler.call_at(self._due, self._run_beat)
+            self._timer = self._scheduler.call_at(self._due, self._beat_job)
         if self._deadline != math.inf:
             self._deadline_timer = self._scheduler.call_at(
-                self._deadline, self._run_deadline, urgent=True
+                self._deadline, self._deadline_job, urgent=True
             )
 
     def cancel(self) -> None:
@@ -219,7 +223,7 @@ class KeepAlive:
     def _rearm(self, now: float) -> None:
         self._due = next_due(self._due, self._interval, now)
         if self._due < self._deadline:
-            self._timer = self._scheduler.call_at(self._due, self._run_beat)
+            self._timer = self._scheduler.call_at(self._due, self._beat_job)
 
     async def _run_deadline(self) -> None:
         self._deadline_timer = None

@@ -17,6 +17,7 @@ never delays it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,10 +35,14 @@ _IDLE_WORKER_SECONDS = 1.0
 class Scheduler:
     """Jobs at given loop times, run by at most ``workers`` worker tasks (more for urgent ones)."""
 
-    __slots__ = ("_closed", "_idle", "_ready", "_size", "_tasks")
+    __slots__ = ("_closed", "_context", "_fire", "_idle", "_ready", "_size", "_tasks")
 
     def __init__(self, workers: int = 64) -> None:
         self._size = max(1, workers)
+        # Every timer fires in this one context and calls this one bound method: a timer costs the
+        # garbage collector its handle and its arguments, not a context copy and a method object too.
+        self._context = contextvars.Context()
+        self._fire = self._enqueue
         self._ready: deque[Job] = deque()
         self._idle: deque[asyncio.Future[None]] = deque()  # one per waiting worker
         self._tasks: set[asyncio.Task[None]] = set()
@@ -46,7 +51,8 @@ class Scheduler:
     def call_at(self, when: float, job: Job, *, urgent: bool = False) -> asyncio.TimerHandle:
         """Run ``job`` on a worker once the loop's clock reaches ``when``; cancel the returned handle
         to drop it."""
-        return asyncio.get_running_loop().call_at(when, self._enqueue, job, urgent)
+        loop = asyncio.get_running_loop()
+        return loop.call_at(when, self._fire, job, urgent, context=self._context)
 
     @property
     def workers(self) -> int:
