@@ -10,7 +10,8 @@ from . import kaltura, liveavatar
 from ._audio import check_pcm, pcm_duration, read_wav
 from ._enums import EndReason
 from ._logging import RedactingFilter
-from ._provider import CallOptions, ClientOptions
+from ._options import CallOptions, ClientOptions
+from ._provider import PreparedCall
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import Secret
 from ._session import BaseSession, LifecycleOptions, SessionState, SessionStatistics
@@ -45,6 +46,7 @@ __all__ = [
     "EndReason",
     "LifecycleOptions",
     "NotFoundError",
+    "PreparedCall",
     "RateLimitedError",
     "RedactingFilter",
     "RequestTimeout",

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._enums import EndReason
-from ._provider import ProviderClient
+from ._provider import PreparedCall, ProviderClient
 from ._scheduler import Scheduler
 
 __all__ = ["SessionBackend", "SessionHooks", "TokenBackend"]
@@ -91,6 +91,7 @@ class TokenBackend(Generic[ClientT, RequestT, TokenT]):
         self._request = request
         self._token: TokenT | None = None
         self._hooks: SessionHooks | None = None
+        self._beat: PreparedCall | None = None  # the keep-alive, prepared once the session runs
 
     @property
     def session_id(self) -> str | None:
@@ -105,6 +106,11 @@ class TokenBackend(Generic[ClientT, RequestT, TokenT]):
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]:
         return self._client.reserved_connection()
+
+    def _require_beat(self) -> PreparedCall:
+        if self._beat is None:
+            raise RuntimeError("the session is not running")
+        return self._beat
 
     def _require_token(self) -> TokenT:
         if self._token is None:

@@ -15,82 +15,37 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar, Generic, Self, TypedDict, TypeVar, Unpack
+from typing import Any, ClassVar, Generic, Self, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
 import attrs
 
+from ._base_url import resolve_base_url
 from ._converter import DecodeFailure, structure_response
 from ._logging import mask_tracked, redact_error, track_secret
+from ._options import CallOptions, ClientOptions
 from ._protocol import RawResponse, decode_failure, map_strings
-from ._retry import Retry, RetryBudget, RetryPolicy
+from ._retry import Retry, RetryPolicy
 from ._scheduler import Scheduler
 from ._secret import Secret
 from ._timeout import MAX_TIMEOUT, MIN_TIMEOUT, Timeout
-from ._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport, check_base_url
+from ._transport import DEFAULT_MAX_RESPONSE_SIZE, PreparedRequest, Transport
 from ._validation import check_credential, check_number, check_options, check_seconds
-from ._wire import sent_credentials
 from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
 
 __all__ = [
-    "CallOptions",
-    "ClientOptions",
     "Endpoint",
+    "PreparedCall",
     "ProviderClient",
     "ProviderSpec",
     "bearer_headers",
     "may_have_acted",
-    "resolve_base_url",
     "resolve_timeout",
 ]
 
 T = TypeVar("T")
 TimeoutsT = TypeVar("TimeoutsT")
-
-
-class ClientOptions(TypedDict, total=False):
-    """The keyword options every provider client takes besides its credential and its timeouts.
-
-    Attributes:
-        base_url: the API root; a trailing ``/v1`` is dropped; falls back to the provider's environment
-            variable, then its default. ``http://`` is refused unless the host is loopback or
-            ``allow_insecure``.
-        http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
-        allow_insecure: allow ``http://`` to a host that is not loopback.
-        retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`).
-        retry_budget: the token bucket every retry of the client spends from (see
-            :class:`~aioavatar.RetryBudget`); a fresh one with the defaults when not given.
-        max_response_size: answers larger than this many bytes are refused unread.
-        connection_limit: REST requests on the wire at once, when the client creates its pool (100);
-            the others wait for a connection within their connect timeout, a stop as long as it takes
-            (its own bound starts once it is sent). Realtime sockets are not counted.
-    """
-
-    base_url: str | None
-    http_session: aiohttp.ClientSession | None
-    allow_insecure: bool
-    retry_policy: RetryPolicy | None
-    retry_budget: RetryBudget | None
-    max_response_size: int
-    connection_limit: int
-
-
-class CallOptions(TypedDict, total=False):
-    """The keyword options every endpoint method takes.
-
-    Attributes:
-        timeout: seconds, or a :class:`~aioavatar.Timeout` with ``total`` and ``connect``; it bounds each
-            attempt, waiting for a pooled connection included (the default per operation is in the
-            client's ``timeouts``).
-        retry_policy: replaces the client's policy for this call (the client's retry budget still
-            applies).
-        deadline: an ``anyio.current_time()`` after which no further attempt starts.
-    """
-
-    timeout: float | Timeout | None
-    retry_policy: RetryPolicy | None
-    deadline: float | None
 
 
 @attrs.frozen
@@ -118,6 +73,14 @@ class ProviderSpec:
     account_headers: Callable[[str], dict[str, str]]
     decode: Callable[[RawResponse, bool], Any]
     timeouts: type
+
+
+@attrs.frozen
+class PreparedCall(PreparedRequest):
+    """An endpoint call checked and encoded once, ready to :meth:`~ProviderClient.send` any number of
+    times (its credentials are held, never shown)."""
+
+    endpoint: Endpoint = attrs.field(kw_only=True, repr=False)
 
 
 @attrs.frozen
@@ -195,32 +158,6 @@ def resolve_credential(given: str | Secret | None, spec: ProviderSpec) -> Secret
     return secret
 
 
-def resolve_base_url(
-    given: str | None, *, env: str, default: str, allow_insecure: bool = False
-) -> str:
-    """The API root a client talks to: ``given``, else the environment variable ``env``, else
-    ``default``.
-
-    One convention for every provider: the root is the scheme and host (and any proxy prefix), without
-    the API version; the paths carry it (``/v1/sessions``, ``/v1/avatar-session/...``). A trailing
-    ``/`` or ``/v1`` is dropped, so a root copied from either provider's docs works.
-
-    Raises:
-        ConfigurationError: naming ``base_url`` (or the variable, when the value came from it) for a URL
-            that is not http(s) with a host, carries credentials, a query or a fragment, or is plain
-            ``http://`` to a non-loopback host without ``allow_insecure``.
-    """
-    field = "base_url"
-    if given is None:
-        from_env = os.environ.get(env, "").strip()
-        if from_env:
-            given, field = from_env, env
-        else:
-            given = default
-    url = check_base_url(given, allow_insecure=allow_insecure, field=field)
-    return url.removesuffix("/v1")
-
-
 def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
     """A call's ``timeout``: ``default`` when not given, a :class:`Timeout` as is, seconds as its total.
 
@@ -231,8 +168,18 @@ def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
         return default
     if isinstance(given, Timeout):
         return given
+    if type(given) is float:  # a keep-alive passes the same seconds every beat: built once
+        known = _SECONDS.get((given, default))
+        if known is not None:
+            return known
     total = check_seconds(given, "timeout", low=MIN_TIMEOUT, high=MAX_TIMEOUT)
-    return Timeout(total=total, connect=min(total, default.connect or total))
+    limits = Timeout(total=total, connect=min(total, default.connect or total))
+    if type(given) is float and len(_SECONDS) < 256:
+        _SECONDS[given, default] = limits
+    return limits
+
+
+_SECONDS: dict[tuple[float, Timeout], Timeout] = {}
 
 
 class ProviderClient(Generic[TimeoutsT]):
@@ -379,6 +326,24 @@ class ProviderClient(Generic[TimeoutsT]):
             raise
         return True
 
+    def _prepare(
+        self,
+        endpoint: Endpoint,
+        *,
+        headers: Mapping[str, str],
+        path_args: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: tuple[bytes, str] | None = None,
+    ) -> PreparedCall:
+        """A call to ``endpoint`` built once (path filled, headers final, body encoded)."""
+        path = endpoint.path
+        if path_args:
+            path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
+        request = self._transport.prepare(
+            endpoint.method, path, headers=headers, json=json, content=content
+        )
+        return PreparedCall(**attrs.asdict(request, recurse=False), endpoint=endpoint)
+
     async def _call(
         self,
         endpoint: Endpoint,
@@ -390,31 +355,48 @@ class ProviderClient(Generic[TimeoutsT]):
         params: Mapping[str, str] | None = None,
         **options: Unpack[CallOptions],
     ) -> Any:
-        """Send one call to ``endpoint``, decode its answer and read it into the endpoint's model.
+        """Send one call to ``endpoint``, decode its answer and read it into the endpoint's model."""
+        call = self._prepare(
+            endpoint, headers=headers, path_args=path_args, json=json, content=content
+        )
+        return await self._send(call, params, options)
 
-        ``options`` are the caller's (``timeout`` overrides the endpoint's default). Any error on the way has every
-        credential masked in its text, whichever credential the request carried and however the server
-        escaped what it echoed. The data of an answer has the request's credentials masked; a read
-        (``GET``: the account's resources, off the per-session hot path) has every tracked one masked.
+    async def send(self, call: PreparedCall, **options: Unpack[CallOptions]) -> Any:
+        """Send a call prepared once (``prepare_keep_alive``, say) and return what its endpoint
+        method returns: the call is checked and encoded when prepared, not each time it is sent.
+
+        Raises:
+            ConfigurationError: a bad option. APIError, TransportError, ResponseDecodeError: as the
+                endpoint method.
         """
-        check_options(options, CallOptions)
+        if not isinstance(call, PreparedCall):
+            raise ConfigurationError("must be a call prepared by this client", field="call")
+        return await self._send(call, None, options)
+
+    async def _send(
+        self, call: PreparedCall, params: Mapping[str, str] | None, options: CallOptions
+    ) -> Any:
+        """The one call path: send, retry, decode, read into the endpoint's model.
+
+        ``options`` are the caller's (``timeout`` overrides the endpoint's default). Any error on the
+        way has every credential masked in its text, whichever credential the request carried and
+        however the server escaped what it echoed. The data of an answer has the request's credentials
+        masked; a read (``GET``: the account's resources, off the per-session hot path) has every
+        tracked one masked.
+        """
+        if options:
+            check_options(options, CallOptions)
         retry_policy = options.get("retry_policy")
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
+        endpoint = call.endpoint
         limit = resolve_timeout(options.get("timeout"), getattr(self.timeouts, endpoint.timeout))
         deadline = options.get("deadline")
         if deadline is not None:
             deadline = check_number(deadline, "deadline", low=-1e15, high=1e15)
-        path = endpoint.path
-        if path_args:
-            path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
         try:
-            raw = await self._transport.request(
-                endpoint.method,
-                path,
-                headers=headers,
-                json=json,
-                content=content,
+            raw = await self._transport.send(
+                call,
                 params=params,
                 timeout=limit,
                 retry=endpoint.retry,
@@ -432,5 +414,5 @@ class ProviderClient(Generic[TimeoutsT]):
             except DecodeFailure as exc:
                 raise decode_failure(raw, str(exc)) from None
         except AvatarError as exc:
-            redact_error(exc, [*sent_credentials(headers), *self._transport.credentials])
+            redact_error(exc, call.credentials)
             raise

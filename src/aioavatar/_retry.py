@@ -119,4 +119,5 @@ class RetryBudget:
     def on_success(self) -> None:
         """Refund part of a token after a successful call."""
         # Rounded so that ten refunds of 0.1 make a whole token (float sums fall just short of it).
-        self.tokens = min(self.capacity, round(self.tokens + self.refund, 9))
+        if self.tokens < self.capacity:  # a full budget (the usual case) costs nothing
+            self.tokens = min(self.capacity, round(self.tokens + self.refund, 9))

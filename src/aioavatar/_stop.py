@@ -63,7 +63,7 @@ class Stopping(Generic[InfoT]):
         self._keepalive: KeepAlive | None = None
         # Rule 9: the one stop, and what it found.
         self._stop_started = False
-        self._stop_done = Flag()
+        self._stop_done: Flag | None = None  # made when the stop begins
         self._stop_error: BaseException | None = None
         self._stop_error_reported = False
         # Rule 12: what to say when the session may still run (default: the stop's failure), once.
@@ -143,9 +143,11 @@ class Stopping(Generic[InfoT]):
     async def _stop_once(self, reason: EndReason) -> None:
         """Rule 9: the first caller sends the stop; the others wait for its outcome."""
         if self._stop_started:
+            assert self._stop_done is not None
             await self._stop_done.wait()
             return
         self._stop_started = True
+        done = self._stop_done = Flag()
         self._move(SessionState.STOPPING)
         if self._keepalive is not None:  # no beat after the stop begins
             self._keepalive.cancel()
@@ -173,7 +175,7 @@ class Stopping(Generic[InfoT]):
         finally:
             self._move(SessionState.ENDED)
             self._ended.set()
-            self._stop_done.set()
+            done.set()
 
     def _mark_ended(self, reason: EndReason) -> None:
         if self._end_reason is None:

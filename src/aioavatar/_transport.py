@@ -7,16 +7,15 @@ tree in :func:`_map_aiohttp_errors`; nothing else catches aiohttp errors.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json as jsonlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import aiohttp
 import anyio
+import attrs
 
 from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
@@ -48,7 +47,6 @@ from .exceptions import (
 __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
     "Transport",
-    "check_base_url",
     "require_asyncio",
 ]
 
@@ -58,54 +56,20 @@ MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
 #: The largest ``connection_limit`` a client accepts.
 MAX_CONNECTION_LIMIT = 10_000
 USER_AGENT = f"aioavatar/{__version__}"
+_JSON = jsonlib.JSONEncoder(separators=(",", ":"))  # one encoder, not one per request
 
 
-def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = "base_url") -> str:
-    """Validate an API base URL: ``https://`` anywhere, ``http://`` only for loopback or when allowed.
+@attrs.frozen
+class PreparedRequest:
+    """A request ready to send: its line and URL, final headers, body bytes, and the credentials it
+    carries (masked out of whatever comes back)."""
 
-    Returns the URL without a trailing slash.
-
-    Raises:
-        ConfigurationError: naming ``field``.
-    """
-    if not isinstance(allow_insecure, bool):
-        raise ConfigurationError("must be True or False", field="allow_insecure")
-    if not isinstance(base_url, str):
-        raise ConfigurationError(
-            f"must be a string URL, got {type(base_url).__name__}", field=field
-        )
-    try:
-        parts = urlsplit(base_url)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
-    except ValueError:  # an unbalanced "[" or a bad port
-        raise ConfigurationError(f"is not a valid URL: {base_url!r}", field=field) from None
-    if any(ord(char) < 0x21 or ord(char) > 0x7E for char in base_url):
-        raise ConfigurationError(
-            "must be printable ASCII without white space (encode other characters)", field=field
-        )
-    if parts.scheme not in ("http", "https") or not hostname:
-        raise ConfigurationError(
-            f"must be an http(s) URL with a host, got {base_url!r}", field=field
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigurationError("must not carry credentials, a query or a fragment", field=field)
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(hostname):
-        raise ConfigurationError(
-            "plain http:// is refused for a non-loopback host (credentials would travel in clear); "
-            "use https:// or pass allow_insecure=True",
-            field=field,
-        )
-    return base_url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    method: str
+    path: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    data: bytes | None = attrs.field(repr=False)
+    credentials: tuple[str, ...] = attrs.field(repr=False)
 
 
 def require_asyncio() -> None:
@@ -170,6 +134,9 @@ class Transport:
         # own resend of a GET is then counted against the policy instead of switched off.
         self._borrowed = http_session is not None
         self._slots: ConnectionSlots | None = None  # made on enter, inside the running loop
+        # aiohttp resends only idempotent methods by itself: those get our middleware, per request,
+        # on a pool of our own (a borrowed session keeps its own middlewares: None leaves them).
+        self._middlewares: dict[str, tuple[Any, ...]] = {}
 
     @property
     def http_session(self) -> aiohttp.ClientSession:
@@ -187,10 +154,10 @@ class Transport:
                 connector=aiohttp.TCPConnector(limit=0),
                 headers={"User-Agent": USER_AGENT},
                 auto_decompress=False,
-                middlewares=(no_hidden_resend,),
             )
             self._owns_session = True
             self._slots = ConnectionSlots(self._connection_limit)
+            self._middlewares = dict.fromkeys(IDEMPOTENT, (no_hidden_resend,))
         else:  # a borrowed pool queues by its own limit; the slots mirror it
             self._slots = ConnectionSlots(getattr(self._session.connector, "limit", 0) or None)
         return self
@@ -215,6 +182,28 @@ class Transport:
             session, self._session = self._session, None
             await session.close()
 
+    def prepare(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        content: tuple[bytes, str] | None = None,
+    ) -> PreparedRequest:
+        """A request ready to send any number of times (:meth:`send`): its final headers, its body
+        (``json`` encoded here, or ``content``: ready bytes with their content type) and the credentials
+        it carries, masked out of whatever comes back."""
+        send_headers = {"Accept-Encoding": "identity", **headers}
+        data: bytes | None = None
+        if content is not None:
+            data, send_headers["Content-Type"] = content
+        elif json is not None:
+            data = _JSON.encode(json).encode()
+            send_headers["Content-Type"] = "application/json"
+        credentials = (*sent_credentials(headers), *self.credentials)
+        return PreparedRequest(method, path, self.base_url + path, send_headers, data, credentials)
+
     async def request(
         self,
         method: str,
@@ -230,12 +219,33 @@ class Transport:
         deadline: float | None = None,
         budgeted: bool = True,
     ) -> RawResponse:
+        """:meth:`prepare` and :meth:`send` in one."""
+        prepared = self.prepare(method, path, headers=headers, json=json, content=content)
+        return await self.send(
+            prepared,
+            params=params,
+            timeout=timeout,
+            retry=retry,
+            retry_policy=retry_policy,
+            deadline=deadline,
+            budgeted=budgeted,
+        )
+
+    async def send(
+        self,
+        prepared: PreparedRequest,
+        *,
+        params: Mapping[str, str] | None = None,
+        timeout: Timeout,
+        retry: Retry = Retry.ALWAYS,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+        budgeted: bool = True,
+    ) -> RawResponse:
         """Send one request, retrying what ``retry`` allows, and read its answer (at most the size cap).
 
         At most ``retries + 1`` requests go out per call, whoever would retry: a pooled connection found
-        closed is resent at once but counts as an attempt, and aiohttp's own resend is disabled. The
-        body is ``json`` (encoded here) or ``content``, ready bytes with their content type (a multipart
-        form, say). ``deadline`` (in ``anyio.current_time()`` terms) stops retrying when the next attempt
+        closed is resent at once but counts as an attempt, and aiohttp's own resend is disabled. ``deadline`` (in ``anyio.current_time()`` terms) stops retrying when the next attempt
         could not finish in time. A ``budgeted=False`` call (a stop: its retries are what keep a
         session from running on and billing) does not spend the retry budget, and is not refused by an
         empty one; it stays bounded by the policy's retries and its deadline. Returns the answer whatever its status; statuses are the protocol's
@@ -249,14 +259,7 @@ class Transport:
             RateLimitedError: the server asked to wait longer than the policy's cap.
         """
         policy = retry_policy or self.retry_policy
-        send_headers = {"Accept-Encoding": "identity", **headers}
-        data: bytes | None = None
-        if content is not None:
-            data, send_headers["Content-Type"] = content
-        elif json is not None:
-            data = jsonlib.dumps(json, separators=(",", ":")).encode()
-            send_headers["Content-Type"] = "application/json"
-        credentials = (*sent_credentials(headers), *self.credentials)
+        method, path = prepared.method, prepared.path
         # Requests that may have reached the server, against the policy's retries + 1. On a borrowed
         # session (which keeps its own middlewares, so ours cannot switch aiohttp's resend off) one
         # attempt of an idempotent request may be two requests: it is counted as such.
@@ -269,9 +272,7 @@ class Transport:
             attempt += 1
             started = time.perf_counter()
             try:
-                response = await self._send(
-                    method, path, send_headers, data, params, timeout, credentials
-                )
+                response = await self._send(prepared, params, timeout)
             except TransportError as exc:
                 sent += 2 if resent_by_aiohttp and may_be_resent_by_aiohttp(exc) else 1
                 if (
@@ -352,18 +353,11 @@ class Transport:
         return True
 
     async def _send(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        data: bytes | None,
-        params: Mapping[str, str] | None,
-        timeout: Timeout,
-        credentials: tuple[str, ...],
+        self, prepared: PreparedRequest, params: Mapping[str, str] | None, timeout: Timeout
     ) -> RawResponse:
-        url = self.base_url + path
+        method, path, url = prepared.method, prepared.path, prepared.url
         slots = self.slots
-        limit = timeout.as_aiohttp()
+        limit = timeout.client_timeout
         taken = slots.needed()
         if taken:
             try:
@@ -378,18 +372,19 @@ class Transport:
                     sent=False,
                 ) from None
             if waited:  # the wait counts within the call's time limits
-                limit = timeout.less(waited).as_aiohttp()
+                limit = timeout.less(waited).client_timeout
         try:
             with map_aiohttp_errors(method, path, url, timeout.total):
                 async with self.http_session.request(
                     method,
                     url,
-                    headers=headers,
-                    data=data,
+                    headers=prepared.headers,
+                    data=prepared.data,
                     params=params,
                     timeout=limit,
                     allow_redirects=False,  # never carry credentials to another host
                     auto_decompress=False,  # decompressed by _read_body, within the cap
+                    middlewares=self._middlewares.get(method),
                 ) as resp:
                     body, problem = await read_body(resp, self.max_response_size)
                     status = resp.status
@@ -405,10 +400,10 @@ class Transport:
             body=body,
             body_problem=problem,
             content_type=resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
-            request_id=request_id(resp_headers.get("X-Request-Id"), credentials),
+            request_id=request_id(resp_headers.get("X-Request-Id"), prepared.credentials),
             retry_after=resp_headers.get("Retry-After"),
             location=resp_headers.get("Location"),
-            credentials=credentials,
+            credentials=prepared.credentials,
         )
 
 

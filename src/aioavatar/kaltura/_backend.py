@@ -35,8 +35,10 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest, Ka
         """Nothing: Kaltura's first call already opens the session."""
 
     async def open(self) -> KalturaSessionInfo:
-        self._token = await self._client.create_session(request=self._request)
-        return await self._client.init_client(self._token.session_id, token=self._token.token)
+        token = self._token = await self._client.create_session(request=self._request)
+        # Every beat sends these bytes: checked and encoded once, here.
+        self._beat = self._client.prepare_keep_alive(token.session_id, token=token.token)
+        return await self._client.init_client(token.session_id, token=token.token)
 
     def left_running(self, error: BaseException) -> bool:
         # Once create has answered the session runs, whatever init-client then said, unless the server
@@ -50,10 +52,7 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest, Ka
         return None
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
-        token = self._require_token()
-        await self._client.keep_alive(
-            token.session_id, token=token.token, timeout=timeout, deadline=deadline
-        )
+        await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool:
         token = self._require_token()

@@ -8,14 +8,9 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 
 from .._converter import build_request, unstructure
 from .._logging import track_secret
+from .._options import CallOptions, ClientOptions
 from .._protocol import encode_multipart
-from .._provider import (
-    CallOptions,
-    ClientOptions,
-    Endpoint,
-    ProviderClient,
-    bearer_headers,
-)
+from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_headers
 from .._secret import Secret
 from .._validation import check_bytes, check_path_id, check_text
 from ..exceptions import ConfigurationError, ServerError
@@ -187,7 +182,17 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             APIError: with status 404 or 410 once the server has ended the session.
             TransportError, ResponseDecodeError: as for every call.
         """
-        await self._session_call(KEEP_ALIVE, session_id, token, **options)
+        await self.send(self.prepare_keep_alive(session_id, token=token), **options)
+
+    def prepare_keep_alive(self, session_id: str, *, token: str | Secret) -> PreparedCall:
+        """:meth:`keep_alive`, checked and encoded once: ``await client.send(call)`` sends it as often
+        as needed (a session's beats do).
+
+        Raises:
+            ConfigurationError: a malformed id or an empty token.
+        """
+        headers = _bearer(token)
+        return self._prepare(KEEP_ALIVE, headers=headers, path_args=_in_path(session_id), json={})
 
     async def interrupt(
         self,

@@ -46,7 +46,13 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
         self._token = await self._client.create_session_token(request=self._request)
 
     async def open(self) -> SessionInfo:
-        return await self._client.start_session(self._require_token().session_token)
+        token = self._require_token()
+        info = await self._client.start_session(token.session_token)
+        # Every beat sends these bytes: checked and encoded once, here.
+        self._beat = self._client.prepare_keep_alive(
+            token.session_id, session_token=token.session_token
+        )
+        return info
 
     def left_running(self, error: BaseException) -> bool:
         # Rule 3: a start that never left, or was definitely refused (4xx), leaves nothing running; no
@@ -72,10 +78,7 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
         realtime = self._realtime
         if realtime is not None and await realtime.send_keep_alive(timeout=timeout):
             return
-        token = self._require_token()
-        await self._client.keep_alive(
-            token.session_id, session_token=token.session_token, timeout=timeout, deadline=deadline
-        )
+        await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool:
         token = self._require_token()

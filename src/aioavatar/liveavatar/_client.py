@@ -7,12 +7,8 @@ from typing import TYPE_CHECKING, Unpack
 from .._converter import build_request, unstructure
 from .._enums import EndReason
 from .._logging import track_secret
-from .._provider import (
-    CallOptions,
-    ClientOptions,
-    ProviderClient,
-    bearer_headers,
-)
+from .._options import CallOptions, ClientOptions
+from .._provider import PreparedCall, ProviderClient, bearer_headers
 from .._retry import RetryPolicy
 from .._secret import Secret
 from .._timeout import Timeout
@@ -157,13 +153,20 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             NotFoundError: the session has ended (or never existed).
             APIError, TransportError: as for every call.
         """
+        await self.send(self.prepare_keep_alive(session_id, session_token=session_token), **options)
+
+    def prepare_keep_alive(
+        self, session_id: str, *, session_token: str | Secret | None = None
+    ) -> PreparedCall:
+        """:meth:`keep_alive`, checked and encoded once: ``await client.send(call)`` sends it as often
+        as needed (a session's beats do).
+
+        Raises:
+            ConfigurationError: a malformed id or an unusable token.
+        """
         check_uuid(session_id, "session_id")
-        await self._call(
-            KEEP_ALIVE,
-            headers=self._session_headers(session_token),
-            json={"session_id": session_id},
-            **options,
-        )
+        headers = self._session_headers(session_token)
+        return self._prepare(KEEP_ALIVE, headers=headers, json={"session_id": session_id})
 
     async def stop_session(
         self,

@@ -1,0 +1,57 @@
+"""The keyword options every provider client takes (:class:`ClientOptions`) and every endpoint method
+takes (:class:`CallOptions`), as typed dicts for ``**options`` (PEP 692)."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import aiohttp
+
+from ._retry import RetryBudget, RetryPolicy
+from ._timeout import Timeout
+
+__all__ = ["CallOptions", "ClientOptions"]
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options every provider client takes besides its credential and its timeouts.
+
+    Attributes:
+        base_url: the API root; a trailing ``/v1`` is dropped; falls back to the provider's environment
+            variable, then its default. ``http://`` is refused unless the host is loopback or
+            ``allow_insecure``.
+        http_session: an ``aiohttp.ClientSession`` to borrow; it is left open.
+        allow_insecure: allow ``http://`` to a host that is not loopback.
+        retry_policy: how transient failures are retried (see :class:`~aioavatar.RetryPolicy`).
+        retry_budget: the token bucket every retry of the client spends from (see
+            :class:`~aioavatar.RetryBudget`); a fresh one with the defaults when not given.
+        max_response_size: answers larger than this many bytes are refused unread.
+        connection_limit: REST requests on the wire at once, when the client creates its pool (100);
+            the others wait for a connection within their connect timeout, a stop as long as it takes
+            (its own bound starts once it is sent). Realtime sockets are not counted.
+    """
+
+    base_url: str | None
+    http_session: aiohttp.ClientSession | None
+    allow_insecure: bool
+    retry_policy: RetryPolicy | None
+    retry_budget: RetryBudget | None
+    max_response_size: int
+    connection_limit: int
+
+
+class CallOptions(TypedDict, total=False):
+    """The keyword options every endpoint method takes.
+
+    Attributes:
+        timeout: seconds, or a :class:`~aioavatar.Timeout` with ``total`` and ``connect``; it bounds each
+            attempt, waiting for a pooled connection included (the default per operation is in the
+            client's ``timeouts``).
+        retry_policy: replaces the client's policy for this call (the client's retry budget still
+            applies).
+        deadline: an ``anyio.current_time()`` after which no further attempt starts.
+    """
+
+    timeout: float | Timeout | None
+    retry_policy: RetryPolicy | None
+    deadline: float | None
