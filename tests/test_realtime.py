@@ -617,6 +617,9 @@ async def test_keep_alive_over_the_socket_with_rest_fallback() -> None:
                 )
                 over_socket_from = emulator.ws.messages(sid, type="session.keep_alive")[0].at
                 await anyio.sleep(0.55)  # longer than the idle timeout
+                await wait_for(
+                    lambda: len(emulator.ws.messages(sid, type="session.keep_alive")) >= 6
+                )
                 over_socket_until = emulator.ws.messages(sid, type="session.keep_alive")[-1].at
                 # The socket goes away for a while: REST takes over, then the socket again.
                 emulator.ws.refuse(times=3)
@@ -629,7 +632,13 @@ async def test_keep_alive_over_the_socket_with_rest_fallback() -> None:
                         for m in emulator.ws.messages(sid, type="session.keep_alive")
                     )
                 )
-            await anyio.sleep(0.15)
+            # The socket is closed: REST takes over again.
+            last_over_socket = emulator.ws.messages(sid, type="session.keep_alive")[-1].at
+            await wait_for(
+                lambda: any(
+                    r.at > last_over_socket for r in emulator.requests("keep_alive", session_id=sid)
+                )
+            )
             assert session.state is SessionState.ACTIVE
         rest = emulator.requests("keep_alive", session_id=sid)
     beats = emulator.ws.messages(sid, type="session.keep_alive")

@@ -401,7 +401,7 @@ async def test_lifecycle_records_carry_no_server_message(
         AVATAR_ID, api_key=CANARY_KEY, base_url=emulator.base_url, keep_alive_interval=0.1
     )
     async with session:
-        await anyio.sleep(0.5)
+        await wait_until(lambda: session.statistics().keep_alives_failed >= 1)
     texts = [r.getMessage() for r in records if r.name == "aioavatar"]
     assert any("keep-alive failed (APIError (HTTP 400))" in t for t in texts), texts
     assert not any("secret server detail" in t for t in texts)

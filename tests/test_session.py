@@ -40,7 +40,7 @@ from aioavatar import (
 )
 from aioavatar._keepalive import next_due as _next_due
 from aioavatar.liveavatar._backend import LiveAvatarBackend
-from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator, RecordedRequest
 
 from .conftest import API_KEY, AVATAR_ID
 from .leaks import wait_until
@@ -147,21 +147,32 @@ async def test_end_reason_for(provider: Provider) -> None:
 CANCEL_STYLES = ["scope", "task", "timeout"]
 
 
-async def cancel_after(style: str, delay: float, body: Callable[[], Awaitable[None]]) -> None:
-    """Run ``body`` and cancel it after ``delay`` seconds in the given style; assert it was cancelled."""
+async def cancel_when(
+    style: str, ready: Callable[[], bool], body: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``body`` and cancel it in the given style as soon as ``ready()`` holds (the block runs, or
+    a request the emulator holds back has arrived); assert it was cancelled."""
+
+    async def cancel_once_ready(cancel: Callable[[], object]) -> None:
+        await wait_until(ready)
+        cancel()
+
     if style == "scope":
-        with anyio.move_on_after(delay) as scope:
-            await body()
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_once_ready, scope.cancel)
+                await body()
         assert scope.cancelled_caught
     elif style == "task":
         task = asyncio.ensure_future(body())
-        await asyncio.sleep(delay)
-        task.cancel()
+        await cancel_once_ready(task.cancel)
         with pytest.raises(asyncio.CancelledError):
             await task
     else:
+        loop = asyncio.get_running_loop()
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(delay):
+            async with asyncio.timeout(None) as timeout, anyio.create_task_group() as tg:
+                tg.start_soon(cancel_once_ready, lambda: timeout.reschedule(loop.time()))
                 await body()
 
 
@@ -169,11 +180,14 @@ async def cancel_after(style: str, delay: float, body: Callable[[], Awaitable[No
 async def test_cancel_in_body_stops_with_user_disconnected(provider: Provider, style: str) -> None:
     """A cancelled block sends one stop with USER_DISCONNECTED and the cancellation propagates."""
 
+    running = anyio.Event()
+
     async def body() -> None:
         async with provider.session():
+            running.set()
             await anyio.sleep(30)
 
-    await cancel_after(style, 0.5, body)
+    await cancel_when(style, running.is_set, body)
     provider.assert_stopped_once(EndReason.USER_DISCONNECTED)
 
 
@@ -182,14 +196,15 @@ async def test_cancel_during_token_sends_no_start(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator, style: str
 ) -> None:
     """LiveAvatar: a cancel while the token is being created sends no start and no stop."""
-    emulator.inject("token", delay=1.0)
+    token = emulator.inject("token", delay=1.0)
 
     async def body() -> None:
         async with session_on(client):
             pytest.fail("the block must not run")
 
-    await cancel_after(style, 0.2, body)
-    await anyio.sleep(1.0)  # let the delayed token request finish server side
+    await cancel_when(style, lambda: token.hits == 1, body)  # the token request is held
+    await wait_until(lambda: len(emulator.requests("token")) == 1)  # and now answered
+    await anyio.sleep(0.2)  # a start that followed the answer would arrive within this
     assert emulator.requests("start") == []
     assert emulator.requests("stop") == []
     assert emulator.active_sessions() == []
@@ -205,51 +220,54 @@ async def test_cancel_during_open_lets_it_finish_then_stops(
     provider: Provider, step: str, style: str
 ) -> None:
     """A cancel while a request of open is in flight waits for open, then stops that session once."""
-    provider.emulator.inject(step, delay=0.6)
+    opening = provider.emulator.inject(step, delay=0.6)
 
     async def body() -> None:
         async with provider.session():
             pytest.fail("the block must not run")
 
-    await cancel_after(style, 0.3, body)
-    assert [r.status for r in provider.emulator.requests(step)] in ([200], [201])
+    await cancel_when(style, lambda: opening.hits == 1, body)  # the request is held: in flight
+    answered = 201 if step == "start" else 200  # LiveAvatar's start is a 201, Kaltura's calls 200s
+    assert [r.status for r in provider.emulator.requests(step)] == [answered]
     provider.assert_stopped_once(EndReason.USER_DISCONNECTED)
 
 
 @pytest.mark.parametrize("style", CANCEL_STYLES)
 async def test_cancel_inside_a_beat(provider: Provider, style: str) -> None:
     """A cancel while a keep-alive is in flight still ends with exactly one stop."""
-    provider.emulator.inject("keep_alive", delay=5.0, times=100)
+    beat = provider.emulator.inject("keep_alive", delay=5.0, times=100)
 
     async def body() -> None:
         async with provider.session(keep_alive_interval=0.1):
             await anyio.sleep(30)
 
-    await cancel_after(style, 0.6, body)
+    await cancel_when(style, lambda: beat.hits >= 1, body)  # a beat is held: in flight
     provider.assert_stopped_once(EndReason.USER_DISCONNECTED)
 
 
 @pytest.mark.parametrize("style", CANCEL_STYLES)
 async def test_cancel_inside_stop_still_delivers_it(provider: Provider, style: str) -> None:
     """A cancel that lands while the exit's stop is in flight does not abort the stop."""
-    provider.emulator.inject(provider.stop_step, delay=0.6)
+    stop = provider.emulator.inject(provider.stop_step, delay=0.6)
 
     async def body() -> None:
         async with provider.session():
             await anyio.sleep(0.2)
 
-    await cancel_after(style, 0.5, body)  # the block ended at 0.2 s; the stop is in flight at 0.5 s
+    await cancel_when(style, lambda: stop.hits == 1, body)  # the block has ended; its stop is held
     provider.assert_stopped_once(EndReason.USER_CLOSED)
 
 
 async def test_hung_stop_is_abandoned_after_stop_timeout(provider: Provider) -> None:
     """A stop that hangs is given up after stop_timeout: SessionStopError with the session id."""
-    provider.emulator.inject(provider.stop_step, delay=10.0)
+    stop = provider.emulator.inject(provider.stop_step, delay=3600.0)  # never answered in the test
     started = anyio.current_time()
     with pytest.raises(SessionStopError) as info:
         async with provider.session(stop_timeout=0.5) as session:
             pass
-    assert anyio.current_time() - started < 5.0
+    assert anyio.current_time() - started >= 0.49  # stop_timeout was waited out (loop clock)
+    assert stop.hits == 1  # the stop reached the server...
+    assert provider.emulator.requests(provider.stop_step) == []  # ...which never answered it
     assert info.value.session_id == session.session_id
     assert session.state is SessionState.ENDED
 
@@ -300,7 +318,7 @@ async def test_keep_alive_5xx_burst_recovers(provider: Provider) -> None:
     """Transient keep-alive failures are retried and counted; the session carries on."""
     provider.emulator.inject("keep_alive", status=503, times=4)
     async with provider.session(keep_alive_interval=0.15) as session:
-        await anyio.sleep(1.5)
+        await wait_until(lambda: session.statistics().keep_alives_sent >= 1)
         stats = session.statistics()
     assert stats.keep_alives_sent >= 1
     assert stats.last_keep_alive_at is not None
@@ -328,13 +346,16 @@ async def test_deadline_stops_with_max_duration(
 ) -> None:
     """LiveAvatar: at max_session_duration the SDK stops the session and the block ends with
     SessionEndedError."""
+    # Beats fail softly (503), so that none learns of the server's own end (it runs out the same
+    # second) first: the SDK's stop at the deadline is what ends the session, every time.
+    emulator.inject("keep_alive", status=503, times=1000)
     with pytest.raises(SessionEndedError) as info:
         async with session_on(client, max_session_duration=1) as session:
             assert session.statistics().deadline is not None
             await anyio.sleep(10)
     assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
     (sid,) = emulator.sessions
-    assert emulator.stop_reasons(sid) in ([], ["MAX_DURATION_REACHED"])
+    assert emulator.stop_reasons(sid) == ["MAX_DURATION_REACHED"]
     assert emulator.sessions[sid].end_reason is EndReason.MAX_DURATION_REACHED
 
 
@@ -458,18 +479,22 @@ async def test_wait_ended_returns_after_stop(provider: Provider) -> None:
 
 async def test_missed_beats_are_skipped_not_queued(provider: Provider) -> None:
     """After the loop was blocked through several due beats, one beat goes out, not a burst."""
-    async with provider.session(keep_alive_interval=0.1):
+    interval = 0.1
+
+    def arrived_after(moment: float) -> list[RecordedRequest]:
+        return [b for b in provider.emulator.requests("keep_alive") if b.at >= moment]
+
+    async with provider.session(keep_alive_interval=interval):
         await anyio.sleep(0.3)
         time.sleep(0.6)  # noqa: ASYNC251 - blocking the loop on purpose: six beats fall due
         unblocked = time.monotonic()
-        await anyio.sleep(0.35)
-    beats = provider.emulator.requests("keep_alive")
-    burst = [b for b in beats if unblocked <= b.at < unblocked + 0.08]
+        await wait_until(lambda: len(arrived_after(unblocked)) >= 4)
+    first_four = arrived_after(unblocked)[:4]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(first_four)]
     # The emulator shares the loop: a beat sent just before the block may arrive just after it, next
-    # to the one due beat. Queued beats would arrive as a burst of six.
-    assert len(burst) <= 2
-    after = [b for b in beats if b.at >= unblocked]
-    assert 2 <= len(after) <= 5
+    # to the next due beat (one short gap). Queued beats would arrive as a burst of six: every gap
+    # a few milliseconds. Beats due one interval apart are never closer than half an interval.
+    assert sum(gap < interval / 2 for gap in gaps) <= 1, gaps
 
 
 async def test_keep_alive_failing_past_the_idle_window_ends_the_session(
@@ -524,7 +549,7 @@ async def test_cancelled_open_with_a_failed_stop_notes_the_session_on_the_cancel
 ) -> None:
     """A start cancelled while in flight whose stop then fails: the cancellation propagates (it must)
     with a note naming the session and saying it may still run, and a WARNING says the same."""
-    provider.emulator.inject(step, delay=1.0)
+    opening = provider.emulator.inject(step, delay=1.0)
     provider.emulator.inject(provider.stop_step, status=503, times=1000)
     session = provider.session(stop_timeout=0.5)
 
@@ -534,7 +559,7 @@ async def test_cancelled_open_with_a_failed_stop_notes_the_session_on_the_cancel
 
     with caplog.at_level(logging.WARNING, logger="aioavatar"):
         task = asyncio.ensure_future(body())
-        await asyncio.sleep(0.4)  # the open request is in flight (the server holds it for 1 s)
+        await wait_until(lambda: opening.hits == 1)  # the open request is in flight (held 1 s)
         task.cancel()
         with pytest.raises(asyncio.CancelledError) as info:
             await task
@@ -584,12 +609,14 @@ async def test_an_absurd_server_duration_keeps_the_callers_own_limit(
         b'"max_session_duration": ' + duration + b"}}"
     )
     emulator.inject("start", apply=True, body=answer)
+    # Beats fail softly (503), so that none learns of the server's own end (it runs out the same
+    # second) first: the SDK's stop at the deadline is what ends the session, every time.
+    emulator.inject("keep_alive", status=503, times=1000)
     async with session_on(client, max_session_duration=1) as session:
         assert session.statistics().deadline is not None
         await session.wait_ended()
     assert session.end_reason is EndReason.MAX_DURATION_REACHED
-    # The SDK stops it at the deadline, unless the server's own limit ended it a moment earlier.
-    assert emulator.stop_reasons(session.session_id) in ([], ["MAX_DURATION_REACHED"])
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
 
 
 @pytest.mark.parametrize("value", [10**12, 10**400, 86_401, 0, -1, 1.5, True, "600"])
@@ -793,11 +820,13 @@ async def test_the_deadline_wakes_a_block_awaiting_wait_ended(
 ) -> None:
     """max_session_duration runs out while the block awaits wait_ended(): the SDK stops the
     session, wait_ended() returns, and the block ends without SessionEndedError."""
+    # Beats fail softly (503), so that none learns of the server's own end (it runs out the same
+    # second) first: the SDK's stop at the deadline is what ends the session, every time.
+    emulator.inject("keep_alive", status=503, times=1000)
     async with session_on(client, max_session_duration=1, keep_alive_interval=0.2) as session:
         await session.wait_ended()
     assert session.end_reason is EndReason.MAX_DURATION_REACHED
-    # The SDK stops it at the deadline, unless the server's own limit ended it a moment earlier.
-    assert emulator.stop_reasons(session.session_id) in ([], ["MAX_DURATION_REACHED"])
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
 
 
 async def test_a_stop_that_finds_the_session_stopped_elsewhere_reports_the_servers_reason(
