@@ -1,6 +1,7 @@
 """No credential leaks: the canary API key and every session token appear in no log record (every
 logger at DEBUG, aiohttp's own included), no repr, no exception text or traceback, no pickle; and the
-redacting filter masks what a careless log call would let through."""
+redacting filter masks what a careless log call would let through. For Kaltura: the KS, the session
+token and the TURN credential."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 from aioavatar import (
     AuthenticationError,
     AvatarError,
+    KalturaAvatarClient,
     LiveAvatarClient,
     RedactingFilter,
     RetryPolicy,
@@ -27,10 +29,11 @@ from aioavatar import (
     TransportError,
 )
 from aioavatar._logging import MASK, redact, track_secret
-from aioavatar.testing import LiveAvatarEmulator
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .conftest import AVATAR_ID
 from .leaks import wait_until
+from .providers import KALTURA_AVATAR_ID
 
 pytestmark = pytest.mark.anyio
 
@@ -536,3 +539,38 @@ async def test_an_echo_past_a_long_run_of_white_space_is_masked(
             await client.list_sessions("active")
     assert_clean(exception_texts(info.value), [CANARY_KEY, CANARY_KEY[:12]])
     assert MASK in str(info.value)
+
+
+# --- Kaltura: the KS, the session token and the TURN credential ---------------------------------
+
+
+async def test_no_credential_in_reprs_errors_logs_or_pickles(
+    kaltura_emulator: KalturaEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The KS, the session token and the TURN credential appear in no repr, log line or error."""
+    canary_ks = "canary-ks-7f3a9c"
+    texts: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        async with KalturaEmulator(ks=canary_ks) as emulator:
+            async with KalturaAvatarClient(canary_ks, base_url=emulator.base_url) as client:
+                texts.append(repr(client))
+                async with client.session(KALTURA_AVATAR_ID, keep_alive_interval=0.1) as session:
+                    await anyio.sleep(0.3)
+                    texts += [repr(session), repr(session.info), str(session.info)]
+                    token = emulator.sessions[session.session_id].token
+                    credential = session.info.turn.credential
+                created = await client.create_session(KALTURA_AVATAR_ID)
+                texts += [repr(created), str(created)]
+                emulator.inject("keep_alive", status=401)
+                with pytest.raises(AuthenticationError) as info:
+                    await client.keep_alive(created.session_id, token=created.token)
+                texts += [str(info.value), repr(info.value)]
+                texts.append(repr(pickle.loads(pickle.dumps(info.value))))
+            async with KalturaAvatarClient("not-the-ks", base_url=emulator.base_url) as bad:
+                with pytest.raises(AuthenticationError) as bad_info:
+                    await bad.create_session(KALTURA_AVATAR_ID)
+                texts.append(str(bad_info.value))
+    texts += [record.getMessage() for record in caplog.records]
+    assert caplog.records  # the session logged its steps
+    for secret in (canary_ks, "not-the-ks", token, credential, created.token.get_secret_value()):
+        assert not any(secret in text for text in texts), secret

@@ -28,7 +28,6 @@ from aioavatar import (
     BaseSession,
     ConfigurationError,
     EndReason,
-    KalturaAvatarClient,
     LiveAvatarClient,
     ResponseDecodeError,
     ServerError,
@@ -40,7 +39,7 @@ from aioavatar import (
 )
 from aioavatar._keepalive import next_due as _next_due
 from aioavatar.liveavatar._backend import LiveAvatarBackend
-from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator, RecordedRequest
+from aioavatar.testing import LiveAvatarEmulator, RecordedRequest
 
 from .conftest import API_KEY, AVATAR_ID
 from .leaks import wait_until
@@ -689,15 +688,6 @@ def test_every_session_duration_has_a_floor_and_a_ceiling(field: str, value: obj
     assert info.value.field == field
 
 
-def test_a_kaltura_keep_alive_interval_fits_its_idle_window() -> None:
-    """Kaltura's presumed idle window is 60 s: an interval over 30 s is refused."""
-    from aioavatar import KalturaAvatarSession
-
-    with pytest.raises(ConfigurationError, match=r"from 0\.01 to 30") as info:
-        KalturaAvatarSession("avatar-1", ks="test-admin-ks-0001", keep_alive_interval=31)
-    assert info.value.field == "keep_alive_interval"
-
-
 @given(
     due=st.floats(0, 1e6),
     interval=st.floats(0.01, 150),
@@ -958,38 +948,6 @@ async def test_a_cancellation_during_a_failing_stop_carries_the_news(
     assert any(
         sid in r.getMessage() and "may still be running" in r.getMessage() for r in caplog.records
     )
-
-
-async def test_a_lost_kaltura_create_answer_says_a_session_may_run(
-    kaltura_client: KalturaAvatarClient,
-    kaltura_emulator: KalturaEmulator,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Kaltura's create took effect but its answer was lost: the id never arrived, so nothing can be
-    stopped; the error says (as a note, and a WARNING) that a session may still run."""
-    kaltura_emulator.inject("create", apply=True, drop=True)
-    with (
-        caplog.at_level(logging.WARNING, logger="aioavatar"),
-        pytest.raises(TransportError) as info,
-    ):
-        async with kaltura_client.session("avatar-1", stop_timeout=0.5):
-            pytest.fail("the block must not run")
-    notes = getattr(info.value, "__notes__", [])
-    assert any("id never arrived" in note and "may still be running" in note for note in notes)
-    assert any("id never arrived" in r.getMessage() for r in caplog.records)
-    assert len(kaltura_emulator.active_sessions()) == 1  # it does run
-
-
-async def test_a_refused_kaltura_create_says_nothing_more(
-    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
-) -> None:
-    """A create the server refused (4xx) opened nothing: no note, no stop."""
-    kaltura_emulator.inject("create", status=400)
-    with pytest.raises(APIError) as info:
-        async with kaltura_client.session("avatar-1"):
-            pytest.fail("the block must not run")
-    assert not getattr(info.value, "__notes__", [])
-    assert kaltura_emulator.requests("end") == []
 
 
 async def test_a_deadline_stop_that_fails_raises_session_stop_error(
