@@ -24,7 +24,7 @@ from aioavatar import (
 from aioavatar.liveavatar._client import TOKEN
 from aioavatar.testing import LiveAvatarEmulator
 
-from .conftest import API_KEY, AVATAR_ID
+from ..conftest import API_KEY, AVATAR_ID
 
 pytestmark = pytest.mark.anyio
 NO_RETRY = RetryPolicy(retries=0)
