@@ -463,18 +463,6 @@ async def hold_the_connection(client: LiveAvatarClient) -> None:
 # --- timeouts -------------------------------------------------------------------------------------
 
 
-def test_every_operation_has_explicit_total_and_connect_timeouts() -> None:
-    """Each default has a total and a connect limit; keep-alive's fits in half the default interval."""
-    defaults = LiveAvatarTimeouts()
-    for name in ("token", "start", "keep_alive", "stop", "read"):
-        limit = getattr(defaults, name)
-        assert isinstance(limit, Timeout)
-        assert limit.total > 0
-        assert limit.connect is not None
-        assert 0 < limit.connect <= limit.total
-    assert defaults.keep_alive.total <= 60 / 2
-
-
 async def test_waiting_for_a_pooled_connection_counts(emulator: LiveAvatarEmulator) -> None:
     """With one connection held by a slow call, a second call times out within its own timeout,
     before it is ever sent, and leaves the pool usable."""

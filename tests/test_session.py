@@ -869,42 +869,6 @@ async def test_the_library_reads_liveavatar_base_url(
     assert info.value.field == "LIVEAVATAR_BASE_URL"
 
 
-async def test_errors_name_the_url_actually_requested(emulator: LiveAvatarEmulator) -> None:
-    """A 404 names the whole URL requested (base URL and path), so a wrong base URL shows."""
-    base = emulator.base_url + "/proxy"
-    async with LiveAvatarClient(API_KEY, base_url=base) as client:
-        with pytest.raises(APIError) as info:
-            await client.list_sessions("active")
-    assert f"GET {base}/v1/sessions -> HTTP 404" in str(info.value)
-    assert info.value.url == f"{base}/v1/sessions"
-    assert info.value.path == "/v1/sessions"
-
-
-async def test_enum_strings_are_read_in_any_case(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator
-) -> None:
-    """mode='lite', quality 'HIGH', a voice provider 'ELEVENLABS', a stop reason 'agent_hang_up' and
-    a list type 'ACTIVE' are read as their members and sent as the API spells them."""
-    persona = {"voice_settings": {"provider": "ELEVENLABS", "model": "ELEVEN_FLASH_V2_5"}}
-    async with client.session(
-        AVATAR_ID,
-        is_sandbox=True,
-        mode="lite",
-        video_settings={"quality": "HIGH", "encoding": "h264"},
-        avatar_persona=persona,
-    ) as session:
-        await session.stop("agent_hang_up")
-    (token,) = emulator.requests("token")
-    assert token.body["mode"] == "LITE"
-    assert token.body["video_settings"] == {"quality": "high", "encoding": "H264"}
-    assert token.body["avatar_persona"]["voice_settings"] == {
-        "provider": "elevenLabs",
-        "model": "eleven_flash_v2_5",
-    }
-    assert emulator.stop_reasons(session.session_id) == ["AGENT_HANG_UP"]
-    assert (await client.list_sessions("ACTIVE")).count == 0
-
-
 def test_an_unknown_field_suggests_the_closest_and_lists_the_accepted_ones() -> None:
     """A misspelt field names the closest accepted one and lists them all."""
     with pytest.raises(ConfigurationError, match="did you mean 'video_settings'") as info:
