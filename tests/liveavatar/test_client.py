@@ -347,17 +347,6 @@ async def test_no_session_token_in_errors(
     assert emulator.requests("start")[0].status == 401
 
 
-def test_session_refuses_a_client_and_its_own_credentials() -> None:
-    """client= together with api_key/base_url/http_session is ambiguous: refused before any I/O."""
-    from aioavatar import AvatarSession
-
-    client = LiveAvatarClient(API_KEY, base_url="http://127.0.0.1:9")
-    with pytest.raises(ConfigurationError, match="client"):
-        AvatarSession(AVATAR_ID, client=client, api_key="other")
-    with pytest.raises(ConfigurationError, match="client"):
-        AvatarSession(AVATAR_ID, client=client, base_url="https://other.example")
-
-
 async def test_errors_name_the_url_actually_requested(emulator: LiveAvatarEmulator) -> None:
     """A 404 names the whole URL requested (base URL and path), so a wrong base URL shows."""
     base = emulator.base_url + "/proxy"
