@@ -50,11 +50,11 @@ from aioavatar.liveavatar._realtime_protocol import (
 )
 from aioavatar.testing import LiveAvatarEmulator, RecordedMessage
 
-from .conftest import API_KEY, AVATAR_ID
+from ..conftest import API_KEY, AVATAR_ID
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 SECOND = 48_000  # bytes of one second of PCM 16-bit mono 24 kHz
 
 
