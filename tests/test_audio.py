@@ -7,11 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aioavatar import (
-    ConfigurationError,
-    check_pcm,
-    read_wav,
-)
+from aioavatar import ConfigurationError, check_pcm, read_wav
 
 from .audio import SECOND, wav_bytes
 

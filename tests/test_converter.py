@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aioavatar import (
-    AvatarSession,
-    ConfigurationError,
-)
+from aioavatar import AvatarSession, ConfigurationError
 
 from .conftest import API_KEY, AVATAR_ID
 

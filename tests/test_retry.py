@@ -8,12 +8,7 @@ import logging
 import anyio
 import pytest
 
-from aioavatar import (
-    LiveAvatarClient,
-    RetryBudget,
-    RetryPolicy,
-    ServerError,
-)
+from aioavatar import LiveAvatarClient, RetryBudget, RetryPolicy, ServerError
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID

@@ -6,9 +6,7 @@ import pickle
 
 import pytest
 
-from aioavatar import (
-    Secret,
-)
+from aioavatar import Secret
 
 
 def test_secret_is_masked_and_refuses_pickle() -> None:

@@ -13,13 +13,7 @@ import logging
 import anyio
 import pytest
 
-from aioavatar import (
-    EndReason,
-    LiveAvatarClient,
-    SessionState,
-    SessionStopError,
-    TransportError,
-)
+from aioavatar import EndReason, LiveAvatarClient, SessionState, SessionStopError, TransportError
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY

@@ -14,12 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aioavatar import (
-    LiveAvatarClient,
-    ResponseDecodeError,
-    RetryPolicy,
-    TransportError,
-)
+from aioavatar import LiveAvatarClient, ResponseDecodeError, RetryPolicy, TransportError
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID

@@ -6,11 +6,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from aioavatar import (
-    LiveAvatarClient,
-    RetryPolicy,
-    SessionState,
-)
+from aioavatar import LiveAvatarClient, RetryPolicy, SessionState
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import API_KEY

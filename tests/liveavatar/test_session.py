@@ -9,12 +9,7 @@ from typing import Any
 
 import pytest
 
-from aioavatar import (
-    AvatarSession,
-    ConfigurationError,
-    LiveAvatarClient,
-    ResponseDecodeError,
-)
+from aioavatar import AvatarSession, ConfigurationError, LiveAvatarClient, ResponseDecodeError
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import API_KEY, AVATAR_ID
