@@ -375,11 +375,3 @@ async def test_a_session_outside_asyncio_says_so() -> None:
 
     with pytest.raises(RuntimeError, match="aioavatar runs on asyncio"):
         await anyio.to_thread.run_sync(lambda: anyio.run(enter, backend="trio"))
-
-
-def test_the_sandbox_avatar_id_is_exported() -> None:
-    """The one avatar of sandbox sessions is a constant of the package."""
-    import aioavatar
-
-    assert aioavatar.SANDBOX_AVATAR_ID == "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
-    assert aioavatar.liveavatar.SANDBOX_AVATAR_ID == aioavatar.SANDBOX_AVATAR_ID
