@@ -141,6 +141,9 @@ async def test_a_page_that_never_connects_loses_its_session(
     session_id = only_session(emulator)
     await eventually(lambda: emulator.stop_reasons(session_id))
     assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
+    # The server has the stop; the backend forgets the page once the stop's answer is back.
+    sessions = served.runner.app[backend.SESSIONS]
+    await eventually(lambda: sessions.page(document["session"]) is None)
     async with served.http.get(f"{served.url}/sessions/{document['session']}/live") as late:
         assert late.status == 404
 
