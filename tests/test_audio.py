@@ -11,8 +11,6 @@ from aioavatar import ConfigurationError, check_pcm, read_wav
 
 from .audio import SECOND, wav_bytes
 
-pytestmark = pytest.mark.anyio
-
 
 def test_check_pcm_rejects_bad_audio() -> None:
     """Odd byte counts, empty audio, WAV files and non-bytes are ConfigurationError."""

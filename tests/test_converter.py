@@ -8,8 +8,6 @@ from aioavatar import AvatarSession, ConfigurationError
 
 from .conftest import API_KEY, AVATAR_ID
 
-pytestmark = pytest.mark.anyio
-
 
 def test_an_unknown_field_suggests_the_closest_and_lists_the_accepted_ones() -> None:
     """A misspelt field names the closest accepted one and lists them all."""

@@ -30,8 +30,6 @@ from aioavatar.liveavatar._realtime_protocol import (
 
 from ..audio import SECOND, pcm
 
-pytestmark = pytest.mark.anyio
-
 
 def test_split_audio_first_half_second_then_one_second() -> None:
     """Chunks: about 0.5 s first, then 1 s each, whole samples, nothing lost."""
