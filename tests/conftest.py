@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from aioavatar import KalturaAvatarClient, LiveAvatarClient, RetryPolicy
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
+from .logs import LOGGERS, Keep
 from .providers import API_KEY, AVATAR_ID, KS, Provider
 
 
@@ -76,3 +78,19 @@ async def provider(request: pytest.FixtureRequest) -> AsyncIterator[Provider]:
             ) as k_client,
         ):
             yield Provider("kaltura", k_emulator, k_client, ("create", "init_client"), "end")
+
+
+@pytest.fixture
+def records() -> Iterator[list[logging.LogRecord]]:
+    """Every log record of every logger, all at DEBUG (aiohttp's and asyncio's included)."""
+    keep = Keep()
+    levels = {name: logging.getLogger(name).level for name in LOGGERS}
+    for name in LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(keep)
+    try:
+        yield keep.records
+    finally:
+        logging.getLogger().removeHandler(keep)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

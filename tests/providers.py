@@ -127,3 +127,19 @@ class Provider:
         else:
             assert self.emulator.sessions[sid].ended_by == "end"
         assert sid not in self.active()
+
+
+def session_on(client: LiveAvatarClient, **kw: Any) -> AvatarSession:
+    """A LiveAvatar sandbox session on ``client``: short keep-alive interval and stop timeout by default."""
+    kw.setdefault("keep_alive_interval", 0.2)
+    kw.setdefault("stop_timeout", 2.0)
+    return client.session(AVATAR_ID, is_sandbox=True, **kw)
+
+
+# The (provider, endpoint) of the requests of open, for tests parametrized with ``indirect=["provider"]``.
+# Every request that opens a session remotely: a cancel while one is in flight lets it finish.
+OPEN_STEPS = [("liveavatar", "start"), ("kaltura", "create"), ("kaltura", "init_client")]
+# The first request that can open a session: refused, it leaves nothing to stop.
+FIRST_OPEN_STEPS = [("liveavatar", "start"), ("kaltura", "create")]
+# The last request of open: when it fails in a way that may hide a running session, a stop follows.
+LAST_OPEN_STEPS = [("liveavatar", "start"), ("kaltura", "init_client")]

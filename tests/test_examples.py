@@ -8,6 +8,7 @@ import mimetypes
 import os
 import signal
 import socket
+import subprocess
 import sys
 import wave
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,7 @@ from aiohttp import web
 from aioavatar import KalturaAvatarClient
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
+from .audio import wav_bytes
 from .conftest import API_KEY, AVATAR_ID
 
 pytestmark = pytest.mark.anyio
@@ -139,6 +141,9 @@ async def test_a_page_that_never_connects_loses_its_session(
     session_id = only_session(emulator)
     await eventually(lambda: emulator.stop_reasons(session_id))
     assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
+    # The server has the stop; the backend forgets the page once the stop's answer is back.
+    sessions = served.runner.app[backend.SESSIONS]
+    await eventually(lambda: sessions.page(document["session"]) is None)
     async with served.http.get(f"{served.url}/sessions/{document['session']}/live") as late:
         assert late.status == 404
 
@@ -323,3 +328,46 @@ async def test_backend_script_on_the_embedded_emulator() -> None:
         process.send_signal(signal.SIGINT)
         with anyio.fail_after(10):
             assert await process.wait() == 0
+
+
+# --- examples/lite_bot.py --------------------------------------------------------------------------
+
+
+def test_example_lite_bot_speaks_a_wav(tmp_path: Path) -> None:
+    """`examples/lite_bot.py --emulator` speaks a WAV file against the embedded emulator and reacts to
+    its events."""
+    path = tmp_path / "tone.wav"
+    path.write_bytes(wav_bytes(seconds=0.4))
+    done = subprocess.run(  # noqa: S603 - our own example, run with this interpreter
+        [sys.executable, str(EXAMPLES / "lite_bot.py"), "--emulator", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for expected in [
+        "queued 0.40 s of audio in 1 messages",
+        "socket: connected",
+        "the avatar started speaking",
+        "the avatar finished speaking",
+        "listening",
+        "stop reasons the server saw: ['USER_CLOSED']",
+    ]:
+        assert expected in lines, done.stdout
+
+
+async def test_example_lite_bot_refuses_a_bad_wav(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The example reports a WAV in the wrong format instead of playing noise (run in-process)."""
+    spec = importlib.util.spec_from_file_location("lite_bot", EXAMPLES / "lite_bot.py")
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    path = tmp_path / "stereo.wav"
+    path.write_bytes(wav_bytes(channels=2))
+    assert await example.main(example.parse([str(path)])) == 2
+    assert "2 channels (need mono)" in capsys.readouterr().out

@@ -1,7 +1,10 @@
-"""The sans-I/O layer: envelopes, status mapping and Retry-After, without a network."""
+"""``aioavatar._protocol``, the sans-I/O layer: envelopes, status mapping and Retry-After, Kaltura's
+``success`` flag and the multipart form of its audio, without a network."""
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import email.utils
 import json
 from typing import Any
@@ -17,7 +20,14 @@ from aioavatar import (
     ServerError,
     ValidationError,
 )
-from aioavatar._protocol import RawResponse, decode_envelope, error_for_status, parse_retry_after
+from aioavatar._protocol import (
+    RawResponse,
+    decode_envelope,
+    decode_success,
+    encode_multipart,
+    error_for_status,
+    parse_retry_after,
+)
 
 
 def raw(status: int, body: object | bytes, **kw: Any) -> RawResponse:
@@ -228,3 +238,51 @@ def test_credentials_are_masked_however_the_server_escaped_them() -> None:
     assert secret not in str(page)
     success = f'{{"code": 1000, "data": {{"url": "wss://x?k={escaped}"}}}}'.encode()
     assert decode_envelope(raw(200, success, credentials=creds)) == {"url": "wss://x?k=**********"}
+
+
+# --- Kaltura: success in the body, multipart audio -----------------------------------------------
+
+KALTURA_MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8 + b"\r\n--\r\n"
+
+
+def kaltura_raw(status: int, body: bytes) -> RawResponse:
+    return RawResponse(method="POST", path="/avatar-session/x/end", status=status, body=body)
+
+
+def test_decode_success() -> None:
+    """success: true is the only success; the status picks the error class otherwise."""
+    assert (
+        decode_success(kaltura_raw(200, b'{"success": true, "sessionId": "s"}'))["sessionId"] == "s"
+    )
+    with pytest.raises(APIError, match="boom") as info:
+        decode_success(kaltura_raw(200, b'{"success": false, "error": "boom"}'))
+    assert type(info.value) is APIError
+    assert info.value.status == 200
+    with pytest.raises(APIError, match="does not say success"):
+        decode_success(kaltura_raw(201, b'{"success": "true"}'))
+    with pytest.raises(ResponseDecodeError):
+        decode_success(kaltura_raw(200, b"[true]"))
+    with pytest.raises(ResponseDecodeError):
+        decode_success(kaltura_raw(200, b"<html>"))
+    with pytest.raises(NotFoundError, match="gone"):
+        decode_success(kaltura_raw(404, b'{"success": false, "error": "gone"}'))
+    with pytest.raises(APIError) as gone:
+        decode_success(kaltura_raw(410, b'{"success": false, "error": "Gone"}'))
+    assert gone.value.status == 410
+
+
+def test_encode_multipart_round_trips_through_the_standard_parser() -> None:
+    """Fields and file come back byte for byte; quotes and line breaks in names are escaped."""
+    content, content_type = encode_multipart(
+        {"turnId": "t\r\n1", "duration": "2.5"}, {"audio": ('a"\nb.mp3', "audio/mpeg", KALTURA_MP3)}
+    )
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + content)
+    parts = {
+        part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
+    }
+    assert parts["turnId"].get_payload(decode=True) == b"t\r\n1"
+    assert parts["duration"].get_payload(decode=True) == b"2.5"
+    assert parts["audio"].get_payload(decode=True) == KALTURA_MP3
+    assert parts["audio"].get_filename() == "a%22%0Ab.mp3"
+    assert parts["audio"].get_content_type() == "audio/mpeg"

@@ -1,16 +1,16 @@
 """No credential leaks: the canary API key and every session token appear in no log record (every
 logger at DEBUG, aiohttp's own included), no repr, no exception text or traceback, no pickle; and the
-redacting filter masks what a careless log call would let through."""
+same for Kaltura's KS, session token and TURN credential. How the redacting filter masks what a careless
+log call would let through is tested in ``test_logging.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import pickle
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -19,60 +19,24 @@ import pytest
 from aioavatar import (
     AuthenticationError,
     AvatarError,
+    KalturaAvatarClient,
     LiveAvatarClient,
-    RedactingFilter,
     RetryPolicy,
     ServerError,
     SessionStopError,
     TransportError,
 )
-from aioavatar._logging import MASK, redact, track_secret
-from aioavatar.testing import LiveAvatarEmulator
+from aioavatar._logging import MASK
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .conftest import AVATAR_ID
 from .leaks import wait_until
+from .providers import KALTURA_AVATAR_ID
 
 pytestmark = pytest.mark.anyio
 
 CANARY_KEY = "canary-api-key-3f9d1c7e5b2a"
 FAST = RetryPolicy(retries=2, backoff_initial=0.001, backoff_max=0.005)
-LOGGERS = [
-    "",
-    "aioavatar",
-    "aiohttp",
-    "aiohttp.access",
-    "aiohttp.client",
-    "aiohttp.internal",
-    "aiohttp.server",
-    "aiohttp.web",
-    "aiohttp.websocket",
-    "asyncio",
-]
-
-
-class _Keep(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    """Every log record of every logger, all at DEBUG (aiohttp's and asyncio's included)."""
-    keep = _Keep()
-    levels = {name: logging.getLogger(name).level for name in LOGGERS}
-    for name in LOGGERS:
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(keep)
-    try:
-        yield keep.records
-    finally:
-        logging.getLogger().removeHandler(keep)
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
@@ -244,169 +208,6 @@ async def _raw_server(answer: bytes) -> AsyncIterator[str]:
         await server.wait_closed()
 
 
-# --- the redacting filter -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "kept"),
-    [
-        ("Authorization: Bearer abc.def-ghi", "Authorization: Bearer "),
-        ("{'Authorization': 'Bearer abc'}", "{'Authorization': 'Bearer "),
-        ("headers={'X-API-KEY': 'sk-live-123'}", "headers={'X-API-KEY': '"),
-        ("x-api-key=sk-live-123&page=1", "x-api-key="),
-        ("Authorization: KS djJ8MTIzNDU2fGFiY2RlZmdoaWprbG1ub3A=", "Authorization: KS "),
-        ("url?ks=djJ8MTIzNDU2fGFiY2RlZmdoaWprbG1ub3A=", "url?ks="),
-        ("sent KS djJ8MTIzNDU2fGFiY2RlZmdoaWprbG1ub3A= along", "sent KS "),
-        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl seen", "token "),
-    ],
-)
-def test_redact_masks_credential_shapes(text: str, kept: str) -> None:
-    """Bearer tokens, X-API-KEY and Authorization values, KS values and JWTs are masked; the text
-    around them is kept."""
-    masked = redact(text)
-    assert masked.startswith(kept + MASK)
-    for secret in ("abc", "sk-live-123", "djJ8MTIz", "eyJhbGci"):
-        assert secret not in masked
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "POST /v1/sessions/keep-alive -> 200 in 3.1 ms (attempt 1)",
-        "session 0b8f2e0c-5a8e-4c1f-9d43-7a2b8f1e6c55 stopped (USER_CLOSED)",
-        "thanks, the bearer of good news",
-        "ks is not a KS without a value",
-    ],
-)
-def test_redact_leaves_innocent_text_alone(text: str) -> None:
-    """Allowlisted log lines and prose that merely mentions a scheme pass unchanged."""
-    assert redact(text) == text
-
-
-def test_tracked_secrets_are_masked_while_their_owner_lives() -> None:
-    """A tracked credential is masked by value while its owner lives, and forgotten after."""
-
-    class Owner:
-        pass
-
-    owner = Owner()
-    track_secret(owner, "plain-value-without-shape-42")
-    assert redact("key=plain-value-without-shape-42!") == f"key={MASK}!"
-    track_secret(owner, "short")  # too short to mask by value: innocent text would suffer
-    assert redact("a short word") == "a short word"
-    del owner
-    gc.collect()
-    assert redact("plain-value-without-shape-42") == "plain-value-without-shape-42"
-
-
-def test_a_clients_api_key_is_masked_in_any_aioavatar_record(
-    records: list[logging.LogRecord],
-) -> None:
-    """A careless log call through the aioavatar logger cannot print a live client's key."""
-    client = LiveAvatarClient(CANARY_KEY, base_url="http://127.0.0.1:9")
-    logging.getLogger("aioavatar").warning("key is %s", CANARY_KEY)
-    assert records[-1].getMessage() == f"key is {MASK}"
-    assert repr(client)
-
-
-def test_filter_masks_exceptions_and_stacks(records: list[logging.LogRecord]) -> None:
-    """An exception logged with a bearer token in its message is rendered masked (exc_info cleared
-    so that no formatter renders the original); a record with nothing to mask keeps its exc_info."""
-    log = logging.getLogger("aioavatar")
-    try:
-        raise RuntimeError("Authorization: Bearer leaked-token-value")
-    except RuntimeError:
-        log.exception("failed")
-    try:
-        raise RuntimeError("nothing to hide")
-    except RuntimeError:
-        log.exception("failed again", stack_info=True)
-    masked, kept = records[-2], records[-1]
-    assert masked.exc_info is None
-    assert masked.exc_text is not None
-    assert "leaked-token-value" not in masked.exc_text
-    assert MASK in masked.exc_text
-    assert "leaked-token-value" not in logging.Formatter().format(masked)
-    assert kept.exc_info is not None
-    assert kept.stack_info is not None
-
-
-def test_filter_on_a_handler_covers_other_loggers() -> None:
-    """Attached to a handler, the filter masks records of any logger (aiohttp's included) and
-    never drops one, even with a broken format string."""
-    keep = _Keep()
-    keep.addFilter(RedactingFilter())
-    other = logging.getLogger("aiohttp.client")
-    other.addHandler(keep)
-    level, propagate = other.level, other.propagate
-    other.setLevel(logging.DEBUG)
-    other.propagate = False  # pytest's own handler would raise on the broken format
-    try:
-        other.debug("sent %s", {"X-API-KEY": "sk-live-123", "Accept": "*/*"})
-        other.debug("broken %s %s", "one")
-    finally:
-        other.removeHandler(keep)
-        other.setLevel(level)
-        other.propagate = propagate
-    first, broken = keep.records
-    assert "sk-live-123" not in first.getMessage()
-    assert "'Accept': '*/*'" in first.getMessage()
-    assert broken.msg == "broken %s %s"
-
-
-def test_the_filter_is_installed_on_the_aioavatar_logger() -> None:
-    """Importing aioavatar attaches one RedactingFilter to its logger."""
-    filters = [f for f in logging.getLogger("aioavatar").filters if isinstance(f, RedactingFilter)]
-    assert len(filters) == 1
-
-
-async def test_allowlisted_fields_only_in_transport_records(
-    emulator: LiveAvatarEmulator, records: list[logging.LogRecord]
-) -> None:
-    """The transport logs method, path, status, duration, attempt and request id, and for a retry the
-    class of the failure: no header, no body, no server message."""
-    emulator.inject("keep_alive", delay=1.0)
-    emulator.inject("keep_alive", status=503, body=b'{"message": "secret server detail"}')
-    emulator.inject("keep_alive", drop=True, times=2)  # the first is retried as a stale connection
-    policy = RetryPolicy(retries=4, backoff_initial=0.001, backoff_max=0.005)
-    async with LiveAvatarClient(
-        CANARY_KEY, base_url=emulator.base_url, retry_policy=policy
-    ) as client:
-        with anyio.fail_after(5), contextlib.suppress(AvatarError):
-            await client.keep_alive(AVATAR_ID, timeout=0.2)
-    ours = [r for r in records if r.name == "aioavatar"]
-    assert len(ours) >= 3
-    for record in ours:
-        for arg in record.args if isinstance(record.args, tuple) else ():
-            assert isinstance(arg, str | int | float), arg
-        text = record.getMessage()
-        assert "secret server detail" not in text
-        assert "{" not in text
-    messages = [r.getMessage() for r in ours]
-    assert any("keep-alive failed (timeout), attempt 1;" in m for m in messages)
-    assert any("keep-alive failed (HTTP 503), attempt 2;" in m for m in messages)
-    assert any("keep-alive failed (stale connection), attempt 3;" in m for m in messages)
-    assert any("keep-alive failed (ServerDisconnectedError), attempt 4;" in m for m in messages)
-    assert any("POST /v1/sessions/keep-alive -> 404 in" in m for m in messages)
-
-
-async def test_lifecycle_records_carry_no_server_message(
-    emulator: LiveAvatarEmulator, records: list[logging.LogRecord]
-) -> None:
-    """A failed beat is logged with the error's class and status, not the server's text."""
-    from aioavatar import AvatarSession
-
-    emulator.inject("keep_alive", status=400, body=b'{"message": "secret server detail"}', times=50)
-    session = AvatarSession(
-        AVATAR_ID, api_key=CANARY_KEY, base_url=emulator.base_url, keep_alive_interval=0.1
-    )
-    async with session:
-        await anyio.sleep(0.5)
-    texts = [r.getMessage() for r in records if r.name == "aioavatar"]
-    assert any("keep-alive failed (APIError (HTTP 400))" in t for t in texts), texts
-    assert not any("secret server detail" in t for t in texts)
-
-
 # --- echoes the server escaped, and echoes of another credential --------------------------------
 
 
@@ -536,3 +337,38 @@ async def test_an_echo_past_a_long_run_of_white_space_is_masked(
             await client.list_sessions("active")
     assert_clean(exception_texts(info.value), [CANARY_KEY, CANARY_KEY[:12]])
     assert MASK in str(info.value)
+
+
+# --- Kaltura: the KS, the session token and the TURN credential ---------------------------------
+
+
+async def test_no_credential_in_reprs_errors_logs_or_pickles(
+    kaltura_emulator: KalturaEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The KS, the session token and the TURN credential appear in no repr, log line or error."""
+    canary_ks = "canary-ks-7f3a9c"
+    texts: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        async with KalturaEmulator(ks=canary_ks) as emulator:
+            async with KalturaAvatarClient(canary_ks, base_url=emulator.base_url) as client:
+                texts.append(repr(client))
+                async with client.session(KALTURA_AVATAR_ID, keep_alive_interval=0.1) as session:
+                    await anyio.sleep(0.3)
+                    texts += [repr(session), repr(session.info), str(session.info)]
+                    token = emulator.sessions[session.session_id].token
+                    credential = session.info.turn.credential
+                created = await client.create_session(KALTURA_AVATAR_ID)
+                texts += [repr(created), str(created)]
+                emulator.inject("keep_alive", status=401)
+                with pytest.raises(AuthenticationError) as info:
+                    await client.keep_alive(created.session_id, token=created.token)
+                texts += [str(info.value), repr(info.value)]
+                texts.append(repr(pickle.loads(pickle.dumps(info.value))))
+            async with KalturaAvatarClient("not-the-ks", base_url=emulator.base_url) as bad:
+                with pytest.raises(AuthenticationError) as bad_info:
+                    await bad.create_session(KALTURA_AVATAR_ID)
+                texts.append(str(bad_info.value))
+    texts += [record.getMessage() for record in caplog.records]
+    assert caplog.records  # the session logged its steps
+    for secret in (canary_ks, "not-the-ks", token, credential, created.token.get_secret_value()):
+        assert not any(secret in text for text in texts), secret

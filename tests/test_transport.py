@@ -1,16 +1,14 @@
-"""``aioavatar._transport``: bounded decompression, exact attempts, the asyncio requirement, and the
-bounds of ``Timeout``; over real sockets against the emulator."""
+"""``aioavatar._transport``, over real sockets against the emulator: the asyncio requirement, the bounds of
+``Timeout`` and every timeout kept (waiting for a pooled connection included), what a stop needs of its
+answer, base URLs, and request ids. The bytes on the wire (decompression, attempts under resets) are
+tested in ``test_wire.py``."""
 
 from __future__ import annotations
 
-import gzip
+import contextlib
 import math
-import tracemalloc
-import zlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import anyio
 import pytest
 
@@ -18,117 +16,21 @@ from aioavatar import (
     APIError,
     ConfigurationError,
     LiveAvatarClient,
+    NotFoundError,
+    RequestTimeout,
     ResponseDecodeError,
     RetryPolicy,
     Timeout,
-    TransportError,
 )
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
+from .leaks import acquired_connections, wait_until
 
 pytestmark = pytest.mark.anyio
 
+NO_RETRY = RetryPolicy(retries=0)
 FAST = RetryPolicy(retries=2, backoff_initial=0.001, backoff_max=0.005)
-INFLATED = 64 * 1024 * 1024  # 64 MiB of zeros: 64 times the 1 MiB cap
-
-
-def _bomb(size: int = INFLATED) -> bytes:
-    """A gzip body that inflates to ``size`` bytes (about 64 KiB on the wire for 64 MiB)."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = bytes(1024 * 1024)
-    parts = [packer.compress(block) for _ in range(size // len(block))]
-    parts.append(packer.flush())
-    return b"".join(parts)
-
-
-@pytest.fixture(scope="module")
-def bomb() -> bytes:
-    """A 64 MiB gzip bomb, built once."""
-    return _bomb()
-
-
-async def test_a_gzip_bomb_is_refused_at_the_cap_with_bounded_memory(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator, bomb: bytes
-) -> None:
-    """A small gzip body that inflates past the size cap is a ResponseDecodeError, and inflating it
-    never holds much more than the cap in memory (64 MiB inflated, the peak stays under 8 MiB)."""
-    assert len(bomb) < 1024 * 1024  # the wire size passes any Content-Length check
-    emulator.inject("list", body=bomb, headers={"Content-Encoding": "gzip"})
-    tracemalloc.start()
-    try:
-        with pytest.raises(ResponseDecodeError, match="once decompressed larger than the 1048576"):
-            await client.list_sessions("active")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 8 * 1024 * 1024
-    assert len(emulator.requests("list")) == 1  # a bad 2xx is not retried
-
-
-async def test_the_client_asks_for_identity_and_still_reads_gzip_and_deflate(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator
-) -> None:
-    """Requests ask for an uncompressed answer; a server that compresses anyway (gzip, zlib-wrapped
-    or raw deflate) is still read, within the cap."""
-    envelope = b'{"code": 1000, "data": {"count": 7, "results": []}, "message": "ok"}'
-    raw_deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
-    bodies = {
-        "gzip": gzip.compress(envelope),
-        "deflate": zlib.compress(envelope),
-        "x-gzip": gzip.compress(envelope),
-    }
-    for encoding, body in bodies.items():
-        emulator.inject("list", body=body, headers={"Content-Encoding": encoding})
-        assert (await client.list_sessions("active")).count == 7
-    emulator.inject(
-        "list",
-        body=raw_deflate.compress(envelope) + raw_deflate.flush(),
-        headers={"Content-Encoding": "deflate"},
-    )
-    assert (await client.list_sessions("active")).count == 7
-    assert {r.path for r in emulator.requests("list")} == {"/v1/sessions"}
-    # What the server received: every request asked for identity.
-    assert all(r.headers.get("Accept-Encoding") == "identity" for r in emulator.requests("list"))
-
-
-@pytest.mark.parametrize(
-    ("encoding", "body", "message"),
-    [
-        ("br", b"\x0b\x02\x80{}\x03", "does not read"),
-        ("gzip", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xff\xff\xff", "corrupt"),
-        ("gzip", gzip.compress(b'{"code": 1000, "data": {}}', mtime=0)[:-12], "cut short"),
-    ],
-    ids=["brotli", "corrupt", "cut-short"],
-)
-async def test_unreadable_compressed_answers_are_typed_errors(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator, encoding: str, body: bytes, message: str
-) -> None:
-    """An encoding aioavatar does not read, a corrupt stream and a cut one: ResponseDecodeError."""
-    emulator.inject("list", body=body, headers={"Content-Encoding": encoding})
-    with pytest.raises(ResponseDecodeError, match=message):
-        await client.list_sessions("active")
-
-
-@pytest.mark.parametrize("endpoint", ["list", "get", "keep_alive"])
-async def test_exactly_retries_plus_one_requests_under_resets(
-    emulator: LiveAvatarEmulator, endpoint: str
-) -> None:
-    """Under connection resets a call reaches the server exactly ``retries + 1`` times, GETs
-    included: aiohttp's own resend of idempotent requests does not multiply the policy's attempts."""
-    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url, retry_policy=FAST) as client:
-        token = await client.create_session_token(AVATAR_ID)
-        await client.start_session(token.session_token)
-        before = len(emulator.requests(endpoint))
-        emulator.inject(endpoint, drop=True, times=50)
-        calls: dict[str, Any] = {
-            "list": lambda: client.list_sessions("active"),
-            "get": lambda: client.get_session(token.session_id),
-            "keep_alive": lambda: client.keep_alive(token.session_id),
-        }
-        with pytest.raises(TransportError):
-            await calls[endpoint]()
-    assert len(emulator.requests(endpoint)) - before == 1 + FAST.retries
 
 
 async def test_outside_asyncio_the_error_says_so() -> None:
@@ -167,38 +69,6 @@ def test_every_timeout_is_finite_and_positive(kwargs: dict[str, Any], field: str
     assert info.value.field == field
 
 
-async def test_a_borrowed_sessions_middlewares_are_kept_and_attempts_still_bounded(
-    emulator: LiveAvatarEmulator,
-) -> None:
-    """A borrowed aiohttp session keeps its own middlewares on every method (GET included), and a
-    GET under resets still reaches the server at most retries + 1 times (aiohttp's own resend is
-    counted against the policy)."""
-    seen: list[str] = []
-
-    async def tracing(
-        request: aiohttp.ClientRequest,
-        handler: Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]],
-    ) -> aiohttp.ClientResponse:
-        seen.append(request.method)
-        return await handler(request)
-
-    async with (
-        aiohttp.ClientSession(middlewares=(tracing,)) as http,
-        LiveAvatarClient(
-            API_KEY, base_url=emulator.base_url, http_session=http, retry_policy=FAST
-        ) as client,
-    ):
-        await client.list_sessions("active")
-        token = await client.create_session_token(AVATAR_ID)
-        assert seen == ["GET", "POST"]
-        before = len(emulator.requests("list"))
-        emulator.inject("list", drop=True, times=50)
-        with pytest.raises(TransportError):
-            await client.list_sessions("active")
-        assert 1 <= len(emulator.requests("list")) - before <= 1 + FAST.retries
-        assert token.session_id
-
-
 @pytest.mark.parametrize("encoding", ["br", "zstd"])
 async def test_an_unreadable_body_on_a_stop_is_still_a_confirmed_stop(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator, encoding: str
@@ -214,22 +84,6 @@ async def test_an_unreadable_body_on_a_stop_is_still_a_confirmed_stop(
     emulator.inject("get", body=b"\x0b\x02", headers={"Content-Encoding": encoding})
     with pytest.raises(ResponseDecodeError, match="does not read"):
         await client.get_session(token.session_id)
-
-
-async def test_gzip_with_several_members_is_read_and_trailing_data_refused(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator
-) -> None:
-    """A gzip body of several members is inflated whole (within the cap); bytes after the last
-    member that are not gzip are a ResponseDecodeError."""
-    envelope = b'{"code": 1000, "data": {"count": 3, "results": []}, "message": "ok"}'
-    members = gzip.compress(envelope[:20]) + gzip.compress(envelope[20:])
-    emulator.inject("list", body=members, headers={"Content-Encoding": "gzip"})
-    assert (await client.list_sessions("active")).count == 3
-    emulator.inject(
-        "list", body=gzip.compress(envelope) + b"junk", headers={"Content-Encoding": "gzip"}
-    )
-    with pytest.raises(ResponseDecodeError, match="trailing data"):
-        await client.list_sessions("active")
 
 
 @pytest.mark.parametrize(
@@ -261,3 +115,84 @@ async def test_a_request_id_is_kept_only_when_it_looks_like_one(
         await client.list_sessions("active", retry_policy=RetryPolicy(retries=0))
     assert echoed.value.request_id == "**********"
     assert API_KEY not in str(echoed.value)
+
+
+# --- timeouts and the pool --------------------------------------------------------------------------
+
+
+async def test_per_call_policy_and_pool_wait_on_start(emulator: LiveAvatarEmulator) -> None:
+    """Start is retried when it never left the machine: waiting for a pooled connection past the
+    connect timeout is such a case. Without retries it fails; with a per-call policy it gets through
+    once the connection is free, and the server sees one start."""
+    async with LiveAvatarClient(
+        API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY, connection_limit=1
+    ) as client:
+        token = await client.create_session_token(AVATAR_ID)
+        emulator.inject("get", delay=0.4, times=2)
+        quick = Timeout(total=5.0, connect=0.1)
+        patient = RetryPolicy(retries=10, backoff_initial=0.25, backoff_max=0.25)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold_the_connection, client)  # for 0.4 s
+            await wait_until(lambda: acquired_connections(client) == 1)
+            with pytest.raises(RequestTimeout):
+                await client.start_session(token.session_token, timeout=quick)
+            assert emulator.requests("start") == []
+            tg.start_soon(hold_the_connection, client)
+            info = await client.start_session(
+                token.session_token, timeout=quick, retry_policy=patient
+            )
+    assert info.session_id == token.session_id
+    assert len(emulator.requests("start")) == 1
+
+
+async def hold_the_connection(client: LiveAvatarClient) -> None:
+    """A call that holds a pooled connection while the emulator delays its answer (then 404s)."""
+    with contextlib.suppress(NotFoundError):
+        await client.get_session(AVATAR_ID)
+
+
+async def test_waiting_for_a_pooled_connection_counts(emulator: LiveAvatarEmulator) -> None:
+    """With one connection held by a slow call, a second call times out within its own timeout,
+    before it is ever sent, and leaves the pool usable."""
+    async with LiveAvatarClient(
+        API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY, connection_limit=1
+    ) as client:
+        emulator.inject("get", delay=1.0)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold_the_connection, client)
+            await wait_until(lambda: acquired_connections(client) == 1)
+            with pytest.raises(RequestTimeout):
+                await client.list_sessions("active", timeout=Timeout(total=0.2, connect=0.2))
+            with pytest.raises(RequestTimeout):  # total alone bounds the wait as well
+                await client.list_sessions("active", timeout=Timeout(total=0.2))
+            assert emulator.requests("list") == []
+            assert emulator.requests("get") == []  # the slow call is still in flight
+            tg.cancel_scope.cancel()
+        assert acquired_connections(client) == 0
+        await client.list_sessions("active", timeout=2.0)
+    assert len(emulator.requests("list")) == 1
+
+
+async def test_a_slow_drip_cannot_stretch_a_call_past_its_timeout(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """Bytes trickling in faster than any read timeout still end the call at its total timeout,
+    on each attempt: three attempts, three RequestTimeouts' worth, then the error."""
+    emulator.inject("get", drip=0.02, times=3)
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url, retry_policy=FAST) as client:
+        with anyio.fail_after(5), pytest.raises(RequestTimeout):
+            await client.get_session(AVATAR_ID, timeout=0.25)
+        assert acquired_connections(client) == 0
+    assert len(emulator.requests("get")) == 3
+
+
+@pytest.mark.parametrize("given", [0, -1, True, "5"])
+async def test_bad_timeouts_are_refused_before_any_io(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, given: Any
+) -> None:
+    """A timeout that is not a positive number is a ConfigurationError, and nothing is sent."""
+    from aioavatar import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="timeout"):
+        await client.list_sessions("active", timeout=given)
+    assert emulator.journal == []

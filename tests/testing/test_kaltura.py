@@ -38,6 +38,25 @@ async def post(
         return response.status, json.loads(await response.read())
 
 
+async def test_each_auth_stage_refuses_the_other_stages_credential(
+    http: aiohttp.ClientSession,
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+) -> None:
+    """The admin KS on a session's call and a session's token on create are both refused with 401."""
+    base = kaltura_emulator.base_url
+    sid_a, token_a = await open_session(kaltura_client)
+    async with http.post(
+        f"{base}/v1/avatar-session/{sid_a}/keep-alive", headers={"Authorization": f"KS {KS}"}
+    ) as r:
+        assert r.status == 401
+    async with http.post(
+        f"{base}/v1/avatar-session/create",
+        headers={"Authorization": f"Bearer {token_a.get_secret_value()}"},
+    ) as r:
+        assert r.status == 401
+
+
 async def test_emulator_accepts_both_documented_create_shapes(
     kaltura_emulator: KalturaEmulator,
 ) -> None:

@@ -3,6 +3,7 @@ states it reports, what it accepts, and what counts as activity."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,6 +14,7 @@ from aioavatar import AvatarSession, EndReason, LiveAvatarClient, SessionState
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import FAST_RETRIES
+from ..liveavatar.lite import lite
 from ..providers import API_KEY, AVATAR_ID
 from .helpers import LiteSocket, lite_socket, pcm_b64, start
 
@@ -249,3 +251,47 @@ async def test_our_client_keeps_alive_while_it_talks() -> None:
     talking = [b for b in beats if speech[0].at < b.at < speech[-1].at]
     assert len(speech) == 3  # 0.5 s, 1 s, 0.5 s: over 1.2 s apart from first to last
     assert len(talking) >= 3  # the chunks' own sends did not stand in for them
+
+
+# ---- the SDK's own client against the socket's limits --------------------------------------------
+
+
+async def test_emulator_drops_early_commands_and_refuses_big_messages(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The emulator drops what comes before `connected` (journaled) and closes with 1009 at 1 MB."""
+    emulator.ws.connect_delay = 0.2
+    async with lite(client) as session, aiohttp.ClientSession() as http:
+        ws_url = session.info.ws_url
+        assert ws_url is not None
+        async with http.ws_connect(ws_url) as ws:
+            await ws.send_str(json.dumps({"type": "agent.start_listening", "event_id": "early"}))
+            first = await ws.receive_json()
+            second = await ws.receive_json()
+            await ws.send_str(json.dumps({"type": "agent.start_listening", "event_id": "late"}))
+            third = await ws.receive_json()
+            await ws.send_str(json.dumps({"type": "nope", "event_id": "n"}))
+            fourth = await ws.receive_json()
+            await ws.send_str("x" * 1_000_000)
+            closing = await ws.receive()
+        sid = session.session_id
+    assert [first["state"], second["state"], third["state"]] == [
+        "connecting",
+        "connected",
+        "listening",
+    ]
+    assert fourth["type"] == "error"
+    assert fourth["error"]["event_id"] == "n"
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert closing.data == 1009
+    journal = emulator.ws.messages(sid, dropped=None)
+    assert [(m.event_id, m.dropped, m.rejected) for m in journal] == [
+        ("early", True, False),
+        ("late", False, False),
+        ("n", False, False),
+        (None, False, True),
+    ]
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await http.ws_connect(ws_url)  # the session has ended
+    assert info.value.status == 404

@@ -121,7 +121,9 @@ async def liveavatar_emulator():
                 "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
             )
             await liveavatar_client.start_session(token.session_token)
-            await anyio.sleep(0.3)
+            with anyio.fail_after(10):  # a hang guard: the 0.1 s idle window ends it
+                while liveavatar_emulator.sessions[token.session_id].state != "ended":
+                    await anyio.sleep(0.01)
             assert liveavatar_emulator.sessions[token.session_id].end_reason == "IDLE_TIMEOUT"
         """
     )

@@ -1,44 +1,34 @@
-"""KalturaAvatarClient, KalturaAvatarSession and KalturaEmulator over real sockets: the Kaltura rules.
+"""``KalturaAvatarClient`` (``kaltura/_client.py``) over real sockets against the emulator: the Kaltura
+rules.
 
-The lifecycle matrix both providers share lives in ``test_session.py``; this file holds what only Kaltura
-has: two auth stages, ``success`` in the body, regions, 404/410 for ended sessions, non-idempotent
-create and init-client, and multipart audio (the emulator's own rules are in ``tests/testing/``).
+What only Kaltura has: two auth stages, ``success`` in the body, regions, 404/410 for ended sessions,
+non-idempotent create and init-client, and multipart audio. The session is in ``test_session.py`` here,
+the lifecycle both providers share in ``tests/test_session.py``, the sans-I/O decoding and multipart
+encoding in ``tests/test_protocol.py``, and the emulator's own rules in ``tests/testing/``.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
-import logging
-import pickle
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
-import anyio
 import pytest
 
 from aioavatar import (
     APIError,
     AuthenticationError,
     ConfigurationError,
-    EndReason,
     KalturaAvatarClient,
-    KalturaAvatarSession,
     KalturaSessionRequest,
-    NotFoundError,
-    ResponseDecodeError,
     RetryPolicy,
     Secret,
     ServerError,
-    SessionEndedError,
     TransportError,
 )
-from aioavatar._protocol import RawResponse, decode_success, encode_multipart
 from aioavatar.testing import KalturaEmulator
 
-from .conftest import FAST_RETRIES
-from .providers import KALTURA_AVATAR_ID, KS
+from ..conftest import FAST_RETRIES
+from ..providers import KALTURA_AVATAR_ID, KS
 
 pytestmark = pytest.mark.anyio
 
@@ -304,16 +294,6 @@ async def test_auth_stages(kaltura_emulator: KalturaEmulator) -> None:
         with pytest.raises(AuthenticationError):  # a token the server never gave
             await client.keep_alive(sid_a, token=Secret("x"))
         await client.keep_alive(sid_b, token=token_b)
-    async with aiohttp.ClientSession() as http:
-        async with http.post(
-            f"{base}/v1/avatar-session/{sid_a}/keep-alive", headers={"Authorization": f"KS {KS}"}
-        ) as r:
-            assert r.status == 401
-        async with http.post(
-            f"{base}/v1/avatar-session/create",
-            headers={"Authorization": f"Bearer {token_a.get_secret_value()}"},
-        ) as r:
-            assert r.status == 401
     assert kaltura_emulator.sessions[sid_b].is_active
 
 
@@ -357,150 +337,3 @@ def test_regions_and_base_urls() -> None:
         KalturaAvatarClient(KS, base_url="http://api.example/v1")
     assert KalturaAvatarClient(KS, base_url="http://127.0.0.1:9/v1").base_url.startswith("http:")
     assert KalturaAvatarClient(KS, base_url="http://localhost:9/v1").base_url.startswith("http:")
-
-
-async def test_no_credential_in_reprs_errors_logs_or_pickles(
-    kaltura_emulator: KalturaEmulator, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The KS, the session token and the TURN credential appear in no repr, log line or error."""
-    canary_ks = "canary-ks-7f3a9c"
-    texts: list[str] = []
-    with caplog.at_level(logging.DEBUG):
-        async with KalturaEmulator(ks=canary_ks) as emulator:
-            async with KalturaAvatarClient(canary_ks, base_url=emulator.base_url) as client:
-                texts.append(repr(client))
-                async with client.session(KALTURA_AVATAR_ID, keep_alive_interval=0.1) as session:
-                    await anyio.sleep(0.3)
-                    texts += [repr(session), repr(session.info), str(session.info)]
-                    token = emulator.sessions[session.session_id].token
-                    credential = session.info.turn.credential
-                created = await client.create_session(KALTURA_AVATAR_ID)
-                texts += [repr(created), str(created)]
-                emulator.inject("keep_alive", status=401)
-                with pytest.raises(AuthenticationError) as info:
-                    await client.keep_alive(created.session_id, token=created.token)
-                texts += [str(info.value), repr(info.value)]
-                texts.append(repr(pickle.loads(pickle.dumps(info.value))))
-            async with KalturaAvatarClient("not-the-ks", base_url=emulator.base_url) as bad:
-                with pytest.raises(AuthenticationError) as bad_info:
-                    await bad.create_session(KALTURA_AVATAR_ID)
-                texts.append(str(bad_info.value))
-    texts += [record.getMessage() for record in caplog.records]
-    assert caplog.records  # the session logged its steps
-    for secret in (canary_ks, "not-the-ks", token, credential, created.token.get_secret_value()):
-        assert not any(secret in text for text in texts), secret
-
-
-# --- the session ------------------------------------------------------------------------------------
-
-
-async def test_session_defaults_and_speech(
-    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
-) -> None:
-    """A Kaltura session beats every 10 s by default, and speaks through its own token."""
-    session = kaltura_client.session(KALTURA_AVATAR_ID, voice_id="v-9")
-    assert session.keep_alive_interval == 10.0
-    with pytest.raises(RuntimeError, match="not started"):
-        await session.interrupt()
-    async with session:
-        assert session.info.whep_url
-        turn = await session.say_audio(MP3, duration=1.5, turn_id="t-1")
-        await session.say_text("hi")
-        await session.interrupt()
-    emulated = kaltura_emulator.sessions[session.session_id]
-    assert turn == "t-1"
-    assert [t.kind for t in emulated.turns] == ["audio", "text"]
-    assert emulated.interrupts == 1
-    assert emulated.voice_id == "v-9"
-    assert session.end_reason is EndReason.USER_CLOSED
-    assert len(kaltura_emulator.requests("end")) == 1
-
-
-@pytest.mark.parametrize(("status", "ends"), [(400, 1), (401, 1), (404, 0), (410, 0)])
-async def test_init_client_refused_after_create_still_ends_the_session(
-    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, status: int, ends: int
-) -> None:
-    """Create opened the session: an init-client refusal is followed by one end, unless the server
-    says the session is gone (404/410)."""
-    kaltura_emulator.inject("init_client", status=status)
-    with pytest.raises(APIError) as info:
-        async with kaltura_client.session(KALTURA_AVATAR_ID):
-            pytest.fail("the block must not run")
-    assert info.value.status == status
-    assert len(kaltura_emulator.requests("end")) == ends
-    assert len(kaltura_emulator.active_sessions()) == 1 - ends
-
-
-async def test_session_reaped_by_the_server_raises_session_ended() -> None:
-    """A session the server reaped (keep-alives stopped) answers 404: SessionEndedError, UNKNOWN."""
-    async with (
-        KalturaEmulator(ks=KS, idle_timeout=0.3) as emulator,
-        KalturaAvatarClient(KS, base_url=emulator.base_url) as client,
-    ):
-        with pytest.raises(SessionEndedError) as info:
-            async with client.session(KALTURA_AVATAR_ID, keep_alive_interval=0.2) as session:
-                emulator.inject("keep_alive", delay=0.5, times=10)  # beats arrive too late
-                await anyio.sleep(10)
-    assert info.value.end_reason is EndReason.UNKNOWN
-    assert emulator.sessions[session.session_id].ended_by == "idle"
-    assert emulator.requests("end") == []
-
-
-def test_session_arguments_fail_at_construction() -> None:
-    """Invalid session arguments raise ConfigurationError before any network call."""
-    client = KalturaAvatarClient(KS, base_url="http://127.0.0.1:9/v1")  # never entered
-    assert KalturaAvatarSession(KALTURA_AVATAR_ID, client=client).keep_alive_interval == 10.0
-    with pytest.raises(ConfigurationError, match="avatar_id"):
-        KalturaAvatarSession(ks=KS)
-    with pytest.raises(ConfigurationError, match="region"):
-        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, region="eu")
-    with pytest.raises(ConfigurationError, match="keep_alive_interval"):
-        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, keep_alive_interval=0)
-    with pytest.raises(ConfigurationError, match="client"):
-        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, client=client)
-    with pytest.raises(ConfigurationError, match="client"):
-        KalturaAvatarSession(KALTURA_AVATAR_ID, client="nope")  # type: ignore[arg-type]
-
-
-# --- sans-I/O pieces -----------------------------------------------------------------------------------
-
-
-def raw(status: int, body: bytes) -> RawResponse:
-    return RawResponse(method="POST", path="/avatar-session/x/end", status=status, body=body)
-
-
-def test_decode_success() -> None:
-    """success: true is the only success; the status picks the error class otherwise."""
-    assert decode_success(raw(200, b'{"success": true, "sessionId": "s"}'))["sessionId"] == "s"
-    with pytest.raises(APIError, match="boom") as info:
-        decode_success(raw(200, b'{"success": false, "error": "boom"}'))
-    assert type(info.value) is APIError
-    assert info.value.status == 200
-    with pytest.raises(APIError, match="does not say success"):
-        decode_success(raw(201, b'{"success": "true"}'))
-    with pytest.raises(ResponseDecodeError):
-        decode_success(raw(200, b"[true]"))
-    with pytest.raises(ResponseDecodeError):
-        decode_success(raw(200, b"<html>"))
-    with pytest.raises(NotFoundError, match="gone"):
-        decode_success(raw(404, b'{"success": false, "error": "gone"}'))
-    with pytest.raises(APIError) as gone:
-        decode_success(raw(410, b'{"success": false, "error": "Gone"}'))
-    assert gone.value.status == 410
-
-
-def test_encode_multipart_round_trips_through_the_standard_parser() -> None:
-    """Fields and file come back byte for byte; quotes and line breaks in names are escaped."""
-    content, content_type = encode_multipart(
-        {"turnId": "t\r\n1", "duration": "2.5"}, {"audio": ('a"\nb.mp3', "audio/mpeg", MP3)}
-    )
-    head = f"Content-Type: {content_type}\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + content)
-    parts = {
-        part.get_param("name", header="content-disposition"): part for part in message.iter_parts()
-    }
-    assert parts["turnId"].get_payload(decode=True) == b"t\r\n1"
-    assert parts["duration"].get_payload(decode=True) == b"2.5"
-    assert parts["audio"].get_payload(decode=True) == MP3
-    assert parts["audio"].get_filename() == "a%22%0Ab.mp3"
-    assert parts["audio"].get_content_type() == "audio/mpeg"

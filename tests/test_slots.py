@@ -1,5 +1,5 @@
-"""Many sessions ending together: every one is stopped exactly once, however long its stop waits for a
-connection behind the others'."""
+"""``aioavatar._slots``: a client's connection slots. Many sessions ending together are every one
+stopped exactly once, however long a stop waits for a connection behind the others'."""
 
 from __future__ import annotations
 

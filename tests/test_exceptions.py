@@ -1,4 +1,4 @@
-"""The error tree: pickling, plain data, and no secret in any text."""
+"""``aioavatar.exceptions``, the error tree: pickling, plain data, the stdlib bases, and what the text says."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from aioavatar import (
     RateLimitedError,
     RequestTimeout,
     ResponseDecodeError,
-    Secret,
     ServerError,
     SessionEndedError,
     SessionStopError,
@@ -73,14 +72,3 @@ def test_api_error_text_has_status_code_message_and_request_id() -> None:
     text = str(APIError("Concurrent limit reached", **COMMON))  # type: ignore[arg-type]
     for part in ("POST", "/v1/sessions/start", "500", "4000", "Concurrent limit reached", "r-1"):
         assert part in text
-
-
-def test_secret_is_masked_and_refuses_pickle() -> None:
-    """A Secret never shows its value and cannot be pickled."""
-    secret = Secret("sk-canary-123")
-    assert "canary" not in repr(secret)
-    assert "canary" not in str(secret)
-    assert "canary" not in f"{secret}"
-    assert secret.get_secret_value() == "sk-canary-123"
-    with pytest.raises(TypeError):
-        pickle.dumps(secret)

@@ -1,9 +1,15 @@
-"""LiveAvatarClient against the emulator over real sockets: what is sent, what comes back."""
+"""``LiveAvatarClient`` (``liveavatar/_client.py``) against the emulator over real sockets: what is sent,
+what comes back, and every invalid argument refused before any I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aioavatar import (
     APIError,
@@ -11,6 +17,7 @@ from aioavatar import (
     ConfigurationError,
     EndReason,
     LiveAvatarClient,
+    LiveAvatarTimeouts,
     NotFoundError,
     RateLimitedError,
     RequestTimeout,
@@ -18,13 +25,15 @@ from aioavatar import (
     RetryPolicy,
     Secret,
     ServerError,
+    Timeout,
     TransportError,
     ValidationError,
 )
 from aioavatar.liveavatar._endpoints import TOKEN
 from aioavatar.testing import LiveAvatarEmulator
 
-from .conftest import API_KEY, AVATAR_ID
+from ..conftest import API_KEY, AVATAR_ID
+from .strategies import EXAMPLES, NOT_POSITIVE_INT, NOT_UUID, not_in
 
 pytestmark = pytest.mark.anyio
 NO_RETRY = RetryPolicy(retries=0)
@@ -338,12 +347,76 @@ async def test_no_session_token_in_errors(
     assert emulator.requests("start")[0].status == 401
 
 
-def test_session_refuses_a_client_and_its_own_credentials() -> None:
-    """client= together with api_key/base_url/http_session is ambiguous: refused before any I/O."""
-    from aioavatar import AvatarSession
+async def test_errors_name_the_url_actually_requested(emulator: LiveAvatarEmulator) -> None:
+    """A 404 names the whole URL requested (base URL and path), so a wrong base URL shows."""
+    base = emulator.base_url + "/proxy"
+    async with LiveAvatarClient(API_KEY, base_url=base) as client:
+        with pytest.raises(APIError) as info:
+            await client.list_sessions("active")
+    assert f"GET {base}/v1/sessions -> HTTP 404" in str(info.value)
+    assert info.value.url == f"{base}/v1/sessions"
+    assert info.value.path == "/v1/sessions"
 
-    client = LiveAvatarClient(API_KEY, base_url="http://127.0.0.1:9")
-    with pytest.raises(ConfigurationError, match="client"):
-        AvatarSession(AVATAR_ID, client=client, api_key="other")
-    with pytest.raises(ConfigurationError, match="client"):
-        AvatarSession(AVATAR_ID, client=client, base_url="https://other.example")
+
+def test_every_operation_has_explicit_total_and_connect_timeouts() -> None:
+    """Each default has a total and a connect limit; keep-alive's fits in half the default interval."""
+    defaults = LiveAvatarTimeouts()
+    for name in ("token", "start", "keep_alive", "stop", "read"):
+        limit = getattr(defaults, name)
+        assert isinstance(limit, Timeout)
+        assert limit.total > 0
+        assert limit.connect is not None
+        assert 0 < limit.connect <= limit.total
+    assert defaults.keep_alive.total <= 60 / 2
+
+
+# --- every invalid argument, as a property ---------------------------------------------------------
+
+CallFactory = Callable[[LiveAvatarClient, Any], Any]
+
+
+INVALID_CALLS: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
+    ("session_id", lambda c, v: c.get_session(v), NOT_UUID),
+    ("session_id", lambda c, v: c.get_transcript(v), NOT_UUID),
+    ("session_id", lambda c, v: c.keep_alive(v), NOT_UUID),
+    ("session_id", lambda c, v: c.stop_session(v), NOT_UUID),
+    (
+        "reason",
+        lambda c, v: c.stop_session("dd73ea75-1218-4ef3-92ce-606d5f7fbc0a", reason=v),
+        not_in(*EndReason._value2member_map_),
+    ),
+    ("page", lambda c, v: c.list_sessions(page=v), NOT_POSITIVE_INT),
+    (
+        "page_size",
+        lambda c, v: c.list_sessions(page_size=v),
+        st.one_of(st.integers(max_value=0), st.integers(min_value=101), st.text(max_size=3)),
+    ),
+    ("type", lambda c, v: c.list_sessions(v), not_in("active", "historic")),
+    (
+        "timeout",
+        lambda c, v: c.list_sessions(timeout=v),
+        st.one_of(st.floats(max_value=0), st.booleans(), st.text(max_size=3)),
+    ),
+    ("session_token", lambda c, v: c.start_session(v), st.sampled_from(["", 0, None])),
+]
+
+
+@st.composite
+def invalid_calls(draw: st.DrawFn) -> tuple[str, CallFactory, Any]:
+    field, call, values = draw(st.sampled_from(INVALID_CALLS))
+    return field, call, draw(values)
+
+
+@given(case=invalid_calls())
+@EXAMPLES
+async def test_every_invalid_argument_is_refused_before_any_io(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, case: tuple[str, CallFactory, Any]
+) -> None:
+    """Bad ids, reasons, pages, types, timeouts and tokens: ConfigurationError naming the argument,
+    nothing sent."""
+    field, call, value = case
+    before = len(emulator.journal)
+    with pytest.raises(ConfigurationError) as info:
+        await call(client, value)
+    assert info.value.field == field
+    assert len(emulator.journal) == before

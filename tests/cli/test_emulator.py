@@ -1,0 +1,69 @@
+"""``aioavatar emulator`` (``_cli/emulator.py``) as a user runs it: it serves until a signal and answers the
+SDK. Every flag reaching the emulator, and ``python -m aioavatar.testing``, are tested in
+``tests/testing/test_command.py``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+
+import pytest
+
+from aioavatar import KalturaAvatarClient, LiveAvatarClient
+
+from ..conftest import AVATAR_ID
+from .helpers import assert_one_line, spawn
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_emulator_serves_until_ctrl_c() -> None:
+    """`emulator --port 0 --json` prints its base URL and key, answers the SDK, and exits 0 on SIGINT."""
+    cli = await spawn(
+        "emulator", "--port", "0", "--api-key", "k-123", "--json", env=dict(os.environ)
+    )
+    async with cli.process:
+        announced = json.loads(await cli.line())
+        assert announced["provider"] == "liveavatar"
+        assert announced["api_key"] == "k-123"
+        async with LiveAvatarClient(announced["api_key"], base_url=announced["base_url"]) as client:
+            token = await client.create_session_token(AVATAR_ID)
+            await client.start_session(token.session_token)
+            page = await client.list_sessions("active")
+        assert [s.id for s in page.results] == [token.session_id]
+        cli.process.send_signal(signal.SIGINT)
+        outcome = await cli.finish()
+    assert outcome.status == 0, outcome.err
+    assert outcome.err == ""
+
+
+async def test_kaltura_emulator_serves_until_sigterm() -> None:
+    """`emulator --provider kaltura` prints its base URL (the root, as for LiveAvatar) and KS, answers
+    the SDK, and SIGTERM ends it with status 0."""
+    cli = await spawn("emulator", "--provider", "kaltura", "--port", "0", env=dict(os.environ))
+    async with cli.process:
+        base_url = (await cli.line_containing("listening on")).split()[-1]
+        ks = (await cli.line_containing("Test admin KS:")).split()[-1]
+        assert not base_url.endswith("/v1")
+        assert ks == "emulator-admin-ks"
+        async with KalturaAvatarClient(ks, base_url=base_url) as client:
+            created = await client.create_session("avatar-1")
+            assert await client.end_session(created.session_id, token=created.token) is True
+        cli.process.send_signal(signal.SIGTERM)
+        outcome = await cli.finish()
+    assert outcome.status == 0, outcome.err
+
+
+async def test_emulator_on_a_busy_port_is_one_line() -> None:
+    """A port already taken: one line naming --port, exit 1."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cli = await spawn("emulator", "--port", str(port), env=dict(os.environ))
+        async with cli.process:
+            outcome = await cli.finish()
+    assert outcome.status == 1
+    assert_one_line(outcome.err, f"cannot listen on 127.0.0.1:{port}", "--port")

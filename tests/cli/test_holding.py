@@ -1,0 +1,229 @@
+"""Holding a session from the command line (``_cli/holding.py``), for ``run`` and ``demo``: SIGINT and
+SIGTERM wherever they land, a terminal's Ctrl-C, a reader of standard output that goes away, and the
+exit status of each."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import sys
+from collections.abc import Mapping
+
+import anyio
+import anyio.abc
+import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from aioavatar.testing import LiveAvatarEmulator
+
+from ..conftest import AVATAR_ID
+from .helpers import ENDED, assert_clean, eventually, read_all, spawn
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["SIGINT", "SIGTERM"]
+)
+async def test_a_signal_while_running_stops_with_user_closed(
+    emulator: LiveAvatarEmulator, env: dict[str, str], signum: int, status: int
+) -> None:
+    """SIGINT or SIGTERM while the session runs: one stop with USER_CLOSED, the `ended` event says so;
+    exit 130 after Ctrl-C, 0 after SIGTERM."""
+    cli = await spawn("run", AVATAR_ID, "--json", env=env)
+    async with cli.process:
+        session_id = json.loads(await cli.line())["session_id"]
+        cli.send(signum)
+        outcome = await cli.finish()
+    assert outcome.status == status, outcome.err
+    assert json.loads(outcome.out.split()[-1])["end_reason"] == "USER_CLOSED"
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
+    assert outcome.err == "Stopping the session...\n"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_signal_before_the_session_starts_abandons_it(
+    emulator: LiveAvatarEmulator, env: dict[str, str], signum: int
+) -> None:
+    """A signal while the token request is out: no start, no stop; exit 130, no traceback."""
+    token = emulator.inject("token", delay=30)
+    cli = await spawn("run", AVATAR_ID, env=env)
+    async with cli.process:
+        await eventually(lambda: token.hits)
+        cli.send(signum)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    assert outcome.out == "Interrupted before the session started: nothing to stop.\n"
+    assert emulator.requests("start") == []
+    assert emulator.requests("stop") == []
+    assert_clean(outcome)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_signal_during_start_stops_the_session_it_opened(
+    emulator: LiveAvatarEmulator, env: dict[str, str], signum: int
+) -> None:
+    """A signal while start is out: start completes, the session is stopped at once with
+    USER_DISCONNECTED (the library's rule for an abandoned start), exit 130."""
+    start = emulator.inject("start", delay=0.5)
+    cli = await spawn("run", AVATAR_ID, "--json", env=env)
+    async with cli.process:
+        await eventually(lambda: start.hits)
+        cli.send(signum)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    (session_id,) = emulator.sessions
+    assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
+    ended = json.loads(outcome.out)
+    assert set(ended) == ENDED
+    assert ended["end_reason"] == "USER_DISCONNECTED"
+    assert "Abandoning the start..." in outcome.err
+    assert_clean(outcome)
+
+
+async def test_signals_during_the_stop_wait_for_it(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """SIGTERM starts the stop; a Ctrl-C while that stop is out sends nothing more: one USER_CLOSED
+    stop, and exit 130 (the Ctrl-C counts)."""
+    stop = emulator.inject("stop", delay=0.5)
+    cli = await spawn("run", AVATAR_ID, "--json", env=env)
+    async with cli.process:
+        session_id = json.loads(await cli.line())["session_id"]
+        cli.send(signal.SIGTERM)
+        await eventually(lambda: stop.hits)
+        cli.send(signal.SIGINT)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    assert outcome.err.splitlines() == [
+        "Stopping the session...",
+        "Already stopping; waiting for the confirmation.",
+    ]
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
+    assert json.loads(outcome.out.split()[-1])["end_reason"] == "USER_CLOSED"
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["SIGINT", "SIGTERM"]
+)
+async def test_demo_stops_its_session_with_user_closed_on_a_signal(
+    signum: int, status: int
+) -> None:
+    """`demo` holds its session as `run` does: a signal stops it with USER_CLOSED, which the demo and
+    its emulator both report; exit 130 after Ctrl-C, 0 after SIGTERM."""
+    cli = await spawn("demo", "--duration", "60", env=dict(os.environ))
+    async with cli.process:
+        await cli.line_containing("Ctrl-C stops it now")
+        cli.send(signum)
+        outcome = await cli.finish()
+    assert outcome.status == status, outcome.err
+    for step in (
+        "POST /v1/sessions/stop -> 200",
+        "Session ended with USER_CLOSED",
+        "end_reason=USER_CLOSED",
+    ):
+        assert step in outcome.out
+    assert_clean(outcome)
+
+
+def _drain(fd: int) -> bytes:
+    """What is left to read from a pty whose other side has closed (Linux then answers EIO)."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+async def test_ctrl_c_on_a_terminal_stops_the_demo() -> None:
+    """Ctrl-C typed on a terminal (the kernel signals the foreground group) stops the demo's session
+    with USER_CLOSED and exits 130, with no traceback."""
+    controller, terminal = pty.openpty()
+    # Become a session leader with the pty as controlling terminal, then be the demo.
+    take_terminal = (
+        "import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'aioavatar', 'demo', '--duration', '60'])"
+    )
+    try:
+        process = await anyio.open_process(
+            [sys.executable, "-c", take_terminal],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=terminal,
+        )
+        os.close(terminal)
+        terminal = -1
+        async with process:
+            seen = b""
+            with anyio.fail_after(20):
+                while b"Ctrl-C stops it now" not in seen:
+                    seen += await anyio.to_thread.run_sync(os.read, controller, 4096)
+                os.write(controller, b"\x03")
+                status = await process.wait()
+                seen += await anyio.to_thread.run_sync(_drain, controller)
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    text = seen.decode()
+    assert status == 130, text
+    assert "Session ended with USER_CLOSED" in text
+    assert "end_reason=USER_CLOSED" in text
+    assert "Traceback" not in text
+
+
+async def _run_with_a_reader_that_leaves(
+    argv: list[str], env: Mapping[str, str], *, lines: int
+) -> tuple[int, list[str], str]:
+    """Run the CLI with standard output on a pipe whose reader leaves after ``lines`` lines (0: at
+    once, as `| true` does); the exit status, the lines read and standard error."""
+    reader, writer = os.pipe()
+    try:
+        process = await anyio.open_process(
+            [sys.executable, "-m", "aioavatar", *argv], env=env, stdout=writer
+        )
+    finally:
+        os.close(writer)
+    read: list[str] = []
+    with os.fdopen(reader, "rb") as stream:  # the reader leaves when this closes
+        for _ in range(lines):
+            read.append((await anyio.to_thread.run_sync(stream.readline)).decode())
+    async with process:
+        assert process.stderr is not None
+        with anyio.fail_after(20):
+            err = await read_all(BufferedByteReceiveStream(process.stderr))
+            status = await process.wait()
+    return status, read, err
+
+
+async def test_a_reader_that_leaves_after_the_first_line_ends_quietly(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """`run --json | head -1`: the session still ends as asked (USER_CLOSED at --duration), then the
+    `ended` line finds no reader: exit 141, nothing on standard error."""
+    argv = ["run", AVATAR_ID, "--json", "--duration", "0.3"]
+    status, (first,), err = await _run_with_a_reader_that_leaves(argv, env, lines=1)
+    assert status == 141
+    assert err == ""
+    session_id = json.loads(first)["session_id"]
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
+
+
+async def test_a_reader_gone_before_the_session_started_stops_it(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """Standard output closed before `started` could be printed: nobody got the session's URL, so
+    it is stopped at once, as a user who went away (USER_DISCONNECTED); exit 141, no traceback."""
+    status, _, err = await _run_with_a_reader_that_leaves(
+        ["run", AVATAR_ID, "--json"], env, lines=0
+    )
+    assert status == 141, err
+    assert err == ""
+    (session_id,) = emulator.sessions
+    assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]

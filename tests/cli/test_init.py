@@ -1,0 +1,70 @@
+"""``aioavatar._cli`` itself (``_cli/__init__.py``): the parser, ``--version``, each command's help, and the
+README's list of every command and flag."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+import aioavatar
+from aioavatar._cli import _parser
+
+from .helpers import invoke
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_version_and_the_demo_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--version` prints `aioavatar <version>` and exits 0; `demo --help` describes the demo."""
+    version = await invoke(capsys, "--version")
+    assert (version.status, version.out) == (0, f"aioavatar {aioavatar.__version__}\n")
+    helped = await invoke(capsys, "demo", "--help")
+    assert helped.status == 0
+    assert "Start an emulator of the LiveAvatar API inside this process" in " ".join(
+        helped.out.split()
+    )
+
+
+def _commands() -> dict[str, list[list[str]]]:
+    """Every command (``"run"``, ``"sessions stop"``, ...) and the spellings of each of its options."""
+    found: dict[str, list[list[str]]] = {}
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subcommands:
+            found[path] = [
+                list(action.option_strings)
+                for action in parser._actions
+                if action.option_strings and "--help" not in action.option_strings
+            ]
+        for action in subcommands:
+            for name, sub in action.choices.items():
+                walk(sub, f"{path} {name}".strip())
+
+    walk(_parser(), "")
+    return found
+
+
+def test_the_readme_lists_every_command_and_flag() -> None:
+    """The README's "Command line" section has a line for each command naming all its flags (the
+    emulator's own options may be in its section of the README instead)."""
+    readme = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text(
+        encoding="utf-8"
+    )
+    section = readme[readme.index("## Command line") :]
+    section = section[: section.index("\n## ")]
+    commands = _commands()
+    assert {"demo", "run", "sessions list", "sessions stop", "emulator"} <= set(commands)
+    for command, options in commands.items():
+        lines = [line for line in section.splitlines() if f"aioavatar {command}" in line]
+        assert lines, f"no line for `aioavatar {command}`"
+        where = "\n".join(lines) if command != "emulator" else readme
+        missing = [
+            spellings
+            for spellings in options
+            if not any(re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", where) for s in spellings)
+        ]
+        assert not missing, f"`aioavatar {command}`: {missing} not in the README"

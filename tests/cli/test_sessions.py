@@ -1,0 +1,224 @@
+"""``aioavatar sessions list|get|stop|reap`` (``_cli/sessions.py``) against the emulators: what is shown,
+what is stopped and with which reason, and Kaltura's end with a session's own token."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+
+import anyio
+import anyio.abc
+import pytest
+
+from aioavatar import KalturaAvatarClient, LiveAvatarClient
+from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
+
+from ..conftest import AVATAR_ID
+from ..providers import KALTURA_AVATAR_ID
+from .helpers import SESSION_KEYS, assert_clean, assert_one_line, invoke, spawn
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_sessions_list_json_fields(
+    capsys: pytest.CaptureFixture[str],
+    client: LiveAvatarClient,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """`sessions list --json`: the active sessions with every documented field; --historic the ended."""
+    first, second = running_sessions
+    await client.stop_session(first, reason="AGENT_HANG_UP")
+    active = (await invoke(capsys, "sessions", "list", "--json")).json()
+    assert active["type"] == "active"
+    assert active["count"] == 1
+    (entry,) = active["sessions"]
+    assert set(entry) == SESSION_KEYS
+    assert entry["id"] == second
+    assert entry["mode"] == "FULL"
+    assert entry["is_sandbox"] is True
+    assert entry["end_reason"] is None
+
+    historic = (await invoke(capsys, "sessions", "list", "--historic", "--json")).json()
+    assert historic["type"] == "historic"
+    assert [(s["id"], s["end_reason"]) for s in historic["sessions"]] == [(first, "AGENT_HANG_UP")]
+
+
+async def test_sessions_list_table_and_limit(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], running_sessions: list[str]
+) -> None:
+    """The text listing is a table, newest first, and says when --limit hid some."""
+    outcome = await invoke(capsys, "sessions", "list", "--limit", "1")
+    assert outcome.status == 0
+    header, row, summary = outcome.out.splitlines()
+    assert header.split()[:3] == ["ID", "MODE", "SANDBOX"]
+    assert row.split()[0] == running_sessions[1]
+    assert summary == "2 active sessions (showing 1; raise --limit for more)"
+
+
+async def test_sessions_get(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str], running_sessions: list[str]
+) -> None:
+    """`sessions get ID` shows the session's fields, as JSON with --json."""
+    session_id = running_sessions[0]
+    document = (await invoke(capsys, "sessions", "get", session_id, "--json")).json()
+    assert set(document) == SESSION_KEYS
+    assert document["id"] == session_id
+    text = await invoke(capsys, "sessions", "get", session_id)
+    assert text.out.splitlines()[0].split() == ["id", session_id]
+
+
+async def test_sessions_stop_sends_the_reason_and_is_idempotent(
+    capsys: pytest.CaptureFixture[str],
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """`sessions stop ID --reason R` sends R (any case); stopping it again says so and exits 0."""
+    session_id, other = running_sessions
+    first = await invoke(
+        capsys, "sessions", "stop", session_id, "--reason", "agent_hang_up", "--json"
+    )
+    assert first.status == 0
+    assert first.json() == {"id": session_id, "reason": "AGENT_HANG_UP", "stopped": True}
+    again = await invoke(capsys, "sessions", "stop", session_id)
+    assert again.status == 0
+    assert "had already ended" in again.out
+    assert emulator.stop_reasons(session_id) == ["AGENT_HANG_UP", "USER_CLOSED"]
+    assert emulator.sessions[session_id].end_reason == "AGENT_HANG_UP"
+    assert emulator.sessions[other].is_active
+
+
+async def test_reap_with_yes_stops_only_sessions_older_than(
+    capsys: pytest.CaptureFixture[str],
+    client: LiveAvatarClient,
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """`reap --older-than S --yes` stops the sessions that ran longer than S, with ZOMBIE_SESSION_REAP."""
+    await anyio.sleep(0.5)
+    token = await client.create_session_token(AVATAR_ID, is_sandbox=True)
+    await client.start_session(token.session_token)
+    young = token.session_id
+    outcome = await invoke(capsys, "sessions", "reap", "--older-than", "0.4", "--yes", "--json")
+    assert outcome.status == 0, outcome.err
+    report = outcome.json()
+    assert report["reason"] == "ZOMBIE_SESSION_REAP"
+    assert sorted(r["id"] for r in report["sessions"]) == sorted(running_sessions)
+    assert {r["result"] for r in report["sessions"]} == {"stopped"}
+    assert set(report["sessions"][0]) == {"id", "duration", "result", "error"}
+    for session_id in running_sessions:
+        assert emulator.stop_reasons(session_id) == ["ZOMBIE_SESSION_REAP"]
+    assert emulator.stop_reasons(young) == []
+    assert emulator.sessions[young].is_active
+
+
+async def test_reap_without_yes_and_without_a_terminal_refuses(
+    emulator: LiveAvatarEmulator, env: dict[str, str], running_sessions: list[str]
+) -> None:
+    """No --yes and standard input is no terminal: exit 2, naming --yes, nothing stopped."""
+    cli = await spawn("sessions", "reap", env=env, stdin=subprocess.DEVNULL)
+    async with cli.process:
+        outcome = await cli.finish()
+    assert outcome.status == 2
+    assert_one_line(outcome.err, "refusing to stop 2 sessions", "--yes")
+    assert emulator.requests("stop") == []
+
+
+@pytest.mark.parametrize(("answer", "stopped"), [(b"y\n", True), (b"n\n", False), (b"", False)])
+async def test_reap_asks_on_the_terminal(
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+    answer: bytes,
+    stopped: bool,
+) -> None:
+    """On a terminal, reap lists the sessions and asks; only "y" stops them."""
+    controller, terminal = pty.openpty()
+    try:
+        cli = await spawn("sessions", "reap", env=env, stdin=terminal)
+        os.close(terminal)
+        terminal = -1
+        async with cli.process:
+            if answer:
+                os.write(controller, answer)
+            else:
+                os.write(controller, b"\x04")  # end of input (Ctrl-D) with no answer
+            outcome = await cli.finish()
+    finally:
+        os.close(controller)
+        if terminal >= 0:
+            os.close(terminal)
+    assert "Stop these 2 sessions with reason ZOMBIE_SESSION_REAP? [y/N]" in outcome.err
+    for session_id in running_sessions:
+        assert session_id in outcome.err  # listed before the question
+        assert emulator.stop_reasons(session_id) == (["ZOMBIE_SESSION_REAP"] if stopped else [])
+    if stopped:
+        assert outcome.status == 0
+        assert "2 of 2 sessions ended (ZOMBIE_SESSION_REAP)." in outcome.out
+    else:
+        assert outcome.status == 1
+        assert "aborted: no session stopped" in outcome.err
+
+
+async def test_reap_with_nothing_to_stop_does_not_ask(
+    capsys: pytest.CaptureFixture[str], emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """No active session: nothing to ask, exit 0."""
+    outcome = await invoke(capsys, "sessions", "reap")
+    assert outcome.status == 0
+    assert outcome.out == "No active session: nothing to stop.\n"
+    assert emulator.requests("stop") == []
+
+
+async def test_reap_reports_a_failed_stop_and_goes_on(
+    capsys: pytest.CaptureFixture[str],
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """One stop refused: the others are still stopped, the failure is reported, exit 1."""
+    emulator.inject("stop", status=403)
+    outcome = await invoke(capsys, "sessions", "reap", "--yes", "--json")
+    assert outcome.status == 1
+    results = {r["id"]: r for r in outcome.json()["sessions"]}
+    failed = [r for r in results.values() if r["result"] == "failed"]
+    assert len(failed) == 1
+    assert "HTTP 403" in failed[0]["error"]
+    assert [r["result"] for r in results.values()].count("stopped") == 1
+    assert len(emulator.requests("stop")) == 2
+
+
+async def test_sessions_stop_ends_a_kaltura_session_with_its_token(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    kaltura_env: dict[str, str],
+) -> None:
+    """`sessions stop ID --provider kaltura` ends a session with its own token (from
+    KALTURA_AVATAR_SESSION_TOKEN); again, it says it had ended; a wrong `--token` is refused in one
+    line that names the fix. No token is ever printed."""
+    created = await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    session_id, token = created.session_id, created.token.get_secret_value()
+    other = (await kaltura_client.create_session(KALTURA_AVATAR_ID)).token.get_secret_value()
+    monkeypatch.delenv("KALTURA_AVATAR_KS")  # ending needs no KS
+    wrong = await invoke(
+        capsys, "sessions", "stop", session_id, "--provider", "kaltura", "--token", other
+    )
+    assert wrong.status == 1
+    assert_one_line(
+        wrong.err, "HTTP 401", "check the session token (KALTURA_AVATAR_SESSION_TOKEN or --token)"
+    )
+    monkeypatch.setenv("KALTURA_AVATAR_SESSION_TOKEN", token)
+    first = await invoke(capsys, "sessions", "stop", session_id, "--provider", "kaltura", "--json")
+    assert first.status == 0, first.err
+    assert first.json() == {"id": session_id, "reason": None, "stopped": True}
+    assert kaltura_emulator.sessions[session_id].ended_by == "end"
+    again = await invoke(capsys, "sessions", "stop", session_id, "--provider", "kaltura")
+    assert again.status == 0
+    assert again.out == f"Kaltura session {session_id} had already ended: nothing to end.\n"
+    for outcome in (wrong, first, again):
+        assert_clean(outcome, token, other)

@@ -1,0 +1,1 @@
+"""Tests of ``aioavatar.kaltura``, a file per module."""

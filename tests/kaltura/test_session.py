@@ -1,0 +1,135 @@
+"""``KalturaAvatarSession`` (``kaltura/_session.py``): the Kaltura face of the lifecycle, against the
+emulator. The rules both providers share are tested in ``tests/test_session.py``."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+import pytest
+
+from aioavatar import (
+    APIError,
+    ConfigurationError,
+    EndReason,
+    KalturaAvatarClient,
+    KalturaAvatarSession,
+    SessionEndedError,
+    TransportError,
+)
+from aioavatar.testing import KalturaEmulator
+
+from ..providers import KALTURA_AVATAR_ID, KS
+
+pytestmark = pytest.mark.anyio
+
+MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8 + b"\r\n--\r\n"
+
+
+async def test_session_defaults_and_speech(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A Kaltura session beats every 10 s by default, and speaks through its own token."""
+    session = kaltura_client.session(KALTURA_AVATAR_ID, voice_id="v-9")
+    assert session.keep_alive_interval == 10.0
+    with pytest.raises(RuntimeError, match="not started"):
+        await session.interrupt()
+    async with session:
+        assert session.info.whep_url
+        turn = await session.say_audio(MP3, duration=1.5, turn_id="t-1")
+        await session.say_text("hi")
+        await session.interrupt()
+    emulated = kaltura_emulator.sessions[session.session_id]
+    assert turn == "t-1"
+    assert [t.kind for t in emulated.turns] == ["audio", "text"]
+    assert emulated.interrupts == 1
+    assert emulated.voice_id == "v-9"
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert len(kaltura_emulator.requests("end")) == 1
+
+
+@pytest.mark.parametrize(("status", "ends"), [(400, 1), (401, 1), (404, 0), (410, 0)])
+async def test_init_client_refused_after_create_still_ends_the_session(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, status: int, ends: int
+) -> None:
+    """Create opened the session: an init-client refusal is followed by one end, unless the server
+    says the session is gone (404/410)."""
+    kaltura_emulator.inject("init_client", status=status)
+    with pytest.raises(APIError) as info:
+        async with kaltura_client.session(KALTURA_AVATAR_ID):
+            pytest.fail("the block must not run")
+    assert info.value.status == status
+    assert len(kaltura_emulator.requests("end")) == ends
+    assert len(kaltura_emulator.active_sessions()) == 1 - ends
+
+
+async def test_session_reaped_by_the_server_raises_session_ended() -> None:
+    """A session the server reaped (keep-alives stopped) answers 404: SessionEndedError, UNKNOWN."""
+    async with (
+        KalturaEmulator(ks=KS, idle_timeout=0.3) as emulator,
+        KalturaAvatarClient(KS, base_url=emulator.base_url) as client,
+    ):
+        with pytest.raises(SessionEndedError) as info:
+            async with client.session(KALTURA_AVATAR_ID, keep_alive_interval=0.2) as session:
+                emulator.inject("keep_alive", delay=0.5, times=10)  # beats arrive too late
+                await anyio.sleep(10)
+    assert info.value.end_reason is EndReason.UNKNOWN
+    assert emulator.sessions[session.session_id].ended_by == "idle"
+    assert emulator.requests("end") == []
+
+
+def test_session_arguments_fail_at_construction() -> None:
+    """Invalid session arguments raise ConfigurationError before any network call."""
+    client = KalturaAvatarClient(KS, base_url="http://127.0.0.1:9/v1")  # never entered
+    assert KalturaAvatarSession(KALTURA_AVATAR_ID, client=client).keep_alive_interval == 10.0
+    with pytest.raises(ConfigurationError, match="avatar_id"):
+        KalturaAvatarSession(ks=KS)
+    with pytest.raises(ConfigurationError, match="region"):
+        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, region="eu")
+    with pytest.raises(ConfigurationError, match="keep_alive_interval"):
+        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, keep_alive_interval=0)
+    with pytest.raises(ConfigurationError, match="client"):
+        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, client=client)
+    with pytest.raises(ConfigurationError, match="client"):
+        KalturaAvatarSession(KALTURA_AVATAR_ID, client="nope")  # type: ignore[arg-type]
+
+
+def test_a_kaltura_keep_alive_interval_fits_its_idle_window() -> None:
+    """Kaltura's presumed idle window is 60 s: an interval over 30 s is refused."""
+    from aioavatar import KalturaAvatarSession
+
+    with pytest.raises(ConfigurationError, match=r"from 0\.01 to 30") as info:
+        KalturaAvatarSession("avatar-1", ks="test-admin-ks-0001", keep_alive_interval=31)
+    assert info.value.field == "keep_alive_interval"
+
+
+async def test_a_lost_kaltura_create_answer_says_a_session_may_run(
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Kaltura's create took effect but its answer was lost: the id never arrived, so nothing can be
+    stopped; the error says (as a note, and a WARNING) that a session may still run."""
+    kaltura_emulator.inject("create", apply=True, drop=True)
+    with (
+        caplog.at_level(logging.WARNING, logger="aioavatar"),
+        pytest.raises(TransportError) as info,
+    ):
+        async with kaltura_client.session("avatar-1", stop_timeout=0.5):
+            pytest.fail("the block must not run")
+    notes = getattr(info.value, "__notes__", [])
+    assert any("id never arrived" in note and "may still be running" in note for note in notes)
+    assert any("id never arrived" in r.getMessage() for r in caplog.records)
+    assert len(kaltura_emulator.active_sessions()) == 1  # it does run
+
+
+async def test_a_refused_kaltura_create_says_nothing_more(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A create the server refused (4xx) opened nothing: no note, no stop."""
+    kaltura_emulator.inject("create", status=400)
+    with pytest.raises(APIError) as info:
+        async with kaltura_client.session("avatar-1"):
+            pytest.fail("the block must not run")
+    assert not getattr(info.value, "__notes__", [])
+    assert kaltura_emulator.requests("end") == []

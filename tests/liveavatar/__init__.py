@@ -1,0 +1,1 @@
+"""Tests of ``aioavatar.liveavatar``, a file per module."""

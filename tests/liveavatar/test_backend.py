@@ -1,0 +1,68 @@
+"""``liveavatar/_backend.py``, the LiveAvatar side of the lifecycle: where a LITE session's keep-alive
+goes (the socket while it is up, REST otherwise)."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from aioavatar import LiveAvatarClient, RetryPolicy, SessionState
+from aioavatar.testing import LiveAvatarEmulator
+
+from ..conftest import API_KEY
+from ..leaks import wait_until
+from .lite import lite
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_keep_alive_over_the_socket_with_rest_fallback() -> None:
+    """While the socket is up keep-alive goes over it (and keeps the session from idling out); else REST."""
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY, idle_timeout=0.4) as emulator,
+        LiveAvatarClient(
+            API_KEY,
+            base_url=emulator.base_url,
+            retry_policy=RetryPolicy(backoff_initial=0.01, backoff_max=0.05),
+        ) as client,
+    ):
+        emulator.ws.connect_delay = 0.02
+        async with lite(client, keep_alive_interval=0.05) as session:
+            sid = session.session_id
+            async with session.realtime(reconnect_window=3.0) as rt:
+                await wait_until(
+                    lambda: len(emulator.ws.messages(sid, type="session.keep_alive")) >= 1
+                )
+                over_socket_from = emulator.ws.messages(sid, type="session.keep_alive")[0].at
+                await anyio.sleep(0.55)  # longer than the idle timeout
+                await wait_until(
+                    lambda: len(emulator.ws.messages(sid, type="session.keep_alive")) >= 6
+                )
+                over_socket_until = emulator.ws.messages(sid, type="session.keep_alive")[-1].at
+                # The socket goes away for a while: REST takes over, then the socket again.
+                emulator.ws.refuse(times=3)
+                emulator.ws.drop(sid)
+                await wait_until(lambda: emulator.ws.connections(sid) == 2 and rt.connected)
+                rest_in_gap = len(emulator.requests("keep_alive", session_id=sid))
+                await wait_until(
+                    lambda: any(
+                        m.connection == 2
+                        for m in emulator.ws.messages(sid, type="session.keep_alive")
+                    )
+                )
+            # The socket is closed: REST takes over again.
+            last_over_socket = emulator.ws.messages(sid, type="session.keep_alive")[-1].at
+            await wait_until(
+                lambda: any(
+                    r.at > last_over_socket for r in emulator.requests("keep_alive", session_id=sid)
+                )
+            )
+            assert session.state is SessionState.ACTIVE
+        rest = emulator.requests("keep_alive", session_id=sid)
+    beats = emulator.ws.messages(sid, type="session.keep_alive")
+    assert len([b for b in beats if b.connection == 1]) >= 6
+    assert all(b.event_id for b in beats)
+    assert [r for r in rest if over_socket_from < r.at < over_socket_until] == []
+    assert rest_in_gap >= 1
+    assert len([r for r in rest if r.at > beats[-1].at]) >= 1
+    assert emulator.stop_reasons(sid) == ["USER_CLOSED"]

@@ -1,0 +1,130 @@
+"""``liveavatar/_realtime_protocol.py``, sans-I/O: how audio is cut into messages, the JSON of what the
+client sends, and server frames decoded into events (never an exception)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from aioavatar import (
+    AgentStateUpdated,
+    ErrorEvent,
+    RawEvent,
+    SessionStateUpdated,
+    SocketState,
+    SpeakEnded,
+    SpeakInterrupted,
+    SpeakStarted,
+    WarningEvent,
+)
+from aioavatar.liveavatar._realtime_models import Interrupt, KeepAlive, SpeakAudio, SpeakEnd
+from aioavatar.liveavatar._realtime_protocol import (
+    MAX_MESSAGE_BYTES,
+    decode_event,
+    encode_message,
+    split_audio,
+)
+
+from ..audio import SECOND, pcm
+
+
+def test_split_audio_first_half_second_then_one_second() -> None:
+    """Chunks: about 0.5 s first, then 1 s each, whole samples, nothing lost."""
+    audio = pcm(3.2)
+    chunks = split_audio(audio)
+    assert [len(c) for c in chunks] == [SECOND // 2, SECOND, SECOND, int(0.7 * SECOND)]
+    assert b"".join(chunks) == audio
+    assert [len(c) for c in split_audio(pcm(0.2))] == [int(0.2 * SECOND)]
+    assert all(len(c) % 2 == 0 for c in split_audio(b"\x00" * 48_002))
+
+
+def test_encode_messages() -> None:
+    """Client messages: base64 audio, one event id, no event_id key when there is none."""
+    frame = json.loads(encode_message(SpeakAudio(b"\x01\x02\x03\x04", "e1")))
+    assert frame == {
+        "type": "agent.speak",
+        "audio": base64.b64encode(b"\x01\x02\x03\x04").decode(),
+        "event_id": "e1",
+    }
+    assert json.loads(encode_message(SpeakEnd("e1"))) == {
+        "type": "agent.speak_end",
+        "event_id": "e1",
+    }
+    assert json.loads(encode_message(Interrupt())) == {"type": "agent.interrupt"}
+    assert json.loads(encode_message(KeepAlive("k"))) == {
+        "type": "session.keep_alive",
+        "event_id": "k",
+    }
+    one_second = encode_message(SpeakAudio(pcm(1.0), "e"))
+    assert len(one_second) < MAX_MESSAGE_BYTES / 10
+    with pytest.raises(ValueError, match="1 MB"):
+        encode_message(SpeakAudio(pcm(16.0), "e"))
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (
+            {"type": "session.state_updated", "state": "connected"},
+            SessionStateUpdated(SocketState.CONNECTED),
+        ),
+        (
+            {"type": "agent.speak_started", "event_id": "e", "task": {"id": "t"}},
+            SpeakStarted(event_id="e", task_id="t"),
+        ),
+        (
+            {"type": "agent.speak_ended", "event_id": "e", "task": {"id": "t"}},
+            SpeakEnded(event_id="e", task_id="t"),
+        ),
+        ({"type": "agent.speak_interrupted"}, SpeakInterrupted()),
+        (
+            {"type": "agent.state_updated", "state": "listening"},
+            AgentStateUpdated(state="listening"),
+        ),
+        (
+            {"type": "agent.state_updated", "previous_state": "talking", "new_state": "idle"},
+            AgentStateUpdated(state="idle", previous_state="talking"),
+        ),
+        (
+            {"type": "error", "error": {"type": "invalid", "message": "no", "event_id": "e"}},
+            ErrorEvent(error_type="invalid", message="no", event_id="e"),
+        ),
+        ({"type": "warning", "message": "slow"}, WarningEvent(message="slow")),
+        # Tolerance: wrong types read as None, a new state value is kept, unknown types pass through.
+        ({"type": "agent.speak_started", "event_id": 5, "task": "x"}, SpeakStarted(event_id=None)),
+        (
+            {"type": "session.state_updated", "state": "paused"},
+            SessionStateUpdated(SocketState("paused")),
+        ),
+        (
+            {"type": "agent.audio_buffer_committed", "n": 1},
+            RawEvent(
+                "agent.audio_buffer_committed", {"type": "agent.audio_buffer_committed", "n": 1}
+            ),
+        ),
+        ({"no": "type"}, RawEvent("", {"no": "type"})),
+    ],
+)
+def test_decode_event(frame: dict[str, Any], expected: object) -> None:
+    """Known server messages decode to typed events; anything else passes through raw."""
+    event = decode_event(json.dumps(frame))
+    assert event == expected
+    assert event.data == frame
+
+
+def test_decode_never_raises_on_garbage() -> None:
+    """A frame that is not a JSON object is a RawEvent holding the text."""
+    assert decode_event("not json") == RawEvent("", {"text": "not json"})
+    assert decode_event("[1, 2]") == RawEvent("", {"text": "[1, 2]"})
+
+
+def test_a_deeply_nested_frame_is_a_raw_event() -> None:
+    """A frame of 200,000 '[' decodes to a RawEvent (never a RecursionError)."""
+    from aioavatar.liveavatar._realtime_protocol import decode_event
+
+    event = decode_event("[" * 200_000)
+    assert isinstance(event, RawEvent)
+    assert event.type == ""

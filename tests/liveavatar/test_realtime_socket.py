@@ -1,0 +1,102 @@
+"""``liveavatar/_realtime_socket.py``: the socket under a realtime connection, against the emulator: no
+frame before ``connected`` (or a timeout), a dropped socket reopened within the reconnect window, the
+session ended when it cannot be, and a ``ws_url`` that cannot be used refused up front."""
+
+from __future__ import annotations
+
+import math
+
+import aiohttp
+import anyio
+import pytest
+
+from aioavatar import (
+    ConfigurationError,
+    EndReason,
+    LiveAvatarClient,
+    RealtimeConnection,
+    RequestTimeout,
+    SessionEndedError,
+    SessionState,
+)
+from aioavatar.testing import LiveAvatarEmulator
+
+from ..audio import pcm
+from ..leaks import wait_until
+from .lite import lite, speak_chunks
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_no_connected_is_a_timeout(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A socket that never says `connected` fails enter with RequestTimeout after connect_timeout."""
+    emulator.ws.connect_delay = math.inf
+    with pytest.raises(RequestTimeout, match="connected") as info:
+        async with lite(client) as session, session.realtime(connect_timeout=0.15):
+            pytest.fail("the block must not run")
+    assert isinstance(info.value, TimeoutError)
+    assert info.value.path == f"/v1/sessions/{session.session_id}/ws"
+    await wait_until(lambda: not emulator.ws.connected(session.session_id))
+    assert emulator.ws.messages(session.session_id, dropped=None) == []
+    assert emulator.stop_reasons(session.session_id) == ["SERVER_ERROR"]
+
+
+async def test_dropped_socket_reconnects_within_the_window(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """A socket cut by the network is reopened: the session carries on; audio on the lost socket is cut."""
+    fast_ws.ws.time_scale = 1.0
+    async with lite(client) as session, session.realtime(reconnect_window=3.0, max_ahead=0.5) as rt:
+        sid = session.session_id
+        cut = await rt.speak(pcm(3.0))
+        await wait_until(lambda: cut.chunks_sent >= 1)
+        fast_ws.ws.refuse(times=2)  # the first reconnects fail too
+        assert fast_ws.ws.drop(sid) == 1
+        await wait_until(lambda: fast_ws.ws.connections(sid) == 2 and rt.connected)
+        assert cut.ended
+        assert cut.interrupted
+        fast_ws.ws.time_scale = 0.05
+        fresh = await rt.speak(pcm(0.2))
+        with anyio.fail_after(5):
+            await fresh.wait_ended()
+        assert not fresh.interrupted
+        assert session.state is SessionState.ACTIVE
+    assert fast_ws.stop_reasons(sid) == ["USER_CLOSED"]
+    assert [h.status for h in fast_ws.ws.handshakes] == [101, 503, 503, 101]
+    assert {m.connection for m in speak_chunks(fast_ws, sid) if m.event_id == fresh.event_id} == {2}
+    assert all(m.event_id != cut.event_id for m in fast_ws.ws.messages(sid) if m.connection == 2)
+
+
+async def test_failed_reconnect_ends_the_session(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """No reconnect within the window: the running session is stopped (SERVER_ERROR) and the block ends."""
+    with pytest.raises(SessionEndedError) as info:
+        async with lite(client) as session, session.realtime(reconnect_window=0.15) as rt:
+            fast_ws.ws.refuse(times=1000)
+            fast_ws.ws.drop(session.session_id)
+            await anyio.sleep(10)
+    assert info.value.end_reason is EndReason.SERVER_ERROR
+    assert fast_ws.stop_reasons(session.session_id) == ["SERVER_ERROR"]
+    assert rt.closed
+    assert len(fast_ws.ws.handshakes) >= 3  # it did try
+
+
+@pytest.mark.parametrize("ws_url", ["ws://[::1/ws", "ws://127.0.0.1:99999/ws", "http://x/ws"])
+async def test_a_malformed_ws_url_is_a_configuration_error(ws_url: str) -> None:
+    """A ws_url that cannot be parsed (a bad bracket or port, a wrong scheme) is refused."""
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(ConfigurationError) as info:
+            RealtimeConnection(http, ws_url, _NeverLost())
+    assert info.value.field == "ws_url"
+
+
+class _NeverLost:
+    """Session hooks for a connection that is never opened."""
+
+    ending = False
+
+    async def connection_lost(self) -> None:  # pragma: no cover - never opened, never lost
+        raise AssertionError("not expected")

@@ -1,0 +1,111 @@
+"""``AvatarSession`` (``liveavatar/_session.py``): the LiveAvatar face of the lifecycle, against the
+emulator: its arguments, checked at construction, the token answer it trusts, and the environment it
+reads. The rules both providers share are tested in ``tests/test_session.py``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from aioavatar import AvatarSession, ConfigurationError, LiveAvatarClient, ResponseDecodeError
+from aioavatar.testing import LiveAvatarEmulator
+
+from ..conftest import API_KEY, AVATAR_ID
+from ..providers import session_on
+
+pytestmark = pytest.mark.anyio
+
+
+def test_bad_arguments_fail_at_construction() -> None:
+    """LiveAvatar: invalid arguments raise ConfigurationError before any network call."""
+    with pytest.raises(ConfigurationError, match="avatar_id"):
+        AvatarSession("nope", api_key=API_KEY)
+    with pytest.raises(ConfigurationError, match="keep_alive_interval"):
+        AvatarSession(AVATAR_ID, api_key=API_KEY, keep_alive_interval=0)
+    with pytest.raises(ConfigurationError, match="stop_timeout"):
+        AvatarSession(AVATAR_ID, api_key=API_KEY, stop_timeout=-1)
+    with pytest.raises(ConfigurationError, match=r"video_settings\.quality"):
+        AvatarSession(AVATAR_ID, api_key=API_KEY, video_settings={"quality": "8k"})
+
+
+@pytest.mark.parametrize("value", [10**12, 10**400, 86_401, 0, -1, 1.5, True, "600"])
+def test_max_session_duration_is_checked_against_the_apis_range(value: object) -> None:
+    """max_session_duration is an integer from 1 to 86,400 s, checked before any network call."""
+    with pytest.raises(ConfigurationError, match="integer") as info:
+        AvatarSession(AVATAR_ID, api_key=API_KEY, max_session_duration=value)  # type: ignore[arg-type]
+    assert info.value.field == "max_session_duration"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("keep_alive_interval", 1e-12),
+        ("keep_alive_interval", 0.001),
+        ("keep_alive_interval", math.inf),
+        ("keep_alive_interval", math.nan),
+        ("keep_alive_interval", 10**400),
+        ("keep_alive_interval", 151),
+        ("stop_timeout", 1e-300),
+        ("stop_timeout", 0.05),
+        ("stop_timeout", math.inf),
+        ("stop_timeout", 301),
+        ("stop_timeout", None),
+    ],
+)
+def test_every_session_duration_has_a_floor_and_a_ceiling(field: str, value: object) -> None:
+    """keep_alive_interval (0.01 s to half the idle window: 150 s for LiveAvatar) and stop_timeout
+    (0.1 to 300 s) refuse tiny, huge, infinite and NaN values, naming the field and the range."""
+    with pytest.raises(ConfigurationError, match="number of seconds from") as info:
+        options: dict[str, Any] = {field: value}
+        AvatarSession(AVATAR_ID, api_key=API_KEY, **options)
+    assert info.value.field == field
+
+
+async def test_a_server_session_id_that_is_not_a_uuid_is_refused_before_start(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A token answer whose session_id is not a UUID is a ResponseDecodeError and nothing starts:
+    an id the SDK could not later stop with never gets a running session."""
+    emulator.inject(
+        "token",
+        body=b'{"code": 1000, "data": {"session_id": "../../admin", "session_token": "abcdefghij"}}',
+    )
+    with pytest.raises(ResponseDecodeError, match="session_id"):
+        async with session_on(client):
+            pytest.fail("the block must not run")
+    assert emulator.requests("start") == []
+    assert emulator.requests("stop") == []
+
+
+async def test_the_library_reads_liveavatar_base_url(
+    emulator: LiveAvatarEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LIVEAVATAR_BASE_URL (and LIVEAVATAR_API_KEY) are read by the library, as by the CLI: a
+    session without base_url reaches the emulator; a base URL ending in /v1 works the same."""
+    monkeypatch.setenv("LIVEAVATAR_API_KEY", API_KEY)
+    monkeypatch.setenv("LIVEAVATAR_BASE_URL", emulator.base_url + "/v1/")
+    async with AvatarSession(AVATAR_ID, is_sandbox=True) as session:
+        pass
+    assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
+    assert {r.path for r in emulator.journal} == {
+        "/v1/sessions/token",
+        "/v1/sessions/start",
+        "/v1/sessions/stop",
+    }
+    monkeypatch.setenv("LIVEAVATAR_BASE_URL", "ftp://example")
+    with pytest.raises(ConfigurationError) as info:
+        LiveAvatarClient(API_KEY)
+    assert info.value.field == "LIVEAVATAR_BASE_URL"
+
+
+def test_session_refuses_a_client_and_its_own_credentials() -> None:
+    """client= together with api_key/base_url/http_session is ambiguous: refused before any I/O."""
+    from aioavatar import AvatarSession
+
+    client = LiveAvatarClient(API_KEY, base_url="http://127.0.0.1:9")
+    with pytest.raises(ConfigurationError, match="client"):
+        AvatarSession(AVATAR_ID, client=client, api_key="other")
+    with pytest.raises(ConfigurationError, match="client"):
+        AvatarSession(AVATAR_ID, client=client, base_url="https://other.example")

@@ -1,0 +1,284 @@
+"""``aioavatar._keepalive``: rules 5 to 8 of the lifecycle (``_session.py``) against the emulators: beats
+on schedule, late ones skipped, failures within the idle window, the server's end learnt by a beat, and
+the ``max_session_duration`` deadline; and rule 4, a keep-alive that itself fails.
+
+Every test that takes ``provider`` runs once per provider; the deadline is LiveAvatar's only."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from typing import Any, cast
+
+import anyio
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aioavatar import (
+    BaseSession,
+    EndReason,
+    LiveAvatarClient,
+    SessionEndedError,
+    SessionTokenRequest,
+)
+from aioavatar._keepalive import next_due as _next_due
+from aioavatar.liveavatar._backend import LiveAvatarBackend
+from aioavatar.testing import LiveAvatarEmulator, RecordedRequest
+
+from .conftest import AVATAR_ID
+from .leaks import wait_until
+from .providers import Provider, session_on
+
+pytestmark = pytest.mark.anyio
+
+
+# --- beats on schedule (rule 5) ------------------------------------------------------------------------
+
+
+async def test_keep_alive_beats_on_schedule(provider: Provider) -> None:
+    """Beats use the session token, are counted as they are answered, and are never closer together
+    than the interval allows (they are due at fixed times, one interval apart)."""
+    async with provider.session(keep_alive_interval=0.2) as session:
+        await wait_until(lambda: session.statistics().keep_alives_sent >= 4)
+        answered = session.statistics().keep_alives_sent
+    beats = provider.emulator.requests("keep_alive")
+    assert {b.auth for b in beats} == {"bearer"}
+    assert answered <= len(beats) <= answered + 1  # at most one was in flight at the exit
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(beats)]
+    assert min(gaps) >= 0.2 * 0.5  # due one interval apart; a late beat is skipped, never bunched
+
+
+async def test_missed_beats_are_skipped_not_queued(provider: Provider) -> None:
+    """After the loop was blocked through several due beats, one beat goes out, not a burst."""
+    interval = 0.1
+
+    def arrived_after(moment: float) -> list[RecordedRequest]:
+        return [b for b in provider.emulator.requests("keep_alive") if b.at >= moment]
+
+    async with provider.session(keep_alive_interval=interval):
+        await anyio.sleep(0.3)
+        time.sleep(0.6)  # noqa: ASYNC251 - blocking the loop on purpose: six beats fall due
+        unblocked = time.monotonic()
+        await wait_until(lambda: len(arrived_after(unblocked)) >= 4)
+    first_four = arrived_after(unblocked)[:4]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(first_four)]
+    # The emulator shares the loop: a beat sent just before the block may arrive just after it, next
+    # to the next due beat (one short gap). Queued beats would arrive as a burst of six: every gap
+    # a few milliseconds. Beats due one interval apart are never closer than half an interval.
+    assert sum(gap < interval / 2 for gap in gaps) <= 1, gaps
+
+
+@given(
+    due=st.floats(0, 1e6),
+    interval=st.floats(0.01, 150),
+    late=st.floats(0, 1e9),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_next_beat_is_computed_not_counted(due: float, interval: float, late: float) -> None:
+    """The next due time is after now and at most one interval later, whatever the lateness (a
+    loop that counted up to it froze on tiny intervals)."""
+    now = due + late
+    nxt = _next_due(due, interval, now)
+    assert nxt > now
+    assert nxt - now <= interval * (1 + 1e-9) + 1e-6
+
+
+# --- failed beats and the idle window (rule 6) ---------------------------------------------------------
+
+
+async def test_keep_alive_5xx_burst_recovers(provider: Provider) -> None:
+    """Transient keep-alive failures are retried and counted; the session carries on."""
+    provider.emulator.inject("keep_alive", status=503, times=4)
+    async with provider.session(keep_alive_interval=0.15) as session:
+        await wait_until(lambda: session.statistics().keep_alives_sent >= 1)
+        stats = session.statistics()
+    assert stats.keep_alives_sent >= 1
+    assert stats.last_keep_alive_at is not None
+    statuses = [r.status for r in provider.emulator.requests("keep_alive")]
+    assert statuses[:4] == [503] * 4
+    assert 200 in statuses
+    provider.assert_stopped_once(EndReason.USER_CLOSED)
+
+
+async def test_keep_alive_failing_past_the_idle_window_ends_the_session(
+    provider: Provider,
+) -> None:
+    """When no beat has succeeded for the provider's idle window, the session is stopped with
+    IDLE_TIMEOUT and the block ends with SessionEndedError."""
+    provider.emulator.inject("keep_alive", status=503, times=1000)
+    session = provider.session_with_idle_window(0.6)
+    with pytest.raises(SessionEndedError) as info:
+        async with session:
+            await anyio.sleep(10)
+    assert info.value.end_reason is EndReason.IDLE_TIMEOUT
+    assert session.statistics().keep_alives_failed >= 2
+    provider.assert_stopped_once(EndReason.IDLE_TIMEOUT)
+
+
+# --- the server's end, learnt by a beat (rule 7) -------------------------------------------------------
+
+
+async def test_server_ended_session_cancels_block(provider: Provider) -> None:
+    """Keep-alive 404: the block is cancelled, SessionEndedError carries the reason the server can
+    tell (LiveAvatar's own, Kaltura none: UNKNOWN), and no stop is sent."""
+    reached_end = False
+    with pytest.raises(SessionEndedError) as info:
+        async with provider.session(keep_alive_interval=0.1) as session:
+            expected = provider.end_on_server(session.session_id)
+            await anyio.sleep(10)
+            reached_end = True
+    assert not reached_end
+    assert info.value.end_reason is expected
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is expected
+    assert provider.emulator.requests(provider.stop_step) == []
+
+
+async def test_keep_alive_410_ends_with_unknown_reason_when_lookup_has_none(
+    provider: Provider,
+) -> None:
+    """410 on keep-alive means gone; without a recorded reason the end reason is UNKNOWN."""
+    provider.emulator.inject("keep_alive", status=410)
+    with pytest.raises(SessionEndedError) as info:
+        async with provider.session(keep_alive_interval=0.1):
+            await anyio.sleep(10)
+    assert info.value.end_reason is EndReason.UNKNOWN
+    assert provider.emulator.requests(provider.stop_step) == []
+
+
+async def test_a_block_awaiting_wait_ended_exits_quietly_when_the_server_ends_it(
+    provider: Provider,
+) -> None:
+    """The README's first pattern: the block awaits wait_ended(), the server ends the session, the
+    block runs to its end, and async with raises nothing; end_reason says why."""
+    after = False
+    async with provider.session(keep_alive_interval=0.05) as session:
+        expected = provider.end_on_server(session.session_id)
+        await session.wait_ended()
+        after = True
+    assert after
+    assert session.end_reason is expected
+    assert provider.emulator.requests(provider.stop_step) == []
+
+
+# --- the deadline (rule 8) -----------------------------------------------------------------------------
+
+
+async def test_deadline_stops_with_max_duration(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """LiveAvatar: at max_session_duration the SDK stops the session and the block ends with
+    SessionEndedError."""
+    # Beats fail softly (503), so that none learns of the server's own end (it runs out the same
+    # second) first: the SDK's stop at the deadline is what ends the session, every time.
+    emulator.inject("keep_alive", status=503, times=1000)
+    with pytest.raises(SessionEndedError) as info:
+        async with session_on(client, max_session_duration=1) as session:
+            assert session.statistics().deadline is not None
+            await anyio.sleep(10)
+    assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
+    (sid,) = emulator.sessions
+    assert emulator.stop_reasons(sid) == ["MAX_DURATION_REACHED"]
+    assert emulator.sessions[sid].end_reason is EndReason.MAX_DURATION_REACHED
+
+
+async def test_the_deadline_wakes_a_block_awaiting_wait_ended(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """max_session_duration runs out while the block awaits wait_ended(): the SDK stops the
+    session, wait_ended() returns, and the block ends without SessionEndedError."""
+    # Beats fail softly (503), so that none learns of the server's own end (it runs out the same
+    # second) first: the SDK's stop at the deadline is what ends the session, every time.
+    emulator.inject("keep_alive", status=503, times=1000)
+    async with session_on(client, max_session_duration=1, keep_alive_interval=0.2) as session:
+        await session.wait_ended()
+    assert session.end_reason is EndReason.MAX_DURATION_REACHED
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
+
+
+@pytest.mark.parametrize(
+    "duration", [b"1" + b"0" * 12, b"1" + b"0" * 400, b"1e308", b"-5", b"0", b'"soon"', b"true"]
+)
+async def test_an_absurd_duration_from_the_server_means_no_deadline(
+    client: LiveAvatarClient,
+    emulator: LiveAvatarEmulator,
+    duration: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A start answer whose max_session_duration is huge (1e12, 1e400), negative, zero or not a
+    number gives no deadline: the session runs, is kept alive, and stops once with USER_CLOSED."""
+    answer = (
+        b'{"code": 1000, "data": {"session_id": "' + AVATAR_ID.encode() + b'", '
+        b'"livekit_url": "wss://x", "livekit_client_token": "t", '
+        b'"max_session_duration": ' + duration + b"}}"
+    )
+    emulator.inject("start", apply=True, body=answer)
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        async with session_on(client, keep_alive_interval=0.05) as session:
+            assert session.statistics().deadline is None
+            await wait_until(lambda: session.statistics().keep_alives_sent >= 2)
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
+    if duration not in (b'"soon"', b"true"):  # a non-number reads as "not given", silently
+        assert any("not a usable number" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("duration", [b"1" + b"0" * 12, b"-1", b"0", b"1e-6"])
+async def test_an_absurd_server_duration_keeps_the_callers_own_limit(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, duration: bytes
+) -> None:
+    """The caller asked for max_session_duration=1 and the start answer carries an absurd value: the
+    caller's own limit still holds (the session is stopped with MAX_DURATION_REACHED)."""
+    answer = (
+        b'{"code": 1000, "data": {"session_id": "' + AVATAR_ID.encode() + b'", '
+        b'"livekit_url": "wss://x", "livekit_client_token": "t", '
+        b'"max_session_duration": ' + duration + b"}}"
+    )
+    emulator.inject("start", apply=True, body=answer)
+    # Beats fail softly (503), so that none learns of the server's own end (it runs out the same
+    # second) first: the SDK's stop at the deadline is what ends the session, every time.
+    emulator.inject("keep_alive", status=503, times=1000)
+    async with session_on(client, max_session_duration=1) as session:
+        assert session.statistics().deadline is not None
+        await session.wait_ended()
+    assert session.end_reason is EndReason.MAX_DURATION_REACHED
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
+
+
+# --- a keep-alive that itself fails (rule 4) -----------------------------------------------------------
+
+
+class _BrokenLoopBackend(LiveAvatarBackend):
+    """A backend whose idle window cannot be read once the session runs: the keep-alive loop itself
+    fails (as it did when a dependency lacked a function), not a call it makes."""
+
+    reads = 0
+
+    @property  # a plain attribute in the protocol
+    def idle_timeout(self) -> float:  # type: ignore[override]
+        self.reads += 1
+        if self.reads > 1:  # the first read is the constructor's check
+            raise AttributeError("module 'anyio' has no attribute 'move_on_at'")
+        return 300.0
+
+
+async def test_a_failing_background_task_is_raised_not_a_bare_cancellation(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The keep-alive loop itself fails: the block is cancelled, the session is stopped with
+    SERVER_ERROR, and async with raises the loop's real error, not a CancelledError."""
+    backend = _BrokenLoopBackend(client, SessionTokenRequest(avatar_id=AVATAR_ID, is_sandbox=True))
+    session: BaseSession[Any] = BaseSession(
+        cast(Any, backend), keep_alive_interval=0.05, stop_timeout=2.0, end_reason_for=None
+    )
+    emulator.inject("keep_alive", status=503, times=100)  # a failed beat reads the idle window
+    reached_end = False
+    with pytest.raises(AttributeError, match="move_on_at"):
+        async with session:
+            await anyio.sleep(30)
+            reached_end = True
+    assert not reached_end
+    assert session.end_reason is EndReason.SERVER_ERROR
+    assert emulator.stop_reasons(session.session_id) == ["SERVER_ERROR"]

@@ -1,0 +1,230 @@
+"""``aioavatar._stop``: the one stop of a session (rules 9, 11 and 12 of ``_session.py``) against the
+emulators: one stop whoever asks, shielded and bounded by ``stop_timeout``, a stop that finds the session
+ended elsewhere, and what is said when a stop cannot be confirmed (after open, a deadline, the idle
+rule, a cancellation).
+
+Every test that takes ``provider`` runs once per provider."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import anyio
+import pytest
+
+from aioavatar import EndReason, LiveAvatarClient, SessionState, SessionStopError, TransportError
+from aioavatar.testing import LiveAvatarEmulator
+
+from .conftest import API_KEY
+from .leaks import wait_until
+from .providers import LAST_OPEN_STEPS, OPEN_STEPS, Provider, session_on
+
+pytestmark = pytest.mark.anyio
+
+
+# --- one stop (rule 9) ---------------------------------------------------------------------------------
+
+
+async def test_explicit_stop_is_the_only_stop(provider: Provider) -> None:
+    """stop(reason) ends the session with that reason; a second stop() and the exit send nothing."""
+    async with provider.session() as session:
+        await session.stop(EndReason.AGENT_HANG_UP)
+        assert session.state is SessionState.ENDED
+        await session.stop(EndReason.USER_CLOSED)
+        await session.wait_ended()
+        await anyio.sleep(0.5)  # no keep-alive after the stop
+    provider.assert_stopped_once(EndReason.AGENT_HANG_UP)
+    stop_at = provider.emulator.requests(provider.stop_step)[0].at
+    assert all(r.at < stop_at for r in provider.emulator.requests("keep_alive"))
+
+
+async def test_wait_ended_returns_after_stop(provider: Provider) -> None:
+    """wait_ended() returns once another task stopped the session."""
+    async with provider.session() as session, anyio.create_task_group() as tg:
+
+        async def stopper() -> None:
+            await anyio.sleep(0.2)
+            await session.stop(EndReason.USER_CLOSED)
+
+        tg.start_soon(stopper)
+        with anyio.fail_after(5):
+            await session.wait_ended()
+    assert session.end_reason is EndReason.USER_CLOSED
+
+
+async def test_a_204_on_stop_is_a_confirmed_stop(provider: Provider) -> None:
+    """A stop answered 204 No Content (the server stopped the session) is a success: no
+    SessionStopError, the end reason recorded."""
+    provider.emulator.inject(provider.stop_step, apply=True, status=204)
+    async with provider.session() as session:
+        pass
+    provider.assert_stopped_once(EndReason.USER_CLOSED, session)
+
+
+async def test_a_stop_that_finds_the_session_stopped_elsewhere_reports_the_servers_reason(
+    provider: Provider,
+) -> None:
+    """Another client stopped the session while the block held it: our stop answers 404 (or 410),
+    and end_reason is the reason the server recorded (UNKNOWN where the API cannot say), not ours."""
+    async with provider.session(keep_alive_interval=25.0) as session:
+        expected = provider.end_on_server(session.session_id)  # no beat will notice it in time
+    assert session.end_reason is expected
+    assert provider.stops(session.session_id) == 1
+    if provider.name == "liveavatar":
+        assert expected is EndReason.ZOMBIE_SESSION_REAP
+        lookups = provider.emulator.requests("get", session_id=session.session_id)
+        assert len(lookups) == 1
+
+
+async def test_stopped_elsewhere_with_agent_hang_up(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """`aioavatar sessions stop ID --reason agent_hang_up` from another process: the holder learns
+    AGENT_HANG_UP."""
+    async with (
+        session_on(client, keep_alive_interval=60.0) as session,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as other,
+    ):
+        await other.stop_session(session.session_id, reason="agent_hang_up")
+    assert session.end_reason is EndReason.AGENT_HANG_UP
+    assert emulator.stop_reasons(session.session_id) == ["AGENT_HANG_UP", "USER_CLOSED"]
+
+
+# --- bounded, and reported when not confirmed (rules 11 and 12) ----------------------------------------
+
+
+async def test_hung_stop_is_abandoned_after_stop_timeout(provider: Provider) -> None:
+    """A stop that hangs is given up after stop_timeout: SessionStopError with the session id."""
+    stop = provider.emulator.inject(provider.stop_step, delay=3600.0)  # never answered in the test
+    started = anyio.current_time()
+    with pytest.raises(SessionStopError) as info:
+        async with provider.session(stop_timeout=0.5) as session:
+            pass
+    assert anyio.current_time() - started >= 0.49  # stop_timeout was waited out (loop clock)
+    assert stop.hits == 1  # the stop reached the server...
+    assert provider.emulator.requests(provider.stop_step) == []  # ...which never answered it
+    assert info.value.session_id == session.session_id
+    assert session.state is SessionState.ENDED
+
+
+async def test_failed_stop_after_an_exception_is_logged_not_raised(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After an exception, a failed stop is a WARNING and the user's exception wins."""
+    provider.emulator.inject(provider.stop_step, status=500, times=10)
+    with caplog.at_level(logging.WARNING, logger="aioavatar"), pytest.raises(KeyError):
+        async with provider.session():
+            raise KeyError("original")
+    assert any("may still be running" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_cancellation_during_a_failing_stop_carries_the_news(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The block returns, the stop fails slowly, and a cancellation lands meanwhile: the
+    cancellation propagates with a note naming the session and saying it may still run, and a
+    WARNING says the same; end_reason stays None."""
+    provider.emulator.inject(provider.stop_step, status=503, delay=0.2, times=1000)
+    session = provider.session(stop_timeout=1.0)
+
+    async def body() -> None:
+        async with session:
+            pass
+
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        task = asyncio.ensure_future(body())
+        await wait_until(lambda: session.state is SessionState.STOPPING)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+    sid = session.session_id
+    assert any(sid in note and "may still be running" in note for note in info.value.__notes__)
+    assert session.end_reason is None
+    assert any(
+        sid in r.getMessage() and "may still be running" in r.getMessage() for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize(("provider", "step"), LAST_OPEN_STEPS, indirect=["provider"])
+async def test_lost_open_answer_and_failed_stop_say_the_session_may_run(
+    provider: Provider, step: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Open's answer is lost after it took effect and the stop that follows fails until
+    stop_timeout: SessionStopError with the session id, chained to open's error, a WARNING, and no
+    end reason (the session is not known to have ended)."""
+    provider.emulator.inject(step, apply=True, drop=True)
+    provider.emulator.inject(provider.stop_step, status=503, times=1000)
+    session = provider.session(stop_timeout=0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="aioavatar"),
+        pytest.raises(SessionStopError) as info,
+    ):
+        async with session:
+            pytest.fail("the block must not run")
+    sid = session.session_id
+    assert info.value.session_id == sid
+    assert isinstance(info.value.__cause__, TransportError)
+    assert "may still be running" in str(info.value)
+    assert session.end_reason is None
+    assert provider.active() == [sid]  # it does run: the user was told so
+    assert provider.stops(sid) >= 1
+    assert any(
+        sid in r.getMessage() and "may still be running" in r.getMessage() for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize(("provider", "step"), OPEN_STEPS, indirect=["provider"])
+async def test_cancelled_open_with_a_failed_stop_notes_the_session_on_the_cancellation(
+    provider: Provider, step: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A start cancelled while in flight whose stop then fails: the cancellation propagates (it must)
+    with a note naming the session and saying it may still run, and a WARNING says the same."""
+    opening = provider.emulator.inject(step, delay=1.0)
+    provider.emulator.inject(provider.stop_step, status=503, times=1000)
+    session = provider.session(stop_timeout=0.5)
+
+    async def body() -> None:
+        async with session:
+            pytest.fail("the block must not run")
+
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        task = asyncio.ensure_future(body())
+        await wait_until(lambda: opening.hits == 1)  # the open request is in flight (held 1 s)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError) as info:
+            await task
+    sid = session.session_id
+    notes = getattr(info.value, "__notes__", [])
+    assert any(sid in note and "may still be running" in note for note in notes)
+    assert session.end_reason is None
+    assert any(sid in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+async def test_a_deadline_stop_that_fails_raises_session_stop_error(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """At max_session_duration the SDK's stop is answered 503 until stop_timeout: async with raises
+    SessionStopError (the session may still run), not SessionEndedError, and end_reason stays None."""
+    emulator.inject("stop", status=503, times=1000)
+    # Beats fail softly (503), so that none learns of the server's own end at the same second first.
+    emulator.inject("keep_alive", status=503, times=1000)
+    with pytest.raises(SessionStopError) as info:
+        async with session_on(client, max_session_duration=1, stop_timeout=0.5) as session:
+            await anyio.sleep(30)
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None
+    assert emulator.stop_reasons(session.session_id)[0] == "MAX_DURATION_REACHED"
+
+
+async def test_an_idle_stop_that_fails_raises_session_stop_error(provider: Provider) -> None:
+    """Every beat fails past the idle window and so does the stop that follows: SessionStopError
+    with the session id, end_reason None."""
+    session = provider.session_with_idle_window(0.3)
+    provider.emulator.inject("keep_alive", status=503, times=10_000)
+    provider.emulator.inject(provider.stop_step, status=503, times=10_000)
+    with pytest.raises(SessionStopError) as info:
+        async with session:
+            await anyio.sleep(30)
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None
