@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from .._server import Outcome
+from .._contract import Outcome
 from .._tokens import jwt_like
 from ._requests import Incoming, fail, succeed
 from ._state import KalturaEmulatedSession, KalturaState, KalturaTurn

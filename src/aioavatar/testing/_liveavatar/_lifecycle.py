@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from aioavatar._enums import EndReason, Mode
 
-from .._server import Outcome
+from .._contract import Outcome
 from .._tokens import jwt_like
 from ._routes import (
     Incoming,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from .._server import Outcome
+from .._contract import Outcome
 from ._routes import Incoming, check_api_key, invalid, json_number, not_found, ok
 from ._state import EmulatedSession, LiveAvatarState, SessionState
 from ._validation import Errors
