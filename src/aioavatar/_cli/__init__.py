@@ -1,10 +1,11 @@
 """The ``aioavatar`` console script: a thin shell over the public API.
 
-Commands (one module each):
+Commands (one module each, declared as an :class:`~.options.Command`):
 
 * ``demo``: a whole session against the embedded emulator, no account needed (:mod:`.demo`);
-* ``run``: open a session, print where a viewer joins, keep it alive until Ctrl-C (:mod:`.run_session`,
-  :mod:`.run_kaltura`; signals and exit statuses of both, and of ``demo``, in :mod:`.holding`);
+* ``run``: open a session, print where a viewer joins, keep it alive until Ctrl-C (:mod:`.run_session`;
+  the flow of every provider in :mod:`.runner`, what each prints in :mod:`.run_liveavatar` and
+  :mod:`.run_kaltura`; signals and exit statuses of ``run`` and ``demo`` in :mod:`.holding`);
 * ``sessions list|get|stop|reap``: see and stop the account's sessions (:mod:`.sessions`);
 * ``emulator``: serve a provider's emulator until Ctrl-C (:mod:`.emulator`).
 
@@ -23,13 +24,13 @@ from . import demo, emulator, run_session, sessions
 from .common import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
-    Parser,
     error_report,
     notice,
     silence_stdout,
     single,
     verbose_logging,
 )
+from .options import Parser, add_commands
 
 __all__ = ["run"]
 
@@ -41,11 +42,8 @@ def _parser() -> Parser:
         "emulators of both for tests).",
     )
     parser.add_argument("--version", action="version", version=f"aioavatar {__version__}")
-    commands = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
-    demo.add_parser(commands)
-    run_session.add_parser(commands)
-    sessions.add_parser(commands)
-    emulator.add_parser(commands)
+    commands = (demo.COMMAND, run_session.COMMAND, sessions.COMMAND, emulator.COMMAND)
+    add_commands(parser, commands, dest="command_name", metavar="COMMAND")
     return parser
 
 

@@ -1,6 +1,8 @@
-"""What every command shares: exit statuses, one-line errors, credentials and clients, output helpers.
+"""What every command shares: exit statuses, the providers, one-line errors, output helpers, and the
+embedded emulators.
 
-The signal handling of the commands that hold a session is in :mod:`.holding`.
+The options and argument types are in :mod:`.options`, the clients in :mod:`.clients`; the signal
+handling of the commands that hold a session is in :mod:`.holding`.
 """
 
 from __future__ import annotations
@@ -9,13 +11,12 @@ import argparse
 import json
 import logging
 import os
-import re
 import signal
 import ssl
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
@@ -25,14 +26,15 @@ from .. import (
     AuthenticationError,
     AvatarError,
     ConfigurationError,
-    EndReason,
     RateLimitedError,
     ResponseDecodeError,
     SessionStopError,
     TransportError,
 )
-from ..kaltura import KS_ENV, REGIONS
-from ..liveavatar import DEFAULT_BASE_URL
+from ..kaltura import KS_ENV
+
+if TYPE_CHECKING:
+    from ..testing import KalturaEmulator, LiveAvatarEmulator
 
 __all__ = [
     "API_KEY_ENV",
@@ -48,20 +50,14 @@ __all__ = [
     "KS_ENV",
     "LIVEAVATAR",
     "PROVIDERS",
-    "Parser",
     "UsageError",
-    "add_api_key_option",
-    "add_connection_options",
-    "add_region_option",
     "base_url_source",
     "credential_name",
-    "end_reason",
+    "emulator_for",
     "error_report",
     "names_base_url",
     "notice",
-    "positive_seconds",
     "print_json",
-    "session_id",
     "silence_stdout",
     "single",
     "stop_signals",
@@ -89,111 +85,9 @@ _NOT_TLS = frozenset(
     {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG"}
 )
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-
 
 class UsageError(Exception):
     """A mistake the user can fix; printed as one line that names the fix, exit status 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line (no usage block), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-
-if TYPE_CHECKING:
-    #: What each command module's ``add_parser`` receives (generic only in the type stubs).
-    Commands: TypeAlias = argparse._SubParsersAction[Parser]
-
-
-# --- argument types ------------------------------------------------------------------------------------
-
-
-def session_id(value: str) -> str:
-    """An argparse type: a LiveAvatar session id (a UUID).
-
-    Raises:
-        argparse.ArgumentTypeError: anything else.
-    """
-    if _UUID.fullmatch(value) is None:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a session id: expected a UUID such as "
-            "'3fa85f64-5717-4562-b3fc-2c963f66afa6' (`aioavatar sessions list` shows them)"
-        )
-    return value
-
-
-def end_reason(value: str) -> EndReason:
-    """An argparse type: a known end reason, any case."""
-    try:
-        return EndReason.known(value.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"unknown end reason {value!r}: use one of {', '.join(m.value for m in EndReason)}"
-        ) from None
-
-
-def positive_seconds(value: str) -> float:
-    """An argparse type: a number of seconds above 0."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {value!r}")
-    return seconds
-
-
-# --- options -------------------------------------------------------------------------------------------
-
-_FLAGS_IN_PS = "flags are visible to other local users in `ps`: prefer the variable"
-
-
-def add_api_key_option(parser: argparse._ActionsContainer) -> None:
-    """``--api-key`` (default ``$LIVEAVATAR_API_KEY``)."""
-    parser.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help=f"the LiveAvatar API key (default: ${API_KEY_ENV}; {_FLAGS_IN_PS})",
-    )
-
-
-def add_connection_options(
-    parser: argparse._ActionsContainer, *, base_url_help: str | None = None
-) -> None:
-    """``--base-url`` (default ``$LIVEAVATAR_BASE_URL``, else the real API), ``--allow-insecure`` and
-    ``--verbose``."""
-    parser.add_argument(
-        "--base-url",
-        metavar="URL",
-        help=base_url_help
-        or f"the API root (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL}); "
-        "point it at `aioavatar emulator` to try commands without an account",
-    )
-    _add_insecure_and_verbose(parser)
-
-
-def add_region_option(parser: argparse._ActionsContainer) -> None:
-    parser.add_argument(
-        "--region",
-        type=str.lower,
-        choices=list(REGIONS),
-        help="Kaltura's region: nvp1 (US, the default) or frp2 (EU); --base-url wins over it",
-    )
-
-
-def _add_insecure_and_verbose(parser: argparse._ActionsContainer) -> None:
-    parser.add_argument(
-        "--allow-insecure",
-        action="store_true",
-        help="accept an http:// base URL to a host other than this machine (an emulator in another "
-        "container, say): the credential then travels in clear",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every request (method, path, status)"
-    )
 
 
 # --- logging and signals -----------------------------------------------------------------------------
@@ -267,6 +161,25 @@ def single(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
+
+
+# --- emulators -----------------------------------------------------------------------------------------
+
+
+def emulator_for(
+    provider: str, credential: str, **options: Any
+) -> LiveAvatarEmulator | KalturaEmulator:
+    """The emulator of ``provider`` that accepts ``credential`` (LiveAvatar's API key, Kaltura's admin
+    KS), built with the constructor's ``options``.
+
+    Raises:
+        ValueError: an option the constructor refuses.
+    """
+    from ..testing import KalturaEmulator, LiveAvatarEmulator  # aiohttp.web: loaded only when used
+
+    if provider == KALTURA:
+        return KalturaEmulator(credential, **options)
+    return LiveAvatarEmulator(credential, **options)
 
 
 # --- errors --------------------------------------------------------------------------------------------

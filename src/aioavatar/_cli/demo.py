@@ -9,29 +9,18 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from .. import SANDBOX_AVATAR_ID, AvatarSession, EndReason
-from .common import EXIT_FAILURE, EXIT_OK, positive_seconds
+from .common import EXIT_FAILURE, EXIT_OK
 from .holding import Interrupts, exit_status, hold, output_closed, run_interruptible
+from .options import Command, Parser, positive_seconds
 
-if TYPE_CHECKING:
-    from .common import Commands
-
-__all__ = ["DEMO_AVATAR_ID", "add_parser", "command"]
+__all__ = ["COMMAND", "DEMO_AVATAR_ID", "command"]
 
 DEMO_AVATAR_ID = SANDBOX_AVATAR_ID
 
 
-def add_parser(commands: Commands) -> None:
-    demo = commands.add_parser(
-        "demo",
-        help="run a whole session against the embedded LiveAvatar emulator (no account, no network)",
-        description="Start an emulator of the LiveAvatar API inside this process, open a sandbox "
-        "session on it, keep it alive for --duration seconds, stop it, and show each request the "
-        "SDK sent and what the emulator recorded. No account and no network are needed. Ctrl-C "
-        "stops the session early (with USER_CLOSED, as `aioavatar run` does).",
-    )
+def _arguments(demo: Parser) -> None:
     demo.add_argument(
         "--duration",
         type=positive_seconds,
@@ -46,7 +35,6 @@ def add_parser(commands: Commands) -> None:
         metavar="S",
         help="seconds between keep-alives (default 0.5)",
     )
-    demo.set_defaults(command=command)
 
 
 def command(args: argparse.Namespace) -> int:
@@ -129,3 +117,15 @@ async def _demo(interrupts: Interrupts, duration: float, keep_alive_interval: fl
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
+
+
+COMMAND = Command(
+    name="demo",
+    help="run a whole session against the embedded LiveAvatar emulator (no account, no network)",
+    description="Start an emulator of the LiveAvatar API inside this process, open a sandbox "
+    "session on it, keep it alive for --duration seconds, stop it, and show each request the "
+    "SDK sent and what the emulator recorded. No account and no network are needed. Ctrl-C "
+    "stops the session early (with USER_CLOSED, as `aioavatar run` does).",
+    arguments=_arguments,
+    run=command,
+)

@@ -9,36 +9,35 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any, Final
 
 import anyio
 import anyio.abc
 
 from ..kaltura import KS_ENV
-from ..testing import KalturaEmulator, LiveAvatarEmulator
 from .common import (
     API_KEY_ENV,
     BASE_URL_ENV,
     EXIT_FAILURE,
     EXIT_OK,
+    KALTURA,
+    LIVEAVATAR,
+    PROVIDERS,
     UsageError,
-    positive_seconds,
+    emulator_for,
     print_json,
     single,
     stop_signals,
 )
+from .options import Command, Parser, add_provider_option, port, positive_seconds
 
-if TYPE_CHECKING:
-    from .common import Commands
+__all__ = ["COMMAND", "DEFAULT_KEYS", "OPTIONS"]
 
-__all__ = ["add_parser"]
-
-PROVIDERS = ("liveavatar", "kaltura")
 #: The credential each emulator accepts unless --api-key says otherwise.
-DEFAULT_KEYS = {"liveavatar": "emulator-api-key", "kaltura": "emulator-admin-ks"}
+DEFAULT_KEYS: Final = {LIVEAVATAR: "emulator-api-key", KALTURA: "emulator-admin-ks"}
 #: The constructor arguments each provider's flags feed (``idle_timeout`` is both providers').
-OPTIONS = {
-    "liveavatar": (
+OPTIONS: Final = {
+    LIVEAVATAR: (
         "idle_timeout",
         "sandbox_max_duration",
         "tier_max_session_duration",
@@ -47,121 +46,98 @@ OPTIONS = {
         "connect_delay",
         "max_message_size",
     ),
-    "kaltura": ("idle_timeout", "non_admin_ks", "ended_status", "say_text_unavailable"),
+    KALTURA: ("idle_timeout", "non_admin_ks", "ended_status", "say_text_unavailable"),
 }
-
-
-def add_parser(commands: Commands) -> None:
-    emulator = commands.add_parser(
-        "emulator",
-        help="serve an emulator of a provider's API until Ctrl-C",
-        description="Serve a local emulator of a provider's session API until Ctrl-C (or SIGTERM), "
-        "printing its base URL and the test API key it accepts. Options left out keep the "
-        "emulator's defaults.",
-    )
-    emulator.add_argument(
-        "--provider",
-        choices=PROVIDERS,
-        default="liveavatar",
-        help="which API to emulate (default liveavatar)",
-    )
-    emulator.add_argument(
-        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)"
-    )
-    emulator.add_argument(
-        "--port",
-        type=_port,
-        default=8000,
-        metavar="N",
-        help="the port to listen on, 0 for any free one (default 8000)",
-    )
-    emulator.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help="the test credential the emulator accepts: LiveAvatar's API key, Kaltura's admin KS "
-        f"(default {DEFAULT_KEYS['liveavatar']}, {DEFAULT_KEYS['kaltura']})",
-    )
-    emulator.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON line {provider, base_url, api_key} once listening (fields in the README)",
-    )
-    emulator.add_argument(
-        "--idle-timeout",
-        type=positive_seconds,
-        metavar="S",
-        help="seconds a session lives without keep-alive (default: LiveAvatar 300, Kaltura 90)",
-    )
-    liveavatar = emulator.add_argument_group("LiveAvatar options")
-    liveavatar.add_argument(
-        "--sandbox-max-duration",
-        type=positive_seconds,
-        metavar="S",
-        help="how long a sandbox session lasts at most (default 60)",
-    )
-    liveavatar.add_argument(
-        "--tier-max-session-duration",
-        type=int,
-        metavar="S",
-        help="the account tier's limit of max_session_duration, also what a session that asks for "
-        "none gets (default 3600)",
-    )
-    liveavatar.add_argument(
-        "--rate-limit",
-        type=int,
-        metavar="N",
-        help="requests per caller (API key or session token), per endpoint, per second; beyond "
+#: Every flag but ``--provider``, by the name its value lands in (``--idle-timeout``: ``idle_timeout``),
+#: and what argparse is told of it. Those of ``OPTIONS`` are ``None`` when left out: the constructor's
+#: default holds. One provider's own are listed in that provider's group of ``--help``.
+_FLAGS: Final[dict[str, dict[str, Any]]] = {
+    "host": {"default": "127.0.0.1", "help": "the address to listen on (default 127.0.0.1)"},
+    "port": {
+        "type": port,
+        "default": 8000,
+        "metavar": "N",
+        "help": "the port to listen on, 0 for any free one (default 8000)",
+    },
+    "api_key": {
+        "metavar": "KEY",
+        "help": "the test credential the emulator accepts: LiveAvatar's API key, Kaltura's admin KS "
+        f"(default {DEFAULT_KEYS[LIVEAVATAR]}, {DEFAULT_KEYS[KALTURA]})",
+    },
+    "json": {
+        "action": "store_true",
+        "help": "print one JSON line {provider, base_url, api_key} once listening (fields in the "
+        "README)",
+    },
+    "idle_timeout": {
+        "type": positive_seconds,
+        "metavar": "S",
+        "help": "seconds a session lives without keep-alive (default: LiveAvatar 300, Kaltura 90)",
+    },
+    "sandbox_max_duration": {
+        "type": positive_seconds,
+        "metavar": "S",
+        "help": "how long a sandbox session lasts at most (default 60)",
+    },
+    "tier_max_session_duration": {
+        "type": int,
+        "metavar": "S",
+        "help": "the account tier's limit of max_session_duration, also what a session that asks "
+        "for none gets (default 3600)",
+    },
+    "rate_limit": {
+        "type": int,
+        "metavar": "N",
+        "help": "requests per caller (API key or session token), per endpoint, per second; beyond "
         "it 429 with Retry-After (default: no limit)",
-    )
-    liveavatar.add_argument(
-        "--time-scale",
-        type=float,
-        metavar="X",
-        help="how long LITE audio takes to play, relative to its duration (default 1; 0.1: ten "
+    },
+    "time_scale": {
+        "type": float,
+        "metavar": "X",
+        "help": "how long LITE audio takes to play, relative to its duration (default 1; 0.1: ten "
         "times faster)",
-    )
-    liveavatar.add_argument(
-        "--connect-delay",
-        type=float,
-        metavar="S",
-        help="seconds between a LITE socket's `connecting` and `connected` (default 0.05)",
-    )
-    liveavatar.add_argument(
-        "--max-message-size",
-        type=int,
-        metavar="BYTES",
-        help="LITE frames this long or longer close the socket with 1009 (default 1000000)",
-    )
-    kaltura = emulator.add_argument_group("Kaltura options")
-    kaltura.add_argument(
-        "--non-admin-ks",
-        metavar="KS",
-        help="a valid KS that is not an admin one: create answers it 403",
-    )
-    kaltura.add_argument(
-        "--ended-status",
-        type=int,
-        choices=(404, 410),
-        help="what calls about an ended session answer: 404 (the live server, default) or 410 "
+    },
+    "connect_delay": {
+        "type": float,
+        "metavar": "S",
+        "help": "seconds between a LITE socket's `connecting` and `connected` (default 0.05)",
+    },
+    "max_message_size": {
+        "type": int,
+        "metavar": "BYTES",
+        "help": "LITE frames this long or longer close the socket with 1009 (default 1000000)",
+    },
+    "non_admin_ks": {
+        "metavar": "KS",
+        "help": "a valid KS that is not an admin one: create answers it 403",
+    },
+    "ended_status": {
+        "type": int,
+        "choices": (404, 410),
+        "help": "what calls about an ended session answer: 404 (the live server, default) or 410 "
         "(the documentation)",
-    )
-    kaltura.add_argument(
-        "--say-text-unavailable",
-        action="store_const",
-        const=True,
-        help="answer every say-text 503, as the live server has been seen to",
-    )
-    emulator.set_defaults(command=command)
+    },
+    "say_text_unavailable": {
+        "action": "store_const",
+        "const": True,
+        "help": "answer every say-text 503, as the live server has been seen to",
+    },
+}
+_GROUPS: Final = {LIVEAVATAR: "LiveAvatar options", KALTURA: "Kaltura options"}
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value!r}")
-    return port
+def _arguments(emulator: Parser) -> None:
+    add_provider_option(emulator, help="which API to emulate (default liveavatar)")
+    groups = {p: emulator.add_argument_group(title) for p, title in _GROUPS.items()}
+    for name, flag in _FLAGS.items():
+        owners = [p for p in PROVIDERS if name in OPTIONS[p]]
+        where = groups[owners[0]] if len(owners) == 1 else emulator
+        where.add_argument(_flag(name), **flag)
+
+
+def _flag(name: str) -> str:
+    """The flag whose value lands in ``name``: ``--idle-timeout`` for ``idle_timeout``."""
+    return "--" + name.replace("_", "-")
 
 
 def emulator_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -173,8 +149,7 @@ def emulator_options(args: argparse.Namespace) -> dict[str, Any]:
     mine = OPTIONS[args.provider]
     for name in {n for names in OPTIONS.values() for n in names} - set(mine):
         if getattr(args, name) is not None:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(f"{flag} is not an option of the {args.provider} emulator")
+            raise UsageError(f"{_flag(name)} is not an option of the {args.provider} emulator")
     return {name: getattr(args, name) for name in mine if getattr(args, name) is not None}
 
 
@@ -197,12 +172,8 @@ def command(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, options: dict[str, Any]) -> None:
     api_key = args.api_key or DEFAULT_KEYS[args.provider]
-    emulator: LiveAvatarEmulator | KalturaEmulator
     try:
-        if args.provider == "kaltura":
-            emulator = KalturaEmulator(api_key, host=args.host, port=args.port, **options)
-        else:
-            emulator = LiveAvatarEmulator(api_key, host=args.host, port=args.port, **options)
+        emulator = emulator_for(args.provider, api_key, host=args.host, port=args.port, **options)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     async with anyio.create_task_group() as tg:
@@ -228,7 +199,7 @@ def _announce(provider: str, base_url: str, api_key: str, *, json_line: bool) ->
     if json_line:
         print_json({"provider": provider, "base_url": base_url, "api_key": api_key})
         return
-    if provider == "kaltura":
+    if provider == KALTURA:
         print(f"Kaltura Avatar emulator listening on {base_url}")
         print(f"Test admin KS: {api_key}")
         print(
@@ -239,3 +210,14 @@ def _announce(provider: str, base_url: str, api_key: str, *, json_line: bool) ->
         print(f"Test API key: {api_key}")
         print(f"Try: {BASE_URL_ENV}={base_url} {API_KEY_ENV}={api_key} aioavatar sessions list")
     print("Press Ctrl-C to stop.", flush=True)
+
+
+COMMAND = Command(
+    name="emulator",
+    help="serve an emulator of a provider's API until Ctrl-C",
+    description="Serve a local emulator of a provider's session API until Ctrl-C (or SIGTERM), "
+    "printing its base URL and the test API key it accepts. Options left out keep the "
+    "emulator's defaults.",
+    arguments=_arguments,
+    run=command,
+)

@@ -1,7 +1,8 @@
 """``aioavatar run``: open a session, print where to join it, keep it alive until Ctrl-C or ``--duration``.
 
-LiveAvatar here; ``--provider kaltura`` in :mod:`.run_kaltura`. How it ends, and the exit status, is
-written once for both in :mod:`.holding`:
+The flags and their checks here; what each provider prints in :mod:`.run_liveavatar` and
+:mod:`.run_kaltura`, the flow they share in :mod:`.runner`. How it ends, and the exit status, is written
+once for both in :mod:`.holding`:
 
 * Ctrl-C (SIGINT) or SIGTERM once the session runs, or ``--duration`` elapsed: stopped with
   ``USER_CLOSED``; exit 130 after Ctrl-C, else 0.
@@ -16,67 +17,44 @@ written once for both in :mod:`.holding`:
 from __future__ import annotations
 
 import argparse
-import secrets
-from typing import TYPE_CHECKING
+from typing import Any, Final
 
-from .. import SANDBOX_AVATAR_ID, AvatarSession, LiveAvatarClient, Mode
-from .clients import liveavatar_client, require_api_key
-from .common import (
-    KALTURA,
-    LIVEAVATAR,
-    PROVIDERS,
-    UsageError,
+from .. import Mode
+from .common import KALTURA, LIVEAVATAR, UsageError
+from .options import (
+    Command,
+    Parser,
     add_api_key_option,
     add_connection_options,
+    add_provider_option,
     add_region_option,
     positive_seconds,
-    print_json,
 )
-from .holding import (
-    Interrupts,
-    conclude,
-    hold,
-    keeping,
-    output_closed,
-    run_interruptible,
-)
-from .run_kaltura import command as run_kaltura_command
+from .run_kaltura import KALTURA_RUNNER
+from .run_liveavatar import LIVEAVATAR_RUNNER
+from .runner import Runner, run_with
 
-if TYPE_CHECKING:
-    from .common import Commands
+__all__ = ["COMMAND"]
 
-__all__ = ["add_parser"]
-
+_RUNNERS: Final[dict[str, Runner[Any, Any]]] = {
+    LIVEAVATAR: LIVEAVATAR_RUNNER,
+    KALTURA: KALTURA_RUNNER,
+}
 # The flags of one provider, refused with the other: dest -> flag.
-_ONLY = {
+_ONLY: Final = {
     LIVEAVATAR: {"sandbox": "--sandbox", "mode": "--mode", "api_key": "--api-key"},
     KALTURA: {"ks": "--ks", "region": "--region"},
 }
 
 
-def add_parser(commands: Commands) -> None:
-    run = commands.add_parser(
-        "run",
-        help="open a session, print where a viewer joins it, keep it alive until Ctrl-C",
-        description="Open a session, print what a viewer joins it with (LiveAvatar: the LiveKit URL "
-        "and client token, and the WebSocket URL of a LITE session; Kaltura: the WHEP URL and TURN "
-        "server), keep it alive, and stop it on Ctrl-C, SIGTERM or after --duration, printing the "
-        "end reason. Credentials come from the environment (LIVEAVATAR_API_KEY, KALTURA_AVATAR_KS) "
-        "or --api-key/--ks; --emulator needs none.",
-    )
+def _arguments(run: Parser) -> None:
     run.add_argument(
         "avatar_id",
         nargs="?",
         metavar="AVATAR_ID",
         help="the avatar: a UUID for LiveAvatar, a catalog id for Kaltura (optional with --emulator)",
     )
-    run.add_argument(
-        "--provider",
-        type=str.lower,
-        choices=PROVIDERS,
-        default=LIVEAVATAR,
-        help="whose API to use (default liveavatar)",
-    )
+    add_provider_option(run, help="whose API to use (default liveavatar)")
     run.add_argument(
         "--duration",
         type=positive_seconds,
@@ -124,26 +102,13 @@ def add_parser(commands: Commands) -> None:
         base_url_help="the API root (default: $LIVEAVATAR_BASE_URL or $KALTURA_AVATAR_BASE_URL, "
         "else the provider's; Kaltura: --region's)",
     )
-    run.set_defaults(command=command)
 
 
 def command(args: argparse.Namespace) -> int:
     _check_flags(args)
     if args.emulator and args.base_url is not None:
         raise UsageError("--emulator and --base-url exclude each other: give one")
-    if args.provider == KALTURA:
-        return run_kaltura_command(args)
-    if args.emulator:
-        return run_interruptible(lambda interrupts: _on_emulator(args, interrupts))
-    if args.avatar_id is None:
-        raise UsageError(
-            "give the avatar's id: `aioavatar run AVATAR_ID` (or try `aioavatar run --emulator`)"
-        )
-    client = liveavatar_client(
-        args, api_key=require_api_key(args, " (or try `aioavatar run --emulator` without one)")
-    )
-    session = _session(client, args.avatar_id, args)  # its arguments checked before any request
-    return run_interruptible(lambda interrupts: _hold(client, session, args, interrupts))
+    return run_with(_RUNNERS[args.provider], args)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
@@ -162,65 +127,14 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError(f"--emulator brings its own credential: drop {credential}")
 
 
-def _session(client: LiveAvatarClient, avatar_id: str, args: argparse.Namespace) -> AvatarSession:
-    return client.session(
-        avatar_id,
-        is_sandbox=args.sandbox,
-        mode=args.mode or Mode.FULL,
-        keep_alive_interval=args.keep_alive_interval or 60.0,
-        end_reason_for=output_closed,
-    )
-
-
-async def _on_emulator(args: argparse.Namespace, interrupts: Interrupts) -> int:
-    from ..testing import LiveAvatarEmulator  # aiohttp.web: loaded only when a command needs it
-
-    async with LiveAvatarEmulator(api_key=secrets.token_urlsafe(16)) as emulator:
-        if not args.json:
-            print(f"Embedded LiveAvatar emulator at {emulator.base_url}", flush=True)
-        client = LiveAvatarClient(emulator.api_key, base_url=emulator.base_url)
-        session = _session(client, args.avatar_id or SANDBOX_AVATAR_ID, args)
-        return await _hold(client, session, args, interrupts)
-
-
-async def _hold(
-    client: LiveAvatarClient,
-    session: AvatarSession,
-    args: argparse.Namespace,
-    interrupts: Interrupts,
-) -> int:
-    async with client:
-        held = await hold(
-            session,
-            interrupts,
-            duration=args.duration,
-            on_started=lambda: _report_started(session, args.duration, args.json),
-        )
-    return conclude(session, held, interrupts, json_lines=args.json)
-
-
-def _report_started(session: AvatarSession, duration: float | None, json_lines: bool) -> None:
-    info = session.info
-    if json_lines:
-        print_json(
-            {
-                "event": "started",
-                "session_id": session.session_id,
-                "livekit_url": info.livekit_url,
-                "livekit_client_token": info.livekit_client_token,
-                "ws_url": info.ws_url,
-                "max_session_duration": info.max_session_duration,
-            }
-        )
-        return
-    limit = (
-        f" (the server ends it after {info.max_session_duration:g} s)"
-        if info.max_session_duration
-        else ""
-    )
-    print(f"Session {session.session_id} is live{limit}.")
-    print(f"LiveKit URL:          {info.livekit_url}")
-    print(f"LiveKit client token: {info.livekit_client_token}")
-    if info.ws_url:
-        print(f"WebSocket URL (LITE): {info.ws_url}")
-    print(f"A viewer joins the room with the first two. {keeping(duration)}", flush=True)
+COMMAND = Command(
+    name="run",
+    help="open a session, print where a viewer joins it, keep it alive until Ctrl-C",
+    description="Open a session, print what a viewer joins it with (LiveAvatar: the LiveKit URL "
+    "and client token, and the WebSocket URL of a LITE session; Kaltura: the WHEP URL and TURN "
+    "server), keep it alive, and stop it on Ctrl-C, SIGTERM or after --duration, printing the "
+    "end reason. Credentials come from the environment (LIVEAVATAR_API_KEY, KALTURA_AVATAR_KS) "
+    "or --api-key/--ks; --emulator needs none.",
+    arguments=_arguments,
+    run=command,
+)

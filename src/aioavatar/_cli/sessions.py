@@ -14,7 +14,7 @@ import argparse
 import datetime as dt
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
@@ -26,71 +26,56 @@ from .common import (
     KALTURA,
     KALTURA_BASE_URL_ENV,
     KALTURA_TOKEN_ENV,
-    LIVEAVATAR,
-    PROVIDERS,
     UsageError,
+    print_json,
+)
+from .options import (
+    Command,
+    Parser,
     add_api_key_option,
+    add_commands,
     add_connection_options,
+    add_provider_option,
     add_region_option,
     end_reason,
+    positive_int,
     positive_seconds,
-    print_json,
     session_id,
 )
+from .session_entries import session_json, table
 
-if TYPE_CHECKING:
-    from .common import Commands
-
-__all__ = ["add_parser", "session_json"]
+__all__ = ["COMMAND"]
 
 _PAGE_SIZE = 100
 # Bounds the pages `reap` reads, so a server that keeps answering `next` cannot loop it forever.
 _MAX_PAGES = 100
 
 
-def add_parser(commands: Commands) -> None:
-    sessions = commands.add_parser(
-        "sessions",
-        help="list, inspect and stop the account's LiveAvatar sessions (Kaltura: stop one)",
-        description="List, inspect and stop the account's LiveAvatar sessions (API key from "
-        "LIVEAVATAR_API_KEY or --api-key). Kaltura's API can neither list nor read sessions: "
-        "with --provider kaltura only `stop` works, with the session's own token.",
-    )
-    actions = sessions.add_subparsers(dest="action", required=True, metavar="ACTION")
-
-    listing = actions.add_parser("list", help="list active (or historic) sessions, newest first")
+def _list_arguments(listing: Parser) -> None:
     listing.add_argument(
         "--historic", action="store_true", help="list ended sessions instead of active ones"
     )
     listing.add_argument(
         "--limit",
-        type=_positive_int,
+        type=positive_int,
         default=100,
         metavar="N",
         help="show at most N sessions (default 100)",
     )
     _add_common(listing)
-    listing.set_defaults(command=_list)
 
-    get = actions.add_parser("get", help="show one session (historic ones carry the end reason)")
+
+def _get_arguments(get: Parser) -> None:
     get.add_argument("session_id", type=session_id, metavar="SESSION_ID")
     _add_common(get)
-    get.set_defaults(command=_get)
 
-    stop = actions.add_parser(
-        "stop",
-        help="stop one session",
-        description="Stop one session. LiveAvatar: any session of the account, with --reason. "
-        f"Kaltura (--provider kaltura): a session whose own token you hold ({KALTURA_TOKEN_ENV} or "
-        "--token); Kaltura's end takes no reason.",
-    )
+
+def _stop_arguments(stop: Parser) -> None:
     stop.add_argument(
         "session_id", metavar="SESSION_ID", help="a UUID for LiveAvatar, Kaltura's id for Kaltura"
     )
-    stop.add_argument(
-        "--reason",
-        type=end_reason,
-        metavar="R",
+    _add_reason(
+        stop,
         help="the end reason sent with the stop, any case (default USER_CLOSED; LiveAvatar only)",
     )
     kaltura = stop.add_argument_group("Kaltura only")
@@ -102,15 +87,9 @@ def add_parser(commands: Commands) -> None:
     )
     add_region_option(kaltura)
     _add_common(stop, kaltura=True)
-    stop.set_defaults(command=_stop)
 
-    reap = actions.add_parser(
-        "reap",
-        help="stop every active session (older than --older-than), after asking",
-        description="Stop every active session of the account that has run longer than "
-        "--older-than seconds. Lists them and asks for confirmation on the terminal unless --yes; "
-        "without a terminal and without --yes it refuses.",
-    )
+
+def _reap_arguments(reap: Parser) -> None:
     reap.add_argument(
         "--older-than",
         type=positive_seconds,
@@ -118,26 +97,24 @@ def add_parser(commands: Commands) -> None:
         metavar="S",
         help="only sessions that have run longer than S seconds (default: every active session)",
     )
-    reap.add_argument(
-        "--reason",
-        type=end_reason,
+    _add_reason(
+        reap,
         default=EndReason.ZOMBIE_SESSION_REAP,
-        metavar="R",
         help="the end reason sent with each stop (default ZOMBIE_SESSION_REAP)",
     )
     reap.add_argument("-y", "--yes", action="store_true", help="stop them without asking")
     _add_common(reap)
-    reap.set_defaults(command=_reap)
 
 
-def _add_common(parser: argparse.ArgumentParser, *, kaltura: bool = False) -> None:
+def _add_reason(parser: Parser, *, help: str, default: EndReason | None = None) -> None:
+    """``--reason R``: the end reason of each stop, any case."""
+    parser.add_argument("--reason", type=end_reason, default=default, metavar="R", help=help)
+
+
+def _add_common(parser: Parser, *, kaltura: bool = False) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (fields in the README)")
-    parser.add_argument(
-        "--provider",
-        type=str.lower,
-        choices=PROVIDERS,
-        default=LIVEAVATAR,
-        help="whose sessions (default liveavatar; Kaltura's API can only end one: `stop`)",
+    add_provider_option(
+        parser, help="whose sessions (default liveavatar; Kaltura's API can only end one: `stop`)"
     )
     add_api_key_option(parser)
     kaltura_url = f"; Kaltura: ${KALTURA_BASE_URL_ENV}, else --region's" if kaltura else ""
@@ -155,69 +132,6 @@ def _liveavatar_only(args: argparse.Namespace) -> None:
             f"Kaltura's API cannot list or read sessions, so `sessions {args.action}` is for "
             "LiveAvatar only; `sessions stop ID --provider kaltura` ends a session whose token you hold"
         )
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1, got {value!r}")
-    return number
-
-
-# --- JSON and text shapes ------------------------------------------------------------------------------
-
-
-def session_json(entry: SessionEntry) -> dict[str, Any]:
-    """The stable JSON of one session: every key always present, ``null`` when the server sent none."""
-    return {
-        "id": entry.id,
-        "mode": _text(entry.mode),
-        "is_sandbox": entry.is_sandbox,
-        "source": _text(entry.source),
-        "created_at": entry.created_at,
-        "updated_at": entry.updated_at,
-        "duration": entry.duration,
-        "credits_consumed": entry.credits_consumed,
-        "end_at": entry.end_at,
-        "end_reason": _text(entry.end_reason),
-    }
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    whole = int(value)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-def _table(entries: list[SessionEntry], *, historic: bool) -> str:
-    header = ["ID", "MODE", "SANDBOX", "SOURCE", "CREATED", "DURATION"]
-    if historic:
-        header.append("END REASON")
-    rows = [header]
-    for e in entries:
-        row = [
-            e.id,
-            _text(e.mode) or "-",
-            "-" if e.is_sandbox is None else ("yes" if e.is_sandbox else "no"),
-            _text(e.source) or "-",
-            (e.created_at or "-")[:19],
-            _seconds(e.duration),
-        ]
-        if historic:
-            row.append(_text(e.end_reason) or "-")
-        rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
 
 
 # --- list, get, stop -----------------------------------------------------------------------------------
@@ -255,7 +169,7 @@ def _list(args: argparse.Namespace) -> int:
     elif not entries:
         print(f"No {kind.value} session.")
     else:
-        print(_table(entries, historic=args.historic))
+        print(table(entries, historic=args.historic))
         more = f" (showing {len(entries)}; raise --limit for more)" if count > len(entries) else ""
         print(f"{count} {kind.value} session{'s' if count != 1 else ''}{more}")
     return EXIT_OK
@@ -375,7 +289,7 @@ def _confirm(entries: list[SessionEntry], reason: EndReason) -> bool:
             f"refusing to stop {count} without confirmation: standard input is not a terminal; "
             "pass --yes to stop them"
         )
-    sys.stderr.write(_table(entries, historic=False) + "\n")
+    sys.stderr.write(table(entries, historic=False) + "\n")
     sys.stderr.write(f"Stop these {count} with reason {reason.value}? [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline()
@@ -436,3 +350,47 @@ def _reap(args: argparse.Namespace) -> int:
         done = sum(r["result"] != "failed" for r in results)
         print(f"{done} of {len(results)} sessions ended ({args.reason.value}).")
     return EXIT_OK if all(r["result"] != "failed" for r in results) else EXIT_FAILURE
+
+
+_ACTIONS = (
+    Command(
+        name="list",
+        help="list active (or historic) sessions, newest first",
+        arguments=_list_arguments,
+        run=_list,
+    ),
+    Command(
+        name="get",
+        help="show one session (historic ones carry the end reason)",
+        arguments=_get_arguments,
+        run=_get,
+    ),
+    Command(
+        name="stop",
+        help="stop one session",
+        description="Stop one session. LiveAvatar: any session of the account, with --reason. "
+        f"Kaltura (--provider kaltura): a session whose own token you hold ({KALTURA_TOKEN_ENV} or "
+        "--token); Kaltura's end takes no reason.",
+        arguments=_stop_arguments,
+        run=_stop,
+    ),
+    Command(
+        name="reap",
+        help="stop every active session (older than --older-than), after asking",
+        description="Stop every active session of the account that has run longer than "
+        "--older-than seconds. Lists them and asks for confirmation on the terminal unless --yes; "
+        "without a terminal and without --yes it refuses.",
+        arguments=_reap_arguments,
+        run=_reap,
+    ),
+)
+
+
+COMMAND = Command(
+    name="sessions",
+    help="list, inspect and stop the account's LiveAvatar sessions (Kaltura: stop one)",
+    description="List, inspect and stop the account's LiveAvatar sessions (API key from "
+    "LIVEAVATAR_API_KEY or --api-key). Kaltura's API can neither list nor read sessions: "
+    "with --provider kaltura only `stop` works, with the session's own token.",
+    arguments=lambda sessions: add_commands(sessions, _ACTIONS, dest="action", metavar="ACTION"),
+)

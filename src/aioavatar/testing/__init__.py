@@ -18,6 +18,7 @@
 Run it standalone with ``python -m aioavatar.testing --port 8000``.
 """
 
+from ._contract import RecordedRequest
 from ._faults import Fault
 from ._kaltura import (
     KalturaCatalogItem,
@@ -32,7 +33,6 @@ from ._liveavatar import (
     RecordedHandshake,
     RecordedMessage,
 )
-from ._server import RecordedRequest
 
 __all__ = [
     "EmulatedSession",

@@ -1,10 +1,13 @@
-"""What every emulator shares: the ``aiohttp.web`` server, the journal, the reaper and fault injection.
+"""What every emulator shares: the ``aiohttp.web`` server, the journal, the reaper, fault injection,
+and the views of the emulated state that both emulators give.
 
-An emulator is an :class:`EmulatorServer` given an :class:`EmulatedApi`: the provider's half, which
-parses a request and names its endpoint (``parse``), answers it (``handle``), says which session it
-concerns and which credential it showed (``session_of``, ``auth_kind``), and enforces the API's timers
-(``sweep``, ``sweep_for``). This module owns the rest: serving on 127.0.0.1, a background reaper, the
-journal of requests, and the faults of :mod:`._faults` injected into the next calls of an endpoint.
+An emulator is an :class:`EmulatorServer` given an :class:`~._contract.EmulatedApi` and its
+:class:`~._contract.EmulatedState`: the provider's half, which parses a request and names its endpoint
+(``parse``), answers it (``handle``), says which session it concerns and which credential it showed
+(``session_of``, ``auth_kind``), and enforces the API's timers (``sweep``, ``sweep_for``). This module
+owns the rest: serving on 127.0.0.1, a background reaper, the journal of requests, the faults of
+:mod:`._faults` injected into the next calls of an endpoint, and the sessions as a test reads them.
+A provider's own settings are shown with :class:`StateView`.
 """
 
 from __future__ import annotations
@@ -12,142 +15,76 @@ from __future__ import annotations
 import bisect
 import json
 import time
-from collections.abc import Mapping
-from types import TracebackType
-from typing import Any, Final, Generic, Protocol, Self, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Final, Generic, Self, TypeVar, overload
 
 import anyio
-import attrs
 from aiohttp import web
-from anyio.abc import TaskGroup
 
+from ._contract import EmulatedApi, EmulatedState, IncomingT, Outcome, RecordedRequest, SessionT
 from ._faults import Fault, FaultQueue, deliver, fault_response
 
-__all__ = ["EmulatedApi", "EmulatorServer", "Incoming", "Outcome", "RecordedRequest"]
+__all__ = ["EmulatorServer", "StateView"]
 
 _SHUTDOWN_TIMEOUT: Final = 0.25
-
-
-@attrs.frozen(kw_only=True)
-class RecordedRequest:
-    """One request an emulator received, as recorded in its ``journal``.
-
-    ``auth`` is the kind of credential the request presented (LiveAvatar: ``"api_key"`` or
-    ``"bearer"``; Kaltura: ``"ks"`` or ``"bearer"``; ``None`` for none), whether or not it was
-    valid; the credential itself is never recorded. ``body`` is the parsed body (JSON, or the
-    fields of a multipart form with each file summarized; ``None`` when there was no body or it
-    could not be parsed, the text of such a body is kept in ``raw_body``). ``session_id`` is the
-    session the request was about (for a request that created one, that session), or ``None``.
-    ``status`` is the HTTP status answered (``None`` when the connection was dropped), ``fault``
-    tells whether an injected fault matched the request, and ``at`` is the arrival time on the
-    ``time.monotonic()`` clock. ``headers`` are the request's headers but the credential ones
-    (``Authorization`` and ``X-API-KEY`` are never recorded).
-    """
-
-    method: str
-    path: str
-    endpoint: str
-    auth: str | None
-    body: Any
-    raw_body: str | None
-    query: dict[str, str]
-    session_id: str | None
-    status: int | None
-    fault: bool
-    at: float
-    headers: dict[str, str] = attrs.field(factory=dict, repr=False)
-
-
 _UNRECORDED_HEADERS: Final = frozenset({"authorization", "x-api-key"})
 
-
-@attrs.define(kw_only=True)
-class Outcome:
-    """An answer computed by a handler, before it is turned into an HTTP response."""
-
-    status: int
-    payload: Any
-    session_id: str | None = None
-    headers: dict[str, str] = attrs.field(factory=dict)
+T = TypeVar("T")
 
 
-class Incoming(Protocol):
-    """What an API's ``parse`` gives: at least these attributes, for the journal."""
+class StateView(Generic[T]):
+    """A read-only attribute of an emulator: its state's attribute of the same name (``doc`` is its
+    documentation)."""
 
-    method: str
-    path: str
-    endpoint: str
-    query: dict[str, str]
-    body: Any
-    raw_body: str | None
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self._name = ""
 
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self._name = name
 
-IncomingT = TypeVar("IncomingT", bound=Incoming)
+    @overload
+    def __get__(self, emulator: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, emulator: EmulatorServer[Any, Any], owner: type[Any]) -> T: ...
+    def __get__(self, emulator: EmulatorServer[Any, Any] | None, owner: type[Any]) -> Self | T:
+        if emulator is None:
+            return self
+        value: T = getattr(emulator._state, self._name)
+        return value
 
-
-class EmulatedApi(Protocol[IncomingT]):
-    """The provider's half of an emulator (see the module documentation).
-
-    ``endpoints`` names the endpoints (for ``inject`` and the journal), ``error_body`` is the body
-    of an injected error status, ``malformed_body`` a truncated success body, and ``root_path`` is
-    appended to the server's ``base_url``.
-    """
-
-    endpoints: tuple[str, ...]
-    error_body: bytes
-    malformed_body: bytes
-    root_path: str
-
-    def parse(self, request: web.Request, raw: bytes) -> IncomingT:
-        """Parse a request (``raw`` is its whole body) and name its endpoint."""
-        ...
-
-    def handle(self, incoming: IncomingT) -> Outcome:
-        """Answer a request, changing the emulated state as the API would."""
-        ...
-
-    def session_of(self, incoming: IncomingT) -> str | None:
-        """The session a request is about, without touching any state."""
-        ...
-
-    def auth_kind(self, incoming: IncomingT) -> str | None:
-        """The kind of credential a request presented, for the journal."""
-        ...
-
-    def sweep(self) -> None:
-        """End every session whose timers have run out (the reaper calls this)."""
-        ...
-
-    def sweep_for(self, incoming: IncomingT) -> None:
-        """Enforce the timers the answer to ``incoming`` depends on."""
-        ...
-
-    def reap_period(self) -> float:
-        """Seconds between two sweeps of the reaper."""
-        ...
-
-    def install_routes(self, app: web.Application) -> None:
-        """Add routes served before the catch-all dispatcher (a WebSocket, say)."""
-        ...
+    def __set__(self, emulator: EmulatorServer[Any, Any], value: T) -> None:
+        raise AttributeError(f"{self._name} is a setting of the constructor: it cannot be changed")
 
 
-class EmulatorServer(Generic[IncomingT]):
-    """An emulator's HTTP machinery around its API; see the module documentation.
+class EmulatorServer(anyio.AsyncContextManagerMixin, Generic[IncomingT, SessionT]):
+    """An emulator's HTTP machinery around its API and state; see the module documentation.
 
     Use it as an async context manager: entering starts the server on ``host`` (``port=0`` picks a
-    free port) and the reaper; leaving stops both.
+    free port) and the reaper; leaving stops both. It cannot be entered again before it is left.
     """
 
-    def __init__(self, api: EmulatedApi[IncomingT], *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        api: EmulatedApi[IncomingT],
+        state: EmulatedState[SessionT],
+        *,
+        host: str,
+        port: int,
+    ) -> None:
         self.host = host
         self.port = port
         self.journal: list[RecordedRequest] = []
         """Every answered (or dropped) request, ordered by arrival."""
         self._api = api
+        self._state = state
         self._faults = FaultQueue(api.endpoints)
-        self._runner: web.AppRunner | None = None
-        self._task_group: TaskGroup | None = None
         self._bound_port: int | None = None
+
+    def __repr__(self) -> str:
+        where = self.base_url if self.running else "not running"
+        return f"<{type(self).__name__} {where} sessions={len(self.sessions)}>"
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -156,48 +93,29 @@ class EmulatorServer(Generic[IncomingT]):
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> Self:
-        if self._runner is not None:
-            raise RuntimeError("the emulator is already running")
+    @asynccontextmanager
+    async def __asynccontextmanager__(self) -> AsyncIterator[Self]:
         app = web.Application()
         self._api.install_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
-            await site.start()
+            await web.TCPSite(runner, self.host, self.port).start()
             self._bound_port = int(runner.addresses[0][1])
-            task_group = anyio.create_task_group()
-            await task_group.__aenter__()
-        except BaseException:
-            await self._shutdown(runner)
-            raise
-        task_group.start_soon(self._reaper)
-        self._runner, self._task_group = runner, task_group
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        runner, task_group = self._runner, self._task_group
-        self._runner = self._task_group = None
-        if runner is None or task_group is None:
-            return
-        try:
-            # The task group only runs the reaper: the body's exception is not its business.
-            task_group.cancel_scope.cancel()
-            await task_group.__aexit__(None, None, None)
+            reaper = anyio.create_task_group()
+            await reaper.__aenter__()
+            try:
+                reaper.start_soon(self._reaper)
+                yield self
+            finally:
+                # The task group only runs the reaper: the body's exception is not its business.
+                reaper.cancel_scope.cancel()
+                await reaper.__aexit__(None, None, None)
         finally:
-            await self._shutdown(runner)
-
-    async def _shutdown(self, runner: web.AppRunner) -> None:
-        self._bound_port = None
-        with anyio.CancelScope(shield=True):
-            await runner.cleanup()
+            self._bound_port = None
+            with anyio.CancelScope(shield=True):
+                await runner.cleanup()
 
     async def _reaper(self) -> None:
         period = self._api.reap_period()
@@ -225,6 +143,21 @@ class EmulatorServer(Generic[IncomingT]):
         return f"http://{host}:{self._bound_port}{self._api.root_path}"
 
     # ---- inspection ------------------------------------------------------------------------
+
+    @property
+    def idle_timeout(self) -> float:
+        """Seconds a (started) session lives without keep-alive or other activity."""
+        return self._state.idle_timeout
+
+    @property
+    def sessions(self) -> dict[str, SessionT]:
+        """Every session created, by id."""
+        return self._state.sessions
+
+    def active_sessions(self) -> list[SessionT]:
+        """Sessions that run: started and not ended (the timers are enforced first)."""
+        self._state.sweep()
+        return [s for s in self.sessions.values() if s.is_active]
 
     def requests(
         self, endpoint: str | None = None, *, session_id: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .._server import Outcome
+from .._contract import Outcome
 from ._catalog import list_catalog
 from ._handlers import SESSION_HANDLERS, admin_check, create, session_for
 from ._requests import ENDPOINTS, Incoming, fail, parse_request

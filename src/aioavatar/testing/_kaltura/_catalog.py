@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from .._server import Outcome
+from .._contract import Outcome
 from ._requests import Incoming, fail, succeed
 
 __all__ = ["SEED", "KalturaCatalogItem", "list_catalog"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .._server import EmulatorServer
+from .._server import EmulatorServer, StateView
 from ._api import KalturaApi
 from ._catalog import KalturaCatalogItem
 from ._requests import Incoming
@@ -13,7 +13,7 @@ from ._state import KalturaEmulatedSession, KalturaState
 __all__ = ["KalturaEmulator"]
 
 
-class KalturaEmulator(EmulatorServer[Incoming]):
+class KalturaEmulator(EmulatorServer[Incoming, KalturaEmulatedSession]):
     """A local, faithful emulator of the Kaltura Avatar session REST API.
 
     Use it as an async context manager: entering starts an ``aiohttp.web`` server on ``host``
@@ -81,63 +81,29 @@ class KalturaEmulator(EmulatorServer[Incoming]):
             raise ValueError("idle_timeout must be > 0")
         if ended_status not in (404, 410):
             raise ValueError("ended_status must be 404 or 410")
-        self._state = KalturaState(
+        self._state: KalturaState = KalturaState(
             ks=ks,
             non_admin_ks=non_admin_ks,
             idle_timeout=float(idle_timeout),
             ended_status=ended_status,
             say_text_unavailable=say_text_unavailable,
         )
-        super().__init__(KalturaApi(self._state), host=host, port=port)
-
-    def __repr__(self) -> str:
-        where = self.base_url if self.running else "not running"
-        return f"<KalturaEmulator {where} sessions={len(self.sessions)}>"
+        super().__init__(KalturaApi(self._state), self._state, host=host, port=port)
 
     # ---- settings ----------------------------------------------------------------------------
 
-    @property
-    def ks(self) -> str:
-        """The admin KS that ``create`` accepts."""
-        return self._state.ks
-
-    @property
-    def non_admin_ks(self) -> str | None:
-        """A valid KS that is not an admin one (``create`` answers it 403), if any."""
-        return self._state.non_admin_ks
-
-    @property
-    def idle_timeout(self) -> float:
-        """Seconds a session lives without keep-alive."""
-        return self._state.idle_timeout
-
-    @property
-    def ended_status(self) -> int:
-        """What calls about an ended session answer: 404 or 410."""
-        return self._state.ended_status
-
-    @property
-    def say_text_unavailable(self) -> bool:
-        """Whether say-text answers 503."""
-        return self._state.say_text_unavailable
-
-    @property
-    def catalog(self) -> list[KalturaCatalogItem]:
-        """The avatars and voices ``catalog-item/list`` answers, in order: seeded with three avatars
-        and two voices; add or remove items freely."""
-        return self._state.catalog
+    ks = StateView[str]("The admin KS that ``create`` accepts.")
+    non_admin_ks = StateView[str | None](
+        "A valid KS that is not an admin one (``create`` answers it 403), if any."
+    )
+    ended_status = StateView[int]("What calls about an ended session answer: 404 or 410.")
+    say_text_unavailable = StateView[bool]("Whether say-text answers 503.")
+    catalog = StateView[list[KalturaCatalogItem]](
+        "The avatars and voices ``catalog-item/list`` answers, in order: seeded with three avatars "
+        "and two voices; add or remove items freely."
+    )
 
     # ---- inspection ------------------------------------------------------------------------
-
-    @property
-    def sessions(self) -> dict[str, KalturaEmulatedSession]:
-        """Every session created, by id."""
-        return self._state.sessions
-
-    def active_sessions(self) -> list[KalturaEmulatedSession]:
-        """Sessions that have not ended (the keep-alive window is enforced first)."""
-        self._state.sweep()
-        return [s for s in self.sessions.values() if s.is_active]
 
     def end_session(self, session_id: str) -> None:
         """End a session server side, as the platform would (no request is journaled).

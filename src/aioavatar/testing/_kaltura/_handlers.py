@@ -7,9 +7,9 @@ import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from .._server import Outcome
+from .._contract import Outcome
 from .._tokens import jwt_like
 from ._requests import Incoming, fail, succeed
 from ._state import KalturaEmulatedSession, KalturaState, KalturaTurn
@@ -120,16 +120,7 @@ def _say_text(state: KalturaState, session: KalturaEmulatedSession, incoming: In
         return fail(400, "turnId is required", session.id)
     if not isinstance(body.get("isFinal"), bool):
         return fail(400, "isFinal is required and must be a boolean", session.id)
-    session.turns.append(
-        KalturaTurn(
-            kind="text",
-            turn_id=body["turnId"],
-            at=time.monotonic(),
-            text=body["text"],
-            is_final=body["isFinal"],
-        )
-    )
-    return succeed(session.id)
+    return _said(session, "text", body["turnId"], text=body["text"], is_final=body["isFinal"])
 
 
 def _say_audio(state: KalturaState, session: KalturaEmulatedSession, incoming: Incoming) -> Outcome:
@@ -147,17 +138,22 @@ def _say_audio(state: KalturaState, session: KalturaEmulatedSession, incoming: I
     filename, content_type, content = incoming.files["audio"]
     if not content:
         return fail(400, "audio is empty", session.id)
-    session.turns.append(
-        KalturaTurn(
-            kind="audio",
-            turn_id=form["turnId"],
-            at=time.monotonic(),
-            duration=duration,
-            audio=content,
-            filename=filename,
-            content_type=content_type,
-        )
+    return _said(
+        session,
+        "audio",
+        form["turnId"],
+        duration=duration,
+        audio=content,
+        filename=filename,
+        content_type=content_type,
     )
+
+
+def _said(
+    session: KalturaEmulatedSession, kind: Literal["text", "audio"], turn_id: str, **what: Any
+) -> Outcome:
+    """Record the turn the avatar was just asked to say (``what`` it says), and answer success."""
+    session.turns.append(KalturaTurn(kind=kind, turn_id=turn_id, at=time.monotonic(), **what))
     return succeed(session.id)
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import json
 import re
 from typing import Any, Final
 
 import attrs
 from aiohttp import web
 
-from .._server import Outcome
+from .._contract import Incoming as BaseIncoming
+from .._contract import Outcome
 
 __all__ = ["ENDPOINTS", "Incoming", "fail", "parse_request", "succeed"]
 
@@ -47,21 +47,22 @@ _ACTIONS: Final = {
 
 
 @attrs.define(kw_only=True)
-class Incoming:
-    """What the dispatcher parsed from a request before handling it."""
+class Incoming(BaseIncoming):
+    """What the dispatcher parsed from a request before handling it: Kaltura's credentials, and the
+    files of a multipart form (``form_error`` when it could not be read)."""
 
-    method: str
-    path: str
-    endpoint: str
-    path_id: str | None
-    query: dict[str, str]
-    body: Any
-    raw_body: str | None
-    has_body: bool
-    body_error: str | None
     files: dict[str, tuple[str | None, str, bytes]] = attrs.field(factory=dict, repr=False)
-    ks: str | None
-    bearer: str | None
+    form_error: str | None = None
+
+    @property
+    def ks(self) -> str | None:
+        """The KS of ``Authorization: KS <ks>``, else ``None``."""
+        return self.credential if self.scheme.upper() == "KS" else None
+
+    @property
+    def body_error(self) -> str | None:
+        """Why the body could not be read (the 400 to answer), else ``None``."""
+        return "Invalid JSON body" if self.json_error is not None else self.form_error
 
     @property
     def auth_kind(self) -> str | None:
@@ -84,43 +85,26 @@ def succeed(session_id: str | None, **data: Any) -> Outcome:
 
 
 def parse_request(request: web.Request, raw: bytes) -> Incoming:
-    """Route a request and read its credential and body (``raw``)."""
-    method, path = request.method, request.path
-    endpoint, path_id = "unknown", None
+    """Route a request and read its credential and body (``raw``): JSON, or a multipart form."""
+    form = request.content_type == "multipart/form-data"
+    route = _route(request.method, request.path)
+    incoming = Incoming.read(request, raw, route=route, json_body=not form)
+    if form and incoming.has_body:
+        _parse_form(incoming, request.headers.get("Content-Type", ""), raw)
+    return incoming
+
+
+def _route(method: str, path: str) -> tuple[str, str | None]:
+    """The endpoint and the session id of the path (every route is ``POST``)."""
     if method == "POST":
         match = _SESSION_PATH.match(path)
         if path in _CREATE_PATHS:
-            endpoint = "create"
-        elif path == _CATALOG_PATH:
-            endpoint = "catalog_list"
-        elif match is not None:
-            endpoint, path_id = _ACTIONS[match["action"]], match["id"]
-    authorization = request.headers.get("Authorization", "")
-    scheme, _, credential = authorization.partition(" ")
-    incoming = Incoming(
-        method=method,
-        path=path,
-        endpoint=endpoint,
-        path_id=path_id,
-        query=dict(request.query),
-        body=None,
-        raw_body=None,
-        has_body=bool(raw.strip()),
-        body_error=None,
-        ks=credential.strip() if scheme.upper() == "KS" else None,
-        bearer=credential.strip() if scheme.lower() == "bearer" else None,
-    )
-    if not incoming.has_body:
-        return incoming
-    if request.content_type == "multipart/form-data":
-        _parse_form(incoming, request.headers.get("Content-Type", ""), raw)
-        return incoming
-    try:
-        incoming.body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        incoming.raw_body = raw.decode("utf-8", "replace")
-        incoming.body_error = "Invalid JSON body"
-    return incoming
+            return "create", None
+        if path == _CATALOG_PATH:
+            return "catalog_list", None
+        if match is not None:
+            return _ACTIONS[match["action"]], match["id"]
+    return "unknown", None
 
 
 def _parse_form(incoming: Incoming, content_type: str, raw: bytes) -> None:
@@ -128,7 +112,7 @@ def _parse_form(incoming: Incoming, content_type: str, raw: bytes) -> None:
     head = f"Content-Type: {content_type}\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
     if not message.is_multipart():
-        incoming.body_error = "Invalid multipart body"
+        incoming.form_error = "Invalid multipart body"
         incoming.raw_body = raw[:200].decode("utf-8", "replace")
         return
     fields: dict[str, Any] = {}

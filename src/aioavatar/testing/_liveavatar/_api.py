@@ -8,7 +8,7 @@ from typing import Final
 
 from aiohttp import web
 
-from .._server import Outcome
+from .._contract import Outcome
 from ._lifecycle import keep_alive, start, stop, token
 from ._reads import get, list_sessions, transcript
 from ._routes import (

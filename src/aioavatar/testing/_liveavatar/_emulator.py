@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from aioavatar._enums import EndReason
 
-from .._server import EmulatorServer
+from .._server import EmulatorServer, StateView
 from ._api import LiveAvatarApi
 from ._routes import Incoming
 from ._state import SANDBOX_AVATAR_ID, EmulatedSession, LiveAvatarState
@@ -16,7 +16,7 @@ from ._ws import LiteSocketEmulator
 __all__ = ["LiveAvatarEmulator"]
 
 
-class LiveAvatarEmulator(EmulatorServer[Incoming]):
+class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
     """A local, faithful emulator of the LiveAvatar session REST API.
 
     Use it as an async context manager: entering starts an ``aiohttp.web`` server on ``host``
@@ -107,7 +107,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         for name, value in [("time_scale", time_scale), ("connect_delay", connect_delay)]:
             if not value >= 0:
                 raise ValueError(f"{name} must be >= 0")
-        self._state = LiveAvatarState(
+        self._state: LiveAvatarState = LiveAvatarState(
             api_key=api_key,
             idle_timeout=float(idle_timeout),
             sandbox_max_duration=float(sandbox_max_duration),
@@ -121,33 +121,15 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
             max_message_size=max_message_size,
         )
         """The LITE WebSocket served at each LITE session's ``ws_url``: settings, journal, controls."""
-        super().__init__(LiveAvatarApi(self._state, self.ws), host=host, port=port)
-
-    def __repr__(self) -> str:
-        where = self.base_url if self.running else "not running"
-        return f"<LiveAvatarEmulator {where} sessions={len(self.sessions)}>"
+        super().__init__(LiveAvatarApi(self._state, self.ws), self._state, host=host, port=port)
 
     # ---- settings ----------------------------------------------------------------------------
 
-    @property
-    def api_key(self) -> str:
-        """The API key the emulated account accepts."""
-        return self._state.api_key
-
-    @property
-    def idle_timeout(self) -> float:
-        """Seconds a started session lives without activity."""
-        return self._state.idle_timeout
-
-    @property
-    def sandbox_max_duration(self) -> float:
-        """The duration cap of sandbox sessions, in seconds."""
-        return self._state.sandbox_max_duration
-
-    @property
-    def tier_max_session_duration(self) -> int:
-        """The account tier's limit of ``max_session_duration`` (and its default), in seconds."""
-        return self._state.tier_max_session_duration
+    api_key = StateView[str]("The API key the emulated account accepts.")
+    sandbox_max_duration = StateView[float]("The duration cap of sandbox sessions, in seconds.")
+    tier_max_session_duration = StateView[int](
+        "The account tier's limit of ``max_session_duration`` (and its default), in seconds."
+    )
 
     @property
     def rate_limit(self) -> int | None:
@@ -155,11 +137,6 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
         return self._state.limiter.limit
 
     # ---- inspection ------------------------------------------------------------------------
-
-    @property
-    def sessions(self) -> dict[str, EmulatedSession]:
-        """Every session created through the token endpoint, by id."""
-        return self._state.sessions
 
     def stop_reasons(self, session_id: str) -> list[str]:
         """The ``reason`` of every stop request received for ``session_id``, in arrival order.
@@ -177,11 +154,6 @@ class LiveAvatarEmulator(EmulatorServer[Incoming]):
                 reason = r.body.get("reason")
                 reasons.append(EndReason.UNKNOWN.value if reason is None else str(reason))
         return reasons
-
-    def active_sessions(self) -> list[EmulatedSession]:
-        """Sessions that are started and not ended (timers are enforced first)."""
-        self._state.sweep()
-        return [s for s in self.sessions.values() if s.state == "started"]
 
     def end_session(
         self, session_id: str, reason: EndReason = EndReason.ZOMBIE_SESSION_REAP

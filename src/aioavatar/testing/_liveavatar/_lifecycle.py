@@ -14,7 +14,7 @@ from typing import Any, Final
 from aioavatar._enums import EndReason
 from aioavatar.liveavatar._enums import Mode
 
-from .._server import Outcome
+from .._contract import Outcome
 from .._tokens import jwt_like
 from ._routes import (
     Incoming,
@@ -193,12 +193,9 @@ def keep_alive(state: LiveAvatarState, incoming: Incoming) -> Outcome:
     """``POST /v1/sessions/keep-alive`` (API key or session token): the idle window starts again."""
     errors = Errors()
     body = body_object(incoming, errors, required=False)
-    found = _target_session(state, incoming, errors, body)
-    if isinstance(found, Outcome):
-        return found
-    session = found
-    if session.state == "ended":
-        return not_found(session.id)
+    session = _target_session(state, incoming, errors, body)
+    if isinstance(session, Outcome):
+        return session
     if session.state == "created":
         return bad_request("Session not started", session.id)
     state.touch(session)
@@ -216,12 +213,9 @@ def stop(state: LiveAvatarState, incoming: Incoming) -> Outcome:
         raw_reason = body["reason"]
         if errors.choice(raw_reason, END_REASONS, ("body", "reason")) is not None:
             reason = EndReason(raw_reason)
-    found = _target_session(state, incoming, errors, body)
-    if isinstance(found, Outcome):
-        return found
-    session = found
-    if session.state == "ended":
-        return not_found(session.id)
+    session = _target_session(state, incoming, errors, body)
+    if isinstance(session, Outcome):
+        return session
     state.end(session, reason, time.monotonic())
     return ok(None, session_id=session.id)
 
@@ -229,28 +223,32 @@ def stop(state: LiveAvatarState, incoming: Incoming) -> Outcome:
 def _target_session(
     state: LiveAvatarState, incoming: Incoming, errors: Errors, body: dict[str, Any]
 ) -> EmulatedSession | Outcome:
-    """Resolve the session of a keep-alive or stop (credential, body id), or the error."""
+    """Resolve the session of a keep-alive or stop (credential, body id), or the error: 404 once it
+    has ended."""
     body_id: str | None = None
     if present(body, "session_id"):
         body_id = errors.uuid(body["session_id"], ("body", "session_id"))
     if incoming.bearer is not None:
-        found = session_by_bearer(state, incoming)
-        if isinstance(found, Outcome):
-            return found
+        session = session_by_bearer(state, incoming)
+        if isinstance(session, Outcome):
+            return session
         if errors:
-            return invalid(errors, found.id)
-        if body_id is not None and body_id != found.id:
-            return unauthorized("Session token does not match session_id", found.id)
-        return found
-    denied = check_api_key(state, incoming)
-    if denied is not None:
-        return denied
-    if body_id is None and not errors:
-        errors.missing(("body", "session_id"), body)
-    if errors:
-        return invalid(errors, body_id)
-    assert body_id is not None
-    session = state.sessions.get(body_id)
-    if session is None:
-        return not_found(body_id)
+            return invalid(errors, session.id)
+        if body_id is not None and body_id != session.id:
+            return unauthorized("Session token does not match session_id", session.id)
+    else:
+        denied = check_api_key(state, incoming)
+        if denied is not None:
+            return denied
+        if body_id is None and not errors:
+            errors.missing(("body", "session_id"), body)
+        if errors:
+            return invalid(errors, body_id)
+        assert body_id is not None
+        known = state.sessions.get(body_id)
+        if known is None:
+            return not_found(body_id)
+        session = known
+    if session.state == "ended":
+        return not_found(session.id)
     return session

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from .._server import Outcome
+from .._contract import Outcome
 from ._routes import Incoming, check_api_key, invalid, json_number, not_found, ok
 from ._state import EmulatedSession, LiveAvatarState, SessionState
 from ._validation import Errors
@@ -72,28 +72,52 @@ def list_sessions(state: LiveAvatarState, incoming: Incoming) -> Outcome:
 
 def get(state: LiveAvatarState, incoming: Incoming) -> Outcome:
     """``GET /v1/sessions/{id}``: the session's entry (historic ones with ``end_reason``)."""
-    denied = check_api_key(state, incoming)
-    if denied is not None:
-        return denied
-    errors = Errors()
-    session_id = _path_session_id(incoming, errors)
-    if errors or session_id is None:
-        return invalid(errors)
-    session = state.sessions.get(session_id)
-    if session is None:
-        return not_found(session_id)
-    return ok(_entry(state, session, time.monotonic()), session_id=session_id)
+    session = _path_session(state, incoming)
+    if isinstance(session, Outcome):
+        return session
+    return ok(_entry(state, session, time.monotonic()), session_id=session.id)
 
 
 def transcript(state: LiveAvatarState, incoming: Incoming) -> Outcome:
     """``GET /v1/sessions/{id}/transcript``: always empty (the emulator runs no FULL-mode agent)."""
+    session = _path_session(state, incoming, _check_timestamps)
+    if isinstance(session, Outcome):
+        return session
+    data: dict[str, Any] = {
+        "session_active": session.state == "started",
+        "next_timestamp": None,
+        "transcript_data": [],
+    }
+    return ok(data, session_id=session.id)
+
+
+def _path_session(
+    state: LiveAvatarState,
+    incoming: Incoming,
+    check_query: Callable[[Mapping[str, str], Errors], None] | None = None,
+) -> EmulatedSession | Outcome:
+    """The session of a ``/v1/sessions/{id}`` read, or the error: 401 without the API key, 422 for
+    an id that is not a UUID (or a query ``check_query`` refuses), 404 for an unknown session."""
     denied = check_api_key(state, incoming)
     if denied is not None:
         return denied
     errors = Errors()
-    session_id = _path_session_id(incoming, errors)
+    assert incoming.path_id is not None
+    session_id = errors.uuid(incoming.path_id, ("path", "session_id"))
+    if check_query is not None:
+        check_query(incoming.query, errors)
+    if errors or session_id is None:
+        return invalid(errors, session_id)
+    session = state.sessions.get(session_id)
+    if session is None:
+        return not_found(session_id)
+    return session
+
+
+def _check_timestamps(query: Mapping[str, str], errors: Errors) -> None:
+    """The transcript's ``start_timestamp`` and ``end_timestamp``, when given, must be numbers."""
     for name in ("start_timestamp", "end_timestamp"):
-        raw = incoming.query.get(name)
+        raw = query.get(name)
         if raw is None:
             continue
         try:
@@ -101,17 +125,6 @@ def transcript(state: LiveAvatarState, incoming: Incoming) -> Outcome:
         except ValueError:
             msg = "Input should be a valid number, unable to parse string as a number"
             errors.add("float_parsing", ("query", name), msg, raw)
-    if errors or session_id is None:
-        return invalid(errors, session_id)
-    session = state.sessions.get(session_id)
-    if session is None:
-        return not_found(session_id)
-    data: dict[str, Any] = {
-        "session_active": session.state == "started",
-        "next_timestamp": None,
-        "transcript_data": [],
-    }
-    return ok(data, session_id=session_id)
 
 
 def _entry(state: LiveAvatarState, session: EmulatedSession, now: float) -> dict[str, Any]:
@@ -129,11 +142,6 @@ def _entry(state: LiveAvatarState, session: EmulatedSession, now: float) -> dict
         entry["end_at"] = state.iso(session.ended_at)
         entry["end_reason"] = session.end_reason.value if session.end_reason else None
     return entry
-
-
-def _path_session_id(incoming: Incoming, errors: Errors) -> str | None:
-    assert incoming.path_id is not None
-    return errors.uuid(incoming.path_id, ("path", "session_id"))
 
 
 def _query_int(

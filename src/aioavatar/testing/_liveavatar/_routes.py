@@ -7,7 +7,6 @@ Routing imitates Starlette's: a known path with the wrong method is 405 with ``A
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -16,8 +15,9 @@ from typing import Any, Final, Literal
 import attrs
 from aiohttp import web
 
+from .._contract import Incoming as BaseIncoming
+from .._contract import Outcome
 from .._ratelimit import retry_after
-from .._server import Outcome
 from ._state import EmulatedSession, LiveAvatarState
 from ._validation import Errors, parse_uuid
 
@@ -79,61 +79,30 @@ _ACCEPTS: Final[Mapping[str, frozenset[AuthKind]]] = {
 
 
 @attrs.define(kw_only=True)
-class Incoming:
+class Incoming(BaseIncoming):
     """What the dispatcher parsed from a request before handling it.
 
-    ``origin`` is the scheme-less ``host[:port]`` the client reached (the ``Host`` header), from which
-    the ``ws_url`` of a LITE session is built; ``peer`` is the client's address.
+    ``allow`` is the ``Allow`` header of a 405 (a known path, the wrong method); ``api_key`` the
+    ``X-API-KEY`` header. ``origin`` is the scheme-less ``host[:port]`` the client reached (the
+    ``Host`` header), from which the ``ws_url`` of a LITE session is built; ``peer`` is the client's
+    address.
     """
 
-    method: str
-    path: str
-    endpoint: str
-    path_id: str | None
     allow: str | None
-    query: dict[str, str]
-    body: Any
-    raw_body: str | None
-    has_body: bool
-    json_error: tuple[int, str] | None
-    api_key: str | None
-    bearer: str | None
+    api_key: str | None = attrs.field(repr=False)
     origin: str
     peer: str
 
 
 def parse_request(request: web.Request, raw: bytes) -> Incoming:
     """Route a request and read its credentials and JSON body (``raw``)."""
-    method, path = request.method, request.path
-    endpoint, path_id, allow = _route(method, path)
-    body: Any = None
-    raw_body: str | None = None
-    json_error: tuple[int, str] | None = None
-    has_body = bool(raw.strip())
-    if has_body:
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raw_body = raw.decode("utf-8", "replace")
-            json_error = (exc.start, "Invalid UTF-8")
-        except json.JSONDecodeError as exc:
-            raw_body = raw.decode("utf-8", "replace")
-            json_error = (exc.pos, exc.msg)
-    authorization = request.headers.get("Authorization", "")
-    scheme, _, credential = authorization.partition(" ")
-    return Incoming(
-        method=method,
-        path=path,
-        endpoint=endpoint,
-        path_id=path_id,
+    endpoint, path_id, allow = _route(request.method, request.path)
+    return Incoming.read(
+        request,
+        raw,
+        route=(endpoint, path_id),
         allow=allow,
-        query=dict(request.query),
-        body=body,
-        raw_body=raw_body,
-        has_body=has_body,
-        json_error=json_error,
         api_key=request.headers.get("X-API-KEY"),
-        bearer=credential.strip() if scheme.lower() == "bearer" else None,
         origin=request.host,
         peer=request.remote or "",
     )

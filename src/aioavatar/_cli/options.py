@@ -1,0 +1,172 @@
+"""The command line's grammar: the parser, the sub-commands as data, the argument types, and the options
+several commands share."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections.abc import Callable, Iterable
+from typing import NoReturn, TypeVar
+
+import attrs
+
+from .. import EndReason
+from ..kaltura import REGIONS
+from ..liveavatar import DEFAULT_BASE_URL
+from .common import API_KEY_ENV, BASE_URL_ENV, EXIT_USAGE, LIVEAVATAR, PROVIDERS
+
+__all__ = [
+    "Command",
+    "Parser",
+    "add_api_key_option",
+    "add_commands",
+    "add_connection_options",
+    "add_provider_option",
+    "add_region_option",
+    "end_reason",
+    "port",
+    "positive_int",
+    "positive_seconds",
+    "session_id",
+]
+
+N = TypeVar("N", int, float)
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_FLAGS_IN_PS = "flags are visible to other local users in `ps`: prefer the variable"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+@attrs.frozen(kw_only=True)
+class Command:
+    """A sub-command: what ``--help`` says of it, the arguments it takes, and what runs it.
+
+    ``run`` returns the exit status; a command whose own sub-commands run instead has none.
+    """
+
+    name: str
+    help: str
+    description: str | None = None
+    arguments: Callable[[Parser], None]
+    run: Callable[[argparse.Namespace], int] | None = None
+
+
+def add_commands(parser: Parser, commands: Iterable[Command], *, dest: str, metavar: str) -> None:
+    """Give ``parser`` the sub-commands ``commands`` (one is required); the name of the one given lands
+    in ``dest``, what runs it in ``command``."""
+    choices = parser.add_subparsers(dest=dest, required=True, metavar=metavar)
+    for command in commands:
+        sub = choices.add_parser(command.name, help=command.help, description=command.description)
+        command.arguments(sub)
+        if command.run is not None:
+            sub.set_defaults(command=command.run)
+
+
+# --- argument types ------------------------------------------------------------------------------------
+
+
+def number(
+    convert: Callable[[str], N], fits: Callable[[N], bool], expected: str
+) -> Callable[[str], N]:
+    """An argparse type: ``convert(value)`` where it ``fits``, else an error that says what was
+    ``expected``."""
+
+    def parse(value: str) -> N:
+        try:
+            parsed = convert(value)
+        except ValueError:
+            pass
+        else:
+            if fits(parsed):
+                return parsed
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+
+    return parse
+
+
+positive_seconds = number(float, lambda s: 0 < s < math.inf, "a number of seconds above 0")
+positive_int = number(int, lambda n: n >= 1, "a whole number from 1")
+port = number(int, lambda p: 0 <= p <= 65535, "a port from 0 to 65535")
+
+
+def session_id(value: str) -> str:
+    """An argparse type: a LiveAvatar session id (a UUID).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
+    if _UUID.fullmatch(value) is None:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a session id: expected a UUID such as "
+            "'3fa85f64-5717-4562-b3fc-2c963f66afa6' (`aioavatar sessions list` shows them)"
+        )
+    return value
+
+
+def end_reason(value: str) -> EndReason:
+    """An argparse type: a known end reason, any case."""
+    try:
+        return EndReason.known(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"unknown end reason {value!r}: use one of {', '.join(m.value for m in EndReason)}"
+        ) from None
+
+
+# --- options -------------------------------------------------------------------------------------------
+
+
+def add_provider_option(parser: argparse._ActionsContainer, *, help: str) -> None:
+    """``--provider liveavatar|kaltura`` (any case; default liveavatar)."""
+    parser.add_argument(
+        "--provider", type=str.lower, choices=PROVIDERS, default=LIVEAVATAR, help=help
+    )
+
+
+def add_api_key_option(parser: argparse._ActionsContainer) -> None:
+    """``--api-key`` (default ``$LIVEAVATAR_API_KEY``)."""
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"the LiveAvatar API key (default: ${API_KEY_ENV}; {_FLAGS_IN_PS})",
+    )
+
+
+def add_connection_options(
+    parser: argparse._ActionsContainer, *, base_url_help: str | None = None
+) -> None:
+    """``--base-url`` (default ``$LIVEAVATAR_BASE_URL``, else the real API), ``--allow-insecure`` and
+    ``--verbose``."""
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=base_url_help
+        or f"the API root (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL}); "
+        "point it at `aioavatar emulator` to try commands without an account",
+    )
+    parser.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="accept an http:// base URL to a host other than this machine (an emulator in another "
+        "container, say): the credential then travels in clear",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every request (method, path, status)"
+    )
+
+
+def add_region_option(parser: argparse._ActionsContainer) -> None:
+    """``--region nvp1|frp2`` (Kaltura's; any case)."""
+    parser.add_argument(
+        "--region",
+        type=str.lower,
+        choices=list(REGIONS),
+        help="Kaltura's region: nvp1 (US, the default) or frp2 (EU); --base-url wins over it",
+    )
