@@ -334,32 +334,17 @@ class ProviderClient(Generic[TimeoutsT]):
         path_args: Mapping[str, str] | None = None,
         json: Any = None,
         content: tuple[bytes, str] | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> PreparedCall:
-        """A call to ``endpoint`` built once (path filled, headers final, body encoded)."""
+        """A call to ``endpoint`` built once (path filled, headers final, body encoded), for
+        :meth:`send`: each endpoint method is this and a send."""
         path = endpoint.path
         if path_args:
             path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
         request = self._transport.prepare(
-            endpoint.method, path, headers=headers, json=json, content=content
+            endpoint.method, path, headers=headers, json=json, content=content, params=params
         )
         return PreparedCall(**attrs.asdict(request, recurse=False), endpoint=endpoint)
-
-    async def _call(
-        self,
-        endpoint: Endpoint,
-        *,
-        headers: Mapping[str, str],
-        path_args: Mapping[str, str] | None = None,
-        json: Any = None,
-        content: tuple[bytes, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        **options: Unpack[CallOptions],
-    ) -> Any:
-        """Send one call to ``endpoint``, decode its answer and read it into the endpoint's model."""
-        call = self._prepare(
-            endpoint, headers=headers, path_args=path_args, json=json, content=content
-        )
-        return await self._send(call, params, options)
 
     async def send(self, call: PreparedCall, **options: Unpack[CallOptions]) -> Any:
         """Send a call prepared once (``prepare_keep_alive``, say) and return what its endpoint
@@ -371,11 +356,9 @@ class ProviderClient(Generic[TimeoutsT]):
         """
         if not isinstance(call, PreparedCall):
             raise ConfigurationError("must be a call prepared by this client", field="call")
-        return await self._send(call, None, options)
+        return await self._send(call, options)
 
-    async def _send(
-        self, call: PreparedCall, params: Mapping[str, str] | None, options: CallOptions
-    ) -> Any:
+    async def _send(self, call: PreparedCall, options: CallOptions) -> Any:
         """The one call path: send, retry, decode, read into the endpoint's model.
 
         ``options`` are the caller's (``timeout`` overrides the endpoint's default). Any error on the
@@ -397,7 +380,6 @@ class ProviderClient(Generic[TimeoutsT]):
         try:
             raw = await self._transport.send(
                 call,
-                params=params,
                 timeout=limit,
                 retry=endpoint.retry,
                 retry_policy=retry_policy,

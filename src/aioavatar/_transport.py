@@ -69,6 +69,7 @@ class PreparedRequest:
     url: str
     headers: Mapping[str, str] = attrs.field(repr=False)
     data: bytes | None = attrs.field(repr=False)
+    params: Mapping[str, str] | None
     credentials: tuple[str, ...] = attrs.field(repr=False)
 
 
@@ -190,6 +191,7 @@ class Transport:
         headers: Mapping[str, str],
         json: Any = None,
         content: tuple[bytes, str] | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> PreparedRequest:
         """A request ready to send any number of times (:meth:`send`): its final headers, its body
         (``json`` encoded here, or ``content``: ready bytes with their content type) and the credentials
@@ -202,40 +204,13 @@ class Transport:
             data = _JSON.encode(json).encode()
             send_headers["Content-Type"] = "application/json"
         credentials = (*sent_credentials(headers), *self.credentials)
-        return PreparedRequest(method, path, self.base_url + path, send_headers, data, credentials)
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        content: tuple[bytes, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        timeout: Timeout,
-        retry: Retry = Retry.ALWAYS,
-        retry_policy: RetryPolicy | None = None,
-        deadline: float | None = None,
-        budgeted: bool = True,
-    ) -> RawResponse:
-        """:meth:`prepare` and :meth:`send` in one."""
-        prepared = self.prepare(method, path, headers=headers, json=json, content=content)
-        return await self.send(
-            prepared,
-            params=params,
-            timeout=timeout,
-            retry=retry,
-            retry_policy=retry_policy,
-            deadline=deadline,
-            budgeted=budgeted,
-        )
+        url = self.base_url + path
+        return PreparedRequest(method, path, url, send_headers, data, params, credentials)
 
     async def send(
         self,
         prepared: PreparedRequest,
         *,
-        params: Mapping[str, str] | None = None,
         timeout: Timeout,
         retry: Retry = Retry.ALWAYS,
         retry_policy: RetryPolicy | None = None,
@@ -272,7 +247,7 @@ class Transport:
             attempt += 1
             started = time.perf_counter()
             try:
-                response = await self._send(prepared, params, timeout)
+                response = await self._send(prepared, timeout)
             except TransportError as exc:
                 sent += 2 if resent_by_aiohttp and may_be_resent_by_aiohttp(exc) else 1
                 if (
@@ -352,9 +327,7 @@ class Transport:
         self._budget_warned = False
         return True
 
-    async def _send(
-        self, prepared: PreparedRequest, params: Mapping[str, str] | None, timeout: Timeout
-    ) -> RawResponse:
+    async def _send(self, prepared: PreparedRequest, timeout: Timeout) -> RawResponse:
         method, path, url = prepared.method, prepared.path, prepared.url
         slots = self.slots
         limit = timeout.client_timeout
@@ -380,7 +353,7 @@ class Transport:
                     url,
                     headers=prepared.headers,
                     data=prepared.data,
-                    params=params,
+                    params=prepared.params,
                     timeout=limit,
                     allow_redirects=False,  # never carry credentials to another host
                     auto_decompress=False,  # decompressed by _read_body, within the cap

@@ -169,8 +169,8 @@ async def test_real_422_carries_fastapi_detail(emulator: LiveAvatarEmulator) -> 
         LiveAvatarClient(API_KEY, base_url=emulator.base_url, http_session=http) as c,
     ):
         with pytest.raises(ValidationError) as info:
-            await c._call(  # the public methods refuse this before sending
-                TOKEN, headers={"X-API-KEY": API_KEY}, json={"avatar_id": "nope"}
+            await c.send(  # the public methods refuse this before sending
+                c._prepare(TOKEN, headers={"X-API-KEY": API_KEY}, json={"avatar_id": "nope"})
             )
     assert info.value.status == 422
     assert info.value.detail[0]["loc"] == ["body", "avatar_id"]

@@ -100,15 +100,24 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         """Whether the client holds a KS (needed to create sessions)."""
         return self._credential is not None
 
-    async def _session_call(
-        self, endpoint: Endpoint, session_id: object, token: str | Secret, **call: Any
-    ) -> Any:
+    def _for_session(
+        self,
+        endpoint: Endpoint,
+        session_id: object,
+        token: str | Secret,
+        *,
+        json: Any = None,
+        content: tuple[bytes, str] | None = None,
+    ) -> PreparedCall:
         """A call to one session's endpoint, authorized by the session's token. The body is ``{}``
         unless given: the docs send ``{}`` for a call without fields."""
-        if "content" not in call:
-            call.setdefault("json", {})
+        if json is None and content is None:
+            json = {}
         path_args = _in_path(session_id)
-        return await self._call(endpoint, path_args=path_args, headers=_bearer(token), **call)
+        headers = _bearer(token)
+        return self._prepare(
+            endpoint, headers=headers, path_args=path_args, json=json, content=content
+        )
 
     # --- session endpoints ----------------------------------------------------------------------------
 
@@ -136,12 +145,8 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
                 answer was lost).
         """
         body = build_session_request(avatar_id, voice_id, voice_speed, request)
-        created: KalturaSessionToken = await self._call(
-            CREATE,
-            headers=self._account_headers(),
-            json=unstructure(body),
-            **options,
-        )
+        call = self._prepare(CREATE, headers=self._account_headers(), json=unstructure(body))
+        created: KalturaSessionToken = await self.send(call, **options)
         track_secret(created, created.token)  # masked in log records while the token lives
         return created
 
@@ -164,9 +169,8 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             ConfigurationError: a malformed id or an empty token.
             APIError: 401, 404 or 410 (the session has ended); TransportError, ResponseDecodeError.
         """
-        info: KalturaSessionInfo = await self._session_call(
-            INIT_CLIENT, session_id, token, **options
-        )
+        call = self._for_session(INIT_CLIENT, session_id, token)
+        info: KalturaSessionInfo = await self.send(call, **options)
         return info
 
     async def keep_alive(
@@ -191,8 +195,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         Raises:
             ConfigurationError: a malformed id or an empty token.
         """
-        headers = _bearer(token)
-        return self._prepare(KEEP_ALIVE, headers=headers, path_args=_in_path(session_id), json={})
+        return self._for_session(KEEP_ALIVE, session_id, token)
 
     async def interrupt(
         self,
@@ -206,7 +209,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         Raises:
             APIError, TransportError: as for every call.
         """
-        await self._session_call(INTERRUPT, session_id, token, **options)
+        await self.send(self._for_session(INTERRUPT, session_id, token), **options)
 
     async def say_text(
         self,
@@ -234,7 +237,8 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         """
         body = SayTextRequest(text=text, turn_id=_turn_id(turn_id), is_final=is_final)
         try:
-            await self._session_call(SAY_TEXT, session_id, token, json=unstructure(body), **options)
+            call = self._for_session(SAY_TEXT, session_id, token, json=unstructure(body))
+            await self.send(call, **options)
         except ServerError as exc:
             if exc.status != 503:
                 raise
@@ -285,7 +289,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             )
         form = form_fields(fields)
         content = encode_multipart(form, {"audio": (filename, content_type, audio)})
-        await self._session_call(SAY_AUDIO, session_id, token, content=content, **options)
+        await self.send(self._for_session(SAY_AUDIO, session_id, token, content=content), **options)
         return fields.turn_id
 
     async def end_session(
@@ -305,7 +309,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             ConfigurationError: a malformed id or an empty token.
             APIError, TransportError: the end is not confirmed; the session may still run.
         """
-        return await self._ending(self._session_call(END, session_id, token, **options))
+        return await self._ending(self.send(self._for_session(END, session_id, token), **options))
 
     def session(
         self, avatar_id: str, **options: Unpack[KalturaSessionOptions]

@@ -103,13 +103,9 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             TransportError: no answer.
         """
         body = build_token_request(avatar_id, request, fields)
-        token: SessionToken = await self._call(
-            TOKEN,
-            headers=self._account_headers(),
-            json=unstructure(body),
-            timeout=timeout,
-            retry_policy=retry_policy,
-            deadline=deadline,
+        call = self._prepare(TOKEN, headers=self._account_headers(), json=unstructure(body))
+        token: SessionToken = await self.send(
+            call, timeout=timeout, retry_policy=retry_policy, deadline=deadline
         )
         track_secret(token, token.session_token)  # masked in log records while the token lives
         return token
@@ -130,11 +126,9 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         Raises:
             APIError: the server refused; TransportError: no answer (the session may have started).
         """
-        info: SessionInfo = await self._call(
-            START,
-            headers=self._session_headers(session_token, account_fallback=False),
-            json={},
-            **options,
+        headers = self._session_headers(session_token, account_fallback=False)
+        info: SessionInfo = await self.send(
+            self._prepare(START, headers=headers, json={}), **options
         )
         return info
 
@@ -193,13 +187,9 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             known = EndReason.known(reason)
         except ValueError as exc:
             raise ConfigurationError(str(exc), field="reason") from None
-        call = self._call(
-            STOP,
-            headers=self._session_headers(session_token),
-            json={"session_id": session_id, "reason": known.value},
-            **options,
-        )
-        return await self._ending(call)
+        body = {"session_id": session_id, "reason": known.value}
+        call = self._prepare(STOP, headers=self._session_headers(session_token), json=body)
+        return await self._ending(self.send(call, **options))
 
     async def list_sessions(
         self,
@@ -234,12 +224,8 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             if value is not None:
                 check_uuid(value, name)
                 params[name] = value
-        page_read: SessionPage = await self._call(
-            LIST,
-            headers=self._account_headers(),
-            params=params,
-            **options,
-        )
+        call = self._prepare(LIST, headers=self._account_headers(), params=params)
+        page_read: SessionPage = await self.send(call, **options)
         return page_read
 
     async def get_session(
@@ -253,12 +239,10 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             NotFoundError: no such session.
         """
         check_uuid(session_id, "session_id")
-        entry: SessionEntry = await self._call(
-            GET,
-            headers=self._account_headers(),
-            path_args={"session_id": session_id},
-            **options,
+        call = self._prepare(
+            GET, headers=self._account_headers(), path_args={"session_id": session_id}
         )
+        entry: SessionEntry = await self.send(call, **options)
         return entry
 
     async def get_transcript(
@@ -279,13 +263,13 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         for name, value in (("start_timestamp", start_timestamp), ("end_timestamp", end_timestamp)):
             if value is not None:
                 params[name] = repr(check_number(value, name, low=0.0, high=1e13))
-        transcript: Transcript = await self._call(
+        call = self._prepare(
             TRANSCRIPT,
             headers=self._account_headers(),
             path_args={"session_id": session_id},
             params=params or None,
-            **options,
         )
+        transcript: Transcript = await self.send(call, **options)
         return transcript
 
     def session(self, avatar_id: str, **options: Unpack[SessionOptions]) -> AvatarSession:
