@@ -190,3 +190,26 @@ async def test_lifecycle_records_carry_no_server_message(
     texts = [r.getMessage() for r in records if r.name == "aioavatar"]
     assert any("keep-alive failed (APIError (HTTP 400))" in t for t in texts), texts
     assert not any("secret server detail" in t for t in texts)
+
+
+def test_many_tokens_sharing_their_first_characters_are_each_masked() -> None:
+    """2,000 live JWT-like tokens sharing their first 37 characters: each is masked wherever it
+    appears, the longest match wins, and a dead owner's token is no longer masked."""
+
+    class Owner:
+        pass
+
+    header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    owners = [Owner() for _ in range(2000)]
+    values = [f"{header}{index:040d}" for index in range(2000)]
+    for owner, value in zip(owners, values, strict=True):
+        track_secret(owner, value)
+    longer = Owner()
+    track_secret(longer, values[7] + "SIG")
+    assert redact(f"a {values[1999]} b {values[0]} c") == f"a {MASK} b {MASK} c"
+    assert redact(f"x {values[7]}SIG y") == f"x {MASK} y"
+    dead = Owner()
+    track_secret(dead, "eyJraWQiOiJkZWFkIn0.only-this-one")
+    del dead
+    gc.collect()
+    assert redact("eyJraWQiOiJkZWFkIn0.only-this-one") == "eyJraWQiOiJkZWFkIn0.only-this-one"

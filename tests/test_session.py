@@ -23,6 +23,7 @@ from aioavatar import (
     APIError,
     AuthenticationError,
     AvatarSession,
+    ConfigurationError,
     EndReason,
     LiveAvatarClient,
     ResponseDecodeError,
@@ -375,3 +376,12 @@ async def test_a_session_outside_asyncio_says_so() -> None:
 
     with pytest.raises(RuntimeError, match="aioavatar runs on asyncio"):
         await anyio.to_thread.run_sync(lambda: anyio.run(enter, backend="trio"))
+
+
+async def test_an_unknown_lifecycle_option_is_refused_by_name(provider: Provider) -> None:
+    """A misspelt lifecycle option (stop_timout) is a ConfigurationError naming it, at construction."""
+    with pytest.raises(ConfigurationError) as info:
+        provider.session(stop_timout=5.0)
+    assert info.value.field == "stop_timout"
+    assert "stop_timeout" in str(info.value)
+    assert provider.emulator.journal == []

@@ -16,6 +16,7 @@ from aioavatar import (
     LiveAvatarClient,
     RetryPolicy,
 )
+from aioavatar._slots import ConnectionSlots
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .providers import API_KEY, AVATAR_ID, KALTURA_AVATAR_ID, KS
@@ -93,3 +94,38 @@ async def test_sessions_leaving_together_behind_a_small_pool_are_all_stopped_onc
             assert session.end_reason is EndReason.USER_CLOSED
             assert len(emulator.requests(stop_step, session_id=session.session_id)) == 1
         assert emulator.active_sessions() == []
+
+
+async def test_a_reservation_is_held_across_the_requests_of_its_task() -> None:
+    """A task holding a reservation sends without taking a slot (so its retries never queue behind
+    others), other tasks wait for the slot it holds, and it is given back on exit."""
+    slots = ConnectionSlots(1)
+    order: list[str] = []
+    waiting = anyio.Event()
+
+    async def other() -> None:
+        assert slots.needed()
+        waiting.set()
+        await slots.take(timeout=5.0)
+        order.append("other sent")
+        slots.give_back()
+
+    async with anyio.create_task_group() as tg, slots.reserved():
+        assert not slots.needed()  # its own requests take nothing
+        async with slots.reserved():  # nested: the same slot
+            tg.start_soon(other)
+            await anyio.sleep(0.05)
+            order.append("stop sent")
+        # given back: the other task gets it now
+    assert order == ["stop sent", "other sent"]
+
+
+async def test_a_request_waits_for_a_slot_at_most_its_timeout() -> None:
+    """With every slot taken, take() gives up after its timeout with TimeoutError and leaves the
+    count as it was."""
+    slots = ConnectionSlots(1)
+    await slots.take(timeout=1.0)
+    with pytest.raises(TimeoutError):
+        await slots.take(timeout=0.05)
+    slots.give_back()
+    assert await slots.take(timeout=1.0) == 0.0

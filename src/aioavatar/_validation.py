@@ -5,6 +5,7 @@ The models call these at construction, so an invalid request never exists, let a
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import uuid
@@ -92,8 +93,11 @@ def check_options(given: Mapping[str, object], accepted: type) -> None:
     names = accepted.__annotations__
     for name in given:
         if name not in names:
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigurationError(
-                f"unknown option {name!r}; the accepted ones are: {', '.join(names)}", field=name
+                f"unknown option {name!r}{hint}; the accepted ones are: {', '.join(names)}",
+                field=name,
             )
 
 

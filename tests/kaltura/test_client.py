@@ -337,3 +337,17 @@ def test_regions_and_base_urls() -> None:
         KalturaAvatarClient(KS, base_url="http://api.example/v1")
     assert KalturaAvatarClient(KS, base_url="http://127.0.0.1:9/v1").base_url.startswith("http:")
     assert KalturaAvatarClient(KS, base_url="http://localhost:9/v1").base_url.startswith("http:")
+
+
+async def test_a_prepared_keep_alive_is_sent_as_prepared(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """prepare_keep_alive() once, send() twice: two keep-alives of that session reach the server
+    with its token and the documented empty body."""
+    created = await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    call = kaltura_client.prepare_keep_alive(created.session_id, token=created.token)
+    for _ in range(2):
+        await kaltura_client.send(call)
+    beats = kaltura_emulator.requests("keep_alive", session_id=created.session_id)
+    assert [(beat.status, beat.body) for beat in beats] == [(200, {})] * 2
+    await kaltura_client.end_session(created.session_id, token=created.token)

@@ -3,10 +3,12 @@ what comes back, and every invalid argument refused before any I/O."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -420,3 +422,77 @@ async def test_every_invalid_argument_is_refused_before_any_io(
         await call(client, value)
     assert info.value.field == field
     assert len(emulator.journal) == before
+
+
+async def test_a_prepared_keep_alive_is_sent_as_prepared(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """prepare_keep_alive() once, send() three times: three keep-alives of that session reach the
+    server, with its session token and body, and each call takes its own options."""
+    token = await client.create_session_token(AVATAR_ID, is_sandbox=True)
+    await client.start_session(token.session_token)
+    call = client.prepare_keep_alive(token.session_id, session_token=token.session_token)
+    for _ in range(3):
+        assert await client.send(call, timeout=5.0) is None
+    beats = emulator.requests("keep_alive", session_id=token.session_id)
+    assert [beat.body for beat in beats] == [{"session_id": token.session_id}] * 3
+    assert {beat.auth for beat in beats} == {"bearer"}
+    assert token.session_token.get_secret_value() not in repr(call)
+
+
+async def test_send_takes_only_a_prepared_call(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """send() of anything but a prepared call is a ConfigurationError naming it, before any I/O."""
+    with pytest.raises(ConfigurationError) as info:
+        await client.send({"session_id": AVATAR_ID})  # type: ignore[arg-type]
+    assert info.value.field == "call"
+    assert emulator.journal == []
+
+
+@pytest.mark.parametrize(
+    ("where", "option"),
+    [
+        ("client", "base_uri"),
+        ("client", "connection_limt"),
+        ("call", "timout"),
+        ("call", "retries"),
+    ],
+)
+async def test_an_unknown_option_is_refused_by_name(
+    emulator: LiveAvatarEmulator, where: str, option: str
+) -> None:
+    """A misspelt client or call option is a ConfigurationError naming it (never silently ignored),
+    before any I/O."""
+    misspelt: dict[str, Any] = {option: 1}
+    with pytest.raises(ConfigurationError) as info:
+        if where == "client":
+            LiveAvatarClient(API_KEY, base_url=emulator.base_url, **misspelt)
+        else:
+            async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as c:
+                await c.get_session(AVATAR_ID, **misspelt)
+    assert info.value.field == option
+    assert "timeout" in str(info.value) or "base_url" in str(info.value)
+    assert emulator.journal == []
+
+
+@pytest.mark.parametrize("deadline", [math.nan, math.inf, "soon", 1e16])
+async def test_a_bad_deadline_is_refused(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, deadline: Any
+) -> None:
+    """deadline must be a finite loop time: anything else is a ConfigurationError, nothing sent."""
+    with pytest.raises(ConfigurationError) as info:
+        await client.get_session(AVATAR_ID, deadline=deadline)
+    assert info.value.field == "deadline"
+    assert emulator.journal == []
+
+
+async def test_a_passed_deadline_allows_one_attempt_and_no_retry(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """A deadline already past: the call is sent once and its 503 is not retried."""
+    emulator.inject("get", status=503, times=3)
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as c:
+        with pytest.raises(ServerError):
+            await c.get_session(AVATAR_ID, deadline=anyio.current_time() - 1.0)
+    assert len(emulator.requests("get")) == 1

@@ -78,9 +78,15 @@ async def test_full_session_has_no_realtime(
 async def test_realtime_options_are_checked(
     client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
 ) -> None:
-    """Bad options raise ConfigurationError naming them; a second open connection is refused."""
+    """Bad options, and misspelt ones, raise ConfigurationError naming them; a second open connection
+    is refused."""
     async with lite(client) as session:
-        for name, value in [("connect_timeout", 0), ("reconnect_window", 0), ("max_ahead", -1.0)]:
+        for name, value in [
+            ("connect_timeout", 0),
+            ("reconnect_window", 0),
+            ("max_ahead", -1.0),
+            ("conect_timeout", 5.0),
+        ]:
             options: dict[str, Any] = {name: value}
             with pytest.raises(ConfigurationError, match=name):
                 session.realtime(**options)

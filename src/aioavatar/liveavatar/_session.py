@@ -8,6 +8,7 @@ import aiohttp
 
 from .._secret import Secret
 from .._session import BaseSession, LifecycleOptions, SessionState
+from .._validation import check_options
 from ..exceptions import ConfigurationError
 from ._backend import LiveAvatarBackend
 from ._client import LiveAvatarClient, build_token_request
@@ -69,6 +70,7 @@ class AvatarSession(BaseSession[SessionInfo]):
         request: SessionTokenRequest | None = None,
         **options: Unpack[SessionOptions],
     ) -> None:
+        check_options(options, SessionOptions)
         fields: dict[str, Any] = dict(options)
         lifecycle = {
             name: fields.pop(name) for name in LifecycleOptions.__annotations__ if name in fields
