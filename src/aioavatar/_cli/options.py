@@ -7,7 +7,7 @@ import argparse
 import math
 import re
 from collections.abc import Callable, Iterable
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import attrs
 
@@ -17,6 +17,7 @@ from ..liveavatar import DEFAULT_BASE_URL
 from .common import API_KEY_ENV, BASE_URL_ENV, EXIT_USAGE, LIVEAVATAR, PROVIDERS
 
 __all__ = [
+    "Arguments",
     "Command",
     "Parser",
     "add_api_key_option",
@@ -120,17 +121,23 @@ def end_reason(value: str) -> EndReason:
         ) from None
 
 
+class Arguments(Protocol):
+    """What options are added to: a parser, a sub-command's parser or a group of either."""
+
+    def add_argument(self, *names: str, **settings: Any) -> argparse.Action: ...
+
+
 # --- options -------------------------------------------------------------------------------------------
 
 
-def add_provider_option(parser: argparse._ActionsContainer, *, help: str) -> None:
+def add_provider_option(parser: Arguments, *, help: str) -> None:
     """``--provider liveavatar|kaltura`` (any case; default liveavatar)."""
     parser.add_argument(
         "--provider", type=str.lower, choices=PROVIDERS, default=LIVEAVATAR, help=help
     )
 
 
-def add_api_key_option(parser: argparse._ActionsContainer) -> None:
+def add_api_key_option(parser: Arguments) -> None:
     """``--api-key`` (default ``$LIVEAVATAR_API_KEY``)."""
     parser.add_argument(
         "--api-key",
@@ -139,9 +146,7 @@ def add_api_key_option(parser: argparse._ActionsContainer) -> None:
     )
 
 
-def add_connection_options(
-    parser: argparse._ActionsContainer, *, base_url_help: str | None = None
-) -> None:
+def add_connection_options(parser: Arguments, *, base_url_help: str | None = None) -> None:
     """``--base-url`` (default ``$LIVEAVATAR_BASE_URL``, else the real API), ``--allow-insecure`` and
     ``--verbose``."""
     parser.add_argument(
@@ -162,7 +167,7 @@ def add_connection_options(
     )
 
 
-def add_region_option(parser: argparse._ActionsContainer) -> None:
+def add_region_option(parser: Arguments) -> None:
     """``--region nvp1|frp2`` (Kaltura's; any case)."""
     parser.add_argument(
         "--region",
