@@ -33,14 +33,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run with small counts")
     parser.add_argument("--rounds", type=int, default=None, help="rounds of calls and lifecycle")
-    parser.add_argument("--sessions", type=int, default=None, help="scale: sessions (10000)")
-    parser.add_argument("--window", type=float, default=None, help="scale: steady window, s (60)")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=None,
+        help="scale: one configuration with this many sessions "
+        "(default: 10,000 at 10 s for 60 s, then 50,000 at 60 s for 120 s)",
+    )
+    parser.add_argument("--interval", type=float, default=None, help="scale: keep-alive, s")
+    parser.add_argument("--window", type=float, default=None, help="scale: steady window, s")
     parser.add_argument(
         "--scale-runs",
         type=int,
         default=None,
-        help="scale: runs of the aioavatar variant, whose median is judged (2; 1 with --quick); "
-        "the comparison variants run once",
+        help="scale: runs of the aioavatar variant, whose median is judged (2 at 10,000 sessions, "
+        "else 1); the comparison variants run once",
     )
     parser.add_argument(
         "--no-freeze-variant",
@@ -71,48 +78,66 @@ async def _scale_process(variant: str, freeze: bool, options: dict[str, Any]) ->
     return result
 
 
-async def _run_scale(args: argparse.Namespace, quick: bool) -> dict[str, Any]:
-    sessions = args.sessions or (300 if quick else 10_000)
-    window = args.window or (5.0 if quick else 60.0)
+#: The scale configurations of a full run: (sessions, keep-alive interval s, steady window s).
+SCALE_CONFIGS = ((10_000, 10.0, 60.0), (50_000, 60.0, 120.0))
+QUICK_SCALE_CONFIGS = ((300, 1.0, 5.0),)
+
+
+async def _run_scale_config(
+    args: argparse.Namespace, quick: bool, sessions: int, interval: float, window: float
+) -> dict[str, Any]:
+    """One configuration: the aioavatar variant ``--scale-runs`` times (the median is judged), bare
+    aiohttp once, and (for the first configuration) aioavatar with ``gc.freeze()`` once."""
     options: dict[str, Any] = {
         "sessions": sessions,
         "window": window,
-        "cancel": max(1, sessions // 10),
-        "interval": 1.0 if quick else 10.0,
+        "cancel": min(1_000, max(1, sessions // 10)),
+        "interval": interval,
     }
     variants: list[tuple[str, str, bool]] = [
         ("aioavatar", "aioavatar", False),
         ("aiohttp", "aiohttp", False),
     ]
-    if not args.no_freeze_variant:
+    if not args.no_freeze_variant and sessions <= 10_000:
         variants.append(("aioavatar + gc.freeze()", "aioavatar", True))
-    sdk_runs = args.scale_runs or (1 if quick else 2)
+    sdk_runs = args.scale_runs or (1 if quick or sessions > 10_000 else 2)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in variants}
     for index in range(sdk_runs):
         for name, variant, freeze in variants:
             if index == 0 or name == "aioavatar":
-                print(f"  scale: {name} ...", flush=True)
+                print(f"  scale {sessions:,} at {interval:g} s: {name} ...", flush=True)
                 runs[name].append(await _scale_process(variant, freeze, options))
     headlines = {name: scale.headline(r) for name, r in runs.items()}
-    sdk = headlines["aioavatar"]
-    ratios = {
-        "client_cores_vs_aiohttp": sdk["client_cores"] / headlines["aiohttp"]["client_cores"],
-        "bytes_per_session_vs_aiohttp": sdk["bytes_per_session"]
-        / headlines["aiohttp"]["bytes_per_session"],
-    }
+    bare = headlines["aiohttp"]
     return {
-        "benchmark": "scale",
         "settings": {**options, "aioavatar_runs": sdk_runs},
         "headline": headlines,
-        "ratios": ratios,
-        "targets": scale.targets(sdk),
+        "ratios": scale.ratios(headlines["aioavatar"], bare),
+        "targets": scale.targets(headlines["aioavatar"], bare),
         "targets_with_gc_freeze": (
-            scale.targets(headlines["aioavatar + gc.freeze()"])
+            scale.targets(headlines["aioavatar + gc.freeze()"], bare)
             if "aioavatar + gc.freeze()" in headlines
             else None
         ),
         "runs": runs,
         "table": scale.table(headlines),
+    }
+
+
+async def _run_scale(args: argparse.Namespace, quick: bool) -> dict[str, Any]:
+    if args.sessions or args.window or args.interval:
+        base = (QUICK_SCALE_CONFIGS if quick else SCALE_CONFIGS)[0]
+        configs: tuple[tuple[int, float, float], ...] = (
+            (args.sessions or base[0], args.interval or base[1], args.window or base[2]),
+        )
+    else:
+        configs = QUICK_SCALE_CONFIGS if quick else SCALE_CONFIGS
+    results = [await _run_scale_config(args, quick, *config) for config in configs]
+    return {
+        "benchmark": "scale",
+        "configurations": results,
+        "targets": {k: v for r in results for k, v in r["targets"].items()},
+        "table": "\n\n".join(r["table"] for r in results),
     }
 
 

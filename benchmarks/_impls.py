@@ -4,6 +4,9 @@
 - ``aiohttp``: bare ``aiohttp``, the least a careful user could write (the floor): post JSON, check the
   status and the envelope code, take ``data``.
 - ``httpx``: the same with ``httpx.AsyncClient``, what the official LiveAvatar Python starter uses.
+- ``livekit``: the REST client of ``livekit-plugins-liveavatar`` (``LiveAvatarAPI``), what livekit-agents
+  users run. It has token, start and stop only (its keep-alive goes over the LITE WebSocket), so its
+  keep-alive column is empty. It is a bench-only dependency: without it the row is left out.
 
 Every implementation shares one connection pool of 100 connections for all its calls, like the SDK's
 default ``connection_limit``.
@@ -11,8 +14,9 @@ default ``connection_limit``.
 
 from __future__ import annotations
 
+import importlib.util
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 import aiohttp
 import httpx
@@ -31,6 +35,8 @@ class BenchError(Exception):
 
 class Calls(Protocol):
     name: str
+    #: False when the implementation has no REST keep-alive (its ``keep_alive`` sends nothing).
+    has_keep_alive: bool
 
     async def __aenter__(self) -> Self: ...
 
@@ -43,7 +49,7 @@ class Calls(Protocol):
 
     async def token(self) -> tuple[str, Any]: ...
 
-    async def start(self, token: Any) -> None: ...
+    async def start(self, session_id: str, token: Any) -> None: ...
 
     async def keep_alive(self, session_id: str, token: Any) -> None: ...
 
@@ -54,6 +60,7 @@ class SdkCalls:
     """The calls through :class:`LiveAvatarClient` (its own pool, default settings)."""
 
     name = "aioavatar"
+    has_keep_alive = True
 
     def __init__(self, base_url: str) -> None:
         self.client = LiveAvatarClient(API_KEY, base_url=base_url, connection_limit=POOL)
@@ -74,7 +81,7 @@ class SdkCalls:
         token = await self.client.create_session_token(AVATAR_ID)
         return token.session_id, token.session_token
 
-    async def start(self, token: Secret) -> None:
+    async def start(self, session_id: str, token: Secret) -> None:
         await self.client.start_session(token)
 
     async def keep_alive(self, session_id: str, token: Secret) -> None:
@@ -96,6 +103,7 @@ class AiohttpCalls:
     """The calls written with bare ``aiohttp``."""
 
     name = "aiohttp"
+    has_keep_alive = True
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -127,7 +135,7 @@ class AiohttpCalls:
         )
         return data["session_id"], data["session_token"]
 
-    async def start(self, token: str) -> None:
+    async def start(self, session_id: str, token: str) -> None:
         await self._post("/v1/sessions/start", {"Authorization": f"Bearer {token}"}, {})
 
     async def keep_alive(self, session_id: str, token: str) -> None:
@@ -149,6 +157,7 @@ class HttpxCalls:
     """The calls written with ``httpx.AsyncClient``."""
 
     name = "httpx"
+    has_keep_alive = True
 
     def __init__(self, base_url: str) -> None:
         self.http = httpx.AsyncClient(
@@ -179,7 +188,7 @@ class HttpxCalls:
         )
         return data["session_id"], data["session_token"]
 
-    async def start(self, token: str) -> None:
+    async def start(self, session_id: str, token: str) -> None:
         await self._post("/v1/sessions/start", {"Authorization": f"Bearer {token}"}, {})
 
     async def keep_alive(self, session_id: str, token: str) -> None:
@@ -197,8 +206,67 @@ class HttpxCalls:
         )
 
 
-IMPLEMENTATIONS: dict[str, type[SdkCalls] | type[AiohttpCalls] | type[HttpxCalls]] = {
+class _Room:
+    """What ``create_streaming_session`` reads of a ``livekit.rtc.Room``: its name."""
+
+    name = "bench-room"
+
+
+class LivekitCalls:
+    """The calls through ``livekit.plugins.liveavatar.api.LiveAvatarAPI`` on its own aiohttp pool."""
+
+    name = "livekit"
+    has_keep_alive = False
+
+    def __init__(self, base_url: str) -> None:
+        from livekit.plugins.liveavatar.api import LiveAvatarAPI  # optional peer: imported on use
+
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
+        self.api = LiveAvatarAPI(API_KEY, api_url=base_url + "/v1/sessions", session=self.http)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.http.close()
+
+    async def token(self) -> tuple[str, str]:
+        answer = await self.api.create_streaming_session(
+            livekit_url="wss://bench.invalid",
+            livekit_token="bench",  # noqa: S106 - a placeholder the emulator ignores
+            room=cast(Any, _Room()),  # duck-typed: only .name is read
+            avatar_id=AVATAR_ID,
+        )
+        data = _data(200, answer)
+        return data["session_id"], data["session_token"]
+
+    async def start(self, session_id: str, token: str) -> None:
+        _data(200, await self.api.start_streaming_session(session_id, token))
+
+    async def keep_alive(self, session_id: str, token: str) -> None:
+        """Nothing: the plugin keeps a session alive over the LITE WebSocket, not REST."""
+
+    async def stop(self, session_id: str, token: str) -> None:
+        _data(200, await self.api.stop_streaming_session(session_id, token))
+
+
+def _livekit_installed() -> bool:
+    try:
+        return importlib.util.find_spec("livekit.plugins.liveavatar") is not None
+    except ModuleNotFoundError:  # no ``livekit`` package at all
+        return False
+
+
+Implementation = type[SdkCalls] | type[AiohttpCalls] | type[HttpxCalls] | type[LivekitCalls]
+IMPLEMENTATIONS: dict[str, Implementation] = {
     "aioavatar": SdkCalls,
     "aiohttp": AiohttpCalls,
     "httpx": HttpxCalls,
 }
+if _livekit_installed():
+    IMPLEMENTATIONS["livekit"] = LivekitCalls

@@ -220,6 +220,18 @@ def test_an_empty_answer_is_a_success_where_data_is_not_used(status: int) -> Non
         decode_envelope(response)
 
 
+def test_an_answer_whose_data_is_not_used_gives_nothing_back() -> None:
+    """Keep-alive, stop, end and speech only check their answer: nothing of its body is returned
+    (so nothing of it needs masking on the hot path), though its code is still checked."""
+    echo = b'{"code": 100, "data": {"token": "sk_live_secret"}}'
+    creds = ("sk_live_secret",)
+    assert decode_envelope(raw(200, echo, credentials=creds), data_used=False) is None
+    with pytest.raises(APIError):
+        decode_envelope(raw(200, b'{"code": 4001, "message": "no"}'), data_used=False)
+    kaltura = b'{"success": true, "echo": "sk_live_secret"}'
+    assert decode_success(kaltura_raw(200, kaltura), data_used=False) == {}
+
+
 def test_credentials_are_masked_however_the_server_escaped_them() -> None:
     """A credential echoed JSON-escaped (``\\/``, ``\\u00XX``) is masked after decoding: in the
     message of an error, in an HTML excerpt, and in the data of a success."""

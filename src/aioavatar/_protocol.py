@@ -82,8 +82,9 @@ class RawResponse:
         }
 
 
-def load_json(response: RawResponse) -> Any:
-    """Parse the body as JSON, with every credential of ``response.credentials`` masked in it.
+def load_json(response: RawResponse, *, mask: bool = True) -> Any:
+    """Parse the body as JSON, with every credential of ``response.credentials`` masked in it
+    (``mask=False``: as sent, for a caller that only checks it and masks whatever error it raises).
 
     Raises:
         ResponseDecodeError: the body is empty, not JSON, truncated JSON, or nested too deeply to read.
@@ -99,7 +100,7 @@ def load_json(response: RawResponse) -> Any:
         kind = "an empty body" if not response.body.strip() else "a body that is not valid JSON"
         ct = f" ({response.content_type})" if response.content_type else ""
         raise _decode_error(response, f"expected JSON, got {kind}{ct}") from None
-    if response.credentials and _may_echo(response, value):
+    if mask and response.credentials and _may_echo(response, value):
         value = mask_json(value, response.credentials)
     return value
 
@@ -174,7 +175,9 @@ def _success_object(response: RawResponse, data_used: bool) -> Mapping[str, Any]
         raise error_for_status(response)
     if not data_used and not response.body.strip():
         return None
-    body = load_json(response)
+    # An answer whose data is not used is only checked: nothing of it reaches the caller but an
+    # error, whose text the client masks (ProviderClient._send), so it is not masked here.
+    body = load_json(response, mask=data_used)
     if not isinstance(body, Mapping):
         raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
     return body
@@ -201,7 +204,7 @@ def decode_envelope(response: RawResponse, *, data_used: bool = True) -> Any:
             code=code if isinstance(code, int) and not isinstance(code, bool) else None,
             **response.error_fields(),
         )
-    return body.get("data")
+    return body.get("data") if data_used else None
 
 
 def decode_success(response: RawResponse, *, data_used: bool = True) -> Mapping[str, Any]:
@@ -224,7 +227,7 @@ def decode_success(response: RawResponse, *, data_used: bool = True) -> Mapping[
         raise APIError(
             server_message(body) or "the answer does not say success", **response.error_fields()
         )
-    return body
+    return body if data_used else {}
 
 
 def encode_multipart(

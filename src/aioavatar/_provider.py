@@ -341,10 +341,10 @@ class ProviderClient(Generic[TimeoutsT]):
         path = endpoint.path
         if path_args:
             path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
-        request = self._transport.prepare(
+        parts = self._transport.request_parts(
             endpoint.method, path, headers=headers, json=json, content=content, params=params
         )
-        return PreparedCall(**attrs.asdict(request, recurse=False), endpoint=endpoint)
+        return PreparedCall(*parts, endpoint=endpoint)
 
     async def send(self, call: PreparedCall, **options: Unpack[CallOptions]) -> Any:
         """Send a call prepared once (``prepare_keep_alive``, say) and return what its endpoint
