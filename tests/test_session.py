@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -171,6 +173,39 @@ async def cancel_when(
             async with asyncio.timeout(None) as timeout, anyio.create_task_group() as tg:
                 tg.start_soon(cancel_once_ready, lambda: timeout.reschedule(loop.time()))
                 await body()
+
+
+_CTRL_C_SCRIPT = """
+import asyncio, sys
+from aioavatar import AvatarSession
+
+async def main():
+    async with AvatarSession(sys.argv[1], api_key=sys.argv[2], base_url=sys.argv[3]) as session:
+        print(session.session_id, flush=True)
+        await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+async def test_ctrl_c_under_asyncio_run_stops_the_session_as_the_table_says(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """A real SIGINT to a program holding a session under ``asyncio.run``: asyncio delivers it to the
+    block as a cancellation, so the session gets exactly one stop, ``USER_DISCONNECTED`` (the
+    README's end-reason table), and the program still ends by Ctrl-C."""
+    command = [sys.executable, "-c", _CTRL_C_SCRIPT, AVATAR_ID, API_KEY, emulator.base_url]
+    async with await anyio.open_process(command) as process:
+        assert process.stdout is not None
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = await process.stdout.receive(1)
+            line += chunk
+        session_id = line.decode().strip()
+        process.send_signal(signal.SIGINT)
+        code = await process.wait()
+    assert code == -signal.SIGINT  # Python ends by the signal after KeyboardInterrupt
+    assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
 
 
 @pytest.mark.parametrize("style", CANCEL_STYLES)

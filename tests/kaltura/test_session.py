@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from aioavatar import (
+    KS_ENV,
     APIError,
     ConfigurationError,
     EndReason,
@@ -24,6 +25,24 @@ from ..providers import KALTURA_AVATAR_ID, KS
 pytestmark = pytest.mark.anyio
 
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8 + b"\r\n--\r\n"
+
+
+async def test_the_library_reads_kaltura_avatar_base_url(
+    kaltura_emulator: KalturaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KALTURA_AVATAR_BASE_URL (and the KS variable) are read by the library, as by the CLI: a
+    session without base_url reaches the emulator, the docs' ``/v1`` form included; a bad value is a
+    ConfigurationError naming the variable."""
+    monkeypatch.setenv(KS_ENV, KS)
+    monkeypatch.setenv("KALTURA_AVATAR_BASE_URL", kaltura_emulator.base_url + "/v1/")
+    async with KalturaAvatarSession(KALTURA_AVATAR_ID) as session:
+        pass
+    assert kaltura_emulator.sessions[session.session_id].ended_by == "end"
+    assert {r.endpoint for r in kaltura_emulator.journal} >= {"create", "init_client", "end"}
+    monkeypatch.setenv("KALTURA_AVATAR_BASE_URL", "ftp://example")
+    with pytest.raises(ConfigurationError) as info:
+        KalturaAvatarClient()
+    assert info.value.field == "KALTURA_AVATAR_BASE_URL"
 
 
 async def test_session_defaults_and_speech(
