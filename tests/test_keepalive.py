@@ -50,6 +50,32 @@ async def test_keep_alive_beats_on_schedule(provider: Provider) -> None:
     assert min(gaps) >= 0.2 * 0.5  # due one interval apart; a late beat is skipped, never bunched
 
 
+async def test_sessions_opened_together_beat_at_random_phases(provider: Provider) -> None:
+    """Rule 5: the first beat of each session is due at a random point of its first interval, so
+    that sessions opened together (a service starting up) do not beat in lockstep."""
+    interval = 10.0
+    offsets: list[float] = []
+    async with anyio.create_task_group() as tg:
+        leave = anyio.Event()
+
+        async def hold() -> None:
+            async with provider.session(keep_alive_interval=interval) as session:
+                keepalive = session._keepalive
+                assert keepalive is not None
+                timer = keepalive._timer  # the first beat's loop timer
+                assert timer is not None
+                offsets.append(timer.when() - anyio.current_time())
+                await leave.wait()
+
+        for _ in range(40):
+            tg.start_soon(hold)
+        await wait_until(lambda: len(offsets) == 40)
+        leave.set()
+    assert all(-1.0 < offset <= interval for offset in offsets)
+    assert len({round(offset, 6) for offset in offsets}) == 40
+    assert max(offsets) - min(offsets) > interval * 0.3  # uniform: 40 draws spread this far
+
+
 async def test_missed_beats_are_skipped_not_queued(provider: Provider) -> None:
     """After the loop was blocked through several due beats, one beat goes out, not a burst."""
     interval = 0.1

@@ -1,0 +1,219 @@
+"""``_scheduler.py``: one client's timers and its bounded pool of workers, alone and under the sessions
+of a client (issue 14: one keep-alive scheduler per client instead of a task per session)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import anyio
+import pytest
+
+from aioavatar import AvatarSession, LiveAvatarClient
+from aioavatar._scheduler import Scheduler
+from aioavatar.testing import LiveAvatarEmulator
+
+from .conftest import API_KEY, AVATAR_ID
+from .leaks import wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_due_jobs_run_on_at_most_the_pool_of_workers() -> None:
+    """Twenty jobs due at once, each blocked until released, run four at a time on a pool of four;
+    once released every one has run, in the order they were due."""
+    scheduler = Scheduler(workers=4)
+    release = asyncio.Event()
+    started: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    def job(index: int) -> object:
+        async def run() -> None:
+            started.append(index)
+            await release.wait()
+
+        return run
+
+    now = loop.time()
+    for index in range(20):
+        scheduler.call_at(now + index * 1e-6, job(index))  # type: ignore[arg-type]
+    await wait_until(lambda: len(started) == 4)
+    assert scheduler.workers == 4
+    await anyio.sleep(0.05)  # more loop turns: still no fifth worker
+    assert len(started) == 4
+    assert scheduler.workers == 4
+    release.set()
+    await wait_until(lambda: len(started) == 20)
+    assert started == list(range(20))
+    await scheduler.aclose()
+    assert scheduler.workers == 0
+
+
+async def test_an_urgent_job_gets_a_worker_of_its_own_when_all_are_busy() -> None:
+    """A deadline's stop must not wait behind a saturated pool: an urgent job starts a worker beyond
+    the pool's size, and runs before the queued ordinary jobs."""
+    scheduler = Scheduler(workers=1)
+    release = asyncio.Event()
+    ran: list[str] = []
+
+    async def blocking() -> None:
+        ran.append("blocking")
+        await release.wait()
+
+    async def ordinary() -> None:
+        ran.append("ordinary")
+
+    async def urgent() -> None:
+        ran.append("urgent")
+
+    now = asyncio.get_running_loop().time()
+    scheduler.call_at(now, blocking)
+    await wait_until(lambda: ran == ["blocking"])
+    scheduler.call_at(now, ordinary)
+    scheduler.call_at(now, urgent, urgent=True)
+    await wait_until(lambda: "ordinary" in ran)
+    # The urgent job ran first, on a worker beyond the pool (the only one is still blocked), which
+    # then helped with the queue.
+    assert ran == ["blocking", "urgent", "ordinary"]
+    assert scheduler.workers == 2
+    release.set()
+    await scheduler.aclose()
+
+
+async def test_a_cancelled_timer_never_runs_its_job() -> None:
+    """Cancelling the handle ``call_at`` returned drops the job (a session that stops drops its beat)."""
+    scheduler = Scheduler(workers=2)
+    ran: list[str] = []
+
+    async def dropped() -> None:
+        ran.append("dropped")
+
+    async def kept() -> None:
+        ran.append("kept")
+
+    now = asyncio.get_running_loop().time()
+    scheduler.call_at(now + 0.01, dropped).cancel()
+    scheduler.call_at(now + 0.02, kept)
+    await wait_until(lambda: ran == ["kept"])
+    await anyio.sleep(0.05)
+    assert ran == ["kept"]
+    await scheduler.aclose()
+
+
+async def test_a_job_that_raises_is_logged_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A job is not meant to raise; one that does is logged with its traceback and dropped, and the
+    worker goes on with the next job."""
+    scheduler = Scheduler(workers=1)
+    ran: list[str] = []
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    async def fine() -> None:
+        ran.append("fine")
+
+    now = asyncio.get_running_loop().time()
+    with caplog.at_level(logging.ERROR, logger="aioavatar"):
+        scheduler.call_at(now, broken)
+        scheduler.call_at(now, fine)
+        await wait_until(lambda: ran == ["fine"])
+    assert any("scheduled job failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    await scheduler.aclose()
+
+
+async def test_aclose_cancels_a_job_in_progress_and_drops_the_queue() -> None:
+    """Closing the scheduler (the client closing) ends its workers, a job in progress included, and
+    runs nothing that was still queued or due later."""
+    scheduler = Scheduler(workers=1)
+    ran: list[str] = []
+    cancelled = asyncio.Event()
+
+    async def hanging() -> None:
+        ran.append("hanging")
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def queued() -> None:
+        ran.append("queued")
+
+    now = asyncio.get_running_loop().time()
+    scheduler.call_at(now, hanging)
+    scheduler.call_at(now, queued)
+    scheduler.call_at(now + 0.01, queued)
+    await wait_until(lambda: ran == ["hanging"])
+    await scheduler.aclose()
+    assert cancelled.is_set()
+    assert scheduler.workers == 0
+    await anyio.sleep(0.05)
+    assert ran == ["hanging"]
+
+
+def _sdk_tasks() -> list[str]:
+    """The tasks running aioavatar's own code (not the emulator's server, not the test's), by the
+    qualified name of their coroutine."""
+    names = []
+    for task in asyncio.all_tasks():
+        code: Any = getattr(task.get_coro(), "cr_code", None)
+        path = code.co_filename if code is not None else ""
+        if "/aioavatar/" in path and "/testing/" not in path:
+            names.append(code.co_qualname)
+    return names
+
+
+async def test_the_sessions_of_a_client_hold_no_task_of_their_own_while_idle(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """Fifty sessions of one client, beating every 50 ms, run no task of aioavatar's beyond the
+    client's scheduler workers (their beats are timers, sent by the shared pool), and every one of
+    them beats."""
+    count = 50
+    release = anyio.Event()
+    opened = 0
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client:
+
+        async def hold() -> None:
+            nonlocal opened
+            async with client.session(AVATAR_ID, keep_alive_interval=0.05):
+                opened += 1
+                await release.wait()
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(count):
+                tg.start_soon(hold)
+            await wait_until(lambda: opened == count)
+            await wait_until(
+                lambda: (
+                    len({r.session_id for r in emulator.journal if r.endpoint == "keep_alive"})
+                    == count
+                )
+            )
+            # Between beats: the holders, and at most the scheduler's workers (a worker that found no
+            # work lately is ending); never one task per session beside its holder.
+            ours = _sdk_tasks()
+            assert ours  # the workers that send the beats
+            assert set(ours) == {"Scheduler._work"}
+            assert len(ours) == client.scheduler.workers <= 64
+            release.set()
+    assert len(emulator.requests("stop")) == count
+
+
+async def test_a_session_without_a_client_has_a_scheduler_of_its_own(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """``AvatarSession(...)`` without ``client=`` opens its own client, hence its own scheduler, and
+    closes both with the session: no worker is left behind."""
+    async with AvatarSession(
+        AVATAR_ID, api_key=API_KEY, base_url=emulator.base_url, keep_alive_interval=0.05
+    ) as session:
+        await wait_until(
+            lambda: len(emulator.requests("keep_alive", session_id=session.session_id)) >= 2
+        )
+        scheduler = session._backend.scheduler  # what the session owns
+        assert scheduler.workers >= 1
+    assert scheduler.workers == 0
