@@ -1,7 +1,7 @@
 """aiohttp: session ownership, timeouts, retries, response size cap, and error mapping in one place.
 
 The only module that imports aiohttp for HTTP calls. Every aiohttp exception is translated to the public
-tree in :func:`_map_aiohttp_errors`; nothing else catches aiohttp errors.
+tree by :func:`~aioavatar._wire.aiohttp_error`; nothing else catches aiohttp errors.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from ._version import __version__
 from ._wire import (
     IDEMPOTENT,
     MIN_SCRUBBED_LENGTH,
+    aiohttp_error,
     failure_kind,
-    map_aiohttp_errors,
     may_be_resent_by_aiohttp,
     no_hidden_resend,
     read_body,
@@ -366,21 +366,25 @@ class Transport:
             if waited:  # the wait counts within the call's time limits
                 limit = timeout.less(waited).client_timeout
         try:
-            with map_aiohttp_errors(method, path, url, timeout.total):
-                async with self.http_session.request(
-                    method,
-                    url,
-                    headers=prepared.headers,
-                    data=prepared.data,
-                    params=prepared.params,
-                    timeout=limit,
-                    allow_redirects=False,  # never carry credentials to another host
-                    auto_decompress=False,  # decompressed by _read_body, within the cap
-                    middlewares=self._middlewares.get(method),
-                ) as resp:
-                    body, problem = await read_body(resp, self.max_response_size)
-                    status = resp.status
-                    resp_headers = resp.headers
+            async with self.http_session.request(
+                method,
+                url,
+                headers=prepared.headers,
+                data=prepared.data,
+                params=prepared.params,
+                timeout=limit,
+                allow_redirects=False,  # never carry credentials to another host
+                auto_decompress=False,  # decompressed by _read_body, within the cap
+                middlewares=self._middlewares.get(method),
+            ) as resp:
+                body, problem = await read_body(resp, self.max_response_size)
+                status = resp.status
+                resp_headers = resp.headers
+        except Exception as exc:
+            error = aiohttp_error(exc, method, path, url, timeout.total)
+            if error is None:
+                raise
+            raise error  # noqa: B904 - caused by the aiohttp error it maps (set by aiohttp_error)
         finally:
             if taken:
                 slots.give_back()

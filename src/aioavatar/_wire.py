@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 import aiohttp
@@ -21,8 +20,8 @@ from .exceptions import RequestTimeout, TransportError
 __all__ = [
     "CREDENTIAL_HEADERS",
     "IDEMPOTENT",
+    "aiohttp_error",
     "failure_kind",
-    "map_aiohttp_errors",
     "may_be_resent_by_aiohttp",
     "no_hidden_resend",
     "read_body",
@@ -66,50 +65,59 @@ async def no_hidden_resend(
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
-@contextmanager
-def map_aiohttp_errors(method: str, path: str, url: str, total: float) -> Iterator[None]:
-    """Translate aiohttp and timeout errors into the public tree.
+def aiohttp_error(
+    exc: Exception, method: str, path: str, url: str, total: float
+) -> TransportError | None:
+    """The public error for an aiohttp or timeout error, caused by it (``None``: not one of those;
+    let it be). The caller raises it as it is.
 
     Messages are built from plain fields on purpose: the ``repr`` of some aiohttp errors holds the
     request's headers, and with them the credentials.
     """
-    try:
-        try:
-            yield
-        except _SendFailed as wrapped:
-            raise wrapped.original from None
-    except TimeoutError as exc:  # asyncio's timeout and aiohttp's ServerTimeoutError alike
-        raise RequestTimeout(
+    if isinstance(exc, _SendFailed):
+        exc = exc.original
+    error = _public_error(exc, method, path, url, total)
+    if error is not None:
+        error.__cause__ = exc  # as ``raise error from exc`` (what the retry loop reads)
+    return error
+
+
+def _public_error(
+    exc: Exception, method: str, path: str, url: str, total: float
+) -> TransportError | None:
+    if isinstance(exc, TimeoutError):  # asyncio's timeout and aiohttp's ServerTimeoutError alike
+        return RequestTimeout(
             f"no answer within {total:g} s",
             method=method,
             path=path,
             url=url,
             # No connection in time (the pool wait included): the request never left.
             sent=not isinstance(exc, aiohttp.ConnectionTimeoutError),
-        ) from exc
-    except aiohttp.ClientConnectorError as exc:
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or type(exc.os_error).__name__
-        raise TransportError(
+        return TransportError(
             f"cannot connect to {exc.host}:{exc.port}: {reason}",
             method=method,
             path=path,
             url=url,
             sent=False,
-        ) from exc
-    except aiohttp.ServerDisconnectedError as exc:
-        raise TransportError(
+        )
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return TransportError(
             "the server closed the connection without answering", method=method, path=path, url=url
-        ) from exc
-    except aiohttp.ClientPayloadError as exc:
-        raise TransportError("the answer was cut short", method=method, path=path, url=url) from exc
-    except aiohttp.ClientResponseError as exc:  # an answer aiohttp could not parse
+        )
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return TransportError("the answer was cut short", method=method, path=path, url=url)
+    if isinstance(exc, aiohttp.ClientResponseError):  # an answer aiohttp could not parse
         _forget_credentials(exc)
         detail = exc.message.strip().splitlines()[0] if exc.message.strip() else "no detail"
-        raise TransportError(
+        return TransportError(
             f"the answer could not be parsed ({detail})", method=method, path=path, url=url
-        ) from exc
-    except aiohttp.ClientError as exc:
-        raise TransportError(type(exc).__name__, method=method, path=path, url=url) from exc
+        )
+    if isinstance(exc, aiohttp.ClientError):
+        return TransportError(type(exc).__name__, method=method, path=path, url=url)
+    return None
 
 
 def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
