@@ -34,31 +34,44 @@ async def finish_despite_cancellation(fn: Callable[[], Awaitable[T]]) -> Outcome
     """Run ``fn`` to completion whatever cancels the caller meanwhile (``fn`` bounds its own time).
 
     Returns its result or error, and the cancellation that arrived meanwhile (the caller re-raises it
-    after its cleanup).
+    after its cleanup). The work wakes its caller itself as it ends (one loop turn, not the two of a
+    done-callback and a waiter: a start and a stop each pay this on every session).
     """
-
-    async def run() -> T:
-        return await fn()
-
-    task = asyncio.ensure_future(run())
+    loop = asyncio.get_running_loop()
     outcome: Outcome[T] = Outcome()
+    wake: list[asyncio.Future[None]] = []  # the caller's current wait (a cancelled one is replaced)
+    done = False
+
+    async def run() -> None:
+        nonlocal done
+        try:
+            outcome.value = await fn()
+        except asyncio.CancelledError:  # the work itself was cancelled (the loop shutting down)
+            outcome.error = asyncio.CancelledError()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            outcome.error = exc
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: also reach the loop as usual
+            outcome.error = exc
+            raise
+        finally:
+            done = True
+            if wake and not wake[0].done():
+                wake[0].set_result(None)
+
+    task = loop.create_task(run())
     with anyio.CancelScope(shield=True):
-        while not task.done():
+        while not done:
+            wake[:] = [loop.create_future()]
             try:
-                await asyncio.wait([task])
+                await wake[0]
             except asyncio.CancelledError as exc:  # native cancellation: finish first
                 outcome.cancelled = outcome.cancelled or exc
+    del task  # held until here: the loop keeps only a weak reference to a running task
     if outcome.cancelled is None:
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class() as exc:  # an anyio scope was cancelled meanwhile
             outcome.cancelled = exc
-    if task.cancelled():
-        outcome.error = asyncio.CancelledError()
-    elif task.exception() is not None:
-        outcome.error = task.exception()
-    else:
-        outcome.value = task.result()
     return outcome
 
 
