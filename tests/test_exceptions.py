@@ -72,3 +72,11 @@ def test_api_error_text_has_status_code_message_and_request_id() -> None:
     text = str(APIError("Concurrent limit reached", **COMMON))  # type: ignore[arg-type]
     for part in ("POST", "/v1/sessions/start", "500", "4000", "Concurrent limit reached", "r-1"):
         assert part in text
+
+
+@pytest.mark.parametrize(("status", "gone"), [(404, True), (410, True), (400, False), (500, False)])
+def test_session_gone_is_404_or_410(status: int, gone: bool) -> None:
+    """The one place that says "the session has already ended": a stop or end answered 404 or 410
+    is a session stopped elsewhere, not a failure (both providers read it from here)."""
+    error = APIError("x", method="POST", path="/v1/sessions/stop", status=status)
+    assert error.session_gone is gone
