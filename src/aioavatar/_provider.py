@@ -96,6 +96,8 @@ class Endpoint:
         data_used: ``False`` when the answer carries nothing the SDK reads (keep-alive, stop).
         retry: which failures may be retried (start and create: only when never sent).
         budgeted: ``False`` for a stop, whose retries spend nothing from the client's budget.
+        decode: replaces the spec's ``decode`` for this endpoint (an answer shaped unlike the
+            provider's others).
     """
 
     method: str
@@ -105,6 +107,7 @@ class Endpoint:
     data_used: bool = True
     retry: Retry = Retry.ALWAYS
     budgeted: bool = True
+    decode: Callable[[RawResponse, bool], Any] | None = None
 
 
 def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
@@ -387,7 +390,7 @@ class ProviderClient(Generic[TimeoutsT]):
                 deadline=deadline,
                 budgeted=endpoint.budgeted,
             )
-            data = self.spec.decode(raw, endpoint.data_used)
+            data = (endpoint.decode or self.spec.decode)(raw, endpoint.data_used)
             if endpoint.method == "GET":
                 data = map_strings(data, mask_tracked)
             if endpoint.model is None:
