@@ -61,7 +61,7 @@ def _base64(value: Any, _: Any) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("not valid base64") from None
+        raise ValueError("audio_base64 is not valid base64") from None
 
 
 register_response(VoicePreview, {"audio": override(rename="audio_base64", struct_hook=_base64)})
