@@ -116,7 +116,10 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
         ]:
             if not value > 0:
                 raise ValueError(f"{name} must be > 0")
-        balance = Decimal(credits)
+        try:
+            balance = Decimal(credits)
+        except (ArithmeticError, TypeError, ValueError):
+            balance = Decimal("NaN")
         if not balance.is_finite() or balance < 0:
             raise ValueError("credits must be a finite number >= 0")
         if rate_limit is not None and not rate_limit > 0:
