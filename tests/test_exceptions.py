@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from decimal import Decimal
 
 import pytest
 
@@ -12,6 +13,7 @@ from aioavatar import (
     AvatarError,
     ConfigurationError,
     EndReason,
+    InsufficientCreditsError,
     NotFoundError,
     RateLimitedError,
     RequestTimeout,
@@ -46,6 +48,7 @@ ERRORS: list[AvatarError] = [
     SessionEndedError("3c90c3cc-0d44-4b50-8888-8dd25736052a", EndReason.IDLE_TIMEOUT),
     SessionEndedError("3c90c3cc-0d44-4b50-8888-8dd25736052a", EndReason("NEW_REASON")),
     SessionStopError("3c90c3cc-0d44-4b50-8888-8dd25736052a", "timeout"),
+    InsufficientCreditsError(Decimal("1.5000"), Decimal(2), "FULL"),
 ]
 
 

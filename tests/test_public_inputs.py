@@ -271,6 +271,103 @@ def targets(w: World) -> list[Target]:
             True,
         ),
         Target("end_session", kt.end_session, {"session_id": ksid, "token": ktok, **timing}, True),
+        *resource_targets(w, timing),
+    ]
+
+
+def resource_targets(w: World, timing: dict[str, Any]) -> list[Target]:
+    """The account's resources (both providers): every list and method, with valid arguments."""
+    la, kt, sid = w.la_client, w.kt_client, w.session_id
+    page = {"page_size": 20, **timing}
+    one = {**timing}
+    return [
+        Target("avatars.list", la.avatars.list, {"public": True, **page}, True),
+        Target("avatars.get", la.avatars.get, {"avatar_id": AVATAR_ID, **one}, True),
+        Target(
+            "avatars.update",
+            la.avatars.update,
+            {"avatar_id": AVATAR_ID, "name": "n", "default_voice_id": AVATAR_ID, **one},
+            True,
+        ),
+        Target("avatars.delete", la.avatars.delete, {"avatar_id": AVATAR_ID, **one}, True),
+        Target("voices.list", la.voices.list, {"voice_type": "public", **page}, True),
+        Target("voices.get", la.voices.get, {"voice_id": AVATAR_ID, **one}, True),
+        Target(
+            "voices.update", la.voices.update, {"voice_id": AVATAR_ID, "name": "n", **one}, True
+        ),
+        Target("voices.preview", la.voices.preview, {"voice_id": AVATAR_ID, **one}, True),
+        Target(
+            "voices.add_third_party",
+            la.voices.add_third_party,
+            {"provider_voice_id": "p", "secret_id": AVATAR_ID, "name": "n", **one},
+            True,
+        ),
+        Target("contexts.list", la.contexts.list, page, True),
+        Target(
+            "contexts.create",
+            la.contexts.create,
+            {
+                "name": "n",
+                "prompt": "p",
+                "opening_text": "o",
+                "links": [{"url": "https://x.example", "faq": False}],
+                **one,
+            },
+            True,
+        ),
+        Target(
+            "contexts.update",
+            la.contexts.update,
+            {"context_id": AVATAR_ID, "name": "n", "prompt": "p", **one},
+            True,
+        ),
+        Target("llm_configurations.list", la.llm_configurations.list, one, True),
+        Target(
+            "llm_configurations.create",
+            la.llm_configurations.create,
+            {
+                "display_name": "d",
+                "model_name": "m",
+                "secret_id": AVATAR_ID,
+                "base_url": "https://llm.example",
+                **one,
+            },
+            True,
+        ),
+        Target(
+            "secrets.create",
+            la.secrets.create,
+            {
+                "secret_name": "n",
+                "secret_value": "sk-0123456789abcdef",
+                "secret_type": "OPENAI_API_KEY",
+                **one,
+            },
+            True,
+        ),
+        Target("secrets.delete", la.secrets.delete, {"secret_id": AVATAR_ID, **one}, True),
+        Target("memories.list", la.memories.list, page, True),
+        Target("memories.create", la.memories.create, {"session_id": sid, **one}, True),
+        Target("memories.get", la.memories.get, {"memory_id": AVATAR_ID, **one}, True),
+        Target(
+            "embeddings.create",
+            la.embeddings.create,
+            {
+                "avatar_id": AVATAR_ID,
+                "context_id": AVATAR_ID,
+                "voice_id": AVATAR_ID,
+                "type": "DEFAULT",
+                "max_session_duration": 60,
+                "default_language": "en",
+                "is_sandbox": True,
+                "orientation": "vertical",
+                **one,
+            },
+            True,
+        ),
+        Target("get_credits", la.get_credits, one, True),
+        Target("list_languages", la.list_languages, one, True),
+        Target("catalog.list", kt.catalog.list, {"type": "Visual", **page}, True),
     ]
 
 

@@ -11,6 +11,7 @@ from ._audio import check_pcm, pcm_duration, read_wav
 from ._enums import EndReason
 from ._logging import RedactingFilter
 from ._options import CallOptions, ClientOptions
+from ._pager import Page, Pager
 from ._provider import PreparedCall
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import Secret
@@ -22,6 +23,7 @@ from .exceptions import (
     AuthenticationError,
     AvatarError,
     ConfigurationError,
+    InsufficientCreditsError,
     NotFoundError,
     RateLimitedError,
     RequestTimeout,
@@ -44,8 +46,11 @@ __all__ = [
     "ClientOptions",
     "ConfigurationError",
     "EndReason",
+    "InsufficientCreditsError",
     "LifecycleOptions",
     "NotFoundError",
+    "Page",
+    "Pager",
     "PreparedCall",
     "RateLimitedError",
     "RedactingFilter",

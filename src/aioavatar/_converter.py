@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import uuid
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
@@ -174,6 +175,20 @@ def _bool(value: Any, _: Any) -> bool:
     raise TypeError(f"expected true or false, got {type(value).__name__}")
 
 
+def _decimal(value: Any, _: Any) -> Decimal:
+    # Amounts come as decimal strings and stay exact; a JSON number is read through its text.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = repr(value)
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            number = Decimal("NaN")
+        if number.is_finite():
+            return number
+    raise TypeError(f"expected a decimal number, got {value!r:.40}")
+
+
 def _passthrough_mapping(value: Any, _: Any) -> dict[str, Any]:
     # Keys and values are checked by the model's own validator, which names the rule.
     if isinstance(value, Mapping):
@@ -201,6 +216,7 @@ converter.register_structure_hook(str, _str)
 converter.register_structure_hook(int, _int)
 converter.register_structure_hook(float, _float)
 converter.register_structure_hook(bool, _bool)
+converter.register_structure_hook(Decimal, _decimal)
 converter.register_structure_hook(StrEnum, _enum)  # more specific than `str` in every StrEnum MRO
 converter.register_structure_hook_func(lambda t: t == dict[str, str], _passthrough_mapping)
 converter.register_structure_hook_func(lambda t: t == str | int, _str_or_int)

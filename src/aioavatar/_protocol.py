@@ -207,7 +207,9 @@ def decode_envelope(response: RawResponse, *, data_used: bool = True) -> Any:
     return body.get("data") if data_used else None
 
 
-def decode_success(response: RawResponse, *, data_used: bool = True) -> Mapping[str, Any]:
+def decode_success(
+    response: RawResponse, *, data_used: bool = True, flag_required: bool = True
+) -> Mapping[str, Any]:
     """Return the body of a Kaltura Avatar ``{"success": true, ...}`` answer, or raise the matching error.
 
     Success is a 2xx status *and* ``success: true`` in the body: the host sometimes answers HTTP 200 with
@@ -219,11 +221,15 @@ def decode_success(response: RawResponse, *, data_used: bool = True) -> Mapping[
         APIError: (or a subclass) for a non-2xx status, or a 2xx body whose ``success`` is not ``true``
             (then with the 2xx status and the body's ``error`` as message).
         ResponseDecodeError: for a 2xx body that is not a JSON object.
+
+    With ``flag_required=False`` (the catalog, whose answers do not all carry it) a body without
+    ``success`` is a success too; ``success: false`` is still an error.
     """
     body = _success_object(response, data_used)
     if body is None:
         return {}
-    if body.get("success") is not True:
+    flag = body.get("success")
+    if flag is not True and (flag_required or flag is not None):
         raise APIError(
             server_message(body) or "the answer does not say success", **response.error_fields()
         )

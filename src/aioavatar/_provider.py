@@ -91,19 +91,23 @@ class Endpoint:
         method, path: the request line; ``{name}`` in the path is filled from the call's
             ``path_args``, percent-encoded.
         timeout: the name of its default in the client's timeouts (``"stop"``, ``"read"``, ...).
-        model: the model its answer's data is read into (``None``: the data as decoded).
+        model: the model its answer's data is read into, a class or a generic alias such as
+            ``list[X]`` (``None``: the data as decoded).
         data_used: ``False`` when the answer carries nothing the SDK reads (keep-alive, stop).
         retry: which failures may be retried (start and create: only when never sent).
         budgeted: ``False`` for a stop, whose retries spend nothing from the client's budget.
+        decode: replaces the spec's ``decode`` for this endpoint (an answer shaped unlike the
+            provider's others).
     """
 
     method: str
     path: str
     timeout: str
-    model: type | None = None
+    model: Any = None
     data_used: bool = True
     retry: Retry = Retry.ALWAYS
     budgeted: bool = True
+    decode: Callable[[RawResponse, bool], Any] | None = None
 
 
 def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
@@ -386,7 +390,7 @@ class ProviderClient(Generic[TimeoutsT]):
                 deadline=deadline,
                 budgeted=endpoint.budgeted,
             )
-            data = self.spec.decode(raw, endpoint.data_used)
+            data = (endpoint.decode or self.spec.decode)(raw, endpoint.data_used)
             if endpoint.method == "GET":
                 data = map_strings(data, mask_tracked)
             if endpoint.model is None:

@@ -13,6 +13,7 @@
     │   ├── RateLimitedError               429 (``retry_after`` in seconds, when sent)
     │   └── ServerError                    5xx, whatever the body
     ├── ResponseDecodeError                a 2xx body that is not what the schema says
+    ├── InsufficientCreditsError           the balance cannot pay one minute (check_credits=True)
     ├── SessionEndedError                  the server ended a running session
     └── SessionStopError                   a stop could not be confirmed: the session may still run
 
@@ -25,6 +26,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from ._enums import EndReason
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "AuthenticationError",
     "AvatarError",
     "ConfigurationError",
+    "InsufficientCreditsError",
     "NotFoundError",
     "RateLimitedError",
     "RequestTimeout",
@@ -221,6 +225,26 @@ class ResponseDecodeError(AvatarError):
         self.url = url or path
         self.status = status
         self.request_id = request_id
+
+
+class InsufficientCreditsError(AvatarError):
+    """The account's balance cannot pay for one minute of the session asked for: raised by a session
+    made with ``check_credits=True`` before anything is created (the server would refuse the start).
+
+    Attributes:
+        credits_left: the balance read, as the server counts it (a ``Decimal``).
+        required: the credits one minute of ``mode`` costs.
+        mode: the session's mode (``"FULL"`` or ``"LITE"``).
+    """
+
+    def __init__(self, credits_left: Decimal, required: Decimal, mode: str) -> None:
+        super().__init__(
+            f"the account has {credits_left} credits left; a {mode} session needs {required} "
+            "for its first minute"
+        )
+        self.credits_left = credits_left
+        self.required = required
+        self.mode = mode
 
 
 class SessionEndedError(AvatarError):

@@ -67,3 +67,20 @@ async def test_emulator_on_a_busy_port_is_one_line() -> None:
             outcome = await cli.finish()
     assert outcome.status == 1
     assert_one_line(outcome.err, f"cannot listen on 127.0.0.1:{port}", "--port")
+
+
+async def test_credits_flag_sets_the_balance_and_refuses_nonsense() -> None:
+    """`--credits 1.5` is the emulated balance (read back through the API); a value that is not a
+    number of credits from 0 is a one-line usage error, exit 2."""
+    cli = await spawn("emulator", "--port", "0", "--credits", "1.5", "--json", env=dict(os.environ))
+    async with cli.process:
+        announced = json.loads(await cli.line())
+        async with LiveAvatarClient(announced["api_key"], base_url=announced["base_url"]) as client:
+            assert str((await client.get_credits()).credits_left) == "1.5000"
+        cli.process.send_signal(signal.SIGINT)
+        assert (await cli.finish()).status == 0
+    refused = await spawn("emulator", "--credits", "lots", env=dict(os.environ))
+    async with refused.process:
+        outcome = await refused.finish()
+    assert outcome.status == 2
+    assert_one_line(outcome.err, "--credits", "a number of credits from 0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -496,3 +497,61 @@ async def test_a_passed_deadline_allows_one_attempt_and_no_retry(
         with pytest.raises(ServerError):
             await c.get_session(AVATAR_ID, deadline=anyio.current_time() - 1.0)
     assert len(emulator.requests("get")) == 1
+
+
+# ---- credits and languages ---------------------------------------------------------------------
+
+
+async def test_get_credits_is_exact_and_drawn_down_by_mode(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """``get_credits`` reads ``GET /v1/users/credits`` with the API key into a Decimal (the server's
+    decimal string, kept exact); a running LITE session draws it down, a sandbox one does not."""
+    emulator.add_credits("-9990.1")  # 9.9 left
+    credits = await client.get_credits()
+    assert credits.credits_left == Decimal("9.9000")
+    assert credits.minutes("LITE") == Decimal("9.9")
+    assert credits.minutes() == Decimal("4.95")
+    request = emulator.requests("credits")[-1]
+    assert (request.method, request.path, request.auth) == ("GET", "/v1/users/credits", "api_key")
+    sandbox = await client.create_session_token(AVATAR_ID, is_sandbox=True)
+    await client.start_session(sandbox.session_token)
+    lite = await client.create_session_token(AVATAR_ID, mode="LITE")
+    await client.start_session(lite.session_token)
+    await anyio.sleep(0.05)
+    assert (await client.get_credits()).credits_left < Decimal("9.9")
+    await client.stop_session(lite.session_id)
+    spent = Decimal("9.9") - (await client.get_credits()).credits_left
+    entry = await client.get_session(lite.session_id)
+    assert entry.credits_consumed is not None
+    assert abs(spent - Decimal(repr(entry.credits_consumed))) < Decimal("0.001")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'"12.3456"', b"12", b'"1e2"'],
+)
+async def test_credits_read_a_decimal_string_or_number(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, raw: bytes
+) -> None:
+    """``credits_left`` is read from a decimal string (or a JSON number, through its text), exact."""
+    emulator.inject("credits", body=b'{"code": 1000, "data": {"credits_left": ' + raw + b"}}")
+    assert (await client.get_credits()).credits_left == Decimal(raw.decode().strip('"'))
+
+
+@pytest.mark.parametrize("raw", [b'"lots"', b'"NaN"', b"true", b"null"])
+async def test_credits_that_are_not_a_number_are_a_decode_error(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, raw: bytes
+) -> None:
+    """A balance that is not a finite decimal raises ResponseDecodeError naming the field."""
+    emulator.inject("credits", body=b'{"code": 1000, "data": {"credits_left": ' + raw + b"}}")
+    with pytest.raises(ResponseDecodeError, match="credits_left"):
+        await client.get_credits()
+
+
+async def test_list_languages(client: LiveAvatarClient, emulator: LiveAvatarEmulator) -> None:
+    """``GET /v1/languages`` gives each language's name and code; a 5xx on it is retried."""
+    emulator.inject("languages", status=500)
+    languages = await client.list_languages()
+    assert ("English", "en") in [(item.language, item.code) for item in languages]
+    assert [r.status for r in emulator.requests("languages")] == [500, 200]

@@ -5,11 +5,19 @@ reads. The rules both providers share are tested in ``tests/test_session.py``.""
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from aioavatar import AvatarSession, ConfigurationError, LiveAvatarClient, ResponseDecodeError
+from aioavatar import (
+    AvatarSession,
+    ConfigurationError,
+    EndReason,
+    InsufficientCreditsError,
+    LiveAvatarClient,
+    ResponseDecodeError,
+)
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import API_KEY, AVATAR_ID
@@ -109,3 +117,75 @@ def test_session_refuses_a_client_and_its_own_credentials() -> None:
         AvatarSession(AVATAR_ID, client=client, api_key="other")
     with pytest.raises(ConfigurationError, match="client"):
         AvatarSession(AVATAR_ID, client=client, base_url="https://other.example")
+
+
+# ---- check_credits -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mode", "needed"), [("FULL", 2), ("LITE", 1)])
+async def test_check_credits_refuses_before_anything_is_created(mode: str, needed: int) -> None:
+    """With ``check_credits=True`` and a balance short of one minute of the mode, ``async with``
+    raises InsufficientCreditsError naming the balance; only the balance was read, nothing created."""
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY, credits="0.5") as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+    ):
+        with pytest.raises(InsufficientCreditsError) as info:
+            async with client.session(AVATAR_ID, mode=mode, check_credits=True):
+                pytest.fail("the session started")
+        assert [r.endpoint for r in emulator.journal] == ["credits"]
+        assert emulator.sessions == {}
+    error = info.value
+    assert (error.credits_left, error.required, error.mode) == (
+        Decimal("0.5"),
+        Decimal(needed),
+        mode,
+    )
+    assert "0.5" in str(error)
+    assert mode in str(error)
+
+
+async def test_check_credits_lets_a_session_the_balance_pays_for_start() -> None:
+    """Enough for one LITE minute but not a FULL one: LITE starts, after one balance read."""
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY, credits=1) as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+    ):
+        async with client.session(AVATAR_ID, mode="LITE", check_credits=True) as session:
+            assert session.session_id in emulator.sessions
+        assert [r.endpoint for r in emulator.journal][:3] == ["credits", "token", "start"]
+
+
+async def test_sandbox_sessions_and_the_default_do_not_read_the_balance(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A sandbox session costs nothing, so ``check_credits`` reads no balance; without the option no
+    session reads it."""
+    async with client.session(AVATAR_ID, is_sandbox=True, check_credits=True):
+        pass
+    async with client.session(AVATAR_ID, mode="LITE"):
+        pass
+    assert emulator.requests("credits") == []
+
+
+def test_check_credits_must_be_a_bool() -> None:
+    """``check_credits`` is refused at construction when it is not True or False."""
+    with pytest.raises(ConfigurationError) as info:
+        AvatarSession(AVATAR_ID, api_key=API_KEY, check_credits="yes")  # type: ignore[arg-type]
+    assert info.value.field == "check_credits"
+
+
+async def test_a_session_that_runs_out_of_credits_ends_with_no_credits() -> None:
+    """When the balance runs out (here: drained by another spender while the session runs) the
+    emulator ends every paying session with NO_CREDITS, and the session reports that reason."""
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY, credits=3) as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+    ):
+        async with client.session(AVATAR_ID, keep_alive_interval=0.05) as session:
+            emulator.add_credits(-3)
+            await session.wait_ended()
+        assert session.end_reason is EndReason.NO_CREDITS
+        assert emulator.sessions[session.session_id].end_reason is EndReason.NO_CREDITS
+        assert emulator.credits_left() <= 0
+        assert emulator.requests("stop") == []  # the server ended it: nothing to stop

@@ -959,3 +959,172 @@ async def test_a_lite_session_in_its_own_room_gets_that_room(
     assert data["ws_url"].startswith("ws://127.0.0.1:")
     _, _, data = await start(http, emulator, livekit_config=ROOM)
     assert data["livekit_url"] == "wss://livekit.emulator.invalid"
+
+
+# ---- the account's resources and credits ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "key_needed"),
+    [
+        ("/v1/avatars", True),
+        ("/v1/avatars/public", False),
+        ("/v1/voices", True),
+        ("/v1/contexts", True),
+        ("/v1/llm-configurations", True),
+        ("/v1/secrets", True),
+        ("/v1/memory", True),
+        ("/v1/languages", False),
+        ("/v1/users/credits", True),
+    ],
+)
+async def test_resource_reads_need_the_api_key_but_two(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator, path: str, key_needed: bool
+) -> None:
+    """Every account read answers 401 without the key (or with a session token) except the public
+    avatars and the languages; with the key every one answers in the envelope."""
+    bare = await call(http, emulator, "GET", path)
+    if key_needed:
+        assert bare.status == 401
+        assert bare.body == {"code": 401, "message": "Missing API key"}
+        assert (
+            await call(http, emulator, "GET", path, headers={"X-API-KEY": "wrong"})
+        ).status == 401
+    else:
+        ok(bare)
+    ok(await call(http, emulator, "GET", path, headers=KEY))
+    assert emulator.requests()[-1].auth == "api_key"
+
+
+async def test_resource_lists_page_with_links(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    """The account's avatars page like the sessions: count, next and previous keeping the filters,
+    a page past the end empty, page_size above 100 a 422."""
+    for index in range(4):
+        emulator.add_avatar(f"A{index}")
+    first = ok(
+        await call(http, emulator, "GET", "/v1/avatars", headers=KEY, params={"page_size": "2"})
+    )
+    assert (first["count"], len(first["results"]), first["previous"]) == (5, 2, None)
+    assert first["next"] == "/v1/avatars?page=2&page_size=2"
+    second = ok(await call(http, emulator, "GET", first["next"], headers=KEY))
+    assert second["previous"] == "/v1/avatars?page=1&page_size=2"
+    past = ok(await call(http, emulator, "GET", "/v1/avatars", headers=KEY, params={"page": "9"}))
+    assert past["results"] == []
+    refused = await call(
+        http, emulator, "GET", "/v1/avatars", headers=KEY, params={"page_size": "101"}
+    )
+    assert refused.status == 422
+    assert refused.body["detail"][0]["loc"] == ["query", "page_size"]
+    voices = await call(
+        http, emulator, "GET", "/v1/voices", headers=KEY, params={"voice_type": "x"}
+    )
+    assert voices.status == 422
+
+
+async def test_resource_creates_validate_like_fastapi(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    """A create missing a field or with a wrong type is 422 naming it; a secret's value is never
+    echoed in a 422, nor answered by a create or a list."""
+    missing = await call(
+        http, emulator, "POST", "/v1/contexts", headers=KEY, json_body={"name": "n"}
+    )
+    assert missing.status == 422
+    assert {tuple(d["loc"]) for d in missing.body["detail"]} == {
+        ("body", "prompt"),
+        ("body", "opening_text"),
+    }
+    value = "sk-emulator-never-echoed-0001"
+    bad = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/secrets",
+        headers=KEY,
+        json_body={"secret_name": 3, "secret_value": value, "secret_type": "NOPE"},
+    )
+    assert bad.status == 422
+    assert value.encode() not in bad.raw
+    made = await call(
+        http,
+        emulator,
+        "POST",
+        "/v1/secrets",
+        headers=KEY,
+        json_body={"secret_name": "n", "secret_value": value, "secret_type": "OPENAI_API_KEY"},
+    )
+    listed = await call(http, emulator, "GET", "/v1/secrets", headers=KEY)
+    assert value.encode() not in made.raw + listed.raw
+    assert ok(listed)[0]["secret_name"] == "n"
+    assert emulator.resources("secrets")[0]["secret_value"] == value
+
+
+async def test_memory_delete_is_204_without_a_body(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    """Deleting a memory answers 204 with an empty body (no envelope); again, 404."""
+    session_id, _ = await create(http, emulator)
+    memory = ok(
+        await call(
+            http, emulator, "POST", "/v1/memory", headers=KEY, json_body={"session_id": session_id}
+        )
+    )
+    gone = await call(http, emulator, "DELETE", f"/v1/memory/{memory['id']}", headers=KEY)
+    assert (gone.status, gone.raw) == (204, b"")
+    again = await call(http, emulator, "DELETE", f"/v1/memory/{memory['id']}", headers=KEY)
+    assert (again.status, again.body) == (404, {"message": "Memory not found"})
+
+
+async def test_wrong_method_on_a_resource_is_405_with_allow(
+    http: aiohttp.ClientSession, emulator: LiveAvatarEmulator
+) -> None:
+    """A known resource path with a method it does not take is 405 with ``Allow``, journaled as
+    ``unknown``."""
+    reply = await call(http, emulator, "GET", f"/v1/secrets/{CONTEXT}", headers=KEY)
+    assert (reply.status, reply.headers["Allow"]) == (405, "DELETE")
+    assert emulator.journal[-1].endpoint == "unknown"
+
+
+async def test_credits_are_drawn_down_per_minute_by_mode(
+    http: aiohttp.ClientSession,
+) -> None:
+    """A FULL session costs 2 credits a minute and a LITE one 1, pro rata; a sandbox one nothing:
+    after the same time, the FULL session's share is twice the LITE one's."""
+    async with LiveAvatarEmulator(api_key=API_KEY, credits=100) as emulator:
+        full, _, _ = await start(http, emulator, avatar_id=OTHER_AVATAR)
+        lite, _, _ = await start(http, emulator, avatar_id=OTHER_AVATAR, mode="LITE")
+        await start(http, emulator, is_sandbox=True)
+        await anyio.sleep(0.2)
+        for session_id in (full, lite):
+            await call(
+                http,
+                emulator,
+                "POST",
+                "/v1/sessions/stop",
+                headers=KEY,
+                json_body={"session_id": session_id},
+            )
+        used = {s: emulator.sessions[s].credits_at(0) for s in (full, lite)}
+        assert used[full] == pytest.approx(2 * used[lite], rel=0.05)
+        balance = ok(await call(http, emulator, "GET", "/v1/users/credits", headers=KEY))
+        assert isinstance(balance["credits_left"], str)
+        assert float(balance["credits_left"]) == pytest.approx(
+            100 - used[full] - used[lite], abs=1e-3
+        )
+
+
+async def test_a_start_the_balance_cannot_pay_a_minute_of_is_refused(
+    http: aiohttp.ClientSession,
+) -> None:
+    """With 1.5 credits a FULL start (2 a minute) is 400 and starts nothing; a LITE one (1) starts."""
+    async with LiveAvatarEmulator(api_key=API_KEY, credits="1.5") as emulator:
+        _, token = await create(http, emulator, avatar_id=OTHER_AVATAR)
+        refused = await call(http, emulator, "POST", "/v1/sessions/start", headers=bearer(token))
+        assert refused.status == 400
+        assert refused.body["code"] == 4000
+        assert "Insufficient credits" in refused.body["message"]
+        assert emulator.active_sessions() == []
+        await start(http, emulator, avatar_id=OTHER_AVATAR, mode="LITE")
+        await start(http, emulator, is_sandbox=True)  # the sandbox is free

@@ -7,6 +7,8 @@ Commands (one module each, declared as an :class:`~.options.Command`):
   the flow of every provider in :mod:`.runner`, what each prints in :mod:`.run_liveavatar` and
   :mod:`.run_kaltura`; signals and exit statuses of ``run`` and ``demo`` in :mod:`.holding`);
 * ``sessions list|get|stop|reap``: see and stop the account's sessions (:mod:`.sessions`);
+* ``avatars list``, ``voices list``, ``credits`` and Kaltura's ``catalog list``: what a session can
+  refer to and whether the account can pay for it (:mod:`.resources`);
 * ``emulator``: serve a provider's emulator until Ctrl-C (:mod:`.emulator`).
 
 Exit statuses: 0 done; 1 the API refused or did not answer (status, code and message printed), or a
@@ -20,7 +22,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import demo, emulator, run_session, sessions
+from . import demo, emulator, resources, run_session, sessions
 from .common import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
@@ -42,7 +44,16 @@ def _parser() -> Parser:
         "emulators of both for tests).",
     )
     parser.add_argument("--version", action="version", version=f"aioavatar {__version__}")
-    commands = (demo.COMMAND, run_session.COMMAND, sessions.COMMAND, emulator.COMMAND)
+    commands = (
+        demo.COMMAND,
+        run_session.COMMAND,
+        sessions.COMMAND,
+        resources.AVATARS,
+        resources.VOICES,
+        resources.CREDITS,
+        resources.CATALOG,
+        emulator.COMMAND,
+    )
     add_commands(parser, commands, dest="command_name", metavar="COMMAND")
     return parser
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import anyio
@@ -29,7 +30,7 @@ from .common import (
     single,
     stop_signals,
 )
-from .options import Command, Parser, add_provider_option, port, positive_seconds
+from .options import Command, Parser, add_provider_option, number, port, positive_seconds
 
 __all__ = ["COMMAND", "DEFAULT_KEYS", "OPTIONS"]
 
@@ -45,9 +46,19 @@ OPTIONS: Final = {
         "time_scale",
         "connect_delay",
         "max_message_size",
+        "credits",
     ),
     KALTURA: ("idle_timeout", "non_admin_ks", "ended_status", "say_text_unavailable"),
 }
+
+
+def _decimal(value: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(value) from None
+
+
 #: Every flag but ``--provider``, by the name its value lands in (``--idle-timeout``: ``idle_timeout``),
 #: and what argparse is told of it. Those of ``OPTIONS`` are ``None`` when left out: the constructor's
 #: default holds. One provider's own are listed in that provider's group of ``--help``.
@@ -90,6 +101,12 @@ _FLAGS: Final[dict[str, dict[str, Any]]] = {
         "metavar": "N",
         "help": "requests per caller (API key or session token), per endpoint, per second; beyond "
         "it 429 with Retry-After (default: no limit)",
+    },
+    "credits": {
+        "type": number(_decimal, lambda d: d.is_finite() and d >= 0, "a number of credits from 0"),
+        "metavar": "N",
+        "help": "the account's starting credit balance; paying sessions draw it down (FULL 2 a "
+        "minute, LITE 1), and running out ends them with NO_CREDITS (default 10000)",
     },
     "time_scale": {
         "type": float,

@@ -62,6 +62,7 @@ KALTURA_RUNNER = Runner(
     provider=KALTURA,
     label="Kaltura Avatar",
     avatar="catalog id",
+    sandbox_avatar=None,
     emulator_avatar=EMULATOR_AVATAR_ID,
     account_client=lambda args, hint: kaltura_client(args, require_ks(args, hint)),
     emulator_client=lambda ks, base_url: KalturaAvatarClient(ks, base_url=base_url),

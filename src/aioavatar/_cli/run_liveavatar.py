@@ -61,6 +61,7 @@ LIVEAVATAR_RUNNER = Runner(
     provider=LIVEAVATAR,
     label="LiveAvatar",
     avatar="id",
+    sandbox_avatar=SANDBOX_AVATAR_ID,
     emulator_avatar=SANDBOX_AVATAR_ID,
     account_client=lambda args, hint: liveavatar_client(args, api_key=require_api_key(args, hint)),
     emulator_client=lambda api_key, base_url: LiveAvatarClient(api_key, base_url=base_url),

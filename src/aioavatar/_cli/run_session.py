@@ -52,7 +52,9 @@ def _arguments(run: Parser) -> None:
         "avatar_id",
         nargs="?",
         metavar="AVATAR_ID",
-        help="the avatar: a UUID for LiveAvatar, a catalog id for Kaltura (optional with --emulator)",
+        help="the avatar: a UUID for LiveAvatar, a catalog id for Kaltura (optional with "
+        "--emulator, and with --sandbox: the sandbox avatar; `aioavatar avatars list --public` "
+        "and `aioavatar catalog list` show the others)",
     )
     add_provider_option(run, help="whose API to use (default liveavatar)")
     run.add_argument(

@@ -36,6 +36,8 @@ class Runner(Generic[ClientT, SessionT]):
         label: its name in the line that announces the emulator.
         avatar: what its avatar id is called (in the error that asks for one).
         emulator_avatar: the avatar asked for on the emulator when none is given.
+        sandbox_avatar: the avatar of a sandbox session (``--sandbox``) when none is given, if the
+            provider has one.
         account_client: the client for the account, from the flags and the environment; the
             second argument ends the error that a missing credential raises.
         emulator_client: the client for the emulator, from its credential and base URL.
@@ -49,6 +51,7 @@ class Runner(Generic[ClientT, SessionT]):
     label: str
     avatar: str
     emulator_avatar: str
+    sandbox_avatar: str | None
     account_client: Callable[[argparse.Namespace, str], ClientT]
     emulator_client: Callable[[str, str], ClientT]
     session: Callable[[ClientT, str, argparse.Namespace], SessionT]
@@ -70,10 +73,13 @@ def run_with(runner: Runner[ClientT, SessionT], args: argparse.Namespace) -> int
     """
     if args.emulator:
         return run_interruptible(lambda interrupts: _on_emulator(runner, args, interrupts))
+    if args.avatar_id is None and getattr(args, "sandbox", False):
+        args.avatar_id = runner.sandbox_avatar  # the one avatar a sandbox session may use
     if args.avatar_id is None:
+        sandbox = ", `--sandbox`" if runner.sandbox_avatar is not None else ""
         raise UsageError(
             f"give the avatar's {runner.avatar}: `{runner.command} AVATAR_ID` "
-            f"(or try `{runner.command} --emulator`)"
+            f"(or try `{runner.command} --emulator`{sandbox})"
         )
     client = runner.account_client(args, f" (or try `{runner.command} --emulator` without one)")
     # The session's arguments are checked here, before any request.

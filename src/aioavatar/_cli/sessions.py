@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 
-from .. import AvatarError, EndReason, LiveAvatarClient, SessionEntry, SessionType
+from .. import AvatarError, EndReason, LiveAvatarClient, Page, SessionEntry, SessionType
 from .clients import kaltura_client, liveavatar_client
 from .common import (
     EXIT_FAILURE,
@@ -141,15 +141,17 @@ async def _read_sessions(
     client: LiveAvatarClient, kind: SessionType, limit: int
 ) -> tuple[int, list[SessionEntry]]:
     """Up to ``limit`` sessions of ``kind``, newest first, and the server's total count."""
+    page: Page[SessionEntry] | None = await client.list_sessions(kind, page_size=_PAGE_SIZE)
+    assert page is not None
+    count = page.count or 0
     entries: list[SessionEntry] = []
-    count, page_number = 0, 1
-    while len(entries) < limit and page_number <= _MAX_PAGES:
-        page = await client.list_sessions(kind, page=page_number, page_size=_PAGE_SIZE)
-        count = page.count
-        entries.extend(page.results)
-        if page.next is None or not page.results:
+    for _ in range(_MAX_PAGES):
+        entries.extend(page.items)
+        if len(entries) >= limit:
             break
-        page_number += 1
+        page = await page.next_page()
+        if page is None:
+            break
     return count, entries[:limit]
 
 

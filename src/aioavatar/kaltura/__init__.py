@@ -1,9 +1,13 @@
 """The Kaltura Avatar provider (``https://api.avatar.us.kaltura.ai``): client, session, models and
 timeouts."""
 
+from ._catalog import KalturaCatalog
 from ._client import KalturaAvatarClient
 from ._endpoints import KS_ENV, REGIONS, KalturaTimeouts
 from ._models import (
+    KalturaCatalogEntry,
+    KalturaCatalogPage,
+    KalturaCatalogType,
     KalturaSessionInfo,
     KalturaSessionRequest,
     KalturaSessionToken,
@@ -16,6 +20,10 @@ __all__ = [
     "REGIONS",
     "KalturaAvatarClient",
     "KalturaAvatarSession",
+    "KalturaCatalog",
+    "KalturaCatalogEntry",
+    "KalturaCatalogPage",
+    "KalturaCatalogType",
     "KalturaSessionInfo",
     "KalturaSessionOptions",
     "KalturaSessionRequest",

@@ -14,6 +14,7 @@ from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_headers
 from .._secret import Secret
 from .._validation import check_bytes, check_path_id, check_text
 from ..exceptions import ConfigurationError, ServerError
+from ._catalog import KalturaCatalog
 from ._converter import form_fields  # its import registers this provider's models
 from ._endpoints import (
     CREATE,
@@ -94,6 +95,8 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
     ) -> None:
         self.region = region
         super().__init__(ks, timeouts=timeouts, default_base_url=region_root(region), **options)
+        #: The avatars and voices a session may use (``catalog.list(type="Visual")``; admin KS).
+        self.catalog = KalturaCatalog(self)
 
     @property
     def has_ks(self) -> bool:

@@ -14,10 +14,11 @@ from .._provider import Endpoint, ProviderSpec
 from .._retry import Retry
 from .._timeout import Timeout, timeout_field
 from ..exceptions import ConfigurationError
-from ._models import KalturaSessionInfo, KalturaSessionToken
+from ._models import KalturaCatalogPage, KalturaSessionInfo, KalturaSessionToken
 
 __all__ = [
     "BASE_URL_ENV",
+    "CATALOG_LIST",
     "CREATE",
     "END",
     "INIT_CLIENT",
@@ -74,6 +75,16 @@ SAY_AUDIO = Endpoint(
 END = Endpoint("POST", f"{_SESSION}/end", "end", data_used=False, budgeted=False)
 
 
+def _decode_catalog(raw: RawResponse, data_used: bool) -> Any:
+    return decode_success(raw, data_used=data_used, flag_required=False)
+
+
+# A read, though a POST: retried like one. Its answers do not all carry ``success``.
+CATALOG_LIST = Endpoint(
+    "POST", "/v1/catalog-item/list", "catalog", model=KalturaCatalogPage, decode=_decode_catalog
+)
+
+
 @attrs.frozen
 class KalturaTimeouts:
     """Default time limits per operation (Kaltura's own clients allow 30 s a request). Each call also
@@ -84,6 +95,7 @@ class KalturaTimeouts:
     keep_alive: Timeout = timeout_field(10.0, 5.0)
     end: Timeout = timeout_field(10.0, 5.0)
     speech: Timeout = timeout_field(30.0, 5.0)
+    catalog: Timeout = timeout_field(30.0, 5.0)
 
 
 def region_root(region: object) -> str:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import attrs
 
+from .._enums import TolerantEnum
 from .._secret import Secret
 from .._validation import boolean, credential, optional, path_id, positive_number, string
 from ..exceptions import ConfigurationError
 
 __all__ = [
+    "KalturaCatalogEntry",
+    "KalturaCatalogPage",
+    "KalturaCatalogType",
     "KalturaSessionInfo",
     "KalturaSessionRequest",
     "KalturaSessionToken",
@@ -102,3 +106,38 @@ class KalturaSessionInfo:
 
     whep_url: str = attrs.field(repr=False)
     turn: KalturaTurnServer
+
+
+# --- the catalog ----------------------------------------------------------------------------------------
+
+
+class KalturaCatalogType(TolerantEnum):
+    """What a catalog item is: an avatar (``Visual``) or a voice (``Voice``); read in any case."""
+
+    VISUAL = "Visual"
+    VOICE = "Voice"
+
+
+@attrs.frozen
+class KalturaCatalogEntry:
+    """One item of ``POST /v1/catalog-item/list``: an avatar or a voice.
+
+    Attributes:
+        item_id: what a create request names (``avatar_id``: a ``Visual`` item's, ``voice_id``: a
+            ``Voice`` item's).
+        type: ``Visual`` or ``Voice`` (a kind the server adds later is kept as it is sent).
+        name: its display name (``attributes.visual.name`` or ``attributes.voice.name``), ``None``
+            when the answer has none.
+    """
+
+    item_id: str
+    type: KalturaCatalogType | None = None
+    name: str | None = None
+
+
+@attrs.frozen
+class KalturaCatalogPage:
+    """The answer of ``POST /v1/catalog-item/list``: ``{objects, totalCount}``."""
+
+    objects: list[KalturaCatalogEntry]
+    total_count: int | None = None

@@ -15,10 +15,11 @@ from .._backend import TokenBackend
 from .._enums import EndReason
 from .._provider import may_have_acted
 from .._validation import usable_duration
-from ..exceptions import AuthenticationError
+from ..exceptions import AuthenticationError, InsufficientCreditsError
 from ._client import LiveAvatarClient
 from ._models import SessionInfo, SessionToken, SessionTokenRequest
 from ._realtime import RealtimeConnection, RealtimeOptions
+from ._resource_models import CREDITS_PER_MINUTE
 
 __all__ = ["IDLE_TIMEOUT", "LiveAvatarBackend"]
 
@@ -33,9 +34,12 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
 
     idle_timeout = IDLE_TIMEOUT
 
-    def __init__(self, client: LiveAvatarClient, request: SessionTokenRequest) -> None:
+    def __init__(
+        self, client: LiveAvatarClient, request: SessionTokenRequest, *, check_credits: bool = False
+    ) -> None:
         super().__init__(client, request)
         self._realtime: RealtimeConnection | None = None
+        self._check_credits = check_credits
 
     @property
     def mode(self) -> str:
@@ -43,7 +47,17 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
         return self._request.mode.value if self._request.mode is not None else "FULL"
 
     async def prepare(self) -> None:
+        if self._check_credits and not self._request.is_sandbox:
+            await self._require_credits()
         self._token = await self._client.create_session_token(request=self._request)
+
+    async def _require_credits(self) -> None:
+        """Raise :class:`InsufficientCreditsError` when the balance cannot pay one minute."""
+        mode = self.mode
+        needed = CREDITS_PER_MINUTE.get(mode, CREDITS_PER_MINUTE["FULL"])
+        balance = (await self._client.get_credits()).credits_left
+        if balance < needed:
+            raise InsufficientCreditsError(balance, needed, mode)
 
     async def open(self) -> SessionInfo:
         token = self._require_token()

@@ -8,16 +8,20 @@ from .._converter import build_request, unstructure
 from .._enums import EndReason
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
+from .._pager import PageData, Pager
 from .._provider import PreparedCall, ProviderClient, bearer_headers
 from .._retry import RetryPolicy
 from .._secret import Secret
 from .._timeout import Timeout
-from .._validation import check_int, check_number, check_uuid
+from .._validation import check_int, check_number, check_options, check_uuid
 from ..exceptions import ConfigurationError
+from ._agent_resources import Embeddings, LLMConfigurations, Memories, Secrets
 from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
 from ._endpoints import (
+    CREDITS,
     GET,
     KEEP_ALIVE,
+    LANGUAGES,
     LIST,
     SPEC,
     START,
@@ -29,6 +33,8 @@ from ._endpoints import (
 from ._enums import SessionType
 from ._models import SessionInfo, SessionToken, SessionTokenRequest, TokenFields
 from ._reads import SessionEntry, SessionPage, Transcript
+from ._resource_models import Credits, Language
+from ._resources import Avatars, Contexts, Voices, check_page_size
 
 if TYPE_CHECKING:
     from ._session import AvatarSession, SessionOptions
@@ -56,6 +62,10 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
     included; the defaults per operation are in ``timeouts``), ``retry_policy`` (replaces the client's
     policy for that call; the client's retry budget still applies) and ``deadline``.
 
+    The account's resources are namespaces of the client: :attr:`avatars`, :attr:`voices`,
+    :attr:`contexts`, :attr:`llm_configurations`, :attr:`secrets`, :attr:`memories`,
+    :attr:`embeddings`; every list among them is a :class:`~aioavatar.Pager`.
+
     Raises:
         ConfigurationError: no or empty API key, a bad ``base_url``.
     """
@@ -68,6 +78,20 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(api_key, timeouts=timeouts, **options)
+        #: The account's avatars and LiveAvatar's public ones.
+        self.avatars = Avatars(self)
+        #: The voices a persona may speak with.
+        self.voices = Voices(self)
+        #: The prompts and opening lines of FULL sessions.
+        self.contexts = Contexts(self)
+        #: The OpenAI-compatible LLM endpoints a FULL session may use.
+        self.llm_configurations = LLMConfigurations(self)
+        #: The third-party keys the account stores.
+        self.secrets = Secrets(self)
+        #: What sessions remember for the next ones.
+        self.memories = Memories(self)
+        #: Avatars embedded in web pages.
+        self.embeddings = Embeddings(self)
 
     def _session_headers(
         self, session_token: str | Secret | None, *, account_fallback: bool = True
@@ -191,7 +215,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         call = self._prepare(STOP, headers=self._session_headers(session_token), json=body)
         return await self._ending(self.send(call, **options))
 
-    async def list_sessions(
+    def list_sessions(
         self,
         type: SessionType | str = SessionType.ACTIVE,  # the API's own name
         *,
@@ -201,8 +225,11 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         embed_id: str | None = None,
         context_id: str | None = None,
         **options: Unpack[CallOptions],
-    ) -> SessionPage:
-        """List the account's ``"active"`` or ``"historic"`` sessions (``GET /v1/sessions``), one page.
+    ) -> Pager[SessionEntry]:
+        """The account's ``"active"`` or ``"historic"`` sessions (``GET /v1/sessions``), from ``page``.
+
+        ``await`` it for one page (``.items``, ``.count``, ``.next_page()``), ``async for`` it for
+        every session of every page from there.
 
         Raises:
             ConfigurationError: an unknown type, ``page`` < 1, ``page_size`` outside 1..100, a bad id.
@@ -214,8 +241,9 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
                 f"must be 'active' or 'historic', got {type!r}", field="type"
             ) from None
         check_int(page, "page", low=1, high=1_000_000)
-        check_int(page_size, "page_size", low=1, high=100)
-        params = {"type": kind.value, "page": str(page), "page_size": str(page_size)}
+        size = check_page_size(page_size)
+        check_options(options, CallOptions)
+        params = {"type": kind.value}
         for name, value in (
             ("avatar_id", avatar_id),
             ("embed_id", embed_id),
@@ -224,9 +252,37 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             if value is not None:
                 check_uuid(value, name)
                 params[name] = value
-        call = self._prepare(LIST, headers=self._account_headers(), params=params)
-        page_read: SessionPage = await self.send(call, **options)
-        return page_read
+        headers = self._account_headers()
+
+        async def fetch(number: int) -> PageData[SessionEntry]:
+            query = {**params, "page": str(number), "page_size": str(size)}
+            call = self._prepare(LIST, headers=headers, params=query)
+            read: SessionPage = await self.send(call, **options)
+            following = number + 1 if read.next is not None else None
+            return PageData(read.results, read.count, following, read.next, read.previous)
+
+        return Pager(fetch, page)
+
+    async def get_credits(self, **options: Unpack[CallOptions]) -> Credits:
+        """The account's balance (``GET /v1/users/credits``), exact (``credits_left`` is a
+        :class:`~decimal.Decimal`). FULL sessions and embeds cost 2 credits a minute, LITE 1.
+
+        Raises:
+            APIError, TransportError, ResponseDecodeError: as every call.
+        """
+        call = self._prepare(CREDITS, headers=self._account_headers())
+        credits: Credits = await self.send(call, **options)
+        return credits
+
+    async def list_languages(self, **options: Unpack[CallOptions]) -> list[Language]:
+        """The languages a session may speak (``GET /v1/languages``): name and code.
+
+        Raises:
+            APIError, TransportError, ResponseDecodeError: as every call.
+        """
+        call = self._prepare(LANGUAGES, headers=self._account_headers())
+        languages: list[Language] = await self.send(call, **options)
+        return languages
 
     async def get_session(
         self,

@@ -2,11 +2,14 @@
 
 The request models are read from model instances or dicts (unknown keys refused) and written without
 unset fields; ``voice_settings`` is discriminated by its ``provider`` (in any case); the start answer's
-``max_session_duration`` is read tolerantly (a broken one means "not given": rule 8 of the lifecycle).
+``max_session_duration`` is read tolerantly (a broken one means "not given": rule 8 of the lifecycle);
+a voice preview's ``audio_base64`` is read as the bytes it encodes.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +19,7 @@ from .._converter import converter, number_or_none, register_requests, register_
 from ..exceptions import ConfigurationError
 from ._configs import CONFIG_MODELS, ElevenLabsVoiceSettings, FishVoiceSettings, VoiceSettings
 from ._models import SessionInfo, SessionTokenRequest
+from ._resource_models import VoicePreview
 
 __all__ = ["REQUEST_MODELS"]
 
@@ -49,3 +53,15 @@ converter.register_structure_hook_func(
     lambda t: t in (VoiceSettings, VoiceSettings | None), _voice_settings
 )
 register_response(SessionInfo, {"max_session_duration": override(struct_hook=number_or_none)})
+
+
+def _base64(value: Any, _: Any) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"expected base64 text, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("audio_base64 is not valid base64") from None
+
+
+register_response(VoicePreview, {"audio": override(rename="audio_base64", struct_hook=_base64)})

@@ -13,19 +13,64 @@ from .._retry import Retry
 from .._timeout import Timeout, timeout_field
 from ._models import SessionInfo, SessionToken
 from ._reads import SessionEntry, SessionPage, Transcript
+from ._resource_models import (
+    AccountSecret,
+    Avatar,
+    Context,
+    Credits,
+    Embed,
+    Language,
+    LLMConfiguration,
+    ResultsPage,
+    SessionMemory,
+    ThirdPartyVoice,
+    Voice,
+    VoicePreview,
+)
 
 __all__ = [
     "API_KEY_ENV",
+    "AVATARS",
+    "AVATAR_DELETE",
+    "AVATAR_GET",
+    "AVATAR_UPDATE",
     "BASE_URL_ENV",
+    "CONTEXTS",
+    "CONTEXT_CREATE",
+    "CONTEXT_DELETE",
+    "CONTEXT_GET",
+    "CONTEXT_UPDATE",
+    "CREDITS",
     "DEFAULT_BASE_URL",
+    "EMBED_CREATE",
     "GET",
     "KEEP_ALIVE",
+    "LANGUAGES",
     "LIST",
+    "LLM_CONFIGURATIONS",
+    "LLM_CONFIGURATION_CREATE",
+    "LLM_CONFIGURATION_DELETE",
+    "LLM_CONFIGURATION_GET",
+    "LLM_CONFIGURATION_UPDATE",
+    "MEMORIES",
+    "MEMORY_CREATE",
+    "MEMORY_DELETE",
+    "MEMORY_GET",
+    "PUBLIC_AVATARS",
+    "SECRETS",
+    "SECRET_CREATE",
+    "SECRET_DELETE",
     "SPEC",
     "START",
     "STOP",
     "TOKEN",
     "TRANSCRIPT",
+    "VOICES",
+    "VOICE_DELETE",
+    "VOICE_GET",
+    "VOICE_PREVIEW",
+    "VOICE_THIRD_PARTY",
+    "VOICE_UPDATE",
     "LiveAvatarTimeouts",
 ]
 
@@ -51,6 +96,53 @@ LIST = Endpoint("GET", "/v1/sessions", "read", model=SessionPage)
 GET = Endpoint("GET", "/v1/sessions/{session_id}", "read", model=SessionEntry)
 TRANSCRIPT = Endpoint("GET", "/v1/sessions/{session_id}/transcript", "read", model=Transcript)
 
+# The account's resources. Reads, updates and deletes are retried like any read (a PATCH sets the
+# same fields again; a DELETE of what is gone answers 404); a create is retried only when it surely
+# never left the machine: a resent create would make a second one.
+_IF_UNSENT = Retry.IF_UNSENT
+AVATARS = Endpoint("GET", "/v1/avatars", "read", model=ResultsPage[Avatar])
+PUBLIC_AVATARS = Endpoint("GET", "/v1/avatars/public", "read", model=ResultsPage[Avatar])
+AVATAR_GET = Endpoint("GET", "/v1/avatars/{id}", "read", model=Avatar)
+AVATAR_UPDATE = Endpoint("PATCH", "/v1/avatars/{id}", "write", model=Avatar)
+AVATAR_DELETE = Endpoint("DELETE", "/v1/avatars/{id}", "write", data_used=False)
+VOICES = Endpoint("GET", "/v1/voices", "read", model=ResultsPage[Voice])
+VOICE_GET = Endpoint("GET", "/v1/voices/{id}", "read", model=Voice)
+VOICE_UPDATE = Endpoint("PATCH", "/v1/voices/{id}", "write", model=Voice)
+VOICE_DELETE = Endpoint("DELETE", "/v1/voices/{id}", "write", data_used=False)
+VOICE_PREVIEW = Endpoint("GET", "/v1/voices/{id}/preview", "read", model=VoicePreview)
+VOICE_THIRD_PARTY = Endpoint(
+    "POST", "/v1/voices/third_party", "write", model=ThirdPartyVoice, retry=_IF_UNSENT
+)
+CONTEXTS = Endpoint("GET", "/v1/contexts", "read", model=ResultsPage[Context])
+CONTEXT_CREATE = Endpoint("POST", "/v1/contexts", "write", model=Context, retry=_IF_UNSENT)
+CONTEXT_GET = Endpoint("GET", "/v1/contexts/{id}", "read", model=Context)
+CONTEXT_UPDATE = Endpoint("PATCH", "/v1/contexts/{id}", "write", model=Context)
+CONTEXT_DELETE = Endpoint("DELETE", "/v1/contexts/{id}", "write", data_used=False)
+# The OpenAPI gives these two lists as plain arrays, not pages.
+LLM_CONFIGURATIONS = Endpoint("GET", "/v1/llm-configurations", "read", model=list[LLMConfiguration])
+LLM_CONFIGURATION_CREATE = Endpoint(
+    "POST", "/v1/llm-configurations", "write", model=LLMConfiguration, retry=_IF_UNSENT
+)
+LLM_CONFIGURATION_GET = Endpoint(
+    "GET", "/v1/llm-configurations/{id}", "read", model=LLMConfiguration
+)
+LLM_CONFIGURATION_UPDATE = Endpoint(
+    "PATCH", "/v1/llm-configurations/{id}", "write", model=LLMConfiguration
+)
+LLM_CONFIGURATION_DELETE = Endpoint(
+    "DELETE", "/v1/llm-configurations/{id}", "write", data_used=False
+)
+SECRETS = Endpoint("GET", "/v1/secrets", "read", model=list[AccountSecret])
+SECRET_CREATE = Endpoint("POST", "/v1/secrets", "write", model=AccountSecret, retry=_IF_UNSENT)
+SECRET_DELETE = Endpoint("DELETE", "/v1/secrets/{id}", "write", data_used=False)
+MEMORIES = Endpoint("GET", "/v1/memory", "read", model=ResultsPage[SessionMemory])
+MEMORY_CREATE = Endpoint("POST", "/v1/memory", "write", model=SessionMemory, retry=_IF_UNSENT)
+MEMORY_GET = Endpoint("GET", "/v1/memory/{id}", "read", model=SessionMemory)
+MEMORY_DELETE = Endpoint("DELETE", "/v1/memory/{id}", "write", data_used=False)  # 204, no body
+LANGUAGES = Endpoint("GET", "/v1/languages", "read", model=list[Language])
+CREDITS = Endpoint("GET", "/v1/users/credits", "read", model=Credits)
+EMBED_CREATE = Endpoint("POST", "/v2/embeddings", "write", model=Embed, retry=_IF_UNSENT)
+
 
 @attrs.frozen
 class LiveAvatarTimeouts:
@@ -61,6 +153,7 @@ class LiveAvatarTimeouts:
     keep_alive: Timeout = timeout_field(10.0, 5.0)
     stop: Timeout = timeout_field(10.0, 5.0)
     read: Timeout = timeout_field(15.0, 5.0)
+    write: Timeout = timeout_field(15.0, 5.0)
 
 
 SPEC = ProviderSpec(

@@ -5,17 +5,23 @@ from __future__ import annotations
 from .._enums import CaseInsensitiveEnum, TolerantEnum
 
 __all__ = [
+    "AvatarStatus",
+    "AvatarType",
     "ElevenLabsModel",
+    "EmbedType",
     "FishLatencyMode",
     "FishModel",
     "InteractivityType",
     "Mode",
+    "Orientation",
+    "SecretType",
     "SessionSource",
     "SessionType",
     "SttProvider",
     "TranscriptRole",
     "VideoEncoding",
     "VideoQuality",
+    "VoiceType",
 ]
 
 
@@ -100,3 +106,49 @@ class SttProvider(CaseInsensitiveEnum):
     ASSEMBLY_AI = "assembly_ai"
     GLADIA = "gladia"
     ELEVENLABS = "elevenlabs"
+
+
+class AvatarType(TolerantEnum):
+    """What an avatar is made from: ``IMAGE`` or ``VIDEO``."""
+
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+
+
+class AvatarStatus(TolerantEnum):
+    """Where an avatar is in its making: ``ACTIVE`` (usable), ``INIT``, ``DEPLOYING``, ``FAILED``."""
+
+    ACTIVE = "ACTIVE"
+    INIT = "INIT"
+    DEPLOYING = "DEPLOYING"
+    FAILED = "FAILED"
+
+
+class VoiceType(CaseInsensitiveEnum):
+    """Which voices ``voices.list`` returns: LiveAvatar's ``public`` ones or the account's ``private``."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class SecretType(TolerantEnum):
+    """What a stored secret is for (the server may add kinds: read tolerantly, sent only if known)."""
+
+    OPENAI_API_KEY = "OPENAI_API_KEY"
+    ELEVENLABS_API_KEY = "ELEVENLABS_API_KEY"
+    GEMINI_API_KEY = "GEMINI_API_KEY"
+    LLM_API_KEY = "LLM_API_KEY"
+
+
+class EmbedType(CaseInsensitiveEnum):
+    """``type`` of an embed: ``DEFAULT`` or ``WIDGET``."""
+
+    DEFAULT = "DEFAULT"
+    WIDGET = "WIDGET"
+
+
+class Orientation(TolerantEnum):
+    """``orientation`` of an embed."""
+
+    HORIZONTAL = "horizontal"
+    VERTICAL = "vertical"

@@ -7,6 +7,7 @@ import attrs
 
 from .._enums import EndReason
 from ._enums import Mode, SessionSource, TranscriptRole
+from ._resource_models import ResultsPage
 
 __all__ = ["SessionEntry", "SessionPage", "Transcript", "TranscriptEntry"]
 
@@ -31,13 +32,9 @@ class SessionEntry:
 
 
 @attrs.frozen
-class SessionPage:
-    """One page of ``GET /v1/sessions``."""
-
-    count: int
-    results: list[SessionEntry]
-    next: str | None = None
-    previous: str | None = None
+class SessionPage(ResultsPage[SessionEntry]):
+    """One page of ``GET /v1/sessions`` as the server sends it (``list_sessions`` gives it as a
+    :class:`~aioavatar.Page`)."""
 
 
 @attrs.frozen

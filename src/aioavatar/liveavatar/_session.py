@@ -20,7 +20,17 @@ __all__ = ["AvatarSession", "SessionOptions"]
 
 class SessionOptions(TokenFields, LifecycleOptions, total=False):
     """The keyword options of :class:`AvatarSession` and ``client.session(avatar_id, ...)``: the
-    lifecycle's (:class:`~aioavatar.LifecycleOptions`) and the token request's (:class:`TokenFields`)."""
+    lifecycle's (:class:`~aioavatar.LifecycleOptions`), the token request's (:class:`TokenFields`)
+    and LiveAvatar's own.
+
+    Attributes:
+        check_credits: read the balance first (``GET /v1/users/credits``) and raise
+            :class:`~aioavatar.InsufficientCreditsError` naming it, before any session is created,
+            when it cannot pay one minute of the session's mode (2 credits FULL, 1 LITE; sandbox
+            sessions cost nothing and are not checked). ``False`` by default.
+    """
+
+    check_credits: bool
 
 
 class AvatarSession(BaseSession[SessionInfo]):
@@ -50,10 +60,13 @@ class AvatarSession(BaseSession[SessionInfo]):
         **options: the lifecycle's (:class:`~aioavatar.LifecycleOptions`: ``keep_alive_interval``, 60 by
             default, the server waiting 300; ``stop_timeout``; ``end_reason_for``) and every field of the
             session token request (``mode``, ``is_sandbox``, ``video_settings``, ``max_session_duration``,
-            ``avatar_persona``, ``voice_agent``, ...).
+            ``avatar_persona``, ``voice_agent``, ...), and ``check_credits`` (see
+            :class:`~aioavatar.liveavatar.SessionOptions`).
 
     Raises:
         ConfigurationError: at construction, before any network call, for any invalid argument.
+        InsufficientCreditsError: from ``async with`` with ``check_credits=True``, when the balance
+            cannot pay one minute: nothing was created.
         APIError, TransportError, ResponseDecodeError: from ``async with`` when the session cannot start.
         SessionEndedError: from ``async with`` when the server ended the session.
         SessionStopError: from ``async with`` (clean exit) or ``stop()`` when the stop is not confirmed.
@@ -72,6 +85,9 @@ class AvatarSession(BaseSession[SessionInfo]):
     ) -> None:
         check_options(options, SessionOptions)
         fields: dict[str, Any] = dict(options)
+        check_credits = fields.pop("check_credits", False)
+        if not isinstance(check_credits, bool):
+            raise ConfigurationError("must be True or False", field="check_credits")
         lifecycle = {
             name: fields.pop(name) for name in LifecycleOptions.__annotations__ if name in fields
         }
@@ -79,7 +95,7 @@ class AvatarSession(BaseSession[SessionInfo]):
         client, owned = LiveAvatarClient.for_session(
             client, api_key, base_url=base_url, http_session=http_session
         )
-        self._liveavatar = LiveAvatarBackend(client, token_request)
+        self._liveavatar = LiveAvatarBackend(client, token_request, check_credits=check_credits)
         super().__init__(self._liveavatar, owned_client=owned, **lifecycle)
 
     def realtime(self, **options: Unpack[RealtimeOptions]) -> RealtimeConnection:

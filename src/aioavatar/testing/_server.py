@@ -329,6 +329,8 @@ class EmulatorServer(anyio.AsyncContextManagerMixin, Generic[IncomingT, SessionT
 
     @staticmethod
     def _respond(outcome: Outcome) -> web.Response:
+        if outcome.status == 204:  # No Content: no body, no envelope
+            return web.Response(status=204, headers=outcome.headers)
         body = json.dumps(outcome.payload).encode()
         headers = {"Content-Type": "application/json", **outcome.headers}
         return web.Response(status=outcome.status, body=body, headers=headers)

@@ -11,6 +11,7 @@ from aiohttp import web
 from .._contract import Outcome
 from ._lifecycle import keep_alive, start, stop, token
 from ._reads import get, list_sessions, transcript
+from ._resources import handle_resource
 from ._routes import (
     ENDPOINTS,
     AuthKind,
@@ -21,6 +22,7 @@ from ._routes import (
     session_of,
     too_many,
 )
+from ._routing import RESOURCE_ROUTE_NAMES
 from ._state import LiveAvatarState
 from ._ws import LiteSocketEmulator
 
@@ -54,6 +56,8 @@ class LiveAvatarApi:
 
     def handle(self, incoming: Incoming) -> Outcome:
         handler = _HANDLERS.get(incoming.endpoint)
+        if handler is None and incoming.endpoint in RESOURCE_ROUTE_NAMES:
+            handler = handle_resource
         if handler is not None:
             limiter = self._state.limiter
             left = limiter.hit(caller(incoming), incoming.endpoint, time.monotonic())
@@ -80,12 +84,13 @@ class LiveAvatarApi:
         self._state.sweep()
 
     def sweep_for(self, incoming: Incoming) -> None:
-        """Only the list answer depends on every session; any other answer on its own session alone.
+        """Only the list, the balance and a start (which must be paid for) depend on every session;
+        any other answer on its own session alone.
 
         Sweeping just that one keeps a request O(1) with thousands of sessions (the reaper still sweeps
         them all, and an ended session's ``ended_at`` is its deadline either way).
         """
-        if incoming.endpoint == "list":
+        if incoming.endpoint in ("list", "credits", "start"):  # they depend on every session
             self._state.sweep()
             return
         session_id = session_of(self._state, incoming)

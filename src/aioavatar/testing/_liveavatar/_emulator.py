@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from decimal import Decimal
+from typing import Any, ClassVar
 
 from aioavatar._enums import EndReason
 
 from .._server import EmulatorServer, StateView
+from ._account import Collection
 from ._api import LiveAvatarApi
 from ._routes import Incoming
 from ._state import SANDBOX_AVATAR_ID, EmulatedSession, LiveAvatarState
@@ -43,6 +45,10 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
             (``math.inf``: never); also ``ws.connect_delay``.
         max_message_size: LITE frames this long or longer close the socket with 1009 (the real
             server: 1 MB); also ``ws.max_message_size``.
+        credits: the account's starting balance (10,000 by default). Paying sessions draw it down
+            pro rata to the second, 2 credits a minute FULL and 1 LITE (sandbox ones nothing); a
+            start that cannot pay one minute is refused (400 ``{"code": 4000}``), and when it runs
+            out every paying session ends with ``NO_CREDITS``.
 
     Raises:
         ValueError: an empty ``api_key``, a duration or size that is not above 0, or a negative
@@ -70,6 +76,13 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
       enforced limit (the sandbox cap when lower); connector sessions
       (``elevenlabs_agent_config``, ``openai_realtime_config``, ``gemini_realtime_config``) get no
       ``ws_url``. The LITE WebSocket is served at ``ws_url``: see :attr:`ws`.
+    * The account's resources (``/v1/avatars``, ``/v1/voices``, ``/v1/contexts``,
+      ``/v1/llm-configurations``, ``/v1/secrets``, ``/v1/memory``, ``/v1/languages``,
+      ``/v1/users/credits``, ``/v2/embeddings``) are seeded: the sandbox avatar and two more among
+      the public avatars, one avatar of the account, three public voices and a private one, five
+      languages; :meth:`add_avatar` and :meth:`add_voice` seed more. Paged lists link ``next`` and
+      ``previous`` relative to the emulator's root (the real API's are absolute URLs). A deleted
+      resource is neither listed nor found (404). ``credits_left`` has four decimals.
     * Wrong method on a known path: 405 with ``Allow``; unknown path: 404
       ``{"detail": "Not Found"}`` (both journaled as ``"unknown"``, except ``DELETE`` of a session,
       journaled as ``"delete"``).
@@ -91,6 +104,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
         time_scale: float = 1.0,
         connect_delay: float = 0.05,
         max_message_size: int = 1_000_000,
+        credits: Decimal | int | str = 10_000,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -102,6 +116,12 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
         ]:
             if not value > 0:
                 raise ValueError(f"{name} must be > 0")
+        try:
+            balance = Decimal(credits)
+        except (ArithmeticError, TypeError, ValueError):
+            balance = Decimal("NaN")
+        if not balance.is_finite() or balance < 0:
+            raise ValueError("credits must be a finite number >= 0")
         if rate_limit is not None and not rate_limit > 0:
             raise ValueError("rate_limit must be > 0, or None for no limit")
         for name, value in [("time_scale", time_scale), ("connect_delay", connect_delay)]:
@@ -113,6 +133,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
             sandbox_max_duration=float(sandbox_max_duration),
             tier_max_session_duration=int(tier_max_session_duration),
             rate_limit=rate_limit,
+            credits=balance,
         )
         self.ws = LiteSocketEmulator(
             self._state,
@@ -135,6 +156,45 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
     def rate_limit(self) -> int | None:
         """Requests per caller, per endpoint, per second; ``None`` for no limit."""
         return self._state.limiter.limit
+
+    def credits_left(self) -> Decimal:
+        """The account's balance now: the starting credits less what sessions have used."""
+        return self._state.credits_left()
+
+    def add_credits(self, amount: Decimal | int | str) -> Decimal:
+        """Add ``amount`` (negative: take it away) to the balance; return the new balance."""
+        self._state.account.credits += Decimal(amount)
+        return self.credits_left()
+
+    def add_avatar(self, name: str = "Seeded avatar", *, public: bool = False) -> dict[str, Any]:
+        """Seed one more avatar, the account's or (``public=True``) LiveAvatar's; return it as
+        the API lists it (changing the dict changes what the emulator answers)."""
+        return self._state.account.add_avatar(
+            name, public=public, now=self._state.iso(time.monotonic())
+        )
+
+    def add_voice(
+        self, name: str = "Seeded voice", *, voice_type: str = "public"
+    ) -> dict[str, Any]:
+        """Seed one more voice (``voice_type`` ``"public"`` or ``"private"``); return it as listed."""
+        if voice_type not in ("public", "private"):
+            raise ValueError("voice_type must be 'public' or 'private'")
+        return self._state.account.add_voice(
+            name, voice_type=voice_type, now=self._state.iso(time.monotonic())
+        )
+
+    def resources(self, kind: str) -> list[dict[str, Any]]:
+        """The account's live resources of ``kind`` (``"avatars"``, ``"public_avatars"``,
+        ``"voices"``, ``"contexts"``, ``"llm_configurations"``, ``"secrets"``, ``"memories"``,
+        ``"embeds"``) as the emulator holds them, secrets' values included.
+
+        Raises:
+            ValueError: an unknown kind.
+        """
+        collection = getattr(self._state.account, kind, None)
+        if kind.startswith("_") or not isinstance(collection, Collection):
+            raise ValueError(f"unknown kind of resource {kind!r}")
+        return collection.live()
 
     # ---- inspection ------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from ._routes import (
     session_of,
     unauthorized,
 )
-from ._state import SANDBOX_AVATAR_ID, EmulatedSession, LiveAvatarState
+from ._state import CREDITS_PER_MINUTE, SANDBOX_AVATAR_ID, EmulatedSession, LiveAvatarState
 from ._validation import (
     CONNECTORS,
     END_REASONS,
@@ -39,7 +39,7 @@ from ._validation import (
     validate_token_body,
 )
 
-__all__ = ["keep_alive", "start", "stop", "token"]
+__all__ = ["cannot_pay", "keep_alive", "start", "stop", "token"]
 
 _LIVEKIT_URL: Final = "wss://livekit.emulator.invalid"
 #: The ``agent_type`` claim of a session driven by each hosted connector (any other: ``FULL``).
@@ -172,6 +172,9 @@ def start(state: LiveAvatarState, incoming: Incoming) -> Outcome:
         return bad_request("Session already started", session.id)
     if session.state == "ended":
         return bad_request("Session already ended", session.id)
+    if not session.is_sandbox and (broke := cannot_pay(state, session.mode.value)) is not None:
+        broke.session_id = session.id
+        return broke
     now = time.monotonic()
     session.state = "started"
     session.started_at = session.last_activity = session.updated_at = now
@@ -187,6 +190,17 @@ def start(state: LiveAvatarState, incoming: Incoming) -> Outcome:
     if session.has_ws:
         data["ws_url"] = f"ws://{incoming.origin}/v1/sessions/{session.id}/ws"
     return ok(data, status=201, session_id=session.id)
+
+
+def cannot_pay(state: LiveAvatarState, mode: str) -> Outcome | None:
+    """The 400 a start gets when the balance cannot pay one minute of ``mode``, else ``None``."""
+    needed = CREDITS_PER_MINUTE.get(mode, 2.0)
+    left = state.credits_left()
+    if left >= needed:
+        return None
+    return bad_request(
+        f"Insufficient credits: {max(left, 0):.4f} left, a {mode} session needs {needed:g} a minute"
+    )
 
 
 def keep_alive(state: LiveAvatarState, incoming: Incoming) -> Outcome:

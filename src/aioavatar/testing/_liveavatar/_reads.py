@@ -5,10 +5,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
-from urllib.parse import urlencode
 
 from .._contract import Outcome
-from ._routes import Incoming, check_api_key, invalid, json_number, not_found, ok
+from ._routes import (
+    Incoming,
+    check_api_key,
+    invalid,
+    json_number,
+    not_found,
+    ok,
+    paged,
+    query_int,
+)
 from ._state import EmulatedSession, LiveAvatarState, SessionState
 from ._validation import Errors
 
@@ -28,8 +36,8 @@ def list_sessions(state: LiveAvatarState, incoming: Incoming) -> Outcome:
         errors.missing(("query", "type"), None)
     else:
         errors.choice(query["type"], _SESSION_TYPES, ("query", "type"))
-    page = _query_int(query, "page", 1, errors, le=None)
-    page_size = _query_int(query, "page_size", 20, errors, le=100)
+    page = query_int(query, "page", 1, errors, le=None)
+    page_size = query_int(query, "page_size", 20, errors, le=100)
     filters: dict[str, str] = {}
     for name in ("avatar_id", "context_id"):
         if name in query:
@@ -50,23 +58,7 @@ def list_sessions(state: LiveAvatarState, incoming: Incoming) -> Outcome:
         and embed_id is None
     ]
     now = time.monotonic()
-    start = (page - 1) * page_size
-    results = [_entry(state, s, now) for s in selected[start : start + page_size]]
-
-    def link(target: int) -> str:
-        params = {k: v for k, v in query.items() if k not in ("page", "page_size")}
-        params.update(page=str(target), page_size=str(page_size))
-        return f"/v1/sessions?{urlencode(params)}"
-
-    has_next = start + page_size < len(selected)
-    has_previous = page > 1 and len(selected) > 0
-    last_page = max(1, -(-len(selected) // page_size))
-    data = {
-        "count": len(selected),
-        "next": link(page + 1) if has_next else None,
-        "previous": link(min(page - 1, last_page)) if has_previous else None,
-        "results": results,
-    }
+    data = paged(incoming, selected, page, page_size, lambda s: _entry(state, s, now))
     return ok(data)
 
 
@@ -142,25 +134,3 @@ def _entry(state: LiveAvatarState, session: EmulatedSession, now: float) -> dict
         entry["end_at"] = state.iso(session.ended_at)
         entry["end_reason"] = session.end_reason.value if session.end_reason else None
     return entry
-
-
-def _query_int(
-    query: Mapping[str, str], name: str, default: int, errors: Errors, *, le: int | None
-) -> int:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    loc = ("query", name)
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        msg = "Input should be a valid integer, unable to parse string as an integer"
-        errors.add("int_parsing", loc, msg, raw)
-        return default
-    if value < 1:
-        msg = "Input should be greater than or equal to 1"
-        errors.add("greater_than_equal", loc, msg, raw, {"ge": 1})
-    elif le is not None and value > le:
-        msg = f"Input should be less than or equal to {le}"
-        errors.add("less_than_equal", loc, msg, raw, {"le": le})
-    return value

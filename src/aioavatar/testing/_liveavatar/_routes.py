@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
-from typing import Any, Final, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Literal, TypeVar
+from urllib.parse import urlencode
 
 import attrs
 from aiohttp import web
@@ -18,6 +19,7 @@ from aiohttp import web
 from .._contract import Incoming as BaseIncoming
 from .._contract import Outcome
 from .._ratelimit import retry_after
+from ._routing import RESOURCE_ROUTE_NAMES, route_resource
 from ._state import EmulatedSession, LiveAvatarState
 from ._validation import Errors, parse_uuid
 
@@ -34,7 +36,9 @@ __all__ = [
     "json_number",
     "not_found",
     "ok",
+    "paged",
     "parse_request",
+    "query_int",
     "session_by_bearer",
     "session_of",
     "too_many",
@@ -50,6 +54,7 @@ ENDPOINTS: Final[tuple[str, ...]] = (
     "get",
     "transcript",
     "delete",
+    *RESOURCE_ROUTE_NAMES,
     "unknown",
 )
 """Endpoint names used by :meth:`LiveAvatarEmulator.inject` and in the journal."""
@@ -67,6 +72,7 @@ _FIXED_ROUTES: Final = {
     "/v1/sessions/stop": ("POST", "stop"),
     "/v1/sessions": ("GET", "list"),
 }
+_SESSION_PATHS: Final = frozenset({"get", "transcript", "delete"})
 _ACCEPTS: Final[Mapping[str, frozenset[AuthKind]]] = {
     "token": frozenset({"api_key"}),
     "list": frozenset({"api_key"}),
@@ -126,7 +132,7 @@ def _route(method: str, path: str) -> tuple[str, str | None, str | None]:
         return "unknown", None, fixed[0]
     if match is not None or transcript is not None:
         return "unknown", None, "GET"
-    return "unknown", None, None
+    return route_resource(method, path) or ("unknown", None, None)
 
 
 def auth_kind(incoming: Incoming) -> AuthKind | None:
@@ -144,7 +150,8 @@ def auth_kind(incoming: Incoming) -> AuthKind | None:
 def session_of(state: LiveAvatarState, incoming: Incoming) -> str | None:
     """The session a request is about, without touching any state."""
     if incoming.path_id is not None:
-        return parse_uuid(incoming.path_id)
+        # Only the session routes carry a session in their path (not /v1/avatars/{id}, say).
+        return parse_uuid(incoming.path_id) if incoming.endpoint in _SESSION_PATHS else None
     if incoming.bearer is not None and auth_kind(incoming) == "bearer":
         session = state.by_token(incoming.bearer)
         if session is not None:
@@ -253,3 +260,58 @@ def body_object(incoming: Incoming, errors: Errors, *, required: bool) -> dict[s
         )
         return {}
     return incoming.body
+
+
+def query_int(
+    query: Mapping[str, str], name: str, default: int, errors: Errors, *, le: int | None
+) -> int:
+    """An integer query parameter from 1 (to ``le``), ``default`` when absent; 422 items otherwise."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    loc = ("query", name)
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        msg = "Input should be a valid integer, unable to parse string as an integer"
+        errors.add("int_parsing", loc, msg, raw)
+        return default
+    if value < 1:
+        msg = "Input should be greater than or equal to 1"
+        errors.add("greater_than_equal", loc, msg, raw, {"ge": 1})
+    elif le is not None and value > le:
+        msg = f"Input should be less than or equal to {le}"
+        errors.add("less_than_equal", loc, msg, raw, {"le": le})
+    return value
+
+
+T = TypeVar("T")
+
+
+def paged(
+    incoming: Incoming,
+    selected: Sequence[T],
+    page: int,
+    page_size: int,
+    show: Callable[[T], Any],
+) -> dict[str, Any]:
+    """The ``data`` of a paged list: ``{count, next, previous, results}``, the links keeping the
+    request's other query parameters (relative to the emulator's root; the real API's are absolute,
+    and a client should not follow either blindly); a page past the end is empty."""
+    start = (page - 1) * page_size
+    results = [show(item) for item in selected[start : start + page_size]]
+
+    def link(target: int) -> str:
+        params = {k: v for k, v in incoming.query.items() if k not in ("page", "page_size")}
+        params.update(page=str(target), page_size=str(page_size))
+        return f"{incoming.path}?{urlencode(params)}"
+
+    has_next = start + page_size < len(selected)
+    has_previous = page > 1 and len(selected) > 0
+    last_page = max(1, -(-len(selected) // page_size))
+    return {
+        "count": len(selected),
+        "next": link(page + 1) if has_next else None,
+        "previous": link(min(page - 1, last_page)) if has_previous else None,
+        "results": results,
+    }

@@ -3,7 +3,8 @@
 A session goes ``created`` (token minted) -> ``started`` -> ``ended``. A started session ends on its own
 when its idle window passes without activity (``IDLE_TIMEOUT``) or when it reaches its duration limit
 (``MAX_DURATION_REACHED``), whichever comes first; :meth:`LiveAvatarState.sweep` applies those rules, and
-an ended session keeps its deadline as ``ended_at`` however late the sweep runs.
+an ended session keeps its deadline as ``ended_at`` however late the sweep runs. Paying sessions
+also end together (``NO_CREDITS``) when the account's balance runs out.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import attrs
@@ -19,15 +21,23 @@ from aioavatar._enums import EndReason
 from aioavatar.liveavatar._enums import Mode
 
 from .._ratelimit import RateLimiter
+from ._account import Account
 
-__all__ = ["SANDBOX_AVATAR_ID", "EmulatedSession", "LiveAvatarState", "SessionState"]
+__all__ = [
+    "CREDITS_PER_MINUTE",
+    "SANDBOX_AVATAR_ID",
+    "EmulatedSession",
+    "LiveAvatarState",
+    "SessionState",
+]
 
 SessionState = Literal["created", "started", "ended"]
 
 #: The one avatar sandbox sessions may use.
 SANDBOX_AVATAR_ID: Final = "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
 
-_CREDITS_PER_MINUTE: Final = {"FULL": 2.0, "LITE": 1.0}
+#: What a minute of each mode costs.
+CREDITS_PER_MINUTE: Final = {"FULL": 2.0, "LITE": 1.0}
 
 
 @attrs.define(kw_only=True)
@@ -81,7 +91,7 @@ class EmulatedSession:
         """Credits used by ``now``: 0 in the sandbox, else 2/min (FULL) or 1/min (LITE) pro rata."""
         if self.is_sandbox:
             return 0.0
-        rate = _CREDITS_PER_MINUTE.get(self.mode.value, 2.0)
+        rate = CREDITS_PER_MINUTE.get(self.mode.value, 2.0)
         return round(rate * self.duration_at(now) / 60.0, 4)
 
 
@@ -95,6 +105,7 @@ class LiveAvatarState:
         tier_max_session_duration: the account tier's limit of ``max_session_duration``, and the
             duration of a session that asks for none.
         rate_limit: requests per caller, per endpoint, per second (``None``: no limit).
+        credits: the account's starting balance.
 
     ``on_end`` callbacks are called with the id of each session that ends, however it ends.
     """
@@ -107,6 +118,7 @@ class LiveAvatarState:
         sandbox_max_duration: float,
         tier_max_session_duration: int,
         rate_limit: int | None,
+        credits: Decimal = Decimal(10_000),
     ) -> None:
         self.api_key = api_key
         self.idle_timeout = idle_timeout
@@ -118,6 +130,27 @@ class LiveAvatarState:
         self._tokens: dict[str, str] = {}
         self._wall0 = datetime.now(UTC)
         self._mono0 = time.monotonic()
+        self.account = Account(
+            credits=credits, sandbox_avatar_id=SANDBOX_AVATAR_ID, now=self.iso(self._mono0)
+        )
+        self._spent = Decimal(0)  # by the sessions that have ended
+
+    def credits_left(self, now: float | None = None) -> Decimal:
+        """The balance: what the account started with less what its sessions used by ``now``."""
+        now = time.monotonic() if now is None else now
+        running = sum(
+            (Decimal(repr(s.credits_at(now))) for s in self.sessions.values() if s.is_active),
+            Decimal(0),
+        )
+        return self.account.credits - self._spent - running
+
+    def _paying_rate(self) -> float:
+        """Credits a second the running sessions use together."""
+        return sum(
+            CREDITS_PER_MINUTE.get(s.mode.value, 2.0) / 60.0
+            for s in self.sessions.values()
+            if s.is_active and not s.is_sandbox
+        )
 
     def add(self, session: EmulatedSession) -> None:
         """Keep a newly created session (findable by id and by its token)."""
@@ -163,9 +196,28 @@ class LiveAvatarState:
                     deadline, reason = max_deadline, EndReason.MAX_DURATION_REACHED
             if deadline <= now:
                 self.end(session, reason, deadline)
+        if only is None:
+            self._end_when_broke(now)
+
+    def _end_when_broke(self, now: float) -> None:
+        """End every paying session with ``NO_CREDITS`` once the balance has run out, as of the
+        moment it did."""
+        rate = self._paying_rate()
+        if rate <= 0:
+            return
+        left = self.credits_left(now)
+        if left > 0:
+            return
+        at = now + float(left) / rate  # when the balance crossed zero
+        for session in list(self.sessions.values()):
+            if session.is_active and not session.is_sandbox:
+                assert session.started_at is not None
+                self.end(session, EndReason.NO_CREDITS, max(at, session.started_at))
 
     def end(self, session: EmulatedSession, reason: EndReason, at: float) -> None:
         """End a session now (as of ``at``) with ``reason``, and tell the ``on_end`` callbacks."""
+        if session.is_active:
+            self._spent += Decimal(repr(session.credits_at(at)))
         session.state = "ended"
         session.end_reason = reason
         session.ended_at = at

@@ -1,0 +1,76 @@
+"""``client.catalog`` of a :class:`~aioavatar.KalturaAvatarClient`: the avatars and voices a session
+may use, listed with the admin KS through ``POST /v1/catalog-item/list`` (``filter.typeEqual``,
+``pager.offset`` / ``pager.limit``), as a :class:`~aioavatar.Pager` whose cursor is the offset."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Unpack
+
+from .._options import CallOptions
+from .._pager import PageData, Pager
+from .._validation import check_int, check_options
+from ..exceptions import ConfigurationError
+from ._endpoints import CATALOG_LIST
+from ._models import KalturaCatalogEntry, KalturaCatalogPage, KalturaCatalogType
+
+if TYPE_CHECKING:
+    from ._client import KalturaAvatarClient
+
+__all__ = ["KalturaCatalog"]
+
+
+class KalturaCatalog:
+    """``client.catalog``: Kaltura's avatars (``Visual``) and voices (``Voice``)."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: KalturaAvatarClient) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self._client!r}>"
+
+    def list(
+        self,
+        type: KalturaCatalogType | str | None = None,  # the API's own name
+        *,
+        page_size: int = 100,
+        **options: Unpack[CallOptions],
+    ) -> Pager[KalturaCatalogEntry]:
+        """The catalog's items of ``type`` (``"Visual"`` or ``"Voice"``, any case; ``None``: both).
+
+        ``await`` it for one page, ``async for`` it for every item; ``page_size`` is the pager's
+        ``limit``.
+
+        Raises:
+            ConfigurationError: an unknown type, ``page_size`` outside 1..100, no KS (the catalog
+                needs the admin KS), a bad option.
+        """
+        kind: KalturaCatalogType | None = None
+        if type is not None:
+            try:
+                kind = KalturaCatalogType.known(type)
+            except ValueError:
+                raise ConfigurationError(
+                    f"must be 'Visual' or 'Voice', got {type!r}", field="type"
+                ) from None
+        limit = check_int(page_size, "page_size", low=1, high=100)
+        check_options(options, CallOptions)
+        client = self._client
+        headers = client._account_headers()
+
+        async def fetch(offset: int) -> PageData[KalturaCatalogEntry]:
+            body: dict[str, Any] = {"pager": {"offset": offset, "limit": limit}}
+            if kind is not None:
+                body["filter"] = {"typeEqual": kind.value}
+            call = client._prepare(CATALOG_LIST, headers=headers, json=body)
+            read: KalturaCatalogPage = await client.send(call, **options)
+            reached = offset + len(read.objects)
+            more = (
+                reached < read.total_count
+                if read.total_count is not None
+                else len(read.objects) == limit
+            )
+            return PageData(read.objects, read.total_count, reached if more else None)
+
+        return Pager(fetch, 0)

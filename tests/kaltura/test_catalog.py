@@ -1,0 +1,149 @@
+"""``client.catalog`` of ``KalturaAvatarClient`` (``kaltura/_catalog.py``) against the Kaltura emulator
+over real sockets: the body it posts (``filter.typeEqual``, ``pager.offset/limit``), the admin KS, the
+items read defensively, paging by offset, retries, and arguments refused before any I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aioavatar import (
+    AuthenticationError,
+    ConfigurationError,
+    KalturaAvatarClient,
+    KalturaCatalogEntry,
+    KalturaCatalogType,
+    ResponseDecodeError,
+)
+from aioavatar.testing import KalturaCatalogItem, KalturaEmulator
+
+from ..conftest import FAST_RETRIES, KS
+from ..liveavatar.strategies import EXAMPLES
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_listing_avatars_posts_the_filter_and_pager_with_the_ks(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """``catalog.list("visual")`` posts ``{"filter": {"typeEqual": "Visual"}, "pager": ...}`` with
+    ``Authorization: KS``, and reads each item's id, type and name."""
+    page = await kaltura_client.catalog.list("visual")
+    assert [item.name for item in page.items] == ["Ava (studio)", "Noah (office)", "Mia (outdoor)"]
+    assert all(item.type is KalturaCatalogType.VISUAL for item in page.items)
+    assert (page.count, page.has_next) == (3, False)
+    request = kaltura_emulator.requests("catalog_list")[-1]
+    assert (request.method, request.path, request.auth) == ("POST", "/v1/catalog-item/list", "ks")
+    assert request.body == {"pager": {"offset": 0, "limit": 100}, "filter": {"typeEqual": "Visual"}}
+
+
+async def test_voices_and_everything(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """``type="Voice"`` lists the voices; no type lists both kinds, with no filter sent."""
+    voices = [v async for v in kaltura_client.catalog.list(KalturaCatalogType.VOICE)]
+    assert [v.item_id for v in voices] == ["65f1a2b3c4d5e6f708192b01", "65f1a2b3c4d5e6f708192b02"]
+    everything = [i async for i in kaltura_client.catalog.list()]
+    assert len(everything) == 5
+    assert "filter" not in kaltura_emulator.requests("catalog_list")[-1].body
+
+
+async def test_paging_by_offset_across_several_pages(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """Seven avatars by three: offsets 0, 3, 6 and no request past the total."""
+    kaltura_emulator.catalog.extend(
+        KalturaCatalogItem(f"66000000000000000000000{i}", "Visual", f"Extra {i}") for i in range(4)
+    )
+    items = [i async for i in kaltura_client.catalog.list("Visual", page_size=3)]
+    assert len(items) == 7
+    offsets = [r.body["pager"]["offset"] for r in kaltura_emulator.requests("catalog_list")]
+    assert offsets == [0, 3, 6]
+
+
+async def test_an_answer_without_success_or_names_is_read_defensively(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """Answers need not carry ``success``; an item without a name or with a new type is kept; a
+    missing ``totalCount`` pages on while pages come back full."""
+    kaltura_emulator.inject(
+        "catalog_list",
+        body=b'{"objects": [{"itemId": "a1", "type": "Hologram"}, {"itemId": "a2", '
+        b'"attributes": {"voice": {"name": "V"}}}]}',
+    )
+    page = await kaltura_client.catalog.list(page_size=2)
+    assert page.items == [
+        KalturaCatalogEntry("a1", KalturaCatalogType("Hologram"), None),
+        KalturaCatalogEntry("a2", None, "V"),
+    ]
+    assert page.count is None
+    assert page.has_next
+    assert not page.items[0].type.is_known
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"success": false, "error": "nope"}',
+        b'{"objects": [{"type": "Visual"}], "totalCount": 1}',
+        b'{"objects": "x"}',
+    ],
+)
+async def test_a_refusal_or_a_broken_answer_is_an_error(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, body: bytes
+) -> None:
+    """``success: false`` is an error; an item without ``itemId`` or objects that are not a list is
+    a ResponseDecodeError."""
+    kaltura_emulator.inject("catalog_list", body=body)
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the two kinds are checked below
+        await kaltura_client.catalog.list()
+    if b"success" in body:
+        assert "nope" in str(info.value)
+    else:
+        assert isinstance(info.value, ResponseDecodeError)
+
+
+async def test_a_5xx_is_retried_and_a_wrong_ks_refused(kaltura_emulator: KalturaEmulator) -> None:
+    """The list is a read though a POST: a 503 is retried. A KS that is not the admin's is 401."""
+    async with KalturaAvatarClient(
+        KS, base_url=kaltura_emulator.base_url, retry_policy=FAST_RETRIES
+    ) as client:
+        kaltura_emulator.inject("catalog_list", status=503)
+        assert len((await client.catalog.list()).items) == 5
+    assert [r.status for r in kaltura_emulator.requests("catalog_list")] == [503, 200]
+    async with KalturaAvatarClient("not-the-admin-ks", base_url=kaltura_emulator.base_url) as bad:
+        with pytest.raises(AuthenticationError):
+            await bad.catalog.list()
+
+
+async def test_no_ks_is_refused_before_any_io(
+    kaltura_emulator: KalturaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client without a KS refuses to list the catalog, naming ``ks``, and sends nothing."""
+    monkeypatch.delenv("KALTURA_AVATAR_KS", raising=False)
+    async with KalturaAvatarClient(base_url=kaltura_emulator.base_url) as client:
+        with pytest.raises(ConfigurationError) as info:
+            client.catalog.list()
+    assert info.value.field == "ks"
+    assert kaltura_emulator.journal == []
+
+
+@given(
+    case=st.one_of(
+        st.tuples(st.just("type"), st.sampled_from(["avatar", "", 3, "Visuals"])),
+        st.tuples(st.just("page_size"), st.sampled_from([0, 101, -1, 2.0, "10", None])),
+    )
+)
+@EXAMPLES
+async def test_invalid_arguments_are_refused_before_any_io(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, case: tuple[str, Any]
+) -> None:
+    """An unknown type or a page size outside 1..100: ConfigurationError naming it, nothing sent."""
+    field, value = case
+    with pytest.raises(ConfigurationError) as info:
+        kaltura_client.catalog.list(**{field: value})
+    assert info.value.field == field
+    assert kaltura_emulator.journal == []
