@@ -27,6 +27,8 @@ CROSS_CUTTING = {
     "test_soak.py": "500 sessions on one client with transient failures",
     "test_examples.py": "the programs in examples/",
     "test_readme.py": "every snippet of the README, run as written",
+    "test_typing.py": "the types users see: mypy over right and wrong calls, aliases, module paths",
+    "test_package.py": "the package as it ships: metadata, and the tests run on the installed wheel",
     "test_live.py": "the real API, opt-in (-m live)",
     "cli/test_main.py": "the entry points: aioavatar/__main__.py and _aioavatar_cli.py",
     "testing/test_command.py": "python -m aioavatar.testing (testing/__main__.py) and its flags",

@@ -27,7 +27,7 @@ def test_bad_arguments_fail_at_construction() -> None:
     with pytest.raises(ConfigurationError, match="stop_timeout"):
         AvatarSession(AVATAR_ID, api_key=API_KEY, stop_timeout=-1)
     with pytest.raises(ConfigurationError, match=r"video_settings\.quality"):
-        AvatarSession(AVATAR_ID, api_key=API_KEY, video_settings={"quality": "8k"})
+        AvatarSession(AVATAR_ID, api_key=API_KEY, video_settings={"quality": "8k"})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [10**12, 10**400, 86_401, 0, -1, 1.5, True, "600"])

@@ -2,7 +2,7 @@
 timeouts."""
 
 from ._client import KalturaAvatarClient
-from ._endpoints import KS_ENV, REGIONS, KalturaTimeouts
+from ._endpoints import KS_ENV, REGIONS, KalturaTimeouts, Region
 from ._models import (
     KalturaSessionInfo,
     KalturaSessionRequest,
@@ -22,4 +22,5 @@ __all__ = [
     "KalturaSessionToken",
     "KalturaTimeouts",
     "KalturaTurnServer",
+    "Region",
 ]
