@@ -139,6 +139,7 @@ def docs(session: nox.Session) -> None:
     """The documentation site, built with ``--strict`` (a broken link or a missing name fails) into
     ``site/``. ``nox -s docs -- serve`` serves it instead."""
     session.install(".", *groups("docs"))
+    session.env["NO_MKDOCS_2_WARNING"] = "1"  # Material's banner about MkDocs 2, on every build
     if session.posargs[:1] == ["serve"]:
         session.run("mkdocs", "serve", *session.posargs[1:])
     else:

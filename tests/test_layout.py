@@ -26,7 +26,7 @@ CROSS_CUTTING = {
     "test_secrets.py": "no credential in any log record, repr, error or pickle, end to end",
     "test_soak.py": "500 sessions on one client with transient failures",
     "test_examples.py": "the programs in examples/",
-    "test_readme.py": "every snippet of the README, run as written",
+    "test_docs.py": "the README and the docs site: snippets run as written, links, reference",
     "test_typing.py": "the types users see: mypy over right and wrong calls, aliases, module paths",
     "test_package.py": "the package as it ships: metadata, and the tests run on the installed wheel",
     "test_live.py": "the real API, opt-in (-m live)",
