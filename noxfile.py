@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -26,8 +27,18 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = nox.project.python_versions(PYPROJECT)
 #: The oldest Python the package supports (``requires-python``): the lowest-versions run uses it.
 OLDEST_PYTHON = re.sub(r"[^\d.]", "", PYPROJECT["project"]["requires-python"])
+
+
+def has_python(version: str) -> bool:
+    """Whether ``python<version>`` is here and runs (a pyenv shim of a version not installed fails)."""
+    found = shutil.which(f"python{version}")
+    if found is None:
+        return False
+    return subprocess.run([found, "-c", ""], capture_output=True, check=False).returncode == 0  # noqa: S603 - our own interpreter lookup
+
+
 #: The supported versions this machine has no interpreter for: their sessions are skipped.
-MISSING_PYTHONS = [v for v in PYTHONS if shutil.which(f"python{v}") is None]
+MISSING_PYTHONS = [v for v in PYTHONS if not has_python(v)]
 if MISSING_PYTHONS:
     print(  # noqa: T201 - nox shows it before the sessions' own lines
         f"nox: Python {', '.join(MISSING_PYTHONS)} not found on this machine: the sessions for "

@@ -28,6 +28,7 @@ import pytest
 
 import aioavatar
 import aioavatar.testing
+import aioavatar.testing.pytest_plugin
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .providers import API_KEY, KS
@@ -187,6 +188,10 @@ def test_the_api_reference_covers_every_public_name() -> None:
     written = "\n".join(hook.page(*spec[1:]) for spec in hook.PAGES)  # type: ignore[attr-defined]
     entries = re.findall(r"^::: ([\w.]+)$", written, re.M)
     assert len(entries) == len(set(entries))
+    plugin = "aioavatar.testing.pytest_plugin"  # the fixtures, a module of their own
+    fixtures = {e.rpartition(".")[2] for e in entries if e.startswith(f"{plugin}.")}
+    assert fixtures == {n for n in aioavatar.testing.pytest_plugin.__all__ if n.islower()}
+    entries = [e for e in entries if not e.startswith(plugin)]
     expected = {f"aioavatar.{n}" for n in aioavatar.__all__ if not n.startswith("__")}
     expected |= {f"aioavatar.testing.{n}" for n in aioavatar.testing.__all__}
     assert set(entries) == expected

@@ -63,10 +63,28 @@ def public_names(module: str) -> list[str]:
     return [n for n in names if not n.startswith("__")]
 
 
+#: What a page adds after its names: the testing page, the pytest plugin's fixtures (its own module).
+APPENDIX = {
+    "aioavatar.testing": "## The pytest plugin\n\n::: aioavatar.testing.pytest_plugin\n"
+    "    options:\n      show_root_heading: false\n      show_root_toc_entry: false\n"
+    "      members: false\n\n"
+    + "\n\n".join(
+        f"::: aioavatar.testing.pytest_plugin.{name}\n    options:\n      heading_level: 3"
+        for name in (
+            "liveavatar_emulator",
+            "liveavatar_client",
+            "kaltura_emulator",
+            "kaltura_client",
+        )
+    )
+    + "\n",
+}
+
+
 def page(title: str, intro: str, module: str, shown_as: str) -> str:
     """The Markdown of one reference page."""
     entries = "\n\n".join(f"::: {shown_as}.{name}" for name in public_names(module))
-    return f"# {title}\n\n{intro}\n\n{entries}\n"
+    return f"# {title}\n\n{intro}\n\n{entries}\n\n{APPENDIX.get(module, '')}"
 
 
 def on_files(files: Any, config: Any) -> Any:
