@@ -15,5 +15,9 @@ def test_an_unknown_field_suggests_the_closest_and_lists_the_accepted_ones() -> 
         AvatarSession(AVATAR_ID, api_key=API_KEY, vidoe_settings={})  # type: ignore[call-arg]
     assert "max_session_duration" in str(info.value)
     with pytest.raises(ConfigurationError, match="did you mean 'quality'") as nested:
-        AvatarSession(AVATAR_ID, api_key=API_KEY, video_settings={"qualty": "high"})
+        AvatarSession(
+            AVATAR_ID,
+            api_key=API_KEY,
+            video_settings={"qualty": "high"},  # type: ignore[arg-type]
+        )
     assert nested.value.field == "video_settings"

@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from aioavatar import EndReason, LiveAvatarClient
+from aioavatar import AvatarPersonaDict, EndReason, LiveAvatarClient
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import AVATAR_ID
@@ -20,7 +20,9 @@ async def test_enum_strings_are_read_in_any_case(
 ) -> None:
     """mode='lite', quality 'HIGH', a voice provider 'ELEVENLABS', a stop reason 'agent_hang_up' and
     a list type 'ACTIVE' are read as their members and sent as the API spells them."""
-    persona = {"voice_settings": {"provider": "ELEVENLABS", "model": "ELEVEN_FLASH_V2_5"}}
+    persona: AvatarPersonaDict = {
+        "voice_settings": {"provider": "ELEVENLABS", "model": "ELEVEN_FLASH_V2_5"}
+    }
     async with client.session(
         AVATAR_ID,
         is_sandbox=True,

@@ -177,7 +177,7 @@ async def test_keep_alive_410_ends_with_unknown_reason_when_lookup_has_none(
 async def test_a_block_awaiting_wait_ended_exits_quietly_when_the_server_ends_it(
     provider: Provider,
 ) -> None:
-    """The README's first pattern: the block awaits wait_ended(), the server ends the session, the
+    """The lifecycle guide's first pattern: the block awaits wait_ended(), the server ends the session, the
     block runs to its end, and async with raises nothing; end_reason says why."""
     after = False
     async with provider.session(keep_alive_interval=0.05) as session:

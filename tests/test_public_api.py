@@ -8,12 +8,15 @@ this test never disagree. Constants obey it like any other name: they lead becau
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
 import inspect
+import itertools
 import re
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal, get_origin
 
 import pytest
 
@@ -63,9 +66,31 @@ def api_members(module: ModuleType) -> set[str]:
     return names
 
 
+@functools.cache
+def documented_aliases() -> frozenset[str]:
+    """The type aliases of the package with a docstring: the string right below the assignment, which
+    the documentation reads (a ``Literal`` alias has no ``__doc__`` of its own)."""
+    names = set()
+    for path in (Path(__file__).resolve().parent.parent / "src" / "aioavatar").rglob("*.py"):
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        for node, after in itertools.pairwise(body):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+                and after.value.value.strip()
+            ):
+                names.add(node.target.id)
+    return frozenset(names)
+
+
 def undocumented(value: Any, name: str) -> list[str]:
     """``name`` and the public methods and properties of a class (its own and those it inherits from
     aioavatar's classes) that have no docstring."""
+    if get_origin(value) is Literal:
+        return [] if name in documented_aliases() else [name]
     if not inspect.isclass(value):
         return [] if (getattr(value, "__doc__", None) or "").strip() else [name]
     missing = [] if (vars(value).get("__doc__") or "").strip() else [name]

@@ -8,11 +8,12 @@
 
 from . import kaltura, liveavatar
 from ._audio import check_pcm, pcm_duration, read_wav
-from ._enums import EndReason
+from ._enums import EndReason, EndReasonName
 from ._logging import RedactingFilter
 from ._options import CallOptions, ClientOptions
 from ._pager import Page, Pager
 from ._provider import PreparedCall
+from ._public import publish as _publish
 from ._retry import RetryBudget, RetryPolicy
 from ._secret import Secret
 from ._session import BaseSession, LifecycleOptions, SessionState, SessionStatistics
@@ -46,6 +47,7 @@ __all__ = [
     "ClientOptions",
     "ConfigurationError",
     "EndReason",
+    "EndReasonName",
     "InsufficientCreditsError",
     "LifecycleOptions",
     "NotFoundError",
@@ -78,3 +80,6 @@ __all__ += liveavatar.__all__
 
 #: The API's own name for :class:`EndReason`.
 SessionEndReasonEnum = EndReason
+
+
+_publish(__all__, globals(), __name__)

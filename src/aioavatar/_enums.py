@@ -10,9 +10,9 @@ instead of crashing the client. Requests only accept known members: the validati
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Literal, Self, TypeAlias
 
-__all__ = ["CaseInsensitiveEnum", "EndReason", "TolerantEnum"]
+__all__ = ["CaseInsensitiveEnum", "EndReason", "EndReasonName", "TolerantEnum"]
 
 
 class CaseInsensitiveEnum(StrEnum):
@@ -70,3 +70,13 @@ class EndReason(TolerantEnum):
     MAX_DURATION_REACHED = "MAX_DURATION_REACHED"
     ZOMBIE_SESSION_REAP = "ZOMBIE_SESSION_REAP"
     AGENT_HANG_UP = "AGENT_HANG_UP"
+
+
+EndReasonName: TypeAlias = Literal[
+    "UNKNOWN", "unknown", "USER_DISCONNECTED", "user_disconnected", "SERVER_ERROR", "server_error",
+    "IDLE_TIMEOUT", "idle_timeout", "NO_CREDITS", "no_credits", "USER_CLOSED", "user_closed",
+    "AVATAR_DELETED", "avatar_deleted", "MAX_DURATION_REACHED", "max_duration_reached",
+    "ZOMBIE_SESSION_REAP", "zombie_session_reap", "AGENT_HANG_UP", "agent_hang_up",
+]  # fmt: skip
+"""The values of :class:`EndReason` as strings the type checker accepts (as the API spells them and in
+lower case; the run time reads any case): ``stop(reason)`` takes the enum or one of these."""

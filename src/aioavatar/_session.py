@@ -96,7 +96,7 @@ import anyio
 
 from ._backend import SessionBackend, SessionHooks
 from ._cancellation import finish_despite_cancellation
-from ._enums import EndReason
+from ._enums import EndReason, EndReasonName
 from ._keepalive import KeepAlive, SessionStatistics
 from ._logging import describe_error
 from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping, error_text
@@ -247,7 +247,7 @@ class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
             if own:
                 self._block_waits -= 1
 
-    async def stop(self, reason: EndReason | str = EndReason.USER_CLOSED) -> None:
+    async def stop(self, reason: EndReason | EndReasonName = EndReason.USER_CLOSED) -> None:
         """End the session now with ``reason``; the exit then sends no second stop (rule 9).
 
         Safe to call twice and from several tasks: only the first call sends a stop, the others wait for

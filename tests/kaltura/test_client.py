@@ -330,7 +330,7 @@ def test_regions_and_base_urls() -> None:
     custom = KalturaAvatarClient(KS, region="frp2", base_url="https://proxy.example/v1/")
     assert custom.base_url == "https://proxy.example"
     with pytest.raises(ConfigurationError) as info:
-        KalturaAvatarClient(KS, region="us")
+        KalturaAvatarClient(KS, region="us")  # type: ignore[arg-type]
     assert info.value.field == "region"
     assert "'nvp1', 'frp2'" in str(info.value)
     with pytest.raises(ConfigurationError, match="base_url"):

@@ -104,7 +104,7 @@ def test_session_arguments_fail_at_construction() -> None:
     with pytest.raises(ConfigurationError, match="avatar_id"):
         KalturaAvatarSession(ks=KS)
     with pytest.raises(ConfigurationError, match="region"):
-        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, region="eu")
+        KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, region="eu")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="keep_alive_interval"):
         KalturaAvatarSession(KALTURA_AVATAR_ID, ks=KS, keep_alive_interval=0)
     with pytest.raises(ConfigurationError, match="client"):

@@ -311,11 +311,11 @@ async def test_validation_happens_before_any_request(
     with pytest.raises(ConfigurationError, match="session_id"):
         await client.keep_alive("nope")
     with pytest.raises(ConfigurationError, match="reason"):
-        await client.stop_session(AVATAR_ID, reason="BECAUSE")
+        await client.stop_session(AVATAR_ID, reason="BECAUSE")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="page_size"):
         await client.list_sessions(page_size=101)
     with pytest.raises(ConfigurationError, match="type"):
-        await client.list_sessions("closed")
+        await client.list_sessions("closed")  # type: ignore[arg-type]
     assert emulator.journal == []
 
 

@@ -16,6 +16,7 @@ from aioavatar import (
     EndReason,
     InsufficientCreditsError,
     LiveAvatarClient,
+    ModeName,
     ResponseDecodeError,
 )
 from aioavatar.testing import LiveAvatarEmulator
@@ -35,7 +36,7 @@ def test_bad_arguments_fail_at_construction() -> None:
     with pytest.raises(ConfigurationError, match="stop_timeout"):
         AvatarSession(AVATAR_ID, api_key=API_KEY, stop_timeout=-1)
     with pytest.raises(ConfigurationError, match=r"video_settings\.quality"):
-        AvatarSession(AVATAR_ID, api_key=API_KEY, video_settings={"quality": "8k"})
+        AvatarSession(AVATAR_ID, api_key=API_KEY, video_settings={"quality": "8k"})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [10**12, 10**400, 86_401, 0, -1, 1.5, True, "600"])
@@ -123,7 +124,9 @@ def test_session_refuses_a_client_and_its_own_credentials() -> None:
 
 
 @pytest.mark.parametrize(("mode", "needed"), [("FULL", 2), ("LITE", 1)])
-async def test_check_credits_refuses_before_anything_is_created(mode: str, needed: int) -> None:
+async def test_check_credits_refuses_before_anything_is_created(
+    mode: ModeName, needed: int
+) -> None:
     """With ``check_credits=True`` and a balance short of one minute of the mode, ``async with``
     raises InsufficientCreditsError naming the balance; only the balance was read, nothing created."""
     async with (

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from .. import ConfigurationError, KalturaAvatarClient, LiveAvatarClient
+from .. import ConfigurationError, KalturaAvatarClient, LiveAvatarClient, Region
 from .common import API_KEY_ENV, KS_ENV, UsageError, base_url_source, names_base_url
 
 __all__ = ["kaltura_client", "liveavatar_client", "require_api_key", "require_ks"]
@@ -65,7 +65,7 @@ def kaltura_client(args: argparse.Namespace, ks: str | None) -> KalturaAvatarCli
     Raises:
         UsageError: an http:// URL to another host; ConfigurationError: a bad base URL.
     """
-    region = getattr(args, "region", None) or "nvp1"
+    region = cast(Region, getattr(args, "region", None) or "nvp1")  # argparse checked the choice
     return _checked(
         lambda insecure: KalturaAvatarClient(
             ks, region=region, base_url=args.base_url, allow_insecure=insecure

@@ -64,6 +64,9 @@ __all__ = [
     "verbose_logging",
 ]
 
+#: Where the ``--json`` fields of every command are described.
+JSON_FIELDS_URL = "https://aioavatar.readthedocs.io/guides/cli/#json-output"
+
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the API refused, no answer, a stop not confirmed, a session ended elsewhere
 EXIT_USAGE = 2  # a mistake the user can fix: the message names the fix

@@ -21,6 +21,7 @@ from .common import (
     BASE_URL_ENV,
     EXIT_FAILURE,
     EXIT_OK,
+    JSON_FIELDS_URL,
     KALTURA,
     LIVEAVATAR,
     PROVIDERS,
@@ -77,8 +78,8 @@ _FLAGS: Final[dict[str, dict[str, Any]]] = {
     },
     "json": {
         "action": "store_true",
-        "help": "print one JSON line {provider, base_url, api_key} once listening (fields in the "
-        "README)",
+        "help": "print one JSON line {provider, base_url, api_key} once listening (fields: "
+        f"{JSON_FIELDS_URL})",
     },
     "idle_timeout": {
         "type": positive_seconds,

@@ -20,7 +20,7 @@ import argparse
 from typing import Any, Final
 
 from .. import Mode
-from .common import KALTURA, LIVEAVATAR, UsageError
+from .common import JSON_FIELDS_URL, KALTURA, LIVEAVATAR, UsageError
 from .options import (
     Command,
     Parser,
@@ -77,7 +77,8 @@ def _arguments(run: Parser) -> None:
     run.add_argument(
         "--json",
         action="store_true",
-        help="print JSON lines: a `started` event, then an `ended` event (fields in the README)",
+        help="print JSON lines: a `started` event, then an `ended` event (fields: "
+        f"{JSON_FIELDS_URL})",
     )
     liveavatar = run.add_argument_group("LiveAvatar only")
     liveavatar.add_argument(

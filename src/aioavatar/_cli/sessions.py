@@ -23,6 +23,7 @@ from .clients import kaltura_client, liveavatar_client
 from .common import (
     EXIT_FAILURE,
     EXIT_OK,
+    JSON_FIELDS_URL,
     KALTURA,
     KALTURA_BASE_URL_ENV,
     KALTURA_TOKEN_ENV,
@@ -112,7 +113,9 @@ def _add_reason(parser: Parser, *, help: str, default: EndReason | None = None) 
 
 
 def _add_common(parser: Parser, *, kaltura: bool = False) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON (fields in the README)")
+    parser.add_argument(
+        "--json", action="store_true", help=f"print JSON (fields: {JSON_FIELDS_URL})"
+    )
     add_provider_option(
         parser, help="whose sessions (default liveavatar; Kaltura's API can only end one: `stop`)"
     )

@@ -3,11 +3,12 @@ timeouts."""
 
 from ._catalog import KalturaCatalog
 from ._client import KalturaAvatarClient
-from ._endpoints import KS_ENV, REGIONS, KalturaTimeouts
+from ._endpoints import KS_ENV, REGIONS, KalturaTimeouts, Region
 from ._models import (
     KalturaCatalogEntry,
     KalturaCatalogPage,
     KalturaCatalogType,
+    KalturaCatalogTypeName,
     KalturaSessionInfo,
     KalturaSessionRequest,
     KalturaSessionToken,
@@ -24,10 +25,12 @@ __all__ = [
     "KalturaCatalogEntry",
     "KalturaCatalogPage",
     "KalturaCatalogType",
+    "KalturaCatalogTypeName",
     "KalturaSessionInfo",
     "KalturaSessionOptions",
     "KalturaSessionRequest",
     "KalturaSessionToken",
     "KalturaTimeouts",
     "KalturaTurnServer",
+    "Region",
 ]

@@ -11,7 +11,12 @@ from .._pager import PageData, Pager
 from .._validation import check_int, check_options
 from ..exceptions import ConfigurationError
 from ._endpoints import CATALOG_LIST
-from ._models import KalturaCatalogEntry, KalturaCatalogPage, KalturaCatalogType
+from ._models import (
+    KalturaCatalogEntry,
+    KalturaCatalogPage,
+    KalturaCatalogType,
+    KalturaCatalogTypeName,
+)
 
 if TYPE_CHECKING:
     from ._client import KalturaAvatarClient
@@ -32,7 +37,7 @@ class KalturaCatalog:
 
     def list(
         self,
-        type: KalturaCatalogType | str | None = None,  # the API's own name
+        type: KalturaCatalogType | KalturaCatalogTypeName | None = None,  # the API's own name
         *,
         page_size: int = 100,
         **options: Unpack[CallOptions],

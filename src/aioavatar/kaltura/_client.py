@@ -26,6 +26,7 @@ from ._endpoints import (
     SAY_TEXT,
     SPEC,
     KalturaTimeouts,
+    Region,
     region_root,
 )
 from ._models import (
@@ -89,7 +90,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         self,
         ks: str | Secret | None = None,
         *,
-        region: str = "nvp1",
+        region: Region = "nvp1",
         timeouts: KalturaTimeouts | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:

@@ -5,7 +5,7 @@ it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
@@ -30,8 +30,12 @@ __all__ = [
     "SAY_TEXT",
     "SPEC",
     "KalturaTimeouts",
+    "Region",
     "region_root",
 ]
+
+Region: TypeAlias = Literal["nvp1", "frp2", "NVP1", "FRP2"]
+"""The regions as strings the type checker accepts (the run time reads any case): a key of ``REGIONS``."""
 
 #: The API root of each region (paths carry the version, ``/v1/avatar-session/...``); ``nvp1`` is the
 #: default.

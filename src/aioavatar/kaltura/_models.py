@@ -7,6 +7,8 @@ are ignored. The camelCase names of the wire live in ``aioavatar._converter`` on
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias
+
 import attrs
 
 from .._enums import TolerantEnum
@@ -18,6 +20,7 @@ __all__ = [
     "KalturaCatalogEntry",
     "KalturaCatalogPage",
     "KalturaCatalogType",
+    "KalturaCatalogTypeName",
     "KalturaSessionInfo",
     "KalturaSessionRequest",
     "KalturaSessionToken",
@@ -116,6 +119,10 @@ class KalturaCatalogType(TolerantEnum):
 
     VISUAL = "Visual"
     VOICE = "Voice"
+
+
+KalturaCatalogTypeName: TypeAlias = Literal["Visual", "visual", "VISUAL", "Voice", "voice", "VOICE"]
+"""The values of :class:`KalturaCatalogType` as strings the type checker accepts."""
 
 
 @attrs.frozen

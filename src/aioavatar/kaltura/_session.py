@@ -11,7 +11,7 @@ from .._session import BaseSession, LifecycleOptions
 from ..exceptions import ConfigurationError
 from ._backend import KalturaBackend
 from ._client import KalturaAvatarClient, build_session_request
-from ._endpoints import KS_ENV
+from ._endpoints import KS_ENV, Region
 from ._models import KalturaSessionInfo, KalturaSessionRequest
 
 __all__ = ["KalturaAvatarSession", "KalturaSessionOptions"]
@@ -72,7 +72,7 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
         voice_id: str | None = None,
         voice_speed: float | None = None,
         ks: str | Secret | None = None,
-        region: str | None = None,
+        region: Region | None = None,
         base_url: str | None = None,
         client: KalturaAvatarClient | None = None,
         http_session: aiohttp.ClientSession | None = None,

@@ -30,7 +30,14 @@ from ._endpoints import (
     SECRET_DELETE,
     SECRETS,
 )
-from ._enums import EmbedType, Orientation, SecretType
+from ._enums import (
+    EmbedType,
+    EmbedTypeName,
+    Orientation,
+    OrientationName,
+    SecretType,
+    SecretTypeName,
+)
 from ._models import MAX_SESSION_DURATION
 from ._resource_models import AccountSecret, Embed, LLMConfiguration, SessionMemory
 from ._resources import DEFAULT_PAGE_SIZE, Resource, fields_of, text_or_none, uuid_or_none
@@ -153,7 +160,7 @@ class Secrets(Resource):
         *,
         secret_name: str,
         secret_value: str | Secret,
-        secret_type: SecretType | str,
+        secret_type: SecretType | SecretTypeName,
         **options: Unpack[CallOptions],
     ) -> AccountSecret:
         """Store a secret (``POST /v1/secrets``). ``secret_value`` is masked in every log record and
@@ -249,11 +256,11 @@ class Embeddings(Resource):
         avatar_id: str,
         context_id: str,
         voice_id: str | None = None,
-        type: EmbedType | str = EmbedType.DEFAULT,  # the API's own name
+        type: EmbedType | EmbedTypeName = EmbedType.DEFAULT,  # the API's own name
         max_session_duration: int | None = None,
         default_language: str | None = None,
         is_sandbox: bool = False,
-        orientation: Orientation | str = Orientation.HORIZONTAL,
+        orientation: Orientation | OrientationName = Orientation.HORIZONTAL,
         **options: Unpack[CallOptions],
     ) -> Embed:
         """Create an embed; returns its ``url`` (and ``script``, for a widget). Not retried once sent.

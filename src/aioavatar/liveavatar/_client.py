@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Unpack
 
 from .._converter import build_request, unstructure
-from .._enums import EndReason
+from .._enums import EndReason, EndReasonName
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._pager import PageData, Pager
@@ -30,7 +30,7 @@ from ._endpoints import (
     TRANSCRIPT,
     LiveAvatarTimeouts,
 )
-from ._enums import SessionType
+from ._enums import SessionType, SessionTypeName
 from ._models import SessionInfo, SessionToken, SessionTokenRequest, TokenFields
 from ._reads import SessionEntry, SessionPage, Transcript
 from ._resource_models import Credits, Language
@@ -190,7 +190,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         self,
         session_id: str,
         *,
-        reason: EndReason | str = EndReason.USER_CLOSED,
+        reason: EndReason | EndReasonName = EndReason.USER_CLOSED,
         session_token: str | Secret | None = None,
         **options: Unpack[CallOptions],
     ) -> bool:
@@ -217,7 +217,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
 
     def list_sessions(
         self,
-        type: SessionType | str = SessionType.ACTIVE,  # the API's own name
+        type: SessionType | SessionTypeName = SessionType.ACTIVE,  # the API's own name
         *,
         page: int = 1,
         page_size: int = 20,

@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias
+
 from .._enums import CaseInsensitiveEnum, TolerantEnum
 
 __all__ = [
     "AvatarStatus",
     "AvatarType",
     "ElevenLabsModel",
+    "ElevenLabsModelName",
     "EmbedType",
+    "EmbedTypeName",
     "FishLatencyMode",
+    "FishLatencyModeName",
     "FishModel",
+    "FishModelName",
     "InteractivityType",
+    "InteractivityTypeName",
     "Mode",
+    "ModeName",
     "Orientation",
+    "OrientationName",
     "SecretType",
+    "SecretTypeName",
     "SessionSource",
     "SessionType",
+    "SessionTypeName",
     "SttProvider",
+    "SttProviderName",
     "TranscriptRole",
     "VideoEncoding",
+    "VideoEncodingName",
     "VideoQuality",
+    "VideoQualityName",
     "VoiceType",
+    "VoiceTypeName",
 ]
 
 
@@ -152,3 +167,71 @@ class Orientation(TolerantEnum):
 
     HORIZONTAL = "horizontal"
     VERTICAL = "vertical"
+
+
+# --- the values as the type checker reads them ----------------------------------------------------------
+# Each enum-like parameter takes the enum or one of these strings: its values as the API spells them, in
+# lower and in upper case (the run time reads any case; a test keeps these in step with the enums).
+
+ModeName: TypeAlias = Literal["FULL", "full", "LITE", "lite"]
+"""The values of :class:`Mode` as strings the type checker accepts."""
+
+InteractivityTypeName: TypeAlias = Literal[
+    "CONVERSATIONAL", "conversational", "PUSH_TO_TALK", "push_to_talk"
+]
+"""The values of :class:`InteractivityType` as strings the type checker accepts."""
+
+SessionTypeName: TypeAlias = Literal["active", "ACTIVE", "historic", "HISTORIC"]
+"""The values of :class:`SessionType` as strings the type checker accepts."""
+
+VideoQualityName: TypeAlias = Literal[
+    "very_high", "VERY_HIGH", "high", "HIGH", "medium", "MEDIUM", "low", "LOW"
+]
+"""The values of :class:`VideoQuality` as strings the type checker accepts."""
+
+VideoEncodingName: TypeAlias = Literal["VP8", "vp8", "H264", "h264"]
+"""The values of :class:`VideoEncoding` as strings the type checker accepts."""
+
+ElevenLabsModelName: TypeAlias = Literal[
+    "eleven_flash_v2_5", "ELEVEN_FLASH_V2_5", "eleven_multilingual_v2", "ELEVEN_MULTILINGUAL_V2"
+]
+"""The values of :class:`ElevenLabsModel` as strings the type checker accepts."""
+
+FishModelName: TypeAlias = Literal["s1", "S1", "s2", "S2"]
+"""The values of :class:`FishModel` as strings the type checker accepts."""
+
+FishLatencyModeName: TypeAlias = Literal["normal", "NORMAL", "balanced", "BALANCED"]
+"""The values of :class:`FishLatencyMode` as strings the type checker accepts."""
+
+SttProviderName: TypeAlias = Literal[
+    "deepgram",
+    "DEEPGRAM",
+    "assembly_ai",
+    "ASSEMBLY_AI",
+    "gladia",
+    "GLADIA",
+    "elevenlabs",
+    "ELEVENLABS",
+]
+"""The values of :class:`SttProvider` as strings the type checker accepts."""
+
+VoiceTypeName: TypeAlias = Literal["public", "PUBLIC", "private", "PRIVATE"]
+"""The values of :class:`VoiceType` as strings the type checker accepts."""
+
+SecretTypeName: TypeAlias = Literal[
+    "OPENAI_API_KEY",
+    "openai_api_key",
+    "ELEVENLABS_API_KEY",
+    "elevenlabs_api_key",
+    "GEMINI_API_KEY",
+    "gemini_api_key",
+    "LLM_API_KEY",
+    "llm_api_key",
+]
+"""The values of :class:`SecretType` as strings the type checker accepts."""
+
+EmbedTypeName: TypeAlias = Literal["DEFAULT", "default", "WIDGET", "widget"]
+"""The values of :class:`EmbedType` as strings the type checker accepts."""
+
+OrientationName: TypeAlias = Literal["horizontal", "HORIZONTAL", "vertical", "VERTICAL"]
+"""The values of :class:`Orientation` as strings the type checker accepts."""

@@ -25,6 +25,17 @@ from .._validation import (
     uuid_string,
 )
 from ..exceptions import ConfigurationError
+from ._config_dicts import (
+    AgoraConfigDict,
+    AvatarPersonaDict,
+    ElevenLabsAgentConfigDict,
+    GeminiRealtimeConfigDict,
+    LiveKitConfigDict,
+    MemoryDict,
+    OpenAIRealtimeConfigDict,
+    VideoSettingsDict,
+    VoiceAgentDict,
+)
 from ._configs import (
     AgoraConfig,
     AvatarPersona,
@@ -38,7 +49,9 @@ from ._configs import (
 )
 from ._enums import (
     InteractivityType,
+    InteractivityTypeName,
     Mode,
+    ModeName,
 )
 
 __all__ = [
@@ -76,25 +89,26 @@ def _instance(cls: type) -> Any:
 class TokenFields(TypedDict, total=False):
     """Every field of ``POST /v1/sessions/token`` but ``avatar_id``.
 
-    Nested objects are model instances or dicts shaped like the JSON body; enums are members or their
-    strings. See :class:`~aioavatar.liveavatar.SessionTokenRequest` for the rules.
+    Nested objects are model instances or dicts shaped like the JSON body (typed by the ``...Dict``
+    classes, such as :class:`~aioavatar.VideoSettingsDict`); enums are members or their strings (typed
+    as their values, as the API spells them or in lower or upper case; the run time reads any case). See :class:`~aioavatar.liveavatar.SessionTokenRequest` for the rules.
     """
 
-    mode: Mode | str
+    mode: Mode | ModeName
     is_sandbox: bool
-    video_settings: VideoSettings | Mapping[str, Any]
+    video_settings: VideoSettings | VideoSettingsDict
     max_session_duration: int
-    avatar_persona: AvatarPersona | Mapping[str, Any]
-    voice_agent: VoiceAgent | Mapping[str, Any]
-    interactivity_type: InteractivityType | str
+    avatar_persona: AvatarPersona | AvatarPersonaDict
+    voice_agent: VoiceAgent | VoiceAgentDict
+    interactivity_type: InteractivityType | InteractivityTypeName
     llm_configuration_id: str
     dynamic_variables: Mapping[str, str]
-    memory: Memory | Mapping[str, Any]
-    livekit_config: LiveKitConfig | Mapping[str, Any]
-    agora_config: AgoraConfig | Mapping[str, Any]
-    elevenlabs_agent_config: ElevenLabsAgentConfig | Mapping[str, Any]
-    openai_realtime_config: OpenAIRealtimeConfig | Mapping[str, Any]
-    gemini_realtime_config: GeminiRealtimeConfig | Mapping[str, Any]
+    memory: Memory | MemoryDict
+    livekit_config: LiveKitConfig | LiveKitConfigDict
+    agora_config: AgoraConfig | AgoraConfigDict
+    elevenlabs_agent_config: ElevenLabsAgentConfig | ElevenLabsAgentConfigDict
+    openai_realtime_config: OpenAIRealtimeConfig | OpenAIRealtimeConfigDict
+    gemini_realtime_config: GeminiRealtimeConfig | GeminiRealtimeConfigDict
 
 
 @attrs.frozen

@@ -36,7 +36,7 @@ from ._endpoints import (
     VOICE_UPDATE,
     VOICES,
 )
-from ._enums import VoiceType
+from ._enums import VoiceType, VoiceTypeName
 from ._resource_models import (
     Avatar,
     Context,
@@ -223,7 +223,7 @@ class Voices(Resource):
     def list(
         self,
         *,
-        voice_type: VoiceType | str | None = None,
+        voice_type: VoiceType | VoiceTypeName | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         **options: Unpack[CallOptions],
     ) -> Pager[Voice]:

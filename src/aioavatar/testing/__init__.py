@@ -18,6 +18,7 @@
 Run it standalone with ``python -m aioavatar.testing --port 8000``.
 """
 
+from .._public import publish as _publish
 from ._contract import RecordedRequest
 from ._faults import Fault
 from ._kaltura import (
@@ -47,3 +48,5 @@ __all__ = [
     "RecordedMessage",
     "RecordedRequest",
 ]
+
+_publish(__all__, globals(), __name__)
