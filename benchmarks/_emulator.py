@@ -57,7 +57,11 @@ async def _serve(api_key: str, idle_timeout: float) -> None:
     gc.disable()
     async with (
         LiveAvatarEmulator(
-            api_key, host="127.0.0.1", port=0, idle_timeout=idle_timeout
+            api_key,
+            host="127.0.0.1",
+            port=0,
+            idle_timeout=idle_timeout,
+            credits=10**9,  # 50,000 FULL sessions for hours: never the benchmark's limit
         ) as emulator,
         anyio.create_task_group() as tg,
     ):

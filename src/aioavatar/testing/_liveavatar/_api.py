@@ -84,15 +84,18 @@ class LiveAvatarApi:
         self._state.sweep()
 
     def sweep_for(self, incoming: Incoming) -> None:
-        """Only the list, the balance and a start (which must be paid for) depend on every session;
-        any other answer on its own session alone.
+        """Only the list and the balance depend on every session (a start is paid for from the
+        balance, kept up to date as sessions start and end); any other answer on its own session
+        alone.
 
         Sweeping just that one keeps a request O(1) with thousands of sessions (the reaper still sweeps
         them all, and an ended session's ``ended_at`` is its deadline either way).
         """
-        if incoming.endpoint in ("list", "credits", "start"):  # they depend on every session
+        if incoming.endpoint in ("list", "credits"):  # they depend on every session
             self._state.sweep()
             return
+        if incoming.endpoint == "start":  # paid for from the balance, which is kept as they run
+            self._state.end_when_broke()
         session_id = session_of(self._state, incoming)
         if session_id is not None:
             self._state.live(session_id)

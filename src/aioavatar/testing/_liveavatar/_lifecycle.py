@@ -175,9 +175,7 @@ def start(state: LiveAvatarState, incoming: Incoming) -> Outcome:
     if not session.is_sandbox and (broke := cannot_pay(state, session.mode.value)) is not None:
         broke.session_id = session.id
         return broke
-    now = time.monotonic()
-    session.state = "started"
-    session.started_at = session.last_activity = session.updated_at = now
+    state.start(session, time.monotonic())
     own_room = session.token_request.get("livekit_config") if session.mode is Mode.LITE else None
     data: dict[str, Any] = {
         "session_id": session.id,

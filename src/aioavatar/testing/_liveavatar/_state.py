@@ -87,12 +87,16 @@ class EmulatedSession:
         """Seconds between start and end (or now while running); ``0.0`` if never started."""
         return self.duration_at(time.monotonic())
 
-    def credits_at(self, now: float) -> float:
-        """Credits used by ``now``: 0 in the sandbox, else 2/min (FULL) or 1/min (LITE) pro rata."""
+    @property
+    def rate_per_second(self) -> float:
+        """Credits a second while it runs: 0 in the sandbox, else 2/min (FULL) or 1/min (LITE)."""
         if self.is_sandbox:
             return 0.0
-        rate = CREDITS_PER_MINUTE.get(self.mode.value, 2.0)
-        return round(rate * self.duration_at(now) / 60.0, 4)
+        return CREDITS_PER_MINUTE.get(self.mode.value, 2.0) / 60.0
+
+    def credits_at(self, now: float) -> float:
+        """Credits used by ``now``: 0 in the sandbox, else 2/min (FULL) or 1/min (LITE) pro rata."""
+        return round(self.rate_per_second * self.duration_at(now), 4)
 
 
 class LiveAvatarState:
@@ -134,23 +138,30 @@ class LiveAvatarState:
             credits=credits, sandbox_avatar_id=SANDBOX_AVATAR_ID, now=self.iso(self._mono0)
         )
         self._spent = Decimal(0)  # by the sessions that have ended
+        # The running paying sessions, kept as they start and end (so that the balance costs O(1),
+        # not a pass over every session, on each start): credits a second together, and the sum of
+        # each one's rate times its start (what they used by ``now`` is rate * now - that sum).
+        self._rate = 0.0
+        self._rate_starts = 0.0
 
     def credits_left(self, now: float | None = None) -> Decimal:
         """The balance: what the account started with less what its sessions used by ``now``."""
         now = time.monotonic() if now is None else now
-        running = sum(
-            (Decimal(repr(s.credits_at(now))) for s in self.sessions.values() if s.is_active),
-            Decimal(0),
-        )
-        return self.account.credits - self._spent - running
+        running = max(0.0, self._rate * now - self._rate_starts)
+        return self.account.credits - self._spent - Decimal(repr(round(running, 4)))
 
     def _paying_rate(self) -> float:
         """Credits a second the running sessions use together."""
-        return sum(
-            CREDITS_PER_MINUTE.get(s.mode.value, 2.0) / 60.0
-            for s in self.sessions.values()
-            if s.is_active and not s.is_sandbox
-        )
+        return self._rate
+
+    def start(self, session: EmulatedSession, now: float) -> None:
+        """Mark ``session`` started at ``now``: from here it runs, and draws on the balance."""
+        session.state = "started"
+        session.started_at = session.last_activity = session.updated_at = now
+        if not session.is_sandbox:
+            rate = session.rate_per_second
+            self._rate += rate
+            self._rate_starts += rate * now
 
     def add(self, session: EmulatedSession) -> None:
         """Keep a newly created session (findable by id and by its token)."""
@@ -197,11 +208,12 @@ class LiveAvatarState:
             if deadline <= now:
                 self.end(session, reason, deadline)
         if only is None:
-            self._end_when_broke(now)
+            self.end_when_broke(now)
 
-    def _end_when_broke(self, now: float) -> None:
+    def end_when_broke(self, now: float | None = None) -> None:
         """End every paying session with ``NO_CREDITS`` once the balance has run out, as of the
-        moment it did."""
+        moment it did (a pass over the sessions only then)."""
+        now = time.monotonic() if now is None else now
         rate = self._paying_rate()
         if rate <= 0:
             return
@@ -218,6 +230,10 @@ class LiveAvatarState:
         """End a session now (as of ``at``) with ``reason``, and tell the ``on_end`` callbacks."""
         if session.is_active:
             self._spent += Decimal(repr(session.credits_at(at)))
+            if not session.is_sandbox and session.started_at is not None:
+                rate = session.rate_per_second
+                self._rate -= rate
+                self._rate_starts -= rate * session.started_at
         session.state = "ended"
         session.end_reason = reason
         session.ended_at = at
