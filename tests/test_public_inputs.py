@@ -310,7 +310,7 @@ def resource_targets(w: World, timing: dict[str, Any]) -> list[Target]:
                 "name": "n",
                 "prompt": "p",
                 "opening_text": "o",
-                "links": [{"url": "https://x.example", "faq": False}],
+                "links": [{"url": "https://x.example", "faq": "Billing questions"}],
                 **one,
             },
             True,

@@ -56,7 +56,9 @@ class RawResponse:
     ``body_problem`` says why the body could not be read (too big, compressed unreadably); ``body`` is
     then empty, and only a call that needs the body fails.
     ``credentials`` are the values the request carried (and the client holds): masked out of whatever
-    the answer gives back, however the server escaped them.
+    the answer gives back, however the server escaped them. ``after_possible_effect``: an earlier
+    attempt of the same call may have taken effect (it was sent and got no answer, or a 5xx), so a
+    404 now may be that attempt's doing.
     """
 
     method: str
@@ -70,6 +72,7 @@ class RawResponse:
     retry_after: str | None = None
     location: str | None = None
     credentials: tuple[str, ...] = attrs.field(default=(), repr=False)
+    after_possible_effect: bool = False
 
     def error_fields(self) -> dict[str, Any]:
         """What every error about this answer says of it: request line, status and request id."""

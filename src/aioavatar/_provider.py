@@ -390,6 +390,10 @@ class ProviderClient(Generic[TimeoutsT]):
                 deadline=deadline,
                 budgeted=endpoint.budgeted,
             )
+            if raw.status == 404 and raw.after_possible_effect and endpoint.method == "DELETE":
+                # An earlier attempt, sent without an answer (or answered 5xx), may have deleted it:
+                # done, as a stop that finds its session gone is done.
+                return None
             data = (endpoint.decode or self.spec.decode)(raw, endpoint.data_used)
             if endpoint.method == "GET":
                 data = map_strings(data, mask_tracked)

@@ -262,6 +262,7 @@ class Transport:
         sent = 0
         attempt = 0
         stale_retried = False
+        acted_maybe = False  # an earlier attempt may have taken effect (sent, no clear refusal)
         while True:
             attempt += 1
             started = time.perf_counter()
@@ -269,6 +270,7 @@ class Transport:
                 response = await self._send(prepared, timeout)
             except TransportError as exc:
                 sent += 2 if resent_by_aiohttp and may_be_resent_by_aiohttp(exc) else 1
+                acted_maybe = acted_maybe or exc.sent
                 if (
                     retry is Retry.ALWAYS
                     and stale_connection(exc)
@@ -300,6 +302,8 @@ class Transport:
                     f", request id {response.request_id}" if response.request_id else "",
                 )
             sent += 1
+            if acted_maybe:
+                response = attrs.evolve(response, after_possible_effect=True)
             if response.status < 400:
                 self.budget.on_success()
                 return response
@@ -318,6 +322,7 @@ class Transport:
                     )
                 delay = policy.backoff(attempt, retry_after)
                 if self._may_retry(policy, sent + per_attempt, delay, deadline, budgeted):
+                    acted_maybe = acted_maybe or response.status >= 500
                     _log_retry(method, path, attempt, f"HTTP {response.status}", delay)
                     await anyio.sleep(delay)
                     continue

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -21,6 +22,7 @@ __all__ = [
     "DYNAMIC_VARIABLES_MAX_ENTRIES",
     "DYNAMIC_VARIABLES_MAX_KEY",
     "DYNAMIC_VARIABLES_MAX_VALUE",
+    "MAX_URL_LENGTH",
     "check_bytes",
     "check_credential",
     "check_dynamic_variables",
@@ -30,6 +32,7 @@ __all__ = [
     "check_path_id",
     "check_seconds",
     "check_text",
+    "check_url",
     "check_uuid",
     "credential",
     "dynamic_variables",
@@ -185,12 +188,46 @@ def check_text(value: object, field: str, *, max_length: int = 10_000) -> str:
         raise ConfigurationError(
             f"must be at most {max_length} characters, got {len(value)}", field=field
         )
+    if "\x00" in value:
+        raise ConfigurationError("must not hold a NUL character", field=field)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ConfigurationError(
             "must be valid text (it holds a lone surrogate that cannot be sent)", field=field
         ) from None
+    return value
+
+
+#: The longest URL sent as a field (what common servers and browsers accept).
+MAX_URL_LENGTH = 2_048
+
+
+def check_url(value: object, field: str) -> str:
+    """``value`` when it is an ``http(s)`` URL with a host, of at most 2,048 characters, with no white
+    space or control character in it.
+
+    Raises:
+        ConfigurationError: naming ``field``.
+    """
+    if not isinstance(value, str):
+        raise ConfigurationError(f"must be an http(s) URL, got {_shown(value)}", field=field)
+    if len(value) > MAX_URL_LENGTH:
+        raise ConfigurationError(
+            f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}", field=field
+        )
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ConfigurationError("must not hold white space or control characters", field=field)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise ConfigurationError(
+            f"must be an http(s) URL with a host, got {value!r:.60}", field=field
+        )
     return value
 
 

@@ -104,7 +104,8 @@ async def test_errors_are_one_line_with_the_usual_statuses(
     emulator: LiveAvatarEmulator, env: dict[str, str], kaltura_env: dict[str, str]
 ) -> None:
     """No API key: exit 2 with the fix; a refused key: exit 1 with the status; no KS for the
-    catalog: exit 2; a bad --type: exit 2 (argparse, one line)."""
+    catalog: exit 2; a refused KS: exit 1 naming the KS (not the LiveAvatar key); a bad --type:
+    exit 2 (argparse, one line)."""
     without_key = {k: v for k, v in env.items() if k != "LIVEAVATAR_API_KEY"}
     status, _, err = await run("credits", env=without_key)
     assert status == 2
@@ -116,6 +117,11 @@ async def test_errors_are_one_line_with_the_usual_statuses(
     status, _, err = await run("catalog", "list", env=without_ks)
     assert status == 2
     assert_one_line(err, "KALTURA_AVATAR_KS")
+    refused = {**kaltura_env, "KALTURA_AVATAR_KS": "not-a-valid-ks"}
+    status, _, err = await run("catalog", "list", env=refused)
+    assert status == 1
+    assert_one_line(err, "401", "the KS (KALTURA_AVATAR_KS")
+    assert "LIVEAVATAR_API_KEY" not in err
     status, _, err = await run("voices", "list", "--type", "cloned", env=env)
     assert status == 2
     assert_one_line(err, "--type")

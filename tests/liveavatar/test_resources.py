@@ -5,6 +5,7 @@ every invalid argument refused before any I/O."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -167,17 +168,23 @@ async def test_contexts_create_list_get_update_delete(
         name="Support",
         prompt="You help.",
         opening_text="Hello!",
-        links=[ContextLink(url="https://docs.example.com", faq=True), {"url": "https://x.example"}],
+        links=[
+            ContextLink(url="https://docs.example.com", faq="Billing"),
+            {"url": "https://x.example"},
+        ],
     )
     assert isinstance(made, Context)
     assert last(emulator, "context_create").body == {
         "name": "Support",
         "prompt": "You help.",
         "opening_text": "Hello!",
-        "links": [{"url": "https://docs.example.com", "faq": True}, {"url": "https://x.example"}],
+        "links": [
+            {"url": "https://docs.example.com", "faq": "Billing"},
+            {"url": "https://x.example"},
+        ],
     }
     assert made.links == [
-        ContextLink("https://docs.example.com", True),
+        ContextLink("https://docs.example.com", "Billing"),
         ContextLink("https://x.example"),
     ]
     listed = await client.contexts.list()
@@ -186,7 +193,16 @@ async def test_contexts_create_list_get_update_delete(
     assert (await client.contexts.get(made.id)).required_dynamic_variables == []
     changed = await client.contexts.update(made.id, opening_text="Hi again")
     assert (changed.opening_text, changed.prompt) == ("Hi again", "You help.")
-    assert last(emulator, "context_update").body == {"opening_text": "Hi again"}
+    # The API documents name, prompt and opening_text as required in the PATCH body: the ones not
+    # given are read first and sent as they are.
+    assert last(emulator, "context_update").body == {
+        "name": "Support",
+        "prompt": "You help.",
+        "opening_text": "Hi again",
+    }
+    reads = len(emulator.requests("context_get"))
+    await client.contexts.update(made.id, name="S", prompt="P", opening_text="O")
+    assert len(emulator.requests("context_get")) == reads  # all three given: nothing to read
     await client.contexts.delete(made.id)
     with pytest.raises(NotFoundError):
         await client.contexts.get(made.id)
@@ -201,7 +217,10 @@ async def test_contexts_create_list_get_update_delete(
         ("voice_get", lambda c: c.voices.get(MISSING)),
         ("voice_delete", lambda c: c.voices.delete(MISSING)),
         ("context_get", lambda c: c.contexts.get(MISSING)),
-        ("context_update", lambda c: c.contexts.update(MISSING, name="x")),
+        (
+            "context_update",
+            lambda c: c.contexts.update(MISSING, name="x", prompt="p", opening_text="o"),
+        ),
         ("context_delete", lambda c: c.contexts.delete(MISSING)),
     ],
 )
@@ -283,6 +302,55 @@ async def test_a_sent_create_is_never_retried(
     assert len(emulator.resources("contexts")) == (1 if fault.get("apply") else 0)
 
 
+@pytest.mark.parametrize("fault", [{"status": 503, "apply": True}, {"drop": True, "apply": True}])
+async def test_a_delete_whose_answer_was_lost_is_done_when_the_retry_finds_it_gone(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, fault: dict[str, Any]
+) -> None:
+    """The first delete took effect but its answer was lost (a 503, a dropped connection); the retry
+    finds nothing (404): the delete is done, as a stop that finds its session gone is, not a
+    NotFoundError saying the context never existed."""
+    made = await client.contexts.create(name="n", prompt="p", opening_text="o")
+    emulator.inject("context_delete", **fault)
+    await client.contexts.delete(made.id)
+    assert [r.status for r in emulator.requests("context_delete")] == [
+        fault.get("status"),
+        404,
+    ]
+    assert emulator.resources("contexts") == []
+
+
+async def test_a_delete_of_an_unknown_id_is_still_not_found(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Without an earlier attempt that may have acted, a 404 on delete means no such resource."""
+    with pytest.raises(NotFoundError):
+        await client.contexts.delete(MISSING)
+    emulator.inject("context_delete", status=429, retry_after="0")  # refused: it did nothing
+    with pytest.raises(NotFoundError):
+        await client.contexts.delete(MISSING)
+
+
+async def test_bodies_shaped_as_the_api_documents_them_are_read(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A context's links carry ``faq`` as a description (a string), and a memory carries its
+    ``memory_content``: both read as the API documents them."""
+    context = {
+        "id": MISSING,
+        "name": "Support",
+        "prompt": "You help.",
+        "opening_text": "Hi",
+        "links": [{"url": "https://docs.example.com/faq", "faq": "Billing questions", "id": "l1"}],
+        "required_dynamic_variables": [],
+    }
+    emulator.inject("context_get", body=json.dumps({"code": 1000, "data": context}).encode())
+    read = await client.contexts.get(MISSING)
+    assert read.links == [ContextLink("https://docs.example.com/faq", "Billing questions")]
+    memory = {"id": MISSING, "memory_type": "session", "memory_content": "Likes cats"}
+    emulator.inject("memory_get", body=json.dumps({"code": 1000, "data": memory}).encode())
+    assert (await client.memories.get(MISSING)).memory_content == "Likes cats"
+
+
 async def test_a_create_that_never_left_is_retried(records: list[logging.LogRecord]) -> None:
     """A create whose connection could not even be opened is retried (the server saw nothing)."""
     async with LiveAvatarClient(
@@ -305,7 +373,25 @@ INVALID: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
     ("avatar_id", lambda c, v: c.avatars.update(v, name="x"), NOT_UUID),
     ("avatar_id", lambda c, v: c.avatars.delete(v), NOT_UUID),
     ("default_voice_id", lambda c, v: c.avatars.update(MISSING, default_voice_id=v), NOT_UUID),
-    ("name", lambda c, v: c.avatars.update(MISSING, name=v), st.sampled_from(["", "  ", 5])),
+    (
+        "name",
+        lambda c, v: c.avatars.update(MISSING, name=v),
+        st.sampled_from(["", "  ", 5, "a\x00b"]),
+    ),
+    (
+        "links[0].url",
+        lambda c, v: c.contexts.create(name="n", prompt="p", opening_text="o", links=[{"url": v}]),
+        st.sampled_from(
+            [
+                "https://",
+                "ftp://x.example",
+                "https://x.example/a b",
+                "https://x\n.example",
+                5,
+                "https://x.example/" + "a" * 2_100,
+            ]
+        ),
+    ),
     ("public", lambda c, v: c.avatars.list(public=v), st.sampled_from([1, "yes", None])),
     (
         "page_size",

@@ -718,11 +718,13 @@ async def test_list_paging_and_filters(
     assert first["count"] == 5
     assert [e["id"] for e in first["results"]] == ids[::-1][:2]  # newest first
     assert first["previous"] is None
-    assert first["next"] == "/v1/sessions?type=active&page=2&page_size=2"
-    reply = await call(http, emulator, "GET", first["next"], headers=KEY)
+    assert first["next"] == emulator.base_url + "/v1/sessions?type=active&page=2&page_size=2"
+    reply = await call(
+        http, emulator, "GET", first["next"].removeprefix(emulator.base_url), headers=KEY
+    )
     second = ok(reply)
     assert [e["id"] for e in second["results"]] == ids[::-1][2:4]
-    assert second["previous"] == "/v1/sessions?type=active&page=1&page_size=2"
+    assert second["previous"] == emulator.base_url + "/v1/sessions?type=active&page=1&page_size=2"
     last = await page(type="active", page="3", page_size="2")
     assert [e["id"] for e in last["results"]] == [ids[0]]
     assert last["next"] is None
@@ -733,7 +735,7 @@ async def test_list_paging_and_filters(
     by_context = await page(type="active", context_id=CONTEXT, page_size="1")
     assert by_context["count"] == 2
     assert by_context["next"] == (
-        f"/v1/sessions?type=active&context_id={CONTEXT}&page=2&page_size=1"
+        f"{emulator.base_url}/v1/sessions?type=active&context_id={CONTEXT}&page=2&page_size=1"
     )
     assert (await page(type="active", embed_id="embed"))["count"] == 0
     assert (await page(type="historic"))["count"] == 0
@@ -1007,9 +1009,13 @@ async def test_resource_lists_page_with_links(
         await call(http, emulator, "GET", "/v1/avatars", headers=KEY, params={"page_size": "2"})
     )
     assert (first["count"], len(first["results"]), first["previous"]) == (5, 2, None)
-    assert first["next"] == "/v1/avatars?page=2&page_size=2"
-    second = ok(await call(http, emulator, "GET", first["next"], headers=KEY))
-    assert second["previous"] == "/v1/avatars?page=1&page_size=2"
+    assert first["next"] == emulator.base_url + "/v1/avatars?page=2&page_size=2"
+    second = ok(
+        await call(
+            http, emulator, "GET", first["next"].removeprefix(emulator.base_url), headers=KEY
+        )
+    )
+    assert second["previous"] == emulator.base_url + "/v1/avatars?page=1&page_size=2"
     past = ok(await call(http, emulator, "GET", "/v1/avatars", headers=KEY, params={"page": "9"}))
     assert past["results"] == []
     refused = await call(

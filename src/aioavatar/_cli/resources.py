@@ -26,7 +26,7 @@ from .. import (
     Voice,
 )
 from .clients import kaltura_client, liveavatar_client, require_ks
-from .common import EXIT_OK, print_json
+from .common import EXIT_OK, KALTURA, print_json
 from .options import (
     Command,
     Parser,
@@ -230,6 +230,8 @@ def _whole(minutes: Decimal) -> Decimal:
 
 
 def _catalog_arguments(parser: Parser) -> None:
+    # Kaltura's: an error names the KS, not the LiveAvatar key (see ``credential_name``).
+    parser.set_defaults(provider=KALTURA)
     parser.add_argument(
         "--type",
         dest="item_type",

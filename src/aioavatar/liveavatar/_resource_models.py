@@ -105,10 +105,11 @@ class ThirdPartyVoice:
 
 @attrs.frozen
 class ContextLink:
-    """A link of a context: a page the avatar may draw on, and whether it is a FAQ."""
+    """A link of a context: a page the avatar may draw on, and ``faq``, a short description of what
+    it answers (a string, as the API documents it)."""
 
     url: str
-    faq: bool | None = None
+    faq: str | None = None
 
 
 @attrs.frozen
@@ -152,12 +153,15 @@ class AccountSecret:
 
 @attrs.frozen
 class SessionMemory:
-    """A memory that carries what was said across sessions (``/v1/memory``); read one by one it also
-    holds its ``session_episodes`` (kept as the server sent them)."""
+    """A memory that carries what was said across sessions (``/v1/memory``): its ``memory_content``
+    (a list gives ``memory_content_preview``); read one by one it also holds its
+    ``session_episodes`` (kept as the server sent them)."""
 
     id: str
     memory_type: str | None = None
     session_id: str | None = None
+    memory_content: str | None = None
+    memory_content_preview: str | None = None
     session_episodes: list[Any] | None = None
     created_at: str | None = None
     updated_at: str | None = None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 from .._options import CallOptions
 from .._pager import PageData, Pager
 from .._provider import Endpoint
-from .._validation import check_int, check_options, check_text, check_uuid
+from .._validation import check_int, check_options, check_text, check_url, check_uuid
 from ..exceptions import ConfigurationError
 from ._endpoints import (
     AVATAR_DELETE,
@@ -331,14 +331,15 @@ def check_links(links: object) -> list[dict[str, Any]]:
             raise ConfigurationError(
                 "must be a ContextLink or a dict with 'url' and 'faq'", field=f"links[{index}]"
             )
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ConfigurationError(
-                f"must be an http(s) URL, got {url!r:.60}", field=f"links[{index}].url"
-            )
-        if faq is not None and not isinstance(faq, bool):
-            raise ConfigurationError("must be True or False", field=f"links[{index}].faq")
+        check_url(url, f"links[{index}].url")
+        if faq is not None:
+            check_text(faq, f"links[{index}].faq", max_length=2_000)
         out.append({"url": url} if faq is None else {"url": url, "faq": faq})
     return out
+
+
+#: What the API requires in a context's PATCH body, whichever fields change.
+_CONTEXT_REQUIRED = ("name", "prompt", "opening_text")
 
 
 class Contexts(Resource):
@@ -403,8 +404,12 @@ class Contexts(Resource):
     ) -> Context:
         """Change a context's fields (``PATCH /v1/contexts/{id}``); the ones not given are kept.
 
+        The API documents ``name``, ``prompt`` and ``opening_text`` as required in the body: when
+        any of them is not given, the context is read first (``GET``) and its own values are sent.
+
         Raises:
             ConfigurationError: a malformed id, an empty text, a bad link, nothing to change.
+            NotFoundError: no such context.
         """
         check_uuid(context_id, "context_id")
         text_or_none(name, "name", max_length=200)
@@ -417,6 +422,11 @@ class Contexts(Resource):
             "links": None if links is None else check_links(links),
         }
         body = fields_of(given, what="name")
+        if any(body.get(key) is None for key in _CONTEXT_REQUIRED):
+            current = await self.get(context_id, **options)
+            for key in _CONTEXT_REQUIRED:
+                if body.get(key) is None and getattr(current, key) is not None:
+                    body[key] = getattr(current, key)
         context: Context = await self._send(CONTEXT_UPDATE, options, id=context_id, json=body)
         return context
 

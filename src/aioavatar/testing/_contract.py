@@ -46,8 +46,8 @@ class RecordedRequest:
     path: str
     endpoint: str
     auth: str | None
-    body: Any
-    raw_body: str | None
+    body: Any = attrs.field(repr=False)  # may hold what the client sent as a secret_value
+    raw_body: str | None = attrs.field(repr=False)
     query: dict[str, str]
     session_id: str | None
     status: int | None

@@ -128,7 +128,7 @@ def _links(errors: Errors, value: Any, loc: tuple[str, ...]) -> Any:
         if errors.model(link, (*loc, index), "ContextLink") is not None:
             errors.string(link.get("url"), (*loc, index, "url"))
             if present(link, "faq"):
-                errors.boolean(link["faq"], (*loc, index, "faq"))
+                errors.string(link["faq"], (*loc, index, "faq"))
     return value
 
 
@@ -256,6 +256,9 @@ def _memory_create(state: LiveAvatarState, incoming: Incoming) -> Outcome:
         {
             "memory_type": "session",
             "session_id": session_id,
+            # What the avatar remembers: nothing yet (the list shows its preview).
+            "memory_content": "",
+            "memory_content_preview": "",
             "session_episodes": [],
             "created_at": now,
             "updated_at": now,

@@ -295,16 +295,16 @@ def paged(
     page_size: int,
     show: Callable[[T], Any],
 ) -> dict[str, Any]:
-    """The ``data`` of a paged list: ``{count, next, previous, results}``, the links keeping the
-    request's other query parameters (relative to the emulator's root; the real API's are absolute,
-    and a client should not follow either blindly); a page past the end is empty."""
+    """The ``data`` of a paged list: ``{count, next, previous, results}``, the links absolute (as
+    the real API's are) and keeping the request's other query parameters (a client should not
+    follow them blindly); a page past the end is empty."""
     start = (page - 1) * page_size
     results = [show(item) for item in selected[start : start + page_size]]
 
     def link(target: int) -> str:
         params = {k: v for k, v in incoming.query.items() if k not in ("page", "page_size")}
         params.update(page=str(target), page_size=str(page_size))
-        return f"{incoming.path}?{urlencode(params)}"
+        return f"http://{incoming.origin}{incoming.path}?{urlencode(params)}"
 
     has_next = start + page_size < len(selected)
     has_previous = page > 1 and len(selected) > 0
