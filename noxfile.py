@@ -47,6 +47,13 @@ if MISSING_PYTHONS:
         file=sys.stderr,
     )
 
+if len(MISSING_PYTHONS) == len(PYTHONS):
+    # Every session would be skipped and nox would pass without running one test: fail instead.
+    sys.exit(
+        f"nox: none of the supported Pythons ({', '.join(PYTHONS)}) is on this machine: install one "
+        "(python3.X on the PATH) to run the tests"
+    )
+
 #: What the wheel must hold, and what it must not (paths inside it).
 WHEEL_MUST_HOLD = ("aioavatar/py.typed", "_aioavatar_cli.py", "_aioavatar_pytestplugin.py")
 WHEEL_MUST_NOT_HOLD = ("tests/", "benchmarks/", "examples/", "docs/")

@@ -96,6 +96,7 @@ MIRRORS = [
     (liveavatar.ElevenLabsAgentConfigDict, liveavatar.ElevenLabsAgentConfig),
     (liveavatar.OpenAIRealtimeConfigDict, liveavatar.OpenAIRealtimeConfig),
     (liveavatar.GeminiRealtimeConfigDict, liveavatar.GeminiRealtimeConfig),
+    (liveavatar.ContextLinkDict, liveavatar.ContextLink),
 ]
 
 

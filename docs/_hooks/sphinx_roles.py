@@ -9,13 +9,18 @@ from typing import Any
 
 import griffe
 
-ROLE = re.compile(r":(?:class|meth|func|data|attr|exc|mod|obj):`(~?)([\w.]+)`")
+#: A role: ``:meth:`stop```, ``:class:`~aioavatar.X```, or with a title: ``:meth:`Title <a.b.c>```.
+ROLE = re.compile(r":(?:class|meth|func|data|attr|exc|mod|obj):`(~?)(?:([^`<]+?)\s*<)?([\w.]+)>?`")
+#: What is left of a role the pattern above could not read: the build fails on it.
+LEFTOVER = re.compile(r":(?:class|meth|func|data|attr|exc|mod|obj):`")
 LITERAL = re.compile(r"^(\s*)::$|(?<=\S)::$", re.M)
 
 
 def plain(match: re.Match[str]) -> str:
-    """``~a.b.C`` is ``C``; ``a.b`` stays ``a.b``."""
-    name = match[2].rpartition(".")[2] if match[1] else match[2]
+    """``~a.b.C`` is ``C``; ``a.b`` stays ``a.b``; a title is shown instead of its target."""
+    if match[2]:
+        return f"`{match[2]}`"
+    name = match[3].rpartition(".")[2] if match[1] else match[3]
     return f"`{name}`"
 
 
@@ -26,4 +31,8 @@ class SphinxRoles(griffe.Extension):
         """Every object griffe loads: its docstring, roles made plain code."""
         if obj.docstring is not None:
             text = ROLE.sub(plain, obj.docstring.value)
+            if LEFTOVER.search(text):
+                raise ValueError(
+                    f"{obj.path}: a Sphinx role the API reference cannot show: {text!r:.200}"
+                )
             obj.docstring.value = LITERAL.sub(lambda m: "" if m[1] is not None else ":", text)

@@ -1,9 +1,15 @@
 """Public classes carry the module path users import them from (``aioavatar.AvatarSession``, not the
 private module that defines them): reprs, tracebacks' qualified names and the docs show it, and pickles
-name it (the public module binds every one, so a pickle still loads)."""
+name it (the public module binds every one, so a pickle still loads).
+
+What the renaming costs: ``inspect.getsource`` no longer finds a class (it looks in the module its
+``__module__`` names). ``typing.get_type_hints`` still works: each class's own annotations are resolved
+first, in the module that wrote them."""
 
 from __future__ import annotations
 
+import inspect
+import typing
 from collections.abc import Iterable, Mapping
 
 import attrs
@@ -24,5 +30,20 @@ def publish(names: Iterable[str], namespace: Mapping[str, object], module: str) 
     for cls in classes:
         if attrs.has(cls):
             attrs.resolve_types(cls)
+        _resolve_annotations(cls)
     for cls in classes:
         cls.__module__ = module
+
+
+def _resolve_annotations(cls: type) -> None:
+    """Replace the class's own string annotations by what they name, while its module can say
+    (``typing.get_type_hints`` would look them up in the public module once renamed). A class whose
+    hints cannot be resolved even now keeps them as they are."""
+    own = inspect.get_annotations(cls)
+    if not own:
+        return
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except (NameError, TypeError, AttributeError):
+        return
+    cls.__annotations__ = {name: hints.get(name, value) for name, value in own.items()}

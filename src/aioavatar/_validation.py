@@ -188,8 +188,6 @@ def check_text(value: object, field: str, *, max_length: int = 10_000) -> str:
         raise ConfigurationError(
             f"must be at most {max_length} characters, got {len(value)}", field=field
         )
-    if "\x00" in value:
-        raise ConfigurationError("must not hold a NUL character", field=field)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -3,9 +3,12 @@ line any (tests/test_typing.py runs mypy --strict over this file). Each fails at
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from aioavatar import (
     SANDBOX_AVATAR_ID,
     AvatarSession,
+    Credits,
     KalturaAvatarClient,
     LiveAvatarClient,
     LiveKitConfigDict,
@@ -31,3 +34,10 @@ async def calls(client: LiveAvatarClient, session: AvatarSession) -> None:
     await client.stop_session(SANDBOX_AVATAR_ID, reason="BYE")  # E: arg-type
     await session.stop("bye")  # E: arg-type
     KalturaAvatarClient("ks", region="eu")  # E: arg-type
+    await client.contexts.create(
+        name="n",
+        prompt="p",
+        opening_text="o",
+        links=[{"urll": "x"}],  # E: list-item
+    )
+    Credits(credits_left=Decimal(1)).minutes("lit")  # E: arg-type

@@ -6,6 +6,7 @@ from ._client import LiveAvatarClient
 from ._config_dicts import (
     AgoraConfigDict,
     AvatarPersonaDict,
+    ContextLinkDict,
     ElevenLabsAgentConfigDict,
     ElevenLabsVoiceSettingsDict,
     FishVoiceSettingsDict,
@@ -128,6 +129,7 @@ __all__ = [
     "Avatars",
     "Context",
     "ContextLink",
+    "ContextLinkDict",
     "Contexts",
     "Credits",
     "ElevenLabsAgentConfig",

@@ -27,6 +27,7 @@ from ._enums import (
 __all__ = [
     "AgoraConfigDict",
     "AvatarPersonaDict",
+    "ContextLinkDict",
     "ElevenLabsAgentConfigDict",
     "ElevenLabsVoiceSettingsDict",
     "FishVoiceSettingsDict",
@@ -149,3 +150,11 @@ class GeminiRealtimeConfigDict(TypedDict, total=False):
     context_id: str
     temperature: float
     model: str
+
+
+class ContextLinkDict(TypedDict, total=False):
+    """A context link as a dict (:class:`~aioavatar.ContextLink`): ``url`` required, ``faq`` a short
+    description of what the page answers."""
+
+    url: Required[str]
+    faq: str

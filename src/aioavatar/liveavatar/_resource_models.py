@@ -12,7 +12,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from ._enums import AvatarStatus, AvatarType, Mode, Orientation, SecretType
+from ..exceptions import ConfigurationError
+from ._enums import AvatarStatus, AvatarType, Mode, ModeName, Orientation, SecretType
 
 __all__ = [
     "CREDITS_PER_MINUTE",
@@ -182,9 +183,18 @@ class Credits:
 
     credits_left: Decimal
 
-    def minutes(self, mode: Mode | str = Mode.FULL) -> Decimal:
-        """How many minutes of ``mode`` (``"FULL"`` or ``"LITE"``) the balance pays for."""
-        rate = CREDITS_PER_MINUTE.get(Mode(mode).value, CREDITS_PER_MINUTE[Mode.FULL.value])
+    def minutes(self, mode: Mode | ModeName = Mode.FULL) -> Decimal:
+        """How many minutes of ``mode`` (``"FULL"`` or ``"LITE"``, any case) the balance pays for.
+
+        Raises:
+            ConfigurationError: naming ``mode``, for any other value.
+        """
+        name = mode.value if isinstance(mode, Mode) else str(mode).upper()
+        rate = CREDITS_PER_MINUTE.get(name)
+        if rate is None:
+            raise ConfigurationError(
+                f"must be one of {', '.join(CREDITS_PER_MINUTE)}, got {mode!r:.40}", field="mode"
+            )
         return self.credits_left / rate
 
 

@@ -18,6 +18,7 @@ from .._pager import PageData, Pager
 from .._provider import Endpoint
 from .._validation import check_int, check_options, check_text, check_url, check_uuid
 from ..exceptions import ConfigurationError
+from ._config_dicts import ContextLinkDict
 from ._endpoints import (
     AVATAR_DELETE,
     AVATAR_GET,
@@ -363,7 +364,7 @@ class Contexts(Resource):
         name: str,
         prompt: str,
         opening_text: str,
-        links: Sequence[ContextLink | Mapping[str, Any]] | None = None,
+        links: Sequence[ContextLink | ContextLinkDict] | None = None,
         **options: Unpack[CallOptions],
     ) -> Context:
         """Create a context (``POST /v1/contexts``). Not retried once sent: a resent create would make
@@ -399,7 +400,7 @@ class Contexts(Resource):
         name: str | None = None,
         prompt: str | None = None,
         opening_text: str | None = None,
-        links: Sequence[ContextLink | Mapping[str, Any]] | None = None,
+        links: Sequence[ContextLink | ContextLinkDict] | None = None,
         **options: Unpack[CallOptions],
     ) -> Context:
         """Change a context's fields (``PATCH /v1/contexts/{id}``); the ones not given are kept.
