@@ -36,6 +36,7 @@ from .exceptions import APIError, AvatarError, ConfigurationError, TransportErro
 
 __all__ = [
     "Endpoint",
+    "Namespace",
     "PreparedCall",
     "ProviderClient",
     "ProviderSpec",
@@ -46,6 +47,7 @@ __all__ = [
 
 T = TypeVar("T")
 TimeoutsT = TypeVar("TimeoutsT")
+ClientT = TypeVar("ClientT")
 
 
 @attrs.frozen
@@ -406,3 +408,16 @@ class ProviderClient(Generic[TimeoutsT]):
         except AvatarError as exc:
             redact_error(exc, call.credentials)
             raise
+
+
+class Namespace(Generic[ClientT]):
+    """A client's namespace of calls (``client.avatars``, ``client.catalog``, ...): it holds the
+    client, and shows which one it belongs to."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: ClientT) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self._client!r}>"

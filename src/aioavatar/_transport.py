@@ -183,25 +183,6 @@ class Transport:
             session, self._session = self._session, None
             await session.close()
 
-    def prepare(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        content: tuple[bytes, str] | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> PreparedRequest:
-        """A request ready to send any number of times (:meth:`send`): its final headers, its body
-        (``json`` encoded here, or ``content``: ready bytes with their content type) and the credentials
-        it carries, masked out of whatever comes back."""
-        return PreparedRequest(
-            *self.request_parts(
-                method, path, headers=headers, json=json, content=content, params=params
-            )
-        )
-
     def request_parts(
         self,
         method: str,
@@ -214,8 +195,10 @@ class Transport:
     ) -> tuple[
         str, str, str, dict[str, str], bytes | None, Mapping[str, str] | None, tuple[str, ...]
     ]:
-        """What :meth:`prepare` builds, as the positional fields of :class:`PreparedRequest` (for a
-        subclass that adds its own, built in one step)."""
+        """A request ready to send any number of times (:meth:`send`), as the positional fields of
+        :class:`PreparedRequest` (a subclass adds its own, built in one step): its final headers, its
+        body (``json`` encoded here, or ``content``: ready bytes with their content type) and the
+        credentials it carries, masked out of whatever comes back."""
         send_headers = {"Accept-Encoding": "identity", **headers}
         data: bytes | None = None
         if content is not None:

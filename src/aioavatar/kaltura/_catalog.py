@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from .._options import CallOptions
 from .._pager import PageData, Pager
+from .._provider import Namespace
 from .._validation import check_int, check_options
 from ..exceptions import ConfigurationError
 from ._endpoints import CATALOG_LIST
@@ -19,21 +20,15 @@ from ._models import (
 )
 
 if TYPE_CHECKING:
-    from ._client import KalturaAvatarClient
+    from ._client import KalturaAvatarClient  # noqa: F401 - named in the base class below, as a string
 
 __all__ = ["KalturaCatalog"]
 
 
-class KalturaCatalog:
+class KalturaCatalog(Namespace["KalturaAvatarClient"]):
     """``client.catalog``: Kaltura's avatars (``Visual``) and voices (``Voice``)."""
 
-    __slots__ = ("_client",)
-
-    def __init__(self, client: KalturaAvatarClient) -> None:
-        self._client = client
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} of {self._client!r}>"
+    __slots__ = ()
 
     def list(
         self,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from .._options import CallOptions
 from .._pager import PageData, Pager
-from .._provider import Endpoint
+from .._provider import Endpoint, Namespace
 from .._validation import check_int, check_options, check_text, check_url, check_uuid
 from ..exceptions import ConfigurationError
 from ._config_dicts import ContextLinkDict
@@ -49,7 +49,7 @@ from ._resource_models import (
 )
 
 if TYPE_CHECKING:
-    from ._client import LiveAvatarClient
+    from ._client import LiveAvatarClient  # noqa: F401 - named in the base class below, as a string
 
 __all__ = ["Avatars", "Contexts", "Resource", "Voices", "check_page_size"]
 
@@ -68,16 +68,10 @@ def check_page_size(page_size: object) -> int:
     return check_int(page_size, "page_size", low=1, high=100)
 
 
-class Resource:
-    """What every namespace shares: its client, and sending one endpoint with the API key."""
+class Resource(Namespace["LiveAvatarClient"]):
+    """What every namespace of the account's resources shares: sending one endpoint with the API key."""
 
-    __slots__ = ("_client",)
-
-    def __init__(self, client: LiveAvatarClient) -> None:
-        self._client = client
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} of {self._client!r}>"
+    __slots__ = ()
 
     async def _send(
         self,
