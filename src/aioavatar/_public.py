@@ -19,18 +19,19 @@ __all__ = ["publish"]
 
 def publish(names: Iterable[str], namespace: Mapping[str, object], module: str) -> None:
     """Set ``__module__`` to ``module`` on each class of ``names`` that another module of aioavatar
-    defines (a private one, or ``aioavatar.exceptions``). Every attrs class among
-    them resolves its annotations first, while every defining module still can (cattrs reads them
-    later, by that module's name; a subclass of a generic model reads its base's ``T`` there)."""
+    defines (a private one, or ``aioavatar.exceptions``). Every class among them resolves its
+    annotations first, while every defining module still can, once (an attrs class's fields then
+    take them as they are: cattrs reads them later, by the public module's name; a subclass of a
+    generic model reads its base's ``T`` there)."""
     classes = [
         value
         for value in (namespace[name] for name in names)
         if isinstance(value, type) and value.__module__.startswith("aioavatar.")
     ]
     for cls in classes:
-        if attrs.has(cls):
-            attrs.resolve_types(cls)
         _resolve_annotations(cls)
+        if attrs.has(cls):  # its fields' types, read from the annotations just resolved
+            attrs.resolve_types(cls)
     for cls in classes:
         cls.__module__ = module
 
