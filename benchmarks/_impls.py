@@ -99,11 +99,43 @@ def _data(status: int, payload: Any) -> Any:
     return payload.get("data")
 
 
-class AiohttpCalls:
+class _PostCalls:
+    """The four calls as a careful user writes them over any HTTP client: post JSON, check the status
+    and the envelope code, take ``data``. A subclass supplies ``_post``."""
+
+    has_keep_alive = True
+
+    async def _post(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    async def token(self) -> tuple[str, str]:
+        data = await self._post(
+            "/v1/sessions/token", {"X-API-KEY": API_KEY}, {"avatar_id": AVATAR_ID}
+        )
+        return data["session_id"], data["session_token"]
+
+    async def start(self, session_id: str, token: str) -> None:
+        await self._post("/v1/sessions/start", {"Authorization": f"Bearer {token}"}, {})
+
+    async def keep_alive(self, session_id: str, token: str) -> None:
+        await self._post(
+            "/v1/sessions/keep-alive",
+            {"Authorization": f"Bearer {token}"},
+            {"session_id": session_id},
+        )
+
+    async def stop(self, session_id: str, token: str) -> None:
+        await self._post(
+            "/v1/sessions/stop",
+            {"Authorization": f"Bearer {token}"},
+            {"session_id": session_id, "reason": "USER_CLOSED"},
+        )
+
+
+class AiohttpCalls(_PostCalls):
     """The calls written with bare ``aiohttp``."""
 
     name = "aiohttp"
-    has_keep_alive = True
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -129,35 +161,11 @@ class AiohttpCalls:
         async with self.http.post(self.base_url + path, json=body, headers=headers) as resp:
             return _data(resp.status, await resp.json())
 
-    async def token(self) -> tuple[str, str]:
-        data = await self._post(
-            "/v1/sessions/token", {"X-API-KEY": API_KEY}, {"avatar_id": AVATAR_ID}
-        )
-        return data["session_id"], data["session_token"]
 
-    async def start(self, session_id: str, token: str) -> None:
-        await self._post("/v1/sessions/start", {"Authorization": f"Bearer {token}"}, {})
-
-    async def keep_alive(self, session_id: str, token: str) -> None:
-        await self._post(
-            "/v1/sessions/keep-alive",
-            {"Authorization": f"Bearer {token}"},
-            {"session_id": session_id},
-        )
-
-    async def stop(self, session_id: str, token: str) -> None:
-        await self._post(
-            "/v1/sessions/stop",
-            {"Authorization": f"Bearer {token}"},
-            {"session_id": session_id, "reason": "USER_CLOSED"},
-        )
-
-
-class HttpxCalls:
+class HttpxCalls(_PostCalls):
     """The calls written with ``httpx.AsyncClient``."""
 
     name = "httpx"
-    has_keep_alive = True
 
     def __init__(self, base_url: str) -> None:
         self.http = httpx.AsyncClient(
@@ -181,29 +189,6 @@ class HttpxCalls:
     async def _post(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> Any:
         resp = await self.http.post(path, json=body, headers=headers)
         return _data(resp.status_code, resp.json())
-
-    async def token(self) -> tuple[str, str]:
-        data = await self._post(
-            "/v1/sessions/token", {"X-API-KEY": API_KEY}, {"avatar_id": AVATAR_ID}
-        )
-        return data["session_id"], data["session_token"]
-
-    async def start(self, session_id: str, token: str) -> None:
-        await self._post("/v1/sessions/start", {"Authorization": f"Bearer {token}"}, {})
-
-    async def keep_alive(self, session_id: str, token: str) -> None:
-        await self._post(
-            "/v1/sessions/keep-alive",
-            {"Authorization": f"Bearer {token}"},
-            {"session_id": session_id},
-        )
-
-    async def stop(self, session_id: str, token: str) -> None:
-        await self._post(
-            "/v1/sessions/stop",
-            {"Authorization": f"Bearer {token}"},
-            {"session_id": session_id, "reason": "USER_CLOSED"},
-        )
 
 
 class _Room:
