@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from aioavatar import (
     SANDBOX_AVATAR_ID,
     AccountSecret,
-    ConfigurationError,
     Embed,
     LiveAvatarClient,
     LLMConfiguration,
@@ -31,7 +30,15 @@ from aioavatar import (
 )
 from aioavatar.testing import LiveAvatarEmulator
 
-from .strategies import EXAMPLES, NOT_UUID, not_in
+from .strategies import (
+    EXAMPLES,
+    NOT_UUID,
+    CallFactory,
+    Case,
+    assert_refused_before_io,
+    invalid_calls,
+    not_in,
+)
 
 pytestmark = pytest.mark.anyio
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -229,7 +236,6 @@ async def test_lists_that_are_arrays_are_retried_on_5xx(
     assert [r.status for r in emulator.requests("llm_configurations")] == [502, 200]
 
 
-CallFactory = Any
 INVALID: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
     (
         "secret_value",
@@ -298,24 +304,14 @@ INVALID: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
 ]
 
 
-@st.composite
-def invalid_calls(draw: st.DrawFn) -> tuple[str, CallFactory, Any]:
-    field, call, values = draw(st.sampled_from(INVALID))
-    return field, call, draw(values)
-
-
-@given(case=invalid_calls())
+@given(case=invalid_calls(INVALID))
 @EXAMPLES
 async def test_every_invalid_argument_is_refused_before_any_io(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator, case: tuple[str, CallFactory, Any]
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, case: Case
 ) -> None:
     """Bad secrets, kinds, ids, URLs, durations and flags: ConfigurationError naming the field,
     nothing sent, and a refused secret value never in the message."""
-    field, call, value = case
-    before = len(emulator.journal)
-    with pytest.raises(ConfigurationError) as info:
-        await call(client, value)
-    assert info.value.field == field
+    field, _, value = case
+    error = await assert_refused_before_io(client, emulator, case)
     if field == "secret_value" and isinstance(value, str) and value:
-        assert value not in str(info.value)
-    assert len(emulator.journal) == before
+        assert value not in str(error)

@@ -4,7 +4,6 @@ what comes back, and every invalid argument refused before any I/O."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +35,16 @@ from aioavatar.liveavatar._endpoints import TOKEN
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import API_KEY, AVATAR_ID
-from .strategies import EXAMPLES, NOT_POSITIVE_INT, NOT_UUID, not_in
+from .strategies import (
+    EXAMPLES,
+    NOT_POSITIVE_INT,
+    NOT_UUID,
+    CallFactory,
+    Case,
+    assert_refused_before_io,
+    invalid_calls,
+    not_in,
+)
 
 pytestmark = pytest.mark.anyio
 NO_RETRY = RetryPolicy(retries=0)
@@ -375,8 +383,6 @@ def test_every_operation_has_explicit_total_and_connect_timeouts() -> None:
 
 # --- every invalid argument, as a property ---------------------------------------------------------
 
-CallFactory = Callable[[LiveAvatarClient, Any], Any]
-
 
 INVALID_CALLS: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
     ("session_id", lambda c, v: c.get_session(v), NOT_UUID),
@@ -404,25 +410,14 @@ INVALID_CALLS: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
 ]
 
 
-@st.composite
-def invalid_calls(draw: st.DrawFn) -> tuple[str, CallFactory, Any]:
-    field, call, values = draw(st.sampled_from(INVALID_CALLS))
-    return field, call, draw(values)
-
-
-@given(case=invalid_calls())
+@given(case=invalid_calls(INVALID_CALLS))
 @EXAMPLES
 async def test_every_invalid_argument_is_refused_before_any_io(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator, case: tuple[str, CallFactory, Any]
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, case: Case
 ) -> None:
     """Bad ids, reasons, pages, types, timeouts and tokens: ConfigurationError naming the argument,
     nothing sent."""
-    field, call, value = case
-    before = len(emulator.journal)
-    with pytest.raises(ConfigurationError) as info:
-        await call(client, value)
-    assert info.value.field == field
-    assert len(emulator.journal) == before
+    await assert_refused_before_io(client, emulator, case)
 
 
 async def test_a_prepared_keep_alive_is_sent_as_prepared(

@@ -20,7 +20,6 @@ from aioavatar import (
     Avatar,
     AvatarStatus,
     AvatarType,
-    ConfigurationError,
     Context,
     ContextLink,
     LiveAvatarClient,
@@ -35,7 +34,15 @@ from aioavatar import (
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import API_KEY
-from .strategies import EXAMPLES, NOT_UUID, not_in
+from .strategies import (
+    EXAMPLES,
+    NOT_UUID,
+    CallFactory,
+    Case,
+    assert_refused_before_io,
+    invalid_calls,
+    not_in,
+)
 
 pytestmark = pytest.mark.anyio
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -367,7 +374,6 @@ async def test_a_create_that_never_left_is_retried(records: list[logging.LogReco
     assert len(retries) == 1
 
 
-CallFactory = Callable[[LiveAvatarClient, Any], Any]
 INVALID: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
     ("avatar_id", lambda c, v: c.avatars.get(v), NOT_UUID),
     ("avatar_id", lambda c, v: c.avatars.update(v, name="x"), NOT_UUID),
@@ -426,23 +432,11 @@ INVALID: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
 ]
 
 
-@st.composite
-def invalid_calls(draw: st.DrawFn) -> tuple[str, CallFactory, Any]:
-    field, call, values = draw(st.sampled_from(INVALID))
-    return field, call, draw(values)
-
-
-@given(case=invalid_calls())
+@given(case=invalid_calls(INVALID))
 @EXAMPLES
 async def test_every_invalid_argument_is_refused_before_any_io(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator, case: tuple[str, CallFactory, Any]
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, case: Case
 ) -> None:
     """Bad ids, names, page sizes, types, links and options: ConfigurationError naming the field,
     nothing sent (a list refuses when it is called, before it is awaited)."""
-    field, call, value = case
-    before = len(emulator.journal)
-    with pytest.raises(ConfigurationError) as info:
-        result = call(client, value)
-        await result
-    assert info.value.field == field
-    assert len(emulator.journal) == before
+    await assert_refused_before_io(client, emulator, case)
