@@ -6,6 +6,7 @@ Every test that takes ``provider`` runs once per provider; the deadline is LiveA
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -62,9 +63,8 @@ async def test_sessions_opened_together_beat_at_random_phases(provider: Provider
             async with provider.session(keep_alive_interval=interval) as session:
                 keepalive = session._keepalive
                 assert keepalive is not None
-                timer = keepalive._timer  # the first beat's loop timer
-                assert timer is not None
-                offsets.append(timer.when() - anyio.current_time())
+                assert keepalive._timer is not None  # the first beat is armed for its due time
+                offsets.append(keepalive._due - anyio.current_time())
                 await leave.wait()
 
         for _ in range(40):
@@ -159,6 +159,71 @@ async def test_server_ended_session_cancels_block(provider: Provider) -> None:
     assert info.value.end_reason is expected
     assert info.value.session_id == session.session_id
     assert session.end_reason is expected
+    assert provider.emulator.requests(provider.stop_step) == []
+
+
+async def test_the_servers_end_leaves_the_tasks_cancellation_count_as_it_was(
+    provider: Provider,
+) -> None:
+    """The block is cancelled natively, once, and that request is taken back on exit: an enclosing
+    ``asyncio.timeout()`` still sees SessionEndedError (not a timeout of its own), and the task has
+    no cancellation request left over (``cancelling()`` is 0 again)."""
+    task = asyncio.current_task()
+    assert task is not None
+    with pytest.raises(SessionEndedError):
+        async with asyncio.timeout(60):
+            async with provider.session(keep_alive_interval=0.1) as session:
+                provider.end_on_server(session.session_id)
+                await anyio.sleep(10)
+    assert task.cancelling() == 0
+    await asyncio.sleep(0)  # no cancellation is pending either: this await is not interrupted
+
+
+async def test_a_block_that_swallows_the_servers_cancellation_exits_quietly(
+    provider: Provider,
+) -> None:
+    """A block that catches the cancellation and returns (asyncio's own convention applies: the
+    lifecycle cancels once) exits without SessionEndedError; end_reason says why, no stop is sent
+    and the task is left with no cancellation request."""
+    task = asyncio.current_task()
+    assert task is not None
+    caught = False
+    async with provider.session(keep_alive_interval=0.1) as session:
+        expected = provider.end_on_server(session.session_id)
+        try:
+            await anyio.sleep(10)
+        except asyncio.CancelledError:
+            caught = True
+    assert caught
+    assert session.end_reason is expected
+    assert task.cancelling() == 0
+    assert provider.emulator.requests(provider.stop_step) == []
+
+
+async def test_a_cancellation_of_the_callers_own_beside_the_servers_end_propagates(
+    provider: Provider,
+) -> None:
+    """The server ends the session and the caller's task is cancelled too, in the same loop turn:
+    the caller's cancellation is not taken for the lifecycle's and propagates as CancelledError."""
+    entered = asyncio.Event()
+    session_box: list[Any] = []
+
+    async def block() -> None:
+        async with provider.session(keep_alive_interval=20) as session:
+            session_box.append(session)
+            entered.set()
+            await anyio.sleep(3600)
+
+    task = asyncio.get_running_loop().create_task(block())
+    with anyio.fail_after(30):  # a hang, not a speed limit
+        await entered.wait()
+    (session,) = session_box
+    # What a beat answered 404 does (rule 7), and at once a cancellation of the caller's own.
+    session._on_server_end(EndReason.UNKNOWN)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert session.end_reason is EndReason.UNKNOWN
     assert provider.emulator.requests(provider.stop_step) == []
 
 

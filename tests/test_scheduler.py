@@ -29,7 +29,7 @@ async def test_due_jobs_run_on_at_most_the_pool_of_workers() -> None:
     loop = asyncio.get_running_loop()
 
     def job(index: int) -> object:
-        async def run() -> None:
+        async def run(urgent: bool) -> None:
             started.append(index)
             await release.wait()
 
@@ -57,15 +57,15 @@ async def test_an_urgent_job_gets_a_worker_of_its_own_when_all_are_busy() -> Non
     release = asyncio.Event()
     ran: list[str] = []
 
-    async def blocking() -> None:
+    async def blocking(urgent: bool) -> None:
         ran.append("blocking")
         await release.wait()
 
-    async def ordinary() -> None:
-        ran.append("ordinary")
+    async def ordinary(urgent: bool) -> None:
+        ran.append("ordinary, told it was urgent" if urgent else "ordinary")
 
-    async def urgent() -> None:
-        ran.append("urgent")
+    async def urgent(urgent: bool) -> None:
+        ran.append("urgent" if urgent else "urgent, told it was not")
 
     now = asyncio.get_running_loop().time()
     scheduler.call_at(now, blocking)
@@ -82,18 +82,18 @@ async def test_an_urgent_job_gets_a_worker_of_its_own_when_all_are_busy() -> Non
 
 
 async def test_a_cancelled_timer_never_runs_its_job() -> None:
-    """Cancelling the handle ``call_at`` returned drops the job (a session that stops drops its beat)."""
+    """Cancelling the key ``call_at`` returned drops the job (a session that stops drops its beat)."""
     scheduler = Scheduler(workers=2)
     ran: list[str] = []
 
-    async def dropped() -> None:
+    async def dropped(urgent: bool) -> None:
         ran.append("dropped")
 
-    async def kept() -> None:
+    async def kept(urgent: bool) -> None:
         ran.append("kept")
 
     now = asyncio.get_running_loop().time()
-    scheduler.call_at(now + 0.01, dropped).cancel()
+    scheduler.cancel(scheduler.call_at(now + 0.01, dropped))
     scheduler.call_at(now + 0.02, kept)
     await wait_until(lambda: ran == ["kept"])
     await anyio.sleep(0.05)
@@ -109,10 +109,10 @@ async def test_a_job_that_raises_is_logged_and_the_others_still_run(
     scheduler = Scheduler(workers=1)
     ran: list[str] = []
 
-    async def broken() -> None:
+    async def broken(urgent: bool) -> None:
         raise RuntimeError("boom")
 
-    async def fine() -> None:
+    async def fine(urgent: bool) -> None:
         ran.append("fine")
 
     now = asyncio.get_running_loop().time()
@@ -131,7 +131,7 @@ async def test_aclose_cancels_a_job_in_progress_and_drops_the_queue() -> None:
     ran: list[str] = []
     cancelled = asyncio.Event()
 
-    async def hanging() -> None:
+    async def hanging(urgent: bool) -> None:
         ran.append("hanging")
         try:
             await asyncio.sleep(3600)
@@ -139,7 +139,7 @@ async def test_aclose_cancels_a_job_in_progress_and_drops_the_queue() -> None:
             cancelled.set()
             raise
 
-    async def queued() -> None:
+    async def queued(urgent: bool) -> None:
         ran.append("queued")
 
     now = asyncio.get_running_loop().time()

@@ -1,15 +1,15 @@
 """Rules 5 to 8 of the lifecycle for one session: its beats, its idle window and its deadline, run on
 its client's :class:`~aioavatar._scheduler.Scheduler`.
 
-An idle session holds one loop timer here (two with a deadline). When a beat is due, a worker of the
-client runs it; what the outcome means (the server ended the session, the session is presumed lost,
+An idle session holds one entry in its client's timer heap here (two with a deadline), and no
+object of its own for either: the :class:`KeepAlive` is the job of both. When a beat is due, a worker
+of the client runs it; what the outcome means (the server ended the session, the session is presumed lost,
 the deadline is reached) is handed back to the lifecycle through :class:`Owner`, which ``_session.py``
 implements. The rules themselves are written in ``_session.py``'s module documentation.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import math
@@ -106,9 +106,7 @@ class KeepAlive:
 
     __slots__ = (
         "_beat",
-        "_beat_job",
         "_deadline",
-        "_deadline_job",
         "_deadline_timer",
         "_due",
         "_interval",
@@ -146,28 +144,32 @@ class KeepAlive:
         # Rule 5: the first beat at a random phase, so that sessions started together do not beat
         # in lockstep.
         self._due = now + random.uniform(0.0, interval)  # noqa: S311 - jitter, not cryptography
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadline_timer: asyncio.TimerHandle | None = None
-        self._beat_job = self._run_beat  # bound once, not once per timer
-        self._deadline_job = self._run_deadline
+        # The scheduler's keys of the armed beat and deadline (this object is the job of both).
+        self._timer: int | None = None
+        self._deadline_timer: int | None = None
 
     def start(self) -> None:
         """Arm the first beat and the deadline."""
         if self._due < self._deadline:
-            self._timer = self._scheduler.call_at(self._due, self._beat_job)
+            self._timer = self._scheduler.call_at(self._due, self)
         if self._deadline != math.inf:
-            self._deadline_timer = self._scheduler.call_at(
-                self._deadline, self._deadline_job, urgent=True
-            )
+            self._deadline_timer = self._scheduler.call_at(self._deadline, self, urgent=True)
 
     def cancel(self) -> None:
         """No beat after this: disarm the timers and cut a beat in flight short."""
         for timer in (self._timer, self._deadline_timer):
             if timer is not None:
-                timer.cancel()
+                self._scheduler.cancel(timer)
         self._timer = self._deadline_timer = None
         if self._beat is not None:
             self._beat.cancel()
+
+    async def __call__(self, urgent: bool) -> None:
+        """The scheduler's job: the deadline (scheduled ``urgent``) or the next beat."""
+        if urgent:
+            await self._run_deadline()
+        else:
+            await self._run_beat()
 
     async def _run_beat(self) -> None:
         self._timer = None
@@ -223,7 +225,7 @@ class KeepAlive:
     def _rearm(self, now: float) -> None:
         self._due = next_due(self._due, self._interval, now)
         if self._due < self._deadline:
-            self._timer = self._scheduler.call_at(self._due, self._beat_job)
+            self._timer = self._scheduler.call_at(self._due, self)
 
     async def _run_deadline(self) -> None:
         self._deadline_timer = None

@@ -54,42 +54,57 @@ _PREFIXED: Final = (
 )
 _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
-# Credentials by value, each alive as long as the object that holds it (a client, a session token).
-# Plain weak references, pruned on registration: no callback ever mutates this list while a filter
-# iterates over a copy of it.
-_tracked: list[tuple[weakref.ref[object], str]] = []
+# Credentials by value, each alive as long as the object that holds it (a client, a session token),
+# by their first MIN_TRACKED_LENGTH characters: redact() scans a line once with a dict lookup per
+# position instead of testing every credential (10,000 sessions made that 0.9 ms per record). Plain
+# weak references, no callbacks: a dead owner's value is skipped at match time and dropped at the next
+# prune, which registrations trigger; the index is swapped whole, so that a filter in another thread
+# never sees it half built. One session token costs one weak reference here, nothing more.
+_registered = 0  # registrations since the last prune
 _live_after_prune = 0
+
+_Owners = weakref.ref[object] | list[weakref.ref[object]]
+
+
+def _alive(owners: _Owners) -> bool:
+    if isinstance(owners, list):
+        return any(ref() is not None for ref in owners)
+    return owners() is not None
 
 
 class _Bucket:
     """The tracked credentials that start with one MIN_TRACKED_LENGTH-character key: by value (each
-    with its owners' weak references) and the lengths they come in, longest first. JWTs share their
-    first 36 characters, so a bucket may hold every session token: a match costs a dict lookup per
-    distinct length, and a registration a dict insert, however many it holds."""
+    with its owner's weak reference, or a list of them when several hold it) and the lengths they
+    come in, longest first. JWTs share their first 36 characters, so a bucket may hold every session
+    token: a match costs a dict lookup per distinct length, and a registration a dict insert, however
+    many it holds."""
 
     __slots__ = ("lengths", "values")
 
     def __init__(self) -> None:
         self.lengths: tuple[int, ...] = ()
-        self.values: dict[str, list[weakref.ref[object]]] = {}
+        self.values: dict[str, _Owners] = {}
 
     def add(self, value: str, ref: weakref.ref[object]) -> None:
-        self.values.setdefault(value, []).append(ref)
+        held = self.values.get(value)
+        if held is None:
+            self.values[value] = ref
+        elif isinstance(held, list):
+            held.append(ref)
+        else:
+            self.values[value] = [held, ref]
         if len(value) not in self.lengths:  # swapped whole: a reader never sees it half built
             self.lengths = tuple(sorted({*self.lengths, len(value)}, reverse=True))
 
     def match(self, text: str, position: int) -> int:
         """The length of the longest live credential at ``position`` of ``text``, or 0."""
         for length in self.lengths:
-            refs = self.values.get(text[position : position + length])
-            if refs is not None and any(ref() is not None for ref in refs):
+            owners = self.values.get(text[position : position + length])
+            if owners is not None and _alive(owners):
                 return length
         return 0
 
 
-# The same credentials by their first MIN_TRACKED_LENGTH characters: redact() scans a line once with a
-# dict lookup per position instead of testing every credential (10,000 sessions made that 0.9 ms per
-# record). A dead owner's value is skipped at match time and dropped at the next prune.
 _by_prefix: dict[str, _Bucket] = {}
 
 
@@ -108,20 +123,24 @@ def track_secret(owner: object, secret: Secret | str) -> None:
 
     ``owner`` must support weak references (clients and attrs models do).
     """
-    global _live_after_prune, _by_prefix
+    global _registered, _live_after_prune, _by_prefix
     value = secret.get_secret_value() if isinstance(secret, Secret) else secret
     if len(value) < MIN_TRACKED_LENGTH:
         return
-    if len(_tracked) >= 2 * _live_after_prune + 64:
-        _tracked[:] = [(ref, v) for ref, v in _tracked if ref() is not None]
-        _live_after_prune = len(_tracked)
+    _registered += 1
+    if _registered >= _live_after_prune + 64:
         rebuilt: dict[str, _Bucket] = {}
-        for live_ref, live in _tracked:
-            _index(rebuilt, live, live_ref)
-        _by_prefix = rebuilt  # swapped whole: a filter in another thread never sees it half built
-    ref = weakref.ref(owner)
-    _tracked.append((ref, value))
-    _index(_by_prefix, value, ref)
+        live = 0
+        for bucket in _by_prefix.values():
+            for known, owners in bucket.values.items():
+                refs = owners if isinstance(owners, list) else [owners]
+                for ref in refs:
+                    if ref() is not None:
+                        _index(rebuilt, known, ref)
+                        live += 1
+        _by_prefix = rebuilt
+        _registered, _live_after_prune = 0, live
+    _index(_by_prefix, value, weakref.ref(owner))
 
 
 def _index(index: dict[str, _Bucket], value: str, ref: weakref.ref[object]) -> None:

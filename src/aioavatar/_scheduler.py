@@ -1,24 +1,31 @@
 """One client's timers: jobs due at given times on the loop's clock, run by a bounded pool of workers.
 
 Every session of a client keeps alive through its client's :class:`Scheduler`. A session waiting for
-its next beat holds one loop timer (``loop.call_at``), not a task, a task group or a cancel scope:
-ten thousand idle sessions are ten thousand timer handles in the loop's own heap, which the garbage
-collector barely notices. When a timer fires, its job joins a queue that at most ``workers`` worker
-tasks drain; a worker that finds no work for a moment ends, so an idle client holds no task either.
+its next beat holds no task, task group, cancel scope or loop timer of its own: its due time is an
+entry ``(when, key)`` in the scheduler's heap (a tuple of two numbers, which the garbage collector
+stops tracking) and its job is a value in a dict, keyed by ``key``. The scheduler holds one loop
+timer, for its earliest entry. Ten thousand idle sessions therefore add nothing per session for the
+collector to walk beyond the session's own objects, and a beat allocates nothing that outlives it.
 
-The workers are plain asyncio tasks owned by the scheduler (a task group would tie them to the task
-that entered the client; a client is often entered in one task and used from many). They are
-cancelled and awaited by :meth:`Scheduler.aclose`. A job must not raise: what a failed beat means is
-the lifecycle's business, so an exception that escapes a job anyway is logged and dropped. An
-``urgent`` job (a deadline's stop) gets a worker of its own when all are busy, so a saturated pool
-never delays it.
+When an entry is due, its job joins a queue that at most ``workers`` worker tasks drain; a worker
+that finds no work for a moment ends, so an idle client holds no task either. The workers are plain
+asyncio tasks owned by the scheduler (a task group would tie them to the task that entered the
+client; a client is often entered in one task and used from many). They are cancelled and awaited by
+:meth:`Scheduler.aclose`. A job must not raise: what a failed beat means is the lifecycle's business,
+so an exception that escapes a job anyway is logged and dropped. An ``urgent`` job (a deadline's
+stop) runs before the ordinary ones and gets a worker of its own when all are busy, so a saturated
+pool never delays it.
+
+A job is called with ``urgent``, what it was scheduled with: one object can then be its own beat and
+its own deadline without a bound method or a closure per timer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import heapq
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -26,60 +33,131 @@ __all__ = ["Job", "Scheduler"]
 
 logger = logging.getLogger("aioavatar")
 
-Job = Callable[[], Awaitable[None]]
+#: A scheduled job, called with the ``urgent`` it was scheduled with.
+Job = Callable[[bool], Awaitable[None]]
 
 #: How long a worker waits for more work before it ends (a burst of beats reuses the same workers).
 _IDLE_WORKER_SECONDS = 1.0
+#: Cancelled entries are swept out of the heap once they are this many and half of it (a session
+#: that ends drops its entries at once, so a long deadline never keeps it in memory).
+_SWEEP_AT = 256
 
 
 class Scheduler:
     """Jobs at given loop times, run by at most ``workers`` worker tasks (more for urgent ones)."""
 
-    __slots__ = ("_closed", "_context", "_fire", "_idle", "_ready", "_size", "_tasks")
+    __slots__ = (
+        "_closed",
+        "_heap",
+        "_idle",
+        "_jobs",
+        "_next_key",
+        "_ready",
+        "_size",
+        "_stale",
+        "_tasks",
+        "_timer",
+        "_timer_at",
+        "_urgent",
+    )
 
     def __init__(self, workers: int = 64) -> None:
         self._size = max(1, workers)
-        # Every timer fires in this one context and calls this one bound method: a timer costs the
-        # garbage collector its handle and its arguments, not a context copy and a method object too.
-        self._context = contextvars.Context()
-        self._fire = self._enqueue
+        self._heap: list[tuple[float, int]] = []  # (when, key); a key's lowest bit: urgent
+        self._jobs: dict[int, Job] = {}  # the entries not cancelled
+        self._next_key = 0
+        self._stale = 0  # entries in the heap whose key was cancelled
+        self._timer: asyncio.TimerHandle | None = None  # the loop's timer for the earliest entry
+        self._timer_at = math.inf
         self._ready: deque[Job] = deque()
+        self._urgent: deque[Job] = deque()
         self._idle: deque[asyncio.Future[None]] = deque()  # one per waiting worker
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    def call_at(self, when: float, job: Job, *, urgent: bool = False) -> asyncio.TimerHandle:
-        """Run ``job`` on a worker once the loop's clock reaches ``when``; cancel the returned handle
-        to drop it."""
-        loop = asyncio.get_running_loop()
-        return loop.call_at(when, self._fire, job, urgent, context=self._context)
+    def call_at(self, when: float, job: Job, *, urgent: bool = False) -> int:
+        """Run ``job(urgent)`` on a worker once the loop's clock reaches ``when``; returns the key that
+        :meth:`cancel` takes."""
+        key = self._next_key | urgent
+        self._next_key += 2
+        if self._closed:
+            return key  # the client is closing: nothing runs any more
+        self._jobs[key] = job
+        heapq.heappush(self._heap, (when, key))
+        if when < self._timer_at:
+            self._arm(asyncio.get_running_loop(), when)
+        return key
+
+    def cancel(self, key: int) -> None:
+        """Drop the entry ``key`` (nothing happens when it has run or was dropped already)."""
+        if self._jobs.pop(key, None) is None:
+            return
+        self._stale += 1
+        heap = self._heap
+        if self._stale >= _SWEEP_AT and self._stale * 2 >= len(heap):
+            jobs = self._jobs
+            heap[:] = [entry for entry in heap if entry[1] in jobs]
+            heapq.heapify(heap)
+            self._stale = 0
 
     @property
     def workers(self) -> int:
         """The worker tasks alive now (for tests and statistics)."""
         return len(self._tasks)
 
-    def _enqueue(self, job: Job, urgent: bool) -> None:
+    @property
+    def pending(self) -> int:
+        """The entries waiting for their time (for tests and statistics)."""
+        return len(self._jobs)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = math.inf
         if self._closed:
             return
-        if urgent:
-            self._ready.appendleft(job)
-        else:
-            self._ready.append(job)
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        heap, jobs = self._heap, self._jobs
+        while heap and heap[0][0] <= now:
+            _, key = heapq.heappop(heap)
+            job = jobs.pop(key, None)
+            if job is None:
+                self._stale -= 1
+            elif key & 1:
+                self._urgent.append(job)
+                self._dispatch(loop, urgent=True)
+            else:
+                self._ready.append(job)
+                self._dispatch(loop, urgent=False)
+        if heap:
+            self._arm(loop, heap[0][0])
+
+    def _dispatch(self, loop: asyncio.AbstractEventLoop, *, urgent: bool) -> None:
+        """Wake an idle worker, or start one (beyond the pool's size for an urgent job)."""
         while self._idle:
             waiter = self._idle.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
         if len(self._tasks) < self._size or urgent:
-            task = asyncio.get_running_loop().create_task(self._work())
+            task = loop.create_task(self._work())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._closed:
-            if not self._ready:
+            if self._urgent:
+                job, urgent = self._urgent.popleft(), True
+            elif self._ready:
+                job, urgent = self._ready.popleft(), False
+            else:
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._idle.append(waiter)
                 handle = loop.call_later(_IDLE_WORKER_SECONDS, _expire, waiter)
@@ -90,16 +168,21 @@ class Scheduler:
                 finally:
                     handle.cancel()
                 continue
-            job = self._ready.popleft()
             try:
-                await job()
+                await job(urgent)
             except Exception:  # a job is not meant to raise: what it did wrong is logged, not lost
                 logger.exception("a scheduled job failed")
 
     async def aclose(self) -> None:
-        """Drop the queued jobs and end the workers (a job in progress is cancelled)."""
+        """Drop the due and queued jobs and end the workers (a job in progress is cancelled)."""
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap.clear()
+        self._jobs.clear()
         self._ready.clear()
+        self._urgent.clear()
         for waiter in self._idle:
             if not waiter.done():
                 waiter.cancel()

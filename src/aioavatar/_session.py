@@ -24,10 +24,14 @@ Rules (numbered so that code, tests and docs can point at them):
     session whose id never arrived (Kaltura's create answer lost), nothing can be stopped: open's
     error propagates with a note saying a session may still run, also logged.
  4. While the block runs, the session keeps alive and watches its ``max_session_duration`` deadline
-    on its client's scheduler (``_keepalive.py``): timers in the loop, run by the client's bounded
-    pool of workers; no task, task group or cancel scope of its own while it waits. Nothing there
-    raises into the block. If the keep-alive itself fails (a bug, a broken dependency), that is never
-    delivered as a bare cancellation: the block is cancelled, the session is stopped with
+    on its client's scheduler (``_keepalive.py``): entries in the client's timer heap, run by the
+    client's bounded pool of workers; no task, task group, cancel scope or loop timer of its own
+    while it waits. Nothing there raises into the block. Where a rule below says the block is
+    cancelled, its task is cancelled once, natively, as ``asyncio.timeout()`` does it, and the exit
+    tells that cancellation from any other by the task's count of requests (``uncancel``): a block
+    that catches it and returns exits quietly, and one shielded by an anyio scope at that moment is
+    still interrupted, as by ``asyncio.timeout()``. If the keep-alive itself fails (a bug, a broken
+    dependency), that is never delivered as a bare cancellation: the block is cancelled, the session is stopped with
     ``SERVER_ERROR``, and ``async with`` raises that error (the block's own exception, if it raised
     one, wins, with the failure logged and added to it as a note).
  5. Keep-alive: every ``keep_alive_interval`` seconds, from a random phase so that sessions started
@@ -88,8 +92,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any, ClassVar, Self, TypedDict, TypeVar, Unpack
 
 import anyio
@@ -102,7 +106,7 @@ from ._logging import describe_error
 from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping, error_text
 from ._transport import require_asyncio
 from ._validation import check_options, check_seconds, usable_duration
-from .exceptions import ConfigurationError, SessionEndedError, SessionStopError
+from .exceptions import ConfigurationError, SessionStopError
 
 __all__ = [
     "END_REASON_LOOKUP_TIMEOUT",
@@ -149,7 +153,7 @@ class LifecycleOptions(TypedDict, total=False):
     end_reason_for: Callable[[BaseException], EndReason | None] | None
 
 
-class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
+class BaseSession(Stopping[InfoT]):
     """The lifecycle shared by every provider: start on enter, keep alive, exactly one stop on exit.
 
     Built by a provider (:class:`~aioavatar.AvatarSession` for LiveAvatar,
@@ -242,7 +246,7 @@ class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
         if own:
             self._block_waits += 1
         try:
-            await self._ended.wait()
+            await self._ended_flag().wait()
         finally:
             if own:
                 self._block_waits -= 1
@@ -269,8 +273,7 @@ class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
 
     # --- the lifecycle --------------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def __asynccontextmanager__(self) -> AsyncIterator[Self]:
+    async def __aenter__(self) -> Self:
         if self._entered:
             raise RuntimeError(
                 f"a {type(self).__name__} can be entered only once; create a new one"
@@ -282,26 +285,45 @@ class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
             if self._owned_client is not None:
                 await self._owned_client.__aenter__()
             await self._start()  # rules 1-3
-            body_error: BaseException | None = None
-            try:
-                self._keepalive = KeepAlive(
-                    self._hooks,
-                    self._backend.scheduler,
-                    interval=self.keep_alive_interval,
-                    duration=self._deadline(),
-                )
-                self._keepalive.start()  # rules 4-8
-                with anyio.CancelScope() as self._body_scope:
-                    yield self
-            except BaseException as exc:  # noqa: BLE001 - handled by _finish (rule 12)
-                body_error = exc
+            self._keepalive = KeepAlive(
+                self._hooks,
+                self._backend.scheduler,
+                interval=self.keep_alive_interval,
+                duration=self._deadline(),
+            )
+            self._keepalive.start()  # rules 4-8
+        except BaseException:
+            await self._end()
+            raise
+        self._block_entered()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Written out rather than as a generator context manager: a suspended generator, its
+        # wrapper and two bound methods were four more objects per session for the collector. It
+        # never suppresses what the block raised (typed ``None``, so that type checkers know it).
+        body_error = self._block_exited(exc)  # None: the lifecycle cancelled it (rules 4, 6-8, 14)
+        try:
             await self._finish(body_error)
+        except BaseException as error:
+            if error is not exc:
+                raise
+            # The block's own exception propagates as it was (rule 12): the interpreter re-raises it.
         finally:
-            if self._keepalive is not None:
-                self._keepalive.cancel()
-            self._move(SessionState.ENDED)
-            await self._close_owned_client()
-            self._ended.set()
+            await self._end()
+
+    async def _end(self) -> None:
+        """Whatever way the lifecycle ends: no more beats, ``ENDED``, the owned client closed."""
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        self._move(SessionState.ENDED)
+        await self._close_owned_client()
+        self._ended_flag().set()
 
     async def _start(self) -> None:
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
@@ -372,37 +394,6 @@ class BaseSession(Stopping[InfoT], anyio.AsyncContextManagerMixin):
                 raise interrupt from body_error
             raise body_error
         self._raise_stop_error()
-
-    def _finish_after_server_end(self, body_error: BaseException | None) -> None:
-        """Rules 6-8: the server ended the session, or the SDK stopped it at its deadline or idle
-        window; the block was cancelled unless it was awaiting wait_ended()."""
-        if self._stop_error is not None:  # the SDK's own stop (deadline, idle) was not confirmed
-            if body_error is not None:
-                self._note_unconfirmed(body_error)
-                raise body_error
-            self._raise_stop_error()
-        assert self._server_end is not None
-        self._end_reason = self._end_reason or self._server_end
-        if body_error is not None:
-            raise body_error
-        if self._body_scope is not None and self._body_scope.cancelled_caught:
-            raise SessionEndedError(self.session_id, self._server_end)
-        # The block ran to its end after the session ended: end_reason says why.
-
-    async def _finish_after_background_failure(self, body_error: BaseException | None) -> None:
-        """Rule 4: the background task failed; stop with SERVER_ERROR, raise its error."""
-        failure = self._background_error
-        assert failure is not None
-        await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
-        carrier = body_error or failure
-        if self._stop_error is not None:
-            self._note_unconfirmed(carrier)
-        if body_error is not None:
-            body_error.add_note(
-                f"aioavatar: session {self._backend.session_id}: its background task failed "
-                f"meanwhile ({type(failure).__name__})"
-            )
-        raise carrier
 
     def _exit_reason(self, exc: BaseException | None) -> EndReason:
         if exc is None:

@@ -19,7 +19,7 @@ from ._cancellation import Flag, finish_despite_cancellation
 from ._enums import EndReason
 from ._keepalive import KeepAlive
 from ._logging import describe_error
-from .exceptions import NotFoundError, SessionStopError
+from .exceptions import NotFoundError, SessionEndedError, SessionStopError
 
 __all__ = ["END_REASON_LOOKUP_TIMEOUT", "SessionState", "Stopping"]
 
@@ -59,7 +59,7 @@ class Stopping(Generic[InfoT]):
         self.stop_timeout = stop_timeout
         self._state = SessionState.STARTING
         self._end_reason: EndReason | None = None
-        self._ended = Flag()
+        self._ended: Flag | None = None  # made once somebody waits, or the session ends
         self._keepalive: KeepAlive | None = None
         # Rule 9: the one stop, and what it found.
         self._stop_started = False
@@ -70,12 +70,16 @@ class Stopping(Generic[InfoT]):
         self._unconfirmed: str | None = None
         self._unconfirmed_warned = False
         # Rule 4: the keep-alive's own failure. Rules 6-8, 14: why the session ended on the server's
-        # side; the block's scope (cancelled then), and its awaits in wait_ended() (woken instead).
+        # side; the block's task (cancelled then, see _cancel_block), and its awaits in wait_ended()
+        # (woken instead).
         self._background_error: Exception | None = None
         self._server_end: EndReason | None = None
-        self._body_scope: anyio.CancelScope | None = None
         self._block_task: asyncio.Task[Any] | None = None
         self._block_waits = 0
+        self._in_block = False
+        self._block_cancelling = 0  # the task's cancelling() as the block began
+        self._block_cancel_sent = False
+        self._block_cancel_caught = False
         self._hooks = _Hooks(self)
         backend.attach(self._hooks)
 
@@ -174,14 +178,20 @@ class Stopping(Generic[InfoT]):
             self._mark_ended(reason)
         finally:
             self._move(SessionState.ENDED)
-            self._ended.set()
+            self._ended_flag().set()
             done.set()
 
     def _mark_ended(self, reason: EndReason) -> None:
         if self._end_reason is None:
             self._end_reason = reason
         self._move(SessionState.ENDED)
-        self._ended.set()
+        self._ended_flag().set()
+
+    def _ended_flag(self) -> Flag:
+        """The flag ``wait_ended()`` waits on (not made for an idle session nobody waits on)."""
+        if self._ended is None:
+            self._ended = Flag()
+        return self._ended
 
     async def _server_reason(self) -> EndReason | None:
         """The end reason the server recorded; ``None`` while it lists the session as running or
@@ -198,6 +208,39 @@ class Stopping(Generic[InfoT]):
                     describe_error(exc),
                 )
         return None
+
+    # --- how the block ends after the server ended the session, or the keep-alive failed ---------
+
+    def _finish_after_server_end(self, body_error: BaseException | None) -> None:
+        """Rules 6-8: the server ended the session, or the SDK stopped it at its deadline or idle
+        window; the block was cancelled unless it was awaiting wait_ended()."""
+        if self._stop_error is not None:  # the SDK's own stop (deadline, idle) was not confirmed
+            if body_error is not None:
+                self._note_unconfirmed(body_error)
+                raise body_error
+            self._raise_stop_error()
+        assert self._server_end is not None
+        self._end_reason = self._end_reason or self._server_end
+        if body_error is not None:
+            raise body_error
+        if self._block_cancel_caught:
+            raise SessionEndedError(self.session_id, self._server_end)
+        # The block ran to its end after the session ended: end_reason says why.
+
+    async def _finish_after_background_failure(self, body_error: BaseException | None) -> None:
+        """Rule 4: the background task failed; stop with SERVER_ERROR, raise its error."""
+        failure = self._background_error
+        assert failure is not None
+        await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
+        carrier = body_error or failure
+        if self._stop_error is not None:
+            self._note_unconfirmed(carrier)
+        if body_error is not None:
+            body_error.add_note(
+                f"aioavatar: session {self._backend.session_id}: its background task failed "
+                f"meanwhile ({type(failure).__name__})"
+            )
+        raise carrier
 
     # --- the endings the keep-alive and the backend report (rules 4, 6-8, 14) -------------------------
 
@@ -232,8 +275,7 @@ class Stopping(Generic[InfoT]):
             describe_error(error),
         )
         self._background_error = error
-        if self._body_scope is not None:
-            self._body_scope.cancel()
+        self._cancel_block()
 
     def _on_server_end(self, reason: EndReason) -> None:
         if self._server_end is None:
@@ -243,12 +285,41 @@ class Stopping(Generic[InfoT]):
             self._move(SessionState.ENDED)
             if self._keepalive is not None:
                 self._keepalive.cancel()
-            self._ended.set()
+            self._ended_flag().set()
             logger.warning(
                 "session %s ended by the server: %s", self._backend.session_id, reason.value
             )
-            if self._body_scope is not None and not self._block_waits:
-                self._body_scope.cancel()  # a block awaiting wait_ended() is woken instead
+            if not self._block_waits:
+                self._cancel_block()  # a block awaiting wait_ended() is woken instead
+
+    # --- the block: cancelled as ``asyncio.timeout()`` cancels, and told apart from others' ---------
+    # No cancel scope per session (three more objects for the collector, for as long as the session
+    # runs): the lifecycle cancels the block's task once, natively, and on exit takes back that one
+    # request (``uncancel``); the block's CancelledError is ours when no other request is left.
+
+    def _block_entered(self) -> None:
+        task = self._block_task
+        assert task is not None
+        self._block_cancelling = task.cancelling()
+        self._in_block = True
+
+    def _cancel_block(self) -> None:
+        """Cancel the block, once, while it runs (rules 4, 6-8, 14)."""
+        if self._in_block and not self._block_cancel_sent and self._block_task is not None:
+            self._block_cancel_sent = True
+            self._block_task.cancel()
+
+    def _block_exited(self, exc: BaseException | None) -> BaseException | None:
+        """The block's exception, or ``None`` when it is the cancellation the lifecycle sent."""
+        self._in_block = False
+        if not self._block_cancel_sent:
+            return exc
+        assert self._block_task is not None
+        others = self._block_task.uncancel() > self._block_cancelling
+        if isinstance(exc, asyncio.CancelledError) and not others:
+            self._block_cancel_caught = True
+            return None
+        return exc
 
 
 class _Hooks:

@@ -50,3 +50,13 @@ async def calls(client: LiveAvatarClient, session: AvatarSession) -> None:
     await session.stop(EndReason.USER_CLOSED)
     await session.stop("user_closed")
     KalturaAvatarClient("ks", region="frp2")
+
+
+async def narrowing_survives_the_block(session: AvatarSession) -> str:
+    """``async with`` a session never swallows what the block raised, and says so in its type: what
+    was narrowed inside the block stays narrowed after it (an ``__aexit__`` typed ``bool`` would
+    make the type checker assume the block may have been skipped)."""
+    async with session:
+        url = session.info.ws_url
+        assert url is not None
+    return url
