@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 import time
+import traceback
 from typing import Any, cast
 
 import anyio
@@ -165,9 +166,9 @@ async def test_server_ended_session_cancels_block(provider: Provider) -> None:
 async def test_the_servers_end_leaves_the_tasks_cancellation_count_as_it_was(
     provider: Provider,
 ) -> None:
-    """The block is cancelled natively, once, and that request is taken back on exit: an enclosing
-    ``asyncio.timeout()`` still sees SessionEndedError (not a timeout of its own), and the task has
-    no cancellation request left over (``cancelling()`` is 0 again)."""
+    """The block's scope takes back the cancellation it sent: an enclosing ``asyncio.timeout()`` still
+    sees SessionEndedError (not a timeout of its own), and the task has no cancellation request left
+    over (``cancelling()`` is 0 again)."""
     task = asyncio.current_task()
     assert task is not None
     with pytest.raises(SessionEndedError):
@@ -182,9 +183,8 @@ async def test_the_servers_end_leaves_the_tasks_cancellation_count_as_it_was(
 async def test_a_block_that_swallows_the_servers_cancellation_exits_quietly(
     provider: Provider,
 ) -> None:
-    """A block that catches the cancellation and returns (asyncio's own convention applies: the
-    lifecycle cancels once) exits without SessionEndedError; end_reason says why, no stop is sent
-    and the task is left with no cancellation request."""
+    """A block that catches the cancellation and returns at once exits without SessionEndedError;
+    end_reason says why, no stop is sent and the task is left with no cancellation request."""
     task = asyncio.current_task()
     assert task is not None
     caught = False
@@ -225,6 +225,61 @@ async def test_a_cancellation_of_the_callers_own_beside_the_servers_end_propagat
         await task
     assert session.end_reason is EndReason.UNKNOWN
     assert provider.emulator.requests(provider.stop_step) == []
+
+
+async def test_the_servers_end_is_not_lost_to_an_await_that_swallows_one_cancellation(
+    provider: Provider,
+) -> None:
+    """Python 3.11's ``asyncio.wait_for`` returns a result that arrived in the same loop turn as a
+    cancellation, and drops the cancellation: the block's cancellation is level-triggered, so the
+    next await is cancelled again and the block still ends with SessionEndedError."""
+    loop = asyncio.get_running_loop()
+    reached_end = False
+    with pytest.raises(SessionEndedError):
+        async with provider.session(keep_alive_interval=20) as session:
+            answer: asyncio.Future[str] = loop.create_future()
+
+            def both() -> None:
+                answer.set_result("answer")
+                session._on_server_end(EndReason.UNKNOWN)  # what a beat answered 404 does
+
+            loop.call_soon(both)
+            await asyncio.wait_for(answer, 10)
+            await anyio.sleep(30)
+            reached_end = True
+    assert not reached_end
+
+
+async def test_a_shield_inside_the_block_holds_off_the_servers_end(provider: Provider) -> None:
+    """A cleanup the block shields (``anyio.CancelScope(shield=True)``) runs to its end although the
+    server ends the session meanwhile; the block is cancelled at its next await after it."""
+    finished = reached_end = False
+    with pytest.raises(SessionEndedError):
+        async with provider.session(keep_alive_interval=0.05) as session:
+            with anyio.CancelScope(shield=True):
+                provider.end_on_server(session.session_id)
+                await wait_until(lambda: session.end_reason is not None)
+                await anyio.sleep(0.2)
+                finished = True
+            await anyio.sleep(30)
+            reached_end = True
+    assert finished
+    assert not reached_end
+
+
+def _raise_in_a_helper() -> None:
+    raise ValueError("the block's own")
+
+
+async def test_the_blocks_exception_keeps_its_own_traceback(provider: Provider) -> None:
+    """Rule 12: the block's exception propagates unchanged, its traceback included: it starts in the
+    block, not in the lifecycle's exit."""
+    with pytest.raises(ValueError, match="the block's own") as info:
+        async with provider.session(keep_alive_interval=20):
+            _raise_in_a_helper()
+    frames = [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
+    assert frames[-1] == "_raise_in_a_helper"
+    assert not {"__aexit__", "_finish"} & set(frames), frames
 
 
 async def test_keep_alive_410_ends_with_unknown_reason_when_lookup_has_none(

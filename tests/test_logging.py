@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import sys
+import threading
 from collections.abc import AsyncIterator
 
 import anyio
@@ -213,3 +215,43 @@ def test_many_tokens_sharing_their_first_characters_are_each_masked() -> None:
     del dead
     gc.collect()
     assert redact("eyJraWQiOiJkZWFkIn0.only-this-one") == "eyJraWQiOiJkZWFkIn0.only-this-one"
+
+
+def test_credentials_registered_from_several_threads_are_each_masked() -> None:
+    """Clients made in several threads at once (their constructors register their credentials):
+    no registration raises or is lost, across the prunes that registrations trigger."""
+
+    class Owner:
+        pass
+
+    errors: list[BaseException] = []
+    owners: list[list[Owner]] = [[] for _ in range(4)]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+
+    def register(worker: int) -> None:
+        try:
+            for index in range(5000):
+                owner = Owner()
+                if index % 2:  # half of them live on; the others die and are pruned
+                    owners[worker].append(owner)
+                track_secret(owner, f"thread-{worker}-credential-{index:06d}")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=register, args=(worker,)) for worker in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []
+    unmasked = [
+        value
+        for worker in range(4)
+        for index in range(1, 5000, 2)
+        if redact(value := f"thread-{worker}-credential-{index:06d}") == value
+    ]
+    assert unmasked == []

@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from aioavatar import AvatarSession, LiveAvatarClient
+from aioavatar._keepalive import KeepAlive
 from aioavatar._scheduler import Scheduler
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -217,3 +218,57 @@ async def test_a_session_without_a_client_has_a_scheduler_of_its_own(
         scheduler = session._backend.scheduler  # what the session owns
         assert scheduler.workers >= 1
     assert scheduler.workers == 0
+
+
+class _Owner:
+    """A lifecycle as the keep-alive sees it, recording what it is asked (``_keepalive.Owner``)."""
+
+    session_id = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+    stopping = False
+    idle_timeout = 300.0
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def keep_alive(self, *, timeout: float, deadline: float) -> None:
+        self.asked.append("keep_alive")
+
+    async def server_ended(self) -> None:
+        self.asked.append("server_ended")
+
+    async def presumed_lost(self) -> None:
+        self.asked.append("presumed_lost")
+
+    async def deadline_reached(self) -> None:
+        self.asked.append("deadline_reached")
+
+    def background_failed(self, error: Exception) -> None:
+        self.asked.append("background_failed")
+
+
+async def test_a_beat_already_queued_sends_nothing_once_the_session_has_ended() -> None:
+    """A beat that fell due while every worker was busy waits in the queue; the server ends the
+    session meanwhile (rule 7: ``KeepAlive.cancel()``): once a worker is free, it sends nothing."""
+    scheduler = Scheduler(workers=1)
+    release = asyncio.Event()
+
+    async def blocking(urgent: bool) -> None:
+        await release.wait()
+
+    scheduler.call_at(asyncio.get_running_loop().time(), blocking)
+    await wait_until(lambda: scheduler.workers == 1)
+    owner = _Owner()
+    keepalive = KeepAlive(owner, scheduler, interval=0.02, duration=None)
+    keepalive.start()
+    await wait_until(lambda: scheduler.pending == 0)  # due: queued behind the blocked worker
+    keepalive.cancel()
+    after: list[str] = []
+
+    async def marker(urgent: bool) -> None:
+        after.append("ran")
+
+    scheduler.call_at(asyncio.get_running_loop().time(), marker)  # queued after the beat
+    release.set()
+    await wait_until(lambda: after == ["ran"])  # one worker, first in first out: the beat ran
+    assert owner.asked == []
+    await scheduler.aclose()

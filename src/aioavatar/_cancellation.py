@@ -9,29 +9,53 @@ the cancellations that arrived meanwhile are handed back, for the caller to deli
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Generic, TypeVar
 
 import anyio
-import attrs
 
 __all__ = ["Flag", "Outcome", "finish_despite_cancellation"]
 
 T = TypeVar("T")
 
 
-@attrs.define
 class Outcome(Generic[T]):
     """What a protected piece of work gave: its value or error, and the cancellation that arrived
-    meanwhile (to deliver after the cleanup)."""
+    meanwhile (to deliver after the cleanup).
 
-    value: T | None = None
-    error: BaseException | None = None
-    cancelled: BaseException | None = None
+    It is also the work's runner while it runs (one object per protected call, no closure, no cells):
+    :meth:`_run` awaits the work in its own task and wakes the caller's current wait as it ends.
+    """
+
+    __slots__ = ("_done", "_wake", "cancelled", "error", "value")
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self.error: BaseException | None = None
+        self.cancelled: BaseException | None = None
+        self._done = False
+        self._wake: asyncio.Future[None] | None = None  # the caller's current wait
+
+    async def _run(self, work: Awaitable[T]) -> None:
+        try:
+            self.value = await work
+        except asyncio.CancelledError:  # the work itself was cancelled (the loop shutting down)
+            self.error = asyncio.CancelledError()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            self.error = exc
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: also reach the loop as usual
+            self.error = exc
+            raise
+        finally:
+            self._done = True
+            wake = self._wake
+            if wake is not None and not wake.done():
+                wake.set_result(None)
 
 
-async def finish_despite_cancellation(fn: Callable[[], Awaitable[T]]) -> Outcome[T]:
-    """Run ``fn`` to completion whatever cancels the caller meanwhile (``fn`` bounds its own time).
+async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
+    """Run ``work`` (a coroutine, not yet awaited) to completion whatever cancels the caller
+    meanwhile (``work`` bounds its own time).
 
     Returns its result or error, and the cancellation that arrived meanwhile (the caller re-raises it
     after its cleanup). The work wakes its caller itself as it ends (one loop turn, not the two of a
@@ -39,33 +63,15 @@ async def finish_despite_cancellation(fn: Callable[[], Awaitable[T]]) -> Outcome
     """
     loop = asyncio.get_running_loop()
     outcome: Outcome[T] = Outcome()
-    wake: list[asyncio.Future[None]] = []  # the caller's current wait (a cancelled one is replaced)
-    done = False
-
-    async def run() -> None:
-        nonlocal done
-        try:
-            outcome.value = await fn()
-        except asyncio.CancelledError:  # the work itself was cancelled (the loop shutting down)
-            outcome.error = asyncio.CancelledError()
-        except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
-            outcome.error = exc
-        except BaseException as exc:  # KeyboardInterrupt, SystemExit: also reach the loop as usual
-            outcome.error = exc
-            raise
-        finally:
-            done = True
-            if wake and not wake[0].done():
-                wake[0].set_result(None)
-
-    task = loop.create_task(run())
+    task = loop.create_task(outcome._run(work))
     with anyio.CancelScope(shield=True):
-        while not done:
-            wake[:] = [loop.create_future()]
+        while not outcome._done:
+            wake = outcome._wake = loop.create_future()
             try:
-                await wake[0]
+                await wake
             except asyncio.CancelledError as exc:  # native cancellation: finish first
                 outcome.cancelled = outcome.cancelled or exc
+    outcome._wake = None
     del task  # held until here: the loop keeps only a weak reference to a running task
     if outcome.cancelled is None:
         try:

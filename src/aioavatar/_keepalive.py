@@ -10,13 +10,13 @@ implements. The rules themselves are written in ``_session.py``'s module documen
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
 import random
 from typing import Protocol
 
-import anyio
 import attrs
 
 from ._logging import describe_error
@@ -106,11 +106,13 @@ class KeepAlive:
 
     __slots__ = (
         "_beat",
+        "_beat_cut",
         "_deadline",
         "_deadline_timer",
         "_due",
         "_interval",
         "_last_success",
+        "_over",
         "_owner",
         "_scheduler",
         "_timer",
@@ -128,7 +130,7 @@ class KeepAlive:
         interval: float,
         duration: float | None,
     ) -> None:
-        now = anyio.current_time()
+        now = asyncio.get_running_loop().time()
         self._owner = owner
         self._scheduler = scheduler
         self._interval = interval
@@ -140,7 +142,9 @@ class KeepAlive:
         self.last_success_at: dt.datetime | None = None
         self.sent = 0
         self.failed = 0
-        self._beat: anyio.CancelScope | None = None
+        self._beat: asyncio.Task[object] | None = None  # the worker sending a beat, while it does
+        self._beat_cut = False
+        self._over = False  # cancelled: a job already queued on the scheduler runs nothing
         # Rule 5: the first beat at a random phase, so that sessions started together do not beat
         # in lockstep.
         self._due = now + random.uniform(0.0, interval)  # noqa: S311 - jitter, not cryptography
@@ -157,12 +161,17 @@ class KeepAlive:
 
     def cancel(self) -> None:
         """No beat after this: disarm the timers and cut a beat in flight short."""
+        self._over = True
         for timer in (self._timer, self._deadline_timer):
             if timer is not None:
                 self._scheduler.cancel(timer)
         self._timer = self._deadline_timer = None
-        if self._beat is not None:
-            self._beat.cancel()
+        beat = self._beat
+        # A beat in flight is cut short: its worker's task is cancelled, once, and takes that back
+        # (no cancel scope per beat). Not from the beat's own task: it is running, not waiting.
+        if beat is not None and not self._beat_cut and beat is not asyncio.current_task():
+            self._beat_cut = True
+            beat.cancel()
 
     async def __call__(self, urgent: bool) -> None:
         """The scheduler's job: the deadline (scheduled ``urgent``) or the next beat."""
@@ -175,23 +184,30 @@ class KeepAlive:
         self._timer = None
         owner = self._owner
         try:
-            if owner.stopping:
+            if self._over or owner.stopping:
                 return
-            now = anyio.current_time()
+            loop = asyncio.get_running_loop()
+            now = loop.time()
             if now >= self._due + self._interval:  # rule 5: a beat that is late is skipped
                 self._rearm(now)
                 return
-            outcome = "over"  # unless the beat finishes: a stop cancels it (cancel())
-            with anyio.CancelScope() as scope:
-                self._beat = scope
+            task = self._beat = asyncio.current_task()
+            try:
                 outcome = await self._send()
-            self._beat = None
+            except asyncio.CancelledError:
+                if not self._beat_cut:
+                    raise  # the worker itself is cancelled (the client closing)
+                assert task is not None
+                task.uncancel()  # cut short by cancel(): a stop began
+                outcome = "over"
+            finally:
+                self._beat = None
             if outcome == "gone":
                 await owner.server_ended()
             elif outcome == "lost":
                 await owner.presumed_lost()
             elif outcome == "beating" and not owner.stopping:
-                self._rearm(anyio.current_time())
+                self._rearm(loop.time())
         except Exception as exc:  # noqa: BLE001 - rule 4: reported by the lifecycle, never lost
             owner.background_failed(exc)
 
@@ -209,7 +225,7 @@ class KeepAlive:
             if isinstance(exc, APIError) and exc.session_gone:
                 return "gone"  # rule 7
             self.failed += 1
-            silent_for = anyio.current_time() - self._last_success
+            silent_for = asyncio.get_running_loop().time() - self._last_success
             logger.warning(
                 "session %s: keep-alive failed (%s); %.0f s since the last success",
                 owner.session_id,
@@ -218,7 +234,7 @@ class KeepAlive:
             )
             return "lost" if silent_for >= owner.idle_timeout else "beating"
         self.sent += 1
-        self._last_success = anyio.current_time()
+        self._last_success = asyncio.get_running_loop().time()
         self.last_success_at = dt.datetime.now(dt.UTC)
         return "beating"
 
@@ -230,7 +246,7 @@ class KeepAlive:
     async def _run_deadline(self) -> None:
         self._deadline_timer = None
         try:
-            if not self._owner.stopping:
+            if not self._over and not self._owner.stopping:
                 await self._owner.deadline_reached()  # rule 8: a beat in flight does not delay it
         except Exception as exc:  # noqa: BLE001 - rule 4
             self._owner.background_failed(exc)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import weakref
 from typing import Final
 
@@ -61,6 +62,9 @@ _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # prune, which registrations trigger; the index is swapped whole, so that a filter in another thread
 # never sees it half built. One session token costs one weak reference here, nothing more.
 _registered = 0  # registrations since the last prune
+_registering = (
+    threading.Lock()
+)  # writers only (clients made in several threads); readers never wait
 _live_after_prune = 0
 
 _Owners = weakref.ref[object] | list[weakref.ref[object]]
@@ -123,24 +127,28 @@ def track_secret(owner: object, secret: Secret | str) -> None:
 
     ``owner`` must support weak references (clients and attrs models do).
     """
-    global _registered, _live_after_prune, _by_prefix
     value = secret.get_secret_value() if isinstance(secret, Secret) else secret
     if len(value) < MIN_TRACKED_LENGTH:
         return
+    with _registering:
+        _register(value, weakref.ref(owner))
+
+
+def _register(value: str, ref: weakref.ref[object]) -> None:
+    global _registered, _live_after_prune, _by_prefix
     _registered += 1
     if _registered >= _live_after_prune + 64:
         rebuilt: dict[str, _Bucket] = {}
         live = 0
         for bucket in _by_prefix.values():
             for known, owners in bucket.values.items():
-                refs = owners if isinstance(owners, list) else [owners]
-                for ref in refs:
-                    if ref() is not None:
-                        _index(rebuilt, known, ref)
+                for held in owners if isinstance(owners, list) else [owners]:
+                    if held() is not None:
+                        _index(rebuilt, known, held)
                         live += 1
         _by_prefix = rebuilt
         _registered, _live_after_prune = 0, live
-    _index(_by_prefix, value, weakref.ref(owner))
+    _index(_by_prefix, value, ref)
 
 
 def _index(index: dict[str, _Bucket], value: str, ref: weakref.ref[object]) -> None:

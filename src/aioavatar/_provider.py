@@ -13,7 +13,7 @@ a provider is a folder with its spec, models, endpoints and session face.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, Generic, Self, TypeVar, Unpack
 from urllib.parse import quote
@@ -118,8 +118,12 @@ def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
     Raises:
         ConfigurationError: naming ``field``, for an empty token or one that cannot travel in a header.
     """
-    value = token.get_secret_value() if isinstance(token, Secret) else token
-    return {"Authorization": f"Bearer {check_credential(value, field)}"}
+    return {"Authorization": f"Bearer {check_credential(secret_value(token), field)}"}
+
+
+def secret_value(token: str | Secret) -> str:
+    """The value of a credential given as a string or a :class:`Secret` (the same string object)."""
+    return token.get_secret_value() if isinstance(token, Secret) else token
 
 
 def may_have_acted(error: BaseException) -> bool:
@@ -341,28 +345,41 @@ class ProviderClient(Generic[TimeoutsT]):
         json: Any = None,
         content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
+        carried: tuple[str, ...] | None = None,
     ) -> PreparedCall:
         """A call to ``endpoint`` built once (path filled, headers final, body encoded), for
-        :meth:`send`: each endpoint method is this and a send."""
+        :meth:`send`: each endpoint method is this and a send. ``carried``: the credentials
+        ``headers`` carry, when the caller holds them (else they are read from the headers)."""
         path = endpoint.path
         if path_args:
             path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
         parts = self._transport.request_parts(
-            endpoint.method, path, headers=headers, json=json, content=content, params=params
+            endpoint.method,
+            path,
+            headers=headers,
+            json=json,
+            content=content,
+            params=params,
+            carried=carried,
         )
         return PreparedCall(*parts, endpoint=endpoint)
 
-    async def send(self, call: PreparedCall, **options: Unpack[CallOptions]) -> Any:
-        """Send a call prepared once (``prepare_keep_alive``, say) and return what its endpoint
-        method returns: the call is checked and encoded when prepared, not each time it is sent.
+    def send(self, call: PreparedCall, **options: Unpack[CallOptions]) -> Coroutine[Any, Any, Any]:
+        """Send a call prepared once (``prepare_keep_alive``, say); awaited, it returns what its
+        endpoint method returns: the call is checked and encoded when prepared, not each time it is
+        sent.
+
+        A plain method that returns the sending coroutine (one coroutine per send, not two: a
+        session's beats take this path).
 
         Raises:
-            ConfigurationError: a bad option. APIError, TransportError, ResponseDecodeError: as the
-                endpoint method.
+            ConfigurationError: not a prepared call (raised here, before anything is awaited); a bad
+                option (raised when awaited). APIError, TransportError, ResponseDecodeError: as the
+                endpoint method, when awaited.
         """
         if not isinstance(call, PreparedCall):
             raise ConfigurationError("must be a call prepared by this client", field="call")
-        return await self._send(call, options)
+        return self._send(call, options)
 
     async def _send(self, call: PreparedCall, options: CallOptions) -> Any:
         """The one call path: send, retry, decode, read into the endpoint's model.

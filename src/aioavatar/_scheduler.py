@@ -26,6 +26,7 @@ import asyncio
 import heapq
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -38,6 +39,9 @@ Job = Callable[[bool], Awaitable[None]]
 
 #: How long a worker waits for more work before it ends (a burst of beats reuses the same workers).
 _IDLE_WORKER_SECONDS = 1.0
+#: The loop may run a timer up to its clock's resolution early (asyncio does): what is due that
+#: soon runs now, or the timer would be armed again for the same moment until the clock caught up.
+_RESOLUTION = time.get_clock_info("monotonic").resolution
 #: Cancelled entries are swept out of the heap once they are this many and half of it (a session
 #: that ends drops its entries at once, so a long deadline never keeps it in memory).
 _SWEEP_AT = 256
@@ -122,7 +126,7 @@ class Scheduler:
         if self._closed:
             return
         loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = loop.time() + _RESOLUTION
         heap, jobs = self._heap, self._jobs
         while heap and heap[0][0] <= now:
             _, key = heapq.heappop(heap)

@@ -25,12 +25,9 @@ Rules (numbered so that code, tests and docs can point at them):
     error propagates with a note saying a session may still run, also logged.
  4. While the block runs, the session keeps alive and watches its ``max_session_duration`` deadline
     on its client's scheduler (``_keepalive.py``): entries in the client's timer heap, run by the
-    client's bounded pool of workers; no task, task group, cancel scope or loop timer of its own
-    while it waits. Nothing there raises into the block. Where a rule below says the block is
-    cancelled, its task is cancelled once, natively, as ``asyncio.timeout()`` does it, and the exit
-    tells that cancellation from any other by the task's count of requests (``uncancel``): a block
-    that catches it and returns exits quietly, and one shielded by an anyio scope at that moment is
-    still interrupted, as by ``asyncio.timeout()``. If the keep-alive itself fails (a bug, a broken
+    client's bounded pool of workers; no task, task group or loop timer of its own while it waits
+    (the block's own cancel scope is the one object of anyio's a session keeps). Nothing there
+    raises into the block. If the keep-alive itself fails (a bug, a broken
     dependency), that is never delivered as a bare cancellation: the block is cancelled, the session is stopped with
     ``SERVER_ERROR``, and ``async with`` raises that error (the block's own exception, if it raised
     one, wins, with the failure logged and added to it as a note).
@@ -307,13 +304,16 @@ class BaseSession(Stopping[InfoT]):
         # Written out rather than as a generator context manager: a suspended generator, its
         # wrapper and two bound methods were four more objects per session for the collector. It
         # never suppresses what the block raised (typed ``None``, so that type checkers know it).
-        body_error = self._block_exited(exc)  # None: the lifecycle cancelled it (rules 4, 6-8, 14)
+        body_error = self._block_exited(exc_type, exc, tb)  # None: its scope was cancelled
         try:
             await self._finish(body_error)
         except BaseException as error:
             if error is not exc:
                 raise
-            # The block's own exception propagates as it was (rule 12): the interpreter re-raises it.
+            # The block's own exception propagates as it was (rule 12): the interpreter re-raises
+            # it, with the traceback it came with (raising it again in _finish added our frames).
+            assert exc is not None
+            exc.__traceback__ = tb
         finally:
             await self._end()
 
@@ -327,7 +327,7 @@ class BaseSession(Stopping[InfoT]):
 
     async def _start(self) -> None:
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
-        outcome = await finish_despite_cancellation(self._backend.open)  # rule 2
+        outcome = await finish_despite_cancellation(self._backend.open())  # rule 2
         if outcome.error is not None:
             error = outcome.error
             if not self._backend.left_running(error):

@@ -12,8 +12,6 @@ and every request is bounded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import anyio
 
@@ -57,19 +55,35 @@ class ConnectionSlots:
         assert self._free is not None
         self._free.release()
 
-    @asynccontextmanager
-    async def reserved(self) -> AsyncIterator[None]:
+    def reserved(self) -> _Reservation:
         """Hold a slot for the current task: its requests meanwhile take none. Waits for one without
         a time limit (see the module docs); a task that already holds one just goes on."""
-        free = self._free
+        return _Reservation(self)
+
+
+class _Reservation:
+    """``async with slots.reserved()``: one object per stop (not a generator context manager's four)."""
+
+    __slots__ = ("_held", "_slots")
+
+    def __init__(self, slots: ConnectionSlots) -> None:
+        self._slots = slots
+        self._held: asyncio.Task[object] | None = None
+
+    async def __aenter__(self) -> None:
+        slots = self._slots
+        free = slots._free
         task = asyncio.current_task()
-        if free is None or task is None or task in self._holders:
-            yield
+        if free is None or task is None or task in slots._holders:
             return
         await free.acquire()
-        self._holders.add(task)
-        try:
-            yield
-        finally:
-            self._holders.discard(task)
-            free.release()
+        slots._holders.add(task)
+        self._held = task
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        task = self._held
+        if task is not None:
+            self._held = None
+            self._slots._holders.discard(task)
+            assert self._slots._free is not None
+            self._slots._free.release()

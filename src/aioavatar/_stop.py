@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from enum import Enum
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -70,16 +71,13 @@ class Stopping(Generic[InfoT]):
         self._unconfirmed: str | None = None
         self._unconfirmed_warned = False
         # Rule 4: the keep-alive's own failure. Rules 6-8, 14: why the session ended on the server's
-        # side; the block's task (cancelled then, see _cancel_block), and its awaits in wait_ended()
-        # (woken instead).
+        # side; the block's cancel scope (cancelled then, see _cancel_block), and its awaits in
+        # wait_ended() (woken instead).
         self._background_error: Exception | None = None
         self._server_end: EndReason | None = None
         self._block_task: asyncio.Task[Any] | None = None
         self._block_waits = 0
-        self._in_block = False
-        self._block_cancelling = 0  # the task's cancelling() as the block began
-        self._block_cancel_sent = False
-        self._block_cancel_caught = False
+        self._body_scope: anyio.CancelScope | None = None
         self._hooks = _Hooks(self)
         backend.attach(self._hooks)
 
@@ -136,7 +134,7 @@ class Stopping(Generic[InfoT]):
         Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
         cancellation it re-raises.
         """
-        outcome = await finish_despite_cancellation(lambda: self._stop_once(reason))
+        outcome = await finish_despite_cancellation(self._stop_once(reason))
         if self._stop_error is not None:
             self._warn_unconfirmed()
         if raise_cancel and outcome.cancelled is not None:
@@ -158,9 +156,11 @@ class Stopping(Generic[InfoT]):
         try:
             # The bound starts once a connection is ours: a stop queued behind thousands of others
             # (a service shutting down) is sent late, never abandoned (see _slots.py).
+            # The stop runs in a task of its own (finish_despite_cancellation), never in an anyio
+            # scope: asyncio's own timeout bounds it.
             async with self._backend.reserved_connection():
-                deadline = anyio.current_time() + self.stop_timeout
-                with anyio.fail_after(self.stop_timeout):
+                deadline = asyncio.get_running_loop().time() + self.stop_timeout
+                async with asyncio.timeout_at(deadline):
                     stopped = await self._backend.close(reason, deadline=deadline)
         except TimeoutError as exc:
             self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
@@ -223,7 +223,7 @@ class Stopping(Generic[InfoT]):
         self._end_reason = self._end_reason or self._server_end
         if body_error is not None:
             raise body_error
-        if self._block_cancel_caught:
+        if self._body_scope is not None and self._body_scope.cancelled_caught:
             raise SessionEndedError(self.session_id, self._server_end)
         # The block ran to its end after the session ended: end_reason says why.
 
@@ -292,33 +292,35 @@ class Stopping(Generic[InfoT]):
             if not self._block_waits:
                 self._cancel_block()  # a block awaiting wait_ended() is woken instead
 
-    # --- the block: cancelled as ``asyncio.timeout()`` cancels, and told apart from others' ---------
-    # No cancel scope per session (three more objects for the collector, for as long as the session
-    # runs): the lifecycle cancels the block's task once, natively, and on exit takes back that one
-    # request (``uncancel``); the block's CancelledError is ours when no other request is left.
+    # --- the block's cancel scope (rules 4, 6-8, 14) ------------------------------------------------
+    # An anyio scope, not a native task.cancel(): its cancellation is level-triggered (an await that
+    # swallows one CancelledError, asyncio.wait_for on 3.11 for one, does not lose it) and it honours
+    # the anyio shields inside the block (a shielded cleanup of the user's or the SDK's own).
 
     def _block_entered(self) -> None:
-        task = self._block_task
-        assert task is not None
-        self._block_cancelling = task.cancelling()
-        self._in_block = True
+        scope = self._body_scope = anyio.CancelScope()
+        scope.__enter__()
 
     def _cancel_block(self) -> None:
-        """Cancel the block, once, while it runs (rules 4, 6-8, 14)."""
-        if self._in_block and not self._block_cancel_sent and self._block_task is not None:
-            self._block_cancel_sent = True
-            self._block_task.cancel()
+        """Cancel the block while it runs (rules 4, 6-8, 14)."""
+        if self._body_scope is not None:
+            self._body_scope.cancel()
 
-    def _block_exited(self, exc: BaseException | None) -> BaseException | None:
-        """The block's exception, or ``None`` when it is the cancellation the lifecycle sent."""
-        self._in_block = False
-        if not self._block_cancel_sent:
+    def _block_exited(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> BaseException | None:
+        """The block's exception, or ``None`` when it is the cancellation of the block's scope."""
+        scope = self._body_scope
+        if scope is None:
             return exc
-        assert self._block_task is not None
-        others = self._block_task.uncancel() > self._block_cancelling
-        if isinstance(exc, asyncio.CancelledError) and not others:
-            self._block_cancel_caught = True
-            return None
+        try:
+            if scope.__exit__(exc_type, exc, tb):
+                return None
+        except BaseException as error:  # noqa: BLE001 - handled by the lifecycle (rule 12)
+            return error
         return exc
 
 

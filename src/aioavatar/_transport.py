@@ -192,13 +192,16 @@ class Transport:
         json: Any = None,
         content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
+        carried: tuple[str, ...] | None = None,
     ) -> tuple[
         str, str, str, dict[str, str], bytes | None, Mapping[str, str] | None, tuple[str, ...]
     ]:
         """A request ready to send any number of times (:meth:`send`), as the positional fields of
         :class:`PreparedRequest` (a subclass adds its own, built in one step): its final headers, its
         body (``json`` encoded here, or ``content``: ready bytes with their content type) and the
-        credentials it carries, masked out of whatever comes back."""
+        credentials it carries, masked out of whatever comes back (``carried``: the credentials the
+        headers carry, as the caller holds them, so that a prepared call kept for a session's life
+        does not keep a copy of its token)."""
         send_headers = {"Accept-Encoding": "identity", **headers}
         data: bytes | None = None
         if content is not None:
@@ -206,7 +209,11 @@ class Transport:
         elif json is not None:
             data = _JSON.encode(json).encode()
             send_headers["Content-Type"] = "application/json"
-        credentials = (*sent_credentials(headers), *self.credentials)
+        if carried is None:
+            carried = tuple(sent_credentials(headers))
+        else:  # as sent_credentials() would have read them: too short to mask is not masked
+            carried = tuple(value for value in carried if len(value) >= MIN_SCRUBBED_LENGTH)
+        credentials = (*carried, *self.credentials)
         return method, path, self.base_url + path, send_headers, data, params, credentials
 
     async def send(

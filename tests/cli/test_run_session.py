@@ -119,7 +119,7 @@ async def test_run_reports_the_reason_of_a_stop_sent_by_another_process(
     """`sessions stop ID --reason agent_hang_up` from a second process while `run` holds the session:
     `run` prints the server's AGENT_HANG_UP (found when Ctrl-C's stop answers 404, or when a
     keep-alive does) and exits 1, as for any session ended elsewhere."""
-    interval = "60" if noticed_by == "its own stop" else "0.1"
+    interval = "150" if noticed_by == "its own stop" else "0.1"
     holder = await spawn("run", AVATAR_ID, "--keep-alive-interval", interval, env=env)
     async with holder.process:
         session_id = (await holder.line_containing("is live")).split()[1]
@@ -132,7 +132,11 @@ async def test_run_reports_the_reason_of_a_stop_sent_by_another_process(
         outcome = await holder.finish()
     assert outcome.status == 1, outcome.err
     assert "Session ended: AGENT_HANG_UP" in outcome.out
-    ours = ["USER_CLOSED"] if noticed_by == "its own stop" else []  # answered 404
+    # A beat (at a random phase of its 150 s) may still notice first, now and then: then no stop.
+    beat_noticed = any(
+        r.status == 404 for r in emulator.requests("keep_alive", session_id=session_id)
+    )
+    ours = ["USER_CLOSED"] if noticed_by == "its own stop" and not beat_noticed else []
     assert emulator.stop_reasons(session_id) == ["AGENT_HANG_UP", *ours]
     assert emulator.requests("get", session_id=session_id)  # the server's reason, looked up
     assert_clean(outcome)

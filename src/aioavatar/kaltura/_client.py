@@ -10,7 +10,7 @@ from .._converter import build_request, unstructure
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._protocol import encode_multipart
-from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_headers
+from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_headers, secret_value
 from .._secret import Secret
 from .._validation import check_bytes, check_path_id, check_text
 from ..exceptions import ConfigurationError, ServerError
@@ -120,7 +120,12 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         path_args = _in_path(session_id)
         headers = _bearer(token)
         return self._prepare(
-            endpoint, headers=headers, path_args=path_args, json=json, content=content
+            endpoint,
+            headers=headers,
+            path_args=path_args,
+            json=json,
+            content=content,
+            carried=(secret_value(token),),  # a prepared beat keeps no copy of the token
         )
 
     # --- session endpoints ----------------------------------------------------------------------------
@@ -150,7 +155,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         """
         body = build_session_request(avatar_id, voice_id, voice_speed, request)
         call = self._prepare(CREATE, headers=self._account_headers(), json=unstructure(body))
-        created: KalturaSessionToken = await self.send(call, **options)
+        created: KalturaSessionToken = await self._send(call, options)
         track_secret(created, created.token)  # masked in log records while the token lives
         return created
 
@@ -174,7 +179,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             APIError: 401, 404 or 410 (the session has ended); TransportError, ResponseDecodeError.
         """
         call = self._for_session(INIT_CLIENT, session_id, token)
-        info: KalturaSessionInfo = await self.send(call, **options)
+        info: KalturaSessionInfo = await self._send(call, options)
         return info
 
     async def keep_alive(
@@ -190,7 +195,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             APIError: with status 404 or 410 once the server has ended the session.
             TransportError, ResponseDecodeError: as for every call.
         """
-        await self.send(self.prepare_keep_alive(session_id, token=token), **options)
+        await self._send(self.prepare_keep_alive(session_id, token=token), options)
 
     def prepare_keep_alive(self, session_id: str, *, token: str | Secret) -> PreparedCall:
         """:meth:`keep_alive`, checked and encoded once: ``await client.send(call)`` sends it as often
@@ -213,7 +218,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         Raises:
             APIError, TransportError: as for every call.
         """
-        await self.send(self._for_session(INTERRUPT, session_id, token), **options)
+        await self._send(self._for_session(INTERRUPT, session_id, token), options)
 
     async def say_text(
         self,
@@ -242,7 +247,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         body = SayTextRequest(text=text, turn_id=_turn_id(turn_id), is_final=is_final)
         try:
             call = self._for_session(SAY_TEXT, session_id, token, json=unstructure(body))
-            await self.send(call, **options)
+            await self._send(call, options)
         except ServerError as exc:
             if exc.status != 503:
                 raise
@@ -293,7 +298,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             )
         form = form_fields(fields)
         content = encode_multipart(form, {"audio": (filename, content_type, audio)})
-        await self.send(self._for_session(SAY_AUDIO, session_id, token, content=content), **options)
+        await self._send(self._for_session(SAY_AUDIO, session_id, token, content=content), options)
         return fields.turn_id
 
     async def end_session(
@@ -313,7 +318,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             ConfigurationError: a malformed id or an empty token.
             APIError, TransportError: the end is not confirmed; the session may still run.
         """
-        return await self._ending(self.send(self._for_session(END, session_id, token), **options))
+        return await self._ending(self._send(self._for_session(END, session_id, token), options))
 
     def session(
         self, avatar_id: str, **options: Unpack[KalturaSessionOptions]

@@ -9,7 +9,7 @@ from .._enums import EndReason, EndReasonName
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._pager import PageData, Pager
-from .._provider import PreparedCall, ProviderClient, bearer_headers
+from .._provider import PreparedCall, ProviderClient, bearer_headers, secret_value
 from .._retry import RetryPolicy
 from .._secret import Secret
 from .._timeout import Timeout
@@ -128,9 +128,14 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         """
         body = build_token_request(avatar_id, request, fields)
         call = self._prepare(TOKEN, headers=self._account_headers(), json=unstructure(body))
-        token: SessionToken = await self.send(
-            call, timeout=timeout, retry_policy=retry_policy, deadline=deadline
-        )
+        options: CallOptions = {}
+        if timeout is not None:
+            options["timeout"] = timeout
+        if retry_policy is not None:
+            options["retry_policy"] = retry_policy
+        if deadline is not None:
+            options["deadline"] = deadline
+        token: SessionToken = await self._send(call, options)
         track_secret(token, token.session_token)  # masked in log records while the token lives
         return token
 
@@ -151,8 +156,8 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             APIError: the server refused; TransportError: no answer (the session may have started).
         """
         headers = self._session_headers(session_token, account_fallback=False)
-        info: SessionInfo = await self.send(
-            self._prepare(START, headers=headers, json={}), **options
+        info: SessionInfo = await self._send(
+            self._prepare(START, headers=headers, json={}), options
         )
         return info
 
@@ -171,7 +176,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             NotFoundError: the session has ended (or never existed).
             APIError, TransportError: as for every call.
         """
-        await self.send(self.prepare_keep_alive(session_id, session_token=session_token), **options)
+        await self._send(self.prepare_keep_alive(session_id, session_token=session_token), options)
 
     def prepare_keep_alive(
         self, session_id: str, *, session_token: str | Secret | None = None
@@ -184,7 +189,11 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         """
         check_uuid(session_id, "session_id")
         headers = self._session_headers(session_token)
-        return self._prepare(KEEP_ALIVE, headers=headers, json={"session_id": session_id})
+        # Kept for the session's life: it refers to the token it carries, not a copy of it.
+        carried = None if session_token is None else (secret_value(session_token),)
+        return self._prepare(
+            KEEP_ALIVE, headers=headers, json={"session_id": session_id}, carried=carried
+        )
 
     async def stop_session(
         self,
@@ -213,7 +222,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             raise ConfigurationError(str(exc), field="reason") from None
         body = {"session_id": session_id, "reason": known.value}
         call = self._prepare(STOP, headers=self._session_headers(session_token), json=body)
-        return await self._ending(self.send(call, **options))
+        return await self._ending(self._send(call, options))
 
     def list_sessions(
         self,
@@ -257,7 +266,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         async def fetch(number: int) -> PageData[SessionEntry]:
             query = {**params, "page": str(number), "page_size": str(size)}
             call = self._prepare(LIST, headers=headers, params=query)
-            read: SessionPage = await self.send(call, **options)
+            read: SessionPage = await self._send(call, options)
             following = number + 1 if read.next is not None else None
             return PageData(read.results, read.count, following, read.next, read.previous)
 
@@ -271,7 +280,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             APIError, TransportError, ResponseDecodeError: as every call.
         """
         call = self._prepare(CREDITS, headers=self._account_headers())
-        credits: Credits = await self.send(call, **options)
+        credits: Credits = await self._send(call, options)
         return credits
 
     async def list_languages(self, **options: Unpack[CallOptions]) -> list[Language]:
@@ -281,7 +290,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             APIError, TransportError, ResponseDecodeError: as every call.
         """
         call = self._prepare(LANGUAGES, headers=self._account_headers())
-        languages: list[Language] = await self.send(call, **options)
+        languages: list[Language] = await self._send(call, options)
         return languages
 
     async def get_session(
@@ -298,7 +307,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         call = self._prepare(
             GET, headers=self._account_headers(), path_args={"session_id": session_id}
         )
-        entry: SessionEntry = await self.send(call, **options)
+        entry: SessionEntry = await self._send(call, options)
         return entry
 
     async def get_transcript(
@@ -325,7 +334,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             path_args={"session_id": session_id},
             params=params or None,
         )
-        transcript: Transcript = await self.send(call, **options)
+        transcript: Transcript = await self._send(call, options)
         return transcript
 
     def session(self, avatar_id: str, **options: Unpack[SessionOptions]) -> AvatarSession:
