@@ -324,6 +324,7 @@ class BaseSession(Stopping[InfoT]):
         self._move(SessionState.ENDED)
         await self._close_owned_client()
         self._ended_flag().set()
+        self._hooks.detach()  # nothing is relayed after this, and the session is no cycle
 
     async def _start(self) -> None:
         await self._backend.prepare()  # rule 1: cancellable, opens nothing

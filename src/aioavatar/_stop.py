@@ -40,6 +40,10 @@ class SessionState(Enum):
     STOPPING = "stopping"
     ENDED = "ended"
 
+    # Members are singletons compared by identity: hashed by identity too, in C (Enum's own
+    # __hash__ is Python code, paid on every move of every session's state).
+    __hash__ = object.__hash__
+
 
 _ORDER = {state: rank for rank, state in enumerate(SessionState)}
 
@@ -326,44 +330,65 @@ class Stopping(Generic[InfoT]):
 
 class _Hooks:
     """The lifecycle as its keep-alive (``_keepalive.Owner``) and its backend (:class:`SessionHooks`)
-    see it: what they may ask and report, nothing more."""
+    see it: what they may ask and report, nothing more.
+
+    Detached once the lifecycle is over (:meth:`detach`): from then on it reports the session as
+    ending and relays nothing. That also breaks the only reference cycle of a session (session,
+    hooks, keep-alive, backend), so that an ended session is freed as soon as nobody holds it,
+    not left for the garbage collector (thousands of sessions ending together made it collect
+    and walk them over and over).
+    """
 
     __slots__ = ("_session",)
 
     def __init__(self, session: Stopping[Any]) -> None:
-        self._session = session
+        self._session: Stopping[Any] | None = session
+
+    def detach(self) -> None:
+        self._session = None
 
     @property
     def session_id(self) -> str | None:
-        return self._session._backend.session_id
+        session = self._session
+        return session._backend.session_id if session is not None else None
 
     @property
     def stopping(self) -> bool:
-        return self._session._stop_started
+        session = self._session
+        return session is None or session._stop_started
 
     @property
     def idle_timeout(self) -> float:
-        return self._session._backend.idle_timeout
+        session = self._session
+        return session._backend.idle_timeout if session is not None else 0.0
 
     @property
     def ending(self) -> bool:
         session = self._session
-        return session._stop_started or session._server_end is not None
+        return session is None or session._stop_started or session._server_end is not None
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
-        await self._session._backend.keep_alive(timeout=timeout, deadline=deadline)
+        session = self._session
+        if session is None:
+            raise RuntimeError("the session's lifecycle is over")
+        await session._backend.keep_alive(timeout=timeout, deadline=deadline)
 
     async def server_ended(self) -> None:
-        await self._session._server_ended()
+        if self._session is not None:
+            await self._session._server_ended()
 
     async def presumed_lost(self) -> None:
-        await self._session._stop_and_end(EndReason.IDLE_TIMEOUT)
+        if self._session is not None:
+            await self._session._stop_and_end(EndReason.IDLE_TIMEOUT)
 
     async def deadline_reached(self) -> None:
-        await self._session._stop_and_end(EndReason.MAX_DURATION_REACHED)
+        if self._session is not None:
+            await self._session._stop_and_end(EndReason.MAX_DURATION_REACHED)
 
     async def connection_lost(self) -> None:
-        await self._session._connection_lost()
+        if self._session is not None:
+            await self._session._connection_lost()
 
     def background_failed(self, error: Exception) -> None:
-        self._session._background_failed(error)
+        if self._session is not None:
+            self._session._background_failed(error)
