@@ -7,6 +7,7 @@ import gc
 import json
 import subprocess
 import sys
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 
 from aioavatar import KalturaAvatarClient, LiveAvatarClient
 
-from .providers import AVATAR_ID, KALTURA_AVATAR_ID
+from .providers import AVATAR_ID, KALTURA_AVATAR_ID, Provider
 
 pytestmark = pytest.mark.anyio
 
@@ -107,3 +108,21 @@ async def test_an_idle_session_adds_few_objects_for_the_garbage_collector(
         held = await _tracked(client, provider, sessions=True)
     per_session = ((held[1] - held[0]) - (plain[1] - plain[0])) / 200
     assert 0 < per_session <= MAX_OBJECTS_PER_SESSION, (per_session, plain, held)
+
+
+async def test_an_ended_session_is_freed_without_the_garbage_collector(provider: Provider) -> None:
+    """Once its block is over, nothing of a session makes a reference cycle: dropping it frees it
+    at once, by reference counting. Thousands of sessions ending together are then not thousands of
+    objects of garbage the collector has to find (and walk, again and again, until it does)."""
+    gc.collect()
+    gc.disable()
+    try:
+        async with provider.session(keep_alive_interval=20) as session:
+            pass
+        assert session.end_reason is not None
+        freed = weakref.ref(session)
+        provider.made.remove(session)  # the fixture's own list of the sessions it made
+        del session
+        assert freed() is None
+    finally:
+        gc.enable()
