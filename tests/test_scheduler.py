@@ -272,3 +272,22 @@ async def test_a_beat_already_queued_sends_nothing_once_the_session_has_ended() 
     await wait_until(lambda: after == ["ran"])  # one worker, first in first out: the beat ran
     assert owner.asked == []
     await scheduler.aclose()
+
+
+async def test_cancelled_entries_do_not_pile_up() -> None:
+    """Sessions that end long before their deadline drop their entries at once (nothing of theirs
+    is kept until the entry's time) and the heap is swept: 100,000 entries due in an hour and
+    cancelled beside 1,000 live ones leave the heap at most about twice the live ones."""
+    scheduler = Scheduler(workers=1)
+
+    async def job(urgent: bool) -> None:
+        raise AssertionError("nothing here is due within the test")
+
+    later = asyncio.get_running_loop().time() + 3600
+    for index in range(1_000):
+        scheduler.call_at(later + index, job)
+    for index in range(100_000):
+        scheduler.cancel(scheduler.call_at(later, job, urgent=bool(index % 2)))
+    assert scheduler.pending == 1_000
+    assert len(scheduler._heap) <= 2 * 1_000 + 256
+    await scheduler.aclose()
