@@ -91,7 +91,7 @@ class TokenBackend(Generic[ClientT, RequestT, TokenT]):
         self._request = request
         self._token: TokenT | None = None
         self._hooks: SessionHooks | None = None
-        self._beat: PreparedCall | None = None  # the keep-alive, prepared at the first beat
+        self._beat: PreparedCall | None = None  # the keep-alive, prepared once the session runs
 
     @property
     def session_id(self) -> str | None:
@@ -108,16 +108,9 @@ class TokenBackend(Generic[ClientT, RequestT, TokenT]):
         return self._client.reserved_connection()
 
     def _require_beat(self) -> PreparedCall:
-        """The session's keep-alive, checked and encoded once, at its first beat (every beat sends
-        the same bytes; a session that ends before its first beat never pays for it)."""
-        beat = self._beat
-        if beat is None:
-            beat = self._beat = self._prepare_beat()
-        return beat
-
-    def _prepare_beat(self) -> PreparedCall:
-        """The provider's keep-alive call for this session, prepared."""
-        raise NotImplementedError
+        if self._beat is None:
+            raise RuntimeError("the session is not running")
+        return self._beat
 
     def _require_token(self) -> TokenT:
         if self._token is None:

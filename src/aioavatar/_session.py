@@ -69,8 +69,11 @@ Rules (numbered so that code, tests and docs can point at them):
     :class:`SessionStopError`; an exception or cancellation that propagates instead carries the same
     words as a note. An unconfirmed stop leaves ``end_reason`` ``None``: the session is not known to
     have ended.
-13. A session object is entered once; entering it again is a ``RuntimeError``. ``stop()`` twice is
-    harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
+13. A session object is entered once; entering it again is a ``RuntimeError``. It is entered and
+    exited in one task, nested like a cancel scope among that task's anyio scopes (its block runs
+    in one, so that rules 4, 6-8 and 14 can cancel it): exited in another task, or while an anyio
+    scope entered after it is still open, it is stopped all the same (``SERVER_ERROR``) and anyio's
+    ``RuntimeError`` propagates. ``stop()`` twice is harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
     provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
 14. A connection the session depends on is lost for good (LiveAvatar's LITE socket, when it cannot be
     reopened within its reconnect window; the backend calls the hook the lifecycle handed it): the

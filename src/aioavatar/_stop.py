@@ -48,9 +48,6 @@ class SessionState(Enum):
 _ORDER = {state: rank for rank, state in enumerate(SessionState)}
 
 
-_ORDER = {state: rank for rank, state in enumerate(SessionState)}
-
-
 def error_text(error: BaseException | None) -> str:
     """An error's text, or its class name when it has none."""
     return (str(error) or type(error).__name__) if error is not None else "no detail"
@@ -82,6 +79,7 @@ class Stopping(Generic[InfoT]):
         self._block_task: asyncio.Task[Any] | None = None
         self._block_waits = 0
         self._body_scope: anyio.CancelScope | None = None
+        self._block_cancelled = False  # the block's scope caught its own cancellation
         self._hooks = _Hooks(self)
         backend.attach(self._hooks)
 
@@ -227,7 +225,7 @@ class Stopping(Generic[InfoT]):
         self._end_reason = self._end_reason or self._server_end
         if body_error is not None:
             raise body_error
-        if self._body_scope is not None and self._body_scope.cancelled_caught:
+        if self._block_cancelled:
             raise SessionEndedError(self.session_id, self._server_end)
         # The block ran to its end after the session ended: end_reason says why.
 
@@ -299,7 +297,10 @@ class Stopping(Generic[InfoT]):
     # --- the block's cancel scope (rules 4, 6-8, 14) ------------------------------------------------
     # An anyio scope, not a native task.cancel(): its cancellation is level-triggered (an await that
     # swallows one CancelledError, asyncio.wait_for on 3.11 for one, does not lose it) and it honours
-    # the anyio shields inside the block (a shielded cleanup of the user's or the SDK's own).
+    # the anyio shields inside the block (a shielded cleanup of the user's or the SDK's own). Like
+    # any cancel scope, it is entered and exited in one task, nested with the task's other anyio
+    # scopes; a session exited in another task, or from inside an anyio scope entered after it and
+    # still open, gets anyio's RuntimeError as the block's exception (and is stopped, SERVER_ERROR).
 
     def _block_entered(self) -> None:
         scope = self._body_scope = anyio.CancelScope()
@@ -320,12 +321,13 @@ class Stopping(Generic[InfoT]):
         scope = self._body_scope
         if scope is None:
             return exc
+        self._body_scope = None  # no cancellation after this, whatever the exit says
         try:
-            if scope.__exit__(exc_type, exc, tb):
-                return None
+            caught = scope.__exit__(exc_type, exc, tb)
         except BaseException as error:  # noqa: BLE001 - handled by the lifecycle (rule 12)
             return error
-        return exc
+        self._block_cancelled = scope.cancelled_caught
+        return None if caught else exc
 
 
 class _Hooks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._backend import TokenBackend
 from .._enums import EndReason
-from .._provider import PreparedCall, may_have_acted
+from .._provider import may_have_acted
 from ..exceptions import APIError
 from ._client import KalturaAvatarClient
 from ._models import KalturaSessionInfo, KalturaSessionRequest, KalturaSessionToken
@@ -36,11 +36,9 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest, Ka
 
     async def open(self) -> KalturaSessionInfo:
         token = self._token = await self._client.create_session(request=self._request)
+        # Every beat sends these bytes: checked and encoded once, here.
+        self._beat = self._client.prepare_keep_alive(token.session_id, token=token.token)
         return await self._client.init_client(token.session_id, token=token.token)
-
-    def _prepare_beat(self) -> PreparedCall:
-        token = self._require_token()
-        return self._client.prepare_keep_alive(token.session_id, token=token.token)
 
     def left_running(self, error: BaseException) -> bool:
         # Once create has answered the session runs, whatever init-client then said, unless the server

@@ -13,7 +13,7 @@ from typing import Unpack
 
 from .._backend import TokenBackend
 from .._enums import EndReason
-from .._provider import PreparedCall, may_have_acted
+from .._provider import may_have_acted
 from .._validation import usable_duration
 from ..exceptions import AuthenticationError, InsufficientCreditsError
 from ._client import LiveAvatarClient
@@ -61,11 +61,13 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
 
     async def open(self) -> SessionInfo:
         token = self._require_token()
-        return await self._client.start_session(token.session_token)
-
-    def _prepare_beat(self) -> PreparedCall:
-        token = self._require_token()
-        return self._client.prepare_keep_alive(token.session_id, session_token=token.session_token)
+        info = await self._client.start_session(token.session_token)
+        # Every beat sends these bytes: checked and encoded once, here (a refusal is open's failure,
+        # rule 3, not a failed beat).
+        self._beat = self._client.prepare_keep_alive(
+            token.session_id, session_token=token.session_token
+        )
+        return info
 
     def left_running(self, error: BaseException) -> bool:
         # Rule 3: a start that never left, or was definitely refused (4xx), leaves nothing running; no
