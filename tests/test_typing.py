@@ -169,3 +169,30 @@ def test_public_objects_pickle_and_name_their_public_path() -> None:
     assert b"aioavatar\nNotFoundError" in pickle.dumps(error, protocol=0)
     lines = traceback.format_exception_only(error)
     assert lines[-1].startswith("aioavatar.NotFoundError: ")
+
+
+#: Public classes that still take ``async with`` from ``anyio.AsyncContextManagerMixin``, whose own
+#: annotations name ``AbstractAsyncContextManager``, which anyio's module imports only for type
+#: checkers: ``typing.get_type_hints`` fails on them (anyio's, not theirs to fix here).
+_ANYIO_MIXIN = {"RealtimeConnection", "KalturaEmulator", "LiveAvatarEmulator"}
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        pytest.param(
+            cls,
+            marks=pytest.mark.xfail(
+                cls.__name__ in _ANYIO_MIXIN, raises=NameError, strict=True, reason="anyio mixin"
+            ),
+            id=cls.__name__,
+        )
+        for module in (aioavatar, aioavatar.testing)
+        for cls in (getattr(module, name) for name in module.__all__)
+        if isinstance(cls, type)
+    ],
+)
+def test_the_type_hints_of_every_public_class_resolve(cls: type) -> None:
+    """``typing.get_type_hints`` works on every public class (the sessions among them: their
+    ``async with`` is written out, no mixin whose hints name what its module never imports)."""
+    typing.get_type_hints(cls)
