@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,6 +14,16 @@ from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .logs import LOGGERS, Keep
 from .providers import API_KEY, AVATAR_ID, KS, Provider
+
+# A launcher that ignores SIGINT (a shell's background job, nohup) passes that on to every process it
+# starts, and Python then never installs its Ctrl-C handler: the tests that send Ctrl-C to a program
+# would wait for it in vain. The test processes take Python's handler back, and the programs they
+# start get the default again.
+if (
+    threading.current_thread() is threading.main_thread()
+    and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
