@@ -25,7 +25,7 @@ import threading
 import weakref
 from typing import Final
 
-from ._secret import MASK, Secret, mask_text
+from ._secret import MASK, Secret, mask_text, secret_value
 
 __all__ = [
     "MASK",
@@ -127,7 +127,7 @@ def track_secret(owner: object, secret: Secret | str) -> None:
 
     ``owner`` must support weak references (clients and attrs models do).
     """
-    value = secret.get_secret_value() if isinstance(secret, Secret) else secret
+    value = secret_value(secret)
     if len(value) < MIN_TRACKED_LENGTH:
         return
     with _registering:

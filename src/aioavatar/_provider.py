@@ -28,7 +28,7 @@ from ._options import CallOptions, ClientOptions
 from ._protocol import RawResponse, decode_failure, map_strings
 from ._retry import Retry, RetryPolicy
 from ._scheduler import Scheduler
-from ._secret import Secret
+from ._secret import Secret, secret_value
 from ._timeout import MAX_TIMEOUT, MIN_TIMEOUT, Timeout
 from ._transport import DEFAULT_MAX_RESPONSE_SIZE, PreparedRequest, Transport
 from ._validation import check_credential, check_number, check_options, check_seconds
@@ -119,11 +119,6 @@ def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
         ConfigurationError: naming ``field``, for an empty token or one that cannot travel in a header.
     """
     return {"Authorization": f"Bearer {check_credential(secret_value(token), field)}"}
-
-
-def secret_value(token: str | Secret) -> str:
-    """The value of a credential given as a string or a :class:`Secret` (the same string object)."""
-    return token.get_secret_value() if isinstance(token, Secret) else token
 
 
 def may_have_acted(error: BaseException) -> bool:

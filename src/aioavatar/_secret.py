@@ -6,7 +6,7 @@ from typing import Any, Final, NoReturn, final
 
 from .exceptions import ConfigurationError
 
-__all__ = ["MASK", "Secret", "mask_text"]
+__all__ = ["MASK", "Secret", "mask_text", "secret_value"]
 
 #: What a masked credential shows, in a repr, a log line or an error.
 MASK: Final = "**********"
@@ -27,8 +27,7 @@ class Secret:
     __slots__ = ("_value",)
 
     def __init__(self, value: str | Secret) -> None:
-        if isinstance(value, Secret):
-            value = value.get_secret_value()
+        value = secret_value(value)
         if not isinstance(value, str):
             raise ConfigurationError(
                 f"a Secret holds a string, got {type(value).__name__}", field="secret"
@@ -62,6 +61,11 @@ class Secret:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self
+
+
+def secret_value(value: str | Secret) -> str:
+    """The value of a credential given as a string or a :class:`Secret` (the same string object)."""
+    return value.get_secret_value() if isinstance(value, Secret) else value
 
 
 def mask_text(text: str, credentials: tuple[str, ...] | list[str]) -> str:

@@ -27,13 +27,13 @@ from ._validation import check_int
 from ._version import __version__
 from ._wire import (
     IDEMPOTENT,
-    MIN_SCRUBBED_LENGTH,
     aiohttp_error,
     failure_kind,
     may_be_resent_by_aiohttp,
     no_hidden_resend,
     read_body,
     request_id,
+    scrubbable,
     sent_credentials,
     stale_connection,
 )
@@ -117,11 +117,7 @@ class Transport:
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
         # Masked out of every answer, whichever credential the request carried (an API key echoed in
         # the error page of a session-token call, say).
-        self.credentials = tuple(
-            c.get_secret_value()
-            for c in credentials
-            if len(c.get_secret_value()) >= MIN_SCRUBBED_LENGTH
-        )
+        self.credentials = scrubbable(c.get_secret_value() for c in credentials)
         self._budget_warned = False
         self.max_response_size = check_int(
             max_response_size, "max_response_size", low=1, high=MAX_RESPONSE_SIZE_LIMIT
@@ -209,10 +205,8 @@ class Transport:
         elif json is not None:
             data = _JSON.encode(json).encode()
             send_headers["Content-Type"] = "application/json"
-        if carried is None:
-            carried = tuple(sent_credentials(headers))
-        else:  # as sent_credentials() would have read them: too short to mask is not masked
-            carried = tuple(value for value in carried if len(value) >= MIN_SCRUBBED_LENGTH)
+        # The caller's own copies when it says what it carries (as sent_credentials() reads them).
+        carried = sent_credentials(headers) if carried is None else scrubbable(carried)
         credentials = (*carried, *self.credentials)
         return method, path, self.base_url + path, send_headers, data, params, credentials
 

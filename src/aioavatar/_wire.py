@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Final
 
 import aiohttp
@@ -26,6 +26,7 @@ __all__ = [
     "no_hidden_resend",
     "read_body",
     "request_id",
+    "scrubbable",
     "sent_credentials",
     "stale_connection",
 ]
@@ -131,17 +132,22 @@ def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
     exc.args = (exc.request_info, exc.history)
 
 
-def sent_credentials(headers: Mapping[str, str]) -> list[str]:
-    """The credential values a request carries (the token of ``Authorization: <scheme> <token>``)."""
+def scrubbable(values: Iterable[str]) -> tuple[str, ...]:
+    """The credential values long enough to mask in what comes back (a short one would mask
+    innocent text)."""
+    return tuple(value for value in values if len(value) >= MIN_SCRUBBED_LENGTH)
+
+
+def sent_credentials(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The credential values a request carries (the token of ``Authorization: <scheme> <token>``),
+    those long enough to mask."""
     found: list[str] = []
     for name, value in headers.items():
         if name in CREDENTIAL_HEADERS or name.lower() in _CREDENTIAL_HEADER_KEYS:
             scheme, _, credential = value.strip().partition(" ")
             # "Bearer <token>" and "KS <ks>" give the token; X-API-KEY's value is the key itself.
-            candidate = credential.strip() or scheme
-            if len(candidate) >= MIN_SCRUBBED_LENGTH:
-                found.append(candidate)
-    return found
+            found.append(credential.strip() or scheme)
+    return scrubbable(found)
 
 
 def failure_kind(exc: TransportError) -> str:

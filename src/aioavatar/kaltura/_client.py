@@ -10,8 +10,8 @@ from .._converter import build_request, unstructure
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._protocol import encode_multipart
-from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_headers, secret_value
-from .._secret import Secret
+from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_headers
+from .._secret import Secret, secret_value
 from .._validation import check_bytes, check_path_id, check_text
 from ..exceptions import ConfigurationError, ServerError
 from ._catalog import KalturaCatalog

@@ -9,9 +9,9 @@ from .._enums import EndReason, EndReasonName
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._pager import PageData, Pager
-from .._provider import PreparedCall, ProviderClient, bearer_headers, secret_value
+from .._provider import PreparedCall, ProviderClient, bearer_headers
 from .._retry import RetryPolicy
-from .._secret import Secret
+from .._secret import Secret, secret_value
 from .._timeout import Timeout
 from .._validation import check_int, check_number, check_options, check_uuid
 from ..exceptions import ConfigurationError
