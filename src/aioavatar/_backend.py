@@ -81,14 +81,14 @@ class SessionBackend(Protocol[InfoT]):
 
 
 class TokenBackend(Generic[ClientT, RequestT, TokenT]):
-    """What every provider's backend holds: its client, its request, and once the session exists the
-    token that identifies it; and the hooks the lifecycle attached."""
+    """What every provider's backend holds: its client, its request until it is sent, and once the
+    session exists the token that identifies it; and the hooks the lifecycle attached."""
 
     idle_timeout: float  #: set by each provider (rule 6)
 
     def __init__(self, client: ClientT, request: RequestT) -> None:
         self._client = client
-        self._request = request
+        self._request: RequestT | None = request
         self._token: TokenT | None = None
         self._hooks: SessionHooks | None = None
         self._beat: PreparedCall | None = None  # the keep-alive, prepared once the session runs
@@ -106,6 +106,14 @@ class TokenBackend(Generic[ClientT, RequestT, TokenT]):
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]:
         return self._client.reserved_connection()
+
+    def _take_request(self) -> RequestT:
+        """The request, for the one call that sends it: a session keeps what it needs of it, not
+        the request itself (it would be held for the session's life)."""
+        request, self._request = self._request, None
+        if request is None:
+            raise RuntimeError("the session's request was already sent")
+        return request
 
     def _require_beat(self) -> PreparedCall:
         if self._beat is None:

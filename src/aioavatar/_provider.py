@@ -40,7 +40,7 @@ __all__ = [
     "PreparedCall",
     "ProviderClient",
     "ProviderSpec",
-    "bearer_headers",
+    "bearer_token",
     "may_have_acted",
     "resolve_timeout",
 ]
@@ -112,13 +112,14 @@ class Endpoint:
     decode: Callable[[RawResponse, bool], Any] | None = None
 
 
-def bearer_headers(token: str | Secret, field: str) -> dict[str, str]:
-    """``Authorization: Bearer <token>`` for a session-scoped token.
+def bearer_token(token: str | Secret, field: str) -> str:
+    """A session-scoped token checked for ``Authorization: Bearer`` (``_prepare(bearer=...)``), as
+    the caller holds it: the same string, not a copy.
 
     Raises:
         ConfigurationError: naming ``field``, for an empty token or one that cannot travel in a header.
     """
-    return {"Authorization": f"Bearer {check_credential(secret_value(token), field)}"}
+    return check_credential(secret_value(token), field)
 
 
 def may_have_acted(error: BaseException) -> bool:
@@ -335,27 +336,29 @@ class ProviderClient(Generic[TimeoutsT]):
         self,
         endpoint: Endpoint,
         *,
-        headers: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
+        bearer: str | None = None,
         path_args: Mapping[str, str] | None = None,
         json: Any = None,
         content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
-        carried: tuple[str, ...] | None = None,
     ) -> PreparedCall:
         """A call to ``endpoint`` built once (path filled, headers final, body encoded), for
-        :meth:`send`: each endpoint method is this and a send. ``carried``: the credentials
-        ``headers`` carry, when the caller holds them (else they are read from the headers)."""
+        :meth:`send`: each endpoint method is this and a send. ``bearer``: a session's token
+        (:func:`bearer_token`), sent as ``Authorization: Bearer``; the call refers to it, so that a
+        call kept for a session's life (its keep-alive) holds no copy of it."""
         path = endpoint.path
         if path_args:
             path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
         parts = self._transport.request_parts(
             endpoint.method,
             path,
-            headers=headers,
+            headers=headers or {},
             json=json,
             content=content,
             params=params,
-            carried=carried,
+            bearer=bearer,
+            shared_path=not path_args,
         )
         return PreparedCall(*parts, endpoint=endpoint)
 

@@ -11,6 +11,7 @@ import json as jsonlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Self
 
 import aiohttp
@@ -57,6 +58,11 @@ MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
 MAX_CONNECTION_LIMIT = 10_000
 USER_AGENT = f"aioavatar/{__version__}"
 _JSON = jsonlib.JSONEncoder(separators=(",", ":"))  # one encoder, not one per request
+#: The headers of a JSON call that carries no header of its own (a session's calls, whose token goes
+#: in ``bearer``): one read-only mapping shared by all, not a dict kept by each session's keep-alive.
+_JSON_HEADERS: Mapping[str, str] = MappingProxyType(
+    {"Accept-Encoding": "identity", "Content-Type": "application/json"}
+)
 
 
 @attrs.frozen
@@ -71,6 +77,9 @@ class PreparedRequest:
     data: bytes | None = attrs.field(repr=False)
     params: Mapping[str, str] | None
     credentials: tuple[str, ...] = attrs.field(repr=False)
+    #: A token sent as ``Authorization: Bearer <token>``, the header formed per send: a call kept for
+    #: a session's life refers to the token its session holds, and keeps no copy of it in a header.
+    bearer: str | None = attrs.field(default=None, repr=False)
 
 
 def require_asyncio() -> None:
@@ -134,6 +143,8 @@ class Transport:
         # aiohttp resends only idempotent methods by itself: those get our middleware, per request,
         # on a pool of our own (a borrowed session keeps its own middlewares: None leaves them).
         self._middlewares: dict[str, tuple[Any, ...]] = {}
+        # The URL of each endpoint whose path has no id in it, built once (request_parts).
+        self._urls: dict[str, str] = {}
 
     @property
     def http_session(self) -> aiohttp.ClientSession:
@@ -188,27 +199,50 @@ class Transport:
         json: Any = None,
         content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
-        carried: tuple[str, ...] | None = None,
+        bearer: str | None = None,
+        shared_path: bool = False,
     ) -> tuple[
-        str, str, str, dict[str, str], bytes | None, Mapping[str, str] | None, tuple[str, ...]
+        str,
+        str,
+        str,
+        Mapping[str, str],
+        bytes | None,
+        Mapping[str, str] | None,
+        tuple[str, ...],
+        str | None,
     ]:
         """A request ready to send any number of times (:meth:`send`), as the positional fields of
-        :class:`PreparedRequest` (a subclass adds its own, built in one step): its final headers, its
-        body (``json`` encoded here, or ``content``: ready bytes with their content type) and the
-        credentials it carries, masked out of whatever comes back (``carried``: the credentials the
-        headers carry, as the caller holds them, so that a prepared call kept for a session's life
-        does not keep a copy of its token)."""
-        send_headers = {"Accept-Encoding": "identity", **headers}
+        :class:`PreparedRequest` (a subclass adds its own, built in one step): its headers, its body
+        (``json`` encoded here, or ``content``: ready bytes with their content type), the credentials
+        it carries (masked out of whatever comes back) and its ``bearer`` token (checked by the
+        caller; sent as ``Authorization: Bearer``, the header formed per send). ``shared_path``: the
+        path is an endpoint's own, with no id in it, so its URL is built once per client.
+
+        What a session keeps for its life (its keep-alive) is only its own: the body, and the token
+        it refers to. The URL of a path without an id, and the headers of a JSON call with no header
+        of its own, are shared."""
         data: bytes | None = None
-        if content is not None:
-            data, send_headers["Content-Type"] = content
-        elif json is not None:
-            data = _JSON.encode(json).encode()
-            send_headers["Content-Type"] = "application/json"
-        # The caller's own copies when it says what it carries (as sent_credentials() reads them).
-        carried = sent_credentials(headers) if carried is None else scrubbable(carried)
+        send_headers: Mapping[str, str]
+        if json is not None and content is None and not headers:
+            data, send_headers = _JSON.encode(json).encode(), _JSON_HEADERS
+        else:
+            own = {"Accept-Encoding": "identity", **headers}
+            if content is not None:
+                data, own["Content-Type"] = content
+            elif json is not None:
+                data = _JSON.encode(json).encode()
+                own["Content-Type"] = "application/json"
+            send_headers = own
+        carried = sent_credentials(headers)
+        if bearer is not None:
+            carried = (*scrubbable((bearer,)), *carried)
         credentials = (*carried, *self.credentials)
-        return method, path, self.base_url + path, send_headers, data, params, credentials
+        url = self._urls.get(path) if shared_path else None
+        if url is None:
+            url = self.base_url + path
+            if shared_path:
+                self._urls[path] = url
+        return method, path, url, send_headers, data, params, credentials, bearer
 
     async def send(
         self,
@@ -337,6 +371,9 @@ class Transport:
 
     async def _send(self, prepared: PreparedRequest, timeout: Timeout) -> RawResponse:
         method, path, url = prepared.method, prepared.path, prepared.url
+        headers = prepared.headers
+        if prepared.bearer is not None:
+            headers = {**headers, "Authorization": f"Bearer {prepared.bearer}"}
         slots = self.slots
         limit = timeout.client_timeout
         taken = slots.needed()
@@ -358,7 +395,7 @@ class Transport:
             async with self.http_session.request(
                 method,
                 url,
-                headers=prepared.headers,
+                headers=headers,
                 data=prepared.data,
                 params=prepared.params,
                 timeout=limit,

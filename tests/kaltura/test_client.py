@@ -343,11 +343,15 @@ async def test_a_prepared_keep_alive_is_sent_as_prepared(
     kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
 ) -> None:
     """prepare_keep_alive() once, send() twice: two keep-alives of that session reach the server
-    with its token and the documented empty body."""
+    with its token and the documented empty body; the call refers to the session's token and holds
+    no copy of it in a header."""
     created = await kaltura_client.create_session(KALTURA_AVATAR_ID)
     call = kaltura_client.prepare_keep_alive(created.session_id, token=created.token)
     for _ in range(2):
         await kaltura_client.send(call)
     beats = kaltura_emulator.requests("keep_alive", session_id=created.session_id)
     assert [(beat.status, beat.body) for beat in beats] == [(200, {})] * 2
+    assert {beat.auth for beat in beats} == {"bearer"}
+    assert call.bearer is created.token.get_secret_value()
+    assert not any(created.token.get_secret_value() in v for v in call.headers.values())
     await kaltura_client.end_session(created.session_id, token=created.token)

@@ -424,7 +424,8 @@ async def test_a_prepared_keep_alive_is_sent_as_prepared(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:
     """prepare_keep_alive() once, send() three times: three keep-alives of that session reach the
-    server, with its session token and body, and each call takes its own options."""
+    server, with its session token and body, and each call takes its own options. Kept for the
+    session's life, the call refers to the session's own token and holds no copy of it in a header."""
     token = await client.create_session_token(AVATAR_ID, is_sandbox=True)
     await client.start_session(token.session_token)
     call = client.prepare_keep_alive(token.session_id, session_token=token.session_token)
@@ -434,6 +435,27 @@ async def test_a_prepared_keep_alive_is_sent_as_prepared(
     assert [beat.body for beat in beats] == [{"session_id": token.session_id}] * 3
     assert {beat.auth for beat in beats} == {"bearer"}
     assert token.session_token.get_secret_value() not in repr(call)
+    assert call.bearer is token.session_token.get_secret_value()
+    assert not any(token.session_token.get_secret_value() in v for v in call.headers.values())
+
+
+async def test_prepared_keep_alives_share_what_is_not_their_own(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Kept for each session's life, two sessions' prepared keep-alives share one URL and one set
+    of headers; each holds only its own body and a reference to its own token."""
+    tokens = [await client.create_session_token(AVATAR_ID, is_sandbox=True) for _ in range(2)]
+    first, second = (
+        client.prepare_keep_alive(t.session_id, session_token=t.session_token) for t in tokens
+    )
+    assert first.url is second.url
+    assert first.headers is second.headers
+    assert (first.data, second.data) == tuple(
+        f'{{"session_id":"{t.session_id}"}}'.encode() for t in tokens
+    )
+    assert (first.bearer, second.bearer) == tuple(
+        t.session_token.get_secret_value() for t in tokens
+    )
 
 
 async def test_send_takes_only_a_prepared_call(

@@ -35,7 +35,7 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest, Ka
         """Nothing: Kaltura's first call already opens the session."""
 
     async def open(self) -> KalturaSessionInfo:
-        token = self._token = await self._client.create_session(request=self._request)
+        token = self._token = await self._client.create_session(request=self._take_request())
         # Every beat sends these bytes: checked and encoded once, here.
         self._beat = self._client.prepare_keep_alive(token.session_id, token=token.token)
         return await self._client.init_client(token.session_id, token=token.token)

@@ -10,8 +10,8 @@ from .._converter import build_request, unstructure
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._protocol import encode_multipart
-from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_headers
-from .._secret import Secret, secret_value
+from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_token
+from .._secret import Secret
 from .._validation import check_bytes, check_path_id, check_text
 from ..exceptions import ConfigurationError, ServerError
 from ._catalog import KalturaCatalog
@@ -51,8 +51,8 @@ def _in_path(session_id: object) -> dict[str, str]:
     return {"session_id": check_path_id(session_id, "session_id")}
 
 
-def _bearer(token: str | Secret) -> dict[str, str]:
-    return bearer_headers(token, "token")
+def _bearer(token: str | Secret) -> str:
+    return bearer_token(token, "token")
 
 
 def _turn_id(turn_id: str | None) -> str:
@@ -118,14 +118,12 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         if json is None and content is None:
             json = {}
         path_args = _in_path(session_id)
-        headers = _bearer(token)
         return self._prepare(
             endpoint,
-            headers=headers,
+            bearer=_bearer(token),  # a prepared beat keeps no copy of the token
             path_args=path_args,
             json=json,
             content=content,
-            carried=(secret_value(token),),  # a prepared beat keeps no copy of the token
         )
 
     # --- session endpoints ----------------------------------------------------------------------------

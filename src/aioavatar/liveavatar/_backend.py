@@ -39,17 +39,16 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
     ) -> None:
         super().__init__(client, request)
         self._realtime: RealtimeConnection | None = None
-        self._check_credits = check_credits
-
-    @property
-    def mode(self) -> str:
-        """The mode the session was asked for (``"FULL"`` when not given, the API's default)."""
-        return self._request.mode.value if self._request.mode is not None else "FULL"
+        self._check_credits = check_credits and not request.is_sandbox
+        #: The mode the session was asked for (``"FULL"`` when not given, the API's default).
+        self.mode: str = request.mode.value if request.mode is not None else "FULL"
+        self._asked_duration = usable_duration(request.max_session_duration)
 
     async def prepare(self) -> None:
-        if self._check_credits and not self._request.is_sandbox:
+        if self._check_credits:
             await self._require_credits()
-        self._token = await self._client.create_session_token(request=self._request)
+        request = self._take_request()
+        self._token = await self._client.create_session_token(request=request)
 
     async def _require_credits(self) -> None:
         """Raise :class:`InsufficientCreditsError` when the balance cannot pay one minute."""
@@ -77,7 +76,7 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
     def max_duration(self, info: SessionInfo) -> float | None:
         # The shorter of what the server answered and what was asked for, when usable (rule 8): a
         # broken answer never lifts the caller's own limit.
-        asked = usable_duration(self._request.max_session_duration)
+        asked = self._asked_duration
         answered = info.max_session_duration
         if answered is not None and usable_duration(answered) is None:
             logger.warning(

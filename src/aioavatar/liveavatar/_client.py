@@ -9,9 +9,9 @@ from .._enums import EndReason, EndReasonName
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._pager import PageData, Pager
-from .._provider import PreparedCall, ProviderClient, bearer_headers
+from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_token
 from .._retry import RetryPolicy
-from .._secret import Secret, secret_value
+from .._secret import Secret
 from .._timeout import Timeout
 from .._validation import check_int, check_number, check_options, check_uuid
 from ..exceptions import ConfigurationError
@@ -93,13 +93,20 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         #: Avatars embedded in web pages.
         self.embeddings = Embeddings(self)
 
-    def _session_headers(
-        self, session_token: str | Secret | None, *, account_fallback: bool = True
-    ) -> dict[str, str]:
-        """The session token's Bearer header, else (when allowed) the API key's."""
+    def _session_call(
+        self,
+        endpoint: Endpoint,
+        session_token: str | Secret | None,
+        body: dict[str, str],
+        *,
+        account_fallback: bool = True,
+    ) -> PreparedCall:
+        """A call of one session, sent with its session token (Bearer), else (when allowed) with the
+        API key."""
         if session_token is None and account_fallback:
-            return self._account_headers()
-        return bearer_headers(session_token, "session_token")  # type: ignore[arg-type]
+            return self._prepare(endpoint, headers=self._account_headers(), json=body)
+        bearer = bearer_token(session_token, "session_token")  # type: ignore[arg-type]
+        return self._prepare(endpoint, bearer=bearer, json=body)
 
     # --- session endpoints ----------------------------------------------------------------------------
 
@@ -155,10 +162,8 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         Raises:
             APIError: the server refused; TransportError: no answer (the session may have started).
         """
-        headers = self._session_headers(session_token, account_fallback=False)
-        info: SessionInfo = await self._send(
-            self._prepare(START, headers=headers, json={}), options
-        )
+        call = self._session_call(START, session_token, {}, account_fallback=False)
+        info: SessionInfo = await self._send(call, options)
         return info
 
     async def keep_alive(
@@ -188,12 +193,8 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             ConfigurationError: a malformed id or an unusable token.
         """
         check_uuid(session_id, "session_id")
-        headers = self._session_headers(session_token)
         # Kept for the session's life: it refers to the token it carries, not a copy of it.
-        carried = None if session_token is None else (secret_value(session_token),)
-        return self._prepare(
-            KEEP_ALIVE, headers=headers, json={"session_id": session_id}, carried=carried
-        )
+        return self._session_call(KEEP_ALIVE, session_token, {"session_id": session_id})
 
     async def stop_session(
         self,
@@ -221,7 +222,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         except ValueError as exc:
             raise ConfigurationError(str(exc), field="reason") from None
         body = {"session_id": session_id, "reason": known.value}
-        call = self._prepare(STOP, headers=self._session_headers(session_token), json=body)
+        call = self._session_call(STOP, session_token, body)
         return await self._ending(self._send(call, options))
 
     def list_sessions(
