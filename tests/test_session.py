@@ -286,6 +286,35 @@ async def test_cancel_inside_stop_still_delivers_it(provider: Provider, style: s
     provider.assert_stopped_once(EndReason.USER_CLOSED)
 
 
+async def test_a_cancelled_scope_reaches_a_stop_in_flight_once_not_on_every_loop_turn(
+    provider: Provider,
+) -> None:
+    """An anyio scope cancelled while the exit's stop is in flight delivers its cancellation once:
+    the wait for the stop then shields itself (it does not pay for a shield while nothing cancels
+    it), instead of being woken and cancelled again on every loop turn until the stop is done."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.6)
+    host = asyncio.current_task()
+    assert host is not None
+    cancels_seen: list[int] = []
+
+    async def cancel_and_watch(scope: anyio.CancelScope) -> None:
+        await wait_until(lambda: stop.hits == 1)  # the block has ended; its stop is held
+        scope.cancel()
+        for _ in range(20):  # twenty loop turns at least, while the stop is still held
+            await asyncio.sleep(0.01)
+            cancels_seen.append(host.cancelling())
+
+    with anyio.CancelScope() as scope:
+        watcher = asyncio.create_task(cancel_and_watch(scope))  # outside the scope
+        async with provider.session():
+            await anyio.sleep(0.2)
+    await watcher
+    assert scope.cancelled_caught
+    assert stop.hits == 1 and len(cancels_seen) == 20
+    assert max(cancels_seen) <= 2, cancels_seen  # woken on every turn: one more per turn
+    provider.assert_stopped_once(EndReason.USER_CLOSED)
+
+
 @pytest.mark.parametrize("style", ["task", "scope"])
 @pytest.mark.parametrize("turns", [1, 2])
 async def test_a_cancellation_after_a_clean_return_keeps_user_closed(

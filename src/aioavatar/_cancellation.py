@@ -60,17 +60,28 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
     Returns its result or error, and the cancellation that arrived meanwhile (the caller re-raises it
     after its cleanup). The work wakes its caller itself as it ends (one loop turn, not the two of a
     done-callback and a waiter: a start and a stop each pay this on every session).
+
+    The caller's wait is shielded from anyio cancel scopes only once a cancellation has reached it: a
+    cancelled scope delivers its cancellation again on every loop turn until the task leaves it, and
+    the shield stops that, but a wait nothing cancels (nearly all of them) does not pay for a scope.
     """
     loop = asyncio.get_running_loop()
     outcome: Outcome[T] = Outcome()
     task = loop.create_task(outcome._run(work))
-    with anyio.CancelScope(shield=True):
+    shield: anyio.CancelScope | None = None
+    try:
         while not outcome._done:
             wake = outcome._wake = loop.create_future()
             try:
                 await wake
-            except asyncio.CancelledError as exc:  # native cancellation: finish first
+            except asyncio.CancelledError as exc:  # native or an anyio scope's: finish first
                 outcome.cancelled = outcome.cancelled or exc
+                if shield is None:  # no await in between: the next delivery finds it
+                    shield = anyio.CancelScope(shield=True)
+                    shield.__enter__()
+    finally:
+        if shield is not None:
+            shield.__exit__(None, None, None)
     outcome._wake = None
     del task  # held until here: the loop keeps only a weak reference to a running task
     if outcome.cancelled is None:

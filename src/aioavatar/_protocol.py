@@ -48,9 +48,13 @@ __all__ = [
 SUCCESS_CODES = frozenset({100, 1000})
 
 
-@attrs.frozen
+@attrs.define
 class RawResponse:
     """What the transport read: the status, the body and the few headers the protocol needs.
+
+    Made once per answer and read, never changed (``attrs.evolve`` makes a changed copy). Not frozen:
+    a frozen class sets each of its twelve fields through ``object.__setattr__``, about three times
+    the cost of building it, on every call.
 
     Deliberately holds no header mapping: headers carry cookies and echoes of credentials.
     ``body_problem`` says why the body could not be read (too big, compressed unreadably); ``body`` is
@@ -120,6 +124,10 @@ def parse_json(data: bytes | str) -> Any:
         ValueError: not JSON, not UTF-8, or nested too deeply.
     """
     try:
+        if isinstance(data, bytes) and data[:1] == b"{" and data[1:2] != b"\x00":
+            # What json.loads would find by sniffing (no BOM, no UTF-16/32 zero byte): UTF-8,
+            # decoded as it decodes it, without the sniffing every answer would pay for.
+            return json.loads(data.decode("utf-8", "surrogatepass"))
         return json.loads(data)
     except RecursionError:
         raise _TooDeep("nested too deeply") from None
