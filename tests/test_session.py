@@ -310,7 +310,8 @@ async def test_a_cancelled_scope_reaches_a_stop_in_flight_once_not_on_every_loop
             await anyio.sleep(0.2)
     await watcher
     assert scope.cancelled_caught
-    assert stop.hits == 1 and len(cancels_seen) == 20
+    assert stop.hits == 1
+    assert len(cancels_seen) == 20
     assert max(cancels_seen) <= 2, cancels_seen  # woken on every turn: one more per turn
     provider.assert_stopped_once(EndReason.USER_CLOSED)
 

@@ -32,6 +32,7 @@ from aioavatar import (
 )
 from aioavatar._converter import DecodeFailure, structure_request, structure_response, unstructure
 from aioavatar.liveavatar import SessionEntry, SessionInfo, SessionPage, Transcript
+from aioavatar.liveavatar._client import build_token_request
 from aioavatar.testing import LiveAvatarEmulator
 
 from .strategies import (
@@ -677,3 +678,24 @@ def test_unknown_enum_values_from_the_server_are_kept(
     assert entry.end_reason.is_known == (reason in EndReason._value2member_map_)
     assert entry.mode is not None
     assert entry.mode.value == mode
+
+
+def test_the_same_fields_build_one_request_and_a_bad_one_is_refused_each_time() -> None:
+    """A service opens session after session with the same avatar and options: the token request is
+    built and checked once for them (it is immutable). Each value counts with its type, so a field
+    refused once is refused every time, whatever equal value of another type was accepted before;
+    fields that cannot be hashed (a dict) are built each time."""
+    first = build_token_request(AVATAR, None, {"is_sandbox": True, "mode": "LITE"})
+    again = build_token_request(AVATAR, None, {"mode": "LITE", "is_sandbox": True})
+    assert again is first
+    assert (again.is_sandbox, again.mode) == (True, Mode.LITE)
+    assert build_token_request(AVATAR, None, {"is_sandbox": False}) is not first
+    for _ in range(2):
+        with pytest.raises(ConfigurationError) as info:
+            build_token_request(AVATAR, None, {"is_sandbox": 1})  # type: ignore[typeddict-item]
+        assert info.value.field == "is_sandbox"
+    variables: dict[str, Any] = {"dynamic_variables": {"name": "Ada"}}
+    one, two = (build_token_request(AVATAR, None, variables) for _ in range(2))  # type: ignore[arg-type]
+    assert one is not two
+    assert one == two
+    assert one.dynamic_variables == {"name": "Ada"}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Unpack
+import functools
+from typing import TYPE_CHECKING, Any, Unpack
 
 from .._converter import build_request, unstructure
 from .._enums import EndReason, EndReasonName
@@ -350,7 +351,29 @@ def build_token_request(
 ) -> SessionTokenRequest:
     """The token request from keyword fields or a ready model (not both).
 
+    Built and checked once for the same fields (a service opens session after session with the same
+    avatar and options; the request is immutable): fields of a type that cannot be hashed (a dict)
+    are built each time.
+
     Raises:
         ConfigurationError: naming the field.
     """
+    if request is None:
+        # Each value with its type: True and 1 are equal and hash alike, but only one is a boolean.
+        key: tuple[Any, ...] = (type(avatar_id), avatar_id)
+        if fields:
+            key += tuple((name, type(value), value) for name, value in sorted(fields.items()))
+        try:
+            hash(key)
+        except TypeError:  # a dict among the fields: built each time
+            pass
+        else:
+            return _token_request(key)
     return build_request(SessionTokenRequest, request, {"avatar_id": avatar_id, **fields})
+
+
+@functools.lru_cache(maxsize=32)
+def _token_request(key: tuple[Any, ...]) -> SessionTokenRequest:
+    _, avatar_id, *fields = key
+    given = {"avatar_id": avatar_id, **{name: value for name, _, value in fields}}
+    return build_request(SessionTokenRequest, None, given)
