@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import pickle
 import traceback
@@ -372,3 +373,58 @@ async def test_no_credential_in_reprs_errors_logs_or_pickles(
     assert caplog.records  # the session logged its steps
     for secret in (canary_ks, "not-the-ks", token, credential, created.token.get_secret_value()):
         assert not any(secret in text for text in texts), secret
+
+
+async def test_a_prepared_call_is_not_pickled_nor_copied(
+    kaltura_client: KalturaAvatarClient, client: LiveAvatarClient
+) -> None:
+    """A prepared call holds credentials (a session's token, or the API key of a call made with it):
+    pickling or copying it is refused, as for a Secret, rather than writing them out in clear."""
+    created = await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    calls = [
+        client.prepare_keep_alive(AVATAR_ID, session_token="s" * 40),  # Bearer
+        client.prepare_keep_alive(AVATAR_ID),  # the API key
+        kaltura_client.prepare_keep_alive(created.session_id, token=created.token),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match="holds credentials"):
+            pickle.dumps(call)
+        with pytest.raises(TypeError, match="holds credentials"):
+            copy.deepcopy(call)
+    await kaltura_client.end_session(created.session_id, token=created.token)
+
+
+async def test_a_traceback_with_its_locals_shows_no_session_token(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """A keep-alive that times out waiting for a connection: a traceback that shows every frame's
+    locals (Sentry's, ``TracebackException(capture_locals=True)``) shows no session token, since the
+    Authorization header is formed inline in the request, not kept in a variable."""
+    token = "session-token-canary-" + "x" * 24
+    async with LiveAvatarClient(
+        emulator.api_key, base_url=emulator.base_url, connection_limit=1
+    ) as client:
+        call = client.prepare_keep_alive(AVATAR_ID, session_token=token)
+        holding = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hold_the_only_connection() -> None:
+            async with client.reserved_connection():
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold_the_only_connection())
+        await holding.wait()
+        try:
+            with pytest.raises(TransportError) as info:
+                await client.send(call, timeout=0.05)
+        finally:
+            release.set()
+            await holder
+    shown = traceback.TracebackException.from_exception(info.value, capture_locals=True)
+    frames = [frame for frame in shown.stack if "/aioavatar/" in frame.filename]
+    assert frames  # the SDK's own frames, each with its locals (this test's own hold the token)
+    for frame in frames:
+        assert not any(token in value for value in (frame.locals or {}).values()), frame.name
+    assert "no connection came free" in str(info.value)
+    assert emulator.journal == []  # nothing was sent

@@ -343,7 +343,7 @@ class ProviderClient(Generic[TimeoutsT]):
         content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> PreparedCall:
-        """A call to ``endpoint`` built once (path filled, headers final, body encoded), for
+        """A call to ``endpoint`` built once (path filled, headers set, body encoded), for
         :meth:`send`: each endpoint method is this and a send. ``bearer``: a session's token
         (:func:`bearer_token`), sent as ``Authorization: Bearer``; the call refers to it, so that a
         call kept for a session's life (its keep-alive) holds no copy of it."""

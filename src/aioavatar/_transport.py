@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 import aiohttp
 import anyio
@@ -67,8 +67,9 @@ _JSON_HEADERS: Mapping[str, str] = MappingProxyType(
 
 @attrs.frozen
 class PreparedRequest:
-    """A request ready to send: its line and URL, final headers, body bytes, and the credentials it
-    carries (masked out of whatever comes back)."""
+    """A request ready to send: its line and URL, its headers (``Authorization: Bearer`` is formed
+    from ``bearer`` on each send), body bytes, and the credentials it carries (masked out of whatever
+    comes back). Not picklable, nor copied by ``copy``: it holds credentials."""
 
     method: str
     path: str
@@ -80,6 +81,11 @@ class PreparedRequest:
     #: A token sent as ``Authorization: Bearer <token>``, the header formed per send: a call kept for
     #: a session's life refers to the token its session holds, and keeps no copy of it in a header.
     bearer: str | None = attrs.field(default=None, repr=False)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            f"a {type(self).__name__} holds credentials and is not picklable; prepare it again"
+        )
 
 
 def require_asyncio() -> None:
@@ -371,9 +377,6 @@ class Transport:
 
     async def _send(self, prepared: PreparedRequest, timeout: Timeout) -> RawResponse:
         method, path, url = prepared.method, prepared.path, prepared.url
-        headers = prepared.headers
-        if prepared.bearer is not None:
-            headers = {**headers, "Authorization": f"Bearer {prepared.bearer}"}
         slots = self.slots
         limit = timeout.client_timeout
         taken = slots.needed()
@@ -395,7 +398,13 @@ class Transport:
             async with self.http_session.request(
                 method,
                 url,
-                headers=headers,
+                # Formed here, inline: no local of this frame holds the token under a name (a
+                # traceback that shows each frame's locals, Sentry's say, would show it).
+                headers=(
+                    prepared.headers
+                    if prepared.bearer is None
+                    else {**prepared.headers, "Authorization": f"Bearer {prepared.bearer}"}
+                ),
                 data=prepared.data,
                 params=prepared.params,
                 timeout=limit,

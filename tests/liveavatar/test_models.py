@@ -11,7 +11,9 @@ decoding; by example, then as properties (Hypothesis):
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from typing import Any
 
 import attrs
@@ -31,7 +33,7 @@ from aioavatar import (
     VideoSettings,
 )
 from aioavatar._converter import DecodeFailure, structure_request, structure_response, unstructure
-from aioavatar.liveavatar import SessionEntry, SessionInfo, SessionPage, Transcript
+from aioavatar.liveavatar import LiveKitConfig, SessionEntry, SessionInfo, SessionPage, Transcript
 from aioavatar.liveavatar._client import build_token_request
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -699,3 +701,19 @@ def test_the_same_fields_build_one_request_and_a_bad_one_is_refused_each_time() 
     assert one is not two
     assert one == two
     assert one.dynamic_variables == {"name": "Ada"}
+
+
+def test_a_request_with_a_connectors_token_is_not_kept_after_it_is_used() -> None:
+    """A LITE connector's config carries its room's token: a request made with one is built each
+    time and freed once nobody holds it (a process-wide cache would keep the token alive)."""
+    config = LiveKitConfig(
+        livekit_url="wss://room.example", livekit_room="r", livekit_client_token="lk-" + "t" * 30
+    )
+    first = build_token_request(AVATAR, None, {"mode": "LITE", "livekit_config": config})
+    again = build_token_request(AVATAR, None, {"mode": "LITE", "livekit_config": config})
+    assert again is not first
+    assert again == first
+    freed = weakref.ref(first)
+    del first, again, config
+    gc.collect()
+    assert freed() is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Unpack
 
 from .._converter import build_request, unstructure
@@ -352,24 +353,28 @@ def build_token_request(
     """The token request from keyword fields or a ready model (not both).
 
     Built and checked once for the same fields (a service opens session after session with the same
-    avatar and options; the request is immutable): fields of a type that cannot be hashed (a dict)
-    are built each time.
+    avatar and options; the request is immutable) when each is a plain value (text, number, flag,
+    enum member). Nested models and dicts are built each time: a LITE connector's config carries
+    its room's token, which a process-wide cache would keep alive after the session.
 
     Raises:
         ConfigurationError: naming the field.
     """
-    if request is None:
+    if (
+        request is None
+        and isinstance(avatar_id, _PLAIN)
+        and all(isinstance(value, _PLAIN) for value in fields.values())
+    ):
         # Each value with its type: True and 1 are equal and hash alike, but only one is a boolean.
         key: tuple[Any, ...] = (type(avatar_id), avatar_id)
         if fields:
             key += tuple((name, type(value), value) for name, value in sorted(fields.items()))
-        try:
-            hash(key)
-        except TypeError:  # a dict among the fields: built each time
-            pass
-        else:
-            return _token_request(key)
+        return _token_request(key)
     return build_request(SessionTokenRequest, request, {"avatar_id": avatar_id, **fields})
+
+
+#: The values a cached token request may be built from: none can hold a secret or change.
+_PLAIN = (str, int, float, Enum, type(None))
 
 
 @functools.lru_cache(maxsize=32)
