@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import math
 import random
+import time
 from typing import Protocol
 
 import attrs
@@ -109,16 +110,16 @@ class KeepAlive:
         "_beat_cut",
         "_deadline",
         "_deadline_timer",
+        "_deadline_wall",
         "_due",
         "_interval",
         "_last_success",
+        "_last_success_wall",
         "_over",
         "_owner",
         "_scheduler",
         "_timer",
-        "deadline_at",
         "failed",
-        "last_success_at",
         "sent",
     )
 
@@ -135,11 +136,11 @@ class KeepAlive:
         self._scheduler = scheduler
         self._interval = interval
         self._deadline = math.inf if duration is None else now + duration
-        self.deadline_at = (
-            None if duration is None else dt.datetime.now(dt.UTC) + dt.timedelta(seconds=duration)
-        )
+        # Wall-clock times as floats (a datetime is twice the memory, for each of thousands of
+        # sessions); read as datetimes.
+        self._deadline_wall = None if duration is None else time.time() + duration
         self._last_success = now
-        self.last_success_at: dt.datetime | None = None
+        self._last_success_wall: float | None = None
         self.sent = 0
         self.failed = 0
         self._beat: asyncio.Task[object] | None = None  # the worker sending a beat, while it does
@@ -152,11 +153,36 @@ class KeepAlive:
         self._timer: int | None = None
         self._deadline_timer: int | None = None
 
+    @property
+    def deadline_at(self) -> dt.datetime | None:
+        wall = self._deadline_wall
+        return None if wall is None else dt.datetime.fromtimestamp(wall, dt.UTC)
+
+    @property
+    def last_success_at(self) -> dt.datetime | None:
+        wall = self._last_success_wall
+        return None if wall is None else dt.datetime.fromtimestamp(wall, dt.UTC)
+
     def start(self) -> None:
-        """Arm the first beat and the deadline."""
+        """Arm the first beat, and the deadline if it is near."""
         if self._due < self._deadline:
             self._timer = self._scheduler.call_at(self._due, self)
-        if self._deadline != math.inf:
+        self._arm_deadline_if_near()
+
+    def _arm_deadline_if_near(self) -> None:
+        """Arm the deadline once it may come before the next beat is armed again.
+
+        A beat is armed again at the latest when the one before it has ended: its retries end
+        before the beat after it is due, and one attempt takes at most half an interval. A deadline
+        more than two intervals past the next beat is therefore armed by a later beat (sessions
+        last hours, beats come every minute: a session holds one timer, not two, nearly all its
+        life); a nearer one is armed now, and a beat in flight never delays it (rule 8).
+        """
+        if (
+            self._deadline_timer is None
+            and not self._over
+            and self._deadline < self._due + 2 * self._interval
+        ):
             self._deadline_timer = self._scheduler.call_at(self._deadline, self, urgent=True)
 
     def cancel(self) -> None:
@@ -235,13 +261,14 @@ class KeepAlive:
             return "lost" if silent_for >= owner.idle_timeout else "beating"
         self.sent += 1
         self._last_success = asyncio.get_running_loop().time()
-        self.last_success_at = dt.datetime.now(dt.UTC)
+        self._last_success_wall = time.time()
         return "beating"
 
     def _rearm(self, now: float) -> None:
         self._due = next_due(self._due, self._interval, now)
         if self._due < self._deadline:
             self._timer = self._scheduler.call_at(self._due, self)
+        self._arm_deadline_if_near()
 
     async def _run_deadline(self) -> None:
         self._deadline_timer = None
