@@ -274,6 +274,30 @@ async def test_a_beat_already_queued_sends_nothing_once_the_session_has_ended() 
     await scheduler.aclose()
 
 
+async def test_a_deadline_far_past_the_next_beat_is_not_held_back_by_a_busy_pool() -> None:
+    """Every worker of the pool busy (slow beats, the stops of lost sessions): a session's deadline,
+    due several beats after its next one, still runs when it is due, on a worker of its own (rule
+    8). It is armed from the start: had a beat to reach a worker to arm it, it would wait for the
+    pool (a lazier arming tried once did)."""
+    scheduler = Scheduler(workers=1)
+    release = asyncio.Event()
+
+    async def blocking(urgent: bool) -> None:
+        await release.wait()
+
+    scheduler.call_at(asyncio.get_running_loop().time(), blocking)
+    await wait_until(lambda: scheduler.workers == 1)
+    owner = _Owner()
+    keepalive = KeepAlive(owner, scheduler, interval=0.05, duration=0.3)
+    keepalive.start()
+    await wait_until(lambda: "deadline_reached" in owner.asked)
+    assert owner.asked == ["deadline_reached"]  # no beat reached the pool's only worker
+    assert not release.is_set()
+    release.set()
+    keepalive.cancel()
+    await scheduler.aclose()
+
+
 async def test_cancelled_entries_do_not_pile_up() -> None:
     """Sessions that end long before their deadline drop their entries at once (nothing of theirs
     is kept until the entry's time) and the heap is swept: 100,000 entries due in an hour and

@@ -164,25 +164,12 @@ class KeepAlive:
         return None if wall is None else dt.datetime.fromtimestamp(wall, dt.UTC)
 
     def start(self) -> None:
-        """Arm the first beat, and the deadline if it is near."""
+        """Arm the first beat and the deadline (from the start, urgent: a beat arms the next one
+        only once a worker runs it, and a pool busy with slow beats or stops must not hold the
+        deadline back)."""
         if self._due < self._deadline:
             self._timer = self._scheduler.call_at(self._due, self)
-        self._arm_deadline_if_near()
-
-    def _arm_deadline_if_near(self) -> None:
-        """Arm the deadline once it may come before the next beat is armed again.
-
-        A beat is armed again at the latest when the one before it has ended: its retries end
-        before the beat after it is due, and one attempt takes at most half an interval. A deadline
-        more than two intervals past the next beat is therefore armed by a later beat (sessions
-        last hours, beats come every minute: a session holds one timer, not two, nearly all its
-        life); a nearer one is armed now, and a beat in flight never delays it (rule 8).
-        """
-        if (
-            self._deadline_timer is None
-            and not self._over
-            and self._deadline < self._due + 2 * self._interval
-        ):
+        if self._deadline != math.inf:
             self._deadline_timer = self._scheduler.call_at(self._deadline, self, urgent=True)
 
     def cancel(self) -> None:
@@ -268,7 +255,6 @@ class KeepAlive:
         self._due = next_due(self._due, self._interval, now)
         if self._due < self._deadline:
             self._timer = self._scheduler.call_at(self._due, self)
-        self._arm_deadline_if_near()
 
     async def _run_deadline(self) -> None:
         self._deadline_timer = None
