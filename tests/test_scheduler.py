@@ -246,9 +246,8 @@ class _Owner:
         self.asked.append("background_failed")
 
 
-async def test_a_beat_already_queued_sends_nothing_once_the_session_has_ended() -> None:
-    """A beat that fell due while every worker was busy waits in the queue; the server ends the
-    session meanwhile (rule 7: ``KeepAlive.cancel()``): once a worker is free, it sends nothing."""
+async def _pool_of_one_held_busy() -> tuple[Scheduler, asyncio.Event]:
+    """A scheduler whose only worker runs a job that waits until the event returned is set."""
     scheduler = Scheduler(workers=1)
     release = asyncio.Event()
 
@@ -257,6 +256,13 @@ async def test_a_beat_already_queued_sends_nothing_once_the_session_has_ended() 
 
     scheduler.call_at(asyncio.get_running_loop().time(), blocking)
     await wait_until(lambda: scheduler.workers == 1)
+    return scheduler, release
+
+
+async def test_a_beat_already_queued_sends_nothing_once_the_session_has_ended() -> None:
+    """A beat that fell due while every worker was busy waits in the queue; the server ends the
+    session meanwhile (rule 7: ``KeepAlive.cancel()``): once a worker is free, it sends nothing."""
+    scheduler, release = await _pool_of_one_held_busy()
     owner = _Owner()
     keepalive = KeepAlive(owner, scheduler, interval=0.02, duration=None)
     keepalive.start()
@@ -279,14 +285,7 @@ async def test_a_deadline_far_past_the_next_beat_is_not_held_back_by_a_busy_pool
     due several beats after its next one, still runs when it is due, on a worker of its own (rule
     8). It is armed from the start: had a beat to reach a worker to arm it, it would wait for the
     pool (a lazier arming tried once did)."""
-    scheduler = Scheduler(workers=1)
-    release = asyncio.Event()
-
-    async def blocking(urgent: bool) -> None:
-        await release.wait()
-
-    scheduler.call_at(asyncio.get_running_loop().time(), blocking)
-    await wait_until(lambda: scheduler.workers == 1)
+    scheduler, release = await _pool_of_one_held_busy()
     owner = _Owner()
     keepalive = KeepAlive(owner, scheduler, interval=0.05, duration=0.3)
     keepalive.start()
