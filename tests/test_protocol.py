@@ -154,13 +154,16 @@ def test_retry_after_forms() -> None:
 # --- hostile bodies -------------------------------------------------------------------------------
 
 DEEP = b"[" * 200_000
+DEEP_OBJECT = b'{"a": ' * 200_000
 
 
+@pytest.mark.parametrize("body", [DEEP, DEEP_OBJECT], ids=["arrays", "objects"])
 @pytest.mark.parametrize("status", [200, 201, 400, 404, 422, 429, 500, 503])
-def test_deeply_nested_json_is_a_typed_error_on_any_status(status: int) -> None:
-    """200 KB of ``[[[[...`` never escapes as RecursionError: a 2xx is a ResponseDecodeError, an
-    error status its APIError, with an excerpt instead of the server's message."""
-    response = raw(status, DEEP, content_type="application/json")
+def test_deeply_nested_json_is_a_typed_error_on_any_status(status: int, body: bytes) -> None:
+    """200,000 levels of ``[[[[...`` or ``{"a": {"a": ...`` never escape as RecursionError: a 2xx
+    is a ResponseDecodeError, an error status its APIError, with an excerpt instead of the
+    server's message."""
+    response = raw(status, body, content_type="application/json")
     if 200 <= status < 300:
         with pytest.raises(ResponseDecodeError, match="nested too deeply"):
             decode_envelope(response)

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import attrs
 
+from ._json import TooDeep, parse_json
 from ._logging import redact
 from ._secret import mask_text
 from .exceptions import (
@@ -39,7 +40,6 @@ __all__ = [
     "load_json",
     "map_strings",
     "mask_json",
-    "parse_json",
     "parse_retry_after",
     "server_message",
 ]
@@ -102,7 +102,7 @@ def load_json(response: RawResponse, *, mask: bool = True) -> Any:
         value = parse_json(response.body)
     except ValueError as exc:
         # Not chained: the JSON error holds the whole body.
-        if isinstance(exc, _TooDeep):
+        if isinstance(exc, TooDeep):
             raise _decode_error(response, "expected JSON, got a body nested too deeply") from None
         kind = "an empty body" if not response.body.strip() else "a body that is not valid JSON"
         ct = f" ({response.content_type})" if response.content_type else ""
@@ -110,29 +110,6 @@ def load_json(response: RawResponse, *, mask: bool = True) -> Any:
     if mask and response.credentials and _may_echo(response, value):
         value = mask_json(value, response.credentials)
     return value
-
-
-class _TooDeep(ValueError):
-    """JSON nested deeper than the parser's recursion allows."""
-
-
-def parse_json(data: bytes | str) -> Any:
-    """``json.loads`` that raises only ``ValueError`` (JSON nested too deeply for the parser is one
-    too, not a ``RecursionError``): the one JSON reader of every answer and realtime frame.
-
-    Raises:
-        ValueError: not JSON, not UTF-8, or nested too deeply.
-    """
-    try:
-        if isinstance(data, bytes) and data[:1] == b"{" and data[1:2] != b"\x00":
-            # What json.loads would find by sniffing (no BOM, no UTF-16/32 zero byte): UTF-8,
-            # decoded as it decodes it, without the sniffing every answer would pay for.
-            return json.loads(data.decode("utf-8", "surrogatepass"))
-        return json.loads(data)
-    except RecursionError:
-        raise _TooDeep("nested too deeply") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(str(exc)) from None
 
 
 def _may_echo(response: RawResponse, value: Any) -> bool:

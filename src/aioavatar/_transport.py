@@ -7,7 +7,6 @@ tree by :func:`~aioavatar._wire.aiohttp_error`; nothing else catches aiohttp err
 from __future__ import annotations
 
 import asyncio
-import json as jsonlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ import aiohttp
 import anyio
 import attrs
 
+from ._json import dump_json
 from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
 from ._retry import Retry, RetryBudget, RetryPolicy
@@ -28,6 +28,7 @@ from ._validation import check_int
 from ._version import __version__
 from ._wire import (
     IDEMPOTENT,
+    MIN_SCRUBBED_LENGTH,
     aiohttp_error,
     failure_kind,
     may_be_resent_by_aiohttp,
@@ -57,7 +58,6 @@ MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
 #: The largest ``connection_limit`` a client accepts.
 MAX_CONNECTION_LIMIT = 10_000
 USER_AGENT = f"aioavatar/{__version__}"
-_JSON = jsonlib.JSONEncoder(separators=(",", ":"))  # one encoder, not one per request
 #: The headers of a JSON call that carries no header of its own (a session's calls, whose token goes
 #: in ``bearer``): one read-only mapping shared by all, not a dict kept by each session's keep-alive.
 _JSON_HEADERS: Mapping[str, str] = MappingProxyType(
@@ -230,18 +230,18 @@ class Transport:
         data: bytes | None = None
         send_headers: Mapping[str, str]
         if json is not None and content is None and not headers:
-            data, send_headers = _JSON.encode(json).encode(), _JSON_HEADERS
+            data, send_headers = dump_json(json).encode(), _JSON_HEADERS
         else:
             own = {"Accept-Encoding": "identity", **headers}
             if content is not None:
                 data, own["Content-Type"] = content
             elif json is not None:
-                data = _JSON.encode(json).encode()
+                data = dump_json(json).encode()
                 own["Content-Type"] = "application/json"
             send_headers = own
-        carried = sent_credentials(headers)
-        if bearer is not None:
-            carried = (*scrubbable((bearer,)), *carried)
+        carried = sent_credentials(headers) if headers else ()
+        if bearer is not None and len(bearer) >= MIN_SCRUBBED_LENGTH:  # as scrubbable() keeps
+            carried = (bearer, *carried)
         credentials = (*carried, *self.credentials)
         url = self._urls.get(path) if shared_path else None
         if url is None:
@@ -423,18 +423,19 @@ class Transport:
         finally:
             if taken:
                 slots.give_back()
+        # Positional, in the fields' order (keywords cost twice the building, on every answer).
         return RawResponse(
-            method=method,
-            path=path,
-            url=url,
-            status=status,
-            body=body,
-            body_problem=problem,
-            content_type=resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
-            request_id=request_id(resp_headers.get("X-Request-Id"), prepared.credentials),
-            retry_after=resp_headers.get("Retry-After"),
-            location=resp_headers.get("Location"),
-            credentials=prepared.credentials,
+            method,
+            path,
+            status,
+            body,
+            url,
+            problem,
+            resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
+            request_id(resp_headers.get("X-Request-Id"), prepared.credentials),
+            resp_headers.get("Retry-After"),
+            resp_headers.get("Location"),
+            prepared.credentials,
         )
 
 

@@ -20,6 +20,7 @@ from .exceptions import RequestTimeout, TransportError
 __all__ = [
     "CREDENTIAL_HEADERS",
     "IDEMPOTENT",
+    "MIN_SCRUBBED_LENGTH",
     "aiohttp_error",
     "failure_kind",
     "may_be_resent_by_aiohttp",

@@ -8,13 +8,12 @@ receives to :func:`decode_event`, which never raises.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .._audio import PCM_BYTES_PER_SECOND, PCM_SAMPLE_WIDTH
-from .._protocol import parse_json
+from .._json import dump_json, parse_json
 from ._realtime_models import (
     AgentStateUpdated,
     ClientMessage,
@@ -85,7 +84,7 @@ def encode_message(message: ClientMessage) -> str:
         body["audio"] = base64.b64encode(message.audio).decode("ascii")
     if message.event_id is not None:
         body["event_id"] = message.event_id
-    frame = json.dumps(body, separators=(",", ":"))
+    frame = dump_json(body)
     if len(frame) >= MAX_MESSAGE_BYTES:  # ASCII only: characters are bytes
         raise ValueError(f"a {message.type} message of {len(frame)} bytes is over the 1 MB limit")
     return frame
