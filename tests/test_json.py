@@ -42,7 +42,7 @@ def test_an_object_is_read_exactly_as_json_loads_reads_it(
     data: bytes | str = text.encode("utf-8", "surrogatepass") if as_bytes else text
     expected = _loads_or_error(data)
     if isinstance(expected, type):
-        with pytest.raises(ValueError):  # noqa: PT011 - json.loads' own errors, any text
+        with pytest.raises(expected):  # the same error, JSONDecodeError included
             parse_json(data)
     else:
         assert parse_json(data) == expected
@@ -80,3 +80,14 @@ def test_a_cycle_and_a_value_json_cannot_hold_are_refused_as_json_dumps_refuses_
         dump_json(cycle)
     with pytest.raises(TypeError, match="not JSON serializable"):
         dump_json({"when": object()})
+
+
+def test_trailing_data_is_refused_where_json_loads_says_it_starts() -> None:
+    """Not only a ValueError: the same JSONDecodeError, at the same position."""
+    text = '{"a": 1} \n x'
+    with pytest.raises(json.JSONDecodeError) as ours:
+        parse_json(text)
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(text)
+    assert (ours.value.msg, ours.value.pos) == (theirs.value.msg, theirs.value.pos)
+    assert ours.value.pos == text.index("x")

@@ -22,6 +22,8 @@ from aioavatar import (
     RetryPolicy,
     Timeout,
 )
+from aioavatar._retry import Retry
+from aioavatar.liveavatar._endpoints import LIST
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
@@ -196,3 +198,38 @@ async def test_bad_timeouts_are_refused_before_any_io(
     with pytest.raises(ConfigurationError, match="timeout"):
         await client.list_sessions("active", timeout=given)
     assert emulator.journal == []
+
+
+async def test_an_answer_keeps_each_header_it_reads_in_its_own_field(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The transport builds each answer positionally (the cheaper way, on every call): each header
+    lands in its own field, however alike their types (Retry-After and Location are both text)."""
+    emulator.inject(
+        "list",
+        status=503,
+        body=b'{"message": "busy"}',
+        headers={
+            "Content-Type": "Application/JSON; charset=utf-8",
+            "X-Request-Id": "req-7",
+            "Retry-After": "3",
+            "Location": "/elsewhere",
+        },
+    )
+    call = client._prepare(LIST, params={"type": "active"})
+    raw = await client._transport.send(call, timeout=client.timeouts.read, retry=Retry.IF_UNSENT)
+    assert (raw.method, raw.path, raw.status, raw.body) == (
+        "GET",
+        "/v1/sessions",
+        503,
+        b'{"message": "busy"}',
+    )
+    assert raw.url == emulator.base_url + "/v1/sessions"
+    assert (raw.body_problem, raw.content_type, raw.request_id) == (
+        None,
+        "application/json",
+        "req-7",
+    )
+    assert (raw.retry_after, raw.location) == ("3", "/elsewhere")
+    assert raw.credentials == call.credentials
+    assert raw.after_possible_effect is False

@@ -25,18 +25,28 @@ _DECODER: Final = json.JSONDecoder()
 _WHITESPACE: Final = " \t\n\r"
 
 #: ``json.dumps(value, separators=(",", ":"))``: compact, ASCII. The standard encoder makes one of
-#: these C encoders per call; this one is made once (without the circular-reference check: a cycle
-#: runs into the recursion limit, and the standard encoder then says what is wrong).
+#: these C encoders per call; this one is made once, and keeps no state between calls: it has no
+#: circular-reference check (whose dict an error leaves dirty). Every body is a tree the SDK built
+#: from checked models, so a cycle cannot reach it; one that did would run into the recursion limit
+#: (slowly: each level writes what precedes the cycle again) and get the standard encoder's error.
 _ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
-# Not in typeshed, and None on an interpreter without the C accelerator: then json.dumps it is.
-_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
-_C_ENCODE: Final = (
-    None
-    if _c_make_encoder is None
-    else _c_make_encoder(
-        None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, True
-    )
-)
+
+
+def _c_encoder() -> Any:
+    """The C encoder, or ``None`` (no C accelerator, or a signature this code does not know: then
+    the standard encoder does it all). Not in typeshed."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        return make(
+            None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, True
+        )
+    except TypeError:
+        return None
+
+
+_C_ENCODE: Final = _c_encoder()
 
 
 def parse_json(data: bytes | str) -> Any:
@@ -54,7 +64,8 @@ def parse_json(data: bytes | str) -> Any:
         if text is not None:  # an object (every answer and frame): read as json.loads reads it
             value, end = _DECODER.raw_decode(text)
             if end != len(text) and text[end:].strip(_WHITESPACE):
-                raise ValueError(f"extra data after the JSON value at {end}")
+                extra = len(text) - len(text[end:].lstrip(_WHITESPACE))
+                raise json.JSONDecodeError("Extra data", text, extra)  # as json.loads says it
             return value
         return json.loads(data)
     except RecursionError:
@@ -67,7 +78,9 @@ def dump_json(value: Any) -> str:
     """``json.dumps(value, separators=(",", ":"))``.
 
     Raises:
-        TypeError: a value JSON cannot hold. ValueError: a circular reference.
+        TypeError: a value JSON cannot hold. ValueError: a circular reference, or an integer longer
+            than Python converts to text. RecursionError: nesting past the recursion limit (after
+            a second walk: the standard encoder's own).
     """
     if _C_ENCODE is not None:
         try:
