@@ -28,9 +28,9 @@ from ._validation import check_int
 from ._version import __version__
 from ._wire import (
     IDEMPOTENT,
-    MIN_SCRUBBED_LENGTH,
     aiohttp_error,
     failure_kind,
+    is_scrubbable,
     may_be_resent_by_aiohttp,
     no_hidden_resend,
     read_body,
@@ -239,8 +239,8 @@ class Transport:
                 data = dump_json(json).encode()
                 own["Content-Type"] = "application/json"
             send_headers = own
-        carried = sent_credentials(headers) if headers else ()
-        if bearer is not None and len(bearer) >= MIN_SCRUBBED_LENGTH:  # as scrubbable() keeps
+        carried = sent_credentials(headers)
+        if bearer is not None and is_scrubbable(bearer):
             carried = (bearer, *carried)
         credentials = (*carried, *self.credentials)
         url = self._urls.get(path) if shared_path else None

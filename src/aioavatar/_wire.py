@@ -20,9 +20,9 @@ from .exceptions import RequestTimeout, TransportError
 __all__ = [
     "CREDENTIAL_HEADERS",
     "IDEMPOTENT",
-    "MIN_SCRUBBED_LENGTH",
     "aiohttp_error",
     "failure_kind",
+    "is_scrubbable",
     "may_be_resent_by_aiohttp",
     "no_hidden_resend",
     "read_body",
@@ -133,15 +133,22 @@ def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
     exc.args = (exc.request_info, exc.history)
 
 
+def is_scrubbable(value: str) -> bool:
+    """Whether a credential value is long enough to mask in what comes back (a short one would
+    mask innocent text)."""
+    return len(value) >= MIN_SCRUBBED_LENGTH
+
+
 def scrubbable(values: Iterable[str]) -> tuple[str, ...]:
-    """The credential values long enough to mask in what comes back (a short one would mask
-    innocent text)."""
-    return tuple(value for value in values if len(value) >= MIN_SCRUBBED_LENGTH)
+    """The credential values long enough to mask in what comes back (:func:`is_scrubbable`)."""
+    return tuple(value for value in values if is_scrubbable(value))
 
 
 def sent_credentials(headers: Mapping[str, str]) -> tuple[str, ...]:
     """The credential values a request carries (the token of ``Authorization: <scheme> <token>``),
     those long enough to mask."""
+    if not headers:  # a session's calls: their token travels as the request's bearer
+        return ()
     found: list[str] = []
     for name, value in headers.items():
         if name in CREDENTIAL_HEADERS or name.lower() in _CREDENTIAL_HEADER_KEYS:
