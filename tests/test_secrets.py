@@ -23,6 +23,7 @@ from aioavatar import (
     KalturaAvatarClient,
     LiveAvatarClient,
     RetryPolicy,
+    Secret,
     ServerError,
     SessionStopError,
     TransportError,
@@ -392,6 +393,29 @@ async def test_a_prepared_call_is_not_pickled_nor_copied(
         with pytest.raises(TypeError, match="holds credentials"):
             copy.deepcopy(call)
     await kaltura_client.end_session(created.session_id, token=created.token)
+
+
+async def test_a_refused_keep_alive_by_id_shows_no_session_token_in_its_locals(
+    client: LiveAvatarClient,
+) -> None:
+    """``keep_alive(session_id, session_token=Secret(...))`` refused for its id: a traceback that shows
+    every frame's locals shows the Secret (masked), never its value, in the SDK's frames; also when a
+    call for that session and token is kept."""
+    token = Secret("session-token-canary-" + "x" * 24)
+    errors = []
+    for session_id in ("not a uuid", AVATAR_ID, "not a uuid"):
+        try:
+            await client.keep_alive(session_id, session_token=token, timeout=0.5)
+        except AvatarError as exc:
+            errors.append(exc)
+    assert len(errors) == 3
+    for error in errors:
+        shown = traceback.TracebackException.from_exception(error, capture_locals=True)
+        frames = [frame for frame in shown.stack if "/aioavatar/" in frame.filename]
+        assert frames
+        for frame in frames:
+            values = (frame.locals or {}).values()
+            assert not any(token.get_secret_value() in value for value in values), frame.name
 
 
 async def test_a_traceback_with_its_locals_shows_no_session_token(

@@ -3,6 +3,7 @@ stopped exactly once, however long a stop waits for a connection behind the othe
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -129,3 +130,108 @@ async def test_a_request_waits_for_a_slot_at_most_its_timeout() -> None:
         await slots.take(timeout=0.05)
     slots.give_back()
     assert await slots.take(timeout=1.0) == 0.0
+
+
+async def test_a_slot_given_back_goes_to_the_longest_waiter() -> None:
+    """Three requests queue, one after the other, for the one slot: each slot given back goes to the
+    one that waited longest, and none is taken by a newcomer past them."""
+    slots = ConnectionSlots(1)
+    assert slots.try_take()
+    order: list[int] = []
+
+    async def request(number: int) -> None:
+        await slots.take(timeout=30.0)
+        order.append(number)
+        slots.give_back()
+
+    async with anyio.create_task_group() as tg:
+        for number in range(3):
+            tg.start_soon(request, number)
+            await anyio.wait_all_tasks_blocked()  # queued in this order
+        assert not slots.try_take()  # the waiters come first
+        slots.give_back()
+    assert order == [0, 1, 2]
+    assert slots.try_take()
+    assert not slots.try_take()  # one slot, as before
+
+
+async def test_a_slot_handed_to_a_waiter_cancelled_before_it_ran_goes_to_the_next() -> None:
+    """A slot handed to a waiter whose task is cancelled before it runs (asyncio's own cancel, which
+    interrupts it even with its slot in hand) is not lost: it goes to the next waiter, and the count
+    is whole afterwards."""
+    slots = ConnectionSlots(1)
+    assert slots.try_take()
+    got: list[str] = []
+
+    async def request(name: str) -> None:
+        await slots.take(timeout=30.0)
+        got.append(name)
+        slots.give_back()
+
+    first = asyncio.create_task(request("first"))
+    await anyio.wait_all_tasks_blocked()
+    second = asyncio.create_task(request("second"))
+    await anyio.wait_all_tasks_blocked()
+    slots.give_back()  # handed to the first waiter ...
+    first.cancel()  # ... whose task is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await second
+    assert got == ["second"]
+    assert slots.try_take()
+    assert not slots.try_take()
+
+
+async def test_waiters_that_gave_up_are_skipped_and_cost_no_slot() -> None:
+    """A hundred requests give up waiting (their timeouts run out): the slot given back afterwards
+    is free for the next request, and there is still exactly one."""
+    slots = ConnectionSlots(1)
+    assert slots.try_take()
+    refused = 0
+
+    async def request() -> None:
+        nonlocal refused
+        try:
+            await slots.take(timeout=0.01)
+        except TimeoutError:
+            refused += 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(100):
+            tg.start_soon(request)
+    assert refused == 100
+    slots.give_back()
+    assert await slots.take(timeout=30.0) == 0.0
+    assert not slots.try_take()
+
+
+async def test_a_wait_ended_by_anything_but_a_cancellation_costs_no_slot() -> None:
+    """A waiter whose coroutine is closed while it waits (``GeneratorExit``, not a cancellation) is
+    given up like a cancelled one: the slot given back afterwards is free, not handed to it."""
+    slots = ConnectionSlots(1)
+    assert slots.try_take()
+    waiting = slots._wait()
+    waiting.send(None)  # suspended on its place in the queue
+    waiting.close()
+    slots.give_back()
+    assert slots.try_take()
+    assert not slots.try_take()
+
+
+async def test_a_long_queue_of_waiters_that_gave_up_is_swept() -> None:
+    """A thousand requests give up behind a slot held all along (a stop's reservation, say): the
+    queue does not keep them all, and the slot given back afterwards is free."""
+    slots = ConnectionSlots(1)
+    assert slots.try_take()
+
+    async def request() -> None:
+        with pytest.raises(TimeoutError):
+            await slots.take(timeout=0.01)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(1000):
+            tg.start_soon(request)
+    assert len(slots._waiters) <= 1000 // 2
+    slots.give_back()
+    assert slots.try_take()
+    assert not slots.try_take()

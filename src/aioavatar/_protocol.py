@@ -171,7 +171,7 @@ def _success_object(response: RawResponse, data_used: bool) -> Mapping[str, Any]
     return body
 
 
-def decode_envelope(response: RawResponse, *, data_used: bool = True) -> Any:
+def decode_envelope(response: RawResponse, data_used: bool = True) -> Any:
     """Return ``data`` of a LiveAvatar ``{code, data, message}`` answer, or raise the matching error.
 
     Success is a 2xx status with ``code`` 100 or 1000 (a missing ``code`` counts as the schema's default,

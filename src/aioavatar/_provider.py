@@ -22,6 +22,7 @@ import aiohttp
 import attrs
 
 from ._base_url import resolve_base_url
+from ._call_memo import KEPT_KEEP_ALIVES, CallMemo, plain_token
 from ._converter import DecodeFailure, structure_response
 from ._logging import mask_tracked, redact_error, track_secret
 from ._options import CallOptions, ClientOptions
@@ -29,9 +30,9 @@ from ._protocol import RawResponse, decode_failure, map_strings
 from ._retry import Retry, RetryPolicy
 from ._scheduler import Scheduler
 from ._secret import Secret, secret_value
-from ._timeout import MAX_TIMEOUT, MIN_TIMEOUT, Timeout
+from ._timeout import resolve_timeout
 from ._transport import DEFAULT_MAX_RESPONSE_SIZE, PreparedRequest, Transport
-from ._validation import check_credential, check_number, check_options, check_seconds
+from ._validation import check_credential, check_number, check_options
 from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "ProviderSpec",
     "bearer_token",
     "may_have_acted",
-    "resolve_timeout",
 ]
 
 T = TypeVar("T")
@@ -164,30 +164,6 @@ def resolve_credential(given: str | Secret | None, spec: ProviderSpec) -> Secret
     return secret
 
 
-def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
-    """A call's ``timeout``: ``default`` when not given, a :class:`Timeout` as is, seconds as its total.
-
-    Raises:
-        ConfigurationError: naming ``timeout``, for anything but a number of seconds from 0.001 to 3600.
-    """
-    if given is None:
-        return default
-    if isinstance(given, Timeout):
-        return given
-    if type(given) is float:  # a keep-alive passes the same seconds every beat: built once
-        known = _SECONDS.get((given, default))
-        if known is not None:
-            return known
-    total = check_seconds(given, "timeout", low=MIN_TIMEOUT, high=MAX_TIMEOUT)
-    limits = Timeout(total=total, connect=min(total, default.connect or total))
-    if type(given) is float and len(_SECONDS) < 256:
-        _SECONDS[given, default] = limits
-    return limits
-
-
-_SECONDS: dict[tuple[float, Timeout], Timeout] = {}
-
-
 class ProviderClient(Generic[TimeoutsT]):
     """The base of the provider clients: credential, API root, transport and the one call path.
 
@@ -227,6 +203,9 @@ class ProviderClient(Generic[TimeoutsT]):
         if timeouts is not None and not isinstance(timeouts, timeouts_type):
             raise ConfigurationError(f"must be a {timeouts_type.__name__}", field="timeouts")
         self.timeouts = timeouts if timeouts is not None else timeouts_type()
+        #: Keep-alives sent through ``keep_alive(session_id, ...)``, prepared once per session (see
+        #: ``_call_memo.py``); a session's own beats are prepared by the session.
+        self._keep_alives = CallMemo(KEPT_KEEP_ALIVES)
         #: The timers and workers every session of this client keeps alive on.
         connection_limit = options.get("connection_limit", 100)
         self.scheduler = Scheduler(
@@ -283,6 +262,7 @@ class ProviderClient(Generic[TimeoutsT]):
 
     async def aclose(self) -> None:
         """End the keep-alive workers and close the HTTP pool if this client created it."""
+        self._keep_alives.clear()  # the sessions' tokens go with the client's use
         await self.scheduler.aclose()
         await self._transport.aclose()
 
@@ -319,6 +299,27 @@ class ProviderClient(Generic[TimeoutsT]):
                 field=spec.credential_field,
             )
         return self.spec.account_headers(self._credential.get_secret_value())
+
+    def _keep_alive_call(self, session_id: str, token: str | Secret | None) -> PreparedCall:
+        """The call of ``keep_alive(session_id, ...)``: prepared once per session, reused while the
+        same token comes with it (see ``_call_memo.py``).
+
+        Raises:
+            ConfigurationError: as ``prepare_keep_alive``, each time for arguments that fail.
+        """
+        kept = type(session_id) is str and plain_token(token)
+        held = self._keep_alives.get(session_id) if kept else None
+        if held is not None and (held[0] is token or held[0] == token):
+            call: PreparedCall = held[1]
+            return call
+        call = self._prepare_keep_alive(session_id, token)
+        if kept:
+            self._keep_alives.put(session_id, (token, call))
+        return call
+
+    def _prepare_keep_alive(self, session_id: str, token: str | Secret | None) -> PreparedCall:
+        """The provider's ``prepare_keep_alive``."""
+        raise NotImplementedError
 
     @staticmethod
     async def _ending(call: Awaitable[object]) -> bool:

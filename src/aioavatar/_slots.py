@@ -12,6 +12,7 @@ and every request is bounded.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 import anyio
 
@@ -19,20 +20,36 @@ __all__ = ["ConnectionSlots"]
 
 
 class ConnectionSlots:
-    """At most ``limit`` requests at once (``None``: no limit of ours), and tasks that hold one."""
+    """At most ``limit`` requests at once (``None``: no limit of ours), and tasks that hold one.
 
-    __slots__ = ("_free", "_holders", "limit")
+    A counter and a queue of waiters, first come, first served: a free slot is taken without
+    suspending (most requests find one: no coroutine, no lock), and a slot given back goes straight to
+    the longest waiter, so that a slot is free only when nobody waits. A waiter that gives up stays in
+    the queue, done, and is skipped there (no search of a long queue per timeout); the queue is swept
+    once most of it has given up, so that timeouts behind a long wait do not pile up.
+    """
+
+    __slots__ = ("_free", "_gave_up", "_holders", "_waiters", "limit")
 
     def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self._free = asyncio.Semaphore(limit) if limit else None
+        self.limit = limit or None  # 0, like None: no limit of ours
+        self._free = limit or 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._gave_up = 0  # waiters in the queue that gave up
         self._holders: set[asyncio.Task[object]] = set()
 
     def needed(self) -> bool:
         """Whether a request of the current task must take a slot (not when it holds a reservation)."""
-        if self._free is None:
+        if self.limit is None:
             return False
         return not self._holders or asyncio.current_task() not in self._holders
+
+    def try_take(self) -> bool:
+        """Take a free slot now, without waiting; ``False`` when none is free."""
+        if not self._free:  # a slot is free only when nobody waits: give_back hands it over first
+            return False
+        self._free -= 1
+        return True
 
     async def take(self, timeout: float) -> float:
         """Take a slot for one request, waiting at most ``timeout`` seconds; return the seconds waited.
@@ -40,20 +57,40 @@ class ConnectionSlots:
         Raises:
             TimeoutError: no slot came free in time.
         """
-        free = self._free
-        assert free is not None
-        if not free.locked():
-            await free.acquire()  # free now: returns without suspending
+        if self.try_take():
             return 0.0
         started = anyio.current_time()
         with anyio.fail_after(timeout):
-            await free.acquire()
+            await self._wait()
         return anyio.current_time() - started
 
+    async def _wait(self) -> None:
+        """Queue for a slot and wait until one is handed over (call only when none is free)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if not waiter.cancel() and not waiter.cancelled():
+                # Handed a slot, then interrupted before it could use it: the next in line gets it.
+                self.give_back()
+            else:  # it stays queued, given up, and is skipped; the queue is swept when mostly so
+                self._gave_up += 1
+                if self._gave_up > 64 and self._gave_up * 2 > len(self._waiters):
+                    self._waiters = deque(w for w in self._waiters if not w.done())
+                    self._gave_up = 0
+            raise
+
     def give_back(self) -> None:
-        """Return the slot :meth:`take` gave."""
-        assert self._free is not None
-        self._free.release()
+        """Return the slot :meth:`take` (or :meth:`try_take`) gave: to the longest waiter, if any."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+            self._gave_up -= 1
+        self._free += 1
 
     def reserved(self) -> _Reservation:
         """Hold a slot for the current task: its requests meanwhile take none. Waits for one without
@@ -72,11 +109,11 @@ class _Reservation:
 
     async def __aenter__(self) -> None:
         slots = self._slots
-        free = slots._free
         task = asyncio.current_task()
-        if free is None or task is None or task in slots._holders:
+        if slots.limit is None or task is None or task in slots._holders:
             return
-        await free.acquire()
+        if not slots.try_take():
+            await slots._wait()
         slots._holders.add(task)
         self._held = task
 
@@ -85,5 +122,4 @@ class _Reservation:
         if task is not None:
             self._held = None
             self._slots._holders.discard(task)
-            assert self._slots._free is not None
-            self._slots._free.release()
+            self._slots.give_back()

@@ -7,9 +7,9 @@ from typing import Any
 import aiohttp
 import attrs
 
-from ._validation import instance_of, optional, seconds_in
+from ._validation import check_seconds, instance_of, optional, seconds_in
 
-__all__ = ["MAX_TIMEOUT", "MIN_TIMEOUT", "Timeout", "timeout_field"]
+__all__ = ["MAX_TIMEOUT", "MIN_TIMEOUT", "Timeout", "resolve_timeout", "timeout_field"]
 
 #: Every time limit of a call is within these bounds, in seconds: never 0, negative, infinite or NaN.
 MIN_TIMEOUT = 0.001
@@ -56,3 +56,27 @@ def timeout_field(total: float, connect: float) -> Any:
     return attrs.field(
         default=Timeout(total=total, connect=connect), validator=instance_of(Timeout)
     )
+
+
+def resolve_timeout(given: float | Timeout | None, default: Timeout) -> Timeout:
+    """A call's ``timeout``: ``default`` when not given, a :class:`Timeout` as is, seconds as its total.
+
+    Raises:
+        ConfigurationError: naming ``timeout``, for anything but a number of seconds from 0.001 to 3600.
+    """
+    if given is None:
+        return default
+    if isinstance(given, Timeout):
+        return given
+    if type(given) is float:  # a keep-alive passes the same seconds every beat: built once
+        known = _SECONDS.get((given, default))
+        if known is not None:
+            return known
+    total = check_seconds(given, "timeout", low=MIN_TIMEOUT, high=MAX_TIMEOUT)
+    limits = Timeout(total=total, connect=min(total, default.connect or total))
+    if type(given) is float and len(_SECONDS) < 256:
+        _SECONDS[given, default] = limits
+    return limits
+
+
+_SECONDS: dict[tuple[float, Timeout], Timeout] = {}

@@ -380,7 +380,7 @@ class Transport:
         slots = self.slots
         limit = timeout.client_timeout
         taken = slots.needed()
-        if taken:
+        if taken and not slots.try_take():
             try:
                 waited = await slots.take(timeout.connect or timeout.total)
             except TimeoutError:

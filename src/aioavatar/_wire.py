@@ -183,8 +183,9 @@ async def read_body(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, str 
     once inflated (a small gzip bomb stops one byte past the cap); or ``b""`` and what is wrong
     with it. A body that cannot be read is the protocol's business: a call that needs no data (a
     stop answered 200) succeeds all the same."""
-    if resp.content_length is not None:
-        if resp.content_length > cap:
+    length = resp.content_length  # parsed from the header on each read: read once
+    if length is not None:
+        if length > cap:
             resp.close()  # never read it: close rather than drain into the pool
             return b"", _too_big(cap)
         wire = await resp.read()  # the parser stops at Content-Length: within the cap

@@ -20,6 +20,7 @@ from aioavatar import (
     EndReason,
     LiveAvatarClient,
     LiveAvatarTimeouts,
+    LiveKitConfig,
     NotFoundError,
     RateLimitedError,
     RequestTimeout,
@@ -27,6 +28,7 @@ from aioavatar import (
     RetryPolicy,
     Secret,
     ServerError,
+    SessionTokenRequest,
     Timeout,
     TransportError,
     ValidationError,
@@ -572,3 +574,43 @@ async def test_list_languages(client: LiveAvatarClient, emulator: LiveAvatarEmul
     languages = await client.list_languages()
     assert ("English", "en") in [(item.language, item.code) for item in languages]
     assert [r.status for r in emulator.requests("languages")] == [500, 200]
+
+
+async def test_a_token_request_of_plain_values_is_prepared_once_per_client(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Tokens created again and again for the same avatar and plain options reuse the call prepared
+    the first time (both reach the server, with the same body). A request holding anything else is
+    prepared each time: a dynamic-variables dict changed between two calls is sent as it is now, and
+    a LITE connector's config (its room token) is not kept by the client."""
+    for _ in range(2):
+        await client.create_session_token(AVATAR_ID, is_sandbox=True)
+    assert len(client._token_calls) == 1
+    request = SessionTokenRequest(avatar_id=AVATAR_ID, dynamic_variables={"name": "Ada"})
+    await client.create_session_token(request=request)
+    assert request.dynamic_variables is not None
+    request.dynamic_variables["name"] = "Grace"
+    await client.create_session_token(request=request)
+    room = LiveKitConfig(
+        livekit_url="wss://room.example", livekit_room="room", livekit_client_token="r" * 40
+    )
+    await client.create_session_token(AVATAR_ID, mode="LITE", livekit_config=room)
+    assert len(client._token_calls) == 1
+    bodies = [request.body for request in emulator.requests("token")]
+    assert bodies[0] == bodies[1] == {"avatar_id": AVATAR_ID, "is_sandbox": True}
+    assert [body.get("dynamic_variables") for body in bodies[2:4]] == [
+        {"name": "Ada"},
+        {"name": "Grace"},
+    ]
+    assert bodies[4]["livekit_config"]["livekit_room"] == "room"
+
+
+async def test_token_requests_of_different_plain_values_are_different_calls(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Two requests of plain values that differ (sandbox or not) are two kept calls, each sent with
+    its own body, alternately."""
+    for sandbox in (True, False, True, False):
+        await client.create_session_token(AVATAR_ID, is_sandbox=sandbox)
+    assert len(client._token_calls) == 2
+    assert [r.body.get("is_sandbox") for r in emulator.requests("token")] == [True, False] * 2

@@ -193,7 +193,10 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             APIError: with status 404 or 410 once the server has ended the session.
             TransportError, ResponseDecodeError: as for every call.
         """
-        await self._send(self.prepare_keep_alive(session_id, token=token), options)
+        await self._send(self._keep_alive_call(session_id, token), options)
+
+    def _prepare_keep_alive(self, session_id: str, token: str | Secret | None) -> PreparedCall:
+        return self.prepare_keep_alive(session_id, token=token)  # type: ignore[arg-type]
 
     def prepare_keep_alive(self, session_id: str, *, token: str | Secret) -> PreparedCall:
         """:meth:`keep_alive`, checked and encoded once: ``await client.send(call)`` sends it as often
@@ -316,7 +319,9 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             ConfigurationError: a malformed id or an empty token.
             APIError, TransportError: the end is not confirmed; the session may still run.
         """
-        return await self._ending(self._send(self._for_session(END, session_id, token), options))
+        call = self._for_session(END, session_id, token)
+        self._keep_alives.forget(session_id)
+        return await self._ending(self._send(call, options))
 
     def session(
         self, avatar_id: str, **options: Unpack[KalturaSessionOptions]

@@ -6,6 +6,9 @@ import functools
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Unpack
 
+import attrs
+
+from .._call_memo import CallMemo
 from .._converter import build_request, unstructure
 from .._enums import EndReason, EndReasonName
 from .._logging import track_secret
@@ -80,6 +83,8 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         **options: Unpack[ClientOptions],
     ) -> None:
         super().__init__(api_key, timeouts=timeouts, **options)
+        # Token calls prepared once per request of plain values, by the request's id (_token_call).
+        self._token_calls = CallMemo(_KEPT_TOKEN_CALLS)
         #: The account's avatars and LiveAvatar's public ones.
         self.avatars = Avatars(self)
         #: The voices a persona may speak with.
@@ -135,8 +140,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             APIError: the server refused (``AuthenticationError``, ``ValidationError``, ...).
             TransportError: no answer.
         """
-        body = build_token_request(avatar_id, request, fields)
-        call = self._prepare(TOKEN, headers=self._account_headers(), json=unstructure(body))
+        call = self._token_call(build_token_request(avatar_id, request, fields))
         options: CallOptions = {}
         if timeout is not None:
             options["timeout"] = timeout
@@ -183,7 +187,10 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             NotFoundError: the session has ended (or never existed).
             APIError, TransportError: as for every call.
         """
-        await self._send(self.prepare_keep_alive(session_id, session_token=session_token), options)
+        await self._send(self._keep_alive_call(session_id, session_token), options)
+
+    def _prepare_keep_alive(self, session_id: str, token: str | Secret | None) -> PreparedCall:
+        return self.prepare_keep_alive(session_id, session_token=token)
 
     def prepare_keep_alive(
         self, session_id: str, *, session_token: str | Secret | None = None
@@ -225,6 +232,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             raise ConfigurationError(str(exc), field="reason") from None
         body = {"session_id": session_id, "reason": known.value}
         call = self._session_call(STOP, session_token, body)
+        self._keep_alives.forget(session_id)
         return await self._ending(self._send(call, options))
 
     def list_sessions(
@@ -340,6 +348,18 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         transcript: Transcript = await self._send(call, options)
         return transcript
 
+    def _token_call(self, body: SessionTokenRequest) -> PreparedCall:
+        """The token call of ``body``, prepared once per client for a request of plain values (the
+        same object each time: see :func:`build_token_request`), each time for any other."""
+        held = self._token_calls.get(id(body))
+        if held is not None and held[0] is body:
+            call: PreparedCall = held[1]
+            return call
+        call = self._prepare(TOKEN, headers=self._account_headers(), json=unstructure(body))
+        if all(isinstance(getattr(body, name), _PLAIN) for name in _TOKEN_FIELDS):
+            self._token_calls.put(id(body), (body, call))  # the body held: its id stays its own
+        return call
+
     def session(self, avatar_id: str, **options: Unpack[SessionOptions]) -> AvatarSession:
         """An :class:`~aioavatar.AvatarSession` that uses this client's pool: ``async with`` it."""
         from ._session import AvatarSession  # the session face stands on the client, not below
@@ -375,9 +395,13 @@ def build_token_request(
 
 #: The values a cached token request may be built from: none can hold a secret or change.
 _PLAIN = (str, int, float, Enum, type(None))
+_TOKEN_FIELDS = tuple(field.name for field in attrs.fields(SessionTokenRequest))
 
 
-@functools.lru_cache(maxsize=32)
+_KEPT_TOKEN_CALLS = 32
+
+
+@functools.lru_cache(maxsize=_KEPT_TOKEN_CALLS)
 def _token_request(key: tuple[Any, ...]) -> SessionTokenRequest:
     _, avatar_id, *fields = key
     given = {"avatar_id": avatar_id, **{name: value for name, _, value in fields}}

@@ -3,11 +3,9 @@ their default time limits. :class:`~aioavatar.LiveAvatarClient` is the methods o
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from .._protocol import RawResponse, decode_envelope
+from .._protocol import decode_envelope
 from .._provider import Endpoint, ProviderSpec
 from .._retry import Retry
 from .._timeout import Timeout, timeout_field
@@ -77,10 +75,6 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.liveavatar.com"
 API_KEY_ENV = "LIVEAVATAR_API_KEY"
 BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
-
-
-def _decode(raw: RawResponse, data_used: bool) -> Any:
-    return decode_envelope(raw, data_used=data_used)
 
 
 def _api_key_headers(api_key: str) -> dict[str, str]:
@@ -163,6 +157,6 @@ SPEC = ProviderSpec(
     base_url_env=BASE_URL_ENV,
     default_base_url=DEFAULT_BASE_URL,
     account_headers=_api_key_headers,
-    decode=_decode,
+    decode=decode_envelope,  # (raw, data_used): the spec's signature itself
     timeouts=LiveAvatarTimeouts,
 )
