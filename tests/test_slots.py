@@ -132,21 +132,43 @@ async def test_a_request_waits_for_a_slot_at_most_its_timeout() -> None:
     assert await slots.take(timeout=1.0) == 0.0
 
 
+async def _take_note_and_give_back(
+    slots: ConnectionSlots, seen: list[object], name: object
+) -> None:
+    """A request that waits for a slot as long as it takes, notes ``name`` once it has one, and gives
+    it back."""
+    await slots.take(timeout=30.0)
+    seen.append(name)
+    slots.give_back()
+
+
+async def _give_up_waiting(slots: ConnectionSlots, count: int) -> int:
+    """``count`` requests at once, each waiting 10 ms for a slot nobody gives back: how many gave up
+    with TimeoutError."""
+    refused = 0
+
+    async def request() -> None:
+        nonlocal refused
+        try:
+            await slots.take(timeout=0.01)
+        except TimeoutError:
+            refused += 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(count):
+            tg.start_soon(request)
+    return refused
+
+
 async def test_a_slot_given_back_goes_to_the_longest_waiter() -> None:
     """Three requests queue, one after the other, for the one slot: each slot given back goes to the
     one that waited longest, and none is taken by a newcomer past them."""
     slots = ConnectionSlots(1)
     assert slots.try_take()
-    order: list[int] = []
-
-    async def request(number: int) -> None:
-        await slots.take(timeout=30.0)
-        order.append(number)
-        slots.give_back()
-
+    order: list[object] = []
     async with anyio.create_task_group() as tg:
         for number in range(3):
-            tg.start_soon(request, number)
+            tg.start_soon(_take_note_and_give_back, slots, order, number)
             await anyio.wait_all_tasks_blocked()  # queued in this order
         assert not slots.try_take()  # the waiters come first
         slots.give_back()
@@ -161,16 +183,10 @@ async def test_a_slot_handed_to_a_waiter_cancelled_before_it_ran_goes_to_the_nex
     is whole afterwards."""
     slots = ConnectionSlots(1)
     assert slots.try_take()
-    got: list[str] = []
-
-    async def request(name: str) -> None:
-        await slots.take(timeout=30.0)
-        got.append(name)
-        slots.give_back()
-
-    first = asyncio.create_task(request("first"))
+    got: list[object] = []
+    first = asyncio.create_task(_take_note_and_give_back(slots, got, "first"))
     await anyio.wait_all_tasks_blocked()
-    second = asyncio.create_task(request("second"))
+    second = asyncio.create_task(_take_note_and_give_back(slots, got, "second"))
     await anyio.wait_all_tasks_blocked()
     slots.give_back()  # handed to the first waiter ...
     first.cancel()  # ... whose task is cancelled before it runs
@@ -187,19 +203,7 @@ async def test_waiters_that_gave_up_are_skipped_and_cost_no_slot() -> None:
     is free for the next request, and there is still exactly one."""
     slots = ConnectionSlots(1)
     assert slots.try_take()
-    refused = 0
-
-    async def request() -> None:
-        nonlocal refused
-        try:
-            await slots.take(timeout=0.01)
-        except TimeoutError:
-            refused += 1
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(100):
-            tg.start_soon(request)
-    assert refused == 100
+    assert await _give_up_waiting(slots, 100) == 100
     slots.give_back()
     assert await slots.take(timeout=30.0) == 0.0
     assert not slots.try_take()
@@ -223,14 +227,7 @@ async def test_a_long_queue_of_waiters_that_gave_up_is_swept() -> None:
     queue does not keep them all, and the slot given back afterwards is free."""
     slots = ConnectionSlots(1)
     assert slots.try_take()
-
-    async def request() -> None:
-        with pytest.raises(TimeoutError):
-            await slots.take(timeout=0.01)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(1000):
-            tg.start_soon(request)
+    assert await _give_up_waiting(slots, 1000) == 1000
     assert len(slots._waiters) <= 1000 // 2
     slots.give_back()
     assert slots.try_take()

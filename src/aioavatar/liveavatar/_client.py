@@ -395,9 +395,9 @@ def build_token_request(
 
 #: The values a cached token request may be built from: none can hold a secret or change.
 _PLAIN = (str, int, float, Enum, type(None))
+#: What a token request holds: every one a plain value, its prepared call is kept (_token_call).
 _TOKEN_FIELDS = tuple(field.name for field in attrs.fields(SessionTokenRequest))
-
-
+#: The token requests built once, and their calls prepared once per client.
 _KEPT_TOKEN_CALLS = 32
 
 
