@@ -1,10 +1,14 @@
-"""``aioavatar._converter``, the one converter: what it says of a field it does not know."""
+"""``aioavatar._converter``, the one converter: what it says of a field it does not know, and the
+response hooks it keeps."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
+from cattrs.gen import override
 
 from aioavatar import AvatarSession, ConfigurationError
+from aioavatar._converter import DecodeFailure, register_response, structure_response
 
 from .conftest import API_KEY, AVATAR_ID
 
@@ -21,3 +25,18 @@ def test_an_unknown_field_suggests_the_closest_and_lists_the_accepted_ones() -> 
             video_settings={"qualty": "high"},  # type: ignore[arg-type]
         )
     assert nested.value.field == "video_settings"
+
+
+def test_a_response_model_registered_again_is_read_with_its_new_overrides() -> None:
+    """The structure hook of each response model is looked up once and kept; registering the model
+    again (new field overrides) is honoured by the next answer, not shadowed by the kept hook."""
+
+    @attrs.frozen
+    class Answer:
+        session_id: str
+
+    assert structure_response({"session_id": "a"}, Answer) == Answer("a")
+    register_response(Answer, {"session_id": override(rename="sessionId")})
+    assert structure_response({"sessionId": "b"}, Answer) == Answer("b")
+    with pytest.raises(DecodeFailure, match="session_id"):
+        structure_response({"session_id": "c"}, Answer)

@@ -124,14 +124,22 @@ def unstructure(obj: Any) -> Any:
     return converter.unstructure(obj)
 
 
+#: The structure hook of each response model, as the converter dispatches it (every model is
+#: registered at import, before its first answer is read).
+_response_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+
+
 def structure_response(data: Any, cls: type[T]) -> T:
     """Build the response model ``cls`` from a decoded JSON value.
 
     Raises:
         DecodeFailure: naming the field that is missing or of the wrong type.
     """
+    hook = _response_hooks.get(cls)
+    if hook is None:  # looked up once per model: the dispatch costs more than a small model's build
+        hook = _response_hooks[cls] = converter.get_structure_hook(cls)
     try:
-        return converter.structure(data, cls)
+        return hook(data, cls)  # type: ignore[no-any-return]
     except (ClassValidationError, IterableValidationError, TypeError, ValueError, KeyError) as exc:
         path, leaf = _error_path(exc, [])
         where = ".".join(path) or "body"
@@ -318,6 +326,7 @@ def register_response(cls: type, overrides: Mapping[str, Any]) -> None:
     converter.register_structure_hook_factory(
         lambda t: t is cls, lambda c: _response_structure_factory(c, overrides)
     )
+    _response_hooks.clear()  # as the converter forgets what it dispatched
 
 
 def register_camel_requests(*classes: type) -> None:

@@ -117,8 +117,9 @@ def _may_echo(response: RawResponse, value: Any) -> bool:
     (``\\/``, ``\\u0041``). Both searches run in C: a byte search of the body, and, only when the body
     holds an escape, a search of the decoded value written back without escapes."""
     body = response.body
-    if any(c.encode() in body for c in response.credentials):
-        return True
+    for credential in response.credentials:  # a loop, not any(<generator>): every answer pays it
+        if credential.encode() in body:
+            return True
     if b"\\" not in body:
         return False
     plain = json.dumps(value, ensure_ascii=False)
