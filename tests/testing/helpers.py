@@ -143,7 +143,8 @@ def pcm_b64(seconds: float) -> str:
 @attrs.define
 class LiteSocket:
     """A raw LITE WebSocket client: sends exactly the frames a test gives, keeps every server message
-    with its arrival time on the ``time.monotonic()`` clock."""
+    with the time the test read it on the ``time.monotonic()`` clock (a message read late is stamped
+    late: a lower bound on an interval counts from a time the test took before the cause)."""
 
     ws: aiohttp.ClientWebSocketResponse
     received: list[tuple[float, dict[str, Any]]] = attrs.field(factory=list)
@@ -158,7 +159,7 @@ class LiteSocket:
         return [m for _, m in self.received if m.get("type") == kind]
 
     def at(self, kind: str, index: int = 0) -> float:
-        """When the ``index``-th message of ``kind`` arrived."""
+        """When the ``index``-th message of ``kind`` was read."""
         return [t for t, m in self.received if m.get("type") == kind][index]
 
     def types(self) -> list[str]:
