@@ -29,14 +29,25 @@ def test_an_unknown_field_suggests_the_closest_and_lists_the_accepted_ones() -> 
 
 def test_a_response_model_registered_again_is_read_with_its_new_overrides() -> None:
     """The structure hook of each response model is looked up once and kept; registering the model
-    again (new field overrides) is honoured by the next answer, not shadowed by the kept hook."""
+    again (new field overrides) is honoured by the next answer, its own and that of a model nesting
+    it, not shadowed by a kept hook."""
 
     @attrs.frozen
     class Answer:
         session_id: str
 
+    @attrs.frozen
+    class Outer:
+        answer: Answer
+
+    attrs.resolve_types(Answer)
+    attrs.resolve_types(Outer, localns={"Answer": Answer})  # classes of this test alone
+
     assert structure_response({"session_id": "a"}, Answer) == Answer("a")
+    assert structure_response({"answer": {"session_id": "a"}}, Outer) == Outer(Answer("a"))
     register_response(Answer, {"session_id": override(rename="sessionId")})
     assert structure_response({"sessionId": "b"}, Answer) == Answer("b")
     with pytest.raises(DecodeFailure, match="session_id"):
         structure_response({"session_id": "c"}, Answer)
+    # A model nesting it, read before, reads it the new way too.
+    assert structure_response({"answer": {"sessionId": "d"}}, Outer) == Outer(Answer("d"))

@@ -124,8 +124,9 @@ def unstructure(obj: Any) -> Any:
     return converter.unstructure(obj)
 
 
-#: The structure hook of each response model, as the converter dispatches it (every model is
-#: registered at import, before its first answer is read).
+#: The structure hook of each response model, as the converter dispatches it. Every registration
+#: runs at import, before the first answer is read; one that could change a kept hook goes through
+#: ``register_response`` or ``register_requests``, which forget them all (a model nests others).
 _response_hooks: dict[Any, Callable[[Any, Any], Any]] = {}
 
 
@@ -136,7 +137,7 @@ def structure_response(data: Any, cls: type[T]) -> T:
         DecodeFailure: naming the field that is missing or of the wrong type.
     """
     hook = _response_hooks.get(cls)
-    if hook is None:  # looked up once per model: the dispatch costs more than a small model's build
+    if hook is None:  # looked up once per model, not on every answer
         hook = _response_hooks[cls] = converter.get_structure_hook(cls)
     try:
         return hook(data, cls)  # type: ignore[no-any-return]
@@ -319,6 +320,7 @@ def register_requests(*classes: type) -> None:
     """Make ``classes`` request models: built from model instances or dicts, unknown keys refused,
     unset fields left out of the body."""
     _REQUEST_CLASSES.update(classes)
+    _response_hooks.clear()  # a response model may nest one of them
 
 
 def register_response(cls: type, overrides: Mapping[str, Any]) -> None:
