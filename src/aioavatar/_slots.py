@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-import anyio
-
 __all__ = ["ConnectionSlots"]
 
 
@@ -59,27 +57,38 @@ class ConnectionSlots:
         """
         if self.try_take():
             return 0.0
-        started = anyio.current_time()
-        with anyio.fail_after(timeout):
-            await self._wait()
-        return anyio.current_time() - started
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await self._wait(timeout)
+        return loop.time() - started
 
-    async def _wait(self) -> None:
-        """Queue for a slot and wait until one is handed over (call only when none is free)."""
-        waiter = asyncio.get_running_loop().create_future()
+    async def _wait(self, timeout: float | None = None) -> None:
+        """Queue for a slot and wait until one is handed over (call only when none is free), at most
+        ``timeout`` seconds (``TimeoutError``).
+
+        The time limit is a loop timer that fails the wait itself, not a cancel scope: a scope would
+        cancel the task, and leave anyio's state of it (two more objects for the collector) on the
+        task of every session that queued for its token at scale."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiters.append(waiter)
+        timer = None if timeout is None else loop.call_at(loop.time() + timeout, _expire, waiter)
         try:
             await waiter
         except BaseException:
-            if not waiter.cancel() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # Handed a slot, then interrupted before it could use it: the next in line gets it.
                 self.give_back()
             else:  # it stays queued, given up, and is skipped; the queue is swept when mostly so
+                waiter.cancel()
                 self._gave_up += 1
                 if self._gave_up > 64 and self._gave_up * 2 > len(self._waiters):
                     self._waiters = deque(w for w in self._waiters if not w.done())
                     self._gave_up = 0
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def give_back(self) -> None:
         """Return the slot :meth:`take` (or :meth:`try_take`) gave: to the longest waiter, if any."""
@@ -96,6 +105,11 @@ class ConnectionSlots:
         """Hold a slot for the current task: its requests meanwhile take none. Waits for one without
         a time limit (see the module docs); a task that already holds one just goes on."""
         return _Reservation(self)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("no connection slot came free in time"))
 
 
 class _Reservation:
