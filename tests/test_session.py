@@ -454,9 +454,8 @@ async def test_an_unknown_lifecycle_option_is_refused_by_name(provider: Provider
 
 async def test_a_session_exited_in_another_task_is_still_stopped_once(provider: Provider) -> None:
     """Rule 13: a session entered in one task and exited in another (a start-up hook and a
-    shut-down hook that run in different tasks) cannot exit its block's cancel scope there: anyio's
-    RuntimeError propagates, and the session is stopped all the same, once, with SERVER_ERROR. (The
-    entering task is left inside that scope, as with any cancel scope: here it has ended.)"""
+    shut-down hook that run in different tasks) is a RuntimeError naming the mistake, and the
+    session is stopped all the same, once, with SERVER_ERROR."""
     session = provider.session(keep_alive_interval=20)
     loop = asyncio.get_running_loop()
     await loop.create_task(session.__aenter__())

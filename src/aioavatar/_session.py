@@ -26,8 +26,8 @@ Rules (numbered so that code, tests and docs can point at them):
  4. While the block runs, the session keeps alive and watches its ``max_session_duration`` deadline
     on its client's scheduler (``_keepalive.py``): entries in the client's timer heap, run by the
     client's bounded pool of workers; no task, task group or loop timer of its own while it waits
-    (the block's own cancel scope is the one object of anyio's a session keeps). Nothing there
-    raises into the block. If the keep-alive itself fails (a bug, a broken
+    (nor a cancel scope: the block is cancelled, when it must be, as a scope around it would cancel
+    it, see ``_block.py``). Nothing there raises into the block. If the keep-alive itself fails (a bug, a broken
     dependency), that is never delivered as a bare cancellation: the block is cancelled, the session is stopped with
     ``SERVER_ERROR``, and ``async with`` raises that error (the block's own exception, if it raised
     one, wins, with the failure logged and added to it as a note).
@@ -70,10 +70,9 @@ Rules (numbered so that code, tests and docs can point at them):
     words as a note. An unconfirmed stop leaves ``end_reason`` ``None``: the session is not known to
     have ended.
 13. A session object is entered once; entering it again is a ``RuntimeError``. It is entered and
-    exited in one task, nested like a cancel scope among that task's anyio scopes (its block runs
-    in one, so that rules 4, 6-8 and 14 can cancel it): exited in another task, or while an anyio
-    scope entered after it is still open, it is stopped all the same (``SERVER_ERROR``) and anyio's
-    ``RuntimeError`` propagates. ``stop()`` twice is harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
+    exited in one task (the task whose block rules 4, 6-8 and 14 cancel): exited in another task, it
+    is stopped all the same (``SERVER_ERROR``) and a ``RuntimeError`` propagates. ``stop()`` twice
+    is harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
     provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
 14. A connection the session depends on is lost for good (LiveAvatar's LITE socket, when it cannot be
     reopened within its reconnect window; the backend calls the hook the lifecycle handed it): the
@@ -308,7 +307,7 @@ class BaseSession(Stopping[InfoT]):
         # Written out rather than as a generator context manager: a suspended generator, its
         # wrapper and two bound methods were four more objects per session for the collector. It
         # never suppresses what the block raised (typed ``None``, so that type checkers know it).
-        body_error = self._block_exited(exc_type, exc, tb)  # None: its scope was cancelled
+        body_error = self._block_exited(exc)  # None: the block's own cancellation
         try:
             await self._finish(body_error)
         except BaseException as error:

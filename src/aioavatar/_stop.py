@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from enum import Enum
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import anyio
 
 from ._backend import SessionBackend
+from ._block import BlockCancellation, innermost_scope
 from ._cancellation import Flag, finish_despite_cancellation
 from ._enums import EndReason
 from ._keepalive import KeepAlive
@@ -72,14 +72,16 @@ class Stopping(Generic[InfoT]):
         self._unconfirmed: str | None = None
         self._unconfirmed_warned = False
         # Rule 4: the keep-alive's own failure. Rules 6-8, 14: why the session ended on the server's
-        # side; the block's cancel scope (cancelled then, see _cancel_block), and its awaits in
+        # side; the block (cancelled then, see _cancel_block), and its awaits in
         # wait_ended() (woken instead).
         self._background_error: Exception | None = None
         self._server_end: EndReason | None = None
         self._block_task: asyncio.Task[Any] | None = None
         self._block_waits = 0
-        self._body_scope: anyio.CancelScope | None = None
-        self._block_cancelled = False  # the block's scope caught its own cancellation
+        self._block_open = False
+        self._block_boundary: object | None = None  # anyio's innermost scope when it was entered
+        self._block_cancellation: BlockCancellation | None = None  # made only when needed
+        self._block_cancelled = False  # the block ended by its own cancellation
         self._hooks = _Hooks(self)
         backend.attach(self._hooks)
 
@@ -294,40 +296,40 @@ class Stopping(Generic[InfoT]):
             if not self._block_waits:
                 self._cancel_block()  # a block awaiting wait_ended() is woken instead
 
-    # --- the block's cancel scope (rules 4, 6-8, 14) ------------------------------------------------
-    # An anyio scope, not a native task.cancel(): its cancellation is level-triggered (an await that
-    # swallows one CancelledError, asyncio.wait_for on 3.11 for one, does not lose it) and it honours
-    # the anyio shields inside the block (a shielded cleanup of the user's or the SDK's own). Like
-    # any cancel scope, it is entered and exited in one task, nested with the task's other anyio
-    # scopes; a session exited in another task, or from inside an anyio scope entered after it and
-    # still open, gets anyio's RuntimeError as the block's exception (and is stopped, SERVER_ERROR).
+    # --- the block's cancellation (rules 4, 6-8, 14): see ``_block.py`` ------------------------------
+    # Like any cancel scope, the block is entered and exited in one task; a session exited in
+    # another task gets a RuntimeError as the block's exception (and is stopped, SERVER_ERROR).
 
     def _block_entered(self) -> None:
-        scope = self._body_scope = anyio.CancelScope()
-        scope.__enter__()
+        assert self._block_task is not None
+        self._block_boundary = innermost_scope(self._block_task)
+        self._block_open = True
 
     def _cancel_block(self) -> None:
         """Cancel the block while it runs (rules 4, 6-8, 14)."""
-        if self._body_scope is not None:
-            self._body_scope.cancel()
+        task = self._block_task
+        if self._block_open and self._block_cancellation is None and task is not None:
+            self._block_cancellation = BlockCancellation(task, self._block_boundary)
 
-    def _block_exited(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> BaseException | None:
-        """The block's exception, or ``None`` when it is the cancellation of the block's scope."""
-        scope = self._body_scope
-        if scope is None:
+    def _block_exited(self, exc: BaseException | None) -> BaseException | None:
+        """The block's exception, or ``None`` when it is the block's own cancellation."""
+        if not self._block_open:
             return exc
-        self._body_scope = None  # no cancellation after this, whatever the exit says
-        try:
-            caught = scope.__exit__(exc_type, exc, tb)
-        except BaseException as error:  # noqa: BLE001 - handled by the lifecycle (rule 12)
-            return error
-        self._block_cancelled = scope.cancelled_caught
-        return None if caught else exc
+        self._block_open = False  # no cancellation after this, whatever the exit says
+        self._block_boundary = None
+        cancellation, self._block_cancellation = self._block_cancellation, None
+        requests = 0 if cancellation is None else cancellation.close()
+        task = asyncio.current_task()
+        if task is not self._block_task or task is None:
+            return RuntimeError(
+                "a session's block was exited in a different task than it was entered in"
+            )
+        for _ in range(requests):
+            task.uncancel()
+        if requests and isinstance(exc, asyncio.CancelledError) and not task.cancelling():
+            self._block_cancelled = True
+            return None
+        return exc
 
 
 class _Hooks:
