@@ -1,7 +1,8 @@
 """``aioavatar._block``: the block of ``async with`` cancelled from outside (rules 4, 6-8, 14) without
 a cancel scope per session, as an anyio scope around the block would cancel it: in a plain asyncio
-task as in an anyio one, through the scopes and task groups nested in it, after a scope of its own
-that cancels itself, held off by a shield inside it but not by one around it. Each against both
+task as in an anyio one, through the scopes and task groups nested in it and a scope of its own that
+cancels itself, held off by a shield inside it (without spinning) but not by one around it, and
+losing to a cancelled scope around it. Each against both
 emulators; the server's end is what ends the block (``end_on_server``, learnt by a beat)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import anyio
 import pytest
 
 from aioavatar import EndReason, SessionEndedError
+from aioavatar._block import BlockCancellation
 
 from .leaks import wait_until
 from .providers import Provider
@@ -92,25 +94,56 @@ async def test_scopes_and_task_groups_inside_the_block_pass_the_servers_end_on(
     assert scope_caught == [False]
 
 
-async def test_a_scope_inside_the_block_cancelling_itself_first_keeps_its_own(
-    provider: Provider,
+@pytest.mark.parametrize("scope_first", [False, True], ids=["end-first", "scope-first"])
+async def test_a_scope_inside_the_block_cancelled_in_the_same_turn_passes_the_end_on(
+    provider: Provider, scope_first: bool
 ) -> None:
-    """The server ends the session and, in the same loop turn, a scope inside the block is cancelled:
-    the scope catches its own cancellation (the block's is held off meanwhile, as an anyio scope
-    around the block would hold it off), and the block's next await is cancelled: SessionEndedError."""
-    after_scope = reached_end = False
+    """The server ends the session and, in the same loop turn (before or after), a scope inside the
+    block is cancelled: the scope does not catch the cancellation as its own (it sees the block's
+    beside it, as it would see a cancelled scope around it), and ``async with`` raises
+    SessionEndedError."""
+    after_scope = False
+    loop = asyncio.get_running_loop()
     with pytest.raises(SessionEndedError):
         async with provider.session(keep_alive_interval=20) as session:
             with anyio.CancelScope() as inner:
-                session._on_server_end(EndReason.UNKNOWN)  # what a beat answered 404 does
-                inner.cancel()  # after: the block's cancellation would be the first delivered
+
+                def both() -> None:
+                    if scope_first:
+                        inner.cancel()
+                    session._on_server_end(EndReason.UNKNOWN)  # what a beat answered 404 does
+                    if not scope_first:
+                        inner.cancel()
+
+                loop.call_soon(both)
                 await anyio.sleep(30)
             after_scope = True
+    assert not inner.cancelled_caught
+    assert not after_scope
+
+
+@pytest.mark.parametrize("end_first", [True, False], ids=["end-first", "scope-first"])
+async def test_a_scope_around_the_session_cancelled_with_the_servers_end_wins(
+    provider: Provider, end_first: bool
+) -> None:
+    """A cancelled anyio scope around the session wins over the server's end delivered in the same
+    loop turn, whichever came first: the block's cancellation propagates to that scope, which
+    catches it, and the code after it runs."""
+    loop = asyncio.get_running_loop()
+    with anyio.CancelScope() as outer:
+        async with provider.session(keep_alive_interval=20) as session:
+
+            def both() -> None:
+                if not end_first:
+                    outer.cancel()
+                session._on_server_end(EndReason.UNKNOWN)
+                if end_first:
+                    outer.cancel()
+
+            loop.call_soon(both)
             await anyio.sleep(30)
-            reached_end = True
-    assert inner.cancelled_caught
-    assert after_scope
-    assert not reached_end
+    assert outer.cancelled_caught
+    assert session.end_reason is EndReason.UNKNOWN
 
 
 async def test_the_block_ending_its_own_session_is_cancelled_at_its_next_await(
@@ -131,8 +164,8 @@ async def test_the_block_ending_its_own_session_is_cancelled_at_its_next_await(
 async def test_a_block_awaiting_in_a_shield_is_cancelled_once_the_shield_is_left(
     provider: Provider,
 ) -> None:
-    """The block is held off for as long as it waits inside a shield, polled loop turn after loop
-    turn, and not a turn more: the first await after the shield is cancelled."""
+    """The block is held off for as long as it waits inside a shield, and cancelled at an await
+    after it."""
     shielded_waits = 0
     with pytest.raises(SessionEndedError):
         async with provider.session(keep_alive_interval=20) as session:
@@ -143,3 +176,53 @@ async def test_a_block_awaiting_in_a_shield_is_cancelled_once_the_shield_is_left
                     shielded_waits += 1
             await wait_until(lambda: False, within=30)
     assert shielded_waits == 20
+
+
+async def test_a_shield_holding_the_cancellation_off_does_not_spin_the_loop(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a shield holds the block's cancellation off, the delivery looks again after a growing
+    wait (1 ms, doubling, at most 20 ms), not on every loop turn: through a shielded half second it
+    runs a few dozen times (a wait per loop turn ran it about 70,000 times, a core at 100 %)."""
+    deliveries = 0
+    deliver = BlockCancellation._deliver
+
+    def counted(self: BlockCancellation) -> None:
+        nonlocal deliveries
+        deliveries += 1
+        deliver(self)
+
+    monkeypatch.setattr(BlockCancellation, "_deliver", counted)
+    with pytest.raises(SessionEndedError):
+        async with provider.session(keep_alive_interval=20) as session:
+            with anyio.CancelScope(shield=True):
+                session._on_server_end(EndReason.UNKNOWN)
+                await asyncio.sleep(0.5)
+            await anyio.sleep(30)
+    assert 0 < deliveries <= 0.5 / 0.02 + 20, deliveries
+
+
+async def test_a_session_exited_in_another_task_takes_its_requests_back_from_the_first(
+    provider: Provider,
+) -> None:
+    """Rule 13 with the server's end in between: the task that entered the session (and was
+    cancelled for the block) is left with no cancellation request of the session's when another
+    task exits it."""
+    session = provider.session(keep_alive_interval=20)
+    loop = asyncio.get_running_loop()
+    entered = asyncio.Event()
+
+    async def enter_and_wait() -> None:
+        await session.__aenter__()
+        entered.set()
+        await asyncio.sleep(30)
+
+    first = loop.create_task(enter_and_wait())
+    await entered.wait()
+    session._on_server_end(EndReason.UNKNOWN)
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert first.cancelling() > 0  # the session's requests, until the exit takes them back
+    with pytest.raises(RuntimeError, match="different task"):
+        await loop.create_task(session.__aexit__(None, None, None))
+    assert first.cancelling() == 0

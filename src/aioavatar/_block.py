@@ -11,14 +11,28 @@ of that task when it was entered (its boundary); a block that must be cancelled 
 - level-triggered: again on every loop turn until the block is left, so an await that swallows one
   ``CancelledError`` (``asyncio.wait_for`` on Python 3.11 for one) does not lose it;
 - held off while an anyio scope entered inside the block shields it (a cleanup of the user's or the
-  SDK's own) or delivers a cancellation of its own;
+  SDK's own), looked at again after 1 ms, then 2, 4 ... up to every 20 ms (anyio restarts its
+  delivery when the shield is left; nothing tells this module, and a wait per loop turn would spin a
+  core for as long as the shield lasts);
 - counted: the block's exit takes its requests back (``task.uncancel()``) and, as ``asyncio.timeout``
-  does, a ``CancelledError`` is the block's own only when no other request is left (a caller that
-  cancelled the task meanwhile gets its cancellation).
+  does, a ``CancelledError`` is the block's own only when no other request is left and no anyio
+  scope around the block was cancelled meanwhile (then the caller's cancellation, or that scope's,
+  propagates). A scope inside the block that cancels itself sees the block's request beside its own
+  and passes the cancellation on, as it would see a cancelled scope around it;
+- worded as a scope's: each request carries the message by which anyio's scopes know a cancellation
+  of a scope's ("Cancelled via cancel scope ..."), so that a cancelled scope around the block, to
+  which the block's cancellation then propagates, catches it (a bare ``CancelledError`` would go
+  through it and cancel the task beyond).
+
+What an anyio scope would also do and this does not: cancel the tasks of a task group inside the block
+while the block itself waits in a shield (they are cancelled once it leaves the shield and its task
+group is cancelled), and a shield left, in a scope that had cancelled itself, without a wait after it
+lets that scope catch its own cancellation (the block then runs to its end: rule 7's quiet exit).
 
 It reads anyio's record of which scopes a task is in (a private name of its asyncio backend, read the
 way anyio's own delivery reads it, and only once that backend is loaded); this module is the only code
-of the package that reads it, and the tests that shield, nest and swallow pin it.
+of the package that reads it. Were that record gone or renamed (a later anyio), the block would still
+be cancelled, shields unseen, and ``tests/test_block.py`` would fail.
 """
 
 from __future__ import annotations
@@ -27,38 +41,64 @@ import asyncio
 import sys
 from typing import Any
 
-__all__ = ["BlockCancellation", "innermost_scope"]
+__all__ = ["BlockCancellation", "cancelled_around", "innermost_scope"]
 
 
-def innermost_scope(task: asyncio.Task[Any]) -> object | None:
+#: While a shield holds the block's cancellation off: the first wait, and the longest.
+_FIRST_WAIT = 0.001
+_LONGEST_WAIT = 0.02
+
+
+def innermost_scope(task: asyncio.Task[Any]) -> Any:
     """The innermost anyio cancel scope ``task`` is in now, or ``None``."""
     backend = sys.modules.get("anyio._backends._asyncio")
     if backend is None:  # anyio has not run on asyncio: no task is in a scope of its
         return None
-    state = backend._task_states.get(task)
-    return None if state is None else state.cancel_scope
+    states = getattr(backend, "_task_states", None)  # gone in a later anyio: no scope seen
+    return None if states is None else getattr(states.get(task), "cancel_scope", None)
+
+
+def cancelled_around(boundary: Any) -> bool:
+    """Whether ``boundary``, or a scope around it up to a shield, was cancelled (what anyio's
+    ``checkpoint_if_cancelled`` looks at)."""
+    scope = boundary
+    try:
+        while scope is not None:
+            if scope.cancel_called:
+                return True
+            if scope.shield:
+                return False
+            scope = scope._parent_scope
+    except AttributeError:
+        return False
+    return False
 
 
 class BlockCancellation:
     """The cancellation of one block's task, delivered until :meth:`close` (see the module)."""
 
-    __slots__ = ("_boundary", "_handle", "_task", "requests")
+    __slots__ = ("_boundary", "_handle", "_message", "_task", "_wait", "requests")
 
     def __init__(self, task: asyncio.Task[Any], boundary: object | None) -> None:
         self._task = task
         self._boundary = boundary
         self._handle: asyncio.Handle | None = None
+        self._wait = 0.0  # the current wait while a shield holds the cancellation off
+        self._message = f"Cancelled via cancel scope {id(self):x}; reason: the session ended"
         #: The ``task.cancel()`` calls made, for the block's exit to take back.
         self.requests = 0
         self._deliver()
 
-    def _held_off(self) -> bool:
-        """A scope entered inside the block shields the task or is delivering its own cancellation."""
-        scope: Any = innermost_scope(self._task)
-        while scope is not None and scope is not self._boundary:
-            if scope.shield or scope.cancel_called:
-                return True
-            scope = scope._parent_scope
+    def _shielded(self) -> bool:
+        """A scope entered inside the block shields the task."""
+        scope = innermost_scope(self._task)
+        try:
+            while scope is not None and scope is not self._boundary:
+                if scope.shield:
+                    return True
+                scope = scope._parent_scope
+        except AttributeError:
+            return False
         return False
 
     def _deliver(self) -> None:
@@ -66,14 +106,24 @@ class BlockCancellation:
         self._handle = None
         if task.done():
             return
-        # As anyio's delivery: not the running task (it is cancelled at its next wait, a loop turn
-        # later), not twice before the task ran, not a wait whose result is already in.
-        if not task._must_cancel and task is not asyncio.current_task() and not self._held_off():  # type: ignore[attr-defined]
-            waiter = task._fut_waiter  # type: ignore[attr-defined]
-            if not isinstance(waiter, asyncio.Future) or not waiter.done():
-                task.cancel()
-                self.requests += 1
-        self._handle = task.get_loop().call_soon(self._deliver)
+        loop = task.get_loop()
+        if task is asyncio.current_task() or task._must_cancel:  # type: ignore[attr-defined]
+            # Not the running task (it is cancelled at its next wait, a loop turn later), nor a
+            # task already bound to be cancelled before it runs again.
+            self._handle = loop.call_soon(self._deliver)
+            return
+        if self._shielded():
+            self._wait = min(self._wait * 2, _LONGEST_WAIT) if self._wait else _FIRST_WAIT
+            self._handle = loop.call_at(loop.time() + self._wait, self._deliver)
+            return
+        self._wait = 0.0
+        # Not a wait whose result is in (the result would be lost, as anyio's delivery knows); a
+        # wait cancelled by somebody else gets the block's request beside theirs.
+        waiter = task._fut_waiter  # type: ignore[attr-defined]
+        if not isinstance(waiter, asyncio.Future) or not waiter.done() or waiter.cancelled():
+            task.cancel(self._message)
+            self.requests += 1
+        self._handle = loop.call_soon(self._deliver)
 
     def close(self) -> int:
         """No more deliveries; the number of ``task.cancel()`` calls made."""

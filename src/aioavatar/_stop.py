@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 
 from ._backend import SessionBackend
-from ._block import BlockCancellation, innermost_scope
+from ._block import BlockCancellation, cancelled_around, innermost_scope
 from ._cancellation import Flag, finish_despite_cancellation
 from ._enums import EndReason
 from ._keepalive import KeepAlive
@@ -316,17 +316,23 @@ class Stopping(Generic[InfoT]):
         if not self._block_open:
             return exc
         self._block_open = False  # no cancellation after this, whatever the exit says
-        self._block_boundary = None
         cancellation, self._block_cancellation = self._block_cancellation, None
         requests = 0 if cancellation is None else cancellation.close()
-        task = asyncio.current_task()
-        if task is not self._block_task or task is None:
+        boundary, self._block_boundary = self._block_boundary, None
+        task = self._block_task
+        assert task is not None
+        for _ in range(requests):  # taken back from the task they were made on, whichever exits
+            task.uncancel()
+        if task is not asyncio.current_task():
             return RuntimeError(
                 "a session's block was exited in a different task than it was entered in"
             )
-        for _ in range(requests):
-            task.uncancel()
-        if requests and isinstance(exc, asyncio.CancelledError) and not task.cancelling():
+        if (
+            requests
+            and isinstance(exc, asyncio.CancelledError)
+            and not task.cancelling()
+            and not cancelled_around(boundary)
+        ):
             self._block_cancelled = True
             return None
         return exc
