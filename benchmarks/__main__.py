@@ -18,10 +18,10 @@ from typing import Any
 
 import anyio
 
-from . import calls, imports, lifecycle, scale
+from . import calls, census, imports, lifecycle, scale
 from ._harness import RESULTS, ROOT, machine_info, markdown_table, write_result
 
-BENCHMARKS = ("calls", "lifecycle", "scale", "imports")
+BENCHMARKS = ("calls", "lifecycle", "scale", "census", "imports")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -167,6 +167,8 @@ async def _main(args: argparse.Namespace) -> int:
             )
         elif name == "scale":
             result = await _run_scale(args, quick)
+        elif name == "census":
+            result = await census.run(sessions=300 if quick else 10_000)
         else:
             result = await anyio.to_thread.run_sync(lambda: imports.run(repeats=3 if quick else 9))
         result["quick"] = quick

@@ -1,0 +1,145 @@
+"""Benchmark 5, census: what idle sessions give the garbage collector to walk, counted, not timed in a run.
+
+A full collection walks every object the collector tracks, and the longest loop stall at scale is one
+full collection (see ``scale.py``). This counts what causes it, away from the noise of a running
+window: ``sessions`` sessions (10,000 by default) are opened on one client and left idle, each in an
+asyncio task of its own, then the tracked objects are counted (``len(gc.get_objects())`` against the
+count before the first session, per session) and a full collection is timed (``gc.collect()``, the
+fewest milliseconds of five). Three shapes, each in a fresh interpreter:
+
+- ``aioavatar``: ``async with client.session(...)`` held in the task (the scale benchmark's holder);
+- ``aiohttp``: the scale benchmark's bare aiohttp loop (token, start, then a keep-alive loop);
+- ``task``: the task alone, waiting on an event with no session in it: the least any design can
+  cost where the user's own task holds the session, since the session's objects come on top of it.
+
+No target is judged here: the figures explain the scale benchmark's stall ratio (``aioavatar`` over
+``aiohttp``), and how much of it the ``task`` row already is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from aioavatar import LiveAvatarClient
+
+from . import scale
+from ._harness import API_KEY, AVATAR_ID, ROOT, EmulatorProcess, markdown_table
+from ._impls import AiohttpCalls
+
+VARIANTS = ("aioavatar", "aiohttp", "task")
+INTERVAL = 10.0
+
+
+async def _measure(variant: str, sessions: int) -> dict[str, Any]:
+    """Open ``sessions`` of ``variant``, leave them idle, count and collect."""
+    async with (
+        EmulatorProcess(idle_timeout=3600.0) as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+        AiohttpCalls(emulator.base_url) as calls,
+    ):
+        run = scale._Run(total=sessions)
+        release = anyio.Event()
+        slots = anyio.Semaphore(100)
+        if variant == "aioavatar":
+            hold = scale._sdk_holder(client, run, slots, release, INTERVAL)
+            for _ in range(20):  # every code path warm before the baseline
+                async with client.session(AVATAR_ID, keep_alive_interval=INTERVAL):
+                    pass
+        elif variant == "aiohttp":
+            hold = scale._aiohttp_holder(calls, run, slots, release, INTERVAL)
+            for _ in range(20):
+                session_id, token = await calls.token()
+                await calls.start(session_id, token)
+                await calls.stop(session_id, token)
+        else:
+
+            async def hold(index: int) -> None:
+                run.opened(index, str(index))
+                await release.wait()
+
+        gc.collect()
+        before = len(gc.get_objects())
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(hold(i)) for i in range(sessions)]
+            with anyio.fail_after(max(300.0, sessions / 50)):  # a hang, not a speed limit
+                await run.all_up.wait()
+            await anyio.sleep(1.0)
+            counts: list[int] = []
+            pauses: list[float] = []
+            for _ in range(5):
+                started = time.perf_counter()
+                gc.collect()
+                pauses.append(time.perf_counter() - started)
+                counts.append(len(gc.get_objects()))
+                await anyio.sleep(0.2)  # beats in flight come and go between counts
+            release.set()
+            if variant == "aiohttp":  # its loops end by cancellation
+                for task in tasks:
+                    task.cancel()
+    return {
+        "variant": variant,
+        "sessions": sessions,
+        "baseline_objects": before,
+        "objects_per_session": round((min(counts) - before) / sessions, 2),
+        "full_collection_ms": round(min(pauses) * 1000, 1),
+        "full_collection_ms_median": round(statistics.median(pauses) * 1000, 1),
+    }
+
+
+async def _process(variant: str, sessions: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "census.json"
+        command = [sys.executable, "-m", "benchmarks.census", "--variant", variant]
+        command += ["--sessions", str(sessions), "--out", str(out)]
+        await anyio.run_process(command, cwd=ROOT, stdout=None, stderr=None, check=True)
+        result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+async def run(sessions: int = 10_000) -> dict[str, Any]:
+    """Each shape in a fresh interpreter; the table and the JSON-ready result."""
+    rows = {variant: await _process(variant, sessions) for variant in VARIANTS}
+    bare = rows["aiohttp"]["full_collection_ms"] or 1.0
+    table = markdown_table(
+        [
+            f"{sessions:,} idle",
+            "tracked objects per session",
+            "full collection (ms)",
+            "vs aiohttp",
+        ],
+        [
+            [
+                name,
+                f"{row['objects_per_session']:.1f}",
+                f"{row['full_collection_ms']:.0f}",
+                f"{row['full_collection_ms'] / bare:.2f}x",
+            ]
+            for name, row in rows.items()
+        ],
+    )
+    return {"benchmark": "census", "sessions": sessions, "rows": rows, "table": table}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.census", description=__doc__)
+    parser.add_argument("--variant", choices=VARIANTS, required=True)
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    result = asyncio.run(_measure(args.variant, args.sessions))
+    args.out.write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
