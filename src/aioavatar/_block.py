@@ -2,9 +2,10 @@
 
 When the server ends a session, its deadline comes or its keep-alive fails, the block inside
 ``async with`` is cancelled. Not with an anyio cancel scope per block: an idle session would hold
-one, with its two sets and anyio's state of a task that had none, four more objects for the garbage
-collector to walk at every full collection (a third of its time at 10,000 sessions) and 0.7 KB, for
-a cancellation that nearly never comes. A block records only its task and anyio's innermost scope
+one, with its two sets and, for a task anyio had never seen, its record of the task and a weak
+reference: up to five more objects for the garbage collector to walk at every full collection (a
+quarter of its time at 10,000 idle sessions) and 0.7 KB, for a cancellation that nearly never
+comes. A block records only its task and anyio's innermost scope
 of that task when it was entered (its boundary); a block that must be cancelled then gets a
 :class:`BlockCancellation`, which cancels that task as an anyio scope would:
 
