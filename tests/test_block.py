@@ -8,6 +8,7 @@ emulators; the server's end is what ends the block (``end_on_server``, learnt by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import anyio
 import pytest
@@ -226,3 +227,70 @@ async def test_a_session_exited_in_another_task_takes_its_requests_back_from_the
     with pytest.raises(RuntimeError, match="different task"):
         await loop.create_task(session.__aexit__(None, None, None))
     assert first.cancelling() == 0
+
+
+async def test_a_session_that_outlives_the_scope_it_was_entered_in_still_raises_its_end(
+    provider: Provider,
+) -> None:
+    """Entered through an exit stack inside an anyio task group that is then cancelled and left
+    (the usual way to stop one), the session outlives that scope: the server's end still raises
+    SessionEndedError, judged against the scopes the error goes through, not the cancelled one it
+    was entered in, and no cancellation is left over."""
+    task = asyncio.current_task()
+    assert task is not None
+    with pytest.raises(SessionEndedError):
+        async with contextlib.AsyncExitStack() as stack:
+            async with anyio.create_task_group() as tg:
+                session = await stack.enter_async_context(provider.session(keep_alive_interval=20))
+                tg.start_soon(anyio.sleep, 30)
+                tg.cancel_scope.cancel()
+            session._on_server_end(EndReason.UNKNOWN)
+            await anyio.sleep(30)
+    assert task.cancelling() == 0
+
+
+async def test_a_scope_cancelling_a_task_about_to_run_passes_the_end_on(
+    provider: Provider,
+) -> None:
+    """A scope inside the block cancels itself while the task waits to run (after ``sleep(0)``)
+    and the server ends the session in the same turn: the block's request joins the scope's
+    pending one, so the scope passes the cancellation on and ``async with`` raises
+    SessionEndedError."""
+    loop = asyncio.get_running_loop()
+    after_scope = False
+    with pytest.raises(SessionEndedError):
+        async with provider.session(keep_alive_interval=20) as session:
+            with anyio.CancelScope() as inner:
+
+                def both() -> None:
+                    inner.cancel()
+                    session._on_server_end(EndReason.UNKNOWN)
+
+                loop.call_soon(both)
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
+                await asyncio.sleep(30)
+            after_scope = True
+    assert not after_scope
+
+
+async def test_a_task_with_a_request_left_over_still_gets_the_sessions_end(
+    provider: Provider,
+) -> None:
+    """A task that once caught a cancellation without taking it back (``cancelling()`` is 1) opens a
+    session: the block's cancellation is still told from a caller's by the requests it added, and
+    ``async with`` raises SessionEndedError, the task left with the one request it had."""
+    task = asyncio.current_task()
+    assert task is not None
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.sleep(30)
+    assert task.cancelling() == 1
+    try:
+        with pytest.raises(SessionEndedError):
+            async with provider.session(keep_alive_interval=20) as session:
+                session._on_server_end(EndReason.UNKNOWN)
+                await asyncio.sleep(30)
+        assert task.cancelling() == 1
+    finally:
+        task.uncancel()

@@ -16,9 +16,9 @@ of that task when it was entered (its boundary); a block that must be cancelled 
   delivery when the shield is left; nothing tells this module, and a wait per loop turn would spin a
   core for as long as the shield lasts);
 - counted: the block's exit takes its requests back (``task.uncancel()``) and, as ``asyncio.timeout``
-  does, a ``CancelledError`` is the block's own only when no other request is left and no anyio
-  scope around the block was cancelled meanwhile (then the caller's cancellation, or that scope's,
-  propagates). A scope inside the block that cancels itself sees the block's request beside its own
+  does, a ``CancelledError`` is the block's own only when no request is left beyond those the task
+  had when the block was entered, and no anyio scope the error would reach next was cancelled
+  (then the caller's cancellation, or that scope's, propagates). A scope inside the block that cancels itself sees the block's request beside its own
   and passes the cancellation on, as it would see a cancelled scope around it;
 - worded as a scope's: each request carries the message by which anyio's scopes know a cancellation
   of a scope's ("Cancelled via cancel scope ..."), so that a cancelled scope around the block, to
@@ -27,8 +27,10 @@ of that task when it was entered (its boundary); a block that must be cancelled 
 
 What an anyio scope would also do and this does not: cancel the tasks of a task group inside the block
 while the block itself waits in a shield (they are cancelled once it leaves the shield and its task
-group is cancelled), and a shield left, in a scope that had cancelled itself, without a wait after it
-lets that scope catch its own cancellation (the block then runs to its end: rule 7's quiet exit).
+group is cancelled); cancel the block at its first wait after a shield (here the block runs on until
+the next look, up to 20 ms later, and a block that ends meanwhile exits quietly, rule 7: its
+``end_reason`` says the server ended it); and a shield left, in a scope that had cancelled itself,
+without a wait after it lets that scope catch its own cancellation (again a quiet exit).
 
 It reads anyio's record of which scopes a task is in (a private name of its asyncio backend, read the
 way anyio's own delivery reads it, and only once that backend is loaded); this module is the only code
@@ -108,9 +110,8 @@ class BlockCancellation:
         if task.done():
             return
         loop = task.get_loop()
-        if task is asyncio.current_task() or task._must_cancel:  # type: ignore[attr-defined]
-            # Not the running task (it is cancelled at its next wait, a loop turn later), nor a
-            # task already bound to be cancelled before it runs again.
+        if task is asyncio.current_task():
+            # Not the running task: it is cancelled at its next wait, a loop turn later.
             self._handle = loop.call_soon(self._deliver)
             return
         if self._shielded():
@@ -118,12 +119,20 @@ class BlockCancellation:
             self._handle = loop.call_at(loop.time() + self._wait, self._deliver)
             return
         self._wait = 0.0
-        # Not a wait whose result is in (the result would be lost, as anyio's delivery knows); a
-        # wait cancelled by somebody else gets the block's request beside theirs.
-        waiter = task._fut_waiter  # type: ignore[attr-defined]
-        if not isinstance(waiter, asyncio.Future) or not waiter.done() or waiter.cancelled():
-            task.cancel(self._message)
-            self.requests += 1
+        if task._must_cancel:  # type: ignore[attr-defined]
+            # Bound to be cancelled before it runs again: by this, nothing more; by somebody else
+            # (a scope inside the block cancelling itself), the block's request joins theirs, so
+            # that scope sees it and passes the cancellation on.
+            if task._cancel_message != self._message:  # type: ignore[attr-defined]
+                task.cancel(self._message)
+                self.requests += 1
+        else:
+            # Not a wait whose result is in (the result would be lost, as anyio's delivery
+            # knows); a wait cancelled by somebody else gets the block's request beside theirs.
+            waiter = task._fut_waiter  # type: ignore[attr-defined]
+            if not isinstance(waiter, asyncio.Future) or not waiter.done() or waiter.cancelled():
+                task.cancel(self._message)
+                self.requests += 1
         self._handle = loop.call_soon(self._deliver)
 
     def close(self) -> int:

@@ -80,6 +80,7 @@ class Stopping(Generic[InfoT]):
         self._block_waits = 0
         self._block_open = False
         self._block_boundary: object | None = None  # anyio's innermost scope when it was entered
+        self._block_cancelling = 0  # the task's cancellation requests when it was entered
         self._block_cancellation: BlockCancellation | None = None  # made only when needed
         self._block_cancelled = False  # the block ended by its own cancellation
         self._hooks = _Hooks(self)
@@ -301,8 +302,10 @@ class Stopping(Generic[InfoT]):
     # another task gets a RuntimeError as the block's exception (and is stopped, SERVER_ERROR).
 
     def _block_entered(self) -> None:
-        assert self._block_task is not None
-        self._block_boundary = innermost_scope(self._block_task)
+        task = self._block_task
+        assert task is not None
+        self._block_boundary = innermost_scope(task)
+        self._block_cancelling = task.cancelling()
         self._block_open = True
 
     def _cancel_block(self) -> None:
@@ -318,7 +321,7 @@ class Stopping(Generic[InfoT]):
         self._block_open = False  # no cancellation after this, whatever the exit says
         cancellation, self._block_cancellation = self._block_cancellation, None
         requests = 0 if cancellation is None else cancellation.close()
-        boundary, self._block_boundary = self._block_boundary, None
+        self._block_boundary = None
         task = self._block_task
         assert task is not None
         for _ in range(requests):  # taken back from the task they were made on, whichever exits
@@ -330,8 +333,10 @@ class Stopping(Generic[InfoT]):
         if (
             requests
             and isinstance(exc, asyncio.CancelledError)
-            and not task.cancelling()
-            and not cancelled_around(boundary)
+            and task.cancelling() <= self._block_cancelling
+            # the scope the error would reach next, not the one the block was entered in: that
+            # one may be gone (an exit stack that outlived a task group it was entered in)
+            and not cancelled_around(innermost_scope(task))
         ):
             self._block_cancelled = True
             return None
