@@ -5,9 +5,9 @@ When the server ends a session, its deadline comes or its keep-alive fails, the 
 one, with its two sets and, for a task anyio had never seen, its record of the task and a weak
 reference: up to five more objects for the garbage collector to walk at every full collection (a
 quarter of its time at 10,000 idle sessions) and 0.7 KB, for a cancellation that nearly never
-comes. A block records only its task and anyio's innermost scope
-of that task when it was entered (its boundary); a block that must be cancelled then gets a
-:class:`BlockCancellation`, which cancels that task as an anyio scope would:
+comes. A block records only its task and anyio's innermost scope of that task when it was entered
+(its boundary); a block that must be cancelled then gets a :class:`BlockCancellation`, which
+cancels that task as an anyio scope would:
 
 - level-triggered: again on every loop turn until the block is left, so an await that swallows one
   ``CancelledError`` (``asyncio.wait_for`` on Python 3.11 for one) does not lose it;
@@ -18,8 +18,9 @@ of that task when it was entered (its boundary); a block that must be cancelled 
 - counted: the block's exit takes its requests back (``task.uncancel()``) and, as ``asyncio.timeout``
   does, a ``CancelledError`` is the block's own only when no request is left beyond those the task
   had when the block was entered, and no anyio scope the error would reach next was cancelled
-  (then the caller's cancellation, or that scope's, propagates). A scope inside the block that cancels itself sees the block's request beside its own
-  and passes the cancellation on, as it would see a cancelled scope around it;
+  (then the caller's cancellation, or that scope's, propagates). A scope inside the block that
+  cancels itself sees the block's request beside its own and passes the cancellation on, as it
+  would see a cancelled scope around it;
 - worded as a scope's: each request carries the message by which anyio's scopes know a cancellation
   of a scope's ("Cancelled via cancel scope ..."), so that a cancelled scope around the block, to
   which the block's cancellation then propagates, catches it (a bare ``CancelledError`` would go
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["BlockCancellation", "cancelled_around", "innermost_scope"]
@@ -61,19 +63,25 @@ def innermost_scope(task: asyncio.Task[Any]) -> Any:
     return None if states is None else getattr(states.get(task), "cancel_scope", None)
 
 
+def _chain(scope: Any, until: object | None = None) -> Iterator[Any]:
+    """``scope`` and the scopes around it, innermost first, up to ``until`` (left out); none more
+    once anyio's scopes are not what this was written against."""
+    try:
+        while scope is not None and scope is not until:
+            yield scope
+            scope = scope._parent_scope
+    except AttributeError:
+        return
+
+
 def cancelled_around(boundary: Any) -> bool:
     """Whether ``boundary``, or a scope around it up to a shield, was cancelled (what anyio's
     ``checkpoint_if_cancelled`` looks at)."""
-    scope = boundary
-    try:
-        while scope is not None:
-            if scope.cancel_called:
-                return True
-            if scope.shield:
-                return False
-            scope = scope._parent_scope
-    except AttributeError:
-        return False
+    for scope in _chain(boundary):
+        if scope.cancel_called:
+            return True
+        if scope.shield:
+            return False
     return False
 
 
@@ -94,15 +102,7 @@ class BlockCancellation:
 
     def _shielded(self) -> bool:
         """A scope entered inside the block shields the task."""
-        scope = innermost_scope(self._task)
-        try:
-            while scope is not None and scope is not self._boundary:
-                if scope.shield:
-                    return True
-                scope = scope._parent_scope
-        except AttributeError:
-            return False
-        return False
+        return any(scope.shield for scope in _chain(innermost_scope(self._task), self._boundary))
 
     def _deliver(self) -> None:
         task = self._task

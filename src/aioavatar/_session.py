@@ -27,10 +27,11 @@ Rules (numbered so that code, tests and docs can point at them):
     on its client's scheduler (``_keepalive.py``): entries in the client's timer heap, run by the
     client's bounded pool of workers; no task, task group or loop timer of its own while it waits
     (nor a cancel scope: the block is cancelled, when it must be, as a scope around it would cancel
-    it, see ``_block.py``). Nothing there raises into the block. If the keep-alive itself fails (a bug, a broken
-    dependency), that is never delivered as a bare cancellation: the block is cancelled, the session is stopped with
-    ``SERVER_ERROR``, and ``async with`` raises that error (the block's own exception, if it raised
-    one, wins, with the failure logged and added to it as a note).
+    it, see ``_block.py``). Nothing there raises into the block. If the keep-alive itself fails (a
+    bug, a broken dependency), that is never delivered as a bare cancellation: the block is
+    cancelled, the session is stopped with ``SERVER_ERROR``, and ``async with`` raises that error
+    (the block's own exception, if it raised one, wins, with the failure logged and added to it as
+    a note).
  5. Keep-alive: every ``keep_alive_interval`` seconds, from a random phase so that sessions started
     together do not beat in lockstep. Beats are due at fixed times; a beat still in flight when the next
     is due makes the next one skipped, never queued (the next due time is computed, not counted up to).
@@ -72,8 +73,8 @@ Rules (numbered so that code, tests and docs can point at them):
 13. A session object is entered once; entering it again is a ``RuntimeError``. It is entered and
     exited in one task (the task whose block rules 4, 6-8 and 14 cancel): exited in another task, it
     is stopped all the same (``SERVER_ERROR``) and a ``RuntimeError`` propagates. ``stop()`` twice
-    is harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half the
-    provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
+    is harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half
+    the provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
 14. A connection the session depends on is lost for good (LiveAvatar's LITE socket, when it cannot be
     reopened within its reconnect window; the backend calls the hook the lifecycle handed it): the
     server is asked how the session stands. If it ended, that is rule 7, with the server's reason. If
