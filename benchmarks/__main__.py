@@ -9,17 +9,14 @@ figures say nothing about the targets.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
 
 from . import calls, census, imports, lifecycle, scale
-from ._harness import RESULTS, ROOT, machine_info, markdown_table, write_result
+from ._harness import RESULTS, in_fresh_process, machine_info, markdown_table, write_result
 
 BENCHMARKS = ("calls", "lifecycle", "scale", "census", "imports")
 
@@ -59,23 +56,10 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _scale_process(variant: str, freeze: bool, options: dict[str, Any]) -> dict[str, Any]:
     """One scale run in a fresh interpreter: memory grown by an earlier run would be reused."""
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "scale.json"
-        command = [
-            sys.executable,
-            "-m",
-            "benchmarks.scale",
-            "--variant",
-            variant,
-            "--out",
-            str(out),
-        ]
-        command += [f"--{key}={value}" for key, value in options.items()]
-        if freeze:
-            command.append("--gc-freeze")
-        await anyio.run_process(command, cwd=ROOT, stdout=None, stderr=None, check=True)
-        result: dict[str, Any] = json.loads(out.read_text())
-    return result
+    args = ["--variant", variant, *(f"--{key}={value}" for key, value in options.items())]
+    if freeze:
+        args.append("--gc-freeze")
+    return await in_fresh_process("benchmarks.scale", *args)
 
 
 #: The scale configurations of a full run: (sessions, keep-alive interval s, steady window s).

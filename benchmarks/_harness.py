@@ -142,6 +142,17 @@ def rss_bytes() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+async def in_fresh_process(module: str, *args: str) -> dict[str, Any]:
+    """``python -m module *args --out FILE`` in a fresh interpreter (memory an earlier run grew and
+    freed would hide a later run's growth); the JSON it wrote to ``FILE``."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "result.json"
+        command = [sys.executable, "-m", module, *args, "--out", str(out)]
+        await anyio.run_process(command, cwd=ROOT, stdout=None, stderr=None, check=True)
+        result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
 # --- statistics -------------------------------------------------------------------------------------
 
 

@@ -23,8 +23,6 @@ import asyncio
 import gc
 import json
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,7 @@ import anyio
 from aioavatar import LiveAvatarClient
 
 from . import scale
-from ._harness import API_KEY, AVATAR_ID, ROOT, EmulatorProcess, markdown_table
+from ._harness import API_KEY, EmulatorProcess, in_fresh_process, markdown_table
 from ._impls import AiohttpCalls
 
 VARIANTS = ("aioavatar", "aiohttp", "task")
@@ -51,22 +49,14 @@ async def _measure(variant: str, sessions: int) -> dict[str, Any]:
         run = scale._Run(total=sessions)
         release = anyio.Event()
         slots = anyio.Semaphore(100)
-        if variant == "aioavatar":
-            hold = scale._sdk_holder(client, run, slots, release, INTERVAL)
-            for _ in range(20):  # every code path warm before the baseline
-                async with client.session(AVATAR_ID, keep_alive_interval=INTERVAL):
-                    pass
-        elif variant == "aiohttp":
-            hold = scale._aiohttp_holder(calls, run, slots, release, INTERVAL)
-            for _ in range(20):
-                session_id, token = await calls.token()
-                await calls.start(session_id, token)
-                await calls.stop(session_id, token)
-        else:
+        if variant == "task":
 
             async def hold(index: int) -> None:
                 run.opened(index, str(index))
                 await release.wait()
+
+        else:
+            hold = await scale.warm_holder(variant, client, calls, run, slots, release, INTERVAL)
 
         gc.collect()
         before = len(gc.get_objects())
@@ -97,19 +87,14 @@ async def _measure(variant: str, sessions: int) -> dict[str, Any]:
     }
 
 
-async def _process(variant: str, sessions: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "census.json"
-        command = [sys.executable, "-m", "benchmarks.census", "--variant", variant]
-        command += ["--sessions", str(sessions), "--out", str(out)]
-        await anyio.run_process(command, cwd=ROOT, stdout=None, stderr=None, check=True)
-        result: dict[str, Any] = json.loads(out.read_text())
-    return result
-
-
 async def run(sessions: int = 10_000) -> dict[str, Any]:
     """Each shape in a fresh interpreter; the table and the JSON-ready result."""
-    rows = {variant: await _process(variant, sessions) for variant in VARIANTS}
+    rows = {
+        variant: await in_fresh_process(
+            "benchmarks.census", "--variant", variant, "--sessions", str(sessions)
+        )
+        for variant in VARIANTS
+    }
     bare = rows["aiohttp"]["full_collection_ms"] or 1.0
     table = markdown_table(
         [
