@@ -158,6 +158,16 @@ class BaseSession(Stopping[InfoT]):
     :class:`SessionBackend`; the rules are the numbered block of this module's documentation.
     """
 
+    __slots__ = (
+        "_callback_interrupt",
+        "_end_reason_for",
+        "_entered",
+        "_info",
+        "_owned_client",
+        "_started_at",
+        "keep_alive_interval",
+    )
+
     #: Seconds between keep-alives when the session is not told otherwise (each provider sets its own).
     default_keep_alive_interval: ClassVar[float] = 60.0
 

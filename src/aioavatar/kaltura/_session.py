@@ -63,6 +63,8 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
         SessionStopError: from ``async with`` (clean exit) or ``stop()`` when the end is not confirmed.
     """
 
+    __slots__ = ("_client", "_kaltura")
+
     default_keep_alive_interval = 10.0
 
     def __init__(

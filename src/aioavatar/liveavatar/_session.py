@@ -72,6 +72,8 @@ class AvatarSession(BaseSession[SessionInfo]):
         SessionStopError: from ``async with`` (clean exit) or ``stop()`` when the stop is not confirmed.
     """
 
+    __slots__ = ("_liveavatar",)
+
     def __init__(
         self,
         avatar_id: str | None = None,
