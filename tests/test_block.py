@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 
 import anyio
+import anyio.lowlevel
 import pytest
+from anyio._backends import _asyncio as anyio_asyncio
 
 from aioavatar import EndReason, SessionEndedError
-from aioavatar._block import BlockCancellation
+from aioavatar._block import BlockCancellation, scope_cancelled
 
 from .leaks import wait_until
 from .providers import Provider
@@ -294,3 +296,29 @@ async def test_a_task_with_a_request_left_over_still_gets_the_sessions_end(
         assert task.cancelling() == 1
     finally:
         task.uncancel()
+
+
+async def test_scope_cancelled_reads_what_anyios_checkpoint_would_raise_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``scope_cancelled`` (asked after every protected start and stop) says whether a cancelled
+    scope holds the task up to a shield, as ``checkpoint_if_cancelled`` walks it; when anyio's
+    record of the task's scopes is gone (a later anyio) it says yes, so that anyio itself is asked."""
+    task = asyncio.current_task()
+    assert not scope_cancelled(task)
+    assert not scope_cancelled(None)
+    with anyio.CancelScope() as outer:
+        outer.cancel()
+        assert scope_cancelled(task)
+        with anyio.CancelScope(shield=True):
+            assert not scope_cancelled(task)
+            with anyio.CancelScope() as inner:
+                inner.cancel()
+                assert scope_cancelled(task)
+                await anyio.lowlevel.checkpoint()  # raises: what was read, anyio agrees with
+            await anyio.lowlevel.checkpoint()  # the shield holds
+        await anyio.lowlevel.checkpoint()
+    assert inner.cancelled_caught
+    assert outer.cancelled_caught
+    monkeypatch.delattr(anyio_asyncio, "_task_states")
+    assert scope_cancelled(task)

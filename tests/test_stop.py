@@ -146,6 +146,45 @@ async def test_a_cancellation_during_a_failing_stop_carries_the_news(
     )
 
 
+class _CancelAsTheStopEnds(logging.Handler):
+    """Cancels ``scope`` in the loop turn in which the stop ends: asked from the stop's own record
+    (logged by the protected stop task just before it wakes the exit), run after that task's step,
+    when the exit's wait is already done and anyio's delivery passes the exit's task by."""
+
+    def __init__(self, scope: anyio.CancelScope) -> None:
+        super().__init__(logging.INFO)
+        self.scope = scope
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "stopped" in record.getMessage():
+            asyncio.get_running_loop().call_soon(self.scope.cancel)
+
+
+async def test_a_scope_cancelled_as_the_stop_ends_is_delivered_by_the_exit(
+    provider: Provider,
+) -> None:
+    """Rule 11: an anyio scope around the session cancelled in the very turn the stop ends (its
+    delivery skips a task whose wait is already done) is delivered by the exit itself, after the one
+    stop, not by whatever the caller awaits next."""
+    logger = logging.getLogger("aioavatar")
+    level = logger.level
+    after_exit = False
+    with anyio.CancelScope() as scope:
+        handler = _CancelAsTheStopEnds(scope)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            async with provider.session():
+                pass
+            after_exit = True  # no await in between: only the exit can have raised
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+    assert scope.cancelled_caught
+    assert not after_exit
+    provider.assert_stopped_once(EndReason.USER_CLOSED)
+
+
 @pytest.mark.parametrize(("provider", "step"), LAST_OPEN_STEPS, indirect=["provider"])
 async def test_lost_open_answer_and_failed_stop_say_the_session_may_run(
     provider: Provider, step: str, caplog: pytest.LogCaptureFixture

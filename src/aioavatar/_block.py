@@ -46,7 +46,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["BlockCancellation", "cancelled_around", "innermost_scope"]
+__all__ = ["BlockCancellation", "cancelled_around", "innermost_scope", "scope_cancelled"]
 
 
 #: While a shield holds the block's cancellation off: the first wait, and the longest.
@@ -61,6 +61,30 @@ def innermost_scope(task: asyncio.Task[Any]) -> Any:
         return None
     states = getattr(backend, "_task_states", None)  # gone in a later anyio: no scope seen
     return None if states is None else getattr(states.get(task), "cancel_scope", None)
+
+
+def scope_cancelled(task: asyncio.Task[Any] | None) -> bool:
+    """Whether a cancelled anyio scope holds ``task`` (up to a shield): whether anyio's
+    ``checkpoint_if_cancelled`` would raise in it. Read without a trip through anyio's backend
+    lookup; ``True`` when anyio's record cannot be read, so that the caller asks anyio itself."""
+    backend = sys.modules.get("anyio._backends._asyncio")
+    if backend is None or task is None:
+        return False
+    states = getattr(backend, "_task_states", None)
+    if states is None:
+        return True
+    state = states.get(task)
+    scope = getattr(state, "cancel_scope", None)
+    try:  # cancelled_around's walk, inline: every protected start and stop asks
+        while scope is not None:
+            if scope.cancel_called:
+                return True
+            if scope.shield:
+                return False
+            scope = scope._parent_scope
+    except AttributeError:  # not the scopes this was written against: ask anyio
+        return True
+    return False
 
 
 def _chain(scope: Any, until: object | None = None) -> Iterator[Any]:

@@ -14,6 +14,8 @@ from typing import Generic, TypeVar
 
 import anyio
 
+from ._block import scope_cancelled
+
 __all__ = ["Flag", "Outcome", "finish_despite_cancellation"]
 
 T = TypeVar("T")
@@ -84,7 +86,9 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
             shield.__exit__(None, None, None)
     outcome._wake = None
     del task  # held until here: the loop keeps only a weak reference to a running task
-    if outcome.cancelled is None:
+    # An anyio scope cancelled while the work ended (its delivery skips a task whose wait is done):
+    # taken here, as anyio's checkpoint would, but looked up without its backend lookup first.
+    if outcome.cancelled is None and scope_cancelled(asyncio.current_task()):
         try:
             await anyio.lowlevel.checkpoint_if_cancelled()
         except anyio.get_cancelled_exc_class() as exc:  # an anyio scope was cancelled meanwhile

@@ -78,15 +78,18 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
         # broken answer never lifts the caller's own limit.
         asked = self._asked_duration
         answered = info.max_session_duration
-        if answered is not None and usable_duration(answered) is None:
+        if answered is None:
+            return asked
+        usable = usable_duration(answered)
+        if usable is None:
             logger.warning(
                 "session %s: the server's max_session_duration %.40r is not a usable number of "
                 "seconds: ignored",
                 self.session_id,
                 answered,
             )
-        usable = [d for d in (asked, usable_duration(answered)) if d is not None]
-        return min(usable) if usable else None
+            return asked
+        return usable if asked is None else min(asked, usable)
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
         realtime = self._realtime
