@@ -303,7 +303,8 @@ async def test_scope_cancelled_reads_what_anyios_checkpoint_would_raise_for(
 ) -> None:
     """``scope_cancelled`` (asked after every protected start and stop) says whether a cancelled
     scope holds the task up to a shield, as ``checkpoint_if_cancelled`` walks it; when anyio's
-    record of the task's scopes is gone (a later anyio) it says yes, so that anyio itself is asked."""
+    record of the task's scopes is gone or unlike the one it reads (a later anyio) it says yes, so
+    that anyio itself is asked."""
     task = asyncio.current_task()
     assert not scope_cancelled(task)
     assert not scope_cancelled(None)
@@ -320,5 +321,20 @@ async def test_scope_cancelled_reads_what_anyios_checkpoint_would_raise_for(
         await anyio.lowlevel.checkpoint()
     assert inner.cancelled_caught
     assert outer.cancelled_caught
+    seen: list[bool] = []
+
+    async def child() -> None:
+        seen.append(scope_cancelled(asyncio.current_task()))
+        await anyio.sleep(30)
+
+    async with anyio.create_task_group() as tg:  # a task group's child: its scope, then ours
+        tg.start_soon(child)
+        await wait_until(lambda: len(seen) == 1)
+        tg.cancel_scope.cancel()
+        seen.append(scope_cancelled(task))
+    assert seen == [False, True]
+    # A record whose entries lack the field this reads, or no record at all: anyio is asked.
+    monkeypatch.setattr(anyio_asyncio, "_task_states", {task: object()})
+    assert scope_cancelled(task)
     monkeypatch.delattr(anyio_asyncio, "_task_states")
     assert scope_cancelled(task)

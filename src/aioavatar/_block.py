@@ -63,6 +63,9 @@ def innermost_scope(task: asyncio.Task[Any]) -> Any:
     return None if states is None else getattr(states.get(task), "cancel_scope", None)
 
 
+_UNREAD = object()
+
+
 def scope_cancelled(task: asyncio.Task[Any] | None) -> bool:
     """Whether a cancelled anyio scope holds ``task`` (up to a shield): whether anyio's
     ``checkpoint_if_cancelled`` would raise in it. Read without a trip through anyio's backend
@@ -74,7 +77,11 @@ def scope_cancelled(task: asyncio.Task[Any] | None) -> bool:
     if states is None:
         return True
     state = states.get(task)
-    scope = getattr(state, "cancel_scope", None)
+    if state is None:
+        return False
+    scope: Any = getattr(state, "cancel_scope", _UNREAD)
+    if scope is _UNREAD:  # not the record this was written against: ask anyio
+        return True
     try:  # cancelled_around's walk, inline: every protected start and stop asks
         while scope is not None:
             if scope.cancel_called:

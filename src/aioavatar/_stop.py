@@ -57,7 +57,7 @@ class Stopping(Generic[InfoT]):
     """The session's state, its one stop and every other ending."""
 
     # Slots, not a dict: a session's 30 attributes made CPython build a dict for each (one more object
-    # for the collector to walk and ~1 KB per session at 10,000 sessions).
+    # for the collector to walk and ~1.4 KB per session).
     __slots__ = (
         "__weakref__",
         "_backend",
