@@ -54,44 +54,38 @@ _FIRST_WAIT = 0.001
 _LONGEST_WAIT = 0.02
 
 
-def innermost_scope(task: asyncio.Task[Any]) -> Any:
-    """The innermost anyio cancel scope ``task`` is in now, or ``None``."""
+#: What :func:`_scope_of` gives when anyio's record of a task cannot be read (a later anyio).
+_UNREAD: Any = object()
+
+
+def _scope_of(task: asyncio.Task[Any] | None) -> Any:
+    """The innermost anyio cancel scope ``task`` is in now, ``None`` when it is in none, or
+    ``_UNREAD`` when anyio's record (or the field read in it) is not what this was written against."""
     backend = sys.modules.get("anyio._backends._asyncio")
-    if backend is None:  # anyio has not run on asyncio: no task is in a scope of its
+    if (
+        backend is None or task is None
+    ):  # anyio has not run on asyncio: no task is in a scope of its
         return None
-    states = getattr(backend, "_task_states", None)  # gone in a later anyio: no scope seen
-    return None if states is None else getattr(states.get(task), "cancel_scope", None)
+    states = getattr(backend, "_task_states", None)
+    if states is None:
+        return _UNREAD
+    state = states.get(task)
+    return None if state is None else getattr(state, "cancel_scope", _UNREAD)
 
 
-_UNREAD = object()
+def innermost_scope(task: asyncio.Task[Any]) -> Any:
+    """The innermost anyio cancel scope ``task`` is in now, or ``None`` (also when anyio's record
+    cannot be read: no scope seen)."""
+    scope = _scope_of(task)
+    return None if scope is _UNREAD else scope
 
 
 def scope_cancelled(task: asyncio.Task[Any] | None) -> bool:
     """Whether a cancelled anyio scope holds ``task`` (up to a shield): whether anyio's
     ``checkpoint_if_cancelled`` would raise in it. Read without a trip through anyio's backend
     lookup; ``True`` when anyio's record cannot be read, so that the caller asks anyio itself."""
-    backend = sys.modules.get("anyio._backends._asyncio")
-    if backend is None or task is None:
-        return False
-    states = getattr(backend, "_task_states", None)
-    if states is None:
-        return True
-    state = states.get(task)
-    if state is None:
-        return False
-    scope: Any = getattr(state, "cancel_scope", _UNREAD)
-    if scope is _UNREAD:  # not the record this was written against: ask anyio
-        return True
-    try:  # cancelled_around's walk, inline: every protected start and stop asks
-        while scope is not None:
-            if scope.cancel_called:
-                return True
-            if scope.shield:
-                return False
-            scope = scope._parent_scope
-    except AttributeError:  # not the scopes this was written against: ask anyio
-        return True
-    return False
+    scope = _scope_of(task)
+    return scope is _UNREAD or cancelled_around(scope, unreadable=True)
 
 
 def _chain(scope: Any, until: object | None = None) -> Iterator[Any]:
@@ -105,14 +99,20 @@ def _chain(scope: Any, until: object | None = None) -> Iterator[Any]:
         return
 
 
-def cancelled_around(boundary: Any) -> bool:
+def cancelled_around(boundary: Any, *, unreadable: bool = False) -> bool:
     """Whether ``boundary``, or a scope around it up to a shield, was cancelled (what anyio's
-    ``checkpoint_if_cancelled`` looks at)."""
-    for scope in _chain(boundary):
-        if scope.cancel_called:
-            return True
-        if scope.shield:
-            return False
+    ``checkpoint_if_cancelled`` looks at); ``unreadable`` once anyio's scopes are not what this was
+    written against. A plain loop, not :func:`_chain`: every protected start and stop asks."""
+    scope = boundary
+    try:
+        while scope is not None:
+            if scope.cancel_called:
+                return True
+            if scope.shield:
+                return False
+            scope = scope._parent_scope
+    except AttributeError:
+        return unreadable
     return False
 
 
