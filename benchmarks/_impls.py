@@ -56,6 +56,14 @@ class Calls(Protocol):
     async def stop(self, session_id: str, token: Any) -> None: ...
 
 
+async def whole_session(calls: Calls) -> None:
+    """One complete session through ``calls``: token, start, one keep-alive, stop."""
+    session_id, token = await calls.token()
+    await calls.start(session_id, token)
+    await calls.keep_alive(session_id, token)
+    await calls.stop(session_id, token)
+
+
 class SdkCalls:
     """The calls through :class:`LiveAvatarClient` (its own pool, default settings)."""
 

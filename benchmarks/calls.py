@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from ._harness import EmulatorProcess, cpu_seconds, markdown_table, median, verdict
-from ._impls import IMPLEMENTATIONS, Calls
+from ._impls import IMPLEMENTATIONS, Calls, whole_session
 
 OPS = ("token", "start", "keep_alive", "stop")
 TARGET_VS_AIOHTTP = 1.10
@@ -28,10 +28,7 @@ PEER = "livekit"
 async def _measure(calls: Calls, lifecycles: int, warmup: int) -> dict[str, float]:
     """CPU microseconds per call of each operation, over ``lifecycles`` sequential lifecycles."""
     for _ in range(warmup):
-        session_id, token = await calls.token()
-        await calls.start(session_id, token)
-        await calls.keep_alive(session_id, token)
-        await calls.stop(session_id, token)
+        await whole_session(calls)
     gc.collect()
     spent = dict.fromkeys(OPS, 0.0)
     for _ in range(lifecycles):

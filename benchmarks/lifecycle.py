@@ -34,7 +34,7 @@ from ._harness import (
     median,
     verdict,
 )
-from ._impls import AiohttpCalls, Calls, HttpxCalls, SdkCalls
+from ._impls import AiohttpCalls, Calls, HttpxCalls, SdkCalls, whole_session
 
 TARGET_RATIO = 0.85
 ROWS = ("aioavatar session", "aioavatar client", "aiohttp", "httpx")
@@ -43,10 +43,7 @@ Lifecycle = Callable[[], Awaitable[None]]
 
 def _calls_lifecycle(calls: Calls) -> Lifecycle:
     async def lifecycle() -> None:
-        session_id, token = await calls.token()
-        await calls.start(session_id, token)
-        await calls.keep_alive(session_id, token)
-        await calls.stop(session_id, token)
+        await whole_session(calls)
 
     return lifecycle
 

@@ -62,7 +62,7 @@ from ._harness import (
     rss_bytes,
     verdict,
 )
-from ._impls import AiohttpCalls
+from ._impls import AiohttpCalls, whole_session
 
 #: Keep-alive lateness p99: at most this, or ``TARGET_RATIO_LATENESS`` times bare aiohttp's if larger.
 TARGET_LATENESS_FLOOR_MS = 50.0
@@ -186,10 +186,7 @@ async def warm_holder(
                 pass
         return _sdk_holder(client, run, slots, release, interval)
     for _ in range(20):
-        session_id, token = await calls.token()
-        await calls.start(session_id, token)
-        await calls.keep_alive(session_id, token)
-        await calls.stop(session_id, token)
+        await whole_session(calls)
     return _aiohttp_holder(calls, run, slots, release, interval)
 
 
