@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import gc
 import logging
 import pickle
 import traceback
@@ -28,12 +29,12 @@ from aioavatar import (
     SessionStopError,
     TransportError,
 )
-from aioavatar._logging import MASK
+from aioavatar._logging import MASK, mask_tracked
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .conftest import AVATAR_ID
 from .leaks import wait_until
-from .providers import KALTURA_AVATAR_ID
+from .providers import KALTURA_AVATAR_ID, Provider
 
 pytestmark = pytest.mark.anyio
 
@@ -288,6 +289,23 @@ async def test_a_session_token_echoed_to_api_key_calls_is_masked(
     assert len(errors) == 2
     assert all(MASK in str(error) for error in errors)
     assert_clean([t for error in errors for t in exception_texts(error)], [CANARY_KEY, raw_token])
+
+
+async def test_a_running_sessions_token_stays_masked_once_the_model_it_came_in_is_gone(
+    provider: Provider,
+) -> None:
+    """A session keeps its id and token, not the model they were read into (one object fewer per idle
+    session): the token's masking in logs lives as long as the Secret the session holds. Mid-session,
+    with the model freed and a collection run, a text echoing the token is still masked; once the
+    session and its Secret are gone, it no longer is (masking is not kept for tokens that died)."""
+    async with provider.session(keep_alive_interval=20) as session:
+        gc.collect()
+        raw = provider.emulator.sessions[session.session_id].token
+        assert mask_tracked(f"echo {raw}.") == f"echo {MASK}."
+    provider.made.remove(session)  # the fixture's own list of the sessions it made
+    del session
+    gc.collect()
+    assert mask_tracked(f"echo {raw}.") == f"echo {raw}."
 
 
 async def test_a_stop_error_after_a_fallback_masks_the_token(

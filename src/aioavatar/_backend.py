@@ -11,18 +11,13 @@ from typing import Any, Generic, Protocol, TypeVar
 from ._enums import EndReason
 from ._provider import PreparedCall, ProviderClient
 from ._scheduler import Scheduler
+from ._secret import Secret
 
 __all__ = ["SessionBackend", "SessionHooks", "TokenBackend"]
 
 InfoT = TypeVar("InfoT")
 ClientT = TypeVar("ClientT", bound=ProviderClient[Any])
 RequestT = TypeVar("RequestT")
-TokenT = TypeVar("TokenT", bound="_HasSessionId")
-
-
-class _HasSessionId(Protocol):
-    @property
-    def session_id(self) -> str: ...
 
 
 class SessionHooks(Protocol):
@@ -80,22 +75,27 @@ class SessionBackend(Protocol[InfoT]):
     async def end_reason(self) -> EndReason | None: ...
 
 
-class TokenBackend(Generic[ClientT, RequestT, TokenT]):
+class TokenBackend(Generic[ClientT, RequestT]):
     """What every provider's backend holds: its client, its request until it is sent, and once the
-    session exists the token that identifies it; and the hooks the lifecycle attached."""
+    session exists what identifies it (its id and its own token); and the hooks the lifecycle
+    attached."""
 
     idle_timeout: float  #: set by each provider (rule 6)
 
     def __init__(self, client: ClientT, request: RequestT) -> None:
         self._client = client
         self._request: RequestT | None = request
-        self._token: TokenT | None = None
+        # The id and the token of the session, not the model they were read into: that model was
+        # one more object per idle session for the collector to walk. The token's masking in logs
+        # lives as long as the Secret (``track_secret`` with the Secret as its owner).
+        self._session_id: str | None = None
+        self._secret: Secret | None = None
         self._hooks: SessionHooks | None = None
         self._beat: PreparedCall | None = None  # the keep-alive, prepared once the session runs
 
     @property
     def session_id(self) -> str | None:
-        return self._token.session_id if self._token is not None else None
+        return self._session_id
 
     @property
     def scheduler(self) -> Scheduler:
@@ -115,12 +115,18 @@ class TokenBackend(Generic[ClientT, RequestT, TokenT]):
             raise RuntimeError("the session's request was already sent")
         return request
 
+    def _identified(self, session_id: str, secret: Secret) -> None:
+        """The session exists: keep its id and its token."""
+        self._session_id = session_id
+        self._secret = secret
+
     def _require_beat(self) -> PreparedCall:
         if self._beat is None:
             raise RuntimeError("the session is not running")
         return self._beat
 
-    def _require_token(self) -> TokenT:
-        if self._token is None:
+    def _require_token(self) -> tuple[str, Secret]:
+        """The session's id and token."""
+        if self._session_id is None or self._secret is None:
             raise RuntimeError("the session does not exist yet")
-        return self._token
+        return self._session_id, self._secret

@@ -125,7 +125,8 @@ def describe_error(exc: BaseException) -> str:
 def track_secret(owner: object, secret: Secret | str) -> None:
     """Mask ``secret``'s value in every record the filter sees, for as long as ``owner`` lives.
 
-    ``owner`` must support weak references (clients and attrs models do).
+    ``owner`` must support weak references (clients, attrs models and Secrets do: a session token
+    is its own owner, masked as long as its Secret lives).
     """
     value = secret_value(secret)
     if len(value) < MIN_TRACKED_LENGTH:

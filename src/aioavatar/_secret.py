@@ -24,7 +24,8 @@ class Secret:
         ConfigurationError: ``value`` is not a string (or a ``Secret``).
     """
 
-    __slots__ = ("_value",)
+    # A weak reference: the masking of a session token in logs lives as long as its Secret.
+    __slots__ = ("__weakref__", "_value")
 
     def __init__(self, value: str | Secret) -> None:
         value = secret_value(value)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from .._backend import TokenBackend
 from .._enums import EndReason
 from .._provider import may_have_acted
+from .._secret import Secret
 from ..exceptions import APIError
 from ._client import KalturaAvatarClient
-from ._models import KalturaSessionInfo, KalturaSessionRequest, KalturaSessionToken
+from ._models import KalturaSessionInfo, KalturaSessionRequest
 
 __all__ = ["IDLE_TIMEOUT", "KalturaBackend"]
 
@@ -16,7 +17,7 @@ __all__ = ["IDLE_TIMEOUT", "KalturaBackend"]
 IDLE_TIMEOUT = 60.0
 
 
-class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest, KalturaSessionToken]):
+class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest]):
     """One Kaltura session as the lifecycle drives it (see ``aioavatar._backend.SessionBackend``).
 
     Kaltura has no step that opens nothing: ``create`` opens the session, so both ``create`` and
@@ -27,24 +28,25 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest, Ka
     idle_timeout = IDLE_TIMEOUT
 
     @property
-    def token(self) -> KalturaSessionToken | None:
+    def credentials(self) -> tuple[str, Secret] | None:
         """The id and token ``create`` returned (``None`` before)."""
-        return self._token
+        return None if self._session_id is None else self._require_token()
 
     async def prepare(self) -> None:
         """Nothing: Kaltura's first call already opens the session."""
 
     async def open(self) -> KalturaSessionInfo:
-        token = self._token = await self._client.create_session(request=self._take_request())
+        created = await self._client.create_session(request=self._take_request())
+        self._identified(created.session_id, created.token)
         # Every beat sends these bytes: checked and encoded once, here.
-        self._beat = self._client.prepare_keep_alive(token.session_id, token=token.token)
-        return await self._client.init_client(token.session_id, token=token.token)
+        self._beat = self._client.prepare_keep_alive(created.session_id, token=created.token)
+        return await self._client.init_client(created.session_id, token=created.token)
 
     def left_running(self, error: BaseException) -> bool:
         # Once create has answered the session runs, whatever init-client then said, unless the server
         # says the session is gone. A create that failed may have opened one all the same (its answer
         # lost or unreadable): then its id is unknown, and the lifecycle says so.
-        if self._token is not None:
+        if self._session_id is not None:
             return not (isinstance(error, APIError) and error.session_gone)
         return may_have_acted(error)
 
@@ -55,10 +57,8 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest, Ka
         await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool:
-        token = self._require_token()
-        return await self._client.end_session(
-            token.session_id, token=token.token, deadline=deadline
-        )
+        session_id, token = self._require_token()
+        return await self._client.end_session(session_id, token=token, deadline=deadline)
 
     async def end_reason(self) -> EndReason | None:
         return None  # Kaltura has no status endpoint: the lifecycle reports UNKNOWN

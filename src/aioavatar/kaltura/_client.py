@@ -154,7 +154,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         body = build_session_request(avatar_id, voice_id, voice_speed, request)
         call = self._prepare(CREATE, headers=self._account_headers(), json=unstructure(body))
         created: KalturaSessionToken = await self._send(call, options)
-        track_secret(created, created.token)  # masked in log records while the token lives
+        track_secret(created.token, created.token)  # masked while the Secret lives
         return created
 
     async def init_client(

@@ -95,10 +95,10 @@ class KalturaAvatarSession(BaseSession[KalturaSessionInfo]):
         super().__init__(self._kaltura, owned_client=owned, **lifecycle)
 
     def _credentials(self) -> tuple[str, Secret]:
-        token = self._kaltura.token
-        if token is None or self._info is None:
+        credentials = self._kaltura.credentials
+        if credentials is None or self._info is None:
             raise RuntimeError("the session has not started: use it inside `async with`")
-        return token.session_id, token.token
+        return credentials
 
     async def say_audio(
         self,

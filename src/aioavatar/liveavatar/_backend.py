@@ -17,7 +17,7 @@ from .._provider import may_have_acted
 from .._validation import usable_duration
 from ..exceptions import AuthenticationError, InsufficientCreditsError
 from ._client import LiveAvatarClient
-from ._models import SessionInfo, SessionToken, SessionTokenRequest
+from ._models import SessionInfo, SessionTokenRequest
 from ._realtime import RealtimeConnection, RealtimeOptions
 from ._resource_models import CREDITS_PER_MINUTE
 
@@ -29,7 +29,7 @@ IDLE_TIMEOUT = 300.0
 logger = logging.getLogger("aioavatar")
 
 
-class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, SessionToken]):
+class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
     """One LiveAvatar session as the lifecycle drives it (see ``aioavatar._backend.SessionBackend``)."""
 
     idle_timeout = IDLE_TIMEOUT
@@ -48,7 +48,8 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
         if self._check_credits:
             await self._require_credits()
         request = self._take_request()
-        self._token = await self._client.create_session_token(request=request)
+        token = await self._client.create_session_token(request=request)
+        self._identified(token.session_id, token.session_token)
 
     async def _require_credits(self) -> None:
         """Raise :class:`InsufficientCreditsError` when the balance cannot pay one minute."""
@@ -59,19 +60,17 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
             raise InsufficientCreditsError(balance, needed, mode)
 
     async def open(self) -> SessionInfo:
-        token = self._require_token()
-        info = await self._client.start_session(token.session_token)
+        session_id, session_token = self._require_token()
+        info = await self._client.start_session(session_token)
         # Every beat sends these bytes: checked and encoded once, here (a refusal is open's failure,
         # rule 3, not a failed beat).
-        self._beat = self._client.prepare_keep_alive(
-            token.session_id, session_token=token.session_token
-        )
+        self._beat = self._client.prepare_keep_alive(session_id, session_token=session_token)
         return info
 
     def left_running(self, error: BaseException) -> bool:
         # Rule 3: a start that never left, or was definitely refused (4xx), leaves nothing running; no
         # answer, a timeout, a 5xx or a 2xx we could not read may hide a running session.
-        return self._token is not None and may_have_acted(error)
+        return self._session_id is not None and may_have_acted(error)
 
     def max_duration(self, info: SessionInfo) -> float | None:
         # The shorter of what the server answered and what was asked for, when usable (rule 8): a
@@ -98,23 +97,18 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest, Sess
         await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool:
-        token = self._require_token()
+        session_id, session_token = self._require_token()
         try:
             return await self._client.stop_session(
-                token.session_id,
-                reason=reason,
-                session_token=token.session_token,
-                deadline=deadline,
+                session_id, reason=reason, session_token=session_token, deadline=deadline
             )
         except AuthenticationError:
             # The session token may have expired or been refused; the account key can stop any session.
-            return await self._client.stop_session(
-                token.session_id, reason=reason, deadline=deadline
-            )
+            return await self._client.stop_session(session_id, reason=reason, deadline=deadline)
 
     async def end_reason(self) -> EndReason | None:
         # Rules 7, 9, 14: what the server recorded; None while it lists the session as running.
-        entry = await self._client.get_session(self._require_token().session_id)
+        entry = await self._client.get_session(self._require_token()[0])
         if entry.end_reason is None and entry.end_at is None:
             return None
         return entry.end_reason or EndReason.UNKNOWN

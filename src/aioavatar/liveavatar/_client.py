@@ -149,7 +149,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         if deadline is not None:
             options["deadline"] = deadline
         token: SessionToken = await self._send(call, options)
-        track_secret(token, token.session_token)  # masked in log records while the token lives
+        track_secret(token.session_token, token.session_token)  # masked while the Secret lives
         return token
 
     async def start_session(
