@@ -224,25 +224,25 @@ class _Owner:
     """A lifecycle as the keep-alive sees it, recording what it is asked (``_keepalive.Owner``)."""
 
     session_id = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
-    stopping = False
-    idle_timeout = 300.0
+    _stopping = False
+    _idle_timeout = 300.0
 
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    async def keep_alive(self, *, timeout: float, deadline: float) -> None:
+    async def _beat(self, *, timeout: float, deadline: float) -> None:
         self.asked.append("keep_alive")
 
-    async def server_ended(self) -> None:
+    async def _server_ended(self) -> None:
         self.asked.append("server_ended")
 
-    async def presumed_lost(self) -> None:
+    async def _presumed_lost(self) -> None:
         self.asked.append("presumed_lost")
 
-    async def deadline_reached(self) -> None:
+    async def _deadline_reached(self) -> None:
         self.asked.append("deadline_reached")
 
-    def background_failed(self, error: Exception) -> None:
+    def _background_failed(self, error: Exception) -> None:
         self.asked.append("background_failed")
 
 

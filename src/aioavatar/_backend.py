@@ -24,11 +24,11 @@ class SessionHooks(Protocol):
     """What the lifecycle hands its backend (``attach``), for the endings only the backend sees."""
 
     @property
-    def ending(self) -> bool:
+    def _ending(self) -> bool:
         """The session is being stopped or has ended: a connection closing now is expected."""
         ...
 
-    async def connection_lost(self) -> None:
+    async def _connection_lost(self) -> None:
         """Rule 14: a connection the session depends on is gone for good."""
         ...
 
@@ -44,7 +44,8 @@ class SessionBackend(Protocol[InfoT]):
     recorded, ``None`` while it lists the session as running or cannot say (it may raise);
     ``scheduler`` is the client's, on which the keep-alive runs; ``reserved_connection`` holds one of
     the client's connection slots for the stop (its bound starts once it has one); ``attach`` receives
-    the lifecycle's hooks once, before ``prepare``.
+    the lifecycle's hooks once, before ``prepare``; ``detach`` drops them once the lifecycle is over
+    (the session is the hooks: holding it after that would be a reference cycle).
     """
 
     #: seconds the server waits without keep-alive before it ends a session (rule 6).
@@ -57,6 +58,8 @@ class SessionBackend(Protocol[InfoT]):
     def scheduler(self) -> Scheduler: ...
 
     def attach(self, hooks: SessionHooks) -> None: ...
+
+    def detach(self) -> None: ...
 
     async def prepare(self) -> None: ...
 
@@ -103,6 +106,9 @@ class TokenBackend(Generic[ClientT, RequestT]):
 
     def attach(self, hooks: SessionHooks) -> None:
         self._hooks = hooks
+
+    def detach(self) -> None:
+        self._hooks = None
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]:
         return self._client.reserved_connection()

@@ -49,39 +49,40 @@ class SessionStatistics:
 
 
 class Owner(Protocol):
-    """What a session's keep-alive needs from its lifecycle."""
+    """What a session's keep-alive needs from its lifecycle (the session itself, through private
+    members: none of it shows on the public session)."""
 
     @property
     def session_id(self) -> str | None: ...
 
     @property
-    def stopping(self) -> bool:
-        """A stop has begun: no more beats."""
+    def _stopping(self) -> bool:
+        """A stop has begun, or the lifecycle is over: no more beats."""
         ...
 
     @property
-    def idle_timeout(self) -> float:
+    def _idle_timeout(self) -> float:
         """The provider's idle window (rule 6), read when a beat fails."""
         ...
 
-    async def keep_alive(self, *, timeout: float, deadline: float) -> None:
+    async def _beat(self, *, timeout: float, deadline: float) -> None:
         """One beat (the provider's call); raises an ``APIError`` with ``session_gone`` once the
         server has ended the session."""
         ...
 
-    async def server_ended(self) -> None:
+    async def _server_ended(self) -> None:
         """Rule 7: a beat was answered 404 or 410."""
         ...
 
-    async def presumed_lost(self) -> None:
+    async def _presumed_lost(self) -> None:
         """Rule 6: no beat has succeeded for the provider's idle window."""
         ...
 
-    async def deadline_reached(self) -> None:
+    async def _deadline_reached(self) -> None:
         """Rule 8: ``max_session_duration`` ran out."""
         ...
 
-    def background_failed(self, error: Exception) -> None:
+    def _background_failed(self, error: Exception) -> None:
         """Rule 4: the keep-alive itself failed (a bug, a broken dependency)."""
         ...
 
@@ -132,7 +133,7 @@ class KeepAlive:
         duration: float | None,
     ) -> None:
         now = asyncio.get_running_loop().time()
-        self._owner = owner
+        self._owner: Owner | None = owner  # forgotten once cancelled: the session is no cycle
         self._scheduler = scheduler
         self._interval = interval
         self._deadline = math.inf if duration is None else now + duration
@@ -173,8 +174,9 @@ class KeepAlive:
             self._deadline_timer = self._scheduler.call_at(self._deadline, self, urgent=True)
 
     def cancel(self) -> None:
-        """No beat after this: disarm the timers and cut a beat in flight short."""
+        """No beat after this: disarm the timers, cut a beat in flight short, forget the owner."""
         self._over = True
+        self._owner = None
         for timer in (self._timer, self._deadline_timer):
             if timer is not None:
                 self._scheduler.cancel(timer)
@@ -196,8 +198,10 @@ class KeepAlive:
     async def _run_beat(self) -> None:
         self._timer = None
         owner = self._owner
+        if owner is None:
+            return  # cancelled
         try:
-            if self._over or owner.stopping:
+            if self._over or owner._stopping:
                 return
             loop = asyncio.get_running_loop()
             now = loop.time()
@@ -206,7 +210,7 @@ class KeepAlive:
                 return
             task = self._beat = asyncio.current_task()
             try:
-                outcome = await self._send()
+                outcome = await self._send(owner)
             except asyncio.CancelledError:
                 if not self._beat_cut:
                     raise  # the worker itself is cancelled (the client closing)
@@ -216,24 +220,23 @@ class KeepAlive:
             finally:
                 self._beat = None
             if outcome == "gone":
-                await owner.server_ended()
+                await owner._server_ended()
             elif outcome == "lost":
-                await owner.presumed_lost()
-            elif outcome == "beating" and not owner.stopping:
+                await owner._presumed_lost()
+            elif outcome == "beating" and not owner._stopping:
                 self._rearm(loop.time())
         except Exception as exc:  # noqa: BLE001 - rule 4: reported by the lifecycle, never lost
-            owner.background_failed(exc)
+            owner._background_failed(exc)
 
-    async def _send(self) -> str:
+    async def _send(self, owner: Owner) -> str:
         """One beat: ``"beating"`` (answered, or failed within the idle window), ``"gone"`` (the
         server ended the session), ``"lost"`` (the idle window has passed), ``"over"`` (stopping)."""
-        owner = self._owner
         # Each beat's retries end before the next beat is due; each attempt at most 10 s.
         timeout = min(10.0, self._interval / 2)
         try:
-            await owner.keep_alive(timeout=timeout, deadline=self._due + self._interval)
+            await owner._beat(timeout=timeout, deadline=self._due + self._interval)
         except Exception as exc:  # noqa: BLE001 - rule 6: counted and logged, never raised
-            if owner.stopping:
+            if owner._stopping:
                 return "over"
             if isinstance(exc, APIError) and exc.session_gone:
                 return "gone"  # rule 7
@@ -245,7 +248,7 @@ class KeepAlive:
                 describe_error(exc),
                 silent_for,
             )
-            return "lost" if silent_for >= owner.idle_timeout else "beating"
+            return "lost" if silent_for >= owner._idle_timeout else "beating"
         self.sent += 1
         self._last_success = asyncio.get_running_loop().time()
         self._last_success_wall = time.time()
@@ -258,8 +261,11 @@ class KeepAlive:
 
     async def _run_deadline(self) -> None:
         self._deadline_timer = None
+        owner = self._owner  # kept: the stop this starts cancels the keep-alive (forgets it)
+        if owner is None:
+            return  # cancelled
         try:
-            if not self._over and not self._owner.stopping:
-                await self._owner.deadline_reached()  # rule 8: a beat in flight does not delay it
+            if not self._over and not owner._stopping:
+                await owner._deadline_reached()  # rule 8: a beat in flight does not delay it
         except Exception as exc:  # noqa: BLE001 - rule 4
-            self._owner.background_failed(exc)
+            owner._background_failed(exc)

@@ -297,7 +297,7 @@ class BaseSession(Stopping[InfoT]):
                 await self._owned_client.__aenter__()
             await self._start()  # rules 1-3
             self._keepalive = KeepAlive(
-                self._hooks,
+                self,
                 self._backend.scheduler,
                 interval=self.keep_alive_interval,
                 duration=self._deadline(),
@@ -338,7 +338,7 @@ class BaseSession(Stopping[InfoT]):
         self._move(SessionState.ENDED)
         await self._close_owned_client()
         self._ended_flag().set()
-        self._hooks.detach()  # nothing is relayed after this, and the session is no cycle
+        self._detach()  # nothing is relayed after this, and the session is no cycle
 
     async def _start(self) -> None:
         await self._backend.prepare()  # rule 1: cancellable, opens nothing

@@ -60,6 +60,7 @@ class Stopping(Generic[InfoT]):
     # for the collector to walk and ~1.4 KB per session).
     __slots__ = (
         "__weakref__",
+        "_attached",
         "_backend",
         "_background_error",
         "_block_boundary",
@@ -71,7 +72,6 @@ class Stopping(Generic[InfoT]):
         "_block_waits",
         "_end_reason",
         "_ended",
-        "_hooks",
         "_keepalive",
         "_server_end",
         "_state",
@@ -111,8 +111,10 @@ class Stopping(Generic[InfoT]):
         self._block_cancelling = 0  # the task's cancellation requests when it was entered
         self._block_cancellation: BlockCancellation | None = None  # made only when needed
         self._block_cancelled = False  # the block ended by its own cancellation
-        self._hooks = _Hooks(self)
-        backend.attach(self._hooks)
+        # Rules 4, 6-8, 14: the session is its keep-alive's owner and its backend's hooks (through
+        # the private members below); ``_detach`` ends both relations once the lifecycle is over.
+        self._attached = True
+        backend.attach(self)
 
     @property
     def session_id(self) -> str:
@@ -276,21 +278,57 @@ class Stopping(Generic[InfoT]):
         raise carrier
 
     # --- the endings the keep-alive and the backend report (rules 4, 6-8, 14) -------------------------
+    # The session as its keep-alive (``_keepalive.Owner``) and its backend (``SessionHooks``) see it:
+    # private members, so that none of it shows on the public session. No object stands between
+    # (a relay was one more object per idle session for the collector): once the lifecycle is over,
+    # ``_detach`` makes the session report itself as ending, relay nothing, and drops the backend's
+    # and the keep-alive's references to it, the only reference cycles a session has, so that an
+    # ended session is freed as soon as nobody holds it, not left for the garbage collector.
+
+    def _detach(self) -> None:
+        self._attached = False
+        self._backend.detach()
+        if self._keepalive is not None:
+            self._keepalive.cancel()  # forgets its owner
+
+    @property
+    def _stopping(self) -> bool:
+        return not self._attached or self._stop_started
+
+    @property
+    def _ending(self) -> bool:
+        return not self._attached or self._stop_started or self._server_end is not None
+
+    @property
+    def _idle_timeout(self) -> float:
+        return self._backend.idle_timeout
+
+    async def _beat(self, *, timeout: float, deadline: float) -> None:
+        if not self._attached:
+            raise RuntimeError("the session's lifecycle is over")
+        await self._backend.keep_alive(timeout=timeout, deadline=deadline)
+
+    async def _presumed_lost(self) -> None:
+        await self._stop_and_end(EndReason.IDLE_TIMEOUT)  # rule 6
+
+    async def _deadline_reached(self) -> None:
+        await self._stop_and_end(EndReason.MAX_DURATION_REACHED)  # rule 8
 
     async def _server_ended(self) -> None:
         """Rule 7: a beat was answered 404 or 410."""
-        self._on_server_end(await self._server_reason() or EndReason.UNKNOWN)
+        if self._attached:
+            self._on_server_end(await self._server_reason() or EndReason.UNKNOWN)
 
     async def _stop_and_end(self, reason: EndReason) -> None:
         """Rules 6, 8 and 14: the SDK stops the session itself, then ends the block as in rule 7."""
-        if self._stop_started:
+        if self._stop_started or not self._attached:
             return
         await self._stop_protected(reason, raise_cancel=False)
         self._on_server_end(reason)
 
     async def _connection_lost(self) -> None:
         """Rule 14."""
-        if self._stop_started or self._server_end is not None:
+        if self._ending:
             return
         reason = await self._server_reason()
         if self._stop_started:
@@ -302,6 +340,8 @@ class Stopping(Generic[InfoT]):
 
     def _background_failed(self, error: Exception) -> None:
         """Rule 4."""
+        if not self._attached:
+            return
         logger.warning(
             "session %s: the keep-alive failed: %s; stopping the session",
             self._backend.session_id,
@@ -369,69 +409,3 @@ class Stopping(Generic[InfoT]):
             self._block_cancelled = True
             return None
         return exc
-
-
-class _Hooks:
-    """The lifecycle as its keep-alive (``_keepalive.Owner``) and its backend (:class:`SessionHooks`)
-    see it: what they may ask and report, nothing more.
-
-    Detached once the lifecycle is over (:meth:`detach`): from then on it reports the session as
-    ending and relays nothing. That also breaks the only reference cycle of a session (session,
-    hooks, keep-alive, backend), so that an ended session is freed as soon as nobody holds it,
-    not left for the garbage collector (thousands of sessions ending together made it collect
-    and walk them over and over).
-    """
-
-    __slots__ = ("_session",)
-
-    def __init__(self, session: Stopping[Any]) -> None:
-        self._session: Stopping[Any] | None = session
-
-    def detach(self) -> None:
-        self._session = None
-
-    @property
-    def session_id(self) -> str | None:
-        session = self._session
-        return session._backend.session_id if session is not None else None
-
-    @property
-    def stopping(self) -> bool:
-        session = self._session
-        return session is None or session._stop_started
-
-    @property
-    def idle_timeout(self) -> float:
-        session = self._session
-        return session._backend.idle_timeout if session is not None else 0.0
-
-    @property
-    def ending(self) -> bool:
-        session = self._session
-        return session is None or session._stop_started or session._server_end is not None
-
-    async def keep_alive(self, *, timeout: float, deadline: float) -> None:
-        session = self._session
-        if session is None:
-            raise RuntimeError("the session's lifecycle is over")
-        await session._backend.keep_alive(timeout=timeout, deadline=deadline)
-
-    async def server_ended(self) -> None:
-        if self._session is not None:
-            await self._session._server_ended()
-
-    async def presumed_lost(self) -> None:
-        if self._session is not None:
-            await self._session._stop_and_end(EndReason.IDLE_TIMEOUT)
-
-    async def deadline_reached(self) -> None:
-        if self._session is not None:
-            await self._session._stop_and_end(EndReason.MAX_DURATION_REACHED)
-
-    async def connection_lost(self) -> None:
-        if self._session is not None:
-            await self._session._connection_lost()
-
-    def background_failed(self, error: Exception) -> None:
-        if self._session is not None:
-            self._session._background_failed(error)

@@ -96,7 +96,7 @@ async def test_a_malformed_ws_url_is_a_configuration_error(ws_url: str) -> None:
 class _NeverLost:
     """Session hooks for a connection that is never opened."""
 
-    ending = False
+    _ending = False
 
-    async def connection_lost(self) -> None:  # pragma: no cover - never opened, never lost
+    async def _connection_lost(self) -> None:  # pragma: no cover - never opened, never lost
         raise AssertionError("not expected")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Unpack
 
-from .._backend import TokenBackend
+from .._backend import SessionHooks, TokenBackend
 from .._enums import EndReason
 from .._provider import may_have_acted
 from .._validation import usable_duration
@@ -39,6 +39,7 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
     ) -> None:
         super().__init__(client, request)
         self._realtime: RealtimeConnection | None = None
+        self._relay: _Relay | None = None  # made for the first realtime connection
         self._check_credits = check_credits and not request.is_sandbox
         #: The mode the session was asked for (``"FULL"`` when not given, the API's default).
         self.mode: str = request.mode.value if request.mode is not None else "FULL"
@@ -113,6 +114,11 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
             return None
         return entry.end_reason or EndReason.UNKNOWN
 
+    def detach(self) -> None:
+        super().detach()
+        if self._relay is not None:
+            self._relay.hooks = None
+
     def realtime(self, ws_url: str, **options: Unpack[RealtimeOptions]) -> RealtimeConnection:
         """A realtime connection to ``ws_url`` over the client's pool; the keep-alive uses it while open,
         and losing it for good is rule 14 of the lifecycle (the hook it attached).
@@ -126,9 +132,32 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
         """
         if self._realtime is not None and self._realtime.is_open:
             raise RuntimeError("this session already has an open realtime connection")
-        hooks = self._hooks
-        if hooks is None:
+        if self._hooks is None:
             raise RuntimeError("this session has no lifecycle to report a lost connection to")
-        connection = RealtimeConnection(self._client.http_session, ws_url, hooks, **options)
+        if self._relay is None:
+            self._relay = _Relay(self._hooks)
+        connection = RealtimeConnection(self._client.http_session, ws_url, self._relay, **options)
         self._realtime = connection
         return connection
+
+
+class _Relay:
+    """The session's hooks as its realtime connections hold them, let go of when the lifecycle is
+    over (``detach``): a connection may outlive its session, or wait in a reference cycle of its
+    own for a collection, and must not keep the session alive meanwhile. Only a session that opens
+    a realtime connection has one."""
+
+    __slots__ = ("hooks",)
+
+    def __init__(self, hooks: SessionHooks) -> None:
+        self.hooks: SessionHooks | None = hooks
+
+    @property
+    def _ending(self) -> bool:
+        hooks = self.hooks
+        return hooks is None or hooks._ending
+
+    async def _connection_lost(self) -> None:
+        hooks = self.hooks
+        if hooks is not None:
+            await hooks._connection_lost()

@@ -349,7 +349,7 @@ class RealtimeSocket:
                 if self._closing:
                     return
                 self._socket_down()
-                if self._session.ending:  # the session is being stopped: the close is expected
+                if self._session._ending:  # the session is being stopped: the close is expected
                     break
                 if self._server_closing or not await self._reconnect():
                     self._lost = True
@@ -358,9 +358,9 @@ class RealtimeSocket:
             logger.exception("realtime %s: the reader failed", self._path)
             self._lost = True
         self._finish()
-        if self._lost and not self._session.ending:
+        if self._lost and not self._session._ending:
             logger.warning("realtime %s: the socket is lost; the session ends", self._path)
-            await self._session.connection_lost()
+            await self._session._connection_lost()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -378,7 +378,7 @@ class RealtimeSocket:
         delay = _RECONNECT_BACKOFF_FIRST
         while True:
             remaining = deadline - anyio.current_time()
-            if remaining <= 0 or self._session.ending:
+            if remaining <= 0 or self._session._ending:
                 return False
             try:
                 ws = await self._open_socket(min(self.connect_timeout, remaining))
