@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 import pytest
 
-from aioavatar import KalturaAvatarClient, LiveAvatarClient
+from aioavatar import EndReason, KalturaAvatarClient, LiveAvatarClient
+from aioavatar._keepalive import KeepAlive
 
 from .liveavatar.lite import lite
 from .providers import AVATAR_ID, KALTURA_AVATAR_ID, Provider
@@ -158,6 +159,40 @@ async def test_a_lite_session_that_used_its_realtime_connection_is_freed_without
         assert session.end_reason is not None
         freed = weakref.ref(session)
         del session, rt
+        assert freed() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("block_raises", [False, True])
+async def test_a_session_whose_keep_alive_failed_is_freed_without_the_collector(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch, block_raises: bool
+) -> None:
+    """Rule 4 (the keep-alive itself fails: a bug, simulated in its re-arming): the block is
+    cancelled and ``async with`` raises the failure, or the block's own exception when it turns
+    its cancellation into one. Either way the ended session is freed at once: neither the failure
+    it kept nor the frames in that failure's traceback (the keep-alive's, the lifecycle's) hold
+    the session in a cycle."""
+
+    def broken(self: KeepAlive, now: float) -> None:
+        raise RuntimeError("a bug in re-arming the beat")
+
+    monkeypatch.setattr(KeepAlive, "_rearm", broken)
+    gc.collect()
+    gc.disable()
+    try:
+        with pytest.raises(ValueError if block_raises else RuntimeError):
+            async with provider.session(keep_alive_interval=0.05) as session:
+                try:
+                    await anyio.sleep(30)
+                except anyio.get_cancelled_exc_class():
+                    if block_raises:
+                        raise ValueError("the block's own error") from None
+                    raise
+        assert session.end_reason is EndReason.SERVER_ERROR
+        freed = weakref.ref(session)
+        provider.made.remove(session)  # the fixture's own list of the sessions it made
+        del session
         assert freed() is None
     finally:
         gc.enable()

@@ -227,6 +227,10 @@ class KeepAlive:
                 self._rearm(loop.time())
         except Exception as exc:  # noqa: BLE001 - rule 4: reported by the lifecycle, never lost
             owner._background_failed(exc)
+        finally:
+            # The failure the session keeps (rule 4) holds this frame in its traceback: the frame
+            # must not hold the session too (a cycle only the collector would free).
+            owner = None
 
     async def _send(self, owner: Owner) -> str:
         """One beat: ``"beating"`` (answered, or failed within the idle window), ``"gone"`` (the
@@ -269,3 +273,5 @@ class KeepAlive:
                 await owner._deadline_reached()  # rule 8: a beat in flight does not delay it
         except Exception as exc:  # noqa: BLE001 - rule 4
             owner._background_failed(exc)
+        finally:
+            owner = None  # as in _run_beat

@@ -275,7 +275,12 @@ class Stopping(Generic[InfoT]):
                 f"aioavatar: session {self._backend.session_id}: its background task failed "
                 f"meanwhile ({type(failure).__name__})"
             )
-        raise carrier
+        try:
+            raise carrier
+        finally:
+            # This frame is in the traceback of what it raises, and holds the session: no local
+            # may hold that error too (a cycle only the collector would free).
+            del failure, carrier, body_error
 
     # --- the endings the keep-alive and the backend report (rules 4, 6-8, 14) -------------------------
     # The session as its keep-alive (``_keepalive.Owner``) and its backend (``SessionHooks``) see it:
@@ -287,6 +292,9 @@ class Stopping(Generic[InfoT]):
 
     def _detach(self) -> None:
         self._attached = False
+        # The keep-alive's failure (rule 4) has been raised: its traceback holds frames that hold
+        # the session, so the session lets go of it.
+        self._background_error = None
         self._backend.detach()
         if self._keepalive is not None:
             self._keepalive.cancel()  # forgets its owner
