@@ -4,6 +4,7 @@ tracks is work for each of its full collections, which stall the loop at 10,000 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import subprocess
@@ -128,21 +129,16 @@ async def test_an_ended_session_is_freed_without_the_garbage_collector(
     objects of garbage the collector has to find (and walk, again and again, until it does). The
     session is its keep-alive's owner and its backend's hooks: both let go of it when it ends,
     whether its block exits or the server ends it first (a beat answered 404, rule 7)."""
-    gc.collect()
-    gc.disable()
-    try:
+    with _collector_off():
         async with provider.session(keep_alive_interval=0.05) as session:
             if ending == "server":
                 provider.end_on_server(session.session_id)
                 with anyio.fail_after(10):
                     await session.wait_ended()
         assert session.end_reason is not None
-        freed = weakref.ref(session)
-        provider.made.remove(session)  # the fixture's own list of the sessions it made
+        freed = _forgotten(provider, session)
         del session
         assert freed() is None
-    finally:
-        gc.enable()
 
 
 async def test_a_lite_session_that_used_its_realtime_connection_is_freed_without_the_collector(
@@ -151,17 +147,13 @@ async def test_a_lite_session_that_used_its_realtime_connection_is_freed_without
     """A LITE session whose block opened its realtime connection (which holds the session, to report
     a lost socket) is freed at once too: the backend lets go of the connection when the session
     ends."""
-    gc.collect()
-    gc.disable()
-    try:
+    with _collector_off():
         async with lite(client, keep_alive_interval=20) as session, session.realtime() as rt:
             assert rt.connected
         assert session.end_reason is not None
         freed = weakref.ref(session)
         del session, rt
         assert freed() is None
-    finally:
-        gc.enable()
 
 
 @pytest.mark.parametrize("block_raises", [False, True])
@@ -178,9 +170,7 @@ async def test_a_session_whose_keep_alive_failed_is_freed_without_the_collector(
         raise RuntimeError("a bug in re-arming the beat")
 
     monkeypatch.setattr(KeepAlive, "_rearm", broken)
-    gc.collect()
-    gc.disable()
-    try:
+    with _collector_off():
         with pytest.raises(ValueError if block_raises else RuntimeError):
             async with provider.session(keep_alive_interval=0.05) as session:
                 try:
@@ -190,9 +180,24 @@ async def test_a_session_whose_keep_alive_failed_is_freed_without_the_collector(
                         raise ValueError("the block's own error") from None
                     raise
         assert session.end_reason is EndReason.SERVER_ERROR
-        freed = weakref.ref(session)
-        provider.made.remove(session)  # the fixture's own list of the sessions it made
+        freed = _forgotten(provider, session)
         del session
         assert freed() is None
+
+
+@contextlib.contextmanager
+def _collector_off() -> Iterator[None]:
+    """No garbage collection inside: what is freed is freed by reference counting."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
     finally:
         gc.enable()
+
+
+def _forgotten(provider: Provider, session: Any) -> weakref.ref[Any]:
+    """A weak reference to ``session``, which the fixture's own list of the sessions it made no
+    longer holds."""
+    provider.made.remove(session)
+    return weakref.ref(session)
