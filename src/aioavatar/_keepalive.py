@@ -4,8 +4,9 @@ its client's :class:`~aioavatar._scheduler.Scheduler`.
 An idle session holds one entry in its client's timer heap here (two with a deadline), and no
 object of its own for either: the :class:`KeepAlive` is the job of both. When a beat is due, a worker
 of the client runs it; what the outcome means (the server ended the session, the session is presumed lost,
-the deadline is reached) is handed back to the lifecycle through :class:`Owner`, which ``_session.py``
-implements. The rules themselves are written in ``_session.py``'s module documentation.
+the deadline is reached) is handed back to the lifecycle through :class:`Owner`, which the session
+itself implements (``_stop.py``) and which the keep-alive forgets once cancelled. The rules
+themselves are written in ``_session.py``'s module documentation.
 """
 
 from __future__ import annotations
