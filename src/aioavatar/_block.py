@@ -62,9 +62,7 @@ def _scope_of(task: asyncio.Task[Any] | None) -> Any:
     """The innermost anyio cancel scope ``task`` is in now, ``None`` when it is in none, or
     ``_UNREAD`` when anyio's record (or the field read in it) is not what this was written against."""
     backend = sys.modules.get("anyio._backends._asyncio")
-    if (
-        backend is None or task is None
-    ):  # anyio has not run on asyncio: no task is in a scope of its
+    if backend is None or task is None:  # anyio has not run on asyncio: no scope of its holds it
         return None
     states = getattr(backend, "_task_states", None)
     if states is None:

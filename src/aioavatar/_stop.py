@@ -296,8 +296,8 @@ class Stopping(Generic[InfoT]):
         # the session, so the session lets go of it.
         self._background_error = None
         self._backend.detach()
-        if self._keepalive is not None:
-            self._keepalive.cancel()  # forgets its owner
+        # The keep-alive let go of the session when it was cancelled (the stop, or the lifecycle's
+        # end before this), as every cancelled keep-alive forgets its owner.
 
     @property
     def _stopping(self) -> bool:
