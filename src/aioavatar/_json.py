@@ -57,10 +57,12 @@ def parse_json(data: bytes | str) -> Any:
         ValueError: not JSON, not UTF-8, or nested too deeply.
     """
     try:
-        text = data if isinstance(data, str) and data[:1] == "{" else None
-        if isinstance(data, bytes) and data[:1] == b"{" and data[1:2] != b"\x00":
-            # What json.loads would find by sniffing (no BOM, no UTF-16/32 zero byte): UTF-8.
-            text = data.decode("utf-8", "surrogatepass")
+        if type(data) is bytes:  # an answer's body
+            # UTF-8 when json.loads would find it by sniffing (no BOM, no UTF-16/32 zero byte).
+            utf8 = data[:1] == b"{" and data[1:2] != b"\x00"
+            text = data.decode("utf-8", "surrogatepass") if utf8 else None
+        else:  # a realtime frame
+            text = data if isinstance(data, str) and data[:1] == "{" else None
         if text is not None:  # an object (every answer and frame): read as json.loads reads it
             value, end = _DECODER.raw_decode(text)
             if end != len(text) and text[end:].strip(_WHITESPACE):

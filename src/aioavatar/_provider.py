@@ -389,16 +389,18 @@ class ProviderClient(Generic[TimeoutsT]):
         masked; a read (``GET``: the account's resources, off the per-session hot path) has every
         tracked one masked.
         """
-        if options:
-            check_options(options, CallOptions)
-        retry_policy = options.get("retry_policy")
-        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
-            raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
         endpoint = call.endpoint
-        limit = resolve_timeout(options.get("timeout"), getattr(self.timeouts, endpoint.timeout))
-        deadline = options.get("deadline")
-        if deadline is not None:
-            deadline = check_number(deadline, "deadline", low=-1e15, high=1e15)
+        limit = getattr(self.timeouts, endpoint.timeout)
+        retry_policy = deadline = None
+        if options:  # most calls pass none: the defaults, read above, without a check
+            check_options(options, CallOptions)
+            retry_policy = options.get("retry_policy")
+            if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+                raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
+            limit = resolve_timeout(options.get("timeout"), limit)
+            deadline = options.get("deadline")
+            if deadline is not None:
+                deadline = check_number(deadline, "deadline", low=-1e15, high=1e15)
         try:
             raw = await self._transport.send(
                 call,

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NoReturn, Self
+from typing import Any, NoReturn, Self, TypeAlias
 
 import aiohttp
 import anyio
@@ -58,24 +58,36 @@ MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
 #: The largest ``connection_limit`` a client accepts.
 MAX_CONNECTION_LIMIT = 10_000
 USER_AGENT = f"aioavatar/{__version__}"
-#: The headers of a JSON call that carries no header of its own (a session's calls, whose token goes
-#: in ``bearer``): one read-only mapping shared by all, not a dict kept by each session's keep-alive.
-_JSON_HEADERS: Mapping[str, str] = MappingProxyType(
-    {"Accept-Encoding": "identity", "Content-Type": "application/json"}
+#: What every request of a pool of our own carries, set once as the pool's default headers: aiohttp then
+#: merges no per-call copy of them (answers are decompressed by us, within the size cap: identity).
+_POOL_HEADERS: Mapping[str, str] = MappingProxyType(
+    {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
 )
+#: The headers of a call with none of its own (a session's: its token goes in ``bearer``), shared by
+#: all, not a dict kept by each session's keep-alive; on a borrowed pool, whose defaults are not ours.
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+_IDENTITY: Mapping[str, str] = MappingProxyType({"Accept-Encoding": "identity"})
+
+#: The positional fields of a :class:`PreparedRequest`, in order (``Transport.request_parts``).
+RequestParts: TypeAlias = tuple[
+    str, str, str, Mapping[str, str], bytes | None, str | None, Mapping[str, str] | None,
+    tuple[str, ...], str | None,
+]  # fmt: skip
 
 
 @attrs.frozen
 class PreparedRequest:
-    """A request ready to send: its line and URL, its headers (``Authorization: Bearer`` is formed
-    from ``bearer`` on each send), body bytes, and the credentials it carries (masked out of whatever
-    comes back). Not picklable, nor copied by ``copy``: it holds credentials."""
+    """A request ready to send: its line and URL, its own headers (``Authorization: Bearer`` is formed
+    from ``bearer`` on each send; a pool of our own adds its defaults), body bytes and their content
+    type, and the credentials it carries (masked out of whatever comes back). Not picklable, nor
+    copied by ``copy``: it holds credentials."""
 
     method: str
     path: str
     url: str
     headers: Mapping[str, str] = attrs.field(repr=False)
     data: bytes | None = attrs.field(repr=False)
+    content_type: str | None
     params: Mapping[str, str] | None
     credentials: tuple[str, ...] = attrs.field(repr=False)
     #: A token sent as ``Authorization: Bearer <token>``, the header formed per send: a call kept for
@@ -141,7 +153,6 @@ class Transport:
             connection_limit, "connection_limit", low=1, high=MAX_CONNECTION_LIMIT
         )
         self._session = http_session
-        self._owns_session = http_session is None
         # A borrowed session keeps its middlewares (ours would replace them per request): aiohttp's
         # own resend of a GET is then counted against the policy instead of switched off.
         self._borrowed = http_session is not None
@@ -166,10 +177,9 @@ class Transport:
             # The pool itself is unlimited: the connection slots are the queue (see _slots.py).
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0),
-                headers={"User-Agent": USER_AGENT},
+                headers=_POOL_HEADERS,
                 auto_decompress=False,
             )
-            self._owns_session = True
             self._slots = ConnectionSlots(self._connection_limit)
             self._middlewares = dict.fromkeys(IDEMPOTENT, (no_hidden_resend,))
         else:  # a borrowed pool queues by its own limit; the slots mirror it
@@ -192,7 +202,7 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the pool if this transport created it; a borrowed session is left open."""
-        if self._owns_session and self._session is not None:
+        if not self._borrowed and self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
@@ -207,38 +217,28 @@ class Transport:
         params: Mapping[str, str] | None = None,
         bearer: str | None = None,
         shared_path: bool = False,
-    ) -> tuple[
-        str,
-        str,
-        str,
-        Mapping[str, str],
-        bytes | None,
-        Mapping[str, str] | None,
-        tuple[str, ...],
-        str | None,
-    ]:
+    ) -> RequestParts:
         """A request ready to send any number of times (:meth:`send`), as the positional fields of
-        :class:`PreparedRequest` (a subclass adds its own, built in one step): its headers, its body
-        (``json`` encoded here, or ``content``: ready bytes with their content type), the credentials
-        it carries (masked out of whatever comes back) and its ``bearer`` token (checked by the
-        caller; sent as ``Authorization: Bearer``, the header formed per send). ``shared_path``: the
-        path is an endpoint's own, with no id in it, so its URL is built once per client.
+        :class:`PreparedRequest` (a subclass adds its own, built in one step): its own headers, its
+        body (``json`` encoded here, or ``content``: ready bytes with their content type), the
+        credentials it carries (masked out of whatever comes back) and its ``bearer`` token (checked
+        by the caller; sent as ``Authorization: Bearer``, the header formed per send).
+        ``shared_path``: the path has no id in it, so its URL is built once per client.
 
         What a session keeps for its life (its keep-alive) is only its own: the body, and the token
-        it refers to. The URL of a path without an id, and the headers of a JSON call with no header
-        of its own, are shared."""
+        it refers to. The URL of a path without an id, and the headers of a call with none of its
+        own, are shared. ``Accept-Encoding: identity`` is a default of a pool of our own, and a
+        header of each call on a borrowed one."""
         data: bytes | None = None
-        send_headers: Mapping[str, str]
-        if json is not None and content is None and not headers:
-            data, send_headers = dump_json(json).encode(), _JSON_HEADERS
+        content_type: str | None = None
+        if content is not None:
+            data, content_type = content
+        elif json is not None:
+            data, content_type = dump_json(json).encode(), "application/json"
+        if self._borrowed:
+            own = {**_IDENTITY, **headers} if headers else _IDENTITY
         else:
-            own = {"Accept-Encoding": "identity", **headers}
-            if content is not None:
-                data, own["Content-Type"] = content
-            elif json is not None:
-                data = dump_json(json).encode()
-                own["Content-Type"] = "application/json"
-            send_headers = own
+            own = headers or _NO_HEADERS
         carried = sent_credentials(headers)
         if bearer is not None and is_scrubbable(bearer):
             carried = (bearer, *carried)
@@ -248,7 +248,7 @@ class Transport:
             url = self.base_url + path
             if shared_path:
                 self._urls[path] = url
-        return method, path, url, send_headers, data, params, credentials, bearer
+        return method, path, url, own, data, content_type, params, credentials, bearer
 
     async def send(
         self,
@@ -405,7 +405,12 @@ class Transport:
                     if prepared.bearer is None
                     else {**prepared.headers, "Authorization": f"Bearer {prepared.bearer}"}
                 ),
-                data=prepared.data,
+                # The content type rides on the body: no header to merge, no payload registry lookup.
+                data=(
+                    None
+                    if prepared.data is None
+                    else aiohttp.BytesPayload(prepared.data, content_type=prepared.content_type)
+                ),
                 params=prepared.params,
                 timeout=limit,
                 allow_redirects=False,  # never carry credentials to another host

@@ -199,7 +199,10 @@ async def read_body(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, str 
                 return b"", _too_big(cap)
             chunks.append(chunk)
         wire = b"".join(chunks)
-    encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+    encoding = resp.headers.get("Content-Encoding")
+    if encoding is None:  # what we ask for (identity), answered as most servers do: no header
+        return wire, None
+    encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return wire, None
     return _inflate(wire, encoding, cap)
