@@ -1,7 +1,6 @@
 """``aioavatar._transport``, over real sockets against the emulator: the asyncio requirement, the bounds of
 ``Timeout`` and every timeout kept (waiting for a pooled connection included), what a stop needs of its
-answer, base URLs, request ids, and the headers each request carries on an owned or a borrowed pool.
-The bytes on the wire (decompression, attempts under resets) are
+answer, base URLs, and request ids. The bytes on the wire (decompression, attempts under resets) are
 tested in ``test_wire.py``."""
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ import contextlib
 import math
 from typing import Any
 
-import aiohttp
 import anyio
 import pytest
 
@@ -235,44 +233,3 @@ async def test_an_answer_keeps_each_header_it_reads_in_its_own_field(
     assert (raw.retry_after, raw.location) == ("3", "/elsewhere")
     assert raw.credentials == call.credentials
     assert raw.after_possible_effect is False
-
-
-@pytest.mark.parametrize("borrowed", [False, True], ids=["own pool", "borrowed pool"])
-async def test_every_request_carries_the_headers_of_its_kind(
-    emulator: LiveAvatarEmulator, borrowed: bool
-) -> None:
-    """What the server received, on a pool of the client's own (whose defaults carry what every call
-    sends) and on a borrowed one (whose defaults are not ours): each request asks for identity, a
-    JSON body comes with its content type and its length, a request without a body has neither, and
-    the credential of each call is the one it presented."""
-    async with contextlib.AsyncExitStack() as stack:
-        http = await stack.enter_async_context(aiohttp.ClientSession()) if borrowed else None
-        client = await stack.enter_async_context(
-            LiveAvatarClient(API_KEY, base_url=emulator.base_url, http_session=http)
-        )
-        token = await client.create_session_token(AVATAR_ID)
-        await client.start_session(token.session_token)
-        await client.keep_alive(token.session_id, session_token=token.session_token)
-        await client.list_sessions("active")
-        await client.stop_session(token.session_id)
-    received = {r.endpoint: r for r in emulator.requests()}
-    assert set(received) == {"token", "start", "keep_alive", "list", "stop"}
-    for name, request in received.items():
-        headers = {key.lower(): value for key, value in request.headers.items()}
-        assert headers.get("accept-encoding") == "identity", name
-        if request.method == "POST":
-            assert headers.get("content-type") == "application/json", name
-            assert int(headers["content-length"]) > 0, name
-        else:
-            assert "content-type" not in headers, name
-        agent = headers.get("user-agent", "")
-        assert agent.startswith("aioavatar/") is not borrowed, name
-    assert {name: r.auth for name, r in received.items()} == {
-        "token": "api_key",
-        "start": "bearer",
-        "keep_alive": "bearer",
-        "list": "api_key",
-        "stop": "api_key",
-    }
-    assert received["keep_alive"].body == {"session_id": token.session_id}
-    assert received["stop"].body == {"session_id": token.session_id, "reason": "USER_CLOSED"}

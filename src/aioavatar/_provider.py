@@ -27,11 +27,12 @@ from ._converter import DecodeFailure, structure_response
 from ._logging import mask_tracked, redact_error, track_secret
 from ._options import CallOptions, ClientOptions
 from ._protocol import RawResponse, decode_failure, map_strings
+from ._request import PreparedRequest
 from ._retry import Retry, RetryPolicy
 from ._scheduler import Scheduler
 from ._secret import Secret, secret_value
 from ._timeout import resolve_timeout
-from ._transport import DEFAULT_MAX_RESPONSE_SIZE, PreparedRequest, Transport
+from ._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport
 from ._validation import check_credential, check_number, check_options
 from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
 

@@ -10,8 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
-from typing import Any, NoReturn, Self, TypeAlias
+from typing import Any, Self
 
 import aiohttp
 import anyio
@@ -20,12 +19,12 @@ import attrs
 from ._json import dump_json
 from ._logging import logger
 from ._protocol import RawResponse, parse_retry_after
+from ._request import POOL_HEADERS, PreparedRequest, RequestParts, call_headers
 from ._retry import Retry, RetryBudget, RetryPolicy
 from ._secret import Secret
 from ._slots import ConnectionSlots
 from ._timeout import Timeout
 from ._validation import check_int
-from ._version import __version__
 from ._wire import (
     IDEMPOTENT,
     aiohttp_error,
@@ -57,47 +56,6 @@ DEFAULT_MAX_RESPONSE_SIZE = 1024 * 1024
 MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
 #: The largest ``connection_limit`` a client accepts.
 MAX_CONNECTION_LIMIT = 10_000
-USER_AGENT = f"aioavatar/{__version__}"
-#: What every request of a pool of our own carries, set once as the pool's default headers: aiohttp then
-#: merges no per-call copy of them (answers are decompressed by us, within the size cap: identity).
-_POOL_HEADERS: Mapping[str, str] = MappingProxyType(
-    {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-)
-#: The headers of a call with none of its own (a session's: its token goes in ``bearer``), shared by
-#: all, not a dict kept by each session's keep-alive; on a borrowed pool, whose defaults are not ours.
-_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
-_IDENTITY: Mapping[str, str] = MappingProxyType({"Accept-Encoding": "identity"})
-
-#: The positional fields of a :class:`PreparedRequest`, in order (``Transport.request_parts``).
-RequestParts: TypeAlias = tuple[
-    str, str, str, Mapping[str, str], bytes | None, str | None, Mapping[str, str] | None,
-    tuple[str, ...], str | None,
-]  # fmt: skip
-
-
-@attrs.frozen
-class PreparedRequest:
-    """A request ready to send: its line and URL, its own headers (``Authorization: Bearer`` is formed
-    from ``bearer`` on each send; a pool of our own adds its defaults), body bytes and their content
-    type, and the credentials it carries (masked out of whatever comes back). Not picklable, nor
-    copied by ``copy``: it holds credentials."""
-
-    method: str
-    path: str
-    url: str
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    data: bytes | None = attrs.field(repr=False)
-    content_type: str | None
-    params: Mapping[str, str] | None
-    credentials: tuple[str, ...] = attrs.field(repr=False)
-    #: A token sent as ``Authorization: Bearer <token>``, the header formed per send: a call kept for
-    #: a session's life refers to the token its session holds, and keeps no copy of it in a header.
-    bearer: str | None = attrs.field(default=None, repr=False)
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError(
-            f"a {type(self).__name__} holds credentials and is not picklable; prepare it again"
-        )
 
 
 def require_asyncio() -> None:
@@ -177,7 +135,7 @@ class Transport:
             # The pool itself is unlimited: the connection slots are the queue (see _slots.py).
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0),
-                headers=_POOL_HEADERS,
+                headers=POOL_HEADERS,
                 auto_decompress=False,
             )
             self._slots = ConnectionSlots(self._connection_limit)
@@ -235,10 +193,7 @@ class Transport:
             data, content_type = content
         elif json is not None:
             data, content_type = dump_json(json).encode(), "application/json"
-        if self._borrowed:
-            own = {**_IDENTITY, **headers} if headers else _IDENTITY
-        else:
-            own = headers or _NO_HEADERS
+        own = call_headers(headers, content_type, borrowed=self._borrowed)
         carried = sent_credentials(headers)
         if bearer is not None and is_scrubbable(bearer):
             carried = (bearer, *carried)
