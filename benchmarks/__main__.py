@@ -140,7 +140,7 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"== {name}", flush=True)
         if name == "calls":
             result = await calls.run(
-                rounds=args.rounds or (2 if quick else 7), lifecycles=30 if quick else 300
+                rounds=args.rounds or (4 if quick else 100), lifecycles=5 if quick else 30
             )
         elif name == "lifecycle":
             result = await lifecycle.run(

@@ -2,9 +2,14 @@
 
 The SDK against the same four calls written with bare ``aiohttp`` (the floor), with ``httpx``, and through
 the REST client of ``livekit-plugins-liveavatar`` (token, start and stop: it has no REST keep-alive). Calls
-are made one at a time (concurrency 1), so the CPU read around each ``await`` is that call's own. Each
-round runs every implementation once, in a rotating order, after a warm-up; figures are medians over
-rounds, and ratios are taken within each round, then their median is reported.
+are made one at a time (concurrency 1), so the CPU read around each ``await`` is that call's own.
+
+Each implementation opens one client for the whole run and warms it up; then many short rounds run every
+implementation for a few lifecycles each, in a rotating order, so that all of them are measured under the
+same state of the machine: a shared VM's speed drifts by tens of percent over seconds, and blocks of
+hundreds of lifecycles measured one after the other gave per-round ratios from 0.9x to 1.4x. Figures are
+totals over every round; ratios are ratios of totals, and the quartiles of the per-round ratios show the
+spread.
 
 Targets: every call at most 1.10x bare aiohttp, the keep-alive at most 1.05x, and no call above the
 livekit plugin's.
@@ -12,11 +17,13 @@ livekit plugin's.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
-from typing import Any
+import statistics
+from typing import Any, cast
 
-from ._harness import EmulatorProcess, cpu_seconds, markdown_table, median, verdict
+from ._harness import EmulatorProcess, cpu_seconds, markdown_table, verdict
 from ._impls import IMPLEMENTATIONS, Calls, whole_session
 
 OPS = ("token", "start", "keep_alive", "stop")
@@ -25,11 +32,8 @@ TARGET_KEEP_ALIVE_VS_AIOHTTP = 1.05
 PEER = "livekit"
 
 
-async def _measure(calls: Calls, lifecycles: int, warmup: int) -> dict[str, float]:
-    """CPU microseconds per call of each operation, over ``lifecycles`` sequential lifecycles."""
-    for _ in range(warmup):
-        await whole_session(calls)
-    gc.collect()
+async def _measure(calls: Calls, lifecycles: int) -> dict[str, float]:
+    """CPU seconds spent in each operation over ``lifecycles`` sequential lifecycles."""
     spent = dict.fromkeys(OPS, 0.0)
     for _ in range(lifecycles):
         c0 = cpu_seconds()
@@ -45,11 +49,14 @@ async def _measure(calls: Calls, lifecycles: int, warmup: int) -> dict[str, floa
         spent["start"] += c2 - c1
         spent["keep_alive"] += c3 - c2
         spent["stop"] += c4 - c3
-    per_call = {op: spent[op] / lifecycles * 1e6 for op in OPS}
-    if not calls.has_keep_alive:
-        per_call["keep_alive"] = math.nan
-    per_call["token+start+stop"] = per_call["token"] + per_call["start"] + per_call["stop"]
-    return per_call
+    spent["token+start+stop"] = spent["token"] + spent["start"] + spent["stop"]
+    return spent
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """The first quartile, the median and the third quartile of ``values``."""
+    low, mid, high = statistics.quantiles(values, n=4)
+    return low, mid, high
 
 
 def _cell(value: float, fmt: str, suffix: str = "") -> str:
@@ -59,29 +66,48 @@ def _cell(value: float, fmt: str, suffix: str = "") -> str:
 async def run(*, rounds: int, lifecycles: int, warmup: int = 30) -> dict[str, Any]:
     """Run the benchmark; returns the JSON-ready result (``table`` holds the printed table)."""
     names = list(IMPLEMENTATIONS)
+    columns = [*OPS, "token+start+stop"]
     per_round: list[dict[str, dict[str, float]]] = []
-    async with EmulatorProcess() as emulator:
+    async with EmulatorProcess() as emulator, contextlib.AsyncExitStack() as stack:
+        opened: dict[str, Calls] = {}
+        for name in names:
+            opened[name] = cast(
+                Calls, await stack.enter_async_context(IMPLEMENTATIONS[name](emulator.base_url))
+            )
+        for calls in opened.values():
+            for _ in range(warmup):
+                await whole_session(calls)
+        await emulator.reset()
+        gc.collect()
         for index in range(rounds):
             order = names[index % len(names) :] + names[: index % len(names)]
-            figures: dict[str, dict[str, float]] = {}
-            for name in order:
-                async with IMPLEMENTATIONS[name](emulator.base_url) as calls:
-                    figures[name] = await _measure(calls, lifecycles, warmup)
-            per_round.append(figures)
-            await emulator.reset()
-    columns = [*OPS, "token+start+stop"]
-    medians = {
-        name: {op: median([r[name][op] for r in per_round]) for op in columns} for name in names
+            per_round.append({name: await _measure(opened[name], lifecycles) for name in order})
+            if index % 10 == 9:
+                await emulator.reset()  # the emulator's journal and sessions stay small
+    totals = {name: {op: sum(r[name][op] for r in per_round) for op in columns} for name in names}
+    count = rounds * lifecycles
+    per_call = {
+        name: {
+            op: math.nan
+            if op == "keep_alive" and not opened[name].has_keep_alive
+            else totals[name][op] / count * 1e6
+            for op in columns
+        }
+        for name in names
     }
 
     def ratio(a: str, b: str) -> dict[str, float]:
-        return {op: median([r[a][op] / r[b][op] for r in per_round]) for op in columns}
+        return {op: per_call[a][op] / per_call[b][op] for op in columns}
 
     ratios = {other: ratio(other, "aiohttp") for other in names if other != "aiohttp"}
     versus = {
         f"aioavatar / {other}": ratio("aioavatar", other)
         for other in ("httpx", PEER)
         if other in names  # the livekit plugin is optional
+    }
+    spread = {
+        op: quartiles([r["aioavatar"][op] / r["aiohttp"][op] for r in per_round])
+        for op in ("keep_alive", "token+start+stop")
     }
     sdk = ratios["aioavatar"]
     targets = {
@@ -101,16 +127,27 @@ async def run(*, rounds: int, lifecycles: int, warmup: int = 30) -> dict[str, An
         targets["no call above the livekit plugin's REST client"] = (
             "not measured (livekit-plugins-liveavatar not installed)"
         )
-    rows = [[name, *(_cell(medians[name][op], ".0f") for op in columns)] for name in names]
+    rows = [[name, *(_cell(per_call[name][op], ".0f") for op in columns)] for name in names]
     for name, ratio_row in ratios.items():
         rows.append([f"{name} / aiohttp", *(_cell(ratio_row[op], ".2f", "x") for op in columns)])
     for label, ratio_row in versus.items():
         rows.append([label, *(_cell(ratio_row[op], ".2f", "x") for op in columns)])
-    table = markdown_table(["client CPU per call (us)", *columns], rows)
+    table = (
+        markdown_table(["client CPU per call (us)", *columns], rows)
+        + "\n"
+        + (
+            "per-round aioavatar / aiohttp, quartiles: "
+            + "; ".join(
+                f"{op} {low:.2f}x / {mid:.2f}x / {high:.2f}x"
+                for op, (low, mid, high) in spread.items()
+            )
+        )
+    )
     return {
         "benchmark": "calls",
         "settings": {"rounds": rounds, "lifecycles_per_round": lifecycles, "warmup": warmup},
-        "cpu_us_per_call": medians,
+        "cpu_us_per_call": per_call,
+        "per_round_quartiles_sdk_vs_aiohttp": spread,
         "ratio_vs_aiohttp": ratios,
         "ratio_sdk_vs": versus,
         "rounds": per_round,
