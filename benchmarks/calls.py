@@ -83,7 +83,7 @@ async def run(*, rounds: int, lifecycles: int, warmup: int = 30) -> dict[str, An
             order = names[index % len(names) :] + names[: index % len(names)]
             per_round.append({name: await _measure(opened[name], lifecycles) for name in order})
             if index % 10 == 9:
-                await emulator.reset()  # the emulator's journal and sessions stay small
+                await emulator.reset()  # the emulator's journal stays small
     totals = {name: {op: sum(r[name][op] for r in per_round) for op in columns} for name in names}
     count = rounds * lifecycles
     per_call = {

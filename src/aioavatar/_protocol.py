@@ -167,9 +167,8 @@ def _success_object(response: RawResponse, data_used: bool) -> Mapping[str, Any]
     # An answer whose data is not used is only checked: nothing of it reaches the caller but an
     # error, whose text the client masks (ProviderClient._send), so it is not masked here.
     body = load_json(response, mask=data_used)
-    if type(body) is not dict and not isinstance(
-        body, Mapping
-    ):  # JSON objects are dicts: no ABC check
+    # JSON objects are dicts: the ABC check only for anything else.
+    if type(body) is not dict and not isinstance(body, Mapping):
         raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
     return body
 

@@ -305,7 +305,7 @@ class Stopping(Generic[InfoT]):
 
     @property
     def _ending(self) -> bool:
-        return not self._attached or self._stop_started or self._server_end is not None
+        return self._stopping or self._server_end is not None
 
     @property
     def _idle_timeout(self) -> float:
@@ -329,7 +329,7 @@ class Stopping(Generic[InfoT]):
 
     async def _stop_and_end(self, reason: EndReason) -> None:
         """Rules 6, 8 and 14: the SDK stops the session itself, then ends the block as in rule 7."""
-        if self._stop_started or not self._attached:
+        if self._stopping:
             return
         await self._stop_protected(reason, raise_cancel=False)
         self._on_server_end(reason)
