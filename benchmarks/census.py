@@ -47,8 +47,9 @@ async def _measure(variant: str, sessions: int) -> dict[str, Any]:
         AiohttpCalls(emulator.base_url) as calls,
     ):
         run = scale._Run(total=sessions)
-        release = anyio.Event()
+        release = scale.Release()
         slots = anyio.Semaphore(100)
+        hold: scale.Holder
         if variant == "task":
 
             async def hold(index: int) -> None:
