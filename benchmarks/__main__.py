@@ -144,9 +144,9 @@ async def _main(args: argparse.Namespace) -> int:
             )
         elif name == "lifecycle":
             result = await lifecycle.run(
-                rounds=args.rounds or (2 if quick else 5),
-                sessions=100 if quick else 1000,
-                limit=1.0 if quick else 3.0,
+                rounds=args.rounds or (2 if quick else 20),
+                sessions=100 if quick else 300,
+                limit=1.0 if quick else 2.0,
                 warmup=20 if quick else 100,
             )
         elif name == "scale":
