@@ -171,6 +171,31 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """The first quartile, the median and the third quartile of ``values`` (within the values
+    observed; all three the value itself for one, NaN for none)."""
+    if len(values) < 2:
+        only = values[0] if values else float("nan")
+        return only, only, only
+    low, mid, high = statistics.quantiles(values, n=4, method="inclusive")
+    return low, mid, high
+
+
+def balanced_order(names: Sequence[str], index: int) -> list[str]:
+    """The order of ``names`` in round ``index`` of a Williams design: over every ``len(names)``
+    rounds (twice that for an odd count) each name runs once at each position and right after each
+    other name equally often, so that what one leaves behind (garbage, a warm or cold cache, an
+    idle server) does not always fall on the same next one, as it does in a plain rotation."""
+    n = len(names)
+    first = [0]
+    for step in range(1, n):  # 0, 1, n-1, 2, n-2, ...
+        first.append((step + 1) // 2 if step % 2 else n - step // 2)
+    square = [[(start + offset) % n for offset in first] for start in range(n)]
+    if n % 2:  # an odd count needs each sequence reversed too
+        square += [row[::-1] for row in square]
+    return [names[i] for i in square[index % len(square)]]
+
+
 def verdict(met: bool) -> str:
     return "met" if met else "MISSED"
 

@@ -5,11 +5,11 @@ the REST client of ``livekit-plugins-liveavatar`` (token, start and stop: it has
 are made one at a time (concurrency 1), so the CPU read around each ``await`` is that call's own.
 
 Each implementation opens one client for the whole run and warms it up; then many short rounds run every
-implementation for a few lifecycles each, in a rotating order, so that all of them are measured under the
-same state of the machine: a shared VM's speed drifts by tens of percent over seconds, and blocks of
-hundreds of lifecycles measured one after the other gave per-round ratios from 0.9x to 1.4x. Figures are
-totals over every round; ratios are ratios of totals, and the quartiles of the per-round ratios show the
-spread.
+implementation for a few lifecycles each, in a balanced order (``_harness.balanced_order``), so that all
+of them are measured under the same state of the machine: a shared VM's speed drifts by tens of percent
+over seconds, and blocks of hundreds of lifecycles measured one after the other gave per-round ratios
+from 0.9x to 1.4x. Figures are totals over every round; ratios are ratios of totals, and the quartiles
+of the per-round ratios show the spread.
 
 Targets: every call at most 1.10x bare aiohttp, the keep-alive at most 1.05x, and no call above the
 livekit plugin's.
@@ -20,10 +20,16 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-import statistics
 from typing import Any, cast
 
-from ._harness import EmulatorProcess, cpu_seconds, markdown_table, verdict
+from ._harness import (
+    EmulatorProcess,
+    balanced_order,
+    cpu_seconds,
+    markdown_table,
+    quartiles,
+    verdict,
+)
 from ._impls import IMPLEMENTATIONS, Calls, whole_session
 
 OPS = ("token", "start", "keep_alive", "stop")
@@ -53,12 +59,6 @@ async def _measure(calls: Calls, lifecycles: int) -> dict[str, float]:
     return spent
 
 
-def quartiles(values: list[float]) -> tuple[float, float, float]:
-    """The first quartile, the median and the third quartile of ``values``."""
-    low, mid, high = statistics.quantiles(values, n=4)
-    return low, mid, high
-
-
 def _cell(value: float, fmt: str, suffix: str = "") -> str:
     return "n/a" if math.isnan(value) else format(value, fmt) + suffix
 
@@ -80,7 +80,7 @@ async def run(*, rounds: int, lifecycles: int, warmup: int = 30) -> dict[str, An
         await emulator.reset()
         gc.collect()
         for index in range(rounds):
-            order = names[index % len(names) :] + names[: index % len(names)]
+            order = balanced_order(names, index)
             per_round.append({name: await _measure(opened[name], lifecycles) for name in order})
             if index % 10 == 9:
                 await emulator.reset()  # the emulator's journal stays small

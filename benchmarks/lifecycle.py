@@ -11,12 +11,13 @@ back until ``sessions`` are done (or ``limit`` seconds have passed: httpx is slo
 - ``aiohttp``: the four calls with bare aiohttp (the reference); ``httpx``: the same with httpx (context).
 
 Each row opens its client once and warms it up, as a service keeps its client; then every round runs
-every row once (300 sessions each by default), in a rotating order, so that all rows are measured under
-the same state of the machine. Figures are totals over every round (sessions per second: all the
-sessions over all the time); ratios are ratios of totals, and the quartiles of the per-round ratios show
-the spread. Before, each round opened a new client per row and the median of five per-round ratios was
-judged: per-round ratios from 69 % to 98 % within one run on a shared VM, whose speed drifts over
-seconds, made that median a draw (the per-call benchmark had the same flaw, see ``calls.py``).
+every row once (300 sessions each by default), in a balanced order (``_harness.balanced_order``), so
+that all rows are measured under the same state of the machine. Figures are totals over every round
+(sessions per second: all the sessions over all the time); ratios are ratios of totals, and the
+quartiles of the per-round ratios show the spread. Before, each round opened a new client per row and
+the median of five per-round ratios was judged: per-round ratios from 69 % to 98 % within one run on a
+shared VM, whose speed drifts over seconds, made that median a draw (the per-call benchmark had the same
+flaw, see ``calls.py``).
 
 Both client and emulator are Python processes on the same two cores: when the emulator's core is the
 bottleneck every row gets nearly the same throughput, so the client CPU per session (what a faster
@@ -26,7 +27,7 @@ server would turn into throughput) is reported beside it.
 from __future__ import annotations
 
 import contextlib
-import statistics
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -38,8 +39,10 @@ from ._harness import (
     API_KEY,
     AVATAR_ID,
     EmulatorProcess,
+    balanced_order,
     cpu_seconds,
     markdown_table,
+    quartiles,
     verdict,
 )
 from ._impls import AiohttpCalls, Calls, HttpxCalls, SdkCalls, whole_session
@@ -119,8 +122,9 @@ async def run(
             lifecycles[row] = await stack.enter_async_context(_opened(row, emulator.base_url))
             await _drive(lifecycles[row], warmup, concurrency, limit)
         await emulator.reset()
+        gc.collect()  # the warm-up's garbage, not the first timed row's
         for index in range(rounds):
-            order = [*ROWS[index % len(ROWS) :], *ROWS[: index % len(ROWS)]]
+            order = balanced_order(ROWS, index)
             figures: dict[str, dict[str, float]] = {}
             for row in order:
                 emu0 = emulator.cpu_seconds()
@@ -151,13 +155,12 @@ async def run(
     cpu_ratio = {
         row: figures_of[row]["cpu_us_per_session"] / bare["cpu_us_per_session"] for row in ROWS
     }
-    low, mid, high = statistics.quantiles(
+    low, mid, high = quartiles(
         [
             (r["aioavatar session"]["sessions"] / r["aioavatar session"]["wall"])
             / (r["aiohttp"]["sessions"] / r["aiohttp"]["wall"])
             for r in per_round
-        ],
-        n=4,
+        ]
     )
     rows = [
         [
