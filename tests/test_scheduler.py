@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
@@ -199,8 +201,43 @@ async def test_the_sessions_of_a_client_hold_no_task_of_their_own_while_idle(
             ours = _sdk_tasks()
             assert ours  # the workers that send the beats
             assert set(ours) == {"Scheduler._work"}
-            assert len(ours) == client.scheduler.workers <= 64
+            assert len(ours) == client.scheduler.workers <= 100  # the client's connection_limit
             release.set()
+    assert len(emulator.requests("stop")) == count
+
+
+@pytest.mark.parametrize("borrowed", [False, True], ids=["own pool", "borrowed pool"])
+async def test_beats_due_together_use_every_connection_the_client_has(
+    emulator: LiveAvatarEmulator, borrowed: bool
+) -> None:
+    """As many beats are on the wire at once as the client sends requests at once, past 64: 160
+    sessions on an 80-connection client (``connection_limit``, or a borrowed pool's own limit),
+    each beat held by the server until it times out, keep 80 workers sending beats and the server
+    receiving them. The scheduler sent at most 64 at once whatever the limit, so sessions whose beats
+    were due faster than 64 per round trip fell behind (50,000 at 60 s against a 100 ms API), and a
+    larger ``connection_limit`` did not help."""
+    limit, count = 80, 160
+    async with AsyncExitStack() as stack:
+        if borrowed:
+            http = await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
+            )
+            options: dict[str, Any] = {"http_session": http}
+        else:
+            options = {"connection_limit": limit}
+        client = await stack.enter_async_context(
+            LiveAvatarClient(API_KEY, base_url=emulator.base_url, **options)
+        )
+        for _ in range(count):
+            # Each beat times out after a quarter of a second and is retried within its interval:
+            # every session wants a worker nearly all the time once the server holds its beats.
+            await stack.enter_async_context(client.session(AVATAR_ID, keep_alive_interval=0.5))
+        held = emulator.inject("keep_alive", delay=3600.0, times=1_000_000)
+        await wait_until(lambda: client.scheduler.workers == limit, within=30.0)
+        await wait_until(lambda: held.hits >= limit)
+        await anyio.sleep(0.05)  # more loop turns: never more beats at once than connections
+        assert client.scheduler.workers == limit
+        emulator.clear_faults()
     assert len(emulator.requests("stop")) == count
 
 

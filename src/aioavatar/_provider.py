@@ -32,7 +32,7 @@ from ._retry import Retry, RetryPolicy
 from ._scheduler import Scheduler
 from ._secret import Secret, secret_value
 from ._timeout import resolve_timeout
-from ._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport
+from ._transport import DEFAULT_CONNECTION_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, Transport
 from ._validation import check_credential, check_number, check_options
 from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
 
@@ -207,11 +207,6 @@ class ProviderClient(Generic[TimeoutsT]):
         #: Keep-alives sent through ``keep_alive(session_id, ...)``, prepared once per session (see
         #: ``_call_memo.py``); a session's own beats are prepared by the session.
         self._keep_alives = CallMemo(KEPT_KEEP_ALIVES)
-        #: The timers and workers every session of this client keeps alive on.
-        connection_limit = options.get("connection_limit", 100)
-        self.scheduler = Scheduler(
-            workers=min(64, connection_limit) if isinstance(connection_limit, int) else 64
-        )
         self._transport = Transport(
             self.base_url,
             http_session=options.get("http_session"),
@@ -219,7 +214,16 @@ class ProviderClient(Generic[TimeoutsT]):
             retry_budget=options.get("retry_budget"),
             credentials=[self._credential] if self._credential is not None else [],
             max_response_size=options.get("max_response_size", DEFAULT_MAX_RESPONSE_SIZE),
-            connection_limit=connection_limit,
+            connection_limit=options.get("connection_limit", DEFAULT_CONNECTION_LIMIT),
+        )
+        #: The timers and workers every session of this client keeps alive on. As many beats may be
+        #: on the wire at once as the client sends requests at once: beats due together then go out
+        #: as fast as the pool allows, and a larger ``connection_limit`` carries more sessions (at
+        #: most 64 at once, whatever the limit, kept a client of 50,000 sessions against a 100 ms API
+        #: from keeping up). Nothing else waits longer for it: a connection given back goes to the
+        #: longest waiter, a call or a stop, first come, first served (``_slots.py``).
+        self.scheduler = Scheduler(
+            workers=self._transport.request_limit or DEFAULT_CONNECTION_LIMIT
         )
 
     def __repr__(self) -> str:

@@ -46,6 +46,7 @@ from .exceptions import (
 )
 
 __all__ = [
+    "DEFAULT_CONNECTION_LIMIT",
     "DEFAULT_MAX_RESPONSE_SIZE",
     "Transport",
     "require_asyncio",
@@ -56,6 +57,8 @@ DEFAULT_MAX_RESPONSE_SIZE = 1024 * 1024
 MAX_RESPONSE_SIZE_LIMIT = 64 * 1024 * 1024
 #: The largest ``connection_limit`` a client accepts.
 MAX_CONNECTION_LIMIT = 10_000
+#: Requests on the wire at once when the client is not told otherwise.
+DEFAULT_CONNECTION_LIMIT = 100
 
 
 def require_asyncio() -> None:
@@ -89,7 +92,7 @@ class Transport:
         retry_budget: RetryBudget | None = None,
         credentials: Sequence[Secret] = (),
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
-        connection_limit: int = 100,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
     ) -> None:
         if http_session is not None and not isinstance(http_session, aiohttp.ClientSession):
             raise ConfigurationError("must be an aiohttp.ClientSession", field="http_session")
@@ -138,11 +141,18 @@ class Transport:
                 headers=POOL_HEADERS,
                 auto_decompress=False,
             )
-            self._slots = ConnectionSlots(self._connection_limit)
             self._middlewares = dict.fromkeys(IDEMPOTENT, (no_hidden_resend,))
-        else:  # a borrowed pool queues by its own limit; the slots mirror it
-            self._slots = ConnectionSlots(getattr(self._session.connector, "limit", 0) or None)
+        self._slots = ConnectionSlots(self.request_limit)
         return self
+
+    @property
+    def request_limit(self) -> int | None:
+        """Requests on the wire at once: ``connection_limit`` on a pool of our own; a borrowed pool
+        queues by its own limit, which this mirrors (``None``: it has none)."""
+        if self._borrowed:
+            assert self._session is not None
+            return getattr(self._session.connector, "limit", 0) or None
+        return self._connection_limit
 
     @property
     def slots(self) -> ConnectionSlots:
