@@ -14,7 +14,7 @@ import pytest
 
 from aioavatar import AvatarSession, LiveAvatarClient
 from aioavatar._keepalive import KeepAlive
-from aioavatar._scheduler import Scheduler
+from aioavatar._scheduler import Scheduler, beat_workers
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
@@ -201,30 +201,34 @@ async def test_the_sessions_of_a_client_hold_no_task_of_their_own_while_idle(
             ours = _sdk_tasks()
             assert ours  # the workers that send the beats
             assert set(ours) == {"Scheduler._work"}
-            assert len(ours) == client.scheduler.workers <= 100  # the client's connection_limit
+            assert len(ours) == client.scheduler.workers <= 67  # two thirds of 100 connections
             release.set()
     assert len(emulator.requests("stop")) == count
 
 
-@pytest.mark.parametrize("borrowed", [False, True], ids=["own pool", "borrowed pool"])
-async def test_beats_due_together_use_every_connection_the_client_has(
-    emulator: LiveAvatarEmulator, borrowed: bool
+@pytest.mark.parametrize(
+    "pool", ["own", "borrowed", "borrowed per host"], ids=lambda pool: f"{pool} pool"
+)
+async def test_beats_due_together_use_two_thirds_of_the_connections_past_64(
+    emulator: LiveAvatarEmulator, pool: str
 ) -> None:
-    """As many beats are on the wire at once as the client sends requests at once, past 64: 160
-    sessions on an 80-connection client (``connection_limit``, or a borrowed pool's own limit),
-    each beat held by the server until it times out, keep 80 workers sending beats and the server
-    receiving them. The scheduler sent at most 64 at once whatever the limit, so sessions whose beats
-    were due faster than 64 per round trip fell behind (50,000 at 60 s against a 100 ms API), and a
-    larger ``connection_limit`` did not help."""
-    limit, count = 80, 160
+    """160 sessions on a 120-connection client (``connection_limit``, a borrowed pool's limit, or its
+    per-host limit), each beat held by the server until it times out: 80 beats are on the wire at
+    once (two thirds), never more, and a call still gets a connection meanwhile. The scheduler sent
+    at most 64 at once whatever the limit (sessions whose beats were due faster than 64 per round
+    trip fell behind, and a larger ``connection_limit`` did not help); letting beats take every
+    connection made hanging beats time calls and stops out."""
+    limit, count = 120, 160
     async with AsyncExitStack() as stack:
-        if borrowed:
-            http = await stack.enter_async_context(
-                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit))
+        options: dict[str, Any] = {"connection_limit": limit}
+        if pool != "own":
+            connector = (
+                aiohttp.TCPConnector(limit=limit)
+                if pool == "borrowed"
+                else aiohttp.TCPConnector(limit=0, limit_per_host=limit)
             )
-            options: dict[str, Any] = {"http_session": http}
-        else:
-            options = {"connection_limit": limit}
+            http = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
+            options = {"http_session": http}
         client = await stack.enter_async_context(
             LiveAvatarClient(API_KEY, base_url=emulator.base_url, **options)
         )
@@ -233,12 +237,21 @@ async def test_beats_due_together_use_every_connection_the_client_has(
             # every session wants a worker nearly all the time once the server holds its beats.
             await stack.enter_async_context(client.session(AVATAR_ID, keep_alive_interval=0.5))
         held = emulator.inject("keep_alive", delay=3600.0, times=1_000_000)
-        await wait_until(lambda: client.scheduler.workers == limit, within=30.0)
-        await wait_until(lambda: held.hits >= limit)
-        await anyio.sleep(0.05)  # more loop turns: never more beats at once than connections
-        assert client.scheduler.workers == limit
+        await wait_until(lambda: client.scheduler.workers == 80, within=30.0)
+        await wait_until(lambda: held.hits >= 80)
+        tokens = len(emulator.requests("token"))
+        await client.create_session_token(AVATAR_ID)  # the beats leave it a connection
+        assert len(emulator.requests("token")) == tokens + 1
+        await anyio.sleep(0.05)  # more loop turns: never more beats at once than two thirds
+        assert client.scheduler.workers == 80
         emulator.clear_faults()
     assert len(emulator.requests("stop")) == count
+
+
+def test_a_client_sends_two_thirds_as_many_beats_at_once_as_requests() -> None:
+    """``beat_workers``: a third of the connections left to calls and stops, all of one or two."""
+    assert [beat_workers(n) for n in (1, 2, 3, 100, 120, 10_000)] == [1, 2, 2, 67, 80, 6_667]
+    assert beat_workers(10**6) == 10_000
 
 
 async def test_a_session_without_a_client_has_a_scheduler_of_its_own(

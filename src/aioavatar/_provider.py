@@ -29,7 +29,7 @@ from ._options import CallOptions, ClientOptions
 from ._protocol import RawResponse, decode_failure, map_strings
 from ._request import PreparedRequest
 from ._retry import Retry, RetryPolicy
-from ._scheduler import Scheduler
+from ._scheduler import Scheduler, beat_workers
 from ._secret import Secret, secret_value
 from ._timeout import resolve_timeout
 from ._transport import DEFAULT_CONNECTION_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, Transport
@@ -216,14 +216,9 @@ class ProviderClient(Generic[TimeoutsT]):
             max_response_size=options.get("max_response_size", DEFAULT_MAX_RESPONSE_SIZE),
             connection_limit=options.get("connection_limit", DEFAULT_CONNECTION_LIMIT),
         )
-        #: The timers and workers every session of this client keeps alive on. As many beats may be
-        #: on the wire at once as the client sends requests at once: beats due together then go out
-        #: as fast as the pool allows, and a larger ``connection_limit`` carries more sessions (at
-        #: most 64 at once, whatever the limit, kept a client of 50,000 sessions against a 100 ms API
-        #: from keeping up). Nothing else waits longer for it: a connection given back goes to the
-        #: longest waiter, a call or a stop, first come, first served (``_slots.py``).
+        #: The timers and workers every session of this client keeps alive on.
         self.scheduler = Scheduler(
-            workers=self._transport.request_limit or DEFAULT_CONNECTION_LIMIT
+            workers=beat_workers(self._transport.request_limit or DEFAULT_CONNECTION_LIMIT)
         )
 
     def __repr__(self) -> str:

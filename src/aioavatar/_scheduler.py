@@ -30,7 +30,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-__all__ = ["Job", "Scheduler"]
+__all__ = ["Job", "Scheduler", "beat_workers"]
 
 logger = logging.getLogger("aioavatar")
 
@@ -45,6 +45,22 @@ _RESOLUTION = time.get_clock_info("monotonic").resolution
 #: Cancelled entries are swept out of the heap once they are this many and half of it (a session
 #: that ends drops its entries at once, so a long deadline never keeps it in memory).
 _SWEEP_AT = 256
+#: The most workers a scheduler is given (a borrowed pool's limit may be anything).
+MAX_WORKERS = 10_000
+
+
+def beat_workers(request_limit: int) -> int:
+    """How many workers a client's scheduler has: two thirds of the requests the client sends at
+    once (67 of the default 100; the beats of ``connection_limit=1`` or ``2`` may take them all).
+
+    Beats take their connections from the same slots as the client's calls and stops
+    (``_slots.py``), and a hanging beat holds its own for a whole attempt (10 s): a third is left to
+    the others, so that beats never take the connections a start, a call or a stop needs. The rest
+    grows with the limit: at most 64 whatever ``connection_limit``, as it was, kept a client from
+    sending more than 64 beats per round trip (50,000 sessions at 60 s fell behind a 100 ms API),
+    and a larger limit did not help.
+    """
+    return min(MAX_WORKERS, request_limit - request_limit // 3)
 
 
 class Scheduler:

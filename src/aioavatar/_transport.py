@@ -48,6 +48,7 @@ from .exceptions import (
 __all__ = [
     "DEFAULT_CONNECTION_LIMIT",
     "DEFAULT_MAX_RESPONSE_SIZE",
+    "MAX_CONNECTION_LIMIT",
     "Transport",
     "require_asyncio",
 ]
@@ -147,11 +148,16 @@ class Transport:
 
     @property
     def request_limit(self) -> int | None:
-        """Requests on the wire at once: ``connection_limit`` on a pool of our own; a borrowed pool
-        queues by its own limit, which this mirrors (``None``: it has none)."""
+        """Requests on the wire at once: ``connection_limit`` on a pool of our own. A borrowed pool
+        queues by its own limits, in a wait that counts against each request's timeout: the smaller
+        of its total and per-host limit (every request of a client goes to one host), so that a stop
+        holding one of these slots is never queued by aiohttp behind the others (``None``: no
+        limit)."""
         if self._borrowed:
             assert self._session is not None
-            return getattr(self._session.connector, "limit", 0) or None
+            connector = self._session.connector
+            limits = [getattr(connector, name, 0) or 0 for name in ("limit", "limit_per_host")]
+            return min((n for n in limits if n > 0), default=None)
         return self._connection_limit
 
     @property
