@@ -28,9 +28,9 @@ class ClientOptions(TypedDict, total=False):
         max_response_size: answers larger than this many bytes are refused unread.
         connection_limit: REST requests on the wire at once, when the client creates its pool (100);
             the others wait for a connection within their connect timeout, a stop as long as it takes
-            (its own bound starts once it is sent). Realtime sockets are not counted. Two thirds
-            of them at most carry keep-alives, so the limit sets how many sessions the client keeps
-            up with (about two thirds of ``connection_limit / round trip`` beats per second).
+            (its own bound starts once it is sent). Realtime sockets are not counted. Keep-alives
+            go out on two thirds of them (rounded up), so the limit sets how many sessions the client
+            keeps up with (about two thirds of ``connection_limit / round trip`` beats a second).
     """
 
     base_url: str | None

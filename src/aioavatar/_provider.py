@@ -218,7 +218,10 @@ class ProviderClient(Generic[TimeoutsT]):
         )
         #: The timers and workers every session of this client keeps alive on.
         self.scheduler = Scheduler(
-            workers=beat_workers(self._transport.request_limit or DEFAULT_CONNECTION_LIMIT)
+            workers=beat_workers(
+                self._transport.request_limit or DEFAULT_CONNECTION_LIMIT,
+                borrowed=options.get("http_session") is not None,
+            )
         )
 
     def __repr__(self) -> str:

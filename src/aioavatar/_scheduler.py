@@ -14,7 +14,7 @@ client; a client is often entered in one task and used from many). They are canc
 :meth:`Scheduler.aclose`. A job must not raise: what a failed beat means is the lifecycle's business,
 so an exception that escapes a job anyway is logged and dropped. An ``urgent`` job (a deadline's
 stop) runs before the ordinary ones and gets a worker of its own when all are busy, so a saturated
-pool never delays it.
+pool never delays it; that worker ends with it (staying, it would widen the pool for good).
 
 A job is called with ``urgent``, what it was scheduled with: one object can then be its own beat and
 its own deadline without a bound method or a closure per timer.
@@ -49,18 +49,20 @@ _SWEEP_AT = 256
 MAX_WORKERS = 10_000
 
 
-def beat_workers(request_limit: int) -> int:
-    """How many workers a client's scheduler has: two thirds of the requests the client sends at
-    once (67 of the default 100; the beats of ``connection_limit=1`` or ``2`` may take them all).
+def beat_workers(request_limit: int, *, borrowed: bool = False) -> int:
+    """How many workers a client's scheduler has: two thirds (rounded up) of the requests the
+    client sends at once (67 of the default 100; the beats of ``connection_limit=1`` or ``2`` may
+    take them all), and at most 64 on a ``borrowed`` pool, as before, since other clients, realtime
+    sockets and the application's own requests may share it unseen.
 
     Beats take their connections from the same slots as the client's calls and stops
     (``_slots.py``), and a hanging beat holds its own for a whole attempt (10 s): a third is left to
     the others, so that beats never take the connections a start, a call or a stop needs. The rest
     grows with the limit: at most 64 whatever ``connection_limit``, as it was, kept a client from
-    sending more than 64 beats per round trip (50,000 sessions at 60 s fell behind a 100 ms API),
-    and a larger limit did not help.
+    sending more than 64 beats per round trip, and a larger limit did not help. 50,000 sessions at
+    60 s against a 100 ms API (833 beats a second) now need ``connection_limit=125`` (84 workers).
     """
-    return min(MAX_WORKERS, request_limit - request_limit // 3)
+    return min(64 if borrowed else MAX_WORKERS, request_limit - request_limit // 3)
 
 
 class Scheduler:
@@ -192,6 +194,10 @@ class Scheduler:
                 await job(urgent)
             except Exception:  # a job is not meant to raise: what it did wrong is logged, not lost
                 logger.exception("a scheduled job failed")
+            if urgent and len(self._tasks) > self._size:
+                # The worker an urgent job got beyond the pool's size ends with it: it must not go
+                # on sending beats, or deadlines reached in an outage would widen the pool for good.
+                return
 
     async def aclose(self) -> None:
         """Drop the due and queued jobs and end the workers (a job in progress is cancelled)."""
