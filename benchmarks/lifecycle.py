@@ -114,8 +114,6 @@ async def run(
     Each run does ``sessions`` complete sessions, or as many as it starts within ``limit`` seconds.
     """
     per_round: list[dict[str, dict[str, float]]] = []
-    keys = ("sessions", "wall", "cpu", "emulator_cpu")
-    totals = {row: dict.fromkeys(keys, 0.0) for row in ROWS}
     async with EmulatorProcess() as emulator, contextlib.AsyncExitStack() as stack:
         lifecycles: dict[str, Lifecycle] = {}
         for row in ROWS:
@@ -135,10 +133,11 @@ async def run(
                     "cpu": cpu,
                     "emulator_cpu": emulator.cpu_seconds() - emu0,
                 }
-                for key in keys:
-                    totals[row][key] += figures[row][key]
             per_round.append(figures)
             await emulator.reset()
+    totals = {
+        row: {k: sum(r[row][k] for r in per_round) for k in per_round[0][row]} for row in ROWS
+    }
     figures_of = {
         row: {
             "sessions_per_s": t["sessions"] / t["wall"],

@@ -48,7 +48,6 @@ from .exceptions import (
 __all__ = [
     "DEFAULT_CONNECTION_LIMIT",
     "DEFAULT_MAX_RESPONSE_SIZE",
-    "MAX_CONNECTION_LIMIT",
     "Transport",
     "require_asyncio",
 ]
