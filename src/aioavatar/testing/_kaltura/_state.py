@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .._due import DueTimes
 from ._catalog import SEED, KalturaCatalogItem
 
 __all__ = ["EndedBy", "KalturaEmulatedSession", "KalturaState", "KalturaTurn", "SessionState"]
@@ -95,11 +96,15 @@ class KalturaState:
         self.catalog: list[KalturaCatalogItem] = list(SEED)
         self.sessions: dict[str, KalturaEmulatedSession] = {}
         self._tokens: dict[str, str] = {}
+        # The active sessions by the earliest time the reaper may end them (see ``_due.py``).
+        self._due: DueTimes[KalturaEmulatedSession] = DueTimes()
 
     def add(self, session: KalturaEmulatedSession) -> None:
         """Keep a newly created session (findable by id and by its token)."""
         self.sessions[session.id] = session
         self._tokens[session.token] = session.id
+        if session.is_active:
+            self._due.add(session.last_activity + self.idle_timeout, session)
 
     def token_owner(self, token: str) -> str | None:
         """The id of the session a token was minted for, if it is one of ours."""
@@ -110,12 +115,20 @@ class KalturaState:
         return max(0.001, min(0.05, self.idle_timeout / 10))
 
     def sweep(self, only: KalturaEmulatedSession | None = None) -> None:
-        """End the active sessions (or just ``only``) whose keep-alive window has passed."""
+        """End the active sessions (or just ``only``) whose keep-alive window has passed.
+
+        Every session is looked at only when its window may have passed (``_due.py``): a sweep costs
+        the sessions due, not every session the emulator holds.
+        """
         now = time.monotonic()
-        for session in self.sessions.values() if only is None else (only,):
+        for session in self._due.pop_due(now) if only is None else (only,):
+            if not session.is_active:
+                continue
             deadline = session.last_activity + self.idle_timeout
-            if session.is_active and deadline <= now:
+            if deadline <= now:
                 self.end(session, "idle", deadline)
+            elif only is None:
+                self._due.add(deadline, session)  # kept alive meanwhile: due again later
 
     @staticmethod
     def end(session: KalturaEmulatedSession, by: EndedBy, at: float) -> None:

@@ -20,6 +20,7 @@ import attrs
 from aioavatar._enums import EndReason
 from aioavatar.liveavatar._enums import Mode
 
+from .._due import DueTimes
 from .._ratelimit import RateLimiter
 from ._account import Account
 
@@ -143,6 +144,8 @@ class LiveAvatarState:
         # each one's rate times its start (what they used by ``now`` is rate * now - that sum).
         self._rate = 0.0
         self._rate_starts = 0.0
+        # The started sessions by the earliest time their timers may end them (see ``_due.py``).
+        self._due: DueTimes[EmulatedSession] = DueTimes()
 
     def credits_left(self, now: float | None = None) -> Decimal:
         """The balance: what the account started with less what its sessions used by ``now``."""
@@ -158,6 +161,7 @@ class LiveAvatarState:
         """Mark ``session`` started at ``now``: from here it runs, and draws on the balance."""
         session.state = "started"
         session.started_at = session.last_activity = session.updated_at = now
+        self._due.add(self._end_of(session)[0], session)
         if not session.is_sandbox:
             rate = session.rate_per_second
             self._rate += rate
@@ -193,20 +197,32 @@ class LiveAvatarState:
         """How often the reaper sweeps: a tenth of the shortest window, 1 ms to 50 ms."""
         return max(0.001, min(0.05, self.idle_timeout / 10, self.sandbox_max_duration / 10))
 
+    def _end_of(self, session: EmulatedSession) -> tuple[float, EndReason]:
+        """When a started session's timers end it as things stand, and with which reason."""
+        assert session.started_at is not None
+        deadline = session.last_activity + self.idle_timeout
+        reason = EndReason.IDLE_TIMEOUT
+        if session.duration_limit is not None:
+            max_deadline = session.started_at + session.duration_limit
+            if max_deadline <= deadline:
+                deadline, reason = max_deadline, EndReason.MAX_DURATION_REACHED
+        return deadline, reason
+
     def sweep(self, only: EmulatedSession | None = None) -> None:
-        """End the started sessions (or just ``only``) whose idle or duration deadline has passed."""
+        """End the started sessions (or just ``only``) whose idle or duration deadline has passed.
+
+        Every session is looked at only when its timers may have run out (``_due.py``): a sweep costs
+        the sessions due, not every session the emulator holds.
+        """
         now = time.monotonic()
-        for session in self.sessions.values() if only is None else (only,):
+        for session in self._due.pop_due(now) if only is None else (only,):
             if session.state != "started" or session.started_at is None:
                 continue
-            deadline = session.last_activity + self.idle_timeout
-            reason = EndReason.IDLE_TIMEOUT
-            if session.duration_limit is not None:
-                max_deadline = session.started_at + session.duration_limit
-                if max_deadline <= deadline:
-                    deadline, reason = max_deadline, EndReason.MAX_DURATION_REACHED
+            deadline, reason = self._end_of(session)
             if deadline <= now:
                 self.end(session, reason, deadline)
+            elif only is None:
+                self._due.add(deadline, session)  # it was active meanwhile: due again later
         if only is None:
             self.end_when_broke(now)
 
