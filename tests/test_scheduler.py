@@ -204,7 +204,7 @@ async def test_the_sessions_of_a_client_hold_no_task_of_their_own_while_idle(
             ours = _sdk_tasks()
             assert ours  # the workers that send the beats
             assert set(ours) == {"Scheduler._work"}
-            assert len(ours) == client.scheduler.workers <= 67  # two thirds of 100 connections
+            assert len(ours) == client.scheduler.workers <= 100  # two thirds of the default 150
             release.set()
     assert len(emulator.requests("stop")) == count
 
@@ -246,6 +246,33 @@ async def test_beats_due_together_use_two_thirds_of_the_connections_past_64(
         await wait_until(lambda: held.hits >= workers)
         await anyio.sleep(0.05)  # more loop turns: never more beats at once
         assert client.scheduler.workers == workers
+        emulator.clear_faults()
+    assert len(emulator.requests("stop")) == count
+
+
+async def test_by_default_beats_get_aiohttps_default_pool_and_calls_fifty_more(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """A client with the default ``connection_limit`` (150): with every beat held by the server, 100
+    beats are on the wire at once (bare aiohttp's default pool, what a loop per session gets), never
+    more, and a token call still goes out at once beside them. Every session is stopped once."""
+    count = 160
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            LiveAvatarClient(API_KEY, base_url=emulator.base_url)
+        )
+        assert client._transport.slots.limit == 150
+        for _ in range(count):
+            await stack.enter_async_context(client.session(AVATAR_ID, keep_alive_interval=0.5))
+        held = emulator.inject("keep_alive", delay=3600.0, times=1_000_000)
+        await wait_until(lambda: client.scheduler.workers == 100, within=30.0)
+        await wait_until(lambda: held.hits >= 100)
+        await anyio.sleep(0.05)  # more loop turns: never more beats at once
+        assert client.scheduler.workers == 100
+        tokens = len(emulator.requests("token"))
+        token = await client.create_session_token(AVATAR_ID, timeout=5.0)
+        assert [r.session_id for r in emulator.requests("token")[tokens:]] == [token.session_id]
+        assert client.scheduler.workers == 100
         emulator.clear_faults()
     assert len(emulator.requests("stop")) == count
 

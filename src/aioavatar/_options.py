@@ -26,7 +26,7 @@ class ClientOptions(TypedDict, total=False):
         retry_budget: the token bucket every retry of the client spends from (see
             :class:`~aioavatar.RetryBudget`); a fresh one with the defaults when not given.
         max_response_size: answers larger than this many bytes are refused unread.
-        connection_limit: REST requests on the wire at once, when the client creates its pool (100);
+        connection_limit: REST requests on the wire at once, when the client creates its pool (150);
             the others wait for a connection within their connect timeout, a stop as long as it takes
             (its own bound starts once it is sent). Realtime sockets are not counted. Keep-alives
             go out on two thirds of them (rounded up), so the limit sets how many sessions the client

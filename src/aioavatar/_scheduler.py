@@ -51,7 +51,7 @@ MAX_WORKERS = 10_000
 
 def beat_workers(request_limit: int, *, borrowed: bool = False) -> int:
     """How many workers a client's scheduler has: two thirds (rounded up) of the requests the
-    client sends at once (67 of the default 100; the beats of ``connection_limit=1`` or ``2`` may
+    client sends at once (100 of the default 150; the beats of ``connection_limit=1`` or ``2`` may
     take them all), and at most 64 on a ``borrowed`` pool, as before, since other clients, realtime
     sockets and the application's own requests may share it unseen.
 
@@ -59,8 +59,9 @@ def beat_workers(request_limit: int, *, borrowed: bool = False) -> int:
     (``_slots.py``), and a hanging beat holds its own for a whole attempt (10 s): a third is left to
     the others, so that beats never take the connections a start, a call or a stop needs. The rest
     grows with the limit: at most 64 whatever ``connection_limit``, as it was, kept a client from
-    sending more than 64 beats per round trip, and a larger limit did not help. 50,000 sessions at
-    60 s against a 100 ms API (833 beats a second) now need ``connection_limit=125`` (84 workers).
+    sending more than 64 beats per round trip, and a larger limit did not help. The default limit
+    gives beats as many connections as bare aiohttp's default pool: 50,000 sessions at 60 s against
+    a 100 ms API (833 beats a second) need 84.
     """
     return min(64 if borrowed else MAX_WORKERS, request_limit - request_limit // 3)
 
