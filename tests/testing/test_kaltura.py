@@ -173,6 +173,13 @@ def test_the_reaper_window_lets_a_silent_session_live_past_70_seconds() -> None:
     assert KalturaEmulator(idle_timeout=5).idle_timeout == 5.0
 
 
+@pytest.mark.parametrize("idle_timeout", [0, -1.0, float("nan")])
+def test_an_idle_window_that_is_not_positive_is_refused(idle_timeout: float) -> None:
+    """No window, a negative one or NaN (whose sessions the reaper would never end) is refused."""
+    with pytest.raises(ValueError, match="idle_timeout"):
+        KalturaEmulator(idle_timeout=idle_timeout)
+
+
 async def list_catalog(
     http: aiohttp.ClientSession, emulator: KalturaEmulator, body: Any, ks: str = KS
 ) -> tuple[int, Any]:

@@ -77,7 +77,7 @@ class KalturaEmulator(EmulatorServer[Incoming, KalturaEmulatedSession]):
             raise ValueError("ks must not be empty")
         if non_admin_ks is not None and (not non_admin_ks or non_admin_ks == ks):
             raise ValueError("non_admin_ks must be a non-empty KS other than ks")
-        if idle_timeout <= 0:
+        if not idle_timeout > 0:  # NaN too: its sessions would never be reaped
             raise ValueError("idle_timeout must be > 0")
         if ended_status not in (404, 410):
             raise ValueError("ended_status must be 404 or 410")

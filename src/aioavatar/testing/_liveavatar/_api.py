@@ -88,8 +88,8 @@ class LiveAvatarApi:
         balance, kept up to date as sessions start and end); any other answer on its own session
         alone.
 
-        Sweeping just that one keeps a request O(1) with thousands of sessions (the reaper still sweeps
-        them all, and an ended session's ``ended_at`` is its deadline either way).
+        Sweeping just that one keeps a request O(1) with thousands of sessions (the reaper ends every
+        session that is due, and an ended session's ``ended_at`` is its deadline either way).
         """
         if incoming.endpoint in ("list", "credits"):  # they depend on every session
             self._state.sweep()

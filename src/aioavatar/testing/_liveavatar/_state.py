@@ -144,6 +144,10 @@ class LiveAvatarState:
         # each one's rate times its start (what they used by ``now`` is rate * now - that sum).
         self._rate = 0.0
         self._rate_starts = 0.0
+        # How many there are: with none, both sums are reset to zero, not left at what adding and
+        # taking away floats leaves (a positive rest made every sweep, once the balance ran out, a
+        # pass over every session).
+        self._paying = 0
         # The started sessions by the earliest time their timers may end them (see ``_due.py``).
         self._due: DueTimes[EmulatedSession] = DueTimes()
 
@@ -166,6 +170,7 @@ class LiveAvatarState:
             rate = session.rate_per_second
             self._rate += rate
             self._rate_starts += rate * now
+            self._paying += 1
 
     def add(self, session: EmulatedSession) -> None:
         """Keep a newly created session (findable by id and by its token)."""
@@ -250,6 +255,9 @@ class LiveAvatarState:
                 rate = session.rate_per_second
                 self._rate -= rate
                 self._rate_starts -= rate * session.started_at
+                self._paying -= 1
+                if not self._paying:
+                    self._rate = self._rate_starts = 0.0
         session.state = "ended"
         session.end_reason = reason
         session.ended_at = at
