@@ -8,8 +8,9 @@
   users run. It has token, start and stop only (its keep-alive goes over the LITE WebSocket), so its
   keep-alive column is empty. It is a bench-only dependency: without it the row is left out.
 
-Every implementation shares one connection pool of 100 connections for all its calls, like the SDK's
-default ``connection_limit``.
+Every implementation shares one connection pool of 100 connections for all its calls (aiohttp's default;
+the SDK's client is given ``connection_limit=100``, its own default being 150 so that its keep-alive
+beats get 100 at scale: one call at a time never needs more).
 """
 
 from __future__ import annotations
