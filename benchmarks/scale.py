@@ -1,12 +1,12 @@
 """Benchmark 3, scale: thousands of concurrent sessions on one client, then a thousand cancelled at once.
 
-One :class:`~aioavatar.LiveAvatarClient` (its defaults: 150 connections, beats on 100 of them) holds ``sessions`` sessions open
-through ``client.session(...)`` with a ``keep_alive_interval`` of ``interval`` (two configurations by
-default: 10,000 sessions at 10 s, and 50,000 at 60 s), one asyncio task per session as a bot service would
-have. The same is run side by side with what one would write instead: one task per session
-running a keep-alive loop over bare ``aiohttp`` (a pool of 100 connections, aiohttp's default: as many as
-the SDK's beats get; the same fixed-rate schedule with a random phase). Once every session is up and a settling period has passed, a steady-state window (60 s by default)
-is measured:
+One :class:`~aioavatar.LiveAvatarClient` (its defaults: 150 connections, beats on 100 of them) holds
+``sessions`` sessions open through ``client.session(...)`` with a ``keep_alive_interval`` of ``interval``
+(two configurations by default: 10,000 sessions at 10 s, and 50,000 at 60 s), one asyncio task per
+session as a bot service would have. The same is run side by side with what one would write instead: one
+task per session running a keep-alive loop over bare ``aiohttp`` (a pool of 100 connections, aiohttp's
+default: as many as the SDK's beats get; the same fixed-rate schedule with a random phase). Once every
+session is up and a settling period has passed, a steady-state window (60 s by default) is measured:
 
 - **keep-alive lateness**: the emulator records when each keep-alive arrived. A session's beats are due on a
   fixed grid (``interval`` apart, from a random phase); the grid is fitted to the session's own arrivals (its

@@ -220,7 +220,7 @@ class ProviderClient(Generic[TimeoutsT]):
         self.scheduler = Scheduler(
             workers=beat_workers(
                 self._transport.request_limit or DEFAULT_CONNECTION_LIMIT,
-                borrowed=options.get("http_session") is not None,
+                borrowed=self._transport.borrowed,
             )
         )
 

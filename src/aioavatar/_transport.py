@@ -147,6 +147,12 @@ class Transport:
         return self
 
     @property
+    def borrowed(self) -> bool:
+        """Whether the pool is the caller's (``http_session=``), shared with requests this client
+        does not see."""
+        return self._borrowed
+
+    @property
     def request_limit(self) -> int | None:
         """Requests on the wire at once: ``connection_limit`` on a pool of our own. A borrowed pool
         queues by its own limits, in a wait that counts against each request's timeout: the smaller
