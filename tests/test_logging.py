@@ -9,13 +9,14 @@ import gc
 import logging
 import sys
 import threading
+import weakref
 from collections.abc import AsyncIterator
 
 import anyio
 import pytest
 
-from aioavatar import AvatarError, LiveAvatarClient, RedactingFilter, RetryPolicy
-from aioavatar._logging import MASK, redact, track_secret
+from aioavatar import AvatarError, LiveAvatarClient, RedactingFilter, RetryPolicy, Secret
+from aioavatar._logging import MASK, hold_secret, redact, release_secret, track_secret
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import AVATAR_ID
@@ -84,6 +85,41 @@ def test_tracked_secrets_are_masked_while_their_owner_lives() -> None:
     del owner
     gc.collect()
     assert redact("plain-value-without-shape-42") == "plain-value-without-shape-42"
+
+
+def test_a_held_secret_is_masked_until_its_holds_are_released_whatever_becomes_of_it() -> None:
+    """``hold_secret`` (a session's token): the value is masked from the hold until the last
+    release, after its ``Secret`` is gone; the weak reference by which the client masked it as long
+    as that ``Secret`` lived is dropped (no object per session left for the collector); an owner
+    that still lives keeps it masked past the last release."""
+    value = "held-session-token-0123456789"
+    secret = Secret(value)
+    track_secret(secret, secret)  # as a client does with a token it returns
+    assert weakref.getweakrefcount(secret) == 1
+    assert hold_secret(secret) == value
+    assert hold_secret(secret) == value  # a second hold on the same value
+    assert weakref.getweakrefcount(secret) == 0
+    del secret
+    gc.collect()
+    assert redact(f"t={value}.") == f"t={MASK}."
+    release_secret(value)
+    assert redact(f"t={value}.") == f"t={MASK}."  # one hold is left
+    release_secret(value)
+    assert redact(f"t={value}.") == f"t={value}."
+    release_secret(value)  # one release too many changes nothing
+    assert redact(f"t={value}.") == f"t={value}."
+
+    class Owner:
+        pass
+
+    owner, other = Owner(), Secret(value)
+    track_secret(owner, value)
+    hold_secret(other)
+    release_secret(value)
+    assert redact(value) == MASK  # the owner still lives
+    del owner
+    gc.collect()
+    assert redact(value) == value
 
 
 def test_a_clients_api_key_is_masked_in_any_aioavatar_record(

@@ -21,6 +21,7 @@ import pytest
 from aioavatar import (
     AuthenticationError,
     AvatarError,
+    EndReason,
     KalturaAvatarClient,
     LiveAvatarClient,
     RetryPolicy,
@@ -294,18 +295,36 @@ async def test_a_session_token_echoed_to_api_key_calls_is_masked(
 async def test_a_running_sessions_token_stays_masked_once_the_model_it_came_in_is_gone(
     provider: Provider,
 ) -> None:
-    """A session keeps its id and token, not the model they were read into (one object fewer per idle
-    session): the token's masking in logs lives as long as the Secret the session holds. Mid-session,
-    with the model freed and a collection run, a text echoing the token is still masked; once the
-    session and its Secret are gone, it no longer is (masking is not kept for tokens that died)."""
+    """A session keeps its id and token, not the model they were read into nor the token's Secret
+    (two objects and a weak reference fewer per idle session): the token is masked in logs while
+    the session runs, with the model and its Secret freed and a collection run; once the session
+    has ended (its stop confirmed) it no longer is, though the session object lives on (a dead
+    token is not masked for ever); and neither the session nor its backend can be pickled."""
     async with provider.session(keep_alive_interval=20) as session:
         gc.collect()
         raw = provider.emulator.sessions[session.session_id].token
         assert mask_tracked(f"echo {raw}.") == f"echo {MASK}."
+        for holder in (session, session._backend):
+            with pytest.raises(TypeError, match="not picklable") as info:
+                pickle.dumps(holder)
+            assert raw not in str(info.value)
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert mask_tracked(f"echo {raw}.") == f"echo {raw}."
+
+
+async def test_a_session_that_may_still_run_keeps_its_token_masked(provider: Provider) -> None:
+    """A stop that was not confirmed leaves the session possibly running, its token valid: the
+    token stays masked after the exit, and after the session object is gone."""
+    provider.emulator.inject(provider.stop_step, status=500, times=1000)
+    session = provider.session(keep_alive_interval=20, stop_timeout=0.5)
+    with pytest.raises(SessionStopError):
+        async with session:
+            raw = provider.emulator.sessions[session.session_id].token
+    assert session.end_reason is None
     provider.made.remove(session)  # the fixture's own list of the sessions it made
     del session
     gc.collect()
-    assert mask_tracked(f"echo {raw}.") == f"echo {raw}."
+    assert mask_tracked(f"echo {raw}.") == f"echo {MASK}."
 
 
 async def test_a_stop_error_after_a_fallback_masks_the_token(

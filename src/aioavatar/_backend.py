@@ -6,9 +6,10 @@ the part every provider's backend shares (its client, its request, the token tha
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
 from ._enums import EndReason
+from ._logging import hold_secret, release_secret
 from ._provider import PreparedCall, ProviderClient
 from ._scheduler import Scheduler
 from ._secret import Secret
@@ -45,7 +46,8 @@ class SessionBackend(Protocol[InfoT]):
     ``scheduler`` is the client's, on which the keep-alive runs; ``reserved_connection`` holds one of
     the client's connection slots for the stop (its bound starts once it has one); ``attach`` receives
     the lifecycle's hooks once, before ``prepare``; ``detach`` drops them once the lifecycle is over
-    (the session is the hooks: holding it after that would be a reference cycle).
+    (the session is the hooks: holding it after that would be a reference cycle), and is told whether
+    the session may still run (a stop that was not confirmed): its credentials stay masked then.
     """
 
     #: seconds the server waits without keep-alive before it ends a session (rule 6).
@@ -59,7 +61,7 @@ class SessionBackend(Protocol[InfoT]):
 
     def attach(self, hooks: SessionHooks) -> None: ...
 
-    def detach(self) -> None: ...
+    def detach(self, *, may_run: bool) -> None: ...
 
     async def prepare(self) -> None: ...
 
@@ -81,18 +83,20 @@ class SessionBackend(Protocol[InfoT]):
 class TokenBackend(Generic[ClientT, RequestT]):
     """What every provider's backend holds: its client, its request until it is sent, and once the
     session exists what identifies it (its id and its own token); and the hooks the lifecycle
-    attached."""
+    attached. Not picklable: it holds the token."""
 
     idle_timeout: float  #: set by each provider (rule 6)
 
     def __init__(self, client: ClientT, request: RequestT) -> None:
         self._client = client
         self._request: RequestT | None = request
-        # The id and the token of the session, not the model they were read into: that model was
-        # one more object per idle session for the collector to walk. The token's masking in logs
-        # lives as long as the Secret (``track_secret`` with the Secret as its owner).
+        # The id and the token of the session, not the model they were read into, nor the token's
+        # Secret: each was one more object per idle session for the collector to walk (with the weak
+        # reference that masked the token while the Secret lived). The token is masked in logs from
+        # the moment the session holds it until the lifecycle is over (``hold_secret``), or for good
+        # when the session may still run; it leaves this object only as a Secret.
         self._session_id: str | None = None
-        self._secret: Secret | None = None
+        self._token: str | None = None
         self._hooks: SessionHooks | None = None
         self._beat: PreparedCall | None = None  # the keep-alive, prepared once the session runs
 
@@ -107,8 +111,12 @@ class TokenBackend(Generic[ClientT, RequestT]):
     def attach(self, hooks: SessionHooks) -> None:
         self._hooks = hooks
 
-    def detach(self) -> None:
+    def detach(self, *, may_run: bool) -> None:
+        if self._hooks is None:
+            return  # detached already
         self._hooks = None
+        if self._token is not None and not may_run:
+            release_secret(self._token)  # the session has ended: its token is dead
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]:
         return self._client.reserved_connection()
@@ -122,9 +130,9 @@ class TokenBackend(Generic[ClientT, RequestT]):
         return request
 
     def _identified(self, session_id: str, secret: Secret) -> None:
-        """The session exists: keep its id and its token."""
+        """The session exists: keep its id and its token (masked from here on, see ``detach``)."""
         self._session_id = session_id
-        self._secret = secret
+        self._token = hold_secret(secret)
 
     def _require_beat(self) -> PreparedCall:
         if self._beat is None:
@@ -133,6 +141,9 @@ class TokenBackend(Generic[ClientT, RequestT]):
 
     def _require_token(self) -> tuple[str, Secret]:
         """The session's id and token."""
-        if self._session_id is None or self._secret is None:
+        if self._session_id is None or self._token is None:
             raise RuntimeError("the session does not exist yet")
-        return self._session_id, self._secret
+        return self._session_id, Secret(self._token)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(f"a {type(self).__name__} holds a session token and is not picklable")

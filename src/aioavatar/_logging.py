@@ -12,7 +12,8 @@ Never a header, a body, a credential, or the ``repr`` of an aiohttp object.
 As a second line of defence, :class:`RedactingFilter` is attached to the ``aioavatar`` logger when the
 package is imported. It masks bearer tokens, ``X-API-KEY`` and ``Authorization`` values, Kaltura ``KS``
 values, JWT-shaped strings, and the value of every credential the SDK currently holds (API keys of open
-clients, session tokens still referenced), in the message, its arguments, the formatted exception and the
+clients, tokens a client returned while their Secret lives, a session's token while the session runs or
+may still run), in the message, its arguments, the formatted exception and the
 stack. A logger's filters only see records logged to that logger, so to redact other libraries' records
 (aiohttp's, your own) as well, add a :class:`RedactingFilter` to your handler.
 """
@@ -31,10 +32,12 @@ __all__ = [
     "MASK",
     "RedactingFilter",
     "describe_error",
+    "hold_secret",
     "logger",
     "mask_tracked",
     "redact",
     "redact_error",
+    "release_secret",
     "track_secret",
 ]
 
@@ -55,33 +58,41 @@ _PREFIXED: Final = (
 )
 _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
-# Credentials by value, each alive as long as the object that holds it (a client, a session token),
-# by their first MIN_TRACKED_LENGTH characters: redact() scans a line once with a dict lookup per
-# position instead of testing every credential (10,000 sessions made that 0.9 ms per record). Plain
-# weak references, no callbacks: a dead owner's value is skipped at match time and dropped at the next
-# prune, which registrations trigger; the index is swapped whole, so that a filter in another thread
-# never sees it half built. One session token costs one weak reference here, nothing more.
+# Credentials by value, each alive as long as the object that holds it (a client, a Secret) or, for a
+# session's token, as long as the session holds it (``hold_secret``), by their first
+# MIN_TRACKED_LENGTH characters: redact() scans a line once with a dict lookup per position instead of
+# testing every credential (10,000 sessions made that 0.9 ms per record). Plain weak references, no
+# callbacks: a dead owner's value is skipped at match time and dropped at the next prune, which
+# registrations trigger; the index is swapped whole, and a bucket's entries replaced whole, so that a
+# filter in another thread never sees either half built. A held token costs no object at all here:
+# its holds are counted in an int.
 _registered = 0  # registrations since the last prune
 _registering = (
     threading.Lock()
 )  # writers only (clients made in several threads); readers never wait
 _live_after_prune = 0
 
-_Owners = weakref.ref[object] | list[weakref.ref[object]]
+# An owner's weak reference, or an int: how many holds keep the value masked (``hold_secret``).
+_Owner = weakref.ref[object] | int
+_Owners = _Owner | list[_Owner]
+
+
+def _live(owner: _Owner) -> bool:
+    return owner > 0 if isinstance(owner, int) else owner() is not None
 
 
 def _alive(owners: _Owners) -> bool:
     if isinstance(owners, list):
-        return any(ref() is not None for ref in owners)
-    return owners() is not None
+        return any(_live(owner) for owner in owners)
+    return _live(owners)
 
 
 class _Bucket:
     """The tracked credentials that start with one MIN_TRACKED_LENGTH-character key: by value (each
-    with its owner's weak reference, or a list of them when several hold it) and the lengths they
-    come in, longest first. JWTs share their first 36 characters, so a bucket may hold every session
-    token: a match costs a dict lookup per distinct length, and a registration a dict insert, however
-    many it holds."""
+    with its owner, or a list of them when several hold it) and the lengths they come in, longest
+    first. JWTs share their first 36 characters, so a bucket may hold every session token: a match
+    costs a dict lookup per distinct length, and a registration a dict insert, however many it
+    holds."""
 
     __slots__ = ("lengths", "values")
 
@@ -89,16 +100,32 @@ class _Bucket:
         self.lengths: tuple[int, ...] = ()
         self.values: dict[str, _Owners] = {}
 
-    def add(self, value: str, ref: weakref.ref[object]) -> None:
+    def add(self, value: str, owner: _Owner) -> None:
         held = self.values.get(value)
         if held is None:
-            self.values[value] = ref
-        elif isinstance(held, list):
-            held.append(ref)
+            self.values[value] = owner
         else:
-            self.values[value] = [held, ref]
+            self.values[value] = [*(held if isinstance(held, list) else [held]), owner]
         if len(value) not in self.lengths:  # swapped whole: a reader never sees it half built
             self.lengths = tuple(sorted({*self.lengths, len(value)}, reverse=True))
+
+    def hold(self, value: str, change: int, let_go: object = None) -> None:
+        """Add ``change`` to the holds on ``value`` (which must be indexed here), dropping the weak
+        reference to ``let_go`` and every dead one."""
+        owners = self.values[value]
+        holds = change
+        kept: list[_Owner] = []
+        for owner in owners if isinstance(owners, list) else [owners]:
+            if isinstance(owner, int):
+                holds += owner
+                continue
+            held = owner()
+            if held is not None and held is not let_go:
+                kept.append(owner)
+        if holds > 0:
+            kept.append(holds)
+        # An emptied entry stays, dead, until the next prune (a reader may be looking it up).
+        self.values[value] = kept[0] if len(kept) == 1 else kept if kept else 0
 
     def match(self, text: str, position: int) -> int:
         """The length of the longest live credential at ``position`` of ``text``, or 0."""
@@ -125,8 +152,8 @@ def describe_error(exc: BaseException) -> str:
 def track_secret(owner: object, secret: Secret | str) -> None:
     """Mask ``secret``'s value in every record the filter sees, for as long as ``owner`` lives.
 
-    ``owner`` must support weak references (clients, attrs models and Secrets do: a session token
-    is its own owner, masked as long as its Secret lives).
+    ``owner`` must support weak references (clients, attrs models and Secrets do: a token a client
+    returns is its own owner, masked as long as its Secret lives).
     """
     value = secret_value(secret)
     if len(value) < MIN_TRACKED_LENGTH:
@@ -135,7 +162,34 @@ def track_secret(owner: object, secret: Secret | str) -> None:
         _register(value, weakref.ref(owner))
 
 
-def _register(value: str, ref: weakref.ref[object]) -> None:
+def hold_secret(secret: Secret) -> str:
+    """Mask ``secret``'s value until :func:`release_secret`, whatever becomes of the ``Secret``
+    object, and return the value.
+
+    For a session's token: the session keeps the value, masked for as long as the session runs,
+    and lets go of the ``Secret`` its client returned (the weak reference that masked it as long as
+    that object lived is dropped; a session costs the collector neither object).
+    """
+    value = secret_value(secret)
+    if len(value) >= MIN_TRACKED_LENGTH:
+        with _registering:
+            _register(value, 1)
+            _by_prefix[value[:MIN_TRACKED_LENGTH]].hold(value, 0, let_go=secret)
+    return value
+
+
+def release_secret(value: str) -> None:
+    """Let go of one :func:`hold_secret` on ``value``: once none is left, and no owner that
+    :func:`track_secret` was given lives, it is no longer masked."""
+    if len(value) < MIN_TRACKED_LENGTH:
+        return
+    with _registering:
+        bucket = _by_prefix.get(value[:MIN_TRACKED_LENGTH])
+        if bucket is not None and value in bucket.values:
+            bucket.hold(value, -1)
+
+
+def _register(value: str, owner: _Owner) -> None:
     global _registered, _live_after_prune, _by_prefix
     _registered += 1
     if _registered >= _live_after_prune + 64:
@@ -144,20 +198,20 @@ def _register(value: str, ref: weakref.ref[object]) -> None:
         for bucket in _by_prefix.values():
             for known, owners in bucket.values.items():
                 for held in owners if isinstance(owners, list) else [owners]:
-                    if held() is not None:
+                    if _live(held):
                         _index(rebuilt, known, held)
                         live += 1
         _by_prefix = rebuilt
         _registered, _live_after_prune = 0, live
-    _index(_by_prefix, value, ref)
+    _index(_by_prefix, value, owner)
 
 
-def _index(index: dict[str, _Bucket], value: str, ref: weakref.ref[object]) -> None:
+def _index(index: dict[str, _Bucket], value: str, owner: _Owner) -> None:
     key = value[:MIN_TRACKED_LENGTH]
     bucket = index.get(key)
     if bucket is None:
         bucket = index[key] = _Bucket()
-    bucket.add(value, ref)
+    bucket.add(value, owner)
 
 
 def mask_tracked(text: str) -> str:

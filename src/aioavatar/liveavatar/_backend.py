@@ -114,8 +114,8 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
             return None
         return entry.end_reason or EndReason.UNKNOWN
 
-    def detach(self) -> None:
-        super().detach()
+    def detach(self, *, may_run: bool) -> None:
+        super().detach(may_run=may_run)
         if self._relay is not None:
             self._relay.hooks = None
 
