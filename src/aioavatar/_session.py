@@ -101,6 +101,7 @@ import anyio
 
 from ._backend import SessionBackend, SessionHooks
 from ._cancellation import finish_despite_cancellation
+from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName
 from ._keepalive import KeepAlive, SessionStatistics
 from ._logging import describe_error
@@ -163,6 +164,7 @@ class BaseSession(Stopping[InfoT]):
         "_end_reason_for",
         "_entered",
         "_info",
+        "_info_shape",
         "_owned_client",
         "_started_at",
         "keep_alive_interval",
@@ -198,7 +200,9 @@ class BaseSession(Stopping[InfoT]):
         self._owned_client = owned_client
         self._end_reason_for = end_reason_for
         self._entered = False
-        self._info: InfoT | None = None
+        # The start answer, as values the collector does not walk (``_compact.py``).
+        self._info: Any = None
+        self._info_shape: Shape | None = None
         self._started_at: float | None = None  # time.time(): half a datetime's memory
         # Rule 10: a KeyboardInterrupt/SystemExit raised by end_reason_for, delivered after the stop.
         self._callback_interrupt: BaseException | None = None
@@ -211,14 +215,16 @@ class BaseSession(Stopping[InfoT]):
     @property
     def info(self) -> InfoT:
         """The start response (LiveAvatar: ``livekit_url``, ``livekit_client_token``, ``ws_url``, ...;
-        Kaltura: ``whep_url`` and ``turn`` from init-client).
+        Kaltura: ``whep_url`` and ``turn`` from init-client). Built from the values the session keeps
+        on each read: equal each time, not the same object.
 
         Raises:
             RuntimeError: before the session has started.
         """
         if self._info is None:
             raise RuntimeError("the session has not started: use it inside `async with`")
-        return self._info
+        info: InfoT = expand(self._info_shape, self._info)  # a new, equal model on each read
+        return info
 
     @property
     def state(self) -> SessionState:
@@ -367,7 +373,7 @@ class BaseSession(Stopping[InfoT]):
             raise outcome.cancelled or error
         info = outcome.value
         assert info is not None
-        self._info = info
+        self._info_shape, self._info = compact(info)
         self._started_at = time.time()
         if outcome.cancelled is not None:
             await self._stop_protected(EndReason.USER_DISCONNECTED, raise_cancel=False)

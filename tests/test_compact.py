@@ -1,0 +1,139 @@
+"""``aioavatar._compact``: a model kept as plain values comes back equal, the values are nothing the
+garbage collector keeps tracking, and a model that cannot be built again is kept as it is."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aioavatar import KalturaSessionInfo, KalturaTurnServer, SessionInfo
+from aioavatar._compact import compact, expand
+
+from .providers import Provider
+
+pytestmark = pytest.mark.anyio
+
+_text = st.text(max_size=40)
+
+
+@given(
+    session_id=_text,
+    livekit_url=_text,
+    client_token=_text,
+    agent_token=st.none() | _text,
+    duration=st.none() | st.floats(allow_nan=False),
+    ws_url=st.none() | _text,
+)
+def test_a_start_answer_comes_back_equal_from_values_the_collector_lets_go_of(
+    session_id: str,
+    livekit_url: str,
+    client_token: str,
+    agent_token: str | None,
+    duration: float | None,
+    ws_url: str | None,
+) -> None:
+    """Any LiveAvatar start answer: compacted, it is a tuple the collector stops tracking once it has
+    looked at it (the model would be walked by every full collection), and it expands to an equal
+    model of the same class, again on every expansion."""
+    info = SessionInfo(session_id, livekit_url, client_token, agent_token, duration, ws_url)
+    shape, kept = compact(info)
+    assert shape is not None
+    assert type(kept) is tuple
+    gc.collect()
+    assert not gc.is_tracked(kept)
+    first, second = expand(shape, kept), expand(shape, kept)
+    assert type(first) is SessionInfo
+    assert first == second == info
+    assert first is not second
+
+
+def test_a_nested_model_is_compacted_with_it_and_shapes_are_shared() -> None:
+    """Kaltura's answer nests its TURN server: both become tuples nobody tracks, and two answers
+    share one shape (a session holds no shape of its own)."""
+    infos = [
+        KalturaSessionInfo(f"https://whep/{i}", KalturaTurnServer(f"turn:{i}", "user", "cred"))
+        for i in range(2)
+    ]
+    (shape, kept), (other_shape, _) = (compact(info) for info in infos)
+    assert shape is other_shape
+    gc.collect()
+    gc.collect()  # the outer tuple is let go of once its inner one has been
+    assert not gc.is_tracked(kept)
+    assert expand(shape, kept) == infos[0]
+
+
+def _plain(x: Any) -> Any:
+    return x
+
+
+@attrs.frozen
+class _Converted:
+    value: str = attrs.field(converter=_plain)
+
+
+@attrs.frozen
+class _Validated:
+    value: str = attrs.field(validator=attrs.validators.instance_of(str))
+
+
+@attrs.frozen
+class _KeywordOnly:
+    value: str = attrs.field(kw_only=True)
+
+
+@attrs.frozen
+class _PostInit:
+    value: str
+
+    def __attrs_post_init__(self) -> None:
+        pass
+
+
+@attrs.frozen
+class _HoldsAList:
+    values: list[str]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [_Converted("a"), _Validated("a"), _KeywordOnly(value="a"), _PostInit("a"), "a plain string"],
+    ids=["converter", "validator", "kw_only", "post_init", "not a model"],
+)
+def test_what_cannot_be_built_again_from_its_values_is_kept_as_it_is(model: object) -> None:
+    """A converter, validator or post-init would run again on the values (and a keyword-only field
+    cannot be passed by position): such a model is kept, and expands to the very same object."""
+    shape, kept = compact(model)
+    assert shape is None
+    assert kept is model
+    assert expand(shape, kept) is model
+
+
+def test_a_model_holding_a_list_comes_back_equal() -> None:
+    """A list field is kept as the list (the tuple then stays tracked: nothing gained, nothing lost),
+    and the model comes back equal, holding that list."""
+    model = _HoldsAList(["a", "b"])
+    shape, kept = compact(model)
+    back = expand(shape, kept)
+    assert back == model
+    assert back.values is model.values
+
+
+async def test_a_sessions_info_reads_the_same_on_every_read(provider: Provider) -> None:
+    """``session.info`` is built on each read from what the session keeps: equal every time, and
+    what the emulator answered."""
+    async with provider.session(keep_alive_interval=20) as session:
+        first, second = session.info, session.info
+        assert first == second
+        assert first is not second
+        if isinstance(first, SessionInfo):
+            assert first.session_id == session.session_id
+            assert first.livekit_url
+        else:
+            assert isinstance(first, KalturaSessionInfo)
+            assert first.whep_url
+            assert first.turn.url
