@@ -5,12 +5,13 @@ the part every provider's backend shares (its client, its request, the token tha
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Generic, NoReturn, Protocol, TypeVar
+from typing import Any, Generic, NoReturn, Protocol, TypeAlias, TypeVar
 
 from ._enums import EndReason
 from ._logging import hold_secret, release_secret
-from ._provider import PreparedCall, ProviderClient
+from ._provider import Endpoint, PreparedCall, ProviderClient
 from ._scheduler import Scheduler
 from ._secret import Secret
 
@@ -19,6 +20,13 @@ __all__ = ["SessionBackend", "SessionHooks", "TokenBackend"]
 InfoT = TypeVar("InfoT")
 ClientT = TypeVar("ClientT", bound=ProviderClient[Any])
 RequestT = TypeVar("RequestT")
+
+
+# A prepared keep-alive's own values: method, path, URL, body and its content type, query, the
+# credentials it carries, its bearer token (``PreparedRequest``'s fields without the headers).
+_BeatValues: TypeAlias = tuple[
+    str, str, str, bytes | None, str | None, Mapping[str, str] | None, tuple[str, ...], str | None
+]
 
 
 class SessionHooks(Protocol):
@@ -98,7 +106,13 @@ class TokenBackend(Generic[ClientT, RequestT]):
         self._session_id: str | None = None
         self._token: str | None = None
         self._hooks: SessionHooks | None = None
-        self._beat: PreparedCall | None = None  # the keep-alive, prepared once the session runs
+        # The keep-alive, prepared once the session runs (``_keep_beat``): the values that are the
+        # session's own, in a tuple of strings and bytes that the collector stops tracking (a
+        # PreparedCall held for the session's life was one more object each full collection walks),
+        # and the headers and endpoint, which the client's beats share. Put together on each beat.
+        self._beat: _BeatValues | None = None
+        self._beat_headers: Mapping[str, str] | None = None
+        self._beat_endpoint: Endpoint | None = None
 
     @property
     def session_id(self) -> str | None:
@@ -134,10 +148,30 @@ class TokenBackend(Generic[ClientT, RequestT]):
         self._session_id = session_id
         self._token = hold_secret(secret)
 
+    def _keep_beat(self, call: PreparedCall) -> None:
+        """Keep the session's keep-alive, prepared once (see ``__init__``)."""
+        self._beat_headers, self._beat_endpoint = call.headers, call.endpoint
+        self._beat = (
+            call.method,
+            call.path,
+            call.url,
+            call.data,
+            call.content_type,
+            call.params,
+            call.credentials,
+            call.bearer,
+        )
+
     def _require_beat(self) -> PreparedCall:
-        if self._beat is None:
+        """The keep-alive call, put together again from what ``_keep_beat`` kept (inline: no local
+        of this frame holds the token, which a traceback showing each frame's locals would show)."""
+        if self._beat is None or self._beat_headers is None or self._beat_endpoint is None:
             raise RuntimeError("the session is not running")
-        return self._beat
+        return PreparedCall(
+            self._beat[0], self._beat[1], self._beat[2], self._beat_headers, self._beat[3],
+            self._beat[4], self._beat[5], self._beat[6], self._beat[7],
+            endpoint=self._beat_endpoint,
+        )  # fmt: skip
 
     def _require_token(self) -> tuple[str, Secret]:
         """The session's id and token."""

@@ -39,7 +39,7 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest]):
         created = await self._client.create_session(request=self._take_request())
         self._identified(created.session_id, created.token)
         # Every beat sends these bytes: checked and encoded once, here.
-        self._beat = self._client.prepare_keep_alive(created.session_id, token=created.token)
+        self._keep_beat(self._client.prepare_keep_alive(created.session_id, token=created.token))
         return await self._client.init_client(created.session_id, token=created.token)
 
     def left_running(self, error: BaseException) -> bool:

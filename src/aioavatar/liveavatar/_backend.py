@@ -65,7 +65,7 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
         info = await self._client.start_session(session_token)
         # Every beat sends these bytes: checked and encoded once, here (a refusal is open's failure,
         # rule 3, not a failed beat).
-        self._beat = self._client.prepare_keep_alive(session_id, session_token=session_token)
+        self._keep_beat(self._client.prepare_keep_alive(session_id, session_token=session_token))
         return info
 
     def left_running(self, error: BaseException) -> bool:
