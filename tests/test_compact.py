@@ -99,14 +99,87 @@ class _HoldsAList:
     values: list[str]
 
 
+@attrs.frozen
+class _OwnInit:
+    """Its own ``__init__`` (attrs writes none): built from its values, it would double again."""
+
+    value: int
+
+    def __init__(self, value: str) -> None:
+        self.__attrs_init__(int(value) * 2)  # type: ignore[attr-defined]
+
+
+@attrs.frozen(init=False)
+class _KeywordInit:
+    value: str
+
+    def __init__(self, *, value: str) -> None:
+        self.__attrs_init__(value)
+
+
+class _InfoWithOwnInit(SessionInfo):
+    """A subclass of a compactable model with an ``__init__`` of its own."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__("id", "wss://lk", token)
+
+
+@attrs.define
+class _Mutable:
+    value: str
+
+
+@attrs.frozen(eq=False)
+class _NoEquality:
+    value: str
+
+
+@attrs.define
+class _Cycle:
+    other: Any = None
+
+
+def _cycle() -> _Cycle:
+    model = _Cycle()
+    model.other = model
+    return model
+
+
 @pytest.mark.parametrize(
     "model",
-    [_Converted("a"), _Validated("a"), _KeywordOnly(value="a"), _PostInit("a"), "a plain string"],
-    ids=["converter", "validator", "kw_only", "post_init", "not a model"],
+    [
+        _Converted("a"),
+        _Validated("a"),
+        _KeywordOnly(value="a"),
+        _PostInit("a"),
+        "a plain string",
+        _OwnInit("2"),  # type: ignore[arg-type]
+        _KeywordInit(value="a"),
+        _InfoWithOwnInit("secret-livekit-token"),
+        _Mutable("a"),
+        _NoEquality("a"),
+        _cycle(),
+    ],
+    ids=[
+        "converter",
+        "validator",
+        "kw_only",
+        "post_init",
+        "not a model",
+        "own init",
+        "keyword init",
+        "subclass with own init",
+        "mutable",
+        "no equality",
+        "cycle",
+    ],
 )
 def test_what_cannot_be_built_again_from_its_values_is_kept_as_it_is(model: object) -> None:
-    """A converter, validator or post-init would run again on the values (and a keyword-only field
-    cannot be passed by position): such a model is kept, and expands to the very same object."""
+    """A converter, validator or post-init would run again on the values, a keyword-only field
+    cannot be passed by position, an ``__init__`` of its own may build something else or refuse the
+    values, a change made through a mutable model would be lost, a model without equality cannot be
+    shown to come back the same, a cycle has no end: each such model is kept (``compact`` never
+    raises), and expands to the very same object."""
     shape, kept = compact(model)
     assert shape is None
     assert kept is model

@@ -24,8 +24,9 @@ from .providers import AVATAR_ID, KALTURA_AVATAR_ID, Provider
 
 pytestmark = pytest.mark.anyio
 
-#: The most objects an idle session may add, beyond the task that holds its block. Measured at 4.2
-#: (LiveAvatar, with a deadline) and 4.2 (Kaltura) when this was written: the session, its backend,
+#: The most objects an idle session may add, beyond the task that holds its block, halfway to one
+#: object more (a count moves by about 0.1 between runs). Measured at 4.0-4.2 (LiveAvatar, with a
+#: deadline, and Kaltura) when this was written: the session, its backend,
 #: its keep-alive, the bound ``__aexit__`` that ``async with`` keeps. A loop timer per timer, a
 #: generator context manager, a task group, a task per session, a closure per beat, the token request
 #: kept after it was sent, a cancel scope around the block (with anyio's record of a task it had never
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.anyio
 #: and 9.2), the start answer kept as its model (6.1 and 7.3), or the prepared beat kept as a call
 #: (5.1 and 5.1) would break it (each was there once: 75 objects, then 29, 14, 15, 12, 10.1, 8.0,
 #: 6.1, 5.1).
-MAX_OBJECTS_PER_SESSION = 5
+MAX_OBJECTS_PER_SESSION = 4.5
 
 
 @pytest.fixture(params=["liveavatar", "kaltura"])
@@ -106,7 +107,7 @@ async def _tracked(
 async def test_an_idle_session_adds_few_objects_for_the_garbage_collector(
     emulator_process: dict[str, Any],
 ) -> None:
-    """200 idle sessions more add at most 5 tracked objects each beyond the plain asyncio task that
+    """200 idle sessions more add at most 4.5 tracked objects each beyond the plain asyncio task that
     holds each block (200 plain waiting tasks more are the baseline, measured the same way). The
     pool holds four connections, so that its own objects barely move."""
     provider = emulator_process["provider"]

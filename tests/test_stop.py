@@ -14,6 +14,8 @@ import anyio
 import pytest
 
 from aioavatar import EndReason, LiveAvatarClient, SessionState, SessionStopError, TransportError
+from aioavatar import _session as session_module
+from aioavatar._keepalive import KeepAlive
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY
@@ -24,6 +26,26 @@ pytestmark = pytest.mark.anyio
 
 
 # --- one stop (rule 9) ---------------------------------------------------------------------------------
+
+
+async def test_a_failure_after_a_successful_open_still_stops_the_session(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What follows a successful open failing (here the keep-alive refusing to start, standing for a
+    bug): the session runs on the server, so it is stopped once with ``SERVER_ERROR`` before the
+    error propagates, and nothing is left running."""
+
+    class BrokenKeepAlive(KeepAlive):
+        __slots__ = ()
+
+        def start(self) -> None:
+            raise RuntimeError("the keep-alive would not start")
+
+    monkeypatch.setattr(session_module, "KeepAlive", BrokenKeepAlive)
+    with pytest.raises(RuntimeError, match="would not start"):
+        async with provider.session():
+            pytest.fail("the block must not run")
+    provider.assert_stopped_once(EndReason.SERVER_ERROR)
 
 
 async def test_explicit_stop_is_the_only_stop(provider: Provider) -> None:

@@ -6,9 +6,10 @@ stops tracking as soon as a collection has looked at it. :func:`compact` turns a
 models nested in it) into such tuples, and :func:`expand` builds an equal model again, each time it is
 read (``session.info``: a new, equal object on each read).
 
-Only a model that can be built again from its values is compacted: an attrs class whose fields are
-all positional ``__init__`` arguments, with no converter, validator or ``__attrs_post_init__`` to run
-again. Anything else is kept as it is (``shape`` ``None``). The values keep what the model had: a
+Only a model that can be built again from its values is compacted: a frozen attrs class whose fields
+are all positional ``__init__`` arguments, with no converter, validator or ``__attrs_post_init__`` to
+run again, and which :func:`compact` has built again, equal, from the values. Anything else is kept as
+it is (``shape`` ``None``). The values keep what the model had: a
 credential field shows in the ``repr`` of the tuple (a private attribute, never logged), not in
 the model's, as before.
 """
@@ -25,6 +26,8 @@ __all__ = ["Shape", "compact", "expand"]
 #: shared object per class and nesting (so that sessions hold no shape of their own).
 Shape: TypeAlias = tuple[type, tuple[tuple[int, "Shape"], ...]]
 
+# Per class and per nesting; bounded (classes made at run time are then looked at each time).
+_CACHED = 256
 _shapes: dict[Shape, Shape] = {}
 _rebuildable: dict[type, bool] = {}
 
@@ -32,7 +35,7 @@ _rebuildable: dict[type, bool] = {}
 def _can_rebuild(cls: type) -> bool:
     known = _rebuildable.get(cls)
     if known is None:
-        known = _rebuildable[cls] = (
+        known = (
             attrs.has(cls)
             and not hasattr(cls, "__attrs_post_init__")
             and all(
@@ -43,6 +46,8 @@ def _can_rebuild(cls: type) -> bool:
                 for field in attrs.fields(cls)
             )
         )
+        if len(_rebuildable) < _CACHED:
+            _rebuildable[cls] = known
     return known
 
 
@@ -58,12 +63,37 @@ def _shape(model: object) -> tuple[Shape, tuple[Any, ...]] | None:
             nested.append((index, inner[0]))
             values[index] = inner[1]
     shape: Shape = (cls, tuple(nested))
-    return _shapes.setdefault(shape, shape), tuple(values)
+    if len(_shapes) < _CACHED:
+        shape = _shapes.setdefault(shape, shape)
+    return shape, tuple(values)
+
+
+def _frozen(model: object) -> bool:
+    """Whether ``model``'s fields cannot be set (tried on a copy nobody else holds): a change made
+    through a model built on each read would be lost."""
+    fields = attrs.fields(type(model))  # type: ignore[arg-type]
+    if not fields:
+        return True
+    try:
+        setattr(model, fields[0].name, getattr(model, fields[0].name))
+    except attrs.exceptions.FrozenInstanceError:
+        return True
+    return False
 
 
 def compact(model: object) -> tuple[Shape | None, Any]:
-    """``model`` as (its shape, its values), or ``(None, model)`` when it cannot be built again."""
-    found = _shape(model)
+    """``model`` as (its shape, its values), or ``(None, model)`` when it cannot be built again:
+    built once from the values here, the model must come back frozen, of its class and equal (an
+    ``__init__`` of its own, a mutable or ``eq=False`` class, anything that raises: kept as it is).
+    Never raises."""
+    try:
+        found = _shape(model)
+        if found is not None:
+            again = expand(*found)
+            if type(again) is not type(model) or again != model or not _frozen(again):
+                found = None
+    except Exception:  # noqa: BLE001 - whatever cannot be built again is kept as it is
+        found = None
     return (None, model) if found is None else found
 
 

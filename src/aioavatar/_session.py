@@ -309,7 +309,8 @@ class BaseSession(Stopping[InfoT]):
                 duration=self._deadline(),
             )
             self._keepalive.start()  # rules 4-8
-        except BaseException:
+        except BaseException as error:
+            await self._stop_if_running(error)
             await self._end()
             raise
         self._block_entered()

@@ -177,6 +177,14 @@ class Stopping(Generic[InfoT]):
                 self._note_unconfirmed(outcome.cancelled)
             raise outcome.cancelled
 
+    async def _stop_if_running(self, error: BaseException) -> None:
+        """Rule 9 when what follows a successful open fails (a bug, never expected): the session
+        runs, so it is stopped with ``SERVER_ERROR`` before ``error`` propagates."""
+        if self._state is SessionState.ACTIVE and not self._stop_started:
+            await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
+            if self._stop_error is not None:
+                self._note_unconfirmed(error)
+
     async def _stop_once(self, reason: EndReason) -> None:
         """Rule 9: the first caller sends the stop; the others wait for its outcome."""
         if self._stop_started:
