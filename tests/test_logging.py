@@ -122,6 +122,30 @@ def test_a_held_secret_is_masked_until_its_holds_are_released_whatever_becomes_o
     assert redact(value) == value
 
 
+def test_a_held_secret_outlives_prunes_and_a_release_too_many() -> None:
+    """A held value stays masked across the prunes that 200 other registrations trigger (a prune that
+    dropped holds unmasked running sessions); after one release too many, a new hold masks again
+    (the count never goes below zero)."""
+    value = "held-across-prunes-0123456789"
+    hold_secret(Secret(value))
+
+    class Owner:
+        pass
+
+    for index in range(200):
+        owner = Owner()
+        track_secret(owner, f"short-lived-credential-{index:05d}")
+        del owner
+    assert redact(f"t={value}.") == f"t={MASK}."
+    release_secret(value)
+    release_secret(value)
+    assert redact(value) == value
+    hold_secret(Secret(value))
+    assert redact(value) == MASK
+    release_secret(value)
+    assert redact(value) == value
+
+
 def test_a_clients_api_key_is_masked_in_any_aioavatar_record(
     records: list[logging.LogRecord],
 ) -> None:

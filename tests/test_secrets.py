@@ -327,6 +327,29 @@ async def test_a_session_that_may_still_run_keeps_its_token_masked(provider: Pro
     assert mask_tracked(f"echo {raw}.") == f"echo {MASK}."
 
 
+async def test_a_token_whose_start_was_refused_stays_masked_while_its_session_lives(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """A start refused (4xx: nothing runs, no stop) leaves the token unused, not dead: it is masked
+    for as long as the session object lives, and no longer once it is gone; the backend shows no
+    state (``vars()`` aside, nothing dumps it)."""
+    async with LiveAvatarClient(CANARY_KEY, base_url=emulator.base_url) as client:
+        emulator.inject("start", status=422)
+        session = client.session(AVATAR_ID, is_sandbox=True)
+        with pytest.raises(AvatarError):
+            async with session:
+                pytest.fail("the block must not run")
+        (entry,) = emulator.sessions.values()
+        raw = entry.token
+        gc.collect()
+        assert mask_tracked(f"echo {raw}.") == f"echo {MASK}."
+        with pytest.raises(TypeError, match="shows no state"):
+            session._backend.__getstate__()
+        del session
+        gc.collect()
+        assert mask_tracked(f"echo {raw}.") == f"echo {raw}."
+
+
 async def test_a_stop_error_after_a_fallback_masks_the_token(
     emulator: LiveAvatarEmulator,
 ) -> None:

@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, NoReturn, Protocol, TypeAlias, TypeVar
 
 from ._enums import EndReason
-from ._logging import hold_secret, release_secret
+from ._logging import hold_secret, release_secret, track_secret
 from ._provider import Endpoint, PreparedCall, ProviderClient
 from ._scheduler import Scheduler
 from ._secret import Secret
@@ -101,8 +101,9 @@ class TokenBackend(Generic[ClientT, RequestT]):
         # The id and the token of the session, not the model they were read into, nor the token's
         # Secret: each was one more object per idle session for the collector to walk (with the weak
         # reference that masked the token while the Secret lived). The token is masked in logs from
-        # the moment the session holds it until the lifecycle is over (``hold_secret``), or for good
-        # when the session may still run; it leaves this object only as a Secret.
+        # the moment the session holds it until the session is known to have ended (``hold_secret``),
+        # for good when it may still run, while this object lives when it never ran (``detach``); it
+        # leaves this object (whose state is not shown) only as a Secret.
         self._session_id: str | None = None
         self._token: str | None = None
         self._hooks: SessionHooks | None = None
@@ -129,8 +130,16 @@ class TokenBackend(Generic[ClientT, RequestT]):
         if self._hooks is None:
             return  # detached already
         self._hooks = None
-        if self._token is not None and not may_run:
-            release_secret(self._token)  # the session has ended: its token is dead
+        token = self._token
+        if token is None:
+            return
+        if self._beat is None:
+            # Never ran (a start refused or never sent): the token is unused, not dead. Masked for
+            # as long as this object lives, as a token a client returns is while its Secret does.
+            track_secret(self, token)
+            release_secret(token)
+        elif not may_run:
+            release_secret(token)  # the session is known to have ended: its token is dead
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]:
         return self._client.reserved_connection()
@@ -181,3 +190,6 @@ class TokenBackend(Generic[ClientT, RequestT]):
 
     def __reduce__(self) -> NoReturn:
         raise TypeError(f"a {type(self).__name__} holds a session token and is not picklable")
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError(f"a {type(self).__name__} holds a session token and shows no state")

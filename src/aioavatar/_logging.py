@@ -12,8 +12,8 @@ Never a header, a body, a credential, or the ``repr`` of an aiohttp object.
 As a second line of defence, :class:`RedactingFilter` is attached to the ``aioavatar`` logger when the
 package is imported. It masks bearer tokens, ``X-API-KEY`` and ``Authorization`` values, Kaltura ``KS``
 values, JWT-shaped strings, and the value of every credential the SDK currently holds (API keys of open
-clients, tokens a client returned while their Secret lives, a session's token while the session runs or
-may still run), in the message, its arguments, the formatted exception and the
+clients, tokens a client returned while their Secret lives, a session's token until the session is
+known to have ended), in the message, its arguments, the formatted exception and the
 stack. A logger's filters only see records logged to that logger, so to redact other libraries' records
 (aiohttp's, your own) as well, add a :class:`RedactingFilter` to your handler.
 """

@@ -303,8 +303,9 @@ class Stopping(Generic[InfoT]):
         # The keep-alive's failure (rule 4) has been raised: its traceback holds frames that hold
         # the session, so the session lets go of it.
         self._background_error = None
-        # A session that may still run keeps its credentials masked (its token may still be valid).
-        self._backend.detach(may_run=self._stop_error is not None or self._unconfirmed is not None)
+        # Only a session known to have ended lets go of its credentials' masking: one whose stop
+        # failed, or was cancelled with the loop, may still run, its token still valid.
+        self._backend.detach(may_run=self._end_reason is None)
         # The keep-alive let go of the session when it was cancelled (the stop, or the lifecycle's
         # end before this), as every cancelled keep-alive forgets its owner.
 
