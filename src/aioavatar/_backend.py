@@ -55,7 +55,8 @@ class SessionBackend(Protocol[InfoT]):
     the client's connection slots for the stop (its bound starts once it has one); ``attach`` receives
     the lifecycle's hooks once, before ``prepare``; ``detach`` drops them once the lifecycle is over
     (the session is the hooks: holding it after that would be a reference cycle), and is told whether
-    the session may still run (a stop that was not confirmed): its credentials stay masked then.
+    the session may still run (no end of it is known: a stop failed or was cancelled), when its
+    credentials stay masked.
     """
 
     #: seconds the server waits without keep-alive before it ends a session (rule 6).

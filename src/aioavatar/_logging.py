@@ -104,8 +104,10 @@ class _Bucket:
         held = self.values.get(value)
         if held is None:
             self.values[value] = owner
+        elif isinstance(held, list):
+            held.append(owner)  # one step: a reader sees the list with or without it
         else:
-            self.values[value] = [*(held if isinstance(held, list) else [held]), owner]
+            self.values[value] = [held, owner]
         if len(value) not in self.lengths:  # swapped whole: a reader never sees it half built
             self.lengths = tuple(sorted({*self.lengths, len(value)}, reverse=True))
 
