@@ -51,6 +51,8 @@ class Outcome(Generic[T]):
         except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
             self.error = exc
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: also reach the loop as usual
+            # (from a first step run eagerly, they reach finish_despite_cancellation instead, which
+            # hands them to the caller: a start interrupted there is stopped like any other)
             self.error = exc
             raise
         finally:
@@ -68,8 +70,9 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
     after its cleanup). The work wakes its caller itself as it ends (one loop turn, not the two of a
     done-callback and a waiter: a start and a stop each pay this on every session).
 
-    On Python 3.12 and later the work starts eagerly (see :func:`_start`): when it ends without
-    waiting, the caller does not wait either.
+    On Python 3.12 and later the work starts eagerly (see :func:`_start`); a ``KeyboardInterrupt``
+    or ``SystemExit`` raised in that first step comes back as the outcome's ``error``, and work that
+    ends within it still gives the caller one loop turn in which a pending cancellation is taken.
 
     The caller's wait is shielded from anyio cancel scopes only once a cancellation has reached it: a
     cancelled scope delivers its cancellation again on every loop turn until the task leaves it, and
@@ -77,9 +80,24 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
     """
     loop = asyncio.get_running_loop()
     outcome: Outcome[T] = Outcome()
-    task = _start(loop, outcome._run(work))
+    try:
+        task = _start(loop, outcome._run(work))
+    except BaseException as exc:
+        if outcome.error is not exc:
+            raise
+        # KeyboardInterrupt or SystemExit out of the work's eager first step: the caller's to handle
+        # after its cleanup (a start that may have opened a session is stopped first), as the
+        # outcome's error, which the loop would otherwise have been given instead.
+        return outcome
     shield: anyio.CancelScope | None = None
     try:
+        if outcome._done:
+            # Ended within its eager first step: one turn of the loop all the same, so that a
+            # cancellation already pending on the caller is taken here, as a lazy start takes it.
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError as exc:
+                outcome.cancelled = exc
         while not outcome._done:
             wake = outcome._wake = loop.create_future()
             try:

@@ -167,11 +167,20 @@ class Stopping(Generic[InfoT]):
         """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped.
 
         Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
-        cancellation it re-raises.
+        cancellation it re-raises. A ``KeyboardInterrupt`` or ``SystemExit`` that cut the stop short
+        counts as such a stop and is raised after it.
         """
         outcome = await finish_despite_cancellation(self._stop_once(reason))
+        error = outcome.error  # only an interrupt: the stop keeps its own failures
+        interrupt = error if isinstance(error, KeyboardInterrupt | SystemExit) else None
+        if interrupt is not None and self._stop_error is None and self._end_reason is None:
+            self._stop_error = interrupt  # cut short before its answer: it may not have arrived
         if self._stop_error is not None:
             self._warn_unconfirmed()
+        if interrupt is not None:  # the program's interrupt, after the stop's bookkeeping
+            if self._stop_error is interrupt:
+                self._note_unconfirmed(interrupt)
+            raise interrupt
         if raise_cancel and outcome.cancelled is not None:
             if self._stop_error is not None:
                 self._note_unconfirmed(outcome.cancelled)
