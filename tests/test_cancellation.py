@@ -7,7 +7,9 @@ The rules it serves (11: a start or a stop is never cut short) are tested in ``t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import subprocess
 import sys
 from collections.abc import Coroutine
 from typing import Any
@@ -122,6 +124,7 @@ async def test_an_interrupt_in_the_eager_first_step_is_handed_to_the_caller() ->
 
     outcome = await finish_despite_cancellation(interrupted())
     assert isinstance(outcome.error, KeyboardInterrupt)
+    assert outcome.interrupt is outcome.error  # the caller's to raise: the loop never saw it
     assert outcome.cancelled is None
 
 
@@ -148,6 +151,32 @@ async def test_a_start_interrupted_in_its_first_step_is_stopped_once(
         stops = emulator.requests("stop")
     assert [r.body["reason"] for r in stops] == ["SERVER_ERROR"]
     assert stops[0].session_id == session.session_id
+
+
+@pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
+async def test_an_interrupted_start_whose_stop_fails_still_raises_the_interrupt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule 3 with its stop unconfirmed, on 3.12 and later: the interrupt of the start's first step
+    still propagates (not a ``SessionStopError``, which a program may catch and go on), with the note
+    that names the session as possibly still running."""
+
+    async def interrupted_open(self: LiveAvatarBackend) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LiveAvatarBackend, "open", interrupted_open)
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY) as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+    ):
+        emulator.inject("stop", status=400, times=10)  # refused: not retried, not confirmed
+        session = client.session(AVATAR_ID, is_sandbox=True)
+        with pytest.raises(KeyboardInterrupt) as raised:
+            async with session:
+                pytest.fail("the block must not run")
+        assert len(emulator.requests("stop")) == 1
+    notes = getattr(raised.value, "__notes__", [])
+    assert any(session.session_id in n and "may still be running" in n for n in notes), notes
 
 
 @pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
@@ -180,6 +209,98 @@ async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_r
         for r in caplog.records
     )
     assert session.end_reason is None
+
+
+#: A program of three sessions under ``asyncio.run``: the first leaves its block, and its stop is cut
+#: short by an interrupt after its first wait (a second Ctrl-C; a SIGTERM handler's ``sys.exit``),
+#: which leaves the loop as any interrupt does. It prints what the emulator then saw, as JSON.
+_INTERRUPTED_PROGRAM = """
+import asyncio, json, logging, sys, threading
+from aioavatar import LiveAvatarClient
+from aioavatar.liveavatar._backend import LiveAvatarBackend
+from aioavatar.testing import LiveAvatarEmulator
+
+API_KEY, AVATAR_ID, INTERRUPT = sys.argv[1], sys.argv[2], {"exit": SystemExit}.get(sys.argv[3], KeyboardInterrupt)
+warnings = []
+handler = logging.Handler(logging.WARNING)
+handler.emit = lambda record: warnings.append(record.getMessage())
+logging.getLogger("aioavatar").addHandler(handler)
+ready, done, box = threading.Event(), threading.Event(), {}
+
+def serve():
+    async def run():
+        async with LiveAvatarEmulator(api_key=API_KEY) as emulator:
+            box["emulator"] = emulator
+            ready.set()
+            while not done.is_set():
+                await asyncio.sleep(0.01)
+    asyncio.run(run())
+
+threading.Thread(target=serve, daemon=True).start()
+ready.wait()
+emulator = box["emulator"]
+close, fired = LiveAvatarBackend.close, []
+
+async def interrupted_close(self, reason, *, deadline):
+    if not fired:
+        fired.append(True)
+        await asyncio.sleep(0)
+        raise INTERRUPT()
+    return await close(self, reason, deadline=deadline)
+
+LiveAvatarBackend.close = interrupted_close
+ids, entered = [], []
+
+async def one(client, index):
+    async with client.session(AVATAR_ID, is_sandbox=True, stop_timeout=5.0) as session:
+        ids.append(session.session_id)
+        entered.append(index)
+        while len(entered) < 3 or index:
+            await asyncio.sleep(0.01 if index == 0 else 60)
+
+async def main():
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client:
+        async with asyncio.TaskGroup() as group:
+            for index in range(3):
+                group.create_task(one(client, index))
+
+try:
+    asyncio.run(main())
+except BaseException as exc:
+    raised = type(exc).__name__
+    notes = getattr(exc, "__notes__", [])
+stops = {r.session_id: r.body["reason"] for r in emulator.requests("stop")}
+active = [s.id for s in emulator.active_sessions()]
+done.set()
+print(json.dumps({"raised": raised, "notes": notes, "ids": ids, "stops": stops, "active": active,
+                  "warnings": warnings}))
+"""
+
+
+@pytest.mark.parametrize("interrupt", ["keyboard", "exit"])
+def test_an_interrupt_after_a_stops_first_wait_leaves_the_loop_once(interrupt: str) -> None:
+    """An interrupt that cuts a stop short after its first wait reaches the loop as any interrupt
+    does, and is not raised a second time by the session during ``asyncio.run``'s cleanup (that cut
+    the cleanup short, and the other sessions' stops with it): the other two sessions are stopped
+    once, and the interrupted one is named as possibly still running (WARNING, and a note on the
+    interrupt), on every Python."""
+    done = subprocess.run(  # noqa: S603 - this interpreter, a program of our own
+        [sys.executable, "-c", _INTERRUPTED_PROGRAM, API_KEY, AVATAR_ID, interrupt],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    first, *others = seen["ids"]
+    assert seen["raised"] == ("SystemExit" if interrupt == "exit" else "KeyboardInterrupt")
+    assert first not in seen["stops"]
+    assert first in seen["active"]
+    assert [seen["stops"].get(other) for other in others] == ["USER_DISCONNECTED"] * 2
+    assert not set(others) & set(seen["active"])
+    assert any(first in w and "may still be running" in w for w in seen["warnings"])
+    assert any(first in note for note in seen["notes"]), seen["notes"]
 
 
 class _Recorder:

@@ -34,13 +34,17 @@ class Outcome(Generic[T]):
     :meth:`_run` awaits the work in its own task and wakes the caller's current wait as it ends.
     """
 
-    __slots__ = ("_done", "_wake", "cancelled", "error", "value")
+    __slots__ = ("_done", "_starting", "_wake", "cancelled", "error", "interrupt", "value")
 
     def __init__(self) -> None:
         self.value: T | None = None
         self.error: BaseException | None = None
         self.cancelled: BaseException | None = None
+        # A KeyboardInterrupt or SystemExit of the work's eager first step, which the loop never
+        # saw: the caller raises it after its cleanup.
+        self.interrupt: BaseException | None = None
         self._done = False
+        self._starting = False  # the work's first step runs within the caller's (eager start)
         self._wake: asyncio.Future[None] | None = None  # the caller's current wait
 
     async def _run(self, work: Awaitable[T]) -> None:
@@ -51,10 +55,13 @@ class Outcome(Generic[T]):
         except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
             self.error = exc
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: also reach the loop as usual
-            # (from a first step run eagerly, they reach finish_despite_cancellation instead, which
-            # hands them to the caller: a start interrupted there is stopped like any other)
             self.error = exc
-            raise
+            if not self._starting:
+                raise
+            # Raised within the caller's own step (an eager start): kept for the caller, which raises
+            # it after its cleanup (a start that may have opened a session is stopped first). Raised
+            # here, it would leave the task's constructor and skip that cleanup.
+            self.interrupt = exc
         finally:
             self._done = True
             wake = self._wake
@@ -71,8 +78,10 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
     done-callback and a waiter: a start and a stop each pay this on every session).
 
     On Python 3.12 and later the work starts eagerly (see :func:`_start`); a ``KeyboardInterrupt``
-    or ``SystemExit`` raised in that first step comes back as the outcome's ``error``, and work that
-    ends within it still gives the caller one loop turn in which a pending cancellation is taken.
+    or ``SystemExit`` raised in that first step comes back as the outcome's ``interrupt`` (and
+    ``error``) for the caller to raise, since the loop never saw it, and work that ends within that
+    step still gives the caller one loop turn in which a pending cancellation is taken. Raised after
+    the first step, an interrupt reaches the loop as usual and is only the outcome's ``error``.
 
     The caller's wait is shielded from anyio cancel scopes only once a cancellation has reached it: a
     cancelled scope delivers its cancellation again on every loop turn until the task leaves it, and
@@ -80,15 +89,13 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
     """
     loop = asyncio.get_running_loop()
     outcome: Outcome[T] = Outcome()
+    outcome._starting = True
     try:
         task = _start(loop, outcome._run(work))
-    except BaseException as exc:
-        if outcome.error is not exc:
-            raise
-        # KeyboardInterrupt or SystemExit out of the work's eager first step: the caller's to handle
-        # after its cleanup (a start that may have opened a session is stopped first), as the
-        # outcome's error, which the loop would otherwise have been given instead.
-        return outcome
+    finally:
+        outcome._starting = False
+    if outcome.interrupt is not None:
+        return outcome  # the program is being interrupted: no turn of the loop first
     shield: anyio.CancelScope | None = None
     try:
         if outcome._done:

@@ -361,7 +361,8 @@ class BaseSession(Stopping[InfoT]):
                 self._note_unconfirmed(outcome.cancelled or error)
             else:
                 await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
-                if self._stop_error is not None and outcome.cancelled is None:
+                carrier = outcome.cancelled or outcome.interrupt  # what propagates, if not ours
+                if self._stop_error is not None and carrier is None:
                     self._note_unconfirmed(error)
                     self._stop_error_reported = True
                     raise SessionStopError(
@@ -369,8 +370,8 @@ class BaseSession(Stopping[InfoT]):
                         f"its start failed ({describe_error(error)}) and the stop that followed "
                         f"was not confirmed ({error_text(self._stop_error)})",
                     ) from error
-                if self._stop_error is not None and outcome.cancelled is not None:
-                    self._note_unconfirmed(outcome.cancelled)
+                if self._stop_error is not None and carrier is not None:
+                    self._note_unconfirmed(carrier)
             raise outcome.cancelled or error
         info = outcome.value
         assert info is not None

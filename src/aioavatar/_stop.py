@@ -168,7 +168,9 @@ class Stopping(Generic[InfoT]):
 
         Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
         cancellation it re-raises. A ``KeyboardInterrupt`` or ``SystemExit`` that cut the stop short
-        counts as such a stop and is raised after it.
+        counts as such a stop; it is raised here only when the loop never saw it (the stop's eager
+        first step): otherwise the loop has it already, and raising it again during
+        ``asyncio.run``'s cleanup would cut that cleanup, and the other sessions' stops, short.
         """
         outcome = await finish_despite_cancellation(self._stop_once(reason))
         error = outcome.error  # only an interrupt: the stop keeps its own failures
@@ -177,10 +179,10 @@ class Stopping(Generic[InfoT]):
             self._stop_error = interrupt  # cut short before its answer: it may not have arrived
         if self._stop_error is not None:
             self._warn_unconfirmed()
-        if interrupt is not None:  # the program's interrupt, after the stop's bookkeeping
-            if self._stop_error is interrupt:
-                self._note_unconfirmed(interrupt)
-            raise interrupt
+        if interrupt is not None and self._stop_error is interrupt:
+            self._note_unconfirmed(interrupt)
+        if outcome.interrupt is not None:  # from the eager first step: the loop never saw it
+            raise outcome.interrupt
         if raise_cancel and outcome.cancelled is not None:
             if self._stop_error is not None:
                 self._note_unconfirmed(outcome.cancelled)
