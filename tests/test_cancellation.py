@@ -211,16 +211,19 @@ async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_r
     assert session.end_reason is None
 
 
-#: A program of three sessions under ``asyncio.run``: the first leaves its block, and its stop is cut
-#: short by an interrupt after its first wait (a second Ctrl-C; a SIGTERM handler's ``sys.exit``),
-#: which leaves the loop as any interrupt does. It prints what the emulator then saw, as JSON.
+#: A program of three sessions under ``asyncio.run``. Sessions 1 and 2 enter and wait; then session
+#: 0 meets an interrupt (a second Ctrl-C; a SIGTERM handler's ``sys.exit``). ``stop``: session 0
+#: leaves its block and its stop is cut short after its first wait (the interrupt leaves the loop, as
+#: any interrupt does). ``start``: session 0's start is interrupted in its first step, then its
+#: rule-3 stop after its first wait. It prints what the emulator then saw, as JSON.
 _INTERRUPTED_PROGRAM = """
 import asyncio, json, logging, sys, threading
 from aioavatar import LiveAvatarClient
 from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import LiveAvatarEmulator
 
-API_KEY, AVATAR_ID, INTERRUPT = sys.argv[1], sys.argv[2], {"exit": SystemExit}.get(sys.argv[3], KeyboardInterrupt)
+API_KEY, AVATAR_ID, KIND, MODE = sys.argv[1:5]
+INTERRUPT = SystemExit if KIND == "exit" else KeyboardInterrupt
 warnings = []
 handler = logging.Handler(logging.WARNING)
 handler.emit = lambda record: warnings.append(record.getMessage())
@@ -239,68 +242,99 @@ def serve():
 threading.Thread(target=serve, daemon=True).start()
 ready.wait()
 emulator = box["emulator"]
-close, fired = LiveAvatarBackend.close, []
+close, armed = LiveAvatarBackend.close, []
 
 async def interrupted_close(self, reason, *, deadline):
-    if not fired:
-        fired.append(True)
+    if armed:
+        armed.clear()
         await asyncio.sleep(0)
         raise INTERRUPT()
     return await close(self, reason, deadline=deadline)
 
-LiveAvatarBackend.close = interrupted_close
-ids, entered = [], []
+async def interrupted_open(self):
+    box["first"] = self.session_id
+    raise INTERRUPT()
 
-async def one(client, index):
+LiveAvatarBackend.close = interrupted_close
+ids = {}
+
+async def one(client, index, entered):
     async with client.session(AVATAR_ID, is_sandbox=True, stop_timeout=5.0) as session:
-        ids.append(session.session_id)
-        entered.append(index)
-        while len(entered) < 3 or index:
-            await asyncio.sleep(0.01 if index == 0 else 60)
+        ids[index] = session.session_id
+        entered.set()
+        if index:
+            await asyncio.sleep(3600)
+        armed.append(True)
 
 async def main():
     async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client:
         async with asyncio.TaskGroup() as group:
-            for index in range(3):
-                group.create_task(one(client, index))
+            for index in (1, 2):
+                entered = asyncio.Event()
+                group.create_task(one(client, index, entered))
+                await entered.wait()
+            if MODE == "start":
+                LiveAvatarBackend.open = interrupted_open
+                armed.append(True)
+            group.create_task(one(client, 0, asyncio.Event()))
 
+raised, notes = None, []
 try:
     asyncio.run(main())
 except BaseException as exc:
-    raised = type(exc).__name__
-    notes = getattr(exc, "__notes__", [])
-stops = {r.session_id: r.body["reason"] for r in emulator.requests("stop")}
+    raised, notes = type(exc).__name__, getattr(exc, "__notes__", [])
+stops = {}
+for request in emulator.requests("stop"):
+    stops.setdefault(request.session_id, []).append(request.body["reason"])
 active = [s.id for s in emulator.active_sessions()]
 done.set()
-print(json.dumps({"raised": raised, "notes": notes, "ids": ids, "stops": stops, "active": active,
+print(json.dumps({"raised": raised, "notes": notes, "first": ids.get(0, box.get("first")),
+                  "others": [ids[1], ids[2]], "stops": stops, "active": active,
                   "warnings": warnings}))
 """
 
 
-@pytest.mark.parametrize("interrupt", ["keyboard", "exit"])
-def test_an_interrupt_after_a_stops_first_wait_leaves_the_loop_once(interrupt: str) -> None:
-    """An interrupt that cuts a stop short after its first wait reaches the loop as any interrupt
-    does, and is not raised a second time by the session during ``asyncio.run``'s cleanup (that cut
-    the cleanup short, and the other sessions' stops with it): the other two sessions are stopped
-    once, and the interrupted one is named as possibly still running (WARNING, and a note on the
-    interrupt), on every Python."""
+def _interrupted_program(kind: str, mode: str) -> dict[str, Any]:
+    """Run :data:`_INTERRUPTED_PROGRAM` in a fresh interpreter; what it saw."""
     done = subprocess.run(  # noqa: S603 - this interpreter, a program of our own
-        [sys.executable, "-c", _INTERRUPTED_PROGRAM, API_KEY, AVATAR_ID, interrupt],
+        [sys.executable, "-c", _INTERRUPTED_PROGRAM, API_KEY, AVATAR_ID, kind, mode],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
-    first, *others = seen["ids"]
-    assert seen["raised"] == ("SystemExit" if interrupt == "exit" else "KeyboardInterrupt")
+    seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["raised"] == ("SystemExit" if kind == "exit" else "KeyboardInterrupt")
+    assert [seen["stops"].get(other) for other in seen["others"]] == [["USER_DISCONNECTED"]] * 2
+    assert not set(seen["others"]) & set(seen["active"])
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["keyboard", "exit"])
+def test_an_interrupt_after_a_stops_first_wait_leaves_the_loop_once(kind: str) -> None:
+    """An interrupt that cuts a stop short after its first wait reaches the loop as any interrupt
+    does, and is not raised a second time by the session during ``asyncio.run``'s cleanup (that cut
+    the cleanup short, and the other sessions' stops with it): the other two sessions are stopped
+    once each, and the interrupted one is named as possibly still running (WARNING, and a note on
+    the interrupt), on every Python."""
+    seen = _interrupted_program(kind, "stop")
+    first = seen["first"]
     assert first not in seen["stops"]
     assert first in seen["active"]
-    assert [seen["stops"].get(other) for other in others] == ["USER_DISCONNECTED"] * 2
-    assert not set(others) & set(seen["active"])
     assert any(first in w and "may still be running" in w for w in seen["warnings"])
     assert any(first in note for note in seen["notes"]), seen["notes"]
+
+
+@pytest.mark.skipif(not EAGER_START, reason="lazy start: the first interrupt leaves the loop")
+@pytest.mark.parametrize("kind", ["keyboard", "exit"])
+def test_a_second_interrupt_during_an_interrupted_starts_stop_ends_its_task(kind: str) -> None:
+    """An interrupt in a start's eager first step, then another cutting its rule-3 stop short after
+    its first wait (which reaches the loop): the session's task ends with the cleanup's
+    cancellation instead of raising the first interrupt during ``asyncio.run``'s cleanup, so the
+    program's other sessions are still stopped once each."""
+    seen = _interrupted_program(kind, "start")
+    assert seen["first"] not in seen["stops"]
 
 
 class _Recorder:

@@ -310,8 +310,10 @@ class BaseSession(Stopping[InfoT]):
             )
             self._keepalive.start()  # rules 4-8
         except BaseException as error:
-            await self._stop_if_running(error)
-            await self._end()
+            try:
+                await self._stop_if_running(error)
+            finally:
+                await self._end()
             raise
         self._block_entered()
         return self
@@ -358,7 +360,7 @@ class BaseSession(Stopping[InfoT]):
                 # Open may have opened a session whose answer never arrived: it cannot be stopped.
                 self._unconfirmed = "its start may have opened a session whose id never arrived"
                 self._warn_unconfirmed()
-                self._note_unconfirmed(outcome.cancelled or error)
+                self._note_unconfirmed(outcome.cancelled or error, error)
             else:
                 await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
                 carrier = outcome.cancelled or outcome.interrupt  # what propagates, if not ours
@@ -371,7 +373,7 @@ class BaseSession(Stopping[InfoT]):
                         f"was not confirmed ({error_text(self._stop_error)})",
                     ) from error
                 if self._stop_error is not None and carrier is not None:
-                    self._note_unconfirmed(carrier)
+                    self._note_unconfirmed(carrier, error)
             raise outcome.cancelled or error
         info = outcome.value
         assert info is not None

@@ -149,11 +149,12 @@ class Stopping(Generic[InfoT]):
             self._unconfirmed_warned = True
             logger.warning("%s", self._unconfirmed_text().removeprefix("aioavatar: "))
 
-    def _note_unconfirmed(self, carrier: BaseException) -> None:
-        """Say on ``carrier``, the exception that propagates, that the session may still run."""
+    def _note_unconfirmed(self, *carriers: BaseException) -> None:
+        """Say on each of ``carriers`` (what propagates, or may) that the session may still run."""
         text = self._unconfirmed_text()
-        if text not in getattr(carrier, "__notes__", ()):
-            carrier.add_note(text)
+        for carrier in carriers:
+            if text not in getattr(carrier, "__notes__", ()):
+                carrier.add_note(text)
 
     def _raise_stop_error(self) -> None:
         error = self._stop_error
@@ -170,7 +171,9 @@ class Stopping(Generic[InfoT]):
         cancellation it re-raises. A ``KeyboardInterrupt`` or ``SystemExit`` that cut the stop short
         counts as such a stop; it is raised here only when the loop never saw it (the stop's eager
         first step): otherwise the loop has it already, and raising it again during
-        ``asyncio.run``'s cleanup would cut that cleanup, and the other sessions' stops, short.
+        ``asyncio.run``'s cleanup would cut that cleanup, and the other sessions' stops, short. The
+        cancellation that cleanup then delivers is raised whatever ``raise_cancel`` says, so that
+        nothing the caller holds (an interrupt of its own start, say) is raised in its place.
         """
         outcome = await finish_despite_cancellation(self._stop_once(reason))
         error = outcome.error  # only an interrupt: the stop keeps its own failures
@@ -183,6 +186,8 @@ class Stopping(Generic[InfoT]):
             self._note_unconfirmed(interrupt)
         if outcome.interrupt is not None:  # from the eager first step: the loop never saw it
             raise outcome.interrupt
+        if interrupt is not None and outcome.cancelled is not None:
+            raise_cancel = True  # the loop has the interrupt and ends its tasks (asyncio.run): end
         if raise_cancel and outcome.cancelled is not None:
             if self._stop_error is not None:
                 self._note_unconfirmed(outcome.cancelled)
