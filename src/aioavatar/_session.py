@@ -324,17 +324,15 @@ class BaseSession(Stopping[InfoT]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Written out rather than as a generator context manager: a suspended generator, its
-        # wrapper and two bound methods were four more objects per session for the collector. It
-        # never suppresses what the block raised (typed ``None``, so that type checkers know it).
+        # Written out, not as a generator context manager (four more objects per session for the
+        # collector); it never suppresses what the block raised (typed ``None``, for type checkers).
         body_error = self._block_exited(exc)  # None: the block's own cancellation
         try:
             await self._finish(body_error)
         except BaseException as error:
             if error is not exc:
                 raise
-            # The block's own exception propagates as it was (rule 12): the interpreter re-raises
-            # it, with the traceback it came with (raising it again in _finish added our frames).
+            # The block's own exception propagates as it was, with its own traceback (rule 12).
             assert exc is not None
             exc.__traceback__ = tb
         finally:
@@ -362,7 +360,9 @@ class BaseSession(Stopping[InfoT]):
                 self._warn_unconfirmed()
                 self._note_unconfirmed(outcome.cancelled or error, error)
             else:
-                await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)  # rule 3
+                await self._stop_protected(  # rule 3
+                    EndReason.SERVER_ERROR, raise_cancel=False, held=outcome.interrupt
+                )
                 carrier = outcome.cancelled or outcome.interrupt  # what propagates, if not ours
                 if self._stop_error is not None and carrier is None:
                     self._note_unconfirmed(error)

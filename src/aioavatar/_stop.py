@@ -164,16 +164,19 @@ class Stopping(Generic[InfoT]):
             )
             raise SessionStopError(self.session_id, error_text(error)) from error
 
-    async def _stop_protected(self, reason: EndReason, *, raise_cancel: bool) -> None:
+    async def _stop_protected(
+        self, reason: EndReason, *, raise_cancel: bool, held: BaseException | None = None
+    ) -> None:
         """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped.
 
         Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
         cancellation it re-raises. A ``KeyboardInterrupt`` or ``SystemExit`` that cut the stop short
         counts as such a stop; it is raised here only when the loop never saw it (the stop's eager
         first step): otherwise the loop has it already, and raising it again during
-        ``asyncio.run``'s cleanup would cut that cleanup, and the other sessions' stops, short. The
-        cancellation that cleanup then delivers is raised whatever ``raise_cancel`` says, so that
-        nothing the caller holds (an interrupt of its own start, say) is raised in its place.
+        ``asyncio.run``'s cleanup would cut that cleanup, and the other sessions' stops, short. A
+        caller that ``held`` an interrupt of its own (a start's, kept from its first step) then gets
+        the cancellation that cleanup delivers, whatever ``raise_cancel`` says, so as not to raise
+        that interrupt in the cleanup; any other caller raises what it holds, as ever.
         """
         outcome = await finish_despite_cancellation(self._stop_once(reason))
         error = outcome.error  # only an interrupt: the stop keeps its own failures
@@ -186,8 +189,8 @@ class Stopping(Generic[InfoT]):
             self._note_unconfirmed(interrupt)
         if outcome.interrupt is not None:  # from the eager first step: the loop never saw it
             raise outcome.interrupt
-        if interrupt is not None and outcome.cancelled is not None:
-            raise_cancel = True  # the loop has the interrupt and ends its tasks (asyncio.run): end
+        if held is not None and interrupt is not None and outcome.cancelled is not None:
+            raise_cancel = True  # the loop has an interrupt and ends its tasks (asyncio.run): end
         if raise_cancel and outcome.cancelled is not None:
             if self._stop_error is not None:
                 self._note_unconfirmed(outcome.cancelled)
