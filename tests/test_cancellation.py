@@ -128,55 +128,37 @@ async def test_an_interrupt_in_the_eager_first_step_is_handed_to_the_caller() ->
     assert outcome.cancelled is None
 
 
+async def _interrupted_open(self: LiveAvatarBackend) -> None:
+    raise KeyboardInterrupt
+
+
 @pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
+@pytest.mark.parametrize("stop_fails", [False, True], ids=["stop-confirmed", "stop-refused"])
 async def test_a_start_interrupted_in_its_first_step_is_stopped_once(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, stop_fails: bool
 ) -> None:
     """Rule 3 on 3.12 and later: a ``KeyboardInterrupt`` in the start's eager first step (the token
     exists, the start may have gone out) is followed by one stop with ``SERVER_ERROR`` before the
-    interrupt propagates (it skipped the stop before: nothing was sent, nothing said)."""
-
-    async def interrupted_open(self: LiveAvatarBackend) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(LiveAvatarBackend, "open", interrupted_open)
+    interrupt propagates (it skipped the stop before: nothing was sent, nothing said). When that stop
+    is refused, the interrupt still propagates (not a ``SessionStopError``, which a program may catch
+    and go on), with the note that names the session as possibly still running."""
+    monkeypatch.setattr(LiveAvatarBackend, "open", _interrupted_open)
     async with (
         LiveAvatarEmulator(api_key=API_KEY) as emulator,
         LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
     ):
+        if stop_fails:
+            emulator.inject("stop", status=400, times=10)  # refused: not retried, not confirmed
         session = client.session(AVATAR_ID, is_sandbox=True)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as raised:
             async with session:
                 pytest.fail("the block must not run")
         stops = emulator.requests("stop")
     assert [r.body["reason"] for r in stops] == ["SERVER_ERROR"]
     assert stops[0].session_id == session.session_id
-
-
-@pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
-async def test_an_interrupted_start_whose_stop_fails_still_raises_the_interrupt(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Rule 3 with its stop unconfirmed, on 3.12 and later: the interrupt of the start's first step
-    still propagates (not a ``SessionStopError``, which a program may catch and go on), with the note
-    that names the session as possibly still running."""
-
-    async def interrupted_open(self: LiveAvatarBackend) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(LiveAvatarBackend, "open", interrupted_open)
-    async with (
-        LiveAvatarEmulator(api_key=API_KEY) as emulator,
-        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
-    ):
-        emulator.inject("stop", status=400, times=10)  # refused: not retried, not confirmed
-        session = client.session(AVATAR_ID, is_sandbox=True)
-        with pytest.raises(KeyboardInterrupt) as raised:
-            async with session:
-                pytest.fail("the block must not run")
-        assert len(emulator.requests("stop")) == 1
     notes = getattr(raised.value, "__notes__", [])
-    assert any(session.session_id in n and "may still be running" in n for n in notes), notes
+    named = any(session.session_id in n and "may still be running" in n for n in notes)
+    assert named is stop_fails, notes
 
 
 @pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
