@@ -2,7 +2,10 @@
 what that costs the loop: on Python 3.12 and later the protected work starts in the caller's turn of
 the loop (an eager task), unless the loop has a task factory of its own, which then sees every task.
 The rules it serves (11: a start or a stop is never cut short) are tested in ``test_stop.py`` and
-``test_session.py``; here, the turns of the loop, and a session over the emulator with a factory."""
+``test_session.py``; here, the turns of the loop, a session over the emulator with a factory, and a
+``KeyboardInterrupt`` or ``SystemExit`` that lands in a start or a stop: in its eager first step
+(3.12 and later, in process) or after its first wait (a program under ``asyncio.run``, in a
+subprocess), each ending with the stops and the reports rules 3 and 12 ask for."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ class Stopping(Generic[InfoT]):
         that interrupt in the cleanup; any other caller raises what it holds, as ever.
         """
         outcome = await finish_despite_cancellation(self._stop_once(reason))
-        error = outcome.error  # only an interrupt: the stop keeps its own failures
+        error = outcome.error  # an interrupt, or the work's own cancellation: never a failure
         interrupt = error if isinstance(error, KeyboardInterrupt | SystemExit) else None
         if interrupt is not None and self._stop_error is None and self._end_reason is None:
             self._stop_error = interrupt  # cut short before its answer: it may not have arrived
