@@ -5,7 +5,9 @@ The rules it serves (11: a start or a stop is never cut short) are tested in ``t
 ``test_session.py``; here, the turns of the loop, a session over the emulator with a factory, and a
 ``KeyboardInterrupt`` or ``SystemExit`` that lands in a start or a stop: in its eager first step
 (3.12 and later, in process) or after its first wait (a program under ``asyncio.run``, in a
-subprocess), each ending with the stops and the reports rules 3 and 12 ask for."""
+subprocess), each ending with the stops and the reports rules 3 and 12 ask for: an interrupted
+start's stop, a block's exception kept when its stop is cut short, and a failed enter's clean-up
+that still ends the session and closes the client it owns."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from aioavatar import EndReason, LiveAvatarClient
+from aioavatar import AvatarSession, EndReason, LiveAvatarClient, SessionState
 from aioavatar._cancellation import EAGER_START, finish_despite_cancellation
+from aioavatar._keepalive import KeepAlive
 from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -196,6 +199,45 @@ async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_r
     assert session.end_reason is None
 
 
+@pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
+async def test_an_entry_whose_cleanup_stop_is_interrupted_still_ends_the_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rules 9 and 12 on 3.12 and later: the session started, then what follows fails (a bug: its
+    keep-alive cannot start), so the entry's cleanup stops it with ``SERVER_ERROR``; that stop meets
+    a ``KeyboardInterrupt`` in its first step. The interrupt propagates, naming the session, and the
+    session still ends: ``ENDED``, and the client it owns closed (both were skipped before)."""
+    aclose, closed = LiveAvatarClient.aclose, []
+
+    def broken_start(self: KeepAlive) -> None:
+        raise RuntimeError("a bug")
+
+    async def interrupted_close(
+        self: LiveAvatarBackend, reason: EndReason, *, deadline: float
+    ) -> bool:
+        raise KeyboardInterrupt
+
+    async def counted_aclose(self: LiveAvatarClient) -> None:
+        closed.append(self)
+        await aclose(self)
+
+    monkeypatch.setattr(KeepAlive, "start", broken_start)
+    monkeypatch.setattr(LiveAvatarBackend, "close", interrupted_close)
+    monkeypatch.setattr(LiveAvatarClient, "aclose", counted_aclose)
+    async with LiveAvatarEmulator(api_key=API_KEY) as emulator:
+        session = AvatarSession(
+            AVATAR_ID, api_key=API_KEY, base_url=emulator.base_url, is_sandbox=True
+        )
+        with pytest.raises(KeyboardInterrupt) as raised:
+            async with session:
+                pytest.fail("the block must not run")
+        assert session.session_id in [s.id for s in emulator.active_sessions()]
+    notes = getattr(raised.value, "__notes__", [])
+    assert any(session.session_id in n and "may still be running" in n for n in notes), notes
+    assert session.state is SessionState.ENDED
+    assert len(closed) == 1
+
+
 #: A program of three sessions under ``asyncio.run``. Sessions 1 and 2 enter and wait; then session
 #: 0 meets an interrupt (a second Ctrl-C; a SIGTERM handler's ``sys.exit``). ``stop``: session 0
 #: leaves its block and its stop is cut short after its first wait (the interrupt leaves the loop, as
@@ -203,7 +245,7 @@ async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_r
 #: rule-3 stop after its first wait. It prints what the emulator then saw, as JSON.
 _INTERRUPTED_PROGRAM = """
 import asyncio, json, logging, sys, threading
-from aioavatar import LiveAvatarClient
+from aioavatar import AvatarSession, LiveAvatarClient
 from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -227,7 +269,7 @@ def serve():
 threading.Thread(target=serve, daemon=True).start()
 ready.wait()
 emulator = box["emulator"]
-close, armed = LiveAvatarBackend.close, []
+close, aclose, armed, closed = LiveAvatarBackend.close, LiveAvatarClient.aclose, [], []
 
 async def interrupted_close(self, reason, *, deadline):
     if armed:
@@ -238,29 +280,52 @@ async def interrupted_close(self, reason, *, deadline):
 
 async def interrupted_open(self):
     box["first"] = self.session_id
+    if MODE.startswith("late-start"):
+        await asyncio.sleep(0)  # after its first wait: the interrupt reaches the loop
     raise INTERRUPT()
 
+async def counted_aclose(self):
+    closed.append(self is not box.get("shared"))
+    await aclose(self)
+
 LiveAvatarBackend.close = interrupted_close
-ids = {}
+LiveAvatarClient.aclose = counted_aclose
+ids, ended = {}, {}
 
 async def one(client, index, entered):
-    async with client.session(AVATAR_ID, is_sandbox=True, stop_timeout=5.0) as session:
-        ids[index] = session.session_id
-        entered.set()
-        if index:
-            await asyncio.sleep(3600)
-        armed.append(True)
+    if index or MODE != "start-owned":
+        session = client.session(AVATAR_ID, is_sandbox=True, stop_timeout=5.0)
+    else:
+        session = box["owned"] = AvatarSession(
+            AVATAR_ID, api_key=API_KEY, base_url=emulator.base_url, is_sandbox=True
+        )
+    try:
+        async with session:
+            ids[index] = session.session_id
+            entered.set()
+            if index:
+                await asyncio.sleep(3600)
+            armed.append(True)
+            if MODE == "block-error":
+                raise ValueError("the block failed")
+    except BaseException as exc:
+        ended[index] = [type(exc).__name__, getattr(exc, "__notes__", [])]
+        raise
 
 async def main():
     async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client:
+        box["shared"] = client
         async with asyncio.TaskGroup() as group:
-            for index in (1, 2):
+            for index in () if MODE == "late-start-refused" else (1, 2):
                 entered = asyncio.Event()
                 group.create_task(one(client, index, entered))
                 await entered.wait()
-            if MODE == "start":
+            if MODE in ("start", "start-owned", "late-start", "late-start-refused"):
                 LiveAvatarBackend.open = interrupted_open
-                armed.append(True)
+            if MODE in ("start", "start-owned"):
+                armed.append(True)  # a second interrupt cuts the rule-3 stop short
+            if MODE == "late-start-refused":
+                emulator.inject("stop", status=400, times=10)  # refused: not retried
             group.create_task(one(client, 0, asyncio.Event()))
 
 raised, notes = None, []
@@ -273,9 +338,11 @@ for request in emulator.requests("stop"):
     stops.setdefault(request.session_id, []).append(request.body["reason"])
 active = [s.id for s in emulator.active_sessions()]
 done.set()
+owned = box.get("owned")
 print(json.dumps({"raised": raised, "notes": notes, "first": ids.get(0, box.get("first")),
-                  "others": [ids[1], ids[2]], "stops": stops, "active": active,
-                  "warnings": warnings}))
+                  "others": [ids[i] for i in (1, 2) if i in ids], "stops": stops,
+                  "active": active, "warnings": warnings, "ended": ended,
+                  "closed": sum(closed), "owned": owned and owned.state.name}))
 """
 
 
@@ -291,7 +358,10 @@ def _interrupted_program(kind: str, mode: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["raised"] == ("SystemExit" if kind == "exit" else "KeyboardInterrupt")
-    assert [seen["stops"].get(other) for other in seen["others"]] == [["USER_DISCONNECTED"]] * 2
+    others = 0 if mode == "late-start-refused" else 2  # that program has one session
+    assert [seen["stops"].get(other) for other in seen["others"]] == [
+        ["USER_DISCONNECTED"]
+    ] * others
     assert not set(seen["others"]) & set(seen["active"])
     return seen
 
@@ -309,6 +379,37 @@ def test_an_interrupt_after_a_stops_first_wait_leaves_the_loop_once(kind: str) -
     assert first in seen["active"]
     assert any(first in w and "may still be running" in w for w in seen["warnings"])
     assert any(first in note for note in seen["notes"]), seen["notes"]
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["stop-confirmed", "stop-refused"])
+def test_a_start_interrupted_after_its_first_wait_is_stopped_once(refused: bool) -> None:
+    """Rule 3 when the interrupt reaches the loop (every Python; on 3.11 any interrupt in a start
+    does): the start is followed by one stop with ``SERVER_ERROR`` during ``asyncio.run``'s cleanup,
+    beside the program's other sessions' stops. When the server refuses that stop, the interrupt the
+    program gets names the session as possibly still running, and so does a WARNING (the note went
+    only on a cancellation nobody saw before)."""
+    seen = _interrupted_program("keyboard", "late-start-refused" if refused else "late-start")
+    first = seen["first"]
+    assert seen["stops"][first] == ["SERVER_ERROR"]
+    named = [n for n in seen["notes"] if first in n and "may still be running" in n]
+    assert bool(named) is refused, seen["notes"]
+    warned = [w for w in seen["warnings"] if first in w and "may still be running" in w]
+    assert bool(warned) is refused, seen["warnings"]
+
+
+def test_a_blocks_exception_is_kept_when_an_interrupt_cuts_its_stop_short() -> None:
+    """Rule 12 when the interrupt reaches the loop: the block raised, its stop was cut short after
+    its first wait, and ``asyncio.run``'s cleanup then cancels the session's task. The task still
+    ends with the block's own exception (not the cleanup's ``CancelledError``), noted with the
+    session's id, as is the interrupt the program gets; the other sessions are stopped once each."""
+    seen = _interrupted_program("keyboard", "block-error")
+    first = seen["first"]
+    assert first not in seen["stops"]
+    assert first in seen["active"]
+    ended, notes = seen["ended"]["0"]
+    assert ended == "ValueError"
+    assert any(first in n and "may still be running" in n for n in notes), notes
+    assert any(first in n for n in seen["notes"]), seen["notes"]
 
 
 @pytest.mark.skipif(not EAGER_START, reason="lazy start: the first interrupt leaves the loop")
