@@ -206,7 +206,7 @@ async def test_an_entry_whose_cleanup_stop_is_interrupted_still_ends_the_session
     """Rules 9 and 12 on 3.12 and later: the session started, then what follows fails (a bug: its
     keep-alive cannot start), so the entry's cleanup stops it with ``SERVER_ERROR``; that stop meets
     a ``KeyboardInterrupt`` in its first step. The interrupt propagates, naming the session, and the
-    session still ends: ``ENDED``, and the client it owns closed (both were skipped before)."""
+    session still ends: ``ENDED``, and the client it owns closed (that close was skipped before)."""
     aclose, closed = LiveAvatarClient.aclose, []
 
     def broken_start(self: KeepAlive) -> None:
@@ -241,11 +241,14 @@ async def test_an_entry_whose_cleanup_stop_is_interrupted_still_ends_the_session
 #: A program of three sessions under ``asyncio.run``. Sessions 1 and 2 enter and wait; then session
 #: 0 meets an interrupt (a second Ctrl-C; a SIGTERM handler's ``sys.exit``). ``stop``: session 0
 #: leaves its block and its stop is cut short after its first wait (the interrupt leaves the loop, as
-#: any interrupt does). ``start``: session 0's start is interrupted in its first step, then its
-#: rule-3 stop after its first wait. It prints what the emulator then saw, as JSON.
+#: any interrupt does); ``block-error``: the same after its block raised. ``start``: session 0's
+#: start is interrupted in its first step, then its rule-3 stop after its first wait.
+#: ``late-start``: its start is interrupted after its first wait, and its rule-3 stop runs;
+#: ``late-start-refused``: the same in a program of that one session, whose stop the server refuses.
+#: It prints what the emulator then saw, and how each session's task ended, as JSON.
 _INTERRUPTED_PROGRAM = """
 import asyncio, json, logging, sys, threading
-from aioavatar import AvatarSession, LiveAvatarClient
+from aioavatar import LiveAvatarClient
 from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -269,7 +272,7 @@ def serve():
 threading.Thread(target=serve, daemon=True).start()
 ready.wait()
 emulator = box["emulator"]
-close, aclose, armed, closed = LiveAvatarBackend.close, LiveAvatarClient.aclose, [], []
+close, armed = LiveAvatarBackend.close, []
 
 async def interrupted_close(self, reason, *, deadline):
     if armed:
@@ -284,21 +287,11 @@ async def interrupted_open(self):
         await asyncio.sleep(0)  # after its first wait: the interrupt reaches the loop
     raise INTERRUPT()
 
-async def counted_aclose(self):
-    closed.append(self is not box.get("shared"))
-    await aclose(self)
-
 LiveAvatarBackend.close = interrupted_close
-LiveAvatarClient.aclose = counted_aclose
 ids, ended = {}, {}
 
 async def one(client, index, entered):
-    if index or MODE != "start-owned":
-        session = client.session(AVATAR_ID, is_sandbox=True, stop_timeout=5.0)
-    else:
-        session = box["owned"] = AvatarSession(
-            AVATAR_ID, api_key=API_KEY, base_url=emulator.base_url, is_sandbox=True
-        )
+    session = client.session(AVATAR_ID, is_sandbox=True, stop_timeout=5.0)
     try:
         async with session:
             ids[index] = session.session_id
@@ -314,15 +307,14 @@ async def one(client, index, entered):
 
 async def main():
     async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client:
-        box["shared"] = client
         async with asyncio.TaskGroup() as group:
             for index in () if MODE == "late-start-refused" else (1, 2):
                 entered = asyncio.Event()
                 group.create_task(one(client, index, entered))
                 await entered.wait()
-            if MODE in ("start", "start-owned", "late-start", "late-start-refused"):
+            if MODE in ("start", "late-start", "late-start-refused"):
                 LiveAvatarBackend.open = interrupted_open
-            if MODE in ("start", "start-owned"):
+            if MODE == "start":
                 armed.append(True)  # a second interrupt cuts the rule-3 stop short
             if MODE == "late-start-refused":
                 emulator.inject("stop", status=400, times=10)  # refused: not retried
@@ -338,11 +330,9 @@ for request in emulator.requests("stop"):
     stops.setdefault(request.session_id, []).append(request.body["reason"])
 active = [s.id for s in emulator.active_sessions()]
 done.set()
-owned = box.get("owned")
 print(json.dumps({"raised": raised, "notes": notes, "first": ids.get(0, box.get("first")),
                   "others": [ids[i] for i in (1, 2) if i in ids], "stops": stops,
-                  "active": active, "warnings": warnings, "ended": ended,
-                  "closed": sum(closed), "owned": owned and owned.state.name}))
+                  "active": active, "warnings": warnings, "ended": ended}))
 """
 
 
@@ -385,9 +375,9 @@ def test_an_interrupt_after_a_stops_first_wait_leaves_the_loop_once(kind: str) -
 def test_a_start_interrupted_after_its_first_wait_is_stopped_once(refused: bool) -> None:
     """Rule 3 when the interrupt reaches the loop (every Python; on 3.11 any interrupt in a start
     does): the start is followed by one stop with ``SERVER_ERROR`` during ``asyncio.run``'s cleanup,
-    beside the program's other sessions' stops. When the server refuses that stop, the interrupt the
-    program gets names the session as possibly still running, and so does a WARNING (the note went
-    only on a cancellation nobody saw before)."""
+    beside the program's other sessions' stops. When the server refuses that stop (a program of that
+    one session), the interrupt the program gets names the session as possibly still running, as
+    does a WARNING (the note went only on a cancellation nobody saw before)."""
     seen = _interrupted_program("keyboard", "late-start-refused" if refused else "late-start")
     first = seen["first"]
     assert seen["stops"][first] == ["SERVER_ERROR"]
