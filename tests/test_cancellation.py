@@ -138,6 +138,12 @@ async def _interrupted_open(self: LiveAvatarBackend) -> None:
     raise KeyboardInterrupt
 
 
+async def _interrupted_close(
+    self: LiveAvatarBackend, reason: EndReason, *, deadline: float
+) -> bool:
+    raise KeyboardInterrupt
+
+
 @pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
 @pytest.mark.parametrize("stop_fails", [False, True], ids=["stop-confirmed", "stop-refused"])
 async def test_a_start_interrupted_in_its_first_step_is_stopped_once(
@@ -175,11 +181,6 @@ async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_r
     any answer) propagates from the exit, and the user learns the session's id and that it may still
     run (a WARNING, and a note on the interrupt); the server indeed still runs it."""
 
-    async def interrupted_close(
-        self: LiveAvatarBackend, reason: EndReason, *, deadline: float
-    ) -> bool:
-        raise KeyboardInterrupt
-
     async with (
         LiveAvatarEmulator(api_key=API_KEY) as emulator,
         LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
@@ -187,7 +188,7 @@ async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_r
         session = client.session(AVATAR_ID, is_sandbox=True)
         with pytest.raises(KeyboardInterrupt) as raised, caplog.at_level(logging.WARNING):
             async with session:
-                monkeypatch.setattr(LiveAvatarBackend, "close", interrupted_close)
+                monkeypatch.setattr(LiveAvatarBackend, "close", _interrupted_close)
         assert emulator.requests("stop") == []
         assert session.session_id in [s.id for s in emulator.active_sessions()]
     notes = getattr(raised.value, "__notes__", [])
@@ -212,17 +213,12 @@ async def test_an_entry_whose_cleanup_stop_is_interrupted_still_ends_the_session
     def broken_start(self: KeepAlive) -> None:
         raise RuntimeError("a bug")
 
-    async def interrupted_close(
-        self: LiveAvatarBackend, reason: EndReason, *, deadline: float
-    ) -> bool:
-        raise KeyboardInterrupt
-
     async def counted_aclose(self: LiveAvatarClient) -> None:
         closed.append(self)
         await aclose(self)
 
     monkeypatch.setattr(KeepAlive, "start", broken_start)
-    monkeypatch.setattr(LiveAvatarBackend, "close", interrupted_close)
+    monkeypatch.setattr(LiveAvatarBackend, "close", _interrupted_close)
     monkeypatch.setattr(LiveAvatarClient, "aclose", counted_aclose)
     async with LiveAvatarEmulator(api_key=API_KEY) as emulator:
         session = AvatarSession(
