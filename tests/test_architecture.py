@@ -111,17 +111,26 @@ def test_layers_import_one_way() -> None:
     assert wrong == []
 
 
+#: The one private name taken from outside the package, on purpose: Python 3.11's eager start of a
+#: protected start or stop sets the loop's current task as 3.12's own eager start does
+#: (``_cancellation._start_eagerly``); 3.11's asyncio no longer changes.
+PRIVATE_IMPORTS_ALLOWED = {
+    ("aioavatar._cancellation", "asyncio.tasks", "_enter_task"),
+    ("aioavatar._cancellation", "asyncio.tasks", "_leave_task"),
+}
+
+
 def test_no_module_imports_another_modules_private_names() -> None:
-    """``from x import _name`` takes another module's private name: none in src/."""
-    wrong = [
-        f"{module}: {name} from {source}"
+    """``from x import _name`` takes another module's private name: none in src/ but the listed."""
+    taken = {
+        (module, source, name)
         for module, path in MODULES.items()
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.ImportFrom)
         for source, name in _imported(module, node)
         if name is not None and name.startswith("_") and not name.startswith("__")
-    ]
-    assert wrong == []
+    }
+    assert taken == PRIVATE_IMPORTS_ALLOWED
 
 
 def test_no_module_over_the_size_limit() -> None:

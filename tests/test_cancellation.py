@@ -1,10 +1,11 @@
 """``aioavatar._cancellation``: how a start or a stop runs to its end whatever cancels its caller, and
-what that costs the loop: on Python 3.12 and later the protected work starts in the caller's turn of
-the loop (an eager task), unless the loop has a task factory of its own, which then sees every task.
+what that costs the loop: the protected work starts in the caller's turn of the loop (an eager task:
+Python 3.12's own, written out on 3.11), unless the loop has a task factory of its own, which then
+sees every task.
 The rules it serves (11: a start or a stop is never cut short) are tested in ``test_stop.py`` and
 ``test_session.py``; here, the turns of the loop, a session over the emulator with a factory, and a
 ``KeyboardInterrupt`` or ``SystemExit`` that lands in a start or a stop: in its eager first step
-(3.12 and later, in process) or after its first wait (a program under ``asyncio.run``, in a
+(in process) or after its first wait (a program under ``asyncio.run``, in a
 subprocess), each ending with the stops and the reports rules 3 and 12 ask for: an interrupted
 start's stop, a block's exception kept when its stop is cut short, and a failed enter's clean-up
 that still ends the session and closes the client it owns."""
@@ -12,6 +13,7 @@ that still ends the session and closes the client it owns."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import subprocess
@@ -33,14 +35,15 @@ from .providers import AVATAR_ID, Provider
 pytestmark = pytest.mark.anyio
 
 
-def test_eager_start_is_used_exactly_where_python_has_it() -> None:
-    """Eager tasks came with Python 3.12 (``asyncio.Task(..., eager_start=True)``)."""
+def test_pythons_own_eager_start_is_used_exactly_where_python_has_it() -> None:
+    """Eager tasks came with Python 3.12 (``asyncio.Task(..., eager_start=True)``); 3.11 gets the
+    same steps written out (the tests below run on every Python)."""
     assert EAGER_START is (sys.version_info >= (3, 12))
 
 
 async def test_the_protected_work_starts_in_the_callers_turn_where_python_can() -> None:
-    """On 3.12 and later the work's first step runs before anything the loop had queued (its
-    request goes out a turn earlier); on 3.11 it runs a turn later, after what was queued."""
+    """The work's first step runs before anything the loop had queued (its request goes out a turn
+    earlier), on every Python (it ran a turn later, after what was queued, on 3.11 before)."""
     order: list[str] = []
 
     async def work() -> int:
@@ -53,15 +56,12 @@ async def test_the_protected_work_starts_in_the_callers_turn_where_python_can() 
     assert outcome.value == 7
     assert outcome.error is None
     assert outcome.cancelled is None
-    if EAGER_START:
-        assert order == ["work started", "queued before"]
-    else:
-        assert order == ["queued before", "work started"]
+    assert order == ["work started", "queued before"]
 
 
 async def test_work_that_ends_without_waiting_gives_its_value_and_its_error() -> None:
-    """Work that never waits (it ends within its eager first step on 3.12) still hands back its value,
-    or its error, for the caller to raise."""
+    """Work that never waits (it ends within its eager first step) still hands back its value, or its
+    error, for the caller to raise."""
 
     async def value() -> str:
         return "done"
@@ -102,8 +102,8 @@ async def test_a_cancellation_during_eager_work_is_handed_back_after_it() -> Non
 
 async def test_a_cancellation_pending_when_the_work_ends_at_once_is_handed_back() -> None:
     """A cancellation already requested of the caller is taken by the protected wait and handed
-    back, also when the work ends within its eager first step (3.12 and later: without the wait's
-    one loop turn it reached the caller's next await instead, unnoted)."""
+    back, also when the work ends within its eager first step (without the wait's one loop turn it
+    reached the caller's next await instead, unnoted)."""
 
     async def at_once() -> int:
         return 3
@@ -120,7 +120,55 @@ async def test_a_cancellation_pending_when_the_work_ends_at_once_is_handed_back(
     assert isinstance(cancelled, asyncio.CancelledError)
 
 
-@pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
+async def test_the_eager_first_step_runs_as_the_works_own_task_in_its_own_context() -> None:
+    """The work's first step runs in the caller's turn but as the work's task, as every later step:
+    a timeout it enters there (aiohttp's request timer and the stop's bound are such) cancels the
+    work, never the caller, and a context variable it sets stays with the work."""
+    caller = asyncio.current_task()
+    variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable", default="caller's")
+    seen: list[object] = []
+
+    async def work() -> None:
+        seen.append(asyncio.current_task())
+        variable.set("work's")
+        async with asyncio.timeout(0):  # expires at the work's first wait, before this sleep ends
+            seen.append(asyncio.current_task())
+            await asyncio.sleep(1)
+
+    outcome = await finish_despite_cancellation(work())
+    assert isinstance(outcome.error, TimeoutError)  # the work's timeout, in the work's task
+    assert outcome.cancelled is None  # the caller was not cancelled
+    assert seen[0] is seen[1]
+    assert seen[0] is not caller
+    assert isinstance(seen[0], asyncio.Task)
+    assert asyncio.current_task() is caller
+    assert variable.get() == "caller's"
+
+
+async def test_work_whose_task_is_cancelled_before_its_next_step_ends_and_wakes_the_caller() -> (
+    None
+):
+    """The work's own task cancelled within its eager first step (as ``asyncio.run``'s cleanup may
+    cancel every task): the work gets the cancellation at its wait and ends, and its caller gets the
+    outcome instead of waiting for ever."""
+    reached: list[str] = []
+
+    async def work() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()  # before the task took any step of its own
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            reached.append("cancelled at its wait")
+            raise
+
+    outcome = await finish_despite_cancellation(work())
+    assert reached == ["cancelled at its wait"]
+    assert isinstance(outcome.error, asyncio.CancelledError)
+    assert outcome.cancelled is None
+
+
 async def test_an_interrupt_in_the_eager_first_step_is_handed_to_the_caller() -> None:
     """A ``KeyboardInterrupt`` raised before the work first waits comes back as the outcome's error
     (the caller raises it after its cleanup) instead of out of the task's constructor."""
@@ -144,12 +192,11 @@ async def _interrupted_close(
     raise KeyboardInterrupt
 
 
-@pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
 @pytest.mark.parametrize("stop_fails", [False, True], ids=["stop-confirmed", "stop-refused"])
 async def test_a_start_interrupted_in_its_first_step_is_stopped_once(
     monkeypatch: pytest.MonkeyPatch, stop_fails: bool
 ) -> None:
-    """Rule 3 on 3.12 and later: a ``KeyboardInterrupt`` in the start's eager first step (the token
+    """Rule 3: a ``KeyboardInterrupt`` in the start's eager first step (the token
     exists, the start may have gone out) is followed by one stop with ``SERVER_ERROR`` before the
     interrupt propagates (it skipped the stop before: nothing was sent, nothing said). When that stop
     is refused, the interrupt still propagates (not a ``SessionStopError``, which a program may catch
@@ -173,11 +220,10 @@ async def test_a_start_interrupted_in_its_first_step_is_stopped_once(
     assert named is stop_fails, notes
 
 
-@pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
 async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_run(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Rule 12 on 3.12 and later: a ``KeyboardInterrupt`` in the stop's eager first step (before
+    """Rule 12: a ``KeyboardInterrupt`` in the stop's eager first step (before
     any answer) propagates from the exit, and the user learns the session's id and that it may still
     run (a WARNING, and a note on the interrupt); the server indeed still runs it."""
 
@@ -200,11 +246,10 @@ async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_r
     assert session.end_reason is None
 
 
-@pytest.mark.skipif(not EAGER_START, reason="lazy start: an interrupt in a task leaves the loop")
 async def test_an_entry_whose_cleanup_stop_is_interrupted_still_ends_the_session(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Rules 9 and 12 on 3.12 and later: the session started, then what follows fails (a bug: its
+    """Rules 9 and 12: the session started, then what follows fails (a bug: its
     keep-alive cannot start), so the entry's cleanup stops it with ``SERVER_ERROR``; that stop meets
     a ``KeyboardInterrupt`` in its first step. The interrupt propagates, naming the session, and the
     session still ends: ``ENDED``, and the client it owns closed (that close was skipped before)."""
@@ -369,8 +414,7 @@ def test_an_interrupt_after_a_stops_first_wait_leaves_the_loop_once(kind: str) -
 
 @pytest.mark.parametrize("refused", [False, True], ids=["stop-confirmed", "stop-refused"])
 def test_a_start_interrupted_after_its_first_wait_is_stopped_once(refused: bool) -> None:
-    """Rule 3 when the interrupt reaches the loop (every Python; on 3.11 any interrupt in a start
-    does): the start is followed by one stop with ``SERVER_ERROR`` during ``asyncio.run``'s cleanup,
+    """Rule 3 when the interrupt reaches the loop (after the start's first wait): the start is followed by one stop with ``SERVER_ERROR`` during ``asyncio.run``'s cleanup,
     beside the program's other sessions' stops. When the server refuses that stop (a program of that
     one session), the interrupt the program gets names the session as possibly still running, as
     does a WARNING (the note went only on a cancellation nobody saw before)."""
@@ -398,7 +442,6 @@ def test_a_blocks_exception_is_kept_when_an_interrupt_cuts_its_stop_short() -> N
     assert any(first in n for n in seen["notes"]), seen["notes"]
 
 
-@pytest.mark.skipif(not EAGER_START, reason="lazy start: the first interrupt leaves the loop")
 @pytest.mark.parametrize("kind", ["keyboard", "exit"])
 def test_a_second_interrupt_during_an_interrupted_starts_stop_ends_its_task(kind: str) -> None:
     """An interrupt in a start's eager first step, then another cutting its rule-3 stop short after

@@ -9,8 +9,10 @@ the cancellations that arrived meanwhile are handed back, for the caller to deli
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
-from collections.abc import Awaitable, Coroutine
+import types
+from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -22,8 +24,12 @@ __all__ = ["Flag", "Outcome", "finish_despite_cancellation"]
 T = TypeVar("T")
 
 #: Python 3.12 and later can start a task eagerly: its first step runs at once, in the caller's turn of
-#: the loop, instead of one turn later (``asyncio.Task(..., eager_start=True)``).
+#: the loop, instead of one turn later (``asyncio.Task(..., eager_start=True)``); on 3.11
+#: :func:`_start_eagerly` does the same.
 EAGER_START = sys.version_info >= (3, 12)
+
+if not EAGER_START:  # asyncio's own bookkeeping of the current task, as 3.12's eager start uses it
+    from asyncio.tasks import _enter_task, _leave_task
 
 
 class Outcome(Generic[T]):
@@ -77,7 +83,7 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
     after its cleanup). The work wakes its caller itself as it ends (one loop turn, not the two of a
     done-callback and a waiter: a start and a stop each pay this on every session).
 
-    On Python 3.12 and later the work starts eagerly (see :func:`_start`); a ``KeyboardInterrupt``
+    The work starts eagerly (see :func:`_start`); a ``KeyboardInterrupt``
     or ``SystemExit`` raised in that first step comes back as the outcome's ``interrupt`` (and
     ``error``) for the caller to raise, since the loop never saw it, and work that ends within that
     step still gives the caller one loop turn in which a pending cancellation is taken. Raised after
@@ -130,14 +136,81 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
 
 
 def _start(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    """``work`` in a task of its own, started eagerly where Python can (3.12 and later) and the loop
-    makes its tasks itself: the request of a start or a stop goes out in this turn of the loop, not
-    the next, which saves a turn (a poll of the selector) per protected call. A loop with a task
+    """``work`` in a task of its own, started eagerly where the loop makes its tasks itself: the
+    request of a start or a stop goes out in this turn of the loop, not the next. A loop with a task
     factory of its own (instrumentation, say) gets ``create_task``, so that the factory still sees
-    every task."""
-    if EAGER_START and loop.get_task_factory() is None:
+    every task.
+
+    Python 3.12 and later start it with ``eager_start=True``; 3.11 by :func:`_start_eagerly`, the
+    same steps written out. Besides the turn, the eager step keeps a call's allocations in the same
+    step of the loop as the frees of the call before it: a step later, each came in a step of its
+    own, and the collector, whose count those steps move, ran more often (opening 10,000 sessions
+    100 at a time on 3.11: about 590 young collections instead of 830-930; the performance guide).
+    """
+    if loop.get_task_factory() is not None:
+        return loop.create_task(work)
+    if EAGER_START:
         return asyncio.Task(work, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
-    return loop.create_task(work)
+    return _start_eagerly(loop, work)
+
+
+def _start_eagerly(
+    loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, None]
+) -> asyncio.Task[None]:
+    """Python 3.11's eager start, as 3.12's ``Task.__eager_start`` does it: the task is made first,
+    and ``work``'s first step runs now, in the task's context and as the loop's current task (so
+    that what it enters, an ``asyncio.timeout`` say, belongs to the task); the task then takes
+    ``work`` on from where that step left it (:func:`_continue`)."""
+    caller = asyncio.current_task(loop)
+    if caller is None:  # not run by a task (a coroutine driven by hand): nothing to swap with
+        return loop.create_task(work)
+    context = contextvars.copy_context()
+    rest = _continue(work)
+    next(rest)  # primed: a cancellation before the task's first step reaches ``work`` too
+    task = loop.create_task(rest, context=context)
+    _leave_task(loop, caller)
+    _enter_task(loop, task)
+    ended = False
+    try:
+        pending = context.run(work.send, None)
+    except StopIteration:  # the work ended within its first step: the task's first step ends too
+        ended = True
+    except BaseException:  # not from an Outcome's runner, which keeps what its first step raises
+        rest.close()
+        raise
+    finally:
+        _leave_task(loop, task)
+        _enter_task(loop, caller)
+    if ended:
+        rest.close()
+    else:
+        rest.send(pending)
+    return task
+
+
+@types.coroutine
+def _continue(work: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
+    """The coroutine of a task whose ``work`` took its first step already (:func:`_start_eagerly`):
+    it hands the task what that step waits on, then lets the task drive ``work``."""
+    pending = yield  # what the first step yielded (a future, or None for a bare yield)
+    try:
+        yield  # until the task's first step
+    except BaseException as exc:  # noqa: BLE001 - cancelled before it: the work's to handle
+        try:
+            pending = work.throw(exc)
+        except StopIteration:
+            return
+    while True:
+        try:
+            yield pending  # the task waits on it as if ``work`` had yielded it in this step
+        except BaseException as exc:  # noqa: BLE001 - thrown at the work's wait: the work's
+            try:
+                pending = work.throw(exc)
+            except StopIteration:
+                return
+        else:
+            break
+    yield from work
 
 
 class Flag:
