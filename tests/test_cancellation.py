@@ -169,6 +169,37 @@ async def test_work_whose_task_is_cancelled_before_its_next_step_ends_and_wakes_
     assert outcome.cancelled is None
 
 
+@pytest.mark.skipif(EAGER_START, reason="Python's own eager start swaps the task in C")
+@pytest.mark.parametrize("after", ["leaving the caller", "entering the task"])
+async def test_an_interrupt_between_the_swaps_of_the_current_task_leaves_the_caller_current(
+    monkeypatch: pytest.MonkeyPatch, after: str
+) -> None:
+    """Python 3.11: an interrupt landing between the swaps of the loop's current task (after the
+    caller is left, or after the work's task is entered) propagates to the caller, which is the
+    current task again, so its own step ends as usual and the loop goes on."""
+    from aioavatar import _cancellation
+
+    enter = vars(_cancellation)["_enter_task"]
+
+    def interrupted_enter(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        monkeypatch.setattr(_cancellation, "_enter_task", enter)  # the restore enters for real
+        if after == "entering the task":
+            enter(loop, task)
+        raise KeyboardInterrupt
+
+    async def work() -> None:
+        await asyncio.sleep(0)
+
+    caller = asyncio.current_task()
+    monkeypatch.setattr(_cancellation, "_enter_task", interrupted_enter)
+    unstarted = work()
+    with pytest.raises(KeyboardInterrupt):
+        await finish_despite_cancellation(unstarted)
+    unstarted.close()  # it never took a step
+    assert asyncio.current_task() is caller
+    await asyncio.sleep(0)  # the caller's step ended and the loop took it on again
+
+
 async def test_an_interrupt_in_the_eager_first_step_is_handed_to_the_caller() -> None:
     """A ``KeyboardInterrupt`` raised before the work first waits comes back as the outcome's error
     (the caller raises it after its cleanup) instead of out of the task's constructor."""

@@ -168,19 +168,24 @@ def _start_eagerly(
     rest = _continue(work)
     next(rest)  # primed: a cancellation before the task's first step reaches ``work`` too
     task = loop.create_task(rest, context=context)
-    _leave_task(loop, caller)
-    _enter_task(loop, task)
     ended = False
     try:
+        _leave_task(loop, caller)
+        _enter_task(loop, task)
         pending = context.run(work.send, None)
     except StopIteration:  # the work ended within its first step: the task's first step ends too
         ended = True
-    except BaseException:  # not from an Outcome's runner, which keeps what its first step raises
+    except BaseException:  # an interrupt between the swaps; an Outcome's runner keeps its own
         rest.close()
+        work.close()  # if it never took its step: not a coroutine "never awaited"
         raise
     finally:
-        _leave_task(loop, task)
-        _enter_task(loop, caller)
+        # The caller is the current task again, wherever an interrupt may have cut the swap short.
+        current = asyncio.current_task(loop)
+        if current is task:
+            _leave_task(loop, task)
+        if current is not caller:
+            _enter_task(loop, caller)
     if ended:
         rest.close()
     else:
