@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import json
 import logging
 import subprocess
@@ -149,24 +150,53 @@ async def test_work_whose_task_is_cancelled_before_its_next_step_ends_and_wakes_
     None
 ):
     """The work's own task cancelled within its eager first step (as ``asyncio.run``'s cleanup may
-    cancel every task): the work gets the cancellation at its wait and ends, and its caller gets the
-    outcome instead of waiting for ever."""
+    cancel every task): as for a task that had taken that step itself, the future the work waits on
+    is cancelled (its callbacks run: a socket's wait, say, is unregistered), the work gets the
+    cancellation, with its message, at its wait and ends, and its caller gets the outcome instead of
+    waiting for ever."""
     reached: list[str] = []
 
     async def work() -> None:
         task = asyncio.current_task()
         assert task is not None
-        task.cancel()  # before the task took any step of its own
+        waited = asyncio.get_running_loop().create_future()
+        waited.add_done_callback(lambda f: reached.append(f"wait cancelled: {f.cancelled()}"))
+        task.cancel("shutting down")  # before the task took any step of its own
         try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            reached.append("cancelled at its wait")
+            await waited
+        except asyncio.CancelledError as exc:
+            reached.append(f"work cancelled: {exc.args}")
             raise
 
     outcome = await finish_despite_cancellation(work())
-    assert reached == ["cancelled at its wait"]
+    assert reached == ["wait cancelled: True", "work cancelled: ('shutting down',)"]
     assert isinstance(outcome.error, asyncio.CancelledError)
     assert outcome.cancelled is None
+
+
+def test_a_protected_task_left_behind_by_a_closed_loop_closes_its_work() -> None:
+    """A loop closed while protected work waits, its task never finished: when that task and its work
+    are collected (in either order), the work is closed, as ``yield from`` would close it, with no
+    error about a coroutine awaited twice."""
+    closed: list[str] = []
+
+    async def work() -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            closed.append("work closed")
+
+    async def caller() -> None:
+        await finish_despite_cancellation(work())
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(caller())
+    for _ in range(3):  # the caller's step, the work's task's first step
+        loop.run_until_complete(asyncio.sleep(0))
+    loop.close()
+    del task
+    gc.collect()
+    assert closed == ["work closed"]
 
 
 @pytest.mark.skipif(EAGER_START, reason="Python's own eager start swaps the task in C")

@@ -71,7 +71,8 @@ class Outcome(Generic[T]):
         finally:
             self._done = True
             wake = self._wake
-            if wake is not None and not wake.done():
+            # Not when the loop has closed under it (the work closed as its task is collected).
+            if wake is not None and not wake.done() and not wake.get_loop().is_closed():
                 wake.set_result(None)
 
 
@@ -167,7 +168,7 @@ def _start_eagerly(
     context = contextvars.copy_context()
     rest = _continue(work)
     next(rest)  # primed: a cancellation before the task's first step reaches ``work`` too
-    task = loop.create_task(rest, context=context)
+    task = asyncio.Task(rest, loop=loop, context=context)  # as the 3.12 branch: no create_task
     ended = False
     try:
         _leave_task(loop, caller)
@@ -196,18 +197,28 @@ def _start_eagerly(
 @types.coroutine
 def _continue(work: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
     """The coroutine of a task whose ``work`` took its first step already (:func:`_start_eagerly`):
-    it hands the task what that step waits on, then lets the task drive ``work``."""
+    it hands the task what that step waits on, then lets the task drive ``work``. What the task
+    throws in before that is handled as a task that had taken the step itself would: a cancellation
+    cancels the future the work waits on (whose callbacks clean up, a socket's wait say), and
+    ``GeneratorExit`` closes the work."""
     pending = yield  # what the first step yielded (a future, or None for a bare yield)
     try:
         yield  # until the task's first step
-    except BaseException as exc:  # noqa: BLE001 - cancelled before it: the work's to handle
-        try:
-            pending = work.throw(exc)
-        except StopIteration:
-            return
+    except GeneratorExit:
+        work.close()
+        raise
+    except asyncio.CancelledError as exc:  # cancelled before that step (asyncio.run's cleanup, say)
+        if not _cancel_wait(pending, exc):
+            try:
+                pending = work.throw(exc)
+            except StopIteration:
+                return
     while True:
         try:
             yield pending  # the task waits on it as if ``work`` had yielded it in this step
+        except GeneratorExit:
+            work.close()
+            raise
         except BaseException as exc:  # noqa: BLE001 - thrown at the work's wait: the work's
             try:
                 pending = work.throw(exc)
@@ -215,7 +226,16 @@ def _continue(work: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
                 return
         else:
             break
-    yield from work
+    yield from work  # its value is None: an Outcome's runner keeps its own
+
+
+def _cancel_wait(pending: Any, cancellation: asyncio.CancelledError) -> bool:
+    """Cancel the future the work waits on, as ``Task.cancel`` does; False if there is none (a bare
+    yield) or it is done already, and the cancellation is then thrown into the work."""
+    if getattr(pending, "_asyncio_future_blocking", None) is None:
+        return False
+    cancelled: bool = pending.cancel(msg=cancellation.args[0] if cancellation.args else None)
+    return cancelled
 
 
 class Flag:

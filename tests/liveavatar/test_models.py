@@ -672,14 +672,24 @@ def test_session_info_ignores_unknown_fields(
 def test_unknown_enum_values_from_the_server_are_kept(
     session_id: str, reason: str, mode: str
 ) -> None:
-    """Any end reason or mode the server sends decodes: known ones to members, others to
-    pseudo-members that keep the text."""
+    """Any end reason or mode the server sends decodes: known ones, in any case, to members (which
+    spell them as the API does), others to pseudo-members that keep the text."""
     entry = structure_response({"id": session_id, "end_reason": reason, "mode": mode}, SessionEntry)
     assert entry.end_reason is not None
-    assert entry.end_reason.value == reason
-    assert entry.end_reason.is_known == (reason in EndReason._value2member_map_)
     assert entry.mode is not None
-    assert entry.mode.value == mode
+    for decoded, sent in ((entry.end_reason, reason), (entry.mode, mode)):
+        members = {m.value.casefold(): m for m in type(decoded)}
+        known = members.get(sent.casefold())
+        assert decoded.value == (sent if known is None else known.value)
+        assert decoded.is_known == (known is not None)
+
+
+@pytest.mark.parametrize("sent", ["uNKNOWN", "user_closed", "User_Closed"])
+def test_a_known_end_reason_in_another_case_decodes_to_its_member(sent: str) -> None:
+    """The examples hypothesis found: a known value in another case is that member."""
+    entry = structure_response({"id": OTHER, "end_reason": sent}, SessionEntry)
+    assert entry.end_reason is EndReason(sent.upper())
+    assert entry.end_reason.is_known
 
 
 def test_the_same_fields_build_one_request_and_a_bad_one_is_refused_each_time() -> None:
