@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import inspect
 import json
 import logging
 import subprocess
@@ -200,33 +201,56 @@ def test_a_protected_task_left_behind_by_a_closed_loop_closes_its_work() -> None
 
 
 @pytest.mark.skipif(EAGER_START, reason="Python's own eager start swaps the task in C")
-@pytest.mark.parametrize("after", ["leaving the caller", "entering the task"])
-async def test_an_interrupt_between_the_swaps_of_the_current_task_leaves_the_caller_current(
-    monkeypatch: pytest.MonkeyPatch, after: str
+@pytest.mark.parametrize(
+    "swap",
+    [1, 2, 3, 4],
+    ids=["leaving-the-caller", "entering-the-task", "leaving-the-task", "entering-the-caller"],
+)
+async def test_an_interrupt_after_any_swap_of_the_current_task_leaves_the_caller_current(
+    monkeypatch: pytest.MonkeyPatch, swap: int
 ) -> None:
-    """Python 3.11: an interrupt landing between the swaps of the loop's current task (after the
-    caller is left, or after the work's task is entered) propagates to the caller, which is the
-    current task again, so its own step ends as usual and the loop goes on."""
+    """Python 3.11: an interrupt landing just after any of the four swaps of the loop's current task
+    (a second Ctrl-C can land after any call returns) propagates to the caller, which is the current
+    task again, so its step ends as usual and the loop goes on. Before the work's first step it is
+    closed, never started (no "never awaited" warning); after it, it goes on in its task to its end,
+    as after an eager start on 3.12."""
     from aioavatar import _cancellation
 
-    enter = vars(_cancellation)["_enter_task"]
+    calls = 0
 
-    def interrupted_enter(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-        monkeypatch.setattr(_cancellation, "_enter_task", enter)  # the restore enters for real
-        if after == "entering the task":
-            enter(loop, task)
-        raise KeyboardInterrupt
+    def interrupting(swap_task: Any) -> Any:
+        def swapped(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+            nonlocal calls
+            swap_task(loop, task)
+            calls += 1
+            if calls == swap:
+                raise KeyboardInterrupt
+
+        return swapped
+
+    finished = asyncio.Event()
+    go = asyncio.get_running_loop().create_future()
 
     async def work() -> None:
-        await asyncio.sleep(0)
+        await go  # a future its task must be handed
+        finished.set()
 
     caller = asyncio.current_task()
-    monkeypatch.setattr(_cancellation, "_enter_task", interrupted_enter)
+    for name in ("_enter_task", "_leave_task"):
+        monkeypatch.setattr(_cancellation, name, interrupting(vars(_cancellation)[name]))
     unstarted = work()
     with pytest.raises(KeyboardInterrupt):
         await finish_despite_cancellation(unstarted)
-    unstarted.close()  # it never took a step
+    monkeypatch.undo()
     assert asyncio.current_task() is caller
+    if swap <= 2:
+        assert inspect.getcoroutinestate(unstarted) == inspect.CORO_CLOSED
+        assert not finished.is_set()
+    else:
+        for _ in range(5):  # the work's task takes its own steps first: it must wait for ``go``
+            await asyncio.sleep(0)
+        go.set_result(None)
+        await finished.wait()  # the work's task took it on
     await asyncio.sleep(0)  # the caller's step ended and the loop took it on again
 
 

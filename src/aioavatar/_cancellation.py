@@ -99,6 +99,10 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
     outcome._starting = True
     try:
         task = _start(loop, outcome._run(work))
+    except BaseException:  # an interrupt before the work took its first step: it never will
+        if _unstarted(work):
+            work.close()  # type: ignore[attr-defined]
+        raise
     finally:
         outcome._starting = False
     if outcome.interrupt is not None:
@@ -169,29 +173,50 @@ def _start_eagerly(
     rest = _continue(work)
     next(rest)  # primed: a cancellation before the task's first step reaches ``work`` too
     task = asyncio.Task(rest, loop=loop, context=context)  # as the 3.12 branch: no create_task
-    ended = False
     try:
         _leave_task(loop, caller)
         _enter_task(loop, task)
-        pending = context.run(work.send, None)
+        rest.send(context.run(work.send, None))
     except StopIteration:  # the work ended within its first step: the task's first step ends too
-        ended = True
-    except BaseException:  # an interrupt between the swaps; an Outcome's runner keeps its own
         rest.close()
-        work.close()  # if it never took its step: not a coroutine "never awaited"
-        raise
+    except BaseException:  # an interrupt (an Outcome's runner keeps what its own step raises)
+        if _unstarted(work):  # the task ends at its first step; the work took none
+            rest.close()
+            work.close()
+        raise  # otherwise the work goes on in its task, as after an eager start on 3.12
     finally:
-        # The caller is the current task again, wherever an interrupt may have cut the swap short.
-        current = asyncio.current_task(loop)
-        if current is task:
-            _leave_task(loop, task)
-        if current is not caller:
-            _enter_task(loop, caller)
-    if ended:
-        rest.close()
-    else:
-        rest.send(pending)
+        _restore(loop, caller, task)
     return task
+
+
+def _restore(
+    loop: asyncio.AbstractEventLoop, caller: asyncio.Task[Any], task: asyncio.Task[Any]
+) -> None:
+    """Make ``caller`` the loop's current task again, however far the swaps got: an interrupt can
+    land after any call returns (a second Ctrl-C), here too; one that does is raised at the end."""
+    interrupt: BaseException | None = None
+    while True:
+        try:
+            current = asyncio.current_task(loop)
+            if current is task:
+                _leave_task(loop, task)
+            elif current is None:
+                _enter_task(loop, caller)
+            else:
+                break  # the caller (or, never expected, a task of someone else's: left as it is)
+        except (KeyboardInterrupt, SystemExit) as exc:
+            interrupt = interrupt or exc
+    if interrupt is not None:
+        raise interrupt
+
+
+def _unstarted(coroutine: Any) -> bool:
+    """Whether ``coroutine`` was never started (closing it then spares a "never awaited" warning)."""
+    return (
+        getattr(coroutine, "cr_frame", None) is not None
+        and not coroutine.cr_suspended
+        and not coroutine.cr_running
+    )
 
 
 @types.coroutine
@@ -231,8 +256,11 @@ def _continue(work: Coroutine[Any, Any, None]) -> Generator[Any, Any, None]:
 
 def _cancel_wait(pending: Any, cancellation: asyncio.CancelledError) -> bool:
     """Cancel the future the work waits on, as ``Task.cancel`` does; False if there is none (a bare
-    yield) or it is done already, and the cancellation is then thrown into the work."""
-    if getattr(pending, "_asyncio_future_blocking", None) is None:
+    yield), it is another loop's, or it refuses (done already): the cancellation is then thrown
+    into the work, as a task does with nothing to cancel."""
+    if getattr(pending, "_asyncio_future_blocking", None) is not True:
+        return False
+    if pending.get_loop() is not asyncio.get_running_loop():  # not ours to cancel from here
         return False
     cancelled: bool = pending.cancel(msg=cancellation.args[0] if cancellation.args else None)
     return cancelled
