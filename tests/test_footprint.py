@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import statistics
 import subprocess
 import sys
 import weakref
@@ -109,9 +110,10 @@ async def test_an_idle_session_adds_few_objects_for_the_garbage_collector(
 ) -> None:
     """200 idle sessions more add at most 4.5 tracked objects each beyond the plain asyncio task that
     holds each block (200 plain waiting tasks more are the baseline, measured the same way). The
-    pool holds four connections, so that its own objects barely move. Up to three measurements,
-    the first within the bound ends it: in a process that ran hundreds of tests before, something
-    else freed meanwhile once shrank a baseline (4.93 in a suite run; alone, 3.9-4.2)."""
+    pool holds four connections, so that its own objects barely move. The median of three
+    measurements counts: in a process that ran hundreds of tests before, something else freed
+    meanwhile once shrank a baseline (4.93 in a suite run; alone, 3.9-4.2), and a median, unlike a
+    first pass, leans neither way."""
     provider = emulator_process["provider"]
     client_class = LiveAvatarClient if provider == "liveavatar" else KalturaAvatarClient
     measured = []
@@ -123,9 +125,7 @@ async def test_an_idle_session_adds_few_objects_for_the_garbage_collector(
             plain = await _tracked(client, provider, sessions=False)
             held = await _tracked(client, provider, sessions=True)
             measured.append(((held[1] - held[0]) - (plain[1] - plain[0])) / 200)
-            if 0 < measured[-1] <= MAX_OBJECTS_PER_SESSION:
-                break
-    assert 0 < measured[-1] <= MAX_OBJECTS_PER_SESSION, measured
+    assert 0 < statistics.median(measured) <= MAX_OBJECTS_PER_SESSION, measured
 
 
 @pytest.mark.parametrize("ending", ["exit", "server"])
