@@ -186,6 +186,52 @@ def test_what_cannot_be_built_again_from_its_values_is_kept_as_it_is(model: obje
     assert expand(shape, kept) is model
 
 
+@attrs.frozen(eq=False)
+class _OwnEquality:
+    """Equality of its own, which a model of one value refuses: only attrs' own is trusted once."""
+
+    value: str
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _OwnEquality and other.value == self.value != "refused"
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_a_model_with_equality_of_its_own_is_checked_each_time() -> None:
+    """A shape is built again to check only the first time when attrs wrote its ``__init__`` and
+    ``__eq__``; with an ``__eq__`` of its own, every model is: the one it refuses is kept as it is,
+    after one of the same class was compacted."""
+    assert compact(_OwnEquality("a"))[0] is not None
+    refused = _OwnEquality("refused")
+    assert compact(refused) == (None, refused)
+
+
+def test_a_shape_of_attrs_own_methods_is_built_again_to_check_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check (build again, compare, try to change) runs for the first start answer of a shape,
+    not for every session's: a session compacts its start answer on each start."""
+    from aioavatar import _compact
+
+    built = 0
+    real_expand = _compact.expand
+
+    def counting(shape: Any, kept: Any) -> Any:
+        nonlocal built
+        built += 1
+        return real_expand(shape, kept)
+
+    monkeypatch.setattr(_compact, "expand", counting)
+    monkeypatch.setattr(_compact, "_verified", set())
+    infos = [SessionInfo(f"id-{i}", "wss://lk", f"token-{i}") for i in range(3)]
+    shapes = [compact(info)[0] for info in infos]
+    assert shapes[0] is not None
+    assert shapes[0] is shapes[1] is shapes[2]
+    assert built == 1
+    assert [real_expand(compact(info)[0], compact(info)[1]) for info in infos] == infos
+
+
 def test_a_model_holding_a_list_comes_back_equal() -> None:
     """A list field is kept as the list (the tuple then stays tracked: nothing gained, nothing lost),
     and the model comes back equal, holding that list."""

@@ -61,6 +61,27 @@ async def test_explicit_stop_is_the_only_stop(provider: Provider) -> None:
     assert all(r.at < stop_at for r in provider.emulator.requests("keep_alive"))
 
 
+async def test_stops_from_several_tasks_at_once_send_one_that_each_waits_for(
+    provider: Provider,
+) -> None:
+    """Three tasks call stop() while the first stop's answer is held back: one stop reaches the
+    server, and no caller returns before it is confirmed (each then finds the session ended, with
+    the reason). The flag the later callers wait on is made only when one comes."""
+    provider.emulator.inject(provider.stop_step, delay=0.3)
+    seen: list[tuple[SessionState, EndReason | None]] = []
+    async with provider.session() as session:
+
+        async def stopper() -> None:
+            await session.stop(EndReason.AGENT_HANG_UP)
+            seen.append((session.state, session.end_reason))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(stopper)
+    assert seen == [(SessionState.ENDED, EndReason.AGENT_HANG_UP)] * 3
+    provider.assert_stopped_once(EndReason.AGENT_HANG_UP)
+
+
 async def test_wait_ended_returns_after_stop(provider: Provider) -> None:
     """wait_ended() returns once another task stopped the session."""
     async with provider.session() as session, anyio.create_task_group() as tg:

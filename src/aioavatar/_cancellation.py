@@ -19,7 +19,7 @@ import anyio
 
 from ._block import scope_cancelled
 
-__all__ = ["Flag", "Outcome", "finish_despite_cancellation"]
+__all__ = ["Flag", "Outcome", "finish_despite_cancellation", "set_flag"]
 
 T = TypeVar("T")
 
@@ -195,6 +195,15 @@ def _restore(
     """Make ``caller`` the loop's current task again, however far the swaps got: an interrupt can
     land after any call returns (a second Ctrl-C), here too; one that does is raised at the end."""
     interrupt: BaseException | None = None
+    try:  # as the first step leaves it (nearly always): two swaps, no look first
+        _leave_task(loop, task)
+        _enter_task(loop, caller)
+    except RuntimeError:  # the swaps did not get that far: found out below
+        pass
+    except (KeyboardInterrupt, SystemExit) as exc:
+        interrupt = exc
+    else:
+        return
     while True:
         try:
             current = asyncio.current_task(loop)
@@ -288,3 +297,17 @@ class Flag:
         if self._event is None:
             self._event = anyio.Event()
         await self._event.wait()
+
+
+#: Set once and for all, and shared: what :func:`set_flag` gives where nobody waited.
+_SET = Flag()
+_SET.set()
+
+
+def set_flag(flag: Flag | None) -> Flag:
+    """``flag``, set; with none made yet (nobody waited on it), the shared flag that is set already:
+    no object made per session for a wait that never came."""
+    if flag is None:
+        return _SET
+    flag.set()
+    return flag

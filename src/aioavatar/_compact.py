@@ -9,13 +9,17 @@ read (``session.info``: a new, equal object on each read).
 Only a model that can be built again from its values is compacted: a frozen attrs class whose fields
 are all positional ``__init__`` arguments, with no converter, validator or ``__attrs_post_init__`` to
 run again, and which :func:`compact` has built again, equal, from the values. Anything else is kept as
-it is (``shape`` ``None``). The values keep what the model had: a
+it is (``shape`` ``None``). A shape whose classes all have the ``__init__`` and ``__eq__`` attrs wrote
+is built again to check only the first time: such a model, built from the very same values, is
+always equal (a session compacts its start answer on every start: the check was most of the cost). The values keep what the model had: a
 credential field shows in the ``repr`` of the tuple (a private attribute, never logged), not in
 the model's, as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, TypeAlias
 
 import attrs
@@ -29,43 +33,70 @@ Shape: TypeAlias = tuple[type, tuple[tuple[int, "Shape"], ...]]
 # Per class and per nesting; bounded (classes made at run time are then looked at each time).
 _CACHED = 256
 _shapes: dict[Shape, Shape] = {}
-_rebuildable: dict[type, bool] = {}
+#: Per class: what reads its values in field order, or ``None`` when it cannot be built again.
+_readers: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
+#: Per class: whether attrs wrote both its ``__init__`` and its ``__eq__``.
+_generated: dict[type, bool] = {}
+#: The shapes shown once to come back equal and frozen, each of whose classes attrs wrote the
+#: ``__init__`` and ``__eq__`` of: built again from the same values, such a model is always equal,
+#: so later models of that shape are not built again to check.
+_verified: set[Shape] = set()
+_UNKNOWN = object()
 
 
-def _can_rebuild(cls: type) -> bool:
-    known = _rebuildable.get(cls)
-    if known is None:
-        known = (
-            attrs.has(cls)
-            and not hasattr(cls, "__attrs_post_init__")
-            and all(
-                field.init
-                and not field.kw_only
-                and field.converter is None
-                and field.validator is None
-                for field in attrs.fields(cls)
-            )
+def _reader(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
+    known = _readers.get(cls, _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known  # type: ignore[return-value]
+    reader: Callable[[Any], tuple[Any, ...]] | None = None
+    if (
+        attrs.has(cls)
+        and not hasattr(cls, "__attrs_post_init__")
+        and all(
+            field.init and not field.kw_only and field.converter is None and field.validator is None
+            for field in attrs.fields(cls)
         )
-        if len(_rebuildable) < _CACHED:
-            _rebuildable[cls] = known
-    return known
+    ):
+        names = [field.name for field in attrs.fields(cls)]
+        if len(names) > 1:
+            reader = attrgetter(*names)
+        else:  # attrgetter of one name gives the value, not a tuple of it
+            reader = lambda model: tuple(getattr(model, name) for name in names)  # noqa: E731
+    if len(_readers) < _CACHED:
+        _readers[cls] = reader
+        _generated[cls] = reader is not None and all(
+            getattr(getattr(cls, name, None), "__code__", None) is not None
+            and getattr(cls, name).__code__.co_filename.startswith("<attrs generated")
+            for name in ("__init__", "__eq__")
+        )
+    return reader
 
 
 def _shape(model: object) -> tuple[Shape, tuple[Any, ...]] | None:
     cls = type(model)
-    if not _can_rebuild(cls):
+    reader = _reader(cls)
+    if reader is None:
         return None
-    values = list(attrs.astuple(model, recurse=False))  # type: ignore[arg-type]
+    values: tuple[Any, ...] | list[Any] = reader(model)
     nested: list[tuple[int, Shape]] = []
     for index, value in enumerate(values):
+        if _reader(type(value)) is None:
+            continue  # a plain value (text, number, None, ...): kept as it is
         inner = _shape(value)
         if inner is not None:
+            if not nested:
+                values = list(values)
             nested.append((index, inner[0]))
-            values[index] = inner[1]
+            values[index] = inner[1]  # type: ignore[index]
     shape: Shape = (cls, tuple(nested))
     if len(_shapes) < _CACHED:
         shape = _shapes.setdefault(shape, shape)
     return shape, tuple(values)
+
+
+def _classes(shape: Shape) -> list[type]:
+    cls, nested = shape
+    return [cls, *(c for _, inner in nested for c in _classes(inner))]
 
 
 def _frozen(model: object) -> bool:
@@ -88,10 +119,14 @@ def compact(model: object) -> tuple[Shape | None, Any]:
     Never raises."""
     try:
         found = _shape(model)
-        if found is not None:
+        if found is not None and found[0] not in _verified:
             again = expand(*found)
             if type(again) is not type(model) or again != model or not _frozen(again):
                 found = None
+            elif len(_verified) < _CACHED and all(
+                _generated.get(cls, False) for cls in _classes(found[0])
+            ):
+                _verified.add(found[0])
     except Exception:  # noqa: BLE001 - whatever cannot be built again is kept as it is
         found = None
     return (None, model) if found is None else found

@@ -100,7 +100,7 @@ from typing import Any, ClassVar, Self, TypedDict, TypeVar, Unpack
 import anyio
 
 from ._backend import SessionBackend, SessionHooks
-from ._cancellation import finish_despite_cancellation
+from ._cancellation import finish_despite_cancellation, set_flag
 from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName
 from ._keepalive import KeepAlive, SessionStatistics
@@ -127,8 +127,7 @@ InfoT = TypeVar("InfoT")
 #: The bounds of ``keep_alive_interval``: the floor keeps a beat meaningful; the ceiling is half the
 #: provider's idle window (a beat, its retries and a skipped beat still fit in it).
 MIN_KEEP_ALIVE_INTERVAL = 0.01
-#: The bounds of ``stop_timeout``: a stop needs a round trip; past five minutes the server's own
-#: idle timeout has ended the session anyway.
+#: ``stop_timeout``'s bounds: a round trip at least; by five minutes the idle timeout has ended it.
 MIN_STOP_TIMEOUT = 0.1
 MAX_STOP_TIMEOUT = 300.0
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -301,12 +300,12 @@ class BaseSession(Stopping[InfoT]):
         try:
             if self._owned_client is not None:
                 await self._owned_client.__aenter__()
-            await self._start()  # rules 1-3
+            info = await self._start()  # rules 1-3 (the start answer: no rebuild from values)
             self._keepalive = KeepAlive(
                 self,
                 self._backend.scheduler,
                 interval=self.keep_alive_interval,
-                duration=self._deadline(),
+                duration=self._deadline(info),
             )
             self._keepalive.start()  # rules 4-8
         except BaseException as error:
@@ -344,10 +343,10 @@ class BaseSession(Stopping[InfoT]):
             self._keepalive.cancel()
         self._move(SessionState.ENDED)
         await self._close_owned_client()
-        self._ended_flag().set()
+        self._ended = set_flag(self._ended)
         self._detach()  # nothing is relayed after this, and the session is no cycle
 
-    async def _start(self) -> None:
+    async def _start(self) -> InfoT:
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
         outcome = await finish_despite_cancellation(self._backend.open())  # rule 2
         if outcome.error is not None:
@@ -386,10 +385,11 @@ class BaseSession(Stopping[InfoT]):
             raise outcome.cancelled
         self._move(SessionState.ACTIVE)
         logger.info("session %s started", self._backend.session_id)
+        return info
 
-    def _deadline(self) -> float | None:
+    def _deadline(self, info: InfoT) -> float | None:
         """Rule 8: the session's duration in seconds when usable; otherwise no deadline (logged)."""
-        value = self._backend.max_duration(self.info)
+        value = self._backend.max_duration(info)
         seconds = usable_duration(value)
         if value is not None and seconds is None:
             logger.warning(

@@ -16,7 +16,7 @@ import anyio
 
 from ._backend import SessionBackend
 from ._block import BlockCancellation, cancelled_around, innermost_scope
-from ._cancellation import Flag, finish_despite_cancellation
+from ._cancellation import Flag, finish_despite_cancellation, set_flag
 from ._enums import EndReason
 from ._keepalive import KeepAlive
 from ._logging import describe_error
@@ -89,11 +89,13 @@ class Stopping(Generic[InfoT]):
         self.stop_timeout = stop_timeout
         self._state = SessionState.STARTING
         self._end_reason: EndReason | None = None
-        self._ended: Flag | None = None  # made once somebody waits, or the session ends
+        self._ended: Flag | None = None  # made once somebody waits (else a shared one once it ends)
         self._keepalive: KeepAlive | None = None
         # Rule 9: the one stop, and what it found.
         self._stop_started = False
-        self._stop_done: Flag | None = None  # made when the stop begins
+        self._stop_done: Flag | None = (
+            None  # made once a second stop waits (else a shared one once done)
+        )
         self._stop_error: BaseException | None = None
         self._stop_error_reported = False
         # Rule 12: what to say when the session may still run (default: the stop's failure), once.
@@ -207,11 +209,11 @@ class Stopping(Generic[InfoT]):
     async def _stop_once(self, reason: EndReason) -> None:
         """Rule 9: the first caller sends the stop; the others wait for its outcome."""
         if self._stop_started:
-            assert self._stop_done is not None
+            if self._stop_done is None:
+                self._stop_done = Flag()
             await self._stop_done.wait()
             return
         self._stop_started = True
-        done = self._stop_done = Flag()
         self._move(SessionState.STOPPING)
         if self._keepalive is not None:  # no beat after the stop begins
             self._keepalive.cancel()
@@ -240,14 +242,14 @@ class Stopping(Generic[InfoT]):
             self._mark_ended(reason)
         finally:
             self._move(SessionState.ENDED)
-            self._ended_flag().set()
-            done.set()
+            self._ended = set_flag(self._ended)
+            self._stop_done = set_flag(self._stop_done)
 
     def _mark_ended(self, reason: EndReason) -> None:
         if self._end_reason is None:
             self._end_reason = reason
         self._move(SessionState.ENDED)
-        self._ended_flag().set()
+        self._ended = set_flag(self._ended)
 
     def _ended_flag(self) -> Flag:
         """The flag ``wait_ended()`` waits on (not made for an idle session nobody waits on)."""
@@ -395,7 +397,7 @@ class Stopping(Generic[InfoT]):
             self._move(SessionState.ENDED)
             if self._keepalive is not None:
                 self._keepalive.cancel()
-            self._ended_flag().set()
+            self._ended = set_flag(self._ended)
             logger.warning(
                 "session %s ended by the server: %s", self._backend.session_id, reason.value
             )
