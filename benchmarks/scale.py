@@ -393,6 +393,13 @@ async def run(
     stopped_once = all(len(stops.get(sid, [])) == 1 for sid in run.session_ids.values())
     window_probe = [lag for due, lag in run.probe if w_start <= due < w_end]
     window_gc = [(at, pause, gen) for at, pause, gen in run.gc_pauses if w_start <= at < w_end]
+    # What the collector took while the thousand were cancelled (a full collection of every session
+    # held then is most of that figure when one lands in it).
+    cancel_gc = [
+        (pause, gen)
+        for at, pause, gen in run.gc_pauses
+        if cancel_at <= at <= cancel_at + cancel_local
+    ]
     opened = len(run.session_ids)
     failed = (
         len(failed_requests)
@@ -451,6 +458,8 @@ async def run(
             "seconds_to_last_stop": round(cancel_seconds, 3),
             "client_exit_s": round(cancel_local, 3),
             "stop_reasons_ok": cancel_reasons_ok,
+            "full_collections": sum(1 for _, gen in cancel_gc if gen == 2),
+            "gc_pause_s": round(sum(pause for pause, _ in cancel_gc), 3),
         },
         "every_session_stopped_exactly_once": stopped_once,
         "shutdown": {
@@ -490,6 +499,8 @@ def headline(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "failed_calls": max(f["failed_calls"] for f in figs),
         "cancel_seconds": _median_of(figs, "cancel", "seconds_to_last_stop"),
         "cancel_reasons_ok": all(f["cancel"]["stop_reasons_ok"] for f in figs),
+        "cancel_full_collections": _median_of(figs, "cancel", "full_collections"),
+        "cancel_gc_pause_s": _median_of(figs, "cancel", "gc_pause_s"),
         "shutdown_seconds": _median_of(figs, "shutdown", "seconds_to_last_stop"),
         "abandoned": max(f["shutdown"]["abandoned"] for f in figs),
         "stopped_exactly_once": all(f["every_session_stopped_exactly_once"] for f in figs),
@@ -614,6 +625,10 @@ def table(columns: dict[str, dict[str, Any]]) -> str:
         lambda h: f"{h['cancel_seconds']:.2f} s",
         "cancel_seconds",
         f"<= {TARGET_RATIO_CANCEL:g}x",
+    )
+    row(
+        "  collector while they were cancelled: pause / full collections",
+        lambda h: f"{h['cancel_gc_pause_s'] * 1000:.0f} ms / {h['cancel_full_collections']:.0f}",
     )
     row(
         f"the other {sdk['leaving']:,} leaving at once: last stop received after",
