@@ -4,6 +4,7 @@ garbage collector keeps tracking, and a model that cannot be built again is kept
 from __future__ import annotations
 
 import gc
+import math
 from typing import Any
 
 import attrs
@@ -230,6 +231,38 @@ def test_a_shape_of_attrs_own_methods_is_built_again_to_check_once(
     assert shapes[0] is shapes[1] is shapes[2]
     assert built == 1
     assert [real_expand(compact(info)[0], compact(info)[1]) for info in infos] == infos
+
+
+def test_a_model_not_equal_to_itself_is_kept_after_its_shape_was_checked() -> None:
+    """A start answer holding a NaN (``json.loads`` reads one) is not equal to itself, so it cannot
+    come back equal: kept as it is, although a model of its shape was checked before it."""
+    assert compact(SessionInfo("id", "wss://lk", "token", None, 60.0))[0] is not None
+    odd = SessionInfo("id", "wss://lk", "token", None, math.nan)
+    assert compact(odd) == (None, odd)
+
+
+class _Elsewhere:
+    """What ``_MadeElsewhere`` makes of the value ``"elsewhere"``."""
+
+
+@attrs.frozen
+class _MadeElsewhere:
+    """A ``__new__`` of its own: built from the value ``"elsewhere"`` it is another class."""
+
+    value: str
+
+    def __new__(cls, value: str) -> Any:
+        return _Elsewhere() if value == "elsewhere" else super().__new__(cls)
+
+
+def test_a_class_with_a_new_of_its_own_is_checked_each_time() -> None:
+    """Only attrs' own ``__init__`` and ``__eq__`` and no ``__new__`` of the class's own let a shape
+    be checked once: a model this class makes no more (here made as its own ``__new__`` never
+    would) is built again, found of another class, and kept as it is."""
+    assert compact(_MadeElsewhere("a"))[0] is not None
+    odd = object.__new__(_MadeElsewhere)
+    object.__setattr__(odd, "value", "elsewhere")
+    assert compact(odd) == (None, odd)
 
 
 def test_a_model_holding_a_list_comes_back_equal() -> None:

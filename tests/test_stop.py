@@ -66,7 +66,7 @@ async def test_stops_from_several_tasks_at_once_send_one_that_each_waits_for(
 ) -> None:
     """Three tasks call stop() while the first stop's answer is held back: one stop reaches the
     server, and no caller returns before it is confirmed (each then finds the session ended, with
-    the reason). The flag the later callers wait on is made only when one comes."""
+    the reason): the later callers wait on a flag made when the first of them comes."""
     provider.emulator.inject(provider.stop_step, delay=0.3)
     seen: list[tuple[SessionState, EndReason | None]] = []
     async with provider.session() as session:

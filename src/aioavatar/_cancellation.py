@@ -193,7 +193,9 @@ def _restore(
     loop: asyncio.AbstractEventLoop, caller: asyncio.Task[Any], task: asyncio.Task[Any]
 ) -> None:
     """Make ``caller`` the loop's current task again, however far the swaps got: an interrupt can
-    land after any call returns (a second Ctrl-C), here too; one that does is raised at the end."""
+    land after any call returns (a second Ctrl-C), here too; one that does is raised at the end.
+    Not covered: one landing after the first step returned and before this call (no ``try``
+    there), which leaves the work's task current."""
     interrupt: BaseException | None = None
     try:  # as the first step leaves it (nearly always): two swaps, no look first
         _leave_task(loop, task)

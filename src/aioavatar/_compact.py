@@ -10,10 +10,12 @@ Only a model that can be built again from its values is compacted: a frozen attr
 are all positional ``__init__`` arguments, with no converter, validator or ``__attrs_post_init__`` to
 run again, and which :func:`compact` has built again, equal, from the values. Anything else is kept as
 it is (``shape`` ``None``). A shape whose classes all have the ``__init__`` and ``__eq__`` attrs wrote
-is built again to check only the first time: such a model, built from the very same values, is
-always equal (a session compacts its start answer on every start: the check was most of the cost). The values keep what the model had: a
-credential field shows in the ``repr`` of the tuple (a private attribute, never logged), not in
-the model's, as before.
+(and no ``__new__`` or metaclass call of their own) is built again to check only the first time:
+built from the very same values, such a model is equal exactly when it is equal to itself, which is
+all a later model of that shape is asked (one holding a NaN is not, and is kept as it is). A session
+compacts its start answer on every start: the check was most of the cost. The values keep what
+the model had: a credential field shows in the ``repr`` of the tuple (a private attribute, never
+logged), not in the model's, as before.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ _CACHED = 256
 _shapes: dict[Shape, Shape] = {}
 #: Per class: what reads its values in field order, or ``None`` when it cannot be built again.
 _readers: dict[type, Callable[[Any], tuple[Any, ...]] | None] = {}
-#: Per class: whether attrs wrote both its ``__init__`` and its ``__eq__``.
+#: Per class: whether attrs wrote both its ``__init__`` and its ``__eq__``, and nothing of its own
+#: makes its instances (``__new__``, a metaclass's ``__call__``).
 _generated: dict[type, bool] = {}
 #: The shapes shown once to come back equal and frozen, each of whose classes attrs wrote the
-#: ``__init__`` and ``__eq__`` of: built again from the same values, such a model is always equal,
-#: so later models of that shape are not built again to check.
+#: ``__init__`` and ``__eq__`` of: built again from the same values, such a model is equal when it
+#: is equal to itself, so later models of that shape are only asked that.
 _verified: set[Shape] = set()
 _UNKNOWN = object()
 
@@ -64,10 +67,15 @@ def _reader(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
             reader = lambda model: tuple(getattr(model, name) for name in names)  # noqa: E731
     if len(_readers) < _CACHED:
         _readers[cls] = reader
-        _generated[cls] = reader is not None and all(
-            getattr(getattr(cls, name, None), "__code__", None) is not None
-            and getattr(cls, name).__code__.co_filename.startswith("<attrs generated")
-            for name in ("__init__", "__eq__")
+        _generated[cls] = (
+            reader is not None
+            and cls.__new__ is object.__new__  # type: ignore[comparison-overlap]
+            and type(cls).__call__ is type.__call__
+            and all(
+                getattr(getattr(cls, name, None), "__code__", None) is not None
+                and getattr(cls, name).__code__.co_filename.startswith("<attrs generated")
+                for name in ("__init__", "__eq__")
+            )
         )
     return reader
 
@@ -119,7 +127,10 @@ def compact(model: object) -> tuple[Shape | None, Any]:
     Never raises."""
     try:
         found = _shape(model)
-        if found is not None and found[0] not in _verified:
+        if found is not None and found[0] in _verified:
+            if model != model:  # a NaN in it: it cannot come back equal
+                found = None
+        elif found is not None:
             again = expand(*found)
             if type(again) is not type(model) or again != model or not _frozen(again):
                 found = None
