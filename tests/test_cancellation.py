@@ -201,6 +201,57 @@ def test_a_protected_task_left_behind_by_a_closed_loop_closes_its_work() -> None
 
 
 @pytest.mark.skipif(EAGER_START, reason="Python's own eager start swaps the task in C")
+async def test_the_swap_back_enters_no_function_an_interrupt_could_land_at_the_start_of() -> None:
+    """Python 3.11: an interrupt can land as a Python function begins, before its ``try``. The swap
+    back after the work's first step enters no helper (one that did left the work's task current
+    when an interrupt landed there, and the loop stopped): here an interrupt is raised as any
+    function of the module begins beyond the work's own steps, and none does."""
+    from aioavatar import _cancellation
+
+    steps = {"_run", "_continue"}  # the work's runner, and what hands the work to its task
+    entered: list[str] = []
+    started = False
+
+    def until_returned(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal started
+        if event == "return":  # the eager start is over: the caller's own steps follow
+            started = False
+        return until_returned
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        code = frame.f_code
+        if code is _cancellation._start_eagerly.__code__:
+            return until_returned
+        if (
+            started
+            and event == "call"
+            and code.co_filename == _cancellation.__file__
+            and code.co_name not in steps
+        ):
+            entered.append(code.co_name)
+            raise KeyboardInterrupt
+        return None
+
+    async def work() -> None:
+        nonlocal started
+        started = True  # its first step: from here to the swap back
+        await asyncio.sleep(0)
+
+    caller = asyncio.current_task()
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        await finish_despite_cancellation(work())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.settrace(previous)
+        started = False
+    assert asyncio.current_task() is caller
+    assert entered == []
+
+
+@pytest.mark.skipif(EAGER_START, reason="Python's own eager start swaps the task in C")
 @pytest.mark.parametrize(
     "swap",
     [1, 2, 3, 4],

@@ -185,27 +185,28 @@ def _start_eagerly(
             work.close()
         raise  # otherwise the work goes on in its task, as after an eager start on 3.12
     finally:
-        _restore(loop, caller, task)
+        # The swap back as the first step leaves it (nearly always): two swaps, no look first.
+        # Written here, not in a function: an interrupt can land as a function begins, before its
+        # ``try``, and would leave the work's task current.
+        try:
+            _leave_task(loop, task)
+            _enter_task(loop, caller)
+        except RuntimeError:  # the swaps did not get that far (an interrupt before them)
+            _restore(loop, caller, task, None)
+        except (KeyboardInterrupt, SystemExit) as exc:  # landing between the two
+            _restore(loop, caller, task, exc)
     return task
 
 
 def _restore(
-    loop: asyncio.AbstractEventLoop, caller: asyncio.Task[Any], task: asyncio.Task[Any]
+    loop: asyncio.AbstractEventLoop,
+    caller: asyncio.Task[Any],
+    task: asyncio.Task[Any],
+    interrupt: BaseException | None,
 ) -> None:
     """Make ``caller`` the loop's current task again, however far the swaps got: an interrupt can
-    land after any call returns (a second Ctrl-C), here too; one that does is raised at the end.
-    Not covered: one landing after the first step returned and before this call (no ``try``
-    there), which leaves the work's task current."""
-    interrupt: BaseException | None = None
-    try:  # as the first step leaves it (nearly always): two swaps, no look first
-        _leave_task(loop, task)
-        _enter_task(loop, caller)
-    except RuntimeError:  # the swaps did not get that far: found out below
-        pass
-    except (KeyboardInterrupt, SystemExit) as exc:
-        interrupt = exc
-    else:
-        return
+    land after any call returns (a second Ctrl-C), here too; one that does, or ``interrupt``, is
+    raised at the end."""
     while True:
         try:
             current = asyncio.current_task(loop)
