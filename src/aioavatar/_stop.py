@@ -93,9 +93,7 @@ class Stopping(Generic[InfoT]):
         self._keepalive: KeepAlive | None = None
         # Rule 9: the one stop, and what it found.
         self._stop_started = False
-        self._stop_done: Flag | None = (
-            None  # made once a second stop waits (else a shared one once done)
-        )
+        self._stop_done: Flag | None = None  # made if a second stop waits; shared once done
         self._stop_error: BaseException | None = None
         self._stop_error_reported = False
         # Rule 12: what to say when the session may still run (default: the stop's failure), once.
