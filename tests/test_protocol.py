@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import email.utils
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -151,6 +153,21 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after(date, now=1_000_000.0) == pytest.approx(30.0)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Mon, 01 Jan 2024 00:00:00 +99999999999999999999",
+        "Mon, 01 Jan 99999999999 00:00:00 GMT",
+        "Mon, 01 Jan 2024 99999999999999999999:00:00 GMT",
+        "Mon, 01 Jan 2024 00:00:99999999999999999999 GMT",
+    ],
+)
+def test_a_retry_after_date_no_calendar_has_is_garbage(value: str) -> None:
+    """An HTTP date whose year, hour, second or zone overflows the calendar is garbage (``None``),
+    not an ``OverflowError`` out of the retry loop."""
+    assert parse_retry_after(value) is None
+
+
 # --- hostile bodies -------------------------------------------------------------------------------
 
 DEEP = b"[" * 200_000
@@ -172,6 +189,20 @@ def test_deeply_nested_json_is_a_typed_error_on_any_status(status: int, body: by
         assert error.status == status
         assert error.message is not None
         assert len(error.message) < 400
+
+
+def test_json_nested_just_within_the_parsers_reach_is_typed_on_any_status() -> None:
+    """An echo check of a body the parser just managed to read (nested up to its recursion limit,
+    with an escape that sends the check to the decoded value) never raises ``RecursionError``: every
+    depth up to the limit and past it gives data, a ResponseDecodeError or the status's error."""
+    credentials = ("k" * 32,)
+    limit = sys.getrecursionlimit()
+    for depth in range(limit - 400, limit + 20):
+        body = ('{"a":' * depth + '"\\n"' + "}" * depth).encode()
+        with contextlib.suppress(ResponseDecodeError):  # data, or its absence: both typed
+            decode_envelope(raw(200, body, credentials=credentials))
+        error = error_for_status(raw(500, body, credentials=credentials))
+        assert isinstance(error, ServerError)
 
 
 def test_a_message_nested_deeper_than_three_objects_is_not_followed() -> None:

@@ -161,7 +161,13 @@ def targets(w: World) -> list[Target]:
         Target(
             "RetryPolicy",
             RetryPolicy,
-            {"retries": 2, "backoff_initial": 0.5, "backoff_max": 8.0, "retry_after_cap": 60.0},
+            {
+                "retries": 2,
+                "backoff_initial": 0.5,
+                "backoff_max": 8.0,
+                "retry_after_cap": 60.0,
+                "statuses": frozenset({503}),
+            },
         ),
         Target("RetryBudget", RetryBudget, {"capacity": 50.0, "refund": 0.1}),
         Target("Secret", Secret, {"value": "abc"}),
@@ -463,6 +469,8 @@ REPORTED: list[tuple[str, Callable[[], Any], str]] = [
     ("RetryPolicy(retries=True)", lambda: RetryPolicy(retries=True), "retries"),
     ("backoff_initial=inf", lambda: RetryPolicy(backoff_initial=math.inf), "backoff_initial"),
     ("retry_after_cap=nan", lambda: RetryPolicy(retry_after_cap=math.nan), "retry_after_cap"),
+    ("RetryPolicy(statuses=[[]])", lambda: RetryPolicy(statuses=[[]]), "statuses"),
+    ("RetryPolicy(statuses=[{}])", lambda: RetryPolicy(statuses=[{}]), "statuses"),
     ("RetryBudget(capacity=None)", lambda: RetryBudget(capacity=None), "capacity"),  # type: ignore[arg-type]
     ("api key with CR LF", lambda: LiveAvatarClient("key\r\nX-Evil: 1"), "api_key"),
     ("KS with LF", lambda: KalturaAvatarClient("ks-value\nx"), "ks"),

@@ -106,6 +106,24 @@ FAULTS = [
         RateLimitedError,
         retryable=True,
     ),
+    Fault(
+        "retry_after_overflowing_date",
+        {"status": 429, "retry_after": "Mon, 01 Jan 2024 00:00:00 +99999999999999999999"},
+        RateLimitedError,
+        retryable=True,
+    ),
+    Fault(
+        "redirect_to_an_unreadable_location",
+        {"status": 302, "headers": {"Location": "http://[not-ipv6/x"}},
+        APIError,
+        exact=True,
+    ),
+    Fault(
+        "code_not_hashable",
+        {"body": b'{"code": [1000], "data": null, "message": "a list"}'},
+        APIError,
+        exact=True,
+    ),
     Fault("dropped", {"drop": True}, TransportError, retryable=True, exact=True),
     Fault(
         "gzip_bomb",
@@ -221,7 +239,7 @@ async def test_hostile_answer_matrix(
             assert isinstance(info.value, RateLimitedError)
             assert info.value.retry_after is not None
             assert info.value.retry_after > 3000
-        if fault.name == "retry_after_garbage":
+        if fault.name in ("retry_after_garbage", "retry_after_overflowing_date"):
             assert isinstance(info.value, RateLimitedError)
             assert info.value.retry_after is None
         if fault.name.startswith("html") and error is not None:

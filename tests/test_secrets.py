@@ -9,14 +9,18 @@ import asyncio
 import contextlib
 import copy
 import gc
+import json
 import logging
 import pickle
+import secrets
 import traceback
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
 import pytest
+from aiohttp import web
 
 from aioavatar import (
     AuthenticationError,
@@ -399,6 +403,130 @@ async def test_an_echo_past_a_long_run_of_white_space_is_masked(
             await client.list_sessions("active")
     assert_clean(exception_texts(info.value), [CANARY_KEY, CANARY_KEY[:12]])
     assert MASK in str(info.value)
+
+
+def assert_no_part(texts: list[str], secret: str, size: int = 12) -> None:
+    """No ``size`` consecutive characters of ``secret`` in any of ``texts`` (half a credential is a
+    leak too: no mask, which matches whole credentials, finds it)."""
+    parts = {secret[i : i + size] for i in range(len(secret) - size + 1)}
+    for text in texts:
+        found = [part for part in parts if part in text]
+        assert not found, f"part of a credential ({found[0]!r}) leaked into: {text[:300]}"
+
+
+async def test_a_credential_echoed_in_a_utf16_answer_is_masked(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """JSON in UTF-16 (which the JSON reader detects, as RFC 8259 allows it to) echoing the API key
+    in a read's data and in an error's message, and an HTML page in UTF-16 echoing it: masked in the
+    model and in every error text, where no UTF-8 search of the body finds it."""
+    async with LiveAvatarClient(
+        CANARY_KEY, base_url=emulator.base_url, retry_policy=FAST
+    ) as client:
+        token = await client.create_session_token(AVATAR_ID)
+        data = {"code": 1000, "data": {"id": token.session_id, "created_at": CANARY_KEY}}
+        emulator.inject("get", body=json.dumps(data).encode("utf-16"))
+        entry = await client.get_session(token.session_id)
+        assert entry.created_at == MASK
+        emulator.inject(
+            "list", status=400, body=json.dumps({"message": f"bad {CANARY_KEY}"}).encode("utf-16")
+        )
+        emulator.inject(
+            "list",
+            status=400,
+            body=f"<html>bad {CANARY_KEY}</html>".encode("utf-16-le"),
+            content_type="text/html",
+        )
+        errors = []
+        for _ in range(2):
+            with pytest.raises(AvatarError) as info:
+                await client.list_sessions("active")
+            errors.append(info.value)
+    assert_clean([repr(entry)], [CANARY_KEY])
+    for error in errors:
+        assert MASK in str(error)
+        assert_no_part(exception_texts(error), CANARY_KEY)
+
+
+LONG_KEY = "long-canary-key-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" * 3
+
+
+@pytest.mark.parametrize("offset", range(0, 200, 40))
+async def test_no_part_of_a_long_credential_reaches_an_error_pages_excerpt(offset: int) -> None:
+    """An HTML error page that repeats a 200-character API key: the excerpt masks the page past its
+    cut, so a key the cut splits in two is not pulled into it by the shorter masks before it."""
+    page = ("x" * offset + " " + f"{LONG_KEY} " * 20).encode()
+    async with (
+        LiveAvatarEmulator(api_key=LONG_KEY) as emulator,
+        LiveAvatarClient(LONG_KEY, base_url=emulator.base_url, retry_policy=FAST) as client,
+    ):
+        emulator.inject("list", status=400, body=page, content_type="text/html")
+        with pytest.raises(AvatarError) as info:
+            await client.list_sessions("active")
+    assert MASK in str(info.value)
+    assert_no_part(exception_texts(info.value), LONG_KEY)
+
+
+async def test_no_part_of_a_credential_reaches_the_error_of_an_answer_aiohttp_cannot_parse() -> (
+    None
+):
+    """A header line longer than aiohttp reads, made of the API key repeated: aiohttp's errors quote
+    its first 100 bytes, cutting a key in two; the error and every error chained to it say what went
+    wrong (``LineTooLong``) without any of the server's bytes."""
+    answer = b"HTTP/1.1 200 OK\r\nX-Echo: " + CANARY_KEY.encode() * 400 + b"\r\n\r\n"
+    async with (
+        _raw_server(answer) as url,
+        LiveAvatarClient(CANARY_KEY, base_url=url, retry_policy=RetryPolicy(retries=0)) as client,
+    ):
+        with pytest.raises(TransportError) as info:
+            await client.get_credits()
+    assert "LineTooLong" in str(info.value)
+    assert_no_part(exception_texts(info.value), CANARY_KEY, size=8)
+
+
+async def test_a_credential_in_a_redirects_host_is_masked_as_the_server_wrote_it() -> None:
+    """A redirect to a host named after the (mixed-case) API key: the error names the host as the
+    server wrote it, so the mask finds the key; lower-cased, it would not."""
+    key = "Canary-MIXED-case-Key-3F9D1C7E"
+    async with (
+        LiveAvatarEmulator(api_key=key) as emulator,
+        LiveAvatarClient(key, base_url=emulator.base_url, retry_policy=FAST) as client,
+    ):
+        emulator.inject("list", status=302, headers={"Location": f"https://{key}.evil.example/x"})
+        with pytest.raises(AvatarError) as info:
+            await client.list_sessions("active")
+    assert f"{MASK}.evil.example" in str(info.value)
+    assert_clean(exception_texts(info.value), [key, key.lower()])
+
+
+async def test_a_request_id_that_is_the_token_just_made_is_not_logged(
+    records: list[logging.LogRecord],
+) -> None:
+    """A server that sends the (opaque, not JWT-shaped) session token it has just made as its
+    ``X-Request-Id``: the id is dropped, so the DEBUG line of the call, written before anything
+    knows the token, does not show it."""
+    minted = "st_" + secrets.token_hex(24)
+
+    async def token(request: web.Request) -> web.Response:
+        body = {"code": 100, "data": {"session_id": str(uuid.uuid4()), "session_token": minted}}
+        return web.json_response(body, headers={"X-Request-Id": minted})
+
+    app = web.Application()
+    app.router.add_post("/v1/sessions/token", token)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with LiveAvatarClient(CANARY_KEY, base_url=f"http://127.0.0.1:{port}") as client:
+            made = await client.create_session_token(AVATAR_ID)
+    finally:
+        await runner.cleanup()
+    assert made.session_token.get_secret_value() == minted
+    assert any("/v1/sessions/token -> 200" in r.getMessage() for r in records)
+    for record in records:
+        assert_clean(record_texts(record), [minted])
 
 
 # --- Kaltura: the KS, the session token and the TURN credential ---------------------------------

@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -120,9 +121,14 @@ def _may_echo(response: RawResponse, value: Any) -> bool:
     for credential in response.credentials:  # a loop, not any(<generator>): every answer pays it
         if credential.encode() in body:
             return True
-    if b"\\" not in body:
+    # A zero byte among the first four: UTF-16 or UTF-32, which json.loads reads too (RFC 8259's
+    # detection), where no UTF-8 search finds a credential.
+    if b"\\" not in body and b"\x00" not in body[:4]:
         return False
-    plain = json.dumps(value, ensure_ascii=False)
+    try:
+        plain = json.dumps(value, ensure_ascii=False)
+    except RecursionError:  # nested nearly as deep as the parser allows: masked (iteratively)
+        return True
     return any(json.dumps(c, ensure_ascii=False)[1:-1] in plain for c in response.credentials)
 
 
@@ -188,7 +194,11 @@ def decode_envelope(response: RawResponse, data_used: bool = True) -> Any:
     if body is None:
         return None
     code = body.get("code", 100)
-    if code not in SUCCESS_CODES:
+    try:
+        success = code in SUCCESS_CODES
+    except TypeError:  # a list or an object: unhashable, and no success code
+        success = False
+    if not success:
         raise APIError(
             server_message(body) or "the envelope code is not a success",
             code=code if isinstance(code, int) and not isinstance(code, bool) else None,
@@ -315,11 +325,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         try:
             moment = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+            if moment is None or moment.tzinfo is None:
+                return None
+            seconds = moment.timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, IndexError, OverflowError):  # a date no calendar has
             return None
-        if moment is None or moment.tzinfo is None:
-            return None
-        seconds = moment.timestamp() - (time.time() if now is None else now)
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
@@ -398,19 +408,43 @@ def _unescape(text: str) -> str:
 
 
 def _excerpt(response: RawResponse, *, parsed: bool = False, limit: int = 200) -> str:
-    # Masked, then cut: a cut first could leave half a credential that no mask recognizes. The text
-    # masked reaches well past the cut (credentials are far shorter than 2,048 characters).
-    text = " ".join(_unescape(response.body.decode("utf-8", errors="replace")).split())
-    text = redact(mask_text(text[: limit + 2048], response.credentials))
+    text = response.body.decode("utf-8", errors="replace").replace("\x00", "")  # UTF-16 as UTF-8
+    text = " ".join(_unescape(text).split())
+    shown, whole = _masked_head(text, limit, response.credentials)
     what = response.content_type or "unknown content type"
     kind = "JSON body without a message" if parsed else "non-JSON body"
-    return f"{kind} ({what[:60]}): {text[:limit]}" + ("..." if len(text) > limit else "")
+    ellipsis = "..." if len(shown) > limit or not whole else ""
+    return f"{kind} ({what[:60]}): {shown[:limit]}{ellipsis}"
+
+
+#: Kept back from the end of the part of an excerpt that is masked (no credential is this long).
+_CUT_MARGIN: Final = 4096
+
+
+def _masked_head(text: str, limit: int, credentials: tuple[str, ...]) -> tuple[str, bool]:
+    """At least ``limit`` characters from the start of ``text`` masked (all of it, then ``True``).
+    A long page is masked in a window (a tracked credential costs a lookup per character); one its
+    end cuts is no credential to any mask, and shorter masks before it pull its first half forward:
+    the window's last ``margin`` characters are left out (a window with too little left grows)."""
+    margin = max(_CUT_MARGIN, 2 * max((len(c) for c in credentials), default=0))
+    window = limit + 2 * margin
+    while True:
+        masked = redact(mask_text(text[:window], credentials))
+        if window >= len(text):
+            return masked, True
+        if len(masked) - margin >= limit:
+            return masked[: len(masked) - margin], False
+        window *= 2
 
 
 def _host(location: str | None) -> str:
+    """A redirect's host as written, without user part or port (lower-cased, an echo escapes masks)."""
     if not location:
         return "an unnamed location"
-    from urllib.parse import urlsplit
-
-    host = urlsplit(location).hostname
+    try:
+        netloc = urlsplit(location).netloc
+    except ValueError:  # an IPv6 literal left open, say
+        return "a location that cannot be read"
+    host = netloc.rpartition("@")[2]  # never the user part: it may carry a password
+    host = host[: host.find("]") + 1] if host.startswith("[") else host.partition(":")[0]
     return host or "a relative location"

@@ -41,7 +41,12 @@ def _statuses(instance: object, attribute: attrs.Attribute[Any], value: Any) -> 
 
 
 def _frozen_statuses(value: Any) -> Any:
-    return frozenset(value) if isinstance(value, set | tuple | list) else value
+    if not isinstance(value, set | tuple | list):
+        return value
+    try:
+        return frozenset(value)
+    except TypeError:  # an unhashable item (a list, say): left for the validator to refuse
+        return value
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Final
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ._secret import mask_text
 from .exceptions import RequestTimeout, TransportError
@@ -110,16 +111,47 @@ def _public_error(
             "the server closed the connection without answering", method=method, path=path, url=url
         )
     if isinstance(exc, aiohttp.ClientPayloadError):
+        _forget_server_text(exc)
         return TransportError("the answer was cut short", method=method, path=path, url=url)
     if isinstance(exc, aiohttp.ClientResponseError):  # an answer aiohttp could not parse
         _forget_credentials(exc)
-        detail = exc.message.strip().splitlines()[0] if exc.message.strip() else "no detail"
+        detail = _forget_server_text(exc)
         return TransportError(
             f"the answer could not be parsed ({detail})", method=method, path=path, url=url
         )
     if isinstance(exc, aiohttp.ClientError):
         return TransportError(type(exc).__name__, method=method, path=path, url=url)
     return None
+
+
+def _forget_server_text(exc: aiohttp.ClientError) -> str:
+    """Drop what the server sent from the errors of an answer aiohttp could not read, in place, and
+    say what went wrong as the class of the parser's error (``LineTooLong``, say).
+
+    aiohttp quotes the bytes it choked on (a header line, a chunk's size line), cut at 100 of them:
+    half a credential the server echoed, which no mask recognises, in the message of each error of
+    the chain that ends at ours (the chain stays reachable as our error's ``__cause__``)."""
+    detail = type(exc).__name__
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8 and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for error in chain:
+        name = type(error).__name__
+        if isinstance(error, HttpProcessingError):
+            if type(error) is not HttpProcessingError:
+                detail = name  # aiohttp's copy of the parser's error is the plain class
+            for attribute, value in list(vars(error).items()):
+                if isinstance(value, str | bytes) or attribute == "headers":
+                    setattr(error, attribute, None if attribute == "headers" else name)
+            error.args = (name,)
+        elif isinstance(error, aiohttp.ClientResponseError):
+            error.message = name
+            error.headers = None
+        elif isinstance(error, aiohttp.ClientPayloadError):
+            error.args = (name,)
+    return detail
 
 
 def _forget_credentials(exc: aiohttp.ClientResponseError) -> None:
@@ -249,9 +281,13 @@ def _too_big(cap: int, *, inflated: bool = False) -> str:
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
+def request_id(value: str | None, credentials: tuple[str, ...], made: bytes = b"") -> str | None:
     """The server's request id when it looks like one (an echo of anything else is dropped), with the
-    request's credentials masked (a server may echo one as its "id")."""
+    request's credentials masked (a server may echo one as its "id"). ``made``: the body of a
+    successful answer, which may carry a credential the server has just made (a session token, a
+    KS) and nothing masks yet: an id found in it is dropped."""
     if value is None or _REQUEST_ID.fullmatch(value) is None:
+        return None
+    if made and len(value) >= MIN_SCRUBBED_LENGTH and value.encode() in made:
         return None
     return mask_text(value, credentials)
