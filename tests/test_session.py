@@ -392,6 +392,45 @@ async def test_ambiguous_open_failure_is_followed_by_a_stop(
     provider.assert_stopped_once(EndReason.SERVER_ERROR)
 
 
+@pytest.mark.parametrize("confirmed", [True, False], ids=["stop_confirmed", "stop_unconfirmed"])
+@pytest.mark.parametrize(("provider", "step"), LAST_OPEN_STEPS, indirect=["provider"])
+async def test_a_cancellation_during_the_stop_after_a_failed_open_is_delivered(
+    provider: Provider, step: str, confirmed: bool
+) -> None:
+    """Rules 3 and 11: a task cancelled while the stop that follows an ambiguous open failure is in
+    flight ends cancelled once that stop is done, not with open's error (nor, when the stop is not
+    confirmed, with SessionStopError: the cancellation carries the note that the session may still
+    run instead)."""
+    provider.emulator.inject(step, apply=True, status=503)
+    provider.emulator.inject(provider.stop_step, delay=0.3 if confirmed else 1.0)
+    session = provider.session(stop_timeout=5.0 if confirmed else 0.2)
+    caught: list[BaseException] = []
+
+    async def owner() -> None:
+        try:
+            async with session:
+                pytest.fail("the block must not run")
+        except BaseException as exc:
+            caught.append(exc)
+            raise
+
+    task = asyncio.get_running_loop().create_task(owner())
+    await wait_until(lambda: session.state is SessionState.STOPPING)
+    task.cancel()
+    with anyio.fail_after(10):
+        await asyncio.wait([task])
+    assert task.cancelled()
+    assert len(caught) == 1
+    assert isinstance(caught[0], asyncio.CancelledError)
+    notes = getattr(caught[0], "__notes__", [])
+    if confirmed:
+        provider.assert_stopped_once(EndReason.SERVER_ERROR, session)
+        assert notes == []
+    else:
+        assert session.end_reason is None
+        assert any("may still be running" in note for note in notes)
+
+
 # --- shapes and sharing (rule 13) ----------------------------------------------------------------------
 
 

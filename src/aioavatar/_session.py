@@ -18,9 +18,10 @@ Rules (numbered so that code, tests and docs can point at them):
     failure but a definite refusal of start (HTTP 4xx), since no answer, a timeout, a 5xx or a 2xx we
     could not read may hide a running session. Kaltura: any failure once create has answered (the
     session runs from there), unless the server says it is gone (404/410). When that stop is not
-    confirmed either, ``async with`` raises :class:`SessionStopError` (the session id, "it may still be
-    running") chained to open's error, and logs it at WARNING; a cancellation that arrived meanwhile
-    propagates instead, with the same words added as a note and logged. When open may have opened a
+    confirmed either, ``async with`` raises :class:`SessionStopError` (the session id, "it may still
+    be running") chained to open's error, and logs it at WARNING. A cancellation that arrived during
+    open or that stop (rule 11) propagates instead of either, noted and logged as above when the
+    stop was not confirmed. When open may have opened a
     session whose id never arrived (Kaltura's create answer lost), nothing can be stopped: open's
     error propagates with a note saying a session may still run, also logged.
  4. While the block runs, the session keeps alive and watches its ``max_session_duration`` deadline
@@ -124,8 +125,8 @@ logger = logging.getLogger("aioavatar")
 
 InfoT = TypeVar("InfoT")
 
-#: The bounds of ``keep_alive_interval``: the floor keeps a beat meaningful; the ceiling is half the
-#: provider's idle window (a beat, its retries and a skipped beat still fit in it).
+#: ``keep_alive_interval``'s floor; its ceiling is half the provider's idle window (a beat, its
+#: retries and a skipped beat fit in it).
 MIN_KEEP_ALIVE_INTERVAL = 0.01
 #: ``stop_timeout``'s bounds: a round trip at least; by five minutes the idle timeout has ended it.
 MIN_STOP_TIMEOUT = 0.1
@@ -199,8 +200,7 @@ class BaseSession(Stopping[InfoT]):
         self._owned_client = owned_client
         self._end_reason_for = end_reason_for
         self._entered = False
-        # The start answer, as values the collector does not walk (``_compact.py``).
-        self._info: Any = None
+        self._info: Any = None  # the start answer, as values the collector does not walk
         self._info_shape: Shape | None = None
         self._started_at: float | None = None  # time.time(): half a datetime's memory
         # Rule 10: a KeyboardInterrupt/SystemExit raised by end_reason_for, delivered after the stop.
@@ -323,8 +323,7 @@ class BaseSession(Stopping[InfoT]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Written out, not as a generator context manager (four more objects per session for the
-        # collector); it never suppresses what the block raised (typed ``None``, for type checkers).
+        # Not a generator context manager (four more objects per session); never suppresses.
         body_error = self._block_exited(exc)  # None: the block's own cancellation
         try:
             await self._finish(body_error)
@@ -359,9 +358,10 @@ class BaseSession(Stopping[InfoT]):
                 self._warn_unconfirmed()
                 self._note_unconfirmed(outcome.cancelled or error, error)
             else:
-                await self._stop_protected(  # rule 3
+                late = await self._stop_protected(  # rule 3; a cancellation in it goes on (11)
                     EndReason.SERVER_ERROR, raise_cancel=False, held=outcome.interrupt
                 )
+                outcome.cancelled = outcome.cancelled or late
                 carrier = outcome.cancelled or outcome.interrupt  # what propagates, if not ours
                 if self._stop_error is not None and carrier is None:
                     self._note_unconfirmed(error)

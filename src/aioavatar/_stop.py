@@ -166,8 +166,9 @@ class Stopping(Generic[InfoT]):
 
     async def _stop_protected(
         self, reason: EndReason, *, raise_cancel: bool, held: BaseException | None = None
-    ) -> None:
-        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised or dropped.
+    ) -> BaseException | None:
+        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised, or returned
+        for the caller to deliver or drop.
 
         Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
         cancellation it re-raises. A ``KeyboardInterrupt`` or ``SystemExit`` that cut the stop short
@@ -195,6 +196,7 @@ class Stopping(Generic[InfoT]):
             if self._stop_error is not None:
                 self._note_unconfirmed(outcome.cancelled)
             raise outcome.cancelled
+        return outcome.cancelled
 
     async def _stop_if_running(self, error: BaseException) -> None:
         """Rule 9 when what follows a successful open fails (a bug, never expected): the session
