@@ -415,6 +415,38 @@ async def test_an_entry_whose_cleanup_stop_is_interrupted_still_ends_the_session
     assert len(closed) == 1
 
 
+@pytest.mark.parametrize("where", ["after_open", "at_exit"])
+async def test_an_interrupt_in_the_callers_own_frames_still_stops_the_session(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Rule 10 at the points of the caller's own frames a Ctrl-C (a second one under
+    ``asyncio.run``, any under ``run_until_complete``) can land at, as a call there returns: after
+    open has started the session but before it is ``ACTIVE`` (its answer being kept), and as the
+    block's exit begins, before its stop. The session is stopped once, ``USER_CLOSED``, before the
+    interrupt propagates; it was left running, unsaid, before."""
+    from aioavatar import _session, _stop
+
+    def interrupting(original: Any) -> Any:
+        def call(*args: Any) -> Any:
+            original(*args)
+            monkeypatch.undo()  # once
+            raise KeyboardInterrupt
+
+        return call
+
+    if where == "after_open":
+        monkeypatch.setattr(_session, "compact", interrupting(_session.compact))
+    session = provider.session()
+    with pytest.raises(KeyboardInterrupt):
+        async with session:
+            if where == "at_exit":
+                exited = interrupting(_stop.Stopping._block_exited)
+                monkeypatch.setattr(_stop.Stopping, "_block_exited", exited)
+    provider.assert_stopped_once(EndReason.USER_CLOSED, session)
+    assert session.state is SessionState.ENDED
+    assert provider.active() == []
+
+
 #: A program of three sessions under ``asyncio.run``. Sessions 1 and 2 enter and wait; then session
 #: 0 meets an interrupt (a second Ctrl-C; a SIGTERM handler's ``sys.exit``). ``stop``: session 0
 #: leaves its block and its stop is cut short after its first wait (the interrupt leaves the loop, as

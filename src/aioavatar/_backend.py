@@ -68,6 +68,11 @@ class SessionBackend(Protocol[InfoT]):
     @property
     def scheduler(self) -> Scheduler: ...
 
+    @property
+    def opened(self) -> bool:
+        """Whether ``open`` got as far as a session that runs (what follows it may still fail)."""
+        ...
+
     def attach(self, hooks: SessionHooks) -> None: ...
 
     def detach(self, *, may_run: bool) -> None: ...
@@ -126,6 +131,10 @@ class TokenBackend(Generic[ClientT, RequestT]):
 
     def attach(self, hooks: SessionHooks) -> None:
         self._hooks = hooks
+
+    @property
+    def opened(self) -> bool:
+        return self._beat is not None  # kept from the moment the session runs (``_keep_beat``)
 
     def detach(self, *, may_run: bool) -> None:
         if self._hooks is None:

@@ -214,8 +214,7 @@ class BaseSession(Stopping[InfoT]):
     @property
     def info(self) -> InfoT:
         """The start response (LiveAvatar: ``livekit_url``, ``livekit_client_token``, ``ws_url``, ...;
-        Kaltura: ``whep_url`` and ``turn`` from init-client). Built from the values the session keeps
-        on each read: equal each time, not the same object.
+        Kaltura: ``whep_url`` and ``turn``), built on each read: equal each time, not the same object.
 
         Raises:
             RuntimeError: before the session has started.
@@ -270,8 +269,7 @@ class BaseSession(Stopping[InfoT]):
     async def stop(self, reason: EndReason | EndReasonName = EndReason.USER_CLOSED) -> None:
         """End the session now with ``reason``; the exit then sends no second stop (rule 9).
 
-        Safe to call twice and from several tasks: only the first call sends a stop, the others wait for
-        it.
+        Safe to call twice and from several tasks: only the first sends a stop, the others wait for it.
 
         Raises:
             ConfigurationError: an unknown reason.
@@ -324,7 +322,10 @@ class BaseSession(Stopping[InfoT]):
         tb: TracebackType | None,
     ) -> None:
         # Not a generator context manager (four more objects per session); never suppresses.
-        body_error = self._block_exited(exc)  # None: the block's own cancellation
+        try:
+            body_error = self._block_exited(exc)  # None: the block's own cancellation
+        except BaseException as interrupt:  # noqa: BLE001 - a Ctrl-C landing in it: stop (rule 10)
+            body_error = interrupt
         try:
             await self._finish(body_error)
         except BaseException as error:
@@ -408,8 +409,7 @@ class BaseSession(Stopping[InfoT]):
             self._finish_after_server_end(body_error)
             return
         reason = self._exit_reason(body_error)
-        # After a clean exit a cancellation that arrived during the stop (or just after the block
-        # returned) is delivered (rules 10, 11); after an exception the exception wins (rule 12).
+        # A cancellation in the stop: delivered after a clean exit (rules 10, 11), not an error (12).
         await self._stop_protected(reason, raise_cancel=body_error is None)
         interrupt = self._callback_interrupt
         if body_error is not None:

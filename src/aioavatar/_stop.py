@@ -40,8 +40,7 @@ class SessionState(Enum):
     STOPPING = "stopping"
     ENDED = "ended"
 
-    # Members are singletons compared by identity: hashed by identity too, in C (Enum's own
-    # __hash__ is Python code, paid on every move of every session's state).
+    # Hashed by identity, in C (Enum's own __hash__ is Python, paid on every move of every state).
     __hash__ = object.__hash__
 
 
@@ -99,9 +98,8 @@ class Stopping(Generic[InfoT]):
         # Rule 12: what to say when the session may still run (default: the stop's failure), once.
         self._unconfirmed: str | None = None
         self._unconfirmed_warned = False
-        # Rule 4: the keep-alive's own failure. Rules 6-8, 14: why the session ended on the server's
-        # side; the block (cancelled then, see _cancel_block), and its awaits in
-        # wait_ended() (woken instead).
+        # Rule 4: the keep-alive's own failure. Rules 6-8, 14: why the server ended it; the block
+        # (then cancelled, see _cancel_block) and its awaits in wait_ended() (woken instead).
         self._background_error: Exception | None = None
         self._server_end: EndReason | None = None
         self._block_task: asyncio.Task[Any] | None = None
@@ -159,9 +157,8 @@ class Stopping(Generic[InfoT]):
     def _raise_stop_error(self) -> None:
         error = self._stop_error
         if error is not None and not self._stop_error_reported:
-            self._stop_error_reported = (
-                True  # stop() already told the caller: exit does not repeat it
-            )
+            # stop() already told the caller: exit does not repeat it
+            self._stop_error_reported = True
             raise SessionStopError(self.session_id, error_text(error)) from error
 
     async def _stop_protected(
@@ -199,10 +196,13 @@ class Stopping(Generic[InfoT]):
         return outcome.cancelled
 
     async def _stop_if_running(self, error: BaseException) -> None:
-        """Rule 9 when what follows a successful open fails (a bug, never expected): the session
-        runs, so it is stopped with ``SERVER_ERROR`` before ``error`` propagates."""
-        if self._state is SessionState.ACTIVE and not self._stop_started:
-            await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
+        """Rule 9 when what follows a successful open fails (a bug; a Ctrl-C before ``ACTIVE``): the
+        session runs: stopped before ``error`` propagates, ``SERVER_ERROR`` (a Ctrl-C's rule 10)."""
+        running = self._backend.opened and self._state is not SessionState.ENDED
+        if running and not self._stop_started:
+            interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
+            reason = EndReason.USER_CLOSED if interrupted else EndReason.SERVER_ERROR
+            await self._stop_protected(reason, raise_cancel=False)
             if self._stop_error is not None:
                 self._note_unconfirmed(error)
 
