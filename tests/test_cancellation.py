@@ -32,6 +32,7 @@ from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY
+from .leaks import wait_until
 from .providers import AVATAR_ID, Provider
 
 pytestmark = pytest.mark.anyio
@@ -356,6 +357,37 @@ async def test_a_start_interrupted_in_its_first_step_is_stopped_once(
     assert named is stop_fails, notes
 
 
+async def test_a_start_interrupted_in_its_first_step_keeps_its_interrupt_over_a_cancellation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rules 3 and 10: the start's eager first step meets a ``KeyboardInterrupt`` (the loop never
+    saw it), and the task is cancelled while the stop that follows is in flight. The interrupt
+    propagates after that one stop, not the cancellation (which replaced it, and the program never
+    learnt of its Ctrl-C)."""
+    monkeypatch.setattr(LiveAvatarBackend, "open", _interrupted_open)
+    me = asyncio.current_task()
+    assert me is not None
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY) as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+    ):
+        emulator.inject("stop", delay=0.3)
+        session = client.session(AVATAR_ID, is_sandbox=True)
+
+        async def cancel_during_the_stop() -> None:
+            await wait_until(lambda: session.state is SessionState.STOPPING)
+            me.cancel()
+
+        canceller = asyncio.get_running_loop().create_task(cancel_during_the_stop())
+        with pytest.raises(KeyboardInterrupt):
+            async with session:
+                pytest.fail("the block must not run")
+        await canceller
+        me.uncancel()  # the cancellation the interrupt went on instead of
+        stops = emulator.requests("stop")
+    assert [r.body["reason"] for r in stops] == ["SERVER_ERROR"]
+
+
 async def test_a_stop_interrupted_in_its_first_step_says_the_session_may_still_run(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -415,16 +447,17 @@ async def test_an_entry_whose_cleanup_stop_is_interrupted_still_ends_the_session
     assert len(closed) == 1
 
 
-@pytest.mark.parametrize("where", ["after_open", "at_exit"])
+@pytest.mark.parametrize("where", ["after_open", "block_entered", "at_exit"])
 async def test_an_interrupt_in_the_callers_own_frames_still_stops_the_session(
     provider: Provider, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     """Rule 10 at the points of the caller's own frames a Ctrl-C (a second one under
     ``asyncio.run``, any under ``run_until_complete``) can land at, as a call there returns: after
-    open has started the session but before it is ``ACTIVE`` (its answer being kept), and as the
-    block's exit begins, before its stop. The session is stopped once, ``USER_CLOSED``, before the
+    open has started the session but before it is ``ACTIVE`` (its answer being kept), as the entry
+    ends, and as the block's exit begins, before its stop. The session is stopped once, ``USER_CLOSED``, before the
     interrupt propagates; it was left running, unsaid, before."""
-    from aioavatar import _session, _stop
+    from aioavatar import _stop
+    from aioavatar._compact import compact
 
     def interrupting(original: Any) -> Any:
         def call(*args: Any) -> Any:
@@ -435,7 +468,10 @@ async def test_an_interrupt_in_the_callers_own_frames_still_stops_the_session(
         return call
 
     if where == "after_open":
-        monkeypatch.setattr(_session, "compact", interrupting(_session.compact))
+        monkeypatch.setattr("aioavatar._session.compact", interrupting(compact))
+    if where == "block_entered":  # the entry's last call
+        entered = interrupting(_stop.Stopping._block_entered)
+        monkeypatch.setattr(_stop.Stopping, "_block_entered", entered)
     session = provider.session()
     with pytest.raises(KeyboardInterrupt):
         async with session:

@@ -306,13 +306,13 @@ class BaseSession(Stopping[InfoT]):
                 duration=self._deadline(info),
             )
             self._keepalive.start()  # rules 4-8
+            self._block_entered()  # in the try: a Ctrl-C landing here is the entry's, stopped
         except BaseException as error:
             try:
                 await self._stop_if_running(error)
             finally:
                 await self._end()
             raise
-        self._block_entered()
         return self
 
     async def __aexit__(
@@ -331,9 +331,8 @@ class BaseSession(Stopping[InfoT]):
         except BaseException as error:
             if error is not exc:
                 raise
-            # The block's own exception propagates as it was, with its own traceback (rule 12).
             assert exc is not None
-            exc.__traceback__ = tb
+            exc.__traceback__ = tb  # the block's own exception, as it was (rule 12)
         finally:
             await self._end()
 
@@ -362,7 +361,8 @@ class BaseSession(Stopping[InfoT]):
                 late = await self._stop_protected(  # rule 3; a cancellation in it goes on (11)
                     EndReason.SERVER_ERROR, raise_cancel=False, held=outcome.interrupt
                 )
-                outcome.cancelled = outcome.cancelled or late
+                if outcome.interrupt is None:  # else the interrupt the loop never saw goes on
+                    outcome.cancelled = outcome.cancelled or late
                 carrier = outcome.cancelled or outcome.interrupt  # what propagates, if not ours
                 if self._stop_error is not None and carrier is None:
                     self._note_unconfirmed(error)

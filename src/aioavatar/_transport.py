@@ -414,11 +414,7 @@ class Transport:
             url,
             problem,
             resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
-            request_id(
-                resp_headers.get("X-Request-Id"),
-                prepared.credentials,
-                body if status < 300 else b"",
-            ),
+            request_id(resp_headers.get("X-Request-Id"), prepared.credentials),
             resp_headers.get("Retry-After"),
             resp_headers.get("Location"),
             prepared.credentials,

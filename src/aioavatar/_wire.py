@@ -151,6 +151,7 @@ def _forget_server_text(exc: aiohttp.ClientError) -> str:
             error.headers = None
         elif isinstance(error, aiohttp.ClientPayloadError):
             error.args = (name,)
+        error.__traceback__ = None  # the parser's frames hold the bytes (locals a trace shows)
     return detail
 
 
@@ -281,13 +282,9 @@ def _too_big(cap: int, *, inflated: bool = False) -> str:
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def request_id(value: str | None, credentials: tuple[str, ...], made: bytes = b"") -> str | None:
+def request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
     """The server's request id when it looks like one (an echo of anything else is dropped), with the
-    request's credentials masked (a server may echo one as its "id"). ``made``: the body of a
-    successful answer, which may carry a credential the server has just made (a session token, a
-    KS) and nothing masks yet: an id found in it is dropped."""
+    request's credentials masked (a server may echo one as its "id")."""
     if value is None or _REQUEST_ID.fullmatch(value) is None:
-        return None
-    if made and len(value) >= MIN_SCRUBBED_LENGTH and value.encode() in made:
         return None
     return mask_text(value, credentials)
