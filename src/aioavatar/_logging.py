@@ -32,6 +32,7 @@ __all__ = [
     "MASK",
     "RedactingFilter",
     "describe_error",
+    "error_chain",
     "hold_secret",
     "logger",
     "mask_tracked",
@@ -272,17 +273,30 @@ def redact_error(exc: BaseException, credentials: tuple[str, ...] | list[str] = 
             return {clean(k, depth + 1): clean(v, depth + 1) for k, v in value.items()}
         return value
 
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(seen) < 8:
-        seen.add(id(current))
+    for current in error_chain(exc):
         current.args = tuple(clean(arg) for arg in current.args)
         state = getattr(current, "__dict__", None)
         if state is not None:
             for name, value in list(state.items()):
                 if isinstance(value, str | list | dict) or type(value) is tuple:
                     state[name] = clean(value)
+
+
+#: The most errors of a chain that are looked at (a chain is one or two long; a hostile one is cut).
+_CHAIN_LIMIT: Final = 8
+
+
+def error_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the errors chained to it (its ``__cause__``, else its ``__context__``, and so on),
+    each once, at most ``_CHAIN_LIMIT`` of them."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while (
+        current is not None and len(chain) < _CHAIN_LIMIT and all(current is not e for e in chain)
+    ):
+        chain.append(current)
         current = current.__cause__ or current.__context__
+    return chain
 
 
 _EXCEPTION_FORMATTER: Final = logging.Formatter()

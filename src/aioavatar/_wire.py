@@ -15,6 +15,7 @@ from typing import Final
 import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 
+from ._logging import error_chain
 from ._secret import mask_text
 from .exceptions import RequestTimeout, TransportError
 
@@ -132,12 +133,7 @@ def _forget_server_text(exc: aiohttp.ClientError) -> str:
     half a credential the server echoed, which no mask recognises, in the message of each error of
     the chain that ends at ours (the chain stays reachable as our error's ``__cause__``)."""
     detail = type(exc).__name__
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 8 and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    for error in chain:
+    for error in error_chain(exc):
         name = type(error).__name__
         if isinstance(error, HttpProcessingError):
             if type(error) is not HttpProcessingError:
