@@ -21,9 +21,9 @@ Rules (numbered so that code, tests and docs can point at them):
     confirmed either, ``async with`` raises :class:`SessionStopError` (the session id, "it may still
     be running") chained to open's error, and logs it at WARNING. A cancellation that arrived during
     open or that stop (rule 11) propagates instead of either, noted and logged as above when the
-    stop was not confirmed. When open may have opened a
-    session whose id never arrived (Kaltura's create answer lost), nothing can be stopped: open's
-    error propagates with a note saying a session may still run, also logged.
+    stop was not confirmed. When open may have opened a session whose id never arrived (Kaltura's
+    create answer lost), nothing can be stopped: open's error propagates with a note saying a
+    session may still run, also logged.
  4. While the block runs, the session keeps alive and watches its ``max_session_duration`` deadline
     on its client's scheduler (``_keepalive.py``): entries in the client's timer heap, run by the
     client's bounded pool of workers; no task, task group or loop timer of its own while it waits
