@@ -20,6 +20,7 @@ from aioavatar import (
     ConfigurationError,
     KalturaAvatarClient,
     KalturaSessionRequest,
+    NotFoundError,
     RetryPolicy,
     Secret,
     ServerError,
@@ -78,7 +79,8 @@ async def test_every_endpoint_sends_what_kaltura_expects(
     ]
     assert journal[0].path == "/v1/avatar-session/create"
     assert journal[0].body == {
-        "visualConfig": {"id": KALTURA_AVATAR_ID},
+        # avatarId as the documentation names it, id as Kaltura's own SDK sends it
+        "visualConfig": {"avatarId": KALTURA_AVATAR_ID, "id": KALTURA_AVATAR_ID},
         "voiceConfig": {"id": "v-1", "speed": 1.2},
     }
     assert [r.path for r in journal[1:]] == [
@@ -106,10 +108,36 @@ async def test_create_with_a_ready_request(
 ) -> None:
     """A ready KalturaSessionRequest is sent as is; mixing it with fields is refused before I/O."""
     await kaltura_client.create_session(request=KalturaSessionRequest(avatar_id="a-1"))
-    assert kaltura_emulator.journal[0].body == {"visualConfig": {"id": "a-1"}}
+    assert kaltura_emulator.journal[0].body == {"visualConfig": {"avatarId": "a-1", "id": "a-1"}}
     with pytest.raises(ConfigurationError, match="request"):
         await kaltura_client.create_session("a-2", request=KalturaSessionRequest(avatar_id="a-1"))
     assert len(kaltura_emulator.journal) == 1
+
+
+async def test_create_answered_404_is_sent_again_at_the_other_documented_path(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A server without ``/create`` (404: nothing created) gets create at ``/v1/avatar-session``,
+    the path one page of the documentation gives; the client starts there from then on, and a 404
+    at both paths is raised after one request to each."""
+    kaltura_emulator.inject("create", status=404)
+    first = await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    second = await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    assert [(r.path, r.status) for r in kaltura_emulator.journal] == [
+        ("/v1/avatar-session/create", 404),
+        ("/v1/avatar-session", 200),
+        ("/v1/avatar-session", 200),
+    ]
+    assert set(kaltura_emulator.sessions) == {first.session_id, second.session_id}
+    assert kaltura_emulator.journal[1].body == kaltura_emulator.journal[0].body
+    kaltura_emulator.inject("create", status=404, times=2)
+    with pytest.raises(NotFoundError):
+        await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    assert [(r.path, r.status) for r in kaltura_emulator.journal[3:]] == [
+        ("/v1/avatar-session", 404),
+        ("/v1/avatar-session/create", 404),
+    ]
+    assert len(kaltura_emulator.sessions) == 2
 
 
 @pytest.mark.parametrize("ended_status", [404, 410])

@@ -72,7 +72,10 @@ async def test_emulator_accepts_both_documented_create_shapes(
         assert body["success"] is True
         assert set(body) == {"success", "sessionId", "token"}
         status, body = await post(http, f"{base}/avatar-session/create", headers=ks, body={})
-        assert (status, body) == (400, {"success": False, "error": "visualConfig.id is required"})
+        assert (status, body) == (
+            400,
+            {"success": False, "error": "visualConfig.avatarId is required"},
+        )
         status, body = await post(
             http,
             f"{base}/avatar-session/create",

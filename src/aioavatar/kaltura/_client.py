@@ -13,11 +13,12 @@ from .._protocol import encode_multipart
 from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_token
 from .._secret import Secret
 from .._validation import check_bytes, check_path_id, check_text
-from ..exceptions import ConfigurationError, ServerError
+from ..exceptions import ConfigurationError, NotFoundError, ServerError
 from ._catalog import KalturaCatalog
 from ._converter import form_fields  # its import registers this provider's models
 from ._endpoints import (
     CREATE,
+    CREATE_AT_ROOT,
     END,
     INIT_CLIENT,
     INTERRUPT,
@@ -98,6 +99,8 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         super().__init__(ks, timeouts=timeouts, default_base_url=region_root(region), **options)
         #: The avatars and voices a session may use (``catalog.list(type="Visual")``; admin KS).
         self.catalog = KalturaCatalog(self)
+        # Create's two documented paths, the one that answered last first (see create_session).
+        self._create_paths = (CREATE, CREATE_AT_ROOT)
 
     @property
     def has_ks(self) -> bool:
@@ -139,6 +142,10 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
     ) -> KalturaSessionToken:
         """Create a session (``POST {base_url}/v1/avatar-session/create``, KS): it runs from here on.
 
+        A server that answers that path 404 gets the request again at ``/v1/avatar-session``, the path
+        one page of the documentation gives (a 404 there too is raised); the client keeps using the
+        path that answered.
+
         Not idempotent, so never retried once the request may have left the machine: each create opens a
         session. Give the avatar and voice as arguments or as a ready ``request``.
 
@@ -152,8 +159,20 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
                 answer was lost).
         """
         body = build_session_request(avatar_id, voice_id, voice_speed, request)
-        call = self._prepare(CREATE, headers=self._account_headers(), json=unstructure(body))
-        created: KalturaSessionToken = await self._send(call, options)
+        json = unstructure(body)
+        first, other = self._create_paths
+        try:
+            created: KalturaSessionToken = await self._send(
+                self._prepare(first, headers=self._account_headers(), json=json), options
+            )
+        except NotFoundError:
+            # The documentation has create at two paths (``/create`` and the bare route). A 404 is
+            # no route there (create names no session that could be gone): nothing was created, so
+            # the other path is tried, and kept first once it answers.
+            created = await self._send(
+                self._prepare(other, headers=self._account_headers(), json=json), options
+            )
+            self._create_paths = (other, first)
         track_secret(created.token, created.token)  # masked while the Secret lives
         return created
 

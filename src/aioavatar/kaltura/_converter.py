@@ -34,7 +34,10 @@ register_requests(KalturaSessionRequest)
 
 
 def _session_request(request: KalturaSessionRequest) -> dict[str, Any]:
-    body: dict[str, Any] = {"visualConfig": {"id": request.avatar_id}}
+    # The avatar under both names: ``avatarId`` as the documentation has it, ``id`` as Kaltura's own
+    # SDK sends it (a server written to either reads its own and ignores the other).
+    visual = {"avatarId": request.avatar_id, "id": request.avatar_id}
+    body: dict[str, Any] = {"visualConfig": visual}
     if request.voice_id is not None:
         voice: dict[str, Any] = {"id": request.voice_id}
         if request.voice_speed is not None:

@@ -20,6 +20,7 @@ __all__ = [
     "BASE_URL_ENV",
     "CATALOG_LIST",
     "CREATE",
+    "CREATE_AT_ROOT",
     "END",
     "INIT_CLIENT",
     "INTERRUPT",
@@ -60,6 +61,11 @@ _SESSION = "/v1/avatar-session/{session_id}"
 # init-client open a session or a stream, and speech is said once: never retried once sent.
 CREATE = Endpoint(
     "POST", "/v1/avatar-session/create", "create", model=KalturaSessionToken, retry=Retry.IF_UNSENT
+)
+#: Create as one page of the documentation has it: tried when ``CREATE`` is answered 404 (no route;
+#: nothing was created), and first from then on.
+CREATE_AT_ROOT = Endpoint(
+    "POST", "/v1/avatar-session", "create", model=KalturaSessionToken, retry=Retry.IF_UNSENT
 )
 INIT_CLIENT = Endpoint(
     "POST",

@@ -36,8 +36,9 @@ __all__ = [
 class KalturaSessionRequest:
     """The body of ``POST /v1/avatar-session/create``.
 
-    Sent as ``{"visualConfig": {"id": avatar_id}, "voiceConfig": {"id": voice_id, "speed": voice_speed}}``,
-    the avatar under ``id`` as Kaltura's own SDK sends it (one documentation page names it ``avatarId``).
+    Sent as ``{"visualConfig": {"avatarId": avatar_id, "id": avatar_id}, "voiceConfig": {"id": voice_id,
+    "speed": voice_speed}}``: the avatar under ``avatarId`` as the documentation names it and under
+    ``id`` as Kaltura's own SDK sends it, so that a server written to either finds it.
 
     Attributes:
         avatar_id: the avatar's visual catalog id (``itemId`` of ``catalog-item/list``, type ``Visual``).

@@ -46,7 +46,7 @@ def create(state: KalturaState, incoming: Incoming) -> Outcome:
         if given and all(_non_empty_string(v) for v in given) and len(set(given)) == 1:
             avatar_id = given[0]
     if avatar_id is None:
-        return fail(400, "visualConfig.id is required")
+        return fail(400, "visualConfig.avatarId is required")
     voice_id = voice_speed = None
     if "voiceConfig" in body:
         voice = body["voiceConfig"]
