@@ -3,6 +3,7 @@ what comes back, and every invalid argument refused before any I/O."""
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 from typing import Any
@@ -138,6 +139,53 @@ async def test_not_found(client: LiveAvatarClient) -> None:
     with pytest.raises(NotFoundError) as info:
         await client.get_session("00000000-0000-4000-8000-000000000000")
     assert info.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("loose", "read"),
+    [
+        (
+            {"credits_consumed": "2.5000", "duration": "61"},
+            {"credits_consumed": 2.5, "duration": 61.0},
+        ),
+        (
+            {"credits_consumed": "lots", "duration": "NaN"},
+            {"credits_consumed": None, "duration": None},
+        ),
+        ({"credits_consumed": True, "duration": [1]}, {"credits_consumed": None, "duration": None}),
+        ({"created_at": 1733367600, "end_at": 1.5}, {"created_at": "1733367600", "end_at": "1.5"}),
+        ({"created_at": {"t": 1}, "updated_at": False}, {"created_at": None, "updated_at": None}),
+        ({"mode": 3, "source": ["API"], "is_sandbox": "no"}, {"mode": None, "source": None}),
+        ({"end_reason": 7, "end_at": None}, {"end_reason": EndReason.UNKNOWN}),
+    ],
+)
+async def test_a_session_entry_reads_loose_fields_instead_of_failing(
+    emulator: LiveAvatarEmulator,
+    client: LiveAvatarClient,
+    loose: dict[str, Any],
+    read: dict[str, Any],
+) -> None:
+    """A field of a session entry the server writes loosely (an amount as a decimal string, a time
+    as a number) or broken reads as its value or as not given: the lookup that reports a session's
+    end reason (rules 7, 9, 14) and ``aioavatar sessions`` never fail on it. Only ``id`` is needed."""
+    sid = "00000000-0000-4000-8000-000000000001"
+    entry = {"id": sid, "end_reason": "NO_CREDITS", "end_at": "2026-12-05T03:00:00Z", **loose}
+    body = json.dumps({"code": 1000, "message": "ok", "data": entry}).encode()
+    emulator.inject("get", body=body)
+    got = await client.get_session(sid)
+    assert {name: getattr(got, name) for name in read} == read
+    assert got.id == sid
+    if "end_reason" not in loose:
+        assert got.end_reason is EndReason.NO_CREDITS
+    emulator.inject(
+        "list",
+        body=body.replace(b'"data": ', b'"data": {"count": 1, "results": [', 1)[:-1] + b"]}}",
+    )
+    page = await client.list_sessions()
+    assert page.results == [got]
+    emulator.inject("get", body=json.dumps({"code": 1000, "data": {**entry, "id": 5}}).encode())
+    with pytest.raises(ResponseDecodeError, match="id"):
+        await client.get_session(sid)
 
 
 @pytest.mark.parametrize(

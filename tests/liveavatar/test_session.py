@@ -4,10 +4,12 @@ reads. The rules both providers share are tested in ``tests/test_session.py``.""
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import pytest
 
 from aioavatar import (
@@ -18,6 +20,7 @@ from aioavatar import (
     LiveAvatarClient,
     ModeName,
     ResponseDecodeError,
+    SessionEndedError,
 )
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -192,3 +195,31 @@ async def test_a_session_that_runs_out_of_credits_ends_with_no_credits() -> None
         assert emulator.sessions[session.session_id].end_reason is EndReason.NO_CREDITS
         assert emulator.credits_left() <= 0
         assert emulator.requests("stop") == []  # the server ended it: nothing to stop
+
+
+async def test_the_end_reason_survives_a_lookup_answer_with_loose_fields() -> None:
+    """Rule 7 with a lookup answer that writes its amounts as decimal strings (as the API writes
+    credits) and its times as numbers: the session reports the server's reason (NO_CREDITS), not
+    UNKNOWN, and the SDK sends no stop."""
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY, credits=3) as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+    ):
+        with pytest.raises(SessionEndedError) as info:
+            async with client.session(AVATAR_ID, keep_alive_interval=0.05) as session:
+                entry = {
+                    "id": session.session_id,
+                    "credits_consumed": "2.5000",
+                    "duration": "61",
+                    "created_at": 1733367600,
+                    "end_at": 1733367661,
+                    "end_reason": "NO_CREDITS",
+                }
+                body = {"code": 1000, "message": "ok", "data": entry}
+                emulator.inject("get", body=json.dumps(body).encode())
+                emulator.add_credits(-3)
+                await anyio.sleep_forever()
+        assert info.value.end_reason is EndReason.NO_CREDITS
+        assert session.end_reason is EndReason.NO_CREDITS
+        assert [r.status for r in emulator.requests("get")] == [200]
+        assert emulator.requests("stop") == []

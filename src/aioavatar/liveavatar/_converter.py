@@ -3,22 +3,28 @@
 The request models are read from model instances or dicts (unknown keys refused) and written without
 unset fields; ``voice_settings`` is discriminated by its ``provider`` (in any case); the start answer's
 ``max_session_duration`` is read tolerantly (a broken one means "not given": rule 8 of the lifecycle);
-a voice preview's ``audio_base64`` is read as the bytes it encodes.
+a voice preview's ``audio_base64`` is read as the bytes it encodes; a session entry's descriptive
+fields are read tolerantly (a number or a decimal string for an amount, a number for a time; anything
+else reads as "not given"), so that one loose field never hides the ``end_reason`` a lookup is for.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cattrs.gen import override
 
 from .._converter import converter, number_or_none, register_requests, register_response
+from .._enums import EndReason
 from ..exceptions import ConfigurationError
 from ._configs import CONFIG_MODELS, ElevenLabsVoiceSettings, FishVoiceSettings, VoiceSettings
+from ._enums import Mode, SessionSource
 from ._models import SessionInfo, SessionTokenRequest
+from ._reads import SessionEntry
 from ._resource_models import VoicePreview
 
 __all__ = ["REQUEST_MODELS"]
@@ -65,3 +71,53 @@ def _base64(value: Any, _: Any) -> bytes:
 
 
 register_response(VoicePreview, {"audio": override(rename="audio_base64", struct_hook=_base64)})
+
+
+def _amount(value: Any, _: Any) -> float | None:
+    """A number, or one written as text (``"2.5000"``, as the API writes credits); else not given."""
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return number_or_none(value, None)
+
+
+def _time(value: Any, _: Any) -> str | None:
+    """A time as the server wrote it; a number (seconds since the epoch, say) as its text."""
+    if isinstance(value, str):
+        return value
+    number = number_or_none(value, None)
+    return None if number is None else str(number)
+
+
+def _or(kind: Any, broken: Any) -> Callable[[Any, Any], Any]:
+    """Read ``kind`` (``None`` stays ``None``); a value of the wrong type reads as ``broken``."""
+
+    def read(value: Any, _: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return converter.structure(value, kind)
+        except (TypeError, ValueError):
+            return broken
+
+    return read
+
+
+register_response(
+    SessionEntry,
+    {
+        "created_at": override(struct_hook=_time),
+        "updated_at": override(struct_hook=_time),
+        "end_at": override(struct_hook=_time),
+        "duration": override(struct_hook=_amount),
+        "credits_consumed": override(struct_hook=_amount),
+        "source": override(struct_hook=_or(SessionSource, None)),
+        "mode": override(struct_hook=_or(Mode, None)),
+        "is_sandbox": override(struct_hook=_or(bool, None)),
+        # An end reason the server wrote unreadably still says the session ended.
+        "end_reason": override(struct_hook=_or(EndReason, EndReason.UNKNOWN)),
+    },
+)

@@ -16,7 +16,10 @@ __all__ = ["SessionEntry", "SessionPage", "Transcript", "TranscriptEntry"]
 class SessionEntry:
     """A session as listed by ``GET /v1/sessions`` or read by ``GET /v1/sessions/{id}``.
 
-    Historic sessions also carry ``end_at`` and ``end_reason``. Timestamps are kept as the server's strings.
+    Historic sessions also carry ``end_at`` and ``end_reason``. Timestamps are kept as the server's strings
+    (a number as its text). Only ``id`` must be readable: any other field the server sends broken reads
+    as ``None`` (``duration`` and ``credits_consumed`` also from a number written as text, such as
+    ``"2.5000"``), and an unreadable ``end_reason`` as ``EndReason.UNKNOWN``.
     """
 
     id: str
