@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 import traceback
@@ -285,13 +286,36 @@ async def test_the_blocks_exception_keeps_its_own_traceback(provider: Provider) 
 async def test_keep_alive_410_ends_with_unknown_reason_when_lookup_has_none(
     provider: Provider,
 ) -> None:
-    """410 on keep-alive means gone; without a recorded reason the end reason is UNKNOWN."""
-    provider.emulator.inject("keep_alive", status=410)
+    """410 on keep-alive means gone; without a recorded reason (LiveAvatar's lookup gives an
+    ``end_at`` alone; Kaltura has no lookup) the end reason is UNKNOWN, and no stop is sent."""
     with pytest.raises(SessionEndedError) as info:
-        async with provider.session(keep_alive_interval=0.1):
+        async with provider.session(keep_alive_interval=0.1) as session:
+            if provider.name == "liveavatar":
+                entry = {"id": session.session_id, "end_at": "2026-12-05T03:00:00Z"}
+                body = json.dumps({"code": 1000, "data": entry}).encode()
+                provider.emulator.inject("get", body=body)
+            provider.emulator.inject("keep_alive", status=410)
             await anyio.sleep(10)
     assert info.value.end_reason is EndReason.UNKNOWN
     assert provider.emulator.requests(provider.stop_step) == []
+
+
+@pytest.mark.parametrize("status", [404, 410])
+async def test_a_beat_answered_gone_for_a_session_listed_as_running_stops_it(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, status: int
+) -> None:
+    """Rule 7 against the lookup: a beat answered 404 or 410 (a proxy's answer, a replica behind)
+    while the server still lists the session as running. The answer is not believed: the session
+    is stopped once with SERVER_ERROR, as in rule 14, and the block ends as in rule 7."""
+    with pytest.raises(SessionEndedError) as info:
+        async with session_on(client, keep_alive_interval=0.1) as session:
+            emulator.inject("keep_alive", status=status)
+            await anyio.sleep(10)
+    assert info.value.end_reason is EndReason.SERVER_ERROR
+    assert session.end_reason is EndReason.SERVER_ERROR
+    assert len(emulator.requests("get", session_id=session.session_id)) == 1
+    assert emulator.stop_reasons(session.session_id) == ["SERVER_ERROR"]
+    assert session.session_id not in [s.id for s in emulator.active_sessions()]
 
 
 async def test_a_block_awaiting_wait_ended_exits_quietly_when_the_server_ends_it(

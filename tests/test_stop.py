@@ -120,6 +120,32 @@ async def test_a_stop_that_finds_the_session_stopped_elsewhere_reports_the_serve
         assert len(lookups) == 1
 
 
+@pytest.mark.parametrize("status", [404, 410])
+async def test_a_stop_answered_gone_for_a_session_listed_as_running_is_not_confirmed(
+    client: LiveAvatarClient,
+    emulator: LiveAvatarEmulator,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
+    """Rule 9 against the lookup: the stop is answered 404 or 410, yet the server lists the session
+    as running. It may still run, so the stop is not confirmed (rule 12): SessionStopError with the
+    session id, one WARNING saying so, and ``end_reason`` None."""
+    emulator.inject("stop", status=status)
+    with (
+        caplog.at_level(logging.WARNING, logger="aioavatar"),
+        pytest.raises(SessionStopError, match="may still be running") as info,
+    ):
+        async with session_on(client, keep_alive_interval=60.0) as session:
+            pass
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None
+    assert len(emulator.requests("get", session_id=session.session_id)) == 1
+    assert session.session_id in [s.id for s in emulator.active_sessions()]
+    warnings = [r for r in caplog.records if "may still be running" in r.getMessage()]
+    assert len(warnings) == 1
+    assert session.session_id in warnings[0].getMessage()
+
+
 async def test_stopped_elsewhere_with_agent_hang_up(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:

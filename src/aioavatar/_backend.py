@@ -50,7 +50,8 @@ class SessionBackend(Protocol[InfoT]):
     deadline in seconds, or ``None`` (the lifecycle checks it again, rule 8); ``keep_alive`` raises an
     :class:`APIError` whose ``session_gone`` is true once the server has ended the session; ``close``
     returns ``False`` when the session had already ended; ``end_reason`` is the reason the server
-    recorded, ``None`` while it lists the session as running or cannot say (it may raise);
+    recorded, ``None`` while it lists the session as running (it may raise; Kaltura's, which cannot
+    look a session up, says ``UNKNOWN``: it is asked only after a 404 or 410);
     ``scheduler`` is the client's, on which the keep-alive runs; ``reserved_connection`` holds one of
     the client's connection slots for the stop (its bound starts once it has one); ``attach`` receives
     the lifecycle's hooks once, before ``prepare``; ``detach`` drops them once the lifecycle is over

@@ -41,9 +41,9 @@ Rules (numbered so that code, tests and docs can point at them):
     server waits without keep-alive) can still be met. When no beat has succeeded for that long, the
     session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` and treated as in rule 7, except
     that a stop that is not confirmed raises :class:`SessionStopError` (as at the deadline, rule 8).
- 7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop (there is
-    nothing left to stop), the end reason is looked up (``UNKNOWN`` when it cannot be), and the block
-    is cancelled; ``async with`` then raises :class:`SessionEndedError`. Only a block that the end
+ 7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop, the end
+    reason is looked up (``UNKNOWN`` when it cannot be; listed as running, it is stopped as in rule
+    14), and the block is cancelled; ``async with`` then raises :class:`SessionEndedError`. Only a block that the end
     interrupted raises it: a block awaiting ``wait_ended()`` in its own task is woken instead of
     cancelled, and a block that runs to its end exits quietly, ``end_reason`` saying why.
  8. At the deadline (``max_session_duration`` after start) the SDK stops the session with
@@ -51,9 +51,10 @@ Rules (numbered so that code, tests and docs can point at them):
     number of seconds up to ten years (a hostile or broken answer) means no deadline: it is logged at
     WARNING and never ends or crashes the session.
  9. Exactly one stop per started session. The first of ``session.stop(reason)``, the deadline, the
-    idle rule and the exit sends it; the others wait for it and send nothing. A stop that finds the
-    session already ended (404 or 410: another client stopped it, say) looks up the server's end
-    reason and records that one (``UNKNOWN`` when it cannot be known), not the reason it sent.
+    idle rule and the exit sends it; the others wait for it and send nothing. A stop answered 404 or
+    410 (another client stopped the session, say) records the end reason a lookup finds (``UNKNOWN``
+    when it cannot be known), not the one it sent; if the lookup lists the session as running, the
+    stop is not confirmed (rule 12).
 10. The exit's reason: a normal exit ``USER_CLOSED``; an exception ``SERVER_ERROR``; a cancellation
     ``USER_DISCONNECTED``; ``KeyboardInterrupt``/``SystemExit`` ``USER_CLOSED``; ``end_reason_for(exc)``
     overrides when it returns a known :class:`EndReason`. Whatever the callback does the stop is sent:
@@ -125,8 +126,7 @@ logger = logging.getLogger("aioavatar")
 
 InfoT = TypeVar("InfoT")
 
-#: ``keep_alive_interval``'s floor; its ceiling is half the provider's idle window (a beat, its
-#: retries and a skipped beat fit in it).
+#: ``keep_alive_interval``'s floor; its ceiling is half the provider's idle window (rule 13).
 MIN_KEEP_ALIVE_INTERVAL = 0.01
 #: ``stop_timeout``'s bounds: a round trip at least; by five minutes the idle timeout has ended it.
 MIN_STOP_TIMEOUT = 0.1

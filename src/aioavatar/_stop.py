@@ -1,7 +1,6 @@
 """The one stop of a session and every other way it ends (rules 4, 6-9, 11, 12 and 14 of
 ``_session.py``): :class:`Stopping`, the part of the lifecycle that owns the session's state, its one
 stop, the server's end and the report of a stop that could not be confirmed.
-
 :class:`~aioavatar.BaseSession` builds on it; the rules themselves are written in ``_session.py``.
 """
 
@@ -30,6 +29,7 @@ InfoT = TypeVar("InfoT")
 
 # How long to wait for the end reason after the server ended a session (rules 7, 9, 14).
 END_REASON_LOOKUP_TIMEOUT = 5.0
+_Reason = EndReason | None
 
 
 class SessionState(Enum):
@@ -55,8 +55,7 @@ def error_text(error: BaseException | None) -> str:
 class Stopping(Generic[InfoT]):
     """The session's state, its one stop and every other ending."""
 
-    # Slots, not a dict: a session's 30 attributes made CPython build a dict for each (one more object
-    # for the collector to walk and ~1.4 KB per session).
+    # Slots: no dict per session (~1.4 KB, and one more object for the collector to walk).
     __slots__ = (
         "__weakref__",
         "_attached",
@@ -219,9 +218,8 @@ class Stopping(Generic[InfoT]):
             self._keepalive.cancel()
         try:
             # The bound starts once a connection is ours: a stop queued behind thousands of others
-            # (a service shutting down) is sent late, never abandoned (see _slots.py).
-            # The stop runs in a task of its own (finish_despite_cancellation), never in an anyio
-            # scope: asyncio's own timeout bounds it.
+            # is sent late, never abandoned (_slots.py). It runs in a task of its own, never in an
+            # anyio scope (finish_despite_cancellation): asyncio's own timeout bounds it.
             async with self._backend.reserved_connection():
                 deadline = asyncio.get_running_loop().time() + self.stop_timeout
                 async with asyncio.timeout_at(deadline):
@@ -234,8 +232,11 @@ class Stopping(Generic[InfoT]):
         else:
             if stopped:
                 logger.info("session %s stopped (%s)", self._backend.session_id, reason.value)
+            elif (found := await self._server_reason()) is None:  # "gone", yet listed as running
+                self._stop_error = RuntimeError("answered 'already ended', yet listed as running")
+                return
             else:
-                reason = await self._server_reason() or EndReason.UNKNOWN
+                reason = found
                 logger.info(
                     "session %s had already ended (%s)", self._backend.session_id, reason.value
                 )
@@ -257,9 +258,9 @@ class Stopping(Generic[InfoT]):
             self._ended = Flag()
         return self._ended
 
-    async def _server_reason(self) -> EndReason | None:
-        """The end reason the server recorded; ``None`` while it lists the session as running or
-        cannot say (a failed lookup only loses the detail)."""
+    async def _server_reason(self, failed: _Reason = EndReason.UNKNOWN) -> _Reason:
+        """The end reason the server recorded; ``None`` while it lists the session as running;
+        ``failed`` when the lookup fails (after a 404 or 410 that only loses the detail)."""
         with anyio.move_on_after(END_REASON_LOOKUP_TIMEOUT):
             try:
                 return await self._backend.end_reason()
@@ -271,7 +272,7 @@ class Stopping(Generic[InfoT]):
                     self._backend.session_id,
                     describe_error(exc),
                 )
-        return None
+        return failed
 
     # --- how the block ends after the server ended the session, or the keep-alive failed ---------
 
@@ -307,28 +308,23 @@ class Stopping(Generic[InfoT]):
         try:
             raise carrier
         finally:
-            # This frame is in the traceback of what it raises, and holds the session: no local
-            # may hold that error too (a cycle only the collector would free).
+            # This frame, in the traceback of what it raises, holds the session: no local may hold
+            # that error too (a cycle only the collector would free).
             del failure, carrier, body_error
 
     # --- the endings the keep-alive and the backend report (rules 4, 6-8, 14) -------------------------
     # The session as its keep-alive (``_keepalive.Owner``) and its backend (``SessionHooks``) see it:
-    # private members, so that none of it shows on the public session. No object stands between
-    # (a relay was one more object per idle session for the collector): once the lifecycle is over,
-    # ``_detach`` makes the session report itself as ending, relay nothing, and drops the backend's
-    # and the keep-alive's references to it, the only reference cycles a session has, so that an
-    # ended session is freed as soon as nobody holds it, not left for the garbage collector.
+    # private members, none of it on the public session, and no relay object between. Once the
+    # lifecycle is over, ``_detach`` makes it report itself as ending and drops the backend's and the
+    # keep-alive's references to it (its only reference cycles): an ended session is freed as soon
+    # as nobody holds it, not left for the garbage collector.
 
     def _detach(self) -> None:
         self._attached = False
-        # The keep-alive's failure (rule 4) has been raised: its traceback holds frames that hold
-        # the session, so the session lets go of it.
-        self._background_error = None
-        # Only a session known to have ended lets go of its credentials' masking: one whose stop
-        # failed, or was cancelled with the loop, may still run, its token still valid.
+        self._background_error = None  # raised (rule 4): its traceback's frames hold the session
+        # Only a session known to have ended unmasks its token: one whose stop failed, or was
+        # cancelled with the loop, may still run. (A cancelled keep-alive forgot its owner already.)
         self._backend.detach(may_run=self._end_reason is None)
-        # The keep-alive let go of the session when it was cancelled (the stop, or the lifecycle's
-        # end before this), as every cancelled keep-alive forgets its owner.
 
     @property
     def _stopping(self) -> bool:
@@ -354,9 +350,13 @@ class Stopping(Generic[InfoT]):
         await self._stop_and_end(EndReason.MAX_DURATION_REACHED)  # rule 8
 
     async def _server_ended(self) -> None:
-        """Rule 7: a beat was answered 404 or 410."""
+        """Rule 7: a beat was answered 404 or 410 (stopped as in rule 14 if listed as running)."""
         if self._attached:
-            self._on_server_end(await self._server_reason() or EndReason.UNKNOWN)
+            reason = await self._server_reason()
+            if reason is None:
+                await self._stop_and_end(EndReason.SERVER_ERROR)
+            else:
+                self._on_server_end(reason)
 
     async def _stop_and_end(self, reason: EndReason) -> None:
         """Rules 6, 8 and 14: the SDK stops the session itself, then ends the block as in rule 7."""
@@ -369,7 +369,7 @@ class Stopping(Generic[InfoT]):
         """Rule 14."""
         if self._ending:
             return
-        reason = await self._server_reason()
+        reason = await self._server_reason(failed=None)
         if self._stop_started:
             return  # the block is ending on its own meanwhile
         if reason is None:

@@ -61,4 +61,6 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest]):
         return await self._client.end_session(session_id, token=token, deadline=deadline)
 
     async def end_reason(self) -> EndReason | None:
-        return None  # Kaltura has no status endpoint: the lifecycle reports UNKNOWN
+        # Kaltura has no status endpoint, and the lifecycle asks only once the server answered
+        # 404 or 410 (rules 7 and 9): ended, for a reason nobody recorded.
+        return EndReason.UNKNOWN
