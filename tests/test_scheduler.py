@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -12,7 +13,8 @@ import aiohttp
 import anyio
 import pytest
 
-from aioavatar import AvatarSession, LiveAvatarClient
+from aioavatar import AvatarSession, EndReason, LiveAvatarClient, SessionEndedError
+from aioavatar import _scheduler as scheduler_module
 from aioavatar._keepalive import KeepAlive
 from aioavatar._scheduler import Scheduler, beat_workers
 from aioavatar.testing import LiveAvatarEmulator
@@ -158,6 +160,51 @@ async def test_aclose_cancels_a_job_in_progress_and_drops_the_queue() -> None:
     assert scheduler.workers == 0
     await anyio.sleep(0.05)
     assert ran == ["hanging"]
+
+
+async def test_a_job_due_in_the_turn_an_idle_worker_expires_in_still_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loop stall makes an idle worker's expiry and the next job's timer fall due in one turn of
+    the loop, the expiry first: the job finds that worker's wait done and no room for a new worker
+    while it still counts. The worker must take the job rather than end, or a single session (or a
+    pool of one or two) never beats again."""
+    monkeypatch.setattr(scheduler_module, "_IDLE_WORKER_SECONDS", 0.05)
+    scheduler = Scheduler(workers=1)
+    loop = asyncio.get_running_loop()
+    ran: list[str] = []
+
+    async def job(urgent: bool) -> None:
+        ran.append("job")
+
+    scheduler.call_at(loop.time(), job)
+    await wait_until(lambda: ran == ["job"] and len(scheduler._idle) == 1)  # the worker waits
+    scheduler.call_at(loop.time() + 0.08, job)  # due after the worker's expiry (at most 0.05 s)
+    time.sleep(0.2)  # noqa: ASYNC251 - the stall: both timers fall due in the next turn
+    await wait_until(lambda: ran == ["job", "job"])
+    await scheduler.aclose()
+
+
+async def test_a_client_entered_again_keeps_its_sessions_alive(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """Leaving a client closes its scheduler; entering the client again opens it again, so that
+    the sessions of its second use beat and reach their deadline as those of the first did."""
+    client = LiveAvatarClient(API_KEY, base_url=emulator.base_url)
+    for _ in range(2):
+        async with client:
+            with pytest.raises(SessionEndedError) as info:
+                async with client.session(
+                    AVATAR_ID, keep_alive_interval=0.05, max_session_duration=1
+                ) as session:
+                    await wait_until(
+                        lambda: (
+                            len(emulator.requests("keep_alive", session_id=session.session_id)) >= 2
+                        )
+                    )
+                    await anyio.sleep_forever()
+            assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
+            assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
 
 
 def _sdk_tasks() -> list[str]:
@@ -380,6 +427,46 @@ async def test_a_deadline_far_past_the_next_beat_is_not_held_back_by_a_busy_pool
     assert owner.asked == ["deadline_reached"]  # no beat reached the pool's only worker
     assert not release.is_set()
     release.set()
+    keepalive.cancel()
+    await scheduler.aclose()
+
+
+async def test_a_session_whose_beats_are_all_skipped_is_presumed_lost() -> None:
+    """Rule 6 counts skipped beats too: beats that reach a worker only once they are late (a pool
+    saturated by hanging beats) are skipped, never sent, and once no beat has succeeded for the
+    idle window the session is presumed lost, not believed alive for as long as the pool is busy."""
+    scheduler, release = await _pool_of_one_held_busy()
+    owner = _Owner()
+    owner._idle_timeout = 0.2
+    keepalive = KeepAlive(owner, scheduler, interval=0.05, duration=None)
+    keepalive.start()
+    await wait_until(lambda: scheduler.pending == 0)  # due: queued behind the blocked worker
+    await anyio.sleep(0.25)  # the idle window passes with the beat still queued
+    release.set()
+    await wait_until(lambda: owner.asked != [])
+    assert owner.asked == ["presumed_lost"]  # nothing was sent: the late beat was skipped
+    keepalive.cancel()
+    await scheduler.aclose()
+
+
+async def test_a_beats_retries_end_before_the_next_beat_is_due() -> None:
+    """Rule 5: a beat's call is told no retry may start later than the next beat's due time less
+    one attempt's time limit, so a retry ends before that beat is due (the transport starts no
+    attempt after the deadline: ``test_a_passed_deadline_allows_one_attempt_and_no_retry``)."""
+    scheduler = Scheduler(workers=1)
+    owner = _Owner()
+    asked: list[tuple[float, float, float]] = []
+    keepalive = KeepAlive(owner, scheduler, interval=0.08, duration=None)
+
+    async def beat(*, timeout: float, deadline: float) -> None:
+        asked.append((timeout, deadline, keepalive._due))
+
+    owner._beat = beat  # type: ignore[method-assign]
+    keepalive.start()
+    await wait_until(lambda: len(asked) >= 2)
+    for timeout, deadline, due in asked:
+        assert timeout == pytest.approx(0.04)
+        assert deadline + timeout == pytest.approx(due + 0.08)
     keepalive.cancel()
     await scheduler.aclose()
 

@@ -207,6 +207,11 @@ class KeepAlive:
             loop = asyncio.get_running_loop()
             now = loop.time()
             if now >= self._due + self._interval:  # rule 5: a beat that is late is skipped
+                if now - self._last_success >= owner._idle_timeout:
+                    await (
+                        owner._presumed_lost()
+                    )  # rule 6: skipped beats succeed no more than failed
+                    return
                 self._rearm(now)
                 return
             task = self._beat = asyncio.current_task()
@@ -236,10 +241,10 @@ class KeepAlive:
     async def _send(self, owner: Owner) -> str:
         """One beat: ``"beating"`` (answered, or failed within the idle window), ``"gone"`` (the
         server ended the session), ``"lost"`` (the idle window has passed), ``"over"`` (stopping)."""
-        # Each beat's retries end before the next beat is due; each attempt at most 10 s.
+        # Each attempt at most 10 s, and no retry starts unless it ends before the next beat is due.
         timeout = min(10.0, self._interval / 2)
         try:
-            await owner._beat(timeout=timeout, deadline=self._due + self._interval)
+            await owner._beat(timeout=timeout, deadline=self._due + self._interval - timeout)
         except Exception as exc:  # noqa: BLE001 - rule 6: counted and logged, never raised
             if owner._stopping:
                 return "over"

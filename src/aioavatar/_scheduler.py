@@ -98,6 +98,10 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
+    def open(self) -> None:
+        """Take jobs again after :meth:`aclose` (a client entered again)."""
+        self._closed = False
+
     def call_at(self, when: float, job: Job, *, urgent: bool = False) -> int:
         """Run ``job(urgent)`` on a worker once the loop's clock reaches ``when``; returns the key that
         :meth:`cancel` takes."""
@@ -187,7 +191,11 @@ class Scheduler:
                 try:
                     await waiter
                 except TimeoutError:
-                    return  # no work for a while: end; the next job starts a worker again
+                    # No work for a while: end (the next job starts a worker again), unless work
+                    # came in the turn the wait expired in: that job found this worker's wait
+                    # done, and no room for a new worker while this one still counts.
+                    if not (self._urgent or self._ready):
+                        return
                 finally:
                     handle.cancel()
                 continue
