@@ -336,6 +336,21 @@ async def test_a_block_awaiting_wait_ended_exits_quietly_when_the_server_ends_it
 # --- the deadline (rule 8) -----------------------------------------------------------------------------
 
 
+async def test_a_deadline_stop_that_finds_the_session_ended_raises_the_servers_reason(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The server reaps the session just before its deadline, and no beat notices: the deadline's
+    stop is answered 404 and the server's reason is looked up (rule 9). ``SessionEndedError`` and
+    ``end_reason`` both say that reason, not the MAX_DURATION_REACHED the stop sent."""
+    with pytest.raises(SessionEndedError) as info:
+        async with session_on(client, keep_alive_interval=60.0, max_session_duration=1) as session:
+            emulator.end_session(session.session_id, EndReason.ZOMBIE_SESSION_REAP)
+            await anyio.sleep_forever()
+    assert info.value.end_reason is EndReason.ZOMBIE_SESSION_REAP
+    assert session.end_reason is EndReason.ZOMBIE_SESSION_REAP
+    assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
+
+
 async def test_deadline_stops_with_max_duration(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:

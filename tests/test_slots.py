@@ -97,6 +97,46 @@ async def test_sessions_leaving_together_behind_a_small_pool_are_all_stopped_onc
         assert emulator.active_sessions() == []
 
 
+async def test_the_lookup_after_a_stop_that_found_the_session_ended_uses_the_stops_connection() -> (
+    None
+):
+    """Sessions the server ended meanwhile leave together on a one-connection pool: each stop is
+    answered 404 and looks the server's reason up on the connection that stop holds, before the
+    next stop gets it, not behind every other stop (where the lookup's own time limit ran out and
+    hundreds of sessions recorded UNKNOWN). Every session records the server's reason."""
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY) as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url, connection_limit=1) as client,
+    ):
+        sessions = [client.session(AVATAR_ID, keep_alive_interval=60.0) for _ in range(10)]
+        entered = 0
+        all_inside = anyio.Event()
+        leave = anyio.Event()
+
+        async def hold(session: Any) -> None:
+            nonlocal entered
+            async with session:
+                entered += 1
+                if entered == len(sessions):
+                    all_inside.set()
+                await leave.wait()
+
+        async with anyio.create_task_group() as tg:
+            for session in sessions:
+                tg.start_soon(hold, session)
+            with anyio.fail_after(60):  # a hang, not a speed limit
+                await all_inside.wait()
+            for session in sessions:
+                emulator.end_session(session.session_id, EndReason.ZOMBIE_SESSION_REAP)
+            leave.set()
+    assert [s.end_reason for s in sessions] == [EndReason.ZOMBIE_SESSION_REAP] * 10
+    exits = [(r.endpoint, r.session_id) for r in emulator.journal if r.endpoint in ("stop", "get")]
+    assert len(exits) == 20
+    # Each lookup follows its own stop at once: stop, get, stop, get... by session.
+    assert [endpoint for endpoint, _ in exits] == ["stop", "get"] * 10
+    assert all(exits[i][1] == exits[i + 1][1] for i in range(0, 20, 2))
+
+
 async def test_a_reservation_is_held_across_the_requests_of_its_task() -> None:
     """A task holding a reservation sends without taking a slot (so its retries never queue behind
     others), other tasks wait for the slot it holds, and it is given back on exit."""

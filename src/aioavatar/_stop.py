@@ -216,6 +216,7 @@ class Stopping(Generic[InfoT]):
         self._move(SessionState.STOPPING)
         if self._keepalive is not None:  # no beat after the stop begins
             self._keepalive.cancel()
+        found: EndReason | None = reason
         try:
             # The bound starts once a connection is ours: a stop queued behind thousands of others
             # is sent late, never abandoned (_slots.py). It runs in a task of its own, never in an
@@ -224,23 +225,20 @@ class Stopping(Generic[InfoT]):
                 deadline = asyncio.get_running_loop().time() + self.stop_timeout
                 async with asyncio.timeout_at(deadline):
                     stopped = await self._backend.close(reason, deadline=deadline)
+                if not stopped:  # looked up on the stop's own connection, not behind other stops
+                    found = await self._server_reason()
         except TimeoutError as exc:
             self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
             self._stop_error.__cause__ = exc
         except Exception as exc:  # noqa: BLE001 - kept and reported by the caller (rule 12)
             self._stop_error = exc
         else:
-            if stopped:
-                logger.info("session %s stopped (%s)", self._backend.session_id, reason.value)
-            elif (found := await self._server_reason()) is None:  # "gone", yet listed as running
+            if found is None:  # answered "gone", yet listed as running: not confirmed
                 self._stop_error = RuntimeError("answered 'already ended', yet listed as running")
                 return
-            else:
-                reason = found
-                logger.info(
-                    "session %s had already ended (%s)", self._backend.session_id, reason.value
-                )
-            self._mark_ended(reason)
+            what = "stopped" if stopped else "had already ended"
+            logger.info("session %s %s (%s)", self._backend.session_id, what, found.value)
+            self._mark_ended(found)
         finally:
             self._move(SessionState.ENDED)
             self._ended = set_flag(self._ended)
@@ -363,7 +361,9 @@ class Stopping(Generic[InfoT]):
         if self._stopping:
             return
         await self._stop_protected(reason, raise_cancel=False)
-        self._on_server_end(reason)
+        self._on_server_end(
+            self._end_reason or reason
+        )  # the server's, when our stop found it ended
 
     async def _connection_lost(self) -> None:
         """Rule 14."""
