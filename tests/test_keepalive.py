@@ -365,6 +365,8 @@ async def test_deadline_stops_with_max_duration(
             await anyio.sleep(10)
     assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
     (sid,) = emulator.sessions
+    # The SDK stopped it: the error does not say the server did.
+    assert str(info.value) == f"session {sid} ended: MAX_DURATION_REACHED"
     assert emulator.stop_reasons(sid) == ["MAX_DURATION_REACHED"]
     assert emulator.sessions[sid].end_reason is EndReason.MAX_DURATION_REACHED
 

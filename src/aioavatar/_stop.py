@@ -399,7 +399,7 @@ class Stopping(Generic[InfoT]):
                 self._keepalive.cancel()
             self._ended = set_flag(self._ended)
             logger.warning(
-                "session %s ended by the server: %s", self._backend.session_id, reason.value
+                "session %s ended under its block: %s", self._backend.session_id, reason.value
             )
             if not self._block_waits:
                 self._cancel_block()  # a block awaiting wait_ended() is woken instead

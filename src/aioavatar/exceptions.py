@@ -248,7 +248,8 @@ class InsufficientCreditsError(AvatarError):
 
 
 class SessionEndedError(AvatarError):
-    """The server ended a running session (or its ``max_session_duration`` ran out).
+    """A running session ended under its block: the server ended it, or the SDK stopped it itself (at
+    its ``max_session_duration``, after its idle window, or once the connection it relied on was lost).
 
     Raised by ``async with`` after the body was cancelled.
 
@@ -258,7 +259,7 @@ class SessionEndedError(AvatarError):
     """
 
     def __init__(self, session_id: str, end_reason: EndReason) -> None:
-        super().__init__(f"session {session_id} was ended by the server: {end_reason.value}")
+        super().__init__(f"session {session_id} ended: {end_reason.value}")
         self.session_id = session_id
         self.end_reason = end_reason
 

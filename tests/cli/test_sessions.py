@@ -84,8 +84,10 @@ async def test_sessions_stop_sends_the_reason_and_is_idempotent(
     assert first.json() == {"id": session_id, "reason": "AGENT_HANG_UP", "stopped": True}
     again = await invoke(capsys, "sessions", "stop", session_id)
     assert again.status == 0
-    assert "had already ended" in again.out
-    assert emulator.stop_reasons(session_id) == ["AGENT_HANG_UP", "USER_CLOSED"]
+    assert "had already ended (AGENT_HANG_UP)" in again.out  # the server's reason, not the one sent
+    third = await invoke(capsys, "sessions", "stop", session_id, "--json")
+    assert third.json() == {"id": session_id, "reason": "AGENT_HANG_UP", "stopped": False}
+    assert emulator.stop_reasons(session_id) == ["AGENT_HANG_UP", "USER_CLOSED", "USER_CLOSED"]
     assert emulator.sessions[session_id].end_reason == "AGENT_HANG_UP"
     assert emulator.sessions[other].is_active
 

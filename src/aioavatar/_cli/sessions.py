@@ -210,17 +210,29 @@ def _stop(args: argparse.Namespace) -> int:
     reason = args.reason or EndReason.USER_CLOSED
     client = liveavatar_client(args)
 
-    async def main() -> bool:
+    async def main() -> tuple[bool, EndReason | None]:
         async with client:
-            return await client.stop_session(args.session_id, reason=reason)
+            if await client.stop_session(args.session_id, reason=reason):
+                return True, reason
+            try:  # already ended: the reason the server recorded, not the one sent
+                return False, (await client.get_session(args.session_id)).end_reason
+            except AvatarError:  # gone without a trace, or the lookup failed: not known
+                return False, None
 
-    stopped = anyio.run(main)
+    stopped, ended = anyio.run(main)
     if args.json:
-        print_json({"id": args.session_id, "reason": reason.value, "stopped": stopped})
+        print_json(
+            {
+                "id": args.session_id,
+                "reason": None if ended is None else ended.value,
+                "stopped": stopped,
+            }
+        )
     elif stopped:
         print(f"Stopped session {args.session_id} ({reason.value}).")
     else:
-        print(f"Session {args.session_id} had already ended (or never existed): nothing to stop.")
+        why = f" ({ended.value})" if ended is not None else " (or never existed)"
+        print(f"Session {args.session_id} had already ended{why}: nothing to stop.")
     return EXIT_OK
 
 
