@@ -156,7 +156,7 @@ class Sessions:
             if not started:
                 task_status.started(None)  # the backend began shutting down during the start
         except SessionEndedError as exc:
-            logger.info("session %s ended by the server: %s", exc.session_id, exc.end_reason)
+            logger.info("session %s ended: %s", exc.session_id, exc.end_reason)
         except AvatarError as exc:
             if not started:
                 raise  # to the POST that asked for it

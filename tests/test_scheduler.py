@@ -185,6 +185,31 @@ async def test_a_job_due_in_the_turn_an_idle_worker_expires_in_still_runs(
     await scheduler.aclose()
 
 
+async def test_a_job_due_in_the_turn_after_an_idle_worker_expired_still_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other order of the race above: the idle worker's expiry runs, then a stall in the same
+    turn lets the next job fall due; in the next turn the worker wakes first, finds nothing queued
+    and ends, and the job's timer runs after it, in that turn. The ended worker no longer counts
+    then (its done-callback comes a turn later): the job gets a worker of its own."""
+    monkeypatch.setattr(scheduler_module, "_IDLE_WORKER_SECONDS", 0.05)
+    scheduler = Scheduler(workers=1)
+    loop = asyncio.get_running_loop()
+    ran: list[str] = []
+
+    async def job(urgent: bool) -> None:
+        ran.append("job")
+
+    scheduler.call_at(loop.time(), job)
+    await wait_until(lambda: ran == ["job"] and len(scheduler._idle) == 1)  # the worker waits
+    idle_since = loop.time()  # its expiry is due at most 0.05 s from here
+    loop.call_at(idle_since + 0.06, time.sleep, 0.3)  # the stall, after the expiry, same turn
+    scheduler.call_at(idle_since + 0.2, job)  # falls due during that stall
+    time.sleep(0.1)  # noqa: ASYNC251 - the expiry and the stall become due in one turn
+    await wait_until(lambda: ran == ["job", "job"])
+    await scheduler.aclose()
+
+
 async def test_a_client_entered_again_keeps_its_sessions_alive(
     emulator: LiveAvatarEmulator,
 ) -> None:
@@ -431,7 +456,9 @@ async def test_a_deadline_far_past_the_next_beat_is_not_held_back_by_a_busy_pool
     await scheduler.aclose()
 
 
-async def test_a_session_whose_beats_are_all_skipped_is_presumed_lost() -> None:
+async def test_a_session_whose_beats_are_all_skipped_is_presumed_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Rule 6 counts skipped beats too: beats that reach a worker only once they are late (a pool
     saturated by hanging beats) are skipped, never sent, and once no beat has succeeded for the
     idle window the session is presumed lost, not believed alive for as long as the pool is busy."""
@@ -445,6 +472,8 @@ async def test_a_session_whose_beats_are_all_skipped_is_presumed_lost() -> None:
     release.set()
     await wait_until(lambda: owner.asked != [])
     assert owner.asked == ["presumed_lost"]  # nothing was sent: the late beat was skipped
+    (line,) = [r.getMessage() for r in caplog.records if "presuming it lost" in r.getMessage()]
+    assert owner.session_id in line  # the WARNING says why a session with no failed beat ended
     keepalive.cancel()
     await scheduler.aclose()
 

@@ -15,6 +15,7 @@ import pytest
 
 from aioavatar import EndReason, LiveAvatarClient, SessionState, SessionStopError, TransportError
 from aioavatar import _session as session_module
+from aioavatar import _stop as stop_module
 from aioavatar._keepalive import KeepAlive
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -118,6 +119,21 @@ async def test_a_stop_that_finds_the_session_stopped_elsewhere_reports_the_serve
         assert expected is EndReason.ZOMBIE_SESSION_REAP
         lookups = provider.emulator.requests("get", session_id=session.session_id)
         assert len(lookups) == 1
+
+
+async def test_the_lookup_after_a_stop_answered_gone_ends_within_stop_timeout(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rule 11 bounds the stop by ``stop_timeout`` once it holds a connection, and the lookup that
+    follows a 404 is part of it: a lookup that never answers gives UNKNOWN at the stop's bound
+    (with the lookup's own limit lifted here, an unbounded one would hang the exit)."""
+    monkeypatch.setattr(stop_module, "END_REASON_LOOKUP_TIMEOUT", 3600.0)
+    emulator.inject("get", delay=3600.0)
+    with anyio.fail_after(30):  # a hang, not a speed limit
+        async with session_on(client, keep_alive_interval=60.0, stop_timeout=0.3) as session:
+            emulator.end_session(session.session_id, EndReason.ZOMBIE_SESSION_REAP)
+    assert session.end_reason is EndReason.UNKNOWN
+    assert emulator.stop_reasons(session.session_id) == ["USER_CLOSED"]
 
 
 @pytest.mark.parametrize("status", [404, 410])

@@ -207,10 +207,15 @@ class KeepAlive:
             loop = asyncio.get_running_loop()
             now = loop.time()
             if now >= self._due + self._interval:  # rule 5: a beat that is late is skipped
-                if now - self._last_success >= owner._idle_timeout:
-                    await (
-                        owner._presumed_lost()
-                    )  # rule 6: skipped beats succeed no more than failed
+                silent_for = now - self._last_success
+                if silent_for >= owner._idle_timeout:  # rule 6: skipped beats count as failed
+                    logger.warning(
+                        "session %s: no keep-alive reached a worker in time for %.0f s (the client's"
+                        " workers were busy); presuming it lost",
+                        owner.session_id,
+                        silent_for,
+                    )
+                    await owner._presumed_lost()
                     return
                 self._rearm(now)
                 return

@@ -258,7 +258,7 @@ class ProviderClient(Generic[TimeoutsT]):
 
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
-        self.scheduler.open()  # closed by the last exit: a client may be entered again
+        self.scheduler.open()  # an exit closed it: a client may be entered again
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

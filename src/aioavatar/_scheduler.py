@@ -179,34 +179,39 @@ class Scheduler:
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
-        while not self._closed:
-            if self._urgent:
-                job, urgent = self._urgent.popleft(), True
-            elif self._ready:
-                job, urgent = self._ready.popleft(), False
-            else:
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._idle.append(waiter)
-                handle = loop.call_later(_IDLE_WORKER_SECONDS, _expire, waiter)
+        try:
+            while not self._closed:
+                if self._urgent:
+                    job, urgent = self._urgent.popleft(), True
+                elif self._ready:
+                    job, urgent = self._ready.popleft(), False
+                else:
+                    waiter: asyncio.Future[None] = loop.create_future()
+                    self._idle.append(waiter)
+                    handle = loop.call_later(_IDLE_WORKER_SECONDS, _expire, waiter)
+                    try:
+                        await waiter
+                    except TimeoutError:
+                        # No work for a while: end (the next job starts a worker again), unless
+                        # work came in the turn the wait expired in: that job found this worker's
+                        # wait done, and no room for a new worker while this one still counted.
+                        if not (self._urgent or self._ready):
+                            return
+                    finally:
+                        handle.cancel()
+                    continue
                 try:
-                    await waiter
-                except TimeoutError:
-                    # No work for a while: end (the next job starts a worker again), unless work
-                    # came in the turn the wait expired in: that job found this worker's wait
-                    # done, and no room for a new worker while this one still counts.
-                    if not (self._urgent or self._ready):
-                        return
-                finally:
-                    handle.cancel()
-                continue
-            try:
-                await job(urgent)
-            except Exception:  # a job is not meant to raise: what it did wrong is logged, not lost
-                logger.exception("a scheduled job failed")
-            if urgent and len(self._tasks) > self._size:
-                # The worker an urgent job got beyond the pool's size ends with it: it must not go
-                # on sending beats, or deadlines reached in an outage would widen the pool for good.
-                return
+                    await job(urgent)
+                except Exception:  # not meant to raise: what it did wrong is logged, not lost
+                    logger.exception("a scheduled job failed")
+                if urgent and len(self._tasks) > self._size:
+                    # The worker an urgent job got beyond the pool's size ends with it: it must not
+                    # go on sending beats, or deadlines reached in an outage would widen the pool.
+                    return
+        finally:
+            # Counted out in the step it ends in (its done-callback comes a turn later): a job
+            # queued meanwhile finds room to start a worker instead of waiting for the next job.
+            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type,unused-ignore]
 
     async def aclose(self) -> None:
         """Drop the due and queued jobs and end the workers (a job in progress is cancelled)."""

@@ -42,10 +42,10 @@ Rules (numbered so that code, tests and docs can point at them):
     session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` and treated as in rule 7, except
     that a stop that is not confirmed raises :class:`SessionStopError` (as at the deadline, rule 8).
  7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop, the end
-    reason is looked up (``UNKNOWN`` when it cannot be; listed as running, it is stopped as in rule
-    14), and the block is cancelled; ``async with`` then raises :class:`SessionEndedError`. Only a block that the end
-    interrupted raises it: a block awaiting ``wait_ended()`` in its own task is woken instead of
-    cancelled, and a block that runs to its end exits quietly, ``end_reason`` saying why.
+    reason is looked up (``UNKNOWN`` when it cannot be; a session listed as running is stopped as in
+    rule 14), the block is cancelled and ``async with`` raises :class:`SessionEndedError`. Only a
+    block the end interrupted raises it: a block awaiting ``wait_ended()`` in its own task is woken
+    instead, and a block that runs to its end exits quietly, ``end_reason`` saying why.
  8. At the deadline (``max_session_duration`` after start) the SDK stops the session with
     ``MAX_DURATION_REACHED`` itself, then proceeds as in rule 7. A duration that is not a finite
     number of seconds up to ten years (a hostile or broken answer) means no deadline: it is logged at

@@ -1,6 +1,7 @@
 """The one stop of a session and every other way it ends (rules 4, 6-9, 11, 12 and 14 of
 ``_session.py``): :class:`Stopping`, the part of the lifecycle that owns the session's state, its one
 stop, the server's end and the report of a stop that could not be confirmed.
+
 :class:`~aioavatar.BaseSession` builds on it; the rules themselves are written in ``_session.py``.
 """
 
@@ -156,25 +157,22 @@ class Stopping(Generic[InfoT]):
     def _raise_stop_error(self) -> None:
         error = self._stop_error
         if error is not None and not self._stop_error_reported:
-            # stop() already told the caller: exit does not repeat it
-            self._stop_error_reported = True
+            self._stop_error_reported = True  # stop() told the caller: the exit does not repeat it
             raise SessionStopError(self.session_id, error_text(error)) from error
 
     async def _stop_protected(
         self, reason: EndReason, *, raise_cancel: bool, held: BaseException | None = None
     ) -> BaseException | None:
-        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised, or returned
-        for the caller to deliver or drop.
+        """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised, or
+        returned for the caller to deliver or drop.
 
         Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
         cancellation it re-raises. A ``KeyboardInterrupt`` or ``SystemExit`` that cut the stop short
         counts as such a stop; it is raised here only when the loop never saw it (the stop's eager
-        first step): otherwise the loop has it already, and raising it again during
-        ``asyncio.run``'s cleanup would cut that cleanup, and the other sessions' stops, short. A
-        caller that ``held`` an interrupt of its own (a start's, kept from its first step) then gets
-        the cancellation that cleanup delivers, whatever ``raise_cancel`` says, so as not to raise
-        that interrupt in the cleanup; any other caller raises what it holds, as ever.
-        """
+        first step): raised again during ``asyncio.run``'s cleanup, it would cut that cleanup, and
+        the other sessions' stops, short. A caller that ``held`` an interrupt of its own (a start's,
+        kept from its first step) then gets the cancellation that cleanup delivers, whatever
+        ``raise_cancel`` says; any other caller raises what it holds."""
         outcome = await finish_despite_cancellation(self._stop_once(reason))
         error = outcome.error  # an interrupt, or the work's own cancellation: never a failure
         interrupt = error if isinstance(error, KeyboardInterrupt | SystemExit) else None
@@ -225,8 +223,10 @@ class Stopping(Generic[InfoT]):
                 deadline = asyncio.get_running_loop().time() + self.stop_timeout
                 async with asyncio.timeout_at(deadline):
                     stopped = await self._backend.close(reason, deadline=deadline)
-                if not stopped:  # looked up on the stop's own connection, not behind other stops
-                    found = await self._server_reason()
+                if not stopped:  # looked up on the stop's connection (not behind the other stops)
+                    found = EndReason.UNKNOWN  # and within its bound (rule 11), or not known
+                    with anyio.CancelScope(deadline=deadline):
+                        found = await self._server_reason()
         except TimeoutError as exc:
             self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
             self._stop_error.__cause__ = exc
@@ -263,7 +263,7 @@ class Stopping(Generic[InfoT]):
             try:
                 return await self._backend.end_reason()
             except NotFoundError:
-                return EndReason.UNKNOWN  # gone without a trace
+                return failed  # gone without a trace: known no better than by a failed lookup
             except Exception as exc:  # noqa: BLE001 - a failed lookup only loses the detail
                 logger.info(
                     "session %s: end reason lookup failed: %s",

@@ -240,11 +240,12 @@ class Transport:
         """Send one request, retrying what ``retry`` allows, and read its answer (at most the size cap).
 
         At most ``retries + 1`` requests go out per call, whoever would retry: a pooled connection found
-        closed is resent at once but counts as an attempt, and aiohttp's own resend is disabled. No attempt starts after ``deadline`` (in ``anyio.current_time()``
-        terms) but the first. A ``budgeted=False`` call (a stop: its retries are what keep a
-        session from running on and billing) does not spend the retry budget, and is not refused by an
-        empty one; it stays bounded by the policy's retries and its deadline. Returns the answer whatever its status; statuses are the protocol's
-        business.
+        closed is resent at once but counts as an attempt, and aiohttp's own resend is disabled. No
+        attempt but the first starts after ``deadline`` (in ``anyio.current_time()`` terms), the
+        resend of a stale connection aside. A ``budgeted=False`` call (a stop: its retries are what
+        keep a session from running on and billing) does not spend the retry budget, and is not
+        refused by an empty one; it stays bounded by the policy's retries and its deadline. Returns
+        the answer whatever its status; statuses are the protocol's business.
 
         A body over the size cap (on the wire or inflated) or compressed in a way aioavatar does not
         read comes back empty, with ``body_problem`` saying why: only a call that needs the body fails.

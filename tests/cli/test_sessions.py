@@ -92,6 +92,25 @@ async def test_sessions_stop_sends_the_reason_and_is_idempotent(
     assert emulator.sessions[other].is_active
 
 
+async def test_sessions_stop_answered_gone_for_a_running_session_says_it_may_still_run(
+    capsys: pytest.CaptureFixture[str],
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """A stop answered 404 while the server lists the session as running (rule 9): not "already
+    ended" and exit 0, but the stop not confirmed: exit 1, a line that says it may still be
+    running and how to retry, and no JSON on standard output."""
+    session_id, _ = running_sessions
+    emulator.inject("stop", status=404)
+    result = await invoke(capsys, "sessions", "stop", session_id, "--json")
+    assert result.status == 1
+    assert result.out == ""
+    assert "may still be running" in result.err
+    assert f"aioavatar sessions stop {session_id}" in result.err
+    assert emulator.sessions[session_id].is_active
+
+
 async def test_reap_with_yes_stops_only_sessions_older_than(
     capsys: pytest.CaptureFixture[str],
     client: LiveAvatarClient,

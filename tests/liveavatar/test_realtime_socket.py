@@ -84,13 +84,40 @@ async def test_failed_reconnect_ends_the_session(
     assert len(fast_ws.ws.handshakes) >= 3  # it did try
 
 
-@pytest.mark.parametrize("ws_url", ["ws://[::1/ws", "ws://127.0.0.1:99999/ws", "http://x/ws"])
+async def test_a_lost_connection_whose_lookup_answers_404_still_stops_the_session(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """Rule 14 with a lookup answered 404: the only word on the session is "not found", which is
+    no proof that it ended (a stop after a 404 would be). The SDK cannot say, so it stops the
+    session (SERVER_ERROR) rather than report it ended while it runs on and bills."""
+    with pytest.raises(SessionEndedError) as info:
+        async with lite(client) as session, session.realtime(reconnect_window=0.15):
+            fast_ws.inject("get", status=404)
+            fast_ws.ws.refuse(times=1000)
+            fast_ws.ws.drop(session.session_id)
+            await anyio.sleep(10)
+    assert info.value.end_reason is EndReason.SERVER_ERROR
+    assert fast_ws.stop_reasons(session.session_id) == ["SERVER_ERROR"]
+    assert session.session_id not in [s.id for s in fast_ws.active_sessions()]
+
+
+@pytest.mark.parametrize(
+    "ws_url",
+    [
+        "ws://[::1/ws?session_token=tok-3f9a2c71e5",
+        "ws://127.0.0.1:99999/ws?session_token=tok-3f9a2c71e5",
+        "http://x/ws",
+    ],
+)
 async def test_a_malformed_ws_url_is_a_configuration_error(ws_url: str) -> None:
-    """A ws_url that cannot be parsed (a bad bracket or port, a wrong scheme) is refused."""
+    """A ws_url that cannot be parsed (a bad bracket or port, a wrong scheme) is refused, and the
+    error does not quote it: the URL may carry a credential."""
     async with aiohttp.ClientSession() as http:
         with pytest.raises(ConfigurationError) as info:
             RealtimeConnection(http, ws_url, _NeverLost())
     assert info.value.field == "ws_url"
+    assert "tok-3f9a2c71e5" not in str(info.value)
+    assert "tok-3f9a2c71e5" not in repr(info.value.args)
 
 
 class _NeverLost:

@@ -18,7 +18,15 @@ from typing import Any
 
 import anyio
 
-from .. import AvatarError, EndReason, LiveAvatarClient, Page, SessionEntry, SessionType
+from .. import (
+    AvatarError,
+    EndReason,
+    LiveAvatarClient,
+    Page,
+    SessionEntry,
+    SessionStopError,
+    SessionType,
+)
 from .clients import kaltura_client, liveavatar_client
 from .common import (
     EXIT_FAILURE,
@@ -215,9 +223,14 @@ def _stop(args: argparse.Namespace) -> int:
             if await client.stop_session(args.session_id, reason=reason):
                 return True, reason
             try:  # already ended: the reason the server recorded, not the one sent
-                return False, (await client.get_session(args.session_id)).end_reason
+                entry = await client.get_session(args.session_id)
             except AvatarError:  # gone without a trace, or the lookup failed: not known
                 return False, None
+            if entry.end_reason is None and entry.end_at is None:  # rule 9: not confirmed
+                raise SessionStopError(
+                    args.session_id, "answered 'already ended', yet the server lists it as running"
+                )
+            return False, entry.end_reason or EndReason.UNKNOWN
 
     stopped, ended = anyio.run(main)
     if args.json:

@@ -143,8 +143,8 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         """Create a session (``POST {base_url}/v1/avatar-session/create``, KS): it runs from here on.
 
         A server that answers that path 404 gets the request again at ``/v1/avatar-session``, the path
-        one page of the documentation gives (a 404 there too is raised); the client keeps using the
-        path that answered.
+        one page of the documentation gives (a 404 there too raises the first 404); the client keeps
+        using the path that answered.
 
         Not idempotent, so never retried once the request may have left the machine: each create opens a
         session. Give the avatar and voice as arguments or as a ready ``request``.
@@ -165,13 +165,17 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
             created: KalturaSessionToken = await self._send(
                 self._prepare(first, headers=self._account_headers(), json=json), options
             )
-        except NotFoundError:
-            # The documentation has create at two paths (``/create`` and the bare route). A 404 is
-            # no route there (create names no session that could be gone): nothing was created, so
-            # the other path is tried, and kept first once it answers.
-            created = await self._send(
-                self._prepare(other, headers=self._account_headers(), json=json), options
-            )
+        except NotFoundError as refused:
+            # The documentation has create at two paths (``/create`` and the bare route), and no
+            # 404 among create's errors: a 404 is no route there, and nothing was created. The
+            # other path is tried, and kept first once it answers; a 404 there too raises the
+            # first answer (a server's own complaint, if that is what it was, is not replaced).
+            try:
+                created = await self._send(
+                    self._prepare(other, headers=self._account_headers(), json=json), options
+                )
+            except NotFoundError:
+                raise refused from None
             self._create_paths = (other, first)
         track_secret(created.token, created.token)  # masked while the Secret lives
         return created

@@ -117,7 +117,8 @@ register_response(
         "source": override(struct_hook=_or(SessionSource, None)),
         "mode": override(struct_hook=_or(Mode, None)),
         "is_sandbox": override(struct_hook=_or(bool, None)),
-        # An end reason the server wrote unreadably still says the session ended.
-        "end_reason": override(struct_hook=_or(EndReason, EndReason.UNKNOWN)),
+        # Unreadable: not given (with no ``end_at`` either, the session counts as running: the
+        # lifecycle then stops it rather than believe it ended, rules 7 and 14).
+        "end_reason": override(struct_hook=_or(EndReason, None)),
     },
 )

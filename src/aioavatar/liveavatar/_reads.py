@@ -19,7 +19,7 @@ class SessionEntry:
     Historic sessions also carry ``end_at`` and ``end_reason``. Timestamps are kept as the server's strings
     (a number as its text). Only ``id`` must be readable: any other field the server sends broken reads
     as ``None`` (``duration`` and ``credits_consumed`` also from a number written as text, such as
-    ``"2.5000"``), and an unreadable ``end_reason`` as ``EndReason.UNKNOWN``.
+    ``"2.5000"``).
     """
 
     id: str

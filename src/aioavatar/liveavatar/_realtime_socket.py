@@ -91,7 +91,8 @@ def _check_ws_url(ws_url: object) -> str:
         parts = urlsplit(ws_url)
         parts.port  # noqa: B018 - raises for a bad port
     except ValueError:
-        raise ConfigurationError(f"is not a valid URL: {ws_url[:100]!r}", field="ws_url") from None
+        # Not quoted: the URL may hold a credential (a token in its query).
+        raise ConfigurationError("is not a valid URL", field="ws_url") from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ConfigurationError(
             f"must be a ws:// or wss:// URL, got scheme {parts.scheme!r}", field="ws_url"
