@@ -14,6 +14,7 @@ from aioavatar import (
     ConfigurationError,
     EndReason,
     LiveAvatarClient,
+    RawEvent,
     RealtimeConnection,
     RequestTimeout,
     SessionEndedError,
@@ -82,6 +83,52 @@ async def test_failed_reconnect_ends_the_session(
     assert fast_ws.stop_reasons(session.session_id) == ["SERVER_ERROR"]
     assert rt.closed
     assert len(fast_ws.ws.handshakes) >= 3  # it did try
+
+
+async def test_unread_events_are_bounded_by_the_text_of_their_frames(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """Nobody reads ``events()`` while the server sends a hundred 60 KB events and one of 2 MB:
+    what is kept is bounded by their frames' text (1 MiB), not only by their count (parsed, a
+    server's frames could fill gigabytes), the newest kept; the 2 MB frame is not parsed, only its
+    first 1,000 characters and its size are kept."""
+    async with lite(client) as session, session.realtime() as rt:
+        sid = session.session_id
+        for index in range(100):
+            await fast_ws.ws.send(sid, {"type": "custom.big", "index": index, "pad": "x" * 60_000})
+        await fast_ws.ws.send(sid, {"type": "custom.huge", "pad": "y" * 2_000_000})
+        await fast_ws.ws.send(sid, {"type": "custom.last"})
+        await wait_until(lambda: any(getattr(e, "type", "") == "custom.last" for e in rt._events))
+        kept = []
+        async for event in rt.events():
+            kept.append(event)
+            if getattr(event, "type", "") == "custom.last":
+                break
+    assert isinstance(kept[-2], RawEvent)
+    assert kept[-2].type == ""
+    assert kept[-2].data["size"] > 2_000_000
+    assert len(kept[-2].data["text"]) == 1000
+    big = [e.data["index"] for e in kept if isinstance(e, RawEvent) and e.type == "custom.big"]
+    assert 10 <= len(big) <= 17  # 1 MiB of 60 KB frames, less the 64 KiB the 2 MB one counts for
+    assert big == list(range(100 - len(big), 100))  # the newest, in order
+
+
+async def test_a_server_that_drops_every_socket_at_once_ends_the_session_within_the_window(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """A server that accepts every reconnect, says ``connected`` and drops it at once: the outage
+    goes on across those sockets, its window and backoff included (a socket counts as back only
+    once it has stayed up for a reconnect window), so the reconnects are few and rule 14 ends the
+    session (SERVER_ERROR), instead of a storm of handshakes with no end."""
+    with pytest.raises(SessionEndedError) as info:
+        async with lite(client) as session, session.realtime(reconnect_window=0.5):
+            fast_ws.ws.flap(times=100_000)
+            fast_ws.ws.drop(session.session_id)
+            await anyio.sleep(30)
+    assert info.value.end_reason is EndReason.SERVER_ERROR
+    assert fast_ws.stop_reasons(session.session_id) == ["SERVER_ERROR"]
+    # Backoff from 50 ms, doubling, within one 0.5 s window: a handful of attempts, not thousands.
+    assert 2 <= len(fast_ws.ws.handshakes) <= 10
 
 
 async def test_a_lost_connection_whose_lookup_answers_404_still_stops_the_session(

@@ -19,7 +19,9 @@ Rules:
  5. ``interrupt()`` drops the queued utterances, ends the one being sent (rule 4), then sends
     ``agent.interrupt``; every utterance not yet ended ends as interrupted.
  6. A socket that closes while the connection is open, and not because the session is being stopped, is
-    reopened within ``reconnect_window`` seconds (rule 1 for each attempt). Utterances that had audio on the
+    reopened within ``reconnect_window`` seconds (rule 1 for each attempt, with a backoff from 50 ms to
+    1 s; a socket that drops before it has stayed up that long continues the same outage, its window
+    and backoff included, so a server that accepts and drops every socket ends it). Utterances that had audio on the
     lost socket end as interrupted; queued ones go out on the new socket. When the server said
     ``closing``/``closed``, refused the reconnect with a 4xx, or the window ran out, the connection is lost:
     the session is told (it ends as if the server ended it) and the connection closes.
@@ -71,7 +73,8 @@ class RealtimeOptions(TypedDict, total=False):
         reconnect_window: seconds to reopen a dropped socket; ``None`` never reconnects (5).
         max_ahead: at most this many seconds of audio are sent ahead of real time (2).
         close_timeout: seconds the exit may take to end a half-sent utterance and close the socket (2).
-        event_buffer: unread events kept for ``events()``; past it the oldest are dropped (1000).
+        event_buffer: unread events kept for ``events()``; past it, or past 1 MiB of their frames,
+            the oldest are dropped (1000).
     """
 
     connect_timeout: float
@@ -267,7 +270,7 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         self._in_flight.clear()
         super()._finish()
 
-    def _on_event(self, event: RealtimeEvent) -> None:
+    def _on_event(self, event: RealtimeEvent, frame: str) -> None:
         if isinstance(event, SpeakStarted):
             utterance = self._in_flight.get(event.event_id or "")
             if utterance is not None:
@@ -286,7 +289,7 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
             for utterance in ended:
                 if utterance is not None:
                     utterance.end(interrupted=True)
-        super()._on_event(event)
+        super()._on_event(event, frame)
 
     async def _close_socket(self) -> None:
         lock = self._send_lock

@@ -32,6 +32,7 @@ from ._realtime_models import (
 __all__ = [
     "CHUNK_SECONDS",
     "FIRST_CHUNK_SECONDS",
+    "MAX_EVENT_CHARS",
     "MAX_MESSAGE_BYTES",
     "decode_event",
     "encode_message",
@@ -45,6 +46,10 @@ FIRST_CHUNK_SECONDS = 0.5
 CHUNK_SECONDS = 1.0
 #: The server refuses messages of 1 MB or more.
 MAX_MESSAGE_BYTES = 1_000_000
+#: The longest frame from the server that is read as JSON: a longer one (no event of the API comes
+#: near it) is kept as its first 1,000 characters, neither parsed (time on the loop) nor kept whole
+#: (memory: parsed, a frame of empty objects takes about 25 times its length).
+MAX_EVENT_CHARS = 64 * 1024
 
 
 def new_event_id() -> str:
@@ -94,8 +99,11 @@ def decode_event(frame: str) -> RealtimeEvent:
     """The event of one text frame from the server; never raises.
 
     Known types become their typed event (fields of a wrong type read as ``None``); any other type, and
-    anything that is not a JSON object with a string ``type``, becomes a :class:`RawEvent`.
+    anything that is not a JSON object with a string ``type``, becomes a :class:`RawEvent` (a frame
+    over :data:`MAX_EVENT_CHARS`: its first 1,000 characters and its size, unread).
     """
+    if len(frame) > MAX_EVENT_CHARS:
+        return RawEvent(type="", data={"text": frame[:1000], "size": len(frame)})
     try:
         message = parse_json(frame)
     except ValueError:  # not JSON, or nested too deeply to read

@@ -25,7 +25,7 @@ from .._protocol import RawResponse, error_for_status
 from .._validation import check_int, check_seconds
 from ..exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
 from ._realtime_models import ClientMessage, RealtimeEvent, SessionStateUpdated, SocketState
-from ._realtime_protocol import decode_event, encode_message
+from ._realtime_protocol import MAX_EVENT_CHARS, decode_event, encode_message
 
 __all__ = ["RealtimeSocket", "SocketClosed", "seconds"]
 
@@ -33,6 +33,9 @@ logger = logging.getLogger("aioavatar")
 
 # Server frames are small JSON events; refuse anything absurd rather than buffer it.
 _MAX_RECEIVE_SIZE = 4 * 1024 * 1024
+#: The text of the unread events' frames kept at most (besides ``event_buffer``'s count): parsed, a
+#: few megabytes, however a server fills its frames.
+_EVENT_CHARS = 1024 * 1024
 _RECONNECT_BACKOFF_FIRST = 0.05
 _RECONNECT_BACKOFF_MAX = 1.0
 _CLOSED_TYPES = frozenset(
@@ -119,6 +122,7 @@ class _EventStream:
                     "enter the realtime connection (`async with`) before reading events"
                 )
             await socket._wait_change()
+        socket._event_chars -= socket._event_sizes.popleft()
         return socket._events.popleft()
 
 
@@ -160,8 +164,18 @@ class RealtimeSocket:
         self._closed = False  # over: nothing more is sent or received
         self._lost = False  # closed because the socket could not be kept
         self._server_closing = False  # the server said `closing` or `closed`
-        self._events: deque[RealtimeEvent] = deque(maxlen=event_buffer)
+        # Unread events, at most ``event_buffer`` of them and _EVENT_CHARS of their frames' text
+        # (each counted at most MAX_EVENT_CHARS: a longer one keeps 1,000 characters).
+        self._events: deque[RealtimeEvent] = deque()
+        self._event_sizes: deque[int] = deque()
+        self._event_chars = 0
+        self._event_limit = event_buffer
         self._events_dropped = 0
+        # An outage lasts until a socket has stayed up for a reconnect window: its deadline and
+        # backoff go on across sockets that drop sooner (a server that accepts and closes at once).
+        self._up_at = 0.0
+        self._retry_until = 0.0  # the outage's deadline (0: none yet)
+        self._retry_delay = _RECONNECT_BACKOFF_FIRST
         self._changed: anyio.Event | None = None
         self._send_lock: anyio.Lock | None = None
 
@@ -187,7 +201,8 @@ class RealtimeSocket:
         Known types arrive as typed events (:class:`SessionStateUpdated`, :class:`SpeakStarted`,
         :class:`SpeakEnded`, :class:`SpeakInterrupted`, :class:`AgentStateUpdated`, :class:`ErrorEvent`,
         :class:`WarningEvent`); any other message as a :class:`RawEvent`. Events are kept from the moment
-        the socket opens; past ``event_buffer`` unread events the oldest are dropped (with a warning).
+        the socket opens; past ``event_buffer`` unread events, or 1 MiB of their frames, the oldest are
+        dropped (with a warning).
         """
         return _EventStream(self)
 
@@ -226,8 +241,16 @@ class RealtimeSocket:
                 raise SocketClosed
             await self._wait_change()
 
-    def _push_event(self, event: RealtimeEvent) -> None:
-        if len(self._events) == self._events.maxlen:
+    def _push_event(self, event: RealtimeEvent, frame: str) -> None:
+        events, sizes = self._events, self._event_sizes
+        events.append(event)
+        sizes.append(min(len(frame), MAX_EVENT_CHARS))
+        self._event_chars += sizes[-1]
+        while len(events) > self._event_limit or (
+            self._event_chars > _EVENT_CHARS and len(events) > 1
+        ):
+            events.popleft()
+            self._event_chars -= sizes.popleft()
             self._events_dropped += 1
             if self._events_dropped in (1, 10, 100) or self._events_dropped % 1000 == 0:
                 logger.warning(
@@ -235,12 +258,12 @@ class RealtimeSocket:
                     self._path,
                     self._events_dropped,
                 )
-        self._events.append(event)
         self._notify()
 
     # --- hooks for the subclass -----------------------------------------------------------------------
 
     def _socket_up(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._up_at = anyio.current_time()
         self._ws = ws
         self._generation += 1
         self._up = True
@@ -250,10 +273,10 @@ class RealtimeSocket:
         self._up = False
         self._notify()
 
-    def _on_event(self, event: RealtimeEvent) -> None:
+    def _on_event(self, event: RealtimeEvent, frame: str) -> None:
         if isinstance(event, SessionStateUpdated) and event.state in _SERVER_CLOSING:
             self._server_closing = True
-        self._push_event(event)
+        self._push_event(event, frame)
 
     def _finish(self) -> None:
         """Over: every waiter returns and the event iteration stops."""
@@ -293,7 +316,7 @@ class RealtimeSocket:
             message = await ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT:
                 event = decode_event(message.data)
-                self._push_event(event)
+                self._push_event(event, message.data)
                 if isinstance(event, SessionStateUpdated):
                     if event.state is SocketState.CONNECTED:
                         return
@@ -367,7 +390,7 @@ class RealtimeSocket:
         while True:
             message = await ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT:
-                self._on_event(decode_event(message.data))
+                self._on_event(decode_event(message.data), message.data)
             elif message.type in _CLOSED_TYPES:
                 logger.info("realtime %s: the socket closed (code %s)", self._path, ws.close_code)
                 return
@@ -375,9 +398,15 @@ class RealtimeSocket:
     async def _reconnect(self) -> bool:
         if self.reconnect_window is None:
             return False
-        deadline = anyio.current_time() + self.reconnect_window
-        delay = _RECONNECT_BACKOFF_FIRST
+        now = anyio.current_time()
+        if not self._retry_until or now - self._up_at >= self.reconnect_window:  # a new outage
+            self._retry_until, self._retry_delay = now + self.reconnect_window, 0.0
+        deadline = self._retry_until
+        delay = self._retry_delay  # the same outage goes on: its backoff too, before any attempt
         while True:
+            await anyio.sleep(max(0.0, min(delay, deadline - anyio.current_time())))
+            delay = min(max(delay * 2, _RECONNECT_BACKOFF_FIRST), _RECONNECT_BACKOFF_MAX)
+            self._retry_delay = delay
             remaining = deadline - anyio.current_time()
             if remaining <= 0 or self._session._ending:
                 return False
@@ -398,5 +427,3 @@ class RealtimeSocket:
                 logger.info("realtime %s: reconnected", self._path)
                 self._socket_up(ws)
                 return True
-            await anyio.sleep(max(0.0, min(delay, deadline - anyio.current_time())))
-            delay = min(delay * 2, _RECONNECT_BACKOFF_MAX)

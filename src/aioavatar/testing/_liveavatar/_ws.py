@@ -126,7 +126,7 @@ class LiteSocketEmulator:
     * ``max_message_size``: frames this long or longer close the socket with 1009 (1 MB, as the server).
 
     Inspect with :meth:`messages`, :meth:`sent`, :attr:`handshakes` and :meth:`connected`; misbehave with
-    :meth:`drop`, :meth:`refuse` and :meth:`send`.
+    :meth:`drop`, :meth:`refuse`, :meth:`flap` and :meth:`send`.
     """
 
     def __init__(
@@ -150,6 +150,7 @@ class LiteSocketEmulator:
         self._sockets: dict[str, list[_Socket]] = {}
         self._counts: dict[str, int] = {}
         self._refusals: deque[int] = deque()
+        self._flaps = 0
 
     def install(self, app: web.Application) -> None:
         """Add the WebSocket route (before any catch-all route) and close the sockets on shutdown."""
@@ -211,6 +212,13 @@ class LiteSocketEmulator:
         if not 400 <= status <= 599:
             raise ValueError("status must be within 400..599")
         self._refusals.extend([status] * times)
+
+    def flap(self, times: int = 1) -> None:
+        """Make the next ``times`` sockets (of any session) close right after saying ``connected``,
+        without a close frame: a server that accepts every reconnect and drops it at once."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        self._flaps += times
 
     async def send(self, session_id: str, message: dict[str, Any]) -> int:
         """Send ``message`` (any JSON object) on the session's connected sockets; returns how many."""
@@ -298,6 +306,11 @@ class LiteSocketEmulator:
         await anyio.sleep(self.connect_delay)
         socket.connected = True
         await self._session_state(socket, "connected")
+        if self._flaps:
+            self._flaps -= 1
+            transport = socket.request.transport
+            if transport is not None:
+                transport.abort()
 
     async def _watch_end(self, socket: _Socket) -> None:
         await socket.ended.wait()
