@@ -1,7 +1,9 @@
 """``liveavatar/_backend.py``, the LiveAvatar side of the lifecycle: where a LITE session's keep-alive
-goes (the socket while it is up, REST otherwise)."""
+goes (the socket while it is up, REST otherwise, and REST once in every half idle window)."""
 
 from __future__ import annotations
+
+import itertools
 
 import anyio
 import pytest
@@ -66,3 +68,30 @@ async def test_keep_alive_over_the_socket_with_rest_fallback() -> None:
     assert rest_in_gap >= 1
     assert len([r for r in rest if r.at > beats[-1].at]) >= 1
     assert emulator.stop_reasons(sid) == ["USER_CLOSED"]
+
+
+async def test_a_beat_in_every_half_idle_window_goes_over_rest_while_the_socket_is_up(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A socket's write says nothing of the server: one that stopped answering, or ended the
+    session without a word (a half-open socket), takes it all the same. So while the socket is up,
+    a beat goes over REST once in every half idle window (here 1 s), whose 404 would be rule 7;
+    the other beats keep going over the socket."""
+    emulator.ws.connect_delay = 0.02
+    session = lite(client, keep_alive_interval=0.05)
+    session._backend.idle_timeout = 1.0
+    async with session, session.realtime() as rt:
+        sid = session.session_id
+        await wait_until(lambda: len(emulator.ws.messages(sid, type="session.keep_alive")) >= 1)
+        up_from = emulator.ws.messages(sid, type="session.keep_alive")[0].at
+        await wait_until(
+            lambda: (
+                len([r for r in emulator.requests("keep_alive", session_id=sid) if r.at > up_from])
+                >= 2
+            )
+        )
+        assert rt.connected
+    rest = [r.at for r in emulator.requests("keep_alive", session_id=sid) if r.at > up_from]
+    over_socket = [m.at for m in emulator.ws.messages(sid, type="session.keep_alive")]
+    assert all(later - earlier >= 0.45 for earlier, later in itertools.pairwise(rest))
+    assert len([at for at in over_socket if rest[0] < at < rest[1]]) >= 3

@@ -20,6 +20,7 @@ from aioavatar import (
     SessionEndedError,
     SessionState,
 )
+from aioavatar.liveavatar import _realtime_socket as socket_module
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..audio import pcm
@@ -111,6 +112,32 @@ async def test_unread_events_are_bounded_by_the_text_of_their_frames(
     big = [e.data["index"] for e in kept if isinstance(e, RawEvent) and e.type == "custom.big"]
     assert 10 <= len(big) <= 17  # 1 MiB of 60 KB frames, less the 64 KiB the 2 MB one counts for
     assert big == list(range(100 - len(big), 100))  # the newest, in order
+
+
+async def test_a_server_that_stops_reading_costs_the_socket_not_the_caller(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server stops reading while audio goes out as fast as the socket takes it: its buffers
+    fill and the sender's write waits. ``interrupt()`` waits for that sender; the write that cannot
+    go for the stall bound drops the socket, the reader reopens it (rule 6), and the interrupt goes
+    out on the new socket instead of waiting for good."""
+    monkeypatch.setattr(socket_module, "_STALL_SECONDS", 0.5)
+    async with lite(client) as session, session.realtime(max_ahead=300.0) as rt:
+        sid = session.session_id
+        assert fast_ws.ws.stall(sid) == 1
+        speech = await rt.speak(pcm(290.0))  # sent at once: far more than the buffers hold
+        sent = -1
+        while speech.chunks_sent != sent:  # until the full buffers hold the sender's write
+            sent = speech.chunks_sent
+            await anyio.sleep(0.2)
+        assert 0 < sent < speech.chunks
+        with anyio.fail_after(60):  # a hang, not a speed limit
+            event_id = await rt.interrupt()
+        assert speech.interrupted
+        assert session.state is SessionState.ACTIVE
+    interrupts = [m for m in fast_ws.ws.messages(sid) if m.type == "agent.interrupt"]
+    assert [(m.event_id, m.connection) for m in interrupts] == [(event_id, 2)]
+    assert fast_ws.stop_reasons(sid) == ["USER_CLOSED"]
 
 
 async def test_a_server_that_drops_every_socket_at_once_ends_the_session_within_the_window(

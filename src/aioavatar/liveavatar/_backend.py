@@ -3,13 +3,18 @@
 A LITE session may also have a realtime connection (:class:`RealtimeConnection`, made by
 :meth:`LiveAvatarBackend.realtime`). While its socket is connected the keep-alive goes over it
 (``session.keep_alive``); when there is none, or it is reconnecting, or the send does not go out in time,
-the REST keep-alive is used, as for every other session.
+the REST keep-alive is used, as for every other session. A socket's write says nothing of the server,
+though (one that stopped answering, or ended the session, takes it all the same): at least one beat in
+every half idle window goes over REST, whose answer does (a 404 or 410 is rule 7).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Unpack
+
+import anyio
 
 from .._backend import SessionHooks, TokenBackend
 from .._enums import EndReason
@@ -44,6 +49,7 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
         #: The mode the session was asked for (``"FULL"`` when not given, the API's default).
         self.mode: str = request.mode.value if request.mode is not None else "FULL"
         self._asked_duration = usable_duration(request.max_session_duration)
+        self._rest_beat_at = -math.inf  # when a REST keep-alive last answered (see keep_alive)
 
     async def prepare(self) -> None:
         if self._check_credits:
@@ -93,9 +99,15 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
         realtime = self._realtime
-        if realtime is not None and await realtime.send_keep_alive(timeout=timeout):
+        now = anyio.current_time()
+        if (
+            realtime is not None
+            and now - self._rest_beat_at < self.idle_timeout / 2
+            and await realtime.send_keep_alive(timeout=timeout)
+        ):
             return
         await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
+        self._rest_beat_at = now
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool:
         session_id, session_token = self._require_token()

@@ -10,9 +10,10 @@ nowhere else: the WebSocket counterpart of ``aioavatar._wire``.
 from __future__ import annotations
 
 import logging
+import socket as socket_module
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Self
 from urllib.parse import urlsplit
 
@@ -36,6 +37,8 @@ _MAX_RECEIVE_SIZE = 4 * 1024 * 1024
 #: The text of the unread events' frames kept at most (besides ``event_buffer``'s count): parsed, a
 #: few megabytes, however a server fills its frames.
 _EVENT_CHARS = 1024 * 1024
+#: How long one frame may wait to be written before the socket counts as lost (rule 6).
+_STALL_SECONDS = 5.0
 _RECONNECT_BACKOFF_FIRST = 0.05
 _RECONNECT_BACKOFF_MAX = 1.0
 _CLOSED_TYPES = frozenset(
@@ -345,12 +348,30 @@ class RealtimeSocket:
     # --- sending and closing --------------------------------------------------------------------------
 
     async def _send_frame(self, message: ClientMessage) -> bool:
-        """Send one message (the caller holds the send lock); ``False`` when the socket failed."""
+        """Send one message (the caller holds the send lock); ``False`` when the socket failed.
+
+        A frame that cannot be written for ``_STALL_SECONDS`` (the server stopped reading: the
+        socket's buffers are full) drops the socket, which the reader then reopens (rule 6): a
+        caller waiting to send is never held for good by a socket nobody reads.
+        """
         ws = self._ws
         if ws is None or ws.closed:
             return False
         try:
-            await ws.send_str(encode_message(message))
+            with anyio.fail_after(_STALL_SECONDS):
+                await ws.send_str(encode_message(message))
+        except TimeoutError:
+            logger.warning(
+                "realtime %s: a frame could not be written for %g s; dropping the socket",
+                self._path,
+                _STALL_SECONDS,
+            )
+            self._socket_down()  # nothing more goes to it
+            sock = ws.get_extra_info("socket")
+            if sock is not None:
+                with suppress(OSError):
+                    sock.shutdown(socket_module.SHUT_RDWR)  # the reader sees it go
+            return False
         except (ConnectionError, aiohttp.ClientError) as exc:
             logger.debug("realtime %s: send failed: %s", self._path, type(exc).__name__)
             return False

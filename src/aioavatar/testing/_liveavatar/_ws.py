@@ -126,7 +126,7 @@ class LiteSocketEmulator:
     * ``max_message_size``: frames this long or longer close the socket with 1009 (1 MB, as the server).
 
     Inspect with :meth:`messages`, :meth:`sent`, :attr:`handshakes` and :meth:`connected`; misbehave with
-    :meth:`drop`, :meth:`refuse`, :meth:`flap` and :meth:`send`.
+    :meth:`drop`, :meth:`refuse`, :meth:`flap`, :meth:`stall` and :meth:`send`.
     """
 
     def __init__(
@@ -212,6 +212,16 @@ class LiteSocketEmulator:
         if not 400 <= status <= 599:
             raise ValueError("status must be within 400..599")
         self._refusals.extend([status] * times)
+
+    def stall(self, session_id: str) -> int:
+        """Stop reading the session's open sockets, as a server that hangs: once their buffers are
+        full, the client's writes wait. Returns how many. The session itself keeps running."""
+        sockets = list(self._sockets.get(session_id, ()))
+        for socket in sockets:
+            transport = socket.request.transport
+            if transport is not None:
+                transport.pause_reading()
+        return len(sockets)
 
     def flap(self, times: int = 1) -> None:
         """Make the next ``times`` sockets (of any session) close right after saying ``connected``,
