@@ -99,12 +99,12 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
         realtime = self._realtime
+        if realtime is None:  # nearly every session: the REST beat, as prepared
+            await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
+            return
         now = anyio.current_time()
-        if (
-            realtime is not None
-            and now - self._rest_beat_at < self.idle_timeout / 2
-            and await realtime.send_keep_alive(timeout=timeout)
-        ):
+        socket_may = now - self._rest_beat_at < self.idle_timeout / 2  # else one over REST
+        if socket_may and await realtime.send_keep_alive(timeout=timeout):
             return
         await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
         self._rest_beat_at = now
