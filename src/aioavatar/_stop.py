@@ -217,8 +217,8 @@ class Stopping(Generic[InfoT]):
         found: EndReason | None = reason
         try:
             # The bound starts once a connection is ours: a stop queued behind thousands of others
-            # is sent late, never abandoned (_slots.py). It runs in a task of its own, never in an
-            # anyio scope (finish_despite_cancellation): asyncio's own timeout bounds it.
+            # is sent late, never abandoned (_slots.py). It runs in a task of its own, in no scope
+            # of the caller's (finish_despite_cancellation): asyncio's own timeout bounds it.
             async with self._backend.reserved_connection():
                 deadline = asyncio.get_running_loop().time() + self.stop_timeout
                 async with asyncio.timeout_at(deadline):

@@ -70,16 +70,16 @@ async def test_keep_alive_over_the_socket_with_rest_fallback() -> None:
     assert emulator.stop_reasons(sid) == ["USER_CLOSED"]
 
 
-async def test_a_beat_in_every_half_idle_window_goes_over_rest_while_the_socket_is_up(
+async def test_a_beat_goes_over_rest_once_a_third_of_the_idle_window_has_passed(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:
     """A socket's write says nothing of the server: one that stopped answering, or ended the
     session without a word (a half-open socket), takes it all the same. So while the socket is up,
-    a beat goes over REST once in every half idle window (here 1 s), whose 404 would be rule 7;
-    the other beats keep going over the socket."""
+    a beat goes over REST once a third of the idle window (here 0.3 of 0.9 s) has passed since the
+    last REST answer, whose 404 would be rule 7; the other beats keep going over the socket."""
     emulator.ws.connect_delay = 0.02
     session = lite(client, keep_alive_interval=0.05)
-    session._backend.idle_timeout = 1.0
+    session._backend.idle_timeout = 0.9
     async with session, session.realtime() as rt:
         sid = session.session_id
         await wait_until(lambda: len(emulator.ws.messages(sid, type="session.keep_alive")) >= 1)
@@ -93,5 +93,26 @@ async def test_a_beat_in_every_half_idle_window_goes_over_rest_while_the_socket_
         assert rt.connected
     rest = [r.at for r in emulator.requests("keep_alive", session_id=sid) if r.at > up_from]
     over_socket = [m.at for m in emulator.ws.messages(sid, type="session.keep_alive")]
-    assert all(later - earlier >= 0.45 for earlier, later in itertools.pairwise(rest))
+    assert all(later - earlier >= 0.25 for earlier, later in itertools.pairwise(rest))
     assert len([at for at in over_socket if rest[0] < at < rest[1]]) >= 3
+
+
+async def test_a_failing_rest_keep_alive_does_not_silence_a_working_socket(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The REST keep-alive answers 503 for good while the socket works: the beats that were due
+    over REST still go over the socket, so the session outlives two idle windows (0.6 s) instead
+    of being presumed lost (rule 6) with a working socket."""
+    emulator.ws.connect_delay = 0.02
+    session = lite(client, keep_alive_interval=0.05)
+    session._backend.idle_timeout = 0.6
+    async with session, session.realtime() as rt:
+        sid = session.session_id
+        await wait_until(lambda: len(emulator.ws.messages(sid, type="session.keep_alive")) >= 1)
+        emulator.inject("keep_alive", status=503, times=100_000)
+        before = len(emulator.ws.messages(sid, type="session.keep_alive"))
+        await anyio.sleep(1.5)  # more than two idle windows
+        assert session.state is SessionState.ACTIVE
+        assert rt.connected
+        assert len(emulator.ws.messages(sid, type="session.keep_alive")) - before >= 10
+    assert emulator.stop_reasons(sid) == ["USER_CLOSED"]

@@ -140,6 +140,49 @@ async def test_a_server_that_stops_reading_costs_the_socket_not_the_caller(
     assert fast_ws.stop_reasons(sid) == ["USER_CLOSED"]
 
 
+async def test_a_stalled_write_does_not_mark_down_the_socket_that_replaced_its_own(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender's write waits on a socket the server stopped reading; the server then says
+    goodbye (a close frame) on it, and the reader reopens a new socket before the write's stall
+    bound runs out. That bound must not mark the new socket down (nothing would bring it up again:
+    every control call and the sender would wait for good)."""
+    monkeypatch.setattr(socket_module, "_STALL_SECONDS", 1.0)
+    async with lite(client) as session, session.realtime(max_ahead=300.0) as rt:
+        sid = session.session_id
+        assert fast_ws.ws.stall(sid) == 1
+        speech = await rt.speak(pcm(290.0))  # sent at once: far more than the buffers hold
+        sent = -1
+        while speech.chunks_sent != sent:  # until the full buffers hold the sender's write
+            sent = speech.chunks_sent
+            await anyio.sleep(0.2)
+        assert fast_ws.ws.going_away(sid) == 1
+        await wait_until(lambda: rt.connected and fast_ws.ws.connections(sid) == 2)
+        await anyio.sleep(1.5)  # the first write's stall bound runs out meanwhile
+        assert rt.connected
+        with anyio.fail_after(60):  # a hang, not a speed limit
+            event_id = await rt.interrupt()
+    interrupts = [m for m in fast_ws.ws.messages(sid) if m.type == "agent.interrupt"]
+    assert [(m.event_id, m.connection) for m in interrupts] == [(event_id, 2)]
+
+
+async def test_a_socket_that_held_starts_a_new_outage_when_it_drops(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """Two ordinary drops a little more than the stable second apart, with a 1.2 s window: the
+    socket between them held, so the second drop is a new outage with a window of its own, not
+    the rest of the first one (which would leave no time to reconnect and stop the session)."""
+    async with lite(client) as session, session.realtime(reconnect_window=1.2) as rt:
+        sid = session.session_id
+        fast_ws.ws.drop(sid)
+        await wait_until(lambda: rt.connected and fast_ws.ws.connections(sid) == 2)
+        await anyio.sleep(1.15)  # up for longer than _STABLE_SECONDS, within the window
+        fast_ws.ws.drop(sid)
+        await wait_until(lambda: rt.connected and fast_ws.ws.connections(sid) == 3)
+        assert session.state is SessionState.ACTIVE
+    assert fast_ws.stop_reasons(sid) == ["USER_CLOSED"]
+
+
 async def test_a_server_that_drops_every_socket_at_once_ends_the_session_within_the_window(
     client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
 ) -> None:

@@ -4,8 +4,9 @@ A LITE session may also have a realtime connection (:class:`RealtimeConnection`,
 :meth:`LiveAvatarBackend.realtime`). While its socket is connected the keep-alive goes over it
 (``session.keep_alive``); when there is none, or it is reconnecting, or the send does not go out in time,
 the REST keep-alive is used, as for every other session. A socket's write says nothing of the server,
-though (one that stopped answering, or ended the session, takes it all the same): at least one beat in
-every half idle window goes over REST, whose answer does (a 404 or 410 is rule 7).
+though (one that stopped answering, or ended the session, takes it all the same): once a third of the
+idle window has passed since the last REST answer the beat goes over REST, whose answer does (a 404 or
+410 is rule 7); if REST fails otherwise, the socket still carries that beat.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .._backend import SessionHooks, TokenBackend
 from .._enums import EndReason
 from .._provider import may_have_acted
 from .._validation import usable_duration
-from ..exceptions import AuthenticationError, InsufficientCreditsError
+from ..exceptions import APIError, AuthenticationError, InsufficientCreditsError, TransportError
 from ._client import LiveAvatarClient
 from ._models import SessionInfo, SessionTokenRequest
 from ._realtime import RealtimeConnection, RealtimeOptions
@@ -103,10 +104,26 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
             await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
             return
         now = anyio.current_time()
-        socket_may = now - self._rest_beat_at < self.idle_timeout / 2  # else one over REST
+        # Over REST once a third of the idle window has passed since the last REST answer: with
+        # beats at most half a window apart (rule 13), the server hears REST in every window.
+        socket_may = now - self._rest_beat_at < self.idle_timeout / 3
         if socket_may and await realtime.send_keep_alive(timeout=timeout):
             return
-        await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
+        try:
+            await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
+        except APIError as exc:
+            # A failing REST endpoint (not the session's end) must not silence a working socket.
+            if (
+                exc.session_gone
+                or socket_may
+                or not await realtime.send_keep_alive(timeout=timeout)
+            ):
+                raise
+            return
+        except TransportError:
+            if socket_may or not await realtime.send_keep_alive(timeout=timeout):
+                raise
+            return
         self._rest_beat_at = now
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool:

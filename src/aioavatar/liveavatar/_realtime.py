@@ -20,9 +20,10 @@ Rules:
     ``agent.interrupt``; every utterance not yet ended ends as interrupted.
  6. A socket that closes while the connection is open, and not because the session is being stopped, is
     reopened within ``reconnect_window`` seconds (rule 1 for each attempt, with a backoff from 50 ms to
-    1 s; a socket that drops before it has stayed up that long continues the same outage, its window
-    and backoff included, so a server that accepts and drops every socket ends it). Utterances that had audio on the
-    lost socket end as interrupted; queued ones go out on the new socket. When the server said
+    1 s; a socket that drops within a second of reopening continues the same outage, its window and
+    backoff included, so a server that accepts and drops every socket ends it). A frame that cannot
+    be written for 5 s drops its socket. Utterances that had audio on the lost socket end as
+    interrupted; queued ones go out on the new socket. When the server said
     ``closing``/``closed``, refused the reconnect with a 4xx, or the window ran out, the connection is lost:
     the session is told (it ends as if the server ended it) and the connection closes.
  7. Exiting ``async with`` is a normal close: rule 4, then a close frame, bounded by ``close_timeout`` and

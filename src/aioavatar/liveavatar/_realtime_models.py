@@ -191,7 +191,7 @@ class RawEvent:
     """Any other message, passed through untouched: ``type`` as sent and the whole message as ``data``.
 
     A frame that is not a JSON object arrives as ``RawEvent(type="", data={"text": <the frame>})``; a
-    frame over 64 KiB is not read at all: ``RawEvent(type="", data={"text": <its first 1,000
+    frame over 65,536 characters is not read at all: ``RawEvent(type="", data={"text": <its first 1,000
     characters>, "size": <its length>})`` (no event of the API comes near that size).
     """
 

@@ -10,8 +10,8 @@ nowhere else: the WebSocket counterpart of ``aioavatar._wire``.
 from __future__ import annotations
 
 import logging
+import os
 import socket as socket_module
-from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 from typing import Self
@@ -25,8 +25,9 @@ from .._logging import describe_error
 from .._protocol import RawResponse, error_for_status
 from .._validation import check_int, check_seconds
 from ..exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
+from ._realtime_events import EventBuffer
 from ._realtime_models import ClientMessage, RealtimeEvent, SessionStateUpdated, SocketState
-from ._realtime_protocol import MAX_EVENT_CHARS, decode_event, encode_message
+from ._realtime_protocol import decode_event, encode_message
 
 __all__ = ["RealtimeSocket", "SocketClosed", "seconds"]
 
@@ -34,11 +35,11 @@ logger = logging.getLogger("aioavatar")
 
 # Server frames are small JSON events; refuse anything absurd rather than buffer it.
 _MAX_RECEIVE_SIZE = 4 * 1024 * 1024
-#: The text of the unread events' frames kept at most (besides ``event_buffer``'s count): parsed, a
-#: few megabytes, however a server fills its frames.
-_EVENT_CHARS = 1024 * 1024
 #: How long one frame may wait to be written before the socket counts as lost (rule 6).
 _STALL_SECONDS = 5.0
+#: How long a reopened socket must stay up to end its outage (or the reconnect window, if shorter):
+#: one that drops sooner continues it, its deadline and backoff included.
+_STABLE_SECONDS = 1.0
 _RECONNECT_BACKOFF_FIRST = 0.05
 _RECONNECT_BACKOFF_MAX = 1.0
 _CLOSED_TYPES = frozenset(
@@ -80,6 +81,17 @@ def _map_ws_errors(path: str) -> Iterator[None]:
         ) from None
     except (aiohttp.ClientError, ConnectionError) as exc:
         raise TransportError(type(exc).__name__, method="GET", path=path) from None
+
+
+def _shut_down(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Shut the socket under ``ws`` down for both directions, through a duplicate of its file
+    descriptor (a loop's transport socket may refuse ``shutdown``: uvloop's does); the transport
+    then sees the end, whatever it was waiting for."""
+    with (
+        suppress(AttributeError, OSError, TypeError, ValueError),
+        socket_module.socket(fileno=os.dup(ws.get_extra_info("socket").fileno())) as dup,
+    ):
+        dup.shutdown(socket_module.SHUT_RDWR)
 
 
 @contextmanager
@@ -125,8 +137,7 @@ class _EventStream:
                     "enter the realtime connection (`async with`) before reading events"
                 )
             await socket._wait_change()
-        socket._event_chars -= socket._event_sizes.popleft()
-        return socket._events.popleft()
+        return socket._events.pop()
 
 
 class RealtimeSocket:
@@ -167,18 +178,12 @@ class RealtimeSocket:
         self._closed = False  # over: nothing more is sent or received
         self._lost = False  # closed because the socket could not be kept
         self._server_closing = False  # the server said `closing` or `closed`
-        # Unread events, at most ``event_buffer`` of them and _EVENT_CHARS of their frames' text
-        # (each counted at most MAX_EVENT_CHARS: a longer one keeps 1,000 characters).
-        self._events: deque[RealtimeEvent] = deque()
-        self._event_sizes: deque[int] = deque()
-        self._event_chars = 0
-        self._event_limit = event_buffer
-        self._events_dropped = 0
-        # An outage lasts until a socket has stayed up for a reconnect window: its deadline and
-        # backoff go on across sockets that drop sooner (a server that accepts and closes at once).
+        self._events = EventBuffer(event_buffer, self._path)
+        # An outage lasts until a socket has stayed up for _STABLE_SECONDS: its deadline and backoff
+        # go on across sockets that drop sooner (a server that accepts and closes at once).
         self._up_at = 0.0
         self._retry_until = 0.0  # the outage's deadline (0: none yet)
-        self._retry_delay = _RECONNECT_BACKOFF_FIRST
+        self._retry_delay = 0.0  # the wait before its next attempt
         self._changed: anyio.Event | None = None
         self._send_lock: anyio.Lock | None = None
 
@@ -245,22 +250,7 @@ class RealtimeSocket:
             await self._wait_change()
 
     def _push_event(self, event: RealtimeEvent, frame: str) -> None:
-        events, sizes = self._events, self._event_sizes
-        events.append(event)
-        sizes.append(min(len(frame), MAX_EVENT_CHARS))
-        self._event_chars += sizes[-1]
-        while len(events) > self._event_limit or (
-            self._event_chars > _EVENT_CHARS and len(events) > 1
-        ):
-            events.popleft()
-            self._event_chars -= sizes.popleft()
-            self._events_dropped += 1
-            if self._events_dropped in (1, 10, 100) or self._events_dropped % 1000 == 0:
-                logger.warning(
-                    "realtime %s: %d unread events dropped (iterate rt.events())",
-                    self._path,
-                    self._events_dropped,
-                )
+        self._events.push(event, frame)
         self._notify()
 
     # --- hooks for the subclass -----------------------------------------------------------------------
@@ -361,16 +351,14 @@ class RealtimeSocket:
             with anyio.fail_after(_STALL_SECONDS):
                 await ws.send_str(encode_message(message))
         except TimeoutError:
-            logger.warning(
-                "realtime %s: a frame could not be written for %g s; dropping the socket",
-                self._path,
-                _STALL_SECONDS,
-            )
-            self._socket_down()  # nothing more goes to it
-            sock = ws.get_extra_info("socket")
-            if sock is not None:
-                with suppress(OSError):
-                    sock.shutdown(socket_module.SHUT_RDWR)  # the reader sees it go
+            if ws is self._ws:  # not replaced meanwhile (the reader may have reopened it already)
+                logger.warning(
+                    "realtime %s: a frame could not be written for %g s; dropping the socket",
+                    self._path,
+                    _STALL_SECONDS,
+                )
+                self._socket_down()  # nothing more goes to it
+                _shut_down(ws)  # the reader sees it go, and reopens it
             return False
         except (ConnectionError, aiohttp.ClientError) as exc:
             logger.debug("realtime %s: send failed: %s", self._path, type(exc).__name__)
@@ -420,7 +408,8 @@ class RealtimeSocket:
         if self.reconnect_window is None:
             return False
         now = anyio.current_time()
-        if not self._retry_until or now - self._up_at >= self.reconnect_window:  # a new outage
+        stable = min(self.reconnect_window, _STABLE_SECONDS)
+        if not self._retry_until or now - self._up_at >= stable:  # it held: a new outage
             self._retry_until, self._retry_delay = now + self.reconnect_window, 0.0
         deadline = self._retry_until
         delay = self._retry_delay  # the same outage goes on: its backoff too, before any attempt

@@ -126,7 +126,7 @@ class LiteSocketEmulator:
     * ``max_message_size``: frames this long or longer close the socket with 1009 (1 MB, as the server).
 
     Inspect with :meth:`messages`, :meth:`sent`, :attr:`handshakes` and :meth:`connected`; misbehave with
-    :meth:`drop`, :meth:`refuse`, :meth:`flap`, :meth:`stall` and :meth:`send`.
+    :meth:`drop`, :meth:`refuse`, :meth:`flap`, :meth:`stall`, :meth:`going_away` and :meth:`send`.
     """
 
     def __init__(
@@ -221,6 +221,18 @@ class LiteSocketEmulator:
             transport = socket.request.transport
             if transport is not None:
                 transport.pause_reading()
+        return len(sockets)
+
+    def going_away(self, session_id: str, code: int = 1001) -> int:
+        """Write a close frame with ``code`` on the session's open sockets (a proxy going away), at
+        once, whether or not they are read (:meth:`stall`); the session keeps running. Returns how
+        many."""
+        frame = b"\x88\x02" + code.to_bytes(2, "big")
+        sockets = list(self._sockets.get(session_id, ()))
+        for socket in sockets:
+            transport = socket.request.transport
+            if transport is not None:
+                transport.write(frame)
         return len(sockets)
 
     def flap(self, times: int = 1) -> None:

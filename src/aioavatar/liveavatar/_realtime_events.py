@@ -1,0 +1,61 @@
+"""The unread events of a realtime connection: bounded by their count and by their frames' text."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+
+from ._realtime_models import RealtimeEvent
+from ._realtime_protocol import MAX_EVENT_CHARS
+
+__all__ = ["EventBuffer"]
+
+logger = logging.getLogger("aioavatar")
+
+#: The text of the unread events' frames kept at most (besides the count): parsed, a few megabytes,
+#: however a server fills its frames (each counts at most MAX_EVENT_CHARS: a longer one keeps 1,000).
+EVENT_CHARS = 1024 * 1024
+
+
+class EventBuffer:
+    """Unread events, oldest first: past ``limit`` of them, or :data:`EVENT_CHARS` of their frames'
+    text, the oldest are dropped (with a warning at the 1st, 10th, 100th and every 1,000th)."""
+
+    __slots__ = ("_chars", "_events", "_limit", "_path", "_sizes", "dropped")
+
+    def __init__(self, limit: int, path: str) -> None:
+        self._events: deque[RealtimeEvent] = deque()
+        self._sizes: deque[int] = deque()
+        self._chars = 0
+        self._limit = limit
+        self._path = path  # for the warning
+        self.dropped = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._events)
+
+    def __iter__(self) -> Iterator[RealtimeEvent]:
+        return iter(self._events)
+
+    def push(self, event: RealtimeEvent, frame: str) -> None:
+        """Keep ``event``, read from ``frame``; drop the oldest past either bound."""
+        events, sizes = self._events, self._sizes
+        events.append(event)
+        sizes.append(min(len(frame), MAX_EVENT_CHARS))
+        self._chars += sizes[-1]
+        while len(events) > self._limit or (self._chars > EVENT_CHARS and len(events) > 1):
+            events.popleft()
+            self._chars -= sizes.popleft()
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                logger.warning(
+                    "realtime %s: %d unread events dropped (iterate rt.events())",
+                    self._path,
+                    self.dropped,
+                )
+
+    def pop(self) -> RealtimeEvent:
+        """The oldest unread event (there must be one)."""
+        self._chars -= self._sizes.popleft()
+        return self._events.popleft()
