@@ -162,6 +162,23 @@ async def test_aclose_cancels_a_job_in_progress_and_drops_the_queue() -> None:
     assert ran == ["hanging"]
 
 
+async def _one_idle_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Scheduler, Any, list[str]]:
+    """A scheduler of one worker that ran a job and now waits, idle, for at most 0.05 s; the job
+    (it records ``"job"`` in the list returned) to schedule again."""
+    monkeypatch.setattr(scheduler_module, "_IDLE_WORKER_SECONDS", 0.05)
+    scheduler = Scheduler(workers=1)
+    ran: list[str] = []
+
+    async def job(urgent: bool) -> None:
+        ran.append("job")
+
+    scheduler.call_at(asyncio.get_running_loop().time(), job)
+    await wait_until(lambda: ran == ["job"] and len(scheduler._idle) == 1)  # the worker waits
+    return scheduler, job, ran
+
+
 async def test_a_job_due_in_the_turn_an_idle_worker_expires_in_still_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -169,16 +186,8 @@ async def test_a_job_due_in_the_turn_an_idle_worker_expires_in_still_runs(
     the loop, the expiry first: the job finds that worker's wait done and no room for a new worker
     while it still counts. The worker must take the job rather than end, or a single session (or a
     pool of one or two) never beats again."""
-    monkeypatch.setattr(scheduler_module, "_IDLE_WORKER_SECONDS", 0.05)
-    scheduler = Scheduler(workers=1)
+    scheduler, job, ran = await _one_idle_worker(monkeypatch)
     loop = asyncio.get_running_loop()
-    ran: list[str] = []
-
-    async def job(urgent: bool) -> None:
-        ran.append("job")
-
-    scheduler.call_at(loop.time(), job)
-    await wait_until(lambda: ran == ["job"] and len(scheduler._idle) == 1)  # the worker waits
     scheduler.call_at(loop.time() + 0.08, job)  # due after the worker's expiry (at most 0.05 s)
     time.sleep(0.2)  # noqa: ASYNC251 - the stall: both timers fall due in the next turn
     await wait_until(lambda: ran == ["job", "job"])
@@ -192,16 +201,8 @@ async def test_a_job_due_in_the_turn_after_an_idle_worker_expired_still_runs(
     turn lets the next job fall due; in the next turn the worker wakes first, finds nothing queued
     and ends, and the job's timer runs after it, in that turn. The ended worker no longer counts
     then (its done-callback comes a turn later): the job gets a worker of its own."""
-    monkeypatch.setattr(scheduler_module, "_IDLE_WORKER_SECONDS", 0.05)
-    scheduler = Scheduler(workers=1)
+    scheduler, job, ran = await _one_idle_worker(monkeypatch)
     loop = asyncio.get_running_loop()
-    ran: list[str] = []
-
-    async def job(urgent: bool) -> None:
-        ran.append("job")
-
-    scheduler.call_at(loop.time(), job)
-    await wait_until(lambda: ran == ["job"] and len(scheduler._idle) == 1)  # the worker waits
     idle_since = loop.time()  # its expiry is due at most 0.05 s from here
     loop.call_at(idle_since + 0.06, time.sleep, 0.3)  # the stall, after the expiry, same turn
     scheduler.call_at(idle_since + 0.2, job)  # falls due during that stall

@@ -8,7 +8,7 @@ import itertools
 import anyio
 import pytest
 
-from aioavatar import LiveAvatarClient, RetryPolicy, SessionState
+from aioavatar import AvatarSession, LiveAvatarClient, RetryPolicy, SessionState
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import API_KEY
@@ -70,6 +70,17 @@ async def test_keep_alive_over_the_socket_with_rest_fallback() -> None:
     assert emulator.stop_reasons(sid) == ["USER_CLOSED"]
 
 
+def _beating_every_50_ms(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, *, idle_timeout: float
+) -> AvatarSession:
+    """A LITE session beating every 50 ms whose idle window the SDK takes to be ``idle_timeout``
+    (the emulator's own stays 5 minutes), on an emulator whose socket connects in 20 ms."""
+    emulator.ws.connect_delay = 0.02
+    session = lite(client, keep_alive_interval=0.05)
+    session._backend.idle_timeout = idle_timeout
+    return session
+
+
 async def test_a_beat_goes_over_rest_once_a_third_of_the_idle_window_has_passed(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:
@@ -77,9 +88,7 @@ async def test_a_beat_goes_over_rest_once_a_third_of_the_idle_window_has_passed(
     session without a word (a half-open socket), takes it all the same. So while the socket is up,
     a beat goes over REST once a third of the idle window (here 0.3 of 0.9 s) has passed since the
     last REST answer, whose 404 would be rule 7; the other beats keep going over the socket."""
-    emulator.ws.connect_delay = 0.02
-    session = lite(client, keep_alive_interval=0.05)
-    session._backend.idle_timeout = 0.9
+    session = _beating_every_50_ms(client, emulator, idle_timeout=0.9)
     async with session, session.realtime() as rt:
         sid = session.session_id
         await wait_until(lambda: len(emulator.ws.messages(sid, type="session.keep_alive")) >= 1)
@@ -103,9 +112,7 @@ async def test_a_failing_rest_keep_alive_does_not_silence_a_working_socket(
     """The REST keep-alive answers 503 for good while the socket works: the beats that were due
     over REST still go over the socket, so the session outlives two idle windows (0.6 s) instead
     of being presumed lost (rule 6) with a working socket."""
-    emulator.ws.connect_delay = 0.02
-    session = lite(client, keep_alive_interval=0.05)
-    session._backend.idle_timeout = 0.6
+    session = _beating_every_50_ms(client, emulator, idle_timeout=0.6)
     async with session, session.realtime() as rt:
         sid = session.session_id
         await wait_until(lambda: len(emulator.ws.messages(sid, type="session.keep_alive")) >= 1)

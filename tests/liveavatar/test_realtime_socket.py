@@ -19,6 +19,7 @@ from aioavatar import (
     RequestTimeout,
     SessionEndedError,
     SessionState,
+    Utterance,
 )
 from aioavatar.liveavatar import _realtime_socket as socket_module
 from aioavatar.testing import LiveAvatarEmulator
@@ -114,6 +115,22 @@ async def test_unread_events_are_bounded_by_the_text_of_their_frames(
     assert big == list(range(100 - len(big), 100))  # the newest, in order
 
 
+async def _held_by_a_stalled_socket(
+    rt: RealtimeConnection, emulator: LiveAvatarEmulator, session_id: str
+) -> Utterance:
+    """Stop the server reading the session's socket, then speak far more than the socket's buffers
+    hold (sent at once, with ``max_ahead`` at 300 s): returns the utterance once its sender's write
+    is held by the full buffers (no chunk goes out for 0.2 s)."""
+    assert emulator.ws.stall(session_id) == 1
+    speech = await rt.speak(pcm(290.0))
+    sent = -1
+    while speech.chunks_sent != sent:
+        sent = speech.chunks_sent
+        await anyio.sleep(0.2)
+    assert 0 < sent < speech.chunks
+    return speech
+
+
 async def test_a_server_that_stops_reading_costs_the_socket_not_the_caller(
     client: LiveAvatarClient, fast_ws: LiveAvatarEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,13 +141,7 @@ async def test_a_server_that_stops_reading_costs_the_socket_not_the_caller(
     monkeypatch.setattr(socket_module, "_STALL_SECONDS", 0.5)
     async with lite(client) as session, session.realtime(max_ahead=300.0) as rt:
         sid = session.session_id
-        assert fast_ws.ws.stall(sid) == 1
-        speech = await rt.speak(pcm(290.0))  # sent at once: far more than the buffers hold
-        sent = -1
-        while speech.chunks_sent != sent:  # until the full buffers hold the sender's write
-            sent = speech.chunks_sent
-            await anyio.sleep(0.2)
-        assert 0 < sent < speech.chunks
+        speech = await _held_by_a_stalled_socket(rt, fast_ws, sid)
         with anyio.fail_after(60):  # a hang, not a speed limit
             event_id = await rt.interrupt()
         assert speech.interrupted
@@ -150,12 +161,7 @@ async def test_a_stalled_write_does_not_mark_down_the_socket_that_replaced_its_o
     monkeypatch.setattr(socket_module, "_STALL_SECONDS", 1.0)
     async with lite(client) as session, session.realtime(max_ahead=300.0) as rt:
         sid = session.session_id
-        assert fast_ws.ws.stall(sid) == 1
-        speech = await rt.speak(pcm(290.0))  # sent at once: far more than the buffers hold
-        sent = -1
-        while speech.chunks_sent != sent:  # until the full buffers hold the sender's write
-            sent = speech.chunks_sent
-            await anyio.sleep(0.2)
+        await _held_by_a_stalled_socket(rt, fast_ws, sid)
         assert fast_ws.ws.going_away(sid) == 1
         await wait_until(lambda: rt.connected and fast_ws.ws.connections(sid) == 2)
         await anyio.sleep(1.5)  # the first write's stall bound runs out meanwhile

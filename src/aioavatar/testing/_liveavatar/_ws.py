@@ -31,6 +31,7 @@ its own (hand-written, no SDK models), records what it received, and has control
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -198,12 +199,15 @@ class LiteSocketEmulator:
 
         Returns how many were cut. The session itself keeps running.
         """
-        sockets = list(self._sockets.get(session_id, ()))
-        for socket in sockets:
-            transport = socket.request.transport
-            if transport is not None:
-                transport.abort()
-        return len(sockets)
+        transports = self._transports(session_id)
+        for transport in transports:
+            transport.abort()
+        return len(transports)
+
+    def _transports(self, session_id: str) -> list[asyncio.Transport]:
+        """The transports under the session's open sockets."""
+        found = (socket.request.transport for socket in self._sockets.get(session_id, ()))
+        return [transport for transport in found if transport is not None]
 
     def refuse(self, times: int = 1, *, status: int = 503) -> None:
         """Refuse the next ``times`` handshakes (of any session) with ``status``."""
@@ -216,24 +220,19 @@ class LiteSocketEmulator:
     def stall(self, session_id: str) -> int:
         """Stop reading the session's open sockets, as a server that hangs: once their buffers are
         full, the client's writes wait. Returns how many. The session itself keeps running."""
-        sockets = list(self._sockets.get(session_id, ()))
-        for socket in sockets:
-            transport = socket.request.transport
-            if transport is not None:
-                transport.pause_reading()
-        return len(sockets)
+        transports = self._transports(session_id)
+        for transport in transports:
+            transport.pause_reading()
+        return len(transports)
 
     def going_away(self, session_id: str, code: int = 1001) -> int:
         """Write a close frame with ``code`` on the session's open sockets (a proxy going away), at
         once, whether or not they are read (:meth:`stall`); the session keeps running. Returns how
         many."""
-        frame = b"\x88\x02" + code.to_bytes(2, "big")
-        sockets = list(self._sockets.get(session_id, ()))
-        for socket in sockets:
-            transport = socket.request.transport
-            if transport is not None:
-                transport.write(frame)
-        return len(sockets)
+        transports = self._transports(session_id)
+        for transport in transports:
+            transport.write(b"\x88\x02" + code.to_bytes(2, "big"))
+        return len(transports)
 
     def flap(self, times: int = 1) -> None:
         """Make the next ``times`` sockets (of any session) close right after saying ``connected``,
