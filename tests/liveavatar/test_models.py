@@ -727,3 +727,24 @@ def test_a_request_with_a_connectors_token_is_not_kept_after_it_is_used() -> Non
     del first, again, config
     gc.collect()
     assert freed() is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "ended_with"),
+    [
+        ({}, None),  # running: no end_reason, no end_at
+        ({"end_at": "2026-12-05T03:00:00Z"}, EndReason.UNKNOWN),
+        ({"end_reason": EndReason.NO_CREDITS}, EndReason.NO_CREDITS),
+        (
+            {"end_reason": EndReason.AGENT_HANG_UP, "end_at": "2026-12-05T03:00:00Z"},
+            EndReason.AGENT_HANG_UP,
+        ),
+    ],
+)
+def test_a_session_entry_says_how_the_session_ended(
+    fields: dict[str, Any], ended_with: EndReason | None
+) -> None:
+    """``SessionEntry.ended_with``: what the lifecycle's lookups (rules 7, 9, 14) and ``aioavatar
+    sessions stop`` read from an entry."""
+    entry = SessionEntry(id="00000000-0000-4000-8000-000000000001", **fields)
+    assert entry.ended_with is ended_with

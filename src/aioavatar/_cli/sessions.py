@@ -226,11 +226,11 @@ def _stop(args: argparse.Namespace) -> int:
                 entry = await client.get_session(args.session_id)
             except AvatarError:  # gone without a trace, or the lookup failed: not known
                 return False, None
-            if entry.end_reason is None and entry.end_at is None:  # rule 9: not confirmed
+            if entry.ended_with is None:  # listed as running: not confirmed (rule 9)
                 raise SessionStopError(
                     args.session_id, "answered 'already ended', yet the server lists it as running"
                 )
-            return False, entry.end_reason or EndReason.UNKNOWN
+            return False, entry.ended_with
 
     stopped, ended = anyio.run(main)
     if args.json:

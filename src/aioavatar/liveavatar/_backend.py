@@ -111,17 +111,10 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
             return
         try:
             await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
-        except APIError as exc:
+        except (APIError, TransportError) as exc:
             # A failing REST endpoint (not the session's end) must not silence a working socket.
-            if (
-                exc.session_gone
-                or socket_may
-                or not await realtime.send_keep_alive(timeout=timeout)
-            ):
-                raise
-            return
-        except TransportError:
-            if socket_may or not await realtime.send_keep_alive(timeout=timeout):
+            gone = isinstance(exc, APIError) and exc.session_gone
+            if gone or socket_may or not await realtime.send_keep_alive(timeout=timeout):
                 raise
             return
         self._rest_beat_at = now
@@ -138,10 +131,7 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
 
     async def end_reason(self) -> EndReason | None:
         # Rules 7, 9, 14: what the server recorded; None while it lists the session as running.
-        entry = await self._client.get_session(self._require_token()[0])
-        if entry.end_reason is None and entry.end_at is None:
-            return None
-        return entry.end_reason or EndReason.UNKNOWN
+        return (await self._client.get_session(self._require_token()[0])).ended_with
 
     def detach(self, *, may_run: bool) -> None:
         super().detach(may_run=may_run)

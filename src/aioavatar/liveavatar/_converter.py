@@ -92,8 +92,8 @@ def _time(value: Any, _: Any) -> str | None:
     return None if number is None else str(number)
 
 
-def _or(kind: Any, broken: Any) -> Callable[[Any, Any], Any]:
-    """Read ``kind`` (``None`` stays ``None``); a value of the wrong type reads as ``broken``."""
+def _or_none(kind: Any) -> Callable[[Any, Any], Any]:
+    """Read ``kind``; a value of the wrong type (``None`` too) reads as not given."""
 
     def read(value: Any, _: Any) -> Any:
         if value is None:
@@ -101,7 +101,7 @@ def _or(kind: Any, broken: Any) -> Callable[[Any, Any], Any]:
         try:
             return converter.structure(value, kind)
         except (TypeError, ValueError):
-            return broken
+            return None
 
     return read
 
@@ -114,11 +114,11 @@ register_response(
         "end_at": override(struct_hook=_time),
         "duration": override(struct_hook=_amount),
         "credits_consumed": override(struct_hook=_amount),
-        "source": override(struct_hook=_or(SessionSource, None)),
-        "mode": override(struct_hook=_or(Mode, None)),
-        "is_sandbox": override(struct_hook=_or(bool, None)),
+        "source": override(struct_hook=_or_none(SessionSource)),
+        "mode": override(struct_hook=_or_none(Mode)),
+        "is_sandbox": override(struct_hook=_or_none(bool)),
         # Unreadable: not given (with no ``end_at`` either, the session counts as running: the
         # lifecycle then stops it rather than believe it ended, rules 7 and 14).
-        "end_reason": override(struct_hook=_or(EndReason, None)),
+        "end_reason": override(struct_hook=_or_none(EndReason)),
     },
 )

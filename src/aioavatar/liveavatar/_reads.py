@@ -33,6 +33,14 @@ class SessionEntry:
     end_at: str | None = None
     end_reason: EndReason | None = None
 
+    @property
+    def ended_with(self) -> EndReason | None:
+        """The end the server recorded: ``None`` while the entry shows the session running (no
+        ``end_reason`` and no ``end_at``), ``EndReason.UNKNOWN`` for an end with no readable reason."""
+        if self.end_reason is None and self.end_at is None:
+            return None
+        return self.end_reason or EndReason.UNKNOWN
+
 
 @attrs.frozen
 class SessionPage(ResultsPage[SessionEntry]):
