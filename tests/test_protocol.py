@@ -26,10 +26,10 @@ from aioavatar._protocol import (
     RawResponse,
     decode_envelope,
     decode_success,
-    encode_multipart,
     error_for_status,
     parse_retry_after,
 )
+from aioavatar._request import encode_multipart
 
 
 def raw(status: int, body: object | bytes, **kw: Any) -> RawResponse:
@@ -254,6 +254,29 @@ def test_an_empty_answer_is_a_success_where_data_is_not_used(status: int) -> Non
         decode_envelope(response)
 
 
+@pytest.mark.parametrize("problem", ["too big", "compressed unreadably"])
+def test_an_unread_body_is_no_success_even_where_data_is_not_used(problem: str) -> None:
+    """A 2xx whose body could not be read (it comes back empty, ``body_problem`` saying why) may
+    carry a failure (``success: false``, an error code): a decode error, not the success of an
+    empty answer."""
+    response = raw(200, b"", body_problem=problem)
+    with pytest.raises(ResponseDecodeError, match=problem):
+        decode_envelope(response, data_used=False)
+    with pytest.raises(ResponseDecodeError, match=problem):
+        decode_success(kaltura_raw(200, b"", body_problem=problem), data_used=False)
+
+
+def test_a_failure_of_a_call_whose_data_is_not_used_is_masked_before_it_is_cut() -> None:
+    """The message of a failure is cut to 500 characters; a credential the cut splits is no
+    credential to any mask, so the body is masked first."""
+    secret = "sk_live_" + "0123456789abcdef" * 4
+    failure = {"success": False, "code": 4001, "message": "p" * 480 + secret}
+    for decode, answer in ((decode_envelope, raw), (decode_success, kaltura_raw)):
+        with pytest.raises(APIError) as info:
+            decode(answer(200, failure, credentials=(secret,)), data_used=False)
+        assert secret[:12] not in str(info.value)
+
+
 def test_an_answer_whose_data_is_not_used_gives_nothing_back() -> None:
     """Keep-alive, stop, end and speech only check their answer: nothing of its body is returned
     (so nothing of it needs masking on the hot path), though its code is still checked."""
@@ -291,8 +314,9 @@ def test_credentials_are_masked_however_the_server_escaped_them() -> None:
 KALTURA_MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8 + b"\r\n--\r\n"
 
 
-def kaltura_raw(status: int, body: bytes) -> RawResponse:
-    return RawResponse(method="POST", path="/avatar-session/x/end", status=status, body=body)
+def kaltura_raw(status: int, body: object | bytes, **kw: Any) -> RawResponse:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return RawResponse(method="POST", path="/avatar-session/x/end", status=status, body=data, **kw)
 
 
 def test_decode_success() -> None:

@@ -13,8 +13,9 @@ import json
 import logging
 import pickle
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import anyio
 import pytest
@@ -451,6 +452,61 @@ async def test_a_credential_echoed_in_a_utf16_answer_is_masked(
     for error in errors:
         assert MASK in str(error)
         assert_no_part(exception_texts(error), CANARY_KEY)
+
+
+URL_KEY = "canary+key/3f9d1c7e5b2a=="
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        pytest.param(lambda key: f"invalid api key {key[:20]}...", id="cut short by the server"),
+        pytest.param(lambda key: "p" * 490 + key, id="cut by the error's own limit"),
+        pytest.param(lambda key: f"key={quote(key, safe='')}", id="url-encoded"),
+        pytest.param(lambda key: f"key={quote_plus(key)}", id="form-encoded"),
+    ],
+)
+async def test_a_credential_echoed_in_part_or_url_encoded_is_masked(
+    echo: Callable[[str], str],
+) -> None:
+    """A server that echoes the API key cut short (by its own limit, or where the error's message
+    is cut to 500 characters) or URL-encoded: no 12 characters of the key reach the error."""
+    async with (
+        LiveAvatarEmulator(api_key=URL_KEY) as emulator,
+        LiveAvatarClient(URL_KEY, base_url=emulator.base_url, retry_policy=FAST) as client,
+    ):
+        body = json.dumps({"code": 401, "message": echo(URL_KEY)}).encode()
+        emulator.inject("list", status=401, body=body)
+        with pytest.raises(AuthenticationError) as info:
+            await client.list_sessions("active")
+    assert MASK in str(info.value)
+    assert_no_part(exception_texts(info.value), URL_KEY)
+    assert_no_part(exception_texts(info.value), quote(URL_KEY, safe=""))
+
+
+async def test_a_session_token_cut_short_in_a_kaltura_failure_is_masked() -> None:
+    """Kaltura answers HTTP 200 with ``success: false`` and the session token at the end of a long
+    ``error``: the answer of a call whose data is not used is masked before its message is cut to
+    length, so neither the say-text error nor the stop's SessionStopError shows part of it."""
+    async with (
+        KalturaEmulator(ks=CANARY_KEY) as emulator,
+        KalturaAvatarClient(ks=CANARY_KEY, base_url=emulator.base_url) as client,
+    ):
+        session = client.session(KALTURA_AVATAR_ID, stop_timeout=1.0)
+        errors: list[BaseException] = []
+        with pytest.raises(SessionStopError) as info:
+            async with session:
+                raw_token = emulator.sessions[session.session_id].token
+                failure = {"success": False, "error": "p" * 470 + raw_token + CANARY_KEY}
+                for step in ("say_text", "end"):
+                    emulator.inject(step, body=json.dumps(failure).encode(), times=5)
+                with pytest.raises(AvatarError) as said:
+                    await session.say_text("hello")
+                errors.append(said.value)
+        errors.append(info.value)
+    for error in errors:
+        for secret in (raw_token, CANARY_KEY):
+            assert_no_part(exception_texts(error), secret)
 
 
 LONG_KEY = "long-canary-key-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" * 3

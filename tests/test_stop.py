@@ -106,6 +106,30 @@ async def test_a_204_on_stop_is_a_confirmed_stop(provider: Provider) -> None:
     provider.assert_stopped_once(EndReason.USER_CLOSED, session)
 
 
+@pytest.mark.parametrize("unreadable", ["too big", "compressed unreadably"])
+async def test_a_stop_answered_200_with_a_body_that_cannot_be_read_is_not_confirmed(
+    provider: Provider, unreadable: str
+) -> None:
+    """A 2xx answer says nothing until its body is read: the API answers HTTP 200 with a failure in
+    the body (``success: false``, an error code). A stop answered 200 with a body over the size cap,
+    or compressed in a way aioavatar does not read, is not confirmed (rule 12): SessionStopError
+    with the id, ``end_reason`` None, and the session, which the server did not stop, still runs."""
+    failure = b'{"success": false, "code": 500, "message": "not stopped"}'
+    if unreadable == "too big":
+        provider.emulator.inject(provider.stop_step, body=failure + b" " * (2 * 1024 * 1024))
+    else:
+        provider.emulator.inject(
+            provider.stop_step, body=failure, headers={"Content-Encoding": "br"}
+        )
+    with pytest.raises(SessionStopError, match="may still be running") as info:
+        async with provider.session() as session:
+            pass
+    assert info.value.session_id == session.session_id
+    assert session.end_reason is None
+    assert session.session_id in provider.active()
+    assert provider.stops(session.session_id) == 1
+
+
 async def test_a_stop_that_finds_the_session_stopped_elsewhere_reports_the_servers_reason(
     provider: Provider,
 ) -> None:

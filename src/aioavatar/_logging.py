@@ -26,7 +26,7 @@ import threading
 import weakref
 from typing import Final
 
-from ._secret import MASK, Secret, mask_text, secret_value
+from ._secret import MASK, Secret, mask_echoes, secret_value
 
 __all__ = [
     "MASK",
@@ -255,14 +255,15 @@ def redact_error(exc: BaseException, credentials: tuple[str, ...] | list[str] = 
     """Mask credentials in every text ``exc`` and the errors chained to it carry, in place: their
     ``args`` and their string, list and dict attributes (``message``, ``detail``, ...).
 
-    Masks ``credentials`` (what the request carried), every tracked credential and every
+    Masks ``credentials`` (what the request carried: whole, URL-encoded, or any run of 12 of their
+    characters, which a server that cut the echo short leaves), every tracked credential and every
     credential-shaped string (see :func:`redact`), so that ``str``, ``repr``, a traceback and a pickle of
     the error show none, whatever the server echoed.
     """
 
     def clean(value: object, depth: int = 0) -> object:
         if isinstance(value, str):
-            return redact(mask_text(value, credentials))
+            return redact(mask_echoes(value, credentials))
         if depth > 4:
             return value
         if isinstance(value, list):

@@ -10,7 +10,6 @@ import email.utils
 import json
 import math
 import re
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -36,7 +35,6 @@ __all__ = [
     "RawResponse",
     "decode_envelope",
     "decode_success",
-    "encode_multipart",
     "error_for_status",
     "load_json",
     "map_strings",
@@ -168,8 +166,8 @@ def _success_object(response: RawResponse, data_used: bool) -> Mapping[str, Any]
     """
     if not 200 <= response.status < 300:
         raise error_for_status(response)
-    if not data_used and not response.body.strip():
-        return None
+    if not data_used and response.body_problem is None and not response.body.strip():
+        return None  # a body too big or unreadable is no empty body: load_json raises
     # An answer whose data is not used is only checked: nothing of it reaches the caller but an
     # error, whose text the client masks (ProviderClient._send), so it is not masked here.
     body = load_json(response, mask=data_used)
@@ -177,6 +175,12 @@ def _success_object(response: RawResponse, data_used: bool) -> Mapping[str, Any]
     if type(body) is not dict and not isinstance(body, Mapping):
         raise _decode_error(response, f"expected a JSON object, got {type(body).__name__}")
     return body
+
+
+def _masked_for_message(response: RawResponse, body: Mapping[str, Any], data_used: bool) -> Any:
+    """The body of an answer that was only checked (left unmasked), masked before its message is
+    cut to length: a cut would leave part of a credential that no mask matches."""
+    return body if data_used else mask_json(body, response.credentials)
 
 
 def decode_envelope(response: RawResponse, data_used: bool = True) -> Any:
@@ -200,7 +204,8 @@ def decode_envelope(response: RawResponse, data_used: bool = True) -> Any:
         success = False
     if not success:
         raise APIError(
-            server_message(body) or "the envelope code is not a success",
+            server_message(_masked_for_message(response, body, data_used))
+            or "the envelope code is not a success",
             code=code if isinstance(code, int) and not isinstance(code, bool) else None,
             **response.error_fields(),
         )
@@ -231,40 +236,11 @@ def decode_success(
     flag = body.get("success")
     if flag is not True and (flag_required or flag is not None):
         raise APIError(
-            server_message(body) or "the answer does not say success", **response.error_fields()
+            server_message(_masked_for_message(response, body, data_used))
+            or "the answer does not say success",
+            **response.error_fields(),
         )
     return body if data_used else {}
-
-
-def encode_multipart(
-    fields: Mapping[str, str], files: Mapping[str, tuple[str, str, bytes]]
-) -> tuple[bytes, str]:
-    """Encode a ``multipart/form-data`` body: the text ``fields``, then the ``files``.
-
-    ``files`` maps a field name to ``(filename, content type, content)``. Quotes and line breaks in names
-    and filenames are percent-encoded, as browsers do. Returns the body and its ``Content-Type`` value.
-    """
-
-    def quoted(text: str) -> str:
-        return text.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
-
-    parts: list[tuple[str, bytes]] = [
-        (f'Content-Disposition: form-data; name="{quoted(name)}"', value.encode())
-        for name, value in fields.items()
-    ]
-    for name, (filename, content_type, content) in files.items():
-        disposition = f'form-data; name="{quoted(name)}"; filename="{quoted(filename)}"'
-        headers = f"Content-Disposition: {disposition}\r\nContent-Type: {quoted(content_type)}"
-        parts.append((headers, content))
-    boundary = secrets.token_hex(16)
-    while any(boundary.encode() in content for _, content in parts):  # pragma: no cover - 2**-128
-        boundary = secrets.token_hex(16)
-    dash = f"--{boundary}".encode()
-    chunks: list[bytes] = []
-    for headers, content in parts:
-        chunks += [dash, b"\r\n", headers.encode(), b"\r\n\r\n", content, b"\r\n"]
-    chunks += [dash, b"--\r\n"]
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
 
 
 def decode_failure(response: RawResponse, message: str) -> ResponseDecodeError:

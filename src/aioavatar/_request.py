@@ -9,6 +9,7 @@ skips, would beat the body's): there every header is set on the call.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NoReturn, TypeAlias
@@ -17,7 +18,14 @@ import attrs
 
 from ._version import __version__
 
-__all__ = ["POOL_HEADERS", "USER_AGENT", "PreparedRequest", "RequestParts", "call_headers"]
+__all__ = [
+    "POOL_HEADERS",
+    "USER_AGENT",
+    "PreparedRequest",
+    "RequestParts",
+    "call_headers",
+    "encode_multipart",
+]
 
 USER_AGENT = f"aioavatar/{__version__}"
 #: The default headers of a pool of our own: what every request of it carries.
@@ -77,3 +85,34 @@ class PreparedRequest:
         raise TypeError(
             f"a {type(self).__name__} holds credentials and is not picklable; prepare it again"
         )
+
+
+def encode_multipart(
+    fields: Mapping[str, str], files: Mapping[str, tuple[str, str, bytes]]
+) -> tuple[bytes, str]:
+    """Encode a ``multipart/form-data`` body: the text ``fields``, then the ``files``.
+
+    ``files`` maps a field name to ``(filename, content type, content)``. Quotes and line breaks in names
+    and filenames are percent-encoded, as browsers do. Returns the body and its ``Content-Type`` value.
+    """
+
+    def quoted(text: str) -> str:
+        return text.replace("\r", "%0D").replace("\n", "%0A").replace('"', "%22")
+
+    parts: list[tuple[str, bytes]] = [
+        (f'Content-Disposition: form-data; name="{quoted(name)}"', value.encode())
+        for name, value in fields.items()
+    ]
+    for name, (filename, content_type, content) in files.items():
+        disposition = f'form-data; name="{quoted(name)}"; filename="{quoted(filename)}"'
+        headers = f"Content-Disposition: {disposition}\r\nContent-Type: {quoted(content_type)}"
+        parts.append((headers, content))
+    boundary = secrets.token_hex(16)
+    while any(boundary.encode() in content for _, content in parts):  # pragma: no cover - 2**-128
+        boundary = secrets.token_hex(16)
+    dash = f"--{boundary}".encode()
+    chunks: list[bytes] = []
+    for headers, content in parts:
+        chunks += [dash, b"\r\n", headers.encode(), b"\r\n\r\n", content, b"\r\n"]
+    chunks += [dash, b"--\r\n"]
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from typing import Any, Final, NoReturn, final
+from urllib.parse import quote, quote_plus
 
 from .exceptions import ConfigurationError
 
-__all__ = ["MASK", "Secret", "mask_text", "secret_value"]
+__all__ = ["MASK", "Secret", "mask_echoes", "mask_text", "secret_value"]
 
 #: What a masked credential shows, in a repr, a log line or an error.
 MASK: Final = "**********"
@@ -74,4 +75,42 @@ def mask_text(text: str, credentials: tuple[str, ...] | list[str]) -> str:
     for credential in credentials:
         if credential and credential in text:
             text = text.replace(credential, MASK)
+    return text
+
+
+#: The shortest run of a credential's characters masked where a server echoed only part of it (cut off
+#: by its own limit, or by an error's): no innocent text shares this many characters with a random key.
+FRAGMENT: Final = 12
+
+
+def mask_echoes(text: str, credentials: tuple[str, ...] | list[str]) -> str:
+    """``text`` with every echo of ``credentials`` masked: whole, URL-encoded, or a run of at least
+    :data:`FRAGMENT` of its characters (a server that cut it short). For the texts of errors and
+    log records: the work grows with the length of the text and of the credentials."""
+    for credential in credentials:
+        if not credential:
+            continue
+        for form in {credential, quote(credential, safe=""), quote_plus(credential)}:
+            if form in text:
+                text = text.replace(form, MASK)
+        if len(credential) >= FRAGMENT:
+            text = _mask_fragments(text, credential)
+    return text
+
+
+def _mask_fragments(text: str, credential: str) -> str:
+    start, position = 0, 0
+    while start <= len(credential) - FRAGMENT:
+        found = text.find(credential[start : start + FRAGMENT], position)
+        if found < 0:
+            start, position = start + 1, 0
+            continue
+        # Widen the match both ways as far as text and credential agree, then mask it.
+        low, high, left, right = found, found + FRAGMENT, start, start + FRAGMENT
+        while low > 0 and left > 0 and text[low - 1] == credential[left - 1]:
+            low, left = low - 1, left - 1
+        while high < len(text) and right < len(credential) and text[high] == credential[right]:
+            high, right = high + 1, right + 1
+        text = text[:low] + MASK + text[high:]
+        position = low + len(MASK)
     return text

@@ -15,7 +15,7 @@ from typing import Any, Final
 import aiohttp
 import pytest
 
-from aioavatar._protocol import encode_multipart
+from aioavatar._request import encode_multipart
 from aioavatar.testing import KalturaEmulator
 
 from ..providers import KS

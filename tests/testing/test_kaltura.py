@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from aioavatar import KalturaAvatarClient, NotFoundError, Secret, ServerError
-from aioavatar._protocol import encode_multipart
+from aioavatar._request import encode_multipart
 from aioavatar.testing import KalturaCatalogItem, KalturaEmulator
 
 from ..providers import KALTURA_AVATAR_ID, KS

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 from .._converter import build_request, unstructure
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
-from .._protocol import encode_multipart
 from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_token
+from .._request import encode_multipart
 from .._secret import Secret
 from .._validation import check_bytes, check_path_id, check_text
 from ..exceptions import ConfigurationError, NotFoundError, ServerError
