@@ -22,9 +22,14 @@ from hypothesis import strategies as st
 from aioavatar import (
     BaseSession,
     EndReason,
+    KalturaAvatarClient,
+    KalturaTimeouts,
     LiveAvatarClient,
+    LiveAvatarTimeouts,
+    RetryPolicy,
     SessionEndedError,
     SessionTokenRequest,
+    Timeout,
 )
 from aioavatar._keepalive import next_due as _next_due
 from aioavatar.liveavatar._backend import LiveAvatarBackend
@@ -32,7 +37,7 @@ from aioavatar.testing import LiveAvatarEmulator, RecordedRequest
 
 from .conftest import AVATAR_ID
 from .leaks import wait_until
-from .providers import Provider, session_on
+from .providers import API_KEY, KALTURA_AVATAR_ID, KS, Provider, session_on
 
 pytestmark = pytest.mark.anyio
 
@@ -471,3 +476,36 @@ async def test_a_failing_background_task_is_raised_not_a_bare_cancellation(
     assert not reached_end
     assert session.end_reason is EndReason.SERVER_ERROR
     assert emulator.stop_reasons(session.session_id) == ["SERVER_ERROR"]
+
+
+async def test_a_beat_takes_no_longer_than_the_clients_keep_alive_limit(provider: Provider) -> None:
+    """A client's ``timeouts.keep_alive`` bounds its sessions' beats as it bounds
+    ``client.keep_alive()``: with a 0.2 s limit, a beat the server answers after 0.6 s fails, although
+    half the interval (1 s, the beats' own bound) would have waited for it."""
+    limit = Timeout(total=0.2, connect=0.2)
+    client: LiveAvatarClient | KalturaAvatarClient
+    if isinstance(provider.client, LiveAvatarClient):
+        client = LiveAvatarClient(
+            API_KEY,
+            base_url=provider.emulator.base_url,
+            timeouts=LiveAvatarTimeouts(keep_alive=limit),
+            retry_policy=RetryPolicy(retries=0),
+        )
+    else:
+        client = KalturaAvatarClient(
+            ks=KS,
+            base_url=provider.emulator.base_url,
+            timeouts=KalturaTimeouts(keep_alive=limit),
+            retry_policy=RetryPolicy(retries=0),
+        )
+    beat = "keep_alive"
+    provider.emulator.inject(beat, delay=0.6, times=1000)
+    async with client:
+        options: dict[str, Any] = {"keep_alive_interval": 2.0, "stop_timeout": 2.0}
+        if isinstance(client, LiveAvatarClient):
+            session: Any = client.session(AVATAR_ID, is_sandbox=True, **options)
+        else:
+            session = client.session(KALTURA_AVATAR_ID, **options)
+        async with session:
+            await wait_until(lambda: session.statistics().keep_alives_failed >= 1, within=30)
+            assert session.statistics().keep_alives_sent == 0

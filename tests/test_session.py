@@ -27,6 +27,7 @@ from aioavatar import (
     AvatarSession,
     ConfigurationError,
     EndReason,
+    KalturaAvatarClient,
     LiveAvatarClient,
     ResponseDecodeError,
     ServerError,
@@ -37,7 +38,15 @@ from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
 from .leaks import wait_until
-from .providers import FIRST_OPEN_STEPS, LAST_OPEN_STEPS, OPEN_STEPS, Provider, session_on
+from .providers import (
+    FIRST_OPEN_STEPS,
+    KALTURA_AVATAR_ID,
+    KS,
+    LAST_OPEN_STEPS,
+    OPEN_STEPS,
+    Provider,
+    session_on,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -503,3 +512,27 @@ async def test_a_session_exited_in_another_task_is_still_stopped_once(provider: 
     assert session.end_reason is EndReason.SERVER_ERROR
     assert provider.stops(session.session_id) == 1
     assert session.session_id not in provider.active()
+
+
+async def test_a_session_on_a_client_that_is_not_open_fails_without_a_word_of_a_running_session(
+    provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session of a client never entered (``async with client``): the ``RuntimeError`` saying so,
+    nothing sent, and no WARNING or note that a session may still run (nothing could have opened
+    one; Kaltura, whose first call opens the session, said one might have)."""
+    client: LiveAvatarClient | KalturaAvatarClient
+    if isinstance(provider.client, LiveAvatarClient):
+        client = LiveAvatarClient(API_KEY, base_url=provider.emulator.base_url)
+        session: Any = client.session(AVATAR_ID, is_sandbox=True)
+    else:
+        client = KalturaAvatarClient(ks=KS, base_url=provider.emulator.base_url)
+        session = client.session(KALTURA_AVATAR_ID)
+    with (
+        caplog.at_level(logging.DEBUG, logger="aioavatar"),
+        pytest.raises(RuntimeError, match="not open") as info,
+    ):
+        async with session:
+            pytest.fail("the block must not run")
+    assert provider.emulator.requests() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not getattr(info.value, "__notes__", [])

@@ -104,6 +104,7 @@ async def test_a_204_on_stop_is_a_confirmed_stop(provider: Provider) -> None:
     async with provider.session() as session:
         pass
     provider.assert_stopped_once(EndReason.USER_CLOSED, session)
+    assert not session.may_still_run
 
 
 @pytest.mark.parametrize("unreadable", ["too big", "compressed unreadably"])
@@ -126,8 +127,38 @@ async def test_a_stop_answered_200_with_a_body_that_cannot_be_read_is_not_confir
             pass
     assert info.value.session_id == session.session_id
     assert session.end_reason is None
+    assert session.may_still_run
     assert session.session_id in provider.active()
     assert provider.stops(session.session_id) == 1
+
+
+async def test_a_stop_whose_first_attempt_took_effect_unanswered_is_confirmed_with_its_reason(
+    provider: Provider,
+) -> None:
+    """The stop's first attempt ends the session but its answer is a 500; the retry is answered
+    404 or 410, the session being gone. That is the stop's own doing: confirmed, with the reason it
+    sent (Kaltura, which records no reason, said ``UNKNOWN``; LiveAvatar looked the session up)."""
+    provider.emulator.inject(provider.stop_step, apply=True, status=500)
+    async with provider.session() as session:
+        pass
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert provider.stops(session.session_id) == 2
+    assert session.session_id not in provider.active()
+    if provider.name == "liveavatar":
+        assert provider.emulator.requests("get", session_id=session.session_id) == []
+
+
+async def test_stop_after_the_server_ended_the_session_sends_nothing(provider: Provider) -> None:
+    """Rule 7: once a beat learned that the server ended the session, ``stop()`` sends no stop (it
+    would only be answered 404) and changes no reason; the block awaiting ``wait_ended()`` then
+    exits quietly."""
+    async with provider.session(keep_alive_interval=0.05) as session:
+        expected = provider.end_on_server(session.session_id)
+        with anyio.fail_after(30):  # a hang, not a speed limit
+            await session.wait_ended()
+        await session.stop()
+    assert provider.stops(session.session_id) == 0
+    assert session.end_reason is expected
 
 
 async def test_a_stop_that_finds_the_session_stopped_elsewhere_reports_the_servers_reason(

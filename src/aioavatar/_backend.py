@@ -86,6 +86,11 @@ class SessionBackend(Protocol[InfoT]):
 
     def max_duration(self, info: InfoT) -> float | None: ...
 
+    @property
+    def keep_alive_limit(self) -> float:
+        """The client's time limit of a keep-alive attempt (its ``timeouts.keep_alive``), seconds."""
+        ...
+
     async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]: ...
@@ -132,6 +137,11 @@ class TokenBackend(Generic[ClientT, RequestT]):
 
     def attach(self, hooks: SessionHooks) -> None:
         self._hooks = hooks
+
+    @property
+    def keep_alive_limit(self) -> float:
+        limit: float = self._client.timeouts.keep_alive.total
+        return limit
 
     @property
     def opened(self) -> bool:

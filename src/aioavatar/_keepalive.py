@@ -246,8 +246,9 @@ class KeepAlive:
     async def _send(self, owner: Owner) -> str:
         """One beat: ``"beating"`` (answered, or failed within the idle window), ``"gone"`` (the
         server ended the session), ``"lost"`` (the idle window has passed), ``"over"`` (stopping)."""
-        # Each attempt at most 10 s, and no retry starts unless it ends before the next beat is due.
-        timeout = min(10.0, self._interval / 2)
+        # Each attempt at most half the interval (and the client's own keep-alive limit: _beat), and
+        # no retry starts unless it ends before the next beat is due.
+        timeout = self._interval / 2
         try:
             await owner._beat(timeout=timeout, deadline=self._due + self._interval - timeout)
         except Exception as exc:  # noqa: BLE001 - rule 6: counted and logged, never raised

@@ -1,16 +1,19 @@
-"""The keyword options every provider client takes (:class:`ClientOptions`) and every endpoint method
-takes (:class:`CallOptions`), as typed dicts for ``**options`` (PEP 692)."""
+"""The keyword options every provider client takes (:class:`ClientOptions`), every endpoint method
+takes (:class:`CallOptions`) and every session takes (:class:`LifecycleOptions`), as typed dicts for
+``**options`` (PEP 692)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypedDict
 
 import aiohttp
 
+from ._enums import EndReason
 from ._retry import RetryBudget, RetryPolicy
 from ._timeout import Timeout
 
-__all__ = ["CallOptions", "ClientOptions"]
+__all__ = ["CallOptions", "ClientOptions", "LifecycleOptions"]
 
 
 class ClientOptions(TypedDict, total=False):
@@ -57,3 +60,20 @@ class CallOptions(TypedDict, total=False):
     timeout: float | Timeout | None
     retry_policy: RetryPolicy | None
     deadline: float | None
+
+
+class LifecycleOptions(TypedDict, total=False):
+    """The lifecycle's keyword options, the same for every provider's session.
+
+    Attributes:
+        keep_alive_interval: seconds between keep-alives (each provider has its default: LiveAvatar
+            60, the server waiting 300; Kaltura 10, as it asks).
+        stop_timeout: seconds the stop may take, retries included, before it is abandoned (10),
+            counted from when it holds a connection (rule 11).
+        end_reason_for: maps the exception that ended the block to an :class:`EndReason`; return
+            ``None`` to use the table.
+    """
+
+    keep_alive_interval: float
+    stop_timeout: float
+    end_reason_for: Callable[[BaseException], EndReason | None] | None

@@ -99,6 +99,8 @@ class Endpoint:
         data_used: ``False`` when the answer carries nothing the SDK reads (keep-alive, stop).
         retry: which failures may be retried (start and create: only when never sent).
         budgeted: ``False`` for a stop, whose retries spend nothing from the client's budget.
+        ends: ``True`` for a call that ends what it names (a stop): as for a ``DELETE``, a 404 or
+            410 after an attempt of the call that may have taken effect is the call's own success.
         decode: replaces the spec's ``decode`` for this endpoint (an answer shaped unlike the
             provider's others).
     """
@@ -110,6 +112,7 @@ class Endpoint:
     data_used: bool = True
     retry: Retry = Retry.ALWAYS
     budgeted: bool = True
+    ends: bool = False
     decode: Callable[[RawResponse, bool], Any] | None = None
 
 
@@ -414,9 +417,10 @@ class ProviderClient(Generic[TimeoutsT]):
                 deadline=deadline,
                 budgeted=endpoint.budgeted,
             )
-            if raw.status == 404 and raw.after_possible_effect and endpoint.method == "DELETE":
-                # An earlier attempt, sent without an answer (or answered 5xx), may have deleted it:
-                # done, as a stop that finds its session gone is done.
+            gone = raw.status in (404, 410) and raw.after_possible_effect
+            if gone and (endpoint.ends or endpoint.method == "DELETE"):
+                # An earlier attempt, sent without an answer (or answered 5xx), may have ended or
+                # deleted it: most likely this call's own doing, so its success.
                 return None
             data = (endpoint.decode or self.spec.decode)(raw, endpoint.data_used)
             if endpoint.method == "GET":

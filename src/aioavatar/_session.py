@@ -41,11 +41,12 @@ Rules (numbered so that code, tests and docs can point at them):
     server waits without keep-alive) can still be met. When no beat has succeeded for that long, the
     session is presumed lost: it is stopped with ``IDLE_TIMEOUT`` and treated as in rule 7, except
     that a stop that is not confirmed raises :class:`SessionStopError` (as at the deadline, rule 8).
- 7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop, the end
-    reason is looked up (``UNKNOWN`` when it cannot be; a session listed as running is stopped as in
-    rule 14), the block is cancelled and ``async with`` raises :class:`SessionEndedError`. Only a
-    block the end interrupted raises it: a block awaiting ``wait_ended()`` in its own task is woken
-    instead, and a block that runs to its end exits quietly, ``end_reason`` saying why.
+ 7. A beat answered 404 or 410 means the server ended the session: no more beats, no stop (``stop()``
+    sends none), the end reason is looked up (``UNKNOWN`` when it cannot be; a session listed as
+    running is stopped as in rule 14), the block is cancelled and ``async with`` raises
+    :class:`SessionEndedError`. Only a block the end interrupted raises it: a block awaiting
+    ``wait_ended()`` in its own task is woken instead, and a block that runs to its end exits
+    quietly, ``end_reason`` saying why.
  8. At the deadline (``max_session_duration`` after start) the SDK stops the session with
     ``MAX_DURATION_REACHED`` itself, then proceeds as in rule 7. A duration that is not a finite
     number of seconds up to ten years (a hostile or broken answer) means no deadline: it is logged at
@@ -95,9 +96,8 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
 from types import TracebackType
-from typing import Any, ClassVar, Self, TypedDict, TypeVar, Unpack
+from typing import Any, ClassVar, Self, TypeVar, Unpack
 
 import anyio
 
@@ -107,6 +107,7 @@ from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName
 from ._keepalive import KeepAlive, SessionStatistics
 from ._logging import describe_error
+from ._options import LifecycleOptions
 from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping, error_text
 from ._transport import require_asyncio
 from ._validation import check_options, check_seconds, usable_duration
@@ -132,23 +133,6 @@ MIN_KEEP_ALIVE_INTERVAL = 0.01
 MIN_STOP_TIMEOUT = 0.1
 MAX_STOP_TIMEOUT = 300.0
 DEFAULT_STOP_TIMEOUT = 10.0
-
-
-class LifecycleOptions(TypedDict, total=False):
-    """The lifecycle's keyword options, the same for every provider's session.
-
-    Attributes:
-        keep_alive_interval: seconds between keep-alives (each provider has its default: LiveAvatar
-            60, the server waiting 300; Kaltura 10, as it asks).
-        stop_timeout: seconds the stop may take, retries included, before it is abandoned (10),
-            counted from when it holds a connection (rule 11).
-        end_reason_for: maps the exception that ended the block to an :class:`EndReason`; return
-            ``None`` to use the table.
-    """
-
-    keep_alive_interval: float
-    stop_timeout: float
-    end_reason_for: Callable[[BaseException], EndReason | None] | None
 
 
 class BaseSession(Stopping[InfoT]):
@@ -235,18 +219,21 @@ class BaseSession(Stopping[InfoT]):
         confirmed (it may still run; the stop's error said so)."""
         return self._end_reason
 
+    @property
+    def may_still_run(self) -> bool:
+        """Whether the session may still run on the server (and bill) although its lifecycle is
+        over: its stop was not confirmed, or its start may have opened one that no stop could
+        follow (rule 12; said once at WARNING, and by the error or note that propagated)."""
+        return self._unconfirmed_warned
+
     def statistics(self) -> SessionStatistics:
         """Keep-alives sent and failed, the last success, when the session started and its deadline."""
-        beats = self._keepalive
+        beats, started = self._keepalive, self._started_at
         return SessionStatistics(
             keep_alives_sent=beats.sent if beats else 0,
             keep_alives_failed=beats.failed if beats else 0,
             last_keep_alive_at=beats.last_success_at if beats else None,
-            started_at=(
-                None
-                if self._started_at is None
-                else dt.datetime.fromtimestamp(self._started_at, dt.UTC)
-            ),
+            started_at=None if started is None else dt.datetime.fromtimestamp(started, dt.UTC),
             deadline=beats.deadline_at if beats else None,
         )
 
@@ -282,6 +269,8 @@ class BaseSession(Stopping[InfoT]):
             raise ConfigurationError(str(exc), field="reason") from None
         if self._info is None:
             raise RuntimeError("the session has not started: stop() is for use inside `async with`")
+        if self._server_end is not None and not self._stop_started:
+            return  # rule 7: the server ended it; nothing to stop
         await self._stop_protected(known, raise_cancel=True)
         self._raise_stop_error()
 

@@ -137,8 +137,9 @@ class Stopping(Generic[InfoT]):
         what = self._unconfirmed or (
             f"its stop was not confirmed ({describe_error(self._stop_error or RuntimeError())})"
         )
+        sid = self._backend.session_id or "(id unknown)"
         return (
-            f"aioavatar: session {self._backend.session_id}: {what}: it may still be running "
+            f"aioavatar: session {sid}: {what}: it may still be running "
             "(and billing) until the server's idle timeout ends it"
         )
 
@@ -339,7 +340,8 @@ class Stopping(Generic[InfoT]):
     async def _beat(self, *, timeout: float, deadline: float) -> None:
         if not self._attached:
             raise RuntimeError("the session's lifecycle is over")
-        await self._backend.keep_alive(timeout=timeout, deadline=deadline)
+        limit = min(timeout, self._backend.keep_alive_limit)  # the client's timeouts.keep_alive
+        await self._backend.keep_alive(timeout=limit, deadline=deadline)
 
     async def _presumed_lost(self) -> None:
         await self._stop_and_end(EndReason.IDLE_TIMEOUT)  # rule 6
@@ -361,9 +363,7 @@ class Stopping(Generic[InfoT]):
         if self._stopping:
             return
         await self._stop_protected(reason, raise_cancel=False)
-        self._on_server_end(
-            self._end_reason or reason
-        )  # the server's, when our stop found it ended
+        self._on_server_end(self._end_reason or reason)  # the server's, when our stop found it
 
     async def _connection_lost(self) -> None:
         """Rule 14."""

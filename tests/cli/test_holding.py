@@ -25,13 +25,16 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize(
-    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["SIGINT", "SIGTERM"]
+    ("signum", "status"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 0), (signal.SIGHUP, 0)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
 )
 async def test_a_signal_while_running_stops_with_user_closed(
     emulator: LiveAvatarEmulator, env: dict[str, str], signum: int, status: int
 ) -> None:
-    """SIGINT or SIGTERM while the session runs: one stop with USER_CLOSED, the `ended` event says so;
-    exit 130 after Ctrl-C, 0 after SIGTERM."""
+    """SIGINT, SIGTERM or SIGHUP (the terminal closed) while the session runs: one stop with
+    USER_CLOSED, the `ended` event says so; exit 130 after Ctrl-C, 0 after SIGTERM and SIGHUP (the
+    default action of SIGHUP would kill the process and leave the session running)."""
     cli = await spawn("run", AVATAR_ID, "--json", env=env)
     async with cli.process:
         session_id = json.loads(await cli.line())["session_id"]
@@ -81,6 +84,49 @@ async def test_a_signal_during_start_stops_the_session_it_opened(
     assert ended["end_reason"] == "USER_DISCONNECTED"
     assert "Abandoning the start..." in outcome.err
     assert_clean(outcome)
+
+
+@pytest.mark.parametrize("start_fails", [False, True], ids=["start answered", "start failed"])
+async def test_a_signal_during_start_whose_stop_fails_says_the_session_may_still_run(
+    emulator: LiveAvatarEmulator, env: dict[str, str], start_fails: bool
+) -> None:
+    """Ctrl-C while start is out, and the stop that follows fails: not "nothing to stop" and 130,
+    but the line that names the session and says it may still run, exit 1; under ``--json`` the
+    `ended` event first, ``end_reason`` null."""
+    start = emulator.inject("start", delay=0.5, status=500 if start_fails else None, apply=True)
+    emulator.inject("stop", status=500, times=100)
+    cli = await spawn("run", AVATAR_ID, "--json", env=env)
+    async with cli.process:
+        await eventually(lambda: start.hits)
+        cli.send(signal.SIGINT)
+        outcome = await cli.finish()
+    assert outcome.status == 1, outcome.err
+    (session_id,) = emulator.sessions
+    assert emulator.requests("stop")  # a stop was tried...
+    ended = json.loads(outcome.out)
+    assert ended["event"] == "ended"
+    assert ended["end_reason"] is None
+    last = outcome.err.splitlines()[-1]
+    assert session_id in last
+    assert "may still be running" in last
+    assert f"aioavatar sessions stop {session_id}" in last
+
+
+async def test_run_json_prints_the_ended_event_when_the_stop_is_not_confirmed(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """A stop that fails at the end of ``--duration``: the `ended` event with ``end_reason`` null (as
+    the JSON output promises), then the line that says the session may still run; exit 1."""
+    emulator.inject("stop", status=500, times=100)
+    cli = await spawn("run", AVATAR_ID, "--json", "--duration", "0.2", env=env)
+    async with cli.process:
+        outcome = await cli.finish()
+    assert outcome.status == 1, outcome.err
+    started, ended = (json.loads(line) for line in outcome.out.splitlines())
+    assert (started["event"], ended["event"]) == ("started", "ended")
+    assert ended["end_reason"] is None
+    assert ended["session_id"] == started["session_id"]
+    assert "may still be running" in outcome.err
 
 
 async def test_signals_during_the_stop_wait_for_it(

@@ -130,15 +130,18 @@ async def test_a_lost_kaltura_create_answer_says_a_session_may_run(
     """Kaltura's create took effect but its answer was lost: the id never arrived, so nothing can be
     stopped; the error says (as a note, and a WARNING) that a session may still run."""
     kaltura_emulator.inject("create", apply=True, drop=True)
+    session = kaltura_client.session("avatar-1", stop_timeout=0.5)
     with (
         caplog.at_level(logging.WARNING, logger="aioavatar"),
         pytest.raises(TransportError) as info,
     ):
-        async with kaltura_client.session("avatar-1", stop_timeout=0.5):
+        async with session:
             pytest.fail("the block must not run")
+    assert session.may_still_run
     notes = getattr(info.value, "__notes__", [])
     assert any("id never arrived" in note and "may still be running" in note for note in notes)
     assert any("id never arrived" in r.getMessage() for r in caplog.records)
+    assert not any("None" in note for note in notes)  # "session (id unknown)", not "session None"
     assert len(kaltura_emulator.active_sessions()) == 1  # it does run
 
 

@@ -70,6 +70,9 @@ JSON_FIELDS_URL = "https://aioavatar.readthedocs.io/guides/cli/#json-output"
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the API refused, no answer, a stop not confirmed, a session ended elsewhere
 EXIT_USAGE = 2  # a mistake the user can fix: the message names the fix
+#: The signals that stop a held session: SIGHUP too where there is one (POSIX), the way a process
+#: whose terminal closes is told.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *filter(None, [getattr(signal, "SIGHUP", None)]))
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process that Ctrl-C ended
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: standard output was closed (`aioavatar ... | head -1`)
 
@@ -118,10 +121,11 @@ def verbose_logging(enabled: bool) -> Iterator[None]:
 
 @contextmanager
 def stop_signals() -> Iterator[AsyncIterator[int] | None]:
-    """SIGINT and SIGTERM as they arrive, or ``None`` where this thread cannot receive them (Windows, a
-    thread other than the main one): Ctrl-C then raises ``KeyboardInterrupt`` as usual."""
+    """SIGINT, SIGTERM and SIGHUP (the terminal closed, an SSH connection dropped) as they arrive, or
+    ``None`` where this thread cannot receive them (Windows, a thread other than the main one):
+    Ctrl-C then raises ``KeyboardInterrupt`` as usual."""
     try:
-        receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+        receiver = anyio.open_signal_receiver(*STOP_SIGNALS)
         signals = receiver.__enter__()
     except (NotImplementedError, RuntimeError, ValueError):
         yield None

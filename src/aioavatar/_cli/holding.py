@@ -1,6 +1,8 @@
-"""Holding a session from the command line: SIGINT and SIGTERM, and the exit status (``demo``, ``run``).
+"""Holding a session from the command line: SIGINT, SIGTERM and SIGHUP, and the exit status (``demo``,
+``run``).
 
-The commands own the process, so they catch SIGINT (Ctrl-C) and SIGTERM themselves, for the whole of
+The commands own the process, so they catch SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal
+closed; as SIGTERM) themselves, for the whole of
 their event loop, instead of letting asyncio turn Ctrl-C into a cancellation (which the library stops
 with ``USER_DISCONNECTED``). What a signal does depends on when it arrives:
 
@@ -8,13 +10,15 @@ with ``USER_DISCONNECTED``). What a signal does depends on when it arrives:
 2. While the session starts: the start is abandoned. Before start is sent nothing has been opened;
    once it is sent, the library lets it finish and stops the session at once with
    ``USER_DISCONNECTED`` (its rule 2). Exit 130.
-3. While the session runs: it is stopped with ``USER_CLOSED``; exit 130 for SIGINT, 0 for SIGTERM.
+3. While the session runs: it is stopped with ``USER_CLOSED``; exit 130 for SIGINT, 0 for SIGTERM
+   (and SIGHUP).
 4. While it stops, or once it has ended: nothing more; the stop under way is awaited and a SIGINT
    still makes the exit status 130.
 
 A session that ended elsewhere (the server, or another client's stop, found by a keep-alive or by our
 own stop) exits 1 whatever signal came, its reason printed. ``MAX_DURATION_REACHED`` exits 0 (130
-after a SIGINT).
+after a SIGINT). A session that may still run (its stop not confirmed, an abandoned start's
+included) exits 1 whatever signal came, with the line that says so (``SessionStopError``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,14 @@ from typing import Any
 import anyio
 import attrs
 
-from .. import BaseSession, EndReason, SessionEndedError, SessionState
+from .. import (
+    AvatarError,
+    BaseSession,
+    EndReason,
+    SessionEndedError,
+    SessionState,
+    SessionStopError,
+)
 from .common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, notice, print_json, stop_signals
 
 __all__ = [
@@ -165,6 +176,8 @@ async def hold(
 
 def exit_status(session: BaseSession[Any], held: Held, interrupts: Interrupts) -> int:
     """The exit status of a command that held ``session`` (see the module docs)."""
+    if session.may_still_run:
+        return EXIT_FAILURE
     if held.abandoned or not held.started:
         return EXIT_INTERRUPTED
     reason = session.end_reason
@@ -207,7 +220,23 @@ def report_ended(session: BaseSession[Any], json_lines: bool) -> None:
 def conclude(
     session: BaseSession[Any], held: Held, interrupts: Interrupts, *, json_lines: bool
 ) -> int:
-    """``run``'s last words (the ``ended`` event, or that nothing started) and its exit status."""
+    """``run``'s last words (the ``ended`` event, or that nothing started) and its exit status.
+
+    Raises:
+        SessionStopError: the session may still run (a stop not confirmed after a signal abandoned
+            its start, say): after the ``ended`` event, with ``end_reason`` null, under ``--json``.
+    """
+    if session.may_still_run:
+        try:
+            sid = session.session_id
+        except RuntimeError:  # its start may have opened one whose id never arrived
+            raise AvatarError(
+                "a session may still be running: its start may have opened one whose id never "
+                "arrived"
+            ) from None
+        if json_lines:
+            report_ended(session, json_lines)
+        raise SessionStopError(sid, "its stop was not confirmed")
     if held.started:
         report_ended(session, json_lines)
     elif not json_lines:

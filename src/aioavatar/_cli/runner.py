@@ -17,9 +17,9 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .. import BaseSession
+from .. import BaseSession, SessionStopError
 from .common import LIVEAVATAR, UsageError, emulator_for, print_json
-from .holding import Interrupts, conclude, hold, keeping, run_interruptible
+from .holding import Interrupts, conclude, hold, keeping, report_ended, run_interruptible
 
 __all__ = ["Runner", "run_with"]
 
@@ -107,12 +107,17 @@ async def _hold(
     interrupts: Interrupts,
 ) -> int:
     async with client:
-        held = await hold(
-            session,
-            interrupts,
-            duration=args.duration,
-            on_started=lambda: _report_started(runner, session, args.duration, args.json),
-        )
+        try:
+            held = await hold(
+                session,
+                interrupts,
+                duration=args.duration,
+                on_started=lambda: _report_started(runner, session, args.duration, args.json),
+            )
+        except SessionStopError:
+            if args.json:  # the ended event, end_reason null; the error's line follows
+                report_ended(session, json_lines=True)
+            raise
     return conclude(session, held, interrupts, json_lines=args.json)
 
 

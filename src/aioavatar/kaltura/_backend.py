@@ -33,7 +33,14 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest]):
         return None if self._session_id is None else self._require_token()
 
     async def prepare(self) -> None:
-        """Nothing: Kaltura's first call already opens the session."""
+        """Only a check that the client is open (Kaltura's first call opens the session): a create
+        refused before it is sent is not one that may have opened a session (rule 3).
+
+        Raises:
+            RuntimeError: the client is not open.
+        """
+        if self._client.http_session.closed:
+            raise RuntimeError("the client's HTTP session is closed")
 
     async def open(self) -> KalturaSessionInfo:
         created = await self._client.create_session(request=self._take_request())

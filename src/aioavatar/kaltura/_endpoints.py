@@ -82,7 +82,7 @@ SAY_TEXT = Endpoint(
 SAY_AUDIO = Endpoint(
     "POST", f"{_SESSION}/say-audio", "speech", data_used=False, retry=Retry.IF_UNSENT
 )
-END = Endpoint("POST", f"{_SESSION}/end", "end", data_used=False, budgeted=False)
+END = Endpoint("POST", f"{_SESSION}/end", "end", data_used=False, budgeted=False, ends=True)
 
 
 def _decode_catalog(raw: RawResponse, data_used: bool) -> Any:
