@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aioavatar import ConfigurationError, check_pcm, read_wav
+from aioavatar import ConfigurationError, check_pcm, pcm_duration, read_wav
 
 from .audio import SECOND, wav_bytes
 
@@ -56,3 +56,15 @@ def test_a_released_buffer_is_a_configuration_error() -> None:
         check_pcm(view)
     with pytest.raises(ConfigurationError):
         read_wav(view)
+
+
+def test_pcm_duration_counts_samples_and_refuses_what_is_not_pcm() -> None:
+    """Seconds of 24 kHz 16-bit mono (an empty buffer is none); anything that is not bytes, or holds
+    half a sample, is a ConfigurationError naming ``pcm``, not a TypeError or a made-up length."""
+    assert pcm_duration(b"") == 0.0
+    assert pcm_duration(b"\x00" * SECOND) == 1.0
+    assert pcm_duration(memoryview(bytearray(SECOND)).cast("h")) == 1.0
+    for bad in (None, 5, "abcd", [0, 0], b"\x00\x00\x00"):
+        with pytest.raises(ConfigurationError) as info:
+            pcm_duration(bad)  # type: ignore[arg-type]
+        assert info.value.field == "pcm"

@@ -474,7 +474,7 @@ REPORTED: list[tuple[str, Callable[[], Any], str]] = [
     ("RetryBudget(capacity=None)", lambda: RetryBudget(capacity=None), "capacity"),  # type: ignore[arg-type]
     ("api key with CR LF", lambda: LiveAvatarClient("key\r\nX-Evil: 1"), "api_key"),
     ("KS with LF", lambda: KalturaAvatarClient("ks-value\nx"), "ks"),
-    ("Secret(None)", lambda: Secret(None), "secret"),  # type: ignore[arg-type]
+    ("Secret(None)", lambda: Secret(None), "value"),  # type: ignore[arg-type]
     (
         "connection_limit='10'",
         lambda: LiveAvatarClient(API_KEY, connection_limit="10"),  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from aioavatar import Secret
+from aioavatar import ConfigurationError, Secret
 
 
 def test_secret_is_masked_and_refuses_pickle() -> None:
@@ -18,3 +18,11 @@ def test_secret_is_masked_and_refuses_pickle() -> None:
     assert secret.get_secret_value() == "sk-canary-123"
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+def test_a_secret_of_something_else_names_its_parameter() -> None:
+    """``Secret(value)``: the refusal names ``value``, the parameter."""
+    for bad in (None, b"k" * 10, 5):
+        with pytest.raises(ConfigurationError) as info:
+            Secret(bad)  # type: ignore[arg-type]
+        assert info.value.field == "value"

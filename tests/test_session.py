@@ -361,7 +361,7 @@ async def test_a_cancellation_after_a_clean_return_keeps_user_closed(
 async def test_bad_credential_fails_on_enter_and_leaves_nothing(provider: Provider) -> None:
     """401 on the first call: AuthenticationError from the async with line; nothing opened."""
     with pytest.raises(AuthenticationError):
-        async with provider.own_session(credential="nope"):
+        async with provider.own_session(credential="nope-not-a-key"):
             pytest.fail("the block must not run")
     assert [r.endpoint for r in provider.emulator.journal] == [provider.enter_steps[0]]
     assert provider.emulator.sessions == {}
@@ -462,6 +462,26 @@ async def test_own_client_with_borrowed_http_session(provider: Provider) -> None
             assert session.session_id
         assert not http.closed
     provider.assert_stopped_once(EndReason.USER_CLOSED)
+
+
+async def test_a_closed_http_session_is_refused_naming_it(provider: Provider) -> None:
+    """A borrowed aiohttp session that is closed (at construction, or by the time the client is
+    entered) is a ConfigurationError naming ``http_session``, not aiohttp's RuntimeError from deep
+    inside the first request; nothing is sent."""
+    closed = aiohttp.ClientSession()
+    await closed.close()
+    with pytest.raises(ConfigurationError) as info:
+        provider.own_session(credential=provider.credential, http_session=closed)
+    assert info.value.field == "http_session"
+    http = aiohttp.ClientSession()
+    session = provider.own_session(credential=provider.credential, http_session=http)
+    await http.close()
+    with pytest.raises(ConfigurationError) as info:
+        async with session:
+            pytest.fail("the block must not run")
+    assert info.value.field == "http_session"
+    assert provider.emulator.journal == []
+    assert not session.may_still_run
 
 
 async def test_two_hundred_sessions_on_one_client(provider: Provider) -> None:

@@ -6,8 +6,17 @@ from typing import Any, TypedDict
 
 import pytest
 
-from aioavatar import ConfigurationError
+from aioavatar import (
+    AvatarPersona,
+    ConfigurationError,
+    LiveAvatarClient,
+    SessionTokenRequest,
+    VideoSettings,
+    VoiceAgent,
+)
 from aioavatar._validation import check_bytes, check_options
+
+from .conftest import AVATAR_ID
 
 
 class _Options(TypedDict, total=False):
@@ -44,3 +53,50 @@ def test_check_bytes_refuses_what_is_not_usable_bytes() -> None:
         with pytest.raises(ConfigurationError, match=words) as info:
             check_bytes(value, "audio", empty="nothing to say")
         assert info.value.field == "audio"
+
+
+class _BadRepr(str):
+    """A string whose repr, str and strip raise (a caller's odd subclass)."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr exploded")
+
+    __str__ = __repr__
+
+    def strip(self, chars: str | None = None) -> str:
+        raise RuntimeError("strip exploded")
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda v: AvatarPersona(context_id=v), "context_id"),
+        (lambda v: SessionTokenRequest(avatar_id=v), "avatar_id"),
+        (lambda v: VoiceAgent(id=AVATAR_ID, dynamic_variables=v), "dynamic_variables"),
+        (lambda v: VideoSettings(quality=v), "quality"),
+    ],
+)
+def test_a_refused_value_whose_repr_raises_is_still_a_configuration_error(
+    build: Any, field: str
+) -> None:
+    """The message of a refusal never runs the value's own repr: an object whose repr raises is a
+    ConfigurationError naming the field, not that object's error."""
+    with pytest.raises(ConfigurationError) as info:
+        build(_BadRepr("x"))
+    assert info.value.field is not None
+    assert field in info.value.field
+
+
+@pytest.mark.anyio
+async def test_a_session_token_passed_as_an_id_is_not_quoted(
+    client: LiveAvatarClient,
+) -> None:
+    """A session token where an id belongs (the arguments swapped) is refused without quoting it."""
+    token = await client.create_session_token(AVATAR_ID)
+    raw = token.session_token.get_secret_value()
+    for call in (client.keep_alive, client.stop_session, client.get_session):
+        with pytest.raises(ConfigurationError) as info:
+            await call(raw)
+        assert info.value.field == "session_id"
+        assert raw not in str(info.value)
+        assert raw[:12] not in str(info.value)

@@ -57,8 +57,19 @@ def check_pcm(pcm: bytes | bytearray | memoryview, *, field: str = "pcm") -> byt
 
 
 def pcm_duration(pcm: bytes | bytearray | memoryview) -> float:
-    """Seconds of audio in PCM 16-bit mono 24 kHz bytes."""
-    return len(pcm) / PCM_BYTES_PER_SECOND
+    """Seconds of audio in PCM 16-bit mono 24 kHz bytes (``0.0`` for none).
+
+    Raises:
+        ConfigurationError: not bytes, or an odd number of bytes; naming ``pcm``.
+    """
+    if not isinstance(pcm, bytes | bytearray | memoryview):
+        raise ConfigurationError(f"must be bytes, got {type(pcm).__name__}", field="pcm")
+    size = pcm.nbytes if isinstance(pcm, memoryview) else len(pcm)
+    if size % PCM_SAMPLE_WIDTH:
+        raise ConfigurationError(
+            f"has an odd number of bytes ({size}): 16-bit PCM has 2 bytes per sample", field="pcm"
+        )
+    return size / PCM_BYTES_PER_SECOND
 
 
 def read_wav(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> bytes:

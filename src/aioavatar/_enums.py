@@ -12,6 +12,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal, Self, TypeAlias
 
+from ._validation import shown
+
 __all__ = ["CaseInsensitiveEnum", "EndReason", "EndReasonName", "TolerantEnum"]
 
 
@@ -51,10 +53,11 @@ class TolerantEnum(CaseInsensitiveEnum):
     def known(cls, value: str | Self) -> Self:
         """Return the known member for ``value`` (in any case); raise ``ValueError`` for anything else."""
         if isinstance(value, str):
+            value = str.__str__(value)  # a plain string: no subclass's own repr or comparisons
             member = cls(value)
             if member.is_known:
                 return member
-        raise ValueError(f"{value!r} is not one of {', '.join(m.value for m in cls)}")
+        raise ValueError(f"{shown(value)} is not one of {', '.join(m.value for m in cls)}")
 
 
 class EndReason(TolerantEnum):

@@ -34,7 +34,7 @@ from ._secret import Secret, secret_value
 from ._timeout import resolve_timeout
 from ._transport import DEFAULT_CONNECTION_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, Transport
 from ._validation import check_credential, check_number, check_options
-from .exceptions import APIError, AvatarError, ConfigurationError, TransportError
+from .exceptions import APIError, AvatarError, ConfigurationError
 
 __all__ = [
     "Endpoint",
@@ -43,7 +43,6 @@ __all__ = [
     "ProviderClient",
     "ProviderSpec",
     "bearer_token",
-    "may_have_acted",
 ]
 
 T = TypeVar("T")
@@ -101,6 +100,8 @@ class Endpoint:
         budgeted: ``False`` for a stop, whose retries spend nothing from the client's budget.
         ends: ``True`` for a call that ends what it names (a stop): as for a ``DELETE``, a 404 or
             410 after an attempt of the call that may have taken effect is the call's own success.
+        reads: ``True`` for a read sent as a ``POST`` (a ``GET`` is one): its data has every
+            credential the SDK holds masked, not only the request's.
         decode: replaces the spec's ``decode`` for this endpoint (an answer shaped unlike the
             provider's others).
     """
@@ -113,6 +114,7 @@ class Endpoint:
     retry: Retry = Retry.ALWAYS
     budgeted: bool = True
     ends: bool = False
+    reads: bool = False
     decode: Callable[[RawResponse, bool], Any] | None = None
 
 
@@ -124,22 +126,6 @@ def bearer_token(token: str | Secret, field: str) -> str:
         ConfigurationError: naming ``field``, for an empty token or one that cannot travel in a header.
     """
     return check_credential(secret_value(token), field)
-
-
-def may_have_acted(error: BaseException) -> bool:
-    """Whether a call that failed with ``error`` may still have taken effect on the server.
-
-    Not when the input was refused locally, the request surely never left the machine (no connection
-    could be had), or the server definitely refused it (4xx). A timeout, a dropped connection, a 5xx,
-    a 2xx that could not be read, anything unexpected: it may have.
-    """
-    if isinstance(error, ConfigurationError):
-        return False
-    if isinstance(error, TransportError):
-        return error.sent
-    if isinstance(error, APIError):
-        return not 400 <= error.status < 500
-    return True
 
 
 def resolve_credential(given: str | Secret | None, spec: ProviderSpec) -> Secret | None:
@@ -393,8 +379,8 @@ class ProviderClient(Generic[TimeoutsT]):
         ``options`` are the caller's (``timeout`` overrides the endpoint's default). Any error on the
         way has every credential masked in its text, whichever credential the request carried and
         however the server escaped what it echoed. The data of an answer has the request's credentials
-        masked; a read (``GET``: the account's resources, off the per-session hot path) has every
-        tracked one masked.
+        masked; a read (a ``GET``, or ``reads``: the account's resources, off the per-session hot
+        path) has every tracked one masked.
         """
         endpoint = call.endpoint
         limit = getattr(self.timeouts, endpoint.timeout)
@@ -423,7 +409,7 @@ class ProviderClient(Generic[TimeoutsT]):
                 # deleted it: most likely this call's own doing, so its success.
                 return None
             data = (endpoint.decode or self.spec.decode)(raw, endpoint.data_used)
-            if endpoint.method == "GET":
+            if endpoint.method == "GET" or endpoint.reads:
                 data = map_strings(data, mask_tracked)
             if endpoint.model is None:
                 return data

@@ -32,7 +32,7 @@ class Secret:
         value = secret_value(value)
         if not isinstance(value, str):
             raise ConfigurationError(
-                f"a Secret holds a string, got {type(value).__name__}", field="secret"
+                f"a Secret holds a string, got {type(value).__name__}", field="value"
             )
         self._value = value
 

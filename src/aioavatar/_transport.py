@@ -97,6 +97,7 @@ class Transport:
     ) -> None:
         if http_session is not None and not isinstance(http_session, aiohttp.ClientSession):
             raise ConfigurationError("must be an aiohttp.ClientSession", field="http_session")
+        _check_open(http_session)
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise ConfigurationError("must be a RetryPolicy", field="retry_policy")
         if retry_budget is not None and not isinstance(retry_budget, RetryBudget):
@@ -133,6 +134,8 @@ class Transport:
 
     async def __aenter__(self) -> Self:
         require_asyncio()
+        if self._borrowed:
+            _check_open(self._session)
         if self._session is None:
             # Created here, inside the running loop, never in __init__. Answers are decompressed by
             # us, within the size cap (see _read_body), never by aiohttp.
@@ -419,6 +422,15 @@ class Transport:
             resp_headers.get("Retry-After"),
             resp_headers.get("Location"),
             prepared.credentials,
+        )
+
+
+def _check_open(http_session: aiohttp.ClientSession | None) -> None:
+    """Raise naming ``http_session`` when the borrowed session is closed (every request would fail
+    deep inside aiohttp)."""
+    if http_session is not None and http_session.closed:
+        raise ConfigurationError(
+            "is closed: borrow an open aiohttp.ClientSession", field="http_session"
         )
 
 

@@ -16,16 +16,13 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._logging import redact
 from .exceptions import ConfigurationError
 
 __all__ = [
-    "DYNAMIC_VARIABLES_MAX_ENTRIES",
-    "DYNAMIC_VARIABLES_MAX_KEY",
-    "DYNAMIC_VARIABLES_MAX_VALUE",
     "MAX_URL_LENGTH",
     "check_bytes",
     "check_credential",
-    "check_dynamic_variables",
     "check_int",
     "check_number",
     "check_options",
@@ -35,7 +32,6 @@ __all__ = [
     "check_url",
     "check_uuid",
     "credential",
-    "dynamic_variables",
     "enum_field",
     "instance_of",
     "int_in",
@@ -44,14 +40,11 @@ __all__ = [
     "optional",
     "path_id",
     "seconds_in",
+    "shown",
     "string",
     "usable_duration",
     "uuid_string",
 ]
-
-DYNAMIC_VARIABLES_MAX_ENTRIES = 50
-DYNAMIC_VARIABLES_MAX_KEY = 64
-DYNAMIC_VARIABLES_MAX_VALUE = 1000
 
 Validator = Callable[[Any, Any, Any], None]
 
@@ -108,7 +101,7 @@ def check_uuid(value: object, field: str) -> None:
     """Raise naming ``field`` unless ``value`` is a UUID string in its 8-4-4-4-12 form."""
     if not isinstance(value, str) or _UUID.fullmatch(value) is None:
         raise ConfigurationError(
-            f"must be a UUID string such as '{uuid.UUID(int=0)}', got {value!r}", field=field
+            f"must be a UUID string such as '{uuid.UUID(int=0)}', got {shown(value)}", field=field
         )
 
 
@@ -120,7 +113,7 @@ def check_number(value: object, field: str, *, low: float, high: float) -> float
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigurationError(
-            f"must be a number from {low:g} to {high:g}, got {_shown(value)}", field=field
+            f"must be a number from {low:g} to {high:g}, got {shown(value)}", field=field
         )
     try:
         number = float(value)
@@ -128,7 +121,7 @@ def check_number(value: object, field: str, *, low: float, high: float) -> float
         number = math.inf
     if not math.isfinite(number) or not low <= number <= high:
         raise ConfigurationError(
-            f"must be a number from {low:g} to {high:g}, got {_shown(value)}", field=field
+            f"must be a number from {low:g} to {high:g}, got {shown(value)}", field=field
         )
     return number
 
@@ -144,7 +137,7 @@ def check_seconds(value: object, field: str, *, low: float, high: float) -> floa
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigurationError(
-            f"must be a number of seconds from {low:g} to {high:g}, got {_shown(value)}",
+            f"must be a number of seconds from {low:g} to {high:g}, got {shown(value)}",
             field=field,
         )
     try:
@@ -153,7 +146,7 @@ def check_seconds(value: object, field: str, *, low: float, high: float) -> floa
         number = math.inf
     if not math.isfinite(number) or not low <= number <= high:
         raise ConfigurationError(
-            f"must be a number of seconds from {low:g} to {high:g}, got {_shown(value)}",
+            f"must be a number of seconds from {low:g} to {high:g}, got {shown(value)}",
             field=field,
         )
     return number
@@ -167,7 +160,7 @@ def check_int(value: object, field: str, *, low: int, high: int) -> int:
     """
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigurationError(
-            f"must be an integer from {low} to {high}, got {_shown(value)}", field=field
+            f"must be an integer from {low} to {high}, got {shown(value)}", field=field
         )
     return value
 
@@ -181,7 +174,7 @@ def check_text(value: object, field: str, *, max_length: int = 10_000) -> str:
     """
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(
-            f"must be a string that is not empty or only white space, got {_shown(value)}",
+            f"must be a string that is not empty or only white space, got {shown(value)}",
             field=field,
         )
     if len(value) > max_length:
@@ -209,7 +202,7 @@ def check_url(value: object, field: str) -> str:
         ConfigurationError: naming ``field``.
     """
     if not isinstance(value, str):
-        raise ConfigurationError(f"must be an http(s) URL, got {_shown(value)}", field=field)
+        raise ConfigurationError(f"must be an http(s) URL, got {shown(value)}", field=field)
     if len(value) > MAX_URL_LENGTH:
         raise ConfigurationError(
             f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}", field=field
@@ -224,7 +217,7 @@ def check_url(value: object, field: str) -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise ConfigurationError(
-            f"must be an http(s) URL with a host, got {value!r:.60}", field=field
+            f"must be an http(s) URL with a host, got {shown(value)}", field=field
         )
     return value
 
@@ -242,7 +235,7 @@ def check_path_id(value: object, field: str) -> str:
     if not isinstance(value, str) or _PATH_ID.fullmatch(value) is None:
         raise ConfigurationError(
             "must be an id of 1 to 256 letters, digits and '._~:-', starting with a letter or "
-            f"digit, got {_shown(value)}",
+            f"digit, got {shown(value)}",
             field=field,
         )
     return value
@@ -254,6 +247,11 @@ def path_id(instance: Any, attribute: Any, value: Any) -> None:
 
 
 _CREDENTIAL = re.compile(r"[\x21-\x7e]+")
+#: A credential's length: no API key, KS or token is shorter (and a shorter value could not be masked
+#: where a server echoes it without masking innocent text), none near this long (a header line of
+#: 8 KiB is what servers read).
+MIN_CREDENTIAL_LENGTH = 8
+MAX_CREDENTIAL_LENGTH = 8_000
 
 
 def check_credential(value: object, field: str) -> str:
@@ -268,6 +266,12 @@ def check_credential(value: object, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigurationError(
             f"must be a non-empty string, got {type(value).__name__}", field=field
+        )
+    if not MIN_CREDENTIAL_LENGTH <= len(value) <= MAX_CREDENTIAL_LENGTH:
+        raise ConfigurationError(
+            f"must be {MIN_CREDENTIAL_LENGTH} to {MAX_CREDENTIAL_LENGTH:,} characters long, "
+            f"got {len(value):,} (is it the whole credential?)",
+            field=field,
         )
     if _CREDENTIAL.fullmatch(value) is None:
         raise ConfigurationError(
@@ -285,12 +289,21 @@ def credential(instance: Any, attribute: Any, value: Any) -> None:
     )
 
 
-def _shown(value: object) -> str:
-    """A short, safe rendering of a refused value for an error message."""
-    if isinstance(value, str | int | float | bool | None):
-        text = repr(value)
+def shown(value: object) -> str:
+    """A short, safe rendering of a refused value for an error message: a plain string, number or
+    ``None`` as its repr, any credential in it masked (a session token passed as an id, say) and cut
+    to 60 characters after masking; anything else (a subclass, whose repr may raise or run long) by
+    its type, as a string too long to mask cheaply is by its length."""
+    kind = type(value)
+    if kind is str and len(value) > 1_000:  # type: ignore[arg-type]
+        return f"a string of {len(value)} characters"  # type: ignore[arg-type]
+    if kind in (str, int, float, bool) or value is None:
+        try:
+            text = redact(repr(value))
+        except ValueError:  # an int of more digits than Python converts
+            return f"an {kind.__name__} too large to show"
         return text if len(text) <= 60 else text[:57] + "..."
-    return f"a {type(value).__name__}"
+    return f"a {kind.__name__}"
 
 
 #: The longest duration a session deadline may have (ten years): far beyond any tier, far below any
@@ -330,6 +343,7 @@ def enum_field(enum: type[StrEnum]) -> Any:
 
     def convert(value: Any) -> Any:
         if isinstance(value, str) and not isinstance(value, enum):
+            value = str.__str__(value)  # a plain string: no subclass's own repr or comparisons
             try:
                 return enum(value)
             except ValueError:
@@ -344,10 +358,11 @@ def known_enum(enum: type[StrEnum]) -> Validator:
     allowed = {m.value for m in enum}
 
     def check(instance: Any, attribute: Any, value: Any) -> None:
-        if not isinstance(value, str) or str(value) not in allowed:
-            shown = str(value) if isinstance(value, str) else value
+        plain = str.__str__(value) if isinstance(value, str) else None  # no subclass's __str__
+        if plain is None or plain not in allowed:
             raise ConfigurationError(
-                f"must be one of {', '.join(sorted(allowed))}, got {shown!r}", field=attribute.name
+                f"must be one of {', '.join(sorted(allowed))}, got {shown(plain or value)}",
+                field=attribute.name,
             )
 
     return check
@@ -371,7 +386,9 @@ def positive_number(instance: Any, attribute: Any, value: Any) -> None:
     """The value is a finite number above zero."""
     number = check_number(value, attribute.name, low=0.0, high=MAX_NUMBER)
     if number <= 0:
-        raise ConfigurationError(f"must be a number above 0, got {value!r}", field=attribute.name)
+        raise ConfigurationError(
+            f"must be a number above 0, got {shown(value)}", field=attribute.name
+        )
 
 
 def int_in(low: int, high: int) -> Validator:
@@ -386,7 +403,7 @@ def int_in(low: int, high: int) -> Validator:
 def boolean(instance: Any, attribute: Any, value: Any) -> None:
     """The value is a bool."""
     if not isinstance(value, bool):
-        raise ConfigurationError(f"must be true or false, got {value!r}", field=attribute.name)
+        raise ConfigurationError(f"must be true or false, got {shown(value)}", field=attribute.name)
 
 
 def string(instance: Any, attribute: Any, value: Any) -> None:
@@ -400,45 +417,6 @@ def instance_of(*classes: type) -> Validator:
 
     def check(instance: Any, attribute: Any, value: Any) -> None:
         if not isinstance(value, classes) or (isinstance(value, bool) and bool not in classes):
-            raise ConfigurationError(
-                f"must be a {names}, got {_shown(value)}", field=attribute.name
-            )
+            raise ConfigurationError(f"must be a {names}, got {shown(value)}", field=attribute.name)
 
     return check
-
-
-def check_dynamic_variables(value: object, field: str) -> None:
-    """At most 50 entries, string keys of at most 64 characters, string values of at most 1000."""
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(
-            f"must be a mapping of strings to strings, got {value!r}", field=field
-        )
-    if len(value) > DYNAMIC_VARIABLES_MAX_ENTRIES:
-        raise ConfigurationError(
-            f"at most {DYNAMIC_VARIABLES_MAX_ENTRIES} entries are allowed, got {len(value)}",
-            field=field,
-        )
-    for key, item in value.items():
-        if not isinstance(key, str) or not key:
-            raise ConfigurationError(f"keys must be non-empty strings, got {key!r}", field=field)
-        if len(key) > DYNAMIC_VARIABLES_MAX_KEY:
-            raise ConfigurationError(
-                f"keys must be at most {DYNAMIC_VARIABLES_MAX_KEY} characters, "
-                f"got {len(key)} for {key[:20]!r}...",
-                field=field,
-            )
-        if not isinstance(item, str):
-            raise ConfigurationError(
-                f"values must be strings, got {type(item).__name__} for key {key!r}", field=field
-            )
-        if len(item) > DYNAMIC_VARIABLES_MAX_VALUE:
-            raise ConfigurationError(
-                f"values must be at most {DYNAMIC_VARIABLES_MAX_VALUE} characters, "
-                f"got {len(item)} for key {key!r}",
-                field=field,
-            )
-
-
-def dynamic_variables(instance: Any, attribute: Any, value: Any) -> None:
-    """attrs form of :func:`check_dynamic_variables`."""
-    check_dynamic_variables(value, attribute.name)

@@ -17,7 +17,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ._logging import error_chain
 from ._secret import mask_text
-from .exceptions import RequestTimeout, TransportError
+from .exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
 
 __all__ = [
     "CREDENTIAL_HEADERS",
@@ -26,6 +26,7 @@ __all__ = [
     "failure_kind",
     "is_scrubbable",
     "may_be_resent_by_aiohttp",
+    "may_have_acted",
     "no_hidden_resend",
     "read_body",
     "request_id",
@@ -284,3 +285,19 @@ def request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
     if value is None or _REQUEST_ID.fullmatch(value) is None:
         return None
     return mask_text(value, credentials)
+
+
+def may_have_acted(error: BaseException) -> bool:
+    """Whether a call that failed with ``error`` may still have taken effect on the server.
+
+    Not when the input was refused locally, the request surely never left the machine (no connection
+    could be had), or the server definitely refused it (4xx). A timeout, a dropped connection, a 5xx,
+    a 2xx that could not be read, anything unexpected: it may have.
+    """
+    if isinstance(error, ConfigurationError):
+        return False
+    if isinstance(error, TransportError):
+        return error.sent
+    if isinstance(error, APIError):
+        return not 400 <= error.status < 500
+    return True

@@ -22,12 +22,12 @@ pytestmark = pytest.mark.anyio
 async def test_emulator_serves_until_ctrl_c() -> None:
     """`emulator --port 0 --json` prints its base URL and key, answers the SDK, and exits 0 on SIGINT."""
     cli = await spawn(
-        "emulator", "--port", "0", "--api-key", "k-123", "--json", env=dict(os.environ)
+        "emulator", "--port", "0", "--api-key", "k-123456", "--json", env=dict(os.environ)
     )
     async with cli.process:
         announced = json.loads(await cli.line())
         assert announced["provider"] == "liveavatar"
-        assert announced["api_key"] == "k-123"
+        assert announced["api_key"] == "k-123456"
         async with LiveAvatarClient(announced["api_key"], base_url=announced["base_url"]) as client:
             token = await client.create_session_token(AVATAR_ID)
             await client.start_session(token.session_token)

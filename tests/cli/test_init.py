@@ -12,7 +12,7 @@ import pytest
 import aioavatar
 from aioavatar._cli import _parser
 
-from .helpers import invoke
+from .helpers import assert_one_line, invoke
 
 pytestmark = pytest.mark.anyio
 
@@ -66,3 +66,24 @@ def test_the_cli_guide_lists_every_command_and_flag() -> None:
             if not any(re.search(rf"(?<![\w-]){re.escape(s)}(?![\w-])", where) for s in spellings)
         ]
         assert not missing, f"`aioavatar {command}`: {missing} not in the CLI guide"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("sessions", "list", "--ks", "SECRET-KS-4567"),
+        ("sessions", "list", "--apikey=SECRET-KS-4567"),
+        ("sessions", "list", "--api_key", "SECRET-KS-4567", "--json"),
+        ("demo", "--api-key", "SECRET-KS-4567"),
+        ("sessions", "stop", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--ks=SECRET-KS-4567"),
+    ],
+)
+async def test_a_credential_given_to_a_command_that_takes_none_is_not_echoed(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    """argparse quotes the arguments it does not recognise; a credential given to the wrong command
+    (or misspelt) is one of them: the line names the flag, never its value; exit 2."""
+    outcome = await invoke(capsys, *argv)
+    assert outcome.status == 2
+    assert_one_line(outcome.err, "unrecognized arguments", "**********")
+    assert "SECRET" not in outcome.err + outcome.out

@@ -4,6 +4,7 @@ items read defensively, paging by offset, retries, and arguments refused before 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from aioavatar import (
     KalturaCatalogType,
     ResponseDecodeError,
 )
+from aioavatar._logging import MASK
 from aioavatar.testing import KalturaCatalogItem, KalturaEmulator
 
 from ..conftest import FAST_RETRIES, KS
@@ -82,6 +84,24 @@ async def test_an_answer_without_success_or_names_is_read_defensively(
     assert page.count is None
     assert page.has_next
     assert not page.items[0].type.is_known
+
+
+async def test_a_session_token_echoed_in_a_catalog_answer_is_masked(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """The catalog is a read sent as a POST: a live session's token echoed in its answer (another
+    credential than the KS it was sent with) is masked in the model, as in any read."""
+    created = await kaltura_client.create_session("avatar-1")
+    raw_token = created.token.get_secret_value()
+    item = {
+        "itemId": "a1",
+        "type": "Visual",
+        "attributes": {"visual": {"name": f"echo {raw_token}"}},
+    }
+    kaltura_emulator.inject("catalog_list", body=json.dumps({"objects": [item]}).encode())
+    page = await kaltura_client.catalog.list()
+    assert raw_token not in repr(page.items)
+    assert page.items[0].name == f"echo {MASK}"
 
 
 @pytest.mark.parametrize(

@@ -282,15 +282,15 @@ async def test_bad_arguments_of_the_other_calls_fail_before_any_request(
     """Empty text, a non-bool is_final, a voice speed without a voice: ConfigurationError, no I/O."""
     client = kaltura_client
     cases: list[tuple[Callable[[], Awaitable[Any]], str]] = [
-        (lambda: client.say_text("abc", "", token="t"), "text"),
-        (lambda: client.say_text("abc", "hi", token="t", is_final="yes"), "is_final"),  # type: ignore[arg-type]
+        (lambda: client.say_text("abc", "", token="tok-0001"), "text"),
+        (lambda: client.say_text("abc", "hi", token="tok-0001", is_final="yes"), "is_final"),  # type: ignore[arg-type]
         (lambda: client.create_session(KALTURA_AVATAR_ID, voice_speed=1.1), "voice_speed"),
         (lambda: client.create_session("a", voice_id="v", voice_speed=0), "voice_speed"),
         (lambda: client.create_session(""), "avatar_id"),
         (lambda: client.create_session(), "avatar_id"),
-        (lambda: client.keep_alive("x y", token="t"), "session_id"),
+        (lambda: client.keep_alive("x y", token="tok-0001"), "session_id"),
         (lambda: client.init_client("abc", token=Secret(" ")), "token"),
-        (lambda: client.end_session("abc", token="t", timeout=0), "timeout"),
+        (lambda: client.end_session("abc", token="tok-0001", timeout=0), "timeout"),
     ]
     for call, field in cases:
         with pytest.raises(ConfigurationError) as info:
@@ -310,8 +310,8 @@ async def test_auth_stages(kaltura_emulator: KalturaEmulator) -> None:
             await client.create_session(KALTURA_AVATAR_ID)
         assert info.value.status == 401
     async with (
-        KalturaEmulator(ks=KS, non_admin_ks="user-ks") as emulator,
-        KalturaAvatarClient("user-ks", base_url=emulator.base_url) as client,
+        KalturaEmulator(ks=KS, non_admin_ks="user-ks-0001") as emulator,
+        KalturaAvatarClient("user-ks-0001", base_url=emulator.base_url) as client,
     ):
         with pytest.raises(AuthenticationError, match="not authorized") as info:
             await client.create_session(KALTURA_AVATAR_ID)
@@ -322,7 +322,7 @@ async def test_auth_stages(kaltura_emulator: KalturaEmulator) -> None:
         with pytest.raises(AuthenticationError):  # another session's token
             await client.keep_alive(sid_b, token=token_a)
         with pytest.raises(AuthenticationError):  # a token the server never gave
-            await client.keep_alive(sid_a, token=Secret("x"))
+            await client.keep_alive(sid_a, token=Secret("x-never-given"))
         await client.keep_alive(sid_b, token=token_b)
     assert kaltura_emulator.sessions[sid_b].is_active
 

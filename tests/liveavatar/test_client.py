@@ -250,9 +250,12 @@ async def test_html_502_is_a_server_error(emulator: LiveAvatarEmulator) -> None:
 @pytest.mark.parametrize("code", [100, 1000])
 async def test_envelope_success_codes(emulator: LiveAvatarEmulator, code: int) -> None:
     """Both success codes are accepted from the wire."""
-    body = b'{"code": %d, "data": {"session_id": "%s", "session_token": "t"}, "message": "ok"}' % (
-        code,
-        AVATAR_ID.encode(),
+    body = (
+        b'{"code": %d, "data": {"session_id": "%s", "session_token": "t-token-0001"}, "message": "ok"}'
+        % (
+            code,
+            AVATAR_ID.encode(),
+        )
     )
     emulator.inject("token", body=body, content_type="application/json")
     async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as c:
@@ -374,6 +377,30 @@ async def test_validation_happens_before_any_request(
         await client.list_sessions(page_size=101)
     with pytest.raises(ConfigurationError, match="type"):
         await client.list_sessions("closed")  # type: ignore[arg-type]
+    assert emulator.journal == []
+
+
+@pytest.mark.parametrize("length", [1, 7, 8_001, 10_000_000])
+async def test_a_credential_too_short_to_mask_or_too_long_to_send_is_refused(
+    emulator: LiveAvatarEmulator, length: int
+) -> None:
+    """An API key, session token or stored secret shorter than 8 characters (it could not be masked
+    where a server echoes it) or longer than 8,000 (no server reads such a header) is a
+    ConfigurationError naming the field, before any request; the message does not show it."""
+    value = "Q" * length
+    with pytest.raises(ConfigurationError) as info:
+        LiveAvatarClient(value, base_url=emulator.base_url)
+    assert info.value.field == "api_key"
+    assert value not in str(info.value)
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client:
+        with pytest.raises(ConfigurationError) as info:
+            await client.start_session(value)
+        assert info.value.field == "session_token"
+        with pytest.raises(ConfigurationError) as info:
+            await client.secrets.create(
+                secret_name="n", secret_type="OPENAI_API_KEY", secret_value=value
+            )
+        assert info.value.field == "secret_value"
     assert emulator.journal == []
 
 

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aioavatar import (
+    AgoraConfig,
     AvatarPersona,
     ConfigurationError,
     ElevenLabsVoiceSettings,
@@ -421,7 +422,7 @@ connectors: dict[str, st.SearchStrategy[dict[str, Any]]] = {
             "agora_app_id": words,
             "agora_token": words,
             "agora_channel": words,
-            "agora_uid": st.one_of(words, st.integers(0, 2**31)),
+            "agora_uid": st.one_of(words.filter(str.isprintable), st.integers(0, 2**32 - 1)),
         }
     ),
     "elevenlabs_agent_config": st.fixed_dictionaries(
@@ -748,3 +749,21 @@ def test_a_session_entry_says_how_the_session_ended(
     sessions stop`` read from an entry."""
     entry = SessionEntry(id="00000000-0000-4000-8000-000000000001", **fields)
     assert entry.ended_with is ended_with
+
+
+@pytest.mark.parametrize(
+    "uid", [-1, 2**32, 10**400, True, "", " ", "\x00", "a\r\nb", "\ud800", "u" * 256]
+)
+def test_an_agora_uid_agora_would_refuse_is_refused_before_any_request(uid: object) -> None:
+    """Agora's uid is an unsigned 32-bit integer or a user account of at most 255 printable
+    characters: anything else is a ConfigurationError naming ``agora_uid``, at construction."""
+    with pytest.raises(ConfigurationError) as info:
+        AgoraConfig(agora_app_id="app", agora_token="tok", agora_channel="ch", agora_uid=uid)  # type: ignore[arg-type]
+    assert info.value.field == "agora_uid"
+
+
+@pytest.mark.parametrize("uid", [0, 2**32 - 1, "user-42", "Zoë"])
+def test_an_agora_uid_agora_takes_is_kept(uid: str | int) -> None:
+    """Both of Agora's forms are kept as given."""
+    config = AgoraConfig(agora_app_id="app", agora_token="tok", agora_channel="ch", agora_uid=uid)
+    assert config.agora_uid == uid

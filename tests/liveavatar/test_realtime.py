@@ -28,10 +28,11 @@ from aioavatar import (
     Utterance,
     WarningEvent,
 )
+from aioavatar._logging import MASK
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..audio import SECOND, pcm, wav_bytes
-from ..conftest import AVATAR_ID
+from ..conftest import API_KEY, AVATAR_ID
 from ..leaks import wait_until
 from .lite import lite, speak_chunks, wire
 
@@ -78,8 +79,8 @@ async def test_full_session_has_no_realtime(
 async def test_realtime_options_are_checked(
     client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
 ) -> None:
-    """Bad options, and misspelt ones, raise ConfigurationError naming them; a second open connection
-    is refused."""
+    """Bad options, and misspelt ones, raise ConfigurationError naming them (``send_keep_alive``'s
+    timeout too: no NaN, infinity, zero or None); a second open connection is refused."""
     async with lite(client) as session:
         for name, value in [
             ("connect_timeout", 0),
@@ -90,9 +91,13 @@ async def test_realtime_options_are_checked(
             options: dict[str, Any] = {name: value}
             with pytest.raises(ConfigurationError, match=name):
                 session.realtime(**options)
-        async with session.realtime():
+        async with session.realtime() as rt:
             with pytest.raises(RuntimeError, match="already"):
                 session.realtime()
+            for timeout in (float("nan"), float("inf"), 0, -1, True, None, "1", 10**400):
+                with pytest.raises(ConfigurationError) as info:
+                    await rt.send_keep_alive(timeout=timeout)  # type: ignore[arg-type]
+                assert info.value.field == "timeout"
     with pytest.raises(RuntimeError, match="not running"):
         session.realtime()
 
@@ -307,6 +312,32 @@ async def test_unknown_events_pass_through(
         WarningEvent(message="slow network"),
         ErrorEvent(error_type="bad", message="no", event_id="x"),
     ]
+
+
+async def test_credentials_echoed_in_events_are_masked(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """A server that puts the session's token and the API key into its events (a message, a type, a
+    nested field): no event, and no repr of one, shows either."""
+    async with lite(client) as session, session.realtime() as rt:
+        sid = session.session_id
+        token = fast_ws.sessions[sid].token
+        key = API_KEY
+        await fast_ws.ws.send(sid, {"type": "warning", "message": f"token {token} for key {key}"})
+        await fast_ws.ws.send(sid, {"type": f"x.{key}", "detail": {"token": token}})
+        await fast_ws.ws.send(sid, {"type": "error", "error": {"message": f"bad {token}"}})
+        received = []
+        with anyio.fail_after(5):
+            async for event in rt.events():
+                received.append(event)
+                if isinstance(event, ErrorEvent):
+                    break
+    shown = repr(received)
+    assert MASK in shown
+    assert token not in shown
+    assert key not in shown
+    assert isinstance(received[-1], ErrorEvent)
+    assert received[-1].message == f"bad {MASK}"
 
 
 # --- the socket and the session ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from aioavatar import (
     AgentStateUpdated,
     ErrorEvent,
     RawEvent,
+    Secret,
     SessionStateUpdated,
     SocketState,
     SpeakEnded,
@@ -20,6 +21,7 @@ from aioavatar import (
     SpeakStarted,
     WarningEvent,
 )
+from aioavatar._logging import track_secret
 from aioavatar.liveavatar._realtime_models import Interrupt, KeepAlive, SpeakAudio, SpeakEnd
 from aioavatar.liveavatar._realtime_protocol import (
     MAX_MESSAGE_BYTES,
@@ -128,3 +130,18 @@ def test_a_deeply_nested_frame_is_a_raw_event() -> None:
     event = decode_event("[" * 200_000)
     assert isinstance(event, RawEvent)
     assert event.type == ""
+
+
+@pytest.mark.parametrize("at", [0, 980, 5000])
+def test_a_frame_cut_to_its_head_shows_no_part_of_a_held_credential(at: int) -> None:
+    """A frame over the size read, or not JSON, keeps its first 1,000 characters: a credential the
+    SDK holds is masked before that cut, so none of it shows, wherever it sits."""
+    owner = Secret("k" * 40)
+    token = "tok-" + "0123456789abcdef" * 8
+    track_secret(owner, token)
+    for size in (100_000, 3_000):  # unread, then read and not JSON
+        frame = "x" * at + token + "y" * size
+        event = decode_event(frame)
+        assert isinstance(event, RawEvent)
+        text = event.data["text"]
+        assert not any(token[i : i + 12] in text for i in range(len(token) - 11))

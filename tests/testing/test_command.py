@@ -78,7 +78,15 @@ def test_an_option_the_emulator_refuses_is_a_usage_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A value the constructor refuses (the non-admin KS equal to the admin one) is exit 2, one line."""
-    argv = ["emulator", "--provider", "kaltura", "--api-key", "same", "--non-admin-ks", "same"]
+    argv = [
+        "emulator",
+        "--provider",
+        "kaltura",
+        "--api-key",
+        "same-ks-0",
+        "--non-admin-ks",
+        "same-ks-0",
+    ]
     assert run(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -89,12 +97,12 @@ async def test_liveavatar_flags_reach_the_emulator(http: aiohttp.ClientSession) 
     """--idle-timeout, --sandbox-max-duration, --time-scale, --connect-delay and --max-message-size
     change what a client sees."""
     flags = ["--idle-timeout", "0.3", "--sandbox-max-duration", "7", "--time-scale", "20"]
-    flags += ["--connect-delay", "0", "--max-message-size", "2000", "--api-key", "k-1"]
+    flags += ["--connect-delay", "0", "--max-message-size", "2000", "--api-key", "k-123456"]
     async with serving(*flags) as announced:
         assert announced["provider"] == "liveavatar"
-        assert announced["api_key"] == "k-1"
+        assert announced["api_key"] == "k-123456"
         server = Target(announced["base_url"])
-        key = {"X-API-KEY": "k-1"}
+        key = {"X-API-KEY": "k-123456"}
         body = {"avatar_id": AVATAR, "is_sandbox": True, "mode": "LITE"}
         reply = await call(http, server, "POST", "/v1/sessions/token", headers=key, json_body=body)
         session_id, token = ok(reply)["session_id"], ok(reply)["session_token"]
@@ -134,16 +142,16 @@ async def test_liveavatar_flags_reach_the_emulator(http: aiohttp.ClientSession) 
 
 async def test_kaltura_flags_reach_the_emulator(http: aiohttp.ClientSession) -> None:
     """--non-admin-ks, --say-text-unavailable, --ended-status and --idle-timeout change what a client sees."""
-    flags = ["--provider", "kaltura", "--api-key", "admin", "--non-admin-ks", "user"]
+    flags = ["--provider", "kaltura", "--api-key", "admin-ks-0", "--non-admin-ks", "user-ks-0"]
     flags += ["--say-text-unavailable", "--ended-status", "410", "--idle-timeout", "0.3"]
     async with serving(*flags) as announced:
         server = Target(announced["base_url"] + "/v1")  # the root: the paths carry /v1
         create = "/avatar-session/create"
         body = {"visualConfig": {"id": "a-1"}}
-        user = await call(http, server, "POST", create, headers={"Authorization": "KS user"})
+        user = await call(http, server, "POST", create, headers={"Authorization": "KS user-ks-0"})
         assert user.status == 403
         reply = await call(
-            http, server, "POST", create, headers={"Authorization": "KS admin"}, json_body=body
+            http, server, "POST", create, headers={"Authorization": "KS admin-ks-0"}, json_body=body
         )
         assert reply.status == 200, reply.body
         session_id, token = reply.body["sessionId"], reply.body["token"]

@@ -105,7 +105,7 @@ from aioavatar.testing import LiveAvatarEmulator
 
 @pytest.fixture
 async def liveavatar_emulator():
-    async with LiveAvatarEmulator(api_key="mine", idle_timeout=0.1) as emulator:
+    async with LiveAvatarEmulator(api_key="my-own-key", idle_timeout=0.1) as emulator:
         yield emulator
 """
     )
@@ -116,7 +116,7 @@ async def liveavatar_emulator():
 
         @pytest.mark.anyio
         async def test_override(liveavatar_emulator, liveavatar_client):
-            assert liveavatar_emulator.api_key == "mine"
+            assert liveavatar_emulator.api_key == "my-own-key"
             token = await liveavatar_client.create_session_token(
                 "dd73ea75-1218-4ef3-92ce-606d5f7fbc0a"
             )

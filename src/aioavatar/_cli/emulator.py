@@ -15,6 +15,8 @@ from typing import Any, Final
 import anyio
 import anyio.abc
 
+from .._validation import check_credential
+from ..exceptions import ConfigurationError
 from ..kaltura import KS_ENV
 from .common import (
     API_KEY_ENV,
@@ -191,8 +193,9 @@ def command(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace, options: dict[str, Any]) -> None:
     api_key = args.api_key or DEFAULT_KEYS[args.provider]
     try:
+        check_credential(api_key, "--api-key")  # what the SDK would refuse to send
         emulator = emulator_for(args.provider, api_key, host=args.host, port=args.port, **options)
-    except ValueError as exc:
+    except (ValueError, ConfigurationError) as exc:
         raise UsageError(str(exc)) from None
     async with anyio.create_task_group() as tg:
         await tg.start(_until_signal, tg.cancel_scope)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn, Protocol, TypeVar
 
@@ -38,10 +39,46 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _FLAGS_IN_PS = "flags are visible to other local users in `ps`: prefer the variable"
 
 
+def _secret_flag(flag: str) -> bool:
+    """Whether ``flag`` may carry a credential: ``--api-key``, ``--ks``, ``--token``, abbreviated
+    (argparse takes ``--api``) or misspelt (``--apikey``, ``--api_key``, ``--key``)."""
+    name = flag.lstrip("-").lower().replace("_", "-")
+    full = ("api-key", "ks", "token")
+    return bool(name) and (
+        name.startswith(("api", "key", "ks", "tok", "secret"))
+        or any(f.startswith(name) for f in full)
+    )
+
+
+def _without_secrets(message: str, argv: list[str]) -> str:
+    """``message`` with the value of every credential-like flag of ``argv`` masked (argparse quotes
+    the arguments it did not recognise: ``--ks <the KS>``, given to a command that takes none)."""
+    for index, arg in enumerate(argv):
+        flag, equals, value = arg.partition("=")
+        if not flag.startswith("-") or not _secret_flag(flag):
+            continue
+        secret = value if equals else (argv[index + 1] if index + 1 < len(argv) else "")
+        if secret and not secret.startswith("-"):
+            message = message.replace(secret, "**********")
+    return message
+
+
 class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line (no usage block), exit status 2."""
+    """An ``ArgumentParser`` whose errors are one line (no usage block), exit status 2, and show no
+    value given to a credential-like flag."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._argv: list[str] = []
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
+        message = _without_secrets(message, self._argv)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .._backend import TokenBackend
 from .._enums import EndReason
-from .._provider import may_have_acted
 from .._secret import Secret
+from .._wire import may_have_acted
 from ..exceptions import APIError
 from ._client import KalturaAvatarClient
 from ._models import KalturaSessionInfo, KalturaSessionRequest

@@ -89,9 +89,14 @@ def _decode_catalog(raw: RawResponse, data_used: bool) -> Any:
     return decode_success(raw, data_used=data_used, flag_required=False)
 
 
-# A read, though a POST: retried like one. Its answers do not all carry ``success``.
+# A read, though a POST: retried like one, masked like one. Its answers do not all carry ``success``.
 CATALOG_LIST = Endpoint(
-    "POST", "/v1/catalog-item/list", "catalog", model=KalturaCatalogPage, decode=_decode_catalog
+    "POST",
+    "/v1/catalog-item/list",
+    "catalog",
+    model=KalturaCatalogPage,
+    decode=_decode_catalog,
+    reads=True,
 )
 
 

@@ -19,8 +19,8 @@ import anyio
 
 from .._backend import SessionHooks, TokenBackend
 from .._enums import EndReason
-from .._provider import may_have_acted
 from .._validation import usable_duration
+from .._wire import may_have_acted
 from ..exceptions import APIError, AuthenticationError, InsufficientCreditsError, TransportError
 from ._client import LiveAvatarClient
 from ._models import SessionInfo, SessionTokenRequest

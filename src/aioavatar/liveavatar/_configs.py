@@ -11,7 +11,8 @@ import attrs
 
 from .._validation import (
     boolean,
-    dynamic_variables,
+    check_int,
+    check_text,
     enum_field,
     instance_of,
     number_in,
@@ -20,6 +21,7 @@ from .._validation import (
     string,
     uuid_string,
 )
+from ..exceptions import ConfigurationError
 from ._enums import (
     ElevenLabsModel,
     FishLatencyMode,
@@ -28,6 +30,7 @@ from ._enums import (
     VideoEncoding,
     VideoQuality,
 )
+from ._variables import dynamic_variables
 
 __all__ = [
     "CONFIG_MODELS",
@@ -145,6 +148,14 @@ class AgoraConfig:
     agora_token: str = attrs.field(validator=string, repr=False)
     agora_channel: str = attrs.field(validator=string)
     agora_uid: str | int = attrs.field(validator=instance_of(str, int))
+
+    @agora_uid.validator
+    def _check_uid(self, attribute: attrs.Attribute[str | int], value: str | int) -> None:
+        # Agora's uid: an unsigned 32-bit integer, or a user account of at most 255 characters.
+        if isinstance(value, int):
+            check_int(value, attribute.name, low=0, high=2**32 - 1)
+        elif not check_text(value, attribute.name, max_length=255).isprintable():
+            raise ConfigurationError("must hold no control character", field=attribute.name)
 
 
 @attrs.frozen

@@ -17,7 +17,6 @@ from .._secret import Secret
 from .._validation import (
     boolean,
     credential,
-    dynamic_variables,
     enum_field,
     instance_of,
     int_in,
@@ -53,6 +52,7 @@ from ._enums import (
     Mode,
     ModeName,
 )
+from ._variables import dynamic_variables
 
 __all__ = [
     "MAX_SESSION_DURATION",

@@ -43,7 +43,8 @@ import anyio
 
 from .._audio import check_pcm, pcm_duration
 from .._backend import SessionHooks
-from .._validation import check_options
+from .._timeout import MAX_TIMEOUT, MIN_TIMEOUT
+from .._validation import check_options, check_seconds
 from ._realtime_models import (
     ClientMessage,
     Interrupt,
@@ -208,7 +209,12 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
 
     async def send_keep_alive(self, *, timeout: float) -> bool:
         """Send ``session.keep_alive`` if the socket is up; ``False`` when it could not be sent in time
-        (the caller then uses the REST keep-alive)."""
+        (the caller then uses the REST keep-alive).
+
+        Raises:
+            ConfigurationError: a ``timeout`` that is not a number of seconds from 0.001 to 3600.
+        """
+        timeout = check_seconds(timeout, "timeout", low=MIN_TIMEOUT, high=MAX_TIMEOUT)
         if not self._up or self._closing or self._send_lock is None:
             return False
         with anyio.move_on_after(timeout):

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 from .._audio import PCM_BYTES_PER_SECOND, PCM_SAMPLE_WIDTH
 from .._json import dump_json, parse_json
+from .._logging import mask_tracked
+from .._protocol import map_strings
 from ._realtime_models import (
     AgentStateUpdated,
     ClientMessage,
@@ -100,16 +102,17 @@ def decode_event(frame: str) -> RealtimeEvent:
 
     Known types become their typed event (fields of a wrong type read as ``None``); any other type, and
     anything that is not a JSON object with a string ``type``, becomes a :class:`RawEvent` (a frame
-    over :data:`MAX_EVENT_CHARS`: its first 1,000 characters and its size, unread).
+    over :data:`MAX_EVENT_CHARS`: its first 1,000 characters and its size, unread). Every credential
+    the SDK holds (the API key, a session's token) is masked in it, however the server echoed it.
     """
     if len(frame) > MAX_EVENT_CHARS:
-        return RawEvent(type="", data={"text": frame[:1000], "size": len(frame)})
+        return RawEvent(type="", data={"text": _head(frame), "size": len(frame)})
     try:
-        message = parse_json(frame)
+        message = map_strings(parse_json(frame), mask_tracked)
     except ValueError:  # not JSON, or nested too deeply to read
-        return RawEvent(type="", data={"text": frame[:1000]})
+        return RawEvent(type="", data={"text": _head(frame)})
     if not isinstance(message, dict):
-        return RawEvent(type="", data={"text": frame})
+        return RawEvent(type="", data={"text": mask_tracked(frame)})
     kind = message.get("type")
     if not isinstance(kind, str):
         return RawEvent(type="", data=message)
@@ -117,6 +120,12 @@ def decode_event(frame: str) -> RealtimeEvent:
     if parse is None:
         return RawEvent(type=kind, data=message)
     return parse(message)
+
+
+def _head(frame: str) -> str:
+    """The first 1,000 characters of ``frame``, masked before the cut (no credential is longer than
+    the 8,000 characters past it), so that no part of one is left."""
+    return mask_tracked(frame[:9000])[:1000]
 
 
 def _str(value: Any) -> str | None:
