@@ -215,7 +215,8 @@ async def test_a_client_entered_again_keeps_its_sessions_alive(
     emulator: LiveAvatarEmulator,
 ) -> None:
     """Leaving a client closes its scheduler; entering the client again opens it again, so that
-    the sessions of its second use beat and reach their deadline as those of the first did."""
+    the sessions of its second use beat and reach their deadline as those of the first did (a
+    closed scheduler would neither beat nor end the block: the wait would time out)."""
     client = LiveAvatarClient(API_KEY, base_url=emulator.base_url)
     for _ in range(2):
         async with client:
@@ -230,7 +231,9 @@ async def test_a_client_entered_again_keeps_its_sessions_alive(
                     )
                     await anyio.sleep_forever()
             assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
-            assert emulator.stop_reasons(session.session_id) == ["MAX_DURATION_REACHED"]
+            # The SDK's deadline stop, or (on a loaded machine) the emulator's own end of the
+            # session at that deadline, which a beat then found: never another reason or two stops.
+            assert emulator.stop_reasons(session.session_id) in ([], ["MAX_DURATION_REACHED"])
 
 
 def _sdk_tasks() -> list[str]:

@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
             status = run(argv)
         except SystemExit as exc:  # argparse: --help, --version, a usage error
             status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        sys.stdout.flush()  # here, where a reader that has gone can still be handled
+        if sys.stdout is not None:  # None: started with standard output closed (`>&-`)
+            sys.stdout.flush()  # here, where a reader that has gone can still be handled
     except KeyboardInterrupt:
         _say("aioavatar: interrupted")
         return EXIT_INTERRUPTED
@@ -32,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
 
         silence_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as exc:  # standard output cannot be written (a full disk, say)
+        from ._cli.common import silence_stdout
+
+        silence_stdout()
+        _say(f"aioavatar: cannot write to standard output: {exc}")
+        return 1
     return status
 
 

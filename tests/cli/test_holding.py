@@ -273,3 +273,46 @@ async def test_a_reader_gone_before_the_session_started_stops_it(
     assert err == ""
     (session_id,) = emulator.sessions
     assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
+async def test_standard_output_that_cannot_be_written_stops_the_session_as_disconnected(
+    emulator: LiveAvatarEmulator, env: dict[str, str], json_lines: bool
+) -> None:
+    """Standard output on a full disk (``/dev/full``): nobody got the session's URL, so it is
+    stopped at once as a user who went away (USER_DISCONNECTED, not SERVER_ERROR), and the command
+    says why in one line, exit 1, no traceback."""
+    argv = [sys.executable, "-m", "aioavatar", "run", AVATAR_ID, *(["--json"] * json_lines)]
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        process = await anyio.open_process(argv, env=env, stdout=full)
+    finally:
+        os.close(full)
+    async with process:
+        assert process.stderr is not None
+        with anyio.fail_after(20):
+            err = await read_all(BufferedByteReceiveStream(process.stderr))
+            status = await process.wait()
+    assert status == 1, err
+    assert err.splitlines() == ["aioavatar: [Errno 28] No space left on device"]
+    (session_id,) = emulator.sessions
+    assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
+
+
+async def test_standard_output_closed_from_the_start_still_stops_once(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """Started with standard output closed (``>&-``): Python has no ``sys.stdout``, printing does
+    nothing, and the command ends as asked, with no error at exit."""
+    argv = [sys.executable, "-m", "aioavatar", "run", AVATAR_ID, "--duration", "0.2"]
+    process = await anyio.open_process(["/bin/sh", "-c", 'exec "$0" "$@" >&-', *argv], env=env)
+    async with process:
+        assert process.stderr is not None
+        with anyio.fail_after(20):
+            err = await read_all(BufferedByteReceiveStream(process.stderr))
+            status = await process.wait()
+    assert status == 0, err
+    assert err == ""
+    (session_id,) = emulator.sessions
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]

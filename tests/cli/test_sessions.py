@@ -3,6 +3,7 @@ what is stopped and with which reason, and Kaltura's end with a session's own to
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -57,6 +58,28 @@ async def test_sessions_list_table_and_limit(
     assert summary == "2 active sessions (showing 1; raise --limit for more)"
 
 
+async def test_sessions_list_shows_broken_fields_plainly(
+    capsys: pytest.CaptureFixture[str], emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """A listing whose server wrote a NaN or infinite duration, or an id with a terminal escape
+    sequence in it: the table shows "-" for the duration and "?" for each control character (no
+    traceback, no escape reaching the terminal); ``--json`` stays valid JSON (``null``)."""
+    entries = [
+        {"id": "a\x1b]0;pwned\x07b", "duration": float("nan")},
+        {"id": "00000000-0000-4000-8000-000000000002", "duration": float("inf")},
+    ]
+    body = json.dumps({"code": 1000, "data": {"count": 2, "results": entries}}).encode()
+    emulator.inject("list", body=body, times=2)
+    outcome = await invoke(capsys, "sessions", "list")
+    assert outcome.status == 0, outcome.err
+    assert "\x1b" not in outcome.out
+    rows = outcome.out.splitlines()[1:3]
+    assert rows[0].split()[0] == "a?]0;pwned?b"
+    assert [row.split()[-1] for row in rows] == ["-", "-"]
+    listed = (await invoke(capsys, "sessions", "list", "--json")).json()
+    assert [s["duration"] for s in listed["sessions"]] == [None, None]
+
+
 async def test_sessions_get(
     capsys: pytest.CaptureFixture[str], env: dict[str, str], running_sessions: list[str]
 ) -> None:
@@ -107,6 +130,28 @@ async def test_sessions_stop_answered_gone_for_a_running_session_says_it_may_sti
     assert result.status == 1
     assert result.out == ""
     assert "may still be running" in result.err
+    assert f"aioavatar sessions stop {session_id}" in result.err
+    assert emulator.sessions[session_id].is_active
+
+
+@pytest.mark.parametrize("fault", ["drop", "500"])
+async def test_sessions_stop_that_fails_says_the_session_may_still_run(
+    capsys: pytest.CaptureFixture[str],
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+    fault: str,
+) -> None:
+    """A stop with no answer, or answered 5xx on every attempt: the line names the session, says it
+    may still be running and how to retry (not only "no answer from the API"); exit 1."""
+    session_id, _ = running_sessions
+    if fault == "drop":
+        emulator.inject("stop", drop=True, times=10)
+    else:
+        emulator.inject("stop", status=500, times=10)
+    result = await invoke(capsys, "sessions", "stop", session_id)
+    assert result.status == 1
+    assert_one_line(result.err, session_id, "may still be running")
     assert f"aioavatar sessions stop {session_id}" in result.err
     assert emulator.sessions[session_id].is_active
 

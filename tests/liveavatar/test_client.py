@@ -153,6 +153,11 @@ async def test_not_found(client: LiveAvatarClient) -> None:
             {"credits_consumed": None, "duration": None},
         ),
         ({"credits_consumed": True, "duration": [1]}, {"credits_consumed": None, "duration": None}),
+        (  # JSON's non-standard NaN and Infinity, and an integer no float holds
+            {"credits_consumed": float("inf"), "duration": float("nan"), "end_at": float("-inf")},
+            {"credits_consumed": None, "duration": None, "end_at": None},
+        ),
+        ({"duration": 10**400}, {"duration": None}),
         ({"created_at": 1733367600, "end_at": 1.5}, {"created_at": "1733367600", "end_at": "1.5"}),
         ({"created_at": {"t": 1}, "updated_at": False}, {"created_at": None, "updated_at": None}),
         ({"mode": 3, "source": ["API"], "is_sandbox": "no"}, {"mode": None, "source": None}),

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from aioavatar import EndReason
-from aioavatar.testing import Fault, LiveAvatarEmulator
+from aioavatar.testing import Fault, KalturaEmulator, LiveAvatarEmulator
 
 from .helpers import AVATAR, KEY, bearer, call, ok, start
 
@@ -355,3 +355,17 @@ async def test_hang_ups_leave_the_emulator_able_to_stop(emulator: LiveAvatarEmul
 async def list_ok_fresh(emulator: LiveAvatarEmulator) -> None:
     async with aiohttp.ClientSession() as http:
         await list_ok(http, emulator)
+
+
+@pytest.mark.parametrize("emulator_class", [LiveAvatarEmulator, KalturaEmulator])
+async def test_an_emulator_outside_asyncio_says_so(emulator_class: type[Any]) -> None:
+    """Under trio (which anyio's pytest plugin runs each test on too, when it is installed), an
+    emulator refuses with the RuntimeError that names asyncio, not aiohttp's "no current event
+    loop"."""
+
+    async def serve() -> None:
+        async with emulator_class():
+            pass  # pragma: no cover - never reached
+
+    with pytest.raises(RuntimeError, match="aioavatar runs on asyncio"):
+        await anyio.to_thread.run_sync(lambda: anyio.run(serve, backend="trio"))

@@ -19,12 +19,14 @@ session ended elsewhere; 2 a mistake the user can fix (one line naming the fix);
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from .. import __version__
 from . import demo, emulator, resources, run_session, sessions
 from .common import (
     EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
     EXIT_INTERRUPTED,
     error_report,
     notice,
@@ -83,6 +85,14 @@ def _failure(exc: BaseException, args: argparse.Namespace | None) -> int:
     if isinstance(leaf, BrokenPipeError):  # the reader of standard output has gone
         silence_stdout()
         return EXIT_BROKEN_PIPE
+    if isinstance(leaf, OSError):  # standard output that cannot be written, a port in use, ...
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        except OSError:  # it was standard output: what is still buffered goes nowhere
+            silence_stdout()
+        notice(f"aioavatar: {leaf}")
+        return EXIT_FAILURE
     report = error_report(leaf, args)
     if report is None:
         raise exc

@@ -137,9 +137,10 @@ class Held:
 
 
 def output_closed(exc: BaseException) -> EndReason | None:
-    """``end_reason_for`` of the CLI's sessions: standard output closed under the block (the reader of
-    ``aioavatar run --json | ...`` gone) ends it as a user who went away, not as a server error."""
-    return EndReason.USER_DISCONNECTED if isinstance(exc, BrokenPipeError) else None
+    """``end_reason_for`` of the CLI's sessions: standard output closed or unwritable under the block
+    (the reader of ``aioavatar run --json | ...`` gone, a full disk) ends it as a user who went away,
+    not as a server error: the block does nothing but print and wait."""
+    return EndReason.USER_DISCONNECTED if isinstance(exc, OSError) else None
 
 
 async def hold(

@@ -30,10 +30,14 @@ def _text(value: Any) -> str | None:
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
+    if value is None or not 0 <= value < 10**9:  # none, or nothing a session lasts
         return "-"
     whole = int(value)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _printable(text: str) -> str:
+    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 def table(entries: list[SessionEntry], *, historic: bool) -> str:
@@ -52,7 +56,9 @@ def table(entries: list[SessionEntry], *, historic: bool) -> str:
         ]
         if historic:
             row.append(_text(e.end_reason) or "-")
-        rows.append(row)
+        # What the server wrote, shown on a terminal: no escape sequence or control character of
+        # its reaches it (a hostile answer could move the cursor or retitle the window).
+        rows.append([cell if cell.isprintable() else _printable(cell) for cell in row])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows

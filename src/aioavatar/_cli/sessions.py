@@ -14,12 +14,15 @@ import argparse
 import datetime as dt
 import os
 import sys
+from collections.abc import Awaitable
 from typing import Any
 
 import anyio
 
 from .. import (
+    AuthenticationError,
     AvatarError,
+    ConfigurationError,
     EndReason,
     LiveAvatarClient,
     Page,
@@ -36,6 +39,7 @@ from .common import (
     KALTURA_BASE_URL_ENV,
     KALTURA_TOKEN_ENV,
     UsageError,
+    error_report,
     print_json,
 )
 from .options import (
@@ -220,7 +224,9 @@ def _stop(args: argparse.Namespace) -> int:
 
     async def main() -> tuple[bool, EndReason | None]:
         async with client:
-            if await client.stop_session(args.session_id, reason=reason):
+            if await _unconfirmed_if_failed(
+                args.session_id, client.stop_session(args.session_id, reason=reason)
+            ):
                 return True, reason
             try:  # already ended: the reason the server recorded, not the one sent
                 entry = await client.get_session(args.session_id)
@@ -249,6 +255,19 @@ def _stop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _unconfirmed_if_failed(session_id: str, stop: Awaitable[bool]) -> bool:
+    """Await ``stop``; a failure that leaves the session possibly running (no answer, a 5xx, an
+    answer that cannot be read, a refusal) is a :class:`SessionStopError`, whose line says so and
+    how to retry. A refused credential keeps its own line (which says what to check)."""
+    try:
+        return await stop
+    except (AuthenticationError, ConfigurationError):
+        raise
+    except AvatarError as exc:
+        report = error_report(exc)
+        raise SessionStopError(session_id, report[1] if report else type(exc).__name__) from exc
+
+
 def _stop_kaltura(args: argparse.Namespace) -> int:
     """End a Kaltura session with its own token (Kaltura's end takes no reason)."""
     if args.reason is not None:
@@ -265,7 +284,9 @@ def _stop_kaltura(args: argparse.Namespace) -> int:
 
     async def main() -> bool:
         async with client:
-            return await client.end_session(args.session_id, token=token)
+            return await _unconfirmed_if_failed(
+                args.session_id, client.end_session(args.session_id, token=token)
+            )
 
     stopped = anyio.run(main)
     if args.json:

@@ -74,14 +74,18 @@ register_response(VoicePreview, {"audio": override(rename="audio_base64", struct
 
 
 def _amount(value: Any, _: Any) -> float | None:
-    """A number, or one written as text (``"2.5000"``, as the API writes credits); else not given."""
+    """A finite number, or one written as text (``"2.5000"``, as the API writes credits); else not
+    given (``NaN``, ``Infinity`` and integers past a float's range included)."""
     if isinstance(value, str):
         try:
-            number = float(value.strip())
+            value = float(value.strip())
         except ValueError:
             return None
-        return number if math.isfinite(number) else None
-    return number_or_none(value, None)
+    number = number_or_none(value, None)
+    try:
+        return number if number is not None and math.isfinite(number) else None
+    except OverflowError:  # an int no float holds
+        return None
 
 
 def _time(value: Any, _: Any) -> str | None:
@@ -89,7 +93,7 @@ def _time(value: Any, _: Any) -> str | None:
     if isinstance(value, str):
         return value
     number = number_or_none(value, None)
-    return None if number is None else str(number)
+    return None if number is None or _amount(number, None) is None else str(number)
 
 
 def _or_none(kind: Any) -> Callable[[Any, Any], Any]:

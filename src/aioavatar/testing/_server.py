@@ -22,6 +22,7 @@ from typing import Any, Final, Generic, Self, TypeVar, overload
 import anyio
 from aiohttp import web
 
+from .._transport import require_asyncio
 from ._contract import EmulatedApi, EmulatedState, IncomingT, Outcome, RecordedRequest, SessionT
 from ._faults import Fault, FaultQueue, deliver, fault_response
 
@@ -95,6 +96,7 @@ class EmulatorServer(anyio.AsyncContextManagerMixin, Generic[IncomingT, SessionT
 
     @asynccontextmanager
     async def __asynccontextmanager__(self) -> AsyncIterator[Self]:
+        require_asyncio()  # aiohttp's server runs on asyncio: say so, not "no current event loop"
         app = web.Application()
         self._api.install_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
