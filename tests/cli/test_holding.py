@@ -224,6 +224,15 @@ async def test_ctrl_c_on_a_terminal_stops_the_demo() -> None:
     assert "Traceback" not in text
 
 
+async def _finished(process: anyio.abc.Process) -> tuple[int, str]:
+    """Wait for ``process`` to end: its exit status and standard error."""
+    async with process:
+        assert process.stderr is not None
+        with anyio.fail_after(20):  # a hang, not a speed limit
+            err = await read_all(BufferedByteReceiveStream(process.stderr))
+            return await process.wait(), err
+
+
 async def _run_with_a_reader_that_leaves(
     argv: list[str], env: Mapping[str, str], *, lines: int
 ) -> tuple[int, list[str], str]:
@@ -240,11 +249,7 @@ async def _run_with_a_reader_that_leaves(
     with os.fdopen(reader, "rb") as stream:  # the reader leaves when this closes
         for _ in range(lines):
             read.append((await anyio.to_thread.run_sync(stream.readline)).decode())
-    async with process:
-        assert process.stderr is not None
-        with anyio.fail_after(20):
-            err = await read_all(BufferedByteReceiveStream(process.stderr))
-            status = await process.wait()
+    status, err = await _finished(process)
     return status, read, err
 
 
@@ -289,11 +294,7 @@ async def test_standard_output_that_cannot_be_written_stops_the_session_as_disco
         process = await anyio.open_process(argv, env=env, stdout=full)
     finally:
         os.close(full)
-    async with process:
-        assert process.stderr is not None
-        with anyio.fail_after(20):
-            err = await read_all(BufferedByteReceiveStream(process.stderr))
-            status = await process.wait()
+    status, err = await _finished(process)
     assert status == 1, err
     assert err.splitlines() == ["aioavatar: [Errno 28] No space left on device"]
     (session_id,) = emulator.sessions
@@ -307,11 +308,7 @@ async def test_standard_output_closed_from_the_start_still_stops_once(
     nothing, and the command ends as asked, with no error at exit."""
     argv = [sys.executable, "-m", "aioavatar", "run", AVATAR_ID, "--duration", "0.2"]
     process = await anyio.open_process(["/bin/sh", "-c", 'exec "$0" "$@" >&-', *argv], env=env)
-    async with process:
-        assert process.stderr is not None
-        with anyio.fail_after(20):
-            err = await read_all(BufferedByteReceiveStream(process.stderr))
-            status = await process.wait()
+    status, err = await _finished(process)
     assert status == 0, err
     assert err == ""
     (session_id,) = emulator.sessions

@@ -285,6 +285,17 @@ async def test_events_arrive_in_order(
     ]
 
 
+async def events_until_an_error(rt: RealtimeConnection) -> list[Any]:
+    """The events ``rt`` gives, up to and including the first ErrorEvent."""
+    received = []
+    with anyio.fail_after(5):  # a hang, not a speed limit
+        async for event in rt.events():
+            received.append(event)
+            if isinstance(event, ErrorEvent):
+                return received
+    return received
+
+
 async def test_unknown_events_pass_through(
     client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
 ) -> None:
@@ -296,12 +307,7 @@ async def test_unknown_events_pass_through(
         await fast_ws.ws.send(
             sid, {"type": "error", "error": {"type": "bad", "message": "no", "event_id": "x"}}
         )
-        received = []
-        with anyio.fail_after(5):
-            async for event in rt.events():
-                received.append(event)
-                if isinstance(event, ErrorEvent):
-                    break
+        received = await events_until_an_error(rt)
         utterance = await rt.speak(pcm(0.1))  # still working
         with anyio.fail_after(5):
             await utterance.wait_ended()
@@ -326,12 +332,7 @@ async def test_credentials_echoed_in_events_are_masked(
         await fast_ws.ws.send(sid, {"type": "warning", "message": f"token {token} for key {key}"})
         await fast_ws.ws.send(sid, {"type": f"x.{key}", "detail": {"token": token}})
         await fast_ws.ws.send(sid, {"type": "error", "error": {"message": f"bad {token}"}})
-        received = []
-        with anyio.fail_after(5):
-            async for event in rt.events():
-                received.append(event)
-                if isinstance(event, ErrorEvent):
-                    break
+        received = await events_until_an_error(rt)
     shown = repr(received)
     assert MASK in shown
     assert token not in shown
