@@ -85,7 +85,9 @@ def _api_key_headers(api_key: str) -> dict[str, str]:
 TOKEN = Endpoint("POST", "/v1/sessions/token", "token", model=SessionToken)
 START = Endpoint("POST", "/v1/sessions/start", "start", model=SessionInfo, retry=Retry.IF_UNSENT)
 KEEP_ALIVE = Endpoint("POST", "/v1/sessions/keep-alive", "keep_alive", data_used=False)
-STOP = Endpoint("POST", "/v1/sessions/stop", "stop", data_used=False, budgeted=False, ends=True)
+# Not ``ends``: a stop answered 404 or 410 is looked up (the lifecycle's rule 9), which tells the
+# stop's own end from another party's and from a session the server still lists as running.
+STOP = Endpoint("POST", "/v1/sessions/stop", "stop", data_used=False, budgeted=False)
 LIST = Endpoint("GET", "/v1/sessions", "read", model=SessionPage)
 GET = Endpoint("GET", "/v1/sessions/{session_id}", "read", model=SessionEntry)
 TRANSCRIPT = Endpoint("GET", "/v1/sessions/{session_id}/transcript", "read", model=Transcript)
