@@ -11,12 +11,28 @@ import sys
 import threading
 import weakref
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import anyio
 import pytest
 
-from aioavatar import AvatarError, LiveAvatarClient, RedactingFilter, RetryPolicy, Secret
-from aioavatar._logging import MASK, hold_secret, redact, release_secret, track_secret
+from aioavatar import (
+    APIError,
+    AvatarError,
+    LiveAvatarClient,
+    RedactingFilter,
+    RetryPolicy,
+    Secret,
+)
+from aioavatar._logging import (
+    MASK,
+    hold_secret,
+    redact,
+    redact_error,
+    release_secret,
+    track_secret,
+)
+from aioavatar._secret import mask_echoes
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import AVATAR_ID
@@ -315,3 +331,22 @@ def test_credentials_registered_from_several_threads_are_each_masked() -> None:
         if redact(value := f"thread-{worker}-credential-{index:06d}") == value
     ]
     assert unmasked == []
+
+
+def test_every_run_of_twelve_characters_of_a_credential_is_masked() -> None:
+    """Runs of a request's credential anywhere in an error's text (cut short by the server, side by
+    side, at either end of the text, URL-encoded) are masked; runs shorter than twelve characters,
+    and text that only resembles the credential, are left as they are."""
+    key = "kA9-zQ+w/Lm3_Xp7Rt2Vb8Nc4=="
+    text = f"{key[:14]}|{key[5:20]}{key[3:16]}|{quote(key, safe='')}|{key[:11]}|kA9-zQ"
+    masked = mask_echoes(text, [key])
+    assert masked == f"{MASK}|{MASK}{MASK}|{MASK}|{key[:11]}|kA9-zQ"
+
+
+def test_an_error_text_too_long_to_mask_is_withheld() -> None:
+    """A string of an error over 64 KiB (a hostile server's detail) is withheld whole rather than
+    scanned: the error says how long it was and shows none of it."""
+    key = "canary-api-key-3f9d1c7e5b2a"
+    error = APIError(("x" * 70_000) + key, status=400)
+    redact_error(error, (key,))
+    assert error.message == "[70,027 characters withheld]"

@@ -149,6 +149,17 @@ async def test_a_stop_whose_first_attempt_took_effect_unanswered_is_confirmed_wi
         assert len(provider.emulator.requests("get", session_id=session.session_id)) == 1
 
 
+async def test_an_empty_200_naming_an_encoding_is_a_confirmed_stop(provider: Provider) -> None:
+    """A stop answered 200 with no body but a ``Content-Encoding`` header: nothing to decode, so
+    nothing unread; the stop is confirmed as a 200 with no body is."""
+    provider.emulator.inject(
+        provider.stop_step, apply=True, body=b"", headers={"Content-Encoding": "br"}
+    )
+    async with provider.session() as session:
+        pass
+    provider.assert_stopped_once(EndReason.USER_CLOSED, session)
+
+
 async def test_stop_after_the_server_ended_the_session_sends_nothing(provider: Provider) -> None:
     """Rule 7: once a beat learned that the server ended the session, ``stop()`` sends no stop (it
     would only be answered 404) and changes no reason; the block awaiting ``wait_ended()`` then

@@ -9,6 +9,7 @@ import pytest
 from aioavatar import (
     AvatarPersona,
     ConfigurationError,
+    KalturaAvatarClient,
     LiveAvatarClient,
     SessionTokenRequest,
     VideoSettings,
@@ -100,3 +101,27 @@ async def test_a_session_token_passed_as_an_id_is_not_quoted(
         assert info.value.field == "session_id"
         assert raw not in str(info.value)
         assert raw[:12] not in str(info.value)
+
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzZXNzaW9uIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+
+
+@pytest.mark.parametrize(
+    ("call", "odd"),
+    [
+        (lambda v: LiveAvatarClient("k" * 20, base_url=f"https://a:{v}@api.example.com:99999"), 0),
+        (lambda v: LiveAvatarClient("k" * 20, base_url=f"ftp://admin:{v}@api.example.com"), 0),
+        (lambda v: KalturaAvatarClient("k" * 20, region=v), 1),
+        (lambda v: LiveAvatarClient("k" * 20).list_sessions(v), 1),
+        (lambda v: LiveAvatarClient("k" * 20).voices.list(voice_type=v), 1),
+    ],
+)
+def test_no_refusal_quotes_a_credential_or_runs_an_odd_values_repr(call: Any, odd: int) -> None:
+    """Whatever the parameter, a refusal shows no password of a URL and no token given in the
+    wrong place, and an odd value (a subclass whose repr raises) is still a ConfigurationError."""
+    for value in (JWT, _BadRepr("x"))[: 1 + odd]:
+        with pytest.raises(ConfigurationError) as info:
+            result = call(value)
+            if hasattr(result, "__await__"):  # a pager or a coroutine: refused when made
+                result.close()  # pragma: no cover - never reached
+        assert JWT[:20] not in str(info.value)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from urllib.parse import urlsplit
 
+from ._validation import shown
 from .exceptions import ConfigurationError
 
 __all__ = ["check_base_url", "resolve_base_url"]
@@ -57,14 +59,17 @@ def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = 
         hostname = parts.hostname
         parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
     except ValueError:  # an unbalanced "[" or a bad port
-        raise ConfigurationError(f"is not a valid URL: {base_url!r}", field=field) from None
+        raise ConfigurationError(
+            f"is not a valid URL: {shown(_without_userinfo(base_url))}", field=field
+        ) from None
     if any(ord(char) < 0x21 or ord(char) > 0x7E for char in base_url):
         raise ConfigurationError(
             "must be printable ASCII without white space (encode other characters)", field=field
         )
     if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigurationError(
-            f"must be an http(s) URL with a host, got {base_url!r}", field=field
+            f"must be an http(s) URL with a host, got {shown(_without_userinfo(base_url))}",
+            field=field,
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError("must not carry credentials, a query or a fragment", field=field)
@@ -84,3 +89,8 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` with what comes before an ``@`` in its authority left out (a password, say)."""
+    return re.sub(r"(//)[^/?#]*@", r"\1...@", url, count=1)

@@ -36,6 +36,7 @@ __all__ = [
     "hold_secret",
     "logger",
     "mask_tracked",
+    "may_hold_tracked",
     "redact",
     "redact_error",
     "release_secret",
@@ -217,6 +218,18 @@ def _index(index: dict[str, _Bucket], value: str, owner: _Owner) -> None:
     bucket.add(value, owner)
 
 
+def may_hold_tracked(text: str) -> bool:
+    """Whether ``text`` (JSON as received) may hold a tracked credential: the first characters of
+    one appear in it, or an escape that could hide them. A few C-speed searches, so that a text with
+    none (nearly every realtime frame) is not masked character by character."""
+    index = _by_prefix
+    if not index:
+        return False
+    if len(index) > 64 or "\\" in text:
+        return True
+    return any(key in text for key in index)
+
+
 def mask_tracked(text: str) -> str:
     """``text`` with the value of every tracked credential masked (no pattern: data stays as sent)."""
     return _mask_tracked(text)
@@ -251,6 +264,10 @@ def redact(text: str) -> str:
     return _JWT.sub(MASK, text)
 
 
+#: The longest text of an error that is kept (and masked); a longer one is withheld whole.
+_MAX_ERROR_TEXT: Final = 65_536
+
+
 def redact_error(exc: BaseException, credentials: tuple[str, ...] | list[str] = ()) -> None:
     """Mask credentials in every text ``exc`` and the errors chained to it carry, in place: their
     ``args`` and their string, list and dict attributes (``message``, ``detail``, ...).
@@ -263,6 +280,8 @@ def redact_error(exc: BaseException, credentials: tuple[str, ...] | list[str] = 
 
     def clean(value: object, depth: int = 0) -> object:
         if isinstance(value, str):
+            if len(value) > _MAX_ERROR_TEXT:  # no error says this much: not worth masking
+                return f"[{len(value):,} characters withheld]"
             return redact(mask_echoes(value, credentials))
         if depth > 4:
             return value

@@ -370,7 +370,9 @@ def _detail_item(item: Any) -> dict[str, Any]:
     ctx = item.get("ctx")
     if isinstance(ctx, Mapping):
         kept["ctx"] = {
-            str(k): v for k, v in list(ctx.items())[:20] if isinstance(v, str | int | float | bool)
+            str(k)[:100]: _clip(v) if isinstance(v, str) else v
+            for k, v in list(ctx.items())[:20]
+            if isinstance(v, str | int | float | bool)
         }
     return kept
 

@@ -211,8 +211,8 @@ def may_be_resent_by_aiohttp(exc: TransportError) -> bool:
 async def read_body(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, str | None]:
     """The answer's body decoded from its content encoding, never more than the cap on the wire or
     once inflated (a small gzip bomb stops one byte past the cap); or ``b""`` and what is wrong
-    with it. A body that cannot be read is the protocol's business: a call that needs no data (a
-    stop answered 200) succeeds all the same."""
+    with it (the protocol decides what a body that cannot be read means: no success). No body at
+    all is an empty one, whatever encoding the headers name."""
     length = resp.content_length  # parsed from the header on each read: read once
     if length is not None:
         if length > cap:
@@ -230,7 +230,7 @@ async def read_body(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, str 
             chunks.append(chunk)
         wire = b"".join(chunks)
     encoding = resp.headers.get("Content-Encoding")
-    if encoding is None:  # what we ask for (identity), answered as most servers do: no header
+    if encoding is None or not wire:  # identity (what we ask for), or nothing to decode
         return wire, None
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):

@@ -158,10 +158,15 @@ SCRIPT = Path(sys.executable).with_name("aioavatar")
 
 
 async def spawn(
-    *argv: str, env: Mapping[str, str], stdin: int | None = None, script: bool = False
+    *argv: str,
+    env: Mapping[str, str],
+    stdin: int | None = None,
+    script: bool = False,
+    raw: bool = False,
 ) -> Cli:
-    """``python -m aioavatar ARGV``, or with ``script`` the ``aioavatar`` console script."""
-    command = [str(SCRIPT)] if script else [sys.executable, "-m", "aioavatar"]
+    """``python -m aioavatar ARGV``, or with ``script`` the ``aioavatar`` console script, or with
+    ``raw`` ARGV as it is (a command that runs the CLI: ``nohup``, say)."""
+    command = [] if raw else [str(SCRIPT)] if script else [sys.executable, "-m", "aioavatar"]
     process = await anyio.open_process([*command, *argv], env=env, stdin=stdin)
     return Cli(process)
 

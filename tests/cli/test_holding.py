@@ -46,6 +46,27 @@ async def test_a_signal_while_running_stops_with_user_closed(
     assert outcome.err == "Stopping the session...\n"
 
 
+async def test_a_sighup_that_nohup_ignores_leaves_the_session_running(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """Started under ``nohup`` (SIGHUP ignored), the command was asked to outlive its terminal: a
+    SIGHUP stops nothing, and the session runs on until SIGTERM stops it."""
+    argv = ["nohup", sys.executable, "-m", "aioavatar", "run", AVATAR_ID, "--json"]
+    cli = await spawn(*argv, "--keep-alive-interval", "0.1", env=env, raw=True)
+    async with cli.process:
+        session_id = json.loads(await cli.line())["session_id"]
+        cli.send(signal.SIGHUP)
+        beats = len(emulator.requests("keep_alive", session_id=session_id))
+        await eventually(
+            lambda: len(emulator.requests("keep_alive", session_id=session_id)) > beats
+        )
+        assert emulator.stop_reasons(session_id) == []
+        cli.send(signal.SIGTERM)
+        outcome = await cli.finish()
+    assert outcome.status == 0, outcome.err
+    assert emulator.stop_reasons(session_id) == ["USER_CLOSED"]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_a_signal_before_the_session_starts_abandons_it(
     emulator: LiveAvatarEmulator, env: dict[str, str], signum: int

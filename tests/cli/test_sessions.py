@@ -288,3 +288,29 @@ async def test_sessions_stop_ends_a_kaltura_session_with_its_token(
     assert again.out == f"Kaltura session {session_id} had already ended: nothing to end.\n"
     for outcome in (wrong, first, again):
         assert_clean(outcome, token, other)
+
+
+async def test_a_token_pasted_as_a_session_id_is_not_quoted(
+    capsys: pytest.CaptureFixture[str], env: dict[str, str]
+) -> None:
+    """`sessions stop <a session token>` (the id and the token mixed up): one line saying it is not
+    a session id, exit 2, without the token."""
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzZXNzaW9uIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+    outcome = await invoke(capsys, "sessions", "stop", token)
+    assert outcome.status == 2
+    assert_one_line(outcome.err, "is not a session id")
+    assert token[:20] not in outcome.err
+
+
+async def test_a_server_message_with_control_characters_reaches_the_terminal_plainly(
+    capsys: pytest.CaptureFixture[str], emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """An API error whose message holds a terminal escape sequence: the one line shows ``?`` for
+    each control character, and none reaches standard error."""
+    body = json.dumps({"code": 400, "message": "bad \x1b]0;PWNED\x07\x1b[2J thing"}).encode()
+    emulator.inject("list", status=400, body=body)
+    outcome = await invoke(capsys, "sessions", "list")
+    assert outcome.status == 1
+    assert "\x1b" not in outcome.err
+    assert "\x07" not in outcome.err
+    assert_one_line(outcome.err, "bad ?]0;PWNED??[2J thing")

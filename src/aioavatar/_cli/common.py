@@ -70,9 +70,19 @@ JSON_FIELDS_URL = "https://aioavatar.readthedocs.io/guides/cli/#json-output"
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the API refused, no answer, a stop not confirmed, a session ended elsewhere
 EXIT_USAGE = 2  # a mistake the user can fix: the message names the fix
-#: The signals that stop a held session: SIGHUP too where there is one (POSIX), the way a process
-#: whose terminal closes is told.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *filter(None, [getattr(signal, "SIGHUP", None)]))
+
+
+def _stop_signals() -> list[signal.Signals]:
+    """The signals that stop a held session: SIGHUP too where there is one (POSIX), the way a
+    process whose terminal closes is told; not when it is ignored (``nohup``, a parent's ``trap ''
+    HUP``): whoever started the command asked it to outlive the terminal."""
+    stops = [signal.SIGINT, signal.SIGTERM]
+    hangup: signal.Signals | None = getattr(signal, "SIGHUP", None)
+    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+        stops.append(hangup)
+    return stops
+
+
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process that Ctrl-C ended
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: standard output was closed (`aioavatar ... | head -1`)
 
@@ -125,7 +135,7 @@ def stop_signals() -> Iterator[AsyncIterator[int] | None]:
     ``None`` where this thread cannot receive them (Windows, a thread other than the main one):
     Ctrl-C then raises ``KeyboardInterrupt`` as usual."""
     try:
-        receiver = anyio.open_signal_receiver(*STOP_SIGNALS)
+        receiver = anyio.open_signal_receiver(*_stop_signals())
         signals = receiver.__enter__()
     except (NotImplementedError, RuntimeError, ValueError):
         yield None
@@ -144,10 +154,17 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, separators=(",", ":"), sort_keys=False), flush=True)
 
 
+def printable(text: str) -> str:
+    """``text`` for a terminal: each control character (an escape sequence a hostile server wrote,
+    which could move the cursor or retitle the window) shown as ``?``."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
+
+
 def notice(text: str) -> None:
-    """A progress line on standard error; lost, not raised, when standard error is closed."""
+    """A progress or error line on standard error (what a server wrote in it shown plainly, see
+    :func:`printable`); lost, not raised, when standard error is closed."""
     with suppress(OSError, ValueError):
-        print(text, file=sys.stderr, flush=True)
+        print(printable(text), file=sys.stderr, flush=True)
 
 
 def silence_stdout() -> None:

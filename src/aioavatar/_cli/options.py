@@ -13,6 +13,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 import attrs
 
 from .. import EndReason
+from .._validation import shown
 from ..kaltura import REGIONS
 from ..liveavatar import DEFAULT_BASE_URL
 from .common import API_KEY_ENV, BASE_URL_ENV, EXIT_USAGE, LIVEAVATAR, PROVIDERS
@@ -124,7 +125,7 @@ def number(
         else:
             if fits(parsed):
                 return parsed
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {shown(value)}")
 
     return parse
 
@@ -142,7 +143,7 @@ def session_id(value: str) -> str:
     """
     if _UUID.fullmatch(value) is None:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a session id: expected a UUID such as "
+            f"{shown(value)} is not a session id: expected a UUID such as "
             "'3fa85f64-5717-4562-b3fc-2c963f66afa6' (`aioavatar sessions list` shows them)"
         )
     return value
@@ -154,7 +155,7 @@ def end_reason(value: str) -> EndReason:
         return EndReason.known(value.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"unknown end reason {value!r}: use one of {', '.join(m.value for m in EndReason)}"
+            f"unknown end reason {shown(value)}: use one of {', '.join(m.value for m in EndReason)}"
         ) from None
 
 

@@ -26,7 +26,7 @@ from .. import (
     Voice,
 )
 from .clients import kaltura_client, liveavatar_client, require_ks
-from .common import EXIT_OK, KALTURA, print_json
+from .common import EXIT_OK, KALTURA, print_json, printable
 from .options import (
     Command,
     Parser,
@@ -74,6 +74,7 @@ async def _take(pager: Pager[T], limit: int) -> tuple[list[T], int | None]:
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
+    rows = [[printable(cell) for cell in row] for row in rows]  # what the server wrote
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))

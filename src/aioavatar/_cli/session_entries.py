@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import SessionEntry
+from .common import printable
 
 __all__ = ["session_json", "table"]
 
@@ -36,10 +37,6 @@ def _seconds(value: float | None) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-def _printable(text: str) -> str:
-    return "".join(char if char.isprintable() else "?" for char in text)
-
-
 def table(entries: list[SessionEntry], *, historic: bool) -> str:
     header = ["ID", "MODE", "SANDBOX", "SOURCE", "CREATED", "DURATION"]
     if historic:
@@ -56,9 +53,7 @@ def table(entries: list[SessionEntry], *, historic: bool) -> str:
         ]
         if historic:
             row.append(_text(e.end_reason) or "-")
-        # What the server wrote, shown on a terminal: no escape sequence or control character of
-        # its reaches it (a hostile answer could move the cursor or retitle the window).
-        rows.append([cell if cell.isprintable() else _printable(cell) for cell in row])
+        rows.append([printable(cell) for cell in row])  # what the server wrote, for a terminal
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows

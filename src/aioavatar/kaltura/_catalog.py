@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 from .._options import CallOptions
 from .._pager import PageData, Pager
 from .._provider import Namespace
-from .._validation import check_int, check_options
+from .._validation import check_int, check_options, shown
 from ..exceptions import ConfigurationError
 from ._endpoints import CATALOG_LIST
 from ._models import (
@@ -52,7 +52,7 @@ class KalturaCatalog(Namespace["KalturaAvatarClient"]):
                 kind = KalturaCatalogType.known(type)
             except ValueError:
                 raise ConfigurationError(
-                    f"must be 'Visual' or 'Voice', got {type!r}", field="type"
+                    f"must be 'Visual' or 'Voice', got {shown(type)}", field="type"
                 ) from None
         limit = check_int(page_size, "page_size", low=1, high=100)
         check_options(options, CallOptions)

@@ -12,7 +12,7 @@ from .._options import CallOptions, ClientOptions
 from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_token
 from .._request import encode_multipart
 from .._secret import Secret
-from .._validation import check_bytes, check_path_id, check_text
+from .._validation import check_bytes, check_path_id, check_text, shown
 from ..exceptions import ConfigurationError, NotFoundError, ServerError
 from ._catalog import KalturaCatalog
 from ._converter import form_fields  # its import registers this provider's models
@@ -317,7 +317,7 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         check_text(filename, "filename", max_length=200)
         if not isinstance(content_type, str) or _CONTENT_TYPE.fullmatch(content_type) is None:
             raise ConfigurationError(
-                f"must be a media type such as 'audio/mpeg', got {content_type!r}",
+                f"must be a media type such as 'audio/mpeg', got {shown(content_type)}",
                 field="content_type",
             )
         form = form_fields(fields)

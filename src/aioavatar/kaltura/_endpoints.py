@@ -13,6 +13,7 @@ from .._protocol import RawResponse, decode_success
 from .._provider import Endpoint, ProviderSpec
 from .._retry import Retry
 from .._timeout import Timeout, timeout_field
+from .._validation import shown
 from ..exceptions import ConfigurationError
 from ._models import KalturaCatalogPage, KalturaSessionInfo, KalturaSessionToken
 
@@ -121,7 +122,7 @@ def region_root(region: object) -> str:
     """
     if not isinstance(region, str) or region.lower() not in REGIONS:
         valid = ", ".join(f"{name!r}" for name in REGIONS)
-        raise ConfigurationError(f"must be one of {valid}, got {region!r}", field="region")
+        raise ConfigurationError(f"must be one of {valid}, got {shown(region)}", field="region")
     return REGIONS[region.lower()]
 
 

@@ -13,7 +13,7 @@ from .._logging import track_secret
 from .._options import CallOptions
 from .._pager import Pager
 from .._secret import Secret
-from .._validation import check_credential, check_int, check_text, check_uuid
+from .._validation import check_credential, check_int, check_text, check_uuid, shown
 from ..exceptions import ConfigurationError
 from ._endpoints import (
     EMBED_CREATE,
@@ -278,7 +278,7 @@ class Embeddings(Resource):
             kind = EmbedType(type)
         except ValueError:
             raise ConfigurationError(
-                f"must be 'DEFAULT' or 'WIDGET', got {type!r}", field="type"
+                f"must be 'DEFAULT' or 'WIDGET', got {shown(type)}", field="type"
             ) from None
         try:
             facing = Orientation.known(orientation)

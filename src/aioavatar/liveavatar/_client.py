@@ -18,7 +18,7 @@ from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_token
 from .._retry import RetryPolicy
 from .._secret import Secret
 from .._timeout import Timeout
-from .._validation import check_int, check_number, check_options, check_uuid
+from .._validation import check_int, check_number, check_options, check_uuid, shown
 from ..exceptions import ConfigurationError
 from ._agent_resources import Embeddings, LLMConfigurations, Memories, Secrets
 from ._converter import REQUEST_MODELS  # noqa: F401 - registers this provider's models
@@ -255,10 +255,10 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             ConfigurationError: an unknown type, ``page`` < 1, ``page_size`` outside 1..100, a bad id.
         """
         try:
-            kind = SessionType(type)
+            kind = SessionType(str.__str__(type) if isinstance(type, str) else type)
         except ValueError:
             raise ConfigurationError(
-                f"must be 'active' or 'historic', got {type!r}", field="type"
+                f"must be 'active' or 'historic', got {shown(type)}", field="type"
             ) from None
         check_int(page, "page", low=1, high=1_000_000)
         size = check_page_size(page_size)

@@ -20,6 +20,7 @@ from cattrs.gen import override
 
 from .._converter import converter, number_or_none, register_requests, register_response
 from .._enums import EndReason
+from .._validation import shown
 from ..exceptions import ConfigurationError
 from ._configs import CONFIG_MODELS, ElevenLabsVoiceSettings, FishVoiceSettings, VoiceSettings
 from ._enums import Mode, SessionSource
@@ -49,7 +50,7 @@ def _voice_settings(value: Any, _: Any) -> VoiceSettings | None:
     cls = _VOICE_PROVIDERS_ANY_CASE.get(provider.casefold()) if isinstance(provider, str) else None
     if cls is None:
         raise ConfigurationError(
-            f"must be one of {', '.join(_VOICE_PROVIDERS)}, got {provider!r}", field="provider"
+            f"must be one of {', '.join(_VOICE_PROVIDERS)}, got {shown(provider)}", field="provider"
         )
     fields = {key: item for key, item in value.items() if key != "provider"}
     return converter.structure(fields, cls)

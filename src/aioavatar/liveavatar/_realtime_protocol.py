@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from .._audio import PCM_BYTES_PER_SECOND, PCM_SAMPLE_WIDTH
 from .._json import dump_json, parse_json
-from .._logging import mask_tracked
+from .._logging import mask_tracked, may_hold_tracked
 from .._protocol import map_strings
 from ._realtime_models import (
     AgentStateUpdated,
@@ -108,7 +108,9 @@ def decode_event(frame: str) -> RealtimeEvent:
     if len(frame) > MAX_EVENT_CHARS:
         return RawEvent(type="", data={"text": _head(frame), "size": len(frame)})
     try:
-        message = map_strings(parse_json(frame), mask_tracked)
+        message = parse_json(frame)
+        if may_hold_tracked(frame):
+            message = map_strings(message, mask_tracked)
     except ValueError:  # not JSON, or nested too deeply to read
         return RawEvent(type="", data={"text": _head(frame)})
     if not isinstance(message, dict):

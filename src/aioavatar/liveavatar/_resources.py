@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 from .._options import CallOptions
 from .._pager import PageData, Pager
 from .._provider import Endpoint, Namespace
-from .._validation import check_int, check_options, check_text, check_url, check_uuid
+from .._validation import check_int, check_options, check_text, check_url, check_uuid, shown
 from ..exceptions import ConfigurationError
 from ._config_dicts import ContextLinkDict
 from ._endpoints import (
@@ -231,10 +231,11 @@ class Voices(Resource):
         params = {}
         if voice_type is not None:
             try:
-                params["voice_type"] = VoiceType(voice_type).value
+                plain = str.__str__(voice_type) if isinstance(voice_type, str) else voice_type
+                params["voice_type"] = VoiceType(plain).value
             except ValueError:
                 raise ConfigurationError(
-                    f"must be 'public' or 'private', got {voice_type!r}", field="voice_type"
+                    f"must be 'public' or 'private', got {shown(voice_type)}", field="voice_type"
                 ) from None
         return self._pages(VOICES, page_size, options, params)
 
