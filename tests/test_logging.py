@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aioavatar import (
     APIError,
@@ -350,3 +352,20 @@ def test_an_error_text_too_long_to_mask_is_withheld() -> None:
     error = APIError(("x" * 70_000) + key, status=400)
     redact_error(error, (key,))
     assert error.message == "[70,027 characters withheld]"
+
+
+@given(
+    credential=st.text(st.sampled_from("abcdefgh0123-_+/="), min_size=12, max_size=80),
+    cuts=st.lists(st.tuples(st.integers(0, 80), st.integers(12, 80)), max_size=6),
+    filler=st.text(st.sampled_from("abcdefgh0123 .:"), max_size=30),
+)
+@settings(max_examples=300, deadline=None)
+def test_no_run_of_twelve_characters_of_a_credential_survives_masking(
+    credential: str, cuts: list[tuple[int, int]], filler: str
+) -> None:
+    """Whatever runs of the credential a text holds (overlapping, side by side, in text made of
+    the same characters), none of twelve characters is left after masking."""
+    text = filler.join(credential[start : start + size] for start, size in cuts) + filler
+    masked = mask_echoes(text, [credential])
+    windows = {credential[i : i + 12] for i in range(len(credential) - 11)}
+    assert not [w for w in windows if w in masked]
