@@ -205,8 +205,10 @@ class TokenBackend(Generic[ClientT, RequestT]):
 
     def _require_token(self) -> tuple[str, Secret]:
         """The session's id and token."""
-        if self._session_id is None or self._token is None:
+        if self._session_id is None:
             raise RuntimeError("the session does not exist yet")
+        if self._token is None:
+            raise RuntimeError("its token never arrived: nothing can end it")
         return self._session_id, Secret(self._token)
 
     def __reduce__(self) -> NoReturn:

@@ -243,9 +243,12 @@ def decode_success(
     return body if data_used else {}
 
 
-def decode_failure(response: RawResponse, message: str) -> ResponseDecodeError:
-    """The error for a 2xx body whose ``data`` does not fit its model."""
-    return _decode_error(response, message)
+def decode_failure(
+    response: RawResponse, message: str, session_id: str | None = None
+) -> ResponseDecodeError:
+    """The error for a 2xx body whose ``data`` does not fit its model (``session_id``: the session
+    it named, when it opens one)."""
+    return ResponseDecodeError(message, **response.error_fields(), session_id=session_id)
 
 
 #: The longest server message an error keeps, in characters.

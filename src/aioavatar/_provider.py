@@ -102,6 +102,8 @@ class Endpoint:
             410 after an attempt of the call that may have taken effect is the call's own success.
         reads: ``True`` for a read sent as a ``POST`` (a ``GET`` is one): its data has every
             credential the SDK holds masked, not only the request's.
+        opens: for a call that opens a session, the key of its id in the answer: an answer that
+            names one but does not fit the model says so (``ResponseDecodeError.session_id``).
         decode: replaces the spec's ``decode`` for this endpoint (an answer shaped unlike the
             provider's others).
     """
@@ -115,6 +117,7 @@ class Endpoint:
     budgeted: bool = True
     ends: bool = False
     reads: bool = False
+    opens: str | None = None
     decode: Callable[[RawResponse, bool], Any] | None = None
 
 
@@ -416,10 +419,18 @@ class ProviderClient(Generic[TimeoutsT]):
             try:
                 return structure_response(data, endpoint.model)
             except DecodeFailure as exc:
-                raise decode_failure(raw, str(exc)) from None
+                raise decode_failure(raw, str(exc), _named(data, endpoint.opens)) from None
         except AvatarError as exc:
             redact_error(exc, call.credentials)
             raise
+
+
+def _named(data: Any, key: str | None) -> str | None:
+    """The session id an answer names under ``key``, if it is one (a short plain string)."""
+    named = data.get(key) if key is not None and isinstance(data, Mapping) else None
+    if isinstance(named, str) and 0 < len(named) <= 200 and named.isprintable():
+        return named
+    return None
 
 
 class Namespace(Generic[ClientT]):

@@ -205,6 +205,9 @@ class ResponseDecodeError(AvatarError):
 
     Attributes:
         method, path, url, status, request_id: as for :class:`APIError`.
+        session_id: the session an answer that opens one named, when the rest of it could not be
+            read (Kaltura's create answered with an id but no usable token): that session may run.
+            ``None`` otherwise.
     """
 
     def __init__(
@@ -216,6 +219,7 @@ class ResponseDecodeError(AvatarError):
         status: int = 0,
         request_id: str | None = None,
         url: str = "",
+        session_id: str | None = None,
     ) -> None:
         super().__init__(
             f"{method} {url or path} -> HTTP {status}: {message}" if method else message
@@ -225,6 +229,7 @@ class ResponseDecodeError(AvatarError):
         self.url = url or path
         self.status = status
         self.request_id = request_id
+        self.session_id = session_id
 
 
 class InsufficientCreditsError(AvatarError):

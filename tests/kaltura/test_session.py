@@ -3,6 +3,7 @@ emulator. The rules both providers share are tested in ``tests/test_session.py``
 
 from __future__ import annotations
 
+import json
 import logging
 
 import anyio
@@ -15,7 +16,9 @@ from aioavatar import (
     EndReason,
     KalturaAvatarClient,
     KalturaAvatarSession,
+    ResponseDecodeError,
     SessionEndedError,
+    SessionStopError,
     TransportError,
 )
 from aioavatar.testing import KalturaEmulator
@@ -143,6 +146,35 @@ async def test_a_lost_kaltura_create_answer_says_a_session_may_run(
     assert any("id never arrived" in r.getMessage() for r in caplog.records)
     assert not any("None" in note for note in notes)  # "session (id unknown)", not "session None"
     assert len(kaltura_emulator.active_sessions()) == 1  # it does run
+
+
+@pytest.mark.parametrize("token", [None, "", 5], ids=["missing", "empty", "a number"])
+async def test_a_kaltura_create_answered_without_a_usable_token_names_its_session(
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    caplog: pytest.LogCaptureFixture,
+    token: object,
+) -> None:
+    """Create answered with a session id but no usable token: that session runs and nothing can
+    end it (its end needs the token). The user learns its id: the SessionStopError (chained to the
+    ResponseDecodeError, which carries ``session_id`` too) and the WARNING name it; no end is sent."""
+    answer: dict[str, object] = {"success": True, "sessionId": "sess-42"}
+    if token is not None:
+        answer["token"] = token
+    kaltura_emulator.inject("create", body=json.dumps(answer).encode())
+    session = kaltura_client.session("avatar-1", stop_timeout=0.5)
+    with (
+        caplog.at_level(logging.WARNING, logger="aioavatar"),
+        pytest.raises(SessionStopError) as info,
+    ):
+        async with session:
+            pytest.fail("the block must not run")
+    assert info.value.session_id == "sess-42"
+    assert isinstance(info.value.__cause__, ResponseDecodeError)
+    assert info.value.__cause__.session_id == "sess-42"
+    assert session.may_still_run
+    assert any("sess-42" in r.getMessage() for r in caplog.records)
+    assert kaltura_emulator.requests("end") == []
 
 
 async def test_a_refused_kaltura_create_says_nothing_more(

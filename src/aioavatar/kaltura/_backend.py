@@ -6,7 +6,7 @@ from .._backend import TokenBackend
 from .._enums import EndReason
 from .._secret import Secret
 from .._wire import may_have_acted
-from ..exceptions import APIError
+from ..exceptions import APIError, ResponseDecodeError
 from ._client import KalturaAvatarClient
 from ._models import KalturaSessionInfo, KalturaSessionRequest
 
@@ -43,7 +43,13 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest]):
             raise RuntimeError("the client's HTTP session is closed")
 
     async def open(self) -> KalturaSessionInfo:
-        created = await self._client.create_session(request=self._take_request())
+        try:
+            created = await self._client.create_session(request=self._take_request())
+        except ResponseDecodeError as exc:
+            # An answer naming its session but no usable token: that session runs, and nothing
+            # can end it (its end needs the token); the lifecycle says so, with its id.
+            self._session_id = exc.session_id or self._session_id
+            raise
         self._identified(created.session_id, created.token)
         # Every beat sends these bytes: checked and encoded once, here.
         self._keep_beat(self._client.prepare_keep_alive(created.session_id, token=created.token))

@@ -61,13 +61,16 @@ _SESSION = "/v1/avatar-session/{session_id}"
 # The session endpoints, all POST (the timeouts are the names in KalturaTimeouts). Create and
 # init-client open a session or a stream, and speech is said once: never retried once sent.
 CREATE = Endpoint(
-    "POST", "/v1/avatar-session/create", "create", model=KalturaSessionToken, retry=Retry.IF_UNSENT
+    "POST",
+    "/v1/avatar-session/create",
+    "create",
+    model=KalturaSessionToken,
+    retry=Retry.IF_UNSENT,
+    opens="sessionId",
 )
 #: Create as one page of the documentation has it: tried when ``CREATE`` is answered 404 (no route;
 #: nothing was created), and first from then on.
-CREATE_AT_ROOT = Endpoint(
-    "POST", "/v1/avatar-session", "create", model=KalturaSessionToken, retry=Retry.IF_UNSENT
-)
+CREATE_AT_ROOT = attrs.evolve(CREATE, path="/v1/avatar-session")
 INIT_CLIENT = Endpoint(
     "POST",
     f"{_SESSION}/init-client",
