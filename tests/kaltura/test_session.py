@@ -125,6 +125,16 @@ def test_a_kaltura_keep_alive_interval_fits_its_idle_window() -> None:
     assert info.value.field == "keep_alive_interval"
 
 
+async def _failed_entry(
+    session: KalturaAvatarSession, error: type[BaseException], caplog: pytest.LogCaptureFixture
+) -> BaseException:
+    """Enter ``session``, whose open fails with ``error``, capturing the WARNINGs; the error."""
+    with caplog.at_level(logging.WARNING, logger="aioavatar"), pytest.raises(error) as info:
+        async with session:
+            pytest.fail("the block must not run")
+    return info.value
+
+
 async def test_a_lost_kaltura_create_answer_says_a_session_may_run(
     kaltura_client: KalturaAvatarClient,
     kaltura_emulator: KalturaEmulator,
@@ -134,14 +144,9 @@ async def test_a_lost_kaltura_create_answer_says_a_session_may_run(
     stopped; the error says (as a note, and a WARNING) that a session may still run."""
     kaltura_emulator.inject("create", apply=True, drop=True)
     session = kaltura_client.session("avatar-1", stop_timeout=0.5)
-    with (
-        caplog.at_level(logging.WARNING, logger="aioavatar"),
-        pytest.raises(TransportError) as info,
-    ):
-        async with session:
-            pytest.fail("the block must not run")
+    error = await _failed_entry(session, TransportError, caplog)
     assert session.may_still_run
-    notes = getattr(info.value, "__notes__", [])
+    notes = getattr(error, "__notes__", [])
     assert any("id never arrived" in note and "may still be running" in note for note in notes)
     assert any("id never arrived" in r.getMessage() for r in caplog.records)
     assert not any("None" in note for note in notes)  # "session (id unknown)", not "session None"
@@ -163,15 +168,11 @@ async def test_a_kaltura_create_answered_without_a_usable_token_names_its_sessio
         answer["token"] = token
     kaltura_emulator.inject("create", body=json.dumps(answer).encode())
     session = kaltura_client.session("avatar-1", stop_timeout=0.5)
-    with (
-        caplog.at_level(logging.WARNING, logger="aioavatar"),
-        pytest.raises(SessionStopError) as info,
-    ):
-        async with session:
-            pytest.fail("the block must not run")
-    assert info.value.session_id == "sess-42"
-    assert isinstance(info.value.__cause__, ResponseDecodeError)
-    assert info.value.__cause__.session_id == "sess-42"
+    error = await _failed_entry(session, SessionStopError, caplog)
+    assert isinstance(error, SessionStopError)
+    assert error.session_id == "sess-42"
+    assert isinstance(error.__cause__, ResponseDecodeError)
+    assert error.__cause__.session_id == "sess-42"
     assert session.may_still_run
     assert any("sess-42" in r.getMessage() for r in caplog.records)
     assert kaltura_emulator.requests("end") == []
