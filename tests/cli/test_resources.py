@@ -60,6 +60,18 @@ async def test_avatars_list_is_a_table_and_limit_reads_no_more_pages(
     assert [r.query["page"] for r in emulator.requests("avatars")] == ["1", "1", "2"]
 
 
+async def test_a_name_the_server_wrote_reaches_the_terminal_plainly(
+    emulator: LiveAvatarEmulator, env: dict[str, str]
+) -> None:
+    """An avatar named with a terminal escape sequence: the table shows ``?`` for each control
+    character, and none reaches standard output."""
+    emulator.add_avatar("Evil\x1b]0;PWNED\x07\x1b[2J")
+    status, out, _ = await run("avatars", "list", env=env)
+    assert status == 0
+    assert "\x1b" not in out
+    assert "Evil?]0;PWNED??[2J" in out
+
+
 async def test_voices_list(emulator: LiveAvatarEmulator, env: dict[str, str]) -> None:
     """`voices list --type private` sends the filter and shows the account's voice."""
     status, out, _ = await run("voices", "list", "--type", "private", env=env)
