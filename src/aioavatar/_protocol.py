@@ -154,8 +154,10 @@ def map_strings(value: Any, change: Callable[[str], str]) -> Any:
     return root[0]
 
 
-def _decode_error(response: RawResponse, message: str) -> ResponseDecodeError:
-    return ResponseDecodeError(message, **response.error_fields())
+def _decode_error(
+    response: RawResponse, message: str, session_id: str | None = None
+) -> ResponseDecodeError:
+    return ResponseDecodeError(message, **response.error_fields(), session_id=session_id)
 
 
 def _success_object(response: RawResponse, data_used: bool) -> Mapping[str, Any] | None:
@@ -248,7 +250,7 @@ def decode_failure(
 ) -> ResponseDecodeError:
     """The error for a 2xx body whose ``data`` does not fit its model (``session_id``: the session
     it named, when it opens one)."""
-    return ResponseDecodeError(message, **response.error_fields(), session_id=session_id)
+    return _decode_error(response, message, session_id)
 
 
 #: The longest server message an error keeps, in characters.

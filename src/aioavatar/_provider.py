@@ -33,7 +33,7 @@ from ._scheduler import Scheduler, beat_workers
 from ._secret import Secret, secret_value
 from ._timeout import resolve_timeout
 from ._transport import DEFAULT_CONNECTION_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, Transport
-from ._validation import check_credential, check_number, check_options
+from ._validation import check_credential, check_number, check_options, check_path_id
 from .exceptions import APIError, AvatarError, ConfigurationError
 
 __all__ = [
@@ -426,11 +426,12 @@ class ProviderClient(Generic[TimeoutsT]):
 
 
 def _named(data: Any, key: str | None) -> str | None:
-    """The session id an answer names under ``key``, if it is one (a short plain string)."""
+    """The session id an answer names under ``key``, if it is one."""
     named = data.get(key) if key is not None and isinstance(data, Mapping) else None
-    if isinstance(named, str) and 0 < len(named) <= 200 and named.isprintable():
-        return named
-    return None
+    try:
+        return check_path_id(named, key or "")  # the rule a session id of the model is held to
+    except ConfigurationError:
+        return None
 
 
 class Namespace(Generic[ClientT]):

@@ -90,9 +90,7 @@ def mask_echoes(text: str, credentials: tuple[str, ...] | list[str]) -> str:
     for credential in credentials:
         if not credential:
             continue
-        for form in {credential, quote(credential, safe=""), quote_plus(credential)}:
-            if form in text:
-                text = text.replace(form, MASK)
+        text = mask_text(text, (credential, quote(credential, safe=""), quote_plus(credential)))
         if len(credential) >= FRAGMENT:
             text = _mask_fragments(text, credential)
     return text

@@ -352,11 +352,7 @@ class Stopping(Generic[InfoT]):
     async def _server_ended(self) -> None:
         """Rule 7: a beat was answered 404 or 410 (stopped as in rule 14 if listed as running)."""
         if self._attached:
-            reason = await self._server_reason()
-            if reason is None:
-                await self._stop_and_end(EndReason.SERVER_ERROR)
-            else:
-                self._on_server_end(reason)
+            await self._ended_as(await self._server_reason())
 
     async def _stop_and_end(self, reason: EndReason) -> None:
         """Rules 6, 8 and 14: the SDK stops the session itself, then ends the block as in rule 7."""
@@ -372,6 +368,10 @@ class Stopping(Generic[InfoT]):
         reason = await self._server_reason(failed=None)
         if self._stop_started:
             return  # the block is ending on its own meanwhile
+        await self._ended_as(reason)
+
+    async def _ended_as(self, reason: _Reason) -> None:
+        """Rules 7 and 14: the end the server recorded; a session it lists as running is stopped."""
         if reason is None:
             await self._stop_and_end(EndReason.SERVER_ERROR)
         else:

@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import subprocess
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -115,42 +116,27 @@ async def test_sessions_stop_sends_the_reason_and_is_idempotent(
     assert emulator.sessions[other].is_active
 
 
-async def test_sessions_stop_answered_gone_for_a_running_session_says_it_may_still_run(
+@pytest.mark.parametrize(
+    "fault",
+    [{"status": 404}, {"drop": True, "times": 10}, {"status": 500, "times": 10}],
+    ids=["gone yet running", "no answer", "500"],
+)
+async def test_sessions_stop_not_confirmed_says_the_session_may_still_run(
     capsys: pytest.CaptureFixture[str],
     emulator: LiveAvatarEmulator,
     env: dict[str, str],
     running_sessions: list[str],
+    fault: dict[str, Any],
 ) -> None:
-    """A stop answered 404 while the server lists the session as running (rule 9): not "already
-    ended" and exit 0, but the stop not confirmed: exit 1, a line that says it may still be
-    running and how to retry, and no JSON on standard output."""
+    """A stop not confirmed: answered 404 while the server lists the session as running (rule 9:
+    not "already ended" and exit 0), no answer, or a 5xx on every attempt (not only "no answer
+    from the API"). Exit 1, one line that names the session, says it may still be running and how
+    to retry, and no JSON on standard output."""
     session_id, _ = running_sessions
-    emulator.inject("stop", status=404)
+    emulator.inject("stop", **fault)
     result = await invoke(capsys, "sessions", "stop", session_id, "--json")
     assert result.status == 1
     assert result.out == ""
-    assert "may still be running" in result.err
-    assert f"aioavatar sessions stop {session_id}" in result.err
-    assert emulator.sessions[session_id].is_active
-
-
-@pytest.mark.parametrize("fault", ["drop", "500"])
-async def test_sessions_stop_that_fails_says_the_session_may_still_run(
-    capsys: pytest.CaptureFixture[str],
-    emulator: LiveAvatarEmulator,
-    env: dict[str, str],
-    running_sessions: list[str],
-    fault: str,
-) -> None:
-    """A stop with no answer, or answered 5xx on every attempt: the line names the session, says it
-    may still be running and how to retry (not only "no answer from the API"); exit 1."""
-    session_id, _ = running_sessions
-    if fault == "drop":
-        emulator.inject("stop", drop=True, times=10)
-    else:
-        emulator.inject("stop", status=500, times=10)
-    result = await invoke(capsys, "sessions", "stop", session_id)
-    assert result.status == 1
     assert_one_line(result.err, session_id, "may still be running")
     assert f"aioavatar sessions stop {session_id}" in result.err
     assert emulator.sessions[session_id].is_active

@@ -70,19 +70,6 @@ JSON_FIELDS_URL = "https://aioavatar.readthedocs.io/guides/cli/#json-output"
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the API refused, no answer, a stop not confirmed, a session ended elsewhere
 EXIT_USAGE = 2  # a mistake the user can fix: the message names the fix
-
-
-def _stop_signals() -> list[signal.Signals]:
-    """The signals that stop a held session: SIGHUP too where there is one (POSIX), the way a
-    process whose terminal closes is told; not when it is ignored (``nohup``, a parent's ``trap ''
-    HUP``): whoever started the command asked it to outlive the terminal."""
-    stops = [signal.SIGINT, signal.SIGTERM]
-    hangup: signal.Signals | None = getattr(signal, "SIGHUP", None)
-    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
-        stops.append(hangup)
-    return stops
-
-
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process that Ctrl-C ended
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: standard output was closed (`aioavatar ... | head -1`)
 
@@ -127,6 +114,17 @@ def verbose_logging(enabled: bool) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+def _stop_signals() -> list[signal.Signals]:
+    """The signals that stop a held session: SIGHUP too where there is one (POSIX), the way a
+    process whose terminal closes is told; not when it is ignored (``nohup``, a parent's ``trap ''
+    HUP``): whoever started the command asked it to outlive the terminal."""
+    stops = [signal.SIGINT, signal.SIGTERM]
+    hangup: signal.Signals | None = getattr(signal, "SIGHUP", None)
+    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+        stops.append(hangup)
+    return stops
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, Protocol, TypeVar
 import attrs
 
 from .. import EndReason
+from .._secret import MASK
 from .._validation import shown
 from ..kaltura import REGIONS
 from ..liveavatar import DEFAULT_BASE_URL
@@ -60,7 +61,7 @@ def _without_secrets(message: str, argv: list[str]) -> str:
             continue
         secret = value if equals else (argv[index + 1] if index + 1 < len(argv) else "")
         if secret and not secret.startswith("-"):
-            message = message.replace(secret, "**********")
+            message = message.replace(secret, MASK)
     return message
 
 

@@ -48,7 +48,7 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest]):
         except ResponseDecodeError as exc:
             # An answer naming its session but no usable token: that session runs, and nothing
             # can end it (its end needs the token); the lifecycle says so, with its id.
-            self._session_id = exc.session_id or self._session_id
+            self._session_id = exc.session_id
             raise
         self._identified(created.session_id, created.token)
         # Every beat sends these bytes: checked and encoded once, here.

@@ -93,8 +93,7 @@ def _time(value: Any, _: Any) -> str | None:
     """A time as the server wrote it; a number (seconds since the epoch, say) as its text."""
     if isinstance(value, str):
         return value
-    number = number_or_none(value, None)
-    return None if number is None or _amount(number, None) is None else str(number)
+    return None if _amount(value, None) is None else str(value)
 
 
 def _or_none(kind: Any) -> Callable[[Any, Any], Any]:
