@@ -13,6 +13,7 @@ A provider's own settings are shown with :class:`StateView`.
 from __future__ import annotations
 
 import bisect
+import ipaddress
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -32,6 +33,19 @@ _SHUTDOWN_TIMEOUT: Final = 0.25
 _UNRECORDED_HEADERS: Final = frozenset({"authorization", "x-api-key"})
 
 T = TypeVar("T")
+
+
+def _reachable(host: str) -> str:
+    """The address a client on this machine reaches ``host`` at: a wildcard one (``0.0.0.0``, ``::``)
+    listens on every address but is none to connect to, so the loopback one stands for it (a client
+    refuses plain ``http`` anywhere but on the loopback)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if not address.is_unspecified:
+        return host
+    return "::1" if address.version == 6 else "127.0.0.1"
 
 
 class StateView(Generic[T]):
@@ -132,7 +146,8 @@ class EmulatorServer(anyio.AsyncContextManagerMixin, Generic[IncomingT, SessionT
 
     @property
     def base_url(self) -> str:
-        """The URL to give a client as its ``base_url`` (only while entered).
+        """The URL to give a client as its ``base_url`` (only while entered). An emulator listening
+        on every address (``0.0.0.0``, ``::``) gives the loopback one.
 
         Raises:
             RuntimeError: the emulator is not running.
@@ -141,7 +156,9 @@ class EmulatorServer(anyio.AsyncContextManagerMixin, Generic[IncomingT, SessionT
             raise RuntimeError(
                 f"the emulator is not running: use `async with {type(self).__name__}()`"
             )
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = _reachable(self.host)
+        if ":" in host:
+            host = f"[{host}]"
         return f"http://{host}:{self._bound_port}{self._api.root_path}"
 
     # ---- inspection ------------------------------------------------------------------------
