@@ -90,11 +90,14 @@ async def test_a_signal_during_start_stops_the_session_it_opened(
     emulator: LiveAvatarEmulator, env: dict[str, str], signum: int
 ) -> None:
     """A signal while start is out: start completes, the session is stopped at once with
-    USER_DISCONNECTED (the library's rule for an abandoned start), exit 130."""
-    start = emulator.inject("start", delay=0.5)
+    USER_DISCONNECTED (the library's rule for an abandoned start), exit 130. The wait for the
+    start's answer is said, and said again to a second signal, which changes nothing."""
+    start = emulator.inject("start", delay=2.0)  # long enough for both signals to land in it
     cli = await spawn("run", AVATAR_ID, "--json", env=env)
     async with cli.process:
         await eventually(lambda: start.hits)
+        cli.send(signum)
+        await cli.err_line_where(lambda line: "Abandoning the start" in line)
         cli.send(signum)
         outcome = await cli.finish()
     assert outcome.status == 130, outcome.err
@@ -103,7 +106,10 @@ async def test_a_signal_during_start_stops_the_session_it_opened(
     ended = json.loads(outcome.out)
     assert set(ended) == ENDED
     assert ended["end_reason"] == "USER_DISCONNECTED"
-    assert "Abandoning the start..." in outcome.err
+    assert outcome.err.splitlines()[:2] == [
+        "Abandoning the start: the session it opens is stopped once the server answers.",
+        "Still waiting for the start's answer, to stop the session it opens.",
+    ]
     assert_clean(outcome)
 
 

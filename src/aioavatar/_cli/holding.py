@@ -89,9 +89,12 @@ class Interrupts:
         if state is SessionState.ACTIVE and not self._waiting.cancel_called:
             notice("Stopping the session...")
             self._waiting.cancel()
-        elif state is SessionState.STARTING:
-            notice("Abandoning the start...")
+        elif state is SessionState.STARTING and not self._starting.cancel_called:
+            # The start's answer is awaited (up to its timeout): it may open a session to stop.
+            notice("Abandoning the start: the session it opens is stopped once the server answers.")
             self._starting.cancel()
+        elif state is SessionState.STARTING:
+            notice("Still waiting for the start's answer, to stop the session it opens.")
         else:
             notice("Already stopping; waiting for the confirmation.")
 
