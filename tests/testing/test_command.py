@@ -74,6 +74,25 @@ def test_a_flag_of_the_other_provider_is_a_usage_error(capsys: pytest.CaptureFix
     assert "--time-scale is not an option of the kaltura emulator" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--api-key", "short"], "--api-key"),
+        (["--provider", "kaltura", "--non-admin-ks", "short"], "--non-admin-ks"),
+    ],
+)
+def test_a_credential_the_sdk_would_refuse_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str], flag: str
+) -> None:
+    """A test credential shorter than the SDK sends (8 characters), the non-admin KS too: exit 2,
+    one line naming the flag, the value not quoted."""
+    assert run(["emulator", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert flag in err
+    assert "short" not in err
+
+
 def test_an_option_the_emulator_refuses_is_a_usage_error(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

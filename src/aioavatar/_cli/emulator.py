@@ -194,6 +194,8 @@ async def _serve(args: argparse.Namespace, options: dict[str, Any]) -> None:
     api_key = args.api_key or DEFAULT_KEYS[args.provider]
     try:
         check_credential(api_key, "--api-key")  # what the SDK would refuse to send
+        if options.get("non_admin_ks") is not None:
+            check_credential(options["non_admin_ks"], "--non-admin-ks")
         emulator = emulator_for(args.provider, api_key, host=args.host, port=args.port, **options)
     except (ValueError, ConfigurationError) as exc:
         raise UsageError(str(exc)) from None
