@@ -27,7 +27,7 @@ pytestmark = pytest.mark.anyio
         (["sessions", "reap", "--older-than", "soon"], ["--older-than"]),
         (["sessions", "list", "--base-url", "ftp://example.com"], ["--base-url"]),
         (["run"], ["AVATAR_ID"]),
-        (["run", "not-a-uuid"], ["avatar_id"]),
+        (["run", "not-a-uuid"], ["error: AVATAR_ID: must be a UUID"]),
         (["run", "--emulator", "--base-url", "http://127.0.0.1:1"], ["--emulator", "--base-url"]),
         (["run", AVATAR_ID, "--duration", "0"], ["--duration"]),
         (["sessions", "stop", "not-an-id"], ["'not-an-id' is not a session id"]),
@@ -51,7 +51,16 @@ pytestmark = pytest.mark.anyio
             ["needs its own token", "KALTURA_AVATAR_SESSION_TOKEN", "--token"],
         ),
         (["sessions", "stop", UNKNOWN_ID, "--token", "t0ken-value"], ["--token", "kaltura"]),
-        (["run", AVATAR_ID, "--keep-alive-interval", "151"], ["keep_alive_interval"]),
+        (
+            ["run", AVATAR_ID, "--keep-alive-interval", "151"],
+            ["error: --keep-alive-interval: must be"],
+        ),
+        (["sessions", "list", "--api-key", "short"], ["error: --api-key: must be 8"]),
+        (["run", "--provider", "kaltura", "av", "--ks", "short"], ["error: --ks: must be 8"]),
+        (
+            ["sessions", "stop", "abc", "--provider", "kaltura", "--token", "short"],
+            ["--token: must"],
+        ),
     ],
 )
 async def test_user_errors_are_one_line_and_exit_2(
@@ -66,6 +75,32 @@ async def test_user_errors_are_one_line_and_exit_2(
     assert outcome.status == 2
     assert_one_line(outcome.err, *needles)
     assert outcome.out == ""
+    assert emulator.journal == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "argv"),
+    [
+        ("LIVEAVATAR_API_KEY", ["sessions", "list"]),
+        ("KALTURA_AVATAR_KS", ["run", "--provider", "kaltura", "av"]),
+        ("KALTURA_AVATAR_SESSION_TOKEN", ["sessions", "stop", "abc", "--provider", "kaltura"]),
+    ],
+)
+async def test_a_credential_refused_from_the_environment_names_its_variable(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    variable: str,
+    argv: list[str],
+) -> None:
+    """A credential the library refuses, read from the environment: the line names the variable the
+    user set (not the library's parameter, not a flag they never gave), exit 2, nothing sent."""
+    monkeypatch.setenv(variable, "short")
+    outcome = await invoke(capsys, *argv)
+    assert outcome.status == 2
+    assert_one_line(outcome.err, f"error: {variable}: must be 8")
+    assert "short" not in outcome.err
     assert emulator.journal == []
 
 

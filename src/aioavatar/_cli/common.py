@@ -44,6 +44,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "INPUTS",
     "KALTURA",
     "KALTURA_BASE_URL_ENV",
     "KALTURA_TOKEN_ENV",
@@ -55,6 +56,7 @@ __all__ = [
     "credential_name",
     "emulator_for",
     "error_report",
+    "in_command_words",
     "names_base_url",
     "notice",
     "print_json",
@@ -82,6 +84,12 @@ BASE_URL_ENV = "LIVEAVATAR_BASE_URL"
 KALTURA_BASE_URL_ENV = "KALTURA_AVATAR_BASE_URL"
 #: The variable `sessions stop --provider kaltura` reads a session's own token from.
 KALTURA_TOKEN_ENV = "KALTURA_AVATAR_SESSION_TOKEN"  # noqa: S105 - a name, not a secret
+
+#: The attribute of a parsed command line that maps each input's name to how the user writes it
+#: (``--keep-alive-interval``, ``AVATAR_ID``): set by the parser, read by ``in_command_words``.
+INPUTS = "cli_inputs"
+#: The variable each credential is read from when its flag is not given.
+_CREDENTIAL_ENV = {"api_key": API_KEY_ENV, "ks": KS_ENV, "token": KALTURA_TOKEN_ENV}
 
 # ssl reasons for an answer that is not TLS at all: a plain-http server on an https:// URL.
 _NOT_TLS = frozenset(
@@ -217,6 +225,21 @@ def base_url_source(exc: ConfigurationError) -> str:
     return "--base-url" if exc.field == "base_url" else str(exc.field)
 
 
+def in_command_words(exc: ConfigurationError, args: argparse.Namespace | None) -> str:
+    """``exc`` with the field it names said as the user gave it: the flag (``--keep-alive-interval``
+    for ``keep_alive_interval``), the argument (``AVATAR_ID``), or the variable a credential came
+    from when its flag was not given; the library's name for a field that is no input of the
+    command."""
+    field = exc.field
+    inputs: dict[str, str] = getattr(args, INPUTS, {})
+    if field is None or field not in inputs:
+        return str(exc)
+    source = inputs[field]
+    if field in _CREDENTIAL_ENV and getattr(args, field, None) is None:
+        source = _CREDENTIAL_ENV[field]
+    return f"{source}: {str(exc).removeprefix(f'{field}: ')}"
+
+
 def credential_name(args: argparse.Namespace | None) -> str:
     """The credential a command sent, as the fix names it."""
     if args is not None and getattr(args, "provider", LIVEAVATAR) == KALTURA:
@@ -239,7 +262,7 @@ def error_report(
     if isinstance(exc, ConfigurationError):
         if names_base_url(exc):
             return EXIT_USAGE, f"error: bad {base_url_source(exc)}: {exc}"
-        return EXIT_USAGE, f"error: {exc}"
+        return EXIT_USAGE, f"error: {in_command_words(exc, args)}"
     if isinstance(exc, APIError):
         line = f"API error: HTTP {exc.status}"
         if exc.code is not None:

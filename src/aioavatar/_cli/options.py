@@ -17,7 +17,7 @@ from .._secret import MASK
 from .._validation import shown
 from ..kaltura import REGIONS
 from ..liveavatar import DEFAULT_BASE_URL
-from .common import API_KEY_ENV, BASE_URL_ENV, EXIT_USAGE, LIVEAVATAR, PROVIDERS
+from .common import API_KEY_ENV, BASE_URL_ENV, EXIT_USAGE, INPUTS, LIVEAVATAR, PROVIDERS
 
 __all__ = [
     "Arguments",
@@ -77,7 +77,16 @@ class Parser(argparse.ArgumentParser):
         self, args: Any = None, namespace: Any = None
     ) -> tuple[argparse.Namespace, list[str]]:
         self._argv = list(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(args, namespace)
+        parsed, rest = super().parse_known_args(args, namespace)
+        # How the user writes each input (a command's parser runs inside its parent's): an error
+        # about a field is said in these words (``--keep-alive-interval``, ``AVATAR_ID``).
+        inputs = getattr(parsed, INPUTS, {})
+        for action in self._actions:
+            if action.dest is not argparse.SUPPRESS and action.dest not in inputs:
+                long = [o for o in action.option_strings if o.startswith("--")]
+                inputs[action.dest] = long[-1] if long else str(action.metavar or action.dest)
+        setattr(parsed, INPUTS, inputs)
+        return parsed, rest
 
     def error(self, message: str) -> NoReturn:
         message = _without_secrets(message, self._argv)
