@@ -174,7 +174,7 @@ async def test_a_session_whose_keep_alive_failed_is_freed_without_the_collector(
     it kept nor the frames in that failure's traceback (the keep-alive's, the lifecycle's) hold
     the session in a cycle."""
 
-    def broken(self: KeepAlive, now: float) -> None:
+    def broken(self: KeepAlive, now: float, *, sent: bool) -> None:
         raise RuntimeError("a bug in re-arming the beat")
 
     monkeypatch.setattr(KeepAlive, "_rearm", broken)

@@ -37,6 +37,8 @@ class SessionStatistics:
     Attributes:
         keep_alives_sent: beats answered with success.
         keep_alives_failed: beats that failed (after their retries).
+        keep_alives_skipped: beats not sent because they fell due while the loop or the client's
+            workers were busy (rule 5: a beat late by a whole interval is skipped, never queued).
         last_keep_alive_at: when the last beat succeeded (UTC), if one has.
         started_at: when the start was confirmed (UTC).
         deadline: when ``max_session_duration`` runs out (UTC), if the session has one.
@@ -47,6 +49,7 @@ class SessionStatistics:
     last_keep_alive_at: dt.datetime | None
     started_at: dt.datetime | None
     deadline: dt.datetime | None
+    keep_alives_skipped: int = 0
 
 
 class Owner(Protocol):
@@ -103,6 +106,7 @@ class KeepAlive:
     Attributes:
         sent: beats answered with success.
         failed: beats that failed after their retries.
+        skipped: beats that fell due but were not sent (rule 5).
         last_success_at: when the last beat succeeded (UTC), or ``None``.
         deadline_at: when ``max_session_duration`` runs out (UTC), or ``None``.
     """
@@ -123,6 +127,7 @@ class KeepAlive:
         "_timer",
         "failed",
         "sent",
+        "skipped",
     )
 
     def __init__(
@@ -145,6 +150,7 @@ class KeepAlive:
         self._last_success_wall: float | None = None
         self.sent = 0
         self.failed = 0
+        self.skipped = 0
         self._beat: asyncio.Task[object] | None = None  # the worker sending a beat, while it does
         self._beat_cut = False
         self._over = False  # cancelled: a job already queued on the scheduler runs nothing
@@ -217,7 +223,7 @@ class KeepAlive:
                     )
                     await owner._presumed_lost()
                     return
-                self._rearm(now)
+                self._rearm(now, sent=False)
                 return
             task = self._beat = asyncio.current_task()
             try:
@@ -235,7 +241,7 @@ class KeepAlive:
             elif outcome == "lost":
                 await owner._presumed_lost()
             elif outcome == "beating" and not owner._stopping:
-                self._rearm(loop.time())
+                self._rearm(loop.time(), sent=True)
         except Exception as exc:  # noqa: BLE001 - rule 4: reported by the lifecycle, never lost
             owner._background_failed(exc)
         finally:
@@ -270,8 +276,12 @@ class KeepAlive:
         self._last_success_wall = time.time()
         return "beating"
 
-    def _rearm(self, now: float) -> None:
-        self._due = next_due(self._due, self._interval, now)
+    def _rearm(self, now: float, *, sent: bool) -> None:
+        due = next_due(self._due, self._interval, now)
+        # The due times from the last one to the next, the last included: each unsent is skipped.
+        passed = round((due - self._due) / self._interval)
+        self.skipped += passed - 1 if sent else passed
+        self._due = due
         if self._due < self._deadline:
             self._timer = self._scheduler.call_at(self._due, self)
 

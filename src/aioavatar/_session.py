@@ -227,7 +227,8 @@ class BaseSession(Stopping[InfoT]):
         return self._unconfirmed_warned
 
     def statistics(self) -> SessionStatistics:
-        """Keep-alives sent and failed, the last success, when the session started and its deadline."""
+        """Keep-alives sent, failed and skipped, the last success, when the session started and its
+        deadline."""
         beats, started = self._keepalive, self._started_at
         return SessionStatistics(
             keep_alives_sent=beats.sent if beats else 0,
@@ -235,6 +236,7 @@ class BaseSession(Stopping[InfoT]):
             last_keep_alive_at=beats.last_success_at if beats else None,
             started_at=None if started is None else dt.datetime.fromtimestamp(started, dt.UTC),
             deadline=beats.deadline_at if beats else None,
+            keep_alives_skipped=beats.skipped if beats else 0,
         )
 
     async def wait_ended(self) -> None:
