@@ -143,7 +143,8 @@ async def test_run_json_prints_the_ended_event_when_the_stop_is_not_confirmed(
     emulator: LiveAvatarEmulator, env: dict[str, str]
 ) -> None:
     """A stop that fails at the end of ``--duration``: the `ended` event with ``end_reason`` null (as
-    the JSON output promises), then the line that says the session may still run; exit 1."""
+    the JSON output promises), then the line that says the session may still run; exit 1. The
+    library's warning that said so first is a line of the command's own."""
     emulator.inject("stop", status=500, times=100)
     cli = await spawn("run", AVATAR_ID, "--json", "--duration", "0.2", env=env)
     async with cli.process:
@@ -154,6 +155,10 @@ async def test_run_json_prints_the_ended_event_when_the_stop_is_not_confirmed(
     assert ended["end_reason"] is None
     assert ended["session_id"] == started["session_id"]
     assert "may still be running" in outcome.err
+    # The library's warning is a line of the command's, said as a warning (not a bare message).
+    warning, last = outcome.err.splitlines()
+    assert warning.startswith(f"aioavatar: warning: session {started['session_id']}: its stop")
+    assert last.startswith("aioavatar: ")
 
 
 async def test_signals_during_the_stop_wait_for_it(

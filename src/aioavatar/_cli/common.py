@@ -107,16 +107,21 @@ class UsageError(Exception):
 @contextmanager
 def verbose_logging(enabled: bool) -> Iterator[None]:
     """With ``--verbose`` the SDK's own log lines (each request, each session step) go to standard
-    error while the command runs."""
-    if not enabled:
-        yield
-        return
+    error while the command runs; without it, its warnings only (a keep-alive that failed, a stop
+    not confirmed), each a line that says whose it is, as the command's own lines do."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("aioavatar: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(
+            "aioavatar: %(message)s" if enabled else "aioavatar: warning: %(message)s"
+        )
+    )
     logger = logging.getLogger("aioavatar")
     previous = logger.level
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    if enabled:
+        logger.setLevel(logging.DEBUG)
+    else:
+        handler.setLevel(logging.WARNING)
     try:
         yield
     finally:
