@@ -41,6 +41,10 @@ pytestmark = pytest.mark.anyio
         (["run", "--emulator", "--api-key", "a-key-value"], ["--emulator", "drop --api-key"]),
         (["sessions", "list", "--provider", "kaltura"], ["cannot list or read", "list"]),
         (["sessions", "get", UNKNOWN_ID, "--provider", "kaltura"], ["cannot list or read"]),
+        (  # a Kaltura id, which is no UUID: Kaltura's refusal, not "expected a UUID"
+            ["sessions", "get", "78289a2984bc7e835831e2c2", "--provider", "kaltura"],
+            ["cannot list or read"],
+        ),
         (["sessions", "reap", "--provider", "kaltura"], ["cannot list or read", "reap"]),
         (
             ["sessions", "stop", "abc", "--provider", "kaltura", "--reason", "user_closed"],

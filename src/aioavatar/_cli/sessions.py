@@ -79,7 +79,9 @@ def _list_arguments(listing: Parser) -> None:
 
 
 def _get_arguments(get: Parser) -> None:
-    get.add_argument("session_id", type=session_id, metavar="SESSION_ID")
+    # Checked once the provider is known (as stop's): Kaltura's ids are no UUIDs, and Kaltura's
+    # refusal is the line to give.
+    get.add_argument("session_id", metavar="SESSION_ID", help="a LiveAvatar session id (a UUID)")
     _add_common(get)
 
 
@@ -194,6 +196,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _get(args: argparse.Namespace) -> int:
     _liveavatar_only(args)
+    _check_session_id(args.session_id)
 
     async def main() -> SessionEntry:
         async with liveavatar_client(args) as client:
@@ -215,10 +218,7 @@ def _stop(args: argparse.Namespace) -> int:
         return _stop_kaltura(args)
     if args.token is not None or args.region is not None:
         raise UsageError("--token and --region are for --provider kaltura only")
-    try:
-        session_id(args.session_id)
-    except argparse.ArgumentTypeError as exc:  # a usage error before anything is sent
-        raise UsageError(str(exc)) from None
+    _check_session_id(args.session_id)
     reason = args.reason or EndReason.USER_CLOSED
     client = liveavatar_client(args)
 
@@ -253,6 +253,14 @@ def _stop(args: argparse.Namespace) -> int:
         why = f" ({ended.value})" if ended is not None else " (or never existed)"
         print(f"Session {args.session_id} had already ended{why}: nothing to stop.")
     return EXIT_OK
+
+
+def _check_session_id(value: str) -> None:
+    """Refuse what is no LiveAvatar session id, as a usage error before anything is sent."""
+    try:
+        session_id(value)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def _unconfirmed_if_failed(session_id: str, stop: Awaitable[bool]) -> bool:
