@@ -57,7 +57,8 @@ class SessionBackend(Protocol[InfoT]):
     the lifecycle's hooks once, before ``prepare``; ``detach`` drops them once the lifecycle is over
     (the session is the hooks: holding it after that would be a reference cycle), and is told whether
     the session may still run (no end of it is known: a stop failed or was cancelled), when its
-    credentials stay masked.
+    credentials stay masked; ``ending`` is told once a stop begins or the server ended the session,
+    and ends what the backend runs on it (a realtime connection speaks no more).
     """
 
     #: seconds the server waits without keep-alive before it ends a session (rule 6).
@@ -77,6 +78,8 @@ class SessionBackend(Protocol[InfoT]):
     def attach(self, hooks: SessionHooks) -> None: ...
 
     def detach(self, *, may_run: bool) -> None: ...
+
+    def ending(self) -> None: ...
 
     async def prepare(self) -> None: ...
 
@@ -146,6 +149,9 @@ class TokenBackend(Generic[ClientT, RequestT]):
     @property
     def opened(self) -> bool:
         return self._beat is not None  # kept from the moment the session runs (``_keep_beat``)
+
+    def ending(self) -> None:
+        """Nothing runs on a session but its keep-alive, which the lifecycle stops itself."""
 
     def detach(self, *, may_run: bool) -> None:
         if self._hooks is None:

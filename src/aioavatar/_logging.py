@@ -33,6 +33,7 @@ __all__ = [
     "RedactingFilter",
     "describe_error",
     "error_chain",
+    "error_text",
     "hold_secret",
     "logger",
     "mask_tracked",
@@ -141,6 +142,11 @@ class _Bucket:
 
 
 _by_prefix: dict[str, _Bucket] = {}
+
+
+def error_text(error: BaseException | None) -> str:
+    """An error's text, or its class name when it has none."""
+    return (str(error) or type(error).__name__) if error is not None else "no detail"
 
 
 def describe_error(exc: BaseException) -> str:

@@ -106,9 +106,9 @@ from ._cancellation import finish_despite_cancellation, set_flag
 from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName
 from ._keepalive import KeepAlive, SessionStatistics
-from ._logging import describe_error
+from ._logging import describe_error, error_text
 from ._options import LifecycleOptions
-from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping, error_text
+from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping
 from ._transport import require_asyncio
 from ._validation import check_options, check_seconds, usable_duration
 from .exceptions import ConfigurationError, SessionStopError

@@ -19,7 +19,7 @@ from ._block import BlockCancellation, cancelled_around, innermost_scope
 from ._cancellation import Flag, finish_despite_cancellation, set_flag
 from ._enums import EndReason
 from ._keepalive import KeepAlive
-from ._logging import describe_error
+from ._logging import describe_error, error_text
 from .exceptions import NotFoundError, SessionEndedError, SessionStopError
 
 __all__ = ["END_REASON_LOOKUP_TIMEOUT", "SessionState", "Stopping"]
@@ -46,11 +46,6 @@ class SessionState(Enum):
 
 
 _ORDER = {state: rank for rank, state in enumerate(SessionState)}
-
-
-def error_text(error: BaseException | None) -> str:
-    """An error's text, or its class name when it has none."""
-    return (str(error) or type(error).__name__) if error is not None else "no detail"
 
 
 class Stopping(Generic[InfoT]):
@@ -213,8 +208,7 @@ class Stopping(Generic[InfoT]):
             return
         self._stop_started = True
         self._move(SessionState.STOPPING)
-        if self._keepalive is not None:  # no beat after the stop begins
-            self._keepalive.cancel()
+        self._quiet()
         found: EndReason | None = reason
         try:
             # The bound starts once a connection is ours: a stop queued behind thousands of others
@@ -318,6 +312,13 @@ class Stopping(Generic[InfoT]):
     # keep-alive's references to it (its only reference cycles): an ended session is freed as soon
     # as nobody holds it, not left for the garbage collector.
 
+    def _quiet(self) -> None:
+        """Ending (a stop begins, or the server ended it): no beat after this, and what the backend
+        runs on the session (a realtime connection) takes nothing more."""
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        self._backend.ending()
+
     def _detach(self) -> None:
         self._attached = False
         self._background_error = None  # raised (rule 4): its traceback's frames hold the session
@@ -395,8 +396,7 @@ class Stopping(Generic[InfoT]):
             if self._stop_error is None:  # an unconfirmed stop of ours leaves it unknown (rule 12)
                 self._end_reason = self._end_reason or reason
             self._move(SessionState.ENDED)
-            if self._keepalive is not None:
-                self._keepalive.cancel()
+            self._quiet()
             self._ended = set_flag(self._ended)
             logger.warning(
                 "session %s ended under its block: %s", self._backend.session_id, reason.value

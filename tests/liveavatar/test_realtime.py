@@ -21,6 +21,7 @@ from aioavatar import (
     RawEvent,
     RealtimeConnection,
     SessionEndedError,
+    SessionState,
     SessionStateUpdated,
     SocketState,
     SpeakEnded,
@@ -379,3 +380,124 @@ async def test_session_stop_inside_the_block_is_not_a_loss(
     assert session.end_reason is EndReason.AGENT_HANG_UP
     assert fast_ws.stop_reasons(session.session_id) == ["AGENT_HANG_UP"]
     assert fast_ws.ws.connections(session.session_id) == 1
+
+
+async def test_nothing_more_is_spoken_once_the_session_is_stopping(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A stop under way (its answer slow; the server has not closed the socket yet): the utterance
+    being sent is cut (its ``agent.speak_end`` still sent, rule 4) and ends as interrupted, and
+    ``speak()`` refuses, instead of audio going on to a session that is ending."""
+    emulator.ws.connect_delay = 0.02
+    emulator.inject("stop", delay=1.0)
+    async with lite(client) as session, session.realtime() as rt:
+        sid = session.session_id
+        long = await rt.speak(pcm(6.0))  # paced: 2 s ahead of real time at most
+        await wait_until(lambda: long.chunks_sent >= 1)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(session.stop)
+            await wait_until(lambda: session.state is SessionState.STOPPING)
+            with pytest.raises(RuntimeError, match="the session is ending"):
+                await rt.speak(pcm(0.5))
+            with pytest.raises(RuntimeError, match="the session is ending"):
+                await rt.start_listening()
+            with anyio.fail_after(5):
+                await long.wait_ended()
+            assert long.interrupted
+            sent = long.chunks_sent
+            assert sent < long.chunks
+            await wait_until(lambda: ("agent.speak_end", long.event_id) in wire(emulator, sid))
+    assert len(speak_chunks(emulator, sid)) == sent
+    assert emulator.stop_reasons(sid) == ["USER_CLOSED"]
+
+
+async def test_a_cancelled_speak_queues_nothing(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """``speak()`` cancelled (its scope cancelled before it ran) raised: it queued nothing, so no
+    audio goes out for a call the caller saw fail."""
+    async with lite(client) as session, session.realtime() as rt:
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await rt.speak(pcm(0.5))
+        assert scope.cancelled_caught
+        assert rt.queued == 0
+        spoken = await rt.speak(pcm(0.2))
+        with anyio.fail_after(5):
+            await spoken.wait_ended()
+        sid = session.session_id
+    assert {m.event_id for m in speak_chunks(fast_ws, sid)} == {spoken.event_id}
+
+
+async def test_an_utterance_the_server_ends_early_is_cut_and_said_interrupted(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``agent.speak_ended`` for an utterance before all its audio was sent: the rest is not sent,
+    ``agent.speak_end`` still is (rule 4), and it ends as interrupted (not all of it was spoken),
+    with a warning; it did not end silently as if whole."""
+    emulator.ws.connect_delay = 0.02
+    async with lite(client) as session, session.realtime() as rt:
+        sid = session.session_id
+        long = await rt.speak(pcm(6.0))
+        await wait_until(lambda: long.chunks_sent >= 1)
+        event = {"type": "agent.speak_ended", "event_id": long.event_id, "task": {"id": "t-1"}}
+        await emulator.ws.send(sid, event)
+        with anyio.fail_after(5):
+            await long.wait_ended()
+        assert long.interrupted
+        assert long.chunks_sent < long.chunks
+        await wait_until(lambda: ("agent.speak_end", long.event_id) in wire(emulator, sid))
+        sent = long.chunks_sent
+    assert len(speak_chunks(emulator, sid)) == sent
+    assert f"the server ended utterance {long.event_id}" in caplog.text
+
+
+async def test_audio_sent_is_let_go_of_while_its_end_is_awaited(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """An utterance wholly sent waits for the server's ``agent.speak_ended`` without its audio: a
+    server slow to say so (or that never does) does not make the connection hold every second of
+    speech it was given. Its number of chunks is still told."""
+    emulator.ws.connect_delay = 0.02
+    emulator.ws.time_scale = 100.0  # played a hundred times slower: its end is far away
+    async with lite(client) as session, session.realtime() as rt:
+        sid = session.session_id
+        utterance = await rt.speak(pcm(0.4))
+        await wait_until(lambda: ("agent.speak_end", utterance.event_id) in wire(emulator, sid))
+        assert not utterance.ended
+        assert utterance.chunks == 1
+        assert utterance._speech.chunks == []
+
+
+async def test_the_server_going_back_to_connecting_holds_the_sender(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """``session.state_updated`` ``connecting`` after ``connected``: what would be sent now is
+    dropped by the server (rule 1), so nothing is sent until it says ``connected`` again."""
+    async with lite(client) as session, session.realtime() as rt:
+        sid = session.session_id
+        await fast_ws.ws.send(sid, {"type": "session.state_updated", "state": "connecting"})
+        await wait_until(lambda: not rt.connected)
+        utterance = await rt.speak(pcm(0.2))
+        for _ in range(20):
+            await anyio.lowlevel.checkpoint()
+        assert speak_chunks(fast_ws, sid) == []
+        await fast_ws.ws.send(sid, {"type": "session.state_updated", "state": "connected"})
+        with anyio.fail_after(5):
+            await utterance.wait_ended()
+    assert [m.event_id for m in speak_chunks(fast_ws, sid)] == [utterance.event_id]
+    assert fast_ws.ws.messages(sid, dropped=True) == []
+
+
+async def test_a_server_that_says_closed_and_keeps_the_socket_open_ends_the_session(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """``closed`` said while the socket stays open: the connection sends nothing more and shuts the
+    socket itself, so the session learns it at once (rule 6) instead of speaking on."""
+    with pytest.raises(SessionEndedError):
+        async with lite(client) as session, session.realtime() as rt:
+            sid = session.session_id
+            await fast_ws.ws.send(sid, {"type": "session.state_updated", "state": "closed"})
+            await anyio.sleep(10)
+    assert rt.closed
+    assert speak_chunks(fast_ws, sid) == []

@@ -21,7 +21,7 @@ from aioavatar import (
     SpeakStarted,
     WarningEvent,
 )
-from aioavatar._logging import track_secret
+from aioavatar._logging import MASK, track_secret
 from aioavatar.liveavatar._realtime_models import Interrupt, KeepAlive, SpeakAudio, SpeakEnd
 from aioavatar.liveavatar._realtime_protocol import (
     MAX_MESSAGE_BYTES,
@@ -145,3 +145,30 @@ def test_a_frame_cut_to_its_head_shows_no_part_of_a_held_credential(at: int) -> 
         assert isinstance(event, RawEvent)
         text = event.data["text"]
         assert not any(token[i : i + 12] in text for i in range(len(token) - 11))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '["{token}"]',  # JSON, not an object
+        '"{token}"',
+        '{{"type": "x", "m": "{token}"',  # not JSON
+        '{{"type": "x", "m": "{token}", "pad": "' + "a" * 70_000 + '"}}',  # over the size read
+    ],
+    ids=["array", "string", "not JSON", "oversized"],
+)
+def test_a_credential_written_with_json_escapes_is_masked_in_a_raw_frame(frame: str) -> None:
+    """A frame kept as text (not an object, not JSON, too long to read) whose credential the server
+    wrote with JSON escapes (``\\u0065yJ...`` for ``eyJ...``, ``\\/``): the text shows none of it
+    however it is read, as JSON or not."""
+    owner = Secret("k" * 40)
+    token = "eyJ0eXAi/" + "0123456789abcdef" * 4
+    track_secret(owner, token)
+    escaped = f"\\u{ord(token[0]):04x}" + token[1:9].replace("/", "\\/") + token[9:]
+    event = decode_event(frame.format(token=escaped))
+    assert isinstance(event, RawEvent)
+    text = event.data["text"]
+    assert token not in text
+    assert escaped not in text
+    assert token[9:21] not in text
+    assert MASK in text

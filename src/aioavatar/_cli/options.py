@@ -17,7 +17,15 @@ from .._secret import MASK
 from .._validation import shown
 from ..kaltura import REGIONS
 from ..liveavatar import DEFAULT_BASE_URL
-from .common import API_KEY_ENV, BASE_URL_ENV, EXIT_USAGE, INPUTS, LIVEAVATAR, PROVIDERS
+from .common import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    EXIT_USAGE,
+    INPUTS,
+    LIVEAVATAR,
+    PROVIDERS,
+    UsageError,
+)
 
 __all__ = [
     "Arguments",
@@ -28,6 +36,7 @@ __all__ = [
     "add_connection_options",
     "add_provider_option",
     "add_region_option",
+    "check_session_id",
     "end_reason",
     "port",
     "positive_int",
@@ -157,6 +166,19 @@ def session_id(value: str) -> str:
             "'3fa85f64-5717-4562-b3fc-2c963f66afa6' (`aioavatar sessions list` shows them)"
         )
     return value
+
+
+def check_session_id(value: str) -> None:
+    """Refuse what is no LiveAvatar session id (:func:`session_id`) as a usage error, for an id
+    checked once the provider is known.
+
+    Raises:
+        UsageError: not a UUID.
+    """
+    try:
+        session_id(value)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def end_reason(value: str) -> EndReason:

@@ -50,10 +50,10 @@ from .options import (
     add_connection_options,
     add_provider_option,
     add_region_option,
+    check_session_id,
     end_reason,
     positive_int,
     positive_seconds,
-    session_id,
 )
 from .session_entries import session_json, table
 
@@ -196,7 +196,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _get(args: argparse.Namespace) -> int:
     _liveavatar_only(args)
-    _check_session_id(args.session_id)
+    check_session_id(args.session_id)
 
     async def main() -> SessionEntry:
         async with liveavatar_client(args) as client:
@@ -218,7 +218,7 @@ def _stop(args: argparse.Namespace) -> int:
         return _stop_kaltura(args)
     if args.token is not None or args.region is not None:
         raise UsageError("--token and --region are for --provider kaltura only")
-    _check_session_id(args.session_id)
+    check_session_id(args.session_id)
     reason = args.reason or EndReason.USER_CLOSED
     client = liveavatar_client(args)
 
@@ -253,14 +253,6 @@ def _stop(args: argparse.Namespace) -> int:
         why = f" ({ended.value})" if ended is not None else " (or never existed)"
         print(f"Session {args.session_id} had already ended{why}: nothing to stop.")
     return EXIT_OK
-
-
-def _check_session_id(value: str) -> None:
-    """Refuse what is no LiveAvatar session id, as a usage error before anything is sent."""
-    try:
-        session_id(value)
-    except argparse.ArgumentTypeError as exc:
-        raise UsageError(str(exc)) from None
 
 
 async def _unconfirmed_if_failed(session_id: str, stop: Awaitable[bool]) -> bool:

@@ -133,6 +133,10 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
         # Rules 7, 9, 14: what the server recorded; None while it lists the session as running.
         return (await self._client.get_session(self._require_token()[0])).ended_with
 
+    def ending(self) -> None:
+        if self._realtime is not None:
+            self._realtime._session_ending()
+
     def detach(self, *, may_run: bool) -> None:
         super().detach(may_run=may_run)
         if self._relay is not None:

@@ -15,7 +15,9 @@ Rules:
     first about half a second), all with the utterance's ``event_id``, then ``agent.speak_end``. It keeps
     at most ``max_ahead`` seconds of audio ahead of real time.
  4. ``agent.speak_end`` follows every utterance that had a chunk sent on the socket that is still open,
-    whether it ran out of audio, was interrupted, or the connection was closed early.
+    whether it ran out of audio, was interrupted, or the connection was closed early. An utterance the
+    server says ended (``agent.speak_ended``) before all its audio was sent is not sent further: it ends
+    as interrupted, with a warning.
  5. ``interrupt()`` drops the queued utterances, ends the one being sent (rule 4), then sends
     ``agent.interrupt``; every utterance not yet ended ends as interrupted.
  6. A socket that closes while the connection is open, and not because the session is being stopped, is
@@ -28,6 +30,9 @@ Rules:
     the session is told (it ends as if the server ended it) and the connection closes.
  7. Exiting ``async with`` is a normal close: rule 4, then a close frame, bounded by ``close_timeout`` and
     shielded from cancellation. Queued utterances are dropped; every waiter returns.
+ 8. Once the session is being stopped or has ended, nothing more is spoken: every utterance not over ends
+    as interrupted (rule 4 still holds), and ``speak()`` and the controls raise ``RuntimeError``. The
+    server going back to ``connecting`` holds the sender until it says ``connected`` again.
 """
 
 from __future__ import annotations
@@ -164,11 +169,12 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
             TransportError: the connection was lost.
         """
         data = check_pcm(pcm)
+        # Cancelled here, nothing is queued: no audio goes out for a call that raised.
+        await anyio.lowlevel.checkpoint()
         self._check_usable()
         speech = Speech(new_event_id(), split_audio(data), pcm_duration(data))
         self._queue.append(speech)
         self._notify()
-        await anyio.lowlevel.checkpoint()
         return speech.utterance
 
     async def interrupt(self) -> str:
@@ -267,6 +273,17 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         self._in_flight.clear()
         super()._socket_down()
 
+    def _session_ending(self) -> None:
+        """The session is being stopped or has ended: nothing more is spoken. Every utterance not yet
+        over ends as interrupted (one with audio sent still gets its ``agent.speak_end``, rule 4),
+        and ``speak()`` and the controls refuse."""
+        for utterance in [*self._queue, *self._in_flight.values()]:
+            utterance.end(interrupted=True)
+        if self._current is not None:
+            self._current.end(interrupted=True)
+        self._queue.clear()
+        self._notify()
+
     def _finish(self) -> None:
         """Over: every utterance ends, every waiter returns, the event iteration stops."""
         for utterance in [*self._queue, *self._in_flight.values()]:
@@ -286,7 +303,18 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
             utterance = self._in_flight.pop(event.event_id or "", None)
             if utterance is not None:
                 utterance.start()
-                utterance.end(interrupted=False)
+                # Before all its audio went out, the rest is not spoken: cut short (rule 4).
+                early = not utterance.end_sent and utterance.chunks_sent < utterance.chunk_count
+                if early:
+                    logger.warning(
+                        "realtime %s: the server ended utterance %s after %d of its %d chunks; "
+                        "the rest is not sent",
+                        self._path,
+                        utterance.event_id,
+                        utterance.chunks_sent,
+                        utterance.chunk_count,
+                    )
+                utterance.end(interrupted=early)
         elif isinstance(event, SpeakInterrupted):
             if event.event_id is not None:
                 ended = [self._in_flight.pop(event.event_id, None)]
@@ -374,6 +402,9 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         for chunk in utterance.chunks:
             if not await self._send_chunk(utterance, chunk):
                 break
+        # Sent or cut: the audio is not needed again (an utterance waits for the server's end
+        # without it).
+        utterance.chunks = []
         async with lock:
             if self._owes_end(utterance):  # rule 4
                 utterance.end_sent = True

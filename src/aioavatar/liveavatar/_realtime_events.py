@@ -1,15 +1,19 @@
-"""The unread events of a realtime connection: bounded by their count and by their frames' text."""
+"""The unread events of a realtime connection: bounded by their count and by their frames' text, and
+read by the iterator ``events()`` returns."""
 
 from __future__ import annotations
 
 import logging
 from collections import deque
 from collections.abc import Iterator
+from typing import Protocol, Self
+
+import anyio
 
 from ._realtime_models import RealtimeEvent
 from ._realtime_protocol import MAX_EVENT_CHARS
 
-__all__ = ["EventBuffer"]
+__all__ = ["EventBuffer", "EventStream"]
 
 logger = logging.getLogger("aioavatar")
 
@@ -59,3 +63,36 @@ class EventBuffer:
         """The oldest unread event (there must be one)."""
         self._chars -= self._sizes.popleft()
         return self._events.popleft()
+
+
+class _Source(Protocol):
+    """What the iterator reads of its connection (``RealtimeSocket``)."""
+
+    _events: EventBuffer
+    _closed: bool
+    _changed: anyio.Event | None
+
+    async def _wait_change(self, timeout: float | None = None) -> None: ...
+
+
+class EventStream:
+    """The iterator of ``RealtimeSocket.events()``: each unread event once, until the connection
+    closes."""
+
+    def __init__(self, socket: _Source) -> None:
+        self._socket = socket
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> RealtimeEvent:
+        socket = self._socket
+        while not socket._events:
+            if socket._closed:
+                raise StopAsyncIteration
+            if socket._changed is None:
+                raise RuntimeError(
+                    "enter the realtime connection (`async with`) before reading events"
+                )
+            await socket._wait_change()
+        return socket._events.pop()

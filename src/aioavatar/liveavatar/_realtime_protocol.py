@@ -8,6 +8,7 @@ receives to :func:`decode_event`, which never raises.
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -114,7 +115,7 @@ def decode_event(frame: str) -> RealtimeEvent:
     except ValueError:  # not JSON, or nested too deeply to read
         return RawEvent(type="", data={"text": _head(frame)})
     if not isinstance(message, dict):
-        return RawEvent(type="", data={"text": mask_tracked(frame)})
+        return RawEvent(type="", data={"text": _shown(frame)})
     kind = message.get("type")
     if not isinstance(kind, str):
         return RawEvent(type="", data=message)
@@ -127,7 +128,20 @@ def decode_event(frame: str) -> RealtimeEvent:
 def _head(frame: str) -> str:
     """The first 1,000 characters of ``frame``, masked before the cut (no credential is longer than
     the 8,000 characters past it), so that no part of one is left."""
-    return mask_tracked(frame[:9000])[:1000]
+    return _shown(frame[:9000])[:1000]
+
+
+#: A JSON escape of an ASCII character (``\u0065`` for ``e``), or of ``/``: a credential written
+#: with such escapes is the credential to whoever reads the text as JSON.
+_ASCII_ESCAPE = re.compile(r"\\u00([0-7][0-9a-fA-F])|\\(/)")
+
+
+def _shown(text: str) -> str:
+    """A frame's raw text as a :class:`RawEvent` shows it: its ASCII escapes written out, then every
+    held credential masked (masking the raw text would miss one the server wrote escaped)."""
+    if "\\" in text:
+        text = _ASCII_ESCAPE.sub(lambda m: m[2] or chr(int(m[1], 16)), text)
+    return mask_tracked(text)
 
 
 def _str(value: Any) -> str | None:

@@ -14,7 +14,6 @@ import os
 import socket as socket_module
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
-from typing import Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -25,7 +24,7 @@ from .._logging import describe_error
 from .._protocol import RawResponse, error_for_status
 from .._validation import check_int, check_seconds
 from ..exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
-from ._realtime_events import EventBuffer
+from ._realtime_events import EventBuffer, EventStream
 from ._realtime_models import ClientMessage, RealtimeEvent, SessionStateUpdated, SocketState
 from ._realtime_protocol import decode_event, encode_message
 
@@ -118,28 +117,6 @@ def _check_ws_url(ws_url: object) -> str:
     return parts.path or "/"
 
 
-class _EventStream:
-    """The iterator of :meth:`RealtimeSocket.events`."""
-
-    def __init__(self, socket: RealtimeSocket) -> None:
-        self._socket = socket
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> RealtimeEvent:
-        socket = self._socket
-        while not socket._events:
-            if socket._closed:
-                raise StopAsyncIteration
-            if socket._changed is None:
-                raise RuntimeError(
-                    "enter the realtime connection (`async with`) before reading events"
-                )
-            await socket._wait_change()
-        return socket._events.pop()
-
-
 class RealtimeSocket:
     """One realtime connection's socket, across reconnects: its state, its events, its reader.
 
@@ -167,9 +144,8 @@ class RealtimeSocket:
         check_int(event_buffer, "event_buffer", low=1, high=1_000_000)
         self._http = http_session
         self._ws_url = ws_url
-        self._session = (
-            session  # told when the socket is lost for good; says when a close is expected
-        )
+        # Told when the socket is lost for good; says when a close is expected.
+        self._session = session
         self._entered = False
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._generation = 0  # counts the sockets that reached `connected`
@@ -212,7 +188,7 @@ class RealtimeSocket:
         the socket opens; past ``event_buffer`` unread events, or 1 MiB of their frames, the oldest are
         dropped (with a warning).
         """
-        return _EventStream(self)
+        return EventStream(self)
 
     # --- state and waiting ----------------------------------------------------------------------------
 
@@ -228,7 +204,7 @@ class RealtimeSocket:
             raise TransportError("the realtime socket was lost", method="GET", path=self._path)
         if not self._entered or self._closing:
             raise RuntimeError("the realtime connection is not open: use it inside `async with`")
-        if self._closed:
+        if self._closed or self._session._ending:
             raise RuntimeError("the realtime connection closed: the session is ending")
 
     def _notify(self) -> None:
@@ -267,9 +243,24 @@ class RealtimeSocket:
         self._notify()
 
     def _on_event(self, event: RealtimeEvent, frame: str) -> None:
-        if isinstance(event, SessionStateUpdated) and event.state in _SERVER_CLOSING:
-            self._server_closing = True
+        if isinstance(event, SessionStateUpdated):
+            self._server_state(event.state)
         self._push_event(event, frame)
+
+    def _server_state(self, state: SocketState | None) -> None:
+        """What the server says of the socket after ``connected``: only ``connected`` takes what is
+        sent (rule 1); ``closing`` and ``closed`` end it (rule 6), and a socket still open after
+        ``closed`` is shut down by us, so that the reader sees it go."""
+        ws = self._ws
+        if state in _SERVER_CLOSING:
+            self._server_closing = True
+            self._up = False
+            if state is SocketState.CLOSED and ws is not None and not ws.closed:
+                _shut_down(ws)
+        elif state is SocketState.CONNECTING:
+            self._up = False  # back to connecting: what is sent now would be dropped
+        elif state is SocketState.CONNECTED and not self._server_closing and not self._closing:
+            self._up = ws is not None and not ws.closed
 
     def _finish(self) -> None:
         """Over: every waiter returns and the event iteration stops."""

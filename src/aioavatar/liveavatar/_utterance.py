@@ -15,6 +15,7 @@ class Speech:
     """
 
     __slots__ = (
+        "chunk_count",
         "chunks",
         "chunks_sent",
         "cut",
@@ -27,7 +28,8 @@ class Speech:
     )
 
     def __init__(self, event_id: str, chunks: list[bytes], duration: float) -> None:
-        self.chunks = chunks
+        self.chunks = chunks  # emptied once sent or cut: the audio is let go of
+        self.chunk_count = len(chunks)
         self.chunks_sent = 0
         self.end_sent = False
         self.socket: int | None = None  # the socket generation its chunks went to
@@ -86,14 +88,15 @@ class Utterance:
 
     @property
     def interrupted(self) -> bool:
-        """Whether it ended without the server's ``agent.speak_ended``: interrupted, dropped from the
-        queue, or cut short by a lost or closed connection."""
+        """Whether it ended before all of it was spoken: interrupted, dropped from the queue, cut
+        short by a lost or closed connection or by the session's end, or ended by the server
+        (``agent.speak_ended``) before all of its audio was sent."""
         return self._speech.interrupted
 
     @property
     def chunks(self) -> int:
         """How many ``agent.speak`` messages it takes."""
-        return len(self._speech.chunks)
+        return self._speech.chunk_count
 
     @property
     def chunks_sent(self) -> int:
