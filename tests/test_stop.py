@@ -83,6 +83,67 @@ async def test_stops_from_several_tasks_at_once_send_one_that_each_waits_for(
     provider.assert_stopped_once(EndReason.AGENT_HANG_UP)
 
 
+async def test_every_stop_caller_learns_that_the_stop_was_not_confirmed(
+    provider: Provider,
+) -> None:
+    """A stop that fails (every attempt 503) with three tasks calling stop(), none of them the
+    block's: each caller gets SessionStopError, none returns as if the session had ended, and the
+    block's clean exit raises it too (its own task was not told)."""
+    provider.emulator.inject(provider.stop_step, status=503, times=100, delay=0.2)
+    outcomes: list[str] = []
+    with pytest.raises(SessionStopError) as at_exit:
+        async with provider.session() as session:
+
+            async def stopper() -> None:
+                try:
+                    await session.stop(EndReason.AGENT_HANG_UP)
+                except SessionStopError as exc:
+                    outcomes.append(exc.session_id)
+                else:
+                    outcomes.append("returned")
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(stopper)
+    assert outcomes == [session.session_id] * 3
+    assert at_exit.value.session_id == session.session_id
+    assert session.may_still_run
+    assert session.end_reason is None
+
+
+async def test_a_stop_called_again_after_one_not_confirmed_tries_again(provider: Provider) -> None:
+    """The block's stop() fails (every attempt of it 503) and raises. Called again, stop() sends
+    another stop, which is confirmed: the session has ended with the reason, it may no longer run,
+    and the exit raises nothing and sends nothing more."""
+    failing = provider.emulator.inject(provider.stop_step, status=503, times=100)
+    async with provider.session() as session:
+        with pytest.raises(SessionStopError):
+            await session.stop(EndReason.AGENT_HANG_UP)
+        assert session.may_still_run
+        attempts = failing.hits
+        provider.emulator.clear_faults()
+        await session.stop(EndReason.AGENT_HANG_UP)
+        assert session.end_reason is EndReason.AGENT_HANG_UP
+        assert not session.may_still_run
+    assert provider.stops(session.session_id) == attempts + 1
+    assert session.session_id not in provider.active()
+
+
+async def test_the_exit_after_the_blocks_own_stop_failed_says_nothing_more(
+    provider: Provider,
+) -> None:
+    """The block's own stop() raised SessionStopError and the block went on to a clean exit: the
+    block was told, so the exit raises nothing and sends no other stop (only stop() tries again);
+    the session may still run."""
+    provider.emulator.inject(provider.stop_step, status=503, times=100)
+    async with provider.session() as session:
+        with pytest.raises(SessionStopError):
+            await session.stop()
+        attempts = provider.stops(session.session_id)
+    assert provider.stops(session.session_id) == attempts
+    assert session.may_still_run
+
+
 async def test_wait_ended_returns_after_stop(provider: Provider) -> None:
     """wait_ended() returns once another task stopped the session."""
     async with provider.session() as session, anyio.create_task_group() as tg:

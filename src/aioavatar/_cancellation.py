@@ -288,6 +288,10 @@ class Flag:
         self._event: anyio.Event | None = None
         self._is_set = False
 
+    @property
+    def is_set(self) -> bool:
+        return self._is_set
+
     def set(self) -> None:
         self._is_set = True
         if self._event is not None:

@@ -1,4 +1,5 @@
-"""The string enums of the SDK: their two bases and :class:`EndReason`, which every provider reports.
+"""The enums of the SDK: the string enums' two bases, :class:`EndReason`, which every provider
+reports, and :class:`SessionState`.
 
 Every enum reads its values in any case. Enums the server sends back (:class:`EndReason`; LiveAvatar's
 ``Mode``, ``SessionSource``, ``TranscriptRole`` in ``aioavatar.liveavatar._enums``) are *tolerant*: a
@@ -9,12 +10,12 @@ instead of crashing the client. Requests only accept known members: the validati
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, Literal, Self, TypeAlias
 
 from ._validation import shown
 
-__all__ = ["CaseInsensitiveEnum", "EndReason", "EndReasonName", "TolerantEnum"]
+__all__ = ["CaseInsensitiveEnum", "EndReason", "EndReasonName", "SessionState", "TolerantEnum"]
 
 
 class CaseInsensitiveEnum(StrEnum):
@@ -83,3 +84,15 @@ EndReasonName: TypeAlias = Literal[
 ]  # fmt: skip
 """The values of :class:`EndReason` as strings the type checker accepts (as the API spells them and in
 lower case; the run time reads any case): ``stop(reason)`` takes the enum or one of these."""
+
+
+class SessionState(Enum):
+    """Where a session is in its lifecycle (it only moves forward)."""
+
+    STARTING = "starting"
+    ACTIVE = "active"
+    STOPPING = "stopping"
+    ENDED = "ended"
+
+    # Hashed by identity, in C (Enum's own __hash__ is Python, paid on every move of every state).
+    __hash__ = object.__hash__

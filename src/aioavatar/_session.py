@@ -55,7 +55,8 @@ Rules (numbered so that code, tests and docs can point at them):
     idle rule and the exit sends it; the others wait for it and send nothing. A stop answered 404 or
     410 (another client stopped the session, say) records the end reason a lookup finds (``UNKNOWN``
     when it cannot be known), not the one it sent; if the lookup lists the session as running, the
-    stop is not confirmed (rule 12).
+    stop is not confirmed (rule 12). Only then may another go: a ``session.stop()`` called after a
+    stop that was not confirmed tries again (nothing else does).
 10. The exit's reason: a normal exit ``USER_CLOSED``; an exception ``SERVER_ERROR``; a cancellation
     ``USER_DISCONNECTED``; ``KeyboardInterrupt``/``SystemExit`` ``USER_CLOSED``; ``end_reason_for(exc)``
     overrides when it returns a known :class:`EndReason`. Whatever the callback does the stop is sent:
@@ -69,9 +70,9 @@ Rules (numbered so that code, tests and docs can point at them):
     it. A cancellation that arrives during it is delivered once it is done.
 12. The block's exception or cancellation propagates unchanged: never wrapped in an ``ExceptionGroup``,
     never replaced by a cleanup error. A stop that is not confirmed is logged at WARNING (once, with
-    the session id and "it may still be running"); after a clean exit it raises
-    :class:`SessionStopError`; an exception or cancellation that propagates instead carries the same
-    words as a note. An unconfirmed stop leaves ``end_reason`` ``None``: the session is not known to
+    the session id and "it may still be running"); every ``stop()`` that waited for it raises
+    :class:`SessionStopError`, and so does a clean exit unless the block's own ``stop()`` did; an
+    exception or cancellation that propagates instead carries the same words as a note. An unconfirmed stop leaves ``end_reason`` ``None``: the session is not known to
     have ended.
 13. A session object is entered once; entering it again is a ``RuntimeError``. It is entered and
     exited in one task (the task whose block rules 4, 6-8 and 14 cancel): exited in another task, it
@@ -104,11 +105,11 @@ import anyio
 from ._backend import SessionBackend, SessionHooks
 from ._cancellation import finish_despite_cancellation, set_flag
 from ._compact import Shape, compact, expand
-from ._enums import EndReason, EndReasonName
+from ._enums import EndReason, EndReasonName, SessionState
 from ._keepalive import KeepAlive, SessionStatistics
 from ._logging import describe_error, error_text
 from ._options import LifecycleOptions
-from ._stop import END_REASON_LOOKUP_TIMEOUT, SessionState, Stopping
+from ._stop import END_REASON_LOOKUP_TIMEOUT, Stopping
 from ._transport import require_asyncio
 from ._validation import check_options, check_seconds, usable_duration
 from .exceptions import ConfigurationError, SessionStopError
@@ -222,9 +223,10 @@ class BaseSession(Stopping[InfoT]):
     @property
     def may_still_run(self) -> bool:
         """Whether the session may still run on the server (and bill) although its lifecycle is
-        over: its stop was not confirmed, or its start may have opened one that no stop could
-        follow (rule 12; said once at WARNING, and by the error or note that propagated)."""
-        return self._unconfirmed_warned
+        over: its stop was not confirmed (and no ``stop()`` tried again with success since), or its
+        start may have opened one that no stop could follow (rule 12; said once at WARNING, and by
+        the error or note that propagated)."""
+        return self._unconfirmed_warned and self._end_reason is None
 
     def statistics(self) -> SessionStatistics:
         """Keep-alives sent, failed and skipped, the last success, when the session started and its
@@ -258,12 +260,14 @@ class BaseSession(Stopping[InfoT]):
     async def stop(self, reason: EndReason | EndReasonName = EndReason.USER_CLOSED) -> None:
         """End the session now with ``reason``; the exit then sends no second stop (rule 9).
 
-        Safe to call twice and from several tasks: only the first sends a stop, the others wait for it.
+        Safe to call twice and from several tasks: only the first sends a stop, the others wait for it
+        and learn its outcome. Called after a stop that was not confirmed, it tries again.
 
         Raises:
             ConfigurationError: an unknown reason.
             RuntimeError: the session has not started.
-            SessionStopError: the stop could not be confirmed; the session may still run.
+            SessionStopError: the stop could not be confirmed; the session may still run (every
+                caller that waited for it is told).
         """
         try:
             known = EndReason.known(reason)
@@ -273,8 +277,8 @@ class BaseSession(Stopping[InfoT]):
             raise RuntimeError("the session has not started: stop() is for use inside `async with`")
         if self._server_end is not None and not self._stop_started:
             return  # rule 7: the server ended it; nothing to stop
-        await self._stop_protected(known, raise_cancel=True)
-        self._raise_stop_error()
+        await self._stop_protected(known, raise_cancel=True, again=True)
+        self._raise_stop_error(by_stop=True)
 
     # --- the lifecycle --------------------------------------------------------------------------------
 

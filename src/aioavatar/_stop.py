@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -17,12 +16,12 @@ import anyio
 from ._backend import SessionBackend
 from ._block import BlockCancellation, cancelled_around, innermost_scope
 from ._cancellation import Flag, finish_despite_cancellation, set_flag
-from ._enums import EndReason
+from ._enums import EndReason, SessionState
 from ._keepalive import KeepAlive
 from ._logging import describe_error, error_text
 from .exceptions import NotFoundError, SessionEndedError, SessionStopError
 
-__all__ = ["END_REASON_LOOKUP_TIMEOUT", "SessionState", "Stopping"]
+__all__ = ["END_REASON_LOOKUP_TIMEOUT", "Stopping"]
 
 logger = logging.getLogger("aioavatar")
 
@@ -31,18 +30,6 @@ InfoT = TypeVar("InfoT")
 # How long to wait for the end reason after the server ended a session (rules 7, 9, 14).
 END_REASON_LOOKUP_TIMEOUT = 5.0
 _Reason = EndReason | None
-
-
-class SessionState(Enum):
-    """Where a session is in its lifecycle (it only moves forward)."""
-
-    STARTING = "starting"
-    ACTIVE = "active"
-    STOPPING = "stopping"
-    ENDED = "ended"
-
-    # Hashed by identity, in C (Enum's own __hash__ is Python, paid on every move of every state).
-    __hash__ = object.__hash__
 
 
 _ORDER = {state: rank for rank, state in enumerate(SessionState)}
@@ -150,14 +137,22 @@ class Stopping(Generic[InfoT]):
             if text not in getattr(carrier, "__notes__", ()):
                 carrier.add_note(text)
 
-    def _raise_stop_error(self) -> None:
+    def _raise_stop_error(self, *, by_stop: bool = False) -> None:
+        """Rule 12: every ``stop()`` is told; the exit too, unless the block's own ``stop()`` was."""
         error = self._stop_error
-        if error is not None and not self._stop_error_reported:
-            self._stop_error_reported = True  # stop() told the caller: the exit does not repeat it
-            raise SessionStopError(self.session_id, error_text(error)) from error
+        if error is None or (self._stop_error_reported and not by_stop):
+            return
+        if not by_stop or asyncio.current_task() is self._block_task:
+            self._stop_error_reported = True
+        raise SessionStopError(self.session_id, error_text(error)) from error
 
     async def _stop_protected(
-        self, reason: EndReason, *, raise_cancel: bool, held: BaseException | None = None
+        self,
+        reason: EndReason,
+        *,
+        raise_cancel: bool,
+        held: BaseException | None = None,
+        again: bool = False,
     ) -> BaseException | None:
         """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised, or
         returned for the caller to deliver or drop.
@@ -169,7 +164,7 @@ class Stopping(Generic[InfoT]):
         the other sessions' stops, short. A caller that ``held`` an interrupt of its own (a start's,
         kept from its first step) then gets the cancellation that cleanup delivers, whatever
         ``raise_cancel`` says; any other caller raises what it holds."""
-        outcome = await finish_despite_cancellation(self._stop_once(reason))
+        outcome = await finish_despite_cancellation(self._stop_once(reason, again=again))
         error = outcome.error  # an interrupt, or the work's own cancellation: never a failure
         interrupt = error if isinstance(error, KeyboardInterrupt | SystemExit) else None
         if interrupt is not None and self._stop_error is None and self._end_reason is None:
@@ -199,13 +194,17 @@ class Stopping(Generic[InfoT]):
             if self._stop_error is not None:
                 self._note_unconfirmed(error)
 
-    async def _stop_once(self, reason: EndReason) -> None:
-        """Rule 9: the first caller sends the stop; the others wait for its outcome."""
+    async def _stop_once(self, reason: EndReason, *, again: bool = False) -> None:
+        """Rule 9: the first caller sends the stop; the others wait for its outcome. ``again`` (a
+        ``stop()``) sends another once one has ended unconfirmed."""
+        done = self._stop_done
         if self._stop_started:
-            if self._stop_done is None:
-                self._stop_done = Flag()
-            await self._stop_done.wait()
-            return
+            if not (again and self._stop_error is not None and done is not None and done.is_set):
+                if done is None:
+                    done = self._stop_done = Flag()
+                await done.wait()
+                return
+            self._stop_error, self._stop_error_reported, self._stop_done = None, False, None
         self._stop_started = True
         self._move(SessionState.STOPPING)
         self._quiet()
