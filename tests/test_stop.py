@@ -321,6 +321,74 @@ async def test_hung_stop_is_abandoned_after_stop_timeout(provider: Provider) -> 
     assert session.state is SessionState.ENDED
 
 
+async def test_a_native_cancellation_during_the_stop_after_an_exception_is_not_lost(
+    provider: Provider,
+) -> None:
+    """The block raises, and ``task.cancel()`` lands while the exit's stop is out: the stop still
+    completes (one, ``SERVER_ERROR``), then the cancellation propagates with the block's exception as
+    its context. Dropped for the exception, it would never be delivered (asyncio delivers a request
+    once): a worker that catches the error and loops could no longer be cancelled."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    loops = 0
+
+    async def worker() -> None:
+        nonlocal loops
+        while loops < 3:
+            loops += 1
+            try:
+                async with provider.session():
+                    raise ValueError("the bot crashed")
+            except ValueError:
+                await asyncio.sleep(0.01)  # a pending cancellation is raised here at the latest
+
+    task = asyncio.ensure_future(worker())
+    await wait_until(lambda: stop.hits == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError) as info:
+        await task
+    assert loops == 1
+    assert isinstance(info.value.__context__, ValueError)
+    provider.assert_stopped_once(EndReason.SERVER_ERROR)
+
+
+async def test_an_asyncio_timeout_during_the_stop_after_an_exception_is_a_timeout(
+    provider: Provider,
+) -> None:
+    """As above with ``asyncio.timeout`` around the block, expiring during the stop: the timeout
+    takes its cancellation back and raises ``TimeoutError`` (the block's exception in its chain),
+    and no cancellation is left pending on the task."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    with pytest.raises(TimeoutError) as info:
+        async with asyncio.timeout(None) as limit:
+            async with provider.session():
+                limit.reschedule(asyncio.get_running_loop().time() + 0.1)
+                raise ValueError("the bot crashed")
+    assert isinstance(info.value.__cause__.__context__, ValueError)  # type: ignore[union-attr]
+    assert stop.hits == 1
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    await asyncio.sleep(0)  # nothing pending
+
+
+async def test_an_anyio_scope_cancelled_during_the_stop_after_an_exception_keeps_it(
+    provider: Provider,
+) -> None:
+    """An anyio scope cancelled while the exit's stop is out, after the block raised: the block's
+    exception propagates (rule 12); the scope, left by it, needs no delivery."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    with pytest.raises(ValueError, match="crashed"), anyio.CancelScope() as scope:
+        async with provider.session():
+
+            def cancel_during_the_stop() -> None:
+                scope.cancel()
+
+            asyncio.get_running_loop().call_later(0.15, cancel_during_the_stop)
+            raise ValueError("the bot crashed")
+    assert stop.hits == 1
+    assert scope.cancel_called
+
+
 async def test_failed_stop_after_an_exception_is_logged_not_raised(
     provider: Provider, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -19,7 +19,7 @@ import anyio
 
 from ._block import scope_cancelled
 
-__all__ = ["Flag", "Outcome", "finish_despite_cancellation", "set_flag"]
+__all__ = ["Flag", "Outcome", "finish_despite_cancellation", "owed", "set_flag"]
 
 T = TypeVar("T")
 
@@ -138,6 +138,25 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
         except anyio.get_cancelled_exc_class() as exc:  # an anyio scope was cancelled meanwhile
             outcome.cancelled = exc
     return outcome
+
+
+def owed(cancelled: BaseException | None, error: BaseException) -> BaseException:
+    """What propagates when ``error`` (an exception of the block) is followed by ``cancelled``, a
+    cancellation that arrived during the protected cleanup after it: ``error``, unless that was a
+    native one (``task.cancel()``, ``asyncio.timeout``, a task group's). asyncio delivers each such
+    request once: dropped for ``error``, the task would never learn it was cancelled (a task group
+    or a worker's loop waiting on it for good). It then propagates, ``error`` its context, as a
+    cancellation of any await of a cleanup would. An anyio scope's cancellation is delivered again
+    by its scope at the next checkpoint in it: ``error`` goes on. An interrupt or a cancellation of
+    the block itself goes on too."""
+    if (
+        cancelled is None
+        or not isinstance(error, Exception)
+        or scope_cancelled(asyncio.current_task())
+    ):
+        return error
+    cancelled.__context__ = error
+    return cancelled
 
 
 def _start(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

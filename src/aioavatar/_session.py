@@ -67,9 +67,11 @@ Rules (numbered so that code, tests and docs can point at them):
 11. Every stop runs shielded from cancellation (anyio scopes and native cancellation alike) and bounded by
     ``stop_timeout`` from the moment it holds one of the client's connections: waiting for one behind
     the client's other requests (thousands of sessions ending together) delays a stop, never abandons
-    it. A cancellation that arrives during it is delivered once it is done.
-12. The block's exception or cancellation propagates unchanged: never wrapped in an ``ExceptionGroup``,
-    never replaced by a cleanup error. A stop that is not confirmed is logged at WARNING (once, with
+    it. A cancellation that arrives during it is delivered once it is done; after an exception of the
+    block, a native one (``task.cancel()``, ``asyncio.timeout``) propagates instead, that exception
+    its context: asyncio delivers it once (an anyio scope's is delivered again by its scope).
+12. The block's exception or cancellation propagates unchanged (but for rule 11's): never wrapped in an
+    ``ExceptionGroup``, never replaced by a cleanup error. A stop that is not confirmed is logged at WARNING (once, with
     the session id and "it may still be running"); every ``stop()`` that waited for it raises
     :class:`SessionStopError`, and so does a clean exit unless the block's own ``stop()`` did; an
     exception or cancellation that propagates instead carries the same words as a note. An unconfirmed stop leaves ``end_reason`` ``None``: the session is not known to
@@ -103,7 +105,7 @@ from typing import Any, ClassVar, Self, TypeVar, Unpack
 import anyio
 
 from ._backend import SessionBackend, SessionHooks
-from ._cancellation import finish_despite_cancellation, set_flag
+from ._cancellation import finish_despite_cancellation, owed, set_flag
 from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName, SessionState
 from ._keepalive import KeepAlive, SessionStatistics
@@ -404,15 +406,18 @@ class BaseSession(Stopping[InfoT]):
             self._finish_after_server_end(body_error)
             return
         reason = self._exit_reason(body_error)
-        # A cancellation in the stop: delivered after a clean exit (rules 10, 11), not an error (12).
-        await self._stop_protected(reason, raise_cancel=body_error is None)
+        # A cancellation in the stop: delivered after it (rules 10-12; after an exception: ``owed``).
+        cancelled = await self._stop_protected(reason, raise_cancel=body_error is None)
         interrupt = self._callback_interrupt
         if body_error is not None:
+            # A stop cut short by an interrupt: the loop is ending its tasks, the exception is news.
+            cut = isinstance(self._stop_error, KeyboardInterrupt | SystemExit)
+            raised = body_error if cut else owed(cancelled, body_error)
             if self._stop_error is not None:
-                self._note_unconfirmed(body_error)
+                self._note_unconfirmed(*{body_error, raised})
             if interrupt is not None:
                 raise interrupt from body_error
-            raise body_error
+            raise raised
         self._raise_stop_error()
 
     def _exit_reason(self, exc: BaseException | None) -> EndReason:

@@ -15,7 +15,7 @@ import anyio
 
 from ._backend import SessionBackend
 from ._block import BlockCancellation, cancelled_around, innermost_scope
-from ._cancellation import Flag, finish_despite_cancellation, set_flag
+from ._cancellation import Flag, finish_despite_cancellation, owed, set_flag
 from ._enums import EndReason, SessionState
 from ._keepalive import KeepAlive
 from ._logging import describe_error, error_text
@@ -288,8 +288,8 @@ class Stopping(Generic[InfoT]):
         """Rule 4: the background task failed; stop with SERVER_ERROR, raise its error."""
         failure = self._background_error
         assert failure is not None
-        await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
-        carrier = body_error or failure
+        cancelled = await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
+        carrier = owed(cancelled, body_error or failure)  # a native cancellation meanwhile goes on
         if self._stop_error is not None:
             self._note_unconfirmed(carrier)
         if body_error is not None:
@@ -302,7 +302,7 @@ class Stopping(Generic[InfoT]):
         finally:
             # This frame, in the traceback of what it raises, holds the session: no local may hold
             # that error too (a cycle only the collector would free).
-            del failure, carrier, body_error
+            del failure, carrier, body_error, cancelled
 
     # --- the endings the keep-alive and the backend report (rules 4, 6-8, 14) -------------------------
     # The session as its keep-alive (``_keepalive.Owner``) and its backend (``SessionHooks``) see it:
