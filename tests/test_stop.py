@@ -129,6 +129,55 @@ async def test_a_stop_called_again_after_one_not_confirmed_tries_again(provider:
     assert session.session_id not in provider.active()
 
 
+async def test_a_waiter_of_a_failed_stop_is_told_though_another_caller_retries_first(
+    provider: Provider,
+) -> None:
+    """Every stop fails. Task A, told, retries at once; task B waited for A's first stop: B is told
+    too (the retry under way does not wipe the outcome B waited for), and so is the block's exit;
+    nothing records an end."""
+    provider.emulator.inject(provider.stop_step, status=503, times=10_000, delay=0.1)
+    outcomes: dict[str, list[str]] = {"A": [], "B": []}
+
+    async def stopping(name: str, times: int) -> None:
+        for _ in range(times):
+            try:
+                await session.stop()
+            except SessionStopError:
+                outcomes[name].append("told")
+            else:
+                outcomes[name].append("returned")
+
+    with pytest.raises(SessionStopError):
+        async with provider.session() as session, anyio.create_task_group() as tg:
+            tg.start_soon(stopping, "A", 2)
+            await wait_until(lambda: provider.emulator.requests(provider.stop_step) != [])
+            tg.start_soon(stopping, "B", 1)
+    assert outcomes == {"A": ["told", "told"], "B": ["told"]}
+    assert session.end_reason is None
+    assert session.may_still_run
+
+
+async def test_a_stop_retried_while_the_idle_rules_stop_ends_unconfirmed_records_no_end(
+    provider: Provider,
+) -> None:
+    """The idle rule's stop fails, waking the block from ``wait_ended()`` before that rule has
+    finished; the block calls ``stop()`` again, which fails too: the session may still run from the
+    first moment (``may_still_run``), and no end reason is recorded for it, whatever the rule finds
+    once the retry is under way."""
+    session = provider.session_with_idle_window(0.3)
+    provider.emulator.inject("keep_alive", status=503, times=10_000)
+    provider.emulator.inject(provider.stop_step, status=503, times=10_000)
+    with pytest.raises(SessionStopError):
+        async with session:
+            await session.wait_ended()
+            assert session.may_still_run
+            with pytest.raises(SessionStopError):
+                await session.stop()
+    assert session.end_reason is None
+    assert session.may_still_run
+    assert session.session_id in provider.active()
+
+
 async def test_the_exit_after_the_blocks_own_stop_failed_says_nothing_more(
     provider: Provider,
 ) -> None:

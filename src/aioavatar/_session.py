@@ -224,11 +224,11 @@ class BaseSession(Stopping[InfoT]):
 
     @property
     def may_still_run(self) -> bool:
-        """Whether the session may still run on the server (and bill) although its lifecycle is
-        over: its stop was not confirmed (and no ``stop()`` tried again with success since), or its
-        start may have opened one that no stop could follow (rule 12; said once at WARNING, and by
-        the error or note that propagated)."""
-        return self._unconfirmed_warned and self._end_reason is None
+        """Whether the session may still run on the server (and bill): its stop was not confirmed
+        (and no ``stop()`` has been since), or its start may have opened one that no stop could
+        follow (rule 12; said once at WARNING, and by the error or note that propagated)."""
+        unconfirmed = self._unconfirmed_warned or self._stop_error is not None
+        return unconfirmed and self._end_reason is None
 
     def statistics(self) -> SessionStatistics:
         """Keep-alives sent, failed and skipped, the last success, when the session started and its
@@ -263,13 +263,13 @@ class BaseSession(Stopping[InfoT]):
         """End the session now with ``reason``; the exit then sends no second stop (rule 9).
 
         Safe to call twice and from several tasks: only the first sends a stop, the others wait for it
-        and learn its outcome. Called after a stop that was not confirmed, it tries again.
+        and learn its outcome. Called after a stop that was not confirmed, it tries again (after the
+        block's exit too, on a client still open).
 
         Raises:
             ConfigurationError: an unknown reason.
             RuntimeError: the session has not started.
-            SessionStopError: the stop could not be confirmed; the session may still run (every
-                caller that waited for it is told).
+            SessionStopError: the stop could not be confirmed: the session may still run.
         """
         try:
             known = EndReason.known(reason)

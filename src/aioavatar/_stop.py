@@ -195,8 +195,8 @@ class Stopping(Generic[InfoT]):
                 self._note_unconfirmed(error)
 
     async def _stop_once(self, reason: EndReason, *, again: bool = False) -> None:
-        """Rule 9: the first caller sends the stop; the others wait for its outcome. ``again`` (a
-        ``stop()``) sends another once one has ended unconfirmed."""
+        """Rule 9: the first caller sends the stop; the others wait for its outcome. ``again``
+        (``stop()``) sends another after one unconfirmed, whose error stands until replaced."""
         done = self._stop_done
         if self._stop_started:
             if not (again and self._stop_error is not None and done is not None and done.is_set):
@@ -204,7 +204,7 @@ class Stopping(Generic[InfoT]):
                     done = self._stop_done = Flag()
                 await done.wait()
                 return
-            self._stop_error, self._stop_error_reported, self._stop_done = None, False, None
+            self._stop_error_reported, self._stop_done = False, None
         self._stop_started = True
         self._move(SessionState.STOPPING)
         self._quiet()
@@ -232,6 +232,7 @@ class Stopping(Generic[InfoT]):
                 return
             what = "stopped" if stopped else "had already ended"
             logger.info("session %s %s (%s)", self._backend.session_id, what, found.value)
+            self._stop_error = None  # confirmed: a failed attempt before this one is over
             self._mark_ended(found)
         finally:
             self._move(SessionState.ENDED)

@@ -86,6 +86,7 @@ async def test_user_errors_are_one_line_and_exit_2(
     ("variable", "argv"),
     [
         ("LIVEAVATAR_API_KEY", ["sessions", "list"]),
+        ("LIVEAVATAR_API_KEY", ["sessions", "list", "--api-key", ""]),  # empty: not given
         ("KALTURA_AVATAR_KS", ["run", "--provider", "kaltura", "av"]),
         ("KALTURA_AVATAR_SESSION_TOKEN", ["sessions", "stop", "abc", "--provider", "kaltura"]),
     ],
@@ -99,13 +100,31 @@ async def test_a_credential_refused_from_the_environment_names_its_variable(
     argv: list[str],
 ) -> None:
     """A credential the library refuses, read from the environment: the line names the variable the
-    user set (not the library's parameter, not a flag they never gave), exit 2, nothing sent."""
+    user set (not the library's parameter, not a flag they never gave or gave empty, which the
+    command reads as not given), exit 2, nothing sent."""
     monkeypatch.setenv(variable, "short")
     outcome = await invoke(capsys, *argv)
     assert outcome.status == 2
     assert_one_line(outcome.err, f"error: {variable}: must be 8")
     assert "short" not in outcome.err
     assert emulator.journal == []
+
+
+async def test_a_process_that_configured_logging_gets_each_warning_once(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+) -> None:
+    """``run()`` called in a process whose root logger has a handler (here pytest's): the library's
+    warnings go to that handler only, not also as the command's own ``aioavatar: warning:`` lines."""
+    emulator.inject("stop", status=500, times=100)
+    with caplog.at_level(logging.WARNING, logger="aioavatar"):
+        outcome = await invoke(capsys, "run", AVATAR_ID, "--duration", "0.2")
+    assert outcome.status == 1
+    assert "aioavatar: warning:" not in outcome.err
+    unconfirmed = [r for r in caplog.records if "its stop was not confirmed" in r.getMessage()]
+    assert len(unconfirmed) == 1
 
 
 async def test_api_errors_print_status_code_and_message(

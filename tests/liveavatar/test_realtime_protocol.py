@@ -172,3 +172,24 @@ def test_a_credential_written_with_json_escapes_is_masked_in_a_raw_frame(frame: 
     assert escaped not in text
     assert token[9:21] not in text
     assert MASK in text
+
+
+def test_a_long_credential_written_escaped_in_an_oversized_frame_is_masked_whole() -> None:
+    """A frame over the size read, whose shown head holds a 1,200-character credential written all
+    in escapes (7,200 raw characters, past the 9,000 raw ones that would hold its unescaped form
+    once they start 300 escaped characters in): none of it shows."""
+    owner = Secret("k" * 40)
+    token = "".join(chr(ord("a") + i % 26) + str(i % 10) for i in range(600))
+    track_secret(owner, token)
+
+    def escaped(text: str) -> str:
+        return "".join(f"\\u{ord(c):04x}" for c in text)
+
+    frame = (
+        '{"type": "x", "m": "' + escaped("A" * 300 + token) + '", "pad": "' + "B" * 70_000 + '"}'
+    )
+    event = decode_event(frame)
+    assert isinstance(event, RawEvent)
+    text = event.data["text"]
+    assert "A" * 300 + MASK in text
+    assert not any(token[i : i + 12] in text for i in range(len(token) - 11))

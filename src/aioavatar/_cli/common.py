@@ -109,6 +109,9 @@ def verbose_logging(enabled: bool) -> Iterator[None]:
     """With ``--verbose`` the SDK's own log lines (each request, each session step) go to standard
     error while the command runs; without it, its warnings only (a keep-alive that failed, a stop
     not confirmed), each a line that says whose it is, as the command's own lines do."""
+    if not enabled and logging.getLogger().handlers:
+        yield  # a process that configured logging (``run()`` called in-process) shows them itself
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter(
@@ -240,7 +243,7 @@ def in_command_words(exc: ConfigurationError, args: argparse.Namespace | None) -
     if field is None or field not in inputs:
         return str(exc)
     source = inputs[field]
-    if field in _CREDENTIAL_ENV and getattr(args, field, None) is None:
+    if field in _CREDENTIAL_ENV and not getattr(args, field, None):  # as the reads: empty is unset
         source = _CREDENTIAL_ENV[field]
     return f"{source}: {str(exc).removeprefix(f'{field}: ')}"
 

@@ -277,22 +277,22 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         """The session is being stopped or has ended: nothing more is spoken. Every utterance not yet
         over ends as interrupted (one with audio sent still gets its ``agent.speak_end``, rule 4),
         and ``speak()`` and the controls refuse."""
-        for utterance in [*self._queue, *self._in_flight.values()]:
-            utterance.end(interrupted=True)
-        if self._current is not None:
-            self._current.end(interrupted=True)
-        self._queue.clear()
+        self._end_utterances()
         self._notify()
 
     def _finish(self) -> None:
         """Over: every utterance ends, every waiter returns, the event iteration stops."""
+        self._end_utterances()
+        self._in_flight.clear()
+        super()._finish()
+
+    def _end_utterances(self) -> None:
+        """Every utterance not over ends as interrupted; the queue is dropped."""
         for utterance in [*self._queue, *self._in_flight.values()]:
             utterance.end(interrupted=True)
         if self._current is not None:
             self._current.end(interrupted=True)
         self._queue.clear()
-        self._in_flight.clear()
-        super()._finish()
 
     def _on_event(self, event: RealtimeEvent, frame: str) -> None:
         if isinstance(event, SpeakStarted):
