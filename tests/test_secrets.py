@@ -677,3 +677,38 @@ async def test_a_traceback_with_its_locals_shows_no_session_token(
         assert not any(token in value for value in (frame.locals or {}).values()), frame.name
     assert "no connection came free" in str(info.value)
     assert emulator.journal == []  # nothing was sent
+
+
+@pytest.mark.parametrize(
+    ("connector", "field"),
+    [
+        ({"livekit_config": {"livekit_url": "wss://lk.example", "livekit_room": "r"}}, "livekit"),
+        ({"agora_config": {"agora_app_id": "app", "agora_channel": "c", "agora_uid": 1}}, "agora"),
+    ],
+    ids=["livekit_client_token", "agora_token"],
+)
+@pytest.mark.parametrize("status", [400, 422])
+async def test_a_connector_token_echoed_by_a_refused_token_request_is_masked(
+    connector: dict[str, Any], field: str, status: int
+) -> None:
+    """A LITE token request carries the caller's own LiveKit or Agora token, which the server echoes
+    in its refusal (a 400 quoting the request, a 422's ``ctx``), whole or cut short: it is masked as
+    the API key is, in the error's text and its ``detail``."""
+    secret = "ck_" + "Zq9" * 20  # no JWT, nothing the generic patterns know
+    config = dict(next(iter(connector.values())))
+    config["livekit_client_token" if field == "livekit" else "agora_token"] = secret
+    name = next(iter(connector))
+    if status == 400:
+        body = {"message": f"invalid {name}: token {secret[:30]}... ({secret})"}
+    else:
+        body = {"detail": [{"loc": ["body", name], "msg": "bad", "type": "value_error",
+                            "ctx": {"error": f"token {secret} expired"}}]}  # fmt: skip
+    async with (
+        LiveAvatarEmulator(api_key=URL_KEY) as emulator,
+        LiveAvatarClient(URL_KEY, base_url=emulator.base_url, retry_policy=FAST) as client,
+    ):
+        emulator.inject("token", status=status, body=json.dumps(body).encode())
+        with pytest.raises(AvatarError) as info:
+            await client.create_session_token(AVATAR_ID, mode="LITE", **{name: config})
+    assert MASK in str(info.value) or MASK in repr(getattr(info.value, "detail", ""))
+    assert_no_part(exception_texts(info.value), secret)

@@ -339,11 +339,13 @@ class ProviderClient(Generic[TimeoutsT]):
         json: Any = None,
         content: tuple[bytes, str] | None = None,
         params: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> PreparedCall:
         """A call to ``endpoint`` built once (path filled, headers set, body encoded), for
         :meth:`send`: each endpoint method is this and a send. ``bearer``: a session's token
         (:func:`bearer_token`), sent as ``Authorization: Bearer``; the call refers to it, so that a
-        call kept for a session's life (its keep-alive) holds no copy of it."""
+        call kept for a session's life (its keep-alive) holds no copy of it. ``secrets``: the
+        credentials in the body, masked in what comes back as the headers' are."""
         path = endpoint.path
         if path_args:
             path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})
@@ -356,6 +358,7 @@ class ProviderClient(Generic[TimeoutsT]):
             params=params,
             bearer=bearer,
             shared_path=not path_args,
+            secrets=secrets,
         )
         return PreparedCall(*parts, endpoint=endpoint)
 

@@ -200,12 +200,14 @@ class Transport:
         params: Mapping[str, str] | None = None,
         bearer: str | None = None,
         shared_path: bool = False,
+        secrets: tuple[str, ...] = (),
     ) -> RequestParts:
         """A request ready to send any number of times (:meth:`send`), as the positional fields of
         :class:`PreparedRequest` (a subclass adds its own, built in one step): its own headers, its
         body (``json`` encoded here, or ``content``: ready bytes with their content type), the
-        credentials it carries (masked out of whatever comes back) and its ``bearer`` token (checked
-        by the caller; sent as ``Authorization: Bearer``, the header formed per send).
+        credentials it carries (masked out of whatever comes back; ``secrets``: those in its body)
+        and its ``bearer`` token (checked by the caller; sent as ``Authorization: Bearer``, the
+        header formed per send).
         ``shared_path``: the path has no id in it, so its URL is built once per client.
 
         What a session keeps for its life (its keep-alive) is only its own: the body, and the token
@@ -222,7 +224,7 @@ class Transport:
         carried = sent_credentials(headers)
         if bearer is not None and is_scrubbable(bearer):
             carried = (bearer, *carried)
-        credentials = (*carried, *self.credentials)
+        credentials = (*carried, *filter(is_scrubbable, secrets), *self.credentials)
         url = self._urls.get(path) if shared_path else None
         if url is None:
             url = self.base_url + path

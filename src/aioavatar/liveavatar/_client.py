@@ -36,7 +36,7 @@ from ._endpoints import (
     LiveAvatarTimeouts,
 )
 from ._enums import SessionType, SessionTypeName
-from ._models import SessionInfo, SessionToken, SessionTokenRequest, TokenFields
+from ._models import SessionInfo, SessionToken, SessionTokenRequest, TokenFields, carried_secrets
 from ._reads import SessionEntry, SessionPage, Transcript
 from ._resource_models import Credits, Language
 from ._resources import Avatars, Contexts, Voices, check_page_size
@@ -355,7 +355,12 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         if held is not None and held[0] is body:
             call: PreparedCall = held[1]
             return call
-        call = self._prepare(TOKEN, headers=self._account_headers(), json=unstructure(body))
+        call = self._prepare(
+            TOKEN,
+            headers=self._account_headers(),
+            json=unstructure(body),
+            secrets=carried_secrets(body),
+        )
         if all(isinstance(getattr(body, name), _PLAIN) for name in _TOKEN_FIELDS):
             self._token_calls.put(id(body), (body, call))  # the body held: its id stays its own
         return call

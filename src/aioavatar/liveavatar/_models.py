@@ -61,6 +61,7 @@ __all__ = [
     "SessionToken",
     "SessionTokenRequest",
     "TokenFields",
+    "carried_secrets",
 ]
 
 # --- the token request ---------------------------------------------------------------------------------
@@ -153,6 +154,17 @@ class SessionTokenRequest:
                 f"at most one LITE connector config is allowed, got {', '.join(given)}",
                 field=given[1],
             )
+
+
+def carried_secrets(request: SessionTokenRequest) -> tuple[str, ...]:
+    """The credentials of the caller's own services a token request carries (its LiveKit room's
+    client token, its Agora token): masked in whatever comes back, as the API key is."""
+    carried = []
+    if request.livekit_config is not None:
+        carried.append(request.livekit_config.livekit_client_token)
+    if request.agora_config is not None:
+        carried.append(request.agora_config.agora_token)
+    return tuple(carried)
 
 
 # --- response models ------------------------------------------------------------------------------------
