@@ -698,6 +698,7 @@ async def test_a_connector_token_echoed_by_a_refused_token_request_is_masked(
     config = dict(next(iter(connector.values())))
     config["livekit_client_token" if field == "livekit" else "agora_token"] = secret
     name = next(iter(connector))
+    body: dict[str, Any]
     if status == 400:
         body = {"message": f"invalid {name}: token {secret[:30]}... ({secret})"}
     else:
@@ -709,6 +710,7 @@ async def test_a_connector_token_echoed_by_a_refused_token_request_is_masked(
     ):
         emulator.inject("token", status=status, body=json.dumps(body).encode())
         with pytest.raises(AvatarError) as info:
-            await client.create_session_token(AVATAR_ID, mode="LITE", **{name: config})
+            fields: Any = {name: config}
+            await client.create_session_token(AVATAR_ID, mode="LITE", **fields)
     assert MASK in str(info.value) or MASK in repr(getattr(info.value, "detail", ""))
     assert_no_part(exception_texts(info.value), secret)
