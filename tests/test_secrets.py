@@ -113,11 +113,12 @@ async def test_canaries_leak_nowhere(
     ) as client:
         reprs.append(repr(client))
 
-        # A whole session with beats, one of which fails with 401 echoing the session token.
+        # A whole session with beats, one of which fails with 401 echoing the session token (sent
+        # with the token, then again with the API key: both refused).
         async with client.session(AVATAR_ID, keep_alive_interval=0.05, is_sandbox=True) as session:
             token = emulator.sessions[session.session_id].token
             echo = f'{{"message": "token {token} refused; Authorization: Bearer {token}"}}'
-            emulator.inject("keep_alive", status=401, body=echo.encode())
+            emulator.inject("keep_alive", status=401, body=echo.encode(), times=2)
             emulator.inject("keep_alive", drop=True, times=4)  # dropped, then retried
             emulator.inject("keep_alive", delay=0.2)  # past the beat's 25 ms timeout
             await wait_until(lambda: len(emulator.requests("keep_alive")) >= 9)

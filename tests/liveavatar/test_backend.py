@@ -11,7 +11,7 @@ import pytest
 from aioavatar import AvatarSession, LiveAvatarClient, RetryPolicy, SessionState
 from aioavatar.testing import LiveAvatarEmulator
 
-from ..conftest import API_KEY
+from ..conftest import API_KEY, AVATAR_ID
 from ..leaks import wait_until
 from .lite import lite
 
@@ -123,3 +123,34 @@ async def test_a_failing_rest_keep_alive_does_not_silence_a_working_socket(
         assert rt.connected
         assert len(emulator.ws.messages(sid, type="session.keep_alive")) - before >= 10
     assert emulator.stop_reasons(sid) == ["USER_CLOSED"]
+
+
+async def test_a_keep_alive_whose_token_is_refused_goes_on_with_the_api_key(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A beat answered 401 with the session's token (an expired token, say): the same beat goes again
+    with the account's API key, which the API accepts for a keep-alive, and so do the next beats;
+    the session stays alive and counts no failure (the stop falls back to the key likewise)."""
+    emulator.inject("keep_alive", status=401)
+    async with client.session(AVATAR_ID, is_sandbox=True, keep_alive_interval=0.05) as session:
+        await wait_until(lambda: session.statistics().keep_alives_sent >= 3)
+        assert session.statistics().keep_alives_failed == 0
+        sid = session.session_id
+    beats = [(r.auth, r.status) for r in emulator.journal if r.endpoint == "keep_alive"]
+    assert beats[:2] == [("bearer", 401), ("api_key", 200)]
+    assert {auth for auth, _ in beats[2:]} == {"api_key"}
+    assert f"session {sid}: its token was refused on a keep-alive" in caplog.text
+    assert emulator.stop_reasons(sid) == ["USER_CLOSED"]
+
+
+async def test_a_keep_alive_refused_with_the_api_key_fails_as_before(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Both the token and then the API key refused (401 twice): that beat fails (counted; the
+    session lives on within its idle window), and no third request is made for it."""
+    emulator.inject("keep_alive", status=401, times=2)
+    async with client.session(AVATAR_ID, is_sandbox=True, keep_alive_interval=0.05) as session:
+        await wait_until(lambda: session.statistics().keep_alives_failed >= 1)
+        await wait_until(lambda: session.statistics().keep_alives_sent >= 1)
+    beats = [(r.auth, r.status) for r in emulator.journal if r.endpoint == "keep_alive"]
+    assert beats[:3] == [("bearer", 401), ("api_key", 401), ("api_key", 200)]

@@ -21,7 +21,13 @@ from .._backend import SessionHooks, TokenBackend
 from .._enums import EndReason
 from .._validation import usable_duration
 from .._wire import may_have_acted
-from ..exceptions import APIError, AuthenticationError, InsufficientCreditsError, TransportError
+from ..exceptions import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    InsufficientCreditsError,
+    TransportError,
+)
 from ._client import LiveAvatarClient
 from ._models import SessionInfo, SessionTokenRequest
 from ._realtime import RealtimeConnection, RealtimeOptions
@@ -101,7 +107,10 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
         realtime = self._realtime
         if realtime is None:  # nearly every session: the REST beat, as prepared
-            await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
+            try:
+                await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
+            except AuthenticationError as exc:
+                await self._beat_with_key(exc, timeout=timeout, deadline=deadline)
             return
         now = anyio.current_time()
         # Over REST once a third of the idle window has passed since the last REST answer: with
@@ -110,7 +119,10 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
         if socket_may and await realtime.send_keep_alive(timeout=timeout):
             return
         try:
-            await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
+            try:
+                await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
+            except AuthenticationError as exc:
+                await self._beat_with_key(exc, timeout=timeout, deadline=deadline)
         except (APIError, TransportError) as exc:
             # A failing REST endpoint (not the session's end) must not silence a working socket.
             gone = isinstance(exc, APIError) and exc.session_gone
@@ -118,6 +130,27 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
                 raise
             return
         self._rest_beat_at = now
+
+    async def _beat_with_key(
+        self, refused: AuthenticationError, *, timeout: float, deadline: float
+    ) -> None:
+        """The session's token refused on a beat (it may have expired): this beat and the next go
+        with the account's API key, which can keep any of its sessions alive (the stop falls back
+        to it too). Re-raises ``refused`` when the beat had gone with the key, or there is none."""
+        if self._require_beat().bearer is None:
+            raise refused
+        try:
+            call = self._client.prepare_keep_alive(self._require_token()[0])
+        except ConfigurationError:  # a client without the API key
+            raise refused from None
+        logger.warning(
+            "session %s: its token was refused on a keep-alive (HTTP %s); keeping it alive with "
+            "the API key",
+            self.session_id,
+            refused.status,
+        )
+        self._keep_beat(call)
+        await self._client.send(call, timeout=timeout, deadline=deadline)
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool:
         session_id, session_token = self._require_token()
