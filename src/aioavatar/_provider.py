@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
+import anyio
 import attrs
 
 from ._base_url import resolve_base_url
@@ -161,9 +162,9 @@ class ProviderClient(Generic[TimeoutsT]):
     """The base of the provider clients: credential, API root, transport and the one call path.
 
     A subclass names its :class:`ProviderSpec` (``class X(ProviderClient[XTimeouts], spec=SPEC)``) and
-    writes each endpoint as a small method
-    over :meth:`_call`. The HTTP pool is the transport's, created on ``async with`` inside the running
-    loop (or borrowed through ``http_session`` and left open).
+    writes each endpoint as a small method over :meth:`_call`. The HTTP pool is the transport's,
+    created on ``async with`` inside the running loop (or borrowed through ``http_session``, left
+    open).
     """
 
     spec: ClassVar[ProviderSpec]
@@ -209,12 +210,8 @@ class ProviderClient(Generic[TimeoutsT]):
             connection_limit=options.get("connection_limit", DEFAULT_CONNECTION_LIMIT),
         )
         #: The timers and workers every session of this client keeps alive on.
-        self.scheduler = Scheduler(
-            workers=beat_workers(
-                self._transport.request_limit or DEFAULT_CONNECTION_LIMIT,
-                borrowed=self._transport.borrowed,
-            )
-        )
+        limit = self._transport.request_limit or DEFAULT_CONNECTION_LIMIT
+        self.scheduler = Scheduler(workers=beat_workers(limit, borrowed=self._transport.borrowed))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -223,11 +220,8 @@ class ProviderClient(Generic[TimeoutsT]):
     def for_session(
         cls, client: Self | None, credential: str | Secret | None, **own_args: Any
     ) -> tuple[Self, Self | None]:
-        """A session's client: ``client`` borrowed as it is, or one the session owns, built from
-        ``credential`` and ``own_args`` (``None`` values left out).
-
-        Returns:
-            The client to use and, when the session owns it, the same client (else ``None``).
+        """A session's client, and the same when the session owns it (else ``None``): ``client``
+        borrowed as it is, or one built from ``credential`` and ``own_args`` (``None`` left out).
 
         Raises:
             ConfigurationError: ``client`` together with the credential or any of ``own_args`` (the
@@ -257,10 +251,15 @@ class ProviderClient(Generic[TimeoutsT]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """End the keep-alive workers and close the HTTP pool if this client created it."""
-        self._keep_alives.clear()  # the sessions' tokens go with the client's use
-        await self.scheduler.aclose()
-        await self._transport.aclose()
+        """Stop the sessions still running on this client (rule 14 of the lifecycle), end the
+        keep-alive workers and close the HTTP pool if this client created it."""
+        try:
+            await self.scheduler.end_held()  # each stop shielded, bounded by its stop_timeout
+        finally:
+            with anyio.CancelScope(shield=True):
+                self._keep_alives.clear()  # the sessions' tokens go with the client's use
+                await self.scheduler.aclose()
+                await self._transport.aclose()
 
     @property
     def http_session(self) -> aiohttp.ClientSession:

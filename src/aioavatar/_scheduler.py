@@ -29,6 +29,9 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
 
 __all__ = ["Job", "Scheduler", "beat_workers"]
 
@@ -72,6 +75,7 @@ class Scheduler:
     __slots__ = (
         "_closed",
         "_heap",
+        "_held",
         "_idle",
         "_jobs",
         "_next_key",
@@ -97,6 +101,24 @@ class Scheduler:
         self._idle: deque[asyncio.Future[None]] = deque()  # one per waiting worker
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # What runs on the client meanwhile (the sessions' keep-alives): its close ends them first.
+        self._held: set[Any] = set()
+
+    def hold(self, member: object) -> None:
+        """Count ``member`` (a session's keep-alive) as running on the client until :meth:`let_go`."""
+        self._held.add(member)
+
+    def let_go(self, member: object) -> None:
+        self._held.discard(member)
+
+    async def end_held(self) -> None:
+        """Have what runs on the client end itself, all at once: each session's keep-alive stops
+        its session (``client_closing``), before the client closes."""
+        running = list(self._held)
+        if running:
+            async with anyio.create_task_group() as tg:
+                for member in running:
+                    tg.start_soon(member.client_closing)
 
     def open(self) -> None:
         """Take jobs again after :meth:`aclose` (a client entered again)."""

@@ -78,19 +78,19 @@ Rules (numbered so that code, tests and docs can point at them):
     have ended.
 13. A session object is entered once; entering it again is a ``RuntimeError``. It is entered and
     exited in one task (the task whose block rules 4, 6-8 and 14 cancel): exited in another task, it
-    is stopped all the same (``SERVER_ERROR``) and a ``RuntimeError`` propagates. ``stop()`` twice
-    is harmless. Durations are checked at construction: ``keep_alive_interval`` from 0.01 s to half
-    the provider's idle window, ``stop_timeout`` from 0.1 to 300 s.
+    is stopped all the same (``SERVER_ERROR``) and a ``RuntimeError`` propagates. Durations are
+    checked at construction: ``keep_alive_interval`` from 0.01 s to half the provider's idle window,
+    ``stop_timeout`` from 0.1 to 300 s.
 14. A connection the session depends on is lost for good (LiveAvatar's LITE socket, when it cannot be
     reopened within its reconnect window; the backend calls the hook the lifecycle handed it): the
     server is asked how the session stands. If it ended, that is rule 7, with the server's reason. If
     it still runs, or cannot say, nothing could drive it any more: the SDK stops it with
-    ``SERVER_ERROR`` and proceeds as in rule 7 (an unconfirmed stop as in rule 6).
+    ``SERVER_ERROR`` and proceeds as in rule 7 (an unconfirmed stop as in rule 6). A client that
+    closes under it (``aclose()``) first stops it with ``USER_DISCONNECTED``, then as in rule 7.
 
 The state (``STARTING``, ``ACTIVE``, ``STOPPING``, ``ENDED``) only moves forward, in one method.
 
-Rules 2 and 11 run their work through :func:`aioavatar._cancellation.finish_despite_cancellation`:
-the module says why that is a task of its own.
+Rules 2 and 11 run their work through ``finish_despite_cancellation`` (``_cancellation.py`` says why).
 """
 
 from __future__ import annotations
