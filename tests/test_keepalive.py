@@ -513,36 +513,3 @@ async def test_a_beat_takes_no_longer_than_the_clients_keep_alive_limit(provider
         async with session:
             await wait_until(lambda: session.statistics().keep_alives_failed >= 1, within=30)
             assert session.statistics().keep_alives_sent == 0
-
-
-async def test_a_client_closed_under_running_sessions_stops_each_of_them_once(
-    provider: Provider,
-) -> None:
-    """The client closes (``aclose()``: its ``async with`` ended first) while three sessions' blocks
-    still run on it: each is stopped once, with ``USER_DISCONNECTED``, before the pool closes;
-    a block busy with anything else ends with ``SessionEndedError``, one awaiting ``wait_ended()``
-    goes on to its end. None is left running for the server's idle timeout."""
-    outcomes: list[str] = []
-    sessions = [provider.session() for _ in range(3)]
-
-    async def hold(index: int) -> None:
-        try:
-            async with sessions[index] as session:
-                if index == 0:
-                    await session.wait_ended()
-                    outcomes.append("woken")
-                    return
-                await anyio.sleep(30)
-        except SessionEndedError as exc:
-            outcomes.append(exc.end_reason.value)
-
-    async with anyio.create_task_group() as tg:
-        for index in range(3):
-            tg.start_soon(hold, index)
-        await wait_until(lambda: len(provider.active()) == 3)
-        await provider.client.aclose()
-    assert sorted(outcomes) == ["USER_DISCONNECTED", "USER_DISCONNECTED", "woken"]
-    for session in sessions:
-        provider.assert_stopped_once(EndReason.USER_DISCONNECTED, session)
-    assert provider.active() == []
-    assert provider.client.scheduler.workers == 0

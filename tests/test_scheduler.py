@@ -405,9 +405,6 @@ class _Owner:
     async def _deadline_reached(self) -> None:
         self.asked.append("deadline_reached")
 
-    async def _stop_and_end(self, reason: EndReason) -> None:
-        self.asked.append(f"stop_and_end {reason.value}")
-
     def _background_failed(self, error: Exception) -> None:
         self.asked.append("background_failed")
 

@@ -13,7 +13,14 @@ import logging
 import anyio
 import pytest
 
-from aioavatar import EndReason, LiveAvatarClient, SessionState, SessionStopError, TransportError
+from aioavatar import (
+    EndReason,
+    LiveAvatarClient,
+    SessionEndedError,
+    SessionState,
+    SessionStopError,
+    TransportError,
+)
 from aioavatar import _session as session_module
 from aioavatar import _stop as stop_module
 from aioavatar._keepalive import KeepAlive
@@ -374,11 +381,12 @@ async def test_a_native_cancellation_during_the_stop_after_an_exception_is_not_l
     provider: Provider,
 ) -> None:
     """The block raises, and ``task.cancel()`` lands while the exit's stop is out: the stop still
-    completes (one, ``SERVER_ERROR``), then the cancellation propagates with the block's exception as
-    its context. Dropped for the exception, it would never be delivered (asyncio delivers a request
-    once): a worker that catches the error and loops could no longer be cancelled."""
+    completes (one, ``SERVER_ERROR``) and the block's exception propagates (rule 12); the
+    cancellation is delivered at the task's next wait. Dropped, it would never be (asyncio delivers
+    a request once): a worker that catches the error and loops could no longer be cancelled."""
     stop = provider.emulator.inject(provider.stop_step, delay=0.3)
     loops = 0
+    caught: list[str] = []
 
     async def worker() -> None:
         nonlocal loops
@@ -387,44 +395,86 @@ async def test_a_native_cancellation_during_the_stop_after_an_exception_is_not_l
             try:
                 async with provider.session():
                     raise ValueError("the bot crashed")
-            except ValueError:
-                await asyncio.sleep(0.01)  # a pending cancellation is raised here at the latest
+            except ValueError as exc:
+                caught.append(str(exc))
+                await asyncio.sleep(0.01)  # the cancellation is delivered here
 
     task = asyncio.ensure_future(worker())
     await wait_until(lambda: stop.hits == 1)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError) as info:
+    task.cancel("shutting down")
+    with pytest.raises(asyncio.CancelledError, match="shutting down"):
         await task
-    assert loops == 1
-    assert isinstance(info.value.__context__, ValueError)
+    assert (loops, caught) == (1, ["the bot crashed"])
     provider.assert_stopped_once(EndReason.SERVER_ERROR)
 
 
-async def test_an_asyncio_timeout_during_the_stop_after_an_exception_is_a_timeout(
+async def test_a_cancellation_taken_back_on_the_way_out_is_not_delivered_again(
     provider: Provider,
 ) -> None:
-    """As above with ``asyncio.timeout`` around the block, expiring during the stop: the timeout
-    takes its cancellation back and raises ``TimeoutError`` (the block's exception in its chain),
-    and no cancellation is left pending on the task."""
-    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
-    with pytest.raises(TimeoutError) as info:
+    """What cancelled the task during the stop takes its request back as the block's exception
+    passes through it: an ``asyncio.timeout`` (the block's ``ValueError`` propagates, not
+    ``TimeoutError``: the timeout did not cut the block), and an ``asyncio.TaskGroup`` whose other
+    task failed (its group holds both errors). Nothing is left pending on the task."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3, times=2)
+    with pytest.raises(ValueError, match="crashed"):
         async with asyncio.timeout(None) as limit:
             async with provider.session():
                 limit.reschedule(asyncio.get_running_loop().time() + 0.1)
                 raise ValueError("the bot crashed")
-    assert isinstance(info.value.__cause__.__context__, ValueError)  # type: ignore[union-attr]
     assert stop.hits == 1
+
+    async def sibling() -> None:
+        await wait_until(lambda: stop.hits == 2)
+        raise KeyError("the other task failed")
+
+    with pytest.raises(BaseExceptionGroup) as group:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(sibling())
+            async with provider.session():
+                raise ValueError("the bot crashed")
+    assert sorted(type(e).__name__ for e in group.value.exceptions) == ["KeyError", "ValueError"]
     task = asyncio.current_task()
     assert task is not None
     assert task.cancelling() == 0
-    await asyncio.sleep(0)  # nothing pending
+    await asyncio.sleep(0.05)  # nothing pending: no stray cancellation
+
+
+async def test_a_native_cancellation_with_an_anyio_scope_cancelled_too_is_delivered(
+    provider: Provider,
+) -> None:
+    """During the stop after the block raised, ``task.cancel()`` and an anyio scope around the
+    block are both cancelled: the scope takes its own back as the exception leaves it, and the
+    native request is still delivered at the next wait."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3, times=3)
+    loops = 0
+    scopes: list[anyio.CancelScope] = []
+
+    async def worker() -> None:
+        nonlocal loops
+        while loops < 3:
+            loops += 1
+            try:
+                with anyio.CancelScope() as scope:
+                    scopes.append(scope)
+                    async with provider.session():
+                        raise ValueError("the bot crashed")
+            except ValueError:
+                await asyncio.sleep(0.01)
+
+    task = asyncio.ensure_future(worker())
+    await wait_until(lambda: stop.hits == 1)
+    task.cancel()
+    scopes[0].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert loops == 1
 
 
 async def test_an_anyio_scope_cancelled_during_the_stop_after_an_exception_keeps_it(
     provider: Provider,
 ) -> None:
     """An anyio scope cancelled while the exit's stop is out, after the block raised: the block's
-    exception propagates (rule 12); the scope, left by it, needs no delivery."""
+    exception propagates (rule 12); the scope, left by it, takes its cancellation back."""
     stop = provider.emulator.inject(provider.stop_step, delay=0.3)
     with pytest.raises(ValueError, match="crashed"), anyio.CancelScope() as scope:
         async with provider.session():
@@ -436,6 +486,7 @@ async def test_an_anyio_scope_cancelled_during_the_stop_after_an_exception_keeps
             raise ValueError("the bot crashed")
     assert stop.hits == 1
     assert scope.cancel_called
+    await asyncio.sleep(0.05)  # nothing pending
 
 
 async def test_failed_stop_after_an_exception_is_logged_not_raised(
@@ -597,3 +648,59 @@ async def test_an_idle_stop_that_fails_raises_session_stop_error(provider: Provi
             await anyio.sleep(30)
     assert info.value.session_id == session.session_id
     assert session.end_reason is None
+
+
+async def test_a_client_closed_under_running_sessions_stops_each_of_them_once(
+    provider: Provider,
+) -> None:
+    """The client closes (``aclose()``: its ``async with`` ended first) while three sessions' blocks
+    still run on it: each is stopped once, with ``USER_DISCONNECTED``, before the pool closes;
+    a block busy with anything else ends with ``SessionEndedError``, one awaiting ``wait_ended()``
+    goes on to its end. None is left running for the server's idle timeout."""
+    outcomes: list[str] = []
+    sessions = [provider.session() for _ in range(3)]
+
+    async def hold(index: int) -> None:
+        try:
+            async with sessions[index] as session:
+                if index == 0:
+                    await session.wait_ended()
+                    outcomes.append("woken")
+                    return
+                await anyio.sleep(30)
+        except SessionEndedError as exc:
+            outcomes.append(exc.end_reason.value)
+
+    async with anyio.create_task_group() as tg:
+        for index in range(3):
+            tg.start_soon(hold, index)
+        await wait_until(lambda: len(provider.active()) == 3)
+        await provider.client.aclose()
+    assert sorted(outcomes) == ["USER_DISCONNECTED", "USER_DISCONNECTED", "woken"]
+    for session in sessions:
+        provider.assert_stopped_once(EndReason.USER_DISCONNECTED, session)
+    assert provider.active() == []
+    assert provider.client.scheduler.workers == 0
+
+
+async def test_a_client_closing_waits_for_a_stop_under_way_before_its_pool_closes(
+    provider: Provider,
+) -> None:
+    """The block's exit stop is out (its answer slow) when the client closes, twice at once: both
+    ``aclose()`` calls wait for that stop before the pool closes, so it is confirmed, the one stop,
+    with the block's reason; nothing is cut short and nothing is left running."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    session = provider.session()
+
+    async def hold() -> None:
+        async with session:
+            pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hold)
+        await wait_until(lambda: stop.hits == 1)
+        assert session.state is SessionState.STOPPING
+        tg.start_soon(provider.client.aclose)
+        tg.start_soon(provider.client.aclose)
+    provider.assert_stopped_once(EndReason.USER_CLOSED, session)
+    assert not session.may_still_run

@@ -19,7 +19,7 @@ import anyio
 
 from ._block import scope_cancelled
 
-__all__ = ["Flag", "Outcome", "finish_despite_cancellation", "owed", "set_flag"]
+__all__ = ["Flag", "Outcome", "deliver_later", "finish_despite_cancellation", "set_flag"]
 
 T = TypeVar("T")
 
@@ -140,23 +140,25 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
     return outcome
 
 
-def owed(cancelled: BaseException | None, error: BaseException) -> BaseException:
-    """What propagates when ``error`` (an exception of the block) is followed by ``cancelled``, a
-    cancellation that arrived during the protected cleanup after it: ``error``, unless that was a
-    native one (``task.cancel()``, ``asyncio.timeout``, a task group's). asyncio delivers each such
-    request once: dropped for ``error``, the task would never learn it was cancelled (a task group
-    or a worker's loop waiting on it for good). It then propagates, ``error`` its context, as a
-    cancellation of any await of a cleanup would. An anyio scope's cancellation is delivered again
-    by its scope at the next checkpoint in it: ``error`` goes on. An interrupt or a cancellation of
-    the block itself goes on too."""
-    if (
-        cancelled is None
-        or not isinstance(error, Exception)
-        or scope_cancelled(asyncio.current_task())
-    ):
-        return error
-    cancelled.__context__ = error
-    return cancelled
+def deliver_later(cancelled: BaseException | None) -> None:
+    """Rule 11 after an exception of the block: ``cancelled``, a cancellation that arrived during
+    the stop, is not raised in place of that exception (rule 12) but delivered again at the task's
+    next wait, once the exception has left, unless whatever requested it took it back as the
+    exception passed through it (``asyncio.timeout``, a task group, an anyio scope: each
+    ``uncancel()`` their own). asyncio delivers a request once: dropped, a ``task.cancel()`` would
+    never reach a task that catches the exception and goes on (a worker's loop, which a task
+    group then waits for forever)."""
+    task = asyncio.current_task()
+    if cancelled is None or task is None or not task.cancelling():
+        return
+    message = cancelled.args[0] if cancelled.args else None
+    asyncio.get_running_loop().call_soon(_deliver, task, task.cancelling(), message)
+
+
+def _deliver(task: asyncio.Task[Any], pending: int, message: object) -> None:
+    if not task.done() and task.cancelling() >= pending:
+        task.uncancel()  # the same request, delivered again: the count stays
+        task.cancel(message)
 
 
 def _start(loop: asyncio.AbstractEventLoop, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

@@ -21,7 +21,6 @@ from typing import Protocol
 
 import attrs
 
-from ._enums import EndReason
 from ._logging import describe_error
 from ._scheduler import Scheduler
 from .exceptions import APIError
@@ -85,10 +84,6 @@ class Owner(Protocol):
 
     async def _deadline_reached(self) -> None:
         """Rule 8: ``max_session_duration`` ran out."""
-        ...
-
-    async def _stop_and_end(self, reason: EndReason) -> None:
-        """Rule 14's ending: the SDK stops the session with ``reason``, then ends its block."""
         ...
 
     def _background_failed(self, error: Exception) -> None:
@@ -184,13 +179,11 @@ class KeepAlive:
             self._timer = self._scheduler.call_at(self._due, self)
         if self._deadline != math.inf:
             self._deadline_timer = self._scheduler.call_at(self._deadline, self, urgent=True)
-        self._scheduler.hold(self)  # the client stops it if it closes first (rule 14)
 
     def cancel(self) -> None:
         """No beat after this: disarm the timers, cut a beat in flight short, forget the owner."""
         self._over = True
         self._owner = None
-        self._scheduler.let_go(self)
         for timer in (self._timer, self._deadline_timer):
             if timer is not None:
                 self._scheduler.cancel(timer)
@@ -201,13 +194,6 @@ class KeepAlive:
         if beat is not None and not self._beat_cut and beat is not asyncio.current_task():
             self._beat_cut = True
             beat.cancel()
-
-    async def client_closing(self) -> None:
-        """The client closes while the session runs (rule 14): nothing could drive it any more, so
-        it is stopped with ``USER_DISCONNECTED`` and its block ends as when the server ends it."""
-        owner = self._owner
-        if owner is not None and not owner._stopping:
-            await owner._stop_and_end(EndReason.USER_DISCONNECTED)
 
     async def __call__(self, urgent: bool) -> None:
         """The scheduler's job: the deadline (scheduled ``urgent``) or the next beat."""

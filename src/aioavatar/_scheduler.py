@@ -101,24 +101,24 @@ class Scheduler:
         self._idle: deque[asyncio.Future[None]] = deque()  # one per waiting worker
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
-        # What runs on the client meanwhile (the sessions' keep-alives): its close ends them first.
+        # What runs on the client meanwhile (its sessions, from start to end): its close ends them.
         self._held: set[Any] = set()
 
     def hold(self, member: object) -> None:
-        """Count ``member`` (a session's keep-alive) as running on the client until :meth:`let_go`."""
+        """Count ``member`` (a running session) as running on the client until :meth:`let_go`."""
         self._held.add(member)
 
     def let_go(self, member: object) -> None:
         self._held.discard(member)
 
     async def end_held(self) -> None:
-        """Have what runs on the client end itself, all at once: each session's keep-alive stops
-        its session (``client_closing``), before the client closes."""
+        """Have what runs on the client end itself, all at once, before the client closes: each
+        session stops (``_client_closing``), or its stop under way is waited for."""
         running = list(self._held)
         if running:
             async with anyio.create_task_group() as tg:
                 for member in running:
-                    tg.start_soon(member.client_closing)
+                    tg.start_soon(member._client_closing)
 
     def open(self) -> None:
         """Take jobs again after :meth:`aclose` (a client entered again)."""

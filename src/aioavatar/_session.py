@@ -68,9 +68,9 @@ Rules (numbered so that code, tests and docs can point at them):
     ``stop_timeout`` from the moment it holds one of the client's connections: waiting for one behind
     the client's other requests (thousands of sessions ending together) delays a stop, never abandons
     it. A cancellation that arrives during it is delivered once it is done; after an exception of the
-    block, a native one (``task.cancel()``, ``asyncio.timeout``) propagates instead, that exception
-    its context: asyncio delivers it once (an anyio scope's is delivered again by its scope).
-12. The block's exception or cancellation propagates unchanged (but for rule 11's): never wrapped in an
+    block, at the task's next wait, unless what requested it took it back as that exception passed
+    (``asyncio.timeout``, a task group, an anyio scope): asyncio delivers a request only once.
+12. The block's exception or cancellation propagates unchanged: never wrapped in an
     ``ExceptionGroup``, never replaced by a cleanup error. A stop that is not confirmed is logged at WARNING (once, with
     the session id and "it may still be running"); every ``stop()`` that waited for it raises
     :class:`SessionStopError`, and so does a clean exit unless the block's own ``stop()`` did; an
@@ -105,7 +105,7 @@ from typing import Any, ClassVar, Self, TypeVar, Unpack
 import anyio
 
 from ._backend import SessionBackend, SessionHooks
-from ._cancellation import finish_despite_cancellation, owed, set_flag
+from ._cancellation import deliver_later, finish_despite_cancellation, set_flag
 from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName, SessionState
 from ._keepalive import KeepAlive, SessionStatistics
@@ -303,6 +303,7 @@ class BaseSession(Stopping[InfoT]):
                 duration=self._deadline(info),
             )
             self._keepalive.start()  # rules 4-8
+            self._backend.scheduler.hold(self)  # until it ends: a closing client stops it (14)
             self._block_entered()  # in the try: a Ctrl-C landing here is the entry's, stopped
         except BaseException as error:
             try:
@@ -337,6 +338,7 @@ class BaseSession(Stopping[InfoT]):
         """Whatever way the lifecycle ends: no more beats, ``ENDED``, the owned client closed."""
         if self._keepalive is not None:
             self._keepalive.cancel()
+        self._backend.scheduler.let_go(self)
         self._move(SessionState.ENDED)
         await self._close_owned_client()
         self._ended = set_flag(self._ended)
@@ -406,18 +408,16 @@ class BaseSession(Stopping[InfoT]):
             self._finish_after_server_end(body_error)
             return
         reason = self._exit_reason(body_error)
-        # A cancellation in the stop: delivered after it (rules 10-12; after an exception: ``owed``).
         cancelled = await self._stop_protected(reason, raise_cancel=body_error is None)
         interrupt = self._callback_interrupt
         if body_error is not None:
-            # A stop cut short by an interrupt: the loop is ending its tasks, the exception is news.
-            cut = isinstance(self._stop_error, KeyboardInterrupt | SystemExit)
-            raised = body_error if cut else owed(cancelled, body_error)
+            if not isinstance(self._stop_error, KeyboardInterrupt | SystemExit):  # the loop ends
+                deliver_later(cancelled)
             if self._stop_error is not None:
-                self._note_unconfirmed(*{body_error, raised})
+                self._note_unconfirmed(body_error)
             if interrupt is not None:
                 raise interrupt from body_error
-            raise raised
+            raise body_error
         self._raise_stop_error()
 
     def _exit_reason(self, exc: BaseException | None) -> EndReason:

@@ -15,11 +15,12 @@ import anyio
 
 from ._backend import SessionBackend
 from ._block import BlockCancellation, cancelled_around, innermost_scope
-from ._cancellation import Flag, finish_despite_cancellation, owed, set_flag
+from ._cancellation import Flag, deliver_later, finish_despite_cancellation, set_flag
 from ._enums import EndReason, SessionState
 from ._keepalive import KeepAlive
-from ._logging import describe_error, error_text
-from .exceptions import NotFoundError, SessionEndedError, SessionStopError
+from ._logging import describe_error
+from ._unconfirmed import Unconfirmed
+from .exceptions import NotFoundError, SessionEndedError
 
 __all__ = ["END_REASON_LOOKUP_TIMEOUT", "Stopping"]
 
@@ -35,7 +36,7 @@ _Reason = EndReason | None
 _ORDER = {state: rank for rank, state in enumerate(SessionState)}
 
 
-class Stopping(Generic[InfoT]):
+class Stopping(Unconfirmed, Generic[InfoT]):
     """The session's state, its one stop and every other ending."""
 
     # Slots: no dict per session (~1.4 KB, and one more object for the collector to walk).
@@ -58,12 +59,11 @@ class Stopping(Generic[InfoT]):
         "_state",
         "_stop_done",
         "_stop_error",
-        "_stop_error_reported",
         "_stop_started",
-        "_unconfirmed",
-        "_unconfirmed_warned",
         "stop_timeout",
     )
+
+    _backend: SessionBackend[InfoT]
 
     def __init__(self, backend: SessionBackend[InfoT], *, stop_timeout: float) -> None:
         self._backend = backend
@@ -76,10 +76,7 @@ class Stopping(Generic[InfoT]):
         self._stop_started = False
         self._stop_done: Flag | None = None  # made if a second stop waits; shared once done
         self._stop_error: BaseException | None = None
-        self._stop_error_reported = False
-        # Rule 12: what to say when the session may still run (default: the stop's failure), once.
-        self._unconfirmed: str | None = None
-        self._unconfirmed_warned = False
+        Unconfirmed.__init__(self)  # rule 12
         # Rule 4: the keep-alive's own failure. Rules 6-8, 14: why the server ended it; the block
         # (then cancelled, see _cancel_block) and its awaits in wait_ended() (woken instead).
         self._background_error: Exception | None = None
@@ -112,39 +109,6 @@ class Stopping(Generic[InfoT]):
         """The one place the state changes: forward only."""
         if _ORDER[state] > _ORDER[self._state]:
             self._state = state
-
-    # --- an unconfirmed stop: reported at one place, as a WARNING and as a note ---------------------
-
-    def _unconfirmed_text(self) -> str:
-        what = self._unconfirmed or (
-            f"its stop was not confirmed ({describe_error(self._stop_error or RuntimeError())})"
-        )
-        sid = self._backend.session_id or "(id unknown)"
-        return (
-            f"aioavatar: session {sid}: {what}: it may still be running "
-            "(and billing) until the server's idle timeout ends it"
-        )
-
-    def _warn_unconfirmed(self) -> None:
-        if not self._unconfirmed_warned:
-            self._unconfirmed_warned = True
-            logger.warning("%s", self._unconfirmed_text().removeprefix("aioavatar: "))
-
-    def _note_unconfirmed(self, *carriers: BaseException) -> None:
-        """Say on each of ``carriers`` (what propagates, or may) that the session may still run."""
-        text = self._unconfirmed_text()
-        for carrier in carriers:
-            if text not in getattr(carrier, "__notes__", ()):
-                carrier.add_note(text)
-
-    def _raise_stop_error(self, *, by_stop: bool = False) -> None:
-        """Rule 12: every ``stop()`` is told; the exit too, unless the block's own ``stop()`` was."""
-        error = self._stop_error
-        if error is None or (self._stop_error_reported and not by_stop):
-            return
-        if not by_stop or asyncio.current_task() is self._block_task:
-            self._stop_error_reported = True
-        raise SessionStopError(self.session_id, error_text(error)) from error
 
     async def _stop_protected(
         self,
@@ -289,8 +253,8 @@ class Stopping(Generic[InfoT]):
         """Rule 4: the background task failed; stop with SERVER_ERROR, raise its error."""
         failure = self._background_error
         assert failure is not None
-        cancelled = await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
-        carrier = owed(cancelled, body_error or failure)  # a native cancellation meanwhile goes on
+        deliver_later(await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False))
+        carrier = body_error or failure
         if self._stop_error is not None:
             self._note_unconfirmed(carrier)
         if body_error is not None:
@@ -303,7 +267,7 @@ class Stopping(Generic[InfoT]):
         finally:
             # This frame, in the traceback of what it raises, holds the session: no local may hold
             # that error too (a cycle only the collector would free).
-            del failure, carrier, body_error, cancelled
+            del failure, carrier, body_error
 
     # --- the endings the keep-alive and the backend report (rules 4, 6-8, 14) -------------------------
     # The session as its keep-alive (``_keepalive.Owner``) and its backend (``SessionHooks``) see it:
@@ -361,6 +325,15 @@ class Stopping(Generic[InfoT]):
             return
         await self._stop_protected(reason, raise_cancel=False)
         self._on_server_end(self._end_reason or reason)  # the server's, when our stop found it
+
+    async def _client_closing(self) -> None:
+        """Rule 14: the client closes under the session: it is stopped with ``USER_DISCONNECTED``
+        and its block ends as when the server ends it; a stop under way is waited for (the pool
+        it goes through closes after)."""
+        if self._stop_started:
+            await self._stop_protected(EndReason.USER_DISCONNECTED, raise_cancel=False)
+        elif self._attached:
+            await self._stop_and_end(EndReason.USER_DISCONNECTED)
 
     async def _connection_lost(self) -> None:
         """Rule 14."""
