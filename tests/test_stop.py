@@ -56,6 +56,40 @@ async def test_a_failure_after_a_successful_open_still_stops_the_session(
     provider.assert_stopped_once(EndReason.SERVER_ERROR)
 
 
+async def test_a_cancellation_during_the_stop_after_a_failure_past_open_is_not_lost(
+    provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, with ``task.cancel()`` landing while that stop is out: the failure propagates, and
+    the cancellation is delivered at the task's next wait (rule 11), not dropped."""
+
+    class BrokenKeepAlive(KeepAlive):
+        __slots__ = ()
+
+        def start(self) -> None:
+            raise RuntimeError("the keep-alive would not start")
+
+    monkeypatch.setattr(session_module, "KeepAlive", BrokenKeepAlive)
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    caught: list[str] = []
+
+    async def worker() -> None:
+        for _ in range(3):
+            try:
+                async with provider.session():
+                    pytest.fail("the block must not run")
+            except RuntimeError as exc:
+                caught.append(str(exc))
+                await asyncio.sleep(0.01)  # the cancellation is delivered here
+
+    task = asyncio.ensure_future(worker())
+    await wait_until(lambda: stop.hits == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert caught == ["the keep-alive would not start"]
+    provider.assert_stopped_once(EndReason.SERVER_ERROR)
+
+
 async def test_explicit_stop_is_the_only_stop(provider: Provider) -> None:
     """stop(reason) ends the session with that reason; a second stop() and the exit send nothing."""
     async with provider.session() as session:

@@ -154,7 +154,9 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         if running and not self._stop_started:
             interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
             reason = EndReason.USER_CLOSED if interrupted else EndReason.SERVER_ERROR
-            await self._stop_protected(reason, raise_cancel=False)
+            cancelled = await self._stop_protected(reason, raise_cancel=False)
+            if not interrupted:  # rule 11, as after a block's exception
+                deliver_later(cancelled)
             if self._stop_error is not None:
                 self._note_unconfirmed(error)
 
