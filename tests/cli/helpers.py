@@ -157,6 +157,15 @@ async def read_all(stream: BufferedByteReceiveStream) -> str:
 SCRIPT = Path(sys.executable).with_name("aioavatar")
 
 
+#: Runs argv[1:] with SIGHUP at its default (an ignored signal stays ignored across exec).
+_AS_FROM_A_TERMINAL = (
+    "import os, signal, sys\n"
+    "if hasattr(signal, 'SIGHUP'):\n"
+    "    signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 async def spawn(
     *argv: str,
     env: Mapping[str, str],
@@ -165,8 +174,12 @@ async def spawn(
     raw: bool = False,
 ) -> Cli:
     """``python -m aioavatar ARGV``, or with ``script`` the ``aioavatar`` console script, or with
-    ``raw`` ARGV as it is (a command that runs the CLI: ``nohup``, say)."""
+    ``raw`` ARGV as it is (a command that runs the CLI: ``nohup``, say). The CLI starts with SIGHUP
+    at its default, as from a terminal, whatever this process inherited (a test run under ``nohup``
+    would hand it an ignored one)."""
     command = [] if raw else [str(SCRIPT)] if script else [sys.executable, "-m", "aioavatar"]
+    if command:
+        command = [sys.executable, "-c", _AS_FROM_A_TERMINAL, *command]
     process = await anyio.open_process([*command, *argv], env=env, stdin=stdin)
     return Cli(process)
 
