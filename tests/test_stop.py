@@ -442,6 +442,35 @@ async def test_a_native_cancellation_during_the_stop_after_an_exception_is_not_l
     provider.assert_stopped_once(EndReason.SERVER_ERROR)
 
 
+async def test_a_cancellation_after_an_exception_waits_for_the_whole_exit_of_an_owned_client(
+    provider: Provider,
+) -> None:
+    """As above for a session that owns its client: the cancellation is delivered after the exit
+    has closed that client, not in the middle of it. The block's exception propagates, the client
+    is closed, the session let go of (its lifecycle over), and the next wait is cancelled."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    session = provider.own_session(credential=provider.credential, stop_timeout=2.0)
+    outcome: list[str] = []
+
+    async def worker() -> None:
+        try:
+            async with session:
+                raise ValueError("the bot crashed")
+        except ValueError:
+            outcome.append("ValueError")
+            await asyncio.sleep(0.01)  # the cancellation is delivered here
+
+    task = asyncio.ensure_future(worker())
+    await wait_until(lambda: stop.hits == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert outcome == ["ValueError"]
+    assert session.state is SessionState.ENDED
+    assert not session._attached
+    provider.assert_stopped_once(EndReason.SERVER_ERROR, session)
+
+
 async def test_a_cancellation_taken_back_on_the_way_out_is_not_delivered_again(
     provider: Provider,
 ) -> None:
@@ -737,4 +766,18 @@ async def test_a_client_closing_waits_for_a_stop_under_way_before_its_pool_close
         tg.start_soon(provider.client.aclose)
         tg.start_soon(provider.client.aclose)
     provider.assert_stopped_once(EndReason.USER_CLOSED, session)
+    assert not session.may_still_run
+
+
+async def test_a_client_closing_sends_no_stop_to_a_session_the_server_ended(
+    provider: Provider,
+) -> None:
+    """The server ended the session (rule 7) and its block, woken from ``wait_ended()``, goes on:
+    the client closing meanwhile sends it no stop, and its end reason stays the server's."""
+    async with provider.session() as session:
+        reason = provider.end_on_server(session.session_id)
+        await session.wait_ended()
+        await provider.client.aclose()
+    assert provider.stops(session.session_id) == 0
+    assert session.end_reason is reason
     assert not session.may_still_run

@@ -105,7 +105,7 @@ from typing import Any, ClassVar, Self, TypeVar, Unpack
 import anyio
 
 from ._backend import SessionBackend, SessionHooks
-from ._cancellation import deliver_later, finish_despite_cancellation, set_flag
+from ._cancellation import finish_despite_cancellation, set_flag
 from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName, SessionState
 from ._keepalive import KeepAlive, SessionStatistics
@@ -412,7 +412,7 @@ class BaseSession(Stopping[InfoT]):
         interrupt = self._callback_interrupt
         if body_error is not None:
             if not isinstance(self._stop_error, KeyboardInterrupt | SystemExit):  # the loop ends
-                deliver_later(cancelled)
+                self._owed = cancelled  # delivered once the lifecycle is over (_detach)
             if self._stop_error is not None:
                 self._note_unconfirmed(body_error)
             if interrupt is not None:

@@ -55,6 +55,7 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         "_end_reason",
         "_ended",
         "_keepalive",
+        "_owed",
         "_server_end",
         "_state",
         "_stop_done",
@@ -72,6 +73,9 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         self._end_reason: EndReason | None = None
         self._ended: Flag | None = None  # made once somebody waits (else a shared one once it ends)
         self._keepalive: KeepAlive | None = None
+        # Rule 11: a cancellation that came during the stop after an exception, delivered once the
+        # lifecycle is over (``_detach``): before, it would cut the rest of the exit short.
+        self._owed: BaseException | None = None
         # Rule 9: the one stop, and what it found.
         self._stop_started = False
         self._stop_done: Flag | None = None  # made if a second stop waits; shared once done
@@ -156,7 +160,7 @@ class Stopping(Unconfirmed, Generic[InfoT]):
             reason = EndReason.USER_CLOSED if interrupted else EndReason.SERVER_ERROR
             cancelled = await self._stop_protected(reason, raise_cancel=False)
             if not interrupted:  # rule 11, as after a block's exception
-                deliver_later(cancelled)
+                self._owed = cancelled
             if self._stop_error is not None:
                 self._note_unconfirmed(error)
 
@@ -255,7 +259,7 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         """Rule 4: the background task failed; stop with SERVER_ERROR, raise its error."""
         failure = self._background_error
         assert failure is not None
-        deliver_later(await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False))
+        self._owed = await self._stop_protected(EndReason.SERVER_ERROR, raise_cancel=False)
         carrier = body_error or failure
         if self._stop_error is not None:
             self._note_unconfirmed(carrier)
@@ -291,6 +295,8 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         # Only a session known to have ended unmasks its token: one whose stop failed, or was
         # cancelled with the loop, may still run. (A cancelled keep-alive forgot its owner already.)
         self._backend.detach(may_run=self._end_reason is None)
+        owed, self._owed = self._owed, None
+        deliver_later(owed)  # rule 11: at the task's next wait, the exit done
 
     @property
     def _stopping(self) -> bool:
@@ -334,7 +340,7 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         it goes through closes after)."""
         if self._stop_started:
             await self._stop_protected(EndReason.USER_DISCONNECTED, raise_cancel=False)
-        elif self._attached:
+        elif self._attached and self._server_end is None:  # the server's end: no stop (rule 7)
             await self._stop_and_end(EndReason.USER_DISCONNECTED)
 
     async def _connection_lost(self) -> None:
