@@ -256,8 +256,8 @@ class ProviderClient(Generic[TimeoutsT]):
         try:
             await self.scheduler.end_held()  # each stop shielded, bounded by its stop_timeout
         finally:
+            self._keep_alives.clear()  # the sessions' tokens go with the client's use
             with anyio.CancelScope(shield=True):
-                self._keep_alives.clear()  # the sessions' tokens go with the client's use
                 await self.scheduler.aclose()
                 await self._transport.aclose()
 

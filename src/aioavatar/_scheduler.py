@@ -29,11 +29,11 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Protocol
 
 import anyio
 
-__all__ = ["Job", "Scheduler", "beat_workers"]
+__all__ = ["Held", "Job", "Scheduler", "beat_workers"]
 
 logger = logging.getLogger("aioavatar")
 
@@ -69,6 +69,12 @@ def beat_workers(request_limit: int, *, borrowed: bool = False) -> int:
     return min(64 if borrowed else MAX_WORKERS, request_limit - request_limit // 3)
 
 
+class Held(Protocol):
+    """What runs on a client until it ends (a session): told when the client closes first."""
+
+    async def _client_closing(self) -> None: ...
+
+
 class Scheduler:
     """Jobs at given loop times, run by at most ``workers`` worker tasks (more for urgent ones)."""
 
@@ -102,13 +108,13 @@ class Scheduler:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         # What runs on the client meanwhile (its sessions, from start to end): its close ends them.
-        self._held: set[Any] = set()
+        self._held: set[Held] = set()
 
-    def hold(self, member: object) -> None:
+    def hold(self, member: Held) -> None:
         """Count ``member`` (a running session) as running on the client until :meth:`let_go`."""
         self._held.add(member)
 
-    def let_go(self, member: object) -> None:
+    def let_go(self, member: Held) -> None:
         self._held.discard(member)
 
     async def end_held(self) -> None:

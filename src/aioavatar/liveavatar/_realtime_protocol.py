@@ -129,25 +129,24 @@ def _head(frame: str) -> str:
     """The first 1,000 characters of ``frame``, masked before the cut (no credential is longer than
     the 8,000 characters past it), so that no part of one is left; its escapes are written out
     first, over the raw characters that give those 9,000 (an escape is at most 6 of them)."""
-    raw = frame[:54_000]
-    if _BACKSLASH in raw:
-        raw = _unescaped(raw)
-    return mask_tracked(raw[:9000])[:1000]
+    return mask_tracked(_unescaped(frame[:54_000])[:9000])[:1000]
 
 
 #: A JSON escape of an ASCII character (``\u0065`` for ``e``), or of ``/``: a credential written
 #: with such escapes is the credential to whoever reads the text as JSON.
-_BACKSLASH = "\\"
 _ASCII_ESCAPE = re.compile(r"\\u00([0-7][0-9a-fA-F])|\\(/)")
 
 
 def _shown(text: str) -> str:
     """A frame's raw text as a :class:`RawEvent` shows it: its ASCII escapes written out, then every
     held credential masked (masking the raw text would miss one the server wrote escaped)."""
-    return mask_tracked(_unescaped(text) if _BACKSLASH in text else text)
+    return mask_tracked(_unescaped(text))
 
 
 def _unescaped(text: str) -> str:
+    """``text`` with its ASCII escapes written out (none to look for without a backslash)."""
+    if "\\" not in text:
+        return text
     return _ASCII_ESCAPE.sub(lambda m: m[2] or chr(int(m[1], 16)), text)
 
 
