@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import anyio
 import pytest
@@ -31,6 +33,26 @@ from .leaks import wait_until
 from .providers import LAST_OPEN_STEPS, OPEN_STEPS, Provider, session_on
 
 pytestmark = pytest.mark.anyio
+
+
+async def cancelled_once(
+    work: Callable[[], Coroutine[Any, Any, None]],
+    ready: Callable[[], bool],
+    message: str | None = None,
+    *,
+    also: Callable[[], object] | None = None,
+) -> asyncio.CancelledError:
+    """Run ``work()`` in a task of its own, ``task.cancel(message)`` it once ``ready()`` holds (and
+    call ``also``, another cancellation at that moment), and return the ``CancelledError`` it must
+    end with."""
+    task = asyncio.ensure_future(work())
+    await wait_until(ready)
+    task.cancel(message)
+    if also is not None:
+        also()
+    with pytest.raises(asyncio.CancelledError) as info:
+        await task
+    return info.value
 
 
 # --- one stop (rule 9) ---------------------------------------------------------------------------------
@@ -81,11 +103,7 @@ async def test_a_cancellation_during_the_stop_after_a_failure_past_open_is_not_l
                 caught.append(str(exc))
                 await asyncio.sleep(0.01)  # the cancellation is delivered here
 
-    task = asyncio.ensure_future(worker())
-    await wait_until(lambda: stop.hits == 1)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancelled_once(worker, lambda: stop.hits == 1)
     assert caught == ["the keep-alive would not start"]
     provider.assert_stopped_once(EndReason.SERVER_ERROR)
 
@@ -433,11 +451,8 @@ async def test_a_native_cancellation_during_the_stop_after_an_exception_is_not_l
                 caught.append(str(exc))
                 await asyncio.sleep(0.01)  # the cancellation is delivered here
 
-    task = asyncio.ensure_future(worker())
-    await wait_until(lambda: stop.hits == 1)
-    task.cancel("shutting down")
-    with pytest.raises(asyncio.CancelledError, match="shutting down"):
-        await task
+    cancelled = await cancelled_once(worker, lambda: stop.hits == 1, "shutting down")
+    assert str(cancelled) == "shutting down"
     assert (loops, caught) == (1, ["the bot crashed"])
     provider.assert_stopped_once(EndReason.SERVER_ERROR)
 
@@ -460,11 +475,7 @@ async def test_a_cancellation_after_an_exception_waits_for_the_whole_exit_of_an_
             outcome.append("ValueError")
             await asyncio.sleep(0.01)  # the cancellation is delivered here
 
-    task = asyncio.ensure_future(worker())
-    await wait_until(lambda: stop.hits == 1)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancelled_once(worker, lambda: stop.hits == 1)
     assert outcome == ["ValueError"]
     assert session.state is SessionState.ENDED
     assert not session._attached
@@ -524,12 +535,7 @@ async def test_a_native_cancellation_with_an_anyio_scope_cancelled_too_is_delive
             except ValueError:
                 await asyncio.sleep(0.01)
 
-    task = asyncio.ensure_future(worker())
-    await wait_until(lambda: stop.hits == 1)
-    task.cancel()
-    scopes[0].cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await cancelled_once(worker, lambda: stop.hits == 1, also=lambda: scopes[0].cancel())
     assert loops == 1
 
 
@@ -577,13 +583,9 @@ async def test_a_cancellation_during_a_failing_stop_carries_the_news(
             pass
 
     with caplog.at_level(logging.WARNING, logger="aioavatar"):
-        task = asyncio.ensure_future(body())
-        await wait_until(lambda: session.state is SessionState.STOPPING)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError) as info:
-            await task
+        cancelled = await cancelled_once(body, lambda: session.state is SessionState.STOPPING)
     sid = session.session_id
-    assert any(sid in note and "may still be running" in note for note in info.value.__notes__)
+    assert any(sid in note and "may still be running" in note for note in cancelled.__notes__)
     assert session.end_reason is None
     assert any(
         sid in r.getMessage() and "may still be running" in r.getMessage() for r in caplog.records
@@ -672,13 +674,10 @@ async def test_cancelled_open_with_a_failed_stop_notes_the_session_on_the_cancel
             pytest.fail("the block must not run")
 
     with caplog.at_level(logging.WARNING, logger="aioavatar"):
-        task = asyncio.ensure_future(body())
-        await wait_until(lambda: opening.hits == 1)  # the open request is in flight (held 1 s)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError) as info:
-            await task
+        # Cancelled once the open request is in flight (held 1 s).
+        cancelled = await cancelled_once(body, lambda: opening.hits == 1)
     sid = session.session_id
-    notes = getattr(info.value, "__notes__", [])
+    notes = getattr(cancelled, "__notes__", [])
     assert any(sid in note and "may still be running" in note for note in notes)
     assert session.end_reason is None
     assert any(sid in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
