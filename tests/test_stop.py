@@ -18,6 +18,7 @@ import pytest
 from aioavatar import (
     EndReason,
     LiveAvatarClient,
+    ServerError,
     SessionEndedError,
     SessionState,
     SessionStopError,
@@ -780,3 +781,75 @@ async def test_a_client_closing_sends_no_stop_to_a_session_the_server_ended(
     assert provider.stops(session.session_id) == 0
     assert session.end_reason is reason
     assert not session.may_still_run
+
+
+async def test_a_client_closing_waits_for_a_start_under_way_and_stops_its_session(
+    provider: Provider,
+) -> None:
+    """The client closes while a session's start is out (its answer slow): the close waits for it,
+    then stops the session it opened, once, with ``USER_DISCONNECTED``, before the pool closes; the
+    block, cancelled as soon as it is entered, ends with ``SessionEndedError``."""
+    start = provider.emulator.inject(provider.enter_steps[-1], delay=0.3)
+    session = provider.session()
+    ended: list[EndReason] = []
+
+    async def hold() -> None:
+        with pytest.raises(SessionEndedError) as info:
+            async with session:
+                await anyio.sleep(30)
+        ended.append(info.value.end_reason)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hold)
+        await wait_until(lambda: start.hits == 1)
+        await provider.client.aclose()
+    assert ended == [EndReason.USER_DISCONNECTED]
+    provider.assert_stopped_once(EndReason.USER_DISCONNECTED, session)
+    assert not session.may_still_run
+
+
+async def test_a_start_failing_while_the_client_closes_is_still_stopped(provider: Provider) -> None:
+    """The start opens the session and its answer is lost (a 503 after the fact) while the client
+    closes: the close waits for it, so rule 3's stop (``SERVER_ERROR``) still goes through the pool,
+    and the start's error reaches the caller."""
+    start = provider.emulator.inject(provider.enter_steps[-1], delay=0.3, status=503, apply=True)
+    session = provider.session()
+
+    async def enter() -> None:
+        with pytest.raises(ServerError):
+            async with session:
+                pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(enter)
+        await wait_until(lambda: start.hits == 1)
+        await provider.client.aclose()
+    provider.assert_stopped_once(EndReason.SERVER_ERROR, session)
+
+
+async def test_no_session_starts_on_a_closing_client(provider: Provider) -> None:
+    """While a closing client waits for a stop (its answer slow), entering another session on it is
+    a ``RuntimeError`` saying so, before any call: nothing reaches the server."""
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    running = provider.session()
+    late = provider.session()
+    async with anyio.create_task_group() as tg:
+        await tg.start(enter_and_hold, running)
+        tg.start_soon(provider.client.aclose)
+        await wait_until(lambda: stop.hits == 1)
+        calls = len(provider.emulator.journal)
+        with pytest.raises(RuntimeError, match="the client is closing"):
+            async with late:
+                pass
+        assert len(provider.emulator.journal) == calls
+    provider.assert_stopped_once(EndReason.USER_DISCONNECTED, running)
+
+
+async def enter_and_hold(
+    session: Any, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Enter ``session``, report it started, and hold its block until the session ends."""
+    with pytest.raises(SessionEndedError):
+        async with session:
+            task_status.started()
+            await anyio.sleep(30)

@@ -25,7 +25,7 @@ from ._logging import describe_error
 from ._scheduler import Scheduler
 from .exceptions import APIError
 
-__all__ = ["KeepAlive", "Owner", "SessionStatistics", "next_due"]
+__all__ = ["KeepAlive", "Owner", "SessionStatistics", "next_due", "statistics_of"]
 
 logger = logging.getLogger("aioavatar")
 
@@ -89,6 +89,19 @@ class Owner(Protocol):
     def _background_failed(self, error: Exception) -> None:
         """Rule 4: the keep-alive itself failed (a bug, a broken dependency)."""
         ...
+
+
+def statistics_of(beats: KeepAlive | None, started: float | None) -> SessionStatistics:
+    """The statistics of a session whose keep-alive is ``beats`` (``None``: not started yet) and
+    whose start was confirmed at ``started`` (``time.time()``)."""
+    return SessionStatistics(
+        keep_alives_sent=beats.sent if beats else 0,
+        keep_alives_failed=beats.failed if beats else 0,
+        last_keep_alive_at=beats.last_success_at if beats else None,
+        started_at=None if started is None else dt.datetime.fromtimestamp(started, dt.UTC),
+        deadline=beats.deadline_at if beats else None,
+        keep_alives_skipped=beats.skipped if beats else 0,
+    )
 
 
 def next_due(due: float, interval: float, now: float) -> float:

@@ -86,7 +86,10 @@ Rules (numbered so that code, tests and docs can point at them):
     server is asked how the session stands. If it ended, that is rule 7, with the server's reason. If
     it still runs, or cannot say, nothing could drive it any more: the SDK stops it with
     ``SERVER_ERROR`` and proceeds as in rule 7 (an unconfirmed stop as in rule 6). A client that
-    closes under it (``aclose()``) first stops it with ``USER_DISCONNECTED``, then as in rule 7.
+    closes under it (``aclose()``) first stops it with ``USER_DISCONNECTED``, then as in rule 7; a
+    start under way is waited for first (its session, if it opened, is stopped so, its block
+    cancelled as soon as it is entered), and on a closing client no session starts
+    (``RuntimeError``, before any call).
 
 The state (``STARTING``, ``ACTIVE``, ``STOPPING``, ``ENDED``) only moves forward, in one method.
 
@@ -96,7 +99,6 @@ Rules 2 and 11 run their work through ``finish_despite_cancellation`` (``_cancel
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from types import TracebackType
@@ -108,7 +110,7 @@ from ._backend import SessionBackend, SessionHooks
 from ._cancellation import finish_despite_cancellation, set_flag
 from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName, SessionState
-from ._keepalive import KeepAlive, SessionStatistics
+from ._keepalive import KeepAlive, SessionStatistics, statistics_of
 from ._logging import describe_error, error_text
 from ._options import LifecycleOptions
 from ._stop import END_REASON_LOOKUP_TIMEOUT, Stopping
@@ -233,15 +235,7 @@ class BaseSession(Stopping[InfoT]):
     def statistics(self) -> SessionStatistics:
         """Keep-alives sent, failed and skipped, the last success, when the session started and its
         deadline."""
-        beats, started = self._keepalive, self._started_at
-        return SessionStatistics(
-            keep_alives_sent=beats.sent if beats else 0,
-            keep_alives_failed=beats.failed if beats else 0,
-            last_keep_alive_at=beats.last_success_at if beats else None,
-            started_at=None if started is None else dt.datetime.fromtimestamp(started, dt.UTC),
-            deadline=beats.deadline_at if beats else None,
-            keep_alives_skipped=beats.skipped if beats else 0,
-        )
+        return statistics_of(self._keepalive, self._started_at)
 
     async def wait_ended(self) -> None:
         """Return once the session has ended, for whatever reason (or once its lifecycle is over with a
@@ -293,6 +287,7 @@ class BaseSession(Stopping[InfoT]):
         self._entered = True
         self._block_task = asyncio.current_task()
         try:
+            self._backend.scheduler.starting()  # a closing client waits for the start (rule 14)
             if self._owned_client is not None:
                 await self._owned_client.__aenter__()
             info = await self._start()  # rules 1-3 (the start answer: no rebuild from values)
