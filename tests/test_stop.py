@@ -31,7 +31,7 @@ from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY
 from .leaks import wait_until
-from .providers import LAST_OPEN_STEPS, OPEN_STEPS, Provider, session_on
+from .providers import FIRST_OPEN_STEPS, LAST_OPEN_STEPS, OPEN_STEPS, Provider, Session, session_on
 
 pytestmark = pytest.mark.anyio
 
@@ -827,22 +827,75 @@ async def test_a_start_failing_while_the_client_closes_is_still_stopped(provider
     provider.assert_stopped_once(EndReason.SERVER_ERROR, session)
 
 
-async def test_no_session_starts_on_a_closing_client(provider: Provider) -> None:
+async def test_no_session_opens_on_a_closing_client(provider: Provider) -> None:
     """While a closing client waits for a stop (its answer slow), entering another session on it is
-    a ``RuntimeError`` saying so, before any call: nothing reaches the server."""
+    a ``RuntimeError`` saying so, before anything that could open a session is sent (LiveAvatar's
+    token, which opens nothing, may go)."""
     stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    first_open_step = dict(FIRST_OPEN_STEPS)[provider.name]
     running = provider.session()
     late = provider.session()
     async with anyio.create_task_group() as tg:
         await tg.start(enter_and_hold, running)
         tg.start_soon(provider.client.aclose)
         await wait_until(lambda: stop.hits == 1)
-        calls = len(provider.emulator.journal)
-        with pytest.raises(RuntimeError, match="the client is closing"):
+        with pytest.raises(RuntimeError, match="the client is closing or closed"):
             async with late:
                 pass
-        assert len(provider.emulator.journal) == calls
+    assert len(provider.emulator.requests(first_open_step)) == 1  # the running session's own
     provider.assert_stopped_once(EndReason.USER_DISCONNECTED, running)
+
+
+async def test_a_cancelled_close_still_ends_every_session_before_its_pool_closes(
+    provider: Provider,
+) -> None:
+    """The close is cancelled from its start (a shutdown deadline already past) while one session
+    runs and another's start is out: it still stops both, once each, with ``USER_DISCONNECTED``,
+    before the pool closes, and raises the cancellation once that is over."""
+    running = provider.session()
+    opening = provider.session()
+    ended: list[EndReason] = []
+
+    async def hold(session: Session) -> None:
+        with pytest.raises(SessionEndedError) as info:
+            async with session:
+                await anyio.sleep(30)
+        ended.append(info.value.end_reason)
+
+    start = provider.emulator.inject(provider.enter_steps[-1], delay=0.3)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hold, opening)
+        await wait_until(lambda: start.hits == 1)
+        tg.start_soon(hold, running)
+        await wait_until(lambda: running.state is SessionState.ACTIVE)
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await provider.client.aclose()
+        assert scope.cancelled_caught
+    assert ended == [EndReason.USER_DISCONNECTED, EndReason.USER_DISCONNECTED]
+    provider.assert_stopped_once(EndReason.USER_DISCONNECTED, running)
+    provider.assert_stopped_once(EndReason.USER_DISCONNECTED, opening)
+
+
+async def test_a_session_still_preparing_when_its_client_closes_opens_nothing(
+    emulator: LiveAvatarEmulator, client: LiveAvatarClient
+) -> None:
+    """LiveAvatar: the token (``prepare``, which opens nothing) is out when the client closes: the
+    close does not wait for it, and no start is sent after it; the entry fails."""
+    token = emulator.inject("token", delay=0.3)
+    session = session_on(client)
+
+    async def enter() -> None:
+        with pytest.raises((RuntimeError, TransportError)):
+            async with session:
+                pass
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(enter)
+        await wait_until(lambda: token.hits == 1)
+        await client.aclose()
+    assert emulator.requests("start") == []
+    assert emulator.active_sessions() == []
 
 
 async def enter_and_hold(

@@ -12,6 +12,7 @@ from typing import Any, Generic, NoReturn, Protocol, TypeAlias, TypeVar
 from ._enums import EndReason
 from ._logging import hold_secret, release_secret, track_secret
 from ._provider import Endpoint, PreparedCall, ProviderClient
+from ._running import Running
 from ._scheduler import Scheduler
 from ._secret import Secret
 
@@ -52,7 +53,8 @@ class SessionBackend(Protocol[InfoT]):
     returns ``False`` when the session had already ended; ``end_reason`` is the reason the server
     recorded, ``None`` while it lists the session as running (it may raise; Kaltura's, which cannot
     look a session up, says ``UNKNOWN``: it is asked only after a 404 or 410);
-    ``scheduler`` is the client's, on which the keep-alive runs; ``reserved_connection`` holds one of
+    ``scheduler`` is the client's, on which the keep-alive runs; ``running`` is the client's
+    record of its sessions, which its close ends (rule 14); ``reserved_connection`` holds one of
     the client's connection slots for the stop (its bound starts once it has one); ``attach`` receives
     the lifecycle's hooks once, before ``prepare``; ``detach`` drops them once the lifecycle is over
     (the session is the hooks: holding it after that would be a reference cycle), and is told whether
@@ -69,6 +71,9 @@ class SessionBackend(Protocol[InfoT]):
 
     @property
     def scheduler(self) -> Scheduler: ...
+
+    @property
+    def running(self) -> Running: ...
 
     @property
     def opened(self) -> bool:
@@ -137,6 +142,10 @@ class TokenBackend(Generic[ClientT, RequestT]):
     @property
     def scheduler(self) -> Scheduler:
         return self._client.scheduler
+
+    @property
+    def running(self) -> Running:
+        return self._client.running
 
     def attach(self, hooks: SessionHooks) -> None:
         self._hooks = hooks

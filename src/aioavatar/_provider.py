@@ -2,17 +2,16 @@
 
 Written once here: resolving the account credential (argument, then environment variable) and the API
 root (argument, then environment variable, then the default), building the transport, the one call
-path (send, retry, decode, read into a model, mask credentials in any error), request-or-fields
-the options every client and every call take, and a session's choice between a borrowed and
-an owned client. What differs between providers
-is data: a :class:`ProviderSpec` (auth headers, success decoder, default root, environment variables)
-and :class:`Endpoint` values. Adding an endpoint is one :class:`Endpoint` and one small method; adding
-a provider is a folder with its spec, models, endpoints and session face.
+path (send, retry, decode, read into a model, mask credentials in any error), request-or-fields, the
+options every client and every call take, and a session's choice between a borrowed and an owned
+client. What differs between providers is data: a :class:`ProviderSpec` (auth headers, success
+decoder, default root, environment variables) and :class:`Endpoint` values. Adding an endpoint is one
+:class:`Endpoint` and one small method; adding a provider is a folder with its spec, models,
+endpoints and session face.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar, Generic, Self, TypeVar, Unpack
@@ -25,16 +24,18 @@ import attrs
 from ._base_url import resolve_base_url
 from ._call_memo import KEPT_KEEP_ALIVES, CallMemo, plain_token
 from ._converter import DecodeFailure, structure_response
+from ._credentials import resolve_credential
 from ._logging import mask_tracked, redact_error, track_secret
 from ._options import CallOptions, ClientOptions
 from ._protocol import RawResponse, decode_failure, map_strings
 from ._request import PreparedRequest
 from ._retry import Retry, RetryPolicy
+from ._running import Running
 from ._scheduler import Scheduler, beat_workers
-from ._secret import Secret, secret_value
+from ._secret import Secret
 from ._timeout import resolve_timeout
 from ._transport import DEFAULT_CONNECTION_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, Transport
-from ._validation import check_credential, check_number, check_options, check_path_id
+from ._validation import check_number, check_options, check_path_id
 from .exceptions import APIError, AvatarError, ConfigurationError
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "PreparedCall",
     "ProviderClient",
     "ProviderSpec",
-    "bearer_token",
 ]
 
 T = TypeVar("T")
@@ -122,42 +122,6 @@ class Endpoint:
     decode: Callable[[RawResponse, bool], Any] | None = None
 
 
-def bearer_token(token: str | Secret, field: str) -> str:
-    """A session-scoped token checked for ``Authorization: Bearer`` (``_prepare(bearer=...)``), as
-    the caller holds it: the same string, not a copy.
-
-    Raises:
-        ConfigurationError: naming ``field``, for an empty token or one that cannot travel in a header.
-    """
-    return check_credential(secret_value(token), field)
-
-
-def resolve_credential(given: str | Secret | None, spec: ProviderSpec) -> Secret | None:
-    """The account credential: ``given``, else the spec's environment variable.
-
-    Raises:
-        ConfigurationError: naming the field, when it is required and missing, or when it is not a
-            string that can travel in a header.
-    """
-    field = spec.credential_field
-    if given is None:
-        from_env = os.environ.get(spec.credential_env)
-        if from_env is None:
-            if spec.credential_required:
-                raise ConfigurationError(
-                    f"none given: pass {field}=... or set {spec.credential_env}", field=field
-                )
-            return None
-        given = from_env
-    if not isinstance(given, str | Secret):
-        raise ConfigurationError(
-            f"must be a string or a Secret, got {type(given).__name__}", field=field
-        )
-    secret = Secret(given)
-    check_credential(secret.get_secret_value(), field)
-    return secret
-
-
 class ProviderClient(Generic[TimeoutsT]):
     """The base of the provider clients: credential, API root, transport and the one call path.
 
@@ -184,7 +148,12 @@ class ProviderClient(Generic[TimeoutsT]):
     ) -> None:
         check_options(options, ClientOptions)
         spec = self.spec
-        self._credential = resolve_credential(credential, spec)
+        self._credential = resolve_credential(
+            credential,
+            spec.credential_field,
+            spec.credential_env,
+            required=spec.credential_required,
+        )
         if self._credential is not None:
             track_secret(self, self._credential)  # masked in log records while this client lives
         self.base_url = resolve_base_url(
@@ -212,6 +181,7 @@ class ProviderClient(Generic[TimeoutsT]):
         #: The timers and workers every session of this client keeps alive on.
         limit = self._transport.request_limit or DEFAULT_CONNECTION_LIMIT
         self.scheduler = Scheduler(workers=beat_workers(limit, borrowed=self._transport.borrowed))
+        self.running = Running()  #: the sessions opening and running on it, ended by its close
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -245,21 +215,25 @@ class ProviderClient(Generic[TimeoutsT]):
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
         self.scheduler.open()  # an exit closed it: a client may be entered again
+        self.running.open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the sessions still running on this client (rule 14 of the lifecycle), end the
-        keep-alive workers and close the HTTP pool if this client created it."""
+        """Stop the sessions still running or opening on this client (rule 14 of the lifecycle),
+        whatever cancels the close meanwhile (each start and stop is bounded by its own timeouts),
+        end the keep-alive workers and close the HTTP pool if this client created it."""
         try:
-            await self.scheduler.end_held()  # each stop shielded, bounded by its stop_timeout
+            cancelled = await self.running.end_all()
         finally:
             self._keep_alives.clear()  # the sessions' tokens go with the client's use
             with anyio.CancelScope(shield=True):
                 await self.scheduler.aclose()
                 await self._transport.aclose()
+        if cancelled is not None:
+            raise cancelled
 
     @property
     def http_session(self) -> aiohttp.ClientSession:
@@ -342,7 +316,7 @@ class ProviderClient(Generic[TimeoutsT]):
     ) -> PreparedCall:
         """A call to ``endpoint`` built once (path filled, headers set, body encoded), for
         :meth:`send`: each endpoint method is this and a send. ``bearer``: a session's token
-        (:func:`bearer_token`), sent as ``Authorization: Bearer``; the call refers to it, so that a
+        (``_credentials.bearer_token``), sent as ``Authorization: Bearer``; the call refers to it, so that a
         call kept for a session's life (its keep-alive) holds no copy of it. ``secrets``: the
         credentials in the body, masked in what comes back as the headers' are."""
         path = endpoint.path

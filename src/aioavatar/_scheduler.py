@@ -29,11 +29,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
-import anyio
-
-__all__ = ["Held", "Job", "Scheduler", "beat_workers"]
+__all__ = ["Job", "Scheduler", "beat_workers"]
 
 logger = logging.getLogger("aioavatar")
 
@@ -69,28 +66,18 @@ def beat_workers(request_limit: int, *, borrowed: bool = False) -> int:
     return min(64 if borrowed else MAX_WORKERS, request_limit - request_limit // 3)
 
 
-class Held(Protocol):
-    """What runs on a client until it ends (a session): told when the client closes first."""
-
-    async def _client_closing(self) -> None: ...
-
-
 class Scheduler:
     """Jobs at given loop times, run by at most ``workers`` worker tasks (more for urgent ones)."""
 
     __slots__ = (
         "_closed",
-        "_closing",
         "_heap",
-        "_held",
         "_idle",
         "_jobs",
         "_next_key",
         "_ready",
         "_size",
         "_stale",
-        "_starts",
-        "_starts_over",
         "_tasks",
         "_timer",
         "_timer_at",
@@ -110,61 +97,10 @@ class Scheduler:
         self._idle: deque[asyncio.Future[None]] = deque()  # one per waiting worker
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
-        # What runs on the client meanwhile (its sessions, from start to end): its close ends them.
-        self._held: set[Held] = set()
-        self._starts = 0  # sessions starting, not held yet: a closing client waits for them
-        self._starts_over: asyncio.Event | None = None  # set once they are none, while closing
-        self._closing = False  # no session starts any more
-
-    def starting(self) -> None:
-        """A session's start begins on the client: counted until it is held (:meth:`hold`) or let go
-        of (:meth:`let_go`, whatever this raises), so that a closing client can wait for it.
-
-        Raises:
-            RuntimeError: the client is closing (its sessions are being stopped).
-        """
-        self._starts += 1
-        if self._closing:
-            raise RuntimeError("the client is closing: no session starts on it")
-
-    def hold(self, member: Held) -> None:
-        """Count ``member`` (a session whose start succeeded) as running on the client until
-        :meth:`let_go`."""
-        self._held.add(member)
-        self._start_over()
-
-    def let_go(self, member: Held) -> None:
-        """``member`` ended: held, or its start failed (counted by :meth:`starting` until now)."""
-        try:
-            self._held.remove(member)
-        except KeyError:
-            self._start_over()
-
-    def _start_over(self) -> None:
-        self._starts -= 1
-        if not self._starts and self._starts_over is not None:
-            self._starts_over.set()
-            self._starts_over = None
-
-    async def end_held(self) -> None:
-        """Have what runs on the client end itself, all at once, before the client closes: no
-        session starts any more, the starts under way are waited for (each is bounded by its
-        calls' timeouts), then each session stops (``_client_closing``), or its stop under way is
-        waited for."""
-        self._closing = True
-        if self._starts:
-            if self._starts_over is None:
-                self._starts_over = asyncio.Event()
-            await self._starts_over.wait()
-        running = list(self._held)
-        if running:
-            async with anyio.create_task_group() as tg:
-                for member in running:
-                    tg.start_soon(member._client_closing)
 
     def open(self) -> None:
-        """Take jobs and starts again after :meth:`aclose` (a client entered again)."""
-        self._closed = self._closing = False
+        """Take jobs again after :meth:`aclose` (a client entered again)."""
+        self._closed = False
 
     def call_at(self, when: float, job: Job, *, urgent: bool = False) -> int:
         """Run ``job(urgent)`` on a worker once the loop's clock reaches ``when``; returns the key that

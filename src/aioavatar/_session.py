@@ -86,10 +86,9 @@ Rules (numbered so that code, tests and docs can point at them):
     server is asked how the session stands. If it ended, that is rule 7, with the server's reason. If
     it still runs, or cannot say, nothing could drive it any more: the SDK stops it with
     ``SERVER_ERROR`` and proceeds as in rule 7 (an unconfirmed stop as in rule 6). A client that
-    closes under it (``aclose()``) first stops it with ``USER_DISCONNECTED``, then as in rule 7; a
-    start under way is waited for first (its session, if it opened, is stopped so, its block
-    cancelled as soon as it is entered), and on a closing client no session starts
-    (``RuntimeError``, before any call).
+    closes under it (``aclose()``) first stops it with ``USER_DISCONNECTED``, then as in rule 7,
+    whatever cancels the close; a session whose ``open`` is under way is stopped so as soon as its
+    block is entered, and no session opens on a closing client (``RuntimeError`` after ``prepare``).
 
 The state (``STARTING``, ``ACTIVE``, ``STOPPING``, ``ENDED``) only moves forward, in one method.
 
@@ -287,7 +286,6 @@ class BaseSession(Stopping[InfoT]):
         self._entered = True
         self._block_task = asyncio.current_task()
         try:
-            self._backend.scheduler.starting()  # a closing client waits for the start (rule 14)
             if self._owned_client is not None:
                 await self._owned_client.__aenter__()
             info = await self._start()  # rules 1-3 (the start answer: no rebuild from values)
@@ -298,7 +296,7 @@ class BaseSession(Stopping[InfoT]):
                 duration=self._deadline(info),
             )
             self._keepalive.start()  # rules 4-8
-            self._backend.scheduler.hold(self)  # until it ends: a closing client stops it (14)
+            self._backend.running.hold(self)  # until it ends: a closing client stops it (14)
             self._block_entered()  # in the try: a Ctrl-C landing here is the entry's, stopped
         except BaseException as error:
             try:
@@ -333,7 +331,7 @@ class BaseSession(Stopping[InfoT]):
         """Whatever way the lifecycle ends: no more beats, ``ENDED``, the owned client closed."""
         if self._keepalive is not None:
             self._keepalive.cancel()
-        self._backend.scheduler.let_go(self)
+        self._backend.running.let_go(self)
         self._move(SessionState.ENDED)
         await self._close_owned_client()
         self._ended = set_flag(self._ended)
@@ -341,6 +339,7 @@ class BaseSession(Stopping[InfoT]):
 
     async def _start(self) -> InfoT:
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
+        self._backend.running.starting(self)  # a closing client waits for open (rule 14)
         outcome = await finish_despite_cancellation(self._backend.open())  # rule 2
         if outcome.error is not None:
             error = outcome.error

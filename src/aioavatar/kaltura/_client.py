@@ -7,9 +7,10 @@ import uuid
 from typing import TYPE_CHECKING, Any, Final, Unpack
 
 from .._converter import build_request, unstructure
+from .._credentials import bearer_token
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
-from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_token
+from .._provider import Endpoint, PreparedCall, ProviderClient
 from .._request import encode_multipart
 from .._secret import Secret
 from .._validation import check_bytes, check_path_id, check_text, shown

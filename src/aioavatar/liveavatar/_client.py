@@ -10,11 +10,12 @@ import attrs
 
 from .._call_memo import CallMemo
 from .._converter import build_request, unstructure
+from .._credentials import bearer_token
 from .._enums import EndReason, EndReasonName
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._pager import PageData, Pager
-from .._provider import Endpoint, PreparedCall, ProviderClient, bearer_token
+from .._provider import Endpoint, PreparedCall, ProviderClient
 from .._retry import RetryPolicy
 from .._secret import Secret
 from .._timeout import Timeout
