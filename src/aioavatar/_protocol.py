@@ -215,7 +215,11 @@ def decode_envelope(response: RawResponse, data_used: bool = True) -> Any:
 
 
 def decode_success(
-    response: RawResponse, *, data_used: bool = True, flag_required: bool = True
+    response: RawResponse,
+    *,
+    data_used: bool = True,
+    flag_required: bool = True,
+    opened: str | None = None,
 ) -> Mapping[str, Any]:
     """Return the body of a Kaltura Avatar ``{"success": true, ...}`` answer, or raise the matching error.
 
@@ -230,13 +234,18 @@ def decode_success(
         ResponseDecodeError: for a 2xx body that is not a JSON object.
 
     With ``flag_required=False`` (the catalog, whose answers do not all carry it) a body without
-    ``success`` is a success too; ``success: false`` is still an error.
+    ``success`` is a success too; ``success: false`` is still an error. A body naming the key
+    ``opened`` (create's ``sessionId``) opened what it names: it is a success unless it says
+    ``success: false`` (a flag missing or written as text would leave a running session unended).
     """
     body = _success_object(response, data_used)
     if body is None:
         return {}
     flag = body.get("success")
-    if flag is not True and (flag_required or flag is not None):
+    refused = flag is not True and (flag_required or flag is not None)
+    if refused and opened is not None and flag is not False and opened in body:
+        refused = False
+    if refused:
         raise APIError(
             server_message(_masked_for_message(response, body, data_used))
             or "the answer does not say success",

@@ -17,7 +17,7 @@ Rules (numbered so that code, tests and docs can point at them):
     have left a session running (``left_running``); then the original error propagates. LiveAvatar: any
     failure but a definite refusal of start (HTTP 4xx), since no answer, a timeout, a 5xx or a 2xx we
     could not read may hide a running session. Kaltura: any failure once create has answered (the
-    session runs from there), unless the server says it is gone (404/410). When that stop is not
+    session runs from there, whatever init-client says, a 404 or 410 too). When that stop is not
     confirmed either, ``async with`` raises :class:`SessionStopError` (the session id, "it may still
     be running") chained to open's error, and logs it at WARNING. A cancellation that arrived during
     open or that stop (rule 11) propagates instead of either, noted and logged as above when the

@@ -70,19 +70,60 @@ async def test_session_defaults_and_speech(
     assert len(kaltura_emulator.requests("end")) == 1
 
 
-@pytest.mark.parametrize(("status", "ends"), [(400, 1), (401, 1), (404, 0), (410, 0)])
+@pytest.mark.parametrize("status", [400, 401, 404, 410, 500])
 async def test_init_client_refused_after_create_still_ends_the_session(
-    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, status: int, ends: int
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, status: int
 ) -> None:
-    """Create opened the session: an init-client refusal is followed by one end, unless the server
-    says the session is gone (404/410)."""
+    """Create opened the session: whatever init-client answers, one end follows (a 404 or 410 too,
+    which may come from a node that has not seen the new session yet), and nothing runs on."""
     kaltura_emulator.inject("init_client", status=status)
     with pytest.raises(APIError) as info:
         async with kaltura_client.session(KALTURA_AVATAR_ID):
             pytest.fail("the block must not run")
     assert info.value.status == status
-    assert len(kaltura_emulator.requests("end")) == ends
-    assert len(kaltura_emulator.active_sessions()) == 1 - ends
+    assert len(kaltura_emulator.requests("end")) == 1
+    assert kaltura_emulator.active_sessions() == []
+
+
+@pytest.mark.parametrize("flag", [None, "true", 1], ids=["missing", "as text", "as a number"])
+async def test_a_create_answer_naming_its_session_without_the_flag_is_read_as_created(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, flag: object
+) -> None:
+    """A create answer that names its session and token but not ``"success": true`` opened that
+    session: it is read as created, the block runs, and the session is ended once at the exit
+    (before, an APIError left it running, unended)."""
+    opened = await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    answer: dict[str, object] = {
+        "sessionId": opened.session_id,
+        "token": opened.token.get_secret_value(),
+    }
+    if flag is not None:
+        answer["success"] = flag
+    kaltura_emulator.inject("create", body=json.dumps(answer).encode())
+    async with kaltura_client.session(KALTURA_AVATAR_ID) as session:
+        assert session.session_id == opened.session_id
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert len(kaltura_emulator.requests("end", session_id=opened.session_id)) == 1
+    assert kaltura_emulator.active_sessions() == []
+
+
+async def test_a_create_refused_with_http_200_and_success_false_says_nothing_more(
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The host's HTTP 200 error body (``"success": false``) refuses the create: the APIError says
+    so, and no note or WARNING claims that a session may still run."""
+    kaltura_emulator.inject("create", body=b'{"success": false, "error": "Avatar not found"}')
+    session = kaltura_client.session("avatar-1")
+    error = await _failed_entry(session, APIError, caplog)
+    assert isinstance(error, APIError)
+    assert error.status == 200
+    assert str(error).endswith("HTTP 200: Avatar not found")
+    assert not getattr(error, "__notes__", [])
+    assert not caplog.records
+    assert not session.may_still_run
+    assert kaltura_emulator.requests("end") == []
 
 
 async def test_session_reaped_by_the_server_raises_session_ended() -> None:

@@ -56,11 +56,15 @@ class KalturaBackend(TokenBackend[KalturaAvatarClient, KalturaSessionRequest]):
         return await self._client.init_client(created.session_id, token=created.token)
 
     def left_running(self, error: BaseException) -> bool:
-        # Once create has answered the session runs, whatever init-client then said, unless the server
-        # says the session is gone. A create that failed may have opened one all the same (its answer
-        # lost or unreadable): then its id is unknown, and the lifecycle says so.
+        # Once create has answered the session runs, whatever init-client then said: ended, even
+        # after a 404 or 410 (a node that has not seen it yet; the end of one gone costs nothing).
+        # A create refused by the host's HTTP 200 error body (``success: false``) opened nothing.
+        # Any other failed create may have opened one (its answer lost or unreadable): then its id
+        # is unknown, and the lifecycle says so.
         if self._session_id is not None:
-            return not (isinstance(error, APIError) and error.session_gone)
+            return True
+        if isinstance(error, APIError) and 200 <= error.status < 300:
+            return False
         return may_have_acted(error)
 
     def max_duration(self, info: KalturaSessionInfo) -> float | None:

@@ -53,6 +53,11 @@ def _decode(raw: RawResponse, data_used: bool) -> Any:
     return decode_success(raw, data_used=data_used)
 
 
+def _decode_create(raw: RawResponse, data_used: bool) -> Any:
+    # An answer naming its session opened it: read as such unless it says ``success: false``.
+    return decode_success(raw, data_used=data_used, opened="sessionId")
+
+
 def _ks_headers(ks: str) -> dict[str, str]:
     return {"Authorization": f"KS {ks}"}
 
@@ -67,6 +72,7 @@ CREATE = Endpoint(
     model=KalturaSessionToken,
     retry=Retry.IF_UNSENT,
     opens="sessionId",
+    decode=_decode_create,
 )
 #: Create as one page of the documentation has it: tried when ``CREATE`` is answered 404 (no route;
 #: nothing was created), and first from then on.
