@@ -1,13 +1,13 @@
 """The one endpoint engine every provider's client stands on.
 
-Written once here: resolving the account credential (argument, then environment variable) and the API
-root (argument, then environment variable, then the default), building the transport, the one call
-path (send, retry, decode, read into a model, mask credentials in any error), request-or-fields, the
-options every client and every call take, and a session's choice between a borrowed and an owned
-client. What differs between providers is data: a :class:`ProviderSpec` (auth headers, success
-decoder, default root, environment variables) and :class:`Endpoint` values. Adding an endpoint is one
-:class:`Endpoint` and one small method; adding a provider is a folder with its spec, models,
-endpoints and session face.
+Written once here: resolving the account credential (argument, then environment variable, with
+``_credentials.py``) and the API root (argument, then environment variable, then the default),
+building the transport, the one call path (send, retry, decode, read into a model, mask credentials
+in any error), request-or-fields, the options every client and every call take, and a session's
+choice between a borrowed and an owned client. What differs between providers is data: a
+:class:`ProviderSpec` (auth headers, success decoder, default root, environment variables) and
+:class:`Endpoint` values. Adding an endpoint is one :class:`Endpoint` and one small method; adding a
+provider is a folder with its spec, models, endpoints and session face.
 """
 
 from __future__ import annotations
