@@ -7,6 +7,7 @@ tree by :func:`~aioavatar._wire.aiohttp_error`; nothing else catches aiohttp err
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -60,6 +61,8 @@ MAX_CONNECTION_LIMIT = 10_000
 #: Requests on the wire at once when the client is not told otherwise: its beats get two thirds, as
 #: many as aiohttp's own default pool holds, and starts, calls and stops the other 50 (``_scheduler``).
 DEFAULT_CONNECTION_LIMIT = 150
+#: Bodies larger than this go out streamed from a buffer (aiohttp warns of a larger ``bytes`` body).
+_STREAMED_FROM = 1 << 20
 
 
 def require_asyncio() -> None:
@@ -389,10 +392,15 @@ class Transport:
                     else {**prepared.headers, "Authorization": f"Bearer {prepared.bearer}"}
                 ),
                 # The content type rides on the body: no header to merge, no payload registry lookup.
+                # A body over 1 MiB (a long say-audio) is streamed, as aiohttp asks (a warning else).
                 data=(
                     None
                     if prepared.data is None
                     else aiohttp.BytesPayload(prepared.data, content_type=prepared.content_type)
+                    if len(prepared.data) <= _STREAMED_FROM
+                    else aiohttp.BytesIOPayload(
+                        io.BytesIO(prepared.data), content_type=prepared.content_type
+                    )
                 ),
                 params=prepared.params,
                 timeout=limit,

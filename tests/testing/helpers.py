@@ -79,7 +79,10 @@ async def call(
     data: bytes | None = None,
     params: dict[str, str] | None = None,
 ) -> Reply:
-    """Send one request to the emulator's ``base_url + path`` and read the whole answer."""
+    """Send one request to the emulator's ``base_url + path`` and read the whole answer (raw ``data``
+    is labelled JSON, unless ``headers`` give its ``Content-Type``)."""
+    if data is not None and not any(name.lower() == "content-type" for name in headers or {}):
+        headers = {**(headers or {}), "Content-Type": "application/json"}
     async with http.request(
         method, emulator.base_url + path, headers=headers, json=json_body, data=data, params=params
     ) as response:

@@ -78,6 +78,7 @@ def test_a_flag_of_the_other_provider_is_a_usage_error(capsys: pytest.CaptureFix
     ("argv", "flag"),
     [
         (["--api-key", "short"], "--api-key"),
+        (["--api-key", ""], "--api-key"),  # not the default key in its place
         (["--provider", "kaltura", "--non-admin-ks", "short"], "--non-admin-ks"),
     ],
 )

@@ -185,6 +185,11 @@ async def test_fault_arguments(emulator: LiveAvatarEmulator) -> None:
         emulator.inject("stop", status=500, times=0)
     with pytest.raises(ValueError, match="status"):
         emulator.inject("stop", status=99)
+    for bad in (-1.0, float("nan"), float("inf")):  # refused here, not by the request it hits
+        with pytest.raises(ValueError, match="delay must be a finite number"):
+            emulator.inject("stop", delay=bad)
+        with pytest.raises(ValueError, match="drip must be a finite number"):
+            emulator.inject("stop", drip=bad)
     with pytest.raises(ValueError, match="unknown endpoint"):
         emulator.requests("nope")
 

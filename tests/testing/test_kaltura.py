@@ -34,6 +34,7 @@ async def post(
 ) -> tuple[int, Any]:
     """POST ``body`` as JSON; return the status and the parsed answer."""
     data = json.dumps(body).encode() if body is not None else None
+    headers = {**(headers or {}), "Content-Type": "application/json"}
     async with http.post(url, headers=headers, data=data) as response:
         return response.status, json.loads(await response.read())
 
@@ -218,3 +219,42 @@ async def test_the_catalog_lists_avatars_and_voices(http: aiohttp.ClientSession)
         assert (await list_catalog(http, emulator, bad))[0] == 400
         assert (await list_catalog(http, emulator, {"pager": {"limit": 0}}))[0] == 400
     assert [r.endpoint for r in emulator.journal] == ["catalog_list"] * 7
+
+
+async def test_a_json_body_is_read_only_as_application_json(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """As Express's JSON parser does: a body sent as ``text/plain`` (or with no ``Content-Type``)
+    reaches the handlers empty, so create has no avatar and say-text no text (400)."""
+    sid, token = await open_session(kaltura_client)
+    root = f"{kaltura_emulator.base_url}/v1/avatar-session"
+    bearer = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    created = len(kaltura_emulator.sessions)
+    speech = json.dumps({"text": "hi", "turnId": "t", "isFinal": True}).encode()
+    async with aiohttp.ClientSession(skip_auto_headers=["Content-Type"]) as http:
+        for content_type in ("text/plain", None):
+            headers = {} if content_type is None else {"Content-Type": content_type}
+            async with http.post(
+                f"{root}/create",
+                headers={"Authorization": f"KS {KS}", **headers},
+                data=json.dumps({"visualConfig": {"id": KALTURA_AVATAR_ID}}).encode(),
+            ) as r:
+                assert r.status == 400
+            async with http.post(
+                f"{root}/{sid}/say-text", headers={**bearer, **headers}, data=speech
+            ) as r:
+                assert (r.status, (await r.json())["error"]) == (400, "Text is required")
+    assert len(kaltura_emulator.sessions) == created
+    assert kaltura_emulator.sessions[sid].turns == []
+
+
+async def test_say_audio_takes_a_file_of_several_megabytes(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """No request size limit is documented: a 3 MB MP3 (about three minutes) is queued, not
+    refused with aiohttp's default 1 MiB limit."""
+    sid, token = await open_session(kaltura_client)
+    audio = MP3 * (3_000_000 // len(MP3) + 1)
+    await kaltura_client.say_audio(sid, audio, duration=180.0, token=token)
+    [turn] = kaltura_emulator.sessions[sid].turns
+    assert turn.audio == audio

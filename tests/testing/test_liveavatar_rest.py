@@ -1134,3 +1134,37 @@ async def test_a_start_the_balance_cannot_pay_a_minute_of_is_refused(
         assert emulator.active_sessions() == []
         await start(http, emulator, avatar_id=OTHER_AVATAR, mode="LITE")
         await start(http, emulator, is_sandbox=True)  # the sandbox is free
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("text/plain; charset=utf-8", 422),
+        ("application/x-www-form-urlencoded", 422),
+        ("application/json; charset=utf-8", 200),
+        ("application/vnd.api+json", 200),
+        (None, 200),
+    ],
+)
+async def test_a_json_body_is_read_only_under_a_json_content_type(
+    emulator: LiveAvatarEmulator, content_type: str | None, status: int
+) -> None:
+    """As FastAPI reads a body: as JSON without a ``Content-Type`` or with a JSON one; under any
+    other (the ``text/plain`` aiohttp gives ``data=json.dumps(...)``) a body model refuses the text,
+    422 ``model_attributes_type``, and nothing is created."""
+    raw = json.dumps({"avatar_id": AVATAR}).encode()
+    headers = dict(KEY)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    async with (
+        aiohttp.ClientSession(skip_auto_headers=["Content-Type"]) as http,
+        http.post(emulator.base_url + "/v1/sessions/token", headers=headers, data=raw) as response,
+    ):
+        assert response.status == status
+        answer = await response.json()
+    if status == 422:
+        [item] = answer["detail"]
+        assert (item["type"], item["loc"]) == ("model_attributes_type", ["body"])
+        assert emulator.sessions == {}
+    else:
+        assert answer["data"]["session_id"] in emulator.sessions

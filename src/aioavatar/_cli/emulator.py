@@ -191,7 +191,7 @@ def command(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace, options: dict[str, Any]) -> None:
-    api_key = args.api_key or DEFAULT_KEYS[args.provider]
+    api_key = DEFAULT_KEYS[args.provider] if args.api_key is None else args.api_key
     try:
         check_credential(api_key, "--api-key")  # what the SDK would refuse to send
         if options.get("non_admin_ks") is not None:

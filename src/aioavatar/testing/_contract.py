@@ -136,14 +136,16 @@ class EmulatedApi(Protocol[IncomingT]):
     """The provider's half of an emulator (see :mod:`._server`).
 
     ``endpoints`` names the endpoints (for ``inject`` and the journal), ``error_body`` is the body
-    of an injected error status, ``malformed_body`` a truncated success body, and ``root_path`` is
-    appended to the server's ``base_url``.
+    of an injected error status, ``malformed_body`` a truncated success body, ``root_path`` is
+    appended to the server's ``base_url``, and a request body over ``max_request_size`` bytes is
+    answered 413 unread.
     """
 
     endpoints: tuple[str, ...]
     error_body: bytes
     malformed_body: bytes
     root_path: str
+    max_request_size: int
 
     def parse(self, request: web.Request, raw: bytes) -> IncomingT:
         """Parse a request (``raw`` is its whole body) and name its endpoint."""

@@ -8,6 +8,7 @@ fault asks for (truncated, dripped, chunked). Nothing here knows either API.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from typing import Final
 
@@ -51,8 +52,8 @@ class Fault:
         """Raise ``ValueError`` for options out of range or contradicting each other."""
         if self.times < 1:
             raise ValueError("times must be >= 1")
-        if self.delay is not None and self.delay < 0:
-            raise ValueError("delay must be >= 0")
+        if self.delay is not None and not 0 <= self.delay < math.inf:  # NaN too
+            raise ValueError("delay must be a finite number >= 0")
         if self.status is not None and not 200 <= self.status <= 599:
             raise ValueError("status must be within 200..599")
         answer = self.status is not None or self.body is not None
@@ -66,8 +67,8 @@ class Fault:
             raise ValueError("content_type needs a status or a body")
         if self.headers and not answer and not self.malformed:
             raise ValueError("headers need a status, a body or malformed")
-        if self.drip is not None and self.drip < 0:
-            raise ValueError("drip must be >= 0")
+        if self.drip is not None and not 0 <= self.drip < math.inf:
+            raise ValueError("drip must be a finite number >= 0")
         if self.every < 1:
             raise ValueError("every must be >= 1")
         if self.drop and self.alters_delivery:

@@ -111,7 +111,7 @@ class EmulatorServer(anyio.AsyncContextManagerMixin, Generic[IncomingT, SessionT
     @asynccontextmanager
     async def __asynccontextmanager__(self) -> AsyncIterator[Self]:
         require_asyncio()  # aiohttp's server runs on asyncio: say so, not "no current event loop"
-        app = web.Application()
+        app = web.Application(client_max_size=self._api.max_request_size)
         self._api.install_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT)
@@ -227,7 +227,10 @@ class EmulatorServer(anyio.AsyncContextManagerMixin, Generic[IncomingT, SessionT
         the answer a fault gives (``{"Content-Encoding": "gzip"}`` with a gzip ``body``, say).
         With ``apply=False`` the faulted request changes nothing; with ``apply=True`` it takes
         effect first and the fault then replaces the answer ("the server did it, the answer was
-        lost").
+        lost"). That is for the faults that replace the answer (``status``, ``body``,
+        ``malformed``, ``drop``): under a ``delay`` alone or a delivery fault the request takes
+        effect as usual, whatever ``apply`` says. A ``drop`` of an idempotent request (a ``GET``) on
+        a reused connection may be resent by aiohttp itself: the journal then shows both.
 
         Delivery faults send the answer (the normal one, or the one the fault replaces it with)
         badly: ``truncate`` declares the whole body's ``Content-Length``, sends half of it and

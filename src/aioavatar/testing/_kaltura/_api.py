@@ -20,6 +20,8 @@ class KalturaApi:
     error_body = b'{"success": false, "error": "injected fault"}'
     malformed_body = b'{"success": true, "sessionId": '
     root_path = ""
+    #: No limit is documented, and say-audio takes whole files (1 MiB is about a minute of MP3).
+    max_request_size = 64 << 20
 
     def __init__(self, state: KalturaState) -> None:
         self._state = state

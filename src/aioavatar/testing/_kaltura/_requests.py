@@ -85,12 +85,20 @@ def succeed(session_id: str | None, **data: Any) -> Outcome:
 
 
 def parse_request(request: web.Request, raw: bytes) -> Incoming:
-    """Route a request and read its credential and body (``raw``): JSON, or a multipart form."""
-    form = request.content_type == "multipart/form-data"
+    """Route a request and read its credential and body (``raw``): JSON, or a multipart form.
+
+    As Express's JSON parser does, a body is read as JSON only with ``Content-Type:
+    application/json``: any other type (``text/plain``, none) leaves the handlers an empty body.
+    """
+    content_type = request.content_type  # aiohttp's: the media type alone, lowercase
+    form = content_type == "multipart/form-data"
+    as_json = content_type == "application/json" and "Content-Type" in request.headers
     route = _route(request.method, request.path)
-    incoming = Incoming.read(request, raw, route=route, json_body=not form)
+    incoming = Incoming.read(request, raw, route=route, json_body=as_json)
     if form and incoming.has_body:
         _parse_form(incoming, request.headers.get("Content-Type", ""), raw)
+    elif not as_json and incoming.has_body:
+        incoming.body = {}
     return incoming
 
 

@@ -46,6 +46,7 @@ class LiveAvatarApi:
     error_body = b'{"message": "injected fault"}'
     malformed_body = b'{"code": 1000, "data": {'
     root_path = ""
+    max_request_size = 1 << 20  # aiohttp's default, as before: JSON bodies only
 
     def __init__(self, state: LiveAvatarState, ws: LiteSocketEmulator) -> None:
         self._state = state

@@ -81,7 +81,7 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
       ``/v1/users/credits``, ``/v2/embeddings``) are seeded: the sandbox avatar and two more among
       the public avatars, one avatar of the account, three public voices and a private one, five
       languages; :meth:`add_avatar` and :meth:`add_voice` seed more. Paged lists link ``next`` and
-      ``previous`` relative to the emulator's root (the real API's are absolute URLs). A deleted
+      ``previous`` with absolute URLs on the emulator's root, as the real API does. A deleted
       resource is neither listed nor found (404). ``credits_left`` has four decimals.
     * Wrong method on a known path: 405 with ``Allow``; unknown path: 404
       ``{"detail": "Not Found"}`` (both journaled as ``"unknown"``, except ``DELETE`` of a session,

@@ -101,17 +101,34 @@ class Incoming(BaseIncoming):
 
 
 def parse_request(request: web.Request, raw: bytes) -> Incoming:
-    """Route a request and read its credentials and JSON body (``raw``)."""
+    """Route a request and read its credentials and JSON body (``raw``).
+
+    As FastAPI does, the body is read as JSON only without a ``Content-Type`` or with
+    ``application/json`` or ``application/*+json``: any other (``text/plain``, a form) leaves the
+    body as text, which a body model refuses (422, ``model_attributes_type``).
+    """
     endpoint, path_id, allow = _route(request.method, request.path)
-    return Incoming.read(
+    as_json = _read_as_json(request.headers.get("Content-Type"))
+    incoming = Incoming.read(
         request,
         raw,
         route=(endpoint, path_id),
+        json_body=as_json,
         allow=allow,
         api_key=request.headers.get("X-API-KEY"),
         origin=request.host,
         peer=request.remote or "",
     )
+    if not as_json and incoming.has_body:
+        incoming.body = raw.decode("utf-8", "replace")
+    return incoming
+
+
+def _read_as_json(content_type: str | None) -> bool:
+    if content_type is None:
+        return True
+    kind, _, subtype = content_type.partition(";")[0].strip().lower().partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 def _route(method: str, path: str) -> tuple[str, str | None, str | None]:
