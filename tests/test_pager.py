@@ -5,6 +5,7 @@ and the same pager serves the LiveAvatar lists, ``list_sessions`` and the Kaltur
 from __future__ import annotations
 
 import gc
+import json
 import weakref
 
 import pytest
@@ -15,6 +16,7 @@ from aioavatar import (
     LiveAvatarClient,
     Page,
     Pager,
+    ResponseDecodeError,
     SessionEntry,
 )
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
@@ -187,3 +189,57 @@ async def test_the_kaltura_catalog_pages_by_offset(
         {"offset": 2, "limit": 2},
         {"offset": 4, "limit": 2},
     ]
+
+
+def _page_body(count: int, next_link: str | None, ids: list[str]) -> bytes:
+    results = [{"id": i} for i in ids]
+    data = {"count": count, "next": next_link, "previous": None, "results": results}
+    return json.dumps({"code": 1000, "message": "ok", "data": data}).encode()
+
+
+@pytest.mark.parametrize(
+    ("count", "next_link", "pages"),
+    [
+        (1, "https://api.liveavatar.com/v1/sessions?type=active&page=1", ["1"]),  # links back
+        (50, "https://api.liveavatar.com/v1/sessions?type=active&page=1", ["1"]),
+        (50, "/v1/sessions?page=1&page_size=1", ["1"]),  # to itself, relative
+        (3, "https://api.liveavatar.com/v1/sessions?page=next", ["1", "2", "3"]),  # by count
+    ],
+)
+async def test_a_server_that_keeps_sending_next_cannot_walk_the_list_forever(
+    client: LiveAvatarClient,
+    emulator: LiveAvatarEmulator,
+    count: int,
+    next_link: str,
+    pages: list[str],
+) -> None:
+    """A server that ignores ``page`` (the same page, with a ``next``, whatever is asked) ends the
+    walk at its own ``count`` or at a ``next`` that names no later page; before, it was read without
+    end (thousands of requests a second). Each item is yielded once per page read."""
+    emulator.inject("list", body=_page_body(count, next_link, [SANDBOX_AVATAR_ID]), times=1000)
+    walked = [entry.id async for entry in client.list_sessions("active", page_size=1)]
+    assert walked == [SANDBOX_AVATAR_ID] * len(pages)
+    assert pages_read(emulator, "list") == pages
+
+
+async def test_next_page_is_none_past_the_count(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """``next_page()`` follows the same bound as the walk: past ``count`` there is no next page."""
+    emulator.inject("list", body=_page_body(2, "/v1/sessions?page=3", [SANDBOX_AVATAR_ID]))
+    page = await client.list_sessions("active", page=2, page_size=1)
+    assert not page.has_next
+    assert await page.next_page() is None
+    assert pages_read(emulator, "list") == ["2"]
+
+
+@pytest.mark.parametrize("results", [{}, "", {"a": 1}], ids=["empty object", "text", "object"])
+async def test_results_that_are_not_a_list_are_a_decode_error(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, results: object
+) -> None:
+    """``results`` must be a JSON array: an object or a string was read as no items at all (or as
+    its keys), a page of nothing that counted 7."""
+    data = {"count": 7, "next": None, "previous": None, "results": results}
+    emulator.inject("avatars", body=json.dumps({"code": 1000, "data": data}).encode())
+    with pytest.raises(ResponseDecodeError, match=r"results.*expected a list"):
+        await client.avatars.list()

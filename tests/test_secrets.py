@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import pickle
+import socket
 import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,6 +22,7 @@ import anyio
 import pytest
 
 from aioavatar import (
+    APIError,
     AuthenticationError,
     AvatarError,
     EndReason,
@@ -715,3 +717,68 @@ async def test_a_connector_token_echoed_by_a_refused_token_request_is_masked(
             await client.create_session_token(AVATAR_ID, mode="LITE", **fields)
     assert MASK in str(info.value) or MASK in repr(getattr(info.value, "detail", ""))
     assert_no_part(exception_texts(info.value), secret)
+
+
+def _shown_with_locals(error: BaseException) -> str:
+    """The frames of ``error``'s traceback and of every error chained to it, each with its locals
+    (what Sentry and ``TracebackException(capture_locals=True)`` report), but this file's own."""
+    shown: traceback.TracebackException | None = traceback.TracebackException.from_exception(
+        error, capture_locals=True
+    )
+    lines = []
+    while shown is not None:
+        for frame in shown.stack:
+            if frame.filename != __file__:
+                lines.append(f"{frame.filename} {frame.name} {frame.locals}")
+        shown = shown.__cause__ or shown.__context__
+    return "\n".join(lines)
+
+
+async def test_a_traceback_with_locals_of_a_failed_request_shows_no_api_key(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Three failures, each reported with every frame's locals, the chained aiohttp error's too:
+    a refused connection (aiohttp's own frames held the request's headers), a refused page of a
+    ``list_sessions`` walk (its fetch held the headers), and a refused delete whose answer echoes
+    the key in its body and its ``Location``. None shows the API key."""
+    key = emulator.api_key
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    async with LiveAvatarClient(key, base_url=closed) as nowhere:
+        with pytest.raises(TransportError) as dropped:
+            await nowhere.create_session_token(AVATAR_ID, is_sandbox=True)
+    assert dropped.value.__cause__ is not None
+
+    emulator.inject("list", status=400, times=10)
+    with pytest.raises(APIError) as refused_page:
+        async for _ in client.list_sessions("active"):
+            pass
+
+    echo = json.dumps({"message": f"bad key {key}"}).encode()
+    emulator.inject("secret_delete", status=400, body=echo, headers={"Location": f"/k/{key}"})
+    with pytest.raises(APIError) as refused_delete:
+        await client.secrets.delete(AVATAR_ID)
+
+    for name, error in [
+        ("refused connection", dropped.value),
+        ("refused page", refused_page.value),
+        ("refused delete", refused_delete.value),
+    ]:
+        shown = _shown_with_locals(error)
+        assert "aioavatar" in shown  # the SDK's frames, with their locals
+        assert key not in shown, name
+
+
+async def test_a_created_secret_echoed_in_the_answer_comes_back_masked(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """``secrets.create``: an answer that echoes the stored value (in its name, say) reads it masked,
+    as ``secrets.list`` does; the value is never read back."""
+    value = "sk-test-" + "v" * 32
+    echo = {"id": AVATAR_ID, "secret_name": f"named {value}", "secret_type": "OPENAI_API_KEY"}
+    emulator.inject("secret_create", body=json.dumps({"code": 1000, "data": echo}).encode())
+    stored = await client.secrets.create(
+        secret_name="openai", secret_value=value, secret_type="OPENAI_API_KEY"
+    )
+    assert stored.secret_name == f"named {MASK}"

@@ -19,10 +19,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
@@ -230,6 +231,26 @@ converter.register_structure_hook(StrEnum, _enum)  # more specific than `str` in
 converter.register_structure_hook_func(lambda t: t == dict[str, str], _passthrough_mapping)
 converter.register_structure_hook_func(lambda t: t == str | int, _str_or_int)
 converter.register_structure_hook(Secret, lambda value, _: Secret(_str(value, None)))
+
+
+def _list_factory(cls: Any) -> Callable[[Any, Any], Any]:
+    # cattrs reads any iterable as a list: an object as its keys (``{}`` as no items at all), a
+    # string as its characters. A JSON array (or a tuple given as a request's list) is a list.
+    generated = list_structure_factory(cls, converter)
+
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return generated(value, cls)
+
+    return structure
+
+
+def _is_list(cls: Any) -> bool:
+    return bool(get_origin(cls) is list)
+
+
+converter.register_structure_hook_factory(_is_list, _list_factory)
 converter.register_unstructure_hook(Secret, lambda secret: secret.get_secret_value())
 # StrEnum members and plain strings serialize alike; json encodes both as their text.
 converter.register_unstructure_hook_func(

@@ -7,17 +7,19 @@ page (a :class:`Page`, whose :meth:`~Page.next_page` reads the following one); `
 every item of every page, reading a page only when the items before it have all been taken, and
 holding one page at a time. A page's cursor to the next is computed here from what the previous
 request asked for, never taken from a URL the server sent: a ``next`` link pointing at another host
-would carry the account credential there.
+would carry the account credential there. A walk ends at the server's ``count`` and at a ``next``
+that does not name a later page (:func:`page_after`), so no answer makes it endless.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, Generic, Self, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
-__all__ = ["Page", "PageData", "Pager"]
+__all__ = ["Page", "PageData", "Pager", "page_after"]
 
 T = TypeVar("T")
 
@@ -36,6 +38,23 @@ class PageData(Generic[T]):
 
 
 Fetch = Callable[[int], Awaitable[PageData[T]]]
+
+
+def page_after(number: int, size: int, count: int | None, next_link: str | None) -> int | None:
+    """The number of the page after page ``number`` (of ``size`` items) of a list paged by number,
+    or ``None`` when it is the last: when the server sends no ``next``, when its ``count`` leaves no
+    item for a later page, or when its ``next`` names a page that is not later (a server that
+    ignores ``page`` or links back would otherwise be walked forever)."""
+    if next_link is None or (count is not None and number * size >= count):
+        return None
+    named = parse_qs(urlsplit(next_link).query).get("page")
+    if named is not None:
+        try:
+            if int(named[-1]) <= number:
+                return None
+        except ValueError:
+            pass  # not a number: the server's affair, the cursor is ours
+    return number + 1
 
 
 @attrs.frozen

@@ -72,8 +72,8 @@ class RawResponse:
     body_problem: str | None = None
     content_type: str = ""
     request_id: str | None = None
-    retry_after: str | None = None
-    location: str | None = None
+    retry_after: str | None = attrs.field(default=None, repr=False)  # the server's text, unmasked
+    location: str | None = attrs.field(default=None, repr=False)
     credentials: tuple[str, ...] = attrs.field(default=(), repr=False)
     after_possible_effect: bool = False
 
@@ -205,10 +205,12 @@ def decode_envelope(response: RawResponse, data_used: bool = True) -> Any:
     except TypeError:  # a list or an object: unhashable, and no success code
         success = False
     if not success:
+        # Rebound before the raise: a traceback that shows each frame's locals shows them masked.
+        body = _masked_for_message(response, body, data_used)
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
         raise APIError(
-            server_message(_masked_for_message(response, body, data_used))
-            or "the envelope code is not a success",
-            code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            server_message(body) or "the envelope code is not a success",
+            code=code,
             **response.error_fields(),
         )
     return body.get("data") if data_used else None
@@ -246,10 +248,10 @@ def decode_success(
     if refused and opened is not None and flag is not False and opened in body:
         refused = False
     if refused:
+        body = _masked_for_message(response, body, data_used)  # as in decode_envelope
+        del flag
         raise APIError(
-            server_message(_masked_for_message(response, body, data_used))
-            or "the answer does not say success",
-            **response.error_fields(),
+            server_message(body) or "the answer does not say success", **response.error_fields()
         )
     return body if data_used else {}
 

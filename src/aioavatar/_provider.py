@@ -316,9 +316,9 @@ class ProviderClient(Generic[TimeoutsT]):
     ) -> PreparedCall:
         """A call to ``endpoint`` built once (path filled, headers set, body encoded), for
         :meth:`send`: each endpoint method is this and a send. ``bearer``: a session's token
-        (``_credentials.bearer_token``), sent as ``Authorization: Bearer``; the call refers to it, so that a
-        call kept for a session's life (its keep-alive) holds no copy of it. ``secrets``: the
-        credentials in the body, masked in what comes back as the headers' are."""
+        (``_credentials.bearer_token``), sent as ``Authorization: Bearer``; the call refers to it,
+        so that a call kept for a session's life (its keep-alive) holds no copy of it. ``secrets``:
+        the credentials in the body, masked in what comes back as the headers' are."""
         path = endpoint.path
         if path_args:
             path = path.format(**{k: quote(v, safe="") for k, v in path_args.items()})

@@ -79,11 +79,16 @@ def aiohttp_error(
     Messages are built from plain fields on purpose: the ``repr`` of some aiohttp errors holds the
     request's headers, and with them the credentials.
     """
+    caught = exc
     if isinstance(exc, _SendFailed):
         exc = exc.original
     error = _public_error(exc, method, path, url, total)
     if error is not None:
         error.__cause__ = exc  # as ``raise error from exc`` (what the retry loop reads)
+        # aiohttp's frames hold the request's headers as locals, the API key among them: a
+        # traceback that shows each frame's locals (Sentry's) must not reach them.
+        for link in (*error_chain(caught), *error_chain(exc)):
+            link.__traceback__ = None
     return error
 
 

@@ -267,7 +267,7 @@ INVALID: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
         lambda c, v: c.llm_configurations.create(
             display_name="d", model_name="m", secret_id=MISSING, base_url=v
         ),
-        st.sampled_from(["", "llm.example", "file:///etc/passwd", 3]),
+        st.sampled_from(["", "llm.example", "file:///etc/passwd", 3, "https://", "http://:80/v1"]),
     ),
     ("llm_configuration_id", lambda c, v: c.llm_configurations.get(v), NOT_UUID),
     ("display_name", lambda c, v: c.llm_configurations.update(MISSING), st.none()),

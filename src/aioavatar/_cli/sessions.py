@@ -157,19 +157,21 @@ def _liveavatar_only(args: argparse.Namespace) -> None:
 async def _read_sessions(
     client: LiveAvatarClient, kind: SessionType, limit: int
 ) -> tuple[int, list[SessionEntry]]:
-    """Up to ``limit`` sessions of ``kind``, newest first, and the server's total count."""
+    """Up to ``limit`` sessions of ``kind``, in the server's order (each once, whatever pages
+    repeat), and the server's total count."""
     page: Page[SessionEntry] | None = await client.list_sessions(kind, page_size=_PAGE_SIZE)
     assert page is not None
     count = page.count or 0
-    entries: list[SessionEntry] = []
+    entries: dict[str, SessionEntry] = {}
     for _ in range(_MAX_PAGES):
-        entries.extend(page.items)
+        for entry in page.items:
+            entries.setdefault(entry.id, entry)
         if len(entries) >= limit:
             break
         page = await page.next_page()
         if page is None:
             break
-    return count, entries[:limit]
+    return count, list(entries.values())[:limit]
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -406,7 +408,7 @@ def _reap(args: argparse.Namespace) -> int:
 _ACTIONS = (
     Command(
         name="list",
-        help="list active (or historic) sessions, newest first",
+        help="list active (or historic) sessions, in the server's order",
         arguments=_list_arguments,
         run=_list,
     ),

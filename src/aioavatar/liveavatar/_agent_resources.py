@@ -8,6 +8,7 @@ record and error while the client lives (whatever the server echoes), sent once,
 from __future__ import annotations
 
 from typing import Any, Unpack
+from urllib.parse import urlsplit
 
 from .._logging import track_secret
 from .._options import CallOptions
@@ -50,6 +51,12 @@ def _base_url(value: object) -> str | None:
         return None
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
         raise ConfigurationError(f"must be an http(s) URL, got {value!r:.60}", field="base_url")
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:  # a malformed port or IPv6 literal
+        host = None
+    if not host:
+        raise ConfigurationError(f"must name a host, got {value!r:.60}", field="base_url")
     return check_text(value, "base_url", max_length=2000)
 
 
@@ -185,7 +192,9 @@ class Secrets(Resource):
             "secret_value": value.get_secret_value(),
             "secret_type": kind.value,
         }
-        stored: AccountSecret = await self._send(SECRET_CREATE, options, json=body)
+        # An answer that echoes the value (in the name, say) reads it masked.
+        secrets = (value.get_secret_value(),)
+        stored: AccountSecret = await self._send(SECRET_CREATE, options, json=body, secrets=secrets)
         return stored
 
     async def delete(self, secret_id: str, **options: Unpack[CallOptions]) -> None:

@@ -14,7 +14,7 @@ from .._credentials import bearer_token
 from .._enums import EndReason, EndReasonName
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
-from .._pager import PageData, Pager
+from .._pager import PageData, Pager, page_after
 from .._provider import Endpoint, PreparedCall, ProviderClient
 from .._retry import RetryPolicy
 from .._secret import Secret
@@ -273,13 +273,14 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             if value is not None:
                 check_uuid(value, name)
                 params[name] = value
-        headers = self._account_headers()
+        self._account_headers()  # no credential: refused now, not when the first page is read
 
         async def fetch(number: int) -> PageData[SessionEntry]:
             query = {**params, "page": str(number), "page_size": str(size)}
-            call = self._prepare(LIST, headers=headers, params=query)
+            # The headers inline: no local of this frame holds the API key (a traceback's locals).
+            call = self._prepare(LIST, headers=self._account_headers(), params=query)
             read: SessionPage = await self._send(call, options)
-            following = number + 1 if read.next is not None else None
+            following = page_after(number, size, read.count, read.next)
             return PageData(read.results, read.count, following, read.next, read.previous)
 
         return Pager(fetch, page)

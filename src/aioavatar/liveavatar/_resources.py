@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from .._options import CallOptions
-from .._pager import PageData, Pager
+from .._pager import PageData, Pager, page_after
 from .._provider import Endpoint, Namespace
 from .._validation import check_int, check_options, check_text, check_url, check_uuid, shown
 from ..exceptions import ConfigurationError
@@ -81,6 +81,7 @@ class Resource(Namespace["LiveAvatarClient"]):
         id: str | None = None,
         json: Any = None,
         params: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> Any:
         client = self._client
         call = client._prepare(
@@ -89,6 +90,7 @@ class Resource(Namespace["LiveAvatarClient"]):
             path_args={"id": id} if id is not None else None,
             json=json,
             params=params,
+            secrets=secrets,  # masked out of the answer too, as the call's credentials
         )
         return await client.send(call, **options)
 
@@ -107,7 +109,7 @@ class Resource(Namespace["LiveAvatarClient"]):
         async def fetch(page: int) -> PageData[Any]:
             query = {**fixed, "page": str(page), "page_size": str(size)}
             read: ResultsPage[Any] = await self._send(endpoint, options, params=query)
-            following = page + 1 if read.next is not None else None
+            following = page_after(page, size, read.count, read.next)
             return PageData(read.results, read.count, following, read.next, read.previous)
 
         return Pager(fetch, 1)
