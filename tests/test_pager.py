@@ -243,3 +243,18 @@ async def test_results_that_are_not_a_list_are_a_decode_error(
     emulator.inject("avatars", body=json.dumps({"code": 1000, "data": data}).encode())
     with pytest.raises(ResponseDecodeError, match=r"results.*expected a list"):
         await client.avatars.list()
+
+
+async def test_a_server_that_sends_fewer_items_than_asked_is_walked_to_the_end(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A server whose pages are shorter than the ``page_size`` asked for (a cap of its own): the
+    walk follows its ``next`` to the end of its ``count``, not to the count divided by the size
+    asked for."""
+    ids = [f"session-{n:02}" for n in range(25)]
+    for number, first in enumerate(range(0, 25, 10), start=1):
+        following = f"/v1/sessions?page={number + 1}" if first + 10 < 25 else None
+        emulator.inject("list", body=_page_body(25, following, ids[first : first + 10]))
+    walked = [entry.id async for entry in client.list_sessions("active", page_size=50)]
+    assert walked == ids
+    assert pages_read(emulator, "list") == ["1", "2", "3"]

@@ -789,7 +789,7 @@ async def test_a_client_closing_waits_for_a_start_under_way_and_stops_its_sessio
     """The client closes while a session's start is out (its answer slow): the close waits for it,
     then stops the session it opened, once, with ``USER_DISCONNECTED``, before the pool closes; the
     block, cancelled as soon as it is entered, ends with ``SessionEndedError``."""
-    start = provider.emulator.inject(provider.enter_steps[-1], delay=0.3)
+    start = provider.emulator.inject(provider.enter_steps[-1], delay=1.0)
     session = provider.session()
     ended: list[EndReason] = []
 
@@ -812,7 +812,7 @@ async def test_a_start_failing_while_the_client_closes_is_still_stopped(provider
     """The start opens the session and its answer is lost (a 503 after the fact) while the client
     closes: the close waits for it, so rule 3's stop (``SERVER_ERROR``) still goes through the pool,
     and the start's error reaches the caller."""
-    start = provider.emulator.inject(provider.enter_steps[-1], delay=0.3, status=503, apply=True)
+    start = provider.emulator.inject(provider.enter_steps[-1], delay=1.0, status=503, apply=True)
     session = provider.session()
 
     async def enter() -> None:
@@ -906,3 +906,28 @@ async def enter_and_hold(
         async with session:
             task_status.started()
             await anyio.sleep(30)
+
+
+async def test_two_closes_at_once_both_wait_for_the_session_a_start_under_way_opens(
+    provider: Provider,
+) -> None:
+    """Two closes at once (``async with client:`` ending while a shutdown hook calls ``aclose()``)
+    while a session's start is out: neither returns, nor closes the pool, before that session,
+    held once its start is answered, is stopped (its stop is slow): one stop, confirmed."""
+    start = provider.emulator.inject(provider.enter_steps[-1], delay=1.0)
+    stop = provider.emulator.inject(provider.stop_step, delay=0.3)
+    session = provider.session()
+
+    async def hold() -> None:
+        with pytest.raises(SessionEndedError):
+            async with session:
+                await anyio.sleep(30)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hold)
+        await wait_until(lambda: start.hits == 1)
+        tg.start_soon(provider.client.aclose)
+        tg.start_soon(provider.client.aclose)
+    assert stop.hits == 1
+    provider.assert_stopped_once(EndReason.USER_DISCONNECTED, session)
+    assert not session.may_still_run

@@ -40,12 +40,13 @@ class PageData(Generic[T]):
 Fetch = Callable[[int], Awaitable[PageData[T]]]
 
 
-def page_after(number: int, size: int, count: int | None, next_link: str | None) -> int | None:
-    """The number of the page after page ``number`` (of ``size`` items) of a list paged by number,
-    or ``None`` when it is the last: when the server sends no ``next``, when its ``count`` leaves no
-    item for a later page, or when its ``next`` names a page that is not later (a server that
-    ignores ``page`` or links back would otherwise be walked forever)."""
-    if next_link is None or (count is not None and number * size >= count):
+def page_after(number: int, items: int, count: int | None, next_link: str | None) -> int | None:
+    """The number of the page after page ``number``, which held ``items`` items, of a list paged by
+    number, or ``None`` when it is the last: when the server sends no ``next``, when its ``count``
+    leaves no item for a later page (pages as long as this one: a server may send fewer than were
+    asked for), or when its ``next`` names a page that is not later (a server that ignores ``page``
+    or links back would otherwise be walked forever)."""
+    if next_link is None or (count is not None and number * items >= count):
         return None
     named = parse_qs(urlsplit(next_link).query).get("page")
     if named is not None:

@@ -37,7 +37,7 @@ class Member(Protocol):
 class Running:
     """The sessions starting and running on one client."""
 
-    __slots__ = ("_closers", "_closing", "_held", "_over", "_starting")
+    __slots__ = ("_closers", "_closing", "_done", "_held", "_over", "_starting")
 
     def __init__(self) -> None:
         self._starting: set[Member] = set()
@@ -45,6 +45,7 @@ class Running:
         self._closing = False  # no session starts any more
         self._closers: anyio.abc.TaskGroup | None = None  # while a close runs: ends what is held
         self._over: anyio.Event | None = None  # set once no start is under way, while closing
+        self._done: anyio.Event | None = None  # set once the close under way has ended them all
 
     def starting(self, member: Member) -> None:
         """``member``'s ``open`` begins: counted until :meth:`hold` or :meth:`let_go`.
@@ -93,20 +94,21 @@ class Running:
 
     async def _end_all(self) -> None:
         self._closing = True
-        async with anyio.create_task_group() as closers:
-            mine = self._closers is None  # a second close at once waits for the same ends
-            if mine:
+        if self._done is not None:  # a close under way ends them: this one waits for all of it
+            await self._done.wait()
+            return
+        done = self._done = anyio.Event()
+        try:
+            async with anyio.create_task_group() as closers:
                 self._closers = closers
-            try:
                 for member in list(self._held):
                     closers.start_soon(member._client_closing)
                 if self._starting:
-                    if self._over is None:
-                        self._over = anyio.Event()
+                    self._over = anyio.Event()
                     await self._over.wait()
-            finally:
-                if mine:
-                    self._closers = None
+        finally:
+            self._closers = self._done = None
+            done.set()
 
     def open(self) -> None:
         """Let sessions start again (the client entered again after its close)."""

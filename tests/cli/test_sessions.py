@@ -306,10 +306,10 @@ async def test_sessions_list_shows_each_session_once_though_pages_repeat(
     capsys: pytest.CaptureFixture[str], emulator: LiveAvatarEmulator, env: dict[str, str]
 ) -> None:
     """A server that ignores ``page`` answers every page with the same sessions (its count says
-    250): the listing shows each once (before, three times; `reap` stopped each three times)."""
+    9): the listing shows each once (before, three times; `reap` stopped each three times)."""
     ids = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(3)]
-    data = {"count": 250, "next": "/v1/sessions?page=next", "results": [{"id": i} for i in ids]}
+    data = {"count": 9, "next": "/v1/sessions?page=next", "results": [{"id": i} for i in ids]}
     emulator.inject("list", body=json.dumps({"code": 1000, "data": data}).encode(), times=1000)
     listed = (await invoke(capsys, "sessions", "list", "--json", "--limit", "1000")).json()
     assert [s["id"] for s in listed["sessions"]] == ids
-    assert len(emulator.requests("list")) == 3  # up to the count, 100 a page
+    assert len(emulator.requests("list")) == 3  # up to the count, in pages of 3

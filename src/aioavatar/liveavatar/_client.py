@@ -280,7 +280,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             # The headers inline: no local of this frame holds the API key (a traceback's locals).
             call = self._prepare(LIST, headers=self._account_headers(), params=query)
             read: SessionPage = await self._send(call, options)
-            following = page_after(number, size, read.count, read.next)
+            following = page_after(number, len(read.results), read.count, read.next)
             return PageData(read.results, read.count, following, read.next, read.previous)
 
         return Pager(fetch, page)

@@ -109,7 +109,7 @@ class Resource(Namespace["LiveAvatarClient"]):
         async def fetch(page: int) -> PageData[Any]:
             query = {**fixed, "page": str(page), "page_size": str(size)}
             read: ResultsPage[Any] = await self._send(endpoint, options, params=query)
-            following = page_after(page, size, read.count, read.next)
+            following = page_after(page, len(read.results), read.count, read.next)
             return PageData(read.results, read.count, following, read.next, read.previous)
 
         return Pager(fetch, 1)

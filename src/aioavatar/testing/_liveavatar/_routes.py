@@ -125,7 +125,7 @@ def parse_request(request: web.Request, raw: bytes) -> Incoming:
 
 
 def _read_as_json(content_type: str | None) -> bool:
-    if content_type is None:
+    if not content_type:  # none, or empty: FastAPI reads JSON
         return True
     kind, _, subtype = content_type.partition(";")[0].strip().lower().partition("/")
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
