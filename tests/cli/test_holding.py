@@ -139,6 +139,30 @@ async def test_a_signal_during_start_whose_stop_fails_says_the_session_may_still
     assert f"aioavatar sessions stop {session_id}" in last
 
 
+@pytest.mark.parametrize("json_lines", [False, True], ids=["text", "json"])
+async def test_a_signal_during_a_start_that_then_fails_says_how_the_session_ended(
+    emulator: LiveAvatarEmulator, env: dict[str, str], json_lines: bool
+) -> None:
+    """Ctrl-C while start is out, and the start then fails (a 5xx after the fact): the session it
+    opened is stopped as any failed start (SERVER_ERROR), and the last words say so, not "nothing
+    to stop" (before, a stop had been sent all the same); exit 130."""
+    start = emulator.inject("start", delay=0.5, status=500, apply=True)
+    cli = await spawn("run", AVATAR_ID, *(["--json"] if json_lines else []), env=env)
+    async with cli.process:
+        await eventually(lambda: start.hits)
+        cli.send(signal.SIGINT)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    (session_id,) = emulator.sessions
+    assert emulator.stop_reasons(session_id) == ["SERVER_ERROR"]
+    assert "nothing to stop" not in outcome.out + outcome.err
+    if json_lines:
+        ended = json.loads(outcome.out)
+        assert (ended["event"], ended["end_reason"]) == ("ended", "SERVER_ERROR")
+    else:
+        assert "Session ended: SERVER_ERROR" in outcome.out
+
+
 async def test_run_json_prints_the_ended_event_when_the_stop_is_not_confirmed(
     emulator: LiveAvatarEmulator, env: dict[str, str]
 ) -> None:

@@ -76,6 +76,9 @@ def test_the_cli_guide_lists_every_command_and_flag() -> None:
         ("sessions", "list", "--api_key", "SECRET-KS-4567", "--json"),
         ("demo", "--api-key", "SECRET-KS-4567"),
         ("sessions", "stop", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--ks=SECRET-KS-4567"),
+        ("credits", "--ks=-SECRET-KS-4567"),  # a value that starts with "-" (1 token in 64 does)
+        ("credits", "--ks", "-SECRET-KS-4567"),
+        ("catalog", "list", "--api-key=-SECRET-KS-4567"),
     ],
 )
 async def test_a_credential_given_to_a_command_that_takes_none_is_not_echoed(

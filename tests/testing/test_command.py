@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import inspect
 import json
+import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -94,23 +96,29 @@ def test_a_credential_the_sdk_would_refuse_is_a_usage_error(
     assert "short" not in err
 
 
-def test_an_option_the_emulator_refuses_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["--provider", "kaltura", "--api-key", "same-ks-0", "--non-admin-ks", "same-ks-0"],
+            "--non-admin-ks must be a non-empty KS other than --api-key",
+        ),
+        (["--time-scale", "-1"], "--time-scale must be >= 0"),
+        (["--tier-max-session-duration", "-5"], "--tier-max-session-duration must be > 0"),
+        (["--rate-limit", "0"], "--rate-limit must be > 0"),
+        (["--connect-delay", "nan"], "--connect-delay must be >= 0"),
+    ],
+)
+def test_an_option_the_emulator_refuses_is_a_usage_error_naming_its_flag(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
 ) -> None:
-    """A value the constructor refuses (the non-admin KS equal to the admin one) is exit 2, one line."""
-    argv = [
-        "emulator",
-        "--provider",
-        "kaltura",
-        "--api-key",
-        "same-ks-0",
-        "--non-admin-ks",
-        "same-ks-0",
-    ]
-    assert run(argv) == 2
+    """A value the constructor refuses (the non-admin KS equal to the admin one, a negative time
+    scale, ...) is exit 2, one line naming the flag as the user wrote it, not the parameter."""
+    assert run(["emulator", "--port", "0", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "non_admin_ks" in err
+    assert said in err
+    assert "_" not in err.partition("error: ")[2]  # no parameter name (time_scale, ...)
 
 
 async def test_liveavatar_flags_reach_the_emulator(http: aiohttp.ClientSession) -> None:
@@ -196,3 +204,23 @@ class Target:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
+
+
+@pytest.mark.parametrize("json_line", [False, True])
+def test_an_emulator_whose_output_is_closed_ends_quietly(json_line: bool) -> None:
+    """`aioavatar emulator | true`: the announcement finds no reader; exit 141 (standard output was
+    closed), not a failure to listen on its port."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    argv = [sys.executable, "-m", "aioavatar", "emulator", "--port", "0"]
+    done = subprocess.run(  # noqa: S603 - this interpreter, this package
+        [*argv, "--json"] if json_line else argv,
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        timeout=60,
+        check=False,
+    )
+    os.close(writer)
+    assert done.returncode == 141, done.stderr
+    assert b"cannot listen" not in done.stderr
+    assert b"Traceback" not in done.stderr

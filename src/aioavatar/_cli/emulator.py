@@ -8,6 +8,7 @@ so the defaults (and the checks of each value) are written once, in :mod:`aioava
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -160,6 +161,15 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _in_flags(message: str, options: dict[str, Any]) -> str:
+    """The constructor's refusal in the user's words: each option it names is named as its flag
+    (``time_scale must be >= 0``: ``--time-scale must be >= 0``), and the rest of it plainly."""
+    flags = {name: _flag(name) for name in options} | {"ks": "--api-key", "api_key": "--api-key"}
+    for name in sorted(flags, key=len, reverse=True):
+        message = re.sub(rf"(?<![\w-]){name}\b", flags[name], message)
+    return message.replace(", or None for no limit", "")
+
+
 def emulator_options(args: argparse.Namespace) -> dict[str, Any]:
     """The constructor arguments the flags give for ``args.provider``.
 
@@ -179,8 +189,8 @@ def command(args: argparse.Namespace) -> int:
         anyio.run(_serve, args, options)
     except (OSError, BaseExceptionGroup) as group:
         exc = single(group)  # the task group wraps the error of the bind
-        if not isinstance(exc, OSError):
-            raise
+        if not isinstance(exc, OSError) or isinstance(exc, BrokenPipeError):
+            raise  # a closed standard output is the caller's to report (141), not a bind failure
         print(
             f"aioavatar: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
             "pick another address or port with --host/--port",
@@ -198,7 +208,7 @@ async def _serve(args: argparse.Namespace, options: dict[str, Any]) -> None:
             check_credential(options["non_admin_ks"], "--non-admin-ks")
         emulator = emulator_for(args.provider, api_key, host=args.host, port=args.port, **options)
     except (ValueError, ConfigurationError) as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_in_flags(str(exc), options)) from None
     async with anyio.create_task_group() as tg:
         await tg.start(_until_signal, tg.cancel_scope)
         async with emulator:

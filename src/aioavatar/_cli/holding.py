@@ -241,8 +241,8 @@ def conclude(
         if json_lines:
             report_ended(session, json_lines)
         raise SessionStopError(sid, "its stop was not confirmed")
-    if held.started:
-        report_ended(session, json_lines)
+    if held.started or session.end_reason is not None:  # a start that failed after the signal
+        report_ended(session, json_lines)  # was stopped (rule 3): said, with its reason
     elif not json_lines:
         print("Interrupted before the session started: nothing to stop.", flush=True)
     return exit_status(session, held, interrupts)

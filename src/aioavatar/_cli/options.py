@@ -69,7 +69,9 @@ def _without_secrets(message: str, argv: list[str]) -> str:
         if not flag.startswith("-") or not _secret_flag(flag):
             continue
         secret = value if equals else (argv[index + 1] if index + 1 < len(argv) else "")
-        if secret and not secret.startswith("-"):
+        # ``--ks=-abc...`` is a value whatever it starts with; ``--ks -abc...`` too unless it is a
+        # long option or shorter than any credential (``-v``: masking it would garble the line).
+        if secret and (equals or not (secret.startswith("--") or len(secret) < 8)):
             message = message.replace(secret, MASK)
     return message
 
