@@ -25,7 +25,10 @@ pytestmark = pytest.mark.anyio
             ["unknown end reason", "USER_CLOSED"],
         ),
         (["sessions", "reap", "--older-than", "soon"], ["--older-than"]),
-        (["sessions", "list", "--base-url", "ftp://example.com"], ["--base-url"]),
+        (
+            ["sessions", "list", "--base-url", "ftp://example.com"],
+            ["error: bad --base-url: must be an http(s) URL"],  # named once, as the user wrote it
+        ),
         (["run"], ["AVATAR_ID"]),
         (["run", "not-a-uuid"], ["error: AVATAR_ID: must be a UUID"]),
         (["run", "--emulator", "--base-url", "http://127.0.0.1:1"], ["--emulator", "--base-url"]),

@@ -269,7 +269,8 @@ def error_report(
         return EXIT_USAGE, f"error: {exc}"
     if isinstance(exc, ConfigurationError):
         if names_base_url(exc):
-            return EXIT_USAGE, f"error: bad {base_url_source(exc)}: {exc}"
+            rule = str(exc).removeprefix(f"{exc.field}: ") if exc.field else str(exc)
+            return EXIT_USAGE, f"error: bad {base_url_source(exc)}: {rule}"
         return EXIT_USAGE, f"error: {in_command_words(exc, args)}"
     if isinstance(exc, APIError):
         line = f"API error: HTTP {exc.status}"
