@@ -107,6 +107,7 @@ def test_a_credential_the_sdk_would_refuse_is_a_usage_error(
         (["--tier-max-session-duration", "-5"], "--tier-max-session-duration must be > 0"),
         (["--rate-limit", "0"], "--rate-limit must be > 0"),
         (["--connect-delay", "nan"], "--connect-delay must be >= 0"),
+        (["--host", ""], "--host must be an address (0.0.0.0 listens on every one)"),
     ],
 )
 def test_an_option_the_emulator_refuses_is_a_usage_error_naming_its_flag(

@@ -27,7 +27,6 @@ def _has_ipv6() -> bool:
     ("host", "loopback"),
     [
         ("0.0.0.0", "http://127.0.0.1:"),  # noqa: S104 - the wildcard bind is what is tested
-        ("", "http://127.0.0.1:"),  # no host: aiohttp listens on every address too
         pytest.param(
             "::",
             "http://[::1]:",

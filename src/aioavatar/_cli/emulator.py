@@ -202,6 +202,8 @@ def command(args: argparse.Namespace) -> int:
 
 async def _serve(args: argparse.Namespace, options: dict[str, Any]) -> None:
     api_key = DEFAULT_KEYS[args.provider] if args.api_key is None else args.api_key
+    if not args.host.strip():  # aiohttp's versions differ on what an empty host listens on
+        raise UsageError("--host must be an address (0.0.0.0 listens on every one)")
     try:
         check_credential(api_key, "--api-key")  # what the SDK would refuse to send
         if options.get("non_admin_ks") is not None:

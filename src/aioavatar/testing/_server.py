@@ -36,11 +36,9 @@ T = TypeVar("T")
 
 
 def _reachable(host: str) -> str:
-    """The address a client on this machine reaches ``host`` at: a wildcard one (``0.0.0.0``, ``::``,
-    or none at all, which aiohttp listens on every address for) is none to connect to, so the
-    loopback one stands for it (a client refuses plain ``http`` anywhere but on the loopback)."""
-    if not host:
-        return "127.0.0.1"
+    """The address a client on this machine reaches ``host`` at: a wildcard one (``0.0.0.0``, ``::``)
+    listens on every address but is none to connect to, so the loopback one stands for it (a client
+    refuses plain ``http`` anywhere but on the loopback)."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
