@@ -8,7 +8,8 @@ every item of every page, reading a page only when the items before it have all 
 holding one page at a time. A page's cursor to the next is computed here from what the previous
 request asked for, never taken from a URL the server sent: a ``next`` link pointing at another host
 would carry the account credential there. A walk ends at the server's ``count`` and at a ``next``
-that does not name a later page (:func:`page_after`), so no answer makes it endless.
+that does not name a later page (:func:`page_after`): a server that ignores ``page`` is walked
+no further than its own ``count``.
 """
 
 from __future__ import annotations

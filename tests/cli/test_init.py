@@ -79,6 +79,8 @@ def test_the_cli_guide_lists_every_command_and_flag() -> None:
         ("credits", "--ks=-SECRET-KS-4567"),  # a value that starts with "-" (1 token in 64 does)
         ("credits", "--ks", "-SECRET-KS-4567"),
         ("catalog", "list", "--api-key=-SECRET-KS-4567"),
+        ("sessions", "list", "--ks", "SECRET1"),  # short (a truncated paste): masked all the same
+        ("sessions", "list", "--token=e"),  # one letter: masked where given, no word cut into
     ],
 )
 async def test_a_credential_given_to_a_command_that_takes_none_is_not_echoed(

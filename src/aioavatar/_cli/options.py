@@ -14,7 +14,7 @@ import attrs
 
 from .. import EndReason
 from .._secret import MASK
-from .._validation import shown
+from .._validation import MIN_CREDENTIAL_LENGTH, shown
 from ..kaltura import REGIONS
 from ..liveavatar import DEFAULT_BASE_URL
 from .common import (
@@ -68,11 +68,17 @@ def _without_secrets(message: str, argv: list[str]) -> str:
         flag, equals, value = arg.partition("=")
         if not flag.startswith("-") or not _secret_flag(flag):
             continue
-        secret = value if equals else (argv[index + 1] if index + 1 < len(argv) else "")
-        # ``--ks=-abc...`` is a value whatever it starts with; ``--ks -abc...`` too unless it is a
-        # long option or shorter than any credential (``-v``: masking it would garble the line).
-        if secret and (equals or not (secret.startswith("--") or len(secret) < 8)):
+        if equals:  # ``--ks=...``: the value, whatever it starts with, where the flag gives it
+            secret = value
+            message = message.replace(arg, f"{flag}={MASK}") if value else message
+        else:  # ``--ks VALUE``, unless VALUE is the next long option
+            secret = argv[index + 1] if index + 1 < len(argv) else ""
+            if secret.startswith("--"):
+                continue
+        if len(secret) >= MIN_CREDENTIAL_LENGTH:  # anywhere (quoted, say): no word is cut into
             message = message.replace(secret, MASK)
+        elif secret:  # shorter (a truncated paste): as a word of its own only
+            message = re.sub(rf"(?<![^\s'\"]){re.escape(secret)}(?![^\s'\"])", MASK, message)
     return message
 
 
