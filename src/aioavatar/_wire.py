@@ -86,8 +86,9 @@ def aiohttp_error(
     if error is not None:
         error.__cause__ = exc  # as ``raise error from exc`` (what the retry loop reads)
         # aiohttp's frames hold the request's headers as locals, the API key among them: a
-        # traceback that shows each frame's locals (Sentry's) must not reach them.
-        for link in (*error_chain(caught), *error_chain(exc)):
+        # traceback that shows each frame's locals (Sentry's) must not reach them. The chain of
+        # what was caught holds the mapped error too (a _SendFailed is raised from it).
+        for link in error_chain(caught):
             link.__traceback__ = None
     return error
 

@@ -106,18 +106,14 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None:
         realtime = self._realtime
-        if realtime is None:  # nearly every session: the REST beat, as prepared
-            try:
-                await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
-            except AuthenticationError as exc:
-                await self._beat_with_key(exc, timeout=timeout, deadline=deadline)
-            return
-        now = anyio.current_time()
-        # Over REST once a third of the idle window has passed since the last REST answer: with
-        # beats at most half a window apart (rule 13), the server hears REST in every window.
-        socket_may = now - self._rest_beat_at < self.idle_timeout / 3
-        if socket_may and await realtime.send_keep_alive(timeout=timeout):
-            return
+        socket_may = False
+        if realtime is not None:  # else (nearly every session) the REST beat, as prepared
+            now = anyio.current_time()
+            # Over REST once a third of the idle window has passed since the last REST answer: with
+            # beats at most half a window apart (rule 13), the server hears REST in every window.
+            socket_may = now - self._rest_beat_at < self.idle_timeout / 3
+            if socket_may and await realtime.send_keep_alive(timeout=timeout):
+                return
         try:
             try:
                 await self._client.send(self._require_beat(), timeout=timeout, deadline=deadline)
@@ -126,10 +122,13 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
         except (APIError, TransportError) as exc:
             # A failing REST endpoint (not the session's end) must not silence a working socket.
             gone = isinstance(exc, APIError) and exc.session_gone
-            if gone or socket_may or not await realtime.send_keep_alive(timeout=timeout):
+            if realtime is None or gone or socket_may:
+                raise
+            if not await realtime.send_keep_alive(timeout=timeout):
                 raise
             return
-        self._rest_beat_at = now
+        if realtime is not None:
+            self._rest_beat_at = now
 
     async def _beat_with_key(
         self, refused: AuthenticationError, *, timeout: float, deadline: float
