@@ -19,7 +19,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import AVATAR_ID
-from .helpers import ENDED, assert_clean, eventually, read_all, spawn
+from .helpers import ENDED, Outcome, assert_clean, eventually, read_all, spawn
 
 pytestmark = pytest.mark.anyio
 
@@ -113,6 +113,19 @@ async def test_a_signal_during_start_stops_the_session_it_opened(
     assert_clean(outcome)
 
 
+async def _interrupted_during_start(
+    emulator: LiveAvatarEmulator, env: dict[str, str], start_status: int | None, *options: str
+) -> Outcome:
+    """``run`` (with ``options``) sent Ctrl-C once its start is out: the start, half a second on the
+    emulator, then answered ``start_status`` (its normal answer for ``None``) after taking effect."""
+    start = emulator.inject("start", delay=0.5, status=start_status, apply=True)
+    cli = await spawn("run", AVATAR_ID, *options, env=env)
+    async with cli.process:
+        await eventually(lambda: start.hits)
+        cli.send(signal.SIGINT)
+        return await cli.finish()
+
+
 @pytest.mark.parametrize("start_fails", [False, True], ids=["start answered", "start failed"])
 async def test_a_signal_during_start_whose_stop_fails_says_the_session_may_still_run(
     emulator: LiveAvatarEmulator, env: dict[str, str], start_fails: bool
@@ -120,13 +133,8 @@ async def test_a_signal_during_start_whose_stop_fails_says_the_session_may_still
     """Ctrl-C while start is out, and the stop that follows fails: not "nothing to stop" and 130,
     but the line that names the session and says it may still run, exit 1; under ``--json`` the
     `ended` event first, ``end_reason`` null."""
-    start = emulator.inject("start", delay=0.5, status=500 if start_fails else None, apply=True)
     emulator.inject("stop", status=500, times=100)
-    cli = await spawn("run", AVATAR_ID, "--json", env=env)
-    async with cli.process:
-        await eventually(lambda: start.hits)
-        cli.send(signal.SIGINT)
-        outcome = await cli.finish()
+    outcome = await _interrupted_during_start(emulator, env, 500 if start_fails else None, "--json")
     assert outcome.status == 1, outcome.err
     (session_id,) = emulator.sessions
     assert emulator.requests("stop")  # a stop was tried...
@@ -146,12 +154,9 @@ async def test_a_signal_during_a_start_that_then_fails_says_how_the_session_ende
     """Ctrl-C while start is out, and the start then fails (a 5xx after the fact): the session it
     opened is stopped as any failed start (SERVER_ERROR), and the last words say so, not "nothing
     to stop" (before, a stop had been sent all the same); exit 130."""
-    start = emulator.inject("start", delay=0.5, status=500, apply=True)
-    cli = await spawn("run", AVATAR_ID, *(["--json"] if json_lines else []), env=env)
-    async with cli.process:
-        await eventually(lambda: start.hits)
-        cli.send(signal.SIGINT)
-        outcome = await cli.finish()
+    outcome = await _interrupted_during_start(
+        emulator, env, 500, *(["--json"] if json_lines else [])
+    )
     assert outcome.status == 130, outcome.err
     (session_id,) = emulator.sessions
     assert emulator.stop_reasons(session_id) == ["SERVER_ERROR"]
