@@ -145,14 +145,14 @@ async def test_a_reservation_is_held_across_the_requests_of_its_task() -> None:
     waiting = anyio.Event()
 
     async def other() -> None:
-        assert slots.needed()
+        assert slots.take_now() is False  # the reservation holds the one slot
         waiting.set()
         await slots.take(timeout=5.0)
         order.append("other sent")
         slots.give_back()
 
     async with anyio.create_task_group() as tg, slots.reserved():
-        assert not slots.needed()  # its own requests take nothing
+        assert slots.take_now() is None  # its own requests take nothing
         async with slots.reserved():  # nested: the same slot
             tg.start_soon(other)
             await anyio.sleep(0.05)

@@ -36,11 +36,16 @@ class ConnectionSlots:
         self._gave_up = 0  # waiters in the queue that gave up
         self._holders: set[asyncio.Task[object]] = set()
 
-    def needed(self) -> bool:
-        """Whether a request of the current task must take a slot (not when it holds a reservation)."""
-        if self.limit is None:
+    def take_now(self) -> bool | None:
+        """Take a slot for a request of the current task without waiting: ``None`` when it needs
+        none (no limit of ours, or the task holds a reservation), ``True`` when it took one,
+        ``False`` when none is free (then :meth:`take`). One call on every request's path."""
+        if self.limit is None or (self._holders and asyncio.current_task() in self._holders):
+            return None
+        if not self._free:  # a slot is free only when nobody waits: give_back hands it over first
             return False
-        return not self._holders or asyncio.current_task() not in self._holders
+        self._free -= 1
+        return True
 
     def try_take(self) -> bool:
         """Take a free slot now, without waiting; ``False`` when none is free."""

@@ -108,8 +108,7 @@ class Transport:
         self.base_url = base_url
         self.retry_policy = retry_policy or RetryPolicy()
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
-        # Masked out of every answer, whichever credential the request carried (an API key echoed in
-        # the error page of a session-token call, say).
+        # Masked out of every answer, whichever credential its request carried.
         self.credentials = scrubbable(c.get_secret_value() for c in credentials)
         self._budget_warned = False
         self.max_response_size = check_int(
@@ -119,15 +118,13 @@ class Transport:
             connection_limit, "connection_limit", low=1, high=MAX_CONNECTION_LIMIT
         )
         self._session = http_session
-        # A borrowed session keeps its middlewares (ours would replace them per request): aiohttp's
-        # own resend of a GET is then counted against the policy instead of switched off.
         self._borrowed = http_session is not None
         self._slots: ConnectionSlots | None = None  # made on enter, inside the running loop
         # aiohttp resends only idempotent methods by itself: those get our middleware, per request,
-        # on a pool of our own (a borrowed session keeps its own middlewares: None leaves them).
+        # on a pool of our own. A borrowed session keeps its own (ours would replace them): its
+        # resend of a GET is counted against the policy instead of switched off.
         self._middlewares: dict[str, tuple[Any, ...]] = {}
-        # The URL of each endpoint whose path has no id in it, built once (request_parts).
-        self._urls: dict[str, str] = {}
+        self._urls: dict[str, str] = {}  # the URL of each path with no id in it, built once
 
     @property
     def http_session(self) -> aiohttp.ClientSession:
@@ -206,17 +203,13 @@ class Transport:
         secrets: tuple[str, ...] = (),
     ) -> RequestParts:
         """A request ready to send any number of times (:meth:`send`), as the positional fields of
-        :class:`PreparedRequest` (a subclass adds its own, built in one step): its own headers, its
-        body (``json`` encoded here, or ``content``: ready bytes with their content type), the
-        credentials it carries (masked out of whatever comes back; ``secrets``: those in its body)
-        and its ``bearer`` token (checked by the caller; sent as ``Authorization: Bearer``, the
-        header formed per send).
-        ``shared_path``: the path has no id in it, so its URL is built once per client.
+        :class:`PreparedRequest`: its own headers, its body (``json`` encoded here, or ``content``:
+        bytes and content type), the credentials it carries (masked out of whatever comes back;
+        ``secrets``: those in its body) and its ``bearer`` token (checked by the caller; the header
+        is formed per send). ``shared_path``: no id in the path, so its URL is built once per client.
 
-        What a session keeps for its life (its keep-alive) is only its own: the body, and the token
-        it refers to. The URL of a path without an id, and the headers of a call with none of its
-        own, are shared. ``Accept-Encoding: identity`` is a default of a pool of our own, and a
-        header of each call on a borrowed one."""
+        A session's keep-alive keeps only its own: the body, and the token it refers to; URLs without
+        an id and headers of calls with none of their own are shared."""
         data: bytes | None = None
         content_type: str | None = None
         if content is not None:
@@ -363,10 +356,12 @@ class Transport:
 
     async def _send(self, prepared: PreparedRequest, timeout: Timeout) -> RawResponse:
         method, path, url = prepared.method, prepared.path, prepared.url
-        slots = self.slots
+        slots = self._slots
+        if slots is None or self._session is None:
+            raise RuntimeError("the client is not open: use it as `async with client:`")
         limit = timeout.client_timeout
-        taken = slots.needed()
-        if taken and not slots.try_take():
+        taken = slots.take_now()
+        if taken is False:
             try:
                 waited = await slots.take(timeout.connect or timeout.total)
             except TimeoutError:
@@ -381,7 +376,7 @@ class Transport:
             if waited:  # the wait counts within the call's time limits
                 limit = timeout.less(waited).client_timeout
         try:
-            async with self.http_session.request(
+            async with self._session.request(
                 method,
                 url,
                 # Formed here, inline: no local of this frame holds the token under a name (a
@@ -408,7 +403,12 @@ class Transport:
                 auto_decompress=False,  # decompressed by _read_body, within the cap
                 middlewares=self._middlewares.get(method),
             ) as resp:
-                body, problem = await read_body(resp, self.max_response_size)
+                cap, length = self.max_response_size, resp.content_length
+                # read_body's usual case (a plain body within the cap), without its coroutine.
+                if length is not None and length <= cap and "Content-Encoding" not in resp.headers:
+                    body, problem = await resp.read(), None
+                else:
+                    body, problem = await read_body(resp, cap)
                 status = resp.status
                 resp_headers = resp.headers
         except Exception as exc:
@@ -417,7 +417,7 @@ class Transport:
                 raise
             raise error  # noqa: B904 - caused by the aiohttp error it maps (set by aiohttp_error)
         finally:
-            if taken:
+            if taken is not None:  # taken now, or after the wait
                 slots.give_back()
         # Positional, in the fields' order (keywords cost twice the building, on every answer).
         return RawResponse(
