@@ -23,6 +23,7 @@ from aioavatar import (
     RequestTimeout,
     SessionEndedError,
     SessionState,
+    TransportError,
     Utterance,
 )
 from aioavatar.liveavatar import _realtime_socket as socket_module
@@ -279,3 +280,62 @@ class _NeverLost:
 
     async def _connection_lost(self) -> None:  # pragma: no cover - never opened, never lost
         raise AssertionError("not expected")
+
+
+async def test_a_server_that_says_closing_and_keeps_the_socket_open_ends_the_session(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """``closing`` said while the socket stays open: the server is given ``close_timeout`` to close
+    it, then the connection shuts it itself and the session learns it (rule 6). Until now a
+    control waited for good on a socket that takes nothing, and the session ran on."""
+    with pytest.raises(SessionEndedError) as info:
+        async with lite(client) as session, session.realtime(close_timeout=0.2) as rt:
+            sid = session.session_id
+            await fast_ws.ws.send(sid, {"type": "session.state_updated", "state": "closing"})
+            await wait_until(lambda: not rt.connected)
+            with pytest.raises(TransportError, match="lost"):
+                await rt.interrupt()  # held (nothing is sent after `closing`) until it is shut
+            await anyio.sleep(10)  # the session learns it: the block is cancelled
+    assert info.value.end_reason is EndReason.SERVER_ERROR
+    assert fast_ws.stop_reasons(sid) == ["SERVER_ERROR"]
+    assert rt.closed
+    assert fast_ws.ws.messages(sid, type="agent.interrupt") == []
+
+
+async def test_a_server_that_stays_in_connecting_has_its_socket_reopened(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """``connecting`` after ``connected`` holds the sender (rule 1), but not for good: a socket that
+    does not say ``connected`` again within ``connect_timeout`` is dropped and reopened (rule 6), and
+    what was held goes out on the new one."""
+    async with lite(client) as session, session.realtime(connect_timeout=0.3) as rt:
+        sid = session.session_id
+        await fast_ws.ws.send(sid, {"type": "session.state_updated", "state": "connecting"})
+        await wait_until(lambda: not rt.connected)
+        utterance = await rt.speak(pcm(0.2))
+        await wait_until(lambda: fast_ws.ws.connections(sid) == 2 and rt.connected)
+        with anyio.fail_after(5):
+            await utterance.wait_ended()
+        assert not utterance.interrupted
+    assert fast_ws.stop_reasons(sid) == ["USER_CLOSED"]
+    assert {m.connection for m in speak_chunks(fast_ws, sid)} == {2}
+
+
+async def test_a_stop_during_a_reconnect_makes_the_controls_say_the_session_is_ending(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """Rule 8 when the session is stopped while its socket is being reopened: the reconnect gives
+    up because of the stop, so ``speak()`` and the controls raise ``RuntimeError`` (the session is
+    ending), not ``TransportError`` (the socket was lost), and the session is stopped once."""
+    async with lite(client) as session, session.realtime(reconnect_window=30.0) as rt:
+        sid = session.session_id
+        fast_ws.ws.refuse(times=1000)
+        fast_ws.ws.drop(sid)
+        await wait_until(lambda: len(fast_ws.ws.handshakes) >= 3)  # reopening, refused
+        await session.stop()
+        await wait_until(lambda: rt.closed)
+        with pytest.raises(RuntimeError, match="ending"):
+            await rt.speak(pcm(0.2))
+        with pytest.raises(RuntimeError, match="ending"):
+            await rt.interrupt()
+    assert fast_ws.stop_reasons(sid) == ["USER_CLOSED"]

@@ -32,7 +32,9 @@ Rules:
     shielded from cancellation. Queued utterances are dropped; every waiter returns.
  8. Once the session is being stopped or has ended, nothing more is spoken: every utterance not over ends
     as interrupted (rule 4 still holds), and ``speak()`` and the controls raise ``RuntimeError``. The
-    server going back to ``connecting`` holds the sender until it says ``connected`` again.
+    server going back to ``connecting`` holds the sender until it says ``connected`` again, for at most
+    ``connect_timeout``: a socket still there is dropped and reopened (rule 6). A socket the server
+    keeps open after ``closed``, or ``close_timeout`` after ``closing``, is shut by us (rule 6).
 """
 
 from __future__ import annotations

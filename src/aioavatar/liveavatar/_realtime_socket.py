@@ -3,37 +3,39 @@
 It opens the LITE WebSocket and waits for ``connected`` (rule 1 of ``aioavatar.liveavatar._realtime``), reads
 every frame into events, reopens a dropped socket within the reconnect window (rule 6), sends frames and
 closes. What is said on the socket (speech, control) is :class:`~aioavatar.liveavatar.RealtimeConnection`'s,
-which builds on this class. aiohttp errors of the socket are translated here, in :func:`_map_ws_errors`, and
-nowhere else: the WebSocket counterpart of ``aioavatar._wire``.
+which builds on this class. What it knows of aiohttp's WebSocket (its errors, translated in one place, and
+shutting a socket down) is ``aioavatar.liveavatar._realtime_wire``'s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
-import socket as socket_module
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager, suppress
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator
 
 import aiohttp
 import anyio
 
 from .._backend import SessionHooks
 from .._logging import describe_error
-from .._protocol import RawResponse, error_for_status
 from .._validation import check_int, check_seconds
-from ..exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
+from ..exceptions import APIError, RequestTimeout, TransportError
 from ._realtime_events import EventBuffer, EventStream
 from ._realtime_models import ClientMessage, RealtimeEvent, SessionStateUpdated, SocketState
 from ._realtime_protocol import decode_event, encode_message
+from ._realtime_wire import (
+    CLOSED_TYPES,
+    MAX_RECEIVE_SIZE,
+    check_ws_url,
+    map_ws_errors,
+    shut_down,
+    suppress_ws_errors,
+)
 
 __all__ = ["RealtimeSocket", "SocketClosed", "seconds"]
 
 logger = logging.getLogger("aioavatar")
 
-# Server frames are small JSON events; refuse anything absurd rather than buffer it.
-_MAX_RECEIVE_SIZE = 4 * 1024 * 1024
 #: How long one frame may wait to be written before the socket counts as lost (rule 6).
 _STALL_SECONDS = 5.0
 #: How long a reopened socket must stay up to end its outage (or the reconnect window, if shorter):
@@ -41,14 +43,6 @@ _STALL_SECONDS = 5.0
 _STABLE_SECONDS = 1.0
 _RECONNECT_BACKOFF_FIRST = 0.05
 _RECONNECT_BACKOFF_MAX = 1.0
-_CLOSED_TYPES = frozenset(
-    {
-        aiohttp.WSMsgType.CLOSE,
-        aiohttp.WSMsgType.CLOSING,
-        aiohttp.WSMsgType.CLOSED,
-        aiohttp.WSMsgType.ERROR,
-    }
-)
 _SERVER_CLOSING = (SocketState.CLOSING, SocketState.CLOSED)
 
 
@@ -59,62 +53,6 @@ class SocketClosed(Exception):
 def seconds(value: float, field: str) -> float:
     """Check a realtime duration: a finite number of seconds from 10 ms to 5 minutes."""
     return check_seconds(value, field, low=0.01, high=300.0)
-
-
-@contextmanager
-def _map_ws_errors(path: str) -> Iterator[None]:
-    """Translate aiohttp errors of the WebSocket handshake into the public tree.
-
-    Messages are built from plain fields: aiohttp errors can hold the request, and the URL may hold a
-    credential, so only the path is named.
-    """
-    try:
-        yield
-    except aiohttp.WSServerHandshakeError as exc:
-        raw = RawResponse(method="GET", path=path, status=exc.status, body=b"")
-        raise error_for_status(raw) from None
-    except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
-        raise TransportError(
-            f"cannot connect to {exc.host}:{exc.port}: {reason}", method="GET", path=path
-        ) from None
-    except (aiohttp.ClientError, ConnectionError) as exc:
-        raise TransportError(type(exc).__name__, method="GET", path=path) from None
-
-
-def _shut_down(ws: aiohttp.ClientWebSocketResponse) -> None:
-    """Shut the socket under ``ws`` down for both directions, through a duplicate of its file
-    descriptor (a loop's transport socket may refuse ``shutdown``: uvloop's does); the transport
-    then sees the end, whatever it was waiting for."""
-    with (
-        suppress(AttributeError, OSError, TypeError, ValueError),
-        socket_module.socket(fileno=os.dup(ws.get_extra_info("socket").fileno())) as dup,
-    ):
-        dup.shutdown(socket_module.SHUT_RDWR)
-
-
-@contextmanager
-def _suppress_ws_errors() -> Iterator[None]:
-    try:
-        yield
-    except (ConnectionError, aiohttp.ClientError) as exc:
-        logger.debug("realtime: close failed: %s", type(exc).__name__)
-
-
-def _check_ws_url(ws_url: object) -> str:
-    if not isinstance(ws_url, str):
-        raise ConfigurationError("must be a ws:// or wss:// URL", field="ws_url")
-    try:
-        parts = urlsplit(ws_url)
-        parts.port  # noqa: B018 - raises for a bad port
-    except ValueError:
-        # Not quoted: the URL may hold a credential (a token in its query).
-        raise ConfigurationError("is not a valid URL", field="ws_url") from None
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigurationError(
-            f"must be a ws:// or wss:// URL, got scheme {parts.scheme!r}", field="ws_url"
-        )
-    return parts.path or "/"
 
 
 class RealtimeSocket:
@@ -135,7 +73,7 @@ class RealtimeSocket:
         close_timeout: float = 2.0,
         event_buffer: int = 1000,
     ) -> None:
-        self._path = _check_ws_url(ws_url)
+        self._path = check_ws_url(ws_url)
         self.connect_timeout = seconds(connect_timeout, "connect_timeout")
         self.reconnect_window = (
             None if reconnect_window is None else seconds(reconnect_window, "reconnect_window")
@@ -154,6 +92,8 @@ class RealtimeSocket:
         self._closed = False  # over: nothing more is sent or received
         self._lost = False  # closed because the socket could not be kept
         self._server_closing = False  # the server said `closing` or `closed`
+        # Drops a socket the server left in `connecting` or `closing` for too long (_drop_later).
+        self._drop_timer: asyncio.TimerHandle | None = None
         self._events = EventBuffer(event_buffer, self._path)
         # An outage lasts until a socket has stayed up for _STABLE_SECONDS: its deadline and backoff
         # go on across sockets that drop sooner (a server that accepts and closes at once).
@@ -249,21 +189,52 @@ class RealtimeSocket:
 
     def _server_state(self, state: SocketState | None) -> None:
         """What the server says of the socket after ``connected``: only ``connected`` takes what is
-        sent (rule 1); ``closing`` and ``closed`` end it (rule 6), and a socket still open after
-        ``closed`` is shut down by us, so that the reader sees it go."""
+        sent (rule 1); ``closing`` and ``closed`` end it (rule 6). A socket still open after
+        ``closed``, or ``close_timeout`` after ``closing``, is shut down by us, and one still in
+        ``connecting`` after ``connect_timeout`` is dropped (and reopened, rule 6): the reader sees
+        it go, and nothing waits on a socket that says it takes nothing."""
         ws = self._ws
         if state in _SERVER_CLOSING:
             self._server_closing = True
             self._up = False
-            if state is SocketState.CLOSED and ws is not None and not ws.closed:
-                _shut_down(ws)
+            if ws is not None and not ws.closed:
+                self._drop_later(ws, 0.0 if state is SocketState.CLOSED else self.close_timeout)
         elif state is SocketState.CONNECTING:
             self._up = False  # back to connecting: what is sent now would be dropped
+            if ws is not None and not ws.closed and not self._server_closing:
+                self._drop_later(ws, self.connect_timeout)
         elif state is SocketState.CONNECTED and not self._server_closing and not self._closing:
             self._up = ws is not None and not ws.closed
+            self._cancel_drop()
+
+    def _drop_later(self, ws: aiohttp.ClientWebSocketResponse, after: float) -> None:
+        """Shut ``ws`` down ``after`` seconds from now unless it is back up by then."""
+        self._cancel_drop()
+        if not after:
+            shut_down(ws)
+            return
+
+        def drop() -> None:
+            self._drop_timer = None
+            if ws is self._ws and not self._up and not ws.closed:
+                logger.warning(
+                    "realtime %s: the server said neither `connected` nor closed the socket "
+                    "within %g s; dropping it",
+                    self._path,
+                    after,
+                )
+                shut_down(ws)
+
+        self._drop_timer = asyncio.get_running_loop().call_later(after, drop)
+
+    def _cancel_drop(self) -> None:
+        if self._drop_timer is not None:
+            self._drop_timer.cancel()
+            self._drop_timer = None
 
     def _finish(self) -> None:
         """Over: every waiter returns and the event iteration stops."""
+        self._cancel_drop()
         self._up = False
         self._closed = True
         self._notify()
@@ -275,12 +246,12 @@ class RealtimeSocket:
         ws: aiohttp.ClientWebSocketResponse | None = None
         try:
             with anyio.fail_after(timeout):
-                with _map_ws_errors(self._path):
+                with map_ws_errors(self._path):
                     ws = await self._http.ws_connect(
                         self._ws_url,
                         heartbeat=None,  # rule 2
                         autoping=True,
-                        max_msg_size=_MAX_RECEIVE_SIZE,
+                        max_msg_size=MAX_RECEIVE_SIZE,
                     )
                 await self._until_connected(ws)
         except TimeoutError:
@@ -311,7 +282,7 @@ class RealtimeSocket:
                             method="GET",
                             path=self._path,
                         )
-            elif message.type in _CLOSED_TYPES:
+            elif message.type in CLOSED_TYPES:
                 code = ws.close_code
                 raise TransportError(
                     "the server closed the socket before it was connected"
@@ -349,7 +320,7 @@ class RealtimeSocket:
                     _STALL_SECONDS,
                 )
                 self._socket_down()  # nothing more goes to it
-                _shut_down(ws)  # the reader sees it go, and reopens it
+                shut_down(ws)  # the reader sees it go, and reopens it
             return False
         except (ConnectionError, aiohttp.ClientError) as exc:
             logger.debug("realtime %s: send failed: %s", self._path, type(exc).__name__)
@@ -359,7 +330,7 @@ class RealtimeSocket:
     async def _close_frame(self) -> None:
         ws = self._ws
         if ws is not None and not ws.closed:
-            with _suppress_ws_errors():
+            with suppress_ws_errors():
                 await ws.close()
 
     # --- the reader (rule 6) --------------------------------------------------------------------------
@@ -376,7 +347,9 @@ class RealtimeSocket:
                 if self._session._ending:  # the session is being stopped: the close is expected
                     break
                 if self._server_closing or not await self._reconnect():
-                    self._lost = True
+                    # Lost, unless the reconnect gave up because a stop began meanwhile (rule 8:
+                    # the controls then say the session is ending, not that the socket was lost).
+                    self._lost = not self._session._ending
                     break
         except Exception:
             logger.exception("realtime %s: the reader failed", self._path)
@@ -391,7 +364,7 @@ class RealtimeSocket:
             message = await ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT:
                 self._on_event(decode_event(message.data), message.data)
-            elif message.type in _CLOSED_TYPES:
+            elif message.type in CLOSED_TYPES:
                 logger.info("realtime %s: the socket closed (code %s)", self._path, ws.close_code)
                 return
 
