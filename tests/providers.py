@@ -48,15 +48,23 @@ class Provider:
 
     def session(self, **options: Any) -> Session:
         """A session on the shared client: short keep-alive interval and stop timeout by default."""
+        return self.session_of(self.client, **options)
+
+    def session_of(self, client: LiveAvatarClient | KalturaAvatarClient, **options: Any) -> Session:
+        """A session on ``client`` (a client of this provider), with :meth:`session`'s defaults."""
         options.setdefault("keep_alive_interval", 0.2)
         options.setdefault("stop_timeout", 2.0)
         session: Session
-        if isinstance(self.client, LiveAvatarClient):
-            session = self.client.session(AVATAR_ID, is_sandbox=True, **options)
+        if isinstance(client, LiveAvatarClient):
+            session = client.session(AVATAR_ID, is_sandbox=True, **options)
         else:
-            session = self.client.session(KALTURA_AVATAR_ID, **options)
+            session = client.session(KALTURA_AVATAR_ID, **options)
         self.made.append(session)
         return session
+
+    def new_client(self) -> LiveAvatarClient | KalturaAvatarClient:
+        """Another client of this provider on its emulator (not entered)."""
+        return type(self.client)(self.credential, base_url=self.emulator.base_url)
 
     def own_session(self, *, credential: str, **options: Any) -> Session:
         """A session that builds its own client from ``credential`` (API key or KS)."""

@@ -931,3 +931,77 @@ async def test_two_closes_at_once_both_wait_for_the_session_a_start_under_way_op
     assert stop.hits == 1
     provider.assert_stopped_once(EndReason.USER_DISCONNECTED, session)
     assert not session.may_still_run
+
+
+async def _loop_steps(count: int) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+async def _step_until(ready: Callable[[], bool]) -> None:
+    """Turn the loop one step at a time until ``ready()`` (``wait_until`` polls at coarser steps)."""
+    for _ in range(1_000_000):
+        if ready():
+            return
+        await asyncio.sleep(0)
+    pytest.fail("never ready")
+
+
+async def test_a_close_cancelled_natively_at_any_step_still_closes_its_pool(
+    provider: Provider,
+) -> None:
+    """``task.cancel()`` lands on ``client.aclose()`` at each of its loop steps in turn (an anyio
+    shield holds off no native cancellation): the close still ends its keep-alive workers and closes
+    its pool before it raises the cancellation. Until now the pool was left open ("Unclosed client
+    session") when the cancel landed while the workers ended."""
+    outcomes: set[str] = set()
+    for steps in range(1, 13):  # not 0: a task cancelled before its first step never runs
+        client = provider.new_client()
+        await client.__aenter__()
+        session = provider.session_of(client, keep_alive_interval=0.02)
+        async with session:
+            await wait_until(lambda: session.statistics().keep_alives_sent >= 1)  # noqa: B023
+        pool = client.http_session
+        task = asyncio.ensure_future(client.aclose())
+        await _loop_steps(steps)
+        task.cancel()
+        try:
+            await task
+            outcomes.add("closed")
+        except asyncio.CancelledError:
+            outcomes.add("cancelled")
+        assert pool.closed, f"the pool was left open by a cancel after {steps} steps"
+    assert "cancelled" in outcomes  # the sweep landed inside the close
+
+
+async def test_a_cancellation_while_an_owned_client_closes_after_an_exception_keeps_it(
+    provider: Provider,
+) -> None:
+    """Rule 12 for a session that owns its client: ``task.cancel()`` landing at each loop step in
+    turn after the server took the stop (the exit then closes that client) never replaces the
+    block's exception; the cancellation comes at the task's next wait, and the pool is closed."""
+    for steps in range(25):
+        session = provider.own_session(credential=provider.credential, stop_timeout=2.0)
+        outcome: list[str] = []
+        pools: list[Any] = []
+
+        async def worker(
+            session: Session = session, outcome: list[str] = outcome, pools: list[Any] = pools
+        ) -> None:
+            try:
+                async with session:
+                    pools.append(session._owned_client.http_session)
+                    raise ValueError("the bot crashed")
+            except ValueError:
+                outcome.append("ValueError")
+                await asyncio.sleep(0.05)  # the cancellation is delivered here
+
+        task = asyncio.ensure_future(worker())
+        await _step_until(lambda: bool(pools) and provider.stops(session.session_id) == 1)  # noqa: B023
+        await _loop_steps(steps)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert outcome == ["ValueError"], f"replaced by a cancel {steps} steps after the stop"
+        assert pools[0].closed
+        provider.assert_stopped_once(EndReason.SERVER_ERROR, session)

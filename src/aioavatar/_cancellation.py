@@ -19,7 +19,14 @@ import anyio
 
 from ._block import scope_cancelled
 
-__all__ = ["Flag", "Outcome", "deliver_later", "finish_despite_cancellation", "set_flag"]
+__all__ = [
+    "Flag",
+    "Outcome",
+    "close_despite_cancellation",
+    "deliver_later",
+    "finish_despite_cancellation",
+    "set_flag",
+]
 
 T = TypeVar("T")
 
@@ -138,6 +145,23 @@ async def finish_despite_cancellation(work: Awaitable[T]) -> Outcome[T]:
         except anyio.get_cancelled_exc_class() as exc:  # an anyio scope was cancelled meanwhile
             outcome.cancelled = exc
     return outcome
+
+
+async def close_despite_cancellation(work: Awaitable[None]) -> BaseException | None:
+    """Run a close (a coroutine, not yet awaited, bounded by its own time limits) to its end whatever
+    cancels the caller meanwhile, native ``task.cancel()`` included; return the cancellation that
+    arrived, for the caller to raise or deliver once it is done.
+
+    Raises:
+        KeyboardInterrupt, SystemExit: raised in the close's first step (the loop never saw it).
+        Exception: the close's own error (a bug: not swallowed).
+    """
+    outcome = await finish_despite_cancellation(work)
+    if outcome.interrupt is not None:
+        raise outcome.interrupt
+    if isinstance(outcome.error, Exception):
+        raise outcome.error
+    return outcome.cancelled
 
 
 def deliver_later(cancelled: BaseException | None) -> None:

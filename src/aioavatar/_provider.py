@@ -18,11 +18,11 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, Unpack
 from urllib.parse import quote
 
 import aiohttp
-import anyio
 import attrs
 
 from ._base_url import resolve_base_url
 from ._call_memo import KEPT_KEEP_ALIVES, CallMemo, plain_token
+from ._cancellation import close_despite_cancellation
 from ._converter import DecodeFailure, structure_response
 from ._credentials import resolve_credential
 from ._logging import mask_tracked, redact_error, track_secret
@@ -224,16 +224,20 @@ class ProviderClient(Generic[TimeoutsT]):
     async def aclose(self) -> None:
         """Stop the sessions still running or opening on this client (rule 14 of the lifecycle),
         whatever cancels the close meanwhile (each start and stop is bounded by its own timeouts),
-        end the keep-alive workers and close the HTTP pool if this client created it."""
+        end the keep-alive workers and close the HTTP pool if this client created it, the pool too
+        whatever cancels the close (an anyio shield holds off no native ``task.cancel()``)."""
         try:
             cancelled = await self.running.end_all()
         finally:
             self._keep_alives.clear()  # the sessions' tokens go with the client's use
-            with anyio.CancelScope(shield=True):
-                await self.scheduler.aclose()
-                await self._transport.aclose()
+            closing = await close_despite_cancellation(self._close_pool())
+        cancelled = cancelled or closing
         if cancelled is not None:
             raise cancelled
+
+    async def _close_pool(self) -> None:
+        await self.scheduler.aclose()
+        await self._transport.aclose()
 
     @property
     def http_session(self) -> aiohttp.ClientSession:

@@ -20,7 +20,7 @@ from typing import Protocol
 import anyio
 import anyio.abc
 
-from ._cancellation import finish_despite_cancellation
+from ._cancellation import close_despite_cancellation
 
 __all__ = ["Member", "Running"]
 
@@ -85,12 +85,7 @@ class Running:
         is ended (``_client_closing``) and so is each that a start under way opens. Returns once all
         of that is over, whatever cancels the caller meanwhile (each start and stop is bounded by its
         own timeouts), with the cancellation that arrived, for the caller to raise once closed."""
-        outcome = await finish_despite_cancellation(self._end_all())
-        if outcome.interrupt is not None:  # raised in its first step: the loop never saw it
-            raise outcome.interrupt
-        if isinstance(outcome.error, Exception):  # a bug in a session's end: not swallowed
-            raise outcome.error
-        return outcome.cancelled
+        return await close_despite_cancellation(self._end_all())
 
     async def _end_all(self) -> None:
         self._closing = True

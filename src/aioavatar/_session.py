@@ -106,7 +106,7 @@ from typing import Any, ClassVar, Self, TypeVar, Unpack
 import anyio
 
 from ._backend import SessionBackend, SessionHooks
-from ._cancellation import finish_despite_cancellation, set_flag
+from ._cancellation import close_despite_cancellation, finish_despite_cancellation, set_flag
 from ._compact import Shape, compact, expand
 from ._enums import EndReason, EndReasonName, SessionState
 from ._keepalive import KeepAlive, SessionStatistics, statistics_of
@@ -302,7 +302,7 @@ class BaseSession(Stopping[InfoT]):
             try:
                 await self._stop_if_running(error)
             finally:
-                await self._end()
+                await self._end(failed=True)
             raise
         return self
 
@@ -317,25 +317,36 @@ class BaseSession(Stopping[InfoT]):
             body_error = self._block_exited(exc)  # None: the block's own cancellation
         except BaseException as interrupt:  # noqa: BLE001 - a Ctrl-C landing in it: stop (rule 10)
             body_error = interrupt
+        failed = exc is not None
         try:
             await self._finish(body_error)
         except BaseException as error:
+            failed = True
             if error is not exc:
                 raise
             assert exc is not None
             exc.__traceback__ = tb  # the block's own exception, as it was (rule 12)
         finally:
-            await self._end()
+            await self._end(failed)
 
-    async def _end(self) -> None:
-        """Whatever way the lifecycle ends: no more beats, ``ENDED``, the owned client closed."""
+    async def _end(self, failed: bool) -> None:
+        """Whatever way the lifecycle ends: no more beats, ``ENDED``, the owned client closed whatever
+        cancels it (then raised after it, or delivered later when an exception leaves: rule 11)."""
         if self._keepalive is not None:
             self._keepalive.cancel()
         self._backend.running.let_go(self)
         self._move(SessionState.ENDED)
-        await self._close_owned_client()
-        self._ended = set_flag(self._ended)
-        self._detach()  # nothing is relayed after this, and the session is no cycle
+        cancelled = None
+        try:
+            if self._owned_client is not None:
+                cancelled = await close_despite_cancellation(self._owned_client.aclose())
+                if failed:  # rule 12: not raised in place of what leaves
+                    self._owed, cancelled = self._owed or cancelled, None
+        finally:
+            self._ended = set_flag(self._ended)
+            self._detach()  # nothing is relayed after this, and the session is no cycle
+        if cancelled is not None:
+            raise cancelled
 
     async def _start(self) -> InfoT:
         await self._backend.prepare()  # rule 1: cancellable, opens nothing
@@ -437,8 +448,3 @@ class BaseSession(Stopping[InfoT]):
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             return EndReason.USER_CLOSED
         return EndReason.SERVER_ERROR
-
-    async def _close_owned_client(self) -> None:
-        if self._owned_client is not None:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(self.stop_timeout):
-                await self._owned_client.aclose()

@@ -150,3 +150,32 @@ async def test_run_on_the_embedded_emulator_needs_no_api_key() -> None:
         outcome = await cli.finish()
     assert outcome.status == 0, outcome.err
     assert json.loads(outcome.out.split()[-1])["end_reason"] == "USER_CLOSED"
+
+
+@pytest.mark.parametrize("duration", [b'"soon"', b"1e400"])
+async def test_run_json_shows_no_duration_the_server_sent_broken(
+    emulator: LiveAvatarEmulator, env: dict[str, str], duration: bytes
+) -> None:
+    """A start answer whose max_session_duration is not a usable number (text, or past a float's
+    range): `run --json` prints it as null, never as NaN or Infinity (which are no JSON), and the
+    session runs with no deadline (rule 8) until it is stopped with USER_CLOSED."""
+    answer = (
+        b'{"code": 1000, "data": {"session_id": "' + AVATAR_ID.encode() + b'", '
+        b'"livekit_url": "wss://x", "livekit_client_token": "t", '
+        b'"max_session_duration": ' + duration + b"}}"
+    )
+    emulator.inject("start", apply=True, body=answer)
+    cli = await spawn(
+        "run", AVATAR_ID, "--duration", "0.3", "--keep-alive-interval", "0.1", "--json", env=env
+    )
+    async with cli.process:
+        outcome = await cli.finish()
+    assert outcome.status == 0, outcome.err
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"{name} is no JSON")
+
+    started, ended = (json.loads(line, parse_constant=no_constant) for line in outcome.out.split())
+    assert started["max_session_duration"] is None
+    assert ended["end_reason"] == "USER_CLOSED"
+    assert "not a usable number" in outcome.err

@@ -339,3 +339,37 @@ async def test_a_stop_during_a_reconnect_makes_the_controls_say_the_session_is_e
         with pytest.raises(RuntimeError, match="ending"):
             await rt.interrupt()
     assert fast_ws.stop_reasons(sid) == ["USER_CLOSED"]
+
+
+async def test_a_native_cancellation_during_the_close_does_not_cut_it(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """Rule 7 against ``task.cancel()`` (which an anyio shield does not hold off), landing at each
+    loop step of the realtime block's exit in turn: the close still ends the utterance being sent
+    with its ``agent.speak_end`` and closes the socket before the cancellation goes on."""
+    fast_ws.ws.time_scale = 1.0  # played in real time: the utterance is still being sent at exit
+    for steps in range(1, 25):
+        exiting: list[str] = []
+        said: list[Utterance] = []
+
+        async def worker(exiting: list[str] = exiting, said: list[Utterance] = said) -> None:
+            async with lite(client) as session, session.realtime(max_ahead=0.5) as rt:
+                said.append(await rt.speak(pcm(3.0)))
+                await wait_until(lambda: said[0].chunks_sent >= 1)
+                exiting.append(session.session_id)
+            await anyio.sleep(30)
+
+        task = asyncio.ensure_future(worker())
+        for _ in range(1_000_000):  # one loop step at a time (wait_until polls coarser)
+            if exiting:
+                break
+            await asyncio.sleep(0)
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        (sid,) = exiting
+        ends = fast_ws.ws.messages(sid, type="agent.speak_end")
+        assert [m.event_id for m in ends] == [said[0].event_id], f"cut {steps} steps in"
+        assert len(fast_ws.stop_reasons(sid)) == 1

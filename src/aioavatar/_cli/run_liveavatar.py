@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from .. import SANDBOX_AVATAR_ID, AvatarSession, LiveAvatarClient, Mode
+from .._validation import usable_duration
 from .clients import liveavatar_client, require_api_key
 from .common import LIVEAVATAR
 from .holding import output_closed
@@ -36,17 +37,15 @@ def _started_fields(session: AvatarSession) -> dict[str, Any]:
         "livekit_url": info.livekit_url,
         "livekit_client_token": info.livekit_client_token,
         "ws_url": info.ws_url,
-        "max_session_duration": info.max_session_duration,
+        # Only a usable one (rule 8): never NaN or Infinity, which are no JSON.
+        "max_session_duration": usable_duration(info.max_session_duration),
     }
 
 
 def _started_lines(session: AvatarSession) -> list[str]:
     info = session.info
-    limit = (
-        f" (the server ends it after {info.max_session_duration:g} s)"
-        if info.max_session_duration
-        else ""
-    )
+    seconds = usable_duration(info.max_session_duration)
+    limit = f" (the server ends it after {seconds:g} s)" if seconds is not None else ""
     lines = [
         f"Session {session.session_id} is live{limit}.",
         f"LiveKit URL:          {info.livekit_url}",

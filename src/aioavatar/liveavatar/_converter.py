@@ -59,7 +59,18 @@ def _voice_settings(value: Any, _: Any) -> VoiceSettings | None:
 converter.register_structure_hook_func(
     lambda t: t in (VoiceSettings, VoiceSettings | None), _voice_settings
 )
-register_response(SessionInfo, {"max_session_duration": override(struct_hook=number_or_none)})
+
+
+def _duration(value: Any, _: Any) -> float | None:
+    """``max_session_duration`` as sent: a number as it is, ``None`` when none was sent, anything else
+    NaN (a duration that is no number: rule 8 logs it and sets no deadline, as for any unusable one)."""
+    if value is None:
+        return None
+    number = number_or_none(value, None)
+    return math.nan if number is None else number
+
+
+register_response(SessionInfo, {"max_session_duration": override(struct_hook=_duration)})
 
 
 def _base64(value: Any, _: Any) -> bytes:

@@ -50,6 +50,7 @@ import anyio
 
 from .._audio import check_pcm, pcm_duration
 from .._backend import SessionHooks
+from .._cancellation import close_despite_cancellation, deliver_later
 from .._timeout import MAX_TIMEOUT, MIN_TIMEOUT
 from .._validation import check_options, check_seconds
 from ._realtime_models import (
@@ -255,9 +256,9 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
                     logger.exception("realtime %s: a background task failed", self._path)
         finally:
             self._closing = True
-            # Rule 7: shielded, so that a cancelled block still ends its utterance and says goodbye.
-            with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
-                await self._close_socket()
+            # Rule 7: a cancelled block still ends its utterance and says goodbye, whatever cancels
+            # the exit (task.cancel() too, which no anyio shield holds off): then at the next wait.
+            deliver_later(await close_despite_cancellation(self._close_socket()))
             self._finish()
         if body_error is not None:
             raise body_error
@@ -331,11 +332,12 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
     async def _close_socket(self) -> None:
         lock = self._send_lock
         assert lock is not None
-        async with lock:
-            if self._up:
-                await self._send_owed_ends()  # rule 4
-            self._up = False
-        await self._close_frame()
+        with anyio.move_on_after(self.close_timeout):  # rule 7
+            async with lock:
+                if self._up:
+                    await self._send_owed_ends()  # rule 4
+                self._up = False
+            await self._close_frame()
 
     def _owes_end(self, utterance: Speech) -> bool:
         """Rule 4: it had audio on the open socket and no ``agent.speak_end`` yet."""
