@@ -67,7 +67,7 @@ class Secret:
 
 def secret_value(value: str | Secret) -> str:
     """The value of a credential given as a string or a :class:`Secret` (the same string object)."""
-    return value.get_secret_value() if isinstance(value, Secret) else value
+    return value._value if isinstance(value, Secret) else value  # no call: on every call's path
 
 
 def mask_text(text: str, credentials: tuple[str, ...] | list[str]) -> str:

@@ -153,7 +153,7 @@ async def test_liveavatar_flags_reach_the_emulator(http: aiohttp.ClientSession) 
             # send (a message is stamped when read, and speak_started read late would shorten it).
             assert "agent.speak_started" in received
             assert received["agent.speak_ended"] - sent >= 0.2
-            await ws.send_str("x" * 2000)
+            await ws.send_str("x" * 2001)  # one past --max-message-size
             while (message := await ws.receive()).type is aiohttp.WSMsgType.TEXT:
                 pass  # the agent's state after the speech
             assert message.data == 1009

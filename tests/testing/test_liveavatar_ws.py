@@ -263,7 +263,8 @@ async def test_our_client_keeps_alive_while_it_talks() -> None:
 async def test_emulator_drops_early_commands_and_refuses_big_messages(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:
-    """The emulator drops what comes before `connected` (journaled) and closes with 1009 at 1 MB."""
+    """The emulator drops what comes before `connected` (journaled) and closes with 1009 past 1 MB
+    (a message of 1 MB is "at most 1 MB": read, here as bad JSON)."""
     emulator.ws.connect_delay = 0.2
     async with lite(client) as session, aiohttp.ClientSession() as http:
         ws_url = session.info.ws_url
@@ -277,6 +278,8 @@ async def test_emulator_drops_early_commands_and_refuses_big_messages(
             await ws.send_str(json.dumps({"type": "nope", "event_id": "n"}))
             fourth = await ws.receive_json()
             await ws.send_str("x" * 1_000_000)
+            at_the_limit = await ws.receive_json()
+            await ws.send_str("x" * 1_000_001)
             closing = await ws.receive()
         sid = session.session_id
     assert [first["state"], second["state"], third["state"]] == [
@@ -286,6 +289,7 @@ async def test_emulator_drops_early_commands_and_refuses_big_messages(
     ]
     assert fourth["type"] == "error"
     assert fourth["error"]["event_id"] == "n"
+    assert at_the_limit["type"] == "error"
     assert closing.type is aiohttp.WSMsgType.CLOSE
     assert closing.data == 1009
     journal = emulator.ws.messages(sid, dropped=None)
@@ -293,6 +297,7 @@ async def test_emulator_drops_early_commands_and_refuses_big_messages(
         ("early", True, False),
         ("late", False, False),
         ("n", False, False),
+        (None, False, False),  # the 1 MB message, read
         (None, False, True),
     ]
     async with aiohttp.ClientSession() as http:

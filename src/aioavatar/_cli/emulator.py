@@ -126,7 +126,7 @@ _FLAGS: Final[dict[str, dict[str, Any]]] = {
     "max_message_size": {
         "type": int,
         "metavar": "BYTES",
-        "help": "LITE frames this long or longer close the socket with 1009 (default 1000000)",
+        "help": "LITE frames longer than this close the socket with 1009 (default 1000000)",
     },
     "non_admin_ks": {
         "metavar": "KS",

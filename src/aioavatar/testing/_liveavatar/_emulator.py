@@ -60,9 +60,11 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
 
     Behaviour where the real API is not documented, as emulated:
 
-    * Validation is strict about JSON types (``"60"`` or ``60.0`` is not an int, ``"true"`` not a
-      bool) where pydantic might coerce, so that an SDK's encoding mistakes show up; ``null``
-      counts as "not given" for every optional field; unknown keys are ignored.
+    * Validation follows the JSON Schema of the documented bodies (OpenAPI 3.1), not pydantic's lax
+      coercions: ``60.0`` is an integer (a number with no fractional part) but ``"60"`` is not, nor
+      ``"true"`` a boolean, so that an SDK's encoding mistakes show up; no documented field is
+      nullable, so ``null`` is refused (422) like any value of the wrong type; unknown keys are
+      ignored.
     * Auth runs before validation (401 wins over 422). When a request carries both credentials,
       the session token is used where it is accepted, else the API key.
     * ``type`` is required on the list call; results are newest first; a page past the end is

@@ -22,7 +22,7 @@ its own (hand-written, no SDK models), records what it received, and has control
   ``session.keep_alive``. Assumed, not documented: the livekit plugin resets its keep-alive timer on
   every send, so a session that talks without pause sends no keep-alive, and live sessions driven by it
   do not end with ``IDLE_TIMEOUT``.
-* A message of :attr:`~LiteSocketEmulator.max_message_size` bytes or more closes the socket with 1009; an
+* A message of more than :attr:`~LiteSocketEmulator.max_message_size` bytes ("at most 1 MB") closes the socket with 1009; an
   unknown type, bad JSON, a binary frame or audio that is not base64 of 16-bit PCM gets an ``error`` event.
 * When the session ends (stop, idle timeout, maximum duration, ``end_session``) the server sends
   ``session.state_updated`` ``closed`` and closes the socket (1000). A handshake for an unknown, ended or
@@ -124,7 +124,7 @@ class LiteSocketEmulator:
 
     * ``connect_delay``: seconds between ``connecting`` and ``connected`` (``math.inf``: never).
     * ``time_scale``: how long audio takes to play, relative to its duration (``0.1``: ten times faster).
-    * ``max_message_size``: frames this long or longer close the socket with 1009 (1 MB, as the server).
+    * ``max_message_size``: frames longer than this close the socket with 1009 (1 MB, as the server).
 
     Inspect with :meth:`messages`, :meth:`sent`, :attr:`handshakes` and :meth:`connected`; misbehave with
     :meth:`drop`, :meth:`refuse`, :meth:`flap`, :meth:`stall`, :meth:`going_away` and :meth:`send`.
@@ -348,7 +348,7 @@ class LiteSocketEmulator:
             if frame.type is WSMsgType.TEXT:
                 text: str = frame.data
                 size = len(text.encode())
-                if size >= self.max_message_size:
+                if size > self.max_message_size:
                     self._record(socket, None, size, at, rejected=True)
                     await socket.ws.close(code=WSCloseCode.MESSAGE_TOO_BIG, message=b"too big")
                     return
