@@ -27,9 +27,9 @@ from aioavatar._protocol import (
     decode_envelope,
     decode_success,
     error_for_status,
-    parse_retry_after,
 )
 from aioavatar._request import encode_multipart
+from aioavatar._retry import parse_retry_after
 
 
 def raw(status: int, body: object | bytes, **kw: Any) -> RawResponse:

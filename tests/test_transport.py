@@ -6,6 +6,7 @@ tested in ``test_wire.py``."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from typing import Any
 
@@ -23,6 +24,7 @@ from aioavatar import (
     Timeout,
 )
 from aioavatar._retry import Retry
+from aioavatar._secret import FRAGMENT
 from aioavatar.liveavatar._endpoints import LIST
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -104,10 +106,11 @@ def test_a_base_url_with_a_bad_port_or_host_is_refused(base_url: str) -> None:
 
 
 async def test_a_request_id_is_kept_only_when_it_looks_like_one(
-    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The server's X-Request-Id reaches an error when it looks like an id; anything else (an echo
-    with slashes, escapes or spaces) is dropped, and an id that is a credential is masked."""
+    with slashes, escapes or spaces) is dropped, and an id that is a credential, or holds a run of
+    one (a token's tail, which reached DEBUG log lines unmasked until now), is masked."""
     emulator.inject("list", status=500, headers={"X-Request-Id": "req-123.abc"})
     with pytest.raises(APIError) as plain:
         await client.list_sessions("active", retry_policy=RetryPolicy(retries=0))
@@ -121,6 +124,17 @@ async def test_a_request_id_is_kept_only_when_it_looks_like_one(
         await client.list_sessions("active", retry_policy=RetryPolicy(retries=0))
     assert echoed.value.request_id == "**********"
     assert API_KEY not in str(echoed.value)
+    tail = API_KEY[-FRAGMENT:]
+    emulator.inject("list", status=500, headers={"X-Request-Id": f"req-{tail}"})
+    with (
+        caplog.at_level(logging.DEBUG, logger="aioavatar"),
+        pytest.raises(APIError) as cut,
+    ):
+        await client.list_sessions("active", retry_policy=RetryPolicy(retries=0))
+    assert cut.value.request_id == "req**********"  # the dash before it is the key's too
+    assert tail not in str(cut.value)
+    assert "request id req**********" in caplog.text  # the answer's DEBUG line
+    assert tail not in caplog.text
 
 
 # --- timeouts and the pool --------------------------------------------------------------------------

@@ -9,7 +9,8 @@ holding one page at a time. A page's cursor to the next is computed here from wh
 request asked for, never taken from a URL the server sent: a ``next`` link pointing at another host
 would carry the account credential there. A walk ends at the server's ``count`` and at a ``next``
 that does not name a later page (:func:`page_after`): a server that ignores ``page`` is walked
-no further than its own ``count``.
+no further than its own ``count``. A list paged by offset ends, too, at a page that repeats the one
+before it (Kaltura's catalog, whose server may count nothing).
 """
 
 from __future__ import annotations

@@ -6,11 +6,8 @@ without a network. The transport hands it a :class:`RawResponse`; it hands back 
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -19,6 +16,7 @@ import attrs
 
 from ._json import TooDeep, parse_json
 from ._logging import redact
+from ._retry import parse_retry_after
 from ._secret import mask_text
 from .exceptions import (
     APIError,
@@ -39,7 +37,6 @@ __all__ = [
     "load_json",
     "map_strings",
     "mask_json",
-    "parse_retry_after",
     "server_message",
 ]
 
@@ -238,9 +235,15 @@ def decode_success(
     With ``flag_required=False`` (the catalog, whose answers do not all carry it) a body without
     ``success`` is a success too; ``success: false`` is still an error. A body naming the key
     ``opened`` (create's ``sessionId``) opened what it names: it is a success unless it says
-    ``success: false`` (a flag missing or written as text would leave a running session unended).
+    ``success: false`` (a flag missing or written as text would leave a running session unended),
+    whatever its HTTP status (a 5xx or 404 naming it opened it all the same).
     """
-    body = _success_object(response, data_used)
+    try:
+        body = _success_object(response, data_used)
+    except APIError:
+        body = _naming(response, opened) if opened is not None else None
+        if body is None:
+            raise
     if body is None:
         return {}
     flag = body.get("success")
@@ -254,6 +257,18 @@ def decode_success(
             server_message(body) or "the answer does not say success", **response.error_fields()
         )
     return body if data_used else {}
+
+
+def _naming(response: RawResponse, key: str) -> Mapping[str, Any] | None:
+    """The JSON object of a non-2xx answer when it names ``key`` (and does not say ``success:
+    false``), else ``None``."""
+    try:
+        body = load_json(response)
+    except ResponseDecodeError:
+        return None
+    if isinstance(body, Mapping) and key in body and body.get("success") is not False:
+        return body
+    return None
 
 
 def decode_failure(
@@ -305,26 +320,6 @@ def _validation_text(item: Any) -> str:
     msg = item.get("msg")
     msg = msg if isinstance(msg, str) else "invalid"
     return f"{where}: {msg}" if where else msg
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date. Garbage gives ``None``."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(text)
-            if moment is None or moment.tzinfo is None:
-                return None
-            seconds = moment.timestamp() - (time.time() if now is None else now)
-        except (TypeError, ValueError, IndexError, OverflowError):  # a date no calendar has
-            return None
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 _STATUS_ERRORS: dict[int, type[APIError]] = {

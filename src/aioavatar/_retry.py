@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email.utils
+import math
 import random
+import time
 from enum import Enum
 from typing import Any
 
@@ -11,7 +14,7 @@ import attrs
 from ._validation import int_in, number_in, seconds_in
 from .exceptions import ConfigurationError
 
-__all__ = ["Retry", "RetryBudget", "RetryPolicy"]
+__all__ = ["Retry", "RetryBudget", "RetryPolicy", "parse_retry_after"]
 
 
 class Retry(Enum):
@@ -126,3 +129,23 @@ class RetryBudget:
         # Rounded so that ten refunds of 0.1 make a whole token (float sums fall just short of it).
         if self.tokens < self.capacity:  # a full budget (the usual case) costs nothing
             self.tokens = min(self.capacity, round(self.tokens + self.refund, 9))
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date. Garbage gives ``None``."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+            if moment is None or moment.tzinfo is None:
+                return None
+            seconds = moment.timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, IndexError, OverflowError):  # a date no calendar has
+            return None
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)

@@ -19,9 +19,9 @@ import attrs
 
 from ._json import dump_json
 from ._logging import logger
-from ._protocol import RawResponse, parse_retry_after
+from ._protocol import RawResponse
 from ._request import POOL_HEADERS, PreparedRequest, RequestParts, call_headers
-from ._retry import Retry, RetryBudget, RetryPolicy
+from ._retry import Retry, RetryBudget, RetryPolicy, parse_retry_after
 from ._secret import Secret
 from ._slots import ConnectionSlots
 from ._timeout import Timeout

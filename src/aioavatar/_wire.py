@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ._logging import error_chain
-from ._secret import mask_text
+from ._secret import mask_echoes
 from .exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
 
 __all__ = [
@@ -287,10 +287,11 @@ _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 def request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
     """The server's request id when it looks like one (an echo of anything else is dropped), with the
-    request's credentials masked (a server may echo one as its "id")."""
+    request's credentials masked (a server may echo one as its "id", or a run of one: it reaches
+    errors and DEBUG log lines)."""
     if value is None or _REQUEST_ID.fullmatch(value) is None:
         return None
-    return mask_text(value, credentials)
+    return mask_echoes(value, credentials)
 
 
 def may_have_acted(error: BaseException) -> bool:

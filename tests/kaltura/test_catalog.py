@@ -86,6 +86,20 @@ async def test_an_answer_without_success_or_names_is_read_defensively(
     assert not page.items[0].type.is_known
 
 
+async def test_a_server_that_ignores_the_offset_and_counts_nothing_is_not_walked_forever(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """Every page full, no ``totalCount``, and the same items whatever the offset: the walk ends at
+    the first page that repeats the one before it, having given each item once (until now it
+    walked on forever, sending the admin KS thousands of times a second)."""
+    page = {"objects": [{"itemId": f"a{i}", "type": "Visual"} for i in range(2)]}
+    kaltura_emulator.inject("catalog_list", body=json.dumps(page).encode(), times=1000)
+    items = [i.item_id async for i in kaltura_client.catalog.list(page_size=2)]
+    assert items == ["a0", "a1"]
+    offsets = [r.body["pager"]["offset"] for r in kaltura_emulator.requests("catalog_list")]
+    assert offsets == [0, 2]
+
+
 async def test_a_session_token_echoed_in_a_catalog_answer_is_masked(
     kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
 ) -> None:

@@ -107,6 +107,32 @@ async def test_a_create_answer_naming_its_session_without_the_flag_is_read_as_cr
     assert kaltura_emulator.active_sessions() == []
 
 
+@pytest.mark.parametrize("status", [503, 500, 404])
+async def test_a_create_answer_naming_its_session_is_read_as_created_whatever_its_status(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, status: int
+) -> None:
+    """The guide's rule, "whatever the HTTP status": a create answered 5xx (or 404) whose body
+    names its session and token, without ``"success": false``, opened that session. It is read as
+    created and ended once at the exit; a 404 so answered is no missing route, so create is not
+    sent again at the other path (which would open a second session). Until now the session was
+    left running, reported as one "whose id never arrived"."""
+    opened = await kaltura_client.create_session(KALTURA_AVATAR_ID)
+    answer = {
+        "success": True,
+        "sessionId": opened.session_id,
+        "token": opened.token.get_secret_value(),
+    }
+    kaltura_emulator.inject(
+        "create", status=status, body=json.dumps(answer).encode(), content_type="application/json"
+    )
+    async with kaltura_client.session(KALTURA_AVATAR_ID) as session:
+        assert session.session_id == opened.session_id
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert len(kaltura_emulator.requests("end", session_id=opened.session_id)) == 1
+    assert len(kaltura_emulator.requests("create")) == 2  # the one above, and this session's
+    assert kaltura_emulator.active_sessions() == []
+
+
 async def test_a_create_refused_with_http_200_and_success_false_says_nothing_more(
     kaltura_client: KalturaAvatarClient,
     kaltura_emulator: KalturaEmulator,

@@ -58,13 +58,21 @@ class KalturaCatalog(Namespace["KalturaAvatarClient"]):
         check_options(options, CallOptions)
         client = self._client
         headers = client._account_headers()
+        before: tuple[int, str] | None = None  # the offset and first item of the page read last
 
         async def fetch(offset: int) -> PageData[KalturaCatalogEntry]:
+            nonlocal before
             body: dict[str, Any] = {"pager": {"offset": offset, "limit": limit}}
             if kind is not None:
                 body["filter"] = {"typeEqual": kind.value}
             call = client._prepare(CATALOG_LIST, headers=headers, json=body)
             read: KalturaCatalogPage = await client.send(call, **options)
+            first = read.objects[0].item_id if read.objects else None
+            if first is not None and before == (offset - limit, first):
+                # The page before, again: a server that ignores the offset and counts nothing
+                # would be walked forever. Nothing new here, and nothing after it.
+                return PageData([], read.total_count, None)
+            before = None if first is None else (offset, first)
             reached = offset + len(read.objects)
             more = (
                 reached < read.total_count
