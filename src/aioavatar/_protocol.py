@@ -235,8 +235,9 @@ def decode_success(
     With ``flag_required=False`` (the catalog, whose answers do not all carry it) a body without
     ``success`` is a success too; ``success: false`` is still an error. A body naming the key
     ``opened`` (create's ``sessionId``) opened what it names: it is a success unless it says
-    ``success: false`` (a flag missing or written as text would leave a running session unended),
-    whatever its HTTP status (a 5xx or 404 naming it opened it all the same).
+    ``success: false`` (a flag missing or written as text would leave a running session unended);
+    so is a 5xx or 404 answer that names it (a session id, with ``success`` true or not given): the
+    server opened it all the same. Any other refusal (401, 403, 409...) stays one, whatever it names.
     """
     try:
         body = _success_object(response, data_used)
@@ -260,15 +261,18 @@ def decode_success(
 
 
 def _naming(response: RawResponse, key: str) -> Mapping[str, Any] | None:
-    """The JSON object of a non-2xx answer when it names ``key`` (and does not say ``success:
-    false``), else ``None``."""
+    """The JSON object of a 5xx or 404 answer that names a session under ``key`` (a string that is
+    not empty) with ``success`` true or not given, else ``None``."""
+    if response.status < 500 and response.status != 404:
+        return None
     try:
         body = load_json(response)
     except ResponseDecodeError:
         return None
-    if isinstance(body, Mapping) and key in body and body.get("success") is not False:
-        return body
-    return None
+    if not isinstance(body, Mapping) or body.get("success", True) is not True:
+        return None
+    named = body.get(key)
+    return body if isinstance(named, str) and named else None
 
 
 def decode_failure(

@@ -22,7 +22,7 @@ from ._logging import logger
 from ._protocol import RawResponse
 from ._request import POOL_HEADERS, PreparedRequest, RequestParts, call_headers
 from ._retry import Retry, RetryBudget, RetryPolicy, parse_retry_after
-from ._secret import Secret
+from ._secret import Secret, mask_echoes
 from ._slots import ConnectionSlots
 from ._timeout import Timeout
 from ._validation import check_int
@@ -294,7 +294,8 @@ class Transport:
                     await anyio.sleep(delay)
                     continue
                 raise
-            if logger.isEnabledFor(logging.DEBUG):
+            if logger.isEnabledFor(logging.DEBUG):  # a run of a credential masked in the id too
+                rid = response.request_id and mask_echoes(response.request_id, prepared.credentials)
                 logger.debug(
                     "%s %s -> %d in %.1f ms (attempt %d%s)",
                     method,
@@ -302,7 +303,7 @@ class Transport:
                     response.status,
                     (time.perf_counter() - started) * 1000,
                     attempt,
-                    f", request id {response.request_id}" if response.request_id else "",
+                    f", request id {rid}" if rid else "",
                 )
             sent += 1
             if acted_maybe:
@@ -436,8 +437,7 @@ class Transport:
 
 
 def _check_open(http_session: aiohttp.ClientSession | None) -> None:
-    """Raise naming ``http_session`` when the borrowed session is closed (every request would fail
-    deep inside aiohttp)."""
+    """Refuse a closed borrowed session, naming ``http_session`` (aiohttp would fail deep inside)."""
     if http_session is not None and http_session.closed:
         raise ConfigurationError(
             "is closed: borrow an open aiohttp.ClientSession", field="http_session"

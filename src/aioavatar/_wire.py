@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ._logging import error_chain
-from ._secret import mask_echoes
+from ._secret import mask_text
 from .exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
 
 __all__ = [
@@ -287,11 +287,11 @@ _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 def request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
     """The server's request id when it looks like one (an echo of anything else is dropped), with the
-    request's credentials masked (a server may echo one as its "id", or a run of one: it reaches
-    errors and DEBUG log lines)."""
+    request's credentials masked (a server may echo one as its "id"; a run of one is masked where
+    the id is shown: in errors, and in the DEBUG line of each answer)."""
     if value is None or _REQUEST_ID.fullmatch(value) is None:
         return None
-    return mask_echoes(value, credentials)
+    return mask_text(value, credentials)
 
 
 def may_have_acted(error: BaseException) -> bool:

@@ -100,6 +100,23 @@ async def test_a_server_that_ignores_the_offset_and_counts_nothing_is_not_walked
     assert offsets == [0, 2]
 
 
+async def test_a_counted_catalog_whose_pages_begin_alike_is_walked_whole(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """The guard against a server that ignores the offset is for a list that counts nothing, and
+    compares whole pages: a counted catalog whose pages begin with the same item (a duplicate) is
+    walked to its count."""
+    pages = [["a0", "a1", "a2"], ["a0", "a3", "a4"], ["a5"]]
+    for page in pages:
+        objects = [{"itemId": item, "type": "Visual"} for item in page]
+        answer = {"objects": objects, "totalCount": 7}
+        kaltura_emulator.inject("catalog_list", body=json.dumps(answer).encode())
+    items = [i.item_id async for i in kaltura_client.catalog.list(page_size=3)]
+    assert items == [item for page in pages for item in page]
+    offsets = [r.body["pager"]["offset"] for r in kaltura_emulator.requests("catalog_list")]
+    assert offsets == [0, 3, 6]
+
+
 async def test_a_session_token_echoed_in_a_catalog_answer_is_masked(
     kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
 ) -> None:

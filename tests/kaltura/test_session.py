@@ -133,6 +133,43 @@ async def test_a_create_answer_naming_its_session_is_read_as_created_whatever_it
     assert kaltura_emulator.active_sessions() == []
 
 
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        (401, {"error": "Invalid Kaltura Session", "sessionId": "abc123"}),
+        (403, {"error": "Kaltura Session not authorized", "sessionId": "abc123"}),
+        (409, {"error": "conflict", "sessionId": "other-session-1", "token": "t" * 20}),
+        (500, {"success": "false", "sessionId": "abc123", "token": "t" * 20}),
+        (503, {"sessionId": None}),
+        (503, {"sessionId": ""}),
+    ],
+    ids=["401", "403", "409", "500 success as text", "503 null id", "503 empty id"],
+)
+async def test_a_refusal_that_merely_names_a_session_stays_a_refusal(
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    answer: dict[str, object],
+) -> None:
+    """Only a 5xx or 404 that names a session (a string, with ``success`` true or not given) is
+    read as created: a 401, 403 or 409 that names one is the refusal it says, raised as such, with
+    no end sent and no word of a session that may still run; a 5xx whose ``success`` is not
+    ``true`` or whose id is empty is a server error, which may have opened one (as any 5xx)."""
+    kaltura_emulator.inject(
+        "create", status=status, body=json.dumps(answer).encode(), content_type="application/json"
+    )
+    session = kaltura_client.session(KALTURA_AVATAR_ID)
+    with caplog.at_level(logging.WARNING, logger="aioavatar"), pytest.raises(APIError) as info:
+        async with session:
+            pytest.fail("the block must not run")
+    assert info.value.status == status
+    assert kaltura_emulator.requests("end") == []
+    if status < 500:
+        assert not getattr(info.value, "__notes__", [])
+        assert not caplog.records
+
+
 async def test_a_create_refused_with_http_200_and_success_false_says_nothing_more(
     kaltura_client: KalturaAvatarClient,
     kaltura_emulator: KalturaEmulator,

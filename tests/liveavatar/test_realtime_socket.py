@@ -321,6 +321,33 @@ async def test_a_server_that_stays_in_connecting_has_its_socket_reopened(
     assert {m.connection for m in speak_chunks(fast_ws, sid)} == {2}
 
 
+async def test_a_server_repeating_connecting_does_not_put_the_drop_off(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """A server that says ``connecting`` again and again, more often than ``connect_timeout``:
+    the drop is due ``connect_timeout`` after the first, not after the last, so the socket is
+    still dropped and reopened, and what was held goes out on the new one."""
+    async with lite(client) as session, session.realtime(connect_timeout=0.3) as rt:
+        sid = session.session_id
+        connecting = {"type": "session.state_updated", "state": "connecting"}
+        await fast_ws.ws.send(sid, connecting)
+        await wait_until(lambda: not rt.connected)
+        utterance = await rt.speak(pcm(0.2))
+        for _ in range(100):  # every 0.1 s until it is dropped
+            if fast_ws.ws.connections(sid) > 1:
+                break
+            await fast_ws.ws.send(sid, connecting)
+            await anyio.sleep(0.1)
+        else:
+            pytest.fail("not dropped while the server kept saying `connecting`")
+        await wait_until(lambda: fast_ws.ws.connections(sid) == 2 and rt.connected)
+        with anyio.fail_after(5):
+            await utterance.wait_ended()
+        assert not utterance.interrupted
+    assert fast_ws.stop_reasons(sid) == ["USER_CLOSED"]
+    assert {m.connection for m in speak_chunks(fast_ws, sid)} == {2}
+
+
 async def test_a_stop_during_a_reconnect_makes_the_controls_say_the_session_is_ending(
     client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
 ) -> None:
@@ -346,30 +373,37 @@ async def test_a_native_cancellation_during_the_close_does_not_cut_it(
 ) -> None:
     """Rule 7 against ``task.cancel()`` (which an anyio shield does not hold off), landing at each
     loop step of the realtime block's exit in turn: the close still ends the utterance being sent
-    with its ``agent.speak_end`` and closes the socket before the cancellation goes on."""
-    fast_ws.ws.time_scale = 1.0  # played in real time: the utterance is still being sent at exit
-    for steps in range(1, 25):
-        exiting: list[str] = []
-        said: list[Utterance] = []
+    with its ``agent.speak_end`` and closes the socket, then the cancellation is raised (the task
+    returns nothing after the block: a cancellation kept for its next wait would be lost)."""
+    async with lite(client) as session:  # 3 s of speech, paced: still being sent at the exit
+        for steps in range(1, 25):
+            exiting: list[bool] = []
+            said: list[Utterance] = []
 
-        async def worker(exiting: list[str] = exiting, said: list[Utterance] = said) -> None:
-            async with lite(client) as session, session.realtime(max_ahead=0.5) as rt:
-                said.append(await rt.speak(pcm(3.0)))
-                await wait_until(lambda: said[0].chunks_sent >= 1)
-                exiting.append(session.session_id)
-            await anyio.sleep(30)
+            async def worker(exiting: list[bool] = exiting, said: list[Utterance] = said) -> str:
+                async with session.realtime(max_ahead=0.5) as rt:
+                    said.append(await rt.speak(pcm(3.0)))
+                    await wait_until(lambda: said[0].chunks_sent >= 1)
+                    exiting.append(True)
+                return "returned"
 
-        task = asyncio.ensure_future(worker())
-        for _ in range(1_000_000):  # one loop step at a time (wait_until polls coarser)
-            if exiting:
+            task = asyncio.ensure_future(worker())
+            for _ in range(1_000_000):  # one loop step at a time (wait_until polls coarser)
+                if exiting:
+                    break
+                await asyncio.sleep(0)
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            if task.done():  # the exit is over: every step of it was tried
+                assert await task == "returned"
                 break
-            await asyncio.sleep(0)
-        for _ in range(steps):
-            await asyncio.sleep(0)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        (sid,) = exiting
-        ends = fast_ws.ws.messages(sid, type="agent.speak_end")
-        assert [m.event_id for m in ends] == [said[0].event_id], f"cut {steps} steps in"
-        assert len(fast_ws.stop_reasons(sid)) == 1
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            sid = session.session_id
+            await wait_until(lambda: fast_ws.ws.connected(sid) is False)  # noqa: B023 - closed
+            ends = fast_ws.ws.messages(sid, type="agent.speak_end")
+            assert [m.event_id for m in ends][-1:] == [said[0].event_id], f"cut {steps} steps in"
+            assert len(ends) == steps
+    assert steps > 3  # the sweep landed inside the close
+    assert fast_ws.stop_reasons(session.session_id) == ["USER_CLOSED"]

@@ -58,7 +58,7 @@ class KalturaCatalog(Namespace["KalturaAvatarClient"]):
         check_options(options, CallOptions)
         client = self._client
         headers = client._account_headers()
-        before: tuple[int, str] | None = None  # the offset and first item of the page read last
+        before: tuple[int, list[str]] | None = None  # the offset and items of the page read last
 
         async def fetch(offset: int) -> PageData[KalturaCatalogEntry]:
             nonlocal before
@@ -67,12 +67,13 @@ class KalturaCatalog(Namespace["KalturaAvatarClient"]):
                 body["filter"] = {"typeEqual": kind.value}
             call = client._prepare(CATALOG_LIST, headers=headers, json=body)
             read: KalturaCatalogPage = await client.send(call, **options)
-            first = read.objects[0].item_id if read.objects else None
-            if first is not None and before == (offset - limit, first):
-                # The page before, again: a server that ignores the offset and counts nothing
-                # would be walked forever. Nothing new here, and nothing after it.
-                return PageData([], read.total_count, None)
-            before = None if first is None else (offset, first)
+            if read.total_count is None:  # nothing bounds the walk but what the pages hold
+                items = [item.item_id for item in read.objects]
+                if items and before == (offset - limit, items):
+                    # The page before, again: a server that ignores the offset would be walked
+                    # forever. Nothing new here, and nothing after it.
+                    return PageData([], None, None)
+                before = (offset, items)
             reached = offset + len(read.objects)
             more = (
                 reached < read.total_count

@@ -20,6 +20,7 @@ from cattrs.gen import override
 
 from .._converter import converter, number_or_none, register_requests, register_response
 from .._enums import EndReason
+from .._logging import logger
 from .._validation import shown
 from ..exceptions import ConfigurationError
 from ._configs import CONFIG_MODELS, ElevenLabsVoiceSettings, FishVoiceSettings, VoiceSettings
@@ -62,12 +63,16 @@ converter.register_structure_hook_func(
 
 
 def _duration(value: Any, _: Any) -> float | None:
-    """``max_session_duration`` as sent: a number as it is, ``None`` when none was sent, anything else
-    NaN (a duration that is no number: rule 8 logs it and sets no deadline, as for any unusable one)."""
-    if value is None:
-        return None
+    """``max_session_duration`` as sent: a number as it is, else ``None``. One that is sent but is no
+    number (text, a flag, an object) is logged at WARNING as it was sent (rule 8), here, where it
+    is still seen: the session then has no deadline from it, as for any unusable duration."""
     number = number_or_none(value, None)
-    return math.nan if number is None else number
+    if number is None and value is not None:
+        logger.warning(
+            "a start answer's max_session_duration %.40r is not a usable number of seconds: ignored",
+            value,
+        )
+    return number
 
 
 register_response(SessionInfo, {"max_session_duration": override(struct_hook=_duration)})

@@ -187,9 +187,9 @@ class SessionInfo:
 
     Only ``session_id``, ``livekit_url`` and ``livekit_client_token`` are always present.
     ``livekit_client_token`` is what a viewer needs to join the room; ``ws_url`` is set for LITE sessions.
-    ``max_session_duration`` is the number the server sent, in seconds (``None`` when it sent none, NaN
-    when it sent something that is not a number); the session uses it as its deadline when it is
-    usable, and logs it at WARNING when it is not.
+    ``max_session_duration`` is the number the server sent, in seconds (``None`` when it sent none, or
+    something that is not a number, which is logged at WARNING); the session uses it as its deadline
+    when it is usable, and logs it when it is not.
     """
 
     session_id: str

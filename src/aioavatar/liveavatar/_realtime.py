@@ -148,14 +148,12 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
         )
         return f"<RealtimeConnection {self._path} {state} queued={len(self._queue)}>"
 
-    # --- public accessors -----------------------------------------------------------------------------
+    # --- public accessors, speech and control ---------------------------------------------------------
 
     @property
     def queued(self) -> int:
         """Utterances waiting for the sender (the one being sent not included)."""
         return len(self._queue)
-
-    # --- speech and control ---------------------------------------------------------------------------
 
     async def speak(self, pcm: bytes | bytearray | memoryview) -> Utterance:
         """Queue audio to speak and return at once; utterances are spoken in the order queued.
@@ -237,6 +235,7 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
     async def __asynccontextmanager__(self) -> AsyncIterator[Self]:
         self._enter()
         body_error: BaseException | None = None
+        failing = True  # an open that fails leaves through the finally below
         try:
             self._socket_up(await self._open_socket(self.connect_timeout))  # rule 1
             try:
@@ -254,14 +253,19 @@ class RealtimeConnection(RealtimeSocket, anyio.AsyncContextManagerMixin):
                     body_error = exc
                 elif not isinstance(exc, anyio.get_cancelled_exc_class()):
                     logger.exception("realtime %s: a background task failed", self._path)
+            failing = body_error is not None
         finally:
             self._closing = True
-            # Rule 7: a cancelled block still ends its utterance and says goodbye, whatever cancels
-            # the exit (task.cancel() too, which no anyio shield holds off): then at the next wait.
-            deliver_later(await close_despite_cancellation(self._close_socket()))
+            # Rule 7, whatever cancels the exit (task.cancel() too, which no anyio shield holds off):
+            # the cancellation raised after it, or at the next wait if an exception leaves.
+            late = await close_despite_cancellation(self._close_socket())
             self._finish()
+            if failing:
+                deliver_later(late)
         if body_error is not None:
             raise body_error
+        if late is not None:
+            raise late
 
     # --- the socket's hooks ---------------------------------------------------------------------------
 

@@ -172,6 +172,7 @@ class RealtimeSocket:
     # --- hooks for the subclass -----------------------------------------------------------------------
 
     def _socket_up(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self._cancel_drop()  # a drop due for the socket before is no more
         self._up_at = anyio.current_time()
         self._ws = ws
         self._generation += 1
@@ -208,7 +209,11 @@ class RealtimeSocket:
             self._cancel_drop()
 
     def _drop_later(self, ws: aiohttp.ClientWebSocketResponse, after: float) -> None:
-        """Shut ``ws`` down ``after`` seconds from now unless it is back up by then."""
+        """Shut ``ws`` down ``after`` seconds from now unless it is back up by then; a drop already
+        due sooner stands (a server repeating ``connecting`` does not put it off)."""
+        loop = asyncio.get_running_loop()
+        if self._drop_timer is not None and self._drop_timer.when() <= loop.time() + after:
+            return
         self._cancel_drop()
         if not after:
             shut_down(ws)
@@ -225,7 +230,7 @@ class RealtimeSocket:
                 )
                 shut_down(ws)
 
-        self._drop_timer = asyncio.get_running_loop().call_later(after, drop)
+        self._drop_timer = loop.call_later(after, drop)
 
     def _cancel_drop(self) -> None:
         if self._drop_timer is not None:
