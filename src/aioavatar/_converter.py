@@ -247,7 +247,7 @@ def _list_factory(cls: Any) -> Callable[[Any, Any], Any]:
 
 
 def _is_list(cls: Any) -> bool:
-    return bool(get_origin(cls) is list)
+    return get_origin(cls) is list
 
 
 converter.register_structure_hook_factory(_is_list, _list_factory)

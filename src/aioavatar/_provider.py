@@ -222,10 +222,10 @@ class ProviderClient(Generic[TimeoutsT]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the sessions still running or opening on this client (rule 14 of the lifecycle),
-        whatever cancels the close meanwhile (each start and stop is bounded by its own timeouts),
-        end the keep-alive workers and close the HTTP pool if this client created it, the pool too
-        whatever cancels the close (an anyio shield holds off no native ``task.cancel()``)."""
+        """Stop the sessions still running or opening on this client (rule 14 of the lifecycle), end
+        the keep-alive workers and close the HTTP pool if this client created it: all of it whatever
+        cancels the close meanwhile, native ``task.cancel()`` included (each start and stop is
+        bounded by its own timeouts); a cancellation that arrived is raised once it is over."""
         try:
             cancelled = await self.running.end_all()
         finally:

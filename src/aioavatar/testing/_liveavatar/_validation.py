@@ -119,12 +119,12 @@ class Errors:
 
     def positive_int(self, value: Any, loc: Loc) -> int | None:
         # JSON Schema's (OpenAPI 3.1's) integer is a number with no fractional part: 60.0 is one.
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            value = int(value)
         if isinstance(value, float) and math.isfinite(value):
-            msg = "Input should be a valid integer, got a number with a fractional part"
-            self.add("int_from_float", loc, msg, value)
-            return None
+            if not value.is_integer():
+                msg = "Input should be a valid integer, got a number with a fractional part"
+                self.add("int_from_float", loc, msg, value)
+                return None
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             self.add("int_type", loc, "Input should be a valid integer", value)
             return None
