@@ -66,6 +66,15 @@ def test_encode_messages() -> None:
         encode_message(SpeakAudio(pcm(16.0), "e"))
 
 
+def test_a_message_of_1_mb_is_encoded_and_one_byte_more_is_refused() -> None:
+    """The server takes a message of at most 1 MB (1,000,000 bytes): that one goes out, one byte more
+    does not."""
+    audio = bytes(3 * 249_988)  # 999,952 characters of base64, and 48 of JSON around them
+    assert len(encode_message(SpeakAudio(audio, "e"))) == MAX_MESSAGE_BYTES == 1_000_000
+    with pytest.raises(ValueError, match="1000001 bytes is over the 1 MB limit"):
+        encode_message(SpeakAudio(audio, "ee"))
+
+
 @pytest.mark.parametrize(
     ("frame", "expected"),
     [

@@ -225,7 +225,8 @@ async def test_a_json_body_is_read_only_as_application_json(
     kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
 ) -> None:
     """As Express's JSON parser does: a body sent as ``text/plain`` (or with no ``Content-Type``)
-    reaches the handlers empty, so create has no avatar and say-text no text (400)."""
+    reaches the handlers empty, so create has no avatar and say-text no text (400); white space
+    alone as JSON is refused as bad JSON."""
     sid, token = await open_session(kaltura_client)
     root = f"{kaltura_emulator.base_url}/v1/avatar-session"
     bearer = {"Authorization": f"Bearer {token.get_secret_value()}"}
@@ -246,6 +247,17 @@ async def test_a_json_body_is_read_only_as_application_json(
                 assert (r.status, (await r.json())["error"]) == (400, "Text is required")
     assert len(kaltura_emulator.sessions) == created
     assert kaltura_emulator.sessions[sid].turns == []
+    # White space alone under application/json is a body, and not JSON (Express's parser refuses
+    # it): a 400, not the empty body that would end the session.
+    async with aiohttp.ClientSession() as http:
+        for endpoint in ("say-text", "end"):
+            async with http.post(
+                f"{root}/{sid}/{endpoint}",
+                headers={**bearer, "Content-Type": "application/json"},
+                data=b" \n",
+            ) as r:
+                assert (r.status, (await r.json())["error"]) == (400, "Invalid JSON body")
+    assert kaltura_emulator.sessions[sid].state == "active"
 
 
 async def test_say_audio_takes_a_file_of_several_megabytes(

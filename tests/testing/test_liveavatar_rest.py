@@ -617,7 +617,8 @@ async def test_token_body_accepts_a_full_request(
 
 
 async def test_body_shapes(http: aiohttp.ClientSession, emulator: LiveAvatarEmulator) -> None:
-    """Bad JSON, no body, a non-object body and a body over 1 MiB are refused as FastAPI would."""
+    """Bad JSON (white space alone included), no body, a non-object body and a body over 1 MiB are
+    refused as FastAPI would."""
     path = "/v1/sessions/token"
     reply = await call(http, emulator, "POST", path, headers=KEY, data=b"{not json")
     assert reply.status == 422
@@ -669,6 +670,15 @@ async def test_body_shapes(http: aiohttp.ClientSession, emulator: LiveAvatarEmul
     [record] = emulator.requests("stop", session_id=session_id)[-1:]
     assert record.body is None
     assert record.raw_body == "]"
+    # A body of white space is a body (FastAPI reads any non-empty one), and not JSON: not the
+    # absent body whose defaults would stop the session.
+    reply = await call(
+        http, emulator, "POST", "/v1/sessions/stop", headers=bearer(token), data=b" \n"
+    )
+    assert reply.status == 422
+    [item] = reply.body["detail"]
+    assert (item["type"], item["loc"]) == ("json_invalid", ["body", 2])
+    assert emulator.sessions[session_id].state == "started"
 
 
 # ---- timers ------------------------------------------------------------------------------------

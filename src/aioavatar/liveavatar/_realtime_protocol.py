@@ -47,7 +47,7 @@ __all__ = [
 FIRST_CHUNK_SECONDS = 0.5
 #: Every later chunk carries about one second of audio.
 CHUNK_SECONDS = 1.0
-#: The server refuses messages of 1 MB or more.
+#: The server takes messages of at most 1 MB (1,000,000 bytes) and refuses longer ones.
 MAX_MESSAGE_BYTES = 1_000_000
 #: The longest frame from the server that is read as JSON: a longer one (no event of the API comes
 #: near it) is kept as its first 1,000 characters, neither parsed (time on the loop) nor kept whole
@@ -85,7 +85,8 @@ def encode_message(message: ClientMessage) -> str:
     """The JSON text frame of a client message (audio as base64).
 
     Raises:
-        ValueError: the frame would be :data:`MAX_MESSAGE_BYTES` or larger (the server would refuse it).
+        ValueError: the frame would be longer than :data:`MAX_MESSAGE_BYTES` (the server would refuse
+            it).
     """
     body: dict[str, Any] = {"type": message.type}
     if isinstance(message, SpeakAudio):
@@ -93,7 +94,7 @@ def encode_message(message: ClientMessage) -> str:
     if message.event_id is not None:
         body["event_id"] = message.event_id
     frame = dump_json(body)
-    if len(frame) >= MAX_MESSAGE_BYTES:  # ASCII only: characters are bytes
+    if len(frame) > MAX_MESSAGE_BYTES:  # ASCII only: characters are bytes
         raise ValueError(f"a {message.type} message of {len(frame)} bytes is over the 1 MB limit")
     return frame
 

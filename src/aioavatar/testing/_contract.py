@@ -114,7 +114,7 @@ class Incoming:
             query=dict(request.query),
             scheme=scheme,
             credential=credential.strip(),
-            has_body=bool(raw.strip()),
+            has_body=bool(raw),  # white space alone is a body (not JSON), as both servers read it
             **own,
         )
         if incoming.has_body and json_body:

@@ -43,8 +43,8 @@ class LiveAvatarEmulator(EmulatorServer[Incoming, EmulatedSession]):
             times faster than real time, ``0``: at once); also ``ws.time_scale``.
         connect_delay: seconds between a LITE socket's ``connecting`` and ``connected``
             (``math.inf``: never); also ``ws.connect_delay``.
-        max_message_size: LITE frames this long or longer close the socket with 1009 (the real
-            server: 1 MB); also ``ws.max_message_size``.
+        max_message_size: LITE frames longer than this close the socket with 1009 (the real
+            server takes at most 1 MB); also ``ws.max_message_size``.
         credits: the account's starting balance (10,000 by default). Paying sessions draw it down
             pro rata to the second, 2 credits a minute FULL and 1 LITE (sandbox ones nothing); a
             start that cannot pay one minute is refused (400 ``{"code": 4000}``), and when it runs
