@@ -236,6 +236,29 @@ async def test_a_client_entered_again_keeps_its_sessions_alive(
             assert emulator.stop_reasons(session.session_id) in ([], ["MAX_DURATION_REACHED"])
 
 
+async def test_a_client_left_while_its_timer_was_armed_beats_when_entered_again(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """The common first use: a block left before its session's next beat, the scheduler's timer
+    still armed for it. Entered again once that time has passed, the client's new session beats
+    and reaches its deadline (the timer's stale time kept every later entry from arming it)."""
+    client = LiveAvatarClient(API_KEY, base_url=emulator.base_url)
+    async with client, client.session(AVATAR_ID, keep_alive_interval=0.05):
+        pass
+    await anyio.sleep(0.1)  # past the beat the timer was armed for
+    async with client:
+        with pytest.raises(SessionEndedError) as info:
+            async with client.session(
+                AVATAR_ID, keep_alive_interval=0.05, max_session_duration=1
+            ) as session:
+                await wait_until(
+                    lambda: len(emulator.requests("keep_alive", session_id=session.session_id)) >= 2
+                )
+                await anyio.sleep_forever()
+    assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
+    assert emulator.stop_reasons(session.session_id) in ([], ["MAX_DURATION_REACHED"])
+
+
 def _sdk_tasks() -> list[str]:
     """The tasks running aioavatar's own code (not the emulator's server, not the test's), by the
     qualified name of their coroutine."""

@@ -219,6 +219,11 @@ class Scheduler:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        # No timer is armed: the first entry after an :meth:`open` arms one, whenever it is due (a
+        # stale time left here, passed by then, kept every later entry from arming it: a client
+        # entered again sent no beat and reached no deadline).
+        self._timer_at = math.inf
+        self._stale = 0
         self._heap.clear()
         self._jobs.clear()
         self._ready.clear()

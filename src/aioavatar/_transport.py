@@ -291,8 +291,8 @@ class Transport:
                     policy, sent + per_attempt, delay, deadline, budgeted
                 ):
                     _log_retry(method, path, attempt, failure_kind(exc), delay)
-                    await anyio.sleep(delay)
-                    continue
+                    if await _waited_in_time(delay, deadline):
+                        continue
                 raise
             if logger.isEnabledFor(logging.DEBUG):  # a run of a credential masked in the id too
                 rid = response.request_id and mask_echoes(response.request_id, prepared.credentials)
@@ -328,8 +328,8 @@ class Transport:
                 if self._may_retry(policy, sent + per_attempt, delay, deadline, budgeted):
                     acted_maybe = acted_maybe or response.status >= 500
                     _log_retry(method, path, attempt, f"HTTP {response.status}", delay)
-                    await anyio.sleep(delay)
-                    continue
+                    if await _waited_in_time(delay, deadline):
+                        continue
             return response
 
     def _may_retry(
@@ -442,6 +442,17 @@ def _check_open(http_session: aiohttp.ClientSession | None) -> None:
         raise ConfigurationError(
             "is closed: borrow an open aiohttp.ClientSession", field="http_session"
         )
+
+
+async def _waited_in_time(delay: float, deadline: float | None) -> bool:
+    """Wait ``delay`` before a retry; whether the retry may still start: a loop that stalled in the
+    wait (a blocking call, a long collection) may have carried it past ``deadline`` (a beat's: the
+    next beat is due), and no attempt but the first starts after it."""
+    await anyio.sleep(delay)
+    if deadline is None or anyio.current_time() < deadline:
+        return True
+    logger.info("not retrying: the deadline passed during the %.2f s wait", delay)
+    return False
 
 
 def _log_retry(method: str, path: str, attempt: int, why: str, delay: float) -> None:

@@ -3,8 +3,11 @@ what comes back, and every invalid argument refused before any I/O."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -596,6 +599,38 @@ async def test_a_passed_deadline_allows_one_attempt_and_no_retry(
         with pytest.raises(ServerError):
             await c.get_session(AVATAR_ID, deadline=anyio.current_time() - 1.0)
     assert len(emulator.requests("get")) == 1
+
+
+async def test_a_retry_whose_wait_outlasts_the_deadline_is_not_sent(
+    emulator: LiveAvatarEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A retry allowed when its wait began is not sent when the loop stalled through that wait past
+    the deadline (a beat's retry held over a collection would reach the server after the next beat
+    was due): the call ends with the answer it had. The stall is made in the wait itself, from the
+    retry's own log record, as long as it takes to pass the deadline."""
+    emulator.inject("keep_alive", status=503, retry_after="0.05", times=3)
+    caplog.set_level(logging.INFO, logger="aioavatar")
+    loop = asyncio.get_running_loop()
+    deadline = anyio.current_time() + 2.0
+
+    class StallInTheWait(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "retrying in" in record.getMessage():
+                loop.call_soon(time.sleep, max(0.0, deadline - loop.time()) + 0.01)
+
+    stall = StallInTheWait()
+    logging.getLogger("aioavatar").addHandler(stall)
+    try:
+        async with LiveAvatarClient(API_KEY, base_url=emulator.base_url) as c:
+            token = await c.create_session_token(AVATAR_ID)
+            await c.start_session(token.session_token)
+            with pytest.raises(ServerError):
+                await c.keep_alive(
+                    token.session_id, session_token=token.session_token, deadline=deadline
+                )
+    finally:
+        logging.getLogger("aioavatar").removeHandler(stall)
+    assert [r.status for r in emulator.requests("keep_alive")] == [503]
 
 
 # ---- credits and languages ---------------------------------------------------------------------
