@@ -25,8 +25,13 @@ the page closes the WebSocket (tab closed, navigated away)        ``USER_CLOSED`
 the WebSocket breaks (network lost, no close frame)               ``USER_DISCONNECTED``
 no WebSocket within ``connect_grace`` seconds of the POST         ``USER_DISCONNECTED``
 the backend shuts down (Ctrl-C, SIGTERM)                          ``USER_DISCONNECTED``
-the server ends it (or its maximum duration is reached)           no stop; the page's socket is closed
+its maximum duration is reached                                   ``MAX_DURATION_REACHED``
+the server ends it (idle timeout, credits, another client)        no stop
 ==============================================================  =============================
+
+In the last two rows the page's socket is closed as the SDK ends the block. A session the server ended
+is found at its next keep-alive (within ``keep_alive_interval``, 60 s by default): a stop sent before
+that (the page closing, a shutdown) finds it ended, and the SDK reports the server's own reason.
 
 The sessions run in one anyio task group, held by a background task that the app's cleanup context starts
 and awaits, with one client (one connection pool) for all of them.

@@ -79,6 +79,20 @@ def connect_grace() -> float:
 
 
 @pytest.fixture
+def sandbox_max_duration() -> float:
+    return 60.0
+
+
+@pytest.fixture
+async def emulator(sandbox_max_duration: float) -> AsyncIterator[LiveAvatarEmulator]:
+    """The suite's emulator, with the sandbox cap a test asks for."""
+    async with LiveAvatarEmulator(
+        api_key=API_KEY, sandbox_max_duration=sandbox_max_duration
+    ) as emu:
+        yield emu
+
+
+@pytest.fixture
 async def served(emulator: LiveAvatarEmulator, connect_grace: float) -> AsyncIterator[Backend]:
     app = backend.make_app(
         avatar_id=AVATAR_ID,
@@ -164,6 +178,23 @@ async def test_a_broken_connection_stops_the_session_with_user_disconnected(
         assert (await stream.receive()).startswith(b"HTTP/1.1 101")
     await eventually(lambda: emulator.stop_reasons(session_id))
     assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
+
+
+@pytest.mark.parametrize("sandbox_max_duration", [1.5])
+async def test_a_session_at_its_maximum_duration_is_stopped_and_its_page_closed(
+    emulator: LiveAvatarEmulator, served: Backend
+) -> None:
+    """The maximum duration (here a sandbox cap of 1.5 s) passes with the page open: the SDK stops
+    the session once with MAX_DURATION_REACHED (or, on a loaded machine, the emulator ends it at
+    that deadline first and the SDK's stop finds it ended) and the backend closes the page's
+    socket."""
+    document = await served.open_session()
+    session_id = only_session(emulator)
+    async with served.live(document["session"]) as page:
+        message = await page.receive()
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert emulator.stop_reasons(session_id) in (["MAX_DURATION_REACHED"], [])
+    assert emulator.sessions[session_id].end_reason.value == "MAX_DURATION_REACHED"
 
 
 async def test_one_page_per_session_and_unknown_sessions(served: Backend) -> None:
