@@ -20,7 +20,7 @@ import anyio
 import pytest
 from aiohttp import web
 
-from aioavatar import KalturaAvatarClient
+from aioavatar import EndReason, KalturaAvatarClient
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .audio import wav_bytes
@@ -194,7 +194,7 @@ async def test_a_session_at_its_maximum_duration_is_stopped_and_its_page_closed(
         message = await page.receive()
         assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert emulator.stop_reasons(session_id) in (["MAX_DURATION_REACHED"], [])
-    assert emulator.sessions[session_id].end_reason.value == "MAX_DURATION_REACHED"
+    assert emulator.sessions[session_id].end_reason is EndReason.MAX_DURATION_REACHED
 
 
 async def test_one_page_per_session_and_unknown_sessions(served: Backend) -> None:

@@ -95,11 +95,20 @@ async def test_an_unreadable_body_is_no_success_even_on_a_stop(
 
 
 @pytest.mark.parametrize(
-    "base_url", ["http://127.0.0.1:99999", "http://127.0.0.1:abc", "http://[::1", "http://"]
+    "base_url",
+    [
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:abc",
+        "http://[::1",
+        "http://",
+        "https://a..b",  # an empty label
+        f"https://{'a' * 64}.example",  # a label over 63 characters
+    ],
 )
 def test_a_base_url_with_a_bad_port_or_host_is_refused(base_url: str) -> None:
     """An impossible port or host is a ConfigurationError at construction, not a TransportError on
-    every call."""
+    every call (nor the lookup's bare UnicodeError, for a host name with an empty or overlong
+    label)."""
     with pytest.raises(ConfigurationError) as info:
         LiveAvatarClient(API_KEY, base_url=base_url)
     assert info.value.field == "base_url"

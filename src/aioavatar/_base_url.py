@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from ._validation import shown
 from .exceptions import ConfigurationError
 
-__all__ = ["check_base_url", "resolve_base_url"]
+__all__ = ["check_base_url", "host_name_ok", "resolve_base_url"]
 
 
 def resolve_base_url(
@@ -73,6 +73,12 @@ def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = 
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError("must not carry credentials, a query or a fragment", field=field)
+    if not host_name_ok(hostname):  # else the first request fails on a UnicodeError of the lookup
+        raise ConfigurationError(
+            f"has a host name that cannot be looked up (an empty label, or one over 63 "
+            f"characters): {shown(hostname)}",
+            field=field,
+        )
     if parts.scheme == "http" and not allow_insecure and not _is_loopback(hostname):
         raise ConfigurationError(
             "plain http:// is refused for a non-loopback host (credentials would travel in clear); "
@@ -80,6 +86,16 @@ def check_base_url(base_url: str, *, allow_insecure: bool = False, field: str = 
             field=field,
         )
     return base_url.rstrip("/")
+
+
+def host_name_ok(host: str) -> bool:
+    """Whether ``host`` (an address, or a name) can be looked up: as a name, none of its labels is
+    empty (but a last one, the root's) or over 63 characters, as the resolver's IDNA encoding asks."""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _is_loopback(host: str) -> bool:

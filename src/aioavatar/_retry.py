@@ -9,12 +9,21 @@ import time
 from enum import Enum
 from typing import Any
 
+import anyio
 import attrs
 
+from ._logging import logger
 from ._validation import int_in, number_in, seconds_in
 from .exceptions import ConfigurationError
 
-__all__ = ["Retry", "RetryBudget", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "Retry",
+    "RetryBudget",
+    "RetryPolicy",
+    "log_retry",
+    "parse_retry_after",
+    "waited_in_time",
+]
 
 
 class Retry(Enum):
@@ -149,3 +158,21 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+async def waited_in_time(delay: float, deadline: float | None) -> bool:
+    """Wait ``delay`` before a retry; whether the retry may still start: a loop that stalled in the
+    wait (a blocking call, a long collection) may have carried it past ``deadline`` (a beat's: the
+    next beat is due), and no attempt but the first starts after it."""
+    await anyio.sleep(delay)
+    if deadline is None or anyio.current_time() < deadline:
+        return True
+    logger.info("not retrying: the deadline passed during the %.2f s wait", delay)
+    return False
+
+
+def log_retry(method: str, path: str, attempt: int, why: str, delay: float) -> None:
+    """The line of a retry about to wait ``delay``."""
+    logger.info(
+        "%s %s failed (%s), attempt %d; retrying in %.2f s", method, path, why, attempt, delay
+    )

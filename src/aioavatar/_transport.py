@@ -21,7 +21,7 @@ from ._json import dump_json
 from ._logging import logger
 from ._protocol import RawResponse
 from ._request import POOL_HEADERS, PreparedRequest, RequestParts, call_headers
-from ._retry import Retry, RetryBudget, RetryPolicy, parse_retry_after
+from ._retry import Retry, RetryBudget, RetryPolicy, log_retry, parse_retry_after, waited_in_time
 from ._secret import Secret, mask_echoes
 from ._slots import ConnectionSlots
 from ._timeout import Timeout
@@ -283,15 +283,15 @@ class Transport:
                     # A pooled connection the server had already closed: resent at once, once, as
                     # one of the policy's attempts but without spending the budget.
                     stale_retried = True
-                    _log_retry(method, path, attempt, "stale connection", 0.0)
+                    log_retry(method, path, attempt, "stale connection", 0.0)
                     continue
                 allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and not exc.sent)
                 delay = policy.backoff(attempt)
                 if allowed and self._may_retry(
                     policy, sent + per_attempt, delay, deadline, budgeted
                 ):
-                    _log_retry(method, path, attempt, failure_kind(exc), delay)
-                    if await _waited_in_time(delay, deadline):
+                    log_retry(method, path, attempt, failure_kind(exc), delay)
+                    if await waited_in_time(delay, deadline):
                         continue
                 raise
             if logger.isEnabledFor(logging.DEBUG):  # a run of a credential masked in the id too
@@ -327,8 +327,8 @@ class Transport:
                 delay = policy.backoff(attempt, retry_after)
                 if self._may_retry(policy, sent + per_attempt, delay, deadline, budgeted):
                     acted_maybe = acted_maybe or response.status >= 500
-                    _log_retry(method, path, attempt, f"HTTP {response.status}", delay)
-                    if await _waited_in_time(delay, deadline):
+                    log_retry(method, path, attempt, f"HTTP {response.status}", delay)
+                    if await waited_in_time(delay, deadline):
                         continue
             return response
 
@@ -442,20 +442,3 @@ def _check_open(http_session: aiohttp.ClientSession | None) -> None:
         raise ConfigurationError(
             "is closed: borrow an open aiohttp.ClientSession", field="http_session"
         )
-
-
-async def _waited_in_time(delay: float, deadline: float | None) -> bool:
-    """Wait ``delay`` before a retry; whether the retry may still start: a loop that stalled in the
-    wait (a blocking call, a long collection) may have carried it past ``deadline`` (a beat's: the
-    next beat is due), and no attempt but the first starts after it."""
-    await anyio.sleep(delay)
-    if deadline is None or anyio.current_time() < deadline:
-        return True
-    logger.info("not retrying: the deadline passed during the %.2f s wait", delay)
-    return False
-
-
-def _log_retry(method: str, path: str, attempt: int, why: str, delay: float) -> None:
-    logger.info(
-        "%s %s failed (%s), attempt %d; retrying in %.2f s", method, path, why, attempt, delay
-    )

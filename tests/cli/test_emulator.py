@@ -69,6 +69,17 @@ async def test_emulator_on_a_busy_port_is_one_line() -> None:
     assert_one_line(outcome.err, f"cannot listen on 127.0.0.1:{port}", "--port")
 
 
+@pytest.mark.parametrize("host", ["a..b", "a" * 64])
+async def test_emulator_on_a_host_name_that_cannot_be_looked_up_is_one_line(host: str) -> None:
+    """A host name with an empty or overlong label: a usage error naming --host, exit 2, no
+    traceback (the lookup's UnicodeError before)."""
+    cli = await spawn("emulator", "--host", host, "--port", "0", env=dict(os.environ))
+    async with cli.process:
+        outcome = await cli.finish()
+    assert outcome.status == 2, outcome.err
+    assert_one_line(outcome.err, "--host must be an address or a host name")
+
+
 async def test_credits_flag_sets_the_balance_and_refuses_nonsense() -> None:
     """`--credits 1.5` is the emulated balance (read back through the API); a value that is not a
     number of credits from 0 is a one-line usage error, exit 2."""

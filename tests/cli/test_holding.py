@@ -341,6 +341,23 @@ async def test_a_reader_gone_before_the_session_started_stops_it(
     assert emulator.stop_reasons(session_id) == ["USER_DISCONNECTED"]
 
 
+@pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
+async def test_a_reader_gone_and_a_stop_not_confirmed_exit_1_naming_the_session(
+    emulator: LiveAvatarEmulator, env: dict[str, str], json_lines: bool
+) -> None:
+    """Standard output closed before `started`, and the stop that follows fails: what the user must
+    learn is that the session may still run, not that the reader left. The line that names it, on
+    standard error, and exit 1 (141 before: the closed output hid it)."""
+    emulator.inject("stop", status=500, times=10)
+    argv = ["run", AVATAR_ID, *(["--json"] if json_lines else [])]
+    status, _, err = await _run_with_a_reader_that_leaves(argv, env, lines=0)
+    (session_id,) = emulator.sessions
+    assert status == 1, err
+    assert f"retry with `aioavatar sessions stop {session_id}`" in err
+    assert "Traceback" not in err
+    assert emulator.sessions[session_id].is_active
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
 async def test_standard_output_that_cannot_be_written_stops_the_session_as_disconnected(

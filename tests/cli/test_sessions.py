@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 from typing import Any
 
@@ -14,11 +15,12 @@ import anyio.abc
 import pytest
 
 from aioavatar import KalturaAvatarClient, LiveAvatarClient
+from aioavatar._cli import session_entries
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from ..conftest import AVATAR_ID
 from ..providers import KALTURA_AVATAR_ID
-from .helpers import SESSION_KEYS, assert_clean, assert_one_line, invoke, spawn
+from .helpers import SESSION_KEYS, assert_clean, assert_one_line, eventually, invoke, spawn
 
 pytestmark = pytest.mark.anyio
 
@@ -241,6 +243,112 @@ async def test_reap_reports_a_failed_stop_and_goes_on(
     assert "HTTP 403" in failed[0]["error"]
     assert [r["result"] for r in results.values()].count("stopped") == 1
     assert len(emulator.requests("stop")) == 2
+
+
+async def test_reap_does_not_take_already_ended_for_a_session_still_listed_as_running(
+    capsys: pytest.CaptureFixture[str],
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """A stop answered 404 for a session the server still lists as running is not confirmed (rule
+    9), as `sessions stop` says: reap looks it up too, reports it failed, and exits 1."""
+    emulator.inject("stop", status=404)  # the first stop only: the session runs on
+    outcome = await invoke(capsys, "sessions", "reap", "--yes", "--json")
+    assert outcome.status == 1
+    results = {r["id"]: r for r in outcome.json()["sessions"]}
+    [failed] = [r for r in results.values() if r["result"] != "stopped"]
+    assert failed["result"] == "failed"
+    assert "yet the server lists it as running" in failed["error"]
+    assert emulator.sessions[failed["id"]].is_active
+
+
+async def test_reap_says_when_the_listing_was_read_only_in_part(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """The pages read are bounded (a server that keeps answering ``next``): a listing cut there
+    stops what it read, says the rest were not read, and exits 1, not "2 of 2 ended" and 0."""
+    monkeypatch.setattr(session_entries, "PAGE_SIZE", 1)
+    monkeypatch.setattr(session_entries, "MAX_PAGES", 1)
+    outcome = await invoke(capsys, "sessions", "reap", "--yes", "--json")
+    assert outcome.status == 1
+    report = outcome.json()
+    assert report["complete"] is False
+    assert [r["result"] for r in report["sessions"]] == ["stopped"]
+    assert_one_line(outcome.err, "read only in part (2 active sessions counted)", "reap` again")
+    assert sum(emulator.sessions[s].is_active for s in running_sessions) == 1
+
+
+async def test_reap_interrupted_finishes_the_stop_under_way_and_reports_what_it_did(
+    emulator: LiveAvatarEmulator, env: dict[str, str], client: LiveAvatarClient
+) -> None:
+    """SIGTERM while reap stops sessions: the stop under way is finished, no other is sent, every
+    session stopped is printed with its id, and the exit status is 130 (sessions were left)."""
+    for _ in range(3):
+        token = await client.create_session_token(AVATAR_ID, is_sandbox=True)
+        await client.start_session(token.session_token)
+    emulator.inject("stop", delay=0.5, times=3)
+    cli = await spawn("sessions", "reap", "--yes", env=env)
+    async with cli.process:
+        await eventually(lambda: emulator.requests("stop"))
+        cli.send(signal.SIGTERM)
+        outcome = await cli.finish()
+    assert outcome.status == 130, outcome.err
+    stopped = [s for s in emulator.sessions if not emulator.sessions[s].is_active]
+    assert 1 <= len(stopped) < 3
+    assert len(emulator.requests("stop")) == len(stopped)
+    for session_id in stopped:
+        assert f"{session_id}  stopped" in outcome.out
+    assert f"{len(stopped)} of 3 sessions ended" in outcome.out
+    assert f"Interrupted: {3 - len(stopped)} sessions were not stopped." in outcome.err
+
+
+async def test_what_the_server_wrote_reaches_standard_output_without_control_characters(
+    capsys: pytest.CaptureFixture[str],
+    emulator: LiveAvatarEmulator,
+    env: dict[str, str],
+    running_sessions: list[str],
+) -> None:
+    """An escape sequence in a field the server wrote (here a session's error message, in a reap
+    line and in `sessions get`) is shown as ``?``: it cannot retitle the window or clear the
+    screen."""
+    hostile = "boom\x1b]0;PWNED\x07\x1b[2J"
+    emulator.inject("stop", status=500, body=json.dumps({"message": hostile}).encode(), times=3)
+    reap = await invoke(capsys, "sessions", "reap", "--yes")
+    assert "\x1b" not in reap.out
+    assert "boom?]0;PWNED??[2J" in reap.out
+    emulator.inject(
+        "get",
+        body=json.dumps(
+            {
+                "code": 1000,
+                "message": "",
+                "data": {"id": running_sessions[0], "created_at": hostile},
+            }
+        ).encode(),
+    )
+    got = await invoke(capsys, "sessions", "get", running_sessions[0])
+    assert got.status == 0, got.err
+    assert "\x1b" not in got.out
+    assert "boom?]0;PWNED??[2J" in got.out
+
+
+@pytest.mark.parametrize("action", ["get", "stop"])
+async def test_the_api_key_pasted_as_the_session_id_is_not_printed(
+    env: dict[str, str], action: str
+) -> None:
+    """The key where the id goes (a swapped paste): refused, the key masked as `run` masks it (in a
+    process of its own: none of the suite's clients has the key tracked there)."""
+    cli = await spawn("sessions", action, env["LIVEAVATAR_API_KEY"], env=env)
+    async with cli.process:
+        outcome = await cli.finish()
+    assert outcome.status == 2
+    assert_one_line(outcome.err, "is not a session id")
+    assert env["LIVEAVATAR_API_KEY"] not in outcome.err + outcome.out
 
 
 async def test_sessions_stop_ends_a_kaltura_session_with_its_token(

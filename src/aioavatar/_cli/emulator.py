@@ -16,6 +16,7 @@ from typing import Any, Final
 import anyio
 import anyio.abc
 
+from .._base_url import host_name_ok
 from .._validation import check_credential
 from ..exceptions import ConfigurationError
 from ..kaltura import KS_ENV
@@ -204,6 +205,10 @@ async def _serve(args: argparse.Namespace, options: dict[str, Any]) -> None:
     api_key = DEFAULT_KEYS[args.provider] if args.api_key is None else args.api_key
     if not args.host.strip():  # aiohttp's versions differ on what an empty host listens on
         raise UsageError("--host must be an address (0.0.0.0 listens on every one)")
+    if not host_name_ok(args.host):
+        raise UsageError(
+            "--host must be an address or a host name (no empty label, none over 63 characters)"
+        )
     try:
         check_credential(api_key, "--api-key")  # what the SDK would refuse to send
         if options.get("non_admin_ks") is not None:

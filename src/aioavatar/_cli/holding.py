@@ -52,6 +52,7 @@ __all__ = [
     "output_closed",
     "report_ended",
     "run_interruptible",
+    "unconfirmed",
 ]
 
 
@@ -221,6 +222,18 @@ def report_ended(session: BaseSession[Any], json_lines: bool) -> None:
     )
 
 
+def unconfirmed(session: BaseSession[Any]) -> AvatarError:
+    """The error of a session that may still run: a :class:`SessionStopError` naming it, or, when
+    its start may have opened one whose id never arrived, an error that says so."""
+    try:
+        sid = session.session_id
+    except RuntimeError:
+        return AvatarError(
+            "a session may still be running: its start may have opened one whose id never arrived"
+        )
+    return SessionStopError(sid, "its stop was not confirmed")
+
+
 def conclude(
     session: BaseSession[Any], held: Held, interrupts: Interrupts, *, json_lines: bool
 ) -> int:
@@ -231,16 +244,10 @@ def conclude(
             its start, say): after the ``ended`` event, with ``end_reason`` null, under ``--json``.
     """
     if session.may_still_run:
-        try:
-            sid = session.session_id
-        except RuntimeError:  # its start may have opened one whose id never arrived
-            raise AvatarError(
-                "a session may still be running: its start may have opened one whose id never "
-                "arrived"
-            ) from None
-        if json_lines:
+        error = unconfirmed(session)
+        if json_lines and isinstance(error, SessionStopError):
             report_ended(session, json_lines)
-        raise SessionStopError(sid, "its stop was not confirmed")
+        raise error
     if held.started or session.end_reason is not None:  # a start that failed after the signal
         report_ended(session, json_lines)  # was stopped (rule 3): said, with its reason
     elif not json_lines:

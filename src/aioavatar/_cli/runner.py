@@ -18,8 +18,24 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .. import BaseSession, SessionStopError
-from .common import LIVEAVATAR, UsageError, emulator_for, print_json
-from .holding import Interrupts, conclude, hold, keeping, report_ended, run_interruptible
+from .common import (
+    LIVEAVATAR,
+    UsageError,
+    emulator_for,
+    print_json,
+    printable,
+    silence_stdout,
+    single,
+)
+from .holding import (
+    Interrupts,
+    conclude,
+    hold,
+    keeping,
+    report_ended,
+    run_interruptible,
+    unconfirmed,
+)
 
 __all__ = ["Runner", "run_with"]
 
@@ -114,10 +130,22 @@ async def _hold(
                 duration=args.duration,
                 on_started=lambda: _report_started(runner, session, args.duration, args.json),
             )
-        except SessionStopError:
-            if args.json:  # the ended event, end_reason null; the error's line follows
-                report_ended(session, json_lines=True)
-            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            if not session.may_still_run:
+                raise
+            # Whatever ended the block (standard output closed, say), a session that may still
+            # run is what the user must learn: its line, on standard error, and exit 1.
+            error = exc if isinstance(exc, SessionStopError) else unconfirmed(session)
+            if isinstance(single(exc), OSError):  # the reader of standard output has gone
+                silence_stdout()
+            elif args.json and isinstance(error, SessionStopError):
+                try:  # the ended event, end_reason null; the error's line follows
+                    report_ended(session, json_lines=True)
+                except OSError:
+                    silence_stdout()
+            if error is exc:
+                raise
+            raise error from exc
     return conclude(session, held, interrupts, json_lines=args.json)
 
 
@@ -132,5 +160,5 @@ def _report_started(
         return
     *lines, how_to_join = runner.started_lines(session)
     for line in lines:
-        print(line)
+        print(printable(line))  # what the server wrote (a URL, a token), for a terminal
     print(f"{how_to_join} {keeping(duration)}", flush=True)

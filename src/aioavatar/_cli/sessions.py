@@ -11,36 +11,25 @@ session's own token: ``sessions stop ID --provider kaltura`` ends a session whos
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import sys
-from collections.abc import Awaitable
-from typing import Any
 
 import anyio
 
 from .. import (
-    AuthenticationError,
-    AvatarError,
-    ConfigurationError,
     EndReason,
-    LiveAvatarClient,
-    Page,
     SessionEntry,
-    SessionStopError,
     SessionType,
 )
 from .clients import kaltura_client, liveavatar_client
 from .common import (
-    EXIT_FAILURE,
     EXIT_OK,
     JSON_FIELDS_URL,
     KALTURA,
     KALTURA_BASE_URL_ENV,
     KALTURA_TOKEN_ENV,
     UsageError,
-    error_report,
     print_json,
+    printable,
 )
 from .options import (
     Command,
@@ -55,13 +44,16 @@ from .options import (
     positive_int,
     positive_seconds,
 )
-from .session_entries import session_json, table
+from .reap import run as reap_sessions
+from .session_entries import (
+    read_sessions,
+    session_json,
+    stop_confirmed,
+    table,
+    unconfirmed_if_failed,
+)
 
 __all__ = ["COMMAND"]
-
-_PAGE_SIZE = 100
-# Bounds the pages `reap` reads, so a server that keeps answering `next` cannot loop it forever.
-_MAX_PAGES = 100
 
 
 def _list_arguments(listing: Parser) -> None:
@@ -154,33 +146,14 @@ def _liveavatar_only(args: argparse.Namespace) -> None:
 # --- list, get, stop -----------------------------------------------------------------------------------
 
 
-async def _read_sessions(
-    client: LiveAvatarClient, kind: SessionType, limit: int
-) -> tuple[int, list[SessionEntry]]:
-    """Up to ``limit`` sessions of ``kind``, in the server's order (each once, whatever pages
-    repeat), and the server's total count."""
-    page: Page[SessionEntry] | None = await client.list_sessions(kind, page_size=_PAGE_SIZE)
-    assert page is not None
-    count = page.count or 0
-    entries: dict[str, SessionEntry] = {}
-    for _ in range(_MAX_PAGES):
-        for entry in page.items:
-            entries.setdefault(entry.id, entry)
-        if len(entries) >= limit:
-            break
-        page = await page.next_page()
-        if page is None:
-            break
-    return count, list(entries.values())[:limit]
-
-
 def _list(args: argparse.Namespace) -> int:
     _liveavatar_only(args)
     kind = SessionType.HISTORIC if args.historic else SessionType.ACTIVE
 
     async def main() -> tuple[int, list[SessionEntry]]:
         async with liveavatar_client(args) as client:
-            return await _read_sessions(client, kind, args.limit)
+            count, entries, _ = await read_sessions(client, kind, args.limit)
+            return count, entries
 
     count, entries = anyio.run(main)
     if args.json:
@@ -198,10 +171,11 @@ def _list(args: argparse.Namespace) -> int:
 
 def _get(args: argparse.Namespace) -> int:
     _liveavatar_only(args)
+    client = liveavatar_client(args)  # first: its key, pasted as the id, is masked in the error
     check_session_id(args.session_id)
 
     async def main() -> SessionEntry:
-        async with liveavatar_client(args) as client:
+        async with client:
             return await client.get_session(args.session_id)
 
     entry = anyio.run(main)
@@ -211,7 +185,7 @@ def _get(args: argparse.Namespace) -> int:
     else:
         width = max(len(k) for k in document)
         for key, value in document.items():
-            print(f"{key.ljust(width)}  {'-' if value is None else value}")
+            print(printable(f"{key.ljust(width)}  {'-' if value is None else value}"))
     return EXIT_OK
 
 
@@ -220,25 +194,13 @@ def _stop(args: argparse.Namespace) -> int:
         return _stop_kaltura(args)
     if args.token is not None or args.region is not None:
         raise UsageError("--token and --region are for --provider kaltura only")
+    client = liveavatar_client(args)  # first: its key, pasted as the id, is masked in the error
     check_session_id(args.session_id)
     reason = args.reason or EndReason.USER_CLOSED
-    client = liveavatar_client(args)
 
     async def main() -> tuple[bool, EndReason | None]:
         async with client:
-            if await _unconfirmed_if_failed(
-                args.session_id, client.stop_session(args.session_id, reason=reason)
-            ):
-                return True, reason
-            try:  # already ended: the reason the server recorded, not the one sent
-                entry = await client.get_session(args.session_id)
-            except AvatarError:  # gone without a trace, or the lookup failed: not known
-                return False, None
-            if entry.ended_with is None:  # listed as running: not confirmed (rule 9)
-                raise SessionStopError(
-                    args.session_id, "answered 'already ended', yet the server lists it as running"
-                )
-            return False, entry.ended_with
+            return await stop_confirmed(client, args.session_id, reason)
 
     stopped, ended = anyio.run(main)
     if args.json:
@@ -257,19 +219,6 @@ def _stop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _unconfirmed_if_failed(session_id: str, stop: Awaitable[bool]) -> bool:
-    """Await ``stop``; a failure that leaves the session possibly running (no answer, a 5xx, an
-    answer that cannot be read, a refusal) is a :class:`SessionStopError`, whose line says so and
-    how to retry. A refused credential keeps its own line (which says what to check)."""
-    try:
-        return await stop
-    except (AuthenticationError, ConfigurationError):
-        raise
-    except AvatarError as exc:
-        report = error_report(exc)
-        raise SessionStopError(session_id, report[1] if report else type(exc).__name__) from exc
-
-
 def _stop_kaltura(args: argparse.Namespace) -> int:
     """End a Kaltura session with its own token (Kaltura's end takes no reason)."""
     if args.reason is not None:
@@ -286,7 +235,7 @@ def _stop_kaltura(args: argparse.Namespace) -> int:
 
     async def main() -> bool:
         async with client:
-            return await _unconfirmed_if_failed(
+            return await unconfirmed_if_failed(
                 args.session_id, client.end_session(args.session_id, token=token)
             )
 
@@ -300,109 +249,9 @@ def _stop_kaltura(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- reap ----------------------------------------------------------------------------------------------
-
-
-def _age(entry: SessionEntry, now: dt.datetime) -> float | None:
-    """Seconds the session has run: the server's ``duration``, else since ``created_at``."""
-    if entry.duration is not None:
-        return entry.duration
-    if entry.created_at is None:
-        return None
-    try:
-        created = dt.datetime.fromisoformat(entry.created_at)
-    except ValueError:
-        return None
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.UTC)
-    return (now - created).total_seconds()
-
-
-def _reapable(entries: list[SessionEntry], older_than: float | None) -> list[SessionEntry]:
-    if older_than is None:
-        return entries
-    now = dt.datetime.now(dt.UTC)
-    chosen = []
-    for entry in entries:
-        age = _age(entry, now)
-        if age is not None and age > older_than:
-            chosen.append(entry)
-    return chosen
-
-
-def _confirm(entries: list[SessionEntry], reason: EndReason) -> bool:
-    """Ask on the terminal; ``False`` unless the answer is yes.
-
-    Raises:
-        UsageError: standard input is not a terminal (pass ``--yes``).
-    """
-    count = f"{len(entries)} session{'s' if len(entries) != 1 else ''}"
-    if not sys.stdin.isatty():
-        raise UsageError(
-            f"refusing to stop {count} without confirmation: standard input is not a terminal; "
-            "pass --yes to stop them"
-        )
-    sys.stderr.write(table(entries, historic=False) + "\n")
-    sys.stderr.write(f"Stop these {count} with reason {reason.value}? [y/N] ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
-
-
-async def _stop_each(
-    client: LiveAvatarClient, entries: list[SessionEntry], reason: EndReason
-) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    for (
-        entry
-    ) in entries:  # one at a time: an operator's tool, and the output keeps the list's order
-        result: dict[str, Any] = {"id": entry.id, "duration": entry.duration, "error": None}
-        try:
-            stopped = await client.stop_session(entry.id, reason=reason)
-        except AvatarError as exc:
-            result["result"] = "failed"
-            result["error"] = str(exc)
-        else:
-            result["result"] = "stopped" if stopped else "already_ended"
-        results.append(result)
-    return results
-
-
 def _reap(args: argparse.Namespace) -> int:
     _liveavatar_only(args)
-    client = liveavatar_client(args)  # a user error (no key, bad URL) surfaces before any I/O
-
-    async def find() -> list[SessionEntry]:
-        async with client:
-            _, active = await _read_sessions(
-                client, SessionType.ACTIVE, limit=_PAGE_SIZE * _MAX_PAGES
-            )
-            return _reapable(active, args.older_than)
-
-    matched = anyio.run(find)
-    if matched and not args.yes and not _confirm(matched, args.reason):
-        print("aioavatar: aborted: no session stopped", file=sys.stderr)
-        return EXIT_FAILURE
-
-    async def stop() -> list[dict[str, Any]]:
-        async with liveavatar_client(args) as again:  # a new pool: the first loop has closed
-            return await _stop_each(again, matched, args.reason)
-
-    results = anyio.run(stop) if matched else []
-    if args.json:
-        print_json({"reason": args.reason.value, "sessions": results})
-    elif not results:
-        older = f" older than {args.older_than:g} s" if args.older_than is not None else ""
-        print(f"No active session{older}: nothing to stop.")
-    else:
-        for r in results:
-            label = {"stopped": "stopped", "already_ended": "had already ended"}.get(
-                r["result"], f"FAILED: {r['error']}"
-            )
-            print(f"{r['id']}  {label}")
-        done = sum(r["result"] != "failed" for r in results)
-        print(f"{done} of {len(results)} sessions ended ({args.reason.value}).")
-    return EXIT_OK if all(r["result"] != "failed" for r in results) else EXIT_FAILURE
+    return reap_sessions(args)
 
 
 _ACTIONS = (
