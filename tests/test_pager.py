@@ -222,6 +222,24 @@ async def test_a_server_that_keeps_sending_next_cannot_walk_the_list_forever(
     assert pages_read(emulator, "list") == pages
 
 
+@pytest.mark.parametrize(
+    "next_link",
+    ["http://[::1/v1/sessions?page=2", "https://api\uff03liveavatar/v1/sessions?page=2"],
+)
+async def test_a_next_link_that_is_no_url_is_not_read(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator, next_link: str
+) -> None:
+    """A ``next`` that no URL parser takes (an unbalanced "[", a host with a character that
+    normalizes to "#"; its text, in Python's error, could quote what the server put there, a
+    credential included) raised a bare ``ValueError`` from every list: the link is not read, the
+    cursor is ours, and the walk goes on by the count."""
+    for _ in range(2):
+        emulator.inject("list", body=_page_body(2, next_link, [SANDBOX_AVATAR_ID]))
+    walked = [entry.id async for entry in client.list_sessions("active", page_size=1)]
+    assert walked == [SANDBOX_AVATAR_ID] * 2
+    assert pages_read(emulator, "list") == ["1", "2"]
+
+
 async def test_next_page_is_none_past_the_count(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:

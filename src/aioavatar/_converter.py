@@ -194,9 +194,15 @@ def _decimal(value: Any, _: Any) -> Decimal:
             number = Decimal(value.strip())
         except InvalidOperation:
             number = Decimal("NaN")
-        if number.is_finite():
+        # Within what arithmetic in the default context keeps finite: 1E+9999999 is a number, but
+        # dividing it (the minutes a balance pays for) overflows.
+        if number.is_finite() and -_DECIMAL_EXPONENT <= number.adjusted() <= _DECIMAL_EXPONENT:
             return number
     raise TypeError(f"expected a decimal number, got {value!r:.40}")
+
+
+#: The largest power of ten (either way) an amount read as a decimal may have.
+_DECIMAL_EXPONENT = 1000
 
 
 def _passthrough_mapping(value: Any, _: Any) -> dict[str, Any]:

@@ -50,7 +50,10 @@ def page_after(number: int, items: int, count: int | None, next_link: str | None
     or links back would otherwise be walked forever)."""
     if next_link is None or (count is not None and number * items >= count):
         return None
-    named = parse_qs(urlsplit(next_link).query).get("page")
+    try:
+        named = parse_qs(urlsplit(next_link).query).get("page")
+    except ValueError:  # no URL (an unbalanced "[", a host that normalizes to "#"): nothing to read
+        named = None
     if named is not None:
         try:
             if int(named[-1]) <= number:

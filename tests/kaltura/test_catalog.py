@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aioavatar import (
+    APIError,
     AuthenticationError,
     ConfigurationError,
     KalturaAvatarClient,
@@ -103,9 +104,8 @@ async def test_a_server_that_ignores_the_offset_and_counts_nothing_is_not_walked
 async def test_a_counted_catalog_whose_pages_begin_alike_is_walked_whole(
     kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
 ) -> None:
-    """The guard against a server that ignores the offset is for a list that counts nothing, and
-    compares whole pages: a counted catalog whose pages begin with the same item (a duplicate) is
-    walked to its count."""
+    """The guard against a server that ignores the offset takes whole pages: a counted catalog
+    whose pages begin with the same item (a duplicate) but bring new ones is walked to its count."""
     pages = [["a0", "a1", "a2"], ["a0", "a3", "a4"], ["a5"]]
     for page in pages:
         objects = [{"itemId": item, "type": "Visual"} for item in page]
@@ -115,6 +115,30 @@ async def test_a_counted_catalog_whose_pages_begin_alike_is_walked_whole(
     assert items == [item for page in pages for item in page]
     offsets = [r.body["pager"]["offset"] for r in kaltura_emulator.requests("catalog_list")]
     assert offsets == [0, 3, 6]
+
+
+@pytest.mark.parametrize(
+    ("pages", "total"),
+    [([["a0", "a1"]], 10**9), ([["a0", "a1"], ["b0", "b1"]], None)],
+    ids=["the same page with a count that lies", "two pages in turn, uncounted"],
+)
+async def test_a_catalog_whose_pages_bring_nothing_new_is_not_walked_forever(
+    kaltura_client: KalturaAvatarClient,
+    kaltura_emulator: KalturaEmulator,
+    pages: list[list[str]],
+    total: int | None,
+) -> None:
+    """A server that ignores the offset and claims a billion items, or one that hands out two pages
+    in turn: the walk ends at the first page of items read already (both walked on forever)."""
+    for _ in range(500):
+        for page in pages:
+            answer: dict[str, object] = {"objects": [{"itemId": i, "type": "Visual"} for i in page]}
+            if total is not None:
+                answer["totalCount"] = total
+            kaltura_emulator.inject("catalog_list", body=json.dumps(answer).encode())
+    items = [i.item_id async for i in kaltura_client.catalog.list(page_size=2)]
+    assert items == [item for page in pages for item in page]
+    assert len(kaltura_emulator.requests("catalog_list")) == len(pages) + 1
 
 
 async def test_a_session_token_echoed_in_a_catalog_answer_is_masked(
@@ -133,6 +157,27 @@ async def test_a_session_token_echoed_in_a_catalog_answer_is_masked(
     page = await kaltura_client.catalog.list()
     assert raw_token not in repr(page.items)
     assert page.items[0].name == f"echo {MASK}"
+
+
+async def test_a_failed_catalog_walk_holds_the_ks_in_no_local_of_its_traceback(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A traceback shown with its frames' locals (Sentry's, rich's) shows no KS: the headers are
+    formed inline, held by no local of the pager's frames nor by a cell of its fetch."""
+    kaltura_emulator.inject("catalog_list", body=b'{"success": false, "error": "nope"}')
+    with pytest.raises(APIError) as info:
+        await kaltura_client.catalog.list()
+    shown = []
+    tb = info.value.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        shown += [repr(value) for value in frame.f_locals.values()]
+        for value in frame.f_locals.values():
+            for cell in getattr(value, "__closure__", None) or ():
+                shown.append(repr(cell.cell_contents))
+        tb = tb.tb_next
+    assert shown
+    assert not [text for text in shown if KS in text]
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from aioavatar import (
     SANDBOX_AVATAR_ID,
     AccountSecret,
+    ConfigurationError,
     Embed,
     LiveAvatarClient,
     LLMConfiguration,
@@ -267,7 +268,9 @@ INVALID: list[tuple[str, CallFactory, st.SearchStrategy[Any]]] = [
         lambda c, v: c.llm_configurations.create(
             display_name="d", model_name="m", secret_id=MISSING, base_url=v
         ),
-        st.sampled_from(["", "llm.example", "file:///etc/passwd", 3, "https://", "http://:80/v1"]),
+        st.sampled_from(
+            ["", "llm.example", "file:///etc/passwd", 3, 10**5000, "https://", "http://:80/v1"]
+        ),
     ),
     ("llm_configuration_id", lambda c, v: c.llm_configurations.get(v), NOT_UUID),
     ("display_name", lambda c, v: c.llm_configurations.update(MISSING), st.none()),
@@ -315,3 +318,17 @@ async def test_every_invalid_argument_is_refused_before_any_io(
     error = await assert_refused_before_io(client, emulator, case)
     if field == "secret_value" and isinstance(value, str) and value:
         assert value not in str(error)
+
+
+async def test_a_base_url_too_large_to_show_is_refused_naming_the_field(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """An int of more digits than Python turns into text, as ``base_url``: a ConfigurationError
+    naming it (its repr in the message raised a bare ValueError), nothing sent."""
+    with pytest.raises(ConfigurationError) as info:
+        await client.llm_configurations.create(
+            display_name="d", model_name="m", secret_id=MISSING, base_url=10**5000
+        )
+    assert info.value.field == "base_url"
+    assert "too large to show" in str(info.value)
+    assert emulator.journal == []

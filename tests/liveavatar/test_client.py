@@ -673,11 +673,15 @@ async def test_credits_read_a_decimal_string_or_number(
     assert (await client.get_credits()).credits_left == Decimal(raw.decode().strip('"'))
 
 
-@pytest.mark.parametrize("raw", [b'"lots"', b'"NaN"', b"true", b"null"])
+@pytest.mark.parametrize(
+    "raw", [b'"lots"', b'"NaN"', b"true", b"null", b'"1e9999999"', b'"1e-9999999"']
+)
 async def test_credits_that_are_not_a_number_are_a_decode_error(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator, raw: bytes
 ) -> None:
-    """A balance that is not a finite decimal raises ResponseDecodeError naming the field."""
+    """A balance that is not a finite decimal raises ResponseDecodeError naming the field; so does
+    one past any amount (``1e9999999``: a number, but ``minutes()`` divided it into a bare
+    ``decimal.Overflow``)."""
     emulator.inject("credits", body=b'{"code": 1000, "data": {"credits_left": ' + raw + b"}}")
     with pytest.raises(ResponseDecodeError, match="credits_left"):
         await client.get_credits()

@@ -57,23 +57,23 @@ class KalturaCatalog(Namespace["KalturaAvatarClient"]):
         limit = check_int(page_size, "page_size", low=1, high=100)
         check_options(options, CallOptions)
         client = self._client
-        headers = client._account_headers()
-        before: tuple[int, list[str]] | None = None  # the offset and items of the page read last
+        client._account_headers()  # no KS: refused here, before any request
+        seen: set[str] = set()  # the items of the pages read so far
 
         async def fetch(offset: int) -> PageData[KalturaCatalogEntry]:
-            nonlocal before
             body: dict[str, Any] = {"pager": {"offset": offset, "limit": limit}}
             if kind is not None:
                 body["filter"] = {"typeEqual": kind.value}
-            call = client._prepare(CATALOG_LIST, headers=headers, json=body)
+            # The headers formed inline: no local of this frame (nor a cell of the pager's) holds
+            # the KS under a name, for a traceback that shows locals to show.
+            call = client._prepare(CATALOG_LIST, headers=client._account_headers(), json=body)
             read: KalturaCatalogPage = await client.send(call, **options)
-            if read.total_count is None:  # nothing bounds the walk but what the pages hold
-                items = [item.item_id for item in read.objects]
-                if items and before == (offset - limit, items):
-                    # The page before, again: a server that ignores the offset would be walked
-                    # forever. Nothing new here, and nothing after it.
-                    return PageData([], None, None)
-                before = (offset, items)
+            items = {item.item_id for item in read.objects}
+            if items and items <= seen:
+                # Nothing but items read already: a server that ignores the offset (or alternates
+                # pages) would be walked forever, whatever total it claims. Nothing after it.
+                return PageData([], None, None)
+            seen.update(items)
             reached = offset + len(read.objects)
             more = (
                 reached < read.total_count

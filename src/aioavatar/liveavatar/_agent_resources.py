@@ -50,13 +50,13 @@ def _base_url(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-        raise ConfigurationError(f"must be an http(s) URL, got {value!r:.60}", field="base_url")
+        raise ConfigurationError(f"must be an http(s) URL, got {shown(value)}", field="base_url")
     try:
         host = urlsplit(value).hostname
     except ValueError:  # a malformed port or IPv6 literal
         host = None
     if not host:
-        raise ConfigurationError(f"must name a host, got {value!r:.60}", field="base_url")
+        raise ConfigurationError(f"must name a host, got {shown(value)}", field="base_url")
     return check_text(value, "base_url", max_length=2000)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from .._validation import shown
 from ..exceptions import ConfigurationError
 from ._enums import AvatarStatus, AvatarType, Mode, ModeName, Orientation, SecretType
 
@@ -193,7 +194,7 @@ class Credits:
         rate = CREDITS_PER_MINUTE.get(name)
         if rate is None:
             raise ConfigurationError(
-                f"must be one of {', '.join(CREDITS_PER_MINUTE)}, got {mode!r:.40}", field="mode"
+                f"must be one of {', '.join(CREDITS_PER_MINUTE)}, got {shown(mode)}", field="mode"
             )
         return self.credits_left / rate
 
