@@ -327,7 +327,10 @@ async def test_a_base_url_too_large_to_show_is_refused_naming_the_field(
     naming it (its repr in the message raised a bare ValueError), nothing sent."""
     with pytest.raises(ConfigurationError) as info:
         await client.llm_configurations.create(
-            display_name="d", model_name="m", secret_id=MISSING, base_url=10**5000
+            display_name="d",
+            model_name="m",
+            secret_id=MISSING,
+            base_url=10**5000,  # type: ignore[arg-type]
         )
     assert info.value.field == "base_url"
     assert "too large to show" in str(info.value)
