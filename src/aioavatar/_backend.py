@@ -126,6 +126,7 @@ class TokenBackend(Generic[ClientT, RequestT]):
         # leaves this object (whose state is not shown) only as a Secret.
         self._session_id: str | None = None
         self._token: str | None = None
+        self._held: tuple[str, ...] = ()  # the start answer's credentials (``_hold_secrets``)
         self._hooks: SessionHooks | None = None
         # The keep-alive, prepared once the session runs (``_keep_beat``): the values that are the
         # session's own, in a tuple of strings and bytes that the collector stops tracking (a
@@ -176,6 +177,8 @@ class TokenBackend(Generic[ClientT, RequestT]):
             release_secret(token)
         elif not may_run:
             release_secret(token)  # the session is known to have ended: its token is dead
+            for value in self._held:
+                release_secret(value)
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]:
         return self._client.reserved_connection()
@@ -192,6 +195,11 @@ class TokenBackend(Generic[ClientT, RequestT]):
         """The session exists: keep its id and its token (masked from here on, see ``detach``)."""
         self._session_id = session_id
         self._token = hold_secret(secret)
+
+    def _hold_secrets(self, values: tuple[str, ...]) -> None:
+        """The credentials the start answered with (a viewer's room token, a socket URL's): masked
+        as the session's token is, from now until the session is known to have ended."""
+        self._held = tuple(hold_secret(value) for value in values)
 
     def _keep_beat(self, call: PreparedCall) -> None:
         """Keep the session's keep-alive, prepared once (see ``__init__``)."""

@@ -172,7 +172,7 @@ def track_secret(owner: object, secret: Secret | str) -> None:
         _register(value, weakref.ref(owner))
 
 
-def hold_secret(secret: Secret) -> str:
+def hold_secret(secret: Secret | str) -> str:
     """Mask ``secret``'s value until :func:`release_secret`, whatever becomes of the ``Secret``
     object, and return the value.
 

@@ -4,8 +4,10 @@ reads. The rules both providers share are tested in ``tests/test_session.py``.""
 
 from __future__ import annotations
 
+import gc
 import json
 import math
+import pickle
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,8 @@ from aioavatar import (
     ResponseDecodeError,
     SessionEndedError,
 )
+from aioavatar._logging import MASK, mask_tracked
+from aioavatar.liveavatar._realtime_protocol import decode_event
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import API_KEY, AVATAR_ID
@@ -223,3 +227,45 @@ async def test_the_end_reason_survives_a_lookup_answer_with_loose_fields() -> No
         assert session.end_reason is EndReason.NO_CREDITS
         assert [r.status for r in emulator.requests("get")] == [200]
         assert emulator.requests("stop") == []
+
+
+async def test_the_start_answers_credentials_are_masked_while_the_session_runs(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """The room token a start answers with is masked, as the session's own token is, for as long
+    as the session runs (the answer's model is long gone: the session keeps its values), and let go
+    of once the session is known to have ended: a server that echoes it (an error, a LITE event)
+    shows it to no log, error or event."""
+    async with client.session(AVATAR_ID, mode="LITE") as session:
+        room_token = session.info.livekit_client_token
+        gc.collect()
+        assert mask_tracked(f"echo {room_token}") == f"echo {MASK}"
+    gc.collect()
+    assert mask_tracked(f"echo {room_token}") == f"echo {room_token}"
+
+
+async def test_start_session_masks_the_tokens_it_returns_while_the_answer_lives(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """``start_session``'s answer: its room tokens and a token in its ``ws_url``'s query are masked
+    while the answer lives (a LITE server that echoes the socket's token in an error event showed
+    it in the event's repr and pickle)."""
+    token = await client.create_session_token(AVATAR_ID, mode="LITE")
+    room, agent, socket = "room-" + "r" * 40, "agent-" + "a" * 40, "socket-" + "s" * 40
+    answer = {
+        "session_id": token.session_id,
+        "livekit_url": "wss://livekit.example",
+        "livekit_client_token": room,
+        "livekit_agent_token": agent,
+        "ws_url": f"wss://lite.example/v1/ws?session={token.session_id}&token={socket}",
+    }
+    emulator.inject("start", body=json.dumps({"code": 1000, "data": answer}).encode(), apply=True)
+    info = await client.start_session(token.session_token)
+    frame = json.dumps({"type": "error", "error": {"message": f"{room} {agent} {socket}"}})
+    event = decode_event(frame)
+    assert not [text for text in (room, agent, socket) if text in repr(event)]
+    assert not [text for text in (room, agent, socket) if text.encode() in pickle.dumps(event)]
+    del info
+    gc.collect()
+    assert mask_tracked(socket) == socket  # the answer is gone: so is its masking
+    await client.stop_session(token.session_id)

@@ -29,7 +29,7 @@ from ..exceptions import (
     TransportError,
 )
 from ._client import LiveAvatarClient
-from ._models import SessionInfo, SessionTokenRequest
+from ._models import SessionInfo, SessionTokenRequest, start_credentials
 from ._realtime import RealtimeConnection, RealtimeOptions
 from ._resource_models import CREDITS_PER_MINUTE
 
@@ -76,6 +76,7 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
     async def open(self) -> SessionInfo:
         session_id, session_token = self._require_token()
         info = await self._client.start_session(session_token)
+        self._hold_secrets(start_credentials(info))
         # Every beat sends these bytes: checked and encoded once, here (a refusal is open's failure,
         # rule 3, not a failed beat).
         self._keep_beat(self._client.prepare_keep_alive(session_id, session_token=session_token))

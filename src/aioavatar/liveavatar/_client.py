@@ -37,7 +37,14 @@ from ._endpoints import (
     LiveAvatarTimeouts,
 )
 from ._enums import SessionType, SessionTypeName
-from ._models import SessionInfo, SessionToken, SessionTokenRequest, TokenFields, carried_secrets
+from ._models import (
+    SessionInfo,
+    SessionToken,
+    SessionTokenRequest,
+    TokenFields,
+    carried_secrets,
+    start_credentials,
+)
 from ._reads import SessionEntry, SessionPage, Transcript
 from ._resource_models import Credits, Language
 from ._resources import Avatars, Contexts, Voices, check_page_size
@@ -171,6 +178,8 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         """
         call = self._session_call(START, session_token, {}, account_fallback=False)
         info: SessionInfo = await self._send(call, options)
+        for credential in start_credentials(info):  # masked while the answer lives
+            track_secret(info, credential)
         return info
 
     async def keep_alive(

@@ -8,8 +8,10 @@ sent; fields the server adds later are ignored. Serialization lives in ``aioavat
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any, TypedDict
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
@@ -62,6 +64,7 @@ __all__ = [
     "SessionTokenRequest",
     "TokenFields",
     "carried_secrets",
+    "start_credentials",
 ]
 
 # --- the token request ---------------------------------------------------------------------------------
@@ -198,3 +201,14 @@ class SessionInfo:
     livekit_agent_token: str | None = attrs.field(default=None, repr=False)
     max_session_duration: float | None = None
     ws_url: str | None = attrs.field(default=None, repr=False)
+
+
+def start_credentials(info: SessionInfo) -> tuple[str, ...]:
+    """The credentials a start answer carries: the room's tokens, and the values of the LITE socket
+    URL's query (a token there is what the socket is opened with). Each is masked as the session's
+    own token is: a server may echo any of them, in an error or a realtime event."""
+    found = [info.livekit_client_token, info.livekit_agent_token]
+    if info.ws_url is not None:
+        with contextlib.suppress(ValueError):  # not a URL: the socket will say so when opened
+            found += [value for _, value in parse_qsl(urlsplit(info.ws_url).query)]
+    return tuple(value for value in found if isinstance(value, str) and value)
