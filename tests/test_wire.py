@@ -119,6 +119,24 @@ async def test_gzip_with_several_members_is_read_and_trailing_data_refused(
         await client.list_sessions("active")
 
 
+async def test_gzip_of_more_members_than_any_server_sends_is_refused(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """64 members are read; a body of thousands of tiny members (whose reading took time growing
+    with the square of its size, on the loop: 13 s for 4 MiB) is a ResponseDecodeError."""
+    envelope = b'{"code": 1000, "data": {"count": 3, "results": []}, "message": "ok"}'
+    pieces = [envelope[i : i + 1] for i in range(len(envelope))]
+    assert len(pieces) > 64
+    split = [b"".join(pieces[:-63]), *pieces[-63:]]
+    members = b"".join(gzip.compress(piece) for piece in split)
+    emulator.inject("list", body=members, headers={"Content-Encoding": "gzip"})
+    assert (await client.list_sessions("active")).count == 3
+    members = b"".join(gzip.compress(piece) for piece in pieces)
+    emulator.inject("list", body=members, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(ResponseDecodeError, match="more than 64 members"):
+        await client.list_sessions("active")
+
+
 @pytest.mark.parametrize("endpoint", ["list", "get", "keep_alive"])
 async def test_exactly_retries_plus_one_requests_under_resets(
     emulator: LiveAvatarEmulator, endpoint: str

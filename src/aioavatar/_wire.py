@@ -258,23 +258,35 @@ def _inflate(wire: bytes, encoding: str, cap: int) -> tuple[bytes, str | None]:
             "(it asks for identity; gzip and deflate are accepted)"
         )
     body = bytearray()
-    data = wire
-    while True:
+    view, offset = memoryview(wire), 0
+    for _ in range(_MAX_MEMBERS):
         inflater = zlib.decompressobj(wbits)
         try:
-            body += inflater.decompress(data, cap + 1 - len(body))
+            # Fed a piece at a time: what follows a member is copied (``unused_data``) a piece at
+            # most, not the rest of the body each time (quadratic in a body of many tiny members).
+            while not inflater.eof and offset < len(wire):
+                piece = view[offset : offset + _FEED]
+                offset += len(piece)
+                body += inflater.decompress(piece, cap + 1 - len(body))
+                if len(body) > cap or inflater.unconsumed_tail:
+                    return b"", _too_big(cap, inflated=True)
         except zlib.error:
             return b"", f"the {encoding} answer is corrupt"
-        if len(body) > cap or inflater.unconsumed_tail:
-            return b"", _too_big(cap, inflated=True)
         if not inflater.eof:
             return b"", f"the {encoding} answer was cut short"
-        data = inflater.unused_data
-        if not data:
+        offset -= len(inflater.unused_data)  # the start of what followed the member
+        if offset >= len(wire):
             return bytes(body), None
-        if wbits < 0 or data[:2] != b"\x1f\x8b":
+        if wbits < 0 or wire[offset : offset + 2] != b"\x1f\x8b":
             return b"", f"the {encoding} answer has trailing data"
         # Another gzip member follows: inflated into the same body, within the same cap.
+    return b"", f"the {encoding} answer has more than {_MAX_MEMBERS} members"
+
+
+#: What ``_inflate`` feeds the decompressor at a time, and the most gzip members it reads (a body is
+#: one, in practice; a server that sends thousands of tiny ones is not read).
+_FEED = 64 * 1024
+_MAX_MEMBERS = 64
 
 
 def _too_big(cap: int, *, inflated: bool = False) -> str:
