@@ -101,8 +101,10 @@ class Endpoint:
         budgeted: ``False`` for a stop, whose retries spend nothing from the client's budget.
         ends: ``True`` for a call that ends what it names (a stop): as for a ``DELETE``, a 404 or
             410 after an attempt of the call that may have taken effect is the call's own success.
-        reads: ``True`` for a read sent as a ``POST`` (a ``GET`` is one): its data has every
-            credential the SDK holds masked, not only the request's.
+        account: ``True`` for a call on the account's resources sent otherwise than as a ``GET``
+            (a read sent as a ``POST``, a create, an update): as for every ``GET``, its data has
+            every credential the SDK holds masked (a stored secret's value echoed in an update's
+            answer, say), not only the request's. Off the per-session hot path.
         opens: for a call that opens a session, the key of its id in the answer: an answer that
             names one but does not fit the model says so (``ResponseDecodeError.session_id``).
         decode: replaces the spec's ``decode`` for this endpoint (an answer shaped unlike the
@@ -117,7 +119,7 @@ class Endpoint:
     retry: Retry = Retry.ALWAYS
     budgeted: bool = True
     ends: bool = False
-    reads: bool = False
+    account: bool = False
     opens: str | None = None
     decode: Callable[[RawResponse, bool], Any] | None = None
 
@@ -362,8 +364,8 @@ class ProviderClient(Generic[TimeoutsT]):
         ``options`` are the caller's (``timeout`` overrides the endpoint's default). Any error on the
         way has every credential masked in its text, whichever credential the request carried and
         however the server escaped what it echoed. The data of an answer has the request's credentials
-        masked; a read (a ``GET``, or ``reads``: the account's resources, off the per-session hot
-        path) has every tracked one masked.
+        masked; a ``GET``, or a call on the account's resources (``account``: off the per-session
+        hot path), has every tracked one masked.
         """
         endpoint = call.endpoint
         limit = getattr(self.timeouts, endpoint.timeout)
@@ -392,7 +394,7 @@ class ProviderClient(Generic[TimeoutsT]):
                 # deleted it: most likely this call's own doing, so its success.
                 return None
             data = (endpoint.decode or self.spec.decode)(raw, endpoint.data_used)
-            if endpoint.method == "GET" or endpoint.reads:
+            if endpoint.method == "GET" or endpoint.account:
                 data = map_strings(data, mask_tracked)
             if endpoint.model is None:
                 return data

@@ -5,6 +5,7 @@ error, and every invalid argument refused before any I/O."""
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from aioavatar import (
     SessionMemory,
     ValidationError,
 )
+from aioavatar._logging import MASK
 from aioavatar.testing import LiveAvatarEmulator
 
 from .strategies import (
@@ -335,3 +337,26 @@ async def test_a_base_url_too_large_to_show_is_refused_naming_the_field(
     assert info.value.field == "base_url"
     assert "too large to show" in str(info.value)
     assert emulator.journal == []
+
+
+async def test_a_stored_secret_echoed_by_a_create_or_an_update_is_masked(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A secret's value, stored earlier, echoed in what a create or an update answers (not only in
+    what a read answers): masked in the model returned, its repr and its pickle."""
+    stored = "sk-" + "v" * 40
+    await client.secrets.create(
+        secret_name="llm", secret_value=stored, secret_type="OPENAI_API_KEY"
+    )
+    made = await client.contexts.create(name="n", prompt="p", opening_text="o")
+    echo = {"id": made.id, "name": f"echo {stored}", "prompt": "p", "opening_text": "o"}
+    for endpoint in ("context_create", "context_update"):
+        emulator.inject(endpoint, body=json.dumps({"code": 1000, "data": echo}).encode())
+    answers = [
+        await client.contexts.create(name="n", prompt="p", opening_text="o"),
+        await client.contexts.update(made.id, name="m"),
+    ]
+    for answer in answers:
+        assert answer.name == f"echo {MASK}"
+        assert stored not in repr(answer)
+        assert stored.encode() not in pickle.dumps(answer)

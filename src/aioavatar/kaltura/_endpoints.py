@@ -106,7 +106,7 @@ CATALOG_LIST = Endpoint(
     "catalog",
     model=KalturaCatalogPage,
     decode=_decode_catalog,
-    reads=True,
+    account=True,
 )
 
 

@@ -99,45 +99,60 @@ _IF_UNSENT = Retry.IF_UNSENT
 AVATARS = Endpoint("GET", "/v1/avatars", "read", model=ResultsPage[Avatar])
 PUBLIC_AVATARS = Endpoint("GET", "/v1/avatars/public", "read", model=ResultsPage[Avatar])
 AVATAR_GET = Endpoint("GET", "/v1/avatars/{id}", "read", model=Avatar)
-AVATAR_UPDATE = Endpoint("PATCH", "/v1/avatars/{id}", "write", model=Avatar)
-AVATAR_DELETE = Endpoint("DELETE", "/v1/avatars/{id}", "write", data_used=False)
+AVATAR_UPDATE = Endpoint("PATCH", "/v1/avatars/{id}", "write", model=Avatar, account=True)
+AVATAR_DELETE = Endpoint("DELETE", "/v1/avatars/{id}", "write", data_used=False, account=True)
 VOICES = Endpoint("GET", "/v1/voices", "read", model=ResultsPage[Voice])
 VOICE_GET = Endpoint("GET", "/v1/voices/{id}", "read", model=Voice)
-VOICE_UPDATE = Endpoint("PATCH", "/v1/voices/{id}", "write", model=Voice)
-VOICE_DELETE = Endpoint("DELETE", "/v1/voices/{id}", "write", data_used=False)
+VOICE_UPDATE = Endpoint("PATCH", "/v1/voices/{id}", "write", model=Voice, account=True)
+VOICE_DELETE = Endpoint("DELETE", "/v1/voices/{id}", "write", data_used=False, account=True)
 VOICE_PREVIEW = Endpoint("GET", "/v1/voices/{id}/preview", "read", model=VoicePreview)
 VOICE_THIRD_PARTY = Endpoint(
-    "POST", "/v1/voices/third_party", "write", model=ThirdPartyVoice, retry=_IF_UNSENT
+    "POST", "/v1/voices/third_party", "write", model=ThirdPartyVoice, retry=_IF_UNSENT, account=True
 )
 CONTEXTS = Endpoint("GET", "/v1/contexts", "read", model=ResultsPage[Context])
-CONTEXT_CREATE = Endpoint("POST", "/v1/contexts", "write", model=Context, retry=_IF_UNSENT)
+CONTEXT_CREATE = Endpoint(
+    "POST", "/v1/contexts", "write", model=Context, retry=_IF_UNSENT, account=True
+)
 CONTEXT_GET = Endpoint("GET", "/v1/contexts/{id}", "read", model=Context)
-CONTEXT_UPDATE = Endpoint("PATCH", "/v1/contexts/{id}", "write", model=Context)
-CONTEXT_DELETE = Endpoint("DELETE", "/v1/contexts/{id}", "write", data_used=False)
+CONTEXT_UPDATE = Endpoint("PATCH", "/v1/contexts/{id}", "write", model=Context, account=True)
+CONTEXT_DELETE = Endpoint("DELETE", "/v1/contexts/{id}", "write", data_used=False, account=True)
 # The OpenAPI gives these two lists as plain arrays, not pages.
 LLM_CONFIGURATIONS = Endpoint("GET", "/v1/llm-configurations", "read", model=list[LLMConfiguration])
 LLM_CONFIGURATION_CREATE = Endpoint(
-    "POST", "/v1/llm-configurations", "write", model=LLMConfiguration, retry=_IF_UNSENT
+    "POST",
+    "/v1/llm-configurations",
+    "write",
+    model=LLMConfiguration,
+    retry=_IF_UNSENT,
+    account=True,
 )
 LLM_CONFIGURATION_GET = Endpoint(
     "GET", "/v1/llm-configurations/{id}", "read", model=LLMConfiguration
 )
 LLM_CONFIGURATION_UPDATE = Endpoint(
-    "PATCH", "/v1/llm-configurations/{id}", "write", model=LLMConfiguration
+    "PATCH", "/v1/llm-configurations/{id}", "write", model=LLMConfiguration, account=True
 )
 LLM_CONFIGURATION_DELETE = Endpoint(
-    "DELETE", "/v1/llm-configurations/{id}", "write", data_used=False
+    "DELETE", "/v1/llm-configurations/{id}", "write", data_used=False, account=True
 )
 SECRETS = Endpoint("GET", "/v1/secrets", "read", model=list[AccountSecret])
-SECRET_CREATE = Endpoint("POST", "/v1/secrets", "write", model=AccountSecret, retry=_IF_UNSENT)
-SECRET_DELETE = Endpoint("DELETE", "/v1/secrets/{id}", "write", data_used=False)
+SECRET_CREATE = Endpoint(
+    "POST", "/v1/secrets", "write", model=AccountSecret, retry=_IF_UNSENT, account=True
+)
+SECRET_DELETE = Endpoint("DELETE", "/v1/secrets/{id}", "write", data_used=False, account=True)
 MEMORIES = Endpoint("GET", "/v1/memory", "read", model=ResultsPage[SessionMemory])
-MEMORY_CREATE = Endpoint("POST", "/v1/memory", "write", model=SessionMemory, retry=_IF_UNSENT)
+MEMORY_CREATE = Endpoint(
+    "POST", "/v1/memory", "write", model=SessionMemory, retry=_IF_UNSENT, account=True
+)
 MEMORY_GET = Endpoint("GET", "/v1/memory/{id}", "read", model=SessionMemory)
-MEMORY_DELETE = Endpoint("DELETE", "/v1/memory/{id}", "write", data_used=False)  # 204, no body
+MEMORY_DELETE = Endpoint(
+    "DELETE", "/v1/memory/{id}", "write", data_used=False, account=True
+)  # 204, no body
 LANGUAGES = Endpoint("GET", "/v1/languages", "read", model=list[Language])
 CREDITS = Endpoint("GET", "/v1/users/credits", "read", model=Credits)
-EMBED_CREATE = Endpoint("POST", "/v2/embeddings", "write", model=Embed, retry=_IF_UNSENT)
+EMBED_CREATE = Endpoint(
+    "POST", "/v2/embeddings", "write", model=Embed, retry=_IF_UNSENT, account=True
+)
 
 
 @attrs.frozen
