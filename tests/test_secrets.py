@@ -467,13 +467,15 @@ URL_KEY = "canary+key/3f9d1c7e5b2a=="
         pytest.param(lambda key: "p" * 490 + key, id="cut by the error's own limit"),
         pytest.param(lambda key: f"key={quote(key, safe='')}", id="url-encoded"),
         pytest.param(lambda key: f"key={quote_plus(key)}", id="form-encoded"),
+        pytest.param(lambda key: f"INVALID API KEY {key.upper()}", id="upper-cased"),
     ],
 )
 async def test_a_credential_echoed_in_part_or_url_encoded_is_masked(
     echo: Callable[[str], str],
 ) -> None:
     """A server that echoes the API key cut short (by its own limit, or where the error's message
-    is cut to 500 characters) or URL-encoded: no 12 characters of the key reach the error."""
+    is cut to 500 characters), URL-encoded or upper-cased: no 12 characters of the key, in any
+    case, reach the error."""
     async with (
         LiveAvatarEmulator(api_key=URL_KEY) as emulator,
         LiveAvatarClient(URL_KEY, base_url=emulator.base_url, retry_policy=FAST) as client,
@@ -484,6 +486,7 @@ async def test_a_credential_echoed_in_part_or_url_encoded_is_masked(
             await client.list_sessions("active")
     assert MASK in str(info.value)
     assert_no_part(exception_texts(info.value), URL_KEY)
+    assert_no_part(exception_texts(info.value), URL_KEY.upper())
     assert_no_part(exception_texts(info.value), quote(URL_KEY, safe=""))
 
 

@@ -102,9 +102,14 @@ _PIECE: Final = FRAGMENT // 2
 
 
 def _mask_fragments(text: str, credential: str) -> str:
-    """Each run of at least FRAGMENT characters that ``text`` shares with ``credential`` masked: the
-    pieces found by C-speed searches, each widened both ways once, in one pass of the text (the
-    work grows with the text and the matches, never with their product)."""
+    """Each run of at least FRAGMENT characters that ``text`` shares with ``credential`` masked, in
+    any case (a server that upper-cased what it echoed: a hex key loses nothing by it) where the
+    text is ASCII, whose case folds keep every character in place: the pieces found by C-speed
+    searches, each widened both ways once, in one pass of the text (the work grows with the text
+    and the matches, never with their product)."""
+    shown = text
+    if text.isascii() and credential.isascii():
+        text, credential = text.lower(), credential.lower()
     offsets: dict[str, list[int]] = {}
     for offset in range(0, len(credential) - _PIECE + 1, _PIECE):
         offsets.setdefault(credential[offset : offset + _PIECE], []).append(offset)
@@ -115,7 +120,7 @@ def _mask_fragments(text: str, credential: str) -> str:
             hits += ((found, offset) for offset in where[:4])  # a piece repeated: a few suffice
             found = text.find(piece, found + 1)
     if not hits:
-        return text
+        return shown
     hits.sort()
     parts: list[str] = []
     covered = 0
@@ -129,6 +134,6 @@ def _mask_fragments(text: str, credential: str) -> str:
         while high < len(text) and right < len(credential) and text[high] == credential[right]:
             high, right = high + 1, right + 1
         if high - low >= FRAGMENT:
-            parts += (text[covered:low], MASK)
+            parts += (shown[covered:low], MASK)
             covered = high
-    return "".join(parts) + text[covered:] if parts else text
+    return "".join(parts) + shown[covered:] if parts else shown
