@@ -96,9 +96,9 @@ async def test_unread_events_are_bounded_by_the_text_of_their_frames(
     client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
 ) -> None:
     """Nobody reads ``events()`` while the server sends a hundred 60 KB events and one of 2 MB:
-    what is kept is bounded by their frames' text (1 MiB), not only by their count (parsed, a
-    server's frames could fill gigabytes), the newest kept; the 2 MB frame is not parsed, only its
-    first 1,000 characters and its size are kept."""
+    what is kept is bounded by the memory their frames parse into (2 MiB), not only by their count
+    (parsed, a server's frames could fill gigabytes), the newest kept; the 2 MB frame is not
+    parsed, only its first 1,000 characters and its size are kept."""
     async with lite(client) as session, session.realtime() as rt:
         sid = session.session_id
         for index in range(100):
@@ -116,8 +116,27 @@ async def test_unread_events_are_bounded_by_the_text_of_their_frames(
     assert kept[-2].data["size"] > 2_000_000
     assert len(kept[-2].data["text"]) == 1000
     big = [e.data["index"] for e in kept if isinstance(e, RawEvent) and e.type == "custom.big"]
-    assert 10 <= len(big) <= 17  # 1 MiB of 60 KB frames, less the 64 KiB the 2 MB one counts for
+    assert 20 <= len(big) <= 34  # 2 MiB of 60 KB frames of text (each about its length)
     assert big == list(range(100 - len(big), 100))  # the newest, in order
+
+
+async def test_unread_events_of_empty_objects_are_bounded_by_what_they_parse_into(
+    client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
+) -> None:
+    """Frames of empty objects parse into about 18 to 24 times their text: sixteen of 60 KB, unread,
+    were all kept (about 17 MiB) when the bound counted text. Each counts what it parses into, so
+    about 2 MiB of them is kept (here one or two frames), the newest."""
+    async with lite(client) as session, session.realtime() as rt:
+        sid = session.session_id
+        for index in range(16):
+            await fast_ws.ws.send(
+                sid, {"type": "custom.objects", "index": index, "d": [{}] * 15_000}
+            )
+        await fast_ws.ws.send(sid, {"type": "custom.last"})
+        await wait_until(lambda: any(getattr(e, "type", "") == "custom.last" for e in rt._events))
+        kept = [e.data["index"] for e in rt._events if getattr(e, "type", "") == "custom.objects"]
+    assert 1 <= len(kept) <= 2
+    assert kept == list(range(16 - len(kept), 16))
 
 
 @contextmanager

@@ -83,8 +83,8 @@ class RealtimeOptions(TypedDict, total=False):
         reconnect_window: seconds to reopen a dropped socket; ``None`` never reconnects (5).
         max_ahead: at most this many seconds of audio are sent ahead of real time (2).
         close_timeout: seconds the exit may take to end a half-sent utterance and close the socket (2).
-        event_buffer: unread events kept for ``events()``; past it, or past 1 MiB of their frames,
-            the oldest are dropped (1000).
+        event_buffer: unread events kept for ``events()``; past it, or past about 2 MiB of memory
+            held by them, the oldest are dropped (1000).
     """
 
     connect_timeout: float

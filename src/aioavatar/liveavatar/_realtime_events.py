@@ -13,25 +13,34 @@ import anyio
 from ._realtime_models import RealtimeEvent
 from ._realtime_protocol import MAX_EVENT_CHARS
 
-__all__ = ["EventBuffer", "EventStream"]
+__all__ = ["EVENT_MEMORY", "EventBuffer", "EventStream", "weight"]
 
 logger = logging.getLogger("aioavatar")
 
-#: The text of the unread events' frames kept at most (besides the count): parsed, a few megabytes,
-#: however a server fills its frames (each counts at most MAX_EVENT_CHARS: a longer one keeps 1,000).
-EVENT_CHARS = 1024 * 1024
+#: The memory the unread events may hold (besides their count), as :func:`weight` reckons it.
+EVENT_MEMORY = 2 * 1024 * 1024
+
+
+def weight(frame: str) -> int:
+    """What an event read from ``frame`` holds in memory, reckoned from its text (never less):
+    parsed, a frame's objects and lists take about 72 bytes each and its items about 36 (a frame of
+    empty objects takes 24 times its length, one of text about its length). A frame over
+    MAX_EVENT_CHARS keeps its first 1,000 characters: it counts as that much."""
+    if len(frame) > MAX_EVENT_CHARS:
+        return 1000
+    return len(frame) + 72 * (frame.count("{") + frame.count("[")) + 36 * frame.count(",")
 
 
 class EventBuffer:
-    """Unread events, oldest first: past ``limit`` of them, or :data:`EVENT_CHARS` of their frames'
-    text, the oldest are dropped (with a warning at the 1st, 10th, 100th and every 1,000th)."""
+    """Unread events, oldest first: past ``limit`` of them, or :data:`EVENT_MEMORY` of what they
+    hold, the oldest are dropped (with a warning at the 1st, 10th, 100th and every 1,000th)."""
 
-    __slots__ = ("_chars", "_events", "_limit", "_path", "_sizes", "dropped")
+    __slots__ = ("_events", "_held", "_limit", "_path", "_sizes", "dropped")
 
     def __init__(self, limit: int, path: str) -> None:
         self._events: deque[RealtimeEvent] = deque()
         self._sizes: deque[int] = deque()
-        self._chars = 0
+        self._held = 0
         self._limit = limit
         self._path = path  # for the warning
         self.dropped = 0
@@ -46,11 +55,11 @@ class EventBuffer:
         """Keep ``event``, read from ``frame``; drop the oldest past either bound."""
         events, sizes = self._events, self._sizes
         events.append(event)
-        sizes.append(min(len(frame), MAX_EVENT_CHARS))
-        self._chars += sizes[-1]
-        while len(events) > self._limit or (self._chars > EVENT_CHARS and len(events) > 1):
+        sizes.append(weight(frame))
+        self._held += sizes[-1]
+        while len(events) > self._limit or (self._held > EVENT_MEMORY and len(events) > 1):
             events.popleft()
-            self._chars -= sizes.popleft()
+            self._held -= sizes.popleft()
             self.dropped += 1
             if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
                 logger.warning(
@@ -61,7 +70,7 @@ class EventBuffer:
 
     def pop(self) -> RealtimeEvent:
         """The oldest unread event (there must be one)."""
-        self._chars -= self._sizes.popleft()
+        self._held -= self._sizes.popleft()
         return self._events.popleft()
 
 

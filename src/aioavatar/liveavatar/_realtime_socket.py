@@ -125,8 +125,8 @@ class RealtimeSocket:
         Known types arrive as typed events (:class:`SessionStateUpdated`, :class:`SpeakStarted`,
         :class:`SpeakEnded`, :class:`SpeakInterrupted`, :class:`AgentStateUpdated`, :class:`ErrorEvent`,
         :class:`WarningEvent`); any other message as a :class:`RawEvent`. Events are kept from the moment
-        the socket opens; past ``event_buffer`` unread events, or 1 MiB of their frames, the oldest are
-        dropped (with a warning).
+        the socket opens; past ``event_buffer`` unread events, or about 2 MiB of memory held by them
+        (reckoned from their frames' text), the oldest are dropped (with a warning).
         """
         return EventStream(self)
 
