@@ -120,5 +120,9 @@ class Utterance:
         return self.started
 
     async def wait_ended(self) -> None:
-        """Wait until it is over (see :attr:`ended`); :attr:`interrupted` then says how it ended."""
+        """Wait until it is over (see :attr:`ended`); :attr:`interrupted` then says how it ended.
+
+        Over means the server said so, an interrupt, or the connection's end: a server that never
+        says ``agent.speak_ended`` leaves this waiting while the connection is open (bound it with
+        ``anyio.fail_after(utterance.duration + grace)`` where that matters)."""
         await self._speech.ended.wait()
