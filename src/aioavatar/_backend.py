@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, NoReturn, Protocol, TypeAlias, TypeVar
 
 from ._enums import EndReason
-from ._logging import hold_secret, release_secret, track_secret
+from ._logging import hold_secret, hold_values, release_secret, release_values, track_secret
 from ._provider import Endpoint, PreparedCall, ProviderClient
 from ._running import Running
 from ._scheduler import Scheduler
@@ -177,8 +177,8 @@ class TokenBackend(Generic[ClientT, RequestT]):
             release_secret(token)
         elif not may_run:
             release_secret(token)  # the session is known to have ended: its token is dead
-            for value in self._held:
-                release_secret(value)
+            if self._held:
+                release_values(self._held)
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]:
         return self._client.reserved_connection()
@@ -199,7 +199,8 @@ class TokenBackend(Generic[ClientT, RequestT]):
     def _hold_secrets(self, values: tuple[str, ...]) -> None:
         """The credentials the start answered with (a viewer's room token, a socket URL's): masked
         as the session's token is, from now until the session is known to have ended."""
-        self._held = tuple(hold_secret(value) for value in values)
+        hold_values(values)
+        self._held = values
 
     def _keep_beat(self, call: PreparedCall) -> None:
         """Keep the session's keep-alive, prepared once (see ``__init__``)."""

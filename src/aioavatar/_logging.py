@@ -35,12 +35,14 @@ __all__ = [
     "error_chain",
     "error_text",
     "hold_secret",
+    "hold_values",
     "logger",
     "mask_tracked",
     "may_hold_tracked",
     "redact",
     "redact_error",
     "release_secret",
+    "release_values",
     "track_secret",
 ]
 
@@ -184,8 +186,26 @@ def hold_secret(secret: Secret | str) -> str:
     if len(value) >= MIN_TRACKED_LENGTH:
         with _registering:
             _register(value, 1)
-            _by_prefix[value[:MIN_TRACKED_LENGTH]].hold(value, 0, let_go=secret)
+            if value is not secret:  # a Secret: the weak reference to it is dropped
+                _by_prefix[value[:MIN_TRACKED_LENGTH]].hold(value, 0, let_go=secret)
     return value
+
+
+def hold_values(values: tuple[str, ...]) -> None:
+    """:func:`hold_secret` of each of ``values`` (plain strings), under one lock."""
+    with _registering:
+        for value in values:
+            if len(value) >= MIN_TRACKED_LENGTH:
+                _register(value, 1)
+
+
+def release_values(values: tuple[str, ...]) -> None:
+    """:func:`release_secret` of each of ``values``, under one lock."""
+    with _registering:
+        for value in values:
+            bucket = _by_prefix.get(value[:MIN_TRACKED_LENGTH])
+            if bucket is not None and value in bucket.values:
+                bucket.hold(value, -1)
 
 
 def release_secret(value: str) -> None:

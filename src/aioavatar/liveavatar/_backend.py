@@ -75,8 +75,8 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
 
     async def open(self) -> SessionInfo:
         session_id, session_token = self._require_token()
-        info = await self._client.start_session(session_token)
-        self._hold_secrets(start_credentials(info))
+        info = await self._client._start(session_token, {})
+        self._hold_secrets(start_credentials(info))  # masked for the session's life
         # Every beat sends these bytes: checked and encoded once, here (a refusal is open's failure,
         # rule 3, not a failed beat).
         self._keep_beat(self._client.prepare_keep_alive(session_id, session_token=session_token))

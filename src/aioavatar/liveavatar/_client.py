@@ -176,10 +176,15 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         Raises:
             APIError: the server refused; TransportError: no answer (the session may have started).
         """
-        call = self._session_call(START, session_token, {}, account_fallback=False)
-        info: SessionInfo = await self._send(call, options)
+        info = await self._start(session_token, options)
         for credential in start_credentials(info):  # masked while the answer lives
             track_secret(info, credential)
+        return info
+
+    async def _start(self, session_token: str | Secret, options: CallOptions) -> SessionInfo:
+        """The start, its credentials not tracked: a session holds them itself, for its life."""
+        call = self._session_call(START, session_token, {}, account_fallback=False)
+        info: SessionInfo = await self._send(call, options)
         return info
 
     async def keep_alive(

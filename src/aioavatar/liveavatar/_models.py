@@ -207,8 +207,8 @@ def start_credentials(info: SessionInfo) -> tuple[str, ...]:
     """The credentials a start answer carries: the room's tokens, and the values of the LITE socket
     URL's query (a token there is what the socket is opened with). Each is masked as the session's
     own token is: a server may echo any of them, in an error or a realtime event."""
-    found = [info.livekit_client_token, info.livekit_agent_token]
-    if info.ws_url is not None:
+    found: tuple[str | None, ...] = (info.livekit_client_token, info.livekit_agent_token)
+    if info.ws_url is not None and "?" in info.ws_url:
         with contextlib.suppress(ValueError):  # not a URL: the socket will say so when opened
-            found += [value for _, value in parse_qsl(urlsplit(info.ws_url).query)]
-    return tuple(value for value in found if isinstance(value, str) and value)
+            found += tuple(value for _, value in parse_qsl(urlsplit(info.ws_url).query))
+    return tuple(value for value in found if type(value) is str and value)
