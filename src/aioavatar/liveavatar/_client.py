@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Coroutine
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -181,11 +182,13 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             track_secret(info, credential)
         return info
 
-    async def _start(self, session_token: str | Secret, options: CallOptions) -> SessionInfo:
-        """The start, its credentials not tracked: a session holds them itself, for its life."""
+    def _start(
+        self, session_token: str | Secret, options: CallOptions
+    ) -> Coroutine[Any, Any, SessionInfo]:
+        """The start (its coroutine: no level of its own), its credentials not tracked: a session
+        holds them itself, for its life."""
         call = self._session_call(START, session_token, {}, account_fallback=False)
-        info: SessionInfo = await self._send(call, options)
-        return info
+        return self._send(call, options)
 
     async def keep_alive(
         self,
