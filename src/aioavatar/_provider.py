@@ -99,8 +99,9 @@ class Endpoint:
         data_used: ``False`` when the answer carries nothing the SDK reads (keep-alive, stop).
         retry: which failures may be retried (start and create: only when never sent).
         budgeted: ``False`` for a stop, whose retries spend nothing from the client's budget.
-        ends: ``True`` for a call that ends what it names (a stop): as for a ``DELETE``, a 404 or
-            410 after an attempt of the call that may have taken effect is the call's own success.
+        ends: ``True`` for a call that ends what it names and the token it is sent with
+            (Kaltura's end): as for a ``DELETE``, a 404 or 410 after an attempt of the call that may
+            have taken effect is the call's own success, and so is a 401 (the token it ended).
         account: ``True`` for a call on the account's resources sent otherwise than as a ``GET``
             (a read sent as a ``POST``, a create, an update): as for every ``GET``, its data has
             every credential the SDK holds masked (a stored secret's value echoed in an update's
@@ -388,10 +389,13 @@ class ProviderClient(Generic[TimeoutsT]):
                 deadline=deadline,
                 budgeted=endpoint.budgeted,
             )
-            gone = raw.status in (404, 410) and raw.after_possible_effect
-            if gone and (endpoint.ends or endpoint.method == "DELETE"):
+            if raw.after_possible_effect and (
+                (raw.status in (404, 410) and (endpoint.ends or endpoint.method == "DELETE"))
+                or (raw.status == 401 and endpoint.ends)
+            ):
                 # An earlier attempt, sent without an answer (or answered 5xx), may have ended or
-                # deleted it: most likely this call's own doing, so its success.
+                # deleted it: most likely this call's own doing, so its success. An end also
+                # invalidates the token it was sent with: the retry's 401 says the same.
                 return None
             data = (endpoint.decode or self.spec.decode)(raw, endpoint.data_used)
             if endpoint.method == "GET" or endpoint.account:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import anyio
 import pytest
@@ -292,3 +293,21 @@ async def test_a_refused_kaltura_create_says_nothing_more(
             pytest.fail("the block must not run")
     assert not getattr(info.value, "__notes__", [])
     assert kaltura_emulator.requests("end") == []
+
+
+@pytest.mark.parametrize("fault", [{"drop": True}, {"status": 500}], ids=["lost", "5xx"])
+async def test_a_kaltura_end_whose_answer_was_lost_is_confirmed_by_the_retrys_401(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator, fault: dict[str, Any]
+) -> None:
+    """The end took effect but its answer was lost (or answered 5xx); the end invalidated the token,
+    so its retry is refused 401. That refusal says the end was this session's own: the stop is
+    confirmed (USER_CLOSED), not reported as a session that may still run, whose ``stop()`` could
+    never confirm it again with the dead token."""
+    kaltura_emulator.inject("end", apply=True, **fault)
+    kaltura_emulator.inject("end", status=401)
+    async with kaltura_client.session(KALTURA_AVATAR_ID) as session:
+        pass
+    assert session.end_reason is EndReason.USER_CLOSED
+    assert not session.may_still_run
+    assert kaltura_emulator.sessions[session.session_id].ended_by == "end"
+    assert [r.status for r in kaltura_emulator.requests("end")][-1] == 401

@@ -44,7 +44,6 @@ from ._models import (
     SessionTokenRequest,
     TokenFields,
     carried_secrets,
-    start_credentials,
 )
 from ._reads import SessionEntry, SessionPage, Transcript
 from ._resource_models import Credits, Language
@@ -177,16 +176,13 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         Raises:
             APIError: the server refused; TransportError: no answer (the session may have started).
         """
-        info = await self._start(session_token, options)
-        for credential in start_credentials(info):  # masked while the answer lives
-            track_secret(info, credential)
-        return info
+        return await self._start(session_token, options)
 
     def _start(
         self, session_token: str | Secret, options: CallOptions
     ) -> Coroutine[Any, Any, SessionInfo]:
-        """The start (its coroutine: no level of its own), its credentials not tracked: a session
-        holds them itself, for its life."""
+        """The start's coroutine (no level of its own): the credentials it answers with are a
+        session's to hold, for the session's life (``start_credentials``)."""
         call = self._session_call(START, session_token, {}, account_fallback=False)
         return self._send(call, options)
 

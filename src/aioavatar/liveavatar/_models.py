@@ -9,6 +9,7 @@ sent; fields the server adds later are ignored. Serialization lives in ``aioavat
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping
 from typing import Any, TypedDict
 from urllib.parse import parse_qsl, urlsplit
@@ -204,11 +205,19 @@ class SessionInfo:
 
 
 def start_credentials(info: SessionInfo) -> tuple[str, ...]:
-    """The credentials a start answer carries: the room's tokens, and the values of the LITE socket
-    URL's query (a token there is what the socket is opened with). Each is masked as the session's
-    own token is: a server may echo any of them, in an error or a realtime event."""
+    """The credentials a start answer carries, which a session holds masked (as its own token) while
+    it runs: a server may echo any of them, in an error or a realtime event. The room's agent and
+    viewer tokens, and each token-like parameter of the LITE socket URL's query (``token``,
+    ``access_token``, ``key``, ``sig``, ...; not the session's id, which is no secret)."""
     found: tuple[str | None, ...] = (info.livekit_client_token, info.livekit_agent_token)
     if info.ws_url is not None and "?" in info.ws_url:
         with contextlib.suppress(ValueError):  # not a URL: the socket will say so when opened
-            found += tuple(value for _, value in parse_qsl(urlsplit(info.ws_url).query))
+            query = parse_qsl(urlsplit(info.ws_url).query)
+            found += tuple(
+                v for k, v in query if _CREDENTIAL_KEY.search(k) and v != info.session_id
+            )
     return tuple(value for value in found if type(value) is str and value)
+
+
+#: The names of query parameters that carry a credential.
+_CREDENTIAL_KEY = re.compile(r"(?i)token|key|sig|secret|auth|pass|credential|jwt")
