@@ -468,6 +468,7 @@ URL_KEY = "canary+key/3f9d1c7e5b2a=="
         pytest.param(lambda key: f"key={quote(key, safe='')}", id="url-encoded"),
         pytest.param(lambda key: f"key={quote_plus(key)}", id="form-encoded"),
         pytest.param(lambda key: f"INVALID API KEY {key.upper()}", id="upper-cased"),
+        pytest.param(lambda key: f"Clé invalide: «{key.upper()}»", id="upper-cased, not ASCII"),
     ],
 )
 async def test_a_credential_echoed_in_part_or_url_encoded_is_masked(

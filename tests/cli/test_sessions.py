@@ -335,6 +335,14 @@ async def test_what_the_server_wrote_reaches_standard_output_without_control_cha
     assert got.status == 0, got.err
     assert "\x1b" not in got.out
     assert "boom?]0;PWNED??[2J" in got.out
+    # A stop answered "already ended", the reason the server recorded being any text.
+    emulator.inject("stop", status=404)
+    ended = {"id": running_sessions[1], "end_at": "2024", "end_reason": hostile}
+    emulator.inject("get", body=json.dumps({"code": 1000, "message": "", "data": ended}).encode())
+    stop = await invoke(capsys, "sessions", "stop", running_sessions[1])
+    assert stop.status == 0, stop.err
+    assert "\x1b" not in stop.out
+    assert "had already ended (boom?]0;PWNED??[2J)" in stop.out
 
 
 @pytest.mark.parametrize("action", ["get", "stop"])

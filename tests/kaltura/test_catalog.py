@@ -159,6 +159,24 @@ async def test_a_session_token_echoed_in_a_catalog_answer_is_masked(
     assert page.items[0].name == f"echo {MASK}"
 
 
+async def test_a_catalog_pager_walked_again_reads_the_same_items(
+    kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
+) -> None:
+    """A pager awaited, walked, awaited again, and a page's ``next_page()`` twice: each walk starts
+    from its own beginning and reads every item (the guard against repeated pages is per offset:
+    a first version kept what any walk had read, and the second walk gave nothing)."""
+    pager = kaltura_client.catalog.list(page_size=2)
+    first = await pager
+    walked = [item.item_id async for item in pager]
+    again = await pager
+    following = [await first.next_page() for _ in range(2)]
+    assert len(walked) == 5
+    assert [i.item_id for i in first.items] == [i.item_id for i in again.items] == walked[:2]
+    for page in following:
+        assert page is not None
+        assert [i.item_id for i in page.items] == walked[2:4]
+
+
 async def test_a_failed_catalog_walk_holds_the_ks_in_no_local_of_its_traceback(
     kaltura_client: KalturaAvatarClient, kaltura_emulator: KalturaEmulator
 ) -> None:

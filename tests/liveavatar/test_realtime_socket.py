@@ -123,14 +123,14 @@ async def test_unread_events_are_bounded_by_the_text_of_their_frames(
 async def test_unread_events_of_empty_objects_are_bounded_by_what_they_parse_into(
     client: LiveAvatarClient, fast_ws: LiveAvatarEmulator
 ) -> None:
-    """Frames of empty objects parse into about 18 to 24 times their text: sixteen of 60 KB, unread,
-    were all kept (about 17 MiB) when the bound counted text. Each counts what it parses into, so
-    about 2 MiB of them is kept (here one or two frames), the newest."""
+    """Frames of empty objects parse into about 18 to 24 times their text: sixteen of 6,000 (24 KB
+    of text, about 430 KB parsed), unread, were all kept (7 MiB) when the bound counted text. Each
+    counts what it parses into, so about 2 MiB of them is kept (here one or two), the newest."""
     async with lite(client) as session, session.realtime() as rt:
         sid = session.session_id
         for index in range(16):
             await fast_ws.ws.send(
-                sid, {"type": "custom.objects", "index": index, "d": [{}] * 15_000}
+                sid, {"type": "custom.objects", "index": index, "d": [{}] * 6_000}
             )
         await fast_ws.ws.send(sid, {"type": "custom.last"})
         await wait_until(lambda: any(getattr(e, "type", "") == "custom.last" for e in rt._events))
@@ -279,11 +279,14 @@ async def test_a_lost_connection_whose_lookup_answers_404_still_stops_the_sessio
         "ws://[::1/ws?session_token=tok-3f9a2c71e5",
         "ws://127.0.0.1:99999/ws?session_token=tok-3f9a2c71e5",
         "http://x/ws",
+        "ws://a..b/ws?session_token=tok-3f9a2c71e5",
+        f"wss://{'a' * 64}.example/ws?session_token=tok-3f9a2c71e5",
     ],
 )
 async def test_a_malformed_ws_url_is_a_configuration_error(ws_url: str) -> None:
-    """A ws_url that cannot be parsed (a bad bracket or port, a wrong scheme) is refused, and the
-    error does not quote it: the URL may carry a credential."""
+    """A ws_url that cannot be parsed (a bad bracket or port, a wrong scheme) or looked up (an
+    empty label, one over 63 characters: a bare UnicodeError before) is refused, and the error
+    does not quote it: the URL may carry a credential."""
     async with aiohttp.ClientSession() as http:
         with pytest.raises(ConfigurationError) as info:
             RealtimeConnection(http, ws_url, _NeverLost())

@@ -40,7 +40,15 @@ from .. import (
     SessionState,
     SessionStopError,
 )
-from .common import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, notice, print_json, stop_signals
+from .common import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    notice,
+    print_json,
+    printable,
+    stop_signals,
+)
 
 __all__ = [
     "Held",
@@ -216,8 +224,10 @@ def report_ended(session: BaseSession[Any], json_lines: bool) -> None:
         )
         return
     print(
-        f"Session ended: {reason} "
-        f"({stats.keep_alives_sent} keep-alives sent, {stats.keep_alives_failed} failed).",
+        printable(  # the reason is the server's, any text
+            f"Session ended: {reason} "
+            f"({stats.keep_alives_sent} keep-alives sent, {stats.keep_alives_failed} failed)."
+        ),
         flush=True,
     )
 

@@ -215,7 +215,7 @@ def _stop(args: argparse.Namespace) -> int:
         print(f"Stopped session {args.session_id} ({reason.value}).")
     else:
         why = f" ({ended.value})" if ended is not None else " (or never existed)"
-        print(f"Session {args.session_id} had already ended{why}: nothing to stop.")
+        print(printable(f"Session {args.session_id} had already ended{why}: nothing to stop."))
     return EXIT_OK
 
 

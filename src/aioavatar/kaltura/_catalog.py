@@ -58,7 +58,9 @@ class KalturaCatalog(Namespace["KalturaAvatarClient"]):
         check_options(options, CallOptions)
         client = self._client
         client._account_headers()  # no KS: refused here, before any request
-        seen: set[str] = set()  # the items of the pages read so far
+        # Each item read, and the lowest offset it was read at: a pager may be walked again (await
+        # it, ``async for`` it, a page's ``next_page()`` twice), each walk from its own start.
+        first_at: dict[str, int] = {}
 
         async def fetch(offset: int) -> PageData[KalturaCatalogEntry]:
             body: dict[str, Any] = {"pager": {"offset": offset, "limit": limit}}
@@ -68,12 +70,15 @@ class KalturaCatalog(Namespace["KalturaAvatarClient"]):
             # the KS under a name, for a traceback that shows locals to show.
             call = client._prepare(CATALOG_LIST, headers=client._account_headers(), json=body)
             read: KalturaCatalogPage = await client.send(call, **options)
-            items = {item.item_id for item in read.objects}
-            if items and items <= seen:
-                # Nothing but items read already: a server that ignores the offset (or alternates
-                # pages) would be walked forever, whatever total it claims. Nothing after it.
+            items = [item.item_id for item in read.objects]
+            if items and all(first_at.get(item, offset) < offset for item in items):
+                # Nothing but items read at an earlier offset: a server that ignores the offset (or
+                # alternates pages) would be walked forever, whatever total it claims. Nothing
+                # after it.
                 return PageData([], None, None)
-            seen.update(items)
+            for item in items:
+                if first_at.get(item, offset) >= offset:
+                    first_at[item] = offset
             reached = offset + len(read.objects)
             more = (
                 reached < read.total_count

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .._base_url import host_name_ok
 from .._protocol import RawResponse, error_for_status
 from ..exceptions import ConfigurationError, TransportError
 
@@ -92,5 +93,10 @@ def check_ws_url(ws_url: object) -> str:
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ConfigurationError(
             f"must be a ws:// or wss:// URL, got scheme {parts.scheme!r}", field="ws_url"
+        )
+    if not host_name_ok(parts.hostname):  # else opening it fails on the lookup's UnicodeError
+        raise ConfigurationError(
+            "has a host name that cannot be looked up (an empty label, or one over 63 characters)",
+            field="ws_url",
         )
     return parts.path or "/"
