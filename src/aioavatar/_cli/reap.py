@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -128,7 +129,7 @@ async def _stop_all(
     return received
 
 
-async def _watch(signals: Any, received: list[int]) -> None:
+async def _watch(signals: AsyncIterator[int], received: list[int]) -> None:
     async for signum in signals:
         if not received:
             notice("Interrupted: the stop under way is finished, no other is sent.")
