@@ -211,52 +211,42 @@ async def test_a_job_due_in_the_turn_after_an_idle_worker_expired_still_runs(
     await scheduler.aclose()
 
 
+async def _beats_to_its_deadline(client: LiveAvatarClient, emulator: LiveAvatarEmulator) -> None:
+    """A session of ``client`` beats and reaches its deadline (a closed scheduler, or one whose
+    timer is never armed, would neither beat nor end the block: the wait would time out)."""
+    with pytest.raises(SessionEndedError) as info:
+        async with client.session(
+            AVATAR_ID, keep_alive_interval=0.05, max_session_duration=1
+        ) as session:
+            await wait_until(
+                lambda: len(emulator.requests("keep_alive", session_id=session.session_id)) >= 2
+            )
+            await anyio.sleep_forever()
+    assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
+    # The SDK's deadline stop, or (on a loaded machine) the emulator's own end of the session at
+    # that deadline, which a beat then found: never another reason or two stops.
+    assert emulator.stop_reasons(session.session_id) in ([], ["MAX_DURATION_REACHED"])
+
+
+@pytest.mark.parametrize("first_use", ["ended at its deadline", "left before its next beat"])
 async def test_a_client_entered_again_keeps_its_sessions_alive(
-    emulator: LiveAvatarEmulator,
+    emulator: LiveAvatarEmulator, first_use: str
 ) -> None:
     """Leaving a client closes its scheduler; entering the client again opens it again, so that
-    the sessions of its second use beat and reach their deadline as those of the first did (a
-    closed scheduler would neither beat nor end the block: the wait would time out)."""
+    the sessions of its second use beat and reach their deadline as those of the first did. The
+    usual first use leaves a block before its session's next beat, the scheduler's timer still
+    armed for it: entered again once that time has passed, no new entry armed the timer (its
+    stale time was kept)."""
     client = LiveAvatarClient(API_KEY, base_url=emulator.base_url)
-    for _ in range(2):
+    if first_use == "ended at its deadline":
         async with client:
-            with pytest.raises(SessionEndedError) as info:
-                async with client.session(
-                    AVATAR_ID, keep_alive_interval=0.05, max_session_duration=1
-                ) as session:
-                    await wait_until(
-                        lambda: (
-                            len(emulator.requests("keep_alive", session_id=session.session_id)) >= 2
-                        )
-                    )
-                    await anyio.sleep_forever()
-            assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
-            # The SDK's deadline stop, or (on a loaded machine) the emulator's own end of the
-            # session at that deadline, which a beat then found: never another reason or two stops.
-            assert emulator.stop_reasons(session.session_id) in ([], ["MAX_DURATION_REACHED"])
-
-
-async def test_a_client_left_while_its_timer_was_armed_beats_when_entered_again(
-    emulator: LiveAvatarEmulator,
-) -> None:
-    """The common first use: a block left before its session's next beat, the scheduler's timer
-    still armed for it. Entered again once that time has passed, the client's new session beats
-    and reaches its deadline (the timer's stale time kept every later entry from arming it)."""
-    client = LiveAvatarClient(API_KEY, base_url=emulator.base_url)
-    async with client, client.session(AVATAR_ID, keep_alive_interval=0.05):
-        pass
-    await anyio.sleep(0.1)  # past the beat the timer was armed for
+            await _beats_to_its_deadline(client, emulator)
+    else:
+        async with client, client.session(AVATAR_ID, keep_alive_interval=0.05):
+            pass
+        await anyio.sleep(0.1)  # past the beat the timer was armed for
     async with client:
-        with pytest.raises(SessionEndedError) as info:
-            async with client.session(
-                AVATAR_ID, keep_alive_interval=0.05, max_session_duration=1
-            ) as session:
-                await wait_until(
-                    lambda: len(emulator.requests("keep_alive", session_id=session.session_id)) >= 2
-                )
-                await anyio.sleep_forever()
-    assert info.value.end_reason is EndReason.MAX_DURATION_REACHED
-    assert emulator.stop_reasons(session.session_id) in ([], ["MAX_DURATION_REACHED"])
+        await _beats_to_its_deadline(client, emulator)
 
 
 def _sdk_tasks() -> list[str]:
