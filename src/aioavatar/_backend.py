@@ -176,9 +176,8 @@ class TokenBackend(Generic[ClientT, RequestT]):
             track_secret(self, token)
             release_secret(token)
         elif not may_run:
-            release_secret(token)  # the session is known to have ended: its token is dead
-            if self._held:
-                release_values(self._held)
+            # The session is known to have ended: its token, and what its start answered, are dead.
+            release_values((token, *self._held))
 
     def reserved_connection(self) -> AbstractAsyncContextManager[None]:
         return self._client.reserved_connection()

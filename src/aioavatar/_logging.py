@@ -174,7 +174,7 @@ def track_secret(owner: object, secret: Secret | str) -> None:
         _register(value, weakref.ref(owner))
 
 
-def hold_secret(secret: Secret | str) -> str:
+def hold_secret(secret: Secret) -> str:
     """Mask ``secret``'s value until :func:`release_secret`, whatever becomes of the ``Secret``
     object, and return the value.
 
@@ -186,8 +186,7 @@ def hold_secret(secret: Secret | str) -> str:
     if len(value) >= MIN_TRACKED_LENGTH:
         with _registering:
             _register(value, 1)
-            if value is not secret:  # a Secret: the weak reference to it is dropped
-                _by_prefix[value[:MIN_TRACKED_LENGTH]].hold(value, 0, let_go=secret)
+            _by_prefix[value[:MIN_TRACKED_LENGTH]].hold(value, 0, let_go=secret)
     return value
 
 
@@ -200,7 +199,8 @@ def hold_values(values: tuple[str, ...]) -> None:
 
 
 def release_values(values: tuple[str, ...]) -> None:
-    """:func:`release_secret` of each of ``values``, under one lock."""
+    """:func:`release_secret` of each of ``values``, under one lock (a value never held, one too
+    short to be, is skipped)."""
     with _registering:
         for value in values:
             bucket = _by_prefix.get(value[:MIN_TRACKED_LENGTH])
@@ -211,12 +211,7 @@ def release_values(values: tuple[str, ...]) -> None:
 def release_secret(value: str) -> None:
     """Let go of one :func:`hold_secret` on ``value``: once none is left, and no owner that
     :func:`track_secret` was given lives, it is no longer masked."""
-    if len(value) < MIN_TRACKED_LENGTH:
-        return
-    with _registering:
-        bucket = _by_prefix.get(value[:MIN_TRACKED_LENGTH])
-        if bucket is not None and value in bucket.values:
-            bucket.hold(value, -1)
+    release_values((value,))
 
 
 def _register(value: str, owner: _Owner) -> None:

@@ -27,7 +27,7 @@ import contextlib
 import enum
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import attrs
@@ -47,6 +47,8 @@ from .common import (
     notice,
     print_json,
     printable,
+    silence_stdout,
+    single,
     stop_signals,
 )
 
@@ -58,9 +60,9 @@ __all__ = [
     "hold",
     "keeping",
     "output_closed",
+    "raise_unconfirmed",
     "report_ended",
     "run_interruptible",
-    "unconfirmed",
 ]
 
 
@@ -232,16 +234,34 @@ def report_ended(session: BaseSession[Any], json_lines: bool) -> None:
     )
 
 
-def unconfirmed(session: BaseSession[Any]) -> AvatarError:
-    """The error of a session that may still run: a :class:`SessionStopError` naming it, or, when
-    its start may have opened one whose id never arrived, an error that says so."""
-    try:
-        sid = session.session_id
-    except RuntimeError:
-        return AvatarError(
-            "a session may still be running: its start may have opened one whose id never arrived"
-        )
-    return SessionStopError(sid, "its stop was not confirmed")
+def raise_unconfirmed(
+    session: BaseSession[Any], json_lines: bool, cause: BaseException | None = None
+) -> NoReturn:
+    """Raise what the user of a session that may still run must learn, whatever ended its block
+    (``cause``: standard output closed, say): the :class:`SessionStopError` naming it (after the
+    ``ended`` event, ``end_reason`` null, under ``--json``: lost, not raised, when standard output
+    has gone), or, when its start may have opened one whose id never arrived, an error saying so."""
+    error: AvatarError
+    if isinstance(cause, SessionStopError):
+        error = cause
+    else:
+        try:
+            error = SessionStopError(session.session_id, "its stop was not confirmed")
+        except RuntimeError:  # no id
+            error = AvatarError(
+                "a session may still be running: its start may have opened one whose id never "
+                "arrived"
+            )
+    if cause is not None and isinstance(single(cause), OSError):  # the reader of stdout has gone
+        silence_stdout()
+    elif json_lines and isinstance(error, SessionStopError):
+        try:
+            report_ended(session, json_lines=True)
+        except OSError:
+            silence_stdout()
+    if error is cause:
+        raise error
+    raise error from cause
 
 
 def conclude(
@@ -254,10 +274,7 @@ def conclude(
             its start, say): after the ``ended`` event, with ``end_reason`` null, under ``--json``.
     """
     if session.may_still_run:
-        error = unconfirmed(session)
-        if json_lines and isinstance(error, SessionStopError):
-            report_ended(session, json_lines)
-        raise error
+        raise_unconfirmed(session, json_lines)
     if held.started or session.end_reason is not None:  # a start that failed after the signal
         report_ended(session, json_lines)  # was stopped (rule 3): said, with its reason
     elif not json_lines:

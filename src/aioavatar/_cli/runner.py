@@ -17,24 +17,15 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .. import BaseSession, SessionStopError
-from .common import (
-    LIVEAVATAR,
-    UsageError,
-    emulator_for,
-    print_json,
-    printable,
-    silence_stdout,
-    single,
-)
+from .. import BaseSession
+from .common import LIVEAVATAR, UsageError, emulator_for, print_json, printable
 from .holding import (
     Interrupts,
     conclude,
     hold,
     keeping,
-    report_ended,
+    raise_unconfirmed,
     run_interruptible,
-    unconfirmed,
 )
 
 __all__ = ["Runner", "run_with"]
@@ -133,19 +124,9 @@ async def _hold(
         except (Exception, KeyboardInterrupt) as exc:
             if not session.may_still_run:
                 raise
-            # Whatever ended the block (standard output closed, say), a session that may still
-            # run is what the user must learn: its line, on standard error, and exit 1.
-            error = exc if isinstance(exc, SessionStopError) else unconfirmed(session)
-            if isinstance(single(exc), OSError):  # the reader of standard output has gone
-                silence_stdout()
-            elif args.json and isinstance(error, SessionStopError):
-                try:  # the ended event, end_reason null; the error's line follows
-                    report_ended(session, json_lines=True)
-                except OSError:
-                    silence_stdout()
-            if error is exc:
-                raise
-            raise error from exc
+            # Whatever ended the block, a session that may still run is what the user must learn:
+            # its line, on standard error, and exit 1.
+            raise_unconfirmed(session, args.json, exc)
     return conclude(session, held, interrupts, json_lines=args.json)
 
 

@@ -3,6 +3,8 @@ their default time limits. :class:`~aioavatar.LiveAvatarClient` is the methods o
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 from .._protocol import decode_envelope
@@ -96,63 +98,52 @@ TRANSCRIPT = Endpoint("GET", "/v1/sessions/{session_id}/transcript", "read", mod
 # same fields again; a DELETE of what is gone answers 404); a create is retried only when it surely
 # never left the machine: a resent create would make a second one.
 _IF_UNSENT = Retry.IF_UNSENT
+
+
+def _write(method: str, path: str, **fields: Any) -> Endpoint:
+    """An endpoint that writes the account's resources: the ``"write"`` time limit, and its answer
+    masked as a read's is (``Endpoint.account``: a stored secret it echoes, say)."""
+    return Endpoint(method, path, "write", account=True, **fields)
+
+
 AVATARS = Endpoint("GET", "/v1/avatars", "read", model=ResultsPage[Avatar])
 PUBLIC_AVATARS = Endpoint("GET", "/v1/avatars/public", "read", model=ResultsPage[Avatar])
 AVATAR_GET = Endpoint("GET", "/v1/avatars/{id}", "read", model=Avatar)
-AVATAR_UPDATE = Endpoint("PATCH", "/v1/avatars/{id}", "write", model=Avatar, account=True)
-AVATAR_DELETE = Endpoint("DELETE", "/v1/avatars/{id}", "write", data_used=False, account=True)
+AVATAR_UPDATE = _write("PATCH", "/v1/avatars/{id}", model=Avatar)
+AVATAR_DELETE = _write("DELETE", "/v1/avatars/{id}", data_used=False)
 VOICES = Endpoint("GET", "/v1/voices", "read", model=ResultsPage[Voice])
 VOICE_GET = Endpoint("GET", "/v1/voices/{id}", "read", model=Voice)
-VOICE_UPDATE = Endpoint("PATCH", "/v1/voices/{id}", "write", model=Voice, account=True)
-VOICE_DELETE = Endpoint("DELETE", "/v1/voices/{id}", "write", data_used=False, account=True)
+VOICE_UPDATE = _write("PATCH", "/v1/voices/{id}", model=Voice)
+VOICE_DELETE = _write("DELETE", "/v1/voices/{id}", data_used=False)
 VOICE_PREVIEW = Endpoint("GET", "/v1/voices/{id}/preview", "read", model=VoicePreview)
-VOICE_THIRD_PARTY = Endpoint(
-    "POST", "/v1/voices/third_party", "write", model=ThirdPartyVoice, retry=_IF_UNSENT, account=True
+VOICE_THIRD_PARTY = _write(
+    "POST", "/v1/voices/third_party", model=ThirdPartyVoice, retry=_IF_UNSENT
 )
 CONTEXTS = Endpoint("GET", "/v1/contexts", "read", model=ResultsPage[Context])
-CONTEXT_CREATE = Endpoint(
-    "POST", "/v1/contexts", "write", model=Context, retry=_IF_UNSENT, account=True
-)
+CONTEXT_CREATE = _write("POST", "/v1/contexts", model=Context, retry=_IF_UNSENT)
 CONTEXT_GET = Endpoint("GET", "/v1/contexts/{id}", "read", model=Context)
-CONTEXT_UPDATE = Endpoint("PATCH", "/v1/contexts/{id}", "write", model=Context, account=True)
-CONTEXT_DELETE = Endpoint("DELETE", "/v1/contexts/{id}", "write", data_used=False, account=True)
+CONTEXT_UPDATE = _write("PATCH", "/v1/contexts/{id}", model=Context)
+CONTEXT_DELETE = _write("DELETE", "/v1/contexts/{id}", data_used=False)
 # The OpenAPI gives these two lists as plain arrays, not pages.
 LLM_CONFIGURATIONS = Endpoint("GET", "/v1/llm-configurations", "read", model=list[LLMConfiguration])
-LLM_CONFIGURATION_CREATE = Endpoint(
-    "POST",
-    "/v1/llm-configurations",
-    "write",
-    model=LLMConfiguration,
-    retry=_IF_UNSENT,
-    account=True,
+LLM_CONFIGURATION_CREATE = _write(
+    "POST", "/v1/llm-configurations", model=LLMConfiguration, retry=_IF_UNSENT
 )
 LLM_CONFIGURATION_GET = Endpoint(
     "GET", "/v1/llm-configurations/{id}", "read", model=LLMConfiguration
 )
-LLM_CONFIGURATION_UPDATE = Endpoint(
-    "PATCH", "/v1/llm-configurations/{id}", "write", model=LLMConfiguration, account=True
-)
-LLM_CONFIGURATION_DELETE = Endpoint(
-    "DELETE", "/v1/llm-configurations/{id}", "write", data_used=False, account=True
-)
+LLM_CONFIGURATION_UPDATE = _write("PATCH", "/v1/llm-configurations/{id}", model=LLMConfiguration)
+LLM_CONFIGURATION_DELETE = _write("DELETE", "/v1/llm-configurations/{id}", data_used=False)
 SECRETS = Endpoint("GET", "/v1/secrets", "read", model=list[AccountSecret])
-SECRET_CREATE = Endpoint(
-    "POST", "/v1/secrets", "write", model=AccountSecret, retry=_IF_UNSENT, account=True
-)
-SECRET_DELETE = Endpoint("DELETE", "/v1/secrets/{id}", "write", data_used=False, account=True)
+SECRET_CREATE = _write("POST", "/v1/secrets", model=AccountSecret, retry=_IF_UNSENT)
+SECRET_DELETE = _write("DELETE", "/v1/secrets/{id}", data_used=False)
 MEMORIES = Endpoint("GET", "/v1/memory", "read", model=ResultsPage[SessionMemory])
-MEMORY_CREATE = Endpoint(
-    "POST", "/v1/memory", "write", model=SessionMemory, retry=_IF_UNSENT, account=True
-)
+MEMORY_CREATE = _write("POST", "/v1/memory", model=SessionMemory, retry=_IF_UNSENT)
 MEMORY_GET = Endpoint("GET", "/v1/memory/{id}", "read", model=SessionMemory)
-MEMORY_DELETE = Endpoint(
-    "DELETE", "/v1/memory/{id}", "write", data_used=False, account=True
-)  # 204, no body
+MEMORY_DELETE = _write("DELETE", "/v1/memory/{id}", data_used=False)  # 204, no body
 LANGUAGES = Endpoint("GET", "/v1/languages", "read", model=list[Language])
 CREDITS = Endpoint("GET", "/v1/users/credits", "read", model=Credits)
-EMBED_CREATE = Endpoint(
-    "POST", "/v2/embeddings", "write", model=Embed, retry=_IF_UNSENT, account=True
-)
+EMBED_CREATE = _write("POST", "/v2/embeddings", model=Embed, retry=_IF_UNSENT)
 
 
 @attrs.frozen
