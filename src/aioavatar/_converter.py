@@ -311,7 +311,7 @@ def _response_structure_factory(
     generated = make_dict_structure_fn(cls, converter, **(overrides or {}))
 
     def structure(value: Any, _: Any) -> T:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # JSON's: a dict
             raise TypeError(f"expected an object, got {type(value).__name__}")
         return generated(value, cls)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ._secret import Secret, secret_value
+from ._secret import Secret, checked_once
 from ._validation import check_credential
 from .exceptions import ConfigurationError
 
@@ -19,7 +19,9 @@ def bearer_token(token: str | Secret, field: str) -> str:
     Raises:
         ConfigurationError: naming ``field``, for an empty token or one that cannot travel in a header.
     """
-    return check_credential(secret_value(token), field)
+    if type(token) is Secret:
+        return checked_once(token, check_credential, field)
+    return check_credential(token, field)
 
 
 def resolve_credential(

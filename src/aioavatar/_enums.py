@@ -53,6 +53,8 @@ class TolerantEnum(CaseInsensitiveEnum):
     @classmethod
     def known(cls, value: str | Self) -> Self:
         """Return the known member for ``value`` (in any case); raise ``ValueError`` for anything else."""
+        if type(value) is cls and cls._value2member_map_.get(value._value_) is value:
+            return value  # a known member as it is (every stop's reason): no lookup
         if isinstance(value, str):
             value = str.__str__(value)  # a plain string: no subclass's own repr or comparisons
             member = cls(value)

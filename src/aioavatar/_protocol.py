@@ -113,12 +113,14 @@ def _may_echo(response: RawResponse, value: Any) -> bool:
     (``\\/``, ``\\u0041``). Both searches run in C: a byte search of the body, and, only when the body
     holds an escape, a search of the decoded value written back without escapes."""
     body = response.body
+    # find(), not `in`: for bytes, `in` first tries the needle as an integer, and builds and drops
+    # a TypeError (with its formatted message) on every search.
     for credential in response.credentials:  # a loop, not any(<generator>): every answer pays it
-        if credential.encode() in body:
+        if body.find(credential.encode()) >= 0:
             return True
     # A zero byte among the first four: UTF-16 or UTF-32, which json.loads reads too (RFC 8259's
     # detection), where no UTF-8 search finds a credential.
-    if b"\\" not in body and b"\x00" not in body[:4]:
+    if body.find(b"\\") < 0 and body.find(b"\x00", 0, 4) < 0:
         return False
     try:
         plain = json.dumps(value, ensure_ascii=False)

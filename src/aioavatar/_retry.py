@@ -21,6 +21,7 @@ __all__ = [
     "RetryBudget",
     "RetryPolicy",
     "log_retry",
+    "may_retry",
     "parse_retry_after",
     "waited_in_time",
 ]
@@ -126,11 +127,18 @@ class RetryBudget:
         except (TypeError, ValueError, OverflowError):
             return 0.0
 
+    _warned: bool = attrs.field(default=False, init=False, repr=False, eq=False)
+
     def try_spend(self) -> bool:
-        """Take one token for a retry; ``False`` when the budget is spent."""
+        """Take one token for a retry; ``False`` when the budget is spent (said in a warning once
+        per outage, not once per refused retry)."""
         if self.tokens < 1.0:
+            if not self._warned:
+                self._warned = True
+                logger.warning("retry budget spent: not retrying (the API may be down)")
             return False
         self.tokens -= 1.0
+        self._warned = False
         return True
 
     def on_success(self) -> None:
@@ -169,6 +177,24 @@ async def waited_in_time(delay: float, deadline: float | None) -> bool:
         return True
     logger.info("not retrying: the deadline passed during the %.2f s wait", delay)
     return False
+
+
+def may_retry(
+    policy: RetryPolicy,
+    budget: RetryBudget,
+    requests_after: int,
+    delay: float,
+    deadline: float | None,
+    budgeted: bool,
+) -> bool:
+    """Whether to retry, when the retry would bring the requests sent to ``requests_after`` and
+    wait ``delay`` first: within the policy's retries, starting before ``deadline``, and (for a
+    ``budgeted`` call) paid from the budget."""
+    if requests_after > policy.retries + 1:
+        return False
+    if deadline is not None and anyio.current_time() + delay >= deadline:
+        return False
+    return not budgeted or budget.try_spend()
 
 
 def log_retry(method: str, path: str, attempt: int, why: str, delay: float) -> None:

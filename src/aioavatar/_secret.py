@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from typing import Any, Final, NoReturn, final
 from urllib.parse import quote, quote_plus
 
 from .exceptions import ConfigurationError
 
-__all__ = ["MASK", "Secret", "mask_echoes", "mask_text", "secret_value"]
+__all__ = ["MASK", "Secret", "checked_once", "mask_echoes", "mask_text", "secret_value"]
 
 #: What a masked credential shows, in a repr, a log line or an error.
 MASK: Final = "**********"
@@ -27,7 +28,8 @@ class Secret:
     """
 
     # A weak reference: the masking of a session token in logs lives as long as its Secret.
-    __slots__ = ("__weakref__", "_value")
+    # ``_checked``: its value passed a check once (``checked_once``); a Secret never changes.
+    __slots__ = ("__weakref__", "_checked", "_value")
 
     def __init__(self, value: str | Secret) -> None:
         value = secret_value(value)
@@ -36,6 +38,7 @@ class Secret:
                 f"a Secret holds a string, got {type(value).__name__}", field="value"
             )
         self._value = value
+        self._checked = False
 
     def get_secret_value(self) -> str:
         """The secret itself. Only for the code that sends it."""
@@ -64,6 +67,15 @@ class Secret:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self
+
+
+def checked_once(secret: Secret, check: Callable[[str, str], object], field: str) -> str:
+    """The value of ``secret``, passed through ``check`` (which raises for a bad one) the first time
+    only: a session's token is checked when its answer is read, not again by its start and stop."""
+    if not secret._checked:
+        check(secret._value, field)
+        secret._checked = True
+    return secret._value
 
 
 def secret_value(value: str | Secret) -> str:

@@ -14,14 +14,21 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import aiohttp
-import anyio
-import attrs
 
+from ._deadlines import Deadlines
 from ._json import dump_json
 from ._logging import logger
 from ._protocol import RawResponse
 from ._request import POOL_HEADERS, PreparedRequest, RequestParts, call_headers
-from ._retry import Retry, RetryBudget, RetryPolicy, log_retry, parse_retry_after, waited_in_time
+from ._retry import (
+    Retry,
+    RetryBudget,
+    RetryPolicy,
+    log_retry,
+    may_retry,
+    parse_retry_after,
+    waited_in_time,
+)
 from ._secret import Secret, mask_echoes
 from ._slots import ConnectionSlots
 from ._timeout import Timeout
@@ -39,19 +46,9 @@ from ._wire import (
     sent_credentials,
     stale_connection,
 )
-from .exceptions import (
-    ConfigurationError,
-    RateLimitedError,
-    RequestTimeout,
-    TransportError,
-)
+from .exceptions import ConfigurationError, RateLimitedError, RequestTimeout, TransportError
 
-__all__ = [
-    "DEFAULT_CONNECTION_LIMIT",
-    "DEFAULT_MAX_RESPONSE_SIZE",
-    "Transport",
-    "require_asyncio",
-]
+__all__ = ["DEFAULT_CONNECTION_LIMIT", "DEFAULT_MAX_RESPONSE_SIZE", "Transport", "require_asyncio"]
 
 DEFAULT_MAX_RESPONSE_SIZE = 1024 * 1024
 #: The largest ``max_response_size`` a client accepts (answers of this API are a few KiB).
@@ -110,7 +107,6 @@ class Transport:
         self.budget = retry_budget if retry_budget is not None else RetryBudget()
         # Masked out of every answer, whichever credential its request carried.
         self.credentials = scrubbable(c.get_secret_value() for c in credentials)
-        self._budget_warned = False
         self.max_response_size = check_int(
             max_response_size, "max_response_size", low=1, high=MAX_RESPONSE_SIZE_LIMIT
         )
@@ -120,6 +116,7 @@ class Transport:
         self._session = http_session
         self._borrowed = http_session is not None
         self._slots: ConnectionSlots | None = None  # made on enter, inside the running loop
+        self._deadlines = Deadlines()  # the total time limits of the requests in flight
         # aiohttp resends only idempotent methods by itself: those get our middleware, per request,
         # on a pool of our own. A borrowed session keeps its own (ours would replace them): its
         # resend of a GET is counted against the policy instead of switched off.
@@ -147,6 +144,7 @@ class Transport:
             )
             self._middlewares = dict.fromkeys(IDEMPOTENT, (no_hidden_resend,))
         self._slots = ConnectionSlots(self.request_limit)
+        self._deadlines = Deadlines()
         return self
 
     @property
@@ -256,7 +254,7 @@ class Transport:
             RateLimitedError: the server asked to wait longer than the policy's cap.
         """
         policy = retry_policy or self.retry_policy
-        method, path = prepared.method, prepared.path
+        method, path, url = prepared.method, prepared.path, prepared.url
         # Requests that may have reached the server, against the policy's retries + 1. On a borrowed
         # session (which keeps its own middlewares, so ours cannot switch aiohttp's resend off) one
         # attempt of an idempotent request may be two requests: it is counted as such.
@@ -269,8 +267,83 @@ class Transport:
         while True:
             attempt += 1
             started = time.perf_counter()
+            # One attempt, in this frame: a coroutine level fewer on every call's path.
+            slots, session = self._slots, self._session
+            if slots is None or session is None:
+                raise RuntimeError("the client is not open: use it as `async with client:`")
             try:
-                response = await self._send(prepared, timeout)
+                limits = timeout
+                taken = slots.take_now()
+                if taken is False:
+                    limits = await self._take_slot(slots, prepared, timeout)
+                task = None
+                if limits.own_total:  # aiohttp keeps the connect limit; the total is kept here
+                    task = asyncio.current_task()
+                    if task is None:
+                        raise RuntimeError("aioavatar's calls are awaited inside an asyncio task")
+                    self._deadlines.entered(task, asyncio.get_running_loop().time() + limits.total)
+                try:
+                    async with session.request(
+                        method,
+                        url,
+                        # Formed here, inline: no local of this frame holds the token under a name
+                        # (a traceback that shows each frame's locals, Sentry's say, would show it).
+                        headers=(
+                            prepared.headers
+                            if prepared.bearer is None
+                            else {**prepared.headers, "Authorization": f"Bearer {prepared.bearer}"}
+                        ),
+                        # The content type rides on the body: no header to merge, no payload
+                        # registry lookup. A body over 1 MiB (a long say-audio) is streamed, as
+                        # aiohttp asks (a warning else).
+                        data=(
+                            None
+                            if prepared.data is None
+                            else aiohttp.BytesPayload(
+                                prepared.data, content_type=prepared.content_type
+                            )
+                            if len(prepared.data) <= _STREAMED_FROM
+                            else aiohttp.BytesIOPayload(
+                                io.BytesIO(prepared.data), content_type=prepared.content_type
+                            )
+                        ),
+                        params=prepared.params,
+                        timeout=limits.client_timeout,
+                        allow_redirects=False,  # never carry credentials to another host
+                        auto_decompress=False,  # decompressed by read_body, within the cap
+                        middlewares=self._middlewares.get(method),
+                    ) as resp:
+                        cap, length = self.max_response_size, resp.content_length
+                        # read_body's usual case (a plain body within the cap), without its coroutine.
+                        if (
+                            length is not None
+                            and length <= cap
+                            and "Content-Encoding" not in resp.headers
+                        ):
+                            body, problem = await resp.read(), None
+                        else:
+                            body, problem = await read_body(resp, cap)
+                        status = resp.status
+                        resp_headers = resp.headers
+                except asyncio.CancelledError:
+                    if task is not None and self._deadlines.left(task) and not task.cancelling():
+                        raise RequestTimeout(
+                            f"no answer within {limits.total:g} s",
+                            method=method,
+                            path=path,
+                            url=url,
+                        ) from None
+                    raise
+                except Exception as exc:
+                    error = aiohttp_error(exc, method, path, url, limits.total)
+                    if error is None:
+                        raise
+                    raise error  # noqa: B904 - caused by the aiohttp error (set by aiohttp_error)
+                finally:
+                    if task is not None:  # (a second call, after the timeout's, finds nothing)
+                        self._deadlines.left(task)
+                    if taken is not None:  # taken now, or after the wait
+                        slots.give_back()
             except TransportError as exc:
                 sent += 2 if resent_by_aiohttp and may_be_resent_by_aiohttp(exc) else 1
                 acted_maybe = acted_maybe or exc.sent
@@ -287,31 +360,45 @@ class Transport:
                     continue
                 allowed = retry is Retry.ALWAYS or (retry is Retry.IF_UNSENT and not exc.sent)
                 delay = policy.backoff(attempt)
-                if allowed and self._may_retry(
-                    policy, sent + per_attempt, delay, deadline, budgeted
+                if allowed and may_retry(
+                    policy, self.budget, sent + per_attempt, delay, deadline, budgeted
                 ):
                     log_retry(method, path, attempt, failure_kind(exc), delay)
                     if await waited_in_time(delay, deadline):
                         continue
                 raise
+            # Positional, in the fields' order (keywords cost twice the building, on every answer).
+            response = RawResponse(
+                method,
+                path,
+                status,
+                body,
+                url,
+                problem,
+                resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
+                request_id(resp_headers.get("X-Request-Id"), prepared.credentials),
+                resp_headers.get("Retry-After"),
+                resp_headers.get("Location"),
+                prepared.credentials,
+                acted_maybe,
+            )
             if logger.isEnabledFor(logging.DEBUG):  # a run of a credential masked in the id too
                 rid = response.request_id and mask_echoes(response.request_id, prepared.credentials)
                 logger.debug(
                     "%s %s -> %d in %.1f ms (attempt %d%s)",
                     method,
                     path,
-                    response.status,
+                    status,
                     (time.perf_counter() - started) * 1000,
                     attempt,
                     f", request id {rid}" if rid else "",
                 )
             sent += 1
-            if acted_maybe:
-                response = attrs.evolve(response, after_possible_effect=True)
-            if response.status < 400:
-                self.budget.on_success()
+            if status < 400:
+                if self.budget.tokens < self.budget.capacity:  # a full budget: nothing to refund
+                    self.budget.on_success()
                 return response
-            if retry is Retry.ALWAYS and response.status in policy.statuses:
+            if retry is Retry.ALWAYS and status in policy.statuses:
                 retry_after = parse_retry_after(response.retry_after)
                 if retry_after is not None and retry_after > policy.retry_after_cap:
                     raise RateLimitedError(
@@ -320,120 +407,39 @@ class Transport:
                         method=method,
                         path=path,
                         url=response.url,
-                        status=response.status,
+                        status=status,
                         retry_after=retry_after,
                         request_id=response.request_id,
                     )
                 delay = policy.backoff(attempt, retry_after)
-                if self._may_retry(policy, sent + per_attempt, delay, deadline, budgeted):
-                    acted_maybe = acted_maybe or response.status >= 500
-                    log_retry(method, path, attempt, f"HTTP {response.status}", delay)
+                if may_retry(policy, self.budget, sent + per_attempt, delay, deadline, budgeted):
+                    acted_maybe = acted_maybe or status >= 500
+                    log_retry(method, path, attempt, f"HTTP {status}", delay)
                     if await waited_in_time(delay, deadline):
                         continue
             return response
 
-    def _may_retry(
-        self,
-        policy: RetryPolicy,
-        requests_after: int,
-        delay: float,
-        deadline: float | None,
-        budgeted: bool,
-    ) -> bool:
-        """Whether to retry, when the retry would bring the requests sent to ``requests_after``."""
-        if requests_after > policy.retries + 1:
-            return False
-        if deadline is not None and anyio.current_time() + delay >= deadline:
-            return False
-        if not budgeted:
-            return True
-        if not self.budget.try_spend():
-            if not self._budget_warned:  # once per outage, not once per refused retry
-                self._budget_warned = True
-                logger.warning("retry budget spent: not retrying (the API may be down)")
-            return False
-        self._budget_warned = False
-        return True
+    async def _take_slot(
+        self, slots: ConnectionSlots, prepared: PreparedRequest, timeout: Timeout
+    ) -> Timeout:
+        """Wait for a connection slot (none was free) within ``timeout``'s connect limit (else its
+        total): the limits left after the wait, which counts within them.
 
-    async def _send(self, prepared: PreparedRequest, timeout: Timeout) -> RawResponse:
-        method, path, url = prepared.method, prepared.path, prepared.url
-        slots = self._slots
-        if slots is None or self._session is None:
-            raise RuntimeError("the client is not open: use it as `async with client:`")
-        limit = timeout.client_timeout
-        taken = slots.take_now()
-        if taken is False:
-            try:
-                waited = await slots.take(timeout.connect or timeout.total)
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"no connection came free within {timeout.connect or timeout.total:g} s "
-                    f"({slots.limit} requests at once)",
-                    method=method,
-                    path=path,
-                    url=url,
-                    sent=False,
-                ) from None
-            if waited:  # the wait counts within the call's time limits
-                limit = timeout.less(waited).client_timeout
+        Raises:
+            RequestTimeout: no slot came free in time (the request never left).
+        """
         try:
-            async with self._session.request(
-                method,
-                url,
-                # Formed here, inline: no local of this frame holds the token under a name (a
-                # traceback that shows each frame's locals, Sentry's say, would show it).
-                headers=(
-                    prepared.headers
-                    if prepared.bearer is None
-                    else {**prepared.headers, "Authorization": f"Bearer {prepared.bearer}"}
-                ),
-                # The content type rides on the body: no header to merge, no payload registry lookup.
-                # A body over 1 MiB (a long say-audio) is streamed, as aiohttp asks (a warning else).
-                data=(
-                    None
-                    if prepared.data is None
-                    else aiohttp.BytesPayload(prepared.data, content_type=prepared.content_type)
-                    if len(prepared.data) <= _STREAMED_FROM
-                    else aiohttp.BytesIOPayload(
-                        io.BytesIO(prepared.data), content_type=prepared.content_type
-                    )
-                ),
-                params=prepared.params,
-                timeout=limit,
-                allow_redirects=False,  # never carry credentials to another host
-                auto_decompress=False,  # decompressed by _read_body, within the cap
-                middlewares=self._middlewares.get(method),
-            ) as resp:
-                cap, length = self.max_response_size, resp.content_length
-                # read_body's usual case (a plain body within the cap), without its coroutine.
-                if length is not None and length <= cap and "Content-Encoding" not in resp.headers:
-                    body, problem = await resp.read(), None
-                else:
-                    body, problem = await read_body(resp, cap)
-                status = resp.status
-                resp_headers = resp.headers
-        except Exception as exc:
-            error = aiohttp_error(exc, method, path, url, timeout.total)
-            if error is None:
-                raise
-            raise error  # noqa: B904 - caused by the aiohttp error it maps (set by aiohttp_error)
-        finally:
-            if taken is not None:  # taken now, or after the wait
-                slots.give_back()
-        # Positional, in the fields' order (keywords cost twice the building, on every answer).
-        return RawResponse(
-            method,
-            path,
-            status,
-            body,
-            url,
-            problem,
-            resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
-            request_id(resp_headers.get("X-Request-Id"), prepared.credentials),
-            resp_headers.get("Retry-After"),
-            resp_headers.get("Location"),
-            prepared.credentials,
-        )
+            waited = await slots.take(timeout.connect or timeout.total)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"no connection came free within {timeout.connect or timeout.total:g} s "
+                f"({slots.limit} requests at once)",
+                method=prepared.method,
+                path=prepared.path,
+                url=prepared.url,
+                sent=False,
+            ) from None
+        return timeout.less(waited) if waited else timeout
 
 
 def _check_open(http_session: aiohttp.ClientSession | None) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._logging import redact
+from ._secret import Secret, checked_once
 from .exceptions import ConfigurationError
 
 __all__ = [
@@ -284,9 +285,10 @@ def check_credential(value: object, field: str) -> str:
 
 def credential(instance: Any, attribute: Any, value: Any) -> None:
     """attrs form of :func:`check_credential`, for a :class:`~aioavatar.Secret` or a string."""
-    check_credential(
-        value.get_secret_value() if hasattr(value, "get_secret_value") else value, attribute.name
-    )
+    if type(value) is Secret:
+        checked_once(value, check_credential, attribute.name)
+    else:
+        check_credential(value, attribute.name)
 
 
 def shown(value: object) -> str:

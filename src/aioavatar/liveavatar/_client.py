@@ -244,7 +244,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
             known = EndReason.known(reason)
         except ValueError as exc:
             raise ConfigurationError(str(exc), field="reason") from None
-        body = {"session_id": session_id, "reason": known.value}
+        body = {"session_id": session_id, "reason": known._value_}
         call = self._session_call(STOP, session_token, body)
         self._keep_alives.forget(session_id)
         return await self._ending(self._send(call, options))

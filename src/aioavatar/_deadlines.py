@@ -1,0 +1,75 @@
+"""The total time limit of a client's requests in flight, kept on one loop timer per client.
+
+aiohttp bounds each request's total time with a loop timer of its own: pushed onto the loop's timer
+heap when the request starts and cancelled when it ends. On a loop whose heap holds timers of other
+horizons (other clients' 300 s limits, this client's 10 s and 30 s ones) every push and pop sifts past
+them, a Python-level comparison at each step, on every request. :class:`Deadlines` keeps the requests in
+flight in a dict instead, and one timer, armed at the earliest deadline and left armed when a request
+ends in time: in steady traffic a timer is pushed about once per time limit, not once per request.
+
+A request past its deadline has its task cancelled, as ``asyncio.timeout`` does it; :meth:`left` tells
+the request it was its deadline (and takes that cancellation back), so that it raises its timeout
+error, while a cancellation from anywhere else still goes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+__all__ = ["Deadlines"]
+
+_Task = asyncio.Task[Any]
+
+
+class Deadlines:
+    """The deadlines (in loop time) of the requests in flight, one per task, and the timer that
+    cancels the task of each request past its own."""
+
+    __slots__ = ("_due", "_expired", "_timer", "_timer_at")
+
+    def __init__(self) -> None:
+        self._due: dict[_Task, float] = {}
+        self._expired: set[_Task] = set()  # cancelled for their deadline, not yet left
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+
+    def __len__(self) -> int:
+        """The requests in flight."""
+        return len(self._due)
+
+    def entered(self, task: _Task, deadline: float) -> None:
+        """A request of ``task`` started, to end by ``deadline`` (loop time)."""
+        self._due[task] = deadline
+        if deadline < self._timer_at:
+            self._arm(deadline)
+
+    def left(self, task: _Task) -> bool:
+        """The request of ``task`` ended: whether its deadline passed first. Then its task was
+        cancelled for it, and that cancellation is taken back here (``task.uncancel()``): a
+        ``CancelledError`` the request raises is its timeout when ``task.cancelling()`` is now 0."""
+        if self._due.pop(task, None) is not None or task not in self._expired:
+            return False
+        self._expired.discard(task)
+        task.uncancel()
+        return True
+
+    def _arm(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(at, self._expire)
+        self._timer_at = at
+
+    def _expire(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        if not self._due:
+            return
+        now = asyncio.get_running_loop().time()
+        late = [task for task, at in self._due.items() if at <= now]
+        for task in late:
+            del self._due[task]
+            self._expired.add(task)
+            task.cancel()
+        if self._due:
+            self._arm(min(self._due.values()))
