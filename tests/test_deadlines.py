@@ -1,17 +1,19 @@
 """The total time limit of a call kept on the client's one timer (``_deadlines.py``), over real sockets
-against the emulator: a call past it raises ``RequestTimeout`` and leaves its task as it found it; a
-shorter limit is kept while a longer one is in flight; a cancellation from outside goes through; and a
-limit that ``connect`` does not end first is left to aiohttp, so that a call that got no connection in
-time is still known as never sent."""
+against the emulator: a call past it raises ``RequestTimeout`` and leaves its task as it found it
+(a cleanup's call made while its task is being cancelled included); a shorter limit is kept while a
+longer one is in flight; a cancellation from outside goes through; a client entered again keeps the
+limits of the calls already in flight; aiohttp keeps only the connect limit."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
+import aiohttp
 import anyio
 import pytest
 
-from aioavatar import LiveAvatarClient, RequestTimeout, RetryPolicy, Timeout
+from aioavatar import AvatarError, LiveAvatarClient, RequestTimeout, RetryPolicy, Timeout
 from aioavatar._deadlines import Deadlines
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -25,17 +27,13 @@ NO_RETRY = RetryPolicy(retries=0)
 KEPT = Timeout(total=0.3, connect=0.1)
 
 
-def test_only_a_total_that_connect_ends_before_is_kept_by_the_client() -> None:
-    """aiohttp keeps the connect limit on an exact timer and no total when the client keeps it;
-    else both, as given."""
-    assert KEPT.own_total
-    assert KEPT.client_timeout.total is None
-    assert KEPT.client_timeout.connect == 0.1
-    assert KEPT.client_timeout.ceil_threshold == float("inf")
-    for given in (Timeout(total=0.3), Timeout(total=0.3, connect=0.3)):
-        assert not given.own_total
-        assert given.client_timeout.total == 0.3
-        assert given.client_timeout.connect == given.connect
+@pytest.mark.parametrize("given", [KEPT, Timeout(total=0.3), Timeout(total=0.3, connect=0.3)])
+def test_aiohttp_keeps_only_the_connect_limit_and_on_an_exact_timer(given: Timeout) -> None:
+    """The total is the client's to keep; aiohttp keeps the connect limit (or none), not rounded up
+    to the next second (a request that got no connection in time is then known as never sent)."""
+    assert given.client_timeout.total is None
+    assert given.client_timeout.connect == given.connect
+    assert given.client_timeout.ceil_threshold == float("inf")
 
 
 async def test_a_call_past_its_total_times_out_and_leaves_its_task_as_it_found_it(
@@ -98,6 +96,129 @@ async def test_a_slow_drip_is_cut_at_the_kept_total_on_every_attempt(
             await c.get_session(AVATAR_ID, timeout=Timeout(total=0.25, connect=0.1))
         await wait_until(lambda: acquired_connections(c) == 0)
     assert len(emulator.requests("get")) == 3
+
+
+async def test_a_cleanup_call_made_while_its_task_is_cancelled_times_out_as_any_call(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """Cleanup code (``except CancelledError:``, or a shielded scope after its scope was cancelled)
+    whose call runs out of time gets the call's ``RequestTimeout``, and goes on: the client compares
+    the task's cancellations with those it started with, not with none."""
+    async with LiveAvatarClient(API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY) as c:
+        log: list[str] = []
+
+        async def cleanup() -> None:
+            emulator.inject("get", drip=0.05)
+            try:
+                await c.get_session(AVATAR_ID, timeout=KEPT)
+            except AvatarError as exc:
+                log.append(type(exc).__name__)
+            log.append("went on")
+
+        async def worker() -> None:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                await cleanup()
+                raise
+
+        task = asyncio.create_task(worker())
+        await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert log == ["RequestTimeout", "went on"]
+
+        log.clear()
+        with anyio.move_on_after(0.02):
+            try:
+                await anyio.sleep(10)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await cleanup()
+        assert log == ["RequestTimeout", "went on"]
+        current = asyncio.current_task()
+        assert current is not None
+        assert current.cancelling() == 0
+
+
+async def test_a_client_entered_again_keeps_the_time_limit_of_a_call_in_flight(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """A call sent before its client (on a borrowed pool, which outlives the exit) was left and
+    entered again still times out at its limit, and leaves its task as it found it."""
+    emulator.inject("get", drip=0.05)
+    async with aiohttp.ClientSession() as http:
+        client = LiveAvatarClient(
+            API_KEY, base_url=emulator.base_url, http_session=http, retry_policy=NO_RETRY
+        )
+        outcome: list[object] = []
+
+        async def call() -> None:
+            try:
+                await client.get_session(AVATAR_ID, timeout=KEPT)
+            except RequestTimeout:
+                outcome.append("RequestTimeout")
+            task = asyncio.current_task()
+            assert task is not None
+            outcome.append(task.cancelling())
+
+        async with client:
+            in_flight = asyncio.create_task(call())
+            await wait_until(lambda: len(emulator.requests("get")) == 1)
+        async with client:
+            await in_flight
+        assert outcome == ["RequestTimeout", 0]
+
+
+async def test_after_a_wait_for_a_connection_the_timeout_names_the_calls_limit(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """The wait for a connection counts within the call's limit, and the error names that limit,
+    not what was left of it after the wait."""
+    async with LiveAvatarClient(
+        API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY, connection_limit=1
+    ) as c:
+        emulator.inject("get", delay=0.2)
+        emulator.inject("list", drip=0.05)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hold_the_connection, c)
+            await wait_until(lambda: acquired_connections(c) == 1)
+            with pytest.raises(RequestTimeout, match=r"no answer within 0\.6 s"):
+                await c.list_sessions("active", timeout=Timeout(total=0.6, connect=0.5))
+        assert len(emulator.requests("list")) == 1
+
+
+async def hold_the_connection(client: LiveAvatarClient) -> None:
+    """A call that holds the pool's one connection while the emulator delays its answer."""
+    with contextlib.suppress(AvatarError):
+        await client.get_session(AVATAR_ID)
+
+
+async def test_a_call_outside_any_task_is_refused_and_takes_no_connection() -> None:
+    """A coroutine driven by hand, outside any task, is refused with a clear error before it takes
+    one of the client's connection slots: the next call still gets one."""
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY) as emulator,
+        LiveAvatarClient(
+            API_KEY, base_url=emulator.base_url, retry_policy=NO_RETRY, connection_limit=1
+        ) as c,
+    ):
+        refused: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+
+        def drive() -> None:
+            coro = c.get_session(AVATAR_ID)
+            try:
+                coro.send(None)
+            except RuntimeError as exc:
+                refused.set_result(exc)
+            finally:
+                coro.close()
+
+        asyncio.get_running_loop().call_soon(drive)
+        assert "inside an asyncio task" in str(await refused)
+        await c.list_sessions("active", timeout=2.0)
+        assert len(emulator.requests("list")) == 1
 
 
 async def test_a_task_cancelled_from_outside_as_its_deadline_passes_stays_cancelled() -> None:

@@ -32,23 +32,15 @@ class Timeout:
     connect: float | None = attrs.field(
         default=None, validator=optional(seconds_in(MIN_TIMEOUT, MAX_TIMEOUT))
     )
-    #: The limits aiohttp keeps itself. Built once, an attribute rather than a property (a call
-    #: fewer on every request): a keep-alive's limits serve every beat. When ``connect`` ends before
-    #: ``total`` can (the defaults), aiohttp keeps only ``connect``, on an exact timer, and the
-    #: transport keeps ``total`` on its client's one timer (``_deadlines.py``); else aiohttp keeps
-    #: both, so that a request timed out before it had a connection is known as never sent.
+    #: The limit aiohttp keeps: ``connect``, on an exact timer (not rounded up to the second), so
+    #: that a request that got no connection in time is known as never sent. The transport keeps
+    #: ``total`` on its client's one timer (``_deadlines.py``). Built once, an attribute rather than
+    #: a property (a call fewer on every request): a keep-alive's limits serve every beat.
     client_timeout: aiohttp.ClientTimeout = attrs.field(init=False, repr=False, eq=False)
-    #: Whether the transport keeps ``total`` (``client_timeout`` has none).
-    own_total: bool = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        own_total = self.connect is not None and self.connect < self.total
-        if own_total:
-            limits = aiohttp.ClientTimeout(connect=self.connect, ceil_threshold=math.inf)
-        else:
-            limits = aiohttp.ClientTimeout(total=self.total, connect=self.connect)
+        limits = aiohttp.ClientTimeout(connect=self.connect, ceil_threshold=math.inf)
         object.__setattr__(self, "client_timeout", limits)
-        object.__setattr__(self, "own_total", own_total)
 
     def less(self, seconds: float) -> Timeout:
         """These limits with ``seconds`` already spent (never below the floor)."""

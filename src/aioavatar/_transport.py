@@ -268,20 +268,20 @@ class Transport:
             attempt += 1
             started = time.perf_counter()
             # One attempt, in this frame: a coroutine level fewer on every call's path.
-            slots, session = self._slots, self._session
+            slots, session, deadlines = self._slots, self._session, self._deadlines
             if slots is None or session is None:
                 raise RuntimeError("the client is not open: use it as `async with client:`")
+            task = asyncio.current_task()
+            if task is None:
+                raise RuntimeError("aioavatar's calls are awaited inside an asyncio task")
             try:
                 limits = timeout
                 taken = slots.take_now()
                 if taken is False:
                     limits = await self._take_slot(slots, prepared, timeout)
-                task = None
-                if limits.own_total:  # aiohttp keeps the connect limit; the total is kept here
-                    task = asyncio.current_task()
-                    if task is None:
-                        raise RuntimeError("aioavatar's calls are awaited inside an asyncio task")
-                    self._deadlines.entered(task, asyncio.get_running_loop().time() + limits.total)
+                # aiohttp keeps the connect limit; the total is kept here, on the client's timer.
+                cancelling = task.cancelling()  # a cleanup's call starts cancelling: 1, say
+                deadlines.entered(task, asyncio.get_running_loop().time() + limits.total)
                 try:
                     async with session.request(
                         method,
@@ -326,22 +326,21 @@ class Transport:
                         status = resp.status
                         resp_headers = resp.headers
                 except asyncio.CancelledError:
-                    if task is not None and self._deadlines.left(task) and not task.cancelling():
+                    if deadlines.left(task) and task.cancelling() <= cancelling:  # ours alone
                         raise RequestTimeout(
-                            f"no answer within {limits.total:g} s",
+                            f"no answer within {timeout.total:g} s",
                             method=method,
                             path=path,
                             url=url,
                         ) from None
                     raise
                 except Exception as exc:
-                    error = aiohttp_error(exc, method, path, url, limits.total)
+                    error = aiohttp_error(exc, method, path, url, timeout.total)
                     if error is None:
                         raise
                     raise error  # noqa: B904 - caused by the aiohttp error (set by aiohttp_error)
                 finally:
-                    if task is not None:  # (a second call, after the timeout's, finds nothing)
-                        self._deadlines.left(task)
+                    deadlines.left(task)  # (a second call, after the timeout's, finds nothing)
                     if taken is not None:  # taken now, or after the wait
                         slots.give_back()
             except TransportError as exc:

@@ -3,6 +3,7 @@ session held, and a session kept alive past its first due time still ends at its
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -53,11 +54,15 @@ def _events(work: Callable[[], None]) -> int:
         return tracer
 
     previous = sys.gettrace()
+    collecting = gc.isenabled()
+    gc.disable()  # a collection meanwhile runs other objects' finalizers: their lines are not work's
     sys.settrace(tracer)
     try:
         work()
     finally:
         sys.settrace(previous)
+        if collecting:
+            gc.enable()
     return count
 
 
