@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from aioavatar import AvatarError, LiveAvatarClient, RequestTimeout, RetryPolicy, Timeout
-from aioavatar._deadlines import Deadlines
+from aioavatar._deadlines import BATCH, Deadlines
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
@@ -257,4 +257,42 @@ async def test_a_request_that_ends_in_time_leaves_nothing_for_the_timer() -> Non
     await asyncio.sleep(0.05)  # past the deadline: the armed timer fires
     assert task.cancelling() == 0
     await asyncio.sleep(0)
+    assert len(deadlines) == 0
+
+
+async def test_requests_hung_with_deadlines_apart_are_timed_out_in_batches() -> None:
+    """Two hundred requests whose deadlines fall a millisecond apart are cancelled by a few firings
+    of the timer (each walks every request in flight), not by one firing each: after a firing, the
+    next comes no sooner than ``BATCH`` later. Counted in turns of the loop, not in time."""
+    deadlines = Deadlines()
+    loop = asyncio.get_running_loop()
+    turns = 0
+    spinning = True
+
+    def spin() -> None:  # counts the loop's turns
+        nonlocal turns
+        turns += 1
+        if spinning:
+            loop.call_soon(spin)
+
+    woken: list[int] = []
+
+    async def request(deadline: float) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        deadlines.entered(task, deadline)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            assert deadlines.left(task)
+            woken.append(turns)
+
+    spin()
+    first = loop.time() + 0.05
+    count, apart = 200, 0.001
+    await asyncio.gather(*(request(first + i * apart) for i in range(count)))
+    spinning = False
+    firings = len(set(woken))
+    assert len(woken) == count
+    assert firings <= count * apart / BATCH + 2  # 6, where one firing each would be 200
     assert len(deadlines) == 0
