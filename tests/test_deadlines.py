@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import math
+import time
+from collections.abc import Callable
+from typing import TypeVarTuple, Unpack
 
 import aiohttp
 import anyio
@@ -21,6 +26,7 @@ from .conftest import API_KEY, AVATAR_ID
 from .leaks import acquired_connections, wait_until
 
 pytestmark = pytest.mark.anyio
+_Ts = TypeVarTuple("_Ts")
 
 NO_RETRY = RetryPolicy(retries=0)
 #: A total that ``connect`` ends before: the client's timer keeps it.
@@ -296,3 +302,64 @@ async def test_requests_hung_with_deadlines_apart_are_timed_out_in_batches() -> 
     assert len(woken) == count
     assert firings <= count * apart / BATCH + 2  # 6, where one firing each would be 200
     assert len(deadlines) == 0
+
+
+class _CoarseClockLoop(asyncio.SelectorEventLoop):
+    """A loop whose clock ticks every millisecond (uvloop's timers are whole milliseconds) and which
+    runs a timer up to one tick early, as asyncio does by its clock's resolution; it counts the
+    timers armed for the deadlines of ``counted``."""
+
+    TICK = 0.001
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock_resolution = self.TICK  # what asyncio sets from such a clock's information
+        self.counted: Deadlines | None = None
+        self.armed = 0
+
+    def time(self) -> float:
+        return math.floor(time.monotonic() / self.TICK) * self.TICK
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[Unpack[_Ts]], object],
+        *args: *_Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        if self.counted is not None and getattr(callback, "__self__", None) is self.counted:
+            self.armed += 1
+        return super().call_at(when, callback, *args, context=context)
+
+
+def test_a_timer_run_early_by_the_loops_clock_still_times_out_the_request() -> None:
+    """On a coarse clock the timer runs up to a tick before the deadline: the request is timed out
+    by that firing, not by one armed again a batch (50 ms) later: one timer, not two."""
+    deadlines = Deadlines()
+
+    async def request() -> bool:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        spinning = True
+
+        def spin() -> None:  # a loop kept busy looks at its timers every turn, so at every tick
+            if spinning:
+                loop.call_soon(spin)
+
+        spin()
+        deadlines.entered(task, loop.time() + 0.1005)  # between ticks: the timer runs a tick early
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return deadlines.left(task)
+        finally:
+            spinning = False
+        raise AssertionError("not cancelled")  # pragma: no cover
+
+    with asyncio.Runner(loop_factory=_CoarseClockLoop) as runner:
+        loop = runner.get_loop()
+        assert isinstance(loop, _CoarseClockLoop)
+        loop.counted = deadlines
+        assert runner.run(request())
+        assert loop.armed == 1

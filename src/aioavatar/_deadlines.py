@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from typing import Any
 
-__all__ = ["BATCH", "Deadlines"]
+__all__ = ["BATCH", "EARLY", "Deadlines"]
 
 _Task = asyncio.Task[Any]
 #: After the timer fired, it fires again no sooner than this (seconds): a deadline falling in that
 #: while is kept up to this late, and a thousand requests hung with deadlines a millisecond apart
 #: cost a few dozen walks of the requests in flight per second, not a thousand.
 BATCH = 0.05
+#: The loop may run a timer up to its clock's resolution early (asyncio does; uvloop rounds to the
+#: millisecond): a deadline that close is taken as passed, or the timer would find nobody late and
+#: be armed again a batch later.
+EARLY = max(time.get_clock_info("monotonic").resolution, 0.001)
 
 
 class Deadlines:
@@ -71,7 +76,7 @@ class Deadlines:
         if not self._due:
             return
         now = asyncio.get_running_loop().time()
-        late = [task for task, at in self._due.items() if at <= now]
+        late = [task for task, at in self._due.items() if at <= now + EARLY]
         for task in late:
             del self._due[task]
             self._expired.add(task)
