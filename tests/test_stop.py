@@ -18,10 +18,13 @@ import pytest
 from aioavatar import (
     EndReason,
     LiveAvatarClient,
+    LiveAvatarTimeouts,
+    RetryPolicy,
     ServerError,
     SessionEndedError,
     SessionState,
     SessionStopError,
+    Timeout,
     TransportError,
 )
 from aioavatar import _session as session_module
@@ -29,7 +32,7 @@ from aioavatar import _stop as stop_module
 from aioavatar._keepalive import KeepAlive
 from aioavatar.testing import LiveAvatarEmulator
 
-from .conftest import API_KEY
+from .conftest import API_KEY, AVATAR_ID
 from .leaks import wait_until
 from .providers import FIRST_OPEN_STEPS, LAST_OPEN_STEPS, OPEN_STEPS, Provider, Session, session_on
 
@@ -1005,3 +1008,24 @@ async def test_a_cancellation_while_an_owned_client_closes_after_an_exception_ke
         assert outcome == ["ValueError"], f"replaced by a cancel {steps} steps after the stop"
         assert pools[0].closed
         provider.assert_stopped_once(EndReason.SERVER_ERROR, session)
+
+
+async def test_a_stop_whose_attempts_all_timed_out_says_so_not_that_its_bound_ran_out() -> None:
+    """Three attempts of 0.3 s each, all timed out, well within a 5 s ``stop_timeout``: the stop is
+    not confirmed, and the error gives the attempts' timeout, not the stop's bound."""
+    timeouts = LiveAvatarTimeouts(stop=Timeout(total=0.3, connect=0.2))
+    fast = RetryPolicy(retries=2, backoff_initial=0.01, backoff_max=0.02)
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY) as emulator,
+        LiveAvatarClient(
+            API_KEY, base_url=emulator.base_url, timeouts=timeouts, retry_policy=fast
+        ) as client,
+    ):
+        emulator.inject("stop", drip=0.1, times=3)
+        with pytest.raises(SessionStopError) as info:
+            async with client.session(AVATAR_ID, stop_timeout=5.0) as session:
+                session_id = session.session_id
+        assert len(emulator.requests("stop")) == 3
+    assert session_id in str(info.value)
+    assert "no answer within 0.3 s" in str(info.value)
+    assert "no confirmation within" not in str(info.value)

@@ -5,11 +5,13 @@ tested in ``test_wire.py``."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 
@@ -260,3 +262,27 @@ async def test_an_answer_keeps_each_header_it_reads_in_its_own_field(
     assert (raw.retry_after, raw.location) == ("3", "/elsewhere")
     assert raw.credentials == call.credentials
     assert raw.after_possible_effect is False
+
+
+async def test_a_call_that_got_no_connection_in_time_says_so_and_was_not_sent(
+    emulator: LiveAvatarEmulator,
+) -> None:
+    """On a borrowed pool whose one connection a request the client does not see holds, the call
+    waits in aiohttp's pool until its connect limit runs out: the error names that limit, not the
+    total, and says the request never left."""
+    emulator.inject("list", delay=1.0)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+        hog = asyncio.create_task(
+            http.get(emulator.base_url + "/v1/sessions?type=active", headers={"X-API-KEY": API_KEY})
+        )
+        try:
+            await wait_until(lambda: http.connector is not None and bool(http.connector._acquired))
+            async with LiveAvatarClient(
+                API_KEY, base_url=emulator.base_url, http_session=http, retry_policy=NO_RETRY
+            ) as client:
+                with pytest.raises(RequestTimeout, match=r"no connection within 0\.2 s") as info:
+                    await client.get_session(AVATAR_ID, timeout=Timeout(total=2.0, connect=0.2))
+            assert not info.value.sent
+            assert emulator.requests("get") == []
+        finally:
+            (await hog).close()

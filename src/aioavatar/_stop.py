@@ -20,7 +20,7 @@ from ._enums import EndReason, SessionState
 from ._keepalive import KeepAlive
 from ._logging import describe_error
 from ._unconfirmed import Unconfirmed
-from .exceptions import NotFoundError, SessionEndedError
+from .exceptions import AvatarError, NotFoundError, SessionEndedError
 
 __all__ = ["END_REASON_LOOKUP_TIMEOUT", "Stopping"]
 
@@ -192,8 +192,11 @@ class Stopping(Unconfirmed, Generic[InfoT]):
                     with anyio.CancelScope(deadline=deadline):
                         found = await self._server_reason()
         except TimeoutError as exc:
-            self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
-            self._stop_error.__cause__ = exc
+            if isinstance(exc, AvatarError):  # the last attempt's own limit, the retries spent
+                self._stop_error = exc
+            else:  # the stop's own bound
+                self._stop_error = TimeoutError(f"no confirmation within {self.stop_timeout:g} s")
+                self._stop_error.__cause__ = exc
         except Exception as exc:  # noqa: BLE001 - kept and reported by the caller (rule 12)
             self._stop_error = exc
         else:

@@ -335,7 +335,7 @@ class Transport:
                         ) from None
                     raise
                 except Exception as exc:
-                    error = aiohttp_error(exc, method, path, url, timeout.total)
+                    error = aiohttp_error(exc, method, path, url, timeout.total, timeout.connect)
                     if error is None:
                         raise
                     raise error  # noqa: B904 - caused by the aiohttp error (set by aiohttp_error)

@@ -71,10 +71,11 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 def aiohttp_error(
-    exc: Exception, method: str, path: str, url: str, total: float
+    exc: Exception, method: str, path: str, url: str, total: float, connect: float | None = None
 ) -> TransportError | None:
     """The public error for an aiohttp or timeout error, caused by it (``None``: not one of those;
-    let it be). The caller raises it as it is.
+    let it be); ``total`` and ``connect`` are the call's limits, named by a timeout's message. The
+    caller raises it as it is.
 
     Messages are built from plain fields on purpose: the ``repr`` of some aiohttp errors holds the
     request's headers, and with them the credentials.
@@ -82,7 +83,7 @@ def aiohttp_error(
     caught = exc
     if isinstance(exc, _SendFailed):
         exc = exc.original
-    error = _public_error(exc, method, path, url, total)
+    error = _public_error(exc, method, path, url, total, connect)
     if error is not None:
         error.__cause__ = exc  # as ``raise error from exc`` (what the retry loop reads)
         # aiohttp's frames hold the request's headers as locals, the API key among them: a
@@ -94,16 +95,19 @@ def aiohttp_error(
 
 
 def _public_error(
-    exc: Exception, method: str, path: str, url: str, total: float
+    exc: Exception, method: str, path: str, url: str, total: float, connect: float | None
 ) -> TransportError | None:
     if isinstance(exc, TimeoutError):  # asyncio's timeout and aiohttp's ServerTimeoutError alike
+        # No connection in time (the pool wait included): the request never left.
+        unsent = isinstance(exc, aiohttp.ConnectionTimeoutError)
         return RequestTimeout(
-            f"no answer within {total:g} s",
+            f"no connection within {connect or total:g} s"
+            if unsent
+            else f"no answer within {total:g} s",
             method=method,
             path=path,
             url=url,
-            # No connection in time (the pool wait included): the request never left.
-            sent=not isinstance(exc, aiohttp.ConnectionTimeoutError),
+            sent=not unsent,
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or type(exc.os_error).__name__
