@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ._secret import Secret, checked_once
+from ._secret import Secret
 from ._validation import check_credential
 from .exceptions import ConfigurationError
 
@@ -19,9 +19,7 @@ def bearer_token(token: str | Secret, field: str) -> str:
     Raises:
         ConfigurationError: naming ``field``, for an empty token or one that cannot travel in a header.
     """
-    if type(token) is Secret:
-        return checked_once(token, check_credential, field)
-    return check_credential(token, field)
+    return check_credential(token, field)  # a Secret: checked once
 
 
 def resolve_credential(

@@ -36,6 +36,7 @@ from ._validation import check_int
 from ._wire import (
     IDEMPOTENT,
     aiohttp_error,
+    answer_timeout,
     failure_kind,
     is_scrubbable,
     may_be_resent_by_aiohttp,
@@ -327,12 +328,7 @@ class Transport:
                         resp_headers = resp.headers
                 except asyncio.CancelledError:
                     if deadlines.left(task) and task.cancelling() <= cancelling:  # ours alone
-                        raise RequestTimeout(
-                            f"no answer within {timeout.total:g} s",
-                            method=method,
-                            path=path,
-                            url=url,
-                        ) from None
+                        raise answer_timeout(method, path, url, timeout.total) from None
                     raise
                 except Exception as exc:
                     error = aiohttp_error(exc, method, path, url, timeout.total, timeout.connect)

@@ -257,13 +257,17 @@ MAX_CREDENTIAL_LENGTH = 8_000
 
 def check_credential(value: object, field: str) -> str:
     """``value`` when it can travel in an HTTP header as a credential: printable ASCII, no white
-    space or control character (a CR or LF would split the header).
+    space or control character (a CR or LF would split the header). A :class:`~aioavatar.Secret`
+    gives its value, checked the first time only (a Secret never changes: a session's token is
+    checked when its answer is read, not again by its start and stop).
 
     The message never shows the value: it is a secret.
 
     Raises:
         ConfigurationError: naming ``field``.
     """
+    if type(value) is Secret:
+        return checked_once(value, check_credential, field)
     if not isinstance(value, str) or not value:
         raise ConfigurationError(
             f"must be a non-empty string, got {type(value).__name__}", field=field
@@ -285,10 +289,13 @@ def check_credential(value: object, field: str) -> str:
 
 def credential(instance: Any, attribute: Any, value: Any) -> None:
     """attrs form of :func:`check_credential`, for a :class:`~aioavatar.Secret` or a string."""
-    if type(value) is Secret:
-        checked_once(value, check_credential, attribute.name)
-    else:
-        check_credential(value, attribute.name)
+    if (
+        type(value) is not Secret
+        and not isinstance(value, str)
+        and hasattr(value, "get_secret_value")
+    ):
+        value = value.get_secret_value()  # a secret holder of another library
+    check_credential(value, attribute.name)
 
 
 def shown(value: object) -> str:

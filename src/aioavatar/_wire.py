@@ -23,6 +23,7 @@ __all__ = [
     "CREDENTIAL_HEADERS",
     "IDEMPOTENT",
     "aiohttp_error",
+    "answer_timeout",
     "failure_kind",
     "is_scrubbable",
     "may_be_resent_by_aiohttp",
@@ -94,21 +95,26 @@ def aiohttp_error(
     return error
 
 
+def answer_timeout(method: str, path: str, url: str, total: float) -> RequestTimeout:
+    """The error of a request sent (or maybe sent) and not answered within its ``total`` limit,
+    whoever kept that limit (the client's timer, or aiohttp's)."""
+    return RequestTimeout(f"no answer within {total:g} s", method=method, path=path, url=url)
+
+
 def _public_error(
     exc: Exception, method: str, path: str, url: str, total: float, connect: float | None
 ) -> TransportError | None:
-    if isinstance(exc, TimeoutError):  # asyncio's timeout and aiohttp's ServerTimeoutError alike
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
         # No connection in time (the pool wait included): the request never left.
-        unsent = isinstance(exc, aiohttp.ConnectionTimeoutError)
         return RequestTimeout(
-            f"no connection within {connect or total:g} s"
-            if unsent
-            else f"no answer within {total:g} s",
+            f"no connection within {connect or total:g} s",
             method=method,
             path=path,
             url=url,
-            sent=not unsent,
+            sent=False,
         )
+    if isinstance(exc, TimeoutError):  # asyncio's timeout and aiohttp's ServerTimeoutError alike
+        return answer_timeout(method, path, url, total)
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or type(exc.os_error).__name__
         return TransportError(
