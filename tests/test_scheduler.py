@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import pytest
 
 from aioavatar import AvatarSession, EndReason, LiveAvatarClient, SessionEndedError
@@ -160,6 +161,80 @@ async def test_aclose_cancels_a_job_in_progress_and_drops_the_queue() -> None:
     assert scheduler.workers == 0
     await anyio.sleep(0.05)
     assert ran == ["hanging"]
+
+
+async def _four_workers_released(scheduler: Scheduler, *, apart: float = 0.0) -> None:
+    """Four jobs at once on ``scheduler``, released ``apart`` seconds one after the other: four
+    workers, which then go idle."""
+    loop = asyncio.get_running_loop()
+    releases = [asyncio.Event() for _ in range(4)]
+    started: list[int] = []
+
+    def blocked(index: int) -> Any:
+        async def run(urgent: bool) -> None:
+            started.append(index)
+            await releases[index].wait()
+
+        return run
+
+    for index in range(4):
+        scheduler.call_at(loop.time(), blocked(index))
+    await wait_until(lambda: len(started) == 4)
+    assert scheduler.workers == 4
+    for release in releases:
+        release.set()
+        await anyio.sleep(apart)
+
+
+async def test_jobs_one_at_a_time_reuse_the_latest_idle_worker_and_arm_no_timer_per_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Beats spread out over time (the usual case: thousands of sessions at random phases) find the
+    pool idle. Each job goes to the worker that went idle last, so that the others can end, and a
+    worker's wait arms no loop timer of its own (that was one timer pushed on the loop's heap, and
+    cancelled, per beat): the only timers armed are the scheduler's, one per due entry."""
+    monkeypatch.setattr(scheduler_module, "_IDLE_WORKER_SECONDS", 1000.0)  # none ends here
+    scheduler = Scheduler(workers=4)
+    loop = asyncio.get_running_loop()
+    await _four_workers_released(scheduler)
+    await wait_until(lambda: len(scheduler._idle) == 4)
+    armed: list[Any] = []  # the callbacks of the timers armed
+    call_at = loop.call_at
+
+    def counting_call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        armed.append(getattr(callback, "__qualname__", callback))
+        return call_at(when, callback, *args, **kwargs)
+
+    ran_on: list[asyncio.Task[Any] | None] = []
+    done = asyncio.Event()
+
+    async def one(urgent: bool) -> None:
+        ran_on.append(asyncio.current_task())
+        done.set()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "call_at", counting_call_at)
+        for _ in range(20):  # one at a time, each after the last has ended
+            done.clear()
+            scheduler.call_at(loop.time(), one)
+            await done.wait()
+            await anyio.lowlevel.checkpoint()  # its worker waits again
+    assert len(set(ran_on)) == 1, "each job went to the worker that went idle last"
+    assert armed == ["Scheduler._on_timer"] * 20
+    await scheduler.aclose()
+
+
+async def test_idle_workers_end_one_after_the_other_on_one_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Workers that went idle at different times each end once idle for ``_IDLE_WORKER_SECONDS``:
+    the one timer for them all is armed again for the next to end."""
+    monkeypatch.setattr(scheduler_module, "_IDLE_WORKER_SECONDS", 0.05)
+    scheduler = Scheduler(workers=4)
+    await _four_workers_released(scheduler, apart=0.02)
+    await wait_until(lambda: scheduler.workers == 0)
+    assert not scheduler._idle
+    await scheduler.aclose()
 
 
 async def _one_idle_worker(

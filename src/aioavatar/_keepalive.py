@@ -17,7 +17,8 @@ import logging
 import math
 import random
 import time
-from typing import Protocol
+from collections.abc import Awaitable, Coroutine
+from typing import Any, Protocol
 
 import attrs
 
@@ -69,7 +70,7 @@ class Owner(Protocol):
         """The provider's idle window (rule 6), read when a beat fails."""
         ...
 
-    async def _beat(self, *, timeout: float, deadline: float) -> None:
+    def _beat(self, *, timeout: float, deadline: float) -> Awaitable[None]:
         """One beat (the provider's call); raises an ``APIError`` with ``session_gone`` once the
         server has ended the session."""
         ...
@@ -208,12 +209,10 @@ class KeepAlive:
             self._beat_cut = True
             beat.cancel()
 
-    async def __call__(self, urgent: bool) -> None:
-        """The scheduler's job: the deadline (scheduled ``urgent``) or the next beat."""
-        if urgent:
-            await self._run_deadline()
-        else:
-            await self._run_beat()
+    def __call__(self, urgent: bool) -> Coroutine[Any, Any, None]:
+        """The scheduler's job: the deadline (scheduled ``urgent``) or the next beat (their
+        coroutine: no level of its own above every beat)."""
+        return self._run_deadline() if urgent else self._run_beat()
 
     async def _run_beat(self) -> None:
         self._timer = None

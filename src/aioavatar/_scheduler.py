@@ -76,6 +76,7 @@ class Scheduler:
         "_jobs",
         "_next_key",
         "_ready",
+        "_reaper",
         "_size",
         "_stale",
         "_tasks",
@@ -94,7 +95,9 @@ class Scheduler:
         self._timer_at = math.inf
         self._ready: deque[Job] = deque()
         self._urgent: deque[Job] = deque()
-        self._idle: deque[asyncio.Future[None]] = deque()  # one per waiting worker
+        # One per waiting worker, with when it began to wait; the latest to wait is woken first.
+        self._idle: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._reaper: asyncio.TimerHandle | None = None  # ends the workers idle for too long
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -168,7 +171,7 @@ class Scheduler:
     def _dispatch(self, loop: asyncio.AbstractEventLoop, *, urgent: bool) -> None:
         """Wake an idle worker, or start one (beyond the pool's size for an urgent job)."""
         while self._idle:
-            waiter = self._idle.popleft()
+            _, waiter = self._idle.pop()
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -176,6 +179,20 @@ class Scheduler:
             task = loop.create_task(self._work())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _reap(self) -> None:
+        """End the waits of the workers idle for ``_IDLE_WORKER_SECONDS``: the longest idle, as the
+        latest to wait is woken first. One loop timer for them all, armed for the longest idle,
+        not one per wait (a wait per beat, when beats are spread out)."""
+        self._reaper = None
+        loop = asyncio.get_running_loop()
+        idle, expired = self._idle, loop.time() + _RESOLUTION - _IDLE_WORKER_SECONDS
+        while idle and idle[0][0] <= expired:
+            _, waiter = idle.popleft()
+            if not waiter.done():
+                waiter.set_exception(TimeoutError())
+        if idle:
+            self._reaper = loop.call_at(idle[0][0] + _IDLE_WORKER_SECONDS, self._reap)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -187,8 +204,9 @@ class Scheduler:
                     job, urgent = self._ready.popleft(), False
                 else:
                     waiter: asyncio.Future[None] = loop.create_future()
-                    self._idle.append(waiter)
-                    handle = loop.call_later(_IDLE_WORKER_SECONDS, _expire, waiter)
+                    self._idle.append((loop.time(), waiter))
+                    if self._reaper is None:
+                        self._reaper = loop.call_at(loop.time() + _IDLE_WORKER_SECONDS, self._reap)
                     try:
                         await waiter
                     except TimeoutError:
@@ -197,8 +215,6 @@ class Scheduler:
                         # wait done, and no room for a new worker while this one still counted.
                         if not (self._urgent or self._ready):
                             return
-                    finally:
-                        handle.cancel()
                     continue
                 try:
                     await job(urgent)
@@ -228,7 +244,10 @@ class Scheduler:
         self._jobs.clear()
         self._ready.clear()
         self._urgent.clear()
-        for waiter in self._idle:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+        for _, waiter in self._idle:
             if not waiter.done():
                 waiter.cancel()
         self._idle.clear()
@@ -238,8 +257,3 @@ class Scheduler:
         # Cancelled workers come back as CancelledError results; a cancellation of our own caller
         # while it waits is raised by gather itself.
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -313,11 +314,12 @@ class Stopping(Unconfirmed, Generic[InfoT]):
     def _idle_timeout(self) -> float:
         return self._backend.idle_timeout
 
-    async def _beat(self, *, timeout: float, deadline: float) -> None:
+    def _beat(self, *, timeout: float, deadline: float) -> Coroutine[Any, Any, None]:
+        """The provider's beat (its coroutine: no level of its own above every beat)."""
         if not self._attached:
             raise RuntimeError("the session's lifecycle is over")
         limit = min(timeout, self._backend.keep_alive_limit)  # the client's timeouts.keep_alive
-        await self._backend.keep_alive(timeout=limit, deadline=deadline)
+        return self._backend.keep_alive(timeout=limit, deadline=deadline)
 
     async def _presumed_lost(self) -> None:
         await self._stop_and_end(EndReason.IDLE_TIMEOUT)  # rule 6
