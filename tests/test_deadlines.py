@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import math
-import time
-from collections.abc import Callable
-from typing import TypeVarTuple, Unpack
+from typing import TypeVarTuple
 
 import aiohttp
 import anyio
@@ -22,6 +18,7 @@ from aioavatar import AvatarError, LiveAvatarClient, RequestTimeout, RetryPolicy
 from aioavatar._deadlines import BATCH, Deadlines
 from aioavatar.testing import LiveAvatarEmulator
 
+from .clocks import CoarseClockLoop
 from .conftest import API_KEY, AVATAR_ID
 from .leaks import acquired_connections, wait_until
 
@@ -304,34 +301,6 @@ async def test_requests_hung_with_deadlines_apart_are_timed_out_in_batches() -> 
     assert len(deadlines) == 0
 
 
-class _CoarseClockLoop(asyncio.SelectorEventLoop):
-    """A loop whose clock ticks every millisecond (uvloop's timers are whole milliseconds) and which
-    runs a timer up to one tick early, as asyncio does by its clock's resolution; it counts the
-    timers armed for the deadlines of ``counted``."""
-
-    TICK = 0.001
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._clock_resolution = self.TICK  # what asyncio sets from such a clock's information
-        self.counted: Deadlines | None = None
-        self.armed = 0
-
-    def time(self) -> float:
-        return math.floor(time.monotonic() / self.TICK) * self.TICK
-
-    def call_at(
-        self,
-        when: float,
-        callback: Callable[[Unpack[_Ts]], object],
-        *args: *_Ts,
-        context: contextvars.Context | None = None,
-    ) -> asyncio.TimerHandle:
-        if self.counted is not None and getattr(callback, "__self__", None) is self.counted:
-            self.armed += 1
-        return super().call_at(when, callback, *args, context=context)
-
-
 def test_a_timer_run_early_by_the_loops_clock_still_times_out_the_request() -> None:
     """On a coarse clock the timer runs up to a tick before the deadline: the request is timed out
     by that firing, not by one armed again a batch (50 ms) later: one timer, not two."""
@@ -357,9 +326,9 @@ def test_a_timer_run_early_by_the_loops_clock_still_times_out_the_request() -> N
             spinning = False
         raise AssertionError("not cancelled")  # pragma: no cover
 
-    with asyncio.Runner(loop_factory=_CoarseClockLoop) as runner:
+    with asyncio.Runner(loop_factory=CoarseClockLoop) as runner:
         loop = runner.get_loop()
-        assert isinstance(loop, _CoarseClockLoop)
+        assert isinstance(loop, CoarseClockLoop)
         loop.counted = deadlines
         assert runner.run(request())
         assert loop.armed == 1

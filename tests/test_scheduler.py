@@ -20,6 +20,7 @@ from aioavatar._keepalive import KeepAlive
 from aioavatar._scheduler import Scheduler, beat_workers
 from aioavatar.testing import LiveAvatarEmulator
 
+from .clocks import CoarseClockLoop
 from .conftest import API_KEY, AVATAR_ID
 from .leaks import wait_until
 
@@ -161,6 +162,41 @@ async def test_aclose_cancels_a_job_in_progress_and_drops_the_queue() -> None:
     assert scheduler.workers == 0
     await anyio.sleep(0.05)
     assert ran == ["hanging"]
+
+
+def test_a_timer_run_early_by_the_loops_clock_runs_the_job_due() -> None:
+    """On a coarse clock the loop runs the scheduler's timer up to a tick before the job is due:
+    the job runs in that firing, instead of the timer being armed again for the same moment,
+    turn after turn, until the clock catches up (a loop spinning on one timer)."""
+    scheduler = Scheduler(workers=1)
+    ran = asyncio.Event()
+
+    async def job(urgent: bool) -> None:
+        ran.set()
+
+    async def scheduled() -> None:
+        loop = asyncio.get_running_loop()
+        spinning = True
+
+        def spin() -> None:  # a loop kept busy looks at its timers every turn, so at every tick
+            if spinning:
+                loop.call_soon(spin)
+
+        spin()
+        scheduler.call_at(loop.time() + 0.1005, job)  # between ticks: the timer runs a tick early
+        try:
+            await ran.wait()
+        finally:
+            spinning = False
+            await scheduler.aclose()
+
+    with asyncio.Runner(loop_factory=CoarseClockLoop) as runner:
+        loop = runner.get_loop()
+        assert isinstance(loop, CoarseClockLoop)
+        loop.counted = scheduler
+        runner.run(scheduled())
+        # Its own timer once; then the timer that ends idle workers, the worker having run the job.
+        assert loop.armed_names == ["_on_timer", "_reap"]
 
 
 async def _four_workers_released(scheduler: Scheduler, *, apart: float = 0.0) -> None:

@@ -26,9 +26,10 @@ import asyncio
 import heapq
 import logging
 import math
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+
+from ._deadlines import EARLY
 
 __all__ = ["Job", "Scheduler", "beat_workers"]
 
@@ -39,9 +40,6 @@ Job = Callable[[bool], Awaitable[None]]
 
 #: How long a worker waits for more work before it ends (a burst of beats reuses the same workers).
 _IDLE_WORKER_SECONDS = 1.0
-#: The loop may run a timer up to its clock's resolution early (asyncio does): what is due that
-#: soon runs now, or the timer would be armed again for the same moment until the clock caught up.
-_RESOLUTION = time.get_clock_info("monotonic").resolution
 #: Cancelled entries are swept out of the heap once they are this many and half of it (a session
 #: that ends drops its entries at once, so a long deadline never keeps it in memory).
 _SWEEP_AT = 256
@@ -152,7 +150,9 @@ class Scheduler:
         if self._closed:
             return
         loop = asyncio.get_running_loop()
-        now = loop.time() + _RESOLUTION
+        # The loop may run a timer a tick early (asyncio by its clock's resolution, uvloop by the
+        # millisecond): what is due that soon runs now, not on a timer armed again and again for it.
+        now = loop.time() + EARLY
         heap, jobs = self._heap, self._jobs
         while heap and heap[0][0] <= now:
             _, key = heapq.heappop(heap)
@@ -186,7 +186,7 @@ class Scheduler:
         not one per wait (a wait per beat, when beats are spread out)."""
         self._reaper = None
         loop = asyncio.get_running_loop()
-        idle, expired = self._idle, loop.time() + _RESOLUTION - _IDLE_WORKER_SECONDS
+        idle, expired = self._idle, loop.time() + EARLY - _IDLE_WORKER_SECONDS
         while idle and idle[0][0] <= expired:
             _, waiter = idle.popleft()
             if not waiter.done():
