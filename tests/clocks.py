@@ -4,10 +4,11 @@ them a tick early (uvloop's timers are whole milliseconds)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TypeVarTuple, Unpack
 
 _Ts = TypeVarTuple("_Ts")
@@ -41,3 +42,21 @@ class CoarseClockLoop(asyncio.SelectorEventLoop):
             self.armed += 1
             self.armed_names.append(getattr(callback, "__name__", "?"))
         return super().call_at(when, callback, *args, context=context)
+
+
+@contextlib.contextmanager
+def kept_busy() -> Iterator[None]:
+    """Keep the running loop busy until the block ends: a loop with a callback ready every turn looks
+    at its timers every turn, so at every tick of its clock."""
+    loop = asyncio.get_running_loop()
+    spinning = True
+
+    def spin() -> None:
+        if spinning:
+            loop.call_soon(spin)
+
+    spin()
+    try:
+        yield
+    finally:
+        spinning = False

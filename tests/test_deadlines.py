@@ -18,7 +18,7 @@ from aioavatar import AvatarError, LiveAvatarClient, RequestTimeout, RetryPolicy
 from aioavatar._deadlines import BATCH, Deadlines
 from aioavatar.testing import LiveAvatarEmulator
 
-from .clocks import CoarseClockLoop
+from .clocks import CoarseClockLoop, kept_busy
 from .conftest import API_KEY, AVATAR_ID
 from .leaks import acquired_connections, wait_until
 
@@ -310,20 +310,12 @@ def test_a_timer_run_early_by_the_loops_clock_still_times_out_the_request() -> N
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        spinning = True
-
-        def spin() -> None:  # a loop kept busy looks at its timers every turn, so at every tick
-            if spinning:
-                loop.call_soon(spin)
-
-        spin()
-        deadlines.entered(task, loop.time() + 0.1005)  # between ticks: the timer runs a tick early
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            return deadlines.left(task)
-        finally:
-            spinning = False
+        with kept_busy():
+            deadlines.entered(task, loop.time() + 0.1005)  # between ticks: it runs a tick early
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                return deadlines.left(task)
         raise AssertionError("not cancelled")  # pragma: no cover
 
     with asyncio.Runner(loop_factory=CoarseClockLoop) as runner:

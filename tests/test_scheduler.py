@@ -20,7 +20,7 @@ from aioavatar._keepalive import KeepAlive
 from aioavatar._scheduler import Scheduler, beat_workers
 from aioavatar.testing import LiveAvatarEmulator
 
-from .clocks import CoarseClockLoop
+from .clocks import CoarseClockLoop, kept_busy
 from .conftest import API_KEY, AVATAR_ID
 from .leaks import wait_until
 
@@ -176,18 +176,11 @@ def test_a_timer_run_early_by_the_loops_clock_runs_the_job_due() -> None:
 
     async def scheduled() -> None:
         loop = asyncio.get_running_loop()
-        spinning = True
-
-        def spin() -> None:  # a loop kept busy looks at its timers every turn, so at every tick
-            if spinning:
-                loop.call_soon(spin)
-
-        spin()
-        scheduler.call_at(loop.time() + 0.1005, job)  # between ticks: the timer runs a tick early
         try:
-            await ran.wait()
+            with kept_busy():
+                scheduler.call_at(loop.time() + 0.1005, job)  # between ticks: it runs a tick early
+                await ran.wait()
         finally:
-            spinning = False
             await scheduler.aclose()
 
     with asyncio.Runner(loop_factory=CoarseClockLoop) as runner:

@@ -118,6 +118,7 @@ class RetryBudget:
     capacity: float = attrs.field(default=50.0, validator=number_in(0.0, 1e6))
     refund: float = attrs.field(default=0.1, validator=number_in(0.0, 1e6))
     tokens: float = attrs.field(init=False)
+    _warned: bool = attrs.field(default=False, init=False, repr=False, eq=False)  # said it's spent
 
     @tokens.default
     def _full(self) -> float:
@@ -126,8 +127,6 @@ class RetryBudget:
             return float(self.capacity)
         except (TypeError, ValueError, OverflowError):
             return 0.0
-
-    _warned: bool = attrs.field(default=False, init=False, repr=False, eq=False)
 
     def try_spend(self) -> bool:
         """Take one token for a retry; ``False`` when the budget is spent (said in a warning once

@@ -204,9 +204,10 @@ class Scheduler:
                     job, urgent = self._ready.popleft(), False
                 else:
                     waiter: asyncio.Future[None] = loop.create_future()
-                    self._idle.append((loop.time(), waiter))
+                    idle_since = loop.time()
+                    self._idle.append((idle_since, waiter))
                     if self._reaper is None:
-                        self._reaper = loop.call_at(loop.time() + _IDLE_WORKER_SECONDS, self._reap)
+                        self._reaper = loop.call_at(idle_since + _IDLE_WORKER_SECONDS, self._reap)
                     try:
                         await waiter
                     except TimeoutError:

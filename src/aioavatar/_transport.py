@@ -390,8 +390,7 @@ class Transport:
                 )
             sent += 1
             if status < 400:
-                if self.budget.tokens < self.budget.capacity:  # a full budget: nothing to refund
-                    self.budget.on_success()
+                self.budget.on_success()
                 return response
             if retry is Retry.ALWAYS and status in policy.statuses:
                 retry_after = parse_retry_after(response.retry_after)

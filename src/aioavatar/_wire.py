@@ -72,7 +72,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 def aiohttp_error(
-    exc: Exception, method: str, path: str, url: str, total: float, connect: float | None = None
+    exc: Exception, method: str, path: str, url: str, total: float, connect: float | None
 ) -> TransportError | None:
     """The public error for an aiohttp or timeout error, caused by it (``None``: not one of those;
     let it be); ``total`` and ``connect`` are the call's limits, named by a timeout's message. The
