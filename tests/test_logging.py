@@ -9,8 +9,9 @@ import gc
 import logging
 import sys
 import threading
+import types
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote
 
 import anyio
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import aioavatar._logging
 from aioavatar import (
     APIError,
     AvatarError,
@@ -29,9 +31,11 @@ from aioavatar import (
 from aioavatar._logging import (
     MASK,
     hold_secret,
+    hold_values,
     redact,
     redact_error,
     release_secret,
+    release_values,
     track_secret,
 )
 from aioavatar._secret import mask_echoes
@@ -293,6 +297,67 @@ def test_many_tokens_sharing_their_first_characters_are_each_masked() -> None:
     del dead
     gc.collect()
     assert redact("eyJraWQiOiJkZWFkIn0.only-this-one") == "eyJraWQiOiJkZWFkIn0.only-this-one"
+
+
+def _calls_in_logging(work: Callable[[], object]) -> int:
+    """How many Python functions of ``aioavatar._logging`` ``work`` runs (a count, not a time)."""
+    calls = 0
+    module = aioavatar._logging.__file__
+
+    def count(frame: types.FrameType, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "call" and frame.f_code.co_filename == module:
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        work()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_a_token_held_next_to_20000_others_looks_at_none_of_them() -> None:
+    """Each session's token is tracked as its client returns it, then held by its session, and its
+    start credentials held: with 20,000 sessions' values already masked, none of those registrations
+    walks the others (a prune of the whole index made one of them stall the loop for 0.36 s at
+    50,000 sessions), and once every value is released the index holds none of them."""
+    values = [f"{n:08d}-session-token-{n:06d}" for n in range(20_000)]
+    most = 0
+    for value in values:
+        secret = Secret(value)
+
+        def open_session(secret: Secret = secret, value: str = value) -> None:
+            track_secret(secret, secret)  # as the client returns it
+            hold_secret(secret)  # as the session holds it
+            hold_values((value + "-client",))  # the start answer's credentials
+
+        most = max(most, _calls_in_logging(open_session))
+    assert most < 40, most  # two other values looked at again; not 20,000
+    assert redact(f"t={values[0]}.") == f"t={MASK}."
+    release_values(tuple(v for value in values for v in (value, value + "-client")))
+    assert redact(f"t={values[0]}.") == f"t={values[0]}."
+    left = [value for value in values if value[:8] in aioavatar._logging._by_prefix]
+    assert left == [], "released values left behind"
+
+
+def test_the_values_of_dead_owners_are_dropped_as_registrations_go_on() -> None:
+    """5,000 credentials whose owners die as soon as they are tracked: each is dropped from the index
+    a registration or two later (two looked at again per registration), so the index does not grow
+    with them; a credential whose owner lives stays masked throughout."""
+    buckets_before = len(aioavatar._logging._by_prefix)
+
+    class Owner:
+        pass
+
+    kept = Owner()
+    track_secret(kept, "kept-credential-0123456789")
+    for n in range(5000):
+        owner = Owner()
+        track_secret(owner, f"{n:08d}-short-lived-credential")
+        del owner
+    assert len(aioavatar._logging._by_prefix) - buckets_before <= 3
+    assert redact("kept-credential-0123456789") == MASK
 
 
 def test_credentials_registered_from_several_threads_are_each_masked() -> None:

@@ -24,6 +24,7 @@ import logging
 import re
 import threading
 import weakref
+from collections import deque
 from typing import Final
 
 from ._secret import MASK, Secret, mask_echoes, secret_value
@@ -66,16 +67,21 @@ _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # Credentials by value, each alive as long as the object that holds it (a client, a Secret) or, for a
 # session's token, as long as the session holds it (``hold_secret``), by their first
 # MIN_TRACKED_LENGTH characters: redact() scans a line once with a dict lookup per position instead of
-# testing every credential (10,000 sessions made that 0.9 ms per record). Plain weak references, no
-# callbacks: a dead owner's value is skipped at match time and dropped at the next prune, which
-# registrations trigger; the index is swapped whole, and a bucket's entries replaced whole, so that a
-# filter in another thread never sees either half built. A held token costs no object at all here:
-# its holds are counted in an int.
-_registered = 0  # registrations since the last prune
+# testing every credential (10,000 sessions made that 0.9 ms per record). A held value is dropped at
+# its last release; a value a weak reference keeps (no callback) is looked at again, two such values
+# per registration of another, and dropped once its owner is dead. Nothing ever walks every
+# credential: opening a session next to 50,000 others costs what opening the first did (a prune of
+# the whole index, every so many registrations, stalled the loop for 0.36 s there). The
+# index, while small enough for a reader to walk it (``_WALKED``), and the lengths of a bucket are
+# swapped whole, so that a filter in another thread never sees either half built. A held token costs
+# no object at all here: its holds are counted in an int.
 _registering = (
     threading.Lock()
 )  # writers only (clients made in several threads); readers never wait
-_live_after_prune = 0
+#: The values a weak reference keeps masked, in the order they are looked at again (``_look_again``).
+_watched: deque[str] = deque()
+#: Up to this many buckets a reader walks the index itself (``may_hold_tracked``); beyond, it never does.
+_WALKED: Final = 64
 
 # An owner's weak reference, or an int: how many holds keep the value masked (``hold_secret``).
 _Owner = weakref.ref[object] | int
@@ -118,7 +124,8 @@ class _Bucket:
 
     def hold(self, value: str, change: int, let_go: object = None) -> None:
         """Add ``change`` to the holds on ``value`` (which must be indexed here), dropping the weak
-        reference to ``let_go`` and every dead one."""
+        reference to ``let_go`` and every dead one, and the value itself once neither a hold nor a
+        live owner is left."""
         owners = self.values[value]
         holds = change
         kept: list[_Owner] = []
@@ -131,8 +138,10 @@ class _Bucket:
                 kept.append(owner)
         if holds > 0:
             kept.append(holds)
-        # An emptied entry stays, dead, until the next prune (a reader may be looking it up).
-        self.values[value] = kept[0] if len(kept) == 1 else kept if kept else 0
+        if kept:
+            self.values[value] = kept[0] if len(kept) == 1 else kept
+        else:  # nothing masks it any more (a reader looking it up finds it or not: unmasked either way)
+            del self.values[value]
 
     def match(self, text: str, position: int) -> int:
         """The length of the longest live credential at ``position`` of ``text``, or 0."""
@@ -203,9 +212,11 @@ def release_values(values: tuple[str, ...]) -> None:
     short to be, is skipped)."""
     with _registering:
         for value in values:
-            bucket = _by_prefix.get(value[:MIN_TRACKED_LENGTH])
+            key = value[:MIN_TRACKED_LENGTH]
+            bucket = _by_prefix.get(key)
             if bucket is not None and value in bucket.values:
                 bucket.hold(value, -1)
+                _drop_if_empty(key, bucket)
 
 
 def release_secret(value: str) -> None:
@@ -215,28 +226,57 @@ def release_secret(value: str) -> None:
 
 
 def _register(value: str, owner: _Owner) -> None:
-    global _registered, _live_after_prune, _by_prefix
-    _registered += 1
-    if _registered >= _live_after_prune + 64:
-        rebuilt: dict[str, _Bucket] = {}
-        live = 0
-        for bucket in _by_prefix.values():
-            for known, owners in bucket.values.items():
-                for held in owners if isinstance(owners, list) else [owners]:
-                    if _live(held):
-                        _index(rebuilt, known, held)
-                        live += 1
-        _by_prefix = rebuilt
-        _registered, _live_after_prune = 0, live
-    _index(_by_prefix, value, owner)
+    if not isinstance(
+        owner, int
+    ):  # a weak owner: looked at again later, to drop the value once dead
+        _look_again()
+        _watched.append(value)
+    _index(value, owner)
 
 
-def _index(index: dict[str, _Bucket], value: str, owner: _Owner) -> None:
+def _look_again() -> None:
+    """Look again at the two values watched longest: drop the dead owners of each, and the value
+    once nothing masks it; a value a live weak reference still keeps goes to the back of the line.
+    Two per registration, one added: at most half the line is ever dead, and no registration looks
+    at more than two other values, however many are masked."""
+    for _ in range(min(2, len(_watched))):
+        value = _watched.popleft()
+        key = value[:MIN_TRACKED_LENGTH]
+        bucket = _by_prefix.get(key)
+        if bucket is None or value not in bucket.values:
+            continue  # dropped already (its holds released)
+        bucket.hold(value, 0)
+        owners = bucket.values.get(value)
+        if owners is None:
+            _drop_if_empty(key, bucket)
+        elif not isinstance(owners, int) and (
+            not isinstance(owners, list) or not all(isinstance(o, int) for o in owners)
+        ):
+            _watched.append(value)
+
+
+def _index(value: str, owner: _Owner) -> None:
+    global _by_prefix
     key = value[:MIN_TRACKED_LENGTH]
-    bucket = index.get(key)
+    bucket = _by_prefix.get(key)
     if bucket is None:
-        bucket = index[key] = _Bucket()
+        bucket = _Bucket()
+        if len(_by_prefix) > _WALKED:  # no reader walks an index this large
+            _by_prefix[key] = bucket
+        else:
+            _by_prefix = {**_by_prefix, key: bucket}
     bucket.add(value, owner)
+
+
+def _drop_if_empty(key: str, bucket: _Bucket) -> None:
+    """Drop ``bucket`` (under ``key``) from the index once it holds no value."""
+    global _by_prefix
+    if bucket.values or _by_prefix.get(key) is not bucket:
+        return
+    if len(_by_prefix) > _WALKED + 1:  # still too large for a reader to walk once it is gone
+        del _by_prefix[key]
+    else:
+        _by_prefix = {known: kept for known, kept in _by_prefix.items() if known != key}
 
 
 def may_hold_tracked(text: str) -> bool:
@@ -246,7 +286,7 @@ def may_hold_tracked(text: str) -> bool:
     index = _by_prefix
     if not index:
         return False
-    if len(index) > 64 or "\\" in text:
+    if len(index) > _WALKED or "\\" in text:
         return True
     return any(key in text for key in index)
 
