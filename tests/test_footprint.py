@@ -10,6 +10,7 @@ import json
 import statistics
 import subprocess
 import sys
+import types
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -209,3 +210,46 @@ def _forgotten(provider: Provider, session: Any) -> weakref.ref[Any]:
     longer holds."""
     provider.made.remove(session)
     return weakref.ref(session)
+
+
+#: The most functions of the SDK that entering a LiveAvatar session runs (its token and start calls
+#: included; a coroutine's every resumption counts). 171-172 on Python 3.11 (with the lowest
+#: dependencies too) and 166-167 on 3.12 and 3.13 when this was written; 179 before, when the
+#: log filter's registry walked every credential it held every so many registrations, the session's
+#: token was first masked by a weak reference it dropped at once, and compacting the start answer
+#: looked up a reader for each of its plain values.
+MAX_SDK_CALLS_PER_OPEN = 175
+
+
+def _sdk_function(code: types.CodeType) -> bool:
+    name = code.co_filename
+    if "attrs generated" in name or "cattrs generated" in name:
+        return True
+    return "/aioavatar/" in name and "/aioavatar/testing/" not in name  # not the emulator's
+
+
+async def test_entering_a_session_runs_few_functions_of_the_sdk(client: LiveAvatarClient) -> None:
+    """What opening a session costs beyond its two requests is the SDK's own Python, run for each of
+    thousands of sessions opened together: the functions it runs, counted (the emulator's, in this
+    process, left out), stay within ``MAX_SDK_CALLS_PER_OPEN``."""
+    for _ in range(3):  # first uses: imports, caches, the pool's connection
+        async with client.session(AVATAR_ID):
+            pass
+    counts = []
+    for _ in range(5):
+        calls = 0
+
+        def count(frame: types.FrameType, event: str, arg: object) -> None:
+            nonlocal calls
+            if event == "call" and _sdk_function(frame.f_code):
+                calls += 1
+
+        session = client.session(AVATAR_ID)
+        sys.setprofile(count)
+        try:
+            await session.__aenter__()
+        finally:
+            sys.setprofile(None)
+        await session.__aexit__(None, None, None)
+        counts.append(calls)
+    assert min(counts) <= MAX_SDK_CALLS_PER_OPEN, counts

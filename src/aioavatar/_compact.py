@@ -45,6 +45,10 @@ _generated: dict[type, bool] = {}
 #: is equal to itself, so later models of that shape are only asked that.
 _verified: set[Shape] = set()
 _UNKNOWN = object()
+#: Values that are never a model (no reader looked up for them).
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None)})
+#: Values each equal to itself, whatever they hold (a float may be a NaN).
+_REFLEXIVE = _PLAIN - {float}
 
 
 def _reader(cls: type) -> Callable[[Any], tuple[Any, ...]] | None:
@@ -88,7 +92,7 @@ def _shape(model: object) -> tuple[Shape, tuple[Any, ...]] | None:
     values: tuple[Any, ...] | list[Any] = reader(model)
     nested: list[tuple[int, Shape]] = []
     for index, value in enumerate(values):
-        if _reader(type(value)) is None:
+        if type(value) in _PLAIN or _reader(type(value)) is None:
             continue  # a plain value (text, number, None, ...): kept as it is
         inner = _shape(value)
         if inner is not None:
@@ -128,7 +132,8 @@ def compact(model: object) -> tuple[Shape | None, Any]:
     try:
         found = _shape(model)
         if found is not None and found[0] in _verified:
-            if model != model:  # a NaN in it: it cannot come back equal
+            # A NaN in it cannot come back equal; only a float or a nested model can hold one.
+            if not all(type(value) in _REFLEXIVE for value in found[1]) and model != model:
                 found = None
         elif found is not None:
             again = expand(*found)

@@ -62,7 +62,7 @@ class LiveAvatarBackend(TokenBackend[LiveAvatarClient, SessionTokenRequest]):
         if self._check_credits:
             await self._require_credits()
         request = self._take_request()
-        token = await self._client.create_session_token(request=request)
+        token = await self._client._session_token(request)
         self._identified(token.session_id, token.session_token)
 
     async def _require_credits(self) -> None:

@@ -160,6 +160,12 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         track_secret(token.session_token, token.session_token)  # masked while the Secret lives
         return token
 
+    def _session_token(self, request: SessionTokenRequest) -> Coroutine[Any, Any, SessionToken]:
+        """A session's token call (no level of its own): its request was checked as the session was
+        built, and the session holds the token it answers with the moment it arrives
+        (``hold_secret``), so no weak reference masks it first (a registration fewer per session)."""
+        return self._send(self._token_call(request), {})
+
     async def start_session(
         self,
         session_token: str | Secret,
