@@ -68,8 +68,8 @@ _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 # session's token, as long as the session holds it (``hold_secret``), by their first
 # MIN_TRACKED_LENGTH characters: redact() scans a line once with a dict lookup per position instead of
 # testing every credential (10,000 sessions made that 0.9 ms per record). A held value is dropped at
-# its last release; a value a weak reference keeps (no callback) is looked at again, two such values
-# per registration of another, and dropped once its owner is dead. Nothing ever walks every
+# its last release; a value a weak reference keeps (no callback) is looked at again, 64 such values
+# every 32 registrations of others, and dropped once its owner is dead. Nothing ever walks every
 # credential: opening a session next to 50,000 others costs what opening the first did (a prune of
 # the whole index, every so many registrations, stalled the loop for 0.36 s there). The
 # index, while small enough for a reader to walk it (``_WALKED``), and the lengths of a bucket are
@@ -78,8 +78,11 @@ _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _registering = (
     threading.Lock()
 )  # writers only (clients made in several threads); readers never wait
-#: The values a weak reference keeps masked, in the order they are looked at again (``_look_again``).
+#: The values a weak reference keeps masked, in the order they are looked at again (``_look_again``),
+#: every ``_LOOK_EVERY`` registrations of such a value (``_unseen`` of them since the last look).
 _watched: deque[str] = deque()
+_LOOK_EVERY: Final = 32
+_unseen = 0
 #: Up to this many buckets a reader walks the index itself (``may_hold_tracked``); beyond, it never does.
 _WALKED: Final = 64
 
@@ -226,33 +229,43 @@ def release_secret(value: str) -> None:
 
 
 def _register(value: str, owner: _Owner) -> None:
-    if not isinstance(
-        owner, int
-    ):  # a weak owner: looked at again later, to drop the value once dead
-        _look_again()
-        _watched.append(value)
+    global _unseen
     _index(value, owner)
+    if not isinstance(owner, int):
+        # A weak owner: the value is looked at again later, and dropped once the owner is dead.
+        _watched.append(value)
+        _unseen += 1
+        if _unseen >= _LOOK_EVERY:
+            _unseen = 0
+            _look_again(2 * _LOOK_EVERY)
 
 
-def _look_again() -> None:
-    """Look again at the two values watched longest: drop the dead owners of each, and the value
-    once nothing masks it; a value a live weak reference still keeps goes to the back of the line.
-    Two per registration, one added: at most half the line is ever dead, and no registration looks
-    at more than two other values, however many are masked."""
-    for _ in range(min(2, len(_watched))):
+def _look_again(count: int) -> None:
+    """Look again at the ``count`` values watched longest: drop the dead owners of each, and the
+    value once nothing masks it; a value a live weak reference still keeps goes to the back of the
+    line. Twice as many are looked at as were added since the last look: at most half the line is
+    ever dead, and no registration looks at more than ``2 * _LOOK_EVERY`` values, however many
+    are masked."""
+    for _ in range(min(count, len(_watched))):
         value = _watched.popleft()
         key = value[:MIN_TRACKED_LENGTH]
         bucket = _by_prefix.get(key)
-        if bucket is None or value not in bucket.values:
-            continue  # dropped already (its holds released)
-        bucket.hold(value, 0)
-        owners = bucket.values.get(value)
-        if owners is None:
+        owners = bucket.values.get(value) if bucket is not None else None
+        if bucket is None or owners is None or isinstance(owners, int):
+            continue  # dropped already (its holds released), or kept by holds alone
+        if not isinstance(owners, list):  # one weak reference (nearly always: a token's Secret)
+            if owners() is not None:
+                _watched.append(value)
+                continue
+            del bucket.values[value]
+        else:
+            bucket.hold(value, 0)
+            kept = bucket.values.get(value)
+            if kept is not None and not isinstance(kept, int):  # a live weak reference among them
+                _watched.append(value)
+                continue
+        if not bucket.values:
             _drop_if_empty(key, bucket)
-        elif not isinstance(owners, int) and (
-            not isinstance(owners, list) or not all(isinstance(o, int) for o in owners)
-        ):
-            _watched.append(value)
 
 
 def _index(value: str, owner: _Owner) -> None:
