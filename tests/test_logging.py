@@ -361,6 +361,27 @@ def test_the_values_of_dead_owners_are_dropped_as_registrations_go_on() -> None:
     assert redact("kept-credential-0123456789") == MASK
 
 
+def test_one_owner_tracking_one_value_again_and_again_keeps_one_entry() -> None:
+    """A client storing the same secret 1,000 times (``client.secrets.create`` of one value,
+    retried): the value keeps one owner and is watched once, not a list and a line 1,000 long; it
+    stays masked while the client lives, and not after."""
+
+    class Owner:
+        pass
+
+    client = Owner()
+    value = "stored-again-and-again-0123456789"
+    for _ in range(1000):
+        track_secret(client, value)
+    owners = aioavatar._logging._by_prefix[value[:8]].values[value]
+    assert not isinstance(owners, list)
+    assert list(aioavatar._logging._watched).count(value) == 1
+    assert redact(value) == MASK
+    del client
+    gc.collect()
+    assert redact(value) == value
+
+
 def test_credentials_registered_from_several_threads_are_each_masked() -> None:
     """Clients made in several threads at once (their constructors register their credentials):
     no registration raises or is lost, across the prunes that registrations trigger."""

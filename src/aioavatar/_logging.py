@@ -114,16 +114,28 @@ class _Bucket:
         self.lengths: tuple[int, ...] = ()
         self.values: dict[str, _Owners] = {}
 
-    def add(self, value: str, owner: _Owner) -> None:
+    def add(self, value: str, owner: _Owner) -> bool:
+        """Add ``owner`` to ``value``'s; whether it is the value's first weak reference (the value
+        is then to be watched: ``_look_again``). An owner it has already (CPython gives one object
+        the same weak reference each time) is not added again: a client that stores one secret
+        again and again keeps one entry, not a list as long as its calls."""
         held = self.values.get(value)
+        weak = not isinstance(owner, int)
         if held is None:
             self.values[value] = owner
+            first = weak
         elif isinstance(held, list):
-            held.append(owner)  # one step: a reader sees the list with or without it
+            first = weak and all(isinstance(known, int) for known in held)
+            if not weak or all(known is not owner for known in held):
+                held.append(owner)  # one step: a reader sees the list with or without it
+        elif weak and held is owner:
+            first = False
         else:
+            first = weak and isinstance(held, int)
             self.values[value] = [held, owner]
         if len(value) not in self.lengths:  # swapped whole: a reader never sees it half built
             self.lengths = tuple(sorted({*self.lengths, len(value)}, reverse=True))
+        return first
 
     def hold(self, value: str, change: int, let_go: object = None) -> None:
         """Add ``change`` to the holds on ``value`` (which must be indexed here), dropping the weak
@@ -230,9 +242,8 @@ def release_secret(value: str) -> None:
 
 def _register(value: str, owner: _Owner) -> None:
     global _unseen
-    _index(value, owner)
-    if not isinstance(owner, int):
-        # A weak owner: the value is looked at again later, and dropped once the owner is dead.
+    if _index(value, owner):
+        # Its first weak owner: the value is looked at again later, and dropped once none lives.
         _watched.append(value)
         _unseen += 1
         if _unseen >= _LOOK_EVERY:
@@ -268,7 +279,8 @@ def _look_again(count: int) -> None:
             _drop_if_empty(key, bucket)
 
 
-def _index(value: str, owner: _Owner) -> None:
+def _index(value: str, owner: _Owner) -> bool:
+    """Index ``value`` with ``owner``; whether that is its first weak reference (``_Bucket.add``)."""
     global _by_prefix
     key = value[:MIN_TRACKED_LENGTH]
     bucket = _by_prefix.get(key)
@@ -278,7 +290,7 @@ def _index(value: str, owner: _Owner) -> None:
             _by_prefix[key] = bucket
         else:
             _by_prefix = {**_by_prefix, key: bucket}
-    bucket.add(value, owner)
+    return bucket.add(value, owner)
 
 
 def _drop_if_empty(key: str, bucket: _Bucket) -> None:
