@@ -64,22 +64,18 @@ _PREFIXED: Final = (
 )
 _JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
-# Credentials by value, each alive as long as the object that holds it (a client, a Secret) or, for a
-# session's token, as long as the session holds it (``hold_secret``), by their first
-# MIN_TRACKED_LENGTH characters: redact() scans a line once with a dict lookup per position instead of
-# testing every credential (10,000 sessions made that 0.9 ms per record). A held value is dropped at
-# its last release; a value a weak reference keeps (no callback) is looked at again, 64 such values
-# every 32 registrations of others, and dropped once its owner is dead. Nothing ever walks every
-# credential: opening a session next to 50,000 others costs what opening the first did (a prune of
-# the whole index, every so many registrations, stalled the loop for 0.36 s there). The
-# index, while small enough for a reader to walk it (``_WALKED``), and the lengths of a bucket are
-# swapped whole, so that a filter in another thread never sees either half built. A held token costs
-# no object at all here: its holds are counted in an int.
-_registering = (
-    threading.Lock()
-)  # writers only (clients made in several threads); readers never wait
-#: The values a weak reference keeps masked, in the order they are looked at again (``_look_again``),
-#: every ``_LOOK_EVERY`` registrations of such a value (``_unseen`` of them since the last look).
+# Credentials by value, each masked while the object that holds it lives (a client, a Secret) or, for
+# a session's token, while the session holds it (``hold_secret``), by their first MIN_TRACKED_LENGTH
+# characters: redact() scans a line once with a dict lookup per position (testing each credential made
+# it 0.9 ms per record at 10,000 sessions). A held value goes at its last release; weakly kept ones are
+# looked at again, 64 every 32 weak registrations. Nothing walks every credential (a prune that did
+# stalled the loop for 0.36 s beside 50,000 sessions). The index, while small enough for a reader to
+# walk (``_WALKED``), and a bucket's lengths are swapped whole: a filter in another thread never sees
+# either half built. A held token costs no object here: its holds are counted in an int.
+# Writers only (clients made in several threads); readers never wait.
+_registering = threading.Lock()
+#: The values a weak reference keeps masked, each once, in the order they are looked at again
+#: (``_look_again``), every ``_LOOK_EVERY`` weak registrations (``_unseen`` of them since the last).
 _watched: deque[str] = deque()
 _LOOK_EVERY: Final = 32
 _unseen = 0
@@ -115,10 +111,9 @@ class _Bucket:
         self.values: dict[str, _Owners] = {}
 
     def add(self, value: str, owner: _Owner) -> bool:
-        """Add ``owner`` to ``value``'s; whether it is the value's first weak reference (the value
-        is then to be watched: ``_look_again``). An owner it has already (CPython gives one object
-        the same weak reference each time) is not added again: a client that stores one secret
-        again and again keeps one entry, not a list as long as its calls."""
+        """Add ``owner`` to ``value``'s; whether it is the value's first weak reference (then to be
+        watched: ``_look_again``). The owner given last is not added again (CPython gives an object
+        one weak reference): a client storing one secret again and again keeps one entry."""
         held = self.values.get(value)
         weak = not isinstance(owner, int)
         if held is None:
@@ -126,7 +121,13 @@ class _Bucket:
             first = weak
         elif isinstance(held, list):
             first = weak and all(isinstance(known, int) for known in held)
-            if not weak or all(known is not owner for known in held):
+            if weak and held[-1] is owner:
+                pass  # the same owner again (a scan of a long list per registration would not pay)
+            elif len(held) >= 8 and not len(held) & (len(held) - 1):
+                # At 8, 16, 32, ... owners the dead go (clients made with one API key come and go).
+                kept = [known for known in held if isinstance(known, int) or known() is not None]
+                self.values[value] = [*kept, owner]
+            else:
                 held.append(owner)  # one step: a reader sees the list with or without it
         elif weak and held is owner:
             first = False
@@ -242,28 +243,29 @@ def release_secret(value: str) -> None:
 
 def _register(value: str, owner: _Owner) -> None:
     global _unseen
+    if isinstance(owner, int):
+        _index(value, owner)
+        return
     if _index(value, owner):
         # Its first weak owner: the value is looked at again later, and dropped once none lives.
         _watched.append(value)
-        _unseen += 1
-        if _unseen >= _LOOK_EVERY:
-            _unseen = 0
-            _look_again(2 * _LOOK_EVERY)
+    _unseen += 1
+    if _unseen >= _LOOK_EVERY:
+        _unseen = 0
+        _look_again(2 * _LOOK_EVERY)
 
 
 def _look_again(count: int) -> None:
-    """Look again at the ``count`` values watched longest: drop the dead owners of each, and the
-    value once nothing masks it; a value a live weak reference still keeps goes to the back of the
-    line. Twice as many are looked at as were added since the last look: at most half the line is
-    ever dead, and no registration looks at more than ``2 * _LOOK_EVERY`` values, however many
-    are masked."""
+    """Look again at the ``count`` values watched longest: drop their dead owners, and a value nothing
+    masks any more; one a live weak reference keeps goes to the back of the line. Twice as many
+    looked at as added: at most half the line is ever dead, and no registration looks at more."""
     for _ in range(min(count, len(_watched))):
         value = _watched.popleft()
         key = value[:MIN_TRACKED_LENGTH]
         bucket = _by_prefix.get(key)
         owners = bucket.values.get(value) if bucket is not None else None
         if bucket is None or owners is None or isinstance(owners, int):
-            continue  # dropped already (its holds released), or kept by holds alone
+            continue  # dropped already (released), or kept by holds alone
         if not isinstance(owners, list):  # one weak reference (nearly always: a token's Secret)
             if owners() is not None:
                 _watched.append(value)
