@@ -21,6 +21,7 @@ import pytest
 from aioavatar import EndReason, KalturaAvatarClient, LiveAvatarClient
 from aioavatar._keepalive import KeepAlive
 
+from .calls import functions_run
 from .liveavatar.lite import lite
 from .providers import AVATAR_ID, KALTURA_AVATAR_ID, Provider
 
@@ -237,19 +238,9 @@ async def test_entering_a_session_runs_few_functions_of_the_sdk(client: LiveAvat
             pass
     counts = []
     for _ in range(5):
-        calls = 0
-
-        def count(frame: types.FrameType, event: str, arg: object) -> None:
-            nonlocal calls
-            if event == "call" and _sdk_function(frame.f_code):
-                calls += 1
-
         session = client.session(AVATAR_ID)
-        sys.setprofile(count)
-        try:
+        with functions_run(_sdk_function) as calls:
             await session.__aenter__()
-        finally:
-            sys.setprofile(None)
         await session.__aexit__(None, None, None)
-        counts.append(calls)
+        counts.append(calls[0])
     assert min(counts) <= MAX_SDK_CALLS_PER_OPEN, counts

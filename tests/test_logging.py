@@ -9,9 +9,8 @@ import gc
 import logging
 import sys
 import threading
-import types
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import anyio
@@ -41,6 +40,7 @@ from aioavatar._logging import (
 from aioavatar._secret import mask_echoes
 from aioavatar.testing import LiveAvatarEmulator
 
+from .calls import functions_run
 from .conftest import AVATAR_ID
 from .leaks import wait_until
 from .logs import Keep
@@ -299,24 +299,6 @@ def test_many_tokens_sharing_their_first_characters_are_each_masked() -> None:
     assert redact("eyJraWQiOiJkZWFkIn0.only-this-one") == "eyJraWQiOiJkZWFkIn0.only-this-one"
 
 
-def _calls_in_logging(work: Callable[[], object]) -> int:
-    """How many Python functions of ``aioavatar._logging`` ``work`` runs (a count, not a time)."""
-    calls = 0
-    module = aioavatar._logging.__file__
-
-    def count(frame: types.FrameType, event: str, arg: object) -> None:
-        nonlocal calls
-        if event == "call" and frame.f_code.co_filename == module:
-            calls += 1
-
-    sys.setprofile(count)
-    try:
-        work()
-    finally:
-        sys.setprofile(None)
-    return calls
-
-
 def test_a_token_held_next_to_20000_others_looks_at_none_of_them() -> None:
     """Each session's token is tracked as its client returns it, then held by its session, and its
     start credentials held: with 20,000 sessions' values already masked, none of those registrations
@@ -332,7 +314,9 @@ def test_a_token_held_next_to_20000_others_looks_at_none_of_them() -> None:
             hold_secret(secret)  # as the session holds it
             hold_values((value + "-client",))  # the start answer's credentials
 
-        most = max(most, _calls_in_logging(open_session))
+        with functions_run(lambda code: code.co_filename == aioavatar._logging.__file__) as calls:
+            open_session()
+        most = max(most, calls[0])
     assert most < 40, most  # no other value looked at, or 64 now and then; not 20,000
     assert redact(f"t={values[0]}.") == f"t={MASK}."
     release_values(tuple(v for value in values for v in (value, value + "-client")))

@@ -125,8 +125,7 @@ class _Bucket:
                 pass  # the same owner again (a scan of a long list per registration would not pay)
             elif len(held) >= 8 and not len(held) & (len(held) - 1):
                 # At 8, 16, 32, ... owners the dead go (clients made with one API key come and go).
-                kept = [known for known in held if isinstance(known, int) or known() is not None]
-                self.values[value] = [*kept, owner]
+                self.values[value] = [*(known for known in held if _live(known)), owner]
             else:
                 held.append(owner)  # one step: a reader sees the list with or without it
         elif weak and held is owner:
