@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from aioavatar import AvatarSession, EndReason, LiveAvatarClient, SessionState
-from aioavatar._cancellation import EAGER_START, finish_despite_cancellation
+from aioavatar._cancellation import EAGER_START, TASK_NAME, finish_despite_cancellation
 from aioavatar._keepalive import KeepAlive
 from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import LiveAvatarEmulator
@@ -60,6 +60,27 @@ async def test_the_protected_work_starts_in_the_callers_turn_where_python_can() 
     assert outcome.error is None
     assert outcome.cancelled is None
     assert order == ["work started", "queued before"]
+
+
+async def test_the_protected_work_runs_in_a_task_named_for_what_it_is() -> None:
+    """A task dump names the task a start or a stop runs in (not ``Task-<n>``, formatted anew for
+    each task), whether the loop makes its tasks itself or through a task factory."""
+    names: list[str] = []
+
+    async def work() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        names.append(task.get_name())
+        await asyncio.sleep(0)
+
+    await finish_despite_cancellation(work())
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw))
+    try:
+        await finish_despite_cancellation(work())
+    finally:
+        loop.set_task_factory(None)
+    assert names == [TASK_NAME, TASK_NAME]
 
 
 async def test_work_that_ends_without_waiting_gives_its_value_and_its_error() -> None:

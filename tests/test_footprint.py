@@ -4,6 +4,7 @@ tracks is work for each of its full collections, which stall the loop at 10,000 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import json
@@ -20,6 +21,7 @@ import pytest
 
 from aioavatar import EndReason, KalturaAvatarClient, LiveAvatarClient
 from aioavatar._keepalive import KeepAlive
+from aioavatar._validation import check_credential
 
 from .calls import functions_run
 from .liveavatar.lite import lite
@@ -244,3 +246,36 @@ async def test_entering_a_session_runs_few_functions_of_the_sdk(client: LiveAvat
         await session.__aexit__(None, None, None)
         counts.append(calls[0])
     assert min(counts) <= MAX_SDK_CALLS_PER_OPEN, counts
+
+
+async def test_building_a_session_runs_no_import(provider: Provider) -> None:
+    """``client.session(...)`` finds its session class once, not through an import statement run
+    for each session (the import system's lookups cost a session 1.5 us)."""
+    provider.session()  # the first one imports
+    with functions_run(lambda code: "importlib" in code.co_filename) as calls:
+        provider.session()
+    assert calls[0] == 0
+
+
+async def test_a_session_scans_each_credential_it_receives_once(provider: Provider) -> None:
+    """A session's token is checked as a credential (printable ASCII, no white space: a scan of all
+    of it) when its answer is read, and not again by the calls that send it (start, keep-alive,
+    stop): the session vouches for the string it holds. Counted over a whole session, entered and
+    left: no credential string is scanned twice."""
+    scanned: collections.Counter[str] = collections.Counter()
+
+    def count(frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code is check_credential.__code__:
+            value = frame.f_locals["value"]
+            if type(value) is str:
+                scanned[value] += 1
+
+    session = provider.session()
+    sys.setprofile(count)
+    try:
+        async with session:
+            pass
+    finally:
+        sys.setprofile(None)
+    assert scanned, "no credential was checked: the count looks at the wrong function"
+    assert max(scanned.values()) == 1, sorted(scanned.values())

@@ -14,7 +14,7 @@ from ._logging import hold_secret, hold_values, release_secret, release_values, 
 from ._provider import Endpoint, PreparedCall, ProviderClient
 from ._running import Running
 from ._scheduler import Scheduler
-from ._secret import Secret
+from ._secret import Secret, is_checked, vouched_secret
 
 __all__ = ["SessionBackend", "SessionHooks", "TokenBackend"]
 
@@ -126,6 +126,7 @@ class TokenBackend(Generic[ClientT, RequestT]):
         # leaves this object (whose state is not shown) only as a Secret.
         self._session_id: str | None = None
         self._token: str | None = None
+        self._token_checked = False  # whether it passed the credential check as it was read
         self._held: tuple[str, ...] = ()  # the start answer's credentials (``_hold_secrets``)
         self._hooks: SessionHooks | None = None
         # The keep-alive, prepared once the session runs (``_keep_beat``): the values that are the
@@ -194,6 +195,7 @@ class TokenBackend(Generic[ClientT, RequestT]):
         """The session exists: keep its id and its token (masked from here on, see ``detach``)."""
         self._session_id = session_id
         self._token = hold_secret(secret)
+        self._token_checked = is_checked(secret)
 
     def _hold_secrets(self, values: tuple[str, ...]) -> None:
         """The credentials the start answered with (a viewer's room token, a socket URL's): masked
@@ -232,7 +234,9 @@ class TokenBackend(Generic[ClientT, RequestT]):
             raise RuntimeError("the session does not exist yet")
         if self._token is None:
             raise RuntimeError("its token never arrived: nothing can end it")
-        return self._session_id, Secret(self._token)
+        # As checked as it arrived: a token the answer's reading checked is not checked again (a
+        # scan of the whole token, for each of the session's calls).
+        return self._session_id, vouched_secret(self._token, self._token_checked)
 
     def __reduce__(self) -> NoReturn:
         raise TypeError(f"a {type(self).__name__} holds a session token and is not picklable")

@@ -9,7 +9,16 @@ from urllib.parse import quote, quote_plus
 
 from .exceptions import ConfigurationError
 
-__all__ = ["MASK", "Secret", "checked_once", "mask_echoes", "mask_text", "secret_value"]
+__all__ = [
+    "MASK",
+    "Secret",
+    "checked_once",
+    "is_checked",
+    "mask_echoes",
+    "mask_text",
+    "secret_value",
+    "vouched_secret",
+]
 
 #: What a masked credential shows, in a repr, a log line or an error.
 MASK: Final = "**********"
@@ -76,6 +85,19 @@ def checked_once(secret: Secret, check: Callable[[str, str], object], field: str
         check(secret._value, field)
         secret._checked = True
     return secret._value
+
+
+def is_checked(secret: Secret) -> bool:
+    """Whether ``secret``'s value passed a check (``checked_once``)."""
+    return secret._checked
+
+
+def vouched_secret(value: str, checked: bool) -> Secret:
+    """A Secret of ``value``, a string the caller keeps and has seen checked when ``checked`` (a
+    session's token, checked when its answer was read): its start and stop do not check it again."""
+    secret = Secret(value)
+    secret._checked = checked
+    return secret
 
 
 def secret_value(value: str | Secret) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from typing import TYPE_CHECKING, Any, Final, Unpack
@@ -355,9 +356,16 @@ class KalturaAvatarClient(ProviderClient[KalturaTimeouts], spec=SPEC):
         Raises:
             ConfigurationError: invalid arguments, or a client without a KS.
         """
-        from ._session import KalturaAvatarSession  # the session stands on the client, not below
+        return _session_class()(avatar_id, client=self, **options)
 
-        return KalturaAvatarSession(avatar_id, client=self, **options)
+
+@functools.cache
+def _session_class() -> type[KalturaAvatarSession]:
+    """The session class, imported at its first use (the session stands on the client, not below):
+    once, not by an import statement run with every session."""
+    from ._session import KalturaAvatarSession
+
+    return KalturaAvatarSession
 
 
 def build_session_request(
