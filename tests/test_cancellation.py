@@ -83,6 +83,46 @@ async def test_the_protected_work_runs_in_a_task_named_for_what_it_is() -> None:
     assert names == [TASK_NAME, TASK_NAME]
 
 
+class _LoopPassingNames(asyncio.SelectorEventLoop):
+    """A loop that hands ``create_task``'s ``name`` on to its task factory, as Python 3.13.3 and 3.14
+    do (3.11, 3.12 and other 3.13 releases name the task themselves, after the factory)."""
+
+    def create_task(self, coro: Any, *, name: object = None, **kwargs: Any) -> Any:
+        factory = self.get_task_factory()
+        if factory is None:
+            return super().create_task(coro, name=name, **kwargs)
+        if name is not None:
+            kwargs["name"] = name
+        return factory(self, coro, **kwargs)
+
+
+def test_protected_work_runs_under_a_task_factory_that_takes_no_name() -> None:
+    """A task factory written to the signature ``(loop, coro)`` (the documented one before 3.14) still
+    runs a start or a stop, on a loop that hands ``name=`` on to it as 3.13.3 and 3.14 do: the task
+    is named after it is made (a ``TypeError`` there would leave a session unstopped)."""
+    made: list[str] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[Any]:
+        made.append("task")
+        return asyncio.Task(coro, loop=loop)
+
+    async def work() -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        await asyncio.sleep(0)
+        return task.get_name()
+
+    async def main() -> Any:
+        asyncio.get_running_loop().set_task_factory(factory)
+        return await finish_despite_cancellation(work())
+
+    with asyncio.Runner(loop_factory=_LoopPassingNames) as runner:
+        outcome = runner.run(main())
+    assert outcome.error is None, outcome.error
+    assert outcome.value == TASK_NAME
+    assert made
+
+
 async def test_work_that_ends_without_waiting_gives_its_value_and_its_error() -> None:
     """Work that never waits (it ends within its eager first step) still hands back its value, or its
     error, for the caller to raise."""
