@@ -276,6 +276,7 @@ def _look_again(count: int) -> None:
             if kept is not None and not isinstance(kept, int):  # a live weak reference among them
                 _watched.append(value)
                 continue
+        # Checked here as _drop_if_empty does: a call per value dropped would cost a look up to 64.
         if not bucket.values:
             _drop_if_empty(key, bucket)
 
