@@ -111,9 +111,9 @@ def test_layers_import_one_way() -> None:
     assert wrong == []
 
 
-#: The one private name taken from outside the package, on purpose: Python 3.11's eager start of a
-#: protected start or stop sets the loop's current task as 3.12's own eager start does
-#: (``_cancellation._start_eagerly``); 3.11's asyncio no longer changes.
+#: The private names taken from outside the package, on purpose: a protected start or stop runs in its
+#: caller's steps as a stand-in task, swapping the loop's current task as asyncio's own eager start
+#: does (``_cancellation._drive``); both exist from Python 3.11 to 3.14.
 PRIVATE_IMPORTS_ALLOWED = {
     ("aioavatar._cancellation", "asyncio.tasks", "_enter_task"),
     ("aioavatar._cancellation", "asyncio.tasks", "_leave_task"),

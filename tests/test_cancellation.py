@@ -1,7 +1,7 @@
 """``aioavatar._cancellation``: how a start or a stop runs to its end whatever cancels its caller, and
-what that costs the loop: the protected work starts in the caller's turn of the loop (an eager task:
-Python 3.12's own, written out on 3.11), unless the loop has a task factory of its own, which then
-sees every task.
+what that costs the loop: the protected work runs in its caller's own steps, from the caller's turn of
+the loop, as a stand-in task (made through the loop's task factory when it has one, and kept by the
+client between calls), which what the work enters cancels instead of the caller.
 The rules it serves (11: a start or a stop is never cut short) are tested in ``test_stop.py`` and
 ``test_session.py``; here, the turns of the loop, a session over the emulator with a factory, and a
 ``KeyboardInterrupt`` or ``SystemExit`` that lands in a start or a stop: in its eager first step
@@ -23,11 +23,13 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+import anyio
 import pytest
 
 from aioavatar import AvatarSession, EndReason, LiveAvatarClient, SessionState
-from aioavatar._cancellation import EAGER_START, TASK_NAME, finish_despite_cancellation
+from aioavatar._cancellation import finish_despite_cancellation
 from aioavatar._keepalive import KeepAlive
+from aioavatar._standins import EAGER_START, TASK_NAME, StandIns
 from aioavatar.liveavatar._backend import LiveAvatarBackend
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -262,34 +264,27 @@ def test_a_protected_task_left_behind_by_a_closed_loop_closes_its_work() -> None
     assert closed == ["work closed"]
 
 
-@pytest.mark.skipif(EAGER_START, reason="Python's own eager start swaps the task in C")
 async def test_the_swap_back_enters_no_function_an_interrupt_could_land_at_the_start_of() -> None:
-    """Python 3.11: an interrupt can land as a Python function begins, before its ``try``. The swap
-    back after the work's first step enters no helper (one that did left the work's task current
-    when an interrupt landed there, and the loop stopped): here an interrupt is raised as any
-    function of the module begins beyond the work's own steps, and none does."""
+    """An interrupt can land as a Python function begins, before its ``try``. The swap back after
+    each of the work's steps enters no helper (one that did left the stand-in current when an
+    interrupt landed there, and the loop stopped): here an interrupt is raised as any function of
+    the module begins between the work's step and the caller's wait, and none does."""
     from aioavatar import _cancellation
 
-    steps = {"_run", "_continue"}  # the work's runner, and what hands the work to its task
     entered: list[str] = []
     started = False
 
     def until_returned(frame: Any, event: str, arg: Any) -> Any:
         nonlocal started
-        if event == "return":  # the eager start is over: the caller's own steps follow
+        if event == "return":  # the driver yields to the caller's wait (or ends)
             started = False
         return until_returned
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:
         code = frame.f_code
-        if code is _cancellation._start_eagerly.__code__:
+        if code is _cancellation._drive.__code__:
             return until_returned
-        if (
-            started
-            and event == "call"
-            and code.co_filename == _cancellation.__file__
-            and code.co_name not in steps
-        ):
+        if started and event == "call" and code.co_filename == _cancellation.__file__:
             entered.append(code.co_name)
             raise KeyboardInterrupt
         return None
@@ -313,7 +308,6 @@ async def test_the_swap_back_enters_no_function_an_interrupt_could_land_at_the_s
     assert entered == []
 
 
-@pytest.mark.skipif(EAGER_START, reason="Python's own eager start swaps the task in C")
 @pytest.mark.parametrize(
     "swap",
     [1, 2, 3, 4],
@@ -322,11 +316,11 @@ async def test_the_swap_back_enters_no_function_an_interrupt_could_land_at_the_s
 async def test_an_interrupt_after_any_swap_of_the_current_task_leaves_the_caller_current(
     monkeypatch: pytest.MonkeyPatch, swap: int
 ) -> None:
-    """Python 3.11: an interrupt landing just after any of the four swaps of the loop's current task
-    (a second Ctrl-C can land after any call returns) propagates to the caller, which is the current
-    task again, so its step ends as usual and the loop goes on. Before the work's first step it is
-    closed, never started (no "never awaited" warning); after it, it goes on in its task to its end,
-    as after an eager start on 3.12."""
+    """An interrupt landing just after any of the four swaps of the loop's current task around the
+    work's first step (a second Ctrl-C can land after any call returns) leaves the caller the current
+    task again, so its step ends as usual and the loop goes on. Before that step it propagates and
+    the work is closed, never started (no "never awaited" warning); after it, it is held while the
+    work goes on to its end, and comes back as the outcome's interrupt for the caller to raise."""
     from aioavatar import _cancellation
 
     calls = 0
@@ -352,18 +346,24 @@ async def test_an_interrupt_after_any_swap_of_the_current_task_leaves_the_caller
     for name in ("_enter_task", "_leave_task"):
         monkeypatch.setattr(_cancellation, name, interrupting(vars(_cancellation)[name]))
     unstarted = work()
-    with pytest.raises(KeyboardInterrupt):
-        await finish_despite_cancellation(unstarted)
-    monkeypatch.undo()
-    assert asyncio.current_task() is caller
     if swap <= 2:
+        with pytest.raises(KeyboardInterrupt):
+            await finish_despite_cancellation(unstarted)
+        monkeypatch.undo()
+        assert asyncio.current_task() is caller
         assert inspect.getcoroutinestate(unstarted) == inspect.CORO_CLOSED
         assert not finished.is_set()
     else:
-        for _ in range(5):  # the work's task takes its own steps first: it must wait for ``go``
+        protected = asyncio.get_running_loop().create_task(finish_despite_cancellation(unstarted))
+        for _ in range(5):  # the work waits for ``go``, its interrupt held
             await asyncio.sleep(0)
+        monkeypatch.undo()
+        assert not protected.done()
         go.set_result(None)
-        await finished.wait()  # the work's task took it on
+        outcome = await protected
+        assert finished.is_set()  # the work went on to its end
+        assert isinstance(outcome.interrupt, KeyboardInterrupt)
+        assert outcome.error is None
     await asyncio.sleep(0)  # the caller's step ended and the loop took it on again
 
 
@@ -692,17 +692,17 @@ def test_a_start_interrupted_after_its_first_wait_is_stopped_once(refused: bool)
     assert bool(warned) is refused, seen["warnings"]
 
 
-def test_a_blocks_exception_is_kept_when_an_interrupt_cuts_its_stop_short() -> None:
-    """Rule 12 when the interrupt reaches the loop: the block raised, its stop was cut short after
-    its first wait, and ``asyncio.run``'s cleanup then cancels the session's task. The task still
-    ends with the block's own exception (not the cleanup's ``CancelledError``), noted with the
+def test_an_interrupt_that_cuts_a_blocks_stop_short_ends_its_task_with_the_note() -> None:
+    """Rules 10 and 12: the block raised, and its stop was cut short after its first wait by an
+    interrupt, which the exit raises once that stop is over (the block's exception its context): the
+    session's task ends with it, not with ``asyncio.run``'s cleanup cancellation, noted with the
     session's id, as is the interrupt the program gets; the other sessions are stopped once each."""
     seen = _interrupted_program("keyboard", "block-error")
     first = seen["first"]
     assert first not in seen["stops"]
     assert first in seen["active"]
     ended, notes = seen["ended"]["0"]
-    assert ended == "ValueError"
+    assert ended == "KeyboardInterrupt"
     assert any(first in n and "may still be running" in n for n in notes), notes
     assert any(first in n for n in seen["notes"]), seen["notes"]
 
@@ -736,8 +736,9 @@ class _Recorder:
 async def test_a_loop_with_its_own_task_factory_sees_each_protected_task(
     provider: Provider,
 ) -> None:
-    """An application's task factory (instrumentation, say) is never bypassed: a session's start and
-    stop each go through it, on every Python, and the server still receives one start and one stop."""
+    """An application's task factory (instrumentation, say) is never bypassed: the stand-in that a
+    session's start and stop run as is made through it (one, kept by the client for both), on every
+    Python, and the server still receives one start and one stop."""
     loop = asyncio.get_running_loop()
     recorder = _Recorder()
     previous = loop.get_task_factory()
@@ -747,6 +748,165 @@ async def test_a_loop_with_its_own_task_factory_sees_each_protected_task(
             assert session.session_id
     finally:
         loop.set_task_factory(previous)
-    assert recorder.names.count("Outcome._run") == 2, recorder.names  # the open, then the stop
+    assert recorder.names.count("StandIn") == 1, recorder.names  # the open's, then the stop's
     assert len(provider.emulator.requests(provider.enter_steps[-1])) == 1
     provider.assert_stopped_once(EndReason.USER_CLOSED)
+
+
+async def test_the_caller_resumes_in_the_step_its_work_ends_in() -> None:
+    """The work runs in its caller's own steps (as a stand-in task): when it ends, the caller goes on
+    in the same step of the loop, before anything the work's last step queued. With a task of its
+    own, the caller was woken a turn later: a call's frees and the next call's allocations then came
+    in different steps, and the collector ran more often."""
+    order: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    async def work() -> None:
+        await asyncio.sleep(0)
+        loop.call_soon(order.append, "queued by the work's last step")
+
+    await finish_despite_cancellation(work())
+    order.append("caller resumed")
+    await asyncio.sleep(0)
+    assert order == ["caller resumed", "queued by the work's last step"]
+
+
+async def test_a_client_keeps_one_stand_in_for_its_sessions_and_ends_it_as_it_closes(
+    provider: Provider,
+) -> None:
+    """Three sessions one after another, each a start and a stop, run as one stand-in task, made
+    once (through the loop's task factory) and kept by the client; closing the client ends it."""
+    loop = asyncio.get_running_loop()
+    recorder = _Recorder()
+    previous = loop.get_task_factory()
+    loop.set_task_factory(recorder)  # type: ignore[arg-type,unused-ignore]
+    standins: list[object] = []
+    try:
+        for _ in range(3):
+            async with provider.session():
+                pass
+            standins.extend(
+                t for t in asyncio.all_tasks() if t.get_name() == TASK_NAME and t not in standins
+            )
+    finally:
+        loop.set_task_factory(previous)
+    assert recorder.names.count("StandIn") == 1, recorder.names
+    assert len(standins) == 1
+    assert len(provider.client.standins) == 1
+    await provider.client.aclose()
+    await wait_until(
+        lambda: all(t.done() for t in asyncio.all_tasks() if t.get_name() == TASK_NAME)
+    )
+    assert len(provider.client.standins) == 0
+
+
+async def test_an_anyio_scope_inside_the_work_cancels_the_work_not_the_caller() -> None:
+    """An anyio scope the work enters (the end reason lookup's bound is one) belongs to the stand-in:
+    its deadline cancels the work's wait and the scope catches that, while the caller is neither
+    cancelled nor woken before the work ends."""
+
+    async def work() -> str:
+        with anyio.move_on_after(0) as scope:
+            await asyncio.sleep(3600)
+        assert scope.cancelled_caught
+        await asyncio.sleep(0)
+        return "went on"
+
+    outcome = await finish_despite_cancellation(work())
+    assert outcome.value == "went on"
+    assert outcome.error is None
+    assert outcome.cancelled is None
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+
+
+async def test_a_stand_in_left_cancelled_by_its_work_is_not_used_again() -> None:
+    """Work that cancels its own task (the stand-in) and ends before that cancellation reaches it:
+    the stand-in goes back with a cancellation owed, so it is retired, not kept; the next call gets
+    another stand-in, and its work is not cancelled."""
+    pool = StandIns(limit=4)
+    seen: list[asyncio.Task[Any]] = []
+
+    async def cancels_itself() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        seen.append(task)
+        task.cancel()
+
+    async def waits() -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        seen.append(task)
+        await asyncio.sleep(0.01)
+        return "not cancelled"
+
+    first = await finish_despite_cancellation(cancels_itself(), pool)
+    assert first.error is None
+    assert len(pool) == 0  # retired, not kept
+    second = await finish_despite_cancellation(waits(), pool)
+    assert second.value == "not cancelled"
+    assert second.cancelled is None
+    assert seen[0] is not seen[1]
+    assert len(pool) == 1
+    pool.close()
+    await wait_until(lambda: all(t.done() for t in seen))
+
+
+async def test_an_interrupt_landing_during_a_start_is_raised_after_its_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rule 10: a ``KeyboardInterrupt`` landing as the caller's task is swapped back after the
+    start's first step (a second Ctrl-C) is held while the start goes on to its answer; then the
+    session, started, is stopped once with ``USER_CLOSED`` and the interrupt propagates."""
+    from aioavatar import _cancellation
+
+    calls = 0
+    leave = vars(_cancellation)["_leave_task"]
+
+    def interrupting(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        nonlocal calls
+        leave(loop, task)
+        calls += 1
+        if calls == 2:  # the swap back after the start's first step (the first is to the stand-in)
+            raise KeyboardInterrupt
+
+    async with (
+        LiveAvatarEmulator(api_key=API_KEY) as emulator,
+        LiveAvatarClient(API_KEY, base_url=emulator.base_url) as client,
+    ):
+        session = client.session(AVATAR_ID, is_sandbox=True)
+        monkeypatch.setattr(_cancellation, "_leave_task", interrupting)  # the token's call: none
+        with pytest.raises(KeyboardInterrupt):
+            async with session:
+                pytest.fail("the block must not run")
+        monkeypatch.undo()
+        assert len(emulator.requests("start")) == 1
+        assert [r.body["reason"] for r in emulator.requests("stop")] == ["USER_CLOSED"]
+        assert session.end_reason is EndReason.USER_CLOSED
+
+
+async def test_a_timeout_of_protected_work_inside_protected_work_cancels_neither_caller() -> None:
+    """Protected work inside protected work (a session that owns its client closes it, and the
+    client's close protects its own parts): the inner work's own timeout cancels the inner work only;
+    neither the outer work nor the caller is told of a cancellation nobody asked for (found by
+    review: the outer caller took the inner wait's cancellation for its own)."""
+
+    async def inner() -> str:
+        try:
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(3600)
+        except TimeoutError:
+            return "inner timed out"
+        return "not timed out"
+
+    async def outer() -> tuple[object, object]:
+        outcome = await finish_despite_cancellation(inner())
+        return outcome.value, outcome.cancelled
+
+    outcome = await finish_despite_cancellation(outer())
+    assert outcome.value == ("inner timed out", None)
+    assert outcome.cancelled is None
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0

@@ -223,19 +223,19 @@ async def test_a_waiter_of_a_failed_stop_is_told_though_another_caller_retries_f
 async def test_a_stop_retried_while_the_idle_rules_stop_ends_unconfirmed_records_no_end(
     provider: Provider,
 ) -> None:
-    """The idle rule's stop fails, waking the block from ``wait_ended()`` before that rule has
-    finished; the block calls ``stop()`` again, which fails too: the session may still run from the
-    first moment (``may_still_run``), and no end reason is recorded for it, whatever the rule finds
-    once the retry is under way."""
+    """The idle rule's stop fails, waking the block from ``wait_ended()``; the block calls
+    ``stop()`` again, which fails too: the session may still run from the first moment
+    (``may_still_run``), no end reason is recorded for it, and the exit, after the block's own
+    ``stop()`` was told, says nothing more (rule 12). (The exit recorded the idle rule's reason
+    before, when the rule had finished before the retry began.)"""
     session = provider.session_with_idle_window(0.3)
     provider.emulator.inject("keep_alive", status=503, times=10_000)
     provider.emulator.inject(provider.stop_step, status=503, times=10_000)
-    with pytest.raises(SessionStopError):
-        async with session:
-            await session.wait_ended()
-            assert session.may_still_run
-            with pytest.raises(SessionStopError):
-                await session.stop()
+    async with session:
+        await session.wait_ended()
+        assert session.may_still_run
+        with pytest.raises(SessionStopError):
+            await session.stop()
     assert session.end_reason is None
     assert session.may_still_run
     assert session.session_id in provider.active()
@@ -597,9 +597,8 @@ async def test_a_cancellation_during_a_failing_stop_carries_the_news(
 
 
 class _CancelAsTheStopEnds(logging.Handler):
-    """Cancels ``scope`` in the loop turn in which the stop ends: asked from the stop's own record
-    (logged by the protected stop task just before it wakes the exit), run after that task's step,
-    when the exit's wait is already done and anyio's delivery passes the exit's task by."""
+    """Cancels ``scope`` within the stop's last step (from the stop's own record, logged as it
+    ends), when no wait of the exit's is there for anyio's delivery to cancel."""
 
     def __init__(self, scope: anyio.CancelScope) -> None:
         super().__init__(logging.INFO)
@@ -607,15 +606,15 @@ class _CancelAsTheStopEnds(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if "stopped" in record.getMessage():
-            asyncio.get_running_loop().call_soon(self.scope.cancel)
+            self.scope.cancel()
 
 
 async def test_a_scope_cancelled_as_the_stop_ends_is_delivered_by_the_exit(
     provider: Provider,
 ) -> None:
-    """Rule 11: an anyio scope around the session cancelled in the very turn the stop ends (its
-    delivery skips a task whose wait is already done) is delivered by the exit itself, after the one
-    stop, not by whatever the caller awaits next."""
+    """Rule 11: an anyio scope around the session cancelled within the stop's last step (the exit's
+    task, running, waits on nothing anyio's delivery could cancel) is delivered by the exit itself,
+    after the one stop, not by whatever the caller awaits next."""
     logger = logging.getLogger("aioavatar")
     level = logger.level
     after_exit = False

@@ -15,6 +15,7 @@ from ._provider import Endpoint, PreparedCall, ProviderClient
 from ._running import Running
 from ._scheduler import Scheduler
 from ._secret import Secret, is_checked, vouched_secret
+from ._standins import StandIns
 
 __all__ = ["SessionBackend", "SessionHooks", "TokenBackend"]
 
@@ -54,7 +55,8 @@ class SessionBackend(Protocol[InfoT]):
     recorded, ``None`` while it lists the session as running (it may raise; Kaltura's, which cannot
     look a session up, says ``UNKNOWN``: it is asked only after a 404 or 410);
     ``scheduler`` is the client's, on which the keep-alive runs; ``running`` is the client's
-    record of its sessions, which its close ends (rule 14); ``reserved_connection`` holds one of
+    record of its sessions, which its close ends (rule 14); ``standins`` the client's idle stand-ins
+    for protected work (``_cancellation.py``); ``reserved_connection`` holds one of
     the client's connection slots for the stop (its bound starts once it has one); ``attach`` receives
     the lifecycle's hooks once, before ``prepare``; ``detach`` drops them once the lifecycle is over
     (the session is the hooks: holding it after that would be a reference cycle), and is told whether
@@ -74,6 +76,9 @@ class SessionBackend(Protocol[InfoT]):
 
     @property
     def running(self) -> Running: ...
+
+    @property
+    def standins(self) -> StandIns: ...
 
     @property
     def opened(self) -> bool:
@@ -148,6 +153,10 @@ class TokenBackend(Generic[ClientT, RequestT]):
     @property
     def running(self) -> Running:
         return self._client.running
+
+    @property
+    def standins(self) -> StandIns:
+        return self._client.standins
 
     def attach(self, hooks: SessionHooks) -> None:
         self._hooks = hooks

@@ -33,6 +33,7 @@ from ._retry import Retry, RetryPolicy
 from ._running import Running
 from ._scheduler import Scheduler, beat_workers
 from ._secret import Secret
+from ._standins import StandIns
 from ._timeout import resolve_timeout
 from ._transport import DEFAULT_CONNECTION_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, Transport
 from ._validation import check_number, check_options, check_path_id
@@ -185,6 +186,8 @@ class ProviderClient(Generic[TimeoutsT]):
         limit = self._transport.request_limit or DEFAULT_CONNECTION_LIMIT
         self.scheduler = Scheduler(workers=beat_workers(limit, borrowed=self._transport.borrowed))
         self.running = Running()  #: the sessions opening and running on it, ended by its close
+        #: The idle stand-ins its sessions' starts and stops run as (``_cancellation.py``).
+        self.standins = StandIns(limit)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -219,6 +222,7 @@ class ProviderClient(Generic[TimeoutsT]):
         await self._transport.__aenter__()
         self.scheduler.open()  # an exit closed it: a client may be entered again
         self.running.open()
+        self.standins.open()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -240,6 +244,7 @@ class ProviderClient(Generic[TimeoutsT]):
 
     async def _close_pool(self) -> None:
         await self.scheduler.aclose()
+        self.standins.close()
         await self._transport.aclose()
 
     @property

@@ -90,9 +90,8 @@ Rules (numbered so that code, tests and docs can point at them):
     whatever cancels the close; a session whose ``open`` is under way is stopped so as soon as its
     block is entered, and no session opens on a closing client (``RuntimeError`` after ``prepare``).
 
-The state (``STARTING``, ``ACTIVE``, ``STOPPING``, ``ENDED``) only moves forward, in one method.
-
-Rules 2 and 11 run their work through ``finish_despite_cancellation`` (``_cancellation.py`` says why).
+The state (``STARTING``, ``ACTIVE``, ``STOPPING``, ``ENDED``) only moves forward, in one method. Rules
+2 and 11 run their work in the session's own task, as a stand-in task (``_cancellation.py``).
 """
 
 from __future__ import annotations
@@ -128,7 +127,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("aioavatar")
-
 InfoT = TypeVar("InfoT")
 
 #: ``keep_alive_interval``'s floor; its ceiling is half the provider's idle window (rule 13).
@@ -312,8 +310,7 @@ class BaseSession(Stopping[InfoT]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Not a generator context manager (four more objects per session); never suppresses.
-        try:
+        try:  # not a generator context manager (four more objects per session); never suppresses
             body_error = self._block_exited(exc)  # None: the block's own cancellation
         except BaseException as interrupt:  # noqa: BLE001 - a Ctrl-C landing in it: stop (rule 10)
             body_error = interrupt
@@ -349,9 +346,10 @@ class BaseSession(Stopping[InfoT]):
             raise cancelled
 
     async def _start(self) -> InfoT:
-        await self._backend.prepare()  # rule 1: cancellable, opens nothing
-        self._backend.running.starting(self)  # a closing client waits for open (rule 14)
-        outcome = await finish_despite_cancellation(self._backend.open())  # rule 2
+        backend = self._backend
+        await backend.prepare()  # rule 1: cancellable, opens nothing
+        backend.running.starting(self)  # a closing client waits for open (rule 14)
+        outcome = await finish_despite_cancellation(backend.open(), backend.standins)  # rule 2
         if outcome.error is not None:
             error = outcome.error
             if not self._backend.left_running(error):
@@ -363,7 +361,7 @@ class BaseSession(Stopping[InfoT]):
                 self._note_unconfirmed(outcome.cancelled or error, error)
             else:
                 late = await self._stop_protected(  # rule 3; a cancellation in it goes on (11)
-                    EndReason.SERVER_ERROR, raise_cancel=False, held=outcome.interrupt
+                    EndReason.SERVER_ERROR, raise_cancel=False
                 )
                 if outcome.interrupt is None:  # else the interrupt the loop never saw goes on
                     outcome.cancelled = outcome.cancelled or late
@@ -378,11 +376,13 @@ class BaseSession(Stopping[InfoT]):
                     ) from error
                 if self._stop_error is not None and carrier is not None:
                     self._note_unconfirmed(carrier, error)
-            raise outcome.cancelled or error
+            raise outcome.interrupt or outcome.cancelled or error
         info = outcome.value
         assert info is not None
         self._info_shape, self._info = compact(info)
         self._started_at = time.time()
+        if outcome.interrupt is not None:  # held while the start went on: stopped on the way out
+            raise outcome.interrupt
         if outcome.cancelled is not None:
             await self._stop_protected(EndReason.USER_DISCONNECTED, raise_cancel=False)
             if self._stop_error is not None:

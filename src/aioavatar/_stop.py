@@ -120,7 +120,6 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         reason: EndReason,
         *,
         raise_cancel: bool,
-        held: BaseException | None = None,
         again: bool = False,
     ) -> BaseException | None:
         """Rule 11: the stop, shielded and bounded; a cancellation meanwhile is re-raised, or
@@ -128,12 +127,11 @@ class Stopping(Unconfirmed, Generic[InfoT]):
 
         Rule 12: a stop that was not confirmed is logged at WARNING here, once, and noted on the
         cancellation it re-raises. A ``KeyboardInterrupt`` or ``SystemExit`` that cut the stop short
-        counts as such a stop; it is raised here only when the loop never saw it (the stop's eager
-        first step): raised again during ``asyncio.run``'s cleanup, it would cut that cleanup, and
-        the other sessions' stops, short. A caller that ``held`` an interrupt of its own (a start's,
-        kept from its first step) then gets the cancellation that cleanup delivers, whatever
-        ``raise_cancel`` says; any other caller raises what it holds."""
-        outcome = await finish_despite_cancellation(self._stop_once(reason, again=again))
+        counts as such a stop, and is raised here (the loop never saw it: the stop runs in the
+        caller's own steps)."""
+        outcome = await finish_despite_cancellation(
+            self._stop_once(reason, again=again), self._backend.standins
+        )
         error = outcome.error  # an interrupt, or the work's own cancellation: never a failure
         interrupt = error if isinstance(error, KeyboardInterrupt | SystemExit) else None
         if interrupt is not None and self._stop_error is None and self._end_reason is None:
@@ -142,10 +140,8 @@ class Stopping(Unconfirmed, Generic[InfoT]):
             self._warn_unconfirmed()
         if interrupt is not None and self._stop_error is interrupt:
             self._note_unconfirmed(interrupt)
-        if outcome.interrupt is not None:  # from the eager first step: the loop never saw it
+        if outcome.interrupt is not None:
             raise outcome.interrupt
-        if held is not None and interrupt is not None and outcome.cancelled is not None:
-            raise_cancel = True  # the loop has an interrupt and ends its tasks (asyncio.run): end
         if raise_cancel and outcome.cancelled is not None:
             if self._stop_error is not None:
                 self._note_unconfirmed(outcome.cancelled)
@@ -182,8 +178,8 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         found: EndReason | None = reason
         try:
             # The bound starts once a connection is ours: a stop queued behind thousands of others
-            # is sent late, never abandoned (_slots.py). It runs in a task of its own, in no scope
-            # of the caller's (finish_despite_cancellation): asyncio's own timeout bounds it.
+            # is sent late, never abandoned (_slots.py). It runs as a stand-in task, in no scope of
+            # the caller's (finish_despite_cancellation): asyncio's own timeout bounds it.
             async with self._backend.reserved_connection():
                 deadline = asyncio.get_running_loop().time() + self.stop_timeout
                 async with asyncio.timeout_at(deadline):
@@ -251,6 +247,7 @@ class Stopping(Unconfirmed, Generic[InfoT]):
                 self._note_unconfirmed(body_error)
                 raise body_error
             self._raise_stop_error()
+            return  # the block's own stop() was told; the session is not known to have ended
         assert self._server_end is not None
         self._end_reason = self._end_reason or self._server_end
         if body_error is not None:

@@ -410,5 +410,5 @@ async def test_a_native_cancellation_during_the_close_does_not_cut_it(
             ends = fast_ws.ws.messages(sid, type="agent.speak_end")
             assert [m.event_id for m in ends][-1:] == [said[0].event_id], f"cut {steps} steps in"
             assert len(ends) == steps
-    assert steps > 3  # the sweep landed inside the close
+    assert steps > 2  # the sweep landed inside the close (two steps, with no task of its own)
     assert fast_ws.stop_reasons(session.session_id) == ["USER_CLOSED"]
