@@ -20,6 +20,7 @@ import json
 import logging
 import subprocess
 import sys
+import weakref
 from collections.abc import Coroutine
 from typing import Any
 
@@ -910,3 +911,26 @@ async def test_a_timeout_of_protected_work_inside_protected_work_cancels_neither
     task = asyncio.current_task()
     assert task is not None
     assert task.cancelling() == 0
+
+
+async def test_a_retired_stand_in_is_freed_without_the_collector() -> None:
+    """A stand-in beyond what the client keeps is retired after its call; its task's last step lets
+    go of what it held, so that the stand-in and its task are freed at once, not left as a cycle
+    for the collector (found measuring: a thousand sessions cancelled at once among 50,000 retired
+    hundreds, and a full collection fell in their stops)."""
+    pool = StandIns(limit=0)
+    tasks: list[weakref.ref[asyncio.Task[Any]]] = []
+
+    async def work() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.append(weakref.ref(task))
+        await asyncio.sleep(0)
+
+    gc.collect()
+    gc.disable()
+    try:
+        await finish_despite_cancellation(work(), pool)
+        await wait_until(lambda: tasks[0]() is None)
+    finally:
+        gc.enable()

@@ -101,7 +101,9 @@ async def finish_despite_cancellation(
     outcome: Outcome[T] = Outcome()
     wait = standin.work = ProtectedWait()
     try:
-        await _drive(work, wait, standin.task, caller, outcome)
+        task = standin.task
+        assert task is not None  # a stand-in taken, or made, is not retired
+        await _drive(work, wait, task, caller, outcome)
     finally:
         standin.work = None
         if standins is None:

@@ -16,7 +16,7 @@ import asyncio
 import contextvars
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["EAGER_START", "TASK_NAME", "ProtectedWait", "StandIn", "StandIns"]
 
@@ -48,19 +48,22 @@ class StandIn:
         self._retired = False
         self.work: ProtectedWait | None = None  # the wait of the work it stands in for now
         if loop.get_task_factory() is not None:  # an application's factory sees every task
-            self.task: asyncio.Task[None] = loop.create_task(self)  # type: ignore[arg-type]
-            self.task.set_name(TASK_NAME)  # not through create_task: a factory may refuse name=
+            task: asyncio.Task[None] = loop.create_task(self)  # type: ignore[arg-type]
+            task.set_name(TASK_NAME)  # not through create_task: a factory may refuse name=
         elif EAGER_START:
-            self.task = asyncio.Task(self, loop=loop, eager_start=True, name=TASK_NAME)  # type: ignore[arg-type,call-arg,unused-ignore]
+            task = asyncio.Task(self, loop=loop, eager_start=True, name=TASK_NAME)  # type: ignore[arg-type,call-arg,unused-ignore]
         else:
-            self.task = asyncio.Task(self, loop=loop, name=TASK_NAME)  # type: ignore[arg-type]
+            task = asyncio.Task(self, loop=loop, name=TASK_NAME)  # type: ignore[arg-type]
         # Pending whenever its loop closes (parked, or retired a turn before): nothing to report.
-        self.task._log_destroy_pending = False  # type: ignore[attr-defined]
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
+        #: Its task, until that ends: then dropped, or the two would be a cycle left to the
+        #: collector (a burst of stops beyond the pool's size retires hundreds at once).
+        self.task: asyncio.Task[None] | None = task
 
     # The coroutine protocol, as a task drives it.
     def send(self, _: object) -> asyncio.Future[None]:
         if self._retired:
-            raise StopIteration
+            self._end()
         work = self.work
         if work is not None and work.owed:
             return self._settled()
@@ -69,13 +72,18 @@ class StandIn:
     def throw(self, exc: BaseException, *_: object) -> asyncio.Future[None]:
         work = self.work
         if self._retired or work is None or not isinstance(exc, asyncio.CancelledError):
-            self._retired = True  # no work to hand it to (``asyncio.run``'s cleanup): it ends
-            raise StopIteration
+            self._end()  # no work to hand it to (``asyncio.run``'s cleanup): it ends
         work.forward(exc)
         return self._settled()
 
     def close(self) -> None:
         self._retired = True
+
+    def _end(self) -> NoReturn:
+        """Its task's last step: what it holds is let go (no cycle through its task is left)."""
+        self._retired = True
+        self.task = self._parked = self.work = None
+        raise StopIteration
 
     def __await__(self) -> StandIn:
         return self
@@ -100,7 +108,8 @@ class StandIn:
         """Parked with nothing owed: no cancellation on its way, none left counted."""
         task, parked = self.task, self._parked
         return (
-            not self._retired
+            task is not None
+            and not self._retired
             and task.cancelling() == 0
             and not task._must_cancel  # type: ignore[attr-defined]
             and (parked is None or not parked.done())
