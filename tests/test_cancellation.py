@@ -20,6 +20,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 import weakref
 from collections.abc import Coroutine
 from typing import Any
@@ -934,3 +935,33 @@ async def test_a_retired_stand_in_is_freed_without_the_collector() -> None:
         await wait_until(lambda: tasks[0]() is None)
     finally:
         gc.enable()
+
+
+async def test_a_timeout_that_fires_as_the_works_wait_ends_is_met_inside_it() -> None:
+    """A timeout the work entered expires in the very turn its wait ends (the wait's callback runs
+    first): as in a task of its own, the work meets the cancellation at that wait, inside the
+    timeout, which turns it into ``TimeoutError``; it is not thrown at a later wait, outside (found
+    by review: the stand-in handed it on a step late, after the timeout had exited)."""
+    loop = asyncio.get_running_loop()
+    seen: list[str] = []
+
+    async def work() -> str:
+        done = loop.create_future()
+        now = loop.time()
+        loop.call_at(now + 0.01, done.set_result, None)  # due first ...
+        try:
+            async with asyncio.timeout_at(now + 0.011):  # ... and this, in the same turn
+                await done
+        except TimeoutError:
+            seen.append("TimeoutError")
+            return "timed out"
+        await asyncio.sleep(0.02)  # a later wait, outside the timeout
+        return "not timed out"
+
+    protected = finish_despite_cancellation(work())
+    # Both timers fall due while the loop is held up, so that they run in one turn.
+    loop.call_soon(time.sleep, 0.03)
+    outcome = await protected
+    assert outcome.error is None, outcome.error
+    assert outcome.value == "timed out"
+    assert seen == ["TimeoutError"]

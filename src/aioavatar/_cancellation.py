@@ -4,7 +4,8 @@ How :func:`finish_despite_cancellation` holds a cancellation off: the work runs 
 steps of the loop, under the identity of a *stand-in*: a parked task that the loop's current task is
 swapped to for each of the work's steps and back. What the work enters (aiohttp's connect timeout, the
 client's request deadlines, the stop's bound, an anyio scope) takes the stand-in for its task and
-cancels it, never the caller; the stand-in hands such a cancellation to the work at its current wait,
+cancels it, never the caller; the stand-in (or the caller, when its own step comes first) hands such a cancellation to the work
+at its current wait,
 as a task of its own would. What cancels the caller (``task.cancel()``, ``asyncio.timeout``, an anyio
 scope) finds it waiting on a ``ProtectedWait`` (``_standins.py``), which refuses it: asyncio then delivers it at the
 caller's next step, which the wait brings forward; the caller notes it, shields itself from anyio
@@ -101,9 +102,7 @@ async def finish_despite_cancellation(
     outcome: Outcome[T] = Outcome()
     wait = standin.work = ProtectedWait()
     try:
-        task = standin.task
-        assert task is not None  # a stand-in taken, or made, is not retired
-        await _drive(work, wait, task, caller, outcome)
+        await _drive(work, wait, standin, caller, outcome)
     finally:
         standin.work = None
         if standins is None:
@@ -128,12 +127,14 @@ _UNSET: Any = object()
 def _drive(
     work: Coroutine[Any, Any, T],
     wait: ProtectedWait,
-    standin: asyncio.Task[None],
+    stand_in: StandIn,
     caller: asyncio.Task[Any],
     outcome: Outcome[T],
 ) -> Generator[Any, None, None]:
     """The caller's side of :func:`finish_despite_cancellation`: each step of ``work`` taken as
-    ``standin`` in its own context, each of its waits waited on through ``wait``."""
+    ``stand_in``'s task in its own context, each of its waits waited on through ``wait``."""
+    standin = stand_in.task
+    assert standin is not None  # a stand-in taken, or made, is not retired
     loop = standin.get_loop()
     run = contextvars.copy_context().run
     thrown: BaseException | None = None
@@ -143,6 +144,8 @@ def _drive(
     try:
         while True:
             yielded = _UNSET
+            if thrown is None and waited:
+                thrown = stand_in.take_cancellation()  # its task's, if its step is still to come
             try:
                 _leave_task(loop, caller)
                 _enter_task(loop, standin)

@@ -38,7 +38,7 @@ class StandIn:
     after the scope had caught the first. Then it parks again; with no work, or retired, it ends.
     """
 
-    __slots__ = ("_loop", "_parked", "_retired", "task", "work")
+    __slots__ = ("_loop", "_parked", "_retired", "_taken", "task", "work")
 
     __name__ = "StandIn.parked"  # what a task dump shows for its coroutine
 
@@ -46,6 +46,7 @@ class StandIn:
         self._loop = loop  # before the task: an eager one takes its first step as it is made
         self._parked: asyncio.Future[None] | None = None
         self._retired = False
+        self._taken = False  # its parked wait's cancellation went to the work before its step
         self.work: ProtectedWait | None = None  # the wait of the work it stands in for now
         if loop.get_task_factory() is not None:  # an application's factory sees every task
             task: asyncio.Task[None] = loop.create_task(self)  # type: ignore[arg-type]
@@ -71,13 +72,33 @@ class StandIn:
 
     def throw(self, exc: BaseException, *_: object) -> asyncio.Future[None]:
         work = self.work
-        if self._retired or work is None or not isinstance(exc, asyncio.CancelledError):
+        if self._retired or not isinstance(exc, asyncio.CancelledError):
+            self._end()
+        if self._taken:  # the work met it already (:meth:`take_cancellation`)
+            self._taken = False
+            return self._park()
+        if work is None:
             self._end()  # no work to hand it to (``asyncio.run``'s cleanup): it ends
+        self._parked = None  # its cancellation handed on here, not again
         work.forward(exc)
         return self._settled()
 
     def close(self) -> None:
         self._retired = True
+
+    def take_cancellation(self) -> BaseException | None:
+        """A cancellation of its task that its step has not handed on yet (the work's wait ended in
+        the same turn of the loop, and the work's step comes first): given to the work now, at its
+        wait, as a task that was cancelled before its step would throw it."""
+        parked = self._parked
+        if parked is None or self._taken or not parked.cancelled():
+            return None
+        self._taken = True
+        try:
+            parked.result()
+        except asyncio.CancelledError as exc:
+            return exc
+        return None  # pragma: no cover - a cancelled future raises
 
     def _end(self) -> NoReturn:
         """Its task's last step: what it holds is let go (no cycle through its task is left)."""
