@@ -4,12 +4,12 @@ How :func:`finish_despite_cancellation` holds a cancellation off: the work runs 
 steps of the loop, under the identity of a *stand-in*: a parked task that the loop's current task is
 swapped to for each of the work's steps and back. What the work enters (aiohttp's connect timeout, the
 client's request deadlines, the stop's bound, an anyio scope) takes the stand-in for its task and
-cancels it, never the caller; the stand-in (or the caller, when its own step comes first) hands such a cancellation to the work
-at its current wait,
-as a task of its own would. What cancels the caller (``task.cancel()``, ``asyncio.timeout``, an anyio
-scope) finds it waiting on a ``ProtectedWait`` (``_standins.py``), which refuses it: asyncio then delivers it at the
-caller's next step, which the wait brings forward; the caller notes it, shields itself from anyio
-scopes and goes on waiting for the work. The cancellations that arrived are handed back, for the
+cancels it, never the caller; the stand-in (or the caller, when its own step comes first) hands
+such a cancellation to the work at its current wait, as a task of its own would. What cancels the
+caller (``task.cancel()``, ``asyncio.timeout``, an anyio scope) finds it waiting on a
+``ProtectedWait`` (``_standins.py``), which refuses it: asyncio then delivers it at the caller's next
+step, which the wait brings forward; the caller notes it, shields itself from anyio scopes and goes
+on waiting for the work. The cancellations that arrived are handed back, for the
 caller to deliver after its cleanup.
 
 Why not a task per piece of work (as before): a start and a stop each made one, took its first step

@@ -20,7 +20,8 @@ from typing import Any, NoReturn
 
 __all__ = ["EAGER_START", "TASK_NAME", "ProtectedWait", "StandIn", "StandIns"]
 
-#: Python 3.12 and later start a stand-in's task eagerly (it parks at once, in the caller's step).
+#: Python 3.12 and later start a stand-in's task eagerly (it parks at once, in the caller's step),
+#: unless the loop has a task factory of its own (whose task starts as the factory makes it).
 EAGER_START = sys.version_info >= (3, 12)
 
 #: The name of a stand-in's task: what ``asyncio.current_task()`` is inside protected work, and what
@@ -35,7 +36,8 @@ class StandIn:
     (:meth:`ProtectedWait.forward`), and until the work has met it waits on futures that are done
     already, as a task whose wait was cancelled does: an anyio scope, which cancels a task again on
     every turn of the loop while its wait is not done, would otherwise cancel the work a second time
-    after the scope had caught the first. Then it parks again; with no work, or retired, it ends.
+    after the scope had caught the first. Then it parks again; cancelled with no work, or retired,
+    it ends.
     """
 
     __slots__ = ("_loop", "_parked", "_retired", "_taken", "task", "work")
