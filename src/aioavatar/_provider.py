@@ -79,10 +79,11 @@ class ProviderSpec:
     timeouts: type
 
 
-@attrs.frozen
+@attrs.define
 class PreparedCall(PreparedRequest):
     """An endpoint call checked and encoded once, ready to :meth:`~ProviderClient.send` any number of
-    times (its credentials are held, never shown)."""
+    times (its credentials are held, never shown). Treat it as read-only: it is not frozen, for the
+    cost of building one on every call (see :class:`PreparedRequest`)."""
 
     endpoint: Endpoint = attrs.field(kw_only=True, repr=False)
 
