@@ -274,7 +274,10 @@ class Transport:
             slots, session, deadlines = self._slots, self._session, self._deadlines
             if slots is None or session is None:
                 raise RuntimeError("the client is not open: use it as `async with client:`")
-            task = asyncio.current_task()
+            # The loop once, and the task through it: on 3.11 each lookup of the running loop
+            # without one in hand is a getpid() system call.
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
             if task is None:
                 raise RuntimeError("aioavatar's calls are awaited inside an asyncio task")
             try:
@@ -284,7 +287,7 @@ class Transport:
                     limits = await self._take_slot(slots, prepared, timeout)
                 # aiohttp keeps the connect limit; the total is kept here, on the client's timer.
                 cancelling = task.cancelling()  # a cleanup's call starts cancelling: 1, say
-                deadlines.entered(task, asyncio.get_running_loop().time() + limits.total)
+                deadlines.entered(task, loop.time() + limits.total)
                 try:
                     async with session.request(
                         method,
