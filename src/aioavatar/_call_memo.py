@@ -4,8 +4,9 @@ Preparing a call (checking its input, encoding its body, forming its URL and hea
 credentials to mask) costs a twelfth of a keep-alive's instructions, more than what bare aiohttp spends
 around its own request. A service that drives its sessions by hand calls ``keep_alive(session_id, ...)``
 with the same arguments every few seconds, and creates token after token for the same avatar: those
-calls are prepared the first time and reused. A prepared call is immutable; sending one from many
-tasks at once is what every session's keep-alive already does.
+calls are prepared the first time and reused. A prepared call is never changed once made (read-only
+by contract, not frozen: see ``PreparedRequest``), and the memo's are never handed out; sending one
+from many tasks at once is what every session's keep-alive already does.
 
 The memo is bounded (the oldest entry is dropped first), shows none of what it holds, and holds
 nothing the client does not: a session's keep-alive (its id and token) until a stop or end of that
