@@ -84,6 +84,8 @@ def dump_json(value: Any) -> str:
             than Python converts to text. RecursionError: nesting past the recursion limit (after
             a second walk: the standard encoder's own).
     """
+    if type(value) is dict and not value:  # an empty object (a start's body): no encoder pass
+        return "{}"
     if _C_ENCODE is not None:
         try:
             return "".join(_C_ENCODE(value, 0))

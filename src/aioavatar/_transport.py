@@ -214,9 +214,7 @@ class Transport:
         if content is not None:
             data, content_type = content
         elif json is not None:
-            # An empty object (a start's body) without a pass of the encoder.
-            data = b"{}" if type(json) is dict and not json else dump_json(json).encode()
-            content_type = "application/json"
+            data, content_type = dump_json(json).encode(), "application/json"
         own = call_headers(headers, content_type, borrowed=self._borrowed)
         carried = sent_credentials(headers)
         if bearer is not None and is_scrubbable(bearer):
