@@ -352,9 +352,9 @@ class BaseSession(Stopping[InfoT]):
         outcome = await finish_despite_cancellation(backend.open(), backend.standins)  # rule 2
         if outcome.error is not None:
             error = outcome.error
-            if not self._backend.left_running(error):
+            if not backend.left_running(error):
                 self._mark_ended(EndReason.SERVER_ERROR)
-            elif self._backend.session_id is None:
+            elif backend.session_id is None:
                 # Open may have opened a session whose answer never arrived: it cannot be stopped.
                 self._unconfirmed = "its start may have opened a session whose id never arrived"
                 self._warn_unconfirmed()
@@ -389,7 +389,7 @@ class BaseSession(Stopping[InfoT]):
                 self._note_unconfirmed(outcome.cancelled)
             raise outcome.cancelled
         self._move(SessionState.ACTIVE)
-        logger.info("session %s started", self._backend.session_id)
+        logger.info("session %s started", backend.session_id)
         return info
 
     def _deadline(self, info: InfoT) -> float | None:
