@@ -290,8 +290,10 @@ def deliver_later(cancelled: BaseException | None) -> None:
     ``uncancel()`` their own). asyncio delivers a request once: dropped, a ``task.cancel()`` would
     never reach a task that catches the exception and goes on (a worker's loop, which a task
     group then waits for forever)."""
+    if cancelled is None:  # nearly always: nothing to deliver, no task to look up
+        return
     task = asyncio.current_task()
-    if cancelled is None or task is None or not task.cancelling():
+    if task is None or not task.cancelling():
         return
     message = cancelled.args[0] if cancelled.args else None
     asyncio.get_running_loop().call_soon(_deliver, task, task.cancelling(), message)

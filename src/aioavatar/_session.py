@@ -102,8 +102,6 @@ import time
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar, Unpack
 
-import anyio
-
 from ._backend import SessionBackend, SessionHooks
 from ._cancellation import close_despite_cancellation, finish_despite_cancellation, set_flag
 from ._compact import Shape, compact, expand
@@ -443,7 +441,7 @@ class BaseSession(Stopping[InfoT]):
             else:
                 if isinstance(chosen, EndReason) and chosen.is_known:
                     return chosen
-        if isinstance(exc, anyio.get_cancelled_exc_class()):
+        if isinstance(exc, asyncio.CancelledError):  # anyio's class on asyncio, without its lookup
             return EndReason.USER_DISCONNECTED
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             return EndReason.USER_CLOSED

@@ -201,7 +201,7 @@ class Stopping(Unconfirmed, Generic[InfoT]):
                 self._stop_error = RuntimeError("answered 'already ended', yet listed as running")
                 return
             what = "stopped" if stopped else "had already ended"
-            logger.info("session %s %s (%s)", self._backend.session_id, what, found.value)
+            logger.info("session %s %s (%s)", self._backend.session_id, what, found._value_)
             self._stop_error = None  # confirmed: a failed attempt before this one is over
             self._mark_ended(found)
         finally:
