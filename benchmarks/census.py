@@ -12,8 +12,14 @@ fewest milliseconds of five). Three shapes, each in a fresh interpreter:
 - ``task``: the task alone, waiting on an event with no session in it: the least any design can
   cost where the user's own task holds the session, since the session's objects come on top of it.
 
+Then what decides *when* a full collection comes: CPython starts one once the objects promoted into its
+oldest generation since the last exceed a quarter of what it holds (and ten intermediate collections
+have run). Counted with ``gc.callbacks``: the objects each shape promotes in a steady window of
+``STEADY`` seconds, and those it promotes while one session in ``CANCEL_EVERY`` is cancelled at once (the
+scale benchmark's thousand at 10,000), against a quarter of the oldest generation.
+
 No target is judged here: the figures explain the scale benchmark's stall ratio (``aioavatar`` over
-``aiohttp``), and how much of it the ``task`` row already is.
+``aiohttp``), how much of it the ``task`` row already is, and where its full collections fall.
 """
 
 from __future__ import annotations
@@ -37,6 +43,37 @@ from ._impls import AiohttpCalls
 
 VARIANTS = ("aioavatar", "aiohttp", "task")
 INTERVAL = 10.0
+#: The steady window whose promotions are counted (seconds), and one session in how many is cancelled.
+STEADY = 10.0
+CANCEL_EVERY = 10
+
+
+class Promotions:
+    """What the collector promotes into its oldest generation, counted from ``gc.callbacks``: each
+    intermediate collection (of generations 0 and 1) moves what survives it there."""
+
+    def __init__(self) -> None:
+        self.promoted = 0
+        self.intermediate = 0
+        self.full = 0
+        self._young = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        generation = info["generation"]
+        if phase == "start":
+            if generation == 1:
+                self._young = len(gc.get_objects(0)) + len(gc.get_objects(1))
+            elif generation == 2:
+                self.full += 1
+        elif generation == 1:
+            self.intermediate += 1
+            self.promoted += self._young - info["collected"]
+
+    def reset(self) -> dict[str, int]:
+        """The counts so far, then zero."""
+        counts = {"promoted": self.promoted, "intermediate": self.intermediate, "full": self.full}
+        self.promoted = self.intermediate = self.full = 0
+        return counts
 
 
 async def _measure(variant: str, sessions: int) -> dict[str, Any]:
@@ -74,6 +111,20 @@ async def _measure(variant: str, sessions: int) -> dict[str, Any]:
                 pauses.append(time.perf_counter() - started)
                 counts.append(len(gc.get_objects()))
                 await anyio.sleep(0.2)  # beats in flight come and go between counts
+            oldest = len(gc.get_objects(2))  # as the last full collection left it
+            promotions = Promotions()
+            gc.callbacks.append(promotions)
+            try:
+                await anyio.sleep(STEADY)
+                steady = promotions.reset()
+                cancelled = tasks[::CANCEL_EVERY]
+                for task in cancelled:
+                    task.cancel()
+                with anyio.fail_after(120):  # a hang, not a speed limit
+                    await asyncio.wait(cancelled)
+                cancelling = promotions.reset()
+            finally:
+                gc.callbacks.remove(promotions)
             release.set()
             if variant == "aiohttp":  # its loops end by cancellation
                 for task in tasks:
@@ -85,6 +136,11 @@ async def _measure(variant: str, sessions: int) -> dict[str, Any]:
         "objects_per_session": round((min(counts) - before) / sessions, 2),
         "full_collection_ms": round(min(pauses) * 1000, 1),
         "full_collection_ms_median": round(statistics.median(pauses) * 1000, 1),
+        "steady_seconds": STEADY,
+        "steady": steady,
+        "cancelled": len(cancelled),
+        "cancelling": cancelling,
+        "oldest_generation": oldest,
     }
 
 
@@ -97,22 +153,47 @@ async def run(sessions: int = 10_000) -> dict[str, Any]:
         for variant in VARIANTS
     }
     bare = rows["aiohttp"]["full_collection_ms"] or 1.0
-    table = markdown_table(
+    any_row = next(iter(rows.values()))
+    promotions = markdown_table(
         [
-            f"{sessions:,} idle",
-            "tracked objects per session",
-            "full collection (ms)",
-            "vs aiohttp",
+            f"{sessions:,} sessions",
+            f"promoted in {any_row['steady_seconds']:g} s steady (intermediate / full collections)",
+            f"promoted cancelling {any_row['cancelled']:,} (per session; full collections)",
+            "a quarter of the oldest generation",
         ],
         [
             [
                 name,
-                f"{row['objects_per_session']:.1f}",
-                f"{row['full_collection_ms']:.0f}",
-                f"{row['full_collection_ms'] / bare:.2f}x",
+                f"{row['steady']['promoted']:,} ({row['steady']['intermediate']} / "
+                f"{row['steady']['full']})",
+                f"{row['cancelling']['promoted']:,} "
+                f"({row['cancelling']['promoted'] / max(1, row['cancelled']):.0f}; "
+                f"{row['cancelling']['full']})",
+                f"{row['oldest_generation'] // 4:,}",
             ]
             for name, row in rows.items()
         ],
+    )
+    table = (
+        markdown_table(
+            [
+                f"{sessions:,} idle",
+                "tracked objects per session",
+                "full collection (ms)",
+                "vs aiohttp",
+            ],
+            [
+                [
+                    name,
+                    f"{row['objects_per_session']:.1f}",
+                    f"{row['full_collection_ms']:.0f}",
+                    f"{row['full_collection_ms'] / bare:.2f}x",
+                ]
+                for name, row in rows.items()
+            ],
+        )
+        + "\n"
+        + promotions
     )
     return {"benchmark": "census", "sessions": sessions, "rows": rows, "table": table}
 
