@@ -152,7 +152,9 @@ async def _main(args: argparse.Namespace) -> int:
         elif name == "scale":
             result = await _run_scale(args, quick)
         elif name == "census":
-            result = await census.run(sessions=300 if quick else 10_000)
+            result = await census.run(
+                sessions=300 if quick else 10_000, steady=1.0 if quick else census.STEADY
+            )
         else:
             result = await anyio.to_thread.run_sync(lambda: imports.run(repeats=3 if quick else 9))
         result["quick"] = quick
