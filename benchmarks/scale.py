@@ -500,6 +500,7 @@ def headline(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "cancel_seconds": _median_of(figs, "cancel", "seconds_to_last_stop"),
         "cancel_reasons_ok": all(f["cancel"]["stop_reasons_ok"] for f in figs),
         "cancel_full_collections": _median_of(figs, "cancel", "full_collections"),
+        "cancel_runs_with_full_collection": sum(1 for f in figs if f["cancel"]["full_collections"]),
         "cancel_gc_pause_s": _median_of(figs, "cancel", "gc_pause_s"),
         "shutdown_seconds": _median_of(figs, "shutdown", "seconds_to_last_stop"),
         "abandoned": max(f["shutdown"]["abandoned"] for f in figs),
@@ -627,8 +628,11 @@ def table(columns: dict[str, dict[str, Any]]) -> str:
         f"<= {TARGET_RATIO_CANCEL:g}x",
     )
     row(
-        "  collector while they were cancelled: pause / full collections",
-        lambda h: f"{h['cancel_gc_pause_s'] * 1000:.0f} ms / {h['cancel_full_collections']:.0f}",
+        "  collector while they were cancelled: pause / runs with a full collection there",
+        lambda h: (
+            f"{h['cancel_gc_pause_s'] * 1000:.0f} ms / "
+            f"{h['cancel_runs_with_full_collection']} of {h['runs']}"
+        ),
     )
     row(
         f"the other {sdk['leaving']:,} leaving at once: last stop received after",
