@@ -499,7 +499,6 @@ def headline(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "failed_calls": max(f["failed_calls"] for f in figs),
         "cancel_seconds": _median_of(figs, "cancel", "seconds_to_last_stop"),
         "cancel_reasons_ok": all(f["cancel"]["stop_reasons_ok"] for f in figs),
-        "cancel_full_collections": _median_of(figs, "cancel", "full_collections"),
         "cancel_runs_with_full_collection": sum(1 for f in figs if f["cancel"]["full_collections"]),
         "cancel_gc_pause_s": _median_of(figs, "cancel", "gc_pause_s"),
         "shutdown_seconds": _median_of(figs, "shutdown", "seconds_to_last_stop"),
