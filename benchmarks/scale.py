@@ -394,8 +394,8 @@ async def run(
     window_probe = [lag for due, lag in run.probe if w_start <= due < w_end]
     window_gc = [(at, pause, gen) for at, pause, gen in run.gc_pauses if w_start <= at < w_end]
     # What the collector took while the thousand were cancelled (a full collection of every session
-    # held, when one lands in it, is a fifth to a third of that figure in the runs of 3a8de1a and
-    # 5ed5ec3).
+    # held, when one lands in it, is a large part of that figure: the table counts the runs it fell
+    # in, the performance guide gives its share run by run).
     cancel_gc = [
         (pause, gen)
         for at, pause, gen in run.gc_pauses
