@@ -23,12 +23,12 @@ from aioavatar import (
     ValidationError,
 )
 from aioavatar._protocol import (
-    RawResponse,
     decode_envelope,
     decode_success,
     error_for_status,
 )
 from aioavatar._request import encode_multipart
+from aioavatar._response import RawResponse
 from aioavatar._retry import parse_retry_after
 
 
@@ -72,7 +72,7 @@ def test_other_code_on_200_is_an_api_error_with_code_and_message() -> None:
 def test_status_maps_to_type(status: int, cls: type[APIError]) -> None:
     """Each status gives its error type carrying status, code, message and request id."""
     error = error_for_status(
-        raw(status, {"code": 4000, "message": "nope"}, request_id="req-1", retry_after="3")
+        raw(status, {"code": 4000, "message": "nope"}, request_id_header="req-1", retry_after="3")
     )
     assert type(error) is cls
     assert (error.status, error.code, error.message, error.request_id) == (
@@ -119,7 +119,7 @@ def test_error_message_shapes(body: dict[str, object], message: str) -> None:
 def test_html_error_page_gives_server_error_with_excerpt() -> None:
     """A 502 HTML page is a ServerError whose message is a short excerpt, not a crash."""
     page = b"<html><body><h1>502 Bad Gateway</h1>" + b"x" * 1000 + b"</body></html>"
-    error = error_for_status(raw(502, page, content_type="text/html"))
+    error = error_for_status(raw(502, page, content_type_header="text/html"))
     assert isinstance(error, ServerError)
     assert error.message is not None
     assert "502 Bad Gateway" in error.message
@@ -138,7 +138,7 @@ def test_redirect_is_refused_naming_the_host() -> None:
 def test_bad_2xx_body_is_a_decode_error(body: bytes) -> None:
     """A 2xx body that is not a JSON object raises ResponseDecodeError with the status."""
     with pytest.raises(ResponseDecodeError) as info:
-        decode_envelope(raw(200, body, content_type="application/json"))
+        decode_envelope(raw(200, body, content_type_header="application/json"))
     assert info.value.status == 200
 
 
@@ -180,7 +180,7 @@ def test_deeply_nested_json_is_a_typed_error_on_any_status(status: int, body: by
     """200,000 levels of ``[[[[...`` or ``{"a": {"a": ...`` never escape as RecursionError: a 2xx
     is a ResponseDecodeError, an error status its APIError, with an excerpt instead of the
     server's message."""
-    response = raw(status, body, content_type="application/json")
+    response = raw(status, body, content_type_header="application/json")
     if 200 <= status < 300:
         with pytest.raises(ResponseDecodeError, match="nested too deeply"):
             decode_envelope(response)
@@ -303,7 +303,7 @@ def test_credentials_are_masked_however_the_server_escaped_them() -> None:
     assert secret not in str(error)
     assert "**********" in str(error)
     html = f"<p>{escaped}</p>".encode()
-    page = error_for_status(raw(502, html, content_type="text/html", credentials=creds))
+    page = error_for_status(raw(502, html, content_type_header="text/html", credentials=creds))
     assert secret not in str(page)
     success = f'{{"code": 1000, "data": {{"url": "wss://x?k={escaped}"}}}}'.encode()
     assert decode_envelope(raw(200, success, credentials=creds)) == {"url": "wss://x?k=**********"}

@@ -236,6 +236,11 @@ converter.register_structure_hook(Decimal, _decimal)
 converter.register_structure_hook(StrEnum, _enum)  # more specific than `str` in every StrEnum MRO
 converter.register_structure_hook_func(lambda t: t == dict[str, str], _passthrough_mapping)
 converter.register_structure_hook_func(lambda t: t == str | int, _str_or_int)
+# What cattrs does for any optional type, without its dispatch on every value: most optional fields
+# of the answers are strings.
+converter.register_structure_hook_func(
+    lambda t: t == str | None, lambda value, _: None if value is None else _str(value, None)
+)
 converter.register_structure_hook(Secret, lambda value, _: Secret(_str(value, None)))
 
 

@@ -9,6 +9,7 @@ write is the same (``tests/test_json.py`` compares them over generated values).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from json.encoder import encode_basestring_ascii
 from typing import Any, Final
 
@@ -19,8 +20,10 @@ class TooDeep(ValueError):
     """JSON nested deeper than the parser's recursion allows."""
 
 
-#: Its ``raw_decode`` is ``json.loads`` without the whitespace regexes and layers around it.
+#: Its scanner (C) is ``json.loads`` without the whitespace regexes and layers around it, and
+#: without ``raw_decode``'s own layer: called as ``raw_decode`` calls it.
 _DECODER: Final = json.JSONDecoder()
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
 #: JSON's own whitespace (RFC 8259): the only text allowed after the value.
 _WHITESPACE: Final = " \t\n\r"
 
@@ -64,7 +67,10 @@ def parse_json(data: bytes | str) -> Any:
         else:  # a realtime frame
             text = data if isinstance(data, str) and data[:1] == "{" else None
         if text is not None:  # an object (every answer and frame): read as json.loads reads it
-            value, end = _DECODER.raw_decode(text)
+            try:
+                value, end = _SCAN(text, 0)
+            except StopIteration as exc:  # as raw_decode says it
+                raise json.JSONDecodeError("Expecting value", text, exc.value) from None
             if end != len(text) and text[end:].strip(_WHITESPACE):
                 extra = len(text) - len(text[end:].lstrip(_WHITESPACE))
                 raise json.JSONDecodeError("Extra data", text, extra)  # as json.loads says it

@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import attrs
-
 from ._json import TooDeep, parse_json
 from ._logging import redact
+from ._response import RawResponse
 from ._retry import parse_retry_after
 from ._secret import mask_text
 from .exceptions import (
@@ -30,7 +29,6 @@ from .exceptions import (
 
 __all__ = [
     "SUCCESS_CODES",
-    "RawResponse",
     "decode_envelope",
     "decode_success",
     "error_for_status",
@@ -42,47 +40,6 @@ __all__ = [
 
 #: Envelope codes that mean success: the schema's default (100) and what the live API sends (1000).
 SUCCESS_CODES = frozenset({100, 1000})
-
-
-@attrs.define
-class RawResponse:
-    """What the transport read: the status, the body and the few headers the protocol needs.
-
-    Made once per answer and read, never changed (``attrs.evolve`` makes a changed copy). Not frozen:
-    a frozen class sets each of its twelve fields through ``object.__setattr__``, about three times
-    the cost of building it, on every call.
-
-    Deliberately holds no header mapping: headers carry cookies and echoes of credentials.
-    ``body_problem`` says why the body could not be read (too big, compressed unreadably); ``body`` is
-    then empty, and only a call that needs the body fails.
-    ``credentials`` are the values the request carried (and the client holds): masked out of whatever
-    the answer gives back, however the server escaped them. ``after_possible_effect``: an earlier
-    attempt of the same call may have taken effect (it was sent and got no answer, or a 5xx), so a
-    404 now may be that attempt's doing.
-    """
-
-    method: str
-    path: str
-    status: int
-    body: bytes = attrs.field(repr=False)
-    url: str = ""
-    body_problem: str | None = None
-    content_type: str = ""
-    request_id: str | None = None
-    retry_after: str | None = attrs.field(default=None, repr=False)  # the server's text, unmasked
-    location: str | None = attrs.field(default=None, repr=False)
-    credentials: tuple[str, ...] = attrs.field(default=(), repr=False)
-    after_possible_effect: bool = False
-
-    def error_fields(self) -> dict[str, Any]:
-        """What every error about this answer says of it: request line, status and request id."""
-        return {
-            "method": self.method,
-            "path": self.path,
-            "url": self.url,
-            "status": self.status,
-            "request_id": self.request_id,
-        }
 
 
 def load_json(response: RawResponse, *, mask: bool = True) -> Any:

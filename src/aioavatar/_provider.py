@@ -27,8 +27,9 @@ from ._converter import DecodeFailure, structure_response
 from ._credentials import resolve_credential
 from ._logging import mask_tracked, redact_error, track_secret
 from ._options import CallOptions, ClientOptions
-from ._protocol import RawResponse, decode_failure, map_strings
-from ._request import PreparedRequest
+from ._protocol import decode_failure, map_strings
+from ._request import NO_HEADERS, PreparedRequest
+from ._response import RawResponse
 from ._retry import Retry, RetryPolicy
 from ._running import Running
 from ._scheduler import Scheduler, beat_workers
@@ -338,7 +339,7 @@ class ProviderClient(Generic[TimeoutsT]):
         parts = self._transport.request_parts(
             endpoint.method,
             path,
-            headers=headers or {},
+            headers=headers or NO_HEADERS,
             json=json,
             content=content,
             params=params,

@@ -19,6 +19,7 @@ import attrs
 from ._version import __version__
 
 __all__ = [
+    "NO_HEADERS",
     "POOL_HEADERS",
     "USER_AGENT",
     "PreparedRequest",
@@ -34,7 +35,7 @@ POOL_HEADERS: Mapping[str, str] = MappingProxyType(
 )
 # Shared by every call with no header of its own (a session's: its token goes in ``bearer``), not a
 # dict kept by each session's keep-alive.
-_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _IDENTITY: Mapping[str, str] = MappingProxyType({"Accept-Encoding": "identity"})
 _IDENTITY_JSON: Mapping[str, str] = MappingProxyType(
     {**_IDENTITY, "Content-Type": "application/json"}
@@ -53,7 +54,7 @@ def call_headers(
     """The headers a call sets itself: its own (``headers``), and on a borrowed pool also what a pool
     of our own carries by default and the body's ``content_type``."""
     if not borrowed:
-        return headers or _NO_HEADERS
+        return headers or NO_HEADERS
     if not headers and content_type in (None, "application/json"):
         return _IDENTITY_JSON if content_type else _IDENTITY
     own = {**_IDENTITY, **headers}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
@@ -18,8 +17,8 @@ import aiohttp
 from ._deadlines import Deadlines
 from ._json import dump_json
 from ._logging import logger
-from ._protocol import RawResponse
 from ._request import POOL_HEADERS, PreparedRequest, RequestParts, call_headers
+from ._response import RawResponse
 from ._retry import (
     Retry,
     RetryBudget,
@@ -42,7 +41,7 @@ from ._wire import (
     may_be_resent_by_aiohttp,
     no_hidden_resend,
     read_body,
-    request_id,
+    requests_per_attempt,
     scrubbable,
     sent_credentials,
     stale_connection,
@@ -170,11 +169,8 @@ class Transport:
 
     @property
     def slots(self) -> ConnectionSlots:
-        """Who may send now, and who holds a connection for a stop (see ``_slots.py``).
-
-        Raises:
-            RuntimeError: the client is not open.
-        """
+        """Who may send now, and who holds a connection for a stop (``_slots.py``); the client must
+        be open (``RuntimeError`` else)."""
         if self._slots is None:
             raise RuntimeError("the client is not open: use it as `async with client:`")
         return self._slots
@@ -216,10 +212,12 @@ class Transport:
         elif json is not None:
             data, content_type = dump_json(json).encode(), "application/json"
         own = call_headers(headers, content_type, borrowed=self._borrowed)
-        carried = sent_credentials(headers)
+        carried = sent_credentials(headers) if headers else ()  # a session's call sets none
         if bearer is not None and is_scrubbable(bearer):
             carried = (bearer, *carried)
-        credentials = (*carried, *filter(is_scrubbable, secrets), *self.credentials)
+        if secrets:
+            carried = (*carried, *filter(is_scrubbable, secrets))
+        credentials = tuple(dict.fromkeys((*carried, *self.credentials)))  # an API key once
         url = self._urls.get(path) if shared_path else None
         if url is None:
             url = self.base_url + path
@@ -254,20 +252,13 @@ class Transport:
             TransportError: no answer (``RequestTimeout`` when a timeout ran out).
             RateLimitedError: the server asked to wait longer than the policy's cap.
         """
-        policy = retry_policy or self.retry_policy
         method, path, url = prepared.method, prepared.path, prepared.url
-        # Requests that may have reached the server, against the policy's retries + 1. On a borrowed
-        # session (which keeps its own middlewares, so ours cannot switch aiohttp's resend off) one
-        # attempt of an idempotent request may be two requests: it is counted as such.
-        resent_by_aiohttp = self._borrowed and method in IDEMPOTENT
-        per_attempt = 2 if resent_by_aiohttp else 1
-        sent = 0
+        sent = 0  # requests that may have reached the server, against the policy's retries + 1
         attempt = 0
         stale_retried = False
         acted_maybe = False  # an earlier attempt may have taken effect (sent, no clear refusal)
         while True:
             attempt += 1
-            started = time.perf_counter()
             # One attempt, in this frame: a coroutine level fewer on every call's path.
             slots, session, deadlines = self._slots, self._session, self._deadlines
             if slots is None or session is None:
@@ -278,16 +269,20 @@ class Transport:
             task = asyncio.current_task(loop)
             if task is None:
                 raise RuntimeError("aioavatar's calls are awaited inside an asyncio task")
+            started = loop.time()
             try:
-                limits = timeout
+                # aiohttp keeps the connect limit; the total is kept here, on the client's timer.
                 taken = slots.take_now()
                 if taken is False:
                     limits = await self._take_slot(slots, prepared, timeout)
-                # aiohttp keeps the connect limit; the total is kept here, on the client's timer.
+                    deadlines.entered(task, loop.time() + limits.total)
+                else:
+                    limits = timeout
+                    deadlines.entered(task, started + limits.total)
                 cancelling = task.cancelling()  # a cleanup's call starts cancelling: 1, say
-                deadlines.entered(task, loop.time() + limits.total)
                 try:
-                    async with session.request(
+                    # Awaited, not entered (a coroutine level less deep); released below, as on exit.
+                    resp = await session.request(
                         method,
                         url,
                         # Formed here, inline: no local of this frame holds the token under a name
@@ -316,19 +311,22 @@ class Transport:
                         allow_redirects=False,  # never carry credentials to another host
                         auto_decompress=False,  # decompressed by read_body, within the cap
                         middlewares=self._middlewares.get(method),
-                    ) as resp:
-                        cap, length = self.max_response_size, resp.content_length
+                    )
+                    try:
+                        resp_headers = resp.headers
+                        length = resp_headers.get("Content-Length")
                         # read_body's usual case (a plain body within the cap), without its coroutine.
                         if (
                             length is not None
-                            and length <= cap
-                            and "Content-Encoding" not in resp.headers
+                            and int(length) <= self.max_response_size
+                            and "Content-Encoding" not in resp_headers
                         ):
                             body, problem = await resp.read(), None
                         else:
-                            body, problem = await read_body(resp, cap)
+                            body, problem = await read_body(resp, self.max_response_size)
                         status = resp.status
-                        resp_headers = resp.headers
+                    finally:
+                        resp.release()  # the connection is back in the pool once the body is read
                 except asyncio.CancelledError:
                     if deadlines.left(task) and task.cancelling() <= cancelling:  # ours alone
                         raise answer_timeout(method, path, url, timeout.total) from None
@@ -343,7 +341,9 @@ class Transport:
                     if taken is not None:  # taken now, or after the wait
                         slots.give_back()
             except TransportError as exc:
-                sent += 2 if resent_by_aiohttp and may_be_resent_by_aiohttp(exc) else 1
+                policy = retry_policy or self.retry_policy
+                per_attempt = requests_per_attempt(self._borrowed, method)
+                sent += per_attempt if may_be_resent_by_aiohttp(exc) else 1
                 acted_maybe = acted_maybe or exc.sent
                 if (
                     retry is Retry.ALWAYS
@@ -373,28 +373,30 @@ class Transport:
                 body,
                 url,
                 problem,
-                resp_headers.get("Content-Type", "").partition(";")[0].strip().lower(),
-                request_id(resp_headers.get("X-Request-Id"), prepared.credentials),
-                resp_headers.get("Retry-After"),
-                resp_headers.get("Location"),
+                resp_headers.get("Content-Type", ""),
+                resp_headers.get("X-Request-Id"),
                 prepared.credentials,
                 acted_maybe,
             )
+            if status >= 300:  # what only an answer that is not a success may need
+                response.retry_after = resp_headers.get("Retry-After")
+                response.location = resp_headers.get("Location")
             if logger.isEnabledFor(logging.DEBUG):  # a run of a credential masked in the id too
-                rid = response.request_id and mask_echoes(response.request_id, prepared.credentials)
+                rid = mask_echoes(response.request_id or "", prepared.credentials)
                 logger.debug(
                     "%s %s -> %d in %.1f ms (attempt %d%s)",
                     method,
                     path,
                     status,
-                    (time.perf_counter() - started) * 1000,
+                    (loop.time() - started) * 1000,
                     attempt,
                     f", request id {rid}" if rid else "",
                 )
-            sent += 1
             if status < 400:
                 self.budget.on_success()
                 return response
+            sent += 1
+            policy = retry_policy or self.retry_policy
             if retry is Retry.ALWAYS and status in policy.statuses:
                 retry_after = parse_retry_after(response.retry_after)
                 if retry_after is not None and retry_after > policy.retry_after_cap:
@@ -409,6 +411,7 @@ class Transport:
                         request_id=response.request_id,
                     )
                 delay = policy.backoff(attempt, retry_after)
+                per_attempt = requests_per_attempt(self._borrowed, method)
                 if may_retry(policy, self.budget, sent + per_attempt, delay, deadline, budgeted):
                     acted_maybe = acted_maybe or status >= 500
                     log_retry(method, path, attempt, f"HTTP {status}", delay)

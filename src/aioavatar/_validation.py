@@ -289,11 +289,10 @@ def check_credential(value: object, field: str) -> str:
 
 def credential(instance: Any, attribute: Any, value: Any) -> None:
     """attrs form of :func:`check_credential`, for a :class:`~aioavatar.Secret` or a string."""
-    if (
-        type(value) is not Secret
-        and not isinstance(value, str)
-        and hasattr(value, "get_secret_value")
-    ):
+    if type(value) is Secret:  # an answer's token: checked here, once, not again by its calls
+        checked_once(value, check_credential, attribute.name)
+        return
+    if not isinstance(value, str) and hasattr(value, "get_secret_value"):
         value = value.get_secret_value()  # a secret holder of another library
     check_credential(value, attribute.name)
 

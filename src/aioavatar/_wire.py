@@ -7,7 +7,6 @@ The only module besides ``_transport`` that touches aiohttp's request machinery.
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Final
@@ -16,7 +15,6 @@ import aiohttp
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ._logging import error_chain
-from ._secret import mask_text
 from .exceptions import APIError, ConfigurationError, RequestTimeout, TransportError
 
 __all__ = [
@@ -30,7 +28,7 @@ __all__ = [
     "may_have_acted",
     "no_hidden_resend",
     "read_body",
-    "request_id",
+    "requests_per_attempt",
     "scrubbable",
     "sent_credentials",
     "stale_connection",
@@ -224,6 +222,13 @@ def may_be_resent_by_aiohttp(exc: TransportError) -> bool:
     ) and not (isinstance(exc.__cause__, aiohttp.ClientConnectorError))
 
 
+def requests_per_attempt(borrowed: bool, method: str) -> int:
+    """The requests one attempt may be, counted against a policy's retries: on a borrowed session
+    (which keeps its own middlewares, so ours cannot switch aiohttp's resend off) aiohttp may send
+    an idempotent request twice."""
+    return 2 if borrowed and method in IDEMPOTENT else 1
+
+
 async def read_body(resp: aiohttp.ClientResponse, cap: int) -> tuple[bytes, str | None]:
     """The answer's body decoded from its content encoding, never more than the cap on the wire or
     once inflated (a small gzip bomb stops one byte past the cap); or ``b""`` and what is wrong
@@ -302,18 +307,6 @@ _MAX_MEMBERS = 64
 def _too_big(cap: int, *, inflated: bool = False) -> str:
     what = "once decompressed " if inflated else ""
     return f"the answer is {what}larger than the {cap} byte cap"
-
-
-_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def request_id(value: str | None, credentials: tuple[str, ...]) -> str | None:
-    """The server's request id when it looks like one (an echo of anything else is dropped), with the
-    request's credentials masked (a server may echo one as its "id"; a run of one is masked where
-    the id is shown: in errors, and in the DEBUG line of each answer)."""
-    if value is None or _REQUEST_ID.fullmatch(value) is None:
-        return None
-    return mask_text(value, credentials)
 
 
 def may_have_acted(error: BaseException) -> bool:

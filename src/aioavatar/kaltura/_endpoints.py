@@ -9,8 +9,9 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
-from .._protocol import RawResponse, decode_success
+from .._protocol import decode_success
 from .._provider import Endpoint, ProviderSpec
+from .._response import RawResponse
 from .._retry import Retry
 from .._timeout import Timeout, timeout_field
 from .._validation import shown

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .._base_url import host_name_ok
-from .._protocol import RawResponse, error_for_status
+from .._protocol import error_for_status
+from .._response import RawResponse
 from ..exceptions import ConfigurationError, TransportError
 
 __all__ = [
