@@ -5,6 +5,8 @@ allows."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 import tracemalloc
 import zlib
@@ -15,6 +17,8 @@ import aiohttp
 import pytest
 
 from aioavatar import LiveAvatarClient, ResponseDecodeError, RetryPolicy, TransportError
+from aioavatar._retry import Retry
+from aioavatar.liveavatar._endpoints import STOP
 from aioavatar.testing import LiveAvatarEmulator
 
 from .conftest import API_KEY, AVATAR_ID
@@ -188,3 +192,63 @@ async def test_a_borrowed_sessions_middlewares_are_kept_and_attempts_still_bound
             await client.list_sessions("active")
         assert 1 <= len(emulator.requests("list")) - before <= 1 + FAST.retries
         assert token.session_id
+
+
+async def test_an_answer_that_comes_while_a_streamed_body_is_still_sent_is_returned() -> None:
+    """A server may answer (413, say) before it reads a body over 1 MiB, which aioavatar streams. The
+    answer is read and returned and the rest of the upload cancelled, also for a call made while its
+    task is being cancelled (a cleanup's), which must not end in a ``CancelledError`` of its own
+    (waiting for the cancelled upload did). A raw server on 127.0.0.1: no emulator answers first."""
+    body = b"x" * (32 * 1024 * 1024)  # more than loopback's socket buffers hold: the upload blocks
+    received: list[bytes] = []
+    answered_calls = asyncio.Event()
+    handled = asyncio.Semaphore(0)  # released as each connection is closed on the server's side
+
+    async def answer_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            received.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(
+                b"HTTP/1.1 413 Payload Too Large\r\nTransfer-Encoding: chunked\r\n"
+                b"Content-Type: text/plain\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            )
+            await writer.drain()
+            await answered_calls.wait()  # the body is read only once the client has the answer
+            with contextlib.suppress(ConnectionError):
+                while await reader.read(1 << 20):  # until the client, having cut the upload, closes
+                    pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+            handled.release()
+
+    server = await asyncio.start_server(answer_first, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with LiveAvatarClient(API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
+            call = client._prepare(STOP, content=(body, "application/octet-stream"))
+
+            async def send(cleanup: bool) -> int:
+                if cleanup:  # as a session's stop runs: in a task being cancelled
+                    task = asyncio.current_task()
+                    assert task is not None
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.sleep(0)
+                    assert task.cancelling() == 1
+                raw = await client._transport.send(
+                    call, timeout=client.timeouts.read, retry=Retry.IF_UNSENT
+                )
+                return raw.status
+
+            for cleanup in (False, True):
+                answered_calls.clear()
+                status = await asyncio.create_task(send(cleanup))
+                answered_calls.set()
+                assert status == 413
+                await handled.acquire()  # the upload was cut: the server saw its connection end
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert len(received) == 2
+    assert all(head.startswith(b"POST /v1/sessions/stop ") for head in received)

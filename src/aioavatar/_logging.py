@@ -191,7 +191,7 @@ def track_secret(owner: object, secret: Secret | str) -> None:
     ``owner`` must support weak references (clients, attrs models and Secrets do: a token a client
     returns is its own owner, masked as long as its Secret lives).
     """
-    value = secret._value if type(secret) is Secret else secret_value(secret)  # a token's: no call
+    value = secret_value(secret)
     if len(value) < MIN_TRACKED_LENGTH:
         return
     with _registering:

@@ -281,7 +281,7 @@ class Transport:
                     deadlines.entered(task, started + limits.total)
                 cancelling = task.cancelling()  # a cleanup's call starts cancelling: 1, say
                 try:
-                    # Awaited, not entered (a coroutine level less deep); released below, as on exit.
+                    # Awaited, not entered; release() below also cancels a streamed upload.
                     resp = await session.request(
                         method,
                         url,
