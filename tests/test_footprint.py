@@ -216,12 +216,12 @@ def _forgotten(provider: Provider, session: Any) -> weakref.ref[Any]:
 
 
 #: The most functions of the SDK that entering a LiveAvatar session runs (its token and start calls
-#: included; a coroutine's every resumption counts). 171-172 on Python 3.11 (with the lowest
-#: dependencies too) and 166-167 on 3.12 and 3.13 when this was written; 179 before, when the
-#: log filter's registry walked every credential it held every so many registrations, the session's
-#: token was first masked by a weak reference it dropped at once, and compacting the start answer
-#: looked up a reader for each of its plain values.
-MAX_SDK_CALLS_PER_OPEN = 175
+#: included; a coroutine's every resumption counts). 168-169 on Python 3.11 since a start's call is
+#: built from parts its client made once (171-172 before, and 166-167 on 3.12 and 3.13 then); 179
+#: before that, when the log filter's registry walked every credential it held every so many
+#: registrations, the session's token was first masked by a weak reference it dropped at once, and
+#: compacting the start answer looked up a reader for each of its plain values.
+MAX_SDK_CALLS_PER_OPEN = 172
 
 
 def _sdk_function(code: types.CodeType) -> bool:

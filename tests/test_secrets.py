@@ -20,6 +20,8 @@ from urllib.parse import quote, quote_plus
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aioavatar import (
     APIError,
@@ -35,6 +37,7 @@ from aioavatar import (
     TransportError,
 )
 from aioavatar._logging import MASK, mask_tracked
+from aioavatar._wire import is_scrubbable, with_bearer
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
 from .conftest import AVATAR_ID
@@ -413,6 +416,55 @@ def assert_no_part(texts: list[str], secret: str, size: int = 12) -> None:
     for text in texts:
         found = [part for part in parts if part in text]
         assert not found, f"part of a credential ({found[0]!r}) leaked into: {text[:300]}"
+
+
+@given(
+    bearer=st.text(max_size=24),
+    credentials=st.lists(st.text(min_size=1, max_size=24), unique=True, max_size=4),
+)
+def test_a_session_call_carries_its_token_first_and_each_credential_once(
+    bearer: str, credentials: list[str]
+) -> None:
+    """What a call sent with a session's token masks in what comes back: the token first when it is
+    long enough to mask, then the client's credentials, each once (the token may be one of them)."""
+    carried = with_bearer(bearer, tuple(credentials))
+    assert len(set(carried)) == len(carried)
+    if is_scrubbable(bearer):
+        assert carried[0] == bearer
+        assert set(carried) == {bearer, *credentials}
+        assert [c for c in carried if c != bearer] == [c for c in credentials if c != bearer]
+    else:
+        assert carried == tuple(credentials)
+
+
+@pytest.mark.parametrize("call", ["start", "keep_alive", "stop"])
+async def test_part_of_a_session_token_echoed_by_a_refused_session_call_is_masked(
+    emulator: LiveAvatarEmulator, call: str
+) -> None:
+    """A start, keep-alive or stop refused with part of the token it was sent with (given as a plain
+    string) in the message: no 12 characters of the token reach the error, for the first session
+    of a client and for the next, whose call is built from parts the client made once."""
+    async with LiveAvatarClient(
+        CANARY_KEY, base_url=emulator.base_url, retry_policy=FAST
+    ) as client:
+        for _ in range(2):
+            token = await client.create_session_token(AVATAR_ID)
+            raw = token.session_token.get_secret_value()
+            if call != "start":
+                await client.start_session(token.session_token)
+            message = f"token ...{raw[3:40]}... refused"
+            emulator.inject(call, status=400, body=json.dumps({"message": message}).encode())
+            with pytest.raises(AvatarError) as info:
+                if call == "start":
+                    await client.start_session(raw)
+                elif call == "keep_alive":
+                    await client.keep_alive(token.session_id, session_token=raw)
+                else:
+                    await client.stop_session(token.session_id, session_token=raw)
+            assert MASK in str(info.value)
+            assert_no_part(exception_texts(info.value), raw)
+            sent = emulator.requests(call)[-1]
+            assert sent.auth == "bearer"
 
 
 async def test_a_credential_echoed_in_a_utf16_answer_is_masked(

@@ -38,6 +38,7 @@ from ._standins import StandIns
 from ._timeout import resolve_timeout
 from ._transport import DEFAULT_CONNECTION_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, Transport
 from ._validation import check_number, check_options, check_path_id
+from ._wire import with_bearer
 from .exceptions import APIError, AvatarError, ConfigurationError
 
 __all__ = [
@@ -111,8 +112,7 @@ class Endpoint:
             answer, say), not only the request's. Off the per-session hot path.
         opens: for a call that opens a session, the key of its id in the answer: an answer that
             names one but does not fit the model says so (``ResponseDecodeError.session_id``).
-        decode: replaces the spec's ``decode`` for this endpoint (an answer shaped unlike the
-            provider's others).
+        decode: replaces the spec's ``decode`` for this endpoint (an answer unlike the others).
     """
 
     method: str
@@ -132,9 +132,8 @@ class ProviderClient(Generic[TimeoutsT]):
     """The base of the provider clients: credential, API root, transport and the one call path.
 
     A subclass names its :class:`ProviderSpec` (``class X(ProviderClient[XTimeouts], spec=SPEC)``) and
-    writes each endpoint as a small method over :meth:`_call`. The HTTP pool is the transport's,
-    created on ``async with`` inside the running loop (or borrowed through ``http_session``, left
-    open).
+    writes each endpoint as a small method (``_prepare``, then ``_send``). The HTTP pool is the
+    transport's, made on ``async with`` in the running loop (or borrowed: ``http_session``, left open).
     """
 
     spec: ClassVar[ProviderSpec]
@@ -175,6 +174,8 @@ class ProviderClient(Generic[TimeoutsT]):
         #: Keep-alives sent through ``keep_alive(session_id, ...)``, prepared once per session (see
         #: ``_call_memo.py``); a session's own beats are prepared by the session.
         self._keep_alives = CallMemo(KEPT_KEEP_ALIVES)
+        #: What the calls of sessions share, whichever session (``_bearer_call``).
+        self._bearer_shapes: dict[str, PreparedCall] = {}
         self._transport = Transport(
             self.base_url,
             http_session=options.get("http_session"),
@@ -348,6 +349,15 @@ class ProviderClient(Generic[TimeoutsT]):
             secrets=secrets,
         )
         return PreparedCall(*parts, endpoint=endpoint)
+
+    def _bearer_call(self, endpoint: Endpoint, bearer: str, data: bytes) -> PreparedCall:
+        """``_prepare(endpoint, bearer=bearer, json=...)``, ``data`` the encoded body, for an endpoint
+        with no id in its path: its URL, headers and the client's credentials built once per client."""
+        s = self._bearer_shapes.get(endpoint.path)
+        if s is None or s.endpoint is not endpoint:
+            s = self._bearer_shapes[endpoint.path] = self._prepare(endpoint, json={})
+        parts = (s.method, s.path, s.url, s.headers, data, s.content_type, s.params)
+        return PreparedCall(*parts, with_bearer(bearer, s.credentials), bearer, endpoint=endpoint)
 
     def send(self, call: PreparedCall, **options: Unpack[CallOptions]) -> Coroutine[Any, Any, Any]:
         """Send a call prepared once (``prepare_keep_alive``, say); awaited, it returns what its

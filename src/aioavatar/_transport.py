@@ -45,6 +45,7 @@ from ._wire import (
     scrubbable,
     sent_credentials,
     stale_connection,
+    with_bearer,
 )
 from .exceptions import ConfigurationError, RateLimitedError, RequestTimeout, TransportError
 
@@ -213,11 +214,10 @@ class Transport:
             data, content_type = dump_json(json).encode(), "application/json"
         own = call_headers(headers, content_type, borrowed=self._borrowed)
         carried = sent_credentials(headers) if headers else ()  # a session's call sets none
-        if bearer is not None and is_scrubbable(bearer):
-            carried = (bearer, *carried)
         if secrets:
             carried = (*carried, *filter(is_scrubbable, secrets))
         credentials = tuple(dict.fromkeys((*carried, *self.credentials)))  # an API key once
+        credentials = with_bearer(bearer, credentials)
         url = self._urls.get(path) if shared_path else None
         if url is None:
             url = self.base_url + path

@@ -183,6 +183,16 @@ def is_scrubbable(value: str) -> bool:
     return len(value) >= MIN_SCRUBBED_LENGTH
 
 
+def with_bearer(bearer: str | None, credentials: tuple[str, ...]) -> tuple[str, ...]:
+    """What a call sent with a session's ``bearer`` token carries, to mask in what comes back: the
+    token first (when long enough to mask), then ``credentials`` (each once), each once."""
+    if bearer is None or not is_scrubbable(bearer):
+        return credentials
+    if bearer in credentials:
+        return (bearer, *(known for known in credentials if known != bearer))
+    return (bearer, *credentials)
+
+
 def scrubbable(values: Iterable[str]) -> tuple[str, ...]:
     """The credential values long enough to mask in what comes back (:func:`is_scrubbable`)."""
     return tuple(value for value in values if is_scrubbable(value))

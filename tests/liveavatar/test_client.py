@@ -709,6 +709,26 @@ async def test_list_languages(client: LiveAvatarClient, emulator: LiveAvatarEmul
     assert [r.status for r in emulator.requests("languages")] == [500, 200]
 
 
+async def test_starts_and_stops_of_sessions_share_the_parts_the_client_made_once(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """Every session starts and stops once: the URL, headers and the client's credentials of those
+    calls are made once per client (one shape per endpoint), each call carrying only its own token
+    and body. Each session's start and stop reach the server with its own token and body."""
+    tokens = [await client.create_session_token(AVATAR_ID, is_sandbox=True) for _ in range(3)]
+    for token in tokens:
+        await client.start_session(token.session_token)
+        assert await client.stop_session(token.session_id, session_token=token.session_token)
+    assert sorted(client._bearer_shapes) == ["/v1/sessions/start", "/v1/sessions/stop"]
+    ids = [token.session_id for token in tokens]
+    starts, stops = emulator.requests("start"), emulator.requests("stop")
+    assert [r.body for r in starts] == [{}] * 3
+    assert [r.body for r in stops] == [{"session_id": i, "reason": "USER_CLOSED"} for i in ids]
+    for sent in (starts, stops):
+        assert [r.session_id for r in sent] == ids  # each found its session by its own token
+        assert {(r.auth, r.status in (200, 201)) for r in sent} == {("bearer", True)}
+
+
 async def test_a_token_request_of_plain_values_is_prepared_once_per_client(
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:

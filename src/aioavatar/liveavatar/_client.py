@@ -13,6 +13,7 @@ from .._call_memo import CallMemo
 from .._converter import build_request, unstructure
 from .._credentials import bearer_token
 from .._enums import EndReason, EndReasonName
+from .._json import dump_json
 from .._logging import track_secret
 from .._options import CallOptions, ClientOptions
 from .._pager import PageData, Pager, page_after
@@ -121,7 +122,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         if session_token is None and account_fallback:
             return self._prepare(endpoint, headers=self._account_headers(), json=body)
         bearer = bearer_token(session_token, "session_token")  # type: ignore[arg-type]
-        return self._prepare(endpoint, bearer=bearer, json=body)
+        return self._bearer_call(endpoint, bearer, dump_json(body).encode() if body else b"{}")
 
     # --- session endpoints ----------------------------------------------------------------------------
 
