@@ -185,7 +185,8 @@ def is_scrubbable(value: str) -> bool:
 
 def with_bearer(bearer: str | None, credentials: tuple[str, ...]) -> tuple[str, ...]:
     """What a call sent with a session's ``bearer`` token carries, to mask in what comes back: the
-    token first (when long enough to mask), then ``credentials`` (each once), each once."""
+    token first (when long enough to mask), then ``credentials`` (given without repeats) but the
+    token, if it is one of them."""
     if bearer is None or not is_scrubbable(bearer):
         return credentials
     if bearer in credentials:

@@ -37,7 +37,7 @@ from aioavatar import (
     TransportError,
     ValidationError,
 )
-from aioavatar.liveavatar._endpoints import TOKEN
+from aioavatar.liveavatar._endpoints import STOP, TOKEN
 from aioavatar.testing import LiveAvatarEmulator
 
 from ..conftest import API_KEY, AVATAR_ID
@@ -713,13 +713,26 @@ async def test_starts_and_stops_of_sessions_share_the_parts_the_client_made_once
     client: LiveAvatarClient, emulator: LiveAvatarEmulator
 ) -> None:
     """Every session starts and stops once: the URL, headers and the client's credentials of those
-    calls are made once per client (one shape per endpoint), each call carrying only its own token
-    and body. Each session's start and stop reach the server with its own token and body."""
+    calls are made once per client (one shape per endpoint, holding no session's token), each call
+    carrying only its own token and body. Each session's start and stop reach the server with its
+    own token and body."""
     tokens = [await client.create_session_token(AVATAR_ID, is_sandbox=True) for _ in range(3)]
+    raw = [token.session_token.get_secret_value() for token in tokens]
+    shapes = []
     for token in tokens:
         await client.start_session(token.session_token)
         assert await client.stop_session(token.session_id, session_token=token.session_token)
-    assert sorted(client._bearer_shapes) == ["/v1/sessions/start", "/v1/sessions/stop"]
+        shapes.append(dict(client._bearer_shapes))
+    assert sorted(shapes[0]) == ["/v1/sessions/start", "/v1/sessions/stop"]
+    for path, shape in shapes[0].items():
+        assert all(later[path] is shape for later in shapes[1:])  # made once, not per session
+        assert shape.bearer is None
+        assert not set(raw) & set(shape.credentials)
+    later_stop = client._session_call(
+        STOP, tokens[2].session_token, {"session_id": tokens[2].session_id}
+    )
+    assert later_stop.bearer == raw[2]
+    assert [c for c in later_stop.credentials if c in raw] == [raw[2]]  # no other session's token
     ids = [token.session_id for token in tokens]
     starts, stops = emulator.requests("start"), emulator.requests("stop")
     assert [r.body for r in starts] == [{}] * 3
