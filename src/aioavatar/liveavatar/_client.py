@@ -122,7 +122,7 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         if session_token is None and account_fallback:
             return self._prepare(endpoint, headers=self._account_headers(), json=body)
         bearer = bearer_token(session_token, "session_token")  # type: ignore[arg-type]
-        return self._bearer_call(endpoint, bearer, dump_json(body).encode() if body else b"{}")
+        return self._bearer_call(endpoint, bearer, dump_json(body).encode())
 
     # --- session endpoints ----------------------------------------------------------------------------
 
