@@ -16,10 +16,12 @@ from aioavatar import (
     KalturaAvatarClient,
     LiveAvatarClient,
     RetryPolicy,
+    SessionState,
 )
 from aioavatar._slots import ConnectionSlots
 from aioavatar.testing import KalturaEmulator, LiveAvatarEmulator
 
+from .leaks import wait_until
 from .providers import API_KEY, AVATAR_ID, KALTURA_AVATAR_ID, KS
 
 pytestmark = pytest.mark.anyio
@@ -272,3 +274,114 @@ async def test_a_long_queue_of_waiters_that_gave_up_is_swept() -> None:
     slots.give_back()
     assert slots.try_take()
     assert not slots.try_take()
+
+
+# --- the stop's bound: the reservation's, on the client's request deadlines ---------------------------
+
+
+async def test_a_bound_run_out_raises_timeout_from_its_cancellation_and_leaves_the_task_as_found() -> (
+    None
+):
+    """``with reservation:`` past its deadline: the block is cancelled, ``TimeoutError`` is raised
+    from that cancellation (as ``asyncio.timeout_at`` would), the task is not left cancelling, and the
+    deadlines hold nothing more. The deadline counts from the moment the slot is held."""
+    slots = ConnectionSlots(1)
+    loop = asyncio.get_running_loop()
+    before = loop.time()
+    async with slots.reserved(0.05) as window:
+        assert window.deadline >= before + 0.05
+        with pytest.raises(TimeoutError) as info, window:
+            assert len(slots.deadlines) == 1
+            await asyncio.sleep(10)
+    assert isinstance(info.value.__cause__, asyncio.CancelledError)
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    await asyncio.sleep(0)  # no cancellation left pending
+    assert len(slots.deadlines) == 0
+    assert slots.take_now() is True  # the slot was given back
+
+
+async def test_a_block_that_ends_within_its_bound_leaves_nothing_to_cancel() -> None:
+    """A block done before its deadline is forgotten at once: the timer later cancels nothing."""
+    slots = ConnectionSlots(1)
+    async with slots.reserved(0.05) as window:
+        with window:
+            await asyncio.sleep(0)
+        assert len(slots.deadlines) == 0
+        await asyncio.sleep(0.1)  # past the deadline: the armed timer fires, for nobody
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    await asyncio.sleep(0)
+
+
+async def test_a_cancellation_from_outside_within_a_bound_goes_through_as_itself() -> None:
+    """Cancelled from outside before its deadline, the block raises ``CancelledError``, not
+    ``TimeoutError``; cancelled from outside in the same turn as its deadline, too (the task is still
+    cancelling once the bound took its own cancellation back)."""
+    slots = ConnectionSlots(None)
+    loop = asyncio.get_running_loop()
+
+    async def bounded(cancel_at: float) -> None:
+        async with slots.reserved(0.05) as window:
+            task = asyncio.current_task()
+            assert task is not None
+            loop.call_at(
+                window.deadline if cancel_at == 0 else loop.time() + cancel_at, task.cancel
+            )
+            with window:
+                await asyncio.sleep(10)
+
+    for cancel_at in (0.01, 0.0):  # before the deadline; in the deadline's own turn
+        task = asyncio.create_task(bounded(cancel_at))
+        await asyncio.wait([task])
+        assert task.cancelled()
+    assert len(slots.deadlines) == 0
+
+
+async def test_without_a_bound_a_reservation_keeps_no_deadline() -> None:
+    """``reserved()`` alone (``reserved_connection()``): no deadline, and ``with`` it bounds nothing."""
+    slots = ConnectionSlots(1)
+    async with slots.reserved() as window:
+        assert window.deadline == float("inf")
+        with window:
+            assert len(slots.deadlines) == 0
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("provider", ["liveavatar", "kaltura"])
+async def test_a_stop_past_its_bound_is_cut_on_the_clients_timer_and_reported(
+    provider: str,
+) -> None:
+    """A stop the server never answers within ``stop_timeout``: the session's exit raises
+    ``SessionStopError`` naming the session and the bound, the stop reached the server once, and its
+    bound was kept beside its request on the client's deadlines (no loop timer of its own)."""
+    async with AsyncExitStack() as stack:
+        emulator, client, stop = await _open(stack, provider)
+        emulator.inject(stop, drip=0.5)  # recorded at once, answered far past the bound
+        seen: set[int] = set()
+        deadlines = client._transport.slots.deadlines
+
+        async def watch() -> None:  # what the deadlines hold while the stop is on its way
+            while session.state is not SessionState.ENDED:
+                if session.state is SessionState.STOPPING:
+                    seen.add(len(deadlines))
+                await asyncio.sleep(0.005)
+
+        if provider == "liveavatar":
+            session = client.session(AVATAR_ID, is_sandbox=True, stop_timeout=0.3)
+        else:
+            session = client.session(KALTURA_AVATAR_ID, stop_timeout=0.3)
+        watcher = asyncio.create_task(watch())
+        with pytest.raises(AvatarError) as info:
+            async with session:
+                pass
+        await watcher
+        assert session.session_id in str(info.value)
+        assert "no confirmation within 0.3 s" in str(info.value)
+        assert len(emulator.requests(stop)) == 1
+        assert max(seen) == 2  # the stop's request and its bound, nothing more
+        assert session.end_reason is None
+        assert session.may_still_run
+        await wait_until(lambda: len(deadlines) == 0)  # the stop's request let go too

@@ -6,7 +6,6 @@ the part every provider's backend shares (its client, its request, the token tha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, NoReturn, Protocol, TypeAlias, TypeVar
 
 from ._enums import EndReason
@@ -15,6 +14,7 @@ from ._provider import Endpoint, PreparedCall, ProviderClient
 from ._running import Running
 from ._scheduler import Scheduler
 from ._secret import Secret, is_checked, vouched_secret
+from ._slots import Reservation
 from ._standins import StandIns
 
 __all__ = ["SessionBackend", "SessionHooks", "TokenBackend"]
@@ -57,7 +57,8 @@ class SessionBackend(Protocol[InfoT]):
     ``scheduler`` is the client's, on which the keep-alive runs; ``running`` is the client's
     record of its sessions, which its close ends (rule 14); ``standins`` the client's idle stand-ins
     for protected work (``_cancellation.py``); ``reserved_connection`` holds one of
-    the client's connection slots for the stop (its bound starts once it has one); ``attach`` receives
+    the client's connection slots for the stop, and is its bound of ``bound`` seconds from then
+    (``with`` it: ``_slots.Reservation``); ``attach`` receives
     the lifecycle's hooks once, before ``prepare``; ``detach`` drops them once the lifecycle is over
     (the session is the hooks: holding it after that would be a reference cycle), and is told whether
     the session may still run (no end of it is known: a stop failed or was cancelled), when its
@@ -106,7 +107,7 @@ class SessionBackend(Protocol[InfoT]):
 
     async def keep_alive(self, *, timeout: float, deadline: float) -> None: ...
 
-    def reserved_connection(self) -> AbstractAsyncContextManager[None]: ...
+    def reserved_connection(self, bound: float) -> Reservation: ...
 
     async def close(self, reason: EndReason, *, deadline: float) -> bool: ...
 
@@ -189,8 +190,8 @@ class TokenBackend(Generic[ClientT, RequestT]):
             # The session is known to have ended: its token, and what its start answered, are dead.
             release_values((token, *self._held))
 
-    def reserved_connection(self) -> AbstractAsyncContextManager[None]:
-        return self._client.reserved_connection()
+    def reserved_connection(self, bound: float) -> Reservation:
+        return self._client._stop_window(bound)
 
     def _take_request(self) -> RequestT:
         """The request, for the one call that sends it: a session keeps what it needs of it, not

@@ -9,7 +9,10 @@ ends in time: in steady traffic a timer is pushed about once per time limit, not
 
 A request past its deadline has its task cancelled, as ``asyncio.timeout`` does it; :meth:`left` tells
 the request it was its deadline (and takes that cancellation back), so that it raises its timeout
-error, while a cancellation from anywhere else still goes through.
+error, while a cancellation from anywhere else still goes through. A session's stop keeps its bound
+here too (``_slots.Reservation``, which cancels the stop's task the same way): no loop timer, timeout
+object and heap entry per stop, which thousands of sessions stopping together each pushed past the
+others, with a Python-level comparison at each step.
 """
 
 from __future__ import annotations
@@ -17,11 +20,19 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["BATCH", "EARLY", "Deadlines"]
+__all__ = ["BATCH", "EARLY", "Deadlines", "Limited"]
 
-_Task = asyncio.Task[Any]
+
+class Limited(Protocol):
+    """What a deadline is kept for: a request's task, or a stop's bound, which cancels its task."""
+
+    def cancel(self, msg: Any = None) -> bool: ...
+
+    def uncancel(self) -> int: ...
+
+
 #: After the timer fired, it fires again no sooner than this (seconds): a deadline falling in that
 #: while is kept up to this late, and a thousand requests hung with deadlines a millisecond apart
 #: cost a few dozen walks of the requests in flight per second, not a thousand.
@@ -33,14 +44,14 @@ EARLY = max(time.get_clock_info("monotonic").resolution, 0.001)
 
 
 class Deadlines:
-    """The deadlines (in loop time) of the requests in flight, one per task, and the timer that
-    cancels the task of each request past its own."""
+    """The deadlines (in loop time) of the requests in flight, one per task (and of the stops' bounds),
+    and the timer that cancels the task of each past its own."""
 
     __slots__ = ("_due", "_expired", "_timer", "_timer_at")
 
     def __init__(self) -> None:
-        self._due: dict[_Task, float] = {}
-        self._expired: set[_Task] = set()  # cancelled for their deadline, not yet left
+        self._due: dict[Limited, float] = {}
+        self._expired: set[Limited] = set()  # cancelled for their deadline, not yet left
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
 
@@ -48,13 +59,13 @@ class Deadlines:
         """The requests in flight."""
         return len(self._due)
 
-    def entered(self, task: _Task, deadline: float) -> None:
+    def entered(self, task: Limited, deadline: float) -> None:
         """A request of ``task`` started, to end by ``deadline`` (loop time)."""
         self._due[task] = deadline
         if deadline < self._timer_at:
             self._arm(deadline)
 
-    def left(self, task: _Task) -> bool:
+    def left(self, task: Limited) -> bool:
         """The request of ``task`` ended: whether its deadline passed first. Then its task was
         cancelled for it, and that cancellation is taken back here (``task.uncancel()``): a
         ``CancelledError`` the request raises is its timeout when ``task.cancelling()`` is back to

@@ -34,6 +34,7 @@ from ._retry import Retry, RetryPolicy
 from ._running import Running
 from ._scheduler import Scheduler, beat_workers
 from ._secret import Secret
+from ._slots import Reservation
 from ._standins import StandIns
 from ._timeout import resolve_timeout
 from ._transport import DEFAULT_CONNECTION_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, Transport
@@ -41,13 +42,7 @@ from ._validation import check_number, check_options, check_path_id
 from ._wire import with_bearer
 from .exceptions import APIError, AvatarError, ConfigurationError
 
-__all__ = [
-    "Endpoint",
-    "Namespace",
-    "PreparedCall",
-    "ProviderClient",
-    "ProviderSpec",
-]
+__all__ = ["Endpoint", "Namespace", "PreparedCall", "ProviderClient", "ProviderSpec"]
 
 T = TypeVar("T")
 TimeoutsT = TypeVar("TimeoutsT")
@@ -259,7 +254,7 @@ class ProviderClient(Generic[TimeoutsT]):
         """
         return self._transport.http_session
 
-    def reserved_connection(self) -> AbstractAsyncContextManager[None]:
+    def reserved_connection(self) -> AbstractAsyncContextManager[object]:
         """Hold one of the client's connection slots for the current task while in the block: its
         requests meanwhile wait for none. Entering waits for a slot without a time limit; the stop of a
         session holds one so that its time limit starts when it can be sent (see ``_slots.py``).
@@ -267,7 +262,12 @@ class ProviderClient(Generic[TimeoutsT]):
         Raises:
             RuntimeError: the client is not open.
         """
-        return self._transport.slots.reserved()
+        return self._stop_window(None)
+
+    def _stop_window(self, bound: float | None) -> Reservation:
+        """``reserved_connection()`` for a session's stop: ``with`` it, its block is bounded to
+        ``bound`` seconds from the moment it holds its slot (``_slots.Reservation``)."""
+        return self._transport.slots.reserved(bound)
 
     def _account_headers(self) -> dict[str, str]:
         """The headers that carry the account credential.

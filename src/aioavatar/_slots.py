@@ -6,15 +6,20 @@ own pool is unlimited instead and :class:`ConnectionSlots` is the queue (first c
 request waits for a slot within its timeout, while a task that :meth:`~ConnectionSlots.reserved` one (a
 stop) waits as long as it takes and keeps it for every request it sends meanwhile, its time limits
 starting once it holds it. Every wait is bounded in the end: a slot is held by one request at a time,
-and every request is bounded.
+and every request is bounded. The stop's own bound is the reservation's too (``with reservation:``),
+kept on the client's request deadlines (``_deadlines.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
+from typing import Any, Self
 
-__all__ = ["ConnectionSlots"]
+from ._deadlines import Deadlines
+
+__all__ = ["ConnectionSlots", "Reservation"]
 
 
 class ConnectionSlots:
@@ -27,10 +32,12 @@ class ConnectionSlots:
     once most of it has given up, so that timeouts behind a long wait do not pile up.
     """
 
-    __slots__ = ("_free", "_gave_up", "_holders", "_waiters", "limit")
+    __slots__ = ("_free", "_gave_up", "_holders", "_waiters", "deadlines", "limit")
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, deadlines: Deadlines | None = None) -> None:
         self.limit = limit or None  # 0, like None: no limit of ours
+        #: The client's request deadlines, on which a reservation keeps its bound.
+        self.deadlines = deadlines if deadlines is not None else Deadlines()
         self._free = limit or 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._gave_up = 0  # waiters in the queue that gave up
@@ -106,10 +113,12 @@ class ConnectionSlots:
             self._gave_up -= 1
         self._free += 1
 
-    def reserved(self) -> _Reservation:
+    def reserved(self, bound: float | None = None) -> Reservation:
         """Hold a slot for the current task: its requests meanwhile take none. Waits for one without
-        a time limit (see the module docs); a task that already holds one just goes on."""
-        return _Reservation(self)
+        a time limit (see the module docs); a task that already holds one just goes on. ``bound``:
+        seconds from the moment the slot is held (``Reservation.deadline``), kept by
+        ``with reservation:``."""
+        return Reservation(self, bound)
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -117,24 +126,37 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError("no connection slot came free in time"))
 
 
-class _Reservation:
-    """``async with slots.reserved()``: one object per stop (not a generator context manager's four)."""
+class Reservation:
+    """``async with slots.reserved(bound)``: one object per stop (not a generator context manager's
+    four), which is also the stop's bound.
 
-    __slots__ = ("_held", "_slots")
+    ``with reservation:`` limits its block to ``deadline`` as ``asyncio.timeout_at`` would (the task
+    cancelled at the deadline, ``TimeoutError`` raised from that cancellation, any other cancellation
+    let through), but on the client's one timer (``Deadlines``) instead of a loop timer of its own.
+    """
 
-    def __init__(self, slots: ConnectionSlots) -> None:
+    __slots__ = ("_bound", "_cancelling", "_held", "_slots", "_task", "deadline")
+
+    def __init__(self, slots: ConnectionSlots, bound: float | None = None) -> None:
         self._slots = slots
+        self._bound = bound
         self._held: asyncio.Task[object] | None = None
+        self._task: asyncio.Task[Any] | None = None  # the task the bound cancels, while it runs
+        self._cancelling = 0
+        #: When the bound runs out (loop time), from the moment the slot is held; ``inf`` without one.
+        self.deadline = math.inf
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> Self:
         slots = self._slots
         task = asyncio.current_task()
-        if slots.limit is None or task is None or task in slots._holders:
-            return
-        if not slots.try_take():
-            await slots._wait()
-        slots._holders.add(task)
-        self._held = task
+        if slots.limit is not None and task is not None and task not in slots._holders:
+            if not slots.try_take():
+                await slots._wait()
+            slots._holders.add(task)
+            self._held = task
+        if self._bound is not None:
+            self.deadline = asyncio.get_running_loop().time() + self._bound
+        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         task = self._held
@@ -142,3 +164,27 @@ class _Reservation:
             self._held = None
             self._slots._holders.discard(task)
             self._slots.give_back()
+
+    def __enter__(self) -> None:
+        task = asyncio.current_task()
+        if self._bound is not None and task is not None:
+            self._task, self._cancelling = task, task.cancelling()
+            self._slots.deadlines.entered(self, self.deadline)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        task = self._task
+        if task is None:
+            return
+        expired = self._slots.deadlines.left(self)  # its cancellation taken back if it came
+        self._task = None
+        if expired and exc_type is asyncio.CancelledError and task.cancelling() <= self._cancelling:
+            raise TimeoutError from exc
+
+    # What the deadlines ask of what they limit (``Limited``): the task is cancelled and uncancelled.
+    def cancel(self, msg: Any = None) -> bool:
+        return self._task is not None and self._task.cancel(msg)
+
+    def uncancel(self) -> int:
+        return self._task.uncancel() if self._task is not None else 0

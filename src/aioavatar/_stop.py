@@ -179,10 +179,11 @@ class Stopping(Unconfirmed, Generic[InfoT]):
         try:
             # The bound starts once a connection is ours: a stop queued behind thousands of others
             # is sent late, never abandoned (_slots.py). It runs as a stand-in task, in no scope of
-            # the caller's (finish_despite_cancellation): asyncio's own timeout bounds it.
-            async with self._backend.reserved_connection():
-                deadline = asyncio.get_running_loop().time() + self.stop_timeout
-                async with asyncio.timeout_at(deadline):
+            # the caller's (finish_despite_cancellation): the reservation's bound, as asyncio's
+            # timeout would but on the client's one timer, cancels that task.
+            async with self._backend.reserved_connection(self.stop_timeout) as window:
+                deadline = window.deadline
+                with window:
                     stopped = await self._backend.close(reason, deadline=deadline)
                 if not stopped:  # looked up on the stop's connection (not behind the other stops)
                     found = EndReason.UNKNOWN  # and within its bound (rule 11), or not known

@@ -144,8 +144,8 @@ class Transport:
                 auto_decompress=False,
             )
             self._middlewares = dict.fromkeys(IDEMPOTENT, (no_hidden_resend,))
-        self._slots = ConnectionSlots(self.request_limit)
         self._deadlines = Deadlines()
+        self._slots = ConnectionSlots(self.request_limit, self._deadlines)
         return self
 
     @property
