@@ -169,8 +169,9 @@ class ProviderClient(Generic[TimeoutsT]):
         #: Keep-alives sent through ``keep_alive(session_id, ...)``, prepared once per session (see
         #: ``_call_memo.py``); a session's own beats are prepared by the session.
         self._keep_alives = CallMemo(KEPT_KEEP_ALIVES)
-        #: What the calls of sessions share, whichever session (``_bearer_call``).
+        #: What the calls of sessions share, whichever session, by token or key (``_shaped_call``).
         self._bearer_shapes: dict[str, PreparedCall] = {}
+        self._account_shapes: dict[str, PreparedCall] = {}
         self._transport = Transport(
             self.base_url,
             http_session=options.get("http_session"),
@@ -270,11 +271,7 @@ class ProviderClient(Generic[TimeoutsT]):
         return self._transport.slots.reserved(bound)
 
     def _account_headers(self) -> dict[str, str]:
-        """The headers that carry the account credential.
-
-        Raises:
-            ConfigurationError: the client holds none.
-        """
+        """The headers that carry the account credential (``ConfigurationError``: it holds none)."""
         if self._credential is None:
             spec = self.spec
             raise ConfigurationError(
@@ -286,11 +283,8 @@ class ProviderClient(Generic[TimeoutsT]):
 
     def _keep_alive_call(self, session_id: str, token: str | Secret | None) -> PreparedCall:
         """The call of ``keep_alive(session_id, ...)``: prepared once per session, reused while the
-        same token comes with it (see ``_call_memo.py``).
-
-        Raises:
-            ConfigurationError: as ``prepare_keep_alive``, each time for arguments that fail.
-        """
+        same token comes with it (see ``_call_memo.py``); arguments that fail raise each time, as
+        ``prepare_keep_alive`` does (``ConfigurationError``)."""
         kept = type(session_id) is str and plain_token(token)
         held = self._keep_alives.get(session_id) if kept else None
         if held is not None and (held[0] is token or held[0] == token):
@@ -350,14 +344,18 @@ class ProviderClient(Generic[TimeoutsT]):
         )
         return PreparedCall(*parts, endpoint=endpoint)
 
-    def _bearer_call(self, endpoint: Endpoint, bearer: str, data: bytes) -> PreparedCall:
-        """``_prepare(endpoint, bearer=bearer, json=...)``, ``data`` the encoded body, for an endpoint
-        with no id in its path: its URL, headers and the client's credentials built once per client."""
-        s = self._bearer_shapes.get(endpoint.path)
+    def _shaped_call(self, endpoint: Endpoint, bearer: str | None, data: bytes) -> PreparedCall:
+        """``_prepare(endpoint, bearer=bearer, json=...)`` (``bearer=None``: the account's headers
+        instead), ``data`` the encoded body, for an endpoint with no id in its path: its URL, headers
+        and the client's credentials built once per client, for each of the two."""
+        shapes = self._bearer_shapes if bearer is not None else self._account_shapes
+        s = shapes.get(endpoint.path)
         if s is None or s.endpoint is not endpoint:
-            s = self._bearer_shapes[endpoint.path] = self._prepare(endpoint, json={})
+            headers = self._account_headers() if bearer is None else None
+            s = shapes[endpoint.path] = self._prepare(endpoint, headers=headers, json={})
         parts = (s.method, s.path, s.url, s.headers, data, s.content_type, s.params)
-        return PreparedCall(*parts, with_bearer(bearer, s.credentials), bearer, endpoint=endpoint)
+        credentials = s.credentials if bearer is None else with_bearer(bearer, s.credentials)
+        return PreparedCall(*parts, credentials, bearer, endpoint=endpoint)
 
     def send(self, call: PreparedCall, **options: Unpack[CallOptions]) -> Coroutine[Any, Any, Any]:
         """Send a call prepared once (``prepare_keep_alive``, say); awaited, it returns what its

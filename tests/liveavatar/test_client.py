@@ -723,6 +723,7 @@ async def test_starts_and_stops_of_sessions_share_the_parts_the_client_made_once
         await client.start_session(token.session_token)
         assert await client.stop_session(token.session_id, session_token=token.session_token)
         shapes.append(dict(client._bearer_shapes))
+    assert client._account_shapes == {}  # none of those calls went with the key
     assert sorted(shapes[0]) == ["/v1/sessions/start", "/v1/sessions/stop"]
     for path, shape in shapes[0].items():
         assert all(later[path] is shape for later in shapes[1:])  # made once, not per session
@@ -740,6 +741,40 @@ async def test_starts_and_stops_of_sessions_share_the_parts_the_client_made_once
     for sent in (starts, stops):
         assert [r.session_id for r in sent] == ids  # each found its session by its own token
         assert {(r.auth, r.status in (200, 201)) for r in sent} == {("bearer", True)}
+
+
+async def test_keep_alives_and_stops_sent_with_the_api_key_share_the_parts_the_client_made_once(
+    client: LiveAvatarClient, emulator: LiveAvatarEmulator
+) -> None:
+    """A keep-alive and a stop sent with the API key (no session token given) are built from one
+    shape per endpoint as well, made once per client with the key's headers, apart from the session
+    tokens' shapes: each session's calls reach the server with the key and that session's own body,
+    and what they mask is the client's credentials alone."""
+    tokens = [await client.create_session_token(AVATAR_ID, is_sandbox=True) for _ in range(3)]
+    shapes = []
+    for token in tokens:
+        await client.start_session(token.session_token)
+        await client.keep_alive(token.session_id)
+        assert await client.stop_session(token.session_id)
+        shapes.append(dict(client._account_shapes))
+    assert sorted(shapes[0]) == ["/v1/sessions/keep-alive", "/v1/sessions/stop"]
+    for path, shape in shapes[0].items():
+        assert all(later[path] is shape for later in shapes[1:])  # made once, not per session
+        assert shape.bearer is None
+        assert shape.headers["X-API-KEY"] == API_KEY
+    assert sorted(client._bearer_shapes) == ["/v1/sessions/start"]  # the token's, kept apart
+    raw = {token.session_token.get_secret_value() for token in tokens}
+    later = client._session_call(STOP, None, {"session_id": tokens[2].session_id})
+    assert later.bearer is None
+    assert API_KEY in later.credentials
+    assert not raw & set(later.credentials)
+    ids = [token.session_id for token in tokens]
+    beats, stops = emulator.requests("keep_alive"), emulator.requests("stop")
+    assert [r.body for r in beats] == [{"session_id": i} for i in ids]
+    assert [r.body for r in stops] == [{"session_id": i, "reason": "USER_CLOSED"} for i in ids]
+    for sent in (beats, stops):
+        assert [r.session_id for r in sent] == ids
+        assert {(r.auth, r.status) for r in sent} == {("api_key", 200)}
 
 
 async def test_a_token_request_of_plain_values_is_prepared_once_per_client(

@@ -120,9 +120,9 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
         """A call of one session, sent with its session token (Bearer), else (when allowed) with the
         API key."""
         if session_token is None and account_fallback:
-            return self._prepare(endpoint, headers=self._account_headers(), json=body)
+            return self._shaped_call(endpoint, None, dump_json(body).encode())
         bearer = bearer_token(session_token, "session_token")  # type: ignore[arg-type]
-        return self._bearer_call(endpoint, bearer, dump_json(body).encode())
+        return self._shaped_call(endpoint, bearer, dump_json(body).encode())
 
     # --- session endpoints ----------------------------------------------------------------------------
 
