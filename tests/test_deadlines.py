@@ -324,3 +324,40 @@ def test_a_timer_run_early_by_the_loops_clock_still_times_out_the_request() -> N
         loop.counted = deadlines
         assert runner.run(request())
         assert loop.armed == 1
+
+
+class _Limit:
+    """Something a deadline is kept for (``Limited``), which counts what was asked of it."""
+
+    def __init__(self) -> None:
+        self.cancelled = 0
+
+    def cancel(self, msg: object = None) -> bool:
+        self.cancelled += 1
+        return True
+
+    def uncancel(self) -> int:
+        self.cancelled -= 1
+        return self.cancelled
+
+
+async def test_a_deadline_just_after_a_firing_that_found_nobody_late_is_kept_on_time() -> None:
+    """The timer armed for a request that then ended in time fires for nobody: it is armed again at
+    the earliest deadline left, exactly, not a batch later (a stop's bound falling within ``BATCH``
+    of it was kept up to 50 ms late). After a firing that cancelled someone it still waits a batch
+    (``test_requests_hung_with_deadlines_apart_are_timed_out_in_batches``)."""
+    deadlines = Deadlines()
+    loop = asyncio.get_running_loop()
+    ended, bound = _Limit(), _Limit()
+    stale = loop.time() + 0.01
+    kept = stale + BATCH / 2
+    deadlines.entered(ended, stale)
+    deadlines.entered(bound, kept)
+    assert not deadlines.left(ended)  # it ended in time; the timer stays armed at its deadline
+    assert deadlines._timer_at == stale
+    await wait_until(lambda: deadlines._timer_at != stale)  # it fired, for nobody
+    assert deadlines._timer_at == kept
+    assert bound.cancelled == 0
+    await wait_until(lambda: bound.cancelled == 1)
+    assert deadlines.left(bound)
+    assert (ended.cancelled, bound.cancelled, len(deadlines)) == (0, 0, 0)

@@ -316,14 +316,18 @@ async def test_a_block_that_ends_within_its_bound_leaves_nothing_to_cancel() -> 
     await asyncio.sleep(0)
 
 
-async def test_a_cancellation_from_outside_within_a_bound_goes_through_as_itself() -> None:
+@pytest.mark.parametrize("cancel_at", [0.01, 0.0], ids=["before_the_deadline", "in_its_turn"])
+async def test_a_cancellation_from_outside_within_a_bound_goes_through_as_itself(
+    cancel_at: float,
+) -> None:
     """Cancelled from outside before its deadline, the block raises ``CancelledError``, not
     ``TimeoutError``; cancelled from outside in the same turn as its deadline, too (the task is still
-    cancelling once the bound took its own cancellation back)."""
+    cancelling once the bound took its own cancellation back). Fresh slots each time: the client's
+    timer is armed at this bound's own deadline."""
     slots = ConnectionSlots(None)
     loop = asyncio.get_running_loop()
 
-    async def bounded(cancel_at: float) -> None:
+    async def bounded() -> None:
         async with slots.reserved(0.05) as window:
             task = asyncio.current_task()
             assert task is not None
@@ -333,11 +337,68 @@ async def test_a_cancellation_from_outside_within_a_bound_goes_through_as_itself
             with window:
                 await asyncio.sleep(10)
 
-    for cancel_at in (0.01, 0.0):  # before the deadline; in the deadline's own turn
-        task = asyncio.create_task(bounded(cancel_at))
-        await asyncio.wait([task])
-        assert task.cancelled()
+    task = asyncio.create_task(bounded())
+    await asyncio.wait([task])
+    assert task.cancelled()
     assert len(slots.deadlines) == 0
+
+
+async def test_an_error_raised_past_the_bound_is_not_turned_into_a_timeout() -> None:
+    """A block that catches its bound's cancellation and raises something else raises that (as
+    ``asyncio.timeout_at`` lets it), and its task is left as it was found."""
+    slots = ConnectionSlots(None)
+    async with slots.reserved(0.02) as window:
+        with pytest.raises(ValueError, match="instead"), window:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                raise ValueError("instead") from None
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    assert len(slots.deadlines) == 0
+
+
+async def test_a_bound_entered_by_a_task_already_cancelling_still_times_out() -> None:
+    """A stop made in a cleanup, its task already cancelling once: past its bound it raises
+    ``TimeoutError`` (the count back to what it was on entry), and the task is still cancelling
+    once, for the cleanup's own cancellation to go on."""
+    slots = ConnectionSlots(None)
+
+    async def cleanup() -> tuple[bool, int]:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            async with slots.reserved(0.02) as window:
+                try:
+                    with window:
+                        await asyncio.sleep(10)
+                except TimeoutError:
+                    return True, task.cancelling()
+        return False, task.cancelling()
+
+    assert await asyncio.create_task(cleanup()) == (True, 1)
+    assert len(slots.deadlines) == 0
+
+
+async def test_a_bound_counts_from_the_moment_the_slot_is_held() -> None:
+    """Queued behind another holder of the only slot, the reservation's deadline is its bound from
+    the moment that slot came to it, not from when it began to wait."""
+    slots = ConnectionSlots(1)
+    loop = asyncio.get_running_loop()
+    assert slots.try_take()  # someone else holds the only slot
+    waiting = asyncio.create_task(slots.reserved(0.5).__aenter__())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    handed_over = loop.time()
+    slots.give_back()  # to the waiting reservation
+    window = await waiting
+    assert window.deadline >= handed_over + 0.5
+    await window.__aexit__(None, None, None)
+    assert slots.take_now() is True
 
 
 async def test_without_a_bound_a_reservation_keeps_no_deadline() -> None:

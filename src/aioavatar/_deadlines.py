@@ -33,9 +33,11 @@ class Limited(Protocol):
     def uncancel(self) -> int: ...
 
 
-#: After the timer fired, it fires again no sooner than this (seconds): a deadline falling in that
-#: while is kept up to this late, and a thousand requests hung with deadlines a millisecond apart
-#: cost a few dozen walks of the requests in flight per second, not a thousand.
+#: After the timer cancelled a request, it fires again no sooner than this (seconds): a deadline
+#: falling in that while is kept up to this late, and a thousand requests hung with deadlines a
+#: millisecond apart cost a few dozen walks of the requests in flight per second, not a thousand.
+#: A firing that found nobody late (the earliest request ended in time) arms the timer at the
+#: earliest deadline left, exactly: a stop's bound just after it is kept on time.
 BATCH = 0.05
 #: The loop may run a timer up to its clock's resolution early (asyncio does; uvloop rounds to the
 #: millisecond): a deadline that close is taken as passed, or the timer would find nobody late and
@@ -56,11 +58,11 @@ class Deadlines:
         self._timer_at = math.inf
 
     def __len__(self) -> int:
-        """The requests in flight."""
+        """The requests in flight, and the stops' bounds running."""
         return len(self._due)
 
     def entered(self, task: Limited, deadline: float) -> None:
-        """A request of ``task`` started, to end by ``deadline`` (loop time)."""
+        """A request of ``task`` (or a stop's bound) started, to end by ``deadline`` (loop time)."""
         self._due[task] = deadline
         if deadline < self._timer_at:
             self._arm(deadline)
@@ -92,5 +94,6 @@ class Deadlines:
             del self._due[task]
             self._expired.add(task)
             task.cancel()
-        if self._due:  # next at the earliest deadline left, but not sooner than a batch away
-            self._arm(max(min(self._due.values()), now + BATCH))
+        if self._due:  # next at the earliest deadline left; after a cancellation, a batch away
+            earliest = min(self._due.values())
+            self._arm(max(earliest, now + BATCH) if late else earliest)
