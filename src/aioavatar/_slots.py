@@ -132,7 +132,8 @@ class Reservation:
 
     ``with reservation:`` limits its block to ``deadline`` as ``asyncio.timeout_at`` would (the task
     cancelled at the deadline, ``TimeoutError`` raised from that cancellation, any other cancellation
-    let through), but on the client's one timer (``Deadlines``) instead of a loop timer of its own.
+    let through), but on the client's one timer (``Deadlines``) instead of a loop timer of its own:
+    on time, or up to 50 ms late when that timer has just timed a request out (``_deadlines.BATCH``).
     """
 
     __slots__ = ("_bound", "_cancelling", "_held", "_slots", "_task", "deadline")
