@@ -351,6 +351,8 @@ class ProviderClient(Generic[TimeoutsT]):
         shapes = self._bearer_shapes if bearer is not None else self._account_shapes
         s = shapes.get(endpoint.path)
         if s is None or s.endpoint is not endpoint:
+            if "{" in endpoint.path:  # one URL for every session: a path naming one would be wrong
+                raise ValueError(f"{endpoint.path}: a shaped call's path names no session")
             headers = self._account_headers() if bearer is None else None
             s = shapes[endpoint.path] = self._prepare(endpoint, headers=headers, json={})
         parts = (s.method, s.path, s.url, s.headers, data, s.content_type, s.params)

@@ -37,6 +37,7 @@ from aioavatar import (
     TransportError,
     ValidationError,
 )
+from aioavatar._provider import Endpoint
 from aioavatar.liveavatar._endpoints import STOP, TOKEN
 from aioavatar.testing import LiveAvatarEmulator
 
@@ -775,6 +776,19 @@ async def test_keep_alives_and_stops_sent_with_the_api_key_share_the_parts_the_c
     for sent in (beats, stops):
         assert [r.session_id for r in sent] == ids
         assert {(r.auth, r.status) for r in sent} == {("api_key", 200)}
+
+
+async def test_a_path_that_names_a_session_is_never_shaped_once_for_every_session(
+    client: LiveAvatarClient,
+) -> None:
+    """A shape is one URL for every session: an endpoint whose path names one (``{session_id}``)
+    is refused when its shape would be made, by token or by key, and nothing is kept."""
+    endpoint = Endpoint("POST", "/v1/sessions/{session_id}/stop", "stop", data_used=False)
+    for bearer in ("a-session-token-of-some-length", None):
+        with pytest.raises(ValueError, match="names no session"):
+            client._shaped_call(endpoint, bearer, b"{}")
+    assert endpoint.path not in client._bearer_shapes
+    assert endpoint.path not in client._account_shapes
 
 
 async def test_a_token_request_of_plain_values_is_prepared_once_per_client(
