@@ -119,9 +119,9 @@ class LiveAvatarClient(ProviderClient[LiveAvatarTimeouts], spec=SPEC):
     ) -> PreparedCall:
         """A call of one session, sent with its session token (Bearer), else (when allowed) with the
         API key."""
-        if session_token is None and account_fallback:
-            return self._shaped_call(endpoint, None, dump_json(body).encode())
-        bearer = bearer_token(session_token, "session_token")  # type: ignore[arg-type]
+        bearer = None  # the API key's headers
+        if session_token is not None or not account_fallback:
+            bearer = bearer_token(session_token, "session_token")  # type: ignore[arg-type]
         return self._shaped_call(endpoint, bearer, dump_json(body).encode())
 
     # --- session endpoints ----------------------------------------------------------------------------
