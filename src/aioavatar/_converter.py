@@ -27,6 +27,7 @@ from cattrs.cols import list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._flat_hook import flat_hook
 from ._secret import Secret
 from .exceptions import ConfigurationError
 
@@ -320,7 +321,8 @@ def _response_structure_factory(
             raise TypeError(f"expected an object, got {type(value).__name__}")
         return generated(value, cls)
 
-    return structure
+    # A flat model's answer is read by a first pass, which hands the rest to this hook.
+    return flat_hook(cls, overrides or {}, structure) or structure
 
 
 converter.register_structure_hook_factory(_is_response_model, _response_structure_factory)

@@ -1,0 +1,247 @@
+"""``aioavatar._flat_hook``: the first pass over a flat answer reads every answer as cattrs' hook does,
+and runs a model's own hook once."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import attrs
+import pytest
+from cattrs.errors import ClassValidationError
+from cattrs.gen import override
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aioavatar import Secret, SessionInfo, SessionToken
+from aioavatar._converter import DecodeFailure, converter, register_response, structure_response
+from aioavatar.kaltura import KalturaSessionInfo, KalturaSessionToken, KalturaTurnServer
+from aioavatar.liveavatar import Avatar
+
+SESSION_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+def _whole(value: Any, _: Any) -> int:
+    """An own hook that refuses some values: a whole number of at least zero, read from text too."""
+    number = int(value) if isinstance(value, str) and value.isdigit() else value
+    if type(number) is not int or number < 0:
+        raise ValueError(f"expected a whole number, got {value!r:.20}")
+    return number
+
+
+@attrs.frozen
+class Every:
+    """A flat model with a field of every kind the first pass reads: required and with a default,
+    optional, positional and keyword-only, renamed, with an own hook that may refuse."""
+
+    text: str
+    count: int
+    ratio: float
+    flag: bool
+    secret: Secret
+    maybe_text: str | None = None
+    maybe_count: int | None = 7
+    maybe_ratio: float | None = None
+    maybe_flag: bool | None = False
+    maybe_secret: Secret | None = None
+    hooked: int = attrs.field(default=0, kw_only=True)
+    renamed: str = attrs.field(default="", kw_only=True)
+
+
+attrs.resolve_types(Every)
+register_response(
+    Every,
+    {"hooked": override(struct_hook=_whole), "renamed": override(rename="renamedKey")},
+)
+
+#: The session's answers, read on every session (each is flat), and a model of every kind of field.
+FLAT = (SessionInfo, SessionToken, KalturaSessionToken, KalturaTurnServer, Every)
+
+
+def _wire_keys(cls: type) -> list[str]:
+    """The keys of ``cls``'s answer, as the first pass reads them (renames included)."""
+    names = first_pass(cls).__globals__
+    return [names[f"k{i}"] for i in range(len(attrs.fields(cls)))]
+
+
+def first_pass(cls: type) -> Any:
+    hook = converter.get_structure_hook(cls)
+    assert hook.__name__ == "first_pass", f"{cls.__name__} is read by cattrs' hook alone"
+    return hook
+
+
+def _outcome(hook: Any, answer: Any, cls: type) -> Any:
+    """What reading ``answer`` gives: the model, with each value's type, or the error as cattrs'
+    callers see it (its type, text, and the errors it gathers)."""
+    try:
+        model = hook(answer, cls)
+    except ClassValidationError as exc:
+        return ("error", type(exc), str(exc), [(type(e), str(e)) for e in exc.exceptions])
+    except Exception as exc:  # noqa: BLE001 - compared, whatever it is
+        return ("error", type(exc), str(exc))
+    return ("model", _fields(model))
+
+
+def _fields(model: Any) -> list[tuple[type, Any]]:
+    values = []
+    for value in attrs.astuple(model, recurse=False):
+        if isinstance(value, Secret):
+            value = ("secret", value.get_secret_value())
+        elif isinstance(value, float) and math.isnan(value):
+            value = "nan"
+        values.append((type(value), value))
+    return values
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from([SESSION_ID, "t" * 40, "wss://x.example/ws?token=abc", "", "12", "1e3"]),
+)
+_VALUES = st.one_of(
+    _SCALARS,
+    st.lists(_SCALARS, max_size=2),
+    st.dictionaries(st.text(max_size=3), _SCALARS, max_size=2),
+)
+
+
+_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from([SESSION_ID, "t" * 40, "wss://x.example/ws?token=abc", "", "12", "1e3"]),
+)
+#: A value of each plain type, as a right answer sends it.
+_RIGHT: dict[Any, st.SearchStrategy[Any]] = {
+    str: _TEXT,
+    Secret: _TEXT,
+    int: st.integers(min_value=-(2**70), max_value=2**70),
+    float: st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=True)),
+    bool: st.booleans(),
+}
+
+
+def _right(kind: Any) -> st.SearchStrategy[Any]:
+    """A value of type ``kind``: a plain one, or one of them made optional."""
+    if kind in _RIGHT:
+        return _RIGHT[kind]
+    plain = [k for k in getattr(kind, "__args__", ()) if k is not type(None)]
+    return st.one_of(st.none(), *(_RIGHT[k] for k in plain))
+
+
+@st.composite
+def answers(draw: st.DrawFn, cls: type) -> Any:
+    """An answer for ``cls``: mostly an object whose values are of their field's type but for up to
+    two (so that many are taken by the first pass), with a key left out and others added, sometimes
+    anything at all."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(_VALUES)
+    fields = attrs.fields(cls)
+    indices = st.integers(0, len(fields) - 1)
+    wrong, left_out = draw(st.sets(indices, max_size=2)), draw(st.sets(indices, max_size=1))
+    answer = {}
+    for index, (field, key) in enumerate(zip(fields, _wire_keys(cls), strict=True)):
+        if index not in left_out:
+            answer[key] = draw(_VALUES if index in wrong else _right(field.type))
+    answer.update(draw(st.dictionaries(st.text(max_size=4), _SCALARS, max_size=2)))
+    return answer
+
+
+@pytest.mark.parametrize("cls", FLAT, ids=lambda c: c.__name__)
+@settings(max_examples=300)
+@given(data=st.data())
+def test_the_first_pass_reads_every_answer_as_cattrs_hook_does(
+    cls: type, data: st.DataObject
+) -> None:
+    """Over generated answers (right and wrong types, missing and extra keys, not objects at all),
+    the first pass gives the same model with the same types of values, or the same error, as cattrs'
+    hook it hands the rest to."""
+    answer = data.draw(answers(cls))
+    hook = first_pass(cls)
+    fallback = hook.__globals__["fallback"]
+    assert _outcome(hook, answer, cls) == _outcome(fallback, answer, cls)
+
+
+@pytest.mark.parametrize("cls", FLAT, ids=lambda c: c.__name__)
+def test_a_right_answer_is_taken_by_the_first_pass_itself(cls: type) -> None:
+    """A well-formed answer never reaches cattrs' hook (else the pass would cost, not save)."""
+    valid = {
+        SessionInfo: {
+            "session_id": SESSION_ID,
+            "livekit_url": "wss://lk",
+            "livekit_client_token": "c" * 20,
+        },
+        SessionToken: {"session_id": SESSION_ID, "session_token": "t" * 40},
+        KalturaSessionToken: {"sessionId": SESSION_ID, "token": "t" * 40},
+        KalturaTurnServer: {"url": "turn:x", "username": "u", "credential": "p" * 12},
+        Every: {"text": "a", "count": 1, "ratio": 2, "flag": True, "secret": "s", "hooked": "3"},
+    }[cls]
+    hook = first_pass(cls)
+    names = hook.__globals__
+    handed: list[Any] = []
+    real = names["fallback"]
+
+    def counted(value: Any, c: Any) -> Any:
+        handed.append(value)
+        return real(value, c)
+
+    names["fallback"] = counted
+    try:
+        model = hook(dict(valid), cls)
+    finally:
+        names["fallback"] = real
+    assert handed == []
+    assert structure_response(dict(valid), cls) == model
+
+
+def test_a_models_own_hook_runs_once_per_answer(caplog: pytest.LogCaptureFixture) -> None:
+    """``max_session_duration`` is read by a hook that logs a value it cannot use: once for an answer
+    the first pass takes, once for one it hands to cattrs (its hook runs after every check)."""
+    caplog.set_level(logging.WARNING, logger="aioavatar")
+    answer = {
+        "session_id": SESSION_ID,
+        "livekit_url": "wss://lk",
+        "livekit_client_token": "c" * 20,
+        "max_session_duration": "soon",
+    }
+    info = structure_response(answer, SessionInfo)
+    assert info.max_session_duration is None
+    assert len([r for r in caplog.records if "max_session_duration" in r.getMessage()]) == 1
+    caplog.clear()
+    with pytest.raises(DecodeFailure, match="'livekit_url': expected a string"):
+        structure_response({**answer, "livekit_url": 5}, SessionInfo)
+    assert len([r for r in caplog.records if "max_session_duration" in r.getMessage()]) == 1
+
+
+def test_a_validators_error_names_its_field_as_cattrs_does() -> None:
+    """A value of the right type that breaks the model's rule (a session id that is no UUID) fails
+    with the field's name, from the first pass as from cattrs' hook."""
+    with pytest.raises(DecodeFailure, match=r"field 'session_id': .*UUID"):
+        structure_response({"session_id": "nope", "session_token": "t" * 40}, SessionToken)
+
+
+@pytest.mark.parametrize("cls", [KalturaSessionInfo, Avatar], ids=lambda c: c.__name__)
+def test_a_model_that_is_not_flat_is_read_by_cattrs_alone(cls: type) -> None:
+    """A nested model, a list, an enum: the first pass does not try."""
+    assert converter.get_structure_hook(cls).__name__ != "first_pass"
+
+
+def test_a_model_registered_with_a_new_key_is_read_by_it() -> None:
+    """The first pass reads the keys of the model's registration (a rename), and follows a new one."""
+
+    @attrs.frozen
+    class Answer:
+        session_id: str
+        size: int = 0
+
+    attrs.resolve_types(Answer)
+    assert structure_response({"session_id": "a", "size": 3}, Answer) == Answer("a", 3)
+    register_response(Answer, {"session_id": override(rename="sessionId")})
+    assert first_pass(Answer)
+    assert structure_response({"sessionId": "b"}, Answer) == Answer("b", 0)
+    with pytest.raises(DecodeFailure, match="'session_id' is missing"):
+        structure_response({"session_id": "c"}, Answer)
+    with pytest.raises(DecodeFailure, match="'size': expected an integer"):
+        structure_response({"sessionId": "c", "size": True}, Answer)
