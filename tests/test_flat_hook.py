@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 import pytest
@@ -47,16 +47,54 @@ class Every:
     maybe_secret: Secret | None = None
     hooked: int = attrs.field(default=0, kw_only=True)
     renamed: str = attrs.field(default="", kw_only=True)
+    _private: str = attrs.field(default="p", kw_only=True)  # its argument: ``private``
+    blank: str | None = None  # read from the key "" (a rename to the empty string)
 
 
-attrs.resolve_types(Every)
+@attrs.frozen
+class KeywordFirst:
+    """A keyword-only field before the positional ones (attrs puts it after them in ``__init__``)."""
+
+    tag: str = attrs.field(kw_only=True)
+    name: str
+    size: int = 0
+
+
+for _model in (Every, KeywordFirst):
+    attrs.resolve_types(_model)
 register_response(
     Every,
-    {"hooked": override(struct_hook=_whole), "renamed": override(rename="renamedKey")},
+    {
+        "hooked": override(struct_hook=_whole),
+        "renamed": override(rename="renamedKey"),
+        "blank": override(rename=""),
+    },
 )
+register_response(KeywordFirst, {})
 
-#: The session's answers, read on every session (each is flat), and a model of every kind of field.
-FLAT = (SessionInfo, SessionToken, KalturaSessionToken, KalturaTurnServer, Every)
+
+def _public_models_with_a_first_pass() -> list[type]:
+    import aioavatar
+
+    found = [getattr(aioavatar, name) for name in aioavatar.__all__]
+    return [
+        cls
+        for cls in found
+        if isinstance(cls, type)
+        and attrs.has(cls)
+        and not getattr(cls, "__parameters__", None)  # a generic page: read as Page[Model]
+        and converter.get_structure_hook(cls).__name__ == "first_pass"
+    ]
+
+
+#: Every public model read by a first pass (the session's answers among them), and models with a
+#: field of every kind it reads.
+FLAT = (*_public_models_with_a_first_pass(), Every, KeywordFirst)
+
+
+def test_the_sessions_answers_are_read_by_a_first_pass() -> None:
+    """The answers every session reads: its token and where to join it, for both providers."""
+    assert {SessionInfo, SessionToken, KalturaSessionToken, KalturaTurnServer} <= set(FLAT)
 
 
 def _wire_keys(cls: type) -> list[str]:
@@ -124,11 +162,22 @@ _RIGHT: dict[Any, st.SearchStrategy[Any]] = {
 
 
 def _right(kind: Any) -> st.SearchStrategy[Any]:
-    """A value of type ``kind``: a plain one, or one of them made optional."""
+    """A value of type ``kind``: a plain one, or one of them made optional (anything at all for a
+    field read by a hook of its own, whose type may be of neither)."""
     if kind in _RIGHT:
         return _RIGHT[kind]
     plain = [k for k in getattr(kind, "__args__", ()) if k is not type(None)]
+    if not plain or any(k not in _RIGHT for k in plain):
+        return _VALUES
     return st.one_of(st.none(), *(_RIGHT[k] for k in plain))
+
+
+class _Text(str):
+    """Text of a type JSON never gives: cattrs' strict hook takes it, the first pass hands it on."""
+
+
+class _Object(dict[str, Any]):
+    """An object of a type JSON never gives (cattrs takes any mapping)."""
 
 
 @st.composite
@@ -146,7 +195,11 @@ def answers(draw: st.DrawFn, cls: type) -> Any:
         if index not in left_out:
             answer[key] = draw(_VALUES if index in wrong else _right(field.type))
     answer.update(draw(st.dictionaries(st.text(max_size=4), _SCALARS, max_size=2)))
-    return answer
+    if answer and draw(st.integers(0, 19)) == 0:  # a value of a subclass of its type
+        key = draw(st.sampled_from(sorted(answer)))
+        if type(answer[key]) is str:
+            answer[key] = _Text(answer[key])
+    return _Object(answer) if draw(st.integers(0, 19)) == 0 else answer
 
 
 @pytest.mark.parametrize("cls", FLAT, ids=lambda c: c.__name__)
@@ -164,20 +217,27 @@ def test_the_first_pass_reads_every_answer_as_cattrs_hook_does(
     assert _outcome(hook, answer, cls) == _outcome(fallback, answer, cls)
 
 
-@pytest.mark.parametrize("cls", FLAT, ids=lambda c: c.__name__)
+#: A well-formed answer of each of the session's models and of the models above.
+RIGHT_ANSWERS: dict[type, dict[str, Any]] = {
+    SessionInfo: {
+        "session_id": SESSION_ID,
+        "livekit_url": "wss://lk",
+        "livekit_client_token": "c" * 20,
+        "max_session_duration": 1200,
+        "ws_url": "wss://ws?token=t",
+    },
+    SessionToken: {"session_id": SESSION_ID, "session_token": "t" * 40},
+    KalturaSessionToken: {"sessionId": SESSION_ID, "token": "t" * 40},
+    KalturaTurnServer: {"url": "turn:x", "username": "u", "credential": "p" * 12},
+    Every: {"text": "a", "count": 1, "ratio": 2, "flag": True, "secret": "s", "hooked": "3"},
+    KeywordFirst: {"tag": "t", "name": "n"},
+}
+
+
+@pytest.mark.parametrize("cls", RIGHT_ANSWERS, ids=lambda c: c.__name__)
 def test_a_right_answer_is_taken_by_the_first_pass_itself(cls: type) -> None:
     """A well-formed answer never reaches cattrs' hook (else the pass would cost, not save)."""
-    valid = {
-        SessionInfo: {
-            "session_id": SESSION_ID,
-            "livekit_url": "wss://lk",
-            "livekit_client_token": "c" * 20,
-        },
-        SessionToken: {"session_id": SESSION_ID, "session_token": "t" * 40},
-        KalturaSessionToken: {"sessionId": SESSION_ID, "token": "t" * 40},
-        KalturaTurnServer: {"url": "turn:x", "username": "u", "credential": "p" * 12},
-        Every: {"text": "a", "count": 1, "ratio": 2, "flag": True, "secret": "s", "hooked": "3"},
-    }[cls]
+    valid = RIGHT_ANSWERS[cls]
     hook = first_pass(cls)
     names = hook.__globals__
     handed: list[Any] = []
@@ -210,6 +270,11 @@ def test_a_models_own_hook_runs_once_per_answer(caplog: pytest.LogCaptureFixture
     assert info.max_session_duration is None
     assert len([r for r in caplog.records if "max_session_duration" in r.getMessage()]) == 1
     caplog.clear()
+    # An answer without it: the hook is not run on the key's absence (nothing to log).
+    without = {key: value for key, value in answer.items() if key != "max_session_duration"}
+    assert structure_response(without, SessionInfo).max_session_duration is None
+    assert caplog.records == []
+    caplog.clear()
     with pytest.raises(DecodeFailure, match="'livekit_url': expected a string"):
         structure_response({**answer, "livekit_url": 5}, SessionInfo)
     assert len([r for r in caplog.records if "max_session_duration" in r.getMessage()]) == 1
@@ -222,10 +287,87 @@ def test_a_validators_error_names_its_field_as_cattrs_does() -> None:
         structure_response({"session_id": "nope", "session_token": "t" * 40}, SessionToken)
 
 
-@pytest.mark.parametrize("cls", [KalturaSessionInfo, Avatar], ids=lambda c: c.__name__)
-def test_a_model_that_is_not_flat_is_read_by_cattrs_alone(cls: type) -> None:
-    """A nested model, a list, an enum: the first pass does not try."""
+T = TypeVar("T")
+
+
+@attrs.frozen
+class _MadeByFactory:
+    tags: str = attrs.field(factory=str)
+
+
+@attrs.frozen
+class _NotInInit:
+    name: str
+    seen: int = attrs.field(init=False, default=0)
+
+
+@attrs.frozen
+class _Omitted:
+    name: str
+    skipped: str = ""
+
+
+@attrs.define(init=False)
+class _OwnInit:
+    a: str
+    b: int
+
+    def __init__(self, b: int, a: str) -> None:
+        self.__attrs_init__(a, b)
+
+
+@attrs.frozen
+class _Strict:
+    name: str
+
+
+@attrs.frozen
+class _Generic(Generic[T]):
+    name: str
+    value: T
+
+
+for _other in (_MadeByFactory, _NotInInit, _Omitted, _OwnInit, _Strict, _Generic):
+    attrs.resolve_types(_other)
+register_response(_Omitted, {"skipped": override(omit=True)})
+register_response(_Strict, {"_cattrs_forbid_extra_keys": True})
+
+
+@pytest.mark.parametrize(
+    ("cls", "answer"),
+    [
+        (KalturaSessionInfo, None),  # a nested model
+        (Avatar, None),  # enums, a nested model
+        (_MadeByFactory, {"tags": "a"}),
+        (_NotInInit, {"name": "a", "seen": 3}),
+        (_Omitted, {"name": "a", "skipped": "b"}),
+        (_OwnInit, {"a": "x", "b": 1}),
+        (_Strict, {"name": "a", "extra": 1}),
+        (_Generic[int], {"name": "a", "value": 1}),
+    ],
+    ids=lambda c: getattr(c, "__name__", "") or str(c),
+)
+def test_a_model_that_is_not_flat_is_read_by_cattrs_alone(cls: Any, answer: Any) -> None:
+    """A nested model, a list, an enum, a default made by a factory, a field left out of ``__init__``
+    or of the reading, an ``__init__`` of the model's own (whose arguments need not be in the fields'
+    order), a cattrs option (refusing unknown keys), a field of a generic model's parameter: the
+    first pass does not try, and cattrs reads each as before."""
     assert converter.get_structure_hook(cls).__name__ != "first_pass"
+    if answer is None:
+        return
+    outcome = _outcome(converter.get_structure_hook(cls), answer, cls)
+    expected = {
+        _MadeByFactory: ("model", [(str, "a")]),
+        _NotInInit: ("model", [(str, "a"), (int, 0)]),
+        _Omitted: ("model", [(str, "a"), (str, "")]),
+        _OwnInit: ("model", [(str, "x"), (int, 1)]),
+    }.get(cls)
+    if expected is not None:
+        assert outcome == expected
+    elif cls is _Strict:
+        assert outcome[0] == "error"
+    else:  # the generic, read with its parameter
+        assert outcome == ("model", [(str, "a"), (int, 1)])
 
 
 def test_a_model_registered_with_a_new_key_is_read_by_it() -> None:

@@ -10,8 +10,10 @@ model in one call.
 It takes nothing it would read differently. An answer that is not a ``dict``, a field missing or of
 another type, or an own hook that raises, goes to cattrs' hook, whose result or error is the answer's.
 Own hooks run only once every other value has passed, so a hook runs once for an answer that is
-taken. An error of the model's validators is raised as cattrs raises it. The two agree on every
-answer (``tests/test_flat_hook.py`` compares them over generated ones).
+taken (an answer that an own hook refuses runs the hooks before it again, in cattrs' hook). An error
+of the model's validators is raised as cattrs raises it. The two agree on every answer JSON can
+give (``tests/test_flat_hook.py`` compares them over generated ones); a dict that holds the first
+pass's own marker of a missing key as a value, or a key whose comparison raises, is no such answer.
 """
 
 from __future__ import annotations
@@ -53,7 +55,17 @@ def flat_hook(
 ) -> Callable[[Any, Any], T] | None:
     """The first pass for the response model ``cls`` read with cattrs ``overrides`` (renames and own
     hooks), which hands what it does not take to ``fallback`` (cattrs' hook for ``cls``); ``None``
-    when ``cls`` is not flat (a nested model, a list, an enum, a default made by a factory, ...)."""
+    when ``cls`` is not flat (a nested model, a list, an enum, a default made by a factory, ...), or
+    is not built by attrs' own ``__init__``, or its overrides hold more than a rename and a hook per
+    field (cattrs' options, such as refusing unknown keys)."""
+    fields = attrs.fields(cast(Any, cls))
+    init = getattr(cls.__init__, "__code__", None)
+    if (
+        init is None
+        or "attrs generated" not in init.co_filename  # an __init__ of the model's own
+        or set(overrides) - {field.name for field in fields}
+    ):
+        return None
     names: dict[str, Any] = {
         "cls": cls,
         "fallback": fallback,
@@ -64,8 +76,9 @@ def flat_hook(
     reads: list[str] = []  # each value, from the answer
     checks: list[str] = []  # what the answer must pass to be taken here
     hooks: list[str] = []  # each own hook, once the checks passed
-    args: list[str] = []  # what the model is built from
-    for index, field in enumerate(attrs.fields(cast(Any, cls))):
+    args: list[str] = []  # what the model is built from: by position, in the fields' order
+    keywords: list[str] = []  # and its keyword-only fields (attrs puts them after the others)
+    for index, field in enumerate(fields):
         given = overrides.get(field.name)
         hook = None if given is None else given.struct_hook
         kind = field.type  # resolved: cattrs' hook (``fallback``) was made first
@@ -77,7 +90,8 @@ def flat_hook(
         ):
             return None
         v = f"v{index}"
-        names[f"k{index}"] = given.rename if given is not None and given.rename else field.name
+        rename = None if given is None else given.rename
+        names[f"k{index}"] = field.name if rename is None else rename  # "" is a key too
         reads.append(f"        {v} = get(k{index}, MISSING)")
         required = field.default is attrs.NOTHING
         if hook is None:
@@ -97,7 +111,10 @@ def flat_hook(
         if not required:
             names[f"d{index}"] = field.default
             value = f"(d{index} if {v} is MISSING else {value})"
-        args.append(f"{field.alias}={value}" if field.kw_only else value)
+        if field.kw_only:
+            keywords.append(f"{field.alias}={value}")
+        else:
+            args.append(value)
     own_hooks = (
         [
             "            try:",
@@ -117,7 +134,7 @@ def flat_hook(
             f"        if {' and '.join(checks) or 'True'}:",
             *own_hooks,
             "            try:",
-            f"                return cls({', '.join(args)})",
+            f"                return cls({', '.join([*args, *keywords])})",
             "            except Exception as exc:",
             f"                raise ClassValidationError({'While structuring ' + cls.__name__!r},"
             " [exc], cls)",
