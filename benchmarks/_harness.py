@@ -7,6 +7,7 @@ one machine, so the emulator's arrival times compare directly with the client's.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -151,6 +152,24 @@ async def in_fresh_process(module: str, *args: str) -> dict[str, Any]:
         await anyio.run_process(command, cwd=ROOT, stdout=None, stderr=None, check=True)
         result: dict[str, Any] = json.loads(out.read_text())
     return result
+
+
+def fresh_process_main(
+    parser: argparse.ArgumentParser, run: Callable[..., Coroutine[Any, Any, dict[str, Any]]]
+) -> None:
+    """The child's side of :func:`in_fresh_process`: parse the arguments (``--out FILE`` added
+    here), await ``run`` with each as the keyword of its name, write the JSON it returns to
+    ``FILE`` (else stdout)."""
+    parser.add_argument(
+        "--out", type=Path, default=None, help="write the result here (else stdout)"
+    )
+    args = parser.parse_args()
+    options = {name: value for name, value in vars(args).items() if name != "out"}
+    text = json.dumps(anyio.run(lambda: run(**options)), indent=2)
+    if args.out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        args.out.write_text(text)
 
 
 # --- statistics -------------------------------------------------------------------------------------

@@ -30,17 +30,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
 import math
-from pathlib import Path
 from typing import Any, cast
-
-import anyio
 
 from ._harness import (
     EmulatorProcess,
     balanced_order,
     cpu_seconds,
+    fresh_process_main,
     in_fresh_process,
     markdown_table,
     quartiles,
@@ -242,18 +239,7 @@ def main() -> None:
     parser.add_argument("--lifecycles", type=int, required=True)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--first", type=int, default=0, help="the implementation opened first")
-    parser.add_argument("--out", type=Path, required=True, help="write the result here")
-    args = parser.parse_args()
-    result = anyio.run(
-        lambda: _worker(
-            args.base_url,
-            rounds=args.rounds,
-            lifecycles=args.lifecycles,
-            warmup=args.warmup,
-            first=args.first,
-        )
-    )
-    args.out.write_text(json.dumps(result))
+    fresh_process_main(parser, _worker)
 
 
 if __name__ == "__main__":

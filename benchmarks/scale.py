@@ -37,9 +37,7 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import json
 import random
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
@@ -56,6 +54,7 @@ from ._harness import (
     AVATAR_ID,
     EmulatorProcess,
     cpu_seconds,
+    fresh_process_main,
     markdown_table,
     median,
     percentile,
@@ -662,26 +661,7 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, default=None, help="cProfile the window to this file"
     )
-    parser.add_argument(
-        "--out", type=Path, default=None, help="write the result here (else stdout)"
-    )
-    args = parser.parse_args()
-    result = anyio.run(
-        lambda: run(
-            args.variant,
-            sessions=args.sessions,
-            interval=args.interval,
-            window=args.window,
-            cancel=args.cancel,
-            gc_freeze=args.gc_freeze,
-            profile=args.profile,
-        )
-    )
-    text = json.dumps(result, indent=2)
-    if args.out is None:
-        sys.stdout.write(text + "\n")
-    else:
-        args.out.write_text(text)
+    fresh_process_main(parser, run)
 
 
 if __name__ == "__main__":
