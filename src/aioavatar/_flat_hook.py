@@ -3,9 +3,10 @@
 A flat model's fields are all plain JSON values (text, numbers, flags, each optional or not, a
 :class:`~aioavatar.Secret` as text) or read by a hook of their own (``override(struct_hook=...)``).
 A session's answers are flat (its token; where to join it once started) and read once per session:
-cattrs' hook calls a strict hook per field and gathers each field's error under its name, which
-measured 2-4 % of a start call's CPU. The first pass checks each value's type inline and builds the
-model in one call.
+cattrs' hook calls a strict hook per field and gathers each field's error under its name (reading
+the start's answer into its model at all measured 2-3 % of a start call's CPU in the benchmark). The
+first pass checks each value's type inline and builds the model in one call: 1.41 against 1.95 µs
+warm for the start's answer.
 
 It takes nothing it would read differently. An answer that is not a ``dict``, a field missing or of
 another type, or an own hook that raises, goes to cattrs' hook, whose result or error is the answer's.
