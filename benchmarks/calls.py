@@ -101,7 +101,6 @@ async def _worker(
             per_round.append({name: await _measure(opened[name], lifecycles) for name in order})
     return {
         "names": names,
-        "opened": opening,
         "has_keep_alive": {name: opened[name].has_keep_alive for name in names},
         "rounds": per_round,
     }
@@ -118,7 +117,6 @@ async def run(
     module's docstring)."""
     processes = max(1, min(processes, rounds))
     shares = [rounds // processes + (index < rounds % processes) for index in range(processes)]
-    per_round: list[dict[str, dict[str, float]]] = []
     per_process: list[list[dict[str, dict[str, float]]]] = []
     async with EmulatorProcess() as emulator:
         for index, share in enumerate(shares):
@@ -132,7 +130,7 @@ async def run(
                 f"--first={index}",
             )
             per_process.append(part["rounds"])
-            per_round += part["rounds"]
+    per_round = [figures for part_rounds in per_process for figures in part_rounds]
     names: list[str] = part["names"]
     has_keep_alive: dict[str, bool] = part["has_keep_alive"]
     columns = [*OPS, "token+start+stop"]
